@@ -1,0 +1,139 @@
+//! Wiring: open the store and the search index, start the HTTP server, stop cleanly.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::auth::RateLimiter;
+use crate::config::Config;
+use crate::domain::{Clock, OffsetClock, SystemClock};
+use crate::error::{AppError, AppResult};
+use crate::search::Search;
+use crate::state::AppState;
+use crate::store::{users, Store};
+
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("ATIENDE_LOG").unwrap_or_else(|_| EnvFilter::new("info,tantivy=warn"));
+    let json = std::env::var("ATIENDE_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// The clock: the system's, shifted by `ATIENDE_CLOCK_OFFSET_MS` when set (end-to-end tests of
+/// day-based rules run the real binary "in the future").
+fn clock() -> Arc<dyn Clock> {
+    match std::env::var("ATIENDE_CLOCK_OFFSET_MS").ok().and_then(|v| v.parse::<i64>().ok()) {
+        Some(offset) => Arc::new(OffsetClock::new(offset)),
+        None => Arc::new(SystemClock),
+    }
+}
+
+pub fn serve(config: Config, demo: bool) -> AppResult<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("atiende")
+        .build()?;
+    runtime.block_on(run(config, demo))
+}
+
+async fn run(config: Config, demo: bool) -> AppResult<()> {
+    let started = Instant::now();
+    let (bus, fanout, index_rx) = crate::bus::new();
+    let data_dir = config.data_dir.clone();
+    let clock = clock();
+    let (store, writer_thread) = tokio::task::spawn_blocking({
+        let data_dir = data_dir.clone();
+        move || Store::open(&data_dir, clock, fanout)
+    })
+    .await
+    .map_err(|e| AppError::internal(e.to_string()))??;
+
+    if demo {
+        let s = store.clone();
+        tokio::task::spawn_blocking(move || crate::demo::fill(&s))
+            .await
+            .map_err(|e| AppError::internal(e.to_string()))??;
+    }
+
+    let stop_indexer = Arc::new(AtomicBool::new(false));
+    let (search, indexer_thread) = {
+        let (data_dir, store, stop) = (data_dir.clone(), store.clone(), stop_indexer.clone());
+        tokio::task::spawn_blocking(move || Search::start(&data_dir, store, index_rx, stop))
+            .await
+            .map_err(|e| AppError::internal(e.to_string()))??
+    };
+
+    let listener = TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| AppError::internal(format!("cannot listen on {}: {e}", config.listen)))?;
+    let addr = listener.local_addr()?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let state = AppState {
+        store: store.clone(),
+        search,
+        bus,
+        config: Arc::new(config),
+        login_limiter: Arc::new(RateLimiter::new(10, Duration::from_secs(300))),
+        started,
+        shutdown: shutdown_rx,
+    };
+
+    let user_count = store.read(users::count).await?;
+    // Tests and scripts read this line to learn the port (`--listen 127.0.0.1:0`).
+    println!("Atiende listening on http://{addr}");
+    if user_count == 0 {
+        println!(
+            "No users yet. Create the first administrator:\n  atiende admin create --email you@example.com --name \"Your Name\" --data {}\nor open http://{addr}/ and follow the first-run page.",
+            data_dir.display()
+        );
+    }
+    tracing::info!(%addr, ms = started.elapsed().as_millis() as u64, "ready");
+
+    let app = crate::http::router(state);
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = shutdown_tx.send(true);
+        })
+        .await?;
+
+    stop_indexer.store(true, Ordering::SeqCst);
+    drop(store);
+    let _ = tokio::task::spawn_blocking(move || {
+        let _ = indexer_thread.join();
+        let _ = writer_thread;
+    })
+    .await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,235 @@
+//! Passwords (argon2id), sessions (cookie + CSRF token), API tokens, the `CurrentUser`
+//! extractor and the sign-in rate limit.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::FromRequestParts;
+use axum::http::{header, request::Parts, Method};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use crate::domain::{Role, User};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::store::tickets::Access;
+use crate::store::{accounts, users};
+
+pub const SESSION_COOKIE: &str = "atiende_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+pub const SESSION_DAYS: i64 = 14;
+
+pub fn hash_password(password: &str) -> AppResult<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::internal(format!("hash: {e}")))
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .unwrap_or(false)
+}
+
+/// A hash nobody's password matches, verified when the email is unknown so that timing does
+/// not tell which emails have accounts.
+pub fn dummy_hash() -> &'static str {
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3Hk3lHk1Sm9wH5Ve0d4DKM2V0Ojl1xqNxLMV1Q9XgCc"
+}
+
+pub fn random_token(bytes: usize) -> String {
+    let buf: Vec<u8> = (0..bytes).map(|_| rand::random::<u8>()).collect();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+pub fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+pub fn validate_password(p: &str) -> AppResult<()> {
+    if p.chars().count() < 8 {
+        return Err(AppError::invalid("password", "weak_password", "the password needs at least 8 characters"));
+    }
+    Ok(())
+}
+
+/// The signed-in user of a request.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub user: User,
+    /// The session's token hash, when signed in by cookie (None for API tokens).
+    pub session_hash: Option<String>,
+    pub csrf_token: Option<String>,
+}
+
+impl CurrentUser {
+    pub fn require_admin(&self) -> AppResult<()> {
+        if self.user.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(AppError::forbidden("this needs the administrator role"))
+        }
+    }
+
+    /// What this user may touch: agents only the accounts they are enabled on.
+    pub async fn access(&self, state: &AppState) -> AppResult<Access> {
+        let visible = if self.user.role.sees_all_accounts() {
+            None
+        } else {
+            let uid = self.user.id;
+            Some(state.store.read(move |txn| accounts::visible_to(txn, uid)).await?)
+        };
+        Ok(Access {
+            user_id: self.user.id,
+            name: self.user.name.clone(),
+            role: self.user.role,
+            visible,
+        })
+    }
+}
+
+pub fn cookie_value(parts: &Parts, name: &str) -> Option<String> {
+    for h in parts.headers.get_all(header::COOKIE) {
+        let Ok(s) = h.to_str() else { continue };
+        for pair in s.split(';') {
+            let mut kv = pair.trim().splitn(2, '=');
+            if kv.next() == Some(name) {
+                return kv.next().map(|v| v.to_string());
+            }
+        }
+    }
+    None
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let now = state.store.now();
+        if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
+            let token = auth
+                .to_str()
+                .ok()
+                .and_then(|s| s.strip_prefix("Bearer "))
+                .ok_or_else(|| AppError::unauthorized("the Authorization header must be `Bearer <token>`"))?;
+            let hash = sha256_hex(token.trim());
+            let user = state
+                .store
+                .read(move |txn| {
+                    let Some(tok) = users::token(txn, &hash)? else { return Ok(None) };
+                    users::get(txn, tok.user_id)
+                })
+                .await?
+                .filter(|u| u.active)
+                .ok_or_else(|| AppError::unauthorized("unknown or revoked API token"))?;
+            return Ok(CurrentUser {
+                user,
+                session_hash: None,
+                csrf_token: None,
+            });
+        }
+        let token = cookie_value(parts, SESSION_COOKIE)
+            .ok_or_else(|| AppError::unauthorized("sign in first"))?;
+        let hash = sha256_hex(&token);
+        let h2 = hash.clone();
+        let (session, user) = state
+            .store
+            .read(move |txn| {
+                let Some(s) = users::session(txn, &h2)? else { return Ok(None) };
+                let u = users::get(txn, s.user_id)?;
+                Ok(u.map(|u| (s, u)))
+            })
+            .await?
+            .ok_or_else(|| AppError::unauthorized("the session ended; sign in again"))?;
+        if session.expires_at < now || !user.active {
+            return Err(AppError::unauthorized("the session ended; sign in again"));
+        }
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if !safe {
+            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+            match sent {
+                None => {
+                    return Err(AppError::new(
+                        axum::http::StatusCode::FORBIDDEN,
+                        "csrf_missing",
+                        "the X-CSRF-Token header is required with a session cookie",
+                    ))
+                }
+                Some(t) if t != session.csrf_token => {
+                    return Err(AppError::new(
+                        axum::http::StatusCode::FORBIDDEN,
+                        "csrf_invalid",
+                        "the X-CSRF-Token header does not match the session",
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(CurrentUser {
+            user,
+            session_hash: Some(hash),
+            csrf_token: Some(session.csrf_token),
+        })
+    }
+}
+
+/// Sign-in attempts per key (email, IP) in a sliding window.
+pub struct RateLimiter {
+    window: Duration,
+    max: usize,
+    hits: Mutex<HashMap<String, Vec<Instant>>>,
+}
+
+impl RateLimiter {
+    pub fn new(max: usize, window: Duration) -> Self {
+        Self {
+            window,
+            max,
+            hits: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Records an attempt; false when the key is over its limit.
+    pub fn allow(&self, key: &str) -> bool {
+        let now = Instant::now();
+        let Ok(mut map) = self.hits.lock() else { return true };
+        if map.len() > 100_000 {
+            map.retain(|_, v| v.last().is_some_and(|t| now.duration_since(*t) < self.window));
+        }
+        let v = map.entry(key.to_string()).or_default();
+        v.retain(|t| now.duration_since(*t) < self.window);
+        if v.len() >= self.max {
+            return false;
+        }
+        v.push(now);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_round_trip() {
+        let h = hash_password("correcto-caballo").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correcto-caballo", &h));
+        assert!(!verify_password("otra", &h));
+        assert!(!verify_password("x", dummy_hash()));
+    }
+
+    #[test]
+    fn limiter_blocks_after_max() {
+        let l = RateLimiter::new(2, Duration::from_secs(60));
+        assert!(l.allow("a"));
+        assert!(l.allow("a"));
+        assert!(!l.allow("a"));
+        assert!(l.allow("b"));
+    }
+}

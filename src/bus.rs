@@ -1,0 +1,47 @@
+//! Committed events fan out from the writer to live subscribers (SSE) and to the search
+//! indexer. The broadcast may drop events for a slow SSE client (it then resumes from the
+//! event table); the indexer's channel never drops.
+
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use tokio::sync::broadcast;
+
+use crate::domain::Event;
+use crate::store::EventSink;
+
+#[derive(Clone)]
+pub struct Bus {
+    live: broadcast::Sender<Arc<Event>>,
+}
+
+impl Bus {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.live.subscribe()
+    }
+}
+
+pub struct Fanout {
+    live: broadcast::Sender<Arc<Event>>,
+    indexer: mpsc::Sender<Arc<Event>>,
+}
+
+impl EventSink for Fanout {
+    fn committed(&self, events: Vec<Arc<Event>>) {
+        for e in events {
+            // No subscribers is fine; a stopped indexer is rebuilt at next start.
+            let _ = self.indexer.send(e.clone());
+            let _ = self.live.send(e);
+        }
+    }
+}
+
+pub fn new() -> (Bus, Arc<Fanout>, mpsc::Receiver<Arc<Event>>) {
+    let (live, _) = broadcast::channel(16_384);
+    let (tx, rx) = mpsc::channel();
+    (
+        Bus { live: live.clone() },
+        Arc::new(Fanout { live, indexer: tx }),
+        rx,
+    )
+}

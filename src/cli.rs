@@ -1,0 +1,159 @@
+//! Subcommands: serve, admin create, reindex, compact.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
+use crate::domain::{Role, SystemClock};
+use crate::error::AppResult;
+use crate::store::{users, Store};
+
+#[derive(Parser)]
+#[command(name = "atiende", version, about = "Omnichannel customer-support help desk in one binary")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct DataArg {
+    /// Data directory (database, attachments, search index).
+    #[arg(long = "data", env = "ATIENDE_DATA", default_value = "./atiende-data", global = true)]
+    data: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the help desk.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "ATIENDE_LISTEN", default_value = "0.0.0.0:8080")]
+        listen: String,
+        /// Fill an empty data dir with a Spanish demo workspace and print its logins.
+        #[arg(long)]
+        demo: bool,
+        /// Mark session cookies Secure (when served over HTTPS by a proxy).
+        #[arg(long, env = "ATIENDE_SECURE_COOKIES")]
+        secure_cookies: bool,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Manage administrators and users.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Rebuild the search index from the database (with the server stopped).
+    Reindex {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Compact the database file (with the server stopped).
+    Compact {
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a user (the first one should be an admin).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// Omit to have one generated and printed.
+        #[arg(long)]
+        password: Option<String>,
+        #[arg(long, default_value = "admin", value_parser = ["admin", "supervisor", "agent"])]
+        role: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::app::init_tracing();
+    let result = match cli.command {
+        Command::Serve {
+            listen,
+            demo,
+            secure_cookies,
+            data,
+        } => {
+            let config = Config {
+                listen,
+                data_dir: data.data,
+                secure_cookies,
+                ..Config::default()
+            };
+            crate::app::serve(config, demo)
+        }
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    email,
+                    name,
+                    password,
+                    role,
+                    data,
+                },
+        } => admin_create(data.data, email, name, password, &role),
+        Command::Reindex { data } => reindex(data.data),
+        Command::Compact { data } => Store::compact_file(&data.data).map(|done| {
+            println!("{}", if done { "compacted" } else { "nothing to compact" });
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Opens the store for a one-off command (no live subscribers; the search index catches up
+/// at the next start).
+fn open_offline(data: &std::path::Path) -> AppResult<Store> {
+    let (_, fanout, _rx) = crate::bus::new();
+    let (store, _writer) = Store::open(data, Arc::new(SystemClock), fanout)?;
+    Ok(store)
+}
+
+fn admin_create(data: PathBuf, email: String, name: String, password: Option<String>, role: &str) -> AppResult<()> {
+    let role = Role::parse(role).unwrap_or(Role::Admin);
+    let generated = password.is_none();
+    let password = password.unwrap_or_else(|| crate::auth::random_token(12));
+    crate::auth::validate_password(&password)?;
+    crate::http::api::users::validate_email(&email)?;
+    let store = open_offline(&data)?;
+    let new = users::NewUser {
+        email,
+        name,
+        role,
+        password_hash: crate::auth::hash_password(&password)?,
+        language: "es".into(),
+    };
+    let now = store.now();
+    let user = store.write_blocking(move |txn, fx| users::create(txn, fx, &new, now))?;
+    println!("created {} {} <{}>", user.role.as_str(), user.name, user.email);
+    if generated {
+        println!("password: {password}");
+    }
+    Ok(())
+}
+
+fn reindex(data: PathBuf) -> AppResult<()> {
+    let store = open_offline(&data)?;
+    let n = crate::search::Search::rebuild_offline(&data, store)?;
+    println!("search index rebuilt: {n} documents");
+    let _ = AtomicBool::new(false);
+    Ok(())
+}

@@ -1,0 +1,459 @@
+//! The stored records. They are encoded with MessagePack using field names, so adding a field
+//! with `#[serde(default)]` needs no migration; renames and meaning changes go through
+//! `store::migrate`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+use super::clock::Millis;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Supervisor,
+    Agent,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "supervisor" => Some(Role::Supervisor),
+            "agent" => Some(Role::Agent),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Supervisor => "supervisor",
+            Role::Agent => "agent",
+        }
+    }
+    /// Admins and supervisors see every account's tickets (AUTH-1).
+    pub fn sees_all_accounts(self) -> bool {
+        matches!(self, Role::Admin | Role::Supervisor)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct User {
+    pub id: u64,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub password_hash: String,
+    pub active: bool,
+    #[serde(default = "default_language")]
+    pub language: String,
+    #[serde(default)]
+    pub signature: Option<String>,
+    #[serde(default)]
+    pub avatar_url: Option<String>,
+    #[serde(default)]
+    pub connection_state: Option<String>,
+    pub created_at: Millis,
+    #[serde(default)]
+    pub deactivated_at: Option<Millis>,
+}
+
+pub fn default_language() -> String {
+    "es".into()
+}
+
+/// A channel kind (API.md "kinds").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Email,
+    Webchat,
+    Form,
+    Whatsapp,
+    Facebook,
+    Instagram,
+    X,
+    XSearch,
+    Appstore,
+    Playstore,
+    Api,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 11] = [
+        Channel::Email,
+        Channel::Webchat,
+        Channel::Form,
+        Channel::Whatsapp,
+        Channel::Facebook,
+        Channel::Instagram,
+        Channel::X,
+        Channel::XSearch,
+        Channel::Appstore,
+        Channel::Playstore,
+        Channel::Api,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Webchat => "webchat",
+            Channel::Form => "form",
+            Channel::Whatsapp => "whatsapp",
+            Channel::Facebook => "facebook",
+            Channel::Instagram => "instagram",
+            Channel::X => "x",
+            Channel::XSearch => "x_search",
+            Channel::Appstore => "appstore",
+            Channel::Playstore => "playstore",
+            Channel::Api => "api",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// Stable small code used inside index keys; never reorder.
+    pub fn code(self) -> u8 {
+        match self {
+            Channel::Email => 1,
+            Channel::Webchat => 2,
+            Channel::Form => 3,
+            Channel::Whatsapp => 4,
+            Channel::Facebook => 5,
+            Channel::Instagram => 6,
+            Channel::X => 7,
+            Channel::XSearch => 8,
+            Channel::Appstore => 9,
+            Channel::Playstore => 10,
+            Channel::Api => 11,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Account {
+    pub id: u64,
+    pub kind: Channel,
+    pub name: String,
+    /// Free-form per-kind settings (SLA minutes, auto-messages, credentials…).
+    pub settings: serde_json::Map<String, serde_json::Value>,
+    pub created_at: Millis,
+    #[serde(default)]
+    pub deleted_at: Option<Millis>,
+}
+
+impl Account {
+    /// First-response target in minutes (SLA-1), when the account sets one.
+    pub fn sla_minutes(&self) -> Option<i64> {
+        self.settings
+            .get("sla_minutes")
+            .and_then(|v| v.as_i64())
+            .filter(|m| *m > 0)
+    }
+}
+
+/// One identity of a contact on one account (an email address on a mailbox, a WhatsApp
+/// number, a page-scoped Facebook id…).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Identity {
+    pub account_id: u64,
+    pub external_id: String,
+    #[serde(default)]
+    pub username: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Contact {
+    pub id: u64,
+    pub name: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Normalised `12345678-5`.
+    #[serde(default)]
+    pub rut: Option<String>,
+    #[serde(default)]
+    pub identities: Vec<Identity>,
+    #[serde(default)]
+    pub influencer: bool,
+    #[serde(default)]
+    pub labels: Vec<u64>,
+    #[serde(default)]
+    pub fields: BTreeMap<String, serde_json::Value>,
+    /// Omnichannel: contacts linked as the same person share one group id (the smallest id).
+    #[serde(default)]
+    pub linked: Vec<u64>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketState {
+    Open,
+    Closed,
+    Ignored,
+}
+
+impl TicketState {
+    pub const ALL: [TicketState; 3] = [TicketState::Open, TicketState::Closed, TicketState::Ignored];
+    pub fn code(self) -> u8 {
+        match self {
+            TicketState::Open => 1,
+            TicketState::Closed => 2,
+            TicketState::Ignored => 3,
+        }
+    }
+    pub fn parse(s: &str) -> Option<TicketState> {
+        match s {
+            "open" => Some(TicketState::Open),
+            "closed" => Some(TicketState::Closed),
+            "ignored" => Some(TicketState::Ignored),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Sentiment {
+    Positive,
+    Neutral,
+    Negative,
+}
+
+/// Whether the conversation is public (a comment, a review), private (DM, email) or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketKind {
+    Private,
+    Public,
+    Both,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Ticket {
+    pub number: u64,
+    pub account_id: u64,
+    pub channel: Channel,
+    pub contact_id: u64,
+    pub kind: TicketKind,
+    pub state: TicketState,
+    #[serde(default)]
+    pub assignee_id: Option<u64>,
+    #[serde(default)]
+    pub team_id: Option<u64>,
+    #[serde(default)]
+    pub labels: Vec<u64>,
+    #[serde(default)]
+    pub important: bool,
+    /// Reply status: true once an agent answered the last customer message.
+    pub answered: bool,
+    #[serde(default)]
+    pub sentiment_initial: Option<Sentiment>,
+    #[serde(default)]
+    pub sentiment_final: Option<Sentiment>,
+    #[serde(default)]
+    pub fields: BTreeMap<String, serde_json::Value>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    #[serde(default)]
+    pub closed_at: Option<Millis>,
+    /// Since when the customer waits for an answer (SLA clock); None when answered.
+    #[serde(default)]
+    pub waiting_since: Option<Millis>,
+    #[serde(default)]
+    pub first_response_at: Option<Millis>,
+    #[serde(default)]
+    pub last_message_excerpt: String,
+    #[serde(default)]
+    pub message_count: u32,
+    /// Set when this ticket was merged into another one (TICK-7).
+    #[serde(default)]
+    pub merged_into: Option<u64>,
+    /// The customer's ticket this one follows (a message after a close opens a new ticket).
+    #[serde(default)]
+    pub previous_number: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Received,
+    Queued,
+    Sent,
+    Delivered,
+    Read,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Message {
+    pub id: u64,
+    pub ticket_number: u64,
+    pub direction: Direction,
+    pub public: bool,
+    /// Author: the contact for inbound, the agent for outbound (None = system).
+    #[serde(default)]
+    pub contact_id: Option<u64>,
+    #[serde(default)]
+    pub user_id: Option<u64>,
+    pub text: String,
+    #[serde(default)]
+    pub attachments: Vec<u64>,
+    #[serde(default)]
+    pub reply_to: Option<u64>,
+    #[serde(default)]
+    pub external_id: Option<String>,
+    pub status: DeliveryStatus,
+    pub created_at: Millis,
+    /// True when this message opened its ticket (kept so idempotent replays answer the same).
+    #[serde(default)]
+    pub opened_ticket: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Comment {
+    pub id: u64,
+    pub ticket_number: u64,
+    pub user_id: u64,
+    pub text: String,
+    #[serde(default)]
+    pub mentions: Vec<u64>,
+    pub created_at: Millis,
+}
+
+/// One line of a ticket's history tab (assignment and audit events, ASSIGN-6).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub id: u64,
+    pub ticket_number: u64,
+    pub at: Millis,
+    #[serde(default)]
+    pub actor_id: Option<u64>,
+    pub action: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Label {
+    pub id: u64,
+    pub name: String,
+    #[serde(default)]
+    pub color: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Team {
+    pub id: u64,
+    pub name: String,
+    #[serde(default)]
+    pub members: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CannedResponse {
+    pub id: u64,
+    pub title: String,
+    /// Short code typed after `/` in the reply box.
+    #[serde(default)]
+    pub shortcut: Option<String>,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Attachment {
+    pub id: u64,
+    pub sha256: String,
+    pub name: String,
+    pub size: u64,
+    pub content_type: String,
+    pub uploaded_by: Option<u64>,
+    pub created_at: Millis,
+    /// The ticket whose message carries it (for access checks).
+    #[serde(default)]
+    pub ticket_number: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub user_id: u64,
+    pub csrf_token: String,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiToken {
+    pub id: u64,
+    pub user_id: u64,
+    pub name: String,
+    pub created_at: Millis,
+}
+
+/// Per agent × account (ASSIGN-1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignMode {
+    Disabled,
+    Enabled,
+    Auto,
+}
+
+impl AssignMode {
+    pub fn code(self) -> u8 {
+        match self {
+            AssignMode::Disabled => 0,
+            AssignMode::Enabled => 1,
+            AssignMode::Auto => 2,
+        }
+    }
+    pub fn from_code(c: u8) -> AssignMode {
+        match c {
+            1 => AssignMode::Enabled,
+            2 => AssignMode::Auto,
+            _ => AssignMode::Disabled,
+        }
+    }
+}
+
+/// A delivery waiting for a worker (replies to send, notifications). Written in the same
+/// transaction as the change that caused it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutboxItem {
+    pub id: u64,
+    pub kind: String,
+    pub message_id: Option<u64>,
+    pub ticket_number: Option<u64>,
+    pub attempts: u32,
+    pub created_at: Millis,
+}
+
+/// A committed change, as persisted for SSE resumption and fed to the search indexer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Event {
+    pub id: u64,
+    pub kind: String,
+    pub at: Millis,
+    #[serde(default)]
+    pub account_id: Option<u64>,
+    #[serde(default)]
+    pub ticket_number: Option<u64>,
+    #[serde(default)]
+    pub contact_id: Option<u64>,
+    #[serde(default)]
+    pub message_id: Option<u64>,
+    #[serde(default)]
+    pub user_id: Option<u64>,
+}

@@ -1,0 +1,375 @@
+//! Accounts (connected channel identities), the inbound API, and who works on which account.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{id_str, parse_id, parse_time, text_field, ts};
+use crate::auth::CurrentUser;
+use crate::domain::rut::Rut;
+use crate::domain::{Account, AssignMode, Channel};
+use crate::error::{AppError, AppResult, ErrorBody};
+use crate::http::{ApiJson, ApiPath};
+use crate::state::AppState;
+use crate::store::contacts::ContactFacts;
+use crate::store::tickets::{Inbound, Ingested};
+use crate::store::{accounts, tickets};
+
+type Settings = serde_json::Map<String, serde_json::Value>;
+
+const REDACTED: &str = "********";
+
+/// Settings that hold credentials are write-only: answers show them masked.
+fn is_secret(key: &str) -> bool {
+    let k = key.to_lowercase();
+    ["password", "secret", "token", "api_key", "private_key"]
+        .iter()
+        .any(|s| k.contains(s))
+}
+
+fn redacted(settings: &Settings) -> Settings {
+    settings
+        .iter()
+        .map(|(k, v)| {
+            let shown = if is_secret(k) && !v.is_null() {
+                serde_json::Value::String(REDACTED.into())
+            } else {
+                v.clone()
+            };
+            (k.clone(), shown)
+        })
+        .collect()
+}
+
+fn validate_settings(s: &Settings) -> AppResult<()> {
+    if let Some(v) = s.get("sla_minutes") {
+        if !v.is_null() && v.as_i64().is_none_or(|m| m < 0) {
+            return Err(AppError::invalid("settings.sla_minutes", "invalid_setting", "sla_minutes must be a whole number of minutes ≥ 0"));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccountView {
+    pub id: String,
+    pub kind: Channel,
+    pub name: String,
+    #[schema(value_type = Object)]
+    pub settings: Settings,
+    pub created_at: String,
+}
+
+impl From<&Account> for AccountView {
+    fn from(a: &Account) -> Self {
+        AccountView {
+            id: id_str(a.id),
+            kind: a.kind,
+            name: a.name.clone(),
+            settings: redacted(&a.settings),
+            created_at: ts(a.created_at),
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts",
+    responses((status = 200, body = super::Page<AccountView>), (status = 401, body = ErrorBody)))]
+pub async fn list(State(state): State<AppState>, user: CurrentUser) -> AppResult<Json<super::Page<AccountView>>> {
+    let access = user.access(&state).await?;
+    let all = state.store.read(accounts::list).await?;
+    Ok(Json(super::Page {
+        items: all
+            .iter()
+            .filter(|a| access.may_see(a.id))
+            .map(AccountView::from)
+            .collect(),
+        next_cursor: None,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccount {
+    pub kind: Channel,
+    pub name: String,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub settings: Settings,
+}
+
+#[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = NewAccount,
+    responses((status = 201, body = AccountView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(body): ApiJson<NewAccount>,
+) -> AppResult<(StatusCode, Json<AccountView>)> {
+    user.require_admin()?;
+    let name = text_field(&body.name, "name", 120)?;
+    validate_settings(&body.settings)?;
+    let now = state.store.now();
+    let (kind, settings) = (body.kind, body.settings);
+    let created = state
+        .store
+        .write(move |txn, fx| accounts::create(txn, fx, kind, &name, settings.clone(), now))
+        .await?;
+    Ok((StatusCode::CREATED, Json(AccountView::from(&created))))
+}
+
+async fn visible_account(state: &AppState, user: &CurrentUser, id: u64) -> AppResult<Account> {
+    let access = user.access(state).await?;
+    state
+        .store
+        .read(move |txn| accounts::get(txn, id))
+        .await?
+        .filter(|a| a.deleted_at.is_none() && access.may_see(a.id))
+        .ok_or_else(|| AppError::not_found("account"))
+}
+
+#[utoipa::path(get, path = "/api/v1/accounts/{id}", tag = "accounts", params(("id" = String, Path)),
+    responses((status = 200, body = AccountView), (status = 404, body = ErrorBody)))]
+pub async fn get(State(state): State<AppState>, user: CurrentUser, ApiPath(id): ApiPath<u64>) -> AppResult<Json<AccountView>> {
+    Ok(Json(AccountView::from(&visible_account(&state, &user, id).await?)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountPatch {
+    pub name: Option<String>,
+    /// Merged into the current settings; a null value removes a key; a masked secret
+    /// ("********") keeps the stored one.
+    #[schema(value_type = Object)]
+    pub settings: Option<Settings>,
+}
+
+#[utoipa::path(patch, path = "/api/v1/accounts/{id}", tag = "accounts", params(("id" = String, Path)), request_body = AccountPatch,
+    responses((status = 200, body = AccountView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<u64>,
+    ApiJson(body): ApiJson<AccountPatch>,
+) -> AppResult<Json<AccountView>> {
+    user.require_admin()?;
+    let name = body.name.as_deref().map(|n| text_field(n, "name", 120)).transpose()?;
+    if let Some(s) = &body.settings {
+        validate_settings(s)?;
+    }
+    let settings = body.settings;
+    let updated = state
+        .store
+        .write(move |txn, fx| {
+            let mut a = accounts::require_w(txn, id)?;
+            if let Some(n) = &name {
+                a.name = n.clone();
+            }
+            if let Some(s) = &settings {
+                for (k, v) in s {
+                    if v.is_null() {
+                        a.settings.remove(k);
+                    } else if !(is_secret(k) && v.as_str() == Some(REDACTED)) {
+                        a.settings.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            accounts::put(txn, fx, &a)?;
+            Ok(a)
+        })
+        .await?;
+    Ok(Json(AccountView::from(&updated)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/accounts/{id}", tag = "accounts", params(("id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete(State(state): State<AppState>, user: CurrentUser, ApiPath(id): ApiPath<u64>) -> AppResult<StatusCode> {
+    user.require_admin()?;
+    let now = state.store.now();
+    state
+        .store
+        .write(move |txn, fx| {
+            // Soft delete: its tickets stay readable and reportable.
+            let mut a = accounts::require_w(txn, id)?;
+            a.deleted_at = Some(now);
+            accounts::put(txn, fx, &a)
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InboundContact {
+    pub external_id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// Any common spelling; the check digit is verified.
+    pub rut: Option<String>,
+    pub username: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InboundBody {
+    /// The sender system's id for this message: a repeat is answered, not stored again.
+    pub external_id: String,
+    pub contact: InboundContact,
+    pub text: String,
+    #[serde(default)]
+    pub public: bool,
+    pub reply_to: Option<String>,
+    #[serde(default)]
+    pub attachments: Vec<String>,
+    pub sent_at: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct InboundAnswer {
+    pub ticket_number: u64,
+    pub message_id: String,
+    pub created_ticket: bool,
+}
+
+fn opt_clean(v: &Option<String>, field: &str, max: usize) -> AppResult<Option<String>> {
+    match v.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) if s.chars().count() > max => Err(AppError::invalid(field, "too_long", format!("{field} is longer than {max} characters"))),
+        Some(s) => Ok(Some(s.to_string())),
+    }
+}
+
+pub const MAX_MESSAGE_CHARS: usize = 100_000;
+
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/inbound", tag = "accounts", params(("id" = String, Path)), request_body = InboundBody,
+    responses((status = 200, body = InboundAnswer), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn inbound(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<u64>,
+    ApiJson(body): ApiJson<InboundBody>,
+) -> AppResult<Json<InboundAnswer>> {
+    let access = user.access(&state).await?;
+    if !access.may_see(id) {
+        return Err(AppError::not_found("account"));
+    }
+    let external_id = text_field(&body.external_id, "external_id", 500)?;
+    let contact_external_id = text_field(&body.contact.external_id, "contact.external_id", 500)?;
+    let text = body.text.trim().to_string();
+    if text.is_empty() && body.attachments.is_empty() {
+        return Err(AppError::invalid("text", "required", "a message needs text or attachments"));
+    }
+    if text.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(AppError::invalid("text", "too_long", format!("text is longer than {MAX_MESSAGE_CHARS} characters")));
+    }
+    let rut = match opt_clean(&body.contact.rut, "contact.rut", 20)? {
+        Some(r) => Some(
+            Rut::parse(&r)
+                .map_err(|e| AppError::invalid("contact.rut", "invalid_rut", format!("`{r}`: {e}")))?
+                .normalized(),
+        ),
+        None => None,
+    };
+    let email = match opt_clean(&body.contact.email, "contact.email", 254)? {
+        Some(e) => Some(super::users::validate_email(&e).map_err(|e| e.with_field("contact.email"))?),
+        None => None,
+    };
+    let facts = ContactFacts {
+        name: opt_clean(&body.contact.name, "contact.name", 200)?,
+        email,
+        phone: opt_clean(&body.contact.phone, "contact.phone", 40)?,
+        rut,
+        username: opt_clean(&body.contact.username, "contact.username", 200)?,
+    };
+    let reply_to = body.reply_to.as_deref().map(|r| parse_id(r, "reply_to")).transpose()?;
+    let attachments = body
+        .attachments
+        .iter()
+        .map(|a| parse_id(a, "attachments"))
+        .collect::<AppResult<Vec<u64>>>()?;
+    let sent_at = body.sent_at.as_deref().map(|s| parse_time(s, "sent_at")).transpose()?;
+    let msg = Inbound {
+        account_id: id,
+        external_id,
+        contact_external_id,
+        contact: facts,
+        text,
+        public: body.public,
+        reply_to,
+        attachments,
+        sent_at,
+    };
+    let now = state.store.now();
+    let done: Ingested = state
+        .store
+        .write(move |txn, fx| tickets::ingest(txn, fx, &msg, now))
+        .await?;
+    Ok(Json(InboundAnswer {
+        ticket_number: done.ticket_number,
+        message_id: id_str(done.message_id),
+        created_ticket: done.created_ticket,
+    }))
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignmentEntry {
+    pub user_id: String,
+    pub account_id: String,
+    pub mode: AssignMode,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignmentTable {
+    pub items: Vec<AssignmentEntry>,
+}
+
+#[utoipa::path(get, path = "/api/v1/assignment", tag = "accounts",
+    responses((status = 200, body = AssignmentTable), (status = 401, body = ErrorBody)))]
+pub async fn get_assignment(State(state): State<AppState>, user: CurrentUser) -> AppResult<Json<AssignmentTable>> {
+    let everyone = user.user.role.sees_all_accounts();
+    let me = user.user.id;
+    let rows = state.store.read(accounts::all_modes).await?;
+    Ok(Json(AssignmentTable {
+        items: rows
+            .into_iter()
+            .filter(|(u, _, _)| everyone || *u == me)
+            .map(|(u, a, m)| AssignmentEntry {
+                user_id: id_str(u),
+                account_id: id_str(a),
+                mode: m,
+            })
+            .collect(),
+    }))
+}
+
+#[utoipa::path(put, path = "/api/v1/assignment", tag = "accounts", request_body = AssignmentTable,
+    responses((status = 200, body = AssignmentTable), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn put_assignment(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(body): ApiJson<AssignmentTable>,
+) -> AppResult<Json<AssignmentTable>> {
+    user.require_admin()?;
+    let mut rows = Vec::new();
+    for e in &body.items {
+        rows.push((parse_id(&e.user_id, "user_id")?, parse_id(&e.account_id, "account_id")?, e.mode));
+    }
+    state
+        .store
+        .write(move |txn, fx| {
+            for (u, a, m) in &rows {
+                if crate::store::users::get_w(txn, *u)?.is_none() {
+                    return Err(AppError::invalid("user_id", "unknown_user", format!("no user {u}")));
+                }
+                accounts::require_w(txn, *a).map_err(|_| AppError::invalid("account_id", "unknown_account", format!("no account {a}")))?;
+                accounts::set_mode(txn, *u, *a, *m)?;
+            }
+            fx.emit(crate::store::event("assignment.updated"));
+            Ok(())
+        })
+        .await?;
+    get_assignment(State(state), user).await
+}

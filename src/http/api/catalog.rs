@@ -1,0 +1,331 @@
+//! Admin-managed lists: labels (ORG-2), teams (ORG-1), canned responses (ORG-5). Everyone
+//! reads them; administrators change them.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{id_str, parse_id, text_field, Page};
+use crate::auth::CurrentUser;
+use crate::domain::{CannedResponse, Label, Team};
+use crate::error::{AppError, AppResult, ErrorBody};
+use crate::http::{ApiJson, ApiPath};
+use crate::state::AppState;
+use crate::store::catalog;
+use crate::store::tables::*;
+
+#[derive(Serialize, ToSchema)]
+pub struct LabelView {
+    pub id: String,
+    pub name: String,
+    pub color: Option<String>,
+}
+
+impl From<&Label> for LabelView {
+    fn from(l: &Label) -> Self {
+        LabelView {
+            id: id_str(l.id),
+            name: l.name.clone(),
+            color: l.color.clone(),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LabelBody {
+    pub name: Option<String>,
+    /// `#rrggbb`.
+    pub color: Option<String>,
+}
+
+fn check_color(c: &Option<String>) -> AppResult<Option<String>> {
+    match c.as_deref() {
+        None | Some("") => Ok(None),
+        Some(s) if s.len() == 7 && s.starts_with('#') && s[1..].bytes().all(|b| b.is_ascii_hexdigit()) => Ok(Some(s.to_lowercase())),
+        Some(s) => Err(AppError::invalid("color", "invalid_color", format!("`{s}` is not a #rrggbb colour"))),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/labels", tag = "labels", responses((status = 200, body = Page<LabelView>)))]
+pub async fn list_labels(State(state): State<AppState>, _user: CurrentUser) -> AppResult<Json<Page<LabelView>>> {
+    let all: Vec<Label> = state.store.read(|txn| catalog::list(txn, LABEL_ID_TO_LABEL)).await?;
+    Ok(Json(Page {
+        items: all.iter().map(LabelView::from).collect(),
+        next_cursor: None,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/labels", tag = "labels", request_body = LabelBody,
+    responses((status = 201, body = LabelView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_label(State(state): State<AppState>, user: CurrentUser, ApiJson(b): ApiJson<LabelBody>) -> AppResult<(StatusCode, Json<LabelView>)> {
+    user.require_admin()?;
+    let name = text_field(b.name.as_deref().unwrap_or(""), "name", 60)?;
+    let color = check_color(&b.color)?;
+    let label = state
+        .store
+        .write(move |txn, fx| {
+            let l = Label {
+                id: catalog::new_id(txn, LABEL_ID_TO_LABEL)?,
+                name: name.clone(),
+                color: color.clone(),
+            };
+            catalog::put(txn, fx, LABEL_ID_TO_LABEL, "label", l.id, &l)?;
+            Ok(l)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(LabelView::from(&label))))
+}
+
+#[utoipa::path(patch, path = "/api/v1/labels/{id}", tag = "labels", params(("id" = String, Path)), request_body = LabelBody,
+    responses((status = 200, body = LabelView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn update_label(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<u64>,
+    ApiJson(b): ApiJson<LabelBody>,
+) -> AppResult<Json<LabelView>> {
+    user.require_admin()?;
+    let name = b.name.as_deref().map(|n| text_field(n, "name", 60)).transpose()?;
+    let color = b.color.is_some().then(|| check_color(&b.color)).transpose()?;
+    let label = state
+        .store
+        .write(move |txn, fx| {
+            let mut l: Label = catalog::get_w(txn, LABEL_ID_TO_LABEL, id)?.ok_or_else(|| AppError::not_found("label"))?;
+            if let Some(n) = &name {
+                l.name = n.clone();
+            }
+            if let Some(c) = &color {
+                l.color = c.clone();
+            }
+            catalog::put(txn, fx, LABEL_ID_TO_LABEL, "label", id, &l)?;
+            Ok(l)
+        })
+        .await?;
+    Ok(Json(LabelView::from(&label)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/labels/{id}", tag = "labels", params(("id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_label(State(state): State<AppState>, user: CurrentUser, ApiPath(id): ApiPath<u64>) -> AppResult<StatusCode> {
+    user.require_admin()?;
+    state.store.write(move |txn, fx| catalog::remove(txn, fx, LABEL_ID_TO_LABEL, "label", id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TeamView {
+    pub id: String,
+    pub name: String,
+    pub members: Vec<String>,
+}
+
+impl From<&Team> for TeamView {
+    fn from(t: &Team) -> Self {
+        TeamView {
+            id: id_str(t.id),
+            name: t.name.clone(),
+            members: t.members.iter().map(|m| id_str(*m)).collect(),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TeamBody {
+    pub name: Option<String>,
+    pub members: Option<Vec<String>>,
+}
+
+fn member_ids(m: &Option<Vec<String>>) -> AppResult<Option<Vec<u64>>> {
+    m.as_ref()
+        .map(|v| {
+            let mut ids = v.iter().map(|s| parse_id(s, "members")).collect::<AppResult<Vec<u64>>>()?;
+            ids.sort_unstable();
+            ids.dedup();
+            Ok(ids)
+        })
+        .transpose()
+}
+
+fn check_members(txn: &redb::WriteTransaction, ids: &[u64]) -> AppResult<()> {
+    for id in ids {
+        if crate::store::users::get_w(txn, *id)?.is_none() {
+            return Err(AppError::invalid("members", "unknown_user", format!("no user {id}")));
+        }
+    }
+    Ok(())
+}
+
+#[utoipa::path(get, path = "/api/v1/teams", tag = "teams", responses((status = 200, body = Page<TeamView>)))]
+pub async fn list_teams(State(state): State<AppState>, _user: CurrentUser) -> AppResult<Json<Page<TeamView>>> {
+    let all: Vec<Team> = state.store.read(|txn| catalog::list(txn, TEAM_ID_TO_TEAM)).await?;
+    Ok(Json(Page {
+        items: all.iter().map(TeamView::from).collect(),
+        next_cursor: None,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/teams", tag = "teams", request_body = TeamBody,
+    responses((status = 201, body = TeamView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_team(State(state): State<AppState>, user: CurrentUser, ApiJson(b): ApiJson<TeamBody>) -> AppResult<(StatusCode, Json<TeamView>)> {
+    user.require_admin()?;
+    let name = text_field(b.name.as_deref().unwrap_or(""), "name", 80)?;
+    let members = member_ids(&b.members)?.unwrap_or_default();
+    let team = state
+        .store
+        .write(move |txn, fx| {
+            check_members(txn, &members)?;
+            let t = Team {
+                id: catalog::new_id(txn, TEAM_ID_TO_TEAM)?,
+                name: name.clone(),
+                members: members.clone(),
+            };
+            catalog::put(txn, fx, TEAM_ID_TO_TEAM, "team", t.id, &t)?;
+            Ok(t)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(TeamView::from(&team))))
+}
+
+#[utoipa::path(patch, path = "/api/v1/teams/{id}", tag = "teams", params(("id" = String, Path)), request_body = TeamBody,
+    responses((status = 200, body = TeamView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn update_team(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<u64>,
+    ApiJson(b): ApiJson<TeamBody>,
+) -> AppResult<Json<TeamView>> {
+    user.require_admin()?;
+    let name = b.name.as_deref().map(|n| text_field(n, "name", 80)).transpose()?;
+    let members = member_ids(&b.members)?;
+    let team = state
+        .store
+        .write(move |txn, fx| {
+            let mut t: Team = catalog::get_w(txn, TEAM_ID_TO_TEAM, id)?.ok_or_else(|| AppError::not_found("team"))?;
+            if let Some(n) = &name {
+                t.name = n.clone();
+            }
+            if let Some(m) = &members {
+                check_members(txn, m)?;
+                t.members = m.clone();
+            }
+            catalog::put(txn, fx, TEAM_ID_TO_TEAM, "team", id, &t)?;
+            Ok(t)
+        })
+        .await?;
+    Ok(Json(TeamView::from(&team)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/teams/{id}", tag = "teams", params(("id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_team(State(state): State<AppState>, user: CurrentUser, ApiPath(id): ApiPath<u64>) -> AppResult<StatusCode> {
+    user.require_admin()?;
+    state.store.write(move |txn, fx| catalog::remove(txn, fx, TEAM_ID_TO_TEAM, "team", id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CannedView {
+    pub id: String,
+    pub title: String,
+    pub shortcut: Option<String>,
+    /// May hold variables such as {{customer.name}}.
+    pub text: String,
+}
+
+impl From<&CannedResponse> for CannedView {
+    fn from(c: &CannedResponse) -> Self {
+        CannedView {
+            id: id_str(c.id),
+            title: c.title.clone(),
+            shortcut: c.shortcut.clone(),
+            text: c.text.clone(),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CannedBody {
+    pub title: Option<String>,
+    pub shortcut: Option<String>,
+    pub text: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/canned_responses", tag = "canned_responses", responses((status = 200, body = Page<CannedView>)))]
+pub async fn list_canned(State(state): State<AppState>, _user: CurrentUser) -> AppResult<Json<Page<CannedView>>> {
+    let all: Vec<CannedResponse> = state.store.read(|txn| catalog::list(txn, CANNED_ID_TO_CANNED)).await?;
+    Ok(Json(Page {
+        items: all.iter().map(CannedView::from).collect(),
+        next_cursor: None,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/canned_responses", tag = "canned_responses", request_body = CannedBody,
+    responses((status = 201, body = CannedView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_canned(State(state): State<AppState>, user: CurrentUser, ApiJson(b): ApiJson<CannedBody>) -> AppResult<(StatusCode, Json<CannedView>)> {
+    user.require_admin()?;
+    let title = text_field(b.title.as_deref().unwrap_or(""), "title", 120)?;
+    let text = text_field(b.text.as_deref().unwrap_or(""), "text", 10_000)?;
+    let shortcut = b.shortcut.as_deref().map(|s| text_field(s, "shortcut", 40)).transpose()?;
+    let c = state
+        .store
+        .write(move |txn, fx| {
+            let c = CannedResponse {
+                id: catalog::new_id(txn, CANNED_ID_TO_CANNED)?,
+                title: title.clone(),
+                shortcut: shortcut.clone(),
+                text: text.clone(),
+            };
+            catalog::put(txn, fx, CANNED_ID_TO_CANNED, "canned_response", c.id, &c)?;
+            Ok(c)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(CannedView::from(&c))))
+}
+
+#[utoipa::path(patch, path = "/api/v1/canned_responses/{id}", tag = "canned_responses", params(("id" = String, Path)), request_body = CannedBody,
+    responses((status = 200, body = CannedView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn update_canned(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<u64>,
+    ApiJson(b): ApiJson<CannedBody>,
+) -> AppResult<Json<CannedView>> {
+    user.require_admin()?;
+    let title = b.title.as_deref().map(|s| text_field(s, "title", 120)).transpose()?;
+    let text = b.text.as_deref().map(|s| text_field(s, "text", 10_000)).transpose()?;
+    let shortcut = b.shortcut.clone();
+    let c = state
+        .store
+        .write(move |txn, fx| {
+            let mut c: CannedResponse = catalog::get_w(txn, CANNED_ID_TO_CANNED, id)?.ok_or_else(|| AppError::not_found("canned_response"))?;
+            if let Some(t) = &title {
+                c.title = t.clone();
+            }
+            if let Some(t) = &text {
+                c.text = t.clone();
+            }
+            if let Some(s) = &shortcut {
+                c.shortcut = Some(s.trim().to_string()).filter(|s| !s.is_empty());
+            }
+            catalog::put(txn, fx, CANNED_ID_TO_CANNED, "canned_response", id, &c)?;
+            Ok(c)
+        })
+        .await?;
+    Ok(Json(CannedView::from(&c)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/canned_responses/{id}", tag = "canned_responses", params(("id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_canned(State(state): State<AppState>, user: CurrentUser, ApiPath(id): ApiPath<u64>) -> AppResult<StatusCode> {
+    user.require_admin()?;
+    state
+        .store
+        .write(move |txn, fx| catalog::remove(txn, fx, CANNED_ID_TO_CANNED, "canned_response", id))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

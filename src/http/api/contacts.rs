@@ -1,0 +1,381 @@
+//! Contacts (ORG-3, ORG-4) and search (BOARD-5).
+
+use std::collections::{BTreeMap, HashSet};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::tickets::{views, TicketView};
+use super::{id_str, limit_of, parse_id, text_field, ts, Page};
+use crate::auth::CurrentUser;
+use crate::domain::rut::Rut;
+use crate::domain::Contact;
+use crate::error::{AppError, AppResult, ErrorBody};
+use crate::http::{ApiJson, ApiPath, ApiQuery};
+use crate::state::AppState;
+use crate::store::contacts::{self, ContactFacts};
+use crate::store::tickets;
+
+#[derive(Serialize, ToSchema)]
+pub struct IdentityView {
+    pub account_id: String,
+    pub external_id: String,
+    pub username: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ContactView {
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// Normalised `12345678-5`.
+    pub rut: Option<String>,
+    /// For people: `12.345.678-5`.
+    pub rut_formatted: Option<String>,
+    pub identities: Vec<IdentityView>,
+    pub influencer: bool,
+    pub labels: Vec<String>,
+    #[schema(value_type = Object)]
+    pub fields: BTreeMap<String, serde_json::Value>,
+    /// Profiles of the same person on other networks (omnichannel).
+    pub linked: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Contact> for ContactView {
+    fn from(c: &Contact) -> Self {
+        ContactView {
+            id: id_str(c.id),
+            name: c.name.clone(),
+            email: c.email.clone(),
+            phone: c.phone.clone(),
+            rut: c.rut.clone(),
+            rut_formatted: c.rut.as_deref().and_then(|r| Rut::parse(r).ok()).map(|r| r.formatted()),
+            identities: c
+                .identities
+                .iter()
+                .map(|i| IdentityView {
+                    account_id: id_str(i.account_id),
+                    external_id: i.external_id.clone(),
+                    username: i.username.clone(),
+                })
+                .collect(),
+            influencer: c.influencer,
+            labels: c.labels.iter().map(|l| id_str(*l)).collect(),
+            fields: c.fields.clone(),
+            linked: c.linked.iter().map(|l| id_str(*l)).collect(),
+            created_at: ts(c.created_at),
+            updated_at: ts(c.updated_at),
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ContactListParams {
+    /// Name, email, phone, RUT (any format) or username.
+    pub q: Option<String>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/contacts", tag = "contacts", params(ContactListParams),
+    responses((status = 200, body = Page<ContactView>), (status = 400, body = ErrorBody)))]
+pub async fn list(State(state): State<AppState>, _user: CurrentUser, ApiQuery(p): ApiQuery<ContactListParams>) -> AppResult<Json<Page<ContactView>>> {
+    let limit = limit_of(p.limit)?;
+    if let Some(q) = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let ids = search_contacts(&state, q, limit).await?;
+        let found = state
+            .store
+            .read(move |txn| {
+                let mut out = Vec::new();
+                for id in ids {
+                    if let Some(c) = contacts::get(txn, id)? {
+                        out.push(c);
+                    }
+                }
+                Ok(out)
+            })
+            .await?;
+        return Ok(Json(Page {
+            items: found.iter().map(ContactView::from).collect(),
+            next_cursor: None,
+        }));
+    }
+    let before = p.cursor.as_deref().map(|c| parse_id(c, "cursor")).transpose()?;
+    let (items, more) = state.store.read(move |txn| contacts::list(txn, before, limit)).await?;
+    let next_cursor = if more { items.last().map(|c| id_str(c.id)) } else { None };
+    Ok(Json(Page {
+        items: items.iter().map(ContactView::from).collect(),
+        next_cursor,
+    }))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ContactBody {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub rut: Option<String>,
+    pub influencer: Option<bool>,
+    pub labels: Option<Vec<String>>,
+    #[schema(value_type = Option<Object>)]
+    pub fields: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+struct CleanContact {
+    name: Option<String>,
+    /// Some("") clears.
+    email: Option<Option<String>>,
+    phone: Option<Option<String>>,
+    rut: Option<Option<String>>,
+    influencer: Option<bool>,
+    labels: Option<Vec<u64>>,
+    fields: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+fn clean(b: &ContactBody) -> AppResult<CleanContact> {
+    let clearable = |v: &Option<String>| v.as_deref().map(|s| Some(s.trim().to_string()).filter(|s| !s.is_empty()));
+    let email = match clearable(&b.email) {
+        Some(Some(e)) => Some(Some(super::users::validate_email(&e)?)),
+        other => other,
+    };
+    let rut = match clearable(&b.rut) {
+        Some(Some(r)) => Some(Some(
+            Rut::parse(&r)
+                .map_err(|e| AppError::invalid("rut", "invalid_rut", format!("`{r}`: {e}")))?
+                .normalized(),
+        )),
+        other => other,
+    };
+    Ok(CleanContact {
+        name: b.name.as_deref().map(|n| text_field(n, "name", 200)).transpose()?,
+        email,
+        phone: clearable(&b.phone),
+        rut,
+        influencer: b.influencer,
+        labels: b
+            .labels
+            .as_ref()
+            .map(|ls| ls.iter().map(|l| parse_id(l, "labels")).collect::<AppResult<Vec<u64>>>())
+            .transpose()?,
+        fields: b.fields.clone(),
+    })
+}
+
+fn apply(c: &mut Contact, p: &CleanContact) {
+    if let Some(n) = &p.name {
+        c.name = n.clone();
+    }
+    if let Some(e) = &p.email {
+        c.email = e.clone();
+    }
+    if let Some(ph) = &p.phone {
+        c.phone = ph.clone();
+    }
+    if let Some(r) = &p.rut {
+        c.rut = r.clone();
+    }
+    if let Some(i) = p.influencer {
+        c.influencer = i;
+    }
+    if let Some(l) = &p.labels {
+        c.labels = l.clone();
+    }
+    if let Some(f) = &p.fields {
+        for (k, v) in f {
+            if v.is_null() {
+                c.fields.remove(k);
+            } else {
+                c.fields.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/contacts", tag = "contacts", request_body = ContactBody,
+    responses((status = 201, body = ContactView), (status = 422, body = ErrorBody)))]
+pub async fn create(State(state): State<AppState>, _user: CurrentUser, ApiJson(body): ApiJson<ContactBody>) -> AppResult<(StatusCode, Json<ContactView>)> {
+    let p = clean(&body)?;
+    if p.name.is_none() {
+        return Err(AppError::invalid("name", "required", "name must not be empty"));
+    }
+    let now = state.store.now();
+    let c = state
+        .store
+        .write(move |txn, fx| {
+            let mut c = contacts::create(txn, fx, &ContactFacts { name: p.name.clone(), ..Default::default() }, now)?;
+            apply(&mut c, &p);
+            contacts::put(txn, fx, &c, "contact.updated")?;
+            Ok(c)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(ContactView::from(&c))))
+}
+
+#[utoipa::path(get, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = String, Path)),
+    responses((status = 200, body = ContactView), (status = 404, body = ErrorBody)))]
+pub async fn get(State(state): State<AppState>, _user: CurrentUser, ApiPath(id): ApiPath<u64>) -> AppResult<Json<ContactView>> {
+    let c = state
+        .store
+        .read(move |txn| contacts::get(txn, id))
+        .await?
+        .ok_or_else(|| AppError::not_found("contact"))?;
+    Ok(Json(ContactView::from(&c)))
+}
+
+#[utoipa::path(patch, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = String, Path)), request_body = ContactBody,
+    responses((status = 200, body = ContactView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+    ApiPath(id): ApiPath<u64>,
+    ApiJson(body): ApiJson<ContactBody>,
+) -> AppResult<Json<ContactView>> {
+    let p = clean(&body)?;
+    let now = state.store.now();
+    let c = state
+        .store
+        .write(move |txn, fx| {
+            let mut c = contacts::get_w(txn, id)?.ok_or_else(|| AppError::not_found("contact"))?;
+            apply(&mut c, &p);
+            c.updated_at = now;
+            contacts::put(txn, fx, &c, "contact.updated")?;
+            Ok(c)
+        })
+        .await?;
+    Ok(Json(ContactView::from(&c)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkBody {
+    pub contact_id: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/link", tag = "contacts", params(("id" = String, Path)), request_body = LinkBody,
+    responses((status = 200, body = ContactView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn link(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+    ApiPath(id): ApiPath<u64>,
+    ApiJson(body): ApiJson<LinkBody>,
+) -> AppResult<Json<ContactView>> {
+    let other = parse_id(&body.contact_id, "contact_id")?;
+    let now = state.store.now();
+    let c = state.store.write(move |txn, fx| contacts::link(txn, fx, id, other, now)).await?;
+    Ok(Json(ContactView::from(&c)))
+}
+
+async fn search_contacts(state: &AppState, q: &str, limit: usize) -> AppResult<Vec<u64>> {
+    let search = state.search.clone();
+    let q = q.to_string();
+    let hits = tokio::task::spawn_blocking(move || search.query(&q, limit))
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))??;
+    Ok(hits.contacts)
+}
+
+/// Ticket numbers a query names: the number itself, tickets whose messages match, and the
+/// latest tickets of matching customers. Visibility is applied by the caller's list query.
+pub async fn ticket_numbers_for(state: &AppState, q: &str) -> AppResult<HashSet<u64>> {
+    Ok(ranked_ticket_numbers(state, q, 200).await?.into_iter().collect())
+}
+
+async fn ranked_ticket_numbers(state: &AppState, q: &str, limit: usize) -> AppResult<Vec<u64>> {
+    let search = state.search.clone();
+    let query = q.to_string();
+    let hits = tokio::task::spawn_blocking(move || search.query(&query, limit))
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))??;
+    let number = q.trim().trim_start_matches('#').parse::<u64>().ok();
+    state
+        .store
+        .read(move |txn| {
+            let mut out: Vec<u64> = Vec::new();
+            let mut seen = HashSet::new();
+            if let Some(n) = number {
+                if tickets::get(txn, n)?.is_some() && seen.insert(n) {
+                    out.push(n);
+                }
+            }
+            for cid in &hits.contacts {
+                if let Some(c) = contacts::get(txn, *cid)? {
+                    for t in tickets::of_contacts(txn, &[c.id], 5)? {
+                        if seen.insert(t.number) {
+                            out.push(t.number);
+                        }
+                    }
+                }
+            }
+            for mid in &hits.messages {
+                if let Some(m) = tickets::message(txn, *mid)? {
+                    if seen.insert(m.ticket_number) {
+                        out.push(m.ticket_number);
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// Ticket number (#1234), customer name, username, email, phone, RUT (any format), text.
+    pub q: String,
+    pub limit: Option<usize>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SearchResult {
+    pub tickets: Vec<TicketView>,
+    pub contacts: Vec<ContactView>,
+}
+
+#[utoipa::path(get, path = "/api/v1/search", tag = "search", params(SearchParams),
+    responses((status = 200, body = SearchResult), (status = 400, body = ErrorBody)))]
+pub async fn search(State(state): State<AppState>, user: CurrentUser, ApiQuery(p): ApiQuery<SearchParams>) -> AppResult<Json<SearchResult>> {
+    let limit = limit_of(p.limit.or(Some(20)))?;
+    let q = p.q.trim().to_string();
+    if q.is_empty() {
+        return Err(AppError::bad_request("invalid_query", "q must not be empty").with_field("q"));
+    }
+    if q.chars().count() > 200 {
+        return Err(AppError::bad_request("invalid_query", "q is longer than 200 characters").with_field("q"));
+    }
+    let access = user.access(&state).await?;
+    let numbers = ranked_ticket_numbers(&state, &q, limit).await?;
+    let contact_ids = search_contacts(&state, &q, limit).await?;
+    let (ts_found, cs) = state
+        .store
+        .read(move |txn| {
+            let mut ts = Vec::new();
+            for n in numbers {
+                if let Some(t) = tickets::get(txn, n)? {
+                    if access.may_see(t.account_id) && ts.len() < limit {
+                        ts.push(t);
+                    }
+                }
+            }
+            let mut cs = Vec::new();
+            for id in contact_ids {
+                if let Some(c) = contacts::get(txn, id)? {
+                    cs.push(c);
+                }
+            }
+            Ok((ts, cs))
+        })
+        .await?;
+    Ok(Json(SearchResult {
+        tickets: views(&state, ts_found).await?,
+        contacts: cs.iter().map(ContactView::from).collect(),
+    }))
+}

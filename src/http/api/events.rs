@@ -1,0 +1,135 @@
+//! `GET /api/v1/events`: Server-Sent Events of committed changes the user may see. Each event
+//! carries its id; a reconnect with `Last-Event-ID` first replays what was missed from the
+//! event table, then continues live.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use futures_util::stream::{self, Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio_stream::wrappers::BroadcastStream;
+use utoipa::{IntoParams, ToSchema};
+
+use super::opt_id;
+use crate::auth::CurrentUser;
+use crate::domain::Event;
+use crate::error::{AppError, AppResult, ErrorBody};
+use crate::http::ApiQuery;
+use crate::state::AppState;
+use crate::store::tickets::Access;
+use crate::store::Store;
+
+#[derive(Serialize, ToSchema)]
+pub struct EventView {
+    pub id: u64,
+    /// ticket.created, ticket.updated, message.created, comment.created, presence.changed, …
+    pub kind: String,
+    pub at: String,
+    pub ticket_number: Option<u64>,
+    pub account_id: Option<String>,
+    pub contact_id: Option<String>,
+    pub message_id: Option<String>,
+    pub user_id: Option<String>,
+}
+
+impl From<&Event> for EventView {
+    fn from(e: &Event) -> Self {
+        EventView {
+            id: e.id,
+            kind: e.kind.clone(),
+            at: super::ts(e.at),
+            ticket_number: e.ticket_number,
+            account_id: opt_id(e.account_id),
+            contact_id: opt_id(e.contact_id),
+            message_id: opt_id(e.message_id),
+            user_id: opt_id(e.user_id),
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventParams {
+    /// Same as the Last-Event-ID header (for clients that cannot set headers).
+    pub last_event_id: Option<u64>,
+}
+
+fn visible(access: &Access, e: &Event) -> bool {
+    match e.account_id {
+        Some(a) => access.may_see(a),
+        None => true,
+    }
+}
+
+fn to_sse(e: &Event) -> SseEvent {
+    SseEvent::default()
+        .id(e.id.to_string())
+        .event(e.kind.clone())
+        .json_data(EventView::from(e))
+        .unwrap_or_else(|_| SseEvent::default().comment("unencodable event"))
+}
+
+/// How many missed events a reconnect may replay; beyond that the client reloads its lists.
+const REPLAY_MAX: usize = 10_000;
+
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventParams),
+    responses((status = 200, description = "text/event-stream of EventView", content_type = "text/event-stream"), (status = 401, body = ErrorBody)))]
+pub async fn stream(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    ApiQuery(p): ApiQuery<EventParams>,
+) -> AppResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+    let access = Arc::new(user.access(&state).await?);
+    let header_id = match headers.get("last-event-id") {
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or_else(|| AppError::bad_request("invalid_last_event_id", "Last-Event-ID must be an event id"))?,
+        ),
+        None => None,
+    };
+    let resume_from = header_id.or(p.last_event_id);
+    // Subscribe before reading the backlog so nothing falls between the two.
+    let live = BroadcastStream::new(state.bus.subscribe());
+    let (backlog, last_seen) = match resume_from {
+        Some(after) => {
+            let events = state.store.read(move |txn| Store::events_after(txn, after, REPLAY_MAX)).await?;
+            let last = events.last().map(|e| e.id).unwrap_or(after);
+            (events, last)
+        }
+        None => (Vec::new(), state.store.read(Store::last_event_id).await?),
+    };
+    let a1 = access.clone();
+    let replay = stream::iter(
+        backlog
+            .into_iter()
+            .filter(move |e| visible(&a1, e))
+            .map(|e| Ok(to_sse(&e)))
+            .collect::<Vec<_>>(),
+    );
+    let hello = stream::once(async move { Ok(SseEvent::default().event("ready").data(last_seen.to_string())) });
+    let a2 = access.clone();
+    let live = live.filter_map(move |item| {
+        let access = a2.clone();
+        async move {
+            match item {
+                Ok(e) if e.id > last_seen && visible(&access, &e) => Some(Ok(to_sse(&e))),
+                Ok(_) => None,
+                // The client fell behind the broadcast buffer: tell it to resume by id.
+                Err(_) => Some(Ok(SseEvent::default().event("lagged").data("reconnect with Last-Event-ID"))),
+            }
+        }
+    });
+    let mut shutdown = state.shutdown.clone();
+    let until_shutdown = async move {
+        let _ = shutdown.wait_for(|s| *s).await;
+    };
+    let body = hello.chain(replay).chain(live).take_until(until_shutdown);
+    Ok(Sse::new(body).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

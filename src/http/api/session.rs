@@ -1,0 +1,145 @@
+//! Sign in and out (cookie + CSRF token), API tokens.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::users::UserView;
+use crate::auth::{self, CurrentUser, SESSION_COOKIE, SESSION_DAYS};
+use crate::domain::{Session, DAY_MS};
+use crate::error::{AppError, AppResult, ErrorBody};
+use crate::http::ApiJson;
+use crate::state::AppState;
+use crate::store::users;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    pub email: String,
+    pub password: String,
+    /// Accepted for the TOTP second factor (AUTH-3), which is not enforced yet.
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub totp: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SignedIn {
+    pub user: UserView,
+    pub csrf_token: String,
+}
+
+fn session_cookie(state: &AppState, value: &str, max_age: i64) -> String {
+    let secure = if state.config.secure_cookies { "; Secure" } else { "" };
+    format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+}
+
+#[utoipa::path(post, path = "/api/v1/session", tag = "session", request_body = SignIn,
+    responses((status = 200, body = SignedIn), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn sign_in(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(body): ApiJson<SignIn>,
+) -> AppResult<Response> {
+    let email = body.email.trim().to_lowercase();
+    if !state.login_limiter.allow(&format!("email:{email}")) || !state.login_limiter.allow(&format!("ip:{}", peer.ip())) {
+        return Err(AppError::too_many("too many sign-in attempts; wait a few minutes"));
+    }
+    let lookup = email.clone();
+    let user = state.store.read(move |txn| users::by_email(txn, &lookup)).await?;
+    let hash = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| auth::dummy_hash().to_string());
+    let password = body.password.clone();
+    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))?;
+    let user = match user {
+        Some(u) if ok && u.active => u,
+        _ => return Err(AppError::unauthorized("wrong email or password")),
+    };
+    let token = auth::random_token(32);
+    let csrf = auth::random_token(24);
+    let now = state.store.now();
+    let session = Session {
+        user_id: user.id,
+        csrf_token: csrf.clone(),
+        created_at: now,
+        expires_at: now + SESSION_DAYS * DAY_MS,
+    };
+    let hash = auth::sha256_hex(&token);
+    state
+        .store
+        .write(move |txn, _| users::create_session(txn, &hash, &session))
+        .await?;
+    tracing::info!(user = user.id, "signed in");
+    let cookie = session_cookie(&state, &token, SESSION_DAYS * 86_400);
+    let body = SignedIn {
+        user: UserView::from(&user),
+        csrf_token: csrf,
+    };
+    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+#[utoipa::path(delete, path = "/api/v1/session", tag = "session",
+    responses((status = 204), (status = 401, body = ErrorBody)))]
+pub async fn sign_out(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
+    if let Some(hash) = user.session_hash.clone() {
+        state
+            .store
+            .write(move |txn, _| users::delete_session(txn, &hash))
+            .await?;
+    }
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = session_cookie(&state, "", 0).parse() {
+        headers.insert(header::SET_COOKIE, v);
+    }
+    Ok((StatusCode::NO_CONTENT, headers).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedToken {
+    pub id: String,
+    pub name: String,
+    /// Shown once; only its hash is stored.
+    pub token: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "session", request_body = NewToken,
+    responses((status = 201, body = CreatedToken), (status = 401, body = ErrorBody)))]
+pub async fn create_token(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(body): ApiJson<NewToken>,
+) -> AppResult<(StatusCode, Json<CreatedToken>)> {
+    let name = super::text_field(&body.name, "name", 100)?;
+    let token = format!("atk_{}", auth::random_token(32));
+    let hash = auth::sha256_hex(&token);
+    let now = state.store.now();
+    let uid = user.user.id;
+    let n2 = name.clone();
+    let created = state
+        .store
+        .write(move |txn, _| users::create_token(txn, &hash, uid, &n2, now))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedToken {
+            id: created.id.to_string(),
+            name,
+            token,
+        }),
+    ))
+}

@@ -1,0 +1,812 @@
+//! Tickets: lists with every filter, the conversation, comments, history, merge, bulk.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{id_str, limit_of, opt_id, opt_ts, parse_id, parse_time, text_field, ts, Page};
+use crate::auth::CurrentUser;
+use crate::domain::ticket::sla_breached;
+use crate::domain::*;
+use crate::error::{AppError, AppResult, ErrorBody};
+use crate::http::{ApiJson, ApiPath, ApiQuery};
+use crate::state::AppState;
+use crate::store::index::{Sort, TicketQuery};
+use crate::store::tables::*;
+use crate::store::tickets::{self, Access, Reply, TicketPatch};
+use crate::store::{catalog, codec};
+
+#[derive(Serialize, ToSchema)]
+pub struct ContactRef {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TicketView {
+    pub number: u64,
+    pub account_id: String,
+    pub channel: Channel,
+    pub contact: ContactRef,
+    pub kind: TicketKind,
+    pub state: TicketState,
+    pub assignee_id: Option<String>,
+    pub team_id: Option<String>,
+    pub labels: Vec<String>,
+    pub important: bool,
+    pub answered: bool,
+    /// "pending" until an agent answers the customer's last message.
+    pub reply_status: String,
+    pub sentiment_initial: Option<Sentiment>,
+    pub sentiment_final: Option<Sentiment>,
+    #[schema(value_type = Object)]
+    pub fields: BTreeMap<String, serde_json::Value>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub closed_at: Option<String>,
+    /// Since when the customer waits for an answer.
+    pub waiting_since: Option<String>,
+    pub first_response_at: Option<String>,
+    pub sla_minutes: Option<i64>,
+    pub sla_breached: bool,
+    pub excerpt: String,
+    pub message_count: u32,
+    pub merged_into: Option<u64>,
+    pub previous_number: Option<u64>,
+}
+
+/// Renders tickets with their customer's name and SLA state, in one read.
+pub async fn views(state: &AppState, list: Vec<Ticket>) -> AppResult<Vec<TicketView>> {
+    let now = state.store.now();
+    state
+        .store
+        .read(move |txn| {
+            let contacts = txn.open_table(CONTACT_ID_TO_CONTACT)?;
+            let accounts = txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?;
+            let mut names: HashMap<u64, String> = HashMap::new();
+            let mut sla: HashMap<u64, Option<i64>> = HashMap::new();
+            let mut out = Vec::with_capacity(list.len());
+            for t in list {
+                if let std::collections::hash_map::Entry::Vacant(e) = names.entry(t.contact_id) {
+                    let c: Option<Contact> = codec::get(&contacts, t.contact_id)?;
+                    e.insert(c.map(|c| c.name).unwrap_or_default());
+                }
+                if let std::collections::hash_map::Entry::Vacant(e) = sla.entry(t.account_id) {
+                    let a: Option<Account> = codec::get(&accounts, t.account_id)?;
+                    e.insert(a.and_then(|a| a.sla_minutes()));
+                }
+                let target = sla.get(&t.account_id).copied().flatten();
+                out.push(TicketView {
+                    number: t.number,
+                    account_id: id_str(t.account_id),
+                    channel: t.channel,
+                    contact: ContactRef {
+                        id: id_str(t.contact_id),
+                        name: names.get(&t.contact_id).cloned().unwrap_or_default(),
+                    },
+                    kind: t.kind,
+                    state: t.state,
+                    assignee_id: opt_id(t.assignee_id),
+                    team_id: opt_id(t.team_id),
+                    labels: t.labels.iter().map(|l| id_str(*l)).collect(),
+                    important: t.important,
+                    answered: t.answered,
+                    reply_status: if t.answered { "answered" } else { "pending" }.into(),
+                    sentiment_initial: t.sentiment_initial,
+                    sentiment_final: t.sentiment_final,
+                    fields: t.fields.clone(),
+                    created_at: ts(t.created_at),
+                    updated_at: ts(t.updated_at),
+                    closed_at: opt_ts(t.closed_at),
+                    waiting_since: opt_ts(t.waiting_since),
+                    first_response_at: opt_ts(t.first_response_at),
+                    sla_minutes: target,
+                    sla_breached: sla_breached(&t, target, now),
+                    excerpt: t.last_message_excerpt.clone(),
+                    message_count: t.message_count,
+                    merged_into: t.merged_into,
+                    previous_number: t.previous_number,
+                });
+            }
+            Ok(out)
+        })
+        .await
+}
+
+/// The filters of `GET /api/v1/tickets` (also the `filter` of a bulk action).
+#[derive(Deserialize, IntoParams, ToSchema, Default, Clone)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TicketFilter {
+    /// open, closed, ignored; comma-separated.
+    pub state: Option<String>,
+    /// Channel kinds, comma-separated.
+    pub channel: Option<String>,
+    /// Account ids, comma-separated.
+    pub account: Option<String>,
+    /// `me`, `none` or a user id.
+    pub assignee: Option<String>,
+    /// `none` or a team id.
+    pub team: Option<String>,
+    pub label: Option<String>,
+    pub important: Option<String>,
+    pub answered: Option<String>,
+    pub sla_breached: Option<String>,
+    /// Text, ticket number, customer name, email, phone, RUT.
+    pub q: Option<String>,
+    pub created_from: Option<String>,
+    pub created_to: Option<String>,
+    pub updated_from: Option<String>,
+    pub updated_to: Option<String>,
+    /// updated_desc (default), updated_asc, created_desc, created_asc.
+    pub sort: Option<String>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+fn parse_bool(v: &Option<String>, field: &str) -> AppResult<Option<bool>> {
+    match v.as_deref() {
+        None | Some("") => Ok(None),
+        Some("true") | Some("1") => Ok(Some(true)),
+        Some("false") | Some("0") => Ok(Some(false)),
+        Some(other) => Err(AppError::bad_request("invalid_query", format!("{field} must be true or false, not `{other}`")).with_field(field)),
+    }
+}
+
+fn bad(field: &str, msg: String) -> AppError {
+    AppError::bad_request("invalid_query", msg).with_field(field)
+}
+
+fn list_of<T>(v: &Option<String>, field: &str, parse: impl Fn(&str) -> Option<T>) -> AppResult<Option<Vec<T>>> {
+    match v.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => s
+            .split(',')
+            .map(|p| parse(p.trim()).ok_or_else(|| bad(field, format!("`{p}` is not a valid {field}"))))
+            .collect::<AppResult<Vec<T>>>()
+            .map(Some),
+    }
+}
+
+fn encode_cursor(sort: Sort, t: &Ticket) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{:?}:{}:{}", sort, sort.time_of(t), t.number))
+}
+
+fn decode_cursor(sort: Sort, c: &str) -> AppResult<(Millis, u64)> {
+    let invalid = || bad("cursor", "the cursor is not valid for this list".into());
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(c).map_err(|_| invalid())?;
+    let s = String::from_utf8(raw).map_err(|_| invalid())?;
+    let mut parts = s.split(':');
+    if parts.next() != Some(format!("{sort:?}").as_str()) {
+        return Err(invalid());
+    }
+    let ts = parts.next().and_then(|p| p.parse().ok()).ok_or_else(invalid)?;
+    let n = parts.next().and_then(|p| p.parse().ok()).ok_or_else(invalid)?;
+    Ok((ts, n))
+}
+
+/// Validates the filter into a store query for this user.
+pub async fn to_query(state: &AppState, user: &CurrentUser, access: &Access, f: &TicketFilter) -> AppResult<TicketQuery> {
+    let states = list_of(&f.state, "state", TicketState::parse)?.unwrap_or_default();
+    let channels = list_of(&f.channel, "channel", Channel::parse)?;
+    let accounts = list_of(&f.account, "account", |s| s.parse::<u64>().ok())?;
+    let assignee = match f.assignee.as_deref().map(str::trim) {
+        None | Some("") | Some("any") => None,
+        Some("me") => Some(Some(user.user.id)),
+        Some("none") => Some(None),
+        Some(id) => Some(Some(id.parse::<u64>().map_err(|_| bad("assignee", format!("assignee must be me, none or a user id, not `{id}`")))?)),
+    };
+    let team = match f.team.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some("none") => Some(None),
+        Some(id) => Some(Some(id.parse::<u64>().map_err(|_| bad("team", format!("`{id}` is not a team id")))?)),
+    };
+    let label = match f.label.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(id) => Some(id.parse::<u64>().map_err(|_| bad("label", format!("`{id}` is not a label id")))?),
+    };
+    let time = |v: &Option<String>, field: &str| v.as_deref().map(|s| parse_time(s, field)).transpose();
+    let sort = match f.sort.as_deref() {
+        None | Some("") => Sort::UpdatedDesc,
+        Some(s) => Sort::parse(s).ok_or_else(|| bad("sort", format!("unknown sort `{s}`")))?,
+    };
+    let after = f.cursor.as_deref().filter(|c| !c.is_empty()).map(|c| decode_cursor(sort, c)).transpose()?;
+    let numbers = match f.q.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(q) => Some(super::contacts::ticket_numbers_for(state, q).await?),
+    };
+    Ok(TicketQuery {
+        states,
+        accounts,
+        channels,
+        assignee,
+        team,
+        label,
+        important: parse_bool(&f.important, "important")?,
+        answered: parse_bool(&f.answered, "answered")?,
+        sla_breached: parse_bool(&f.sla_breached, "sla_breached")?,
+        created_from: time(&f.created_from, "created_from")?,
+        created_to: time(&f.created_to, "created_to")?,
+        updated_from: time(&f.updated_from, "updated_from")?,
+        updated_to: time(&f.updated_to, "updated_to")?,
+        numbers,
+        visible_accounts: access.visible.clone(),
+        sort: Some(sort),
+        after,
+        limit: limit_of(f.limit)?,
+    })
+}
+
+#[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", params(TicketFilter),
+    responses((status = 200, body = Page<TicketView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn list(State(state): State<AppState>, user: CurrentUser, ApiQuery(f): ApiQuery<TicketFilter>) -> AppResult<Json<Page<TicketView>>> {
+    let access = user.access(&state).await?;
+    let q = to_query(&state, &user, &access, &f).await?;
+    let now = state.store.now();
+    let sort = q.sort.unwrap_or(Sort::UpdatedDesc);
+    let (items, more) = state.store.read(move |txn| crate::store::index::list(txn, &q, now)).await?;
+    let next_cursor = if more { items.last().map(|t| encode_cursor(sort, t)) } else { None };
+    Ok(Json(Page {
+        items: views(&state, items).await?,
+        next_cursor,
+    }))
+}
+
+async fn load(state: &AppState, user: &CurrentUser, number: u64) -> AppResult<(Ticket, Access)> {
+    let access = user.access(state).await?;
+    let a2 = access.clone();
+    let t = state.store.read(move |txn| tickets::require(txn, number, &a2)).await?;
+    Ok((t, access))
+}
+
+async fn one_view(state: &AppState, t: Ticket) -> AppResult<TicketView> {
+    views(state, vec![t])
+        .await?
+        .pop()
+        .ok_or_else(|| AppError::internal("ticket view lost"))
+}
+
+#[utoipa::path(get, path = "/api/v1/tickets/{number}", tag = "tickets", params(("number" = u64, Path)),
+    responses((status = 200, body = TicketView), (status = 404, body = ErrorBody)))]
+pub async fn get(State(state): State<AppState>, user: CurrentUser, ApiPath(number): ApiPath<u64>) -> AppResult<Json<TicketView>> {
+    let (t, _) = load(&state, &user, number).await?;
+    Ok(Json(one_view(&state, t).await?))
+}
+
+/// `null` clears a field; an absent field is left as it is.
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TicketPatchBody {
+    pub state: Option<TicketState>,
+    pub important: Option<bool>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub assignee_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub team_id: Option<Option<String>>,
+    pub labels: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Sentiment>)]
+    pub sentiment_initial: Option<Option<Sentiment>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Sentiment>)]
+    pub sentiment_final: Option<Option<Sentiment>>,
+    #[schema(value_type = Option<Object>)]
+    pub fields: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+fn to_patch(b: &TicketPatchBody) -> AppResult<TicketPatch> {
+    let opt = |v: &Option<Option<String>>, field: &str| -> AppResult<Option<Option<u64>>> {
+        match v {
+            None => Ok(None),
+            Some(None) => Ok(Some(None)),
+            Some(Some(s)) => Ok(Some(Some(parse_id(s, field)?))),
+        }
+    };
+    Ok(TicketPatch {
+        state: b.state,
+        important: b.important,
+        assignee_id: opt(&b.assignee_id, "assignee_id")?,
+        team_id: opt(&b.team_id, "team_id")?,
+        labels: b
+            .labels
+            .as_ref()
+            .map(|ls| ls.iter().map(|l| parse_id(l, "labels")).collect::<AppResult<Vec<u64>>>())
+            .transpose()?,
+        sentiment_initial: b.sentiment_initial,
+        sentiment_final: b.sentiment_final,
+        fields: b.fields.clone(),
+    })
+}
+
+#[utoipa::path(patch, path = "/api/v1/tickets/{number}", tag = "tickets", params(("number" = u64, Path)), request_body = TicketPatchBody,
+    responses((status = 200, body = TicketView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(number): ApiPath<u64>,
+    ApiJson(body): ApiJson<TicketPatchBody>,
+) -> AppResult<Json<TicketView>> {
+    let access = user.access(&state).await?;
+    let patch = to_patch(&body)?;
+    let now = state.store.now();
+    let t = state
+        .store
+        .write(move |txn, fx| tickets::patch(txn, fx, number, &access, &patch, now))
+        .await?;
+    Ok(Json(one_view(&state, t).await?))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Author {
+    /// contact, user or system.
+    pub kind: String,
+    pub id: Option<String>,
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AttachmentView {
+    pub id: String,
+    pub name: String,
+    pub size: u64,
+    pub content_type: String,
+    pub url: String,
+}
+
+impl From<&Attachment> for AttachmentView {
+    fn from(a: &Attachment) -> Self {
+        AttachmentView {
+            id: id_str(a.id),
+            name: a.name.clone(),
+            size: a.size,
+            content_type: a.content_type.clone(),
+            url: format!("/api/v1/attachments/{}", a.id),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessageView {
+    pub id: String,
+    pub ticket_number: u64,
+    pub direction: Direction,
+    pub public: bool,
+    pub author: Author,
+    pub text: String,
+    pub attachments: Vec<AttachmentView>,
+    pub reply_to: Option<String>,
+    pub external_id: Option<String>,
+    pub status: DeliveryStatus,
+    pub created_at: String,
+}
+
+async fn message_views(state: &AppState, list: Vec<Message>) -> AppResult<Vec<MessageView>> {
+    state
+        .store
+        .read(move |txn| {
+            let contacts = txn.open_table(CONTACT_ID_TO_CONTACT)?;
+            let users = txn.open_table(USER_ID_TO_USER)?;
+            let atts = txn.open_table(ATTACHMENT_ID_TO_ATTACHMENT)?;
+            let mut out = Vec::with_capacity(list.len());
+            for m in list {
+                let author = match (m.contact_id, m.user_id) {
+                    (Some(c), _) => Author {
+                        kind: "contact".into(),
+                        id: Some(id_str(c)),
+                        name: codec::get::<Contact>(&contacts, c)?.map(|c| c.name).unwrap_or_default(),
+                    },
+                    (None, Some(u)) => Author {
+                        kind: "user".into(),
+                        id: Some(id_str(u)),
+                        name: codec::get::<User>(&users, u)?.map(|u| u.name).unwrap_or_default(),
+                    },
+                    (None, None) => Author {
+                        kind: "system".into(),
+                        id: None,
+                        name: "Atiende".into(),
+                    },
+                };
+                let mut attachments = Vec::new();
+                for a in &m.attachments {
+                    if let Some(att) = codec::get::<Attachment>(&atts, *a)? {
+                        attachments.push(AttachmentView::from(&att));
+                    }
+                }
+                out.push(MessageView {
+                    id: id_str(m.id),
+                    ticket_number: m.ticket_number,
+                    direction: m.direction,
+                    public: m.public,
+                    author,
+                    text: m.text,
+                    attachments,
+                    reply_to: opt_id(m.reply_to),
+                    external_id: m.external_id,
+                    status: m.status,
+                    created_at: ts(m.created_at),
+                });
+            }
+            Ok(out)
+        })
+        .await
+}
+
+#[utoipa::path(get, path = "/api/v1/tickets/{number}/messages", tag = "tickets", params(("number" = u64, Path)),
+    responses((status = 200, body = Page<MessageView>), (status = 404, body = ErrorBody)))]
+pub async fn messages(State(state): State<AppState>, user: CurrentUser, ApiPath(number): ApiPath<u64>) -> AppResult<Json<Page<MessageView>>> {
+    load(&state, &user, number).await?;
+    let list = state.store.read(move |txn| tickets::messages(txn, number)).await?;
+    Ok(Json(Page {
+        items: message_views(&state, list).await?,
+        next_cursor: None,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyBody {
+    pub text: String,
+    pub reply_to: Option<String>,
+    #[serde(default)]
+    pub attachment_ids: Vec<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/tickets/{number}/messages", tag = "tickets", params(("number" = u64, Path)), request_body = ReplyBody,
+    responses((status = 201, body = MessageView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn reply(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(number): ApiPath<u64>,
+    ApiJson(body): ApiJson<ReplyBody>,
+) -> AppResult<(StatusCode, Json<MessageView>)> {
+    let access = user.access(&state).await?;
+    let attachments = body
+        .attachment_ids
+        .iter()
+        .map(|a| parse_id(a, "attachment_ids"))
+        .collect::<AppResult<Vec<u64>>>()?;
+    let text = if attachments.is_empty() {
+        text_field(&body.text, "text", super::accounts::MAX_MESSAGE_CHARS)?
+    } else {
+        body.text.trim().to_string()
+    };
+    let r = Reply {
+        text,
+        reply_to: body.reply_to.as_deref().map(|r| parse_id(r, "reply_to")).transpose()?,
+        attachments,
+    };
+    let now = state.store.now();
+    let m = state
+        .store
+        .write(move |txn, fx| tickets::reply(txn, fx, number, &access, &r, now))
+        .await?;
+    let view = message_views(&state, vec![m]).await?.pop().ok_or_else(|| AppError::internal("message view lost"))?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CommentView {
+    pub id: String,
+    pub ticket_number: u64,
+    pub user_id: String,
+    pub text: String,
+    pub mentions: Vec<String>,
+    pub created_at: String,
+}
+
+impl From<&Comment> for CommentView {
+    fn from(c: &Comment) -> Self {
+        CommentView {
+            id: id_str(c.id),
+            ticket_number: c.ticket_number,
+            user_id: id_str(c.user_id),
+            text: c.text.clone(),
+            mentions: c.mentions.iter().map(|m| id_str(*m)).collect(),
+            created_at: ts(c.created_at),
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/tickets/{number}/comments", tag = "tickets", params(("number" = u64, Path)),
+    responses((status = 200, body = Page<CommentView>), (status = 404, body = ErrorBody)))]
+pub async fn comments(State(state): State<AppState>, user: CurrentUser, ApiPath(number): ApiPath<u64>) -> AppResult<Json<Page<CommentView>>> {
+    load(&state, &user, number).await?;
+    let list = state.store.read(move |txn| tickets::comments(txn, number)).await?;
+    Ok(Json(Page {
+        items: list.iter().map(CommentView::from).collect(),
+        next_cursor: None,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommentBody {
+    /// Internal note; `@Name` or `@email` mentions a colleague.
+    pub text: String,
+}
+
+/// Finds `@email` and `@Full Name` mentions of active users.
+fn mentions(text: &str, users: &[User]) -> Vec<u64> {
+    let lower = text.to_lowercase();
+    let mut out: Vec<u64> = users
+        .iter()
+        .filter(|u| u.active)
+        .filter(|u| lower.contains(&format!("@{}", u.email)) || lower.contains(&format!("@{}", u.name.to_lowercase())))
+        .map(|u| u.id)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+#[utoipa::path(post, path = "/api/v1/tickets/{number}/comments", tag = "tickets", params(("number" = u64, Path)), request_body = CommentBody,
+    responses((status = 201, body = CommentView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn add_comment(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(number): ApiPath<u64>,
+    ApiJson(body): ApiJson<CommentBody>,
+) -> AppResult<(StatusCode, Json<CommentView>)> {
+    let access = user.access(&state).await?;
+    let text = text_field(&body.text, "text", 20_000)?;
+    let all = state.store.read(crate::store::users::list).await?;
+    let mentioned = mentions(&text, &all);
+    let now = state.store.now();
+    let c = state
+        .store
+        .write(move |txn, fx| tickets::comment(txn, fx, number, &access, &text, &mentioned, now))
+        .await?;
+    Ok((StatusCode::CREATED, Json(CommentView::from(&c))))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HistoryView {
+    pub id: String,
+    pub at: String,
+    pub actor_id: Option<String>,
+    pub action: String,
+    pub detail: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/tickets/{number}/history", tag = "tickets", params(("number" = u64, Path)),
+    responses((status = 200, body = Page<HistoryView>), (status = 404, body = ErrorBody)))]
+pub async fn history(State(state): State<AppState>, user: CurrentUser, ApiPath(number): ApiPath<u64>) -> AppResult<Json<Page<HistoryView>>> {
+    load(&state, &user, number).await?;
+    let list = state.store.read(move |txn| tickets::history(txn, number)).await?;
+    Ok(Json(Page {
+        items: list
+            .into_iter()
+            .map(|h| HistoryView {
+                id: id_str(h.id),
+                at: ts(h.at),
+                actor_id: opt_id(h.actor_id),
+                action: h.action,
+                detail: h.detail,
+            })
+            .collect(),
+        next_cursor: None,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/tickets/{number}/previous", tag = "tickets", params(("number" = u64, Path)),
+    responses((status = 200, body = Page<TicketView>), (status = 404, body = ErrorBody)))]
+pub async fn previous(State(state): State<AppState>, user: CurrentUser, ApiPath(number): ApiPath<u64>) -> AppResult<Json<Page<TicketView>>> {
+    let (t, access) = load(&state, &user, number).await?;
+    let contact_id = t.contact_id;
+    let list = state
+        .store
+        .read(move |txn| {
+            let c = crate::store::contacts::get(txn, contact_id)?.ok_or_else(|| AppError::not_found("contact"))?;
+            let group = crate::store::contacts::group_of(&c);
+            let all = tickets::of_contacts(txn, &group, 26)?;
+            Ok(all
+                .into_iter()
+                .filter(|x| x.number != number && access.may_see(x.account_id))
+                .take(25)
+                .collect::<Vec<_>>())
+        })
+        .await?;
+    Ok(Json(Page {
+        items: views(&state, list).await?,
+        next_cursor: None,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeBody {
+    /// The ticket that survives (a ticket of the same customer).
+    pub into: u64,
+}
+
+#[utoipa::path(post, path = "/api/v1/tickets/{number}/merge", tag = "tickets", params(("number" = u64, Path)), request_body = MergeBody,
+    responses((status = 200, body = TicketView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn merge(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(number): ApiPath<u64>,
+    ApiJson(body): ApiJson<MergeBody>,
+) -> AppResult<Json<TicketView>> {
+    let access = user.access(&state).await?;
+    let now = state.store.now();
+    let into = body.into;
+    let t = state
+        .store
+        .write(move |txn, fx| tickets::merge(txn, fx, number, into, &access, now))
+        .await?;
+    Ok(Json(one_view(&state, t).await?))
+}
+
+#[derive(Deserialize, ToSchema, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BulkAction {
+    Close,
+    Ignore,
+    Assign,
+    Label,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkBody {
+    pub numbers: Option<Vec<u64>>,
+    pub filter: Option<TicketFilter>,
+    pub action: BulkAction,
+    /// For `assign`: a user id, or null to un-assign.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub assignee_id: Option<Option<String>>,
+    /// For `label`: the label to add.
+    pub label_id: Option<String>,
+    /// For `close`/`ignore`: the final sentiment.
+    pub sentiment_final: Option<Sentiment>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BulkResult {
+    pub updated: Vec<u64>,
+}
+
+pub const BULK_MAX: usize = 5_000;
+
+#[utoipa::path(post, path = "/api/v1/tickets/bulk", tag = "tickets", request_body = BulkBody,
+    responses((status = 200, body = BulkResult), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn bulk(State(state): State<AppState>, user: CurrentUser, ApiJson(body): ApiJson<BulkBody>) -> AppResult<Json<BulkResult>> {
+    let access = user.access(&state).await?;
+    let numbers: Vec<u64> = match (&body.numbers, &body.filter) {
+        (Some(n), None) => n.clone(),
+        (None, Some(f)) => {
+            let mut f = f.clone();
+            f.limit = None;
+            f.cursor = None;
+            let mut q = to_query(&state, &user, &access, &f).await?;
+            q.limit = BULK_MAX;
+            let now = state.store.now();
+            let (items, more) = state.store.read(move |txn| crate::store::index::list(txn, &q, now)).await?;
+            if more {
+                return Err(AppError::invalid("filter", "too_many", format!("the filter matches more than {BULK_MAX} tickets; narrow it")));
+            }
+            items.into_iter().map(|t| t.number).collect()
+        }
+        _ => return Err(AppError::invalid("numbers", "numbers_or_filter", "send either `numbers` or `filter`")),
+    };
+    if numbers.len() > BULK_MAX {
+        return Err(AppError::invalid("numbers", "too_many", format!("at most {BULK_MAX} tickets per call")));
+    }
+    let mut patch = TicketPatch::default();
+    match body.action {
+        BulkAction::Close | BulkAction::Ignore => {
+            patch.state = Some(if body.action == BulkAction::Close { TicketState::Closed } else { TicketState::Ignored });
+            if let Some(s) = body.sentiment_final {
+                patch.sentiment_final = Some(Some(s));
+            }
+        }
+        BulkAction::Assign => {
+            patch.assignee_id = Some(match &body.assignee_id {
+                Some(Some(id)) => Some(parse_id(id, "assignee_id")?),
+                Some(None) => None,
+                None => return Err(AppError::invalid("assignee_id", "required", "assign needs assignee_id (or null)")),
+            });
+        }
+        BulkAction::Label => {}
+    }
+    let label = match body.action {
+        BulkAction::Label => Some(parse_id(
+            body.label_id.as_deref().ok_or_else(|| AppError::invalid("label_id", "required", "label needs label_id"))?,
+            "label_id",
+        )?),
+        _ => None,
+    };
+    let now = state.store.now();
+    let unique: Vec<u64> = {
+        let mut seen = HashSet::new();
+        numbers.into_iter().filter(|n| seen.insert(*n)).collect()
+    };
+    // One transaction: every ticket changes, or none does.
+    let updated = state
+        .store
+        .write(move |txn, fx| {
+            if let Some(l) = label {
+                if catalog::get_w::<Label>(txn, LABEL_ID_TO_LABEL, l)?.is_none() {
+                    return Err(AppError::invalid("label_id", "unknown_label", format!("no label {l}")));
+                }
+            }
+            for n in &unique {
+                let mut p = patch.clone();
+                if let Some(l) = label {
+                    let t = tickets::require_w(txn, *n, &access).map_err(|e| e.with_field("numbers"))?;
+                    let mut labels = t.labels.clone();
+                    if !labels.contains(&l) {
+                        labels.push(l);
+                    }
+                    p.labels = Some(labels);
+                }
+                tickets::patch(txn, fx, *n, &access, &p, now).map_err(|mut e| {
+                    e.message = format!("#{n}: {}", e.message);
+                    e
+                })?;
+            }
+            Ok(unique.clone())
+        })
+        .await?;
+    Ok(Json(BulkResult { updated }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trip_and_sort_check() {
+        let t = crate::domain::ticket::new_ticket(crate::domain::ticket::NewTicket {
+            number: 9,
+            account: (1, Channel::Api),
+            contact_id: 1,
+            public: false,
+            influencer: false,
+            previous: None,
+            now: 1234,
+        });
+        let c = encode_cursor(Sort::UpdatedDesc, &t);
+        assert_eq!(decode_cursor(Sort::UpdatedDesc, &c).unwrap(), (1234, 9));
+        assert!(decode_cursor(Sort::CreatedAsc, &c).is_err());
+        assert!(decode_cursor(Sort::UpdatedDesc, "!!").is_err());
+    }
+
+    #[test]
+    fn mentions_by_email_and_name() {
+        let mk = |id, name: &str, email: &str| User {
+            id,
+            email: email.into(),
+            name: name.into(),
+            role: Role::Agent,
+            password_hash: String::new(),
+            active: true,
+            language: "es".into(),
+            signature: None,
+            avatar_url: None,
+            connection_state: None,
+            created_at: 0,
+            deactivated_at: None,
+        };
+        let users = vec![mk(1, "Ana Pérez", "ana@x.cl"), mk(2, "Luis", "luis@x.cl")];
+        assert_eq!(mentions("@Ana Pérez mira esto", &users), vec![1]);
+        assert_eq!(mentions("cc @luis@x.cl", &users), vec![2]);
+        assert!(mentions("nadie", &users).is_empty());
+    }
+}

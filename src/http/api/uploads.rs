@@ -1,0 +1,137 @@
+//! Files: upload (multipart) and access-checked download.
+
+use axum::extract::{Multipart, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use super::tickets::AttachmentView;
+use crate::auth::CurrentUser;
+use crate::domain::Attachment;
+use crate::error::{AppError, AppResult, ErrorBody};
+use crate::http::ApiPath;
+use crate::state::AppState;
+use crate::store::catalog;
+use crate::store::tables::ATTACHMENT_ID_TO_ATTACHMENT;
+
+fn too_large(max: usize) -> AppError {
+    AppError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the file is larger than the {} MB allowed", max / (1024 * 1024)),
+    )
+}
+
+/// A file name safe to store and to put in a header.
+fn clean_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let cleaned: String = base.chars().filter(|c| !c.is_control() && *c != '"').take(200).collect();
+    if cleaned.trim().is_empty() {
+        "archivo".into()
+    } else {
+        cleaned
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/uploads", tag = "files",
+    request_body(content_type = "multipart/form-data", description = "one part named `file`"),
+    responses((status = 201, body = AttachmentView), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
+pub async fn upload(State(state): State<AppState>, user: CurrentUser, mut form: Multipart) -> AppResult<(StatusCode, Json<AttachmentView>)> {
+    let max = state.config.max_upload_bytes;
+    let mut file: Option<(String, String, Vec<u8>)> = None;
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large(max)),
+            Err(e) => return Err(AppError::bad_request("invalid_multipart", e.body_text())),
+        };
+        if field.name() != Some("file") {
+            continue;
+        }
+        let name = clean_name(field.file_name().unwrap_or("archivo"));
+        let content_type = field
+            .content_type()
+            .map(str::to_string)
+            .unwrap_or_else(|| mime_guess::from_path(&name).first_or_octet_stream().to_string());
+        let bytes = match field.bytes().await {
+            Ok(b) => b,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large(max)),
+            Err(e) => return Err(AppError::bad_request("invalid_multipart", e.body_text())),
+        };
+        if bytes.len() > max {
+            return Err(too_large(max));
+        }
+        file = Some((name, content_type, bytes.to_vec()));
+        break;
+    }
+    let (name, content_type, bytes) = file.ok_or_else(|| AppError::invalid("file", "required", "send the file in a part named `file`"))?;
+    let blobs = state.store.blobs.clone();
+    let size = bytes.len() as u64;
+    let sha = tokio::task::spawn_blocking(move || blobs.put(&bytes))
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))??;
+    let now = state.store.now();
+    let uid = user.user.id;
+    let att = state
+        .store
+        .write(move |txn, _| {
+            let a = Attachment {
+                id: catalog::new_id(txn, ATTACHMENT_ID_TO_ATTACHMENT)?,
+                sha256: sha.clone(),
+                name: name.clone(),
+                size,
+                content_type: content_type.clone(),
+                uploaded_by: Some(uid),
+                created_at: now,
+                ticket_number: None,
+            };
+            txn.open_table(ATTACHMENT_ID_TO_ATTACHMENT)?
+                .insert(a.id, crate::store::codec::encode(&a)?.as_slice())?;
+            Ok(a)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(AttachmentView::from(&att))))
+}
+
+#[utoipa::path(get, path = "/api/v1/attachments/{id}", tag = "files", params(("id" = String, Path)),
+    responses((status = 200, description = "the file"), (status = 404, body = ErrorBody)))]
+pub async fn download(State(state): State<AppState>, user: CurrentUser, ApiPath(id): ApiPath<u64>) -> AppResult<Response> {
+    let access = user.access(&state).await?;
+    let uid = user.user.id;
+    let att = state
+        .store
+        .read(move |txn| {
+            let Some(a) = catalog::get::<Attachment>(txn, ATTACHMENT_ID_TO_ATTACHMENT, id)? else { return Ok(None) };
+            let allowed = access.visible.is_none()
+                || a.uploaded_by == Some(uid)
+                || match a.ticket_number {
+                    Some(n) => crate::store::tickets::get(txn, n)?.is_some_and(|t| access.may_see(t.account_id)),
+                    None => false,
+                };
+            Ok(allowed.then_some(a))
+        })
+        .await?
+        .ok_or_else(|| AppError::not_found("attachment"))?;
+    let blobs = state.store.blobs.clone();
+    let sha = att.sha256.clone();
+    let bytes = tokio::task::spawn_blocking(move || blobs.get(&sha))
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))??;
+    // Images and PDFs open inline; anything else downloads (never rendered as our origin).
+    let inline = att.content_type.starts_with("image/") && att.content_type != "image/svg+xml" || att.content_type == "application/pdf";
+    let disposition = format!(
+        "{}; filename=\"{}\"",
+        if inline { "inline" } else { "attachment" },
+        att.name.replace(|c: char| !c.is_ascii() || c == '\\', "_")
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, att.content_type.clone()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, "private, max-age=3600".to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
+}

@@ -1,0 +1,308 @@
+//! Users: the signed-in user, the admin's user list, deactivation (AUTH-4, AUTH-5).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{id_str, opt_ts, text_field, ts};
+use crate::auth::{self, CurrentUser};
+use crate::domain::{Role, User};
+use crate::error::{AppError, AppResult, ErrorBody};
+use crate::http::{ApiJson, ApiPath};
+use crate::state::AppState;
+use crate::store::users;
+
+#[derive(Serialize, ToSchema)]
+pub struct UserView {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub active: bool,
+    pub language: String,
+    pub signature: Option<String>,
+    pub avatar_url: Option<String>,
+    pub connection_state: Option<String>,
+    pub created_at: String,
+    pub deactivated_at: Option<String>,
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        UserView {
+            id: id_str(u.id),
+            email: u.email.clone(),
+            name: u.name.clone(),
+            role: u.role,
+            active: u.active,
+            language: u.language.clone(),
+            signature: u.signature.clone(),
+            avatar_url: u.avatar_url.clone(),
+            connection_state: u.connection_state.clone(),
+            created_at: ts(u.created_at),
+            deactivated_at: opt_ts(u.deactivated_at),
+        }
+    }
+}
+
+pub fn validate_email(email: &str) -> AppResult<String> {
+    let e = email.trim().to_lowercase();
+    let valid = e.len() <= 254
+        && e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+        })
+        && !e.chars().any(char::is_whitespace);
+    if valid {
+        Ok(e)
+    } else {
+        Err(AppError::invalid("email", "invalid_email", format!("`{email}` is not an email address")))
+    }
+}
+
+fn validate_language(l: &str) -> AppResult<String> {
+    match l {
+        "es" | "en" => Ok(l.to_string()),
+        _ => Err(AppError::invalid("language", "invalid_language", "language must be `es` or `en`")),
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    #[serde(flatten)]
+    pub user: UserView,
+    /// What the UI may offer this user.
+    pub permissions: Vec<String>,
+    /// Present when signed in with a cookie: send it as X-CSRF-Token.
+    pub csrf_token: Option<String>,
+}
+
+fn permissions(role: Role) -> Vec<String> {
+    let mut p = vec!["tickets", "contacts", "canned_responses.use"];
+    if role.sees_all_accounts() {
+        p.extend(["tickets.all_accounts", "tickets.reopen", "reports"]);
+    }
+    if role == Role::Admin {
+        p.extend(["users.manage", "accounts.manage", "settings.manage"]);
+    }
+    p.into_iter().map(String::from).collect()
+}
+
+#[utoipa::path(get, path = "/api/v1/me", tag = "users",
+    responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
+pub async fn me(user: CurrentUser) -> Json<Me> {
+    Json(Me {
+        user: UserView::from(&user.user),
+        permissions: permissions(user.user.role),
+        csrf_token: user.csrf_token.clone(),
+    })
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetStatus {
+    /// A connection state name (e.g. "Conectado", "Colación").
+    pub state: String,
+}
+
+#[utoipa::path(put, path = "/api/v1/me/status", tag = "users", request_body = SetStatus,
+    responses((status = 200, body = UserView), (status = 422, body = ErrorBody)))]
+pub async fn set_status(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(body): ApiJson<SetStatus>,
+) -> AppResult<Json<UserView>> {
+    let name = text_field(&body.state, "state", 60)?;
+    let uid = user.user.id;
+    let updated = state
+        .store
+        .write(move |txn, fx| {
+            let before = users::get_w(txn, uid)?.ok_or_else(|| AppError::not_found("user"))?;
+            let mut after = before.clone();
+            after.connection_state = Some(name.clone());
+            users::update(txn, fx, &before, &after)?;
+            let mut e = crate::store::event("presence.changed");
+            e.user_id = Some(uid);
+            fx.emit(e);
+            Ok(after)
+        })
+        .await?;
+    Ok(Json(UserView::from(&updated)))
+}
+
+#[utoipa::path(get, path = "/api/v1/users", tag = "users",
+    responses((status = 200, body = super::Page<UserView>), (status = 401, body = ErrorBody)))]
+pub async fn list(State(state): State<AppState>, _user: CurrentUser) -> AppResult<Json<super::Page<UserView>>> {
+    // Everyone may list colleagues (assignment, @mentions); editing is for admins.
+    let all = state.store.read(users::list).await?;
+    Ok(Json(super::Page {
+        items: all.iter().map(UserView::from).collect(),
+        next_cursor: None,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserBody {
+    pub email: String,
+    pub name: String,
+    pub password: String,
+    #[serde(default = "agent")]
+    pub role: Role,
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+fn agent() -> Role {
+    Role::Agent
+}
+
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUserBody,
+    responses((status = 201, body = UserView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(body): ApiJson<NewUserBody>,
+) -> AppResult<(StatusCode, Json<UserView>)> {
+    user.require_admin()?;
+    let email = validate_email(&body.email)?;
+    let name = text_field(&body.name, "name", 120)?;
+    auth::validate_password(&body.password)?;
+    let language = validate_language(body.language.as_deref().unwrap_or("es"))?;
+    let password = body.password.clone();
+    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))??;
+    let new = users::NewUser {
+        email,
+        name,
+        role: body.role,
+        password_hash: hash,
+        language,
+    };
+    let now = state.store.now();
+    let created = state.store.write(move |txn, fx| users::create(txn, fx, &new, now)).await?;
+    Ok((StatusCode::CREATED, Json(UserView::from(&created))))
+}
+
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)),
+    responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]
+pub async fn get(State(state): State<AppState>, _user: CurrentUser, ApiPath(id): ApiPath<u64>) -> AppResult<Json<UserView>> {
+    let u = state
+        .store
+        .read(move |txn| users::get(txn, id))
+        .await?
+        .ok_or_else(|| AppError::not_found("user"))?;
+    Ok(Json(UserView::from(&u)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub language: Option<String>,
+    pub signature: Option<String>,
+    pub avatar_url: Option<String>,
+    pub password: Option<String>,
+    /// Admins only.
+    pub role: Option<Role>,
+}
+
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)), request_body = UserPatch,
+    responses((status = 200, body = UserView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<u64>,
+    ApiJson(body): ApiJson<UserPatch>,
+) -> AppResult<Json<UserView>> {
+    let is_admin = user.user.role == Role::Admin;
+    if !is_admin && user.user.id != id {
+        return Err(AppError::forbidden("you can only edit your own profile"));
+    }
+    if body.role.is_some() && !is_admin {
+        return Err(AppError::forbidden("only administrators change roles"));
+    }
+    let name = body.name.as_deref().map(|n| text_field(n, "name", 120)).transpose()?;
+    let email = body.email.as_deref().map(validate_email).transpose()?;
+    let language = body.language.as_deref().map(validate_language).transpose()?;
+    let password_hash = match body.password.clone() {
+        Some(p) => {
+            auth::validate_password(&p)?;
+            Some(
+                tokio::task::spawn_blocking(move || auth::hash_password(&p))
+                    .await
+                    .map_err(|e| AppError::internal(e.to_string()))??,
+            )
+        }
+        None => None,
+    };
+    let (signature, avatar, role) = (body.signature.clone(), body.avatar_url.clone(), body.role);
+    let updated = state
+        .store
+        .write(move |txn, fx| {
+            let before = users::get_w(txn, id)?.ok_or_else(|| AppError::not_found("user"))?;
+            let mut after = before.clone();
+            if let Some(n) = &name {
+                after.name = n.clone();
+            }
+            if let Some(e) = &email {
+                after.email = e.clone();
+            }
+            if let Some(l) = &language {
+                after.language = l.clone();
+            }
+            if let Some(s) = &signature {
+                after.signature = Some(s.clone()).filter(|s| !s.is_empty());
+            }
+            if let Some(a) = &avatar {
+                after.avatar_url = Some(a.clone()).filter(|s| !s.is_empty());
+            }
+            if let Some(h) = &password_hash {
+                after.password_hash = h.clone();
+            }
+            if let Some(r) = role {
+                after.role = r;
+            }
+            users::update(txn, fx, &before, &after)?;
+            Ok(after)
+        })
+        .await?;
+    Ok(Json(UserView::from(&updated)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Deactivated {
+    pub user: UserView,
+    /// Tickets put back in the pool (open, created in the last 5 days).
+    pub unassigned_tickets: Vec<u64>,
+}
+
+#[utoipa::path(post, path = "/api/v1/users/{id}/deactivate", tag = "users", params(("id" = String, Path)),
+    responses((status = 200, body = Deactivated), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn deactivate(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<u64>,
+) -> AppResult<Json<Deactivated>> {
+    user.require_admin()?;
+    if id == user.user.id {
+        return Err(AppError::conflict("cannot_deactivate_self", "you cannot deactivate yourself"));
+    }
+    let now = state.store.now();
+    let actor = user.user.id;
+    let (u, released) = state
+        .store
+        .write(move |txn, fx| {
+            let released = users::deactivate(txn, fx, id, actor, now)?;
+            let u = users::get_w(txn, id)?.ok_or_else(|| AppError::not_found("user"))?;
+            Ok((u, released))
+        })
+        .await?;
+    Ok(Json(Deactivated {
+        user: UserView::from(&u),
+        unassigned_tickets: released,
+    }))
+}

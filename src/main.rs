@@ -1,0 +1,18 @@
+//! `atiende`: thin entry point; everything happens in `cli` and `app`.
+
+mod app;
+mod auth;
+mod bus;
+mod cli;
+mod config;
+mod demo;
+mod domain;
+mod error;
+mod http;
+mod search;
+mod state;
+mod store;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

@@ -1,0 +1,520 @@
+//! Full-text search with tantivy. The index is derived data: it follows the committed event
+//! stream (one indexer thread, committing at most every `COMMIT_EVERY`, so a new message is
+//! findable well within a second) and records the last event it covered in its commit
+//! payload. At start it catches up from the event table, or rebuilds from redb when it is
+//! missing, corrupt, of another layout, or too far behind.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, INDEXED, STORED,
+    STRING,
+};
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
+    TextAnalyzer,
+};
+use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use crate::domain::rut::Rut;
+use crate::domain::{Contact, Event, Message};
+use crate::error::{AppError, AppResult};
+use crate::store::tables::*;
+use crate::store::{codec, Store};
+
+/// Bump when the schema or analysis changes: the index is then rebuilt at start.
+const LAYOUT: u32 = 1;
+const COMMIT_EVERY: Duration = Duration::from_millis(200);
+const KIND_CONTACT: u64 = 1;
+const KIND_MESSAGE: u64 = 2;
+
+#[derive(Clone, Copy)]
+struct Fields {
+    kind: Field,
+    id: Field,
+    key: Field,
+    name: Field,
+    body: Field,
+    exact: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("es")
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let fields = Fields {
+        kind: b.add_u64_field("kind", INDEXED | STORED),
+        id: b.add_u64_field("id", INDEXED | STORED),
+        key: b.add_text_field("key", STRING),
+        name: b.add_text_field("name", text.clone()),
+        body: b.add_text_field("body", text),
+        exact: b.add_text_field("exact", STRING),
+    };
+    (b.build(), fields)
+}
+
+/// Spanish-aware analysis: lower case, accents folded ("informacion" finds "información"),
+/// Spanish stemming ("envíos" finds "envio").
+fn register_analyzer(index: &Index) {
+    index.tokenizers().register(
+        "es",
+        TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(40))
+            .filter(LowerCaser)
+            .filter(AsciiFoldingFilter)
+            .filter(Stemmer::new(Language::Spanish))
+            .build(),
+    );
+}
+
+#[derive(Clone)]
+pub struct Search {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    /// True while a full rebuild runs (answers may be incomplete).
+    pub rebuilding: Arc<AtomicBool>,
+}
+
+#[derive(Debug, Default)]
+pub struct Hits {
+    pub contacts: Vec<u64>,
+    pub messages: Vec<u64>,
+}
+
+fn payload(last_event: u64) -> String {
+    format!("layout={LAYOUT};event={last_event}")
+}
+
+fn parse_payload(p: &str) -> Option<u64> {
+    let mut parts = p.split(';');
+    let layout = parts.next()?.strip_prefix("layout=")?.parse::<u32>().ok()?;
+    if layout != LAYOUT {
+        return None;
+    }
+    parts.next()?.strip_prefix("event=")?.parse().ok()
+}
+
+pub fn index_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("search")
+}
+
+/// Opens the index, or creates an empty one when it is missing or unusable. Returns the last
+/// event it covers (None = needs a full rebuild).
+fn open_or_create(dir: &Path) -> AppResult<(Index, Option<u64>)> {
+    let (schema, _) = schema();
+    let opened = if dir.join("meta.json").exists() {
+        match Index::open_in_dir(dir) {
+            Ok(index) if index.schema() == schema => {
+                let covered = index
+                    .load_metas()
+                    .ok()
+                    .and_then(|m| m.payload.as_deref().and_then(parse_payload));
+                Some((index, covered))
+            }
+            Ok(_) => {
+                tracing::warn!("search index has another layout; rebuilding");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "search index unreadable; rebuilding");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    match opened {
+        Some((index, covered)) => {
+            register_analyzer(&index);
+            Ok((index, covered))
+        }
+        None => {
+            if dir.exists() {
+                std::fs::remove_dir_all(dir)?;
+            }
+            std::fs::create_dir_all(dir)?;
+            let index = Index::create_in_dir(dir, schema)?;
+            register_analyzer(&index);
+            Ok((index, None))
+        }
+    }
+}
+
+impl Search {
+    /// Opens the index and starts the indexer thread, which first catches up with the store.
+    pub fn start(
+        data_dir: &Path,
+        store: Store,
+        events: mpsc::Receiver<Arc<Event>>,
+        stop: Arc<AtomicBool>,
+    ) -> AppResult<(Search, std::thread::JoinHandle<()>)> {
+        let dir = index_dir(data_dir);
+        let (index, covered) = open_or_create(&dir)?;
+        let (_, fields) = schema();
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        let writer: IndexWriter = index.writer_with_num_threads(1, 20_000_000)?;
+        let search = Search {
+            index,
+            reader,
+            fields,
+            rebuilding: Arc::new(AtomicBool::new(false)),
+        };
+        let worker = search.clone();
+        let handle = std::thread::Builder::new()
+            .name("atiende-indexer".into())
+            .spawn(move || {
+                let mut indexer = Indexer {
+                    search: worker,
+                    writer,
+                    store,
+                };
+                if let Err(e) = indexer.catch_up(covered) {
+                    tracing::error!(error = %e, "search catch-up failed");
+                }
+                indexer.follow(events, stop);
+            })
+            .map_err(|e| AppError::internal(format!("cannot start indexer: {e}")))?;
+        Ok((search, handle))
+    }
+
+    /// Rebuilds the index from redb, with the server stopped (`atiende reindex`).
+    pub fn rebuild_offline(data_dir: &Path, store: Store) -> AppResult<u64> {
+        let dir = index_dir(data_dir);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        let (index, _) = open_or_create(&dir)?;
+        let (_, fields) = schema();
+        let reader = index.reader()?;
+        let writer: IndexWriter = index.writer_with_num_threads(1, 20_000_000)?;
+        let mut indexer = Indexer {
+            search: Search {
+                index,
+                reader,
+                fields,
+                rebuilding: Arc::new(AtomicBool::new(false)),
+            },
+            writer,
+            store,
+        };
+        indexer.rebuild()
+    }
+
+    pub fn query(&self, q: &str, limit: usize) -> AppResult<Hits> {
+        let q = q.trim();
+        if q.is_empty() {
+            return Ok(Hits::default());
+        }
+        let f = self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for term in exact_terms(q) {
+            clauses.push((
+                Occur::Should,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(f.exact, &term),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        let mut parser = QueryParser::for_index(&self.index, vec![f.name, f.body]);
+        parser.set_conjunction_by_default();
+        // Query syntax characters are taken as text: people type "¿dónde está mi pedido?".
+        let cleaned: String = q
+            .chars()
+            .map(|c| if c.is_alphanumeric() || c == '@' || c == '.' { c } else { ' ' })
+            .collect();
+        let (text_query, _) = parser.parse_query_lenient(&cleaned);
+        clauses.push((Occur::Should, text_query));
+        let query = BooleanQuery::new(clauses);
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&query, &TopDocs::with_limit(limit * 2))?;
+        let mut hits = Hits::default();
+        for (_, addr) in top {
+            let d: TantivyDocument = searcher.doc(addr)?;
+            let kind = d.get_first(f.kind).and_then(|v| v.as_u64());
+            let id = d.get_first(f.id).and_then(|v| v.as_u64());
+            match (kind, id) {
+                (Some(KIND_CONTACT), Some(id)) if hits.contacts.len() < limit => hits.contacts.push(id),
+                (Some(KIND_MESSAGE), Some(id)) if hits.messages.len() < limit => hits.messages.push(id),
+                _ => {}
+            }
+        }
+        Ok(hits)
+    }
+}
+
+/// Normalised forms a query may match exactly: RUT, email, phone digits, username.
+fn exact_terms(q: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let lower = q.to_lowercase();
+    out.push(lower.clone());
+    if let Some(u) = lower.strip_prefix('@') {
+        out.push(u.to_string());
+    }
+    if let Ok(rut) = Rut::parse(q) {
+        out.push(format!("rut:{}", rut.normalized()));
+    }
+    let digits: String = q.chars().filter(|c| c.is_ascii_digit()).collect();
+    let only_phone_chars = q
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    if only_phone_chars && digits.len() >= 6 {
+        out.push(format!("tel:{digits}"));
+    }
+    out
+}
+
+/// Exact terms of a contact: what `exact_terms` may produce for a query that names them.
+fn contact_terms(c: &Contact) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(e) = &c.email {
+        out.push(e.to_lowercase());
+    }
+    if let Some(r) = &c.rut {
+        out.push(format!("rut:{r}"));
+    }
+    if let Some(p) = &c.phone {
+        let digits: String = p.chars().filter(|c| c.is_ascii_digit()).collect();
+        if digits.len() >= 6 {
+            // "+56 9 1234 5678" is found by "912345678" and "12345678" too.
+            for keep in [digits.len(), 9, 8] {
+                if keep <= digits.len() {
+                    out.push(format!("tel:{}", &digits[digits.len() - keep..]));
+                }
+            }
+        }
+    }
+    for i in &c.identities {
+        if let Some(u) = &i.username {
+            out.push(u.trim_start_matches('@').to_lowercase());
+        }
+        out.push(i.external_id.to_lowercase());
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+struct Indexer {
+    search: Search,
+    writer: IndexWriter,
+    store: Store,
+}
+
+impl Indexer {
+    fn upsert_contact(&mut self, c: &Contact) {
+        let f = self.search.fields;
+        let key = format!("c{}", c.id);
+        self.writer.delete_term(Term::from_field_text(f.key, &key));
+        let mut d = doc!(f.kind => KIND_CONTACT, f.id => c.id, f.key => key, f.name => c.name.clone());
+        for t in contact_terms(c) {
+            d.add_text(f.exact, t);
+        }
+        if let Err(e) = self.writer.add_document(d) {
+            tracing::warn!(error = %e, "index contact");
+        }
+    }
+
+    fn upsert_message(&mut self, m: &Message) {
+        let f = self.search.fields;
+        let key = format!("m{}", m.id);
+        self.writer.delete_term(Term::from_field_text(f.key, &key));
+        let d = doc!(f.kind => KIND_MESSAGE, f.id => m.id, f.key => key, f.body => m.text.clone());
+        if let Err(e) = self.writer.add_document(d) {
+            tracing::warn!(error = %e, "index message");
+        }
+    }
+
+    fn commit(&mut self, last_event: u64) -> AppResult<()> {
+        let mut prepared = self.writer.prepare_commit()?;
+        prepared.set_payload(&payload(last_event));
+        prepared.commit()?;
+        self.search.reader.reload()?;
+        Ok(())
+    }
+
+    /// Indexes what these events touched, reading the records in one read transaction.
+    fn apply(&mut self, events: &[Arc<Event>]) -> AppResult<()> {
+        let (contacts, messages) = self.store.read_blocking(|txn| {
+            let ct = txn.open_table(CONTACT_ID_TO_CONTACT)?;
+            let mt = txn.open_table(MESSAGE_ID_TO_MESSAGE)?;
+            let mut contacts = Vec::new();
+            let mut messages = Vec::new();
+            for e in events {
+                match e.kind.as_str() {
+                    "contact.created" | "contact.updated" => {
+                        if let Some(c) = e.contact_id.and_then(|id| codec::get::<Contact>(&ct, id).transpose()) {
+                            contacts.push(c?);
+                        }
+                    }
+                    "message.created" => {
+                        if let Some(m) = e.message_id.and_then(|id| codec::get::<Message>(&mt, id).transpose()) {
+                            messages.push(m?);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Ok((contacts, messages))
+        })?;
+        for c in &contacts {
+            self.upsert_contact(c);
+        }
+        for m in &messages {
+            self.upsert_message(m);
+        }
+        Ok(())
+    }
+
+    fn catch_up(&mut self, covered: Option<u64>) -> AppResult<()> {
+        let (first, last) = self.store.read_blocking(|txn| {
+            Ok((Store::first_event_id(txn)?, Store::last_event_id(txn)?))
+        })?;
+        let Some(mut from) = covered else {
+            self.rebuild()?;
+            return Ok(());
+        };
+        if from >= last {
+            return Ok(());
+        }
+        if first.is_some_and(|f| f > from + 1) {
+            tracing::info!("search index is behind the kept events; rebuilding");
+            self.rebuild()?;
+            return Ok(());
+        }
+        while from < last {
+            let batch: Vec<Arc<Event>> = self
+                .store
+                .read_blocking(|txn| Store::events_after(txn, from, 5_000))?
+                .into_iter()
+                .map(Arc::new)
+                .collect();
+            let Some(tail) = batch.last().map(|e| e.id) else { break };
+            self.apply(&batch)?;
+            from = tail;
+        }
+        self.commit(from)?;
+        tracing::info!(up_to = from, "search index caught up");
+        Ok(())
+    }
+
+    /// Re-indexes every contact and message from redb.
+    fn rebuild(&mut self) -> AppResult<u64> {
+        self.search.rebuilding.store(true, Ordering::SeqCst);
+        let started = Instant::now();
+        self.writer.delete_all_documents()?;
+        let last = self.store.read_blocking(Store::last_event_id)?;
+        let mut count = 0u64;
+        let mut cursor = 0u64;
+        loop {
+            let chunk: Vec<Contact> = self.store.read_blocking(|txn| {
+                let t = txn.open_table(CONTACT_ID_TO_CONTACT)?;
+                let mut out = Vec::new();
+                for row in t.range(cursor + 1..)?.take(10_000) {
+                    out.push(codec::decode(row?.1.value())?);
+                }
+                Ok(out)
+            })?;
+            let Some(tail) = chunk.last().map(|c| c.id) else { break };
+            for c in &chunk {
+                self.upsert_contact(c);
+            }
+            count += chunk.len() as u64;
+            cursor = tail;
+        }
+        cursor = 0;
+        loop {
+            let chunk: Vec<Message> = self.store.read_blocking(|txn| {
+                let t = txn.open_table(MESSAGE_ID_TO_MESSAGE)?;
+                let mut out = Vec::new();
+                for row in t.range(cursor + 1..)?.take(10_000) {
+                    out.push(codec::decode(row?.1.value())?);
+                }
+                Ok(out)
+            })?;
+            let Some(tail) = chunk.last().map(|m| m.id) else { break };
+            for m in &chunk {
+                self.upsert_message(m);
+            }
+            count += chunk.len() as u64;
+            cursor = tail;
+        }
+        self.commit(last)?;
+        self.search.rebuilding.store(false, Ordering::SeqCst);
+        tracing::info!(documents = count, ms = started.elapsed().as_millis() as u64, "search index rebuilt");
+        Ok(count)
+    }
+
+    fn follow(&mut self, events: mpsc::Receiver<Arc<Event>>, stop: Arc<AtomicBool>) {
+        loop {
+            let first = match events.recv_timeout(Duration::from_millis(250)) {
+                Ok(e) => e,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            };
+            // Gather what arrives within one commit period, then index it in one commit.
+            let deadline = Instant::now() + COMMIT_EVERY;
+            let mut batch = vec![first];
+            while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+                match events.recv_timeout(left) {
+                    Ok(e) => batch.push(e),
+                    Err(_) => break,
+                }
+            }
+            let last = batch.iter().map(|e| e.id).max().unwrap_or(0);
+            let outcome = self.apply(&batch).and_then(|_| self.commit(last));
+            if let Err(e) = outcome {
+                tracing::error!(error = %e, "indexing failed; the next start catches up");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_round_trip_and_layout_check() {
+        assert_eq!(parse_payload(&payload(42)), Some(42));
+        assert_eq!(parse_payload("layout=999;event=1"), None);
+        assert_eq!(parse_payload("garbage"), None);
+    }
+
+    #[test]
+    fn rut_in_any_format_gives_the_same_term() {
+        for q in ["12.345.678-5", "12345678-5", "123456785"] {
+            assert!(exact_terms(q).contains(&"rut:12345678-5".to_string()), "{q}");
+        }
+    }
+
+    #[test]
+    fn phone_suffixes_match() {
+        let c = Contact {
+            phone: Some("+56 9 1234 5678".into()),
+            ..Default::default()
+        };
+        let terms = contact_terms(&c);
+        for q in ["+56912345678", "912345678", "12345678"] {
+            let qt = exact_terms(q);
+            assert!(qt.iter().any(|t| terms.contains(t)), "{q}");
+        }
+    }
+}

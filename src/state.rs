@@ -1,0 +1,24 @@
+//! The shared state handed to every handler: cheap to clone.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::watch;
+
+use crate::auth::RateLimiter;
+use crate::bus::Bus;
+use crate::config::Config;
+use crate::search::Search;
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub search: Search,
+    pub bus: Bus,
+    pub config: Arc<Config>,
+    pub login_limiter: Arc<RateLimiter>,
+    pub started: Instant,
+    /// Flips to true when the server begins shutting down (ends SSE streams).
+    pub shutdown: watch::Receiver<bool>,
+}

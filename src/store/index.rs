@@ -1,0 +1,547 @@
+//! The ticket list index. Every ticket has a few keys in `TICKET_INDEX`:
+//!
+//! ```text
+//! state:u8 | sort:u8 | dimension tag:u8 | dimension value (0, 1, 8 or 16 bytes) | ts:u64 BE | number:u64 BE
+//! ```
+//!
+//! `sort` is 1 for "updated" and 2 for "created", `ts` that time in ms. One range scan over a
+//! (state, sort, dimension) prefix yields tickets already in order; a list with several states
+//! or several accounts merges a few such scans. Filters the chosen dimension does not cover are
+//! checked on the loaded record, so no list ever walks all tickets.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use redb::{ReadableTable, Table};
+
+use crate::domain::ticket::sla_breached;
+use crate::domain::*;
+use crate::error::AppResult;
+
+use super::codec;
+use super::tables::*;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    UpdatedDesc,
+    UpdatedAsc,
+    CreatedDesc,
+    CreatedAsc,
+}
+
+impl Sort {
+    pub fn parse(s: &str) -> Option<Sort> {
+        match s {
+            "updated_desc" => Some(Sort::UpdatedDesc),
+            "updated_asc" => Some(Sort::UpdatedAsc),
+            "created_desc" => Some(Sort::CreatedDesc),
+            "created_asc" => Some(Sort::CreatedAsc),
+            _ => None,
+        }
+    }
+    fn code(self) -> u8 {
+        match self {
+            Sort::UpdatedDesc | Sort::UpdatedAsc => 1,
+            Sort::CreatedDesc | Sort::CreatedAsc => 2,
+        }
+    }
+    fn descending(self) -> bool {
+        matches!(self, Sort::UpdatedDesc | Sort::CreatedDesc)
+    }
+    pub fn time_of(self, t: &Ticket) -> Millis {
+        match self.code() {
+            1 => t.updated_at,
+            _ => t.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Dim {
+    All,
+    Account(u64),
+    Channel(u8),
+    /// 0 = unassigned.
+    Assignee(u64),
+    /// 0 = no team.
+    Team(u64),
+    Label(u64),
+    Important(bool),
+    Answered(bool),
+    AccountAssignee(u64, u64),
+}
+
+impl Dim {
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Dim::All => out.push(0),
+            Dim::Account(a) => {
+                out.push(1);
+                out.extend_from_slice(&a.to_be_bytes());
+            }
+            Dim::Channel(c) => out.extend_from_slice(&[2, *c]),
+            Dim::Assignee(u) => {
+                out.push(3);
+                out.extend_from_slice(&u.to_be_bytes());
+            }
+            Dim::Team(t) => {
+                out.push(4);
+                out.extend_from_slice(&t.to_be_bytes());
+            }
+            Dim::Label(l) => {
+                out.push(5);
+                out.extend_from_slice(&l.to_be_bytes());
+            }
+            Dim::Important(b) => out.extend_from_slice(&[6, *b as u8]),
+            Dim::Answered(b) => out.extend_from_slice(&[7, *b as u8]),
+            Dim::AccountAssignee(a, u) => {
+                out.push(8);
+                out.extend_from_slice(&a.to_be_bytes());
+                out.extend_from_slice(&u.to_be_bytes());
+            }
+        }
+    }
+}
+
+fn dims(t: &Ticket) -> Vec<Dim> {
+    let assignee = t.assignee_id.unwrap_or(0);
+    let mut d = vec![
+        Dim::All,
+        Dim::Account(t.account_id),
+        Dim::Channel(t.channel.code()),
+        Dim::Assignee(assignee),
+        Dim::Team(t.team_id.unwrap_or(0)),
+        Dim::Important(t.important),
+        Dim::Answered(t.answered),
+        Dim::AccountAssignee(t.account_id, assignee),
+    ];
+    let labels: BTreeSet<u64> = t.labels.iter().copied().collect();
+    d.extend(labels.into_iter().map(Dim::Label));
+    d
+}
+
+fn prefix(state: TicketState, sort_code: u8, dim: &Dim) -> Vec<u8> {
+    let mut k = Vec::with_capacity(36);
+    k.push(state.code());
+    k.push(sort_code);
+    dim.write(&mut k);
+    k
+}
+
+fn ts_bytes(ts: Millis) -> [u8; 8] {
+    (ts.max(0) as u64).to_be_bytes()
+}
+
+fn keys(t: &Ticket) -> BTreeSet<Vec<u8>> {
+    let mut out = BTreeSet::new();
+    for (sort_code, ts) in [(1u8, t.updated_at), (2u8, t.created_at)] {
+        for dim in dims(t) {
+            let mut k = prefix(t.state, sort_code, &dim);
+            k.extend_from_slice(&ts_bytes(ts));
+            k.extend_from_slice(&t.number.to_be_bytes());
+            out.insert(k);
+        }
+    }
+    out
+}
+
+/// Brings the index from `old` to `new` (either may be absent), touching only changed keys.
+pub fn update(
+    index: &mut Table<&[u8], ()>,
+    old: Option<&Ticket>,
+    new: Option<&Ticket>,
+) -> AppResult<()> {
+    let old_keys = old.map(keys).unwrap_or_default();
+    let new_keys = new.map(keys).unwrap_or_default();
+    for k in old_keys.difference(&new_keys) {
+        index.remove(k.as_slice())?;
+    }
+    for k in new_keys.difference(&old_keys) {
+        index.insert(k.as_slice(), ())?;
+    }
+    Ok(())
+}
+
+/// A ticket list request, already validated.
+#[derive(Debug, Clone, Default)]
+pub struct TicketQuery {
+    /// Empty = every state.
+    pub states: Vec<TicketState>,
+    pub accounts: Option<Vec<u64>>,
+    pub channels: Option<Vec<Channel>>,
+    /// Some(None) = unassigned.
+    pub assignee: Option<Option<u64>>,
+    pub team: Option<Option<u64>>,
+    pub label: Option<u64>,
+    pub important: Option<bool>,
+    pub answered: Option<bool>,
+    pub sla_breached: Option<bool>,
+    pub created_from: Option<Millis>,
+    pub created_to: Option<Millis>,
+    pub updated_from: Option<Millis>,
+    pub updated_to: Option<Millis>,
+    /// Restricts to these ticket numbers (a text search's hits).
+    pub numbers: Option<HashSet<u64>>,
+    /// An agent's enabled accounts; None = sees all.
+    pub visible_accounts: Option<HashSet<u64>>,
+    pub sort: Option<Sort>,
+    /// (time, number) of the last item of the previous page.
+    pub after: Option<(Millis, u64)>,
+    pub limit: usize,
+}
+
+impl TicketQuery {
+    fn sort(&self) -> Sort {
+        self.sort.unwrap_or(Sort::UpdatedDesc)
+    }
+
+    /// The accounts the list may show: the filter intersected with what the user may see.
+    fn effective_accounts(&self) -> Option<Vec<u64>> {
+        match (&self.accounts, &self.visible_accounts) {
+            (None, None) => None,
+            (Some(a), None) => Some(a.clone()),
+            (None, Some(v)) => {
+                let mut v: Vec<u64> = v.iter().copied().collect();
+                v.sort_unstable();
+                Some(v)
+            }
+            (Some(a), Some(v)) => Some(a.iter().copied().filter(|x| v.contains(x)).collect()),
+        }
+    }
+
+    /// Picks the scans: the most selective dimension the filters name, per state.
+    fn plan(&self) -> Vec<Vec<u8>> {
+        let states: Vec<TicketState> = if self.states.is_empty() {
+            TicketState::ALL.to_vec()
+        } else {
+            self.states.clone()
+        };
+        let accounts = self.effective_accounts();
+        let dims: Vec<Dim> = match (&accounts, &self.assignee) {
+            (Some(accs), Some(who)) => accs
+                .iter()
+                .map(|a| Dim::AccountAssignee(*a, who.unwrap_or(0)))
+                .collect(),
+            _ => {
+                if let Some(l) = self.label {
+                    vec![Dim::Label(l)]
+                } else if let Some(Some(t)) = self.team {
+                    vec![Dim::Team(t)]
+                } else if let Some(who) = self.assignee {
+                    vec![Dim::Assignee(who.unwrap_or(0))]
+                } else if let Some(accs) = &accounts {
+                    accs.iter().map(|a| Dim::Account(*a)).collect()
+                } else if let Some(chs) = &self.channels {
+                    chs.iter().map(|c| Dim::Channel(c.code())).collect()
+                } else if let Some(b) = self.important {
+                    vec![Dim::Important(b)]
+                } else if let Some(b) = self.answered {
+                    vec![Dim::Answered(b)]
+                } else if let Some(None) = self.team {
+                    vec![Dim::Team(0)]
+                } else {
+                    vec![Dim::All]
+                }
+            }
+        };
+        let sort_code = self.sort().code();
+        let mut out = Vec::new();
+        for s in &states {
+            for d in &dims {
+                out.push(prefix(*s, sort_code, d));
+            }
+        }
+        out
+    }
+
+    /// Checks every filter on a loaded record (the scan's dimension is re-checked too, which
+    /// is cheap and keeps this the single source of truth).
+    pub fn matches(&self, t: &Ticket, sla: &HashMap<u64, Option<i64>>, now: Millis) -> bool {
+        if !self.states.is_empty() && !self.states.contains(&t.state) {
+            return false;
+        }
+        if let Some(v) = &self.visible_accounts {
+            if !v.contains(&t.account_id) {
+                return false;
+            }
+        }
+        if let Some(a) = &self.accounts {
+            if !a.contains(&t.account_id) {
+                return false;
+            }
+        }
+        if let Some(c) = &self.channels {
+            if !c.contains(&t.channel) {
+                return false;
+            }
+        }
+        if let Some(who) = self.assignee {
+            if t.assignee_id != who {
+                return false;
+            }
+        }
+        if let Some(team) = self.team {
+            if t.team_id != team {
+                return false;
+            }
+        }
+        if let Some(l) = self.label {
+            if !t.labels.contains(&l) {
+                return false;
+            }
+        }
+        if let Some(b) = self.important {
+            if t.important != b {
+                return false;
+            }
+        }
+        if let Some(b) = self.answered {
+            if t.answered != b {
+                return false;
+            }
+        }
+        if let Some(b) = self.sla_breached {
+            let target = sla.get(&t.account_id).copied().flatten();
+            if sla_breached(t, target, now) != b {
+                return false;
+            }
+        }
+        let within = |ts: Millis, from: Option<Millis>, to: Option<Millis>| {
+            from.is_none_or(|f| ts >= f) && to.is_none_or(|x| ts <= x)
+        };
+        if !within(t.created_at, self.created_from, self.created_to)
+            || !within(t.updated_at, self.updated_from, self.updated_to)
+        {
+            return false;
+        }
+        if let Some(n) = &self.numbers {
+            if !n.contains(&t.number) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Time bounds of the sort field that can narrow the key range.
+    fn sort_bounds(&self) -> (Option<Millis>, Option<Millis>) {
+        match self.sort().code() {
+            1 => (self.updated_from, self.updated_to),
+            _ => (self.created_from, self.created_to),
+        }
+    }
+}
+
+/// One page of tickets, and whether more follow.
+pub fn list(
+    txn: &redb::ReadTransaction,
+    q: &TicketQuery,
+    now: Millis,
+) -> AppResult<(Vec<Ticket>, bool)> {
+    list_in(
+        &txn.open_table(NUMBER_TO_TICKET)?,
+        &txn.open_table(TICKET_INDEX)?,
+        &txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?,
+        q,
+        now,
+    )
+}
+
+/// `list` over tables of either a read or a write transaction.
+pub fn list_in(
+    tickets: &impl ReadableTable<u64, &'static [u8]>,
+    index: &impl ReadableTable<&'static [u8], ()>,
+    accounts: &impl ReadableTable<u64, &'static [u8]>,
+    q: &TicketQuery,
+    now: Millis,
+) -> AppResult<(Vec<Ticket>, bool)> {
+    let sla: HashMap<u64, Option<i64>> = if q.sla_breached.is_some() {
+        codec::all::<Account>(accounts)?
+            .into_iter()
+            .map(|a| (a.id, a.sla_minutes()))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    let limit = q.limit.max(1);
+
+    // A text search already named the candidates: load, filter and sort those few.
+    if let Some(numbers) = &q.numbers {
+        let mut found = Vec::new();
+        for n in numbers {
+            if let Some(t) = codec::get::<Ticket>(tickets, *n)? {
+                if q.matches(&t, &sla, now) && after_cursor(q, &t) {
+                    found.push(t);
+                }
+            }
+        }
+        let sort = q.sort();
+        found.sort_by_key(|t| (sort.time_of(t), t.number));
+        if sort.descending() {
+            found.reverse();
+        }
+        let more = found.len() > limit;
+        found.truncate(limit);
+        return Ok((found, more));
+    }
+
+    let desc = q.sort().descending();
+    let (from, to) = q.sort_bounds();
+    let mut streams = Vec::new();
+    for p in q.plan() {
+        let mut lo = p.clone();
+        lo.extend_from_slice(&ts_bytes(from.unwrap_or(0)));
+        let mut hi = p.clone();
+        hi.extend_from_slice(&ts_bytes(to.map(|t| t + 1).unwrap_or(i64::MAX)));
+        if let Some((ts, n)) = q.after {
+            if desc {
+                hi = p.clone();
+                hi.extend_from_slice(&ts_bytes(ts));
+                hi.extend_from_slice(&n.to_be_bytes());
+                if let Some(t) = to {
+                    if t < ts {
+                        hi = p.clone();
+                        hi.extend_from_slice(&ts_bytes(t + 1));
+                    }
+                }
+            } else {
+                let mut start = p.clone();
+                start.extend_from_slice(&ts_bytes(ts));
+                start.extend_from_slice(&(n.saturating_add(1)).to_be_bytes());
+                if start > lo {
+                    lo = start;
+                }
+            }
+        }
+        if lo >= hi {
+            continue;
+        }
+        let range = index.range(lo.as_slice()..hi.as_slice())?;
+        let iter: Box<dyn Iterator<Item = _>> = if desc {
+            Box::new(range.rev())
+        } else {
+            Box::new(range)
+        };
+        streams.push(iter.map(|row| {
+            row.map(|(k, _)| {
+                let k = k.value();
+                let n = k.len();
+                let mut ts = [0u8; 8];
+                let mut num = [0u8; 8];
+                ts.copy_from_slice(&k[n - 16..n - 8]);
+                num.copy_from_slice(&k[n - 8..]);
+                (u64::from_be_bytes(ts), u64::from_be_bytes(num))
+            })
+        }));
+    }
+    let mut heads: Vec<Option<(u64, u64)>> = Vec::with_capacity(streams.len());
+    for s in streams.iter_mut() {
+        heads.push(s.next().transpose()?);
+    }
+    let mut out = Vec::with_capacity(limit + 1);
+    loop {
+        // Pick the next key across the merged scans.
+        let mut best: Option<usize> = None;
+        for (i, h) in heads.iter().enumerate() {
+            if let Some(h) = h {
+                let better = match best.and_then(|b| heads[b]) {
+                    None => true,
+                    Some(cur) => {
+                        if desc {
+                            *h > cur
+                        } else {
+                            *h < cur
+                        }
+                    }
+                };
+                if better {
+                    best = Some(i);
+                }
+            }
+        }
+        let Some(i) = best else { break };
+        let Some((_, number)) = heads[i] else { break };
+        heads[i] = streams[i].next().transpose()?;
+        if let Some(t) = codec::get::<Ticket>(tickets, number)? {
+            if q.matches(&t, &sla, now) {
+                out.push(t);
+                if out.len() > limit {
+                    break;
+                }
+            }
+        }
+    }
+    let more = out.len() > limit;
+    out.truncate(limit);
+    Ok((out, more))
+}
+
+fn after_cursor(q: &TicketQuery, t: &Ticket) -> bool {
+    match q.after {
+        None => true,
+        Some((ts, n)) => {
+            let key = (q.sort().time_of(t), t.number);
+            if q.sort().descending() {
+                key < (ts, n)
+            } else {
+                key > (ts, n)
+            }
+        }
+    }
+}
+
+/// Rebuilds the whole index from the ticket records (migration, repair).
+pub fn rebuild(txn: &redb::WriteTransaction) -> AppResult<u64> {
+    let tickets = txn.open_table(NUMBER_TO_TICKET)?;
+    let mut index = txn.open_table(TICKET_INDEX)?;
+    index.retain(|_, _| false)?;
+    let mut n = 0;
+    for row in tickets.iter()? {
+        let (_, v) = row?;
+        let t: Ticket = codec::decode(v.value())?;
+        update(&mut index, None, Some(&t))?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_layout_orders_by_time_then_number() {
+        let mut a = crate::domain::ticket::new_ticket(crate::domain::ticket::NewTicket {
+            number: 2,
+            account: (1, Channel::Email),
+            contact_id: 1,
+            public: false,
+            influencer: false,
+            previous: None,
+            now: 100,
+        });
+        let ka = keys(&a);
+        a.updated_at = 200;
+        let kb = keys(&a);
+        assert_eq!(ka.len(), kb.len());
+        assert_eq!(ka.len(), 16, "8 dimensions × 2 sorts without labels");
+        a.labels = vec![3, 3, 4];
+        assert_eq!(keys(&a).len(), 20, "duplicate labels index once");
+    }
+
+    #[test]
+    fn plan_prefers_account_assignee_for_board_columns() {
+        let q = TicketQuery {
+            states: vec![TicketState::Open],
+            accounts: Some(vec![7]),
+            assignee: Some(None),
+            ..Default::default()
+        };
+        let plan = q.plan();
+        assert_eq!(plan.len(), 1);
+        assert_eq!(plan[0][2], 8, "account+assignee dimension");
+        let agent = TicketQuery {
+            visible_accounts: Some([1, 2].into_iter().collect()),
+            ..Default::default()
+        };
+        assert_eq!(agent.plan().len(), 6, "3 states × 2 visible accounts");
+    }
+}

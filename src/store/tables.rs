@@ -1,0 +1,100 @@
+//! Every redb table, in one place. Names read `KEY_TO_VALUE`; values are MessagePack records
+//! (see `codec`) unless the type says otherwise. The table layout is drawn in
+//! docs/architecture.md — change both together.
+
+use redb::TableDefinition;
+
+/// "schema_version" → u64 as 8 bytes, and other single values.
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Sequence name ("ticket", "user", "message", "event", …) → last value handed out.
+pub const SEQUENCE_TO_LAST: TableDefinition<&str, u64> = TableDefinition::new("sequences");
+
+pub const USER_ID_TO_USER: TableDefinition<u64, &[u8]> = TableDefinition::new("users");
+/// Lower-cased email → user id.
+pub const EMAIL_TO_USER_ID: TableDefinition<&str, u64> = TableDefinition::new("users_by_email");
+/// sha256(session token) hex → Session.
+pub const SESSION_HASH_TO_SESSION: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
+/// sha256(api token) hex → ApiToken.
+pub const TOKEN_HASH_TO_TOKEN: TableDefinition<&str, &[u8]> = TableDefinition::new("api_tokens");
+
+pub const ACCOUNT_ID_TO_ACCOUNT: TableDefinition<u64, &[u8]> = TableDefinition::new("accounts");
+/// (user id, account id) → AssignMode code (0 disabled, 1 enabled, 2 auto).
+pub const USER_ACCOUNT_TO_MODE: TableDefinition<(u64, u64), u8> =
+    TableDefinition::new("assignment");
+
+pub const CONTACT_ID_TO_CONTACT: TableDefinition<u64, &[u8]> = TableDefinition::new("contacts");
+/// "{account id}\u{1f}{external id}" → contact id.
+pub const IDENTITY_TO_CONTACT_ID: TableDefinition<&str, u64> =
+    TableDefinition::new("contact_identities");
+/// (contact id, account id) → number of the contact's latest ticket on that account.
+pub const CONTACT_ACCOUNT_TO_LAST_TICKET: TableDefinition<(u64, u64), u64> =
+    TableDefinition::new("contact_last_ticket");
+/// (contact id, ticket number) → (): a contact's tickets, for "previous tickets".
+pub const CONTACT_TICKET: TableDefinition<(u64, u64), ()> = TableDefinition::new("contact_tickets");
+
+pub const NUMBER_TO_TICKET: TableDefinition<u64, &[u8]> = TableDefinition::new("tickets");
+/// Secondary index of tickets, see `store::index` for the key layout. Value is empty.
+pub const TICKET_INDEX: TableDefinition<&[u8], ()> = TableDefinition::new("ticket_index");
+
+pub const MESSAGE_ID_TO_MESSAGE: TableDefinition<u64, &[u8]> = TableDefinition::new("messages");
+/// (ticket number, message id) → (): the conversation in order.
+pub const TICKET_MESSAGE: TableDefinition<(u64, u64), ()> = TableDefinition::new("ticket_messages");
+/// "{account id}\u{1f}{external id}" → message id: inbound idempotency.
+pub const EXTERNAL_TO_MESSAGE_ID: TableDefinition<&str, u64> =
+    TableDefinition::new("messages_by_external_id");
+
+/// (ticket number, comment id) → Comment.
+pub const TICKET_COMMENT_TO_COMMENT: TableDefinition<(u64, u64), &[u8]> =
+    TableDefinition::new("comments");
+/// (ticket number, entry id) → HistoryEntry.
+pub const TICKET_HISTORY_TO_ENTRY: TableDefinition<(u64, u64), &[u8]> =
+    TableDefinition::new("history");
+
+pub const LABEL_ID_TO_LABEL: TableDefinition<u64, &[u8]> = TableDefinition::new("labels");
+pub const TEAM_ID_TO_TEAM: TableDefinition<u64, &[u8]> = TableDefinition::new("teams");
+pub const CANNED_ID_TO_CANNED: TableDefinition<u64, &[u8]> =
+    TableDefinition::new("canned_responses");
+pub const ATTACHMENT_ID_TO_ATTACHMENT: TableDefinition<u64, &[u8]> =
+    TableDefinition::new("attachments");
+
+/// Committed domain events, for SSE resumption and the search indexer. Pruned to the last
+/// `EVENTS_KEPT`.
+pub const EVENT_ID_TO_EVENT: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+pub const OUTBOX_ID_TO_ITEM: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+
+pub const EVENTS_KEPT: u64 = 200_000;
+
+/// Opens (and so creates) every table in one write transaction, so read transactions never
+/// meet a missing table.
+pub fn create_all(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> {
+    txn.open_table(META)?;
+    txn.open_table(SEQUENCE_TO_LAST)?;
+    txn.open_table(USER_ID_TO_USER)?;
+    txn.open_table(EMAIL_TO_USER_ID)?;
+    txn.open_table(SESSION_HASH_TO_SESSION)?;
+    txn.open_table(TOKEN_HASH_TO_TOKEN)?;
+    txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?;
+    txn.open_table(USER_ACCOUNT_TO_MODE)?;
+    txn.open_table(CONTACT_ID_TO_CONTACT)?;
+    txn.open_table(IDENTITY_TO_CONTACT_ID)?;
+    txn.open_table(CONTACT_ACCOUNT_TO_LAST_TICKET)?;
+    txn.open_table(CONTACT_TICKET)?;
+    txn.open_table(NUMBER_TO_TICKET)?;
+    txn.open_table(TICKET_INDEX)?;
+    txn.open_table(MESSAGE_ID_TO_MESSAGE)?;
+    txn.open_table(TICKET_MESSAGE)?;
+    txn.open_table(EXTERNAL_TO_MESSAGE_ID)?;
+    txn.open_table(TICKET_COMMENT_TO_COMMENT)?;
+    txn.open_table(TICKET_HISTORY_TO_ENTRY)?;
+    txn.open_table(LABEL_ID_TO_LABEL)?;
+    txn.open_table(TEAM_ID_TO_TEAM)?;
+    txn.open_table(CANNED_ID_TO_CANNED)?;
+    txn.open_table(ATTACHMENT_ID_TO_ATTACHMENT)?;
+    txn.open_table(EVENT_ID_TO_EVENT)?;
+    txn.open_table(OUTBOX_ID_TO_ITEM)?;
+    Ok(())
+}
+
+pub fn identity_key(account_id: u64, external_id: &str) -> String {
+    format!("{account_id}\u{1f}{external_id}")
+}

@@ -1,0 +1,211 @@
+//! Users, sessions and API tokens.
+
+use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata, WriteTransaction};
+
+use super::tables::*;
+use super::{codec, event, next_id, Effects};
+use crate::domain::ticket::unassign_on_deactivation;
+use crate::domain::*;
+use crate::error::{AppError, AppResult};
+
+pub fn get(txn: &ReadTransaction, id: u64) -> AppResult<Option<User>> {
+    codec::get(&txn.open_table(USER_ID_TO_USER)?, id)
+}
+
+pub fn get_w(txn: &WriteTransaction, id: u64) -> AppResult<Option<User>> {
+    codec::get(&txn.open_table(USER_ID_TO_USER)?, id)
+}
+
+pub fn by_email(txn: &ReadTransaction, email: &str) -> AppResult<Option<User>> {
+    let idx = txn.open_table(EMAIL_TO_USER_ID)?;
+    let id = idx.get(email.trim().to_lowercase().as_str())?.map(|g| g.value());
+    match id {
+        Some(id) => get(txn, id),
+        None => Ok(None),
+    }
+}
+
+pub fn list(txn: &ReadTransaction) -> AppResult<Vec<User>> {
+    codec::all(&txn.open_table(USER_ID_TO_USER)?)
+}
+
+pub fn count(txn: &ReadTransaction) -> AppResult<u64> {
+    Ok(txn.open_table(USER_ID_TO_USER)?.len()?)
+}
+
+pub struct NewUser {
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub password_hash: String,
+    pub language: String,
+}
+
+pub fn create(txn: &WriteTransaction, fx: &mut Effects, u: &NewUser, now: Millis) -> AppResult<User> {
+    let email = u.email.trim().to_lowercase();
+    {
+        let idx = txn.open_table(EMAIL_TO_USER_ID)?;
+        if idx.get(email.as_str())?.is_some() {
+            return Err(AppError::conflict(
+                "email_taken",
+                format!("a user with email {email} already exists"),
+            )
+            .with_field("email"));
+        }
+    }
+    let id = next_id(txn, "user")?;
+    let user = User {
+        id,
+        email: email.clone(),
+        name: u.name.trim().to_string(),
+        role: u.role,
+        password_hash: u.password_hash.clone(),
+        active: true,
+        language: u.language.clone(),
+        signature: None,
+        avatar_url: None,
+        connection_state: None,
+        created_at: now,
+        deactivated_at: None,
+    };
+    put(txn, &user)?;
+    txn.open_table(EMAIL_TO_USER_ID)?
+        .insert(email.as_str(), id)?;
+    let mut e = event("user.created");
+    e.user_id = Some(id);
+    fx.emit(e);
+    Ok(user)
+}
+
+pub fn put(txn: &WriteTransaction, user: &User) -> AppResult<()> {
+    txn.open_table(USER_ID_TO_USER)?
+        .insert(user.id, codec::encode(user)?.as_slice())?;
+    Ok(())
+}
+
+/// Saves an edited user, keeping the email index in step.
+pub fn update(txn: &WriteTransaction, fx: &mut Effects, before: &User, after: &User) -> AppResult<()> {
+    if before.email != after.email {
+        let mut idx = txn.open_table(EMAIL_TO_USER_ID)?;
+        if idx.get(after.email.as_str())?.is_some() {
+            return Err(AppError::conflict(
+                "email_taken",
+                format!("a user with email {} already exists", after.email),
+            )
+            .with_field("email"));
+        }
+        idx.remove(before.email.as_str())?;
+        idx.insert(after.email.as_str(), after.id)?;
+    }
+    put(txn, after)?;
+    let mut e = event("user.updated");
+    e.user_id = Some(after.id);
+    fx.emit(e);
+    Ok(())
+}
+
+/// AUTH-4: deactivate, sign out everywhere, and un-assign their open tickets of the last
+/// 5 days. Returns the numbers of the tickets put back in the pool.
+pub fn deactivate(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    user_id: u64,
+    actor_id: u64,
+    now: Millis,
+) -> AppResult<Vec<u64>> {
+    let mut user = get_w(txn, user_id)?.ok_or_else(|| AppError::not_found("user"))?;
+    user.active = false;
+    user.deactivated_at = Some(now);
+    user.connection_state = None;
+    put(txn, &user)?;
+    {
+        let mut sessions = txn.open_table(SESSION_HASH_TO_SESSION)?;
+        sessions.retain(|_, v| {
+            codec::decode::<Session>(v).map(|s| s.user_id != user_id).unwrap_or(true)
+        })?;
+        let mut tokens = txn.open_table(TOKEN_HASH_TO_TOKEN)?;
+        tokens.retain(|_, v| {
+            codec::decode::<ApiToken>(v).map(|t| t.user_id != user_id).unwrap_or(true)
+        })?;
+    }
+    // Open tickets assigned to them, created in the last 5 days: the assignee index scanned
+    // by creation time from now − 5 days.
+    let candidates = {
+        let q = super::index::TicketQuery {
+            states: vec![TicketState::Open],
+            assignee: Some(Some(user_id)),
+            created_from: Some(now - 5 * DAY_MS),
+            sort: Some(super::index::Sort::CreatedAsc),
+            limit: usize::MAX - 1,
+            ..Default::default()
+        };
+        super::tickets::query_in_write(txn, &q, now)?
+    };
+    let mut released = Vec::new();
+    for t in candidates {
+        if !unassign_on_deactivation(&t, user_id, now) {
+            continue;
+        }
+        let mut after = t.clone();
+        after.assignee_id = None;
+        super::tickets::save(txn, Some(&t), &after)?;
+        super::tickets::add_history(
+            txn,
+            t.number,
+            Some(actor_id),
+            "unassigned",
+            &format!("sin asignar: {} fue desactivado", user.name),
+            now,
+        )?;
+        let mut e = event("ticket.updated");
+        e.ticket_number = Some(t.number);
+        e.account_id = Some(t.account_id);
+        fx.emit(e);
+        released.push(t.number);
+    }
+    let mut e = event("user.updated");
+    e.user_id = Some(user_id);
+    fx.emit(e);
+    Ok(released)
+}
+
+pub fn create_session(txn: &WriteTransaction, token_hash: &str, session: &Session) -> AppResult<()> {
+    txn.open_table(SESSION_HASH_TO_SESSION)?
+        .insert(token_hash, codec::encode(session)?.as_slice())?;
+    Ok(())
+}
+
+pub fn delete_session(txn: &WriteTransaction, token_hash: &str) -> AppResult<()> {
+    txn.open_table(SESSION_HASH_TO_SESSION)?.remove(token_hash)?;
+    Ok(())
+}
+
+pub fn session(txn: &ReadTransaction, token_hash: &str) -> AppResult<Option<Session>> {
+    let t = txn.open_table(SESSION_HASH_TO_SESSION)?;
+    let s = match t.get(token_hash)? {
+        Some(g) => Some(codec::decode(g.value())?),
+        None => None,
+    };
+    Ok(s)
+}
+
+pub fn create_token(txn: &WriteTransaction, token_hash: &str, user_id: u64, name: &str, now: Millis) -> AppResult<ApiToken> {
+    let token = ApiToken {
+        id: next_id(txn, "api_token")?,
+        user_id,
+        name: name.to_string(),
+        created_at: now,
+    };
+    txn.open_table(TOKEN_HASH_TO_TOKEN)?
+        .insert(token_hash, codec::encode(&token)?.as_slice())?;
+    Ok(token)
+}
+
+pub fn token(txn: &ReadTransaction, token_hash: &str) -> AppResult<Option<ApiToken>> {
+    let t = txn.open_table(TOKEN_HASH_TO_TOKEN)?;
+    let s = match t.get(token_hash)? {
+        Some(g) => Some(codec::decode(g.value())?),
+        None => None,
+    };
+    Ok(s)
+}

@@ -1,0 +1,250 @@
+//! The group-commit writer: one thread owns every redb write transaction. Callers send an
+//! operation and await its answer; the thread runs every operation waiting in the queue inside
+//! one transaction and commits once (one fsync for the whole group). A caller hears back only
+//! after the commit is durable.
+//!
+//! An operation that fails must leave no trace, yet it shares the transaction with others. So
+//! operations are `FnMut` and validate before they write: when one fails, the transaction is
+//! aborted, the failed operation gets its error, and the operations before it are run again in
+//! a fresh transaction (operations are deterministic over the store state and their inputs).
+
+use std::sync::Arc;
+
+use redb::{Database, ReadableTable, WriteTransaction};
+use tokio::sync::{mpsc, oneshot};
+
+use super::codec;
+use super::tables::*;
+use crate::domain::{Event, Millis};
+use crate::error::{AppError, AppResult};
+
+/// What an operation wants to happen after its commit: domain events (persisted in the same
+/// transaction, then broadcast).
+#[derive(Default)]
+pub struct Effects {
+    pub(crate) events: Vec<Event>,
+}
+
+impl Effects {
+    pub fn emit(&mut self, event: Event) {
+        self.events.push(event);
+    }
+}
+
+/// A type-erased operation queued for the writer.
+trait Op: Send {
+    fn run(&mut self, txn: &WriteTransaction, fx: &mut Effects) -> AppResult<()>;
+    fn finish(self: Box<Self>, outcome: AppResult<()>);
+}
+
+struct TypedOp<F, R> {
+    f: F,
+    result: Option<R>,
+    reply: oneshot::Sender<AppResult<R>>,
+}
+
+impl<F, R> Op for TypedOp<F, R>
+where
+    F: FnMut(&WriteTransaction, &mut Effects) -> AppResult<R> + Send,
+    R: Send,
+{
+    fn run(&mut self, txn: &WriteTransaction, fx: &mut Effects) -> AppResult<()> {
+        self.result = Some((self.f)(txn, fx)?);
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>, outcome: AppResult<()>) {
+        let this = *self;
+        let answer = match (outcome, this.result) {
+            (Ok(()), Some(r)) => Ok(r),
+            (Ok(()), None) => Err(AppError::internal("operation produced no result")),
+            (Err(e), _) => Err(e),
+        };
+        // The caller may have gone away (client disconnected); the write stands anyway.
+        let _ = this.reply.send(answer);
+    }
+}
+
+/// Where committed events go: the live bus and the search indexer.
+pub trait EventSink: Send + Sync + 'static {
+    fn committed(&self, events: Vec<Arc<Event>>);
+}
+
+#[derive(Clone)]
+pub struct Writer {
+    queue: mpsc::Sender<Box<dyn Op>>,
+}
+
+/// How many queued operations one transaction takes at most.
+const MAX_GROUP: usize = 1024;
+const QUEUE_DEPTH: usize = 8192;
+
+impl Writer {
+    pub fn start(
+        db: Arc<Database>,
+        sink: Arc<dyn EventSink>,
+        clock: Arc<dyn crate::domain::Clock>,
+    ) -> (Writer, std::thread::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel::<Box<dyn Op>>(QUEUE_DEPTH);
+        let handle = std::thread::Builder::new()
+            .name("atiende-writer".into())
+            .spawn(move || writer_loop(db, rx, sink, clock))
+            .unwrap_or_else(|e| panic!("cannot start the writer thread: {e}"));
+        (Writer { queue: tx }, handle)
+    }
+
+    pub async fn write<R, F>(&self, f: F) -> AppResult<R>
+    where
+        R: Send + 'static,
+        F: FnMut(&WriteTransaction, &mut Effects) -> AppResult<R> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let op: Box<dyn Op> = Box::new(TypedOp {
+            f,
+            result: None,
+            reply,
+        });
+        self.queue
+            .send(op)
+            .await
+            .map_err(|_| AppError::unavailable("the server is shutting down"))?;
+        answer
+            .await
+            .map_err(|_| AppError::internal("the writer stopped before answering"))?
+    }
+
+    /// Blocking variant for CLI commands that run outside the async runtime.
+    pub fn write_blocking<R, F>(&self, f: F) -> AppResult<R>
+    where
+        R: Send + 'static,
+        F: FnMut(&WriteTransaction, &mut Effects) -> AppResult<R> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let op: Box<dyn Op> = Box::new(TypedOp {
+            f,
+            result: None,
+            reply,
+        });
+        self.queue
+            .blocking_send(op)
+            .map_err(|_| AppError::unavailable("the writer stopped"))?;
+        answer
+            .blocking_recv()
+            .map_err(|_| AppError::internal("the writer stopped before answering"))?
+    }
+}
+
+fn writer_loop(
+    db: Arc<Database>,
+    mut rx: mpsc::Receiver<Box<dyn Op>>,
+    sink: Arc<dyn EventSink>,
+    clock: Arc<dyn crate::domain::Clock>,
+) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(op) => group.push(op),
+                Err(_) => break,
+            }
+        }
+        commit_group(&db, group, sink.as_ref(), clock.now_ms());
+    }
+    tracing::debug!("writer stopped: queue closed");
+}
+
+fn commit_group(db: &Database, mut pending: Vec<Box<dyn Op>>, sink: &dyn EventSink, now: Millis) {
+    while !pending.is_empty() {
+        let txn = match db.begin_write() {
+            Ok(t) => t,
+            Err(e) => {
+                let err = AppError::from(e);
+                for op in pending.drain(..) {
+                    op.finish(Err(err.clone()));
+                }
+                return;
+            }
+        };
+        let mut events = Vec::new();
+        let mut failure: Option<(usize, AppError)> = None;
+        for (i, op) in pending.iter_mut().enumerate() {
+            let mut fx = Effects::default();
+            match op.run(&txn, &mut fx) {
+                Ok(()) => events.extend(fx.events),
+                Err(e) => {
+                    failure = Some((i, e));
+                    break;
+                }
+            }
+        }
+        if let Some((i, err)) = failure {
+            // Undo everything this transaction did, answer the failed op, and run the ones
+            // before it again; the ones after it follow in the next round.
+            let _ = txn.abort();
+            let failed = pending.remove(i);
+            failed.finish(Err(err));
+            if i == 0 {
+                continue;
+            }
+            let rest = pending.split_off(i);
+            commit_group(db, std::mem::take(&mut pending), sink, now);
+            pending = rest;
+            continue;
+        }
+        let persisted = persist_events(&txn, events, now);
+        let outcome = persisted.and_then(|events| {
+            txn.commit()?;
+            Ok(events)
+        });
+        match outcome {
+            Ok(events) => {
+                if !events.is_empty() {
+                    sink.committed(events);
+                }
+                for op in pending.drain(..) {
+                    op.finish(Ok(()));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "group commit failed");
+                for op in pending.drain(..) {
+                    op.finish(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Gives each event its id and stores it, pruning the oldest beyond `EVENTS_KEPT`.
+fn persist_events(txn: &WriteTransaction, events: Vec<Event>, now: Millis) -> AppResult<Vec<Arc<Event>>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::with_capacity(events.len());
+    let mut seq = txn.open_table(SEQUENCE_TO_LAST)?;
+    let mut last = seq.get("event")?.map(|g| g.value()).unwrap_or(0);
+    let mut table = txn.open_table(EVENT_ID_TO_EVENT)?;
+    for mut event in events {
+        last += 1;
+        event.id = last;
+        if event.at == 0 {
+            event.at = now;
+        }
+        table.insert(last, codec::encode(&event)?.as_slice())?;
+        out.push(Arc::new(event));
+    }
+    seq.insert("event", last)?;
+    if last > EVENTS_KEPT {
+        let cutoff = last - EVENTS_KEPT;
+        // Prune a bounded number per commit so one commit never does unbounded work.
+        let old: Vec<u64> = table
+            .range(..=cutoff)?
+            .take(out.len() * 2 + 16)
+            .filter_map(|r| r.ok().map(|(k, _)| k.value()))
+            .collect();
+        for id in old {
+            table.remove(id)?;
+        }
+    }
+    Ok(out)
+}
