@@ -17,9 +17,12 @@ use crate::store::{users, Store};
 
 pub fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("ATIENDE_LOG").unwrap_or_else(|_| EnvFilter::new("info,tantivy=warn"));
+    let filter = EnvFilter::try_from_env("ATIENDE_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,tantivy=warn"));
     let json = std::env::var("ATIENDE_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -30,7 +33,10 @@ pub fn init_tracing() {
 /// The clock: the system's, shifted by `ATIENDE_CLOCK_OFFSET_MS` when set (end-to-end tests of
 /// day-based rules run the real binary "in the future").
 fn clock() -> Arc<dyn Clock> {
-    match std::env::var("ATIENDE_CLOCK_OFFSET_MS").ok().and_then(|v| v.parse::<i64>().ok()) {
+    match std::env::var("ATIENDE_CLOCK_OFFSET_MS")
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+    {
         Some(offset) => Arc::new(OffsetClock::new(offset)),
         None => Arc::new(SystemClock),
     }
@@ -98,13 +104,16 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
     tracing::info!(%addr, ms = started.elapsed().as_millis() as u64, "ready");
 
     let app = crate::http::router(state);
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down: finishing in-flight requests");
-            let _ = shutdown_tx.send(true);
-        })
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = shutdown_tx.send(true);
+    })
+    .await?;
 
     stop_indexer.store(true, Ordering::SeqCst);
     drop(store);

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts, Method};
@@ -32,7 +34,11 @@ pub fn hash_password(password: &str) -> AppResult<String> {
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -53,7 +59,11 @@ pub fn sha256_hex(s: &str) -> String {
 
 pub fn validate_password(p: &str) -> AppResult<()> {
     if p.chars().count() < 8 {
-        return Err(AppError::invalid("password", "weak_password", "the password needs at least 8 characters"));
+        return Err(AppError::invalid(
+            "password",
+            "weak_password",
+            "the password needs at least 8 characters",
+        ));
     }
     Ok(())
 }
@@ -82,7 +92,12 @@ impl CurrentUser {
             None
         } else {
             let uid = self.user.id;
-            Some(state.store.read(move |txn| accounts::visible_to(txn, uid)).await?)
+            Some(
+                state
+                    .store
+                    .read(move |txn| accounts::visible_to(txn, uid))
+                    .await?,
+            )
         };
         Ok(Access {
             user_id: self.user.id,
@@ -116,12 +131,16 @@ impl FromRequestParts<AppState> for CurrentUser {
                 .to_str()
                 .ok()
                 .and_then(|s| s.strip_prefix("Bearer "))
-                .ok_or_else(|| AppError::unauthorized("the Authorization header must be `Bearer <token>`"))?;
+                .ok_or_else(|| {
+                    AppError::unauthorized("the Authorization header must be `Bearer <token>`")
+                })?;
             let hash = sha256_hex(token.trim());
             let user = state
                 .store
                 .read(move |txn| {
-                    let Some(tok) = users::token(txn, &hash)? else { return Ok(None) };
+                    let Some(tok) = users::token(txn, &hash)? else {
+                        return Ok(None);
+                    };
                     users::get(txn, tok.user_id)
                 })
                 .await?
@@ -140,7 +159,9 @@ impl FromRequestParts<AppState> for CurrentUser {
         let (session, user) = state
             .store
             .read(move |txn| {
-                let Some(s) = users::session(txn, &h2)? else { return Ok(None) };
+                let Some(s) = users::session(txn, &h2)? else {
+                    return Ok(None);
+                };
                 let u = users::get(txn, s.user_id)?;
                 Ok(u.map(|u| (s, u)))
             })
@@ -197,9 +218,14 @@ impl RateLimiter {
     /// Records an attempt; false when the key is over its limit.
     pub fn allow(&self, key: &str) -> bool {
         let now = Instant::now();
-        let Ok(mut map) = self.hits.lock() else { return true };
+        let Ok(mut map) = self.hits.lock() else {
+            return true;
+        };
         if map.len() > 100_000 {
-            map.retain(|_, v| v.last().is_some_and(|t| now.duration_since(*t) < self.window));
+            map.retain(|_, v| {
+                v.last()
+                    .is_some_and(|t| now.duration_since(*t) < self.window)
+            });
         }
         let v = map.entry(key.to_string()).or_default();
         v.retain(|t| now.duration_since(*t) < self.window);

@@ -13,7 +13,11 @@ use crate::error::AppResult;
 use crate::store::{users, Store};
 
 #[derive(Parser)]
-#[command(name = "atiende", version, about = "Omnichannel customer-support help desk in one binary")]
+#[command(
+    name = "atiende",
+    version,
+    about = "Omnichannel customer-support help desk in one binary"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -22,7 +26,12 @@ struct Cli {
 #[derive(Args, Clone)]
 struct DataArg {
     /// Data directory (database, attachments, search index).
-    #[arg(long = "data", env = "ATIENDE_DATA", default_value = "./atiende-data", global = true)]
+    #[arg(
+        long = "data",
+        env = "ATIENDE_DATA",
+        default_value = "./atiende-data",
+        global = true
+    )]
     data: PathBuf,
 }
 
@@ -107,7 +116,14 @@ pub fn main() -> ExitCode {
         } => admin_create(data.data, email, name, password, &role),
         Command::Reindex { data } => reindex(data.data),
         Command::Compact { data } => Store::compact_file(&data.data).map(|done| {
-            println!("{}", if done { "compacted" } else { "nothing to compact" });
+            println!(
+                "{}",
+                if done {
+                    "compacted"
+                } else {
+                    "nothing to compact"
+                }
+            );
         }),
     };
     match result {
@@ -127,7 +143,13 @@ fn open_offline(data: &std::path::Path) -> AppResult<Store> {
     Ok(store)
 }
 
-fn admin_create(data: PathBuf, email: String, name: String, password: Option<String>, role: &str) -> AppResult<()> {
+fn admin_create(
+    data: PathBuf,
+    email: String,
+    name: String,
+    password: Option<String>,
+    role: &str,
+) -> AppResult<()> {
     let role = Role::parse(role).unwrap_or(Role::Admin);
     let generated = password.is_none();
     let password = password.unwrap_or_else(|| crate::auth::random_token(12));
@@ -143,7 +165,12 @@ fn admin_create(data: PathBuf, email: String, name: String, password: Option<Str
     };
     let now = store.now();
     let user = store.write_blocking(move |txn, fx| users::create(txn, fx, &new, now))?;
-    println!("created {} {} <{}>", user.role.as_str(), user.name, user.email);
+    println!(
+        "created {} {} <{}>",
+        user.role.as_str(),
+        user.name,
+        user.email
+    );
     if generated {
         println!("password: {password}");
     }

@@ -15,13 +15,52 @@ use crate::store::tickets::{self, Access, Inbound, Reply, TicketPatch};
 use crate::store::{accounts, catalog, users, Store};
 
 const FIRST: [&str; 24] = [
-    "Camila", "Matías", "Valentina", "Benjamín", "Javiera", "Vicente", "Catalina", "Martín", "Fernanda", "Diego",
-    "Constanza", "Sebastián", "Antonia", "Tomás", "Francisca", "Joaquín", "Isidora", "Felipe", "Josefa", "Nicolás",
-    "María José", "Cristóbal", "Trinidad", "Agustín",
+    "Camila",
+    "Matías",
+    "Valentina",
+    "Benjamín",
+    "Javiera",
+    "Vicente",
+    "Catalina",
+    "Martín",
+    "Fernanda",
+    "Diego",
+    "Constanza",
+    "Sebastián",
+    "Antonia",
+    "Tomás",
+    "Francisca",
+    "Joaquín",
+    "Isidora",
+    "Felipe",
+    "Josefa",
+    "Nicolás",
+    "María José",
+    "Cristóbal",
+    "Trinidad",
+    "Agustín",
 ];
 const LAST: [&str; 20] = [
-    "González", "Muñoz", "Rojas", "Díaz", "Pérez", "Soto", "Contreras", "Silva", "Martínez", "Sepúlveda", "Morales",
-    "Rodríguez", "López", "Fuentes", "Hernández", "Torres", "Araya", "Flores", "Espinoza", "Valenzuela",
+    "González",
+    "Muñoz",
+    "Rojas",
+    "Díaz",
+    "Pérez",
+    "Soto",
+    "Contreras",
+    "Silva",
+    "Martínez",
+    "Sepúlveda",
+    "Morales",
+    "Rodríguez",
+    "López",
+    "Fuentes",
+    "Hernández",
+    "Torres",
+    "Araya",
+    "Flores",
+    "Espinoza",
+    "Valenzuela",
 ];
 const OPENERS: [&str; 12] = [
     "Hola, compré una parka el lunes y todavía no llega, ¿me pueden dar información del envío?",
@@ -62,11 +101,36 @@ pub struct DemoLogin {
 }
 
 pub const LOGINS: [DemoLogin; 5] = [
-    DemoLogin { email: "admin@demo.atiende.cl", password: "demo-admin", role: Role::Admin, name: "Carolina Reyes" },
-    DemoLogin { email: "supervisora@demo.atiende.cl", password: "demo-supervisora", role: Role::Supervisor, name: "Paula Vergara" },
-    DemoLogin { email: "ana@demo.atiende.cl", password: "demo-agente", role: Role::Agent, name: "Ana Castillo" },
-    DemoLogin { email: "luis@demo.atiende.cl", password: "demo-agente", role: Role::Agent, name: "Luis Navarro" },
-    DemoLogin { email: "sofia@demo.atiende.cl", password: "demo-agente", role: Role::Agent, name: "Sofía Ibáñez" },
+    DemoLogin {
+        email: "admin@demo.atiende.cl",
+        password: "demo-admin",
+        role: Role::Admin,
+        name: "Carolina Reyes",
+    },
+    DemoLogin {
+        email: "supervisora@demo.atiende.cl",
+        password: "demo-supervisora",
+        role: Role::Supervisor,
+        name: "Paula Vergara",
+    },
+    DemoLogin {
+        email: "ana@demo.atiende.cl",
+        password: "demo-agente",
+        role: Role::Agent,
+        name: "Ana Castillo",
+    },
+    DemoLogin {
+        email: "luis@demo.atiende.cl",
+        password: "demo-agente",
+        role: Role::Agent,
+        name: "Luis Navarro",
+    },
+    DemoLogin {
+        email: "sofia@demo.atiende.cl",
+        password: "demo-agente",
+        role: Role::Agent,
+        name: "Sofía Ibáñez",
+    },
 ];
 
 pub const CUSTOMERS: usize = 200;
@@ -93,7 +157,8 @@ pub fn fill(store: &Store) -> AppResult<()> {
             password_hash: crate::auth::hash_password(l.password)?,
             language: "es".into(),
         };
-        let u = store.write_blocking(move |txn, fx| users::create(txn, fx, &new, now - 60 * day))?;
+        let u =
+            store.write_blocking(move |txn, fx| users::create(txn, fx, &new, now - 60 * day))?;
         user_ids.push(u.id);
     }
     let agents: Vec<u64> = user_ids[2..].to_vec();
@@ -115,7 +180,11 @@ pub fn fill(store: &Store) -> AppResult<()> {
             let a = accounts::create(txn, fx, kind, name, settings, now - 59 * day)?;
             for (i, agent) in agent_ids.iter().enumerate() {
                 // Each agent works on most accounts; one is off Instagram.
-                let mode = if kind == Channel::Instagram && i == 2 { AssignMode::Disabled } else { AssignMode::Auto };
+                let mode = if kind == Channel::Instagram && i == 2 {
+                    AssignMode::Disabled
+                } else {
+                    AssignMode::Auto
+                };
                 accounts::set_mode(txn, *agent, a.id, mode)?;
             }
             out.push(a);
@@ -174,7 +243,12 @@ pub fn fill(store: &Store) -> AppResult<()> {
         ));
     }
 
-    let admin = Access { user_id: user_ids[0], name: LOGINS[0].name.into(), role: Role::Admin, visible: None };
+    let admin = Access {
+        user_id: user_ids[0],
+        name: LOGINS[0].name.into(),
+        role: Role::Admin,
+        visible: None,
+    };
     let mut msg_seq = 0u64;
     let mut made = 0usize;
     while made < TICKETS {
@@ -186,7 +260,19 @@ pub fn fill(store: &Store) -> AppResult<()> {
             let age = rng.gen_range(0..30 * day);
             let started = now - age;
             let roll: f64 = rng.gen();
-            let outcome = if age > 3 * day { if roll < 0.75 { 2 } else if roll < 0.9 { 3 } else { 1 } } else if roll < 0.6 { 1 } else { 2 };
+            let outcome = if age > 3 * day {
+                if roll < 0.75 {
+                    2
+                } else if roll < 0.9 {
+                    3
+                } else {
+                    1
+                }
+            } else if roll < 0.6 {
+                1
+            } else {
+                2
+            };
             plans.push(Plan {
                 name: c.0.clone(),
                 rut: c.1.clone(),
@@ -197,12 +283,16 @@ pub fn fill(store: &Store) -> AppResult<()> {
                 started,
                 opener: OPENERS[rng.gen_range(0..OPENERS.len())],
                 followup: (rng.gen_bool(0.4)).then(|| FOLLOWUPS[rng.gen_range(0..FOLLOWUPS.len())]),
-                reply: (outcome != 1 || rng.gen_bool(0.5)).then(|| REPLIES[rng.gen_range(0..REPLIES.len())]),
+                reply: (outcome != 1 || rng.gen_bool(0.5))
+                    .then(|| REPLIES[rng.gen_range(0..REPLIES.len())]),
                 agent: agents[rng.gen_range(0..agents.len())],
                 outcome,
                 important: rng.gen_bool(0.08),
-                label: rng.gen_bool(0.5).then(|| label_ids[rng.gen_range(0..label_ids.len())]),
-                sentiment: [Sentiment::Positive, Sentiment::Neutral, Sentiment::Negative][rng.gen_range(0..3)],
+                label: rng
+                    .gen_bool(0.5)
+                    .then(|| label_ids[rng.gen_range(0..label_ids.len())]),
+                sentiment: [Sentiment::Positive, Sentiment::Neutral, Sentiment::Negative]
+                    [rng.gen_range(0..3)],
                 seq: msg_seq,
             });
             msg_seq += 3;
@@ -216,7 +306,10 @@ pub fn fill(store: &Store) -> AppResult<()> {
         })?;
         made += batch;
     }
-    println!("Demo workspace created: {} accounts, {CUSTOMERS} customers, {TICKETS} conversations.", account_list.len());
+    println!(
+        "Demo workspace created: {} accounts, {CUSTOMERS} customers, {TICKETS} conversations.",
+        account_list.len()
+    );
     print_logins();
     Ok(())
 }
@@ -249,8 +342,14 @@ struct Plan {
 }
 
 impl Plan {
-    fn apply(&self, txn: &redb::WriteTransaction, fx: &mut crate::store::Effects, admin: &Access) -> AppResult<()> {
-        let public = matches!(self.account.kind, Channel::Facebook | Channel::Instagram) && self.seq % 2 == 0;
+    fn apply(
+        &self,
+        txn: &redb::WriteTransaction,
+        fx: &mut crate::store::Effects,
+        admin: &Access,
+    ) -> AppResult<()> {
+        let public = matches!(self.account.kind, Channel::Facebook | Channel::Instagram)
+            && self.seq % 2 == 0;
         let contact_external = match self.account.kind {
             Channel::Email | Channel::Form => self.email.clone(),
             Channel::Whatsapp => self.phone.clone(),
@@ -273,12 +372,33 @@ impl Plan {
             attachments: vec![],
             sent_at: Some(at),
         };
-        let got = tickets::ingest(txn, fx, &inbound(self.opener, 0, self.started), self.started)?;
+        let got = tickets::ingest(
+            txn,
+            fx,
+            &inbound(self.opener, 0, self.started),
+            self.started,
+        )?;
         let number = got.ticket_number;
         let mut at = self.started + 20 * 60_000;
-        let agent = Access { user_id: self.agent, name: String::new(), role: Role::Admin, visible: None };
+        let agent = Access {
+            user_id: self.agent,
+            name: String::new(),
+            role: Role::Admin,
+            visible: None,
+        };
         if let Some(r) = self.reply {
-            tickets::reply(txn, fx, number, &agent, &Reply { text: r.into(), reply_to: None, attachments: vec![] }, at)?;
+            tickets::reply(
+                txn,
+                fx,
+                number,
+                &agent,
+                &Reply {
+                    text: r.into(),
+                    reply_to: None,
+                    attachments: vec![],
+                },
+                at,
+            )?;
             at += 35 * 60_000;
         }
         if let Some(f) = self.followup {
@@ -292,7 +412,11 @@ impl Plan {
             ..Default::default()
         };
         if self.reply.is_none() && self.outcome == 1 {
-            patch.assignee_id = Some(if self.seq % 3 == 0 { None } else { Some(self.agent) });
+            patch.assignee_id = Some(if self.seq % 3 == 0 {
+                None
+            } else {
+                Some(self.agent)
+            });
         }
         match self.outcome {
             2 => {

@@ -1,4 +1,8 @@
 //! `atiende`: thin entry point; everything happens in `cli` and `app`.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 mod app;
 mod auth;

@@ -20,8 +20,8 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that tests move by hand; also used by the server when `ATIENDE_CLOCK_OFFSET_MS`
-/// shifts time for end-to-end tests of day-based rules.
+/// The system clock shifted by a fixed offset: `ATIENDE_CLOCK_OFFSET_MS` runs the real binary
+/// "in the future" for end-to-end tests of day-based rules.
 #[derive(Debug, Clone, Default)]
 pub struct OffsetClock {
     offset: Arc<AtomicI64>,
@@ -32,11 +32,6 @@ impl OffsetClock {
         Self {
             offset: Arc::new(AtomicI64::new(offset_ms)),
         }
-    }
-
-    #[cfg(test)]
-    pub fn advance(&self, ms: i64) {
-        self.offset.fetch_add(ms, Ordering::SeqCst);
     }
 }
 

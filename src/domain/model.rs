@@ -200,7 +200,8 @@ pub enum TicketState {
 }
 
 impl TicketState {
-    pub const ALL: [TicketState; 3] = [TicketState::Open, TicketState::Closed, TicketState::Ignored];
+    pub const ALL: [TicketState; 3] =
+        [TicketState::Open, TicketState::Closed, TicketState::Ignored];
     pub fn code(self) -> u8 {
         match self {
             TicketState::Open => 1,

@@ -128,7 +128,10 @@ mod tests {
         // 10.000.013-K is a valid RUT with check digit K.
         assert_eq!(check_digit(10_000_013), 'K');
         assert_eq!(Rut::parse("10000013-k").unwrap().normalized(), "10000013-K");
-        assert_eq!(Rut::parse("10.000.013-K").unwrap().normalized(), "10000013-K");
+        assert_eq!(
+            Rut::parse("10.000.013-K").unwrap().normalized(),
+            "10000013-K"
+        );
     }
 
     #[test]

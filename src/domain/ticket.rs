@@ -114,7 +114,13 @@ pub struct ReplyEffect {
 
 /// An agent replied: the ticket is answered, the SLA clock stops, and the ticket moves to the
 /// replying agent when someone else held it (ASSIGN-5).
-pub fn apply_reply(t: &mut Ticket, user_id: u64, public: bool, text: &str, at: Millis) -> ReplyEffect {
+pub fn apply_reply(
+    t: &mut Ticket,
+    user_id: u64,
+    public: bool,
+    text: &str,
+    at: Millis,
+) -> ReplyEffect {
     t.kind = mix_kind(t.kind, public, t.message_count == 0);
     t.message_count += 1;
     t.answered = true;
@@ -261,7 +267,10 @@ mod tests {
     #[test]
     fn routing_joins_open_and_opens_after_closed_or_ignored() {
         assert_eq!(route_inbound(None), Route::New { previous: None });
-        assert_eq!(route_inbound(Some(&ticket(4, TicketState::Open))), Route::Join(4));
+        assert_eq!(
+            route_inbound(Some(&ticket(4, TicketState::Open))),
+            Route::Join(4)
+        );
         assert_eq!(
             route_inbound(Some(&ticket(4, TicketState::Closed))),
             Route::New { previous: Some(4) }
@@ -272,7 +281,10 @@ mod tests {
         );
         let mut merged = ticket(5, TicketState::Closed);
         merged.merged_into = Some(2);
-        assert_eq!(route_inbound(Some(&merged)), Route::New { previous: Some(2) });
+        assert_eq!(
+            route_inbound(Some(&merged)),
+            Route::New { previous: Some(2) }
+        );
     }
 
     #[test]
@@ -282,7 +294,11 @@ mod tests {
         assert!(!t.answered);
         assert_eq!(t.waiting_since, Some(2_000));
         apply_inbound(&mut t, false, "¿hay alguien?", 3_000);
-        assert_eq!(t.waiting_since, Some(2_000), "waits since the first unanswered");
+        assert_eq!(
+            t.waiting_since,
+            Some(2_000),
+            "waits since the first unanswered"
+        );
         let eff = apply_reply(&mut t, 9, false, "sí", 4_000);
         assert!(t.answered);
         assert_eq!(t.waiting_since, None);
@@ -297,7 +313,10 @@ mod tests {
         let mut t = ticket(1, TicketState::Open);
         t.assignee_id = Some(3);
         assert_eq!(apply_reply(&mut t, 3, true, "x", 5).moved_from, None);
-        assert_eq!(apply_reply(&mut t, 4, true, "y", 6).moved_from, Some(Some(3)));
+        assert_eq!(
+            apply_reply(&mut t, 4, true, "y", 6).moved_from,
+            Some(Some(3))
+        );
         assert_eq!(t.assignee_id, Some(4));
     }
 
@@ -313,16 +332,28 @@ mod tests {
     #[test]
     fn state_changes_and_reopen_rights() {
         let mut t = ticket(1, TicketState::Open);
-        assert_eq!(change_state(&mut t, TicketState::Closed, Role::Agent, 10), Ok(true));
+        assert_eq!(
+            change_state(&mut t, TicketState::Closed, Role::Agent, 10),
+            Ok(true)
+        );
         assert_eq!(t.closed_at, Some(10));
         assert_eq!(
             change_state(&mut t, TicketState::Open, Role::Agent, 11),
             Err(StateChangeError::ReopenNotAllowed)
         );
-        assert_eq!(change_state(&mut t, TicketState::Open, Role::Admin, 12), Ok(true));
+        assert_eq!(
+            change_state(&mut t, TicketState::Open, Role::Admin, 12),
+            Ok(true)
+        );
         assert_eq!(t.closed_at, None);
-        assert_eq!(change_state(&mut t, TicketState::Open, Role::Admin, 13), Ok(false));
-        assert_eq!(change_state(&mut t, TicketState::Ignored, Role::Agent, 14), Ok(true));
+        assert_eq!(
+            change_state(&mut t, TicketState::Open, Role::Admin, 13),
+            Ok(false)
+        );
+        assert_eq!(
+            change_state(&mut t, TicketState::Ignored, Role::Agent, 14),
+            Ok(true)
+        );
     }
 
     #[test]
@@ -354,10 +385,16 @@ mod tests {
         assert_eq!(old.message_count, 3);
         assert!(!old.answered);
         assert_eq!(old.waiting_since, Some(50));
-        assert_eq!(merge(&mut new, &mut old, true, 61), Err(MergeError::AlreadyMerged));
+        assert_eq!(
+            merge(&mut new, &mut old, true, 61),
+            Err(MergeError::AlreadyMerged)
+        );
         let mut a = ticket(3, TicketState::Open);
         let mut b = ticket(4, TicketState::Open);
-        assert_eq!(merge(&mut a, &mut b, false, 1), Err(MergeError::DifferentCustomer));
+        assert_eq!(
+            merge(&mut a, &mut b, false, 1),
+            Err(MergeError::DifferentCustomer)
+        );
         let mut c = ticket(3, TicketState::Open);
         assert_eq!(merge(&mut a, &mut c, true, 1), Err(MergeError::SameTicket));
     }

@@ -27,7 +27,10 @@ fn serve(path: &str, cache: &'static str) -> Response {
             let mime = file.metadata.mimetype().to_string();
             (
                 StatusCode::OK,
-                [(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, cache.to_string())],
+                [
+                    (header::CONTENT_TYPE, mime),
+                    (header::CACHE_CONTROL, cache.to_string()),
+                ],
                 file.data.into_owned(),
             )
                 .into_response()

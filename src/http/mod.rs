@@ -38,7 +38,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
 fn json_rejection(rej: JsonRejection) -> AppError {
     match rej {
-        JsonRejection::JsonSyntaxError(e) => AppError::bad_request("invalid_json", format!("the body is not valid JSON: {}", e.body_text())),
+        JsonRejection::JsonSyntaxError(e) => AppError::bad_request(
+            "invalid_json",
+            format!("the body is not valid JSON: {}", e.body_text()),
+        ),
         JsonRejection::JsonDataError(e) => {
             let text = e.body_text();
             let field = text
@@ -71,11 +74,19 @@ pub struct ApiPath<T>(pub T);
 impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, AppError> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, AppError> {
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| ApiPath(p.0))
-            .map_err(|e: PathRejection| AppError::bad_request("invalid_id", format!("bad path parameter: {}", e.body_text())))
+            .map_err(|e: PathRejection| {
+                AppError::bad_request(
+                    "invalid_id",
+                    format!("bad path parameter: {}", e.body_text()),
+                )
+            })
     }
 }
 
@@ -85,7 +96,10 @@ pub struct ApiQuery<T>(pub T);
 impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, AppError> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, AppError> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| ApiQuery(q.0))
@@ -105,11 +119,15 @@ struct SecurityAddon;
 
 impl utoipa::Modify for SecurityAddon {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "session",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::SESSION_COOKIE))),
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::auth::SESSION_COOKIE,
+            ))),
         );
         components.add_security_scheme(
             "token",
@@ -122,9 +140,13 @@ impl utoipa::Modify for SecurityAddon {
 #[cfg(test)]
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let c = crate::config::Config::default();
-    api::routes(OpenApiRouter::with_openapi(ApiDoc::openapi()), c.max_body_bytes, c.max_upload_bytes)
-        .split_for_parts()
-        .1
+    api::routes(
+        OpenApiRouter::with_openapi(ApiDoc::openapi()),
+        c.max_body_bytes,
+        c.max_upload_bytes,
+    )
+    .split_for_parts()
+    .1
 }
 
 pub fn router(state: AppState) -> Router {
@@ -192,7 +214,10 @@ mod tests {
             "/api/v1/canned_responses",
             "/api/v1/assignment",
         ] {
-            assert!(doc.paths.paths.contains_key(p), "{p} missing from the OpenAPI document");
+            assert!(
+                doc.paths.paths.contains_key(p),
+                "{p} missing from the OpenAPI document"
+            );
         }
     }
 }

@@ -233,7 +233,13 @@ impl Search {
         // Query syntax characters are taken as text: people type "¿dónde está mi pedido?".
         let cleaned: String = q
             .chars()
-            .map(|c| if c.is_alphanumeric() || c == '@' || c == '.' { c } else { ' ' })
+            .map(|c| {
+                if c.is_alphanumeric() || c == '@' || c == '.' {
+                    c
+                } else {
+                    ' '
+                }
+            })
             .collect();
         let (text_query, _) = parser.parse_query_lenient(&cleaned);
         clauses.push((Occur::Should, text_query));
@@ -246,8 +252,12 @@ impl Search {
             let kind = d.get_first(f.kind).and_then(|v| v.as_u64());
             let id = d.get_first(f.id).and_then(|v| v.as_u64());
             match (kind, id) {
-                (Some(KIND_CONTACT), Some(id)) if hits.contacts.len() < limit => hits.contacts.push(id),
-                (Some(KIND_MESSAGE), Some(id)) if hits.messages.len() < limit => hits.messages.push(id),
+                (Some(KIND_CONTACT), Some(id)) if hits.contacts.len() < limit => {
+                    hits.contacts.push(id)
+                }
+                (Some(KIND_MESSAGE), Some(id)) if hits.messages.len() < limit => {
+                    hits.messages.push(id)
+                }
                 _ => {}
             }
         }
@@ -318,7 +328,8 @@ impl Indexer {
         let f = self.search.fields;
         let key = format!("c{}", c.id);
         self.writer.delete_term(Term::from_field_text(f.key, &key));
-        let mut d = doc!(f.kind => KIND_CONTACT, f.id => c.id, f.key => key, f.name => c.name.clone());
+        let mut d =
+            doc!(f.kind => KIND_CONTACT, f.id => c.id, f.key => key, f.name => c.name.clone());
         for t in contact_terms(c) {
             d.add_text(f.exact, t);
         }
@@ -355,12 +366,18 @@ impl Indexer {
             for e in events {
                 match e.kind.as_str() {
                     "contact.created" | "contact.updated" => {
-                        if let Some(c) = e.contact_id.and_then(|id| codec::get::<Contact>(&ct, id).transpose()) {
+                        if let Some(c) = e
+                            .contact_id
+                            .and_then(|id| codec::get::<Contact>(&ct, id).transpose())
+                        {
                             contacts.push(c?);
                         }
                     }
                     "message.created" => {
-                        if let Some(m) = e.message_id.and_then(|id| codec::get::<Message>(&mt, id).transpose()) {
+                        if let Some(m) = e
+                            .message_id
+                            .and_then(|id| codec::get::<Message>(&mt, id).transpose())
+                        {
                             messages.push(m?);
                         }
                     }
@@ -379,9 +396,9 @@ impl Indexer {
     }
 
     fn catch_up(&mut self, covered: Option<u64>) -> AppResult<()> {
-        let (first, last) = self.store.read_blocking(|txn| {
-            Ok((Store::first_event_id(txn)?, Store::last_event_id(txn)?))
-        })?;
+        let (first, last) = self
+            .store
+            .read_blocking(|txn| Ok((Store::first_event_id(txn)?, Store::last_event_id(txn)?)))?;
         let Some(mut from) = covered else {
             self.rebuild()?;
             return Ok(());
@@ -401,7 +418,9 @@ impl Indexer {
                 .into_iter()
                 .map(Arc::new)
                 .collect();
-            let Some(tail) = batch.last().map(|e| e.id) else { break };
+            let Some(tail) = batch.last().map(|e| e.id) else {
+                break;
+            };
             self.apply(&batch)?;
             from = tail;
         }
@@ -427,7 +446,9 @@ impl Indexer {
                 }
                 Ok(out)
             })?;
-            let Some(tail) = chunk.last().map(|c| c.id) else { break };
+            let Some(tail) = chunk.last().map(|c| c.id) else {
+                break;
+            };
             for c in &chunk {
                 self.upsert_contact(c);
             }
@@ -444,7 +465,9 @@ impl Indexer {
                 }
                 Ok(out)
             })?;
-            let Some(tail) = chunk.last().map(|m| m.id) else { break };
+            let Some(tail) = chunk.last().map(|m| m.id) else {
+                break;
+            };
             for m in &chunk {
                 self.upsert_message(m);
             }
@@ -453,7 +476,11 @@ impl Indexer {
         }
         self.commit(last)?;
         self.search.rebuilding.store(false, Ordering::SeqCst);
-        tracing::info!(documents = count, ms = started.elapsed().as_millis() as u64, "search index rebuilt");
+        tracing::info!(
+            documents = count,
+            ms = started.elapsed().as_millis() as u64,
+            "search index rebuilt"
+        );
         Ok(count)
     }
 
@@ -501,7 +528,10 @@ mod tests {
     #[test]
     fn rut_in_any_format_gives_the_same_term() {
         for q in ["12.345.678-5", "12345678-5", "123456785"] {
-            assert!(exact_terms(q).contains(&"rut:12345678-5".to_string()), "{q}");
+            assert!(
+                exact_terms(q).contains(&"rut:12345678-5".to_string()),
+                "{q}"
+            );
         }
     }
 

@@ -89,7 +89,12 @@ pub fn all_modes(txn: &ReadTransaction) -> AppResult<Vec<(u64, u64, AssignMode)>
     Ok(out)
 }
 
-pub fn set_mode(txn: &WriteTransaction, user_id: u64, account_id: u64, mode: AssignMode) -> AppResult<()> {
+pub fn set_mode(
+    txn: &WriteTransaction,
+    user_id: u64,
+    account_id: u64,
+    mode: AssignMode,
+) -> AppResult<()> {
     let mut t = txn.open_table(USER_ACCOUNT_TO_MODE)?;
     if mode == AssignMode::Disabled {
         t.remove((user_id, account_id))?;

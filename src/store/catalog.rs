@@ -14,11 +14,19 @@ pub fn list<T: DeserializeOwned>(txn: &ReadTransaction, table: RecordTable) -> A
     codec::all(&txn.open_table(table)?)
 }
 
-pub fn get<T: DeserializeOwned>(txn: &ReadTransaction, table: RecordTable, id: u64) -> AppResult<Option<T>> {
+pub fn get<T: DeserializeOwned>(
+    txn: &ReadTransaction,
+    table: RecordTable,
+    id: u64,
+) -> AppResult<Option<T>> {
     codec::get(&txn.open_table(table)?, id)
 }
 
-pub fn get_w<T: DeserializeOwned>(txn: &WriteTransaction, table: RecordTable, id: u64) -> AppResult<Option<T>> {
+pub fn get_w<T: DeserializeOwned>(
+    txn: &WriteTransaction,
+    table: RecordTable,
+    id: u64,
+) -> AppResult<Option<T>> {
     codec::get(&txn.open_table(table)?, id)
 }
 
@@ -42,7 +50,13 @@ pub fn put<T: Serialize>(
     Ok(())
 }
 
-pub fn remove(txn: &WriteTransaction, fx: &mut Effects, table: RecordTable, kind: &str, id: u64) -> AppResult<()> {
+pub fn remove(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    table: RecordTable,
+    kind: &str,
+    id: u64,
+) -> AppResult<()> {
     let existed = txn.open_table(table)?.remove(id)?.is_some();
     if !existed {
         return Err(AppError::not_found(kind));

@@ -27,7 +27,9 @@ pub fn get<T: DeserializeOwned>(
 }
 
 /// Reads every record of a small table (labels, teams, accounts…), in id order.
-pub fn all<T: DeserializeOwned>(table: &impl ReadableTable<u64, &'static [u8]>) -> AppResult<Vec<T>> {
+pub fn all<T: DeserializeOwned>(
+    table: &impl ReadableTable<u64, &'static [u8]>,
+) -> AppResult<Vec<T>> {
     let mut out = Vec::new();
     for row in table.iter()? {
         let (_, v) = row?;

@@ -16,7 +16,11 @@ pub fn get_w(txn: &WriteTransaction, id: u64) -> AppResult<Option<Contact>> {
 }
 
 /// Newest first, `before` = the last id of the previous page.
-pub fn list(txn: &ReadTransaction, before: Option<u64>, limit: usize) -> AppResult<(Vec<Contact>, bool)> {
+pub fn list(
+    txn: &ReadTransaction,
+    before: Option<u64>,
+    limit: usize,
+) -> AppResult<(Vec<Contact>, bool)> {
     let t = txn.open_table(CONTACT_ID_TO_CONTACT)?;
     let mut out = Vec::new();
     for row in t.range(..before.unwrap_or(u64::MAX))?.rev().take(limit + 1) {
@@ -48,7 +52,12 @@ pub struct ContactFacts {
     pub username: Option<String>,
 }
 
-pub fn create(txn: &WriteTransaction, fx: &mut Effects, facts: &ContactFacts, now: Millis) -> AppResult<Contact> {
+pub fn create(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    facts: &ContactFacts,
+    now: Millis,
+) -> AppResult<Contact> {
     let id = next_id(txn, "contact")?;
     let c = Contact {
         id,
@@ -86,7 +95,8 @@ pub fn for_identity(
         .get(key.as_str())?
         .map(|g| g.value());
     if let Some(id) = existing {
-        let mut c = get_w(txn, id)?.ok_or_else(|| AppError::internal("identity without contact"))?;
+        let mut c =
+            get_w(txn, id)?.ok_or_else(|| AppError::internal("identity without contact"))?;
         let before = (c.email.clone(), c.phone.clone(), c.rut.clone());
         c.email = c.email.or_else(|| facts.email.clone());
         c.phone = c.phone.or_else(|| facts.phone.clone());
@@ -110,9 +120,19 @@ pub fn for_identity(
 }
 
 /// ORG-4: the two contacts (and everyone already linked to either) become one person.
-pub fn link(txn: &WriteTransaction, fx: &mut Effects, a: u64, b: u64, now: Millis) -> AppResult<Contact> {
+pub fn link(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    a: u64,
+    b: u64,
+    now: Millis,
+) -> AppResult<Contact> {
     if a == b {
-        return Err(AppError::invalid("contact_id", "same_contact", "a contact cannot be linked to itself"));
+        return Err(AppError::invalid(
+            "contact_id",
+            "same_contact",
+            "a contact cannot be linked to itself",
+        ));
     }
     let ca = get_w(txn, a)?.ok_or_else(|| AppError::not_found("contact"))?;
     let cb = get_w(txn, b)?.ok_or_else(|| AppError::not_found("contact"))?;
@@ -123,7 +143,9 @@ pub fn link(txn: &WriteTransaction, fx: &mut Effects, a: u64, b: u64, now: Milli
     group.dedup();
     let mut result = None;
     for id in &group {
-        let Some(mut c) = get_w(txn, *id)? else { continue };
+        let Some(mut c) = get_w(txn, *id)? else {
+            continue;
+        };
         c.linked = group.iter().copied().filter(|x| x != id).collect();
         c.updated_at = now;
         put(txn, fx, &c, "contact.updated")?;

@@ -436,7 +436,7 @@ pub fn list_in(
     for s in streams.iter_mut() {
         heads.push(s.next().transpose()?);
     }
-    let mut out = Vec::with_capacity(limit + 1);
+    let mut out = Vec::with_capacity(limit.min(256) + 1);
     loop {
         // Pick the next key across the merged scans.
         let mut best: Option<usize> = None;

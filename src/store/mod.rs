@@ -42,7 +42,10 @@ impl Store {
         sink: Arc<dyn EventSink>,
     ) -> AppResult<(Store, std::thread::JoinHandle<()>)> {
         std::fs::create_dir_all(data_dir).map_err(|e| {
-            AppError::internal(format!("cannot create data dir {}: {e}", data_dir.display()))
+            AppError::internal(format!(
+                "cannot create data dir {}: {e}",
+                data_dir.display()
+            ))
         })?;
         let db = Database::create(data_dir.join(DB_FILE)).map_err(|e| {
             AppError::internal(format!(
@@ -52,7 +55,7 @@ impl Store {
         })?;
         migrate::migrate(&db)?;
         let db = Arc::new(db);
-        let (writer, handle) = writer::Writer::start(db.clone(), sink, clock.clone());
+        let (writer, handle) = writer::Writer::start(db.clone(), sink, clock.clone())?;
         let blobs = blobs::Blobs::new(data_dir.join("attachments"))?;
         Ok((
             Store {
@@ -86,7 +89,10 @@ impl Store {
     }
 
     /// Read for code already on a blocking thread (CLI, indexer).
-    pub fn read_blocking<R>(&self, f: impl FnOnce(&ReadTransaction) -> AppResult<R>) -> AppResult<R> {
+    pub fn read_blocking<R>(
+        &self,
+        f: impl FnOnce(&ReadTransaction) -> AppResult<R>,
+    ) -> AppResult<R> {
         let txn = self.db.begin_read()?;
         f(&txn)
     }

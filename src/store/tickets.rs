@@ -24,7 +24,9 @@ pub struct Access {
 
 impl Access {
     pub fn may_see(&self, account_id: u64) -> bool {
-        self.visible.as_ref().is_none_or(|v| v.contains(&account_id))
+        self.visible
+            .as_ref()
+            .is_none_or(|v| v.contains(&account_id))
     }
 }
 
@@ -57,7 +59,11 @@ pub fn save(txn: &WriteTransaction, old: Option<&Ticket>, new: &Ticket) -> AppRe
     index::update(&mut idx, old, Some(new))
 }
 
-pub fn query_in_write(txn: &WriteTransaction, q: &TicketQuery, now: Millis) -> AppResult<Vec<Ticket>> {
+pub fn query_in_write(
+    txn: &WriteTransaction,
+    q: &TicketQuery,
+    now: Millis,
+) -> AppResult<Vec<Ticket>> {
     let (items, _) = index::list_in(
         &txn.open_table(NUMBER_TO_TICKET)?,
         &txn.open_table(TICKET_INDEX)?,
@@ -155,7 +161,12 @@ fn insert_message(txn: &WriteTransaction, m: &Message) -> AppResult<()> {
 }
 
 /// TICK-2: a customer message joins their open ticket on the account or opens a new one.
-pub fn ingest(txn: &WriteTransaction, fx: &mut Effects, inbound: &Inbound, now: Millis) -> AppResult<Ingested> {
+pub fn ingest(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    inbound: &Inbound,
+    now: Millis,
+) -> AppResult<Ingested> {
     let account = super::accounts::require_w(txn, inbound.account_id)?;
     let ext_key = identity_key(account.id, &inbound.external_id);
     let seen = txn
@@ -174,7 +185,11 @@ pub fn ingest(txn: &WriteTransaction, fx: &mut Effects, inbound: &Inbound, now: 
     check_attachments(txn, &inbound.attachments)?;
     if let Some(r) = inbound.reply_to {
         if txn.open_table(MESSAGE_ID_TO_MESSAGE)?.get(r)?.is_none() {
-            return Err(AppError::invalid("reply_to", "unknown_message", format!("message {r} does not exist")));
+            return Err(AppError::invalid(
+                "reply_to",
+                "unknown_message",
+                format!("message {r} does not exist"),
+            ));
         }
     }
     let contact = contacts::for_identity(
@@ -213,7 +228,8 @@ pub fn ingest(txn: &WriteTransaction, fx: &mut Effects, inbound: &Inbound, now: 
             });
             txn.open_table(CONTACT_ACCOUNT_TO_LAST_TICKET)?
                 .insert((contact.id, account.id), number)?;
-            txn.open_table(CONTACT_TICKET)?.insert((contact.id, number), ())?;
+            txn.open_table(CONTACT_TICKET)?
+                .insert((contact.id, number), ())?;
             let detail = match previous {
                 Some(p) => format!("ticket creado por mensaje del cliente (sigue a #{p})"),
                 None => "ticket creado por mensaje del cliente".to_string(),
@@ -242,7 +258,14 @@ pub fn ingest(txn: &WriteTransaction, fx: &mut Effects, inbound: &Inbound, now: 
         .insert(ext_key.as_str(), message.id)?;
     rules::apply_inbound(&mut ticket, inbound.public, &inbound.text, at);
     save(txn, before.as_ref(), &ticket)?;
-    fx.emit(ticket_event(if created { "ticket.created" } else { "ticket.updated" }, &ticket));
+    fx.emit(ticket_event(
+        if created {
+            "ticket.created"
+        } else {
+            "ticket.updated"
+        },
+        &ticket,
+    ));
     let mut e = ticket_event("message.created", &ticket);
     e.message_id = Some(message.id);
     fx.emit(e);
@@ -282,7 +305,11 @@ pub fn reply(
             let m: Message = codec::get(&txn.open_table(MESSAGE_ID_TO_MESSAGE)?, id)?
                 .filter(|m: &Message| m.ticket_number == number)
                 .ok_or_else(|| {
-                    AppError::invalid("reply_to", "unknown_message", format!("message {id} is not in ticket #{number}"))
+                    AppError::invalid(
+                        "reply_to",
+                        "unknown_message",
+                        format!("message {id} is not in ticket #{number}"),
+                    )
                 })?;
             m.public
         }
@@ -318,7 +345,10 @@ pub fn reply(
         .insert(outbox.id, codec::encode(&outbox)?.as_slice())?;
     if let Some(from) = effect.moved_from {
         let detail = match from {
-            Some(prev) => format!("asignado a {}: respondió el ticket (antes usuario {prev})", access.name),
+            Some(prev) => format!(
+                "asignado a {}: respondió el ticket (antes usuario {prev})",
+                access.name
+            ),
             None => format!("asignado a {}: respondió el ticket", access.name),
         };
         add_history(txn, number, Some(access.user_id), "assigned", &detail, now)?;
@@ -402,17 +432,30 @@ pub fn patch(
             )),
             Ok(false) => {}
             Err(rules::StateChangeError::ReopenNotAllowed) => {
-                return Err(AppError::forbidden("only administrators and supervisors reopen tickets"))
+                return Err(AppError::forbidden(
+                    "only administrators and supervisors reopen tickets",
+                ))
             }
             Err(rules::StateChangeError::Merged) => {
-                return Err(AppError::conflict("ticket_merged", "a merged ticket cannot change state"))
+                return Err(AppError::conflict(
+                    "ticket_merged",
+                    "a merged ticket cannot change state",
+                ))
             }
         }
     }
     if let Some(b) = p.important {
         if b != t.important {
             t.important = b;
-            history.push(("important", if b { "marcado importante" } else { "desmarcado importante" }.into()));
+            history.push((
+                "important",
+                if b {
+                    "marcado importante"
+                } else {
+                    "desmarcado importante"
+                }
+                .into(),
+            ));
         }
     }
     if let Some(who) = p.assignee_id {
@@ -421,7 +464,13 @@ pub fn patch(
                 Some(uid) => {
                     let u = super::users::get_w(txn, uid)?
                         .filter(|u| u.active)
-                        .ok_or_else(|| AppError::invalid("assignee_id", "unknown_user", format!("no active user {uid}")))?;
+                        .ok_or_else(|| {
+                            AppError::invalid(
+                                "assignee_id",
+                                "unknown_user",
+                                format!("no active user {uid}"),
+                            )
+                        })?;
                     if !u.role.sees_all_accounts() {
                         let modes = txn.open_table(USER_ACCOUNT_TO_MODE)?;
                         let enabled = modes
@@ -452,8 +501,9 @@ pub fn patch(
         if team != t.team_id {
             if let Some(tid) = team {
                 let teams = txn.open_table(TEAM_ID_TO_TEAM)?;
-                let team: Team = codec::get(&teams, tid)?
-                    .ok_or_else(|| AppError::invalid("team_id", "unknown_team", format!("no team {tid}")))?;
+                let team: Team = codec::get(&teams, tid)?.ok_or_else(|| {
+                    AppError::invalid("team_id", "unknown_team", format!("no team {tid}"))
+                })?;
                 history.push(("team", format!("asignado al equipo {}", team.name)));
             } else {
                 history.push(("team", "sin equipo".into()));
@@ -466,7 +516,11 @@ pub fn patch(
         let mut clean: Vec<u64> = Vec::new();
         for l in labels {
             if table.get(*l)?.is_none() {
-                return Err(AppError::invalid("labels", "unknown_label", format!("no label {l}")));
+                return Err(AppError::invalid(
+                    "labels",
+                    "unknown_label",
+                    format!("no label {l}"),
+                ));
             }
             if !clean.contains(l) {
                 clean.push(*l);
@@ -493,7 +547,7 @@ pub fn patch(
         }
         history.push(("typified", "datos del ticket actualizados".into()));
     }
-    let changed = history.len() > 0
+    let changed = !history.is_empty()
         || t.sentiment_initial != before.sentiment_initial
         || t.sentiment_final != before.sentiment_final;
     if !changed {
@@ -525,13 +579,19 @@ pub fn merge(
     let mut src = src_before.clone();
     let mut dst = dst_before.clone();
     rules::merge(&mut src, &mut dst, same_customer, now).map_err(|e| match e {
-        rules::MergeError::SameTicket => AppError::invalid("into", "same_ticket", "a ticket cannot be merged into itself"),
+        rules::MergeError::SameTicket => AppError::invalid(
+            "into",
+            "same_ticket",
+            "a ticket cannot be merged into itself",
+        ),
         rules::MergeError::DifferentCustomer => AppError::invalid(
             "into",
             "different_customer",
             "only tickets of the same customer can be merged",
         ),
-        rules::MergeError::AlreadyMerged => AppError::conflict("ticket_merged", "one of the tickets was already merged"),
+        rules::MergeError::AlreadyMerged => {
+            AppError::conflict("ticket_merged", "one of the tickets was already merged")
+        }
     })?;
     // Move the conversation.
     let message_ids: Vec<u64> = {
@@ -574,8 +634,22 @@ pub fn merge(
             last.insert(key, into)?;
         }
     }
-    add_history(txn, into, Some(access.user_id), "merged", &format!("#{source} fusionado en este ticket por {}", access.name), now)?;
-    add_history(txn, source, Some(access.user_id), "merged", &format!("fusionado en #{into} por {}", access.name), now)?;
+    add_history(
+        txn,
+        into,
+        Some(access.user_id),
+        "merged",
+        &format!("#{source} fusionado en este ticket por {}", access.name),
+        now,
+    )?;
+    add_history(
+        txn,
+        source,
+        Some(access.user_id),
+        "merged",
+        &format!("fusionado en #{into} por {}", access.name),
+        now,
+    )?;
     save(txn, Some(&src_before), &src)?;
     save(txn, Some(&dst_before), &dst)?;
     fx.emit(ticket_event("ticket.updated", &src));
@@ -621,7 +695,11 @@ pub fn history(txn: &ReadTransaction, number: u64) -> AppResult<Vec<HistoryEntry
 }
 
 /// The customer's (and linked profiles') latest tickets, newest first.
-pub fn of_contacts(txn: &ReadTransaction, contact_ids: &[u64], limit: usize) -> AppResult<Vec<Ticket>> {
+pub fn of_contacts(
+    txn: &ReadTransaction,
+    contact_ids: &[u64],
+    limit: usize,
+) -> AppResult<Vec<Ticket>> {
     let ct = txn.open_table(CONTACT_TICKET)?;
     let mut numbers = Vec::new();
     for c in contact_ids {

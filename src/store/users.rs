@@ -18,7 +18,9 @@ pub fn get_w(txn: &WriteTransaction, id: u64) -> AppResult<Option<User>> {
 
 pub fn by_email(txn: &ReadTransaction, email: &str) -> AppResult<Option<User>> {
     let idx = txn.open_table(EMAIL_TO_USER_ID)?;
-    let id = idx.get(email.trim().to_lowercase().as_str())?.map(|g| g.value());
+    let id = idx
+        .get(email.trim().to_lowercase().as_str())?
+        .map(|g| g.value());
     match id {
         Some(id) => get(txn, id),
         None => Ok(None),
@@ -41,7 +43,12 @@ pub struct NewUser {
     pub language: String,
 }
 
-pub fn create(txn: &WriteTransaction, fx: &mut Effects, u: &NewUser, now: Millis) -> AppResult<User> {
+pub fn create(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    u: &NewUser,
+    now: Millis,
+) -> AppResult<User> {
     let email = u.email.trim().to_lowercase();
     {
         let idx = txn.open_table(EMAIL_TO_USER_ID)?;
@@ -84,7 +91,12 @@ pub fn put(txn: &WriteTransaction, user: &User) -> AppResult<()> {
 }
 
 /// Saves an edited user, keeping the email index in step.
-pub fn update(txn: &WriteTransaction, fx: &mut Effects, before: &User, after: &User) -> AppResult<()> {
+pub fn update(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    before: &User,
+    after: &User,
+) -> AppResult<()> {
     if before.email != after.email {
         let mut idx = txn.open_table(EMAIL_TO_USER_ID)?;
         if idx.get(after.email.as_str())?.is_some() {
@@ -121,11 +133,15 @@ pub fn deactivate(
     {
         let mut sessions = txn.open_table(SESSION_HASH_TO_SESSION)?;
         sessions.retain(|_, v| {
-            codec::decode::<Session>(v).map(|s| s.user_id != user_id).unwrap_or(true)
+            codec::decode::<Session>(v)
+                .map(|s| s.user_id != user_id)
+                .unwrap_or(true)
         })?;
         let mut tokens = txn.open_table(TOKEN_HASH_TO_TOKEN)?;
         tokens.retain(|_, v| {
-            codec::decode::<ApiToken>(v).map(|t| t.user_id != user_id).unwrap_or(true)
+            codec::decode::<ApiToken>(v)
+                .map(|t| t.user_id != user_id)
+                .unwrap_or(true)
         })?;
     }
     // Open tickets assigned to them, created in the last 5 days: the assignee index scanned
@@ -169,14 +185,19 @@ pub fn deactivate(
     Ok(released)
 }
 
-pub fn create_session(txn: &WriteTransaction, token_hash: &str, session: &Session) -> AppResult<()> {
+pub fn create_session(
+    txn: &WriteTransaction,
+    token_hash: &str,
+    session: &Session,
+) -> AppResult<()> {
     txn.open_table(SESSION_HASH_TO_SESSION)?
         .insert(token_hash, codec::encode(session)?.as_slice())?;
     Ok(())
 }
 
 pub fn delete_session(txn: &WriteTransaction, token_hash: &str) -> AppResult<()> {
-    txn.open_table(SESSION_HASH_TO_SESSION)?.remove(token_hash)?;
+    txn.open_table(SESSION_HASH_TO_SESSION)?
+        .remove(token_hash)?;
     Ok(())
 }
 
@@ -189,7 +210,13 @@ pub fn session(txn: &ReadTransaction, token_hash: &str) -> AppResult<Option<Sess
     Ok(s)
 }
 
-pub fn create_token(txn: &WriteTransaction, token_hash: &str, user_id: u64, name: &str, now: Millis) -> AppResult<ApiToken> {
+pub fn create_token(
+    txn: &WriteTransaction,
+    token_hash: &str,
+    user_id: u64,
+    name: &str,
+    now: Millis,
+) -> AppResult<ApiToken> {
     let token = ApiToken {
         id: next_id(txn, "api_token")?,
         user_id,

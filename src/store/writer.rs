@@ -84,13 +84,13 @@ impl Writer {
         db: Arc<Database>,
         sink: Arc<dyn EventSink>,
         clock: Arc<dyn crate::domain::Clock>,
-    ) -> (Writer, std::thread::JoinHandle<()>) {
+    ) -> AppResult<(Writer, std::thread::JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel::<Box<dyn Op>>(QUEUE_DEPTH);
         let handle = std::thread::Builder::new()
             .name("atiende-writer".into())
             .spawn(move || writer_loop(db, rx, sink, clock))
-            .unwrap_or_else(|e| panic!("cannot start the writer thread: {e}"));
-        (Writer { queue: tx }, handle)
+            .map_err(|e| AppError::internal(format!("cannot start the writer thread: {e}")))?;
+        Ok((Writer { queue: tx }, handle))
     }
 
     pub async fn write<R, F>(&self, f: F) -> AppResult<R>
@@ -169,7 +169,11 @@ fn commit_group(db: &Database, mut pending: Vec<Box<dyn Op>>, sink: &dyn EventSi
         let mut failure: Option<(usize, AppError)> = None;
         for (i, op) in pending.iter_mut().enumerate() {
             let mut fx = Effects::default();
-            match op.run(&txn, &mut fx) {
+            // A panicking operation fails alone; the writer thread must survive it.
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| op.run(&txn, &mut fx)))
+                    .unwrap_or_else(|_| Err(AppError::internal("a store operation panicked")));
+            match outcome {
                 Ok(()) => events.extend(fx.events),
                 Err(e) => {
                     failure = Some((i, e));
@@ -216,7 +220,11 @@ fn commit_group(db: &Database, mut pending: Vec<Box<dyn Op>>, sink: &dyn EventSi
 }
 
 /// Gives each event its id and stores it, pruning the oldest beyond `EVENTS_KEPT`.
-fn persist_events(txn: &WriteTransaction, events: Vec<Event>, now: Millis) -> AppResult<Vec<Arc<Event>>> {
+fn persist_events(
+    txn: &WriteTransaction,
+    events: Vec<Event>,
+    now: Millis,
+) -> AppResult<Vec<Arc<Event>>> {
     if events.is_empty() {
         return Ok(Vec::new());
     }

@@ -1,1 +1,11 @@
+//! The one integration-test binary: every test drives the real `atiende` binary over HTTP.
 
+mod harness;
+
+mod bad_input;
+mod crash;
+mod events;
+mod misc;
+mod search;
+mod tickets;
+mod users;

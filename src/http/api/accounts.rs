@@ -46,7 +46,11 @@ fn redacted(settings: &Settings) -> Settings {
 fn validate_settings(s: &Settings) -> AppResult<()> {
     if let Some(v) = s.get("sla_minutes") {
         if !v.is_null() && v.as_i64().is_none_or(|m| m < 0) {
-            return Err(AppError::invalid("settings.sla_minutes", "invalid_setting", "sla_minutes must be a whole number of minutes ≥ 0"));
+            return Err(AppError::invalid(
+                "settings.sla_minutes",
+                "invalid_setting",
+                "sla_minutes must be a whole number of minutes ≥ 0",
+            ));
         }
     }
     Ok(())
@@ -76,7 +80,10 @@ impl From<&Account> for AccountView {
 
 #[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts",
     responses((status = 200, body = super::Page<AccountView>), (status = 401, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, user: CurrentUser) -> AppResult<Json<super::Page<AccountView>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> AppResult<Json<super::Page<AccountView>>> {
     let access = user.access(&state).await?;
     let all = state.store.read(accounts::list).await?;
     Ok(Json(super::Page {
@@ -130,8 +137,14 @@ async fn visible_account(state: &AppState, user: &CurrentUser, id: u64) -> AppRe
 
 #[utoipa::path(get, path = "/api/v1/accounts/{id}", tag = "accounts", params(("id" = String, Path)),
     responses((status = 200, body = AccountView), (status = 404, body = ErrorBody)))]
-pub async fn get(State(state): State<AppState>, user: CurrentUser, ApiPath(id): ApiPath<u64>) -> AppResult<Json<AccountView>> {
-    Ok(Json(AccountView::from(&visible_account(&state, &user, id).await?)))
+pub async fn get(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<u64>,
+) -> AppResult<Json<AccountView>> {
+    Ok(Json(AccountView::from(
+        &visible_account(&state, &user, id).await?,
+    )))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -153,7 +166,11 @@ pub async fn update(
     ApiJson(body): ApiJson<AccountPatch>,
 ) -> AppResult<Json<AccountView>> {
     user.require_admin()?;
-    let name = body.name.as_deref().map(|n| text_field(n, "name", 120)).transpose()?;
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| text_field(n, "name", 120))
+        .transpose()?;
     if let Some(s) = &body.settings {
         validate_settings(s)?;
     }
@@ -183,7 +200,11 @@ pub async fn update(
 
 #[utoipa::path(delete, path = "/api/v1/accounts/{id}", tag = "accounts", params(("id" = String, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn delete(State(state): State<AppState>, user: CurrentUser, ApiPath(id): ApiPath<u64>) -> AppResult<StatusCode> {
+pub async fn delete(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<u64>,
+) -> AppResult<StatusCode> {
     user.require_admin()?;
     let now = state.store.now();
     state
@@ -235,7 +256,11 @@ pub struct InboundAnswer {
 fn opt_clean(v: &Option<String>, field: &str, max: usize) -> AppResult<Option<String>> {
     match v.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
-        Some(s) if s.chars().count() > max => Err(AppError::invalid(field, "too_long", format!("{field} is longer than {max} characters"))),
+        Some(s) if s.chars().count() > max => Err(AppError::invalid(
+            field,
+            "too_long",
+            format!("{field} is longer than {max} characters"),
+        )),
         Some(s) => Ok(Some(s.to_string())),
     }
 }
@@ -258,21 +283,33 @@ pub async fn inbound(
     let contact_external_id = text_field(&body.contact.external_id, "contact.external_id", 500)?;
     let text = body.text.trim().to_string();
     if text.is_empty() && body.attachments.is_empty() {
-        return Err(AppError::invalid("text", "required", "a message needs text or attachments"));
+        return Err(AppError::invalid(
+            "text",
+            "required",
+            "a message needs text or attachments",
+        ));
     }
     if text.chars().count() > MAX_MESSAGE_CHARS {
-        return Err(AppError::invalid("text", "too_long", format!("text is longer than {MAX_MESSAGE_CHARS} characters")));
+        return Err(AppError::invalid(
+            "text",
+            "too_long",
+            format!("text is longer than {MAX_MESSAGE_CHARS} characters"),
+        ));
     }
     let rut = match opt_clean(&body.contact.rut, "contact.rut", 20)? {
         Some(r) => Some(
             Rut::parse(&r)
-                .map_err(|e| AppError::invalid("contact.rut", "invalid_rut", format!("`{r}`: {e}")))?
+                .map_err(|e| {
+                    AppError::invalid("contact.rut", "invalid_rut", format!("`{r}`: {e}"))
+                })?
                 .normalized(),
         ),
         None => None,
     };
     let email = match opt_clean(&body.contact.email, "contact.email", 254)? {
-        Some(e) => Some(super::users::validate_email(&e).map_err(|e| e.with_field("contact.email"))?),
+        Some(e) => {
+            Some(super::users::validate_email(&e).map_err(|e| e.with_field("contact.email"))?)
+        }
         None => None,
     };
     let facts = ContactFacts {
@@ -282,13 +319,21 @@ pub async fn inbound(
         rut,
         username: opt_clean(&body.contact.username, "contact.username", 200)?,
     };
-    let reply_to = body.reply_to.as_deref().map(|r| parse_id(r, "reply_to")).transpose()?;
+    let reply_to = body
+        .reply_to
+        .as_deref()
+        .map(|r| parse_id(r, "reply_to"))
+        .transpose()?;
     let attachments = body
         .attachments
         .iter()
         .map(|a| parse_id(a, "attachments"))
         .collect::<AppResult<Vec<u64>>>()?;
-    let sent_at = body.sent_at.as_deref().map(|s| parse_time(s, "sent_at")).transpose()?;
+    let sent_at = body
+        .sent_at
+        .as_deref()
+        .map(|s| parse_time(s, "sent_at"))
+        .transpose()?;
     let msg = Inbound {
         account_id: id,
         external_id,
@@ -328,7 +373,10 @@ pub struct AssignmentTable {
 
 #[utoipa::path(get, path = "/api/v1/assignment", tag = "accounts",
     responses((status = 200, body = AssignmentTable), (status = 401, body = ErrorBody)))]
-pub async fn get_assignment(State(state): State<AppState>, user: CurrentUser) -> AppResult<Json<AssignmentTable>> {
+pub async fn get_assignment(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> AppResult<Json<AssignmentTable>> {
     let everyone = user.user.role.sees_all_accounts();
     let me = user.user.id;
     let rows = state.store.read(accounts::all_modes).await?;
@@ -355,16 +403,26 @@ pub async fn put_assignment(
     user.require_admin()?;
     let mut rows = Vec::new();
     for e in &body.items {
-        rows.push((parse_id(&e.user_id, "user_id")?, parse_id(&e.account_id, "account_id")?, e.mode));
+        rows.push((
+            parse_id(&e.user_id, "user_id")?,
+            parse_id(&e.account_id, "account_id")?,
+            e.mode,
+        ));
     }
     state
         .store
         .write(move |txn, fx| {
             for (u, a, m) in &rows {
                 if crate::store::users::get_w(txn, *u)?.is_none() {
-                    return Err(AppError::invalid("user_id", "unknown_user", format!("no user {u}")));
+                    return Err(AppError::invalid(
+                        "user_id",
+                        "unknown_user",
+                        format!("no user {u}"),
+                    ));
                 }
-                accounts::require_w(txn, *a).map_err(|_| AppError::invalid("account_id", "unknown_account", format!("no account {a}")))?;
+                accounts::require_w(txn, *a).map_err(|_| {
+                    AppError::invalid("account_id", "unknown_account", format!("no account {a}"))
+                })?;
                 accounts::set_mode(txn, *u, *a, *m)?;
             }
             fx.emit(crate::store::event("assignment.updated"));

@@ -44,14 +44,30 @@ pub struct LabelBody {
 fn check_color(c: &Option<String>) -> AppResult<Option<String>> {
     match c.as_deref() {
         None | Some("") => Ok(None),
-        Some(s) if s.len() == 7 && s.starts_with('#') && s[1..].bytes().all(|b| b.is_ascii_hexdigit()) => Ok(Some(s.to_lowercase())),
-        Some(s) => Err(AppError::invalid("color", "invalid_color", format!("`{s}` is not a #rrggbb colour"))),
+        Some(s)
+            if s.len() == 7
+                && s.starts_with('#')
+                && s[1..].bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            Ok(Some(s.to_lowercase()))
+        }
+        Some(s) => Err(AppError::invalid(
+            "color",
+            "invalid_color",
+            format!("`{s}` is not a #rrggbb colour"),
+        )),
     }
 }
 
 #[utoipa::path(get, path = "/api/v1/labels", tag = "labels", responses((status = 200, body = Page<LabelView>)))]
-pub async fn list_labels(State(state): State<AppState>, _user: CurrentUser) -> AppResult<Json<Page<LabelView>>> {
-    let all: Vec<Label> = state.store.read(|txn| catalog::list(txn, LABEL_ID_TO_LABEL)).await?;
+pub async fn list_labels(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+) -> AppResult<Json<Page<LabelView>>> {
+    let all: Vec<Label> = state
+        .store
+        .read(|txn| catalog::list(txn, LABEL_ID_TO_LABEL))
+        .await?;
     Ok(Json(Page {
         items: all.iter().map(LabelView::from).collect(),
         next_cursor: None,
@@ -60,7 +76,11 @@ pub async fn list_labels(State(state): State<AppState>, _user: CurrentUser) -> A
 
 #[utoipa::path(post, path = "/api/v1/labels", tag = "labels", request_body = LabelBody,
     responses((status = 201, body = LabelView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_label(State(state): State<AppState>, user: CurrentUser, ApiJson(b): ApiJson<LabelBody>) -> AppResult<(StatusCode, Json<LabelView>)> {
+pub async fn create_label(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(b): ApiJson<LabelBody>,
+) -> AppResult<(StatusCode, Json<LabelView>)> {
     user.require_admin()?;
     let name = text_field(b.name.as_deref().unwrap_or(""), "name", 60)?;
     let color = check_color(&b.color)?;
@@ -88,12 +108,21 @@ pub async fn update_label(
     ApiJson(b): ApiJson<LabelBody>,
 ) -> AppResult<Json<LabelView>> {
     user.require_admin()?;
-    let name = b.name.as_deref().map(|n| text_field(n, "name", 60)).transpose()?;
-    let color = b.color.is_some().then(|| check_color(&b.color)).transpose()?;
+    let name = b
+        .name
+        .as_deref()
+        .map(|n| text_field(n, "name", 60))
+        .transpose()?;
+    let color = b
+        .color
+        .is_some()
+        .then(|| check_color(&b.color))
+        .transpose()?;
     let label = state
         .store
         .write(move |txn, fx| {
-            let mut l: Label = catalog::get_w(txn, LABEL_ID_TO_LABEL, id)?.ok_or_else(|| AppError::not_found("label"))?;
+            let mut l: Label = catalog::get_w(txn, LABEL_ID_TO_LABEL, id)?
+                .ok_or_else(|| AppError::not_found("label"))?;
             if let Some(n) = &name {
                 l.name = n.clone();
             }
@@ -109,9 +138,16 @@ pub async fn update_label(
 
 #[utoipa::path(delete, path = "/api/v1/labels/{id}", tag = "labels", params(("id" = String, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn delete_label(State(state): State<AppState>, user: CurrentUser, ApiPath(id): ApiPath<u64>) -> AppResult<StatusCode> {
+pub async fn delete_label(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<u64>,
+) -> AppResult<StatusCode> {
     user.require_admin()?;
-    state.store.write(move |txn, fx| catalog::remove(txn, fx, LABEL_ID_TO_LABEL, "label", id)).await?;
+    state
+        .store
+        .write(move |txn, fx| catalog::remove(txn, fx, LABEL_ID_TO_LABEL, "label", id))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -142,7 +178,10 @@ pub struct TeamBody {
 fn member_ids(m: &Option<Vec<String>>) -> AppResult<Option<Vec<u64>>> {
     m.as_ref()
         .map(|v| {
-            let mut ids = v.iter().map(|s| parse_id(s, "members")).collect::<AppResult<Vec<u64>>>()?;
+            let mut ids = v
+                .iter()
+                .map(|s| parse_id(s, "members"))
+                .collect::<AppResult<Vec<u64>>>()?;
             ids.sort_unstable();
             ids.dedup();
             Ok(ids)
@@ -153,15 +192,25 @@ fn member_ids(m: &Option<Vec<String>>) -> AppResult<Option<Vec<u64>>> {
 fn check_members(txn: &redb::WriteTransaction, ids: &[u64]) -> AppResult<()> {
     for id in ids {
         if crate::store::users::get_w(txn, *id)?.is_none() {
-            return Err(AppError::invalid("members", "unknown_user", format!("no user {id}")));
+            return Err(AppError::invalid(
+                "members",
+                "unknown_user",
+                format!("no user {id}"),
+            ));
         }
     }
     Ok(())
 }
 
 #[utoipa::path(get, path = "/api/v1/teams", tag = "teams", responses((status = 200, body = Page<TeamView>)))]
-pub async fn list_teams(State(state): State<AppState>, _user: CurrentUser) -> AppResult<Json<Page<TeamView>>> {
-    let all: Vec<Team> = state.store.read(|txn| catalog::list(txn, TEAM_ID_TO_TEAM)).await?;
+pub async fn list_teams(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+) -> AppResult<Json<Page<TeamView>>> {
+    let all: Vec<Team> = state
+        .store
+        .read(|txn| catalog::list(txn, TEAM_ID_TO_TEAM))
+        .await?;
     Ok(Json(Page {
         items: all.iter().map(TeamView::from).collect(),
         next_cursor: None,
@@ -170,7 +219,11 @@ pub async fn list_teams(State(state): State<AppState>, _user: CurrentUser) -> Ap
 
 #[utoipa::path(post, path = "/api/v1/teams", tag = "teams", request_body = TeamBody,
     responses((status = 201, body = TeamView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_team(State(state): State<AppState>, user: CurrentUser, ApiJson(b): ApiJson<TeamBody>) -> AppResult<(StatusCode, Json<TeamView>)> {
+pub async fn create_team(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(b): ApiJson<TeamBody>,
+) -> AppResult<(StatusCode, Json<TeamView>)> {
     user.require_admin()?;
     let name = text_field(b.name.as_deref().unwrap_or(""), "name", 80)?;
     let members = member_ids(&b.members)?.unwrap_or_default();
@@ -199,12 +252,17 @@ pub async fn update_team(
     ApiJson(b): ApiJson<TeamBody>,
 ) -> AppResult<Json<TeamView>> {
     user.require_admin()?;
-    let name = b.name.as_deref().map(|n| text_field(n, "name", 80)).transpose()?;
+    let name = b
+        .name
+        .as_deref()
+        .map(|n| text_field(n, "name", 80))
+        .transpose()?;
     let members = member_ids(&b.members)?;
     let team = state
         .store
         .write(move |txn, fx| {
-            let mut t: Team = catalog::get_w(txn, TEAM_ID_TO_TEAM, id)?.ok_or_else(|| AppError::not_found("team"))?;
+            let mut t: Team = catalog::get_w(txn, TEAM_ID_TO_TEAM, id)?
+                .ok_or_else(|| AppError::not_found("team"))?;
             if let Some(n) = &name {
                 t.name = n.clone();
             }
@@ -221,9 +279,16 @@ pub async fn update_team(
 
 #[utoipa::path(delete, path = "/api/v1/teams/{id}", tag = "teams", params(("id" = String, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn delete_team(State(state): State<AppState>, user: CurrentUser, ApiPath(id): ApiPath<u64>) -> AppResult<StatusCode> {
+pub async fn delete_team(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<u64>,
+) -> AppResult<StatusCode> {
     user.require_admin()?;
-    state.store.write(move |txn, fx| catalog::remove(txn, fx, TEAM_ID_TO_TEAM, "team", id)).await?;
+    state
+        .store
+        .write(move |txn, fx| catalog::remove(txn, fx, TEAM_ID_TO_TEAM, "team", id))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -256,8 +321,14 @@ pub struct CannedBody {
 }
 
 #[utoipa::path(get, path = "/api/v1/canned_responses", tag = "canned_responses", responses((status = 200, body = Page<CannedView>)))]
-pub async fn list_canned(State(state): State<AppState>, _user: CurrentUser) -> AppResult<Json<Page<CannedView>>> {
-    let all: Vec<CannedResponse> = state.store.read(|txn| catalog::list(txn, CANNED_ID_TO_CANNED)).await?;
+pub async fn list_canned(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+) -> AppResult<Json<Page<CannedView>>> {
+    let all: Vec<CannedResponse> = state
+        .store
+        .read(|txn| catalog::list(txn, CANNED_ID_TO_CANNED))
+        .await?;
     Ok(Json(Page {
         items: all.iter().map(CannedView::from).collect(),
         next_cursor: None,
@@ -266,11 +337,19 @@ pub async fn list_canned(State(state): State<AppState>, _user: CurrentUser) -> A
 
 #[utoipa::path(post, path = "/api/v1/canned_responses", tag = "canned_responses", request_body = CannedBody,
     responses((status = 201, body = CannedView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_canned(State(state): State<AppState>, user: CurrentUser, ApiJson(b): ApiJson<CannedBody>) -> AppResult<(StatusCode, Json<CannedView>)> {
+pub async fn create_canned(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(b): ApiJson<CannedBody>,
+) -> AppResult<(StatusCode, Json<CannedView>)> {
     user.require_admin()?;
     let title = text_field(b.title.as_deref().unwrap_or(""), "title", 120)?;
     let text = text_field(b.text.as_deref().unwrap_or(""), "text", 10_000)?;
-    let shortcut = b.shortcut.as_deref().map(|s| text_field(s, "shortcut", 40)).transpose()?;
+    let shortcut = b
+        .shortcut
+        .as_deref()
+        .map(|s| text_field(s, "shortcut", 40))
+        .transpose()?;
     let c = state
         .store
         .write(move |txn, fx| {
@@ -296,13 +375,22 @@ pub async fn update_canned(
     ApiJson(b): ApiJson<CannedBody>,
 ) -> AppResult<Json<CannedView>> {
     user.require_admin()?;
-    let title = b.title.as_deref().map(|s| text_field(s, "title", 120)).transpose()?;
-    let text = b.text.as_deref().map(|s| text_field(s, "text", 10_000)).transpose()?;
+    let title = b
+        .title
+        .as_deref()
+        .map(|s| text_field(s, "title", 120))
+        .transpose()?;
+    let text = b
+        .text
+        .as_deref()
+        .map(|s| text_field(s, "text", 10_000))
+        .transpose()?;
     let shortcut = b.shortcut.clone();
     let c = state
         .store
         .write(move |txn, fx| {
-            let mut c: CannedResponse = catalog::get_w(txn, CANNED_ID_TO_CANNED, id)?.ok_or_else(|| AppError::not_found("canned_response"))?;
+            let mut c: CannedResponse = catalog::get_w(txn, CANNED_ID_TO_CANNED, id)?
+                .ok_or_else(|| AppError::not_found("canned_response"))?;
             if let Some(t) = &title {
                 c.title = t.clone();
             }
@@ -321,7 +409,11 @@ pub async fn update_canned(
 
 #[utoipa::path(delete, path = "/api/v1/canned_responses/{id}", tag = "canned_responses", params(("id" = String, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn delete_canned(State(state): State<AppState>, user: CurrentUser, ApiPath(id): ApiPath<u64>) -> AppResult<StatusCode> {
+pub async fn delete_canned(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<u64>,
+) -> AppResult<StatusCode> {
     user.require_admin()?;
     state
         .store

@@ -55,7 +55,11 @@ impl From<&Contact> for ContactView {
             email: c.email.clone(),
             phone: c.phone.clone(),
             rut: c.rut.clone(),
-            rut_formatted: c.rut.as_deref().and_then(|r| Rut::parse(r).ok()).map(|r| r.formatted()),
+            rut_formatted: c
+                .rut
+                .as_deref()
+                .and_then(|r| Rut::parse(r).ok())
+                .map(|r| r.formatted()),
             identities: c
                 .identities
                 .iter()
@@ -86,7 +90,11 @@ pub struct ContactListParams {
 
 #[utoipa::path(get, path = "/api/v1/contacts", tag = "contacts", params(ContactListParams),
     responses((status = 200, body = Page<ContactView>), (status = 400, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, _user: CurrentUser, ApiQuery(p): ApiQuery<ContactListParams>) -> AppResult<Json<Page<ContactView>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+    ApiQuery(p): ApiQuery<ContactListParams>,
+) -> AppResult<Json<Page<ContactView>>> {
     let limit = limit_of(p.limit)?;
     if let Some(q) = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let ids = search_contacts(&state, q, limit).await?;
@@ -107,9 +115,20 @@ pub async fn list(State(state): State<AppState>, _user: CurrentUser, ApiQuery(p)
             next_cursor: None,
         }));
     }
-    let before = p.cursor.as_deref().map(|c| parse_id(c, "cursor")).transpose()?;
-    let (items, more) = state.store.read(move |txn| contacts::list(txn, before, limit)).await?;
-    let next_cursor = if more { items.last().map(|c| id_str(c.id)) } else { None };
+    let before = p
+        .cursor
+        .as_deref()
+        .map(|c| parse_id(c, "cursor"))
+        .transpose()?;
+    let (items, more) = state
+        .store
+        .read(move |txn| contacts::list(txn, before, limit))
+        .await?;
+    let next_cursor = if more {
+        items.last().map(|c| id_str(c.id))
+    } else {
+        None
+    };
     Ok(Json(Page {
         items: items.iter().map(ContactView::from).collect(),
         next_cursor,
@@ -141,7 +160,10 @@ struct CleanContact {
 }
 
 fn clean(b: &ContactBody) -> AppResult<CleanContact> {
-    let clearable = |v: &Option<String>| v.as_deref().map(|s| Some(s.trim().to_string()).filter(|s| !s.is_empty()));
+    let clearable = |v: &Option<String>| {
+        v.as_deref()
+            .map(|s| Some(s.trim().to_string()).filter(|s| !s.is_empty()))
+    };
     let email = match clearable(&b.email) {
         Some(Some(e)) => Some(Some(super::users::validate_email(&e)?)),
         other => other,
@@ -155,7 +177,11 @@ fn clean(b: &ContactBody) -> AppResult<CleanContact> {
         other => other,
     };
     Ok(CleanContact {
-        name: b.name.as_deref().map(|n| text_field(n, "name", 200)).transpose()?,
+        name: b
+            .name
+            .as_deref()
+            .map(|n| text_field(n, "name", 200))
+            .transpose()?,
         email,
         phone: clearable(&b.phone),
         rut,
@@ -163,7 +189,11 @@ fn clean(b: &ContactBody) -> AppResult<CleanContact> {
         labels: b
             .labels
             .as_ref()
-            .map(|ls| ls.iter().map(|l| parse_id(l, "labels")).collect::<AppResult<Vec<u64>>>())
+            .map(|ls| {
+                ls.iter()
+                    .map(|l| parse_id(l, "labels"))
+                    .collect::<AppResult<Vec<u64>>>()
+            })
             .transpose()?,
         fields: b.fields.clone(),
     })
@@ -201,16 +231,32 @@ fn apply(c: &mut Contact, p: &CleanContact) {
 
 #[utoipa::path(post, path = "/api/v1/contacts", tag = "contacts", request_body = ContactBody,
     responses((status = 201, body = ContactView), (status = 422, body = ErrorBody)))]
-pub async fn create(State(state): State<AppState>, _user: CurrentUser, ApiJson(body): ApiJson<ContactBody>) -> AppResult<(StatusCode, Json<ContactView>)> {
+pub async fn create(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+    ApiJson(body): ApiJson<ContactBody>,
+) -> AppResult<(StatusCode, Json<ContactView>)> {
     let p = clean(&body)?;
     if p.name.is_none() {
-        return Err(AppError::invalid("name", "required", "name must not be empty"));
+        return Err(AppError::invalid(
+            "name",
+            "required",
+            "name must not be empty",
+        ));
     }
     let now = state.store.now();
     let c = state
         .store
         .write(move |txn, fx| {
-            let mut c = contacts::create(txn, fx, &ContactFacts { name: p.name.clone(), ..Default::default() }, now)?;
+            let mut c = contacts::create(
+                txn,
+                fx,
+                &ContactFacts {
+                    name: p.name.clone(),
+                    ..Default::default()
+                },
+                now,
+            )?;
             apply(&mut c, &p);
             contacts::put(txn, fx, &c, "contact.updated")?;
             Ok(c)
@@ -221,7 +267,11 @@ pub async fn create(State(state): State<AppState>, _user: CurrentUser, ApiJson(b
 
 #[utoipa::path(get, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = String, Path)),
     responses((status = 200, body = ContactView), (status = 404, body = ErrorBody)))]
-pub async fn get(State(state): State<AppState>, _user: CurrentUser, ApiPath(id): ApiPath<u64>) -> AppResult<Json<ContactView>> {
+pub async fn get(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+    ApiPath(id): ApiPath<u64>,
+) -> AppResult<Json<ContactView>> {
     let c = state
         .store
         .read(move |txn| contacts::get(txn, id))
@@ -269,7 +319,10 @@ pub async fn link(
 ) -> AppResult<Json<ContactView>> {
     let other = parse_id(&body.contact_id, "contact_id")?;
     let now = state.store.now();
-    let c = state.store.write(move |txn, fx| contacts::link(txn, fx, id, other, now)).await?;
+    let c = state
+        .store
+        .write(move |txn, fx| contacts::link(txn, fx, id, other, now))
+        .await?;
     Ok(Json(ContactView::from(&c)))
 }
 
@@ -285,7 +338,10 @@ async fn search_contacts(state: &AppState, q: &str, limit: usize) -> AppResult<V
 /// Ticket numbers a query names: the number itself, tickets whose messages match, and the
 /// latest tickets of matching customers. Visibility is applied by the caller's list query.
 pub async fn ticket_numbers_for(state: &AppState, q: &str) -> AppResult<HashSet<u64>> {
-    Ok(ranked_ticket_numbers(state, q, 200).await?.into_iter().collect())
+    Ok(ranked_ticket_numbers(state, q, 200)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 async fn ranked_ticket_numbers(state: &AppState, q: &str, limit: usize) -> AppResult<Vec<u64>> {
@@ -342,14 +398,21 @@ pub struct SearchResult {
 
 #[utoipa::path(get, path = "/api/v1/search", tag = "search", params(SearchParams),
     responses((status = 200, body = SearchResult), (status = 400, body = ErrorBody)))]
-pub async fn search(State(state): State<AppState>, user: CurrentUser, ApiQuery(p): ApiQuery<SearchParams>) -> AppResult<Json<SearchResult>> {
+pub async fn search(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiQuery(p): ApiQuery<SearchParams>,
+) -> AppResult<Json<SearchResult>> {
     let limit = limit_of(p.limit.or(Some(20)))?;
     let q = p.q.trim().to_string();
     if q.is_empty() {
         return Err(AppError::bad_request("invalid_query", "q must not be empty").with_field("q"));
     }
     if q.chars().count() > 200 {
-        return Err(AppError::bad_request("invalid_query", "q is longer than 200 characters").with_field("q"));
+        return Err(
+            AppError::bad_request("invalid_query", "q is longer than 200 characters")
+                .with_field("q"),
+        );
     }
     let access = user.access(&state).await?;
     let numbers = ranked_ticket_numbers(&state, &q, limit).await?;

@@ -90,7 +90,12 @@ pub async fn stream(
             v.to_str()
                 .ok()
                 .and_then(|s| s.trim().parse::<u64>().ok())
-                .ok_or_else(|| AppError::bad_request("invalid_last_event_id", "Last-Event-ID must be an event id"))?,
+                .ok_or_else(|| {
+                    AppError::bad_request(
+                        "invalid_last_event_id",
+                        "Last-Event-ID must be an event id",
+                    )
+                })?,
         ),
         None => None,
     };
@@ -99,7 +104,10 @@ pub async fn stream(
     let live = BroadcastStream::new(state.bus.subscribe());
     let (backlog, last_seen) = match resume_from {
         Some(after) => {
-            let events = state.store.read(move |txn| Store::events_after(txn, after, REPLAY_MAX)).await?;
+            let events = state
+                .store
+                .read(move |txn| Store::events_after(txn, after, REPLAY_MAX))
+                .await?;
             let last = events.last().map(|e| e.id).unwrap_or(after);
             (events, last)
         }
@@ -113,7 +121,11 @@ pub async fn stream(
             .map(|e| Ok(to_sse(&e)))
             .collect::<Vec<_>>(),
     );
-    let hello = stream::once(async move { Ok(SseEvent::default().event("ready").data(last_seen.to_string())) });
+    let hello = stream::once(async move {
+        Ok(SseEvent::default()
+            .event("ready")
+            .data(last_seen.to_string()))
+    });
     let a2 = access.clone();
     let live = live.filter_map(move |item| {
         let access = a2.clone();
@@ -122,7 +134,9 @@ pub async fn stream(
                 Ok(e) if e.id > last_seen && visible(&access, &e) => Some(Ok(to_sse(&e))),
                 Ok(_) => None,
                 // The client fell behind the broadcast buffer: tell it to resume by id.
-                Err(_) => Some(Ok(SseEvent::default().event("lagged").data("reconnect with Last-Event-ID"))),
+                Err(_) => Some(Ok(SseEvent::default()
+                    .event("lagged")
+                    .data("reconnect with Last-Event-ID"))),
             }
         }
     });

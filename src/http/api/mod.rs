@@ -24,7 +24,11 @@ use crate::domain::Millis;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
-pub fn routes(r: OpenApiRouter<AppState>, max_body: usize, max_upload: usize) -> OpenApiRouter<AppState> {
+pub fn routes(
+    r: OpenApiRouter<AppState>,
+    max_body: usize,
+    max_upload: usize,
+) -> OpenApiRouter<AppState> {
     let uploads = OpenApiRouter::new()
         .routes(routes!(uploads::upload))
         .layer(DefaultBodyLimit::max(max_upload + 64 * 1024));
@@ -99,8 +103,11 @@ pub fn parse_id(s: &str, field: &str) -> AppResult<u64> {
 
 pub fn parse_time(s: &str, field: &str) -> AppResult<Millis> {
     parse_rfc3339(s).ok_or_else(|| {
-        AppError::bad_request("invalid_query", format!("{field} must be an RFC 3339 time, e.g. 2026-11-23T10:00:00Z"))
-            .with_field(field)
+        AppError::bad_request(
+            "invalid_query",
+            format!("{field} must be an RFC 3339 time, e.g. 2026-11-23T10:00:00Z"),
+        )
+        .with_field(field)
     })
 }
 
@@ -108,7 +115,10 @@ pub fn limit_of(limit: Option<usize>) -> AppResult<usize> {
     match limit {
         None => Ok(50),
         Some(l) if (1..=200).contains(&l) => Ok(l),
-        Some(_) => Err(AppError::bad_request("invalid_query", "limit must be between 1 and 200").with_field("limit")),
+        Some(_) => Err(
+            AppError::bad_request("invalid_query", "limit must be between 1 and 200")
+                .with_field("limit"),
+        ),
     }
 }
 
@@ -116,10 +126,18 @@ pub fn limit_of(limit: Option<usize>) -> AppResult<usize> {
 pub fn text_field(value: &str, field: &str, max_chars: usize) -> AppResult<String> {
     let t = value.trim();
     if t.is_empty() {
-        return Err(AppError::invalid(field, "required", format!("{field} must not be empty")));
+        return Err(AppError::invalid(
+            field,
+            "required",
+            format!("{field} must not be empty"),
+        ));
     }
     if t.chars().count() > max_chars {
-        return Err(AppError::invalid(field, "too_long", format!("{field} is longer than {max_chars} characters")));
+        return Err(AppError::invalid(
+            field,
+            "too_long",
+            format!("{field} is longer than {max_chars} characters"),
+        ));
     }
     Ok(t.to_string())
 }

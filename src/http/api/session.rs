@@ -35,7 +35,11 @@ pub struct SignedIn {
 }
 
 fn session_cookie(state: &AppState, value: &str, max_age: i64) -> String {
-    let secure = if state.config.secure_cookies { "; Secure" } else { "" };
+    let secure = if state.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
     format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
 }
 
@@ -47,11 +51,18 @@ pub async fn sign_in(
     ApiJson(body): ApiJson<SignIn>,
 ) -> AppResult<Response> {
     let email = body.email.trim().to_lowercase();
-    if !state.login_limiter.allow(&format!("email:{email}")) || !state.login_limiter.allow(&format!("ip:{}", peer.ip())) {
-        return Err(AppError::too_many("too many sign-in attempts; wait a few minutes"));
+    if !state.login_limiter.allow(&format!("email:{email}"))
+        || !state.login_limiter.allow(&format!("ip:{}", peer.ip()))
+    {
+        return Err(AppError::too_many(
+            "too many sign-in attempts; wait a few minutes",
+        ));
     }
     let lookup = email.clone();
-    let user = state.store.read(move |txn| users::by_email(txn, &lookup)).await?;
+    let user = state
+        .store
+        .read(move |txn| users::by_email(txn, &lookup))
+        .await?;
     let hash = user
         .as_ref()
         .map(|u| u.password_hash.clone())

@@ -43,7 +43,10 @@ pub struct FirstAdmin {
 
 #[utoipa::path(post, path = "/api/v1/setup", tag = "setup", request_body = FirstAdmin,
     responses((status = 201, body = UserView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_first_admin(State(state): State<AppState>, ApiJson(b): ApiJson<FirstAdmin>) -> AppResult<(StatusCode, Json<UserView>)> {
+pub async fn create_first_admin(
+    State(state): State<AppState>,
+    ApiJson(b): ApiJson<FirstAdmin>,
+) -> AppResult<(StatusCode, Json<UserView>)> {
     let email = validate_email(&b.email)?;
     let name = super::text_field(&b.name, "name", 120)?;
     auth::validate_password(&b.password)?;
@@ -68,8 +71,15 @@ pub async fn create_first_admin(State(state): State<AppState>, ApiJson(b): ApiJs
         .store
         .write(move |txn, fx| {
             // Checked inside the write so two racing first-run forms cannot both win.
-            if txn.open_table(crate::store::tables::USER_ID_TO_USER)?.len()? > 0 {
-                return Err(AppError::conflict("already_set_up", "an administrator already exists; sign in instead"));
+            if txn
+                .open_table(crate::store::tables::USER_ID_TO_USER)?
+                .len()?
+                > 0
+            {
+                return Err(AppError::conflict(
+                    "already_set_up",
+                    "an administrator already exists; sign in instead",
+                ));
             }
             users::create(txn, fx, &new, now)
         })

@@ -154,7 +154,11 @@ fn parse_bool(v: &Option<String>, field: &str) -> AppResult<Option<bool>> {
         None | Some("") => Ok(None),
         Some("true") | Some("1") => Ok(Some(true)),
         Some("false") | Some("0") => Ok(Some(false)),
-        Some(other) => Err(AppError::bad_request("invalid_query", format!("{field} must be true or false, not `{other}`")).with_field(field)),
+        Some(other) => Err(AppError::bad_request(
+            "invalid_query",
+            format!("{field} must be true or false, not `{other}`"),
+        )
+        .with_field(field)),
     }
 }
 
@@ -162,36 +166,60 @@ fn bad(field: &str, msg: String) -> AppError {
     AppError::bad_request("invalid_query", msg).with_field(field)
 }
 
-fn list_of<T>(v: &Option<String>, field: &str, parse: impl Fn(&str) -> Option<T>) -> AppResult<Option<Vec<T>>> {
+fn list_of<T>(
+    v: &Option<String>,
+    field: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> AppResult<Option<Vec<T>>> {
     match v.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
         Some(s) => s
             .split(',')
-            .map(|p| parse(p.trim()).ok_or_else(|| bad(field, format!("`{p}` is not a valid {field}"))))
+            .map(|p| {
+                parse(p.trim()).ok_or_else(|| bad(field, format!("`{p}` is not a valid {field}")))
+            })
             .collect::<AppResult<Vec<T>>>()
             .map(Some),
     }
 }
 
 fn encode_cursor(sort: Sort, t: &Ticket) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{:?}:{}:{}", sort, sort.time_of(t), t.number))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+        "{:?}:{}:{}",
+        sort,
+        sort.time_of(t),
+        t.number
+    ))
 }
 
 fn decode_cursor(sort: Sort, c: &str) -> AppResult<(Millis, u64)> {
     let invalid = || bad("cursor", "the cursor is not valid for this list".into());
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(c).map_err(|_| invalid())?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(c)
+        .map_err(|_| invalid())?;
     let s = String::from_utf8(raw).map_err(|_| invalid())?;
     let mut parts = s.split(':');
     if parts.next() != Some(format!("{sort:?}").as_str()) {
         return Err(invalid());
     }
-    let ts = parts.next().and_then(|p| p.parse().ok()).ok_or_else(invalid)?;
-    let n = parts.next().and_then(|p| p.parse().ok()).ok_or_else(invalid)?;
+    let ts = parts
+        .next()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(invalid)?;
+    let n = parts
+        .next()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(invalid)?;
     Ok((ts, n))
 }
 
 /// Validates the filter into a store query for this user.
-pub async fn to_query(state: &AppState, user: &CurrentUser, access: &Access, f: &TicketFilter) -> AppResult<TicketQuery> {
+pub async fn to_query(
+    state: &AppState,
+    user: &CurrentUser,
+    access: &Access,
+    f: &TicketFilter,
+) -> AppResult<TicketQuery> {
     let states = list_of(&f.state, "state", TicketState::parse)?.unwrap_or_default();
     let channels = list_of(&f.channel, "channel", Channel::parse)?;
     let accounts = list_of(&f.account, "account", |s| s.parse::<u64>().ok())?;
@@ -199,23 +227,41 @@ pub async fn to_query(state: &AppState, user: &CurrentUser, access: &Access, f: 
         None | Some("") | Some("any") => None,
         Some("me") => Some(Some(user.user.id)),
         Some("none") => Some(None),
-        Some(id) => Some(Some(id.parse::<u64>().map_err(|_| bad("assignee", format!("assignee must be me, none or a user id, not `{id}`")))?)),
+        Some(id) => Some(Some(id.parse::<u64>().map_err(|_| {
+            bad(
+                "assignee",
+                format!("assignee must be me, none or a user id, not `{id}`"),
+            )
+        })?)),
     };
     let team = match f.team.as_deref().map(str::trim) {
         None | Some("") => None,
         Some("none") => Some(None),
-        Some(id) => Some(Some(id.parse::<u64>().map_err(|_| bad("team", format!("`{id}` is not a team id")))?)),
+        Some(id) => {
+            Some(Some(id.parse::<u64>().map_err(|_| {
+                bad("team", format!("`{id}` is not a team id"))
+            })?))
+        }
     };
     let label = match f.label.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(id) => Some(id.parse::<u64>().map_err(|_| bad("label", format!("`{id}` is not a label id")))?),
+        Some(id) => Some(
+            id.parse::<u64>()
+                .map_err(|_| bad("label", format!("`{id}` is not a label id")))?,
+        ),
     };
-    let time = |v: &Option<String>, field: &str| v.as_deref().map(|s| parse_time(s, field)).transpose();
+    let time =
+        |v: &Option<String>, field: &str| v.as_deref().map(|s| parse_time(s, field)).transpose();
     let sort = match f.sort.as_deref() {
         None | Some("") => Sort::UpdatedDesc,
         Some(s) => Sort::parse(s).ok_or_else(|| bad("sort", format!("unknown sort `{s}`")))?,
     };
-    let after = f.cursor.as_deref().filter(|c| !c.is_empty()).map(|c| decode_cursor(sort, c)).transpose()?;
+    let after = f
+        .cursor
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(|c| decode_cursor(sort, c))
+        .transpose()?;
     let numbers = match f.q.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(q) => Some(super::contacts::ticket_numbers_for(state, q).await?),
@@ -244,13 +290,24 @@ pub async fn to_query(state: &AppState, user: &CurrentUser, access: &Access, f: 
 
 #[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", params(TicketFilter),
     responses((status = 200, body = Page<TicketView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, user: CurrentUser, ApiQuery(f): ApiQuery<TicketFilter>) -> AppResult<Json<Page<TicketView>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiQuery(f): ApiQuery<TicketFilter>,
+) -> AppResult<Json<Page<TicketView>>> {
     let access = user.access(&state).await?;
     let q = to_query(&state, &user, &access, &f).await?;
     let now = state.store.now();
     let sort = q.sort.unwrap_or(Sort::UpdatedDesc);
-    let (items, more) = state.store.read(move |txn| crate::store::index::list(txn, &q, now)).await?;
-    let next_cursor = if more { items.last().map(|t| encode_cursor(sort, t)) } else { None };
+    let (items, more) = state
+        .store
+        .read(move |txn| crate::store::index::list(txn, &q, now))
+        .await?;
+    let next_cursor = if more {
+        items.last().map(|t| encode_cursor(sort, t))
+    } else {
+        None
+    };
     Ok(Json(Page {
         items: views(&state, items).await?,
         next_cursor,
@@ -260,7 +317,10 @@ pub async fn list(State(state): State<AppState>, user: CurrentUser, ApiQuery(f):
 async fn load(state: &AppState, user: &CurrentUser, number: u64) -> AppResult<(Ticket, Access)> {
     let access = user.access(state).await?;
     let a2 = access.clone();
-    let t = state.store.read(move |txn| tickets::require(txn, number, &a2)).await?;
+    let t = state
+        .store
+        .read(move |txn| tickets::require(txn, number, &a2))
+        .await?;
     Ok((t, access))
 }
 
@@ -273,7 +333,11 @@ async fn one_view(state: &AppState, t: Ticket) -> AppResult<TicketView> {
 
 #[utoipa::path(get, path = "/api/v1/tickets/{number}", tag = "tickets", params(("number" = u64, Path)),
     responses((status = 200, body = TicketView), (status = 404, body = ErrorBody)))]
-pub async fn get(State(state): State<AppState>, user: CurrentUser, ApiPath(number): ApiPath<u64>) -> AppResult<Json<TicketView>> {
+pub async fn get(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(number): ApiPath<u64>,
+) -> AppResult<Json<TicketView>> {
     let (t, _) = load(&state, &user, number).await?;
     Ok(Json(one_view(&state, t).await?))
 }
@@ -325,7 +389,11 @@ fn to_patch(b: &TicketPatchBody) -> AppResult<TicketPatch> {
         labels: b
             .labels
             .as_ref()
-            .map(|ls| ls.iter().map(|l| parse_id(l, "labels")).collect::<AppResult<Vec<u64>>>())
+            .map(|ls| {
+                ls.iter()
+                    .map(|l| parse_id(l, "labels"))
+                    .collect::<AppResult<Vec<u64>>>()
+            })
             .transpose()?,
         sentiment_initial: b.sentiment_initial,
         sentiment_final: b.sentiment_final,
@@ -408,12 +476,16 @@ async fn message_views(state: &AppState, list: Vec<Message>) -> AppResult<Vec<Me
                     (Some(c), _) => Author {
                         kind: "contact".into(),
                         id: Some(id_str(c)),
-                        name: codec::get::<Contact>(&contacts, c)?.map(|c| c.name).unwrap_or_default(),
+                        name: codec::get::<Contact>(&contacts, c)?
+                            .map(|c| c.name)
+                            .unwrap_or_default(),
                     },
                     (None, Some(u)) => Author {
                         kind: "user".into(),
                         id: Some(id_str(u)),
-                        name: codec::get::<User>(&users, u)?.map(|u| u.name).unwrap_or_default(),
+                        name: codec::get::<User>(&users, u)?
+                            .map(|u| u.name)
+                            .unwrap_or_default(),
                     },
                     (None, None) => Author {
                         kind: "system".into(),
@@ -448,9 +520,16 @@ async fn message_views(state: &AppState, list: Vec<Message>) -> AppResult<Vec<Me
 
 #[utoipa::path(get, path = "/api/v1/tickets/{number}/messages", tag = "tickets", params(("number" = u64, Path)),
     responses((status = 200, body = Page<MessageView>), (status = 404, body = ErrorBody)))]
-pub async fn messages(State(state): State<AppState>, user: CurrentUser, ApiPath(number): ApiPath<u64>) -> AppResult<Json<Page<MessageView>>> {
+pub async fn messages(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(number): ApiPath<u64>,
+) -> AppResult<Json<Page<MessageView>>> {
     load(&state, &user, number).await?;
-    let list = state.store.read(move |txn| tickets::messages(txn, number)).await?;
+    let list = state
+        .store
+        .read(move |txn| tickets::messages(txn, number))
+        .await?;
     Ok(Json(Page {
         items: message_views(&state, list).await?,
         next_cursor: None,
@@ -487,7 +566,11 @@ pub async fn reply(
     };
     let r = Reply {
         text,
-        reply_to: body.reply_to.as_deref().map(|r| parse_id(r, "reply_to")).transpose()?,
+        reply_to: body
+            .reply_to
+            .as_deref()
+            .map(|r| parse_id(r, "reply_to"))
+            .transpose()?,
         attachments,
     };
     let now = state.store.now();
@@ -495,7 +578,10 @@ pub async fn reply(
         .store
         .write(move |txn, fx| tickets::reply(txn, fx, number, &access, &r, now))
         .await?;
-    let view = message_views(&state, vec![m]).await?.pop().ok_or_else(|| AppError::internal("message view lost"))?;
+    let view = message_views(&state, vec![m])
+        .await?
+        .pop()
+        .ok_or_else(|| AppError::internal("message view lost"))?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -524,9 +610,16 @@ impl From<&Comment> for CommentView {
 
 #[utoipa::path(get, path = "/api/v1/tickets/{number}/comments", tag = "tickets", params(("number" = u64, Path)),
     responses((status = 200, body = Page<CommentView>), (status = 404, body = ErrorBody)))]
-pub async fn comments(State(state): State<AppState>, user: CurrentUser, ApiPath(number): ApiPath<u64>) -> AppResult<Json<Page<CommentView>>> {
+pub async fn comments(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(number): ApiPath<u64>,
+) -> AppResult<Json<Page<CommentView>>> {
     load(&state, &user, number).await?;
-    let list = state.store.read(move |txn| tickets::comments(txn, number)).await?;
+    let list = state
+        .store
+        .read(move |txn| tickets::comments(txn, number))
+        .await?;
     Ok(Json(Page {
         items: list.iter().map(CommentView::from).collect(),
         next_cursor: None,
@@ -546,7 +639,10 @@ fn mentions(text: &str, users: &[User]) -> Vec<u64> {
     let mut out: Vec<u64> = users
         .iter()
         .filter(|u| u.active)
-        .filter(|u| lower.contains(&format!("@{}", u.email)) || lower.contains(&format!("@{}", u.name.to_lowercase())))
+        .filter(|u| {
+            lower.contains(&format!("@{}", u.email))
+                || lower.contains(&format!("@{}", u.name.to_lowercase()))
+        })
         .map(|u| u.id)
         .collect();
     out.sort_unstable();
@@ -585,9 +681,16 @@ pub struct HistoryView {
 
 #[utoipa::path(get, path = "/api/v1/tickets/{number}/history", tag = "tickets", params(("number" = u64, Path)),
     responses((status = 200, body = Page<HistoryView>), (status = 404, body = ErrorBody)))]
-pub async fn history(State(state): State<AppState>, user: CurrentUser, ApiPath(number): ApiPath<u64>) -> AppResult<Json<Page<HistoryView>>> {
+pub async fn history(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(number): ApiPath<u64>,
+) -> AppResult<Json<Page<HistoryView>>> {
     load(&state, &user, number).await?;
-    let list = state.store.read(move |txn| tickets::history(txn, number)).await?;
+    let list = state
+        .store
+        .read(move |txn| tickets::history(txn, number))
+        .await?;
     Ok(Json(Page {
         items: list
             .into_iter()
@@ -605,13 +708,18 @@ pub async fn history(State(state): State<AppState>, user: CurrentUser, ApiPath(n
 
 #[utoipa::path(get, path = "/api/v1/tickets/{number}/previous", tag = "tickets", params(("number" = u64, Path)),
     responses((status = 200, body = Page<TicketView>), (status = 404, body = ErrorBody)))]
-pub async fn previous(State(state): State<AppState>, user: CurrentUser, ApiPath(number): ApiPath<u64>) -> AppResult<Json<Page<TicketView>>> {
+pub async fn previous(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(number): ApiPath<u64>,
+) -> AppResult<Json<Page<TicketView>>> {
     let (t, access) = load(&state, &user, number).await?;
     let contact_id = t.contact_id;
     let list = state
         .store
         .read(move |txn| {
-            let c = crate::store::contacts::get(txn, contact_id)?.ok_or_else(|| AppError::not_found("contact"))?;
+            let c = crate::store::contacts::get(txn, contact_id)?
+                .ok_or_else(|| AppError::not_found("contact"))?;
             let group = crate::store::contacts::group_of(&c);
             let all = tickets::of_contacts(txn, &group, 26)?;
             Ok(all
@@ -686,7 +794,11 @@ pub const BULK_MAX: usize = 5_000;
 
 #[utoipa::path(post, path = "/api/v1/tickets/bulk", tag = "tickets", request_body = BulkBody,
     responses((status = 200, body = BulkResult), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn bulk(State(state): State<AppState>, user: CurrentUser, ApiJson(body): ApiJson<BulkBody>) -> AppResult<Json<BulkResult>> {
+pub async fn bulk(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(body): ApiJson<BulkBody>,
+) -> AppResult<Json<BulkResult>> {
     let access = user.access(&state).await?;
     let numbers: Vec<u64> = match (&body.numbers, &body.filter) {
         (Some(n), None) => n.clone(),
@@ -697,21 +809,42 @@ pub async fn bulk(State(state): State<AppState>, user: CurrentUser, ApiJson(body
             let mut q = to_query(&state, &user, &access, &f).await?;
             q.limit = BULK_MAX;
             let now = state.store.now();
-            let (items, more) = state.store.read(move |txn| crate::store::index::list(txn, &q, now)).await?;
+            let (items, more) = state
+                .store
+                .read(move |txn| crate::store::index::list(txn, &q, now))
+                .await?;
             if more {
-                return Err(AppError::invalid("filter", "too_many", format!("the filter matches more than {BULK_MAX} tickets; narrow it")));
+                return Err(AppError::invalid(
+                    "filter",
+                    "too_many",
+                    format!("the filter matches more than {BULK_MAX} tickets; narrow it"),
+                ));
             }
             items.into_iter().map(|t| t.number).collect()
         }
-        _ => return Err(AppError::invalid("numbers", "numbers_or_filter", "send either `numbers` or `filter`")),
+        _ => {
+            return Err(AppError::invalid(
+                "numbers",
+                "numbers_or_filter",
+                "send either `numbers` or `filter`",
+            ))
+        }
     };
     if numbers.len() > BULK_MAX {
-        return Err(AppError::invalid("numbers", "too_many", format!("at most {BULK_MAX} tickets per call")));
+        return Err(AppError::invalid(
+            "numbers",
+            "too_many",
+            format!("at most {BULK_MAX} tickets per call"),
+        ));
     }
     let mut patch = TicketPatch::default();
     match body.action {
         BulkAction::Close | BulkAction::Ignore => {
-            patch.state = Some(if body.action == BulkAction::Close { TicketState::Closed } else { TicketState::Ignored });
+            patch.state = Some(if body.action == BulkAction::Close {
+                TicketState::Closed
+            } else {
+                TicketState::Ignored
+            });
             if let Some(s) = body.sentiment_final {
                 patch.sentiment_final = Some(Some(s));
             }
@@ -720,14 +853,22 @@ pub async fn bulk(State(state): State<AppState>, user: CurrentUser, ApiJson(body
             patch.assignee_id = Some(match &body.assignee_id {
                 Some(Some(id)) => Some(parse_id(id, "assignee_id")?),
                 Some(None) => None,
-                None => return Err(AppError::invalid("assignee_id", "required", "assign needs assignee_id (or null)")),
+                None => {
+                    return Err(AppError::invalid(
+                        "assignee_id",
+                        "required",
+                        "assign needs assignee_id (or null)",
+                    ))
+                }
             });
         }
         BulkAction::Label => {}
     }
     let label = match body.action {
         BulkAction::Label => Some(parse_id(
-            body.label_id.as_deref().ok_or_else(|| AppError::invalid("label_id", "required", "label needs label_id"))?,
+            body.label_id
+                .as_deref()
+                .ok_or_else(|| AppError::invalid("label_id", "required", "label needs label_id"))?,
             "label_id",
         )?),
         _ => None,
@@ -743,13 +884,18 @@ pub async fn bulk(State(state): State<AppState>, user: CurrentUser, ApiJson(body
         .write(move |txn, fx| {
             if let Some(l) = label {
                 if catalog::get_w::<Label>(txn, LABEL_ID_TO_LABEL, l)?.is_none() {
-                    return Err(AppError::invalid("label_id", "unknown_label", format!("no label {l}")));
+                    return Err(AppError::invalid(
+                        "label_id",
+                        "unknown_label",
+                        format!("no label {l}"),
+                    ));
                 }
             }
             for n in &unique {
                 let mut p = patch.clone();
                 if let Some(l) = label {
-                    let t = tickets::require_w(txn, *n, &access).map_err(|e| e.with_field("numbers"))?;
+                    let t = tickets::require_w(txn, *n, &access)
+                        .map_err(|e| e.with_field("numbers"))?;
                     let mut labels = t.labels.clone();
                     if !labels.contains(&l) {
                         labels.push(l);

@@ -18,14 +18,21 @@ fn too_large(max: usize) -> AppError {
     AppError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload_too_large",
-        format!("the file is larger than the {} MB allowed", max / (1024 * 1024)),
+        format!(
+            "the file is larger than the {} MB allowed",
+            max / (1024 * 1024)
+        ),
     )
 }
 
 /// A file name safe to store and to put in a header.
 fn clean_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let cleaned: String = base.chars().filter(|c| !c.is_control() && *c != '"').take(200).collect();
+    let cleaned: String = base
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"')
+        .take(200)
+        .collect();
     if cleaned.trim().is_empty() {
         "archivo".into()
     } else {
@@ -36,7 +43,11 @@ fn clean_name(name: &str) -> String {
 #[utoipa::path(post, path = "/api/v1/uploads", tag = "files",
     request_body(content_type = "multipart/form-data", description = "one part named `file`"),
     responses((status = 201, body = AttachmentView), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
-pub async fn upload(State(state): State<AppState>, user: CurrentUser, mut form: Multipart) -> AppResult<(StatusCode, Json<AttachmentView>)> {
+pub async fn upload(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    mut form: Multipart,
+) -> AppResult<(StatusCode, Json<AttachmentView>)> {
     let max = state.config.max_upload_bytes;
     let mut file: Option<(String, String, Vec<u8>)> = None;
     loop {
@@ -50,10 +61,11 @@ pub async fn upload(State(state): State<AppState>, user: CurrentUser, mut form: 
             continue;
         }
         let name = clean_name(field.file_name().unwrap_or("archivo"));
-        let content_type = field
-            .content_type()
-            .map(str::to_string)
-            .unwrap_or_else(|| mime_guess::from_path(&name).first_or_octet_stream().to_string());
+        let content_type = field.content_type().map(str::to_string).unwrap_or_else(|| {
+            mime_guess::from_path(&name)
+                .first_or_octet_stream()
+                .to_string()
+        });
         let bytes = match field.bytes().await {
             Ok(b) => b,
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large(max)),
@@ -65,7 +77,9 @@ pub async fn upload(State(state): State<AppState>, user: CurrentUser, mut form: 
         file = Some((name, content_type, bytes.to_vec()));
         break;
     }
-    let (name, content_type, bytes) = file.ok_or_else(|| AppError::invalid("file", "required", "send the file in a part named `file`"))?;
+    let (name, content_type, bytes) = file.ok_or_else(|| {
+        AppError::invalid("file", "required", "send the file in a part named `file`")
+    })?;
     let blobs = state.store.blobs.clone();
     let size = bytes.len() as u64;
     let sha = tokio::task::spawn_blocking(move || blobs.put(&bytes))
@@ -96,17 +110,24 @@ pub async fn upload(State(state): State<AppState>, user: CurrentUser, mut form: 
 
 #[utoipa::path(get, path = "/api/v1/attachments/{id}", tag = "files", params(("id" = String, Path)),
     responses((status = 200, description = "the file"), (status = 404, body = ErrorBody)))]
-pub async fn download(State(state): State<AppState>, user: CurrentUser, ApiPath(id): ApiPath<u64>) -> AppResult<Response> {
+pub async fn download(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<u64>,
+) -> AppResult<Response> {
     let access = user.access(&state).await?;
     let uid = user.user.id;
     let att = state
         .store
         .read(move |txn| {
-            let Some(a) = catalog::get::<Attachment>(txn, ATTACHMENT_ID_TO_ATTACHMENT, id)? else { return Ok(None) };
+            let Some(a) = catalog::get::<Attachment>(txn, ATTACHMENT_ID_TO_ATTACHMENT, id)? else {
+                return Ok(None);
+            };
             let allowed = access.visible.is_none()
                 || a.uploaded_by == Some(uid)
                 || match a.ticket_number {
-                    Some(n) => crate::store::tickets::get(txn, n)?.is_some_and(|t| access.may_see(t.account_id)),
+                    Some(n) => crate::store::tickets::get(txn, n)?
+                        .is_some_and(|t| access.may_see(t.account_id)),
                     None => false,
                 };
             Ok(allowed.then_some(a))
@@ -119,7 +140,8 @@ pub async fn download(State(state): State<AppState>, user: CurrentUser, ApiPath(
         .await
         .map_err(|e| AppError::internal(e.to_string()))??;
     // Images and PDFs open inline; anything else downloads (never rendered as our origin).
-    let inline = att.content_type.starts_with("image/") && att.content_type != "image/svg+xml" || att.content_type == "application/pdf";
+    let inline = att.content_type.starts_with("image/") && att.content_type != "image/svg+xml"
+        || att.content_type == "application/pdf";
     let disposition = format!(
         "{}; filename=\"{}\"",
         if inline { "inline" } else { "attachment" },

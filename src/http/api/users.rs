@@ -51,20 +51,31 @@ pub fn validate_email(email: &str) -> AppResult<String> {
     let e = email.trim().to_lowercase();
     let valid = e.len() <= 254
         && e.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
         })
         && !e.chars().any(char::is_whitespace);
     if valid {
         Ok(e)
     } else {
-        Err(AppError::invalid("email", "invalid_email", format!("`{email}` is not an email address")))
+        Err(AppError::invalid(
+            "email",
+            "invalid_email",
+            format!("`{email}` is not an email address"),
+        ))
     }
 }
 
 fn validate_language(l: &str) -> AppResult<String> {
     match l {
         "es" | "en" => Ok(l.to_string()),
-        _ => Err(AppError::invalid("language", "invalid_language", "language must be `es` or `en`")),
+        _ => Err(AppError::invalid(
+            "language",
+            "invalid_language",
+            "language must be `es` or `en`",
+        )),
     }
 }
 
@@ -133,7 +144,10 @@ pub async fn set_status(
 
 #[utoipa::path(get, path = "/api/v1/users", tag = "users",
     responses((status = 200, body = super::Page<UserView>), (status = 401, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, _user: CurrentUser) -> AppResult<Json<super::Page<UserView>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+) -> AppResult<Json<super::Page<UserView>>> {
     // Everyone may list colleagues (assignment, @mentions); editing is for admins.
     let all = state.store.read(users::list).await?;
     Ok(Json(super::Page {
@@ -182,13 +196,20 @@ pub async fn create(
         language,
     };
     let now = state.store.now();
-    let created = state.store.write(move |txn, fx| users::create(txn, fx, &new, now)).await?;
+    let created = state
+        .store
+        .write(move |txn, fx| users::create(txn, fx, &new, now))
+        .await?;
     Ok((StatusCode::CREATED, Json(UserView::from(&created))))
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)),
     responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]
-pub async fn get(State(state): State<AppState>, _user: CurrentUser, ApiPath(id): ApiPath<u64>) -> AppResult<Json<UserView>> {
+pub async fn get(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+    ApiPath(id): ApiPath<u64>,
+) -> AppResult<Json<UserView>> {
     let u = state
         .store
         .read(move |txn| users::get(txn, id))
@@ -225,9 +246,17 @@ pub async fn update(
     if body.role.is_some() && !is_admin {
         return Err(AppError::forbidden("only administrators change roles"));
     }
-    let name = body.name.as_deref().map(|n| text_field(n, "name", 120)).transpose()?;
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| text_field(n, "name", 120))
+        .transpose()?;
     let email = body.email.as_deref().map(validate_email).transpose()?;
-    let language = body.language.as_deref().map(validate_language).transpose()?;
+    let language = body
+        .language
+        .as_deref()
+        .map(validate_language)
+        .transpose()?;
     let password_hash = match body.password.clone() {
         Some(p) => {
             auth::validate_password(&p)?;
@@ -289,7 +318,10 @@ pub async fn deactivate(
 ) -> AppResult<Json<Deactivated>> {
     user.require_admin()?;
     if id == user.user.id {
-        return Err(AppError::conflict("cannot_deactivate_self", "you cannot deactivate yourself"));
+        return Err(AppError::conflict(
+            "cannot_deactivate_self",
+            "you cannot deactivate yourself",
+        ));
     }
     let now = state.store.now();
     let actor = user.user.id;

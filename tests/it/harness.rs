@@ -1,0 +1,298 @@
+//! Starts the real `atiende` binary on port 0 with its own data dir and talks to it over HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+pub const ADMIN_EMAIL: &str = "admin@example.cl";
+pub const ADMIN_PASSWORD: &str = "clave-segura-123";
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_atiende")
+}
+
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub data: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// A fresh data dir with one administrator, created through the CLI.
+    pub fn start() -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().to_path_buf();
+        admin_create(&data, ADMIN_EMAIL, "Admin Prueba", ADMIN_PASSWORD, "admin");
+        let mut s = Server::start_in(&data, &[]);
+        s._dir = Some(dir);
+        s
+    }
+
+    /// Starts on an existing data dir (restarts, crash recovery).
+    pub fn start_in(data: &Path, env: &[(&str, &str)]) -> Server {
+        let mut cmd = Command::new(bin());
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .env("ATIENDE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn atiende");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let base = loop {
+            assert!(Instant::now() < deadline, "server did not start in time");
+            let line = lines
+                .next()
+                .expect("server exited before listening")
+                .expect("read stdout");
+            if let Some(rest) = line.strip_prefix("Atiende listening on ") {
+                break rest.trim().to_string();
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        Server {
+            child,
+            base,
+            data: data.to_path_buf(),
+            _dir: None,
+        }
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.kill9();
+    }
+
+    /// Moves the temp dir out so it outlives this process handle (for restarts).
+    pub fn take_dir(&mut self) -> Option<tempfile::TempDir> {
+        self._dir.take()
+    }
+
+    pub async fn admin(&self) -> Api {
+        self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Api {
+        let client = reqwest::Client::new();
+        let res = client
+            .post(format!("{}/api/v1/session", self.base))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .expect("sign in");
+        assert_eq!(res.status(), StatusCode::OK, "sign in as {email}");
+        let cookie = res
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .expect("session cookie")
+            .to_string();
+        let body: Value = res.json().await.expect("json");
+        Api {
+            base: self.base.clone(),
+            client,
+            cookie: Some(cookie),
+            csrf: body["csrf_token"].as_str().map(str::to_string),
+            bearer: None,
+        }
+    }
+
+    pub fn anonymous(&self) -> Api {
+        Api {
+            base: self.base.clone(),
+            client: reqwest::Client::new(),
+            cookie: None,
+            csrf: None,
+            bearer: None,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn admin_create(data: &Path, email: &str, name: &str, password: &str, role: &str) {
+    let out = Command::new(bin())
+        .args([
+            "admin",
+            "create",
+            "--email",
+            email,
+            "--name",
+            name,
+            "--password",
+            password,
+            "--role",
+            role,
+            "--data",
+        ])
+        .arg(data)
+        .env("ATIENDE_LOG", "warn")
+        .output()
+        .expect("run admin create");
+    assert!(
+        out.status.success(),
+        "admin create failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub cookie: Option<String>,
+    pub csrf: Option<String>,
+    pub bearer: Option<String>,
+}
+
+impl Api {
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let mut rb = self
+            .client
+            .request(method.clone(), format!("{}{}", self.base, path));
+        if let Some(c) = &self.cookie {
+            rb = rb.header("cookie", c);
+        }
+        if let Some(t) = &self.bearer {
+            rb = rb.header("authorization", format!("Bearer {t}"));
+        }
+        if method != Method::GET {
+            if let Some(c) = &self.csrf {
+                rb = rb.header("x-csrf-token", c);
+            }
+        }
+        rb
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut rb = self.request(method, path);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let res = rb.send().await.expect("request");
+        let status = res.status();
+        let text = res.text().await.unwrap_or_default();
+        let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, json)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.send(Method::GET, path, None).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(Method::POST, path, Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(Method::PATCH, path, Some(body)).await
+    }
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(Method::PUT, path, Some(body)).await
+    }
+
+    /// GET that must answer 200.
+    pub async fn ok(&self, path: &str) -> Value {
+        let (s, v) = self.get(path).await;
+        assert_eq!(s, StatusCode::OK, "GET {path}: {v}");
+        v
+    }
+
+    pub async fn created(&self, path: &str, body: Value) -> Value {
+        let (s, v) = self.post(path, body).await;
+        assert!(
+            s == StatusCode::CREATED || s == StatusCode::OK,
+            "POST {path}: {s} {v}"
+        );
+        v
+    }
+
+    pub async fn account(&self, kind: &str, name: &str) -> String {
+        let v = self
+            .created("/api/v1/accounts", json!({"kind": kind, "name": name}))
+            .await;
+        v["id"].as_str().expect("account id").to_string()
+    }
+
+    /// One customer message through the inbound API.
+    pub async fn inbound(
+        &self,
+        account: &str,
+        external_id: &str,
+        contact: &str,
+        text: &str,
+    ) -> Value {
+        self.inbound_with(account, json!({"external_id": external_id, "contact": {"external_id": contact, "name": contact}, "text": text}))
+            .await
+    }
+
+    pub async fn inbound_with(&self, account: &str, body: Value) -> Value {
+        let (s, v) = self
+            .post(&format!("/api/v1/accounts/{account}/inbound"), body)
+            .await;
+        assert_eq!(s, StatusCode::OK, "inbound: {v}");
+        v
+    }
+
+    pub async fn create_user(&self, email: &str, name: &str, role: &str) -> String {
+        let v = self
+            .created(
+                "/api/v1/users",
+                json!({"email": email, "name": name, "password": "clave-agente-1", "role": role}),
+            )
+            .await;
+        v["id"].as_str().expect("user id").to_string()
+    }
+}
+
+/// Polls `f` until it returns Some, or panics after `secs`.
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,224 @@
+use serde_json::json;
+
+use crate::harness::*;
+
+#[tokio::test]
+async fn first_run_setup_creates_one_admin_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), &[]);
+    let anon = s.anonymous();
+    assert_eq!(anon.ok("/api/v1/setup").await["needs_admin"], true);
+    let page = reqwest::get(format!("{}/", s.base)).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
+    assert!(page.text().await.unwrap().contains("/assets/app.js"));
+    let (st, v) = anon
+        .post(
+            "/api/v1/setup",
+            json!({"email": "dueña@pyme.cl", "name": "Dueña", "password": "una-clave-larga"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["role"], "admin");
+    let (st, v) = anon
+        .post(
+            "/api/v1/setup",
+            json!({"email": "otro@pyme.cl", "name": "Otro", "password": "una-clave-larga"}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), v["error"]["code"].as_str()),
+        (409, Some("already_set_up"))
+    );
+    s.login("dueña@pyme.cl", "una-clave-larga").await;
+}
+
+#[tokio::test]
+async fn openapi_health_uploads_catalog_and_contacts() {
+    let s = Server::start();
+    let api = s.admin().await;
+    let doc = s.anonymous().ok("/api/openapi.json").await;
+    for p in [
+        "/api/v1/tickets",
+        "/api/v1/tickets/{number}/messages",
+        "/api/v1/search",
+        "/api/v1/events",
+        "/api/v1/uploads",
+    ] {
+        assert!(doc["paths"][p].is_object(), "{p} missing from openapi.json");
+    }
+    assert_eq!(s.anonymous().ok("/healthz").await["status"], "ok");
+
+    // Upload, attach to a reply, download with access check.
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"%PDF-1.4 boleta".to_vec())
+            .file_name("boleta.pdf")
+            .mime_str("application/pdf")
+            .unwrap(),
+    );
+    let res = api
+        .request(reqwest::Method::POST, "/api/v1/uploads")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let att: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(att["name"], "boleta.pdf");
+    let acc = api.account("api", "API").await;
+    let n = api.inbound(&acc, "u1", "c1", "¿me mandan la boleta?").await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    let (st, m) = api
+        .post(
+            &format!("/api/v1/tickets/{n}/messages"),
+            json!({"text": "Aquí va", "attachment_ids": [att["id"]]}),
+        )
+        .await;
+    assert_eq!(st, 201, "{m}");
+    assert_eq!(m["attachments"][0]["name"], "boleta.pdf");
+    assert_eq!(m["status"], "queued");
+    let file = api
+        .request(reqwest::Method::GET, att["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.status(), 200);
+    assert!(file.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("boleta.pdf"));
+    assert_eq!(file.bytes().await.unwrap().as_ref(), b"%PDF-1.4 boleta");
+    // An agent of another account cannot fetch it.
+    api.create_user("ag@example.cl", "Ag", "agent").await;
+    let agent = s.login("ag@example.cl", "clave-agente-1").await;
+    assert_eq!(agent.get(att["url"].as_str().unwrap()).await.0, 404);
+    // Oversized upload.
+    let big = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(vec![0u8; 26 * 1024 * 1024]).file_name("big.bin"),
+    );
+    // A fresh client: the server answers 413 before reading the whole body and closes the
+    // connection, which a pooled client would otherwise reuse.
+    let mut fresh = api.clone();
+    fresh.client = reqwest::Client::new();
+    let res = fresh
+        .request(reqwest::Method::POST, "/api/v1/uploads")
+        .multipart(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+
+    // Labels, teams, canned responses: CRUD.
+    let l = api
+        .created(
+            "/api/v1/labels",
+            json!({"name": "Reclamo", "color": "#cf222e"}),
+        )
+        .await;
+    let lid = l["id"].as_str().unwrap();
+    let (st, l2) = api
+        .patch(
+            &format!("/api/v1/labels/{lid}"),
+            json!({"name": "Reclamos"}),
+        )
+        .await;
+    assert_eq!((st.as_u16(), l2["name"].as_str()), (200, Some("Reclamos")));
+    assert_eq!(
+        api.send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/labels/{lid}"),
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(
+        api.send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/labels/{lid}"),
+            None
+        )
+        .await
+        .0,
+        404
+    );
+    let me = api.ok("/api/v1/me").await;
+    let t = api
+        .created(
+            "/api/v1/teams",
+            json!({"name": "Postventa", "members": [me["id"]]}),
+        )
+        .await;
+    assert_eq!(t["members"][0], me["id"]);
+    let (st, _) = api
+        .patch(&format!("/api/v1/tickets/{n}"), json!({"team_id": t["id"]}))
+        .await;
+    assert_eq!(st, 200);
+    let tid = t["id"].as_str().unwrap();
+    assert_eq!(
+        api.ok(&format!("/api/v1/tickets?team={tid}")).await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let c = api
+        .created(
+            "/api/v1/canned_responses",
+            json!({"title": "Saludo", "shortcut": "hola", "text": "Hola {{customer.name}}"}),
+        )
+        .await;
+    assert_eq!(
+        api.ok("/api/v1/canned_responses").await["items"][0]["id"],
+        c["id"]
+    );
+
+    // Contacts: create, edit, link (omnichannel), comments with mentions.
+    let a = api
+        .created(
+            "/api/v1/contacts",
+            json!({"name": "Pedro Soto", "rut": "7.654.321-6", "email": "pedro@soto.cl"}),
+        )
+        .await;
+    assert_eq!(a["rut"], "7654321-6");
+    let b = api
+        .created("/api/v1/contacts", json!({"name": "pedro_ig"}))
+        .await;
+    let (st, linked) = api
+        .post(
+            &format!("/api/v1/contacts/{}/link", a["id"].as_str().unwrap()),
+            json!({"contact_id": b["id"]}),
+        )
+        .await;
+    assert_eq!(st, 200, "{linked}");
+    assert_eq!(linked["linked"][0], b["id"]);
+    let other = api
+        .ok(&format!("/api/v1/contacts/{}", b["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(other["linked"][0], a["id"]);
+    let (st, _) = api
+        .patch(
+            &format!("/api/v1/contacts/{}", a["id"].as_str().unwrap()),
+            json!({"rut": "1-1"}),
+        )
+        .await;
+    assert_eq!(st, 422);
+    let (st, cm) = api
+        .post(
+            &format!("/api/v1/tickets/{n}/comments"),
+            json!({"text": "@Ag revisa esto por favor"}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    assert_eq!(cm["mentions"].as_array().unwrap().len(), 1);
+    let list = api.ok(&format!("/api/v1/tickets/{n}/comments")).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}

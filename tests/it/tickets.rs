@@ -1,0 +1,504 @@
+use serde_json::json;
+
+use crate::harness::*;
+
+#[tokio::test]
+async fn routing_across_states_and_idempotent_inbound() {
+    let s = Server::start();
+    let api = s.admin().await;
+    let acc = api.account("api", "Integración").await;
+
+    let first = api
+        .inbound(&acc, "m1", "cliente-1", "Hola, necesito ayuda")
+        .await;
+    assert_eq!(first["created_ticket"], true);
+    let n1 = first["ticket_number"].as_u64().unwrap();
+
+    // Redelivery of the same external id: same answer, nothing stored twice.
+    let again = api
+        .inbound(&acc, "m1", "cliente-1", "Hola, necesito ayuda")
+        .await;
+    assert_eq!(again, first);
+
+    // Open ticket: the next message joins it.
+    let joined = api.inbound(&acc, "m2", "cliente-1", "¿Hay alguien?").await;
+    assert_eq!(joined["ticket_number"].as_u64(), Some(n1));
+    assert_eq!(joined["created_ticket"], false);
+    let msgs = api.ok(&format!("/api/v1/tickets/{n1}/messages")).await;
+    assert_eq!(msgs["items"].as_array().unwrap().len(), 2);
+    let t = api.ok(&format!("/api/v1/tickets/{n1}")).await;
+    assert_eq!(t["reply_status"], "pending");
+    assert_eq!(t["message_count"], 2);
+
+    // Agent reply: answered.
+    let (st, _) = api
+        .post(
+            &format!("/api/v1/tickets/{n1}/messages"),
+            json!({"text": "¡Hola! ¿En qué te ayudamos?"}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let t = api.ok(&format!("/api/v1/tickets/{n1}")).await;
+    assert_eq!(t["reply_status"], "answered");
+    assert!(
+        t["assignee_id"].is_string(),
+        "the replying agent takes the ticket"
+    );
+
+    // Closed: a new message opens a new ticket that points back.
+    let (st, _) = api
+        .patch(
+            &format!("/api/v1/tickets/{n1}"),
+            json!({"state": "closed", "sentiment_final": "positive"}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let second = api.inbound(&acc, "m3", "cliente-1", "Otra consulta").await;
+    assert_eq!(second["created_ticket"], true);
+    let n2 = second["ticket_number"].as_u64().unwrap();
+    assert!(n2 > n1, "ticket numbers are sequential");
+    let t2 = api.ok(&format!("/api/v1/tickets/{n2}")).await;
+    assert_eq!(t2["previous_number"].as_u64(), Some(n1));
+
+    // Ignored: same rule.
+    api.patch(
+        &format!("/api/v1/tickets/{n2}"),
+        json!({"state": "ignored"}),
+    )
+    .await;
+    let third = api.inbound(&acc, "m4", "cliente-1", "Spam").await;
+    assert_eq!(third["created_ticket"], true);
+
+    // Another customer on the same account gets their own ticket.
+    let other = api.inbound(&acc, "m5", "cliente-2", "Hola").await;
+    assert_eq!(other["created_ticket"], true);
+
+    // History records creation and the state changes.
+    let h = api.ok(&format!("/api/v1/tickets/{n1}/history")).await;
+    let actions: Vec<&str> = h["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"created") && actions.contains(&"state") && actions.contains(&"assigned"),
+        "{actions:?}"
+    );
+
+    // Previous tickets of the customer.
+    let prev = api.ok(&format!("/api/v1/tickets/{n2}/previous")).await;
+    let prev_numbers: Vec<u64> = prev["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["number"].as_u64().unwrap())
+        .collect();
+    assert!(
+        prev_numbers.contains(&n1) && !prev_numbers.contains(&n2),
+        "{prev_numbers:?}"
+    );
+}
+
+#[tokio::test]
+async fn reopen_needs_admin_and_influencers_are_important() {
+    let s = Server::start();
+    let admin = s.admin().await;
+    let acc = admin.account("api", "API").await;
+    let agent_id = admin
+        .create_user("agente@example.cl", "Agente Uno", "agent")
+        .await;
+    admin
+        .put(
+            "/api/v1/assignment",
+            json!({"items": [{"user_id": agent_id, "account_id": acc, "mode": "enabled"}]}),
+        )
+        .await;
+    let agent = s.login("agente@example.cl", "clave-agente-1").await;
+    let n = agent.inbound(&acc, "x1", "c1", "hola").await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    let (st, _) = agent
+        .patch(&format!("/api/v1/tickets/{n}"), json!({"state": "closed"}))
+        .await;
+    assert_eq!(st, 200);
+    let (st, v) = agent
+        .patch(&format!("/api/v1/tickets/{n}"), json!({"state": "open"}))
+        .await;
+    assert_eq!(st, 403, "{v}");
+    let (st, _) = admin
+        .patch(&format!("/api/v1/tickets/{n}"), json!({"state": "open"}))
+        .await;
+    assert_eq!(st, 200);
+
+    // Influencer customers' new tickets are important (TICK-6).
+    let t = admin.ok(&format!("/api/v1/tickets/{n}")).await;
+    let cid = t["contact"]["id"].as_str().unwrap().to_string();
+    admin
+        .patch(
+            &format!("/api/v1/contacts/{cid}"),
+            json!({"influencer": true}),
+        )
+        .await;
+    admin
+        .patch(&format!("/api/v1/tickets/{n}"), json!({"state": "closed"}))
+        .await;
+    let n2 = admin.inbound(&acc, "x2", "c1", "otra vez").await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    let t2 = admin.ok(&format!("/api/v1/tickets/{n2}")).await;
+    assert_eq!(t2["important"], true);
+}
+
+#[tokio::test]
+async fn merge_moves_the_conversation_and_points_to_the_survivor() {
+    let s = Server::start();
+    let api = s.admin().await;
+    let acc = api.account("api", "API").await;
+    let old = api.inbound(&acc, "a1", "ana", "Mi pedido no llega").await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    api.post(
+        &format!("/api/v1/tickets/{old}/messages"),
+        json!({"text": "Lo revisamos"}),
+    )
+    .await;
+    let (_, c) = api
+        .post(
+            &format!("/api/v1/tickets/{old}/comments"),
+            json!({"text": "nota interna"}),
+        )
+        .await;
+    assert!(c["id"].is_string());
+    api.patch(
+        &format!("/api/v1/tickets/{old}"),
+        json!({"state": "closed"}),
+    )
+    .await;
+    let new = api.inbound(&acc, "a2", "ana", "Sigue sin llegar").await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    assert_ne!(old, new);
+
+    // A different customer's ticket cannot be merged in.
+    let stranger = api.inbound(&acc, "b1", "beto", "hola").await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    let (st, v) = api
+        .post(
+            &format!("/api/v1/tickets/{stranger}/merge"),
+            json!({"into": old}),
+        )
+        .await;
+    assert_eq!(st, 422, "{v}");
+    assert_eq!(v["error"]["code"], "different_customer");
+    let (st, _) = api
+        .post(
+            &format!("/api/v1/tickets/{new}/merge"),
+            json!({"into": new}),
+        )
+        .await;
+    assert_eq!(st, 422);
+
+    let (st, survivor) = api
+        .post(
+            &format!("/api/v1/tickets/{new}/merge"),
+            json!({"into": old}),
+        )
+        .await;
+    assert_eq!(st, 200, "{survivor}");
+    assert_eq!(survivor["number"].as_u64(), Some(old));
+    assert_eq!(
+        survivor["state"], "open",
+        "the open conversation continues on the survivor"
+    );
+    let msgs = api.ok(&format!("/api/v1/tickets/{old}/messages")).await;
+    let texts: Vec<&str> = msgs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        vec!["Mi pedido no llega", "Lo revisamos", "Sigue sin llegar"]
+    );
+    let merged = api.ok(&format!("/api/v1/tickets/{new}")).await;
+    assert_eq!(merged["merged_into"].as_u64(), Some(old));
+    assert_eq!(merged["state"], "closed");
+    assert_eq!(
+        api.ok(&format!("/api/v1/tickets/{new}/messages")).await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let hist = api.ok(&format!("/api/v1/tickets/{old}/history")).await;
+    assert!(hist["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h["action"] == "merged"));
+
+    // Merging again is refused; replying on the merged ticket points to the survivor.
+    let (st, _) = api
+        .post(
+            &format!("/api/v1/tickets/{new}/merge"),
+            json!({"into": old}),
+        )
+        .await;
+    assert_eq!(st, 409);
+    let (st, v) = api
+        .post(
+            &format!("/api/v1/tickets/{new}/messages"),
+            json!({"text": "x"}),
+        )
+        .await;
+    assert_eq!(st, 409);
+    assert_eq!(v["error"]["code"], "ticket_merged");
+
+    // The customer's next message joins the survivor.
+    let next = api.inbound(&acc, "a3", "ana", "¿Novedades?").await;
+    assert_eq!(next["ticket_number"].as_u64(), Some(old));
+}
+
+#[tokio::test]
+async fn lists_filter_sort_and_paginate_with_cursors() {
+    let s = Server::start();
+    let api = s.admin().await;
+    let a = api.account("api", "A").await;
+    let b = api.account("whatsapp", "B").await;
+    let mut numbers = Vec::new();
+    for i in 0..7 {
+        let acc = if i % 2 == 0 { &a } else { &b };
+        let v = api
+            .inbound(
+                acc,
+                &format!("p{i}"),
+                &format!("cli{i}"),
+                &format!("mensaje {i}"),
+            )
+            .await;
+        numbers.push(v["ticket_number"].as_u64().unwrap());
+    }
+    // Newest update first; 3 pages of 3, 3, 1 without repeats.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/tickets?limit=3&cursor={c}"),
+            None => "/api/v1/tickets?limit=3".into(),
+        };
+        let page = api.ok(&path).await;
+        for t in page["items"].as_array().unwrap() {
+            seen.push(t["number"].as_u64().unwrap());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    let mut expected = numbers.clone();
+    expected.reverse();
+    assert_eq!(seen, expected);
+
+    let asc = api.ok("/api/v1/tickets?sort=created_asc&limit=200").await;
+    let asc: Vec<u64> = asc["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(asc, numbers);
+
+    // Filters: account, channel, state, assignee, important, answered, label.
+    let only_a = api.ok(&format!("/api/v1/tickets?account={a}")).await;
+    assert_eq!(only_a["items"].as_array().unwrap().len(), 4);
+    let wa = api.ok("/api/v1/tickets?channel=whatsapp").await;
+    assert_eq!(wa["items"].as_array().unwrap().len(), 3);
+    let label = api
+        .created(
+            "/api/v1/labels",
+            json!({"name": "Despacho", "color": "#1f6feb"}),
+        )
+        .await;
+    let lid = label["id"].as_str().unwrap();
+    let me = api.ok("/api/v1/me").await;
+    let my_id = me["id"].as_str().unwrap();
+    api.patch(
+        &format!("/api/v1/tickets/{}", numbers[0]),
+        json!({"important": true, "labels": [lid], "assignee_id": my_id}),
+    )
+    .await;
+    api.post(
+        &format!("/api/v1/tickets/{}/messages", numbers[1]),
+        json!({"text": "respondido"}),
+    )
+    .await;
+    api.patch(
+        &format!("/api/v1/tickets/{}", numbers[2]),
+        json!({"state": "closed"}),
+    )
+    .await;
+
+    let count = |v: serde_json::Value| v["items"].as_array().unwrap().len();
+    assert_eq!(count(api.ok("/api/v1/tickets?important=true").await), 1);
+    assert_eq!(
+        count(api.ok(&format!("/api/v1/tickets?label={lid}")).await),
+        1
+    );
+    assert_eq!(count(api.ok("/api/v1/tickets?answered=true").await), 1);
+    assert_eq!(count(api.ok("/api/v1/tickets?state=closed").await), 1);
+    assert_eq!(count(api.ok("/api/v1/tickets?state=open,ignored").await), 6);
+    assert_eq!(
+        count(api.ok("/api/v1/tickets?assignee=me").await),
+        2,
+        "assigned by hand + by replying"
+    );
+    assert_eq!(
+        count(
+            api.ok(&format!(
+                "/api/v1/tickets?state=open&account={a}&assignee=none"
+            ))
+            .await
+        ),
+        2
+    );
+    eventually(5, "text search in lists", || {
+        let api = api.clone();
+        async move { (count(api.ok("/api/v1/tickets?q=mensaje").await) == 7).then_some(()) }
+    })
+    .await;
+    let far_future = "2999-01-01T00:00:00Z";
+    assert_eq!(
+        count(
+            api.ok(&format!("/api/v1/tickets?created_from={far_future}"))
+                .await
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            api.ok(&format!("/api/v1/tickets?updated_to={far_future}"))
+                .await
+        ),
+        7
+    );
+
+    // Bulk: close every open ticket of account B by filter, all or nothing.
+    let (st, v) = api
+        .post(
+            "/api/v1/tickets/bulk",
+            json!({"filter": {"account": b, "state": "open"}, "action": "close"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["updated"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        count(
+            api.ok(&format!("/api/v1/tickets?account={b}&state=open"))
+                .await
+        ),
+        0
+    );
+    // A bulk call naming an unknown ticket changes nothing.
+    let (st, _) = api
+        .post(
+            "/api/v1/tickets/bulk",
+            json!({"numbers": [numbers[0], 99999], "action": "ignore"}),
+        )
+        .await;
+    assert_eq!(st, 404);
+    assert_eq!(
+        api.ok(&format!("/api/v1/tickets/{}", numbers[0])).await["state"],
+        "open"
+    );
+}
+
+#[tokio::test]
+async fn agents_see_only_their_accounts() {
+    let s = Server::start();
+    let admin = s.admin().await;
+    let mine = admin.account("api", "Mía").await;
+    let hidden = admin.account("api", "Ajena").await;
+    let agent_id = admin.create_user("luis@example.cl", "Luis", "agent").await;
+    let (st, _) = admin
+        .put(
+            "/api/v1/assignment",
+            json!({"items": [{"user_id": agent_id, "account_id": mine, "mode": "auto"}]}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let t_mine = admin.inbound(&mine, "1", "c", "visible").await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    let t_hidden = admin.inbound(&hidden, "2", "c", "oculto").await["ticket_number"]
+        .as_u64()
+        .unwrap();
+
+    let agent = s.login("luis@example.cl", "clave-agente-1").await;
+    let list = agent.ok("/api/v1/tickets").await;
+    let nums: Vec<u64> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(nums, vec![t_mine]);
+    assert_eq!(
+        agent.get(&format!("/api/v1/tickets/{t_hidden}")).await.0,
+        404
+    );
+    assert_eq!(
+        agent
+            .get(&format!("/api/v1/tickets/{t_hidden}/messages"))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        agent
+            .patch(
+                &format!("/api/v1/tickets/{t_hidden}"),
+                json!({"important": true})
+            )
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        agent.get(&format!("/api/v1/accounts/{hidden}")).await.0,
+        404
+    );
+    let accounts = agent.ok("/api/v1/accounts").await;
+    assert_eq!(accounts["items"].as_array().unwrap().len(), 1);
+    // Naming the hidden account explicitly still shows nothing.
+    let forced = agent.ok(&format!("/api/v1/tickets?account={hidden}")).await;
+    assert!(forced["items"].as_array().unwrap().is_empty());
+    // Agents cannot touch admin resources.
+    assert_eq!(
+        agent
+            .post("/api/v1/accounts", json!({"kind": "api", "name": "x"}))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        agent.post("/api/v1/labels", json!({"name": "x"})).await.0,
+        403
+    );
+    assert_eq!(
+        agent
+            .put("/api/v1/assignment", json!({"items": []}))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        agent
+            .post(&format!("/api/v1/users/{agent_id}/deactivate"), json!({}))
+            .await
+            .0,
+        403
+    );
+}

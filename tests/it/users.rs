@@ -1,0 +1,182 @@
+use chrono::{Duration, Utc};
+use serde_json::json;
+
+use crate::harness::*;
+
+#[tokio::test]
+async fn deactivation_signs_out_and_unassigns_recent_open_tickets() {
+    let s = Server::start();
+    let admin = s.admin().await;
+    let acc = admin.account("api", "API").await;
+    let agent_id = admin
+        .create_user("sofia@example.cl", "Sofía", "agent")
+        .await;
+    admin
+        .put(
+            "/api/v1/assignment",
+            json!({"items": [{"user_id": agent_id, "account_id": acc, "mode": "enabled"}]}),
+        )
+        .await;
+    let agent = s.login("sofia@example.cl", "clave-agente-1").await;
+
+    let at = |days: i64| (Utc::now() - Duration::days(days)).to_rfc3339();
+    let mut made = Vec::new();
+    for (i, days) in [2i64, 4, 6, 10].iter().enumerate() {
+        let v = admin
+            .inbound_with(
+                &acc,
+                json!({"external_id": format!("d{i}"), "contact": {"external_id": format!("c{i}")}, "text": "hola", "sent_at": at(*days)}),
+            )
+            .await;
+        let n = v["ticket_number"].as_u64().unwrap();
+        let (st, t) = admin
+            .patch(
+                &format!("/api/v1/tickets/{n}"),
+                json!({"assignee_id": agent_id}),
+            )
+            .await;
+        assert_eq!(st, 200, "{t}");
+        made.push(n);
+    }
+    // A recent but closed ticket keeps its assignee (reports stay attributable).
+    admin
+        .patch(
+            &format!("/api/v1/tickets/{}", made[1]),
+            json!({"state": "closed"}),
+        )
+        .await;
+
+    let (st, v) = admin
+        .post(&format!("/api/v1/users/{agent_id}/deactivate"), json!({}))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let released: Vec<u64> = v["unassigned_tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_u64().unwrap())
+        .collect();
+    assert_eq!(released, vec![made[0]]);
+    assert_eq!(v["user"]["active"], false);
+
+    let assignee = |n: u64| {
+        let admin = admin.clone();
+        async move { admin.ok(&format!("/api/v1/tickets/{n}")).await["assignee_id"].clone() }
+    };
+    assert!(
+        assignee(made[0]).await.is_null(),
+        "2 days old, open: back to the pool"
+    );
+    assert_eq!(
+        assignee(made[1]).await,
+        agent_id.as_str(),
+        "closed keeps its assignee"
+    );
+    assert_eq!(
+        assignee(made[2]).await,
+        agent_id.as_str(),
+        "6 days old keeps its assignee"
+    );
+    assert_eq!(assignee(made[3]).await, agent_id.as_str());
+    let hist = admin
+        .ok(&format!("/api/v1/tickets/{}/history", made[0]))
+        .await;
+    assert!(hist["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h["action"] == "unassigned"));
+
+    // Signed out everywhere, and cannot sign in again.
+    assert_eq!(agent.get("/api/v1/me").await.0, 401);
+    let (st, _) = s
+        .anonymous()
+        .post(
+            "/api/v1/session",
+            json!({"email": "sofia@example.cl", "password": "clave-agente-1"}),
+        )
+        .await;
+    assert_eq!(st, 401);
+    // A deactivated user cannot be assigned.
+    let (st, v) = admin
+        .patch(
+            &format!("/api/v1/tickets/{}", made[0]),
+            json!({"assignee_id": agent_id}),
+        )
+        .await;
+    assert_eq!(st, 422, "{v}");
+}
+
+#[tokio::test]
+async fn sessions_tokens_and_profile() {
+    let s = Server::start();
+    let admin = s.admin().await;
+    let me = admin.ok("/api/v1/me").await;
+    assert_eq!(me["role"], "admin");
+    assert!(me["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p == "users.manage"));
+
+    // API token: works without CSRF, shown once.
+    let tok = admin
+        .created("/api/v1/tokens", json!({"name": "integración"}))
+        .await;
+    let token = tok["token"].as_str().unwrap().to_string();
+    let mut bearer = s.anonymous();
+    bearer.bearer = Some(token);
+    assert_eq!(bearer.ok("/api/v1/me").await["email"], ADMIN_EMAIL);
+    let acc = bearer.account("api", "via token").await;
+    assert!(!acc.is_empty());
+    let mut wrong = s.anonymous();
+    wrong.bearer = Some("atk_nope".into());
+    assert_eq!(wrong.get("/api/v1/me").await.0, 401);
+
+    // Profile: language and signature; the agent edits only themself.
+    let uid = admin.create_user("ana@example.cl", "Ana", "agent").await;
+    let agent = s.login("ana@example.cl", "clave-agente-1").await;
+    let (st, v) = agent
+        .patch(
+            &format!("/api/v1/users/{uid}"),
+            json!({"language": "en", "signature": "Ana — Soporte"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["language"], "en");
+    assert_eq!(
+        agent
+            .patch(&format!("/api/v1/users/{uid}"), json!({"role": "admin"}))
+            .await
+            .0,
+        403
+    );
+    let admin_id = me["id"].as_str().unwrap();
+    assert_eq!(
+        agent
+            .patch(&format!("/api/v1/users/{admin_id}"), json!({"name": "x"}))
+            .await
+            .0,
+        403
+    );
+    let (st, v) = agent
+        .put("/api/v1/me/status", json!({"state": "Colación"}))
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(v["connection_state"], "Colación");
+    // Duplicate email.
+    let (st, v) = admin
+        .post(
+            "/api/v1/users",
+            json!({"email": "ANA@example.cl", "name": "Otra", "password": "12345678"}),
+        )
+        .await;
+    assert_eq!(st, 409, "{v}");
+
+    // Sign out ends the session.
+    let (st, _) = agent
+        .send(reqwest::Method::DELETE, "/api/v1/session", None)
+        .await;
+    assert_eq!(st, 204);
+    assert_eq!(agent.get("/api/v1/me").await.0, 401);
+}
