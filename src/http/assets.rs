@@ -15,6 +15,11 @@ use crate::state::AppState;
 #[folder = "web/"]
 struct Web;
 
+/// Shared with the server (locale files, later templates and icons); served under /assets too.
+#[derive(RustEmbed)]
+#[folder = "assets/"]
+pub struct Assets;
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
@@ -22,7 +27,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn serve(path: &str, cache: &'static str) -> Response {
-    match Web::get(path) {
+    match Web::get(path).or_else(|| Assets::get(path)) {
         Some(file) => {
             let mime = file.metadata.mimetype().to_string();
             (

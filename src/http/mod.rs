@@ -163,6 +163,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(api::health::healthz))
         .merge(assets::routes())
         .fallback(fallback)
+        .layer(axum::middleware::map_response(close_after_unread_body))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -183,6 +184,16 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// A 413 is sent before the body was read; telling the client the connection closes keeps it
+/// from reusing a connection that still carries the rest of that body.
+async fn close_after_unread_body(mut res: axum::response::Response) -> axum::response::Response {
+    if res.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    res
 }
 
 async fn fallback(req: Request) -> impl IntoResponse {

@@ -82,6 +82,7 @@ async fn every_bad_input_class_gets_a_clear_error_and_writes_nothing() {
     // Oversized body: 413.
     let big = "x".repeat(2 * 1024 * 1024);
     let (st, v) = api
+        .fresh()
         .post(
             &inbound,
             json!({"external_id": "big", "contact": {"external_id": "c9"}, "text": big}),

@@ -179,6 +179,15 @@ pub struct Api {
 }
 
 impl Api {
+    /// The same identity on a new connection pool. Used around requests the server rejects
+    /// before reading their whole body (413): it then closes that connection, and a pooled
+    /// client could otherwise reuse it.
+    pub fn fresh(&self) -> Api {
+        let mut a = self.clone();
+        a.client = reqwest::Client::new();
+        a
+    }
+
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         let mut rb = self
             .client

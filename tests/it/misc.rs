@@ -103,11 +103,8 @@ async fn openapi_health_uploads_catalog_and_contacts() {
         "file",
         reqwest::multipart::Part::bytes(vec![0u8; 26 * 1024 * 1024]).file_name("big.bin"),
     );
-    // A fresh client: the server answers 413 before reading the whole body and closes the
-    // connection, which a pooled client would otherwise reuse.
-    let mut fresh = api.clone();
-    fresh.client = reqwest::Client::new();
-    let res = fresh
+    let res = api
+        .fresh()
         .request(reqwest::Method::POST, "/api/v1/uploads")
         .multipart(big)
         .send()
