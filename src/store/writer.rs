@@ -8,6 +8,7 @@
 //! aborted, the failed operation gets its error, and the operations before it are run again in
 //! a fresh transaction (operations are deterministic over the store state and their inputs).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use redb::{Database, ReadableTable, WriteTransaction};
@@ -73,6 +74,8 @@ pub trait EventSink: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct Writer {
     queue: mpsc::Sender<Box<dyn Op>>,
+    /// Durable commits so far (each may carry many operations).
+    pub commits: Arc<AtomicU64>,
 }
 
 /// How many queued operations one transaction takes at most.
@@ -86,11 +89,13 @@ impl Writer {
         clock: Arc<dyn crate::domain::Clock>,
     ) -> AppResult<(Writer, std::thread::JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel::<Box<dyn Op>>(QUEUE_DEPTH);
+        let commits = Arc::new(AtomicU64::new(0));
+        let counter = commits.clone();
         let handle = std::thread::Builder::new()
             .name("atiende-writer".into())
-            .spawn(move || writer_loop(db, rx, sink, clock))
+            .spawn(move || writer_loop(db, rx, sink, clock, counter))
             .map_err(|e| AppError::internal(format!("cannot start the writer thread: {e}")))?;
-        Ok((Writer { queue: tx }, handle))
+        Ok((Writer { queue: tx, commits }, handle))
     }
 
     pub async fn write<R, F>(&self, f: F) -> AppResult<R>
@@ -139,6 +144,7 @@ fn writer_loop(
     mut rx: mpsc::Receiver<Box<dyn Op>>,
     sink: Arc<dyn EventSink>,
     clock: Arc<dyn crate::domain::Clock>,
+    commits: Arc<AtomicU64>,
 ) {
     while let Some(first) = rx.blocking_recv() {
         let mut group = vec![first];
@@ -148,12 +154,18 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
-        commit_group(&db, group, sink.as_ref(), clock.now_ms());
+        commit_group(&db, group, sink.as_ref(), clock.now_ms(), &commits);
     }
     tracing::debug!("writer stopped: queue closed");
 }
 
-fn commit_group(db: &Database, mut pending: Vec<Box<dyn Op>>, sink: &dyn EventSink, now: Millis) {
+fn commit_group(
+    db: &Database,
+    mut pending: Vec<Box<dyn Op>>,
+    sink: &dyn EventSink,
+    now: Millis,
+    commits: &AtomicU64,
+) {
     while !pending.is_empty() {
         let txn = match db.begin_write() {
             Ok(t) => t,
@@ -191,7 +203,7 @@ fn commit_group(db: &Database, mut pending: Vec<Box<dyn Op>>, sink: &dyn EventSi
                 continue;
             }
             let rest = pending.split_off(i);
-            commit_group(db, std::mem::take(&mut pending), sink, now);
+            commit_group(db, std::mem::take(&mut pending), sink, now, commits);
             pending = rest;
             continue;
         }
@@ -202,6 +214,7 @@ fn commit_group(db: &Database, mut pending: Vec<Box<dyn Op>>, sink: &dyn EventSi
         });
         match outcome {
             Ok(events) => {
+                commits.fetch_add(1, Ordering::Relaxed);
                 if !events.is_empty() {
                     sink.committed(events);
                 }
@@ -255,4 +268,116 @@ fn persist_events(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::SystemClock;
+    use redb::TableDefinition;
+
+    const T: TableDefinition<u64, u64> = TableDefinition::new("t");
+
+    struct Collect(std::sync::Mutex<Vec<u64>>);
+    impl EventSink for Collect {
+        fn committed(&self, events: Vec<Arc<Event>>) {
+            if let Ok(mut v) = self.0.lock() {
+                v.extend(events.iter().map(|e| e.id));
+            }
+        }
+    }
+
+    fn setup() -> (tempfile::TempDir, Arc<Database>, Writer, Arc<Collect>) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(Database::create(dir.path().join("db")).unwrap());
+        let txn = db.begin_write().unwrap();
+        create_all(&txn).unwrap();
+        txn.open_table(T).unwrap();
+        txn.commit().unwrap();
+        let sink = Arc::new(Collect(Default::default()));
+        let (w, _) = Writer::start(db.clone(), sink.clone(), Arc::new(SystemClock)).unwrap();
+        (dir, db, w, sink)
+    }
+
+    fn count(db: &Database) -> u64 {
+        use redb::ReadableTableMetadata;
+        db.begin_read()
+            .unwrap()
+            .open_table(T)
+            .unwrap()
+            .len()
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_writes_share_commits() {
+        let (_d, db, w, sink) = setup();
+        let mut tasks = Vec::new();
+        for i in 0..400u64 {
+            let w = w.clone();
+            tasks.push(tokio::spawn(async move {
+                w.write(move |txn, fx| {
+                    txn.open_table(T)?.insert(i, i)?;
+                    fx.emit(crate::store::event("test"));
+                    Ok(i)
+                })
+                .await
+            }));
+        }
+        for (i, t) in tasks.into_iter().enumerate() {
+            assert_eq!(t.await.unwrap().unwrap(), i as u64);
+        }
+        assert_eq!(count(&db), 400);
+        let commits = w.commits.load(Ordering::Relaxed);
+        assert!(
+            commits < 200,
+            "400 concurrent writes took {commits} commits"
+        );
+        let ids = sink.0.lock().unwrap().clone();
+        assert_eq!(
+            ids,
+            (1..=400).collect::<Vec<_>>(),
+            "events get gap-free ids in commit order"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_failing_op_leaves_no_trace_and_others_commit() {
+        let (_d, db, w, sink) = setup();
+        let mut tasks = Vec::new();
+        for i in 0..60u64 {
+            let w = w.clone();
+            tasks.push(tokio::spawn(async move {
+                w.write(move |txn, fx| {
+                    txn.open_table(T)?.insert(i, i)?;
+                    fx.emit(crate::store::event("test"));
+                    match i % 3 {
+                        0 => Err(AppError::conflict("nope", "fails after writing")),
+                        1 if i == 31 => panic!("boom"),
+                        _ => Ok(i),
+                    }
+                })
+                .await
+            }));
+        }
+        let mut ok = 0;
+        for (i, t) in tasks.into_iter().enumerate() {
+            let r = t.await.unwrap();
+            if i % 3 == 0 || i == 31 {
+                assert!(r.is_err(), "op {i} must fail");
+            } else {
+                assert_eq!(r.unwrap(), i as u64);
+                ok += 1;
+            }
+        }
+        assert_eq!(count(&db), ok);
+        let r = db.begin_read().unwrap();
+        let t = r.open_table(T).unwrap();
+        assert!(t.get(3).unwrap().is_none() && t.get(31).unwrap().is_none());
+        assert_eq!(
+            sink.0.lock().unwrap().len() as u64,
+            ok,
+            "failed ops publish no events"
+        );
+    }
 }
