@@ -249,14 +249,16 @@ pub fn fill(store: &Store) -> AppResult<()> {
         role: Role::Admin,
         visible: None,
     };
-    let mut msg_seq = 0u64;
-    let mut made = 0usize;
-    while made < TICKETS {
-        let batch = (TICKETS - made).min(100);
-        let mut plans = Vec::new();
-        for _ in 0..batch {
+    let mut plans = Vec::with_capacity(TICKETS);
+    for msg_seq in 0..TICKETS as u64 {
+        {
             let c = &customers[rng.gen_range(0..customers.len())];
             let account = &account_list[rng.gen_range(0..account_list.len())];
+            let mut agent_index = rng.gen_range(0..agents.len());
+            if account.kind == Channel::Instagram && agent_index == 2 {
+                // Sofía is not enabled on Instagram (see the assignment table above).
+                agent_index = 0;
+            }
             let age = rng.gen_range(0..30 * day);
             let started = now - age;
             let roll: f64 = rng.gen();
@@ -285,7 +287,8 @@ pub fn fill(store: &Store) -> AppResult<()> {
                 followup: (rng.gen_bool(0.4)).then(|| FOLLOWUPS[rng.gen_range(0..FOLLOWUPS.len())]),
                 reply: (outcome != 1 || rng.gen_bool(0.5))
                     .then(|| REPLIES[rng.gen_range(0..REPLIES.len())]),
-                agent: agents[rng.gen_range(0..agents.len())],
+                agent: agents[agent_index],
+                agent_name: LOGINS[2 + agent_index].name,
                 outcome,
                 important: rng.gen_bool(0.08),
                 label: rng
@@ -295,16 +298,19 @@ pub fn fill(store: &Store) -> AppResult<()> {
                     [rng.gen_range(0..3)],
                 seq: msg_seq,
             });
-            msg_seq += 3;
         }
+    }
+    plans.sort_by_key(|p| p.started);
+    let mut plans = plans.into_iter().peekable();
+    while plans.peek().is_some() {
+        let batch: Vec<Plan> = plans.by_ref().take(100).collect();
         let access = admin.clone();
         store.write_blocking(move |txn, fx| {
-            for p in &plans {
+            for p in &batch {
                 p.apply(txn, fx, &access)?;
             }
             Ok(())
         })?;
-        made += batch;
     }
     println!(
         "Demo workspace created: {} accounts, {CUSTOMERS} customers, {TICKETS} conversations.",
@@ -333,6 +339,7 @@ struct Plan {
     followup: Option<&'static str>,
     reply: Option<&'static str>,
     agent: u64,
+    agent_name: &'static str,
     /// 1 open, 2 closed, 3 ignored.
     outcome: u8,
     important: bool,
@@ -382,7 +389,7 @@ impl Plan {
         let mut at = self.started + 20 * 60_000;
         let agent = Access {
             user_id: self.agent,
-            name: String::new(),
+            name: self.agent_name.into(),
             role: Role::Admin,
             visible: None,
         };

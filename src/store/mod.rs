@@ -68,6 +68,13 @@ impl Store {
         ))
     }
 
+    /// Durable group commits since start (each carries one or more writes).
+    pub fn commit_count(&self) -> u64 {
+        self.writer
+            .commits
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn now(&self) -> crate::domain::Millis {
         self.clock.now_ms()
     }

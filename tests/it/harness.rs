@@ -35,9 +35,14 @@ impl Server {
 
     /// Starts on an existing data dir (restarts, crash recovery).
     pub fn start_in(data: &Path, env: &[(&str, &str)]) -> Server {
+        Server::start_with(data, &[], env)
+    }
+
+    pub fn start_with(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut cmd = Command::new(bin());
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
+            .args(args)
             .env("ATIENDE_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -47,7 +52,7 @@ impl Server {
         let mut child = cmd.spawn().expect("spawn atiende");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(120);
         let base = loop {
             assert!(Instant::now() < deadline, "server did not start in time");
             let line = lines

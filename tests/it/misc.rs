@@ -219,3 +219,51 @@ async fn openapi_health_uploads_catalog_and_contacts() {
     let list = api.ok(&format!("/api/v1/tickets/{n}/comments")).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn demo_fills_an_empty_data_dir_with_a_realistic_workspace() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_with(dir.path(), &["--demo"], &[]);
+    let admin = s.login("admin@demo.atiende.cl", "demo-admin").await;
+    let mut total = 0;
+    for state in ["open", "closed", "ignored"] {
+        let mut cursor = String::new();
+        let mut n = 0;
+        loop {
+            let page = admin
+                .ok(&format!("/api/v1/tickets?state={state}&limit=200{cursor}"))
+                .await;
+            n += page["items"].as_array().unwrap().len();
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = format!("&cursor={c}"),
+                None => break,
+            }
+        }
+        assert!(n >= 50, "{n} {state} tickets");
+        total += n;
+    }
+    assert!((800..=1000).contains(&total), "{total} tickets");
+    let accounts = admin.ok("/api/v1/accounts").await;
+    let kinds: std::collections::HashSet<&str> = accounts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.len() >= 5, "{kinds:?}");
+    let contacts = admin.ok("/api/v1/contacts?limit=200").await;
+    let page = contacts["items"].as_array().unwrap();
+    assert!(
+        page.iter().all(|c| c["rut_formatted"].is_string()),
+        "every demo customer has a valid RUT"
+    );
+    // Agents sign in and see only their accounts.
+    let agent = s.login("sofia@demo.atiende.cl", "demo-agente").await;
+    assert_eq!(
+        agent.ok("/api/v1/accounts").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        accounts["items"].as_array().unwrap().len() - 1
+    );
+}

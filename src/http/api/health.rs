@@ -16,6 +16,7 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<serde_j
                 "status": "ok",
                 "version": env!("CARGO_PKG_VERSION"),
                 "uptime_seconds": state.started.elapsed().as_secs(),
+                "commits": state.store.commit_count(),
             })),
         ),
         Err(e) => (
