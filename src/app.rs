@@ -88,6 +88,7 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
         bus,
         config: Arc::new(config),
         login_limiter: Arc::new(RateLimiter::new(10, Duration::from_secs(300))),
+        ip_limiter: Arc::new(RateLimiter::new(50, Duration::from_secs(300))),
         started,
         shutdown: shutdown_rx,
     };

@@ -199,7 +199,8 @@ impl FromRequestParts<AppState> for CurrentUser {
     }
 }
 
-/// Sign-in attempts per key (email, IP) in a sliding window.
+/// Failed sign-ins per key (email, IP) in a sliding window. Successful sign-ins do not count,
+/// so a whole office behind one address can start its day.
 pub struct RateLimiter {
     window: Duration,
     max: usize,
@@ -215,11 +216,25 @@ impl RateLimiter {
         }
     }
 
-    /// Records an attempt; false when the key is over its limit.
-    pub fn allow(&self, key: &str) -> bool {
+    /// True when the key has failed too often recently.
+    pub fn blocked(&self, key: &str) -> bool {
         let now = Instant::now();
         let Ok(mut map) = self.hits.lock() else {
-            return true;
+            return false;
+        };
+        match map.get_mut(key) {
+            Some(v) => {
+                v.retain(|t| now.duration_since(*t) < self.window);
+                v.len() >= self.max
+            }
+            None => false,
+        }
+    }
+
+    pub fn record_failure(&self, key: &str) {
+        let now = Instant::now();
+        let Ok(mut map) = self.hits.lock() else {
+            return;
         };
         if map.len() > 100_000 {
             map.retain(|_, v| {
@@ -227,13 +242,7 @@ impl RateLimiter {
                     .is_some_and(|t| now.duration_since(*t) < self.window)
             });
         }
-        let v = map.entry(key.to_string()).or_default();
-        v.retain(|t| now.duration_since(*t) < self.window);
-        if v.len() >= self.max {
-            return false;
-        }
-        v.push(now);
-        true
+        map.entry(key.to_string()).or_default().push(now);
     }
 }
 
@@ -251,11 +260,17 @@ mod tests {
     }
 
     #[test]
-    fn limiter_blocks_after_max() {
+    fn limiter_blocks_after_max_failures() {
         let l = RateLimiter::new(2, Duration::from_secs(60));
-        assert!(l.allow("a"));
-        assert!(l.allow("a"));
-        assert!(!l.allow("a"));
-        assert!(l.allow("b"));
+        assert!(!l.blocked("a"));
+        l.record_failure("a");
+        assert!(!l.blocked("a"));
+        l.record_failure("a");
+        assert!(l.blocked("a"));
+        assert!(!l.blocked("b"));
+        let short = RateLimiter::new(1, Duration::from_millis(1));
+        short.record_failure("a");
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(!short.blocked("a"), "failures expire");
     }
 }

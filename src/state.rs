@@ -17,7 +17,10 @@ pub struct AppState {
     pub search: Search,
     pub bus: Bus,
     pub config: Arc<Config>,
+    /// Failed sign-ins per email.
     pub login_limiter: Arc<RateLimiter>,
+    /// Failed sign-ins per client address.
+    pub ip_limiter: Arc<RateLimiter>,
     pub started: Instant,
     /// Flips to true when the server begins shutting down (ends SSE streams).
     pub shutdown: watch::Receiver<bool>,

@@ -51,11 +51,10 @@ pub async fn sign_in(
     ApiJson(body): ApiJson<SignIn>,
 ) -> AppResult<Response> {
     let email = body.email.trim().to_lowercase();
-    if !state.login_limiter.allow(&format!("email:{email}"))
-        || !state.login_limiter.allow(&format!("ip:{}", peer.ip()))
-    {
+    let (email_key, ip_key) = (format!("email:{email}"), format!("ip:{}", peer.ip()));
+    if state.login_limiter.blocked(&email_key) || state.ip_limiter.blocked(&ip_key) {
         return Err(AppError::too_many(
-            "too many sign-in attempts; wait a few minutes",
+            "too many failed sign-in attempts; wait a few minutes",
         ));
     }
     let lookup = email.clone();
@@ -73,7 +72,11 @@ pub async fn sign_in(
         .map_err(|e| AppError::internal(e.to_string()))?;
     let user = match user {
         Some(u) if ok && u.active => u,
-        _ => return Err(AppError::unauthorized("wrong email or password")),
+        _ => {
+            state.login_limiter.record_failure(&email_key);
+            state.ip_limiter.record_failure(&ip_key);
+            return Err(AppError::unauthorized("wrong email or password"));
+        }
     };
     let token = auth::random_token(32);
     let csrf = auth::random_token(24);
