@@ -15,6 +15,7 @@ use crate::domain::rut::Rut;
 use crate::domain::Contact;
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::{ApiJson, ApiPath, ApiQuery};
+use crate::search::Hits;
 use crate::state::AppState;
 use crate::store::contacts::{self, ContactFacts};
 use crate::store::tickets;
@@ -326,30 +327,30 @@ pub async fn link(
     Ok(Json(ContactView::from(&c)))
 }
 
-async fn search_contacts(state: &AppState, q: &str, limit: usize) -> AppResult<Vec<u64>> {
+/// Runs the full-text query off the async runtime.
+async fn run_search(state: &AppState, q: &str, limit: usize) -> AppResult<Hits> {
     let search = state.search.clone();
     let q = q.to_string();
-    let hits = tokio::task::spawn_blocking(move || search.query(&q, limit))
+    tokio::task::spawn_blocking(move || search.query(&q, limit))
         .await
-        .map_err(|e| AppError::internal(e.to_string()))??;
-    Ok(hits.contacts)
+        .map_err(|e| AppError::internal(e.to_string()))?
+}
+
+async fn search_contacts(state: &AppState, q: &str, limit: usize) -> AppResult<Vec<u64>> {
+    Ok(run_search(state, q, limit).await?.contacts)
 }
 
 /// Ticket numbers a query names: the number itself, tickets whose messages match, and the
 /// latest tickets of matching customers. Visibility is applied by the caller's list query.
 pub async fn ticket_numbers_for(state: &AppState, q: &str) -> AppResult<HashSet<u64>> {
-    Ok(ranked_ticket_numbers(state, q, 200)
+    let hits = run_search(state, q, 200).await?;
+    Ok(ranked_ticket_numbers(state, q, hits)
         .await?
         .into_iter()
         .collect())
 }
 
-async fn ranked_ticket_numbers(state: &AppState, q: &str, limit: usize) -> AppResult<Vec<u64>> {
-    let search = state.search.clone();
-    let query = q.to_string();
-    let hits = tokio::task::spawn_blocking(move || search.query(&query, limit))
-        .await
-        .map_err(|e| AppError::internal(e.to_string()))??;
+async fn ranked_ticket_numbers(state: &AppState, q: &str, hits: Hits) -> AppResult<Vec<u64>> {
     let number = q.trim().trim_start_matches('#').parse::<u64>().ok();
     state
         .store
@@ -362,11 +363,9 @@ async fn ranked_ticket_numbers(state: &AppState, q: &str, limit: usize) -> AppRe
                 }
             }
             for cid in &hits.contacts {
-                if let Some(c) = contacts::get(txn, *cid)? {
-                    for t in tickets::of_contacts(txn, &[c.id], 5)? {
-                        if seen.insert(t.number) {
-                            out.push(t.number);
-                        }
+                for t in tickets::of_contacts(txn, &[*cid], 5)? {
+                    if seen.insert(t.number) {
+                        out.push(t.number);
                     }
                 }
             }
@@ -415,8 +414,9 @@ pub async fn search(
         );
     }
     let access = user.access(&state).await?;
-    let numbers = ranked_ticket_numbers(&state, &q, limit).await?;
-    let contact_ids = search_contacts(&state, &q, limit).await?;
+    let hits = run_search(&state, &q, limit).await?;
+    let contact_ids = hits.contacts.clone();
+    let numbers = ranked_ticket_numbers(&state, &q, hits).await?;
     let (ts_found, cs) = state
         .store
         .read(move |txn| {
