@@ -112,6 +112,44 @@ async fn openapi_health_uploads_catalog_and_contacts() {
         .unwrap();
     assert_eq!(res.status(), 413);
 
+    // Account secrets are write-only; a masked value sent back keeps the stored one.
+    let mail = api
+        .created(
+            "/api/v1/accounts",
+            json!({"kind": "email", "name": "Soporte", "settings": {"imap_password": "s3creta", "sla_minutes": 90}}),
+        )
+        .await;
+    assert_eq!(mail["settings"]["imap_password"], "********");
+    assert_eq!(mail["settings"]["sla_minutes"], 90);
+    let mid = mail["id"].as_str().unwrap();
+    let (st, v) = api
+        .patch(
+            &format!("/api/v1/accounts/{mid}"),
+            json!({"settings": {"imap_password": "********", "sla_minutes": 30}}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["settings"]["sla_minutes"], 30);
+    assert!(!v.to_string().contains("s3creta"));
+    let (st, _) = api
+        .patch(
+            &format!("/api/v1/accounts/{mid}"),
+            json!({"settings": {"sla_minutes": -5}}),
+        )
+        .await;
+    assert_eq!(st, 422);
+    assert_eq!(
+        api.send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/accounts/{mid}"),
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(api.get(&format!("/api/v1/accounts/{mid}")).await.0, 404);
+
     // Labels, teams, canned responses: CRUD.
     let l = api
         .created(
