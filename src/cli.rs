@@ -1,8 +1,7 @@
-//! Subcommands: serve, admin create, reindex, compact.
+//! Subcommands: serve, admin create, reindex, bench, compact.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
@@ -61,6 +60,8 @@ enum Command {
         #[command(flatten)]
         data: DataArg,
     },
+    /// Measure the performance targets against a real server on a temporary data dir.
+    Bench(crate::bench::BenchArgs),
     /// Compact the database file (with the server stopped).
     Compact {
         #[command(flatten)]
@@ -115,6 +116,7 @@ pub fn main() -> ExitCode {
                 },
         } => admin_create(data.data, email, name, password, &role),
         Command::Reindex { data } => reindex(data.data),
+        Command::Bench(args) => crate::bench::main(args),
         Command::Compact { data } => Store::compact_file(&data.data).map(|done| {
             println!(
                 "{}",
@@ -181,6 +183,5 @@ fn reindex(data: PathBuf) -> AppResult<()> {
     let store = open_offline(&data)?;
     let n = crate::search::Search::rebuild_offline(&data, store)?;
     println!("search index rebuilt: {n} documents");
-    let _ = AtomicBool::new(false);
     Ok(())
 }

@@ -6,6 +6,7 @@
 
 mod app;
 mod auth;
+mod bench;
 mod bus;
 mod cli;
 mod config;

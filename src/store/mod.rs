@@ -33,6 +33,7 @@ pub struct Store {
 }
 
 pub const DB_FILE: &str = "atiende.redb";
+const CACHE_BYTES: usize = 48 * 1024 * 1024;
 
 impl Store {
     /// Opens (or creates) the data dir, migrates the schema and starts the writer thread.
@@ -47,12 +48,17 @@ impl Store {
                 data_dir.display()
             ))
         })?;
-        let db = Database::create(data_dir.join(DB_FILE)).map_err(|e| {
-            AppError::internal(format!(
-                "cannot open {} (is another atiende running on this data dir?): {e}",
-                data_dir.join(DB_FILE).display()
-            ))
-        })?;
+        // redb's page cache defaults to 1 GiB; a bounded cache keeps the process small (the OS
+        // page cache still holds the file).
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(data_dir.join(DB_FILE))
+            .map_err(|e| {
+                AppError::internal(format!(
+                    "cannot open {} (is another atiende running on this data dir?): {e}",
+                    data_dir.join(DB_FILE).display()
+                ))
+            })?;
         migrate::migrate(&db)?;
         let db = Arc::new(db);
         let (writer, handle) = writer::Writer::start(db.clone(), sink, clock.clone())?;

@@ -1,0 +1,893 @@
+//! `atiende bench`: starts a real server (a child process of this binary) on a temporary data
+//! dir, loads a realistic dataset through the public API, runs the workloads of the
+//! performance targets from this process over HTTP on loopback, and prints one table (figure,
+//! value, target, ratio), optionally written as JSON for comparison between versions.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::domain::rut::Rut;
+use crate::error::{AppError, AppResult};
+
+#[derive(clap::Args, Clone)]
+pub struct BenchArgs {
+    /// Small run (50,000 tickets, 10,000 contacts) that finishes within a minute.
+    #[arg(long)]
+    pub quick: bool,
+    /// Tickets to load (default 1,000,000; quick 50,000).
+    #[arg(long)]
+    pub tickets: Option<u64>,
+    /// Contacts to load (default 200,000; quick 10,000).
+    #[arg(long)]
+    pub contacts: Option<u64>,
+    /// Concurrent clients for the ingest workload.
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+    /// Connected SSE clients for the live-event workload.
+    #[arg(long, default_value_t = 500)]
+    pub sse_clients: usize,
+    /// Write the results as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Where to create the temporary data dirs (default: the system temp dir).
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+}
+
+#[derive(Serialize, Clone)]
+pub struct Figure {
+    pub name: String,
+    pub value: f64,
+    pub unit: String,
+    /// None: reported, no target.
+    pub target: Option<f64>,
+    pub higher_is_better: bool,
+}
+
+impl Figure {
+    fn ratio(&self) -> Option<f64> {
+        let t = self.target?;
+        if self.value == 0.0 || t == 0.0 {
+            return None;
+        }
+        Some(if self.higher_is_better {
+            self.value / t
+        } else {
+            t / self.value
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct Report {
+    version: &'static str,
+    date: String,
+    machine: String,
+    tickets: u64,
+    contacts: u64,
+    figures: Vec<Figure>,
+}
+
+fn err(e: impl std::fmt::Display) -> AppError {
+    AppError::internal(format!("bench: {e}"))
+}
+
+/// The server under test: a child process of this binary.
+struct ServerProc {
+    child: Child,
+    base: String,
+}
+
+impl ServerProc {
+    fn start(data: &Path, extra: &[&str]) -> AppResult<ServerProc> {
+        let exe = std::env::current_exe().map_err(err)?;
+        let mut child = Command::new(exe)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .args(extra)
+            .env("ATIENDE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(err)?;
+        let stdout = child.stdout.take().ok_or_else(|| err("no stdout"))?;
+        let mut lines = BufReader::new(stdout).lines();
+        let base = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(rest) = line.strip_prefix("Atiende listening on ") {
+                        break rest.trim().to_string();
+                    }
+                }
+                _ => return Err(err("the server exited before listening")),
+            }
+        };
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        Ok(ServerProc { child, base })
+    }
+
+    fn rss_mb(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+            .unwrap_or(0.0)
+    }
+
+    fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Clone)]
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> AppResult<Value> {
+        let mut rb = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            rb = rb.json(b);
+        }
+        let res = rb.send().await.map_err(err)?;
+        let status = res.status();
+        let v: Value = res.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            return Err(err(format!("{path}: {status} {v}")));
+        }
+        Ok(v)
+    }
+    async fn get(&self, path: &str) -> AppResult<Value> {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+    async fn post(&self, path: &str, body: Value) -> AppResult<Value> {
+        self.send(reqwest::Method::POST, path, Some(&body)).await
+    }
+}
+
+fn percentile(samples: &mut [f64], p: f64) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let idx = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[idx.min(samples.len() - 1)]
+}
+
+const FIRST: [&str; 16] = [
+    "Camila",
+    "Matías",
+    "Valentina",
+    "Benjamín",
+    "Javiera",
+    "Vicente",
+    "Catalina",
+    "Martín",
+    "Fernanda",
+    "Diego",
+    "Constanza",
+    "Sebastián",
+    "Antonia",
+    "Tomás",
+    "Francisca",
+    "Joaquín",
+];
+const LAST: [&str; 16] = [
+    "González",
+    "Muñoz",
+    "Rojas",
+    "Díaz",
+    "Pérez",
+    "Soto",
+    "Contreras",
+    "Silva",
+    "Martínez",
+    "Sepúlveda",
+    "Morales",
+    "Rodríguez",
+    "López",
+    "Fuentes",
+    "Hernández",
+    "Torres",
+];
+const TEXTS: [&str; 8] = [
+    "Hola, necesito información sobre el envío de mi pedido número",
+    "Buenas tardes, quiero cambiar la talla de las zapatillas de la compra",
+    "Me llegó el pedido incompleto, faltan productos de la orden",
+    "El pago con tarjeta fue rechazado pero el cargo aparece en mi cuenta, orden",
+    "¿Hacen despacho a regiones? Vivo en Punta Arenas, consulta",
+    "No puedo ingresar a mi cuenta, la contraseña no funciona, caso",
+    "Quiero anular la compra porque me equivoqué de dirección, pedido",
+    "Necesito la factura a nombre de la empresa para la compra",
+];
+
+fn contact_of(c: u64) -> (String, Rut, String, String) {
+    let first = FIRST[(c % 16) as usize];
+    let last = LAST[((c / 16) % 16) as usize];
+    let rut = Rut::from_body(5_000_000 + (c as u32).wrapping_mul(97) % 20_000_000);
+    (
+        format!("{first} {last}"),
+        rut,
+        format!("cliente{c}@correo.cl"),
+        format!("+569{:08}", 10_000_000 + c),
+    )
+}
+
+/// Posts `count` inbound messages with `clients` concurrent workers; `job(i)` makes the
+/// i-th (account, body). Returns per-call latencies (ms), the ticket numbers, elapsed time.
+async fn ingest(
+    client: &Client,
+    clients: usize,
+    count: u64,
+    job: Arc<dyn Fn(u64) -> (String, Value) + Send + Sync>,
+) -> AppResult<(Vec<f64>, Vec<u64>, Duration)> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (client, next, job) = (client.clone(), next.clone(), job.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut numbers = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed) as u64;
+                if i >= count {
+                    break;
+                }
+                let (account, body) = job(i);
+                let t = Instant::now();
+                let v = client
+                    .post(&format!("/api/v1/accounts/{account}/inbound"), body)
+                    .await?;
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                numbers.push(v["ticket_number"].as_u64().unwrap_or(0));
+            }
+            Ok::<_, AppError>((lat, numbers))
+        }));
+    }
+    let mut lat = Vec::with_capacity(count as usize);
+    let mut numbers = Vec::with_capacity(count as usize);
+    for t in tasks {
+        let (l, n) = t.await.map_err(err)??;
+        lat.extend(l);
+        numbers.extend(n);
+    }
+    Ok((lat, numbers, started.elapsed()))
+}
+
+/// Closes tickets through bulk calls of at most 5,000.
+async fn close_all(client: &Client, numbers: &[u64]) -> AppResult<()> {
+    for chunk in numbers.chunks(crate::http::api::tickets::BULK_MAX) {
+        client
+            .post(
+                "/api/v1/tickets/bulk",
+                json!({"numbers": chunk, "action": "close"}),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// One durable redb transaction per message: the baseline the group commit must beat.
+fn baseline_rate(dir: &Path, seconds: f64) -> AppResult<f64> {
+    const T: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("baseline");
+    let db = redb::Database::create(dir.join("baseline.redb")).map_err(err)?;
+    let payload = vec![7u8; 300];
+    let started = Instant::now();
+    let mut n = 0u64;
+    while started.elapsed().as_secs_f64() < seconds {
+        let txn = db.begin_write().map_err(err)?;
+        {
+            let mut t = txn.open_table(T).map_err(err)?;
+            t.insert(n, payload.as_slice()).map_err(err)?;
+        }
+        txn.commit().map_err(err)?;
+        n += 1;
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+async fn timed_queries(client: &Client, paths: &[String], rounds: usize) -> AppResult<Vec<f64>> {
+    let mut lat = Vec::new();
+    for _ in 0..rounds {
+        for p in paths {
+            let t = Instant::now();
+            client.get(p).await?;
+            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    Ok(lat)
+}
+
+fn dir_size(p: &Path) -> u64 {
+    let Ok(meta) = std::fs::metadata(p) else {
+        return 0;
+    };
+    if meta.is_file() {
+        return meta.len();
+    }
+    std::fs::read_dir(p)
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| dir_size(&e.path())).sum())
+        .unwrap_or(0)
+}
+
+pub fn main(args: BenchArgs) -> AppResult<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(err)?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: BenchArgs) -> AppResult<()> {
+    let tickets = args
+        .tickets
+        .unwrap_or(if args.quick { 50_000 } else { 1_000_000 });
+    let contacts = args
+        .contacts
+        .unwrap_or(if args.quick { 10_000 } else { 200_000 })
+        .clamp(1, tickets);
+    let root = args
+        .work_dir
+        .clone()
+        .unwrap_or_else(std::env::temp_dir)
+        .join(format!("atiende-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&root).map_err(err)?;
+    let result = run_in(&args, &root, tickets, contacts).await;
+    let _ = std::fs::remove_dir_all(&root);
+    let figures = result?;
+
+    println!();
+    println!(
+        "{:<52} {:>12} {:>10} {:>8}",
+        "figure", "value", "target", "ratio"
+    );
+    for f in &figures {
+        let target = match f.target {
+            Some(t) => format!("{}{t:.0}", if f.higher_is_better { "≥" } else { "≤" }),
+            None => "—".into(),
+        };
+        let ratio = f
+            .ratio()
+            .map(|r| format!("{r:.2}"))
+            .unwrap_or_else(|| "—".into());
+        println!(
+            "{:<52} {:>9.1} {:<2} {:>10} {:>8}",
+            f.name, f.value, f.unit, target, ratio
+        );
+    }
+    if let Some(path) = &args.json {
+        let report = Report {
+            version: env!("CARGO_PKG_VERSION"),
+            date: chrono::Utc::now().to_rfc3339(),
+            machine: machine(),
+            tickets,
+            contacts,
+            figures,
+        };
+        let text = serde_json::to_string_pretty(&report).map_err(err)?;
+        std::fs::write(path, text).map_err(err)?;
+        println!("\nwritten to {}", path.display());
+    }
+    Ok(())
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    format!("{cores} cores, {cpu}")
+}
+
+fn fig(name: &str, value: f64, unit: &str, target: Option<f64>, higher_is_better: bool) -> Figure {
+    Figure {
+        name: name.into(),
+        value,
+        unit: unit.into(),
+        target,
+        higher_is_better,
+    }
+}
+
+async fn run_in(
+    args: &BenchArgs,
+    root: &Path,
+    tickets: u64,
+    contacts: u64,
+) -> AppResult<Vec<Figure>> {
+    let mut figures = Vec::new();
+    let step = |s: &str| eprintln!("[{}] {s}", chrono::Utc::now().format("%H:%M:%S"));
+
+    step("baseline: one durable redb transaction per message");
+    let baseline = {
+        let dir = root.join("baseline");
+        std::fs::create_dir_all(&dir).map_err(err)?;
+        tokio::task::spawn_blocking(move || baseline_rate(&dir, 3.0))
+            .await
+            .map_err(err)??
+    };
+    figures.push(fig(
+        "baseline: 1 durable redb txn per message",
+        baseline,
+        "/s",
+        None,
+        true,
+    ));
+
+    let data = root.join("data");
+    let exe = std::env::current_exe().map_err(err)?;
+    let out = Command::new(&exe)
+        .args([
+            "admin",
+            "create",
+            "--email",
+            "bench@atiende.local",
+            "--name",
+            "Bench",
+            "--password",
+            "bench-password",
+            "--data",
+        ])
+        .arg(&data)
+        .env("ATIENDE_LOG", "warn")
+        .output()
+        .map_err(err)?;
+    if !out.status.success() {
+        return Err(err(String::from_utf8_lossy(&out.stderr)));
+    }
+    let mut server = ServerProc::start(&data, &[])?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.clients.max(args.sse_clients) + 16)
+        .tcp_nodelay(true)
+        .build()
+        .map_err(err)?;
+    let res = http
+        .post(format!("{}/api/v1/session", server.base))
+        .json(&json!({"email": "bench@atiende.local", "password": "bench-password"}))
+        .send()
+        .await
+        .map_err(err)?;
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .ok_or_else(|| err("no session cookie"))?
+        .to_string();
+    let csrf = res.json::<Value>().await.map_err(err)?["csrf_token"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let tok: Value = http
+        .post(format!("{}/api/v1/tokens", server.base))
+        .header("cookie", cookie)
+        .header("x-csrf-token", csrf)
+        .json(&json!({"name": "bench"}))
+        .send()
+        .await
+        .map_err(err)?
+        .json()
+        .await
+        .map_err(err)?;
+    let client = Client {
+        http,
+        base: server.base.clone(),
+        token: tok["token"].as_str().unwrap_or("").to_string(),
+    };
+
+    let mut accounts = Vec::new();
+    for (kind, name) in [
+        ("email", "Correo"),
+        ("whatsapp", "WhatsApp"),
+        ("webchat", "Chat"),
+        ("facebook", "Facebook"),
+        ("api", "API"),
+    ] {
+        let a = client
+            .post(
+                "/api/v1/accounts",
+                json!({"kind": kind, "name": name, "settings": {"sla_minutes": 60}}),
+            )
+            .await?;
+        accounts.push(a["id"].as_str().unwrap_or("").to_string());
+    }
+    let accounts = Arc::new(accounts);
+
+    // Each round every contact writes once; tickets of finished rounds are closed so the next
+    // round opens new ones. The last round leaves enough open for 10% of all tickets.
+    let rounds = tickets.div_ceil(contacts);
+    let open_target = tickets / 10;
+    let mut lat_all = Vec::new();
+    let mut ingest_time = Duration::ZERO;
+    let mut messages = 0u64;
+    let mut sample_numbers = Vec::new();
+    for round in 0..rounds {
+        let count = contacts.min(tickets - round * contacts);
+        step(&format!(
+            "ingest round {}/{rounds}: {count} messages, {} clients",
+            round + 1,
+            args.clients
+        ));
+        let accs = accounts.clone();
+        let job: Arc<dyn Fn(u64) -> (String, Value) + Send + Sync> = Arc::new(move |i: u64| {
+            let (name, rut, email, phone) = contact_of(i);
+            let account = accs[(i % accs.len() as u64) as usize].clone();
+            let body = json!({
+                "external_id": format!("r{round}-c{i}"),
+                "contact": {"external_id": format!("c{i}"), "name": name, "email": email, "phone": phone, "rut": rut.formatted()},
+                "text": format!("{} {}", TEXTS[((i + round) % 8) as usize], 10_000 + i * 7 + round),
+            });
+            (account, body)
+        });
+        let (lat, numbers, elapsed) = ingest(&client, args.clients, count, job).await?;
+        lat_all.extend(lat);
+        ingest_time += elapsed;
+        messages += count;
+        let keep_open = if round + 1 == rounds {
+            open_target.min(numbers.len() as u64) as usize
+        } else {
+            0
+        };
+        let to_close = &numbers[..numbers.len() - keep_open];
+        step(&format!("closing {} tickets", to_close.len()));
+        close_all(&client, to_close).await?;
+        if round + 1 == rounds {
+            sample_numbers = numbers[numbers.len() - keep_open..].to_vec();
+        }
+    }
+    let rate = messages as f64 / ingest_time.as_secs_f64();
+    figures.push(fig(
+        "ingest: inbound messages/s (64 clients, durable)",
+        rate,
+        "/s",
+        Some(baseline * 2.5),
+        true,
+    ));
+    figures.push(fig(
+        "ingest: p99 latency",
+        percentile(&mut lat_all, 0.99),
+        "ms",
+        Some(50.0),
+        false,
+    ));
+
+    // Give a few open tickets an assignee, a label and the important flag, so every filter has
+    // something to find.
+    let me = client.get("/api/v1/me").await?;
+    let my_id = me["id"].as_str().unwrap_or("").to_string();
+    let label = client
+        .post("/api/v1/labels", json!({"name": "Bench"}))
+        .await?;
+    let label_id = label["id"].as_str().unwrap_or("").to_string();
+    let few: Vec<u64> = sample_numbers
+        .iter()
+        .step_by(10)
+        .copied()
+        .take(2_000)
+        .collect();
+    client
+        .post(
+            "/api/v1/tickets/bulk",
+            json!({"numbers": few, "action": "assign", "assignee_id": my_id}),
+        )
+        .await?;
+    client
+        .post(
+            "/api/v1/tickets/bulk",
+            json!({"numbers": few, "action": "label", "label_id": label_id}),
+        )
+        .await?;
+
+    step("board column queries");
+    let a0 = &accounts[0];
+    let headline = vec![format!(
+        "/api/v1/tickets?state=open&account={a0}&assignee=none&sort=updated_desc&limit=50"
+    )];
+    let mut lat = timed_queries(&client, &headline, 300).await?;
+    figures.push(fig(
+        "board: open + account + unassigned, p99",
+        percentile(&mut lat, 0.99),
+        "ms",
+        Some(20.0),
+        false,
+    ));
+    let others: Vec<String> = vec![
+        "state=open&channel=whatsapp".into(),
+        format!("state=open&account={a0}"),
+        "state=open&assignee=me".into(),
+        "state=open&assignee=none".into(),
+        "state=open&team=none".into(),
+        format!("state=open&label={label_id}"),
+        "state=open&important=false".into(),
+        "state=open&answered=false".into(),
+        "state=open&sla_breached=true".into(),
+        format!("state=closed&account={a0}&sort=created_desc"),
+        "state=open,closed,ignored&sort=created_asc".into(),
+        format!(
+            "state=open&updated_from={}",
+            chrono::Utc::now().format("%Y-%m-%dT00:00:00Z")
+        ),
+    ]
+    .into_iter()
+    .map(|q| format!("/api/v1/tickets?{q}&limit=50"))
+    .collect();
+    let mut worst = 0.0f64;
+    for q in &others {
+        let mut l = timed_queries(&client, std::slice::from_ref(q), 60).await?;
+        worst = worst.max(percentile(&mut l, 0.99));
+    }
+    figures.push(fig(
+        "board: every other filter, worst p99",
+        worst,
+        "ms",
+        Some(20.0),
+        false,
+    ));
+
+    step("waiting for the search index to catch up");
+    let probe_number = sample_numbers.last().copied().unwrap_or(1);
+    let (probe_name, probe_rut, _, _) = contact_of(0);
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let r = client
+            .get(&format!("/api/v1/search?q={}", probe_rut.normalized()))
+            .await?;
+        if r["contacts"].as_array().is_some_and(|c| !c.is_empty()) || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    step("search queries");
+    let enc = |s: &str| s.replace(' ', "%20").replace('#', "%23");
+    let searches = [
+        format!("%23{probe_number}"),
+        probe_rut.formatted(),
+        probe_rut.normalized(),
+        probe_rut.normalized().replace('-', ""),
+        enc(&probe_name),
+        enc("informacion envio"),
+    ];
+    let mut worst = 0.0f64;
+    for q in &searches {
+        let mut l = timed_queries(&client, &[format!("/api/v1/search?q={q}")], 60).await?;
+        worst = worst.max(percentile(&mut l, 0.99));
+    }
+    figures.push(fig(
+        "search: number, RUT ×3, name, text — worst p99",
+        worst,
+        "ms",
+        Some(20.0),
+        false,
+    ));
+
+    let mut fresh = Vec::new();
+    for k in 0..5 {
+        let word = format!("palabraunica{k}x{}", std::process::id());
+        let started = Instant::now();
+        client
+            .post(
+                &format!("/api/v1/accounts/{}/inbound", accounts[4]),
+                json!({"external_id": format!("fresh-{k}"), "contact": {"external_id": format!("fresh-{k}")}, "text": format!("consulta {word}")}),
+            )
+            .await?;
+        let acked = Instant::now();
+        loop {
+            let r = client.get(&format!("/api/v1/search?q={word}")).await?;
+            if r["tickets"].as_array().is_some_and(|t| !t.is_empty()) {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        fresh.push(acked.elapsed().as_secs_f64() * 1000.0);
+    }
+    figures.push(fig(
+        "search: new message findable after ack, max",
+        fresh.iter().cloned().fold(0.0, f64::max),
+        "ms",
+        Some(1000.0),
+        false,
+    ));
+
+    step(&format!("live events: {} SSE clients", args.sse_clients));
+    let sse = sse_latency(&client, args.sse_clients, &accounts[4]).await?;
+    figures.push(fig(
+        &format!("SSE: inbound reaches {} clients, p99", args.sse_clients),
+        sse,
+        "ms",
+        Some(200.0),
+        false,
+    ));
+
+    figures.push(fig(
+        "memory: RSS serving the loaded store",
+        server.rss_mb(),
+        "MB",
+        Some(150.0),
+        false,
+    ));
+
+    step("restart");
+    server.stop();
+    let redb_bytes = dir_size(&data.join(crate::store::DB_FILE));
+    let search_bytes = dir_size(&data.join("search"));
+    let started = Instant::now();
+    let server = ServerProc::start(&data, &[])?;
+    loop {
+        if let Ok(r) = reqwest::get(format!("{}/healthz", server.base)).await {
+            if r.status().is_success() {
+                break;
+            }
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    figures.push(fig(
+        "start-up on the loaded store",
+        started.elapsed().as_secs_f64() * 1000.0,
+        "ms",
+        Some(1000.0),
+        false,
+    ));
+    drop(server);
+    let total_messages = messages + 5;
+    figures.push(fig(
+        "disk: redb bytes per message",
+        redb_bytes as f64 / total_messages as f64,
+        "B",
+        None,
+        false,
+    ));
+    figures.push(fig(
+        "disk: search index bytes per message",
+        search_bytes as f64 / total_messages as f64,
+        "B",
+        None,
+        false,
+    ));
+
+    step("idle with the demo workspace");
+    let demo_dir = root.join("demo");
+    let demo = ServerProc::start(&demo_dir, &["--demo"])?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    figures.push(fig(
+        "memory: RSS idle with the demo workspace",
+        demo.rss_mb(),
+        "MB",
+        Some(50.0),
+        false,
+    ));
+    drop(demo);
+    Ok(figures)
+}
+
+/// Connects `n` SSE clients, posts inbound messages, and measures for every client the time
+/// from the post to the `message.created` event. Returns the p99 in ms.
+async fn sse_latency(client: &Client, n: usize, account: &str) -> AppResult<f64> {
+    let received: Arc<Mutex<Vec<(String, Instant)>>> = Arc::new(Mutex::new(Vec::new()));
+    let ready = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..n {
+        let (client, received, ready) = (client.clone(), received.clone(), ready.clone());
+        tasks.push(tokio::spawn(async move {
+            let res = client
+                .http
+                .get(format!("{}/api/v1/events", client.base))
+                .bearer_auth(&client.token)
+                .send()
+                .await;
+            let Ok(res) = res else { return };
+            ready.fetch_add(1, Ordering::SeqCst);
+            let mut stream = res.bytes_stream();
+            let mut buf = String::new();
+            while let Some(Ok(chunk)) = stream.next().await {
+                let now = Instant::now();
+                buf.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buf.find("\n\n") {
+                    let frame: String = buf.drain(..end + 2).collect();
+                    if frame.contains("event: message.created") {
+                        if let Some(id) = frame
+                            .split("\"message_id\":\"")
+                            .nth(1)
+                            .and_then(|r| r.split('"').next())
+                        {
+                            if let Ok(mut v) = received.lock() {
+                                v.push((id.to_string(), now));
+                            }
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ready.load(Ordering::SeqCst) < n && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut lat = Vec::new();
+    for k in 0..10 {
+        let sent = Instant::now();
+        let v = client
+            .post(
+                &format!("/api/v1/accounts/{account}/inbound"),
+                json!({"external_id": format!("sse-{k}"), "contact": {"external_id": format!("sse-{k}")}, "text": "evento en vivo"}),
+            )
+            .await?;
+        let id = v["message_id"].as_str().unwrap_or("").to_string();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let got: Vec<Instant> = received
+            .lock()
+            .map(|v| {
+                v.iter()
+                    .filter(|(m, _)| *m == id)
+                    .map(|(_, t)| *t)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for t in &got {
+            lat.push(t.duration_since(sent).as_secs_f64() * 1000.0);
+        }
+        // Clients that never got it count as the whole wait.
+        for _ in got.len()..n {
+            lat.push(400.0);
+        }
+    }
+    for t in tasks {
+        t.abort();
+    }
+    Ok(percentile(&mut lat, 0.99))
+}
