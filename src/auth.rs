@@ -32,6 +32,22 @@ pub fn hash_password(password: &str) -> AppResult<String> {
         .map_err(|e| AppError::internal(format!("hash: {e}")))
 }
 
+/// Verifies on the blocking pool with at most `permits` hashes at once: each argon2 run takes
+/// ~19 MiB, so unauthenticated sign-ins must not be able to run hundreds in parallel.
+pub async fn verify_password_limited(
+    permits: &tokio::sync::Semaphore,
+    password: String,
+    hash: String,
+) -> AppResult<bool> {
+    let _permit = permits
+        .acquire()
+        .await
+        .map_err(|_| AppError::unavailable("shutting down"))?;
+    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))
+}
+
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
         .map(|parsed| {
@@ -216,25 +232,12 @@ impl RateLimiter {
         }
     }
 
-    /// True when the key has failed too often recently.
-    pub fn blocked(&self, key: &str) -> bool {
+    /// Counts an attempt before the password is checked (so parallel attempts cannot all
+    /// slip under the limit); false when the key is over its limit.
+    pub fn try_begin(&self, key: &str) -> bool {
         let now = Instant::now();
         let Ok(mut map) = self.hits.lock() else {
             return false;
-        };
-        match map.get_mut(key) {
-            Some(v) => {
-                v.retain(|t| now.duration_since(*t) < self.window);
-                v.len() >= self.max
-            }
-            None => false,
-        }
-    }
-
-    pub fn record_failure(&self, key: &str) {
-        let now = Instant::now();
-        let Ok(mut map) = self.hits.lock() else {
-            return;
         };
         if map.len() > 100_000 {
             map.retain(|_, v| {
@@ -242,7 +245,22 @@ impl RateLimiter {
                     .is_some_and(|t| now.duration_since(*t) < self.window)
             });
         }
-        map.entry(key.to_string()).or_default().push(now);
+        let v = map.entry(key.to_string()).or_default();
+        v.retain(|t| now.duration_since(*t) < self.window);
+        if v.len() >= self.max {
+            return false;
+        }
+        v.push(now);
+        true
+    }
+
+    /// A successful sign-in takes its attempt back.
+    pub fn forgive(&self, key: &str) {
+        if let Ok(mut map) = self.hits.lock() {
+            if let Some(v) = map.get_mut(key) {
+                v.pop();
+            }
+        }
     }
 }
 
@@ -262,15 +280,15 @@ mod tests {
     #[test]
     fn limiter_blocks_after_max_failures() {
         let l = RateLimiter::new(2, Duration::from_secs(60));
-        assert!(!l.blocked("a"));
-        l.record_failure("a");
-        assert!(!l.blocked("a"));
-        l.record_failure("a");
-        assert!(l.blocked("a"));
-        assert!(!l.blocked("b"));
+        assert!(l.try_begin("a"));
+        l.forgive("a");
+        assert!(l.try_begin("a"));
+        assert!(l.try_begin("a"));
+        assert!(!l.try_begin("a"), "two failures: blocked");
+        assert!(l.try_begin("b"));
         let short = RateLimiter::new(1, Duration::from_millis(1));
-        short.record_failure("a");
+        assert!(short.try_begin("a"));
         std::thread::sleep(Duration::from_millis(5));
-        assert!(!short.blocked("a"), "failures expire");
+        assert!(short.try_begin("a"), "failures expire");
     }
 }

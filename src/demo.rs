@@ -378,6 +378,7 @@ impl Plan {
             reply_to: None,
             attachments: vec![],
             sent_at: Some(at),
+            uploader: None,
         };
         let got = tickets::ingest(
             txn,

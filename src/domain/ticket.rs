@@ -241,7 +241,9 @@ pub fn merge(
 /// SLA-1: the customer has waited longer than the account's target.
 pub fn sla_breached(t: &Ticket, sla_minutes: Option<i64>, now: Millis) -> bool {
     match (t.state, t.waiting_since, sla_minutes) {
-        (TicketState::Open, Some(since), Some(m)) => now - since > m * 60_000,
+        (TicketState::Open, Some(since), Some(m)) => {
+            now.saturating_sub(since) > m.saturating_mul(60_000)
+        }
         _ => false,
     }
 }

@@ -131,7 +131,7 @@ impl Store {
     pub fn events_after(txn: &ReadTransaction, after: u64, limit: usize) -> AppResult<Vec<Event>> {
         let table = txn.open_table(EVENT_ID_TO_EVENT)?;
         let mut out = Vec::new();
-        for row in table.range(after + 1..)?.take(limit) {
+        for row in table.range(after.saturating_add(1)..)?.take(limit) {
             let (_, v) = row?;
             out.push(codec::decode(v.value())?);
         }

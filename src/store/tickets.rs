@@ -117,6 +117,8 @@ pub struct Inbound {
     pub reply_to: Option<u64>,
     pub attachments: Vec<u64>,
     pub sent_at: Option<Millis>,
+    /// Who uploaded the attachments (the API caller; None for channel adapters).
+    pub uploader: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,14 +128,26 @@ pub struct Ingested {
     pub created_ticket: bool,
 }
 
-fn check_attachments(txn: &WriteTransaction, ids: &[u64]) -> AppResult<()> {
+/// A message may carry an attachment its author uploaded and nobody used yet, or one already
+/// on this ticket — never someone else's file (ids are guessable; this is the access check).
+fn check_attachments(
+    txn: &WriteTransaction,
+    ids: &[u64],
+    uploader: Option<u64>,
+    ticket: Option<u64>,
+) -> AppResult<()> {
     let t = txn.open_table(ATTACHMENT_ID_TO_ATTACHMENT)?;
     for id in ids {
-        if t.get(*id)?.is_none() {
+        let a: Option<Attachment> = codec::get(&t, *id)?;
+        let usable = a.is_some_and(|a| match a.ticket_number {
+            None => a.uploaded_by == uploader,
+            Some(n) => Some(n) == ticket,
+        });
+        if !usable {
             return Err(AppError::invalid(
                 "attachments",
                 "unknown_attachment",
-                format!("attachment {id} does not exist (upload it first)"),
+                format!("attachment {id} does not exist or is not yours to send (upload it first)"),
             ));
         }
     }
@@ -182,7 +196,7 @@ pub fn ingest(
             created_ticket: m.opened_ticket,
         });
     }
-    check_attachments(txn, &inbound.attachments)?;
+    check_attachments(txn, &inbound.attachments, inbound.uploader, None)?;
     if let Some(r) = inbound.reply_to {
         if txn.open_table(MESSAGE_ID_TO_MESSAGE)?.get(r)?.is_none() {
             return Err(AppError::invalid(
@@ -298,7 +312,7 @@ pub fn reply(
             format!("ticket #{number} was merged into #{into}; reply there"),
         ));
     }
-    check_attachments(txn, &r.attachments)?;
+    check_attachments(txn, &r.attachments, Some(access.user_id), Some(number))?;
     // Public or private follows the message answered, else the ticket's kind.
     let public = match r.reply_to {
         Some(id) => {
@@ -443,6 +457,9 @@ pub fn patch(
                 ))
             }
         }
+        if to == TicketState::Open && before.state != TicketState::Open {
+            route_to_reopened(txn, &t)?;
+        }
     }
     if let Some(b) = p.important {
         if b != t.important {
@@ -515,7 +532,9 @@ pub fn patch(
         let table = txn.open_table(LABEL_ID_TO_LABEL)?;
         let mut clean: Vec<u64> = Vec::new();
         for l in labels {
-            if table.get(*l)?.is_none() {
+            // Only labels being added must exist: a label deleted since it was put on the
+            // ticket must not block every later edit.
+            if !t.labels.contains(l) && table.get(*l)?.is_none() {
                 return Err(AppError::invalid(
                     "labels",
                     "unknown_label",
@@ -562,6 +581,27 @@ pub fn patch(
     Ok(t)
 }
 
+/// A reopened ticket receives the customer's next message on its account, unless another
+/// ticket of theirs there is already open.
+fn route_to_reopened(txn: &WriteTransaction, t: &Ticket) -> AppResult<()> {
+    let key = (t.contact_id, t.account_id);
+    let current = txn
+        .open_table(CONTACT_ACCOUNT_TO_LAST_TICKET)?
+        .get(key)?
+        .map(|g| g.value());
+    let other_open = match current {
+        Some(n) if n != t.number => {
+            get_w(txn, n)?.is_some_and(|x| x.state == TicketState::Open && x.merged_into.is_none())
+        }
+        _ => false,
+    };
+    if !other_open {
+        txn.open_table(CONTACT_ACCOUNT_TO_LAST_TICKET)?
+            .insert(key, t.number)?;
+    }
+    Ok(())
+}
+
 /// TICK-7: move `source`'s messages, comments and history into `into`.
 pub fn merge(
     txn: &WriteTransaction,
@@ -602,6 +642,7 @@ pub fn merge(
         }
         ids
     };
+    let mut attachments = Vec::new();
     {
         let mut tm = txn.open_table(TICKET_MESSAGE)?;
         let mut msgs = txn.open_table(MESSAGE_ID_TO_MESSAGE)?;
@@ -612,20 +653,35 @@ pub fn merge(
             if let Some(mut m) = m {
                 m.ticket_number = into;
                 msgs.insert(*id, codec::encode(&m)?.as_slice())?;
+                attachments.extend(m.attachments);
             }
         }
     }
-    for table in [TICKET_COMMENT_TO_COMMENT, TICKET_HISTORY_TO_ENTRY] {
-        let mut t = txn.open_table(table)?;
-        let rows: Vec<(u64, Vec<u8>)> = t
-            .range((source, 0)..=(source, u64::MAX))?
-            .map(|r| r.map(|(k, v)| (k.value().1, v.value().to_vec())))
-            .collect::<Result<_, _>>()?;
-        for (id, bytes) in rows {
-            t.remove((source, id))?;
-            t.insert((into, id), bytes.as_slice())?;
+    // Attachment access follows the conversation to the survivor.
+    {
+        let mut atts = txn.open_table(ATTACHMENT_ID_TO_ATTACHMENT)?;
+        for id in attachments {
+            let found: Option<Attachment> = codec::get(&atts, id)?;
+            if let Some(mut a) = found {
+                a.ticket_number = Some(into);
+                atts.insert(id, codec::encode(&a)?.as_slice())?;
+            }
         }
     }
+    move_rows(
+        txn,
+        TICKET_COMMENT_TO_COMMENT,
+        source,
+        into,
+        |c: &mut Comment| c.ticket_number = into,
+    )?;
+    move_rows(
+        txn,
+        TICKET_HISTORY_TO_ENTRY,
+        source,
+        into,
+        |h: &mut HistoryEntry| h.ticket_number = into,
+    )?;
     // New messages from this customer on this account now go to the survivor.
     {
         let mut last = txn.open_table(CONTACT_ACCOUNT_TO_LAST_TICKET)?;
@@ -655,6 +711,28 @@ pub fn merge(
     fx.emit(ticket_event("ticket.updated", &src));
     fx.emit(ticket_event("ticket.updated", &dst));
     Ok(dst)
+}
+
+/// Re-keys a ticket's rows of a (ticket, id) table to another ticket, fixing their records.
+fn move_rows<T: serde::Serialize + serde::de::DeserializeOwned>(
+    txn: &WriteTransaction,
+    table: redb::TableDefinition<(u64, u64), &[u8]>,
+    source: u64,
+    into: u64,
+    fix: impl Fn(&mut T),
+) -> AppResult<()> {
+    let mut t = txn.open_table(table)?;
+    let rows: Vec<(u64, Vec<u8>)> = t
+        .range((source, 0)..=(source, u64::MAX))?
+        .map(|r| r.map(|(k, v)| (k.value().1, v.value().to_vec())))
+        .collect::<Result<_, _>>()?;
+    for (id, bytes) in rows {
+        let mut record: T = codec::decode(&bytes)?;
+        fix(&mut record);
+        t.remove((source, id))?;
+        t.insert((into, id), codec::encode(&record)?.as_slice())?;
+    }
+    Ok(())
 }
 
 pub fn messages(txn: &ReadTransaction, number: u64) -> AppResult<Vec<Message>> {

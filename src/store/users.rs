@@ -130,13 +130,8 @@ pub fn deactivate(
     user.deactivated_at = Some(now);
     user.connection_state = None;
     put(txn, &user)?;
+    end_sessions(txn, user_id, None)?;
     {
-        let mut sessions = txn.open_table(SESSION_HASH_TO_SESSION)?;
-        sessions.retain(|_, v| {
-            codec::decode::<Session>(v)
-                .map(|s| s.user_id != user_id)
-                .unwrap_or(true)
-        })?;
         let mut tokens = txn.open_table(TOKEN_HASH_TO_TOKEN)?;
         tokens.retain(|_, v| {
             codec::decode::<ApiToken>(v)
@@ -183,6 +178,18 @@ pub fn deactivate(
     e.user_id = Some(user_id);
     fx.emit(e);
     Ok(released)
+}
+
+/// Signs a user out of every session but `keep` (a session token hash).
+pub fn end_sessions(txn: &WriteTransaction, user_id: u64, keep: Option<&str>) -> AppResult<()> {
+    let mut sessions = txn.open_table(SESSION_HASH_TO_SESSION)?;
+    sessions.retain(|k, v| {
+        Some(k) == keep
+            || codec::decode::<Session>(v)
+                .map(|s| s.user_id != user_id)
+                .unwrap_or(true)
+    })?;
+    Ok(())
 }
 
 pub fn create_session(

@@ -108,6 +108,33 @@ async fn committed_changes_reach_the_stream_and_resume_with_last_event_id() {
     })
     .await;
 
+    // An id from the future (another data dir, a restored backup) gets a reset, then live.
+    let res = api
+        .request(reqwest::Method::GET, "/api/v1/events")
+        .header("last-event-id", "18446744073709551615")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut stream = res.bytes_stream();
+    let mut buf = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !buf.contains("event: reset") {
+        let chunk = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .expect("reset in time")
+            .unwrap()
+            .unwrap();
+        buf.push_str(&String::from_utf8_lossy(chunk.as_ref()));
+    }
+    buf.clear();
+    let v3 = api.inbound(&acc, "e2b", "c2b", "después del reset").await;
+    wait_event(&mut stream, &mut buf, "ticket.created", |e| {
+        e["ticket_number"] == v3["ticket_number"]
+    })
+    .await;
+    drop(stream);
+
     // Agents only get events of their accounts.
     let other = api.account("api", "Otra").await;
     let uid = api.create_user("ag@example.cl", "Ag", "agent").await;

@@ -3,6 +3,7 @@
 mod harness;
 
 mod bad_input;
+mod bench;
 mod crash;
 mod events;
 mod misc;

@@ -98,6 +98,54 @@ async fn openapi_health_uploads_catalog_and_contacts() {
     api.create_user("ag@example.cl", "Ag", "agent").await;
     let agent = s.login("ag@example.cl", "clave-agente-1").await;
     assert_eq!(agent.get(att["url"].as_str().unwrap()).await.0, 404);
+    // Nor attach someone else's upload to a message of their own.
+    let acc2 = api.account("api", "Del agente").await;
+    let agent_id = agent.ok("/api/v1/me").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    api.put(
+        "/api/v1/assignment",
+        json!({"items": [{"user_id": agent_id, "account_id": acc2, "mode": "enabled"}]}),
+    )
+    .await;
+    let n2 = api.inbound(&acc2, "u2", "c2", "hola").await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    let other_upload = upload(&api, "privado.pdf", "application/pdf", b"%PDF secreto").await;
+    let (st, v) = agent
+        .post(
+            &format!("/api/v1/tickets/{n2}/messages"),
+            json!({"text": "toma", "attachment_ids": [other_upload["id"]]}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), v["error"]["code"].as_str()),
+        (422, Some("unknown_attachment")),
+        "{v}"
+    );
+    // Active content never renders from our origin, whatever type the uploader claimed.
+    let svg = upload(
+        &api,
+        "x.svg",
+        "image/SVG+xml; charset=utf-8",
+        b"<svg onload=alert(1)>",
+    )
+    .await;
+    let res = api
+        .request(reqwest::Method::GET, svg["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["content-type"], "application/octet-stream");
+    assert!(res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    assert!(res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("sandbox"));
     // Oversized upload.
     let big = reqwest::multipart::Form::new().part(
         "file",
@@ -304,4 +352,22 @@ async fn demo_fills_an_empty_data_dir_with_a_realistic_workspace() {
             .len(),
         accounts["items"].as_array().unwrap().len() - 1
     );
+}
+
+async fn upload(api: &Api, name: &str, content_type: &str, bytes: &[u8]) -> serde_json::Value {
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes.to_vec())
+            .file_name(name.to_string())
+            .mime_str(content_type)
+            .unwrap(),
+    );
+    let res = api
+        .request(reqwest::Method::POST, "/api/v1/uploads")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    res.json().await.unwrap()
 }

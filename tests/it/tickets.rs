@@ -115,13 +115,21 @@ async fn reopen_needs_admin_and_influencers_are_important() {
         )
         .await;
     let agent = s.login("agente@example.cl", "clave-agente-1").await;
-    let n = agent.inbound(&acc, "x1", "c1", "hola").await["ticket_number"]
+    let n = admin.inbound(&acc, "x1", "c1", "hola").await["ticket_number"]
         .as_u64()
         .unwrap();
     let (st, _) = agent
         .patch(&format!("/api/v1/tickets/{n}"), json!({"state": "closed"}))
         .await;
     assert_eq!(st, 200);
+    // A later ticket of the same customer, closed too.
+    let n0 = admin.inbound(&acc, "x0", "c1", "nuevo").await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    assert_ne!(n0, n);
+    agent
+        .patch(&format!("/api/v1/tickets/{n0}"), json!({"state": "closed"}))
+        .await;
     let (st, v) = agent
         .patch(&format!("/api/v1/tickets/{n}"), json!({"state": "open"}))
         .await;
@@ -130,6 +138,17 @@ async fn reopen_needs_admin_and_influencers_are_important() {
         .patch(&format!("/api/v1/tickets/{n}"), json!({"state": "open"}))
         .await;
     assert_eq!(st, 200);
+    // The reopened ticket receives the customer's next message.
+    let joined = admin.inbound(&acc, "x1b", "c1", "sigo aquí").await;
+    assert_eq!(joined["ticket_number"].as_u64(), Some(n));
+    // Agents cannot post customer messages.
+    let (st, _) = agent
+        .post(
+            &format!("/api/v1/accounts/{acc}/inbound"),
+            json!({"external_id": "forged", "contact": {"external_id": "c1"}, "text": "x"}),
+        )
+        .await;
+    assert_eq!(st, 403);
 
     // Influencer customers' new tickets are important (TICK-6).
     let t = admin.ok(&format!("/api/v1/tickets/{n}")).await;
@@ -203,7 +222,7 @@ async fn merge_moves_the_conversation_and_points_to_the_survivor() {
     let (st, survivor) = api
         .post(
             &format!("/api/v1/tickets/{new}/merge"),
-            json!({"into": old}),
+            json!({"into": old.to_string()}),
         )
         .await;
     assert_eq!(st, 200, "{survivor}");
@@ -350,6 +369,14 @@ async fn lists_filter_sort_and_paginate_with_cursors() {
     assert_eq!(count(api.ok("/api/v1/tickets?answered=true").await), 1);
     assert_eq!(count(api.ok("/api/v1/tickets?state=closed").await), 1);
     assert_eq!(count(api.ok("/api/v1/tickets?state=open,ignored").await), 6);
+    assert_eq!(
+        count(
+            api.ok("/api/v1/tickets?state=open,open,ignored&channel=api,api,whatsapp")
+                .await
+        ),
+        6,
+        "repeated filter values count once"
+    );
     assert_eq!(
         count(api.ok("/api/v1/tickets?assignee=me").await),
         2,

@@ -164,6 +164,38 @@ async fn sessions_tokens_and_profile() {
         .await;
     assert_eq!(st, 200);
     assert_eq!(v["connection_state"], "Colación");
+    // A new password needs the current one, and ends the other sessions.
+    let other_session = s.login("ana@example.cl", "clave-agente-1").await;
+    let (st, v) = agent
+        .patch(
+            &format!("/api/v1/users/{uid}"),
+            json!({"password": "nueva-clave-99"}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), v["error"]["field"].as_str()),
+        (422, Some("current_password"))
+    );
+    let (st, _) = agent
+        .patch(
+            &format!("/api/v1/users/{uid}"),
+            json!({"password": "nueva-clave-99", "current_password": "mala"}),
+        )
+        .await;
+    assert_eq!(st, 422);
+    let (st, v) = agent
+        .patch(
+            &format!("/api/v1/users/{uid}"),
+            json!({"password": "nueva-clave-99", "current_password": "clave-agente-1"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(other_session.get("/api/v1/me").await.0, 401);
+    assert_eq!(
+        agent.get("/api/v1/me").await.0,
+        200,
+        "the session that changed it stays"
+    );
     // Duplicate email.
     let (st, v) = admin
         .post(

@@ -21,10 +21,10 @@ type Settings = serde_json::Map<String, serde_json::Value>;
 
 const REDACTED: &str = "********";
 
-/// Settings that hold credentials are write-only: answers show them masked.
+/// Settings that hold credentials are write-only: answers show them masked, at any depth.
 fn is_secret(key: &str) -> bool {
     let k = key.to_lowercase();
-    ["password", "secret", "token", "api_key", "private_key"]
+    ["pass", "secret", "token", "key", "credential", "auth"]
         .iter()
         .any(|s| k.contains(s))
 }
@@ -33,23 +33,54 @@ fn redacted(settings: &Settings) -> Settings {
     settings
         .iter()
         .map(|(k, v)| {
-            let shown = if is_secret(k) && !v.is_null() {
-                serde_json::Value::String(REDACTED.into())
-            } else {
-                v.clone()
+            let shown = match v {
+                serde_json::Value::Null => v.clone(),
+                _ if is_secret(k) => serde_json::Value::String(REDACTED.into()),
+                serde_json::Value::Object(inner) => serde_json::Value::Object(redacted(inner)),
+                _ => v.clone(),
             };
             (k.clone(), shown)
         })
         .collect()
 }
 
+/// Merges a PATCH into stored settings: null removes a key, nested objects merge, and a
+/// masked secret sent back keeps the stored value.
+fn merge_settings(stored: &mut Settings, patch: &Settings) {
+    for (k, v) in patch {
+        match v {
+            serde_json::Value::Null => {
+                stored.remove(k);
+            }
+            serde_json::Value::String(s) if s == REDACTED && is_secret(k) => {}
+            serde_json::Value::Object(inner) => {
+                if let Some(serde_json::Value::Object(existing)) = stored.get_mut(k) {
+                    merge_settings(existing, inner);
+                } else {
+                    let mut fresh = Settings::new();
+                    merge_settings(&mut fresh, inner);
+                    stored.insert(k.clone(), serde_json::Value::Object(fresh));
+                }
+            }
+            _ => {
+                stored.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+const MAX_SLA_MINUTES: i64 = 525_600;
+
 fn validate_settings(s: &Settings) -> AppResult<()> {
     if let Some(v) = s.get("sla_minutes") {
-        if !v.is_null() && v.as_i64().is_none_or(|m| m < 0) {
+        if !v.is_null()
+            && v.as_i64()
+                .is_none_or(|m| !(0..=MAX_SLA_MINUTES).contains(&m))
+        {
             return Err(AppError::invalid(
                 "settings.sla_minutes",
                 "invalid_setting",
-                "sla_minutes must be a whole number of minutes ≥ 0",
+                "sla_minutes must be a whole number of minutes between 0 and 525600 (one year)",
             ));
         }
     }
@@ -183,13 +214,7 @@ pub async fn update(
                 a.name = n.clone();
             }
             if let Some(s) = &settings {
-                for (k, v) in s {
-                    if v.is_null() {
-                        a.settings.remove(k);
-                    } else if !(is_secret(k) && v.as_str() == Some(REDACTED)) {
-                        a.settings.insert(k.clone(), v.clone());
-                    }
-                }
+                merge_settings(&mut a.settings, s);
             }
             accounts::put(txn, fx, &a)?;
             Ok(a)
@@ -275,10 +300,9 @@ pub async fn inbound(
     ApiPath(id): ApiPath<u64>,
     ApiJson(body): ApiJson<InboundBody>,
 ) -> AppResult<Json<InboundAnswer>> {
-    let access = user.access(&state).await?;
-    if !access.may_see(id) {
-        return Err(AppError::not_found("account"));
-    }
+    // Inbound messages speak for customers: only administrators (and their integration
+    // tokens) may post them, or agents could forge customer messages.
+    user.require_admin()?;
     let external_id = text_field(&body.external_id, "external_id", 500)?;
     let contact_external_id = text_field(&body.contact.external_id, "contact.external_id", 500)?;
     let text = body.text.trim().to_string();
@@ -344,6 +368,7 @@ pub async fn inbound(
         reply_to,
         attachments,
         sent_at,
+        uploader: Some(user.user.id),
     };
     let now = state.store.now();
     let done: Ingested = state
@@ -430,4 +455,35 @@ pub async fn put_assignment(
         })
         .await?;
     get_assignment(State(state), user).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: serde_json::Value) -> Settings {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn secrets_are_masked_at_any_depth_and_kept_when_sent_back() {
+        let stored = obj(
+            json!({"sla_minutes": 30, "imap": {"host": "h", "password": "p1"}, "smtp_pass": "p2", "apikey": "k"}),
+        );
+        let shown = redacted(&stored);
+        assert_eq!(shown["imap"]["password"], REDACTED);
+        assert_eq!(shown["imap"]["host"], "h");
+        assert_eq!(shown["smtp_pass"], REDACTED);
+        assert_eq!(shown["apikey"], REDACTED);
+        assert_eq!(shown["sla_minutes"], 30);
+        let mut merged = stored.clone();
+        merge_settings(
+            &mut merged,
+            &obj(json!({"imap": {"host": "h2", "password": REDACTED}, "smtp_pass": null})),
+        );
+        assert_eq!(merged["imap"]["password"], "p1");
+        assert_eq!(merged["imap"]["host"], "h2");
+        assert!(!merged.contains_key("smtp_pass"));
+    }
 }

@@ -102,16 +102,24 @@ pub async fn stream(
     let resume_from = header_id.or(p.last_event_id);
     // Subscribe before reading the backlog so nothing falls between the two.
     let live = BroadcastStream::new(state.bus.subscribe());
-    let (backlog, last_seen) = match resume_from {
+    let newest = state.store.read(Store::last_event_id).await?;
+    let (backlog, last_seen, reset) = match resume_from {
+        // An id from the future (another data dir, a restored backup) resumes from now.
+        Some(after) if after >= newest => (Vec::new(), newest, after > newest),
         Some(after) => {
             let events = state
                 .store
                 .read(move |txn| Store::events_after(txn, after, REPLAY_MAX))
                 .await?;
-            let last = events.last().map(|e| e.id).unwrap_or(after);
-            (events, last)
+            if events.len() >= REPLAY_MAX || events.first().is_some_and(|e| e.id > after + 1) {
+                // Too much was missed (or it was pruned): the client reloads its lists.
+                (Vec::new(), newest, true)
+            } else {
+                let last = events.last().map(|e| e.id).unwrap_or(after);
+                (events, last, false)
+            }
         }
-        None => (Vec::new(), state.store.read(Store::last_event_id).await?),
+        None => (Vec::new(), newest, false),
     };
     let a1 = access.clone();
     let replay = stream::iter(
@@ -121,9 +129,10 @@ pub async fn stream(
             .map(|e| Ok(to_sse(&e)))
             .collect::<Vec<_>>(),
     );
+    // "reset" tells the client that it missed more than can be replayed.
     let hello = stream::once(async move {
         Ok(SseEvent::default()
-            .event("ready")
+            .event(if reset { "reset" } else { "ready" })
             .data(last_seen.to_string()))
     });
     let a2 = access.clone();

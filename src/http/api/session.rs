@@ -52,10 +52,13 @@ pub async fn sign_in(
 ) -> AppResult<Response> {
     let email = body.email.trim().to_lowercase();
     let (email_key, ip_key) = (format!("email:{email}"), format!("ip:{}", peer.ip()));
-    if state.login_limiter.blocked(&email_key) || state.ip_limiter.blocked(&ip_key) {
-        return Err(AppError::too_many(
-            "too many failed sign-in attempts; wait a few minutes",
-        ));
+    let too_many = || AppError::too_many("too many failed sign-in attempts; wait a few minutes");
+    if !state.login_limiter.try_begin(&email_key) {
+        return Err(too_many());
+    }
+    if !state.ip_limiter.try_begin(&ip_key) {
+        state.login_limiter.forgive(&email_key);
+        return Err(too_many());
     }
     let lookup = email.clone();
     let user = state
@@ -66,18 +69,14 @@ pub async fn sign_in(
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| auth::dummy_hash().to_string());
-    let password = body.password.clone();
-    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
-        .await
-        .map_err(|e| AppError::internal(e.to_string()))?;
+    let ok =
+        auth::verify_password_limited(&state.password_checks, body.password.clone(), hash).await?;
     let user = match user {
         Some(u) if ok && u.active => u,
-        _ => {
-            state.login_limiter.record_failure(&email_key);
-            state.ip_limiter.record_failure(&ip_key);
-            return Err(AppError::unauthorized("wrong email or password"));
-        }
+        _ => return Err(AppError::unauthorized("wrong email or password")),
     };
+    state.login_limiter.forgive(&email_key);
+    state.ip_limiter.forgive(&ip_key);
     let token = auth::random_token(32);
     let csrf = auth::random_token(24);
     let now = state.store.now();

@@ -120,7 +120,6 @@ pub async fn views(state: &AppState, list: Vec<Ticket>) -> AppResult<Vec<TicketV
 
 /// The filters of `GET /api/v1/tickets` (also the `filter` of a bulk action).
 #[derive(Deserialize, IntoParams, ToSchema, Default, Clone)]
-#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct TicketFilter {
     /// open, closed, ignored; comma-separated.
@@ -166,20 +165,25 @@ fn bad(field: &str, msg: String) -> AppError {
     AppError::bad_request("invalid_query", msg).with_field(field)
 }
 
-fn list_of<T>(
+/// A comma list; repeated values count once (each would otherwise add a duplicate scan).
+fn list_of<T: PartialEq>(
     v: &Option<String>,
     field: &str,
     parse: impl Fn(&str) -> Option<T>,
 ) -> AppResult<Option<Vec<T>>> {
     match v.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
-        Some(s) => s
-            .split(',')
-            .map(|p| {
-                parse(p.trim()).ok_or_else(|| bad(field, format!("`{p}` is not a valid {field}")))
-            })
-            .collect::<AppResult<Vec<T>>>()
-            .map(Some),
+        Some(s) => {
+            let mut out: Vec<T> = Vec::new();
+            for p in s.split(',') {
+                let value = parse(p.trim())
+                    .ok_or_else(|| bad(field, format!("`{p}` is not a valid {field}")))?;
+                if !out.contains(&value) {
+                    out.push(value);
+                }
+            }
+            Ok(Some(out))
+        }
     }
 }
 
@@ -721,7 +725,8 @@ pub async fn previous(
             let c = crate::store::contacts::get(txn, contact_id)?
                 .ok_or_else(|| AppError::not_found("contact"))?;
             let group = crate::store::contacts::group_of(&c);
-            let all = tickets::of_contacts(txn, &group, 26)?;
+            // Hidden accounts' tickets are skipped, so look further than 25.
+            let all = tickets::of_contacts(txn, &group, 500)?;
             Ok(all
                 .into_iter()
                 .filter(|x| x.number != number && access.may_see(x.account_id))
@@ -735,11 +740,29 @@ pub async fn previous(
     }))
 }
 
+/// Ticket numbers are integers; clients that send every id as a string are accepted too.
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+pub enum NumberInput {
+    Number(u64),
+    Text(String),
+}
+
+impl NumberInput {
+    fn get(&self, field: &str) -> AppResult<u64> {
+        match self {
+            NumberInput::Number(n) => Ok(*n),
+            NumberInput::Text(s) => parse_id(s.trim_start_matches('#'), field),
+        }
+    }
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MergeBody {
     /// The ticket that survives (a ticket of the same customer).
-    pub into: u64,
+    #[schema(value_type = u64)]
+    pub into: NumberInput,
 }
 
 #[utoipa::path(post, path = "/api/v1/tickets/{number}/merge", tag = "tickets", params(("number" = u64, Path)), request_body = MergeBody,
@@ -752,7 +775,7 @@ pub async fn merge(
 ) -> AppResult<Json<TicketView>> {
     let access = user.access(&state).await?;
     let now = state.store.now();
-    let into = body.into;
+    let into = body.into.get("into")?;
     let t = state
         .store
         .write(move |txn, fx| tickets::merge(txn, fx, number, into, &access, now))
@@ -772,7 +795,8 @@ pub enum BulkAction {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkBody {
-    pub numbers: Option<Vec<u64>>,
+    #[schema(value_type = Option<Vec<u64>>)]
+    pub numbers: Option<Vec<NumberInput>>,
     pub filter: Option<TicketFilter>,
     pub action: BulkAction,
     /// For `assign`: a user id, or null to un-assign.
@@ -801,7 +825,10 @@ pub async fn bulk(
 ) -> AppResult<Json<BulkResult>> {
     let access = user.access(&state).await?;
     let numbers: Vec<u64> = match (&body.numbers, &body.filter) {
-        (Some(n), None) => n.clone(),
+        (Some(n), None) => n
+            .iter()
+            .map(|x| x.get("numbers"))
+            .collect::<AppResult<Vec<u64>>>()?,
         (None, Some(f)) => {
             let mut f = f.clone();
             f.limit = None;

@@ -14,6 +14,16 @@ use crate::state::AppState;
 use crate::store::catalog;
 use crate::store::tables::ATTACHMENT_ID_TO_ATTACHMENT;
 
+/// Types a browser may render inline from our origin without running anything.
+const INLINE_TYPES: [&str; 6] = [
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+    "text/plain",
+];
+
 fn too_large(max: usize) -> AppError {
     AppError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -140,18 +150,36 @@ pub async fn download(
         .await
         .map_err(|e| AppError::internal(e.to_string()))??;
     // Images and PDFs open inline; anything else downloads (never rendered as our origin).
-    let inline = att.content_type.starts_with("image/") && att.content_type != "image/svg+xml"
-        || att.content_type == "application/pdf";
+    // The uploader chose the content type: only a few harmless types are shown inline with
+    // their type; everything else (HTML, SVG, scripts…) downloads as opaque bytes, and a
+    // sandboxing CSP covers the rest.
+    let essence = att
+        .content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let inline = INLINE_TYPES.contains(&essence.as_str());
+    let (content_type, disposition) = if inline {
+        (essence, "inline")
+    } else {
+        ("application/octet-stream".to_string(), "attachment")
+    };
     let disposition = format!(
-        "{}; filename=\"{}\"",
-        if inline { "inline" } else { "attachment" },
-        att.name.replace(|c: char| !c.is_ascii() || c == '\\', "_")
+        "{disposition}; filename=\"{}\"",
+        att.name
+            .replace(|c: char| !c.is_ascii() || c == '\\' || c == '"', "_")
     );
     Ok((
         [
-            (header::CONTENT_TYPE, att.content_type.clone()),
+            (header::CONTENT_TYPE, content_type),
             (header::CONTENT_DISPOSITION, disposition),
             (header::CACHE_CONTROL, "private, max-age=3600".to_string()),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; sandbox".to_string(),
+            ),
         ],
         bytes,
     )

@@ -227,6 +227,8 @@ pub struct UserPatch {
     pub signature: Option<String>,
     pub avatar_url: Option<String>,
     pub password: Option<String>,
+    /// Required to change one's own password.
+    pub current_password: Option<String>,
     /// Admins only.
     pub role: Option<Role>,
 }
@@ -257,6 +259,28 @@ pub async fn update(
         .as_deref()
         .map(validate_language)
         .transpose()?;
+    if body.password.is_some() && id == user.user.id {
+        let current = body.current_password.clone().ok_or_else(|| {
+            AppError::invalid(
+                "current_password",
+                "required",
+                "changing your password needs your current password",
+            )
+        })?;
+        let ok = auth::verify_password_limited(
+            &state.password_checks,
+            current,
+            user.user.password_hash.clone(),
+        )
+        .await?;
+        if !ok {
+            return Err(AppError::invalid(
+                "current_password",
+                "wrong_password",
+                "the current password is not right",
+            ));
+        }
+    }
     let password_hash = match body.password.clone() {
         Some(p) => {
             auth::validate_password(&p)?;
@@ -269,6 +293,12 @@ pub async fn update(
         None => None,
     };
     let (signature, avatar, role) = (body.signature.clone(), body.avatar_url.clone(), body.role);
+    // A new password signs the user out everywhere else.
+    let keep_session = if id == user.user.id {
+        user.session_hash.clone()
+    } else {
+        None
+    };
     let updated = state
         .store
         .write(move |txn, fx| {
@@ -291,6 +321,7 @@ pub async fn update(
             }
             if let Some(h) = &password_hash {
                 after.password_hash = h.clone();
+                users::end_sessions(txn, id, keep_session.as_deref())?;
             }
             if let Some(r) = role {
                 after.role = r;
