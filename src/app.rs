@@ -15,6 +15,16 @@ use crate::search::Search;
 use crate::state::AppState;
 use crate::store::{users, Store};
 
+/// Hands freed heap pages back to the OS after a burst (demo generation, index rebuild), so
+/// the resident set reflects what the server keeps, not what it once used.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 pub fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("ATIENDE_LOG")

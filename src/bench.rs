@@ -801,7 +801,18 @@ async fn run_in(
 
     step("idle with the demo workspace");
     let demo_dir = root.join("demo");
-    let demo = ServerProc::start(&demo_dir, &["--demo"])?;
+    let mut demo = ServerProc::start(&demo_dir, &["--demo"])?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    figures.push(fig(
+        "memory: RSS right after generating the demo",
+        demo.rss_mb(),
+        "MB",
+        None,
+        false,
+    ));
+    demo.stop();
+    // The steady state: a server started on the demo workspace, idle.
+    let demo = ServerProc::start(&demo_dir, &[])?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     figures.push(fig(
         "memory: RSS idle with the demo workspace",

@@ -316,6 +316,7 @@ pub fn fill(store: &Store) -> AppResult<()> {
         "Demo workspace created: {} accounts, {CUSTOMERS} customers, {TICKETS} conversations.",
         account_list.len()
     );
+    crate::app::release_free_memory();
     print_logins();
     Ok(())
 }

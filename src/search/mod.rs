@@ -476,6 +476,7 @@ impl Indexer {
         }
         self.commit(last)?;
         self.search.rebuilding.store(false, Ordering::SeqCst);
+        crate::app::release_free_memory();
         tracing::info!(
             documents = count,
             ms = started.elapsed().as_millis() as u64,

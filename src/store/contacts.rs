@@ -58,6 +58,16 @@ pub fn create(
     facts: &ContactFacts,
     now: Millis,
 ) -> AppResult<Contact> {
+    create_with(txn, fx, facts, Vec::new(), now)
+}
+
+fn create_with(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    facts: &ContactFacts,
+    identities: Vec<Identity>,
+    now: Millis,
+) -> AppResult<Contact> {
     let id = next_id(txn, "contact")?;
     let c = Contact {
         id,
@@ -71,6 +81,7 @@ pub fn create(
         email: facts.email.clone(),
         phone: facts.phone.clone(),
         rut: facts.rut.clone(),
+        identities,
         created_at: now,
         updated_at: now,
         ..Default::default()
@@ -107,13 +118,12 @@ pub fn for_identity(
         }
         return Ok(c);
     }
-    let mut c = create(txn, fx, facts, now)?;
-    c.identities.push(Identity {
+    let identity = Identity {
         account_id,
         external_id: external_id.to_string(),
         username: facts.username.clone(),
-    });
-    put(txn, fx, &c, "contact.updated")?;
+    };
+    let c = create_with(txn, fx, facts, vec![identity], now)?;
     txn.open_table(IDENTITY_TO_CONTACT_ID)?
         .insert(key.as_str(), c.id)?;
     Ok(c)
