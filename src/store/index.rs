@@ -68,7 +68,13 @@ enum Dim {
     Important(bool),
     Answered(bool),
     AccountAssignee(u64, u64),
+    /// Open, unanswered tickets of an account by the time their customer started waiting
+    /// (sort code 3): the SLA-breached filter reads it.
+    Waiting(u64),
 }
+
+/// Sort code of the waiting-time keys.
+const WAITING: u8 = 3;
 
 impl Dim {
     fn write(&self, out: &mut Vec<u8>) {
@@ -97,6 +103,10 @@ impl Dim {
                 out.push(8);
                 out.extend_from_slice(&a.to_be_bytes());
                 out.extend_from_slice(&u.to_be_bytes());
+            }
+            Dim::Waiting(a) => {
+                out.push(9);
+                out.extend_from_slice(&a.to_be_bytes());
             }
         }
     }
@@ -141,7 +151,47 @@ fn keys(t: &Ticket) -> BTreeSet<Vec<u8>> {
             out.insert(k);
         }
     }
+    if let (TicketState::Open, Some(since)) = (t.state, t.waiting_since) {
+        let mut k = prefix(t.state, WAITING, &Dim::Waiting(t.account_id));
+        k.extend_from_slice(&ts_bytes(since));
+        k.extend_from_slice(&t.number.to_be_bytes());
+        out.insert(k);
+    }
     out
+}
+
+/// Up to this many SLA-breached candidates are loaded and sorted directly; more means matches
+/// are dense and the ordinary scan finds a page quickly.
+const BREACHED_CANDIDATES_MAX: usize = 2_000;
+
+/// Open tickets waiting longer than their account's SLA, from the waiting-time keys; None
+/// when there are too many to be worth listing this way.
+fn breached_candidates(
+    index: &impl ReadableTable<&'static [u8], ()>,
+    accounts: &[(u64, Option<i64>)],
+    now: Millis,
+) -> AppResult<Option<HashSet<u64>>> {
+    let mut out = HashSet::new();
+    for (account, sla) in accounts {
+        let Some(minutes) = sla else { continue };
+        let cutoff = now.saturating_sub(minutes.saturating_mul(60_000));
+        let p = prefix(TicketState::Open, WAITING, &Dim::Waiting(*account));
+        let mut lo = p.clone();
+        lo.extend_from_slice(&ts_bytes(0));
+        let mut hi = p;
+        hi.extend_from_slice(&ts_bytes(cutoff));
+        for row in index.range(lo.as_slice()..hi.as_slice())? {
+            let (k, _) = row?;
+            let k = k.value();
+            let mut num = [0u8; 8];
+            num.copy_from_slice(&k[k.len() - 8..]);
+            out.insert(u64::from_be_bytes(num));
+            if out.len() > BREACHED_CANDIDATES_MAX {
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some(out))
 }
 
 /// Brings the index from `old` to `new` (either may be absent), touching only changed keys.
@@ -363,8 +413,24 @@ pub fn list_in(
     };
     let limit = q.limit.max(1);
 
-    // A text search already named the candidates: load, filter and sort those few.
-    if let Some(numbers) = &q.numbers {
+    // Few SLA-breached tickets: the waiting-time keys name them (a scan would walk every
+    // open ticket to find none).
+    let breached = match (q.sla_breached, &q.numbers) {
+        (Some(true), None) => {
+            let accs: Vec<(u64, Option<i64>)> = match q.effective_accounts() {
+                Some(list) => list
+                    .iter()
+                    .map(|a| (*a, sla.get(a).copied().flatten()))
+                    .collect(),
+                None => sla.iter().map(|(a, m)| (*a, *m)).collect(),
+            };
+            breached_candidates(index, &accs, now)?
+        }
+        _ => None,
+    };
+    // A text search (or the SLA keys) already named the candidates: load, filter and sort
+    // those few.
+    if let Some(numbers) = q.numbers.as_ref().or(breached.as_ref()) {
         let mut found = Vec::new();
         for n in numbers {
             if let Some(t) = codec::get::<Ticket>(tickets, *n)? {
@@ -525,6 +591,14 @@ mod tests {
         assert_eq!(ka.len(), 16, "8 dimensions × 2 sorts without labels");
         a.labels = vec![3, 3, 4];
         assert_eq!(keys(&a).len(), 20, "duplicate labels index once");
+        a.waiting_since = Some(150);
+        assert_eq!(
+            keys(&a).len(),
+            21,
+            "an unanswered open ticket has a waiting-time key"
+        );
+        a.state = TicketState::Closed;
+        assert_eq!(keys(&a).len(), 20, "closed tickets wait for nobody");
     }
 
     #[test]

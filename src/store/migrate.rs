@@ -9,12 +9,22 @@ use crate::error::{AppError, AppResult};
 
 /// Version 1: the first layout (records, no ticket list index).
 /// Version 2: adds `ticket_index`, built from the ticket records.
-pub const CURRENT: u64 = 2;
+/// Version 3: `ticket_index` gains waiting-time keys (SLA filter): rebuilt.
+pub const CURRENT: u64 = 3;
 
 type Step = fn(&WriteTransaction) -> AppResult<()>;
 
 /// `STEPS[i]` migrates from version `i + 1` to `i + 2`.
-const STEPS: [Step; 1] = [v1_to_v2];
+const STEPS: [Step; 2] = [v1_to_v2, v2_to_v3];
+
+fn v2_to_v3(txn: &WriteTransaction) -> AppResult<()> {
+    let n = super::index::rebuild(txn)?;
+    tracing::info!(
+        tickets = n,
+        "migration 2→3: ticket index rebuilt with waiting-time keys"
+    );
+    Ok(())
+}
 
 fn v1_to_v2(txn: &WriteTransaction) -> AppResult<()> {
     let n = super::index::rebuild(txn)?;

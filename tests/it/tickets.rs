@@ -529,3 +529,74 @@ async fn agents_see_only_their_accounts() {
         403
     );
 }
+
+#[tokio::test]
+async fn sla_breached_filter_uses_the_waiting_time() {
+    let s = Server::start();
+    let api = s.admin().await;
+    let acc = api
+        .created(
+            "/api/v1/accounts",
+            json!({"kind": "whatsapp", "name": "Ventas", "settings": {"sla_minutes": 30}}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let no_sla = api.account("api", "Sin SLA").await;
+    let ago = |min: i64| (chrono::Utc::now() - chrono::Duration::minutes(min)).to_rfc3339();
+    let send = |acc: String, ext: &'static str, contact: &'static str, at: String| {
+        let api = api.clone();
+        async move {
+            api.inbound_with(&acc, json!({"external_id": ext, "contact": {"external_id": contact}, "text": "hola", "sent_at": at}))
+                .await["ticket_number"]
+                .as_u64()
+                .unwrap()
+        }
+    };
+    let late = send(acc.clone(), "1", "a", ago(45)).await;
+    let fresh = send(acc.clone(), "2", "b", ago(5)).await;
+    let answered = send(acc.clone(), "3", "c", ago(50)).await;
+    api.post(
+        &format!("/api/v1/tickets/{answered}/messages"),
+        json!({"text": "listo"}),
+    )
+    .await;
+    let closed = send(acc.clone(), "4", "d", ago(60)).await;
+    api.patch(
+        &format!("/api/v1/tickets/{closed}"),
+        json!({"state": "closed"}),
+    )
+    .await;
+    let old_no_sla = send(no_sla, "5", "e", ago(600)).await;
+
+    let numbers = |v: serde_json::Value| -> Vec<u64> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["number"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        numbers(api.ok("/api/v1/tickets?sla_breached=true").await),
+        vec![late]
+    );
+    let t = api.ok(&format!("/api/v1/tickets/{late}")).await;
+    assert_eq!(t["sla_breached"], true);
+    let mut not_breached = numbers(
+        api.ok("/api/v1/tickets?sla_breached=false&state=open")
+            .await,
+    );
+    not_breached.sort_unstable();
+    let mut expected = vec![fresh, answered, old_no_sla];
+    expected.sort_unstable();
+    assert_eq!(not_breached, expected);
+    // An answer stops the SLA clock.
+    api.post(
+        &format!("/api/v1/tickets/{late}/messages"),
+        json!({"text": "perdón la demora"}),
+    )
+    .await;
+    assert!(numbers(api.ok("/api/v1/tickets?sla_breached=true").await).is_empty());
+}
