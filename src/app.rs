@@ -129,12 +129,24 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
 
     stop_indexer.store(true, Ordering::SeqCst);
     drop(store);
-    let _ = tokio::task::spawn_blocking(move || {
+    // The writer ends once every Store handle is gone; it then drops the database, which
+    // marks the file clean. Exiting before that would make the next start repair the whole
+    // file (seconds on a large store).
+    let clean = tokio::task::spawn_blocking(move || {
         let _ = indexer_thread.join();
-        let _ = writer_thread;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !writer_thread.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        writer_thread.is_finished() && writer_thread.join().is_ok()
     })
-    .await;
-    tracing::info!("stopped");
+    .await
+    .unwrap_or(false);
+    if clean {
+        tracing::info!("stopped");
+    } else {
+        tracing::warn!("stopped before the writer finished; the next start checks the database");
+    }
     Ok(())
 }
 

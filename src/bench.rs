@@ -14,6 +14,7 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::demo::{FIRST, LAST};
 use crate::domain::rut::Rut;
 use crate::error::{AppError, AppResult};
 
@@ -195,42 +196,6 @@ fn percentile(samples: &mut [f64], p: f64) -> f64 {
     samples[idx.min(samples.len() - 1)]
 }
 
-const FIRST: [&str; 16] = [
-    "Camila",
-    "Matías",
-    "Valentina",
-    "Benjamín",
-    "Javiera",
-    "Vicente",
-    "Catalina",
-    "Martín",
-    "Fernanda",
-    "Diego",
-    "Constanza",
-    "Sebastián",
-    "Antonia",
-    "Tomás",
-    "Francisca",
-    "Joaquín",
-];
-const LAST: [&str; 16] = [
-    "González",
-    "Muñoz",
-    "Rojas",
-    "Díaz",
-    "Pérez",
-    "Soto",
-    "Contreras",
-    "Silva",
-    "Martínez",
-    "Sepúlveda",
-    "Morales",
-    "Rodríguez",
-    "López",
-    "Fuentes",
-    "Hernández",
-    "Torres",
-];
 const TEXTS: [&str; 8] = [
     "Hola, necesito información sobre el envío de mi pedido número",
     "Buenas tardes, quiero cambiar la talla de las zapatillas de la compra",
@@ -243,8 +208,8 @@ const TEXTS: [&str; 8] = [
 ];
 
 fn contact_of(c: u64) -> (String, Rut, String, String) {
-    let first = FIRST[(c % 16) as usize];
-    let last = LAST[((c / 16) % 16) as usize];
+    let first = FIRST[(c as usize) % FIRST.len()];
+    let last = LAST[(c as usize / FIRST.len()) % LAST.len()];
     let rut = Rut::from_body(5_000_000 + (c as u32).wrapping_mul(97) % 20_000_000);
     (
         format!("{first} {last}"),

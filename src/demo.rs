@@ -14,7 +14,7 @@ use crate::store::tables::*;
 use crate::store::tickets::{self, Access, Inbound, Reply, TicketPatch};
 use crate::store::{accounts, catalog, users, Store};
 
-const FIRST: [&str; 24] = [
+pub const FIRST: [&str; 24] = [
     "Camila",
     "Matías",
     "Valentina",
@@ -40,7 +40,7 @@ const FIRST: [&str; 24] = [
     "Trinidad",
     "Agustín",
 ];
-const LAST: [&str; 20] = [
+pub const LAST: [&str; 20] = [
     "González",
     "Muñoz",
     "Rojas",

@@ -138,11 +138,7 @@ async fn committed_changes_reach_the_stream_and_resume_with_last_event_id() {
     // Agents only get events of their accounts.
     let other = api.account("api", "Otra").await;
     let uid = api.create_user("ag@example.cl", "Ag", "agent").await;
-    api.put(
-        "/api/v1/assignment",
-        json!({"items": [{"user_id": uid, "account_id": acc, "mode": "enabled"}]}),
-    )
-    .await;
+    api.enable(&uid, &acc, "enabled").await;
     let agent = s.login("ag@example.cl", "clave-agente-1").await;
     let res = agent
         .request(reqwest::Method::GET, "/api/v1/events")

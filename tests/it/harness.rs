@@ -284,6 +284,17 @@ impl Api {
         v
     }
 
+    /// Sets an agent's mode on an account (disabled, enabled, auto).
+    pub async fn enable(&self, user_id: &str, account_id: &str, mode: &str) {
+        let (st, v) = self
+            .put(
+                "/api/v1/assignment",
+                json!({"items": [{"user_id": user_id, "account_id": account_id, "mode": mode}]}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "enable: {v}");
+    }
+
     pub async fn create_user(&self, email: &str, name: &str, role: &str) -> String {
         let v = self
             .created(

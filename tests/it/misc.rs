@@ -54,21 +54,7 @@ async fn openapi_health_uploads_catalog_and_contacts() {
     assert_eq!(s.anonymous().ok("/healthz").await["status"], "ok");
 
     // Upload, attach to a reply, download with access check.
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(b"%PDF-1.4 boleta".to_vec())
-            .file_name("boleta.pdf")
-            .mime_str("application/pdf")
-            .unwrap(),
-    );
-    let res = api
-        .request(reqwest::Method::POST, "/api/v1/uploads")
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let att: serde_json::Value = res.json().await.unwrap();
+    let att = upload(&api, "boleta.pdf", "application/pdf", b"%PDF-1.4 boleta").await;
     assert_eq!(att["name"], "boleta.pdf");
     let acc = api.account("api", "API").await;
     let n = api.inbound(&acc, "u1", "c1", "¿me mandan la boleta?").await["ticket_number"]
@@ -104,11 +90,7 @@ async fn openapi_health_uploads_catalog_and_contacts() {
         .as_str()
         .unwrap()
         .to_string();
-    api.put(
-        "/api/v1/assignment",
-        json!({"items": [{"user_id": agent_id, "account_id": acc2, "mode": "enabled"}]}),
-    )
-    .await;
+    api.enable(&agent_id, &acc2, "enabled").await;
     let n2 = api.inbound(&acc2, "u2", "c2", "hola").await["ticket_number"]
         .as_u64()
         .unwrap();

@@ -108,12 +108,7 @@ async fn reopen_needs_admin_and_influencers_are_important() {
     let agent_id = admin
         .create_user("agente@example.cl", "Agente Uno", "agent")
         .await;
-    admin
-        .put(
-            "/api/v1/assignment",
-            json!({"items": [{"user_id": agent_id, "account_id": acc, "mode": "enabled"}]}),
-        )
-        .await;
+    admin.enable(&agent_id, &acc, "enabled").await;
     let agent = s.login("agente@example.cl", "clave-agente-1").await;
     let n = admin.inbound(&acc, "x1", "c1", "hola").await["ticket_number"]
         .as_u64()
@@ -449,13 +444,7 @@ async fn agents_see_only_their_accounts() {
     let mine = admin.account("api", "Mía").await;
     let hidden = admin.account("api", "Ajena").await;
     let agent_id = admin.create_user("luis@example.cl", "Luis", "agent").await;
-    let (st, _) = admin
-        .put(
-            "/api/v1/assignment",
-            json!({"items": [{"user_id": agent_id, "account_id": mine, "mode": "auto"}]}),
-        )
-        .await;
-    assert_eq!(st, 200);
+    admin.enable(&agent_id, &mine, "auto").await;
     let t_mine = admin.inbound(&mine, "1", "c", "visible").await["ticket_number"]
         .as_u64()
         .unwrap();

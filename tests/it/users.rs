@@ -11,12 +11,7 @@ async fn deactivation_signs_out_and_unassigns_recent_open_tickets() {
     let agent_id = admin
         .create_user("sofia@example.cl", "Sofía", "agent")
         .await;
-    admin
-        .put(
-            "/api/v1/assignment",
-            json!({"items": [{"user_id": agent_id, "account_id": acc, "mode": "enabled"}]}),
-        )
-        .await;
+    admin.enable(&agent_id, &acc, "enabled").await;
     let agent = s.login("sofia@example.cl", "clave-agente-1").await;
 
     let at = |days: i64| (Utc::now() - Duration::days(days)).to_rfc3339();
