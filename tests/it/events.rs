@@ -78,7 +78,7 @@ async fn committed_changes_reach_the_stream_and_resume_with_last_event_id() {
     assert_eq!(m["message_id"], v["message_id"]);
     assert!(msg_id > created_id);
     // Loose bound (the 100 ms target is measured by the bench, not here).
-    assert!(sent.elapsed() < Duration::from_secs(5));
+    assert!(sent.elapsed() < Duration::from_secs(10));
 
     api.patch(&format!("/api/v1/tickets/{n}"), json!({"important": true}))
         .await;

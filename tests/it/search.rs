@@ -19,7 +19,7 @@ async fn search(api: &Api, q: &str) -> Value {
 async fn finds_contact(api: &Api, q: &str, contact_id: &str) {
     let api2 = api.clone();
     let (q2, id2) = (q.to_string(), contact_id.to_string());
-    eventually(5, &format!("search `{q}` to find the contact"), move || {
+    eventually(20, &format!("search `{q}` to find the contact"), move || {
         let (api, q, id) = (api2.clone(), q2.clone(), id2.clone());
         async move {
             let r = search(&api, &q).await;
@@ -37,7 +37,7 @@ async fn finds_contact(api: &Api, q: &str, contact_id: &str) {
 async fn finds_ticket(api: &Api, q: &str, number: u64) {
     let api2 = api.clone();
     let q2 = q.to_string();
-    eventually(5, &format!("search `{q}` to find #{number}"), move || {
+    eventually(20, &format!("search `{q}` to find #{number}"), move || {
         let (api, q) = (api2.clone(), q2.clone());
         async move {
             let r = search(&api, &q).await;

@@ -386,7 +386,7 @@ async fn lists_filter_sort_and_paginate_with_cursors() {
         ),
         2
     );
-    eventually(5, "text search in lists", || {
+    eventually(20, "text search in lists", || {
         let api = api.clone();
         async move { (count(api.ok("/api/v1/tickets?q=mensaje").await) == 7).then_some(()) }
     })
