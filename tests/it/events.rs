@@ -159,4 +159,33 @@ async fn committed_changes_reach_the_stream_and_resume_with_last_event_id() {
         first["ticket_number"], shown,
         "the hidden account's #{hidden} must not reach the agent"
     );
+
+    // Access changes apply to the open stream: off `acc`, on `other`.
+    api.put(
+        "/api/v1/assignment",
+        json!({"items": [
+            {"user_id": uid, "account_id": acc, "mode": "disabled"},
+            {"user_id": uid, "account_id": other, "mode": "enabled"}
+        ]}),
+    )
+    .await;
+    let now_hidden = api.inbound(&acc, "e5", "c5", "ya no").await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    let now_shown = api.inbound(&other, "e6", "c6", "ahora sí").await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    let (_, next) = wait_event(&mut stream, &mut buf, "ticket.created", |_| true).await;
+    assert_eq!(
+        next["ticket_number"], now_shown,
+        "#{now_hidden} is on an account the agent left"
+    );
+    // Deactivation ends the stream.
+    api.post(&format!("/api/v1/users/{uid}/deactivate"), json!({}))
+        .await;
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(Ok(_)) = stream.next().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the deactivated agent's stream must end");
 }

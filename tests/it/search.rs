@@ -19,18 +19,22 @@ async fn search(api: &Api, q: &str) -> Value {
 async fn finds_contact(api: &Api, q: &str, contact_id: &str) {
     let api2 = api.clone();
     let (q2, id2) = (q.to_string(), contact_id.to_string());
-    eventually(20, &format!("search `{q}` to find the contact"), move || {
-        let (api, q, id) = (api2.clone(), q2.clone(), id2.clone());
-        async move {
-            let r = search(&api, &q).await;
-            r["contacts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|c| c["id"] == id.as_str())
-                .then_some(())
-        }
-    })
+    eventually(
+        20,
+        &format!("search `{q}` to find the contact"),
+        move || {
+            let (api, q, id) = (api2.clone(), q2.clone(), id2.clone());
+            async move {
+                let r = search(&api, &q).await;
+                r["contacts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c["id"] == id.as_str())
+                    .then_some(())
+            }
+        },
+    )
     .await;
 }
 

@@ -21,7 +21,7 @@ use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::ApiQuery;
 use crate::state::AppState;
 use crate::store::tickets::Access;
-use crate::store::Store;
+use crate::store::{accounts, users, Store};
 
 #[derive(Serialize, ToSchema)]
 pub struct EventView {
@@ -56,6 +56,60 @@ impl From<&Event> for EventView {
 pub struct EventParams {
     /// Same as the Last-Event-ID header (for clients that cannot set headers).
     pub last_event_id: Option<u64>,
+}
+
+/// The live part of one stream: what the user may see is re-read when assignments or the user
+/// change, and a deactivated user's stream ends.
+struct Follower {
+    events: BroadcastStream<Arc<Event>>,
+    access: Access,
+    state: AppState,
+    last_seen: u64,
+}
+
+impl Follower {
+    async fn next(&mut self) -> Option<Result<SseEvent, Infallible>> {
+        loop {
+            match self.events.next().await? {
+                Ok(e) if e.id <= self.last_seen => continue,
+                Ok(e) => {
+                    let me = self.access.user_id;
+                    if e.kind == "assignment.updated"
+                        || (e.kind == "user.updated" && e.user_id == Some(me))
+                    {
+                        self.refresh().await?;
+                    }
+                    if visible(&self.access, &e) {
+                        return Some(Ok(to_sse(&e)));
+                    }
+                }
+                // The client fell behind the broadcast buffer: tell it to resume by id.
+                Err(_) => {
+                    return Some(Ok(SseEvent::default()
+                        .event("lagged")
+                        .data("reconnect with Last-Event-ID")))
+                }
+            }
+        }
+    }
+
+    /// None when the user can no longer receive anything.
+    async fn refresh(&mut self) -> Option<()> {
+        let uid = self.access.user_id;
+        let fresh = self
+            .state
+            .store
+            .read(move |txn| Ok((users::get(txn, uid)?, accounts::visible_to(txn, uid)?)))
+            .await;
+        match fresh {
+            Ok((Some(user), visible)) if user.active => {
+                self.access.role = user.role;
+                self.access.visible = (!user.role.sees_all_accounts()).then_some(visible);
+                Some(())
+            }
+            _ => None,
+        }
+    }
 }
 
 fn visible(access: &Access, e: &Event) -> bool {
@@ -135,19 +189,15 @@ pub async fn stream(
             .event(if reset { "reset" } else { "ready" })
             .data(last_seen.to_string()))
     });
-    let a2 = access.clone();
-    let live = live.filter_map(move |item| {
-        let access = a2.clone();
-        async move {
-            match item {
-                Ok(e) if e.id > last_seen && visible(&access, &e) => Some(Ok(to_sse(&e))),
-                Ok(_) => None,
-                // The client fell behind the broadcast buffer: tell it to resume by id.
-                Err(_) => Some(Ok(SseEvent::default()
-                    .event("lagged")
-                    .data("reconnect with Last-Event-ID"))),
-            }
-        }
+    let follower = Follower {
+        events: live,
+        access: access.as_ref().clone(),
+        state: state.clone(),
+        last_seen,
+    };
+    let live = stream::unfold(follower, |mut f| async move {
+        let item = f.next().await?;
+        Some((item, f))
     });
     let mut shutdown = state.shutdown.clone();
     let until_shutdown = async move {
