@@ -136,6 +136,9 @@ fn check_attachments(
     uploader: Option<u64>,
     ticket: Option<u64>,
 ) -> AppResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
     let t = txn.open_table(ATTACHMENT_ID_TO_ATTACHMENT)?;
     for id in ids {
         let a: Option<Attachment> = codec::get(&t, *id)?;
