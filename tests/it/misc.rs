@@ -168,16 +168,7 @@ async fn openapi_health_uploads_catalog_and_contacts() {
         )
         .await;
     assert_eq!(st, 422);
-    assert_eq!(
-        api.send(
-            reqwest::Method::DELETE,
-            &format!("/api/v1/accounts/{mid}"),
-            None
-        )
-        .await
-        .0,
-        204
-    );
+    assert_eq!(api.delete(&format!("/api/v1/accounts/{mid}")).await.0, 204);
     assert_eq!(api.get(&format!("/api/v1/accounts/{mid}")).await.0, 404);
 
     // Labels, teams, canned responses: CRUD.
@@ -195,26 +186,8 @@ async fn openapi_health_uploads_catalog_and_contacts() {
         )
         .await;
     assert_eq!((st.as_u16(), l2["name"].as_str()), (200, Some("Reclamos")));
-    assert_eq!(
-        api.send(
-            reqwest::Method::DELETE,
-            &format!("/api/v1/labels/{lid}"),
-            None
-        )
-        .await
-        .0,
-        204
-    );
-    assert_eq!(
-        api.send(
-            reqwest::Method::DELETE,
-            &format!("/api/v1/labels/{lid}"),
-            None
-        )
-        .await
-        .0,
-        404
-    );
+    assert_eq!(api.delete(&format!("/api/v1/labels/{lid}")).await.0, 204);
+    assert_eq!(api.delete(&format!("/api/v1/labels/{lid}")).await.0, 404);
     let me = api.ok("/api/v1/me").await;
     let t = api
         .created(

@@ -201,9 +201,7 @@ async fn sessions_tokens_and_profile() {
     assert_eq!(st, 409, "{v}");
 
     // Sign out ends the session.
-    let (st, _) = agent
-        .send(reqwest::Method::DELETE, "/api/v1/session", None)
-        .await;
+    let (st, _) = agent.delete("/api/v1/session").await;
     assert_eq!(st, 204);
     assert_eq!(agent.get("/api/v1/me").await.0, 401);
 }
