@@ -251,54 +251,52 @@ pub fn fill(store: &Store) -> AppResult<()> {
     };
     let mut plans = Vec::with_capacity(TICKETS);
     for msg_seq in 0..TICKETS as u64 {
-        {
-            let c = &customers[rng.gen_range(0..customers.len())];
-            let account = &account_list[rng.gen_range(0..account_list.len())];
-            let mut agent_index = rng.gen_range(0..agents.len());
-            if account.kind == Channel::Instagram && agent_index == 2 {
-                // Sofía is not enabled on Instagram (see the assignment table above).
-                agent_index = 0;
-            }
-            let age = rng.gen_range(0..30 * day);
-            let started = now - age;
-            let roll: f64 = rng.gen();
-            let outcome = if age > 3 * day {
-                if roll < 0.75 {
-                    2
-                } else if roll < 0.9 {
-                    3
-                } else {
-                    1
-                }
-            } else if roll < 0.6 {
-                1
-            } else {
-                2
-            };
-            plans.push(Plan {
-                name: c.0.clone(),
-                rut: c.1.clone(),
-                email: c.2.clone(),
-                phone: c.3.clone(),
-                username: c.4.clone(),
-                account: account.clone(),
-                started,
-                opener: OPENERS[rng.gen_range(0..OPENERS.len())],
-                followup: (rng.gen_bool(0.4)).then(|| FOLLOWUPS[rng.gen_range(0..FOLLOWUPS.len())]),
-                reply: (outcome != 1 || rng.gen_bool(0.5))
-                    .then(|| REPLIES[rng.gen_range(0..REPLIES.len())]),
-                agent: agents[agent_index],
-                agent_name: LOGINS[2 + agent_index].name,
-                outcome,
-                important: rng.gen_bool(0.08),
-                label: rng
-                    .gen_bool(0.5)
-                    .then(|| label_ids[rng.gen_range(0..label_ids.len())]),
-                sentiment: [Sentiment::Positive, Sentiment::Neutral, Sentiment::Negative]
-                    [rng.gen_range(0..3)],
-                seq: msg_seq,
-            });
+        let c = &customers[rng.gen_range(0..customers.len())];
+        let account = &account_list[rng.gen_range(0..account_list.len())];
+        let mut agent_index = rng.gen_range(0..agents.len());
+        if account.kind == Channel::Instagram && agent_index == 2 {
+            // Sofía is not enabled on Instagram (see the assignment table above).
+            agent_index = 0;
         }
+        let age = rng.gen_range(0..30 * day);
+        let started = now - age;
+        let roll: f64 = rng.gen();
+        let outcome = if age > 3 * day {
+            if roll < 0.75 {
+                2
+            } else if roll < 0.9 {
+                3
+            } else {
+                1
+            }
+        } else if roll < 0.6 {
+            1
+        } else {
+            2
+        };
+        plans.push(Plan {
+            name: c.0.clone(),
+            rut: c.1.clone(),
+            email: c.2.clone(),
+            phone: c.3.clone(),
+            username: c.4.clone(),
+            account: account.clone(),
+            started,
+            opener: OPENERS[rng.gen_range(0..OPENERS.len())],
+            followup: (rng.gen_bool(0.4)).then(|| FOLLOWUPS[rng.gen_range(0..FOLLOWUPS.len())]),
+            reply: (outcome != 1 || rng.gen_bool(0.5))
+                .then(|| REPLIES[rng.gen_range(0..REPLIES.len())]),
+            agent: agents[agent_index],
+            agent_name: LOGINS[2 + agent_index].name,
+            outcome,
+            important: rng.gen_bool(0.08),
+            label: rng
+                .gen_bool(0.5)
+                .then(|| label_ids[rng.gen_range(0..label_ids.len())]),
+            sentiment: [Sentiment::Positive, Sentiment::Neutral, Sentiment::Negative]
+                [rng.gen_range(0..3)],
+            seq: msg_seq,
+        });
     }
     plans.sort_by_key(|p| p.started);
     let mut plans = plans.into_iter().peekable();

@@ -80,8 +80,6 @@ pub struct Search {
     index: Index,
     reader: IndexReader,
     fields: Fields,
-    /// True while a full rebuild runs (answers may be incomplete).
-    pub rebuilding: Arc<AtomicBool>,
 }
 
 #[derive(Debug, Default)]
@@ -169,7 +167,6 @@ impl Search {
             index,
             reader,
             fields,
-            rebuilding: Arc::new(AtomicBool::new(false)),
         };
         let worker = search.clone();
         let handle = std::thread::Builder::new()
@@ -204,7 +201,6 @@ impl Search {
                 index,
                 reader,
                 fields,
-                rebuilding: Arc::new(AtomicBool::new(false)),
             },
             writer,
             store,
@@ -431,7 +427,6 @@ impl Indexer {
 
     /// Re-indexes every contact and message from redb.
     fn rebuild(&mut self) -> AppResult<u64> {
-        self.search.rebuilding.store(true, Ordering::SeqCst);
         let started = Instant::now();
         self.writer.delete_all_documents()?;
         let last = self.store.read_blocking(Store::last_event_id)?;
@@ -475,7 +470,6 @@ impl Indexer {
             cursor = tail;
         }
         self.commit(last)?;
-        self.search.rebuilding.store(false, Ordering::SeqCst);
         crate::app::release_free_memory();
         tracing::info!(
             documents = count,

@@ -13,10 +13,6 @@ pub fn get(txn: &ReadTransaction, id: u64) -> AppResult<Option<Account>> {
     codec::get(&txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?, id)
 }
 
-pub fn get_w(txn: &WriteTransaction, id: u64) -> AppResult<Option<Account>> {
-    codec::get(&txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?, id)
-}
-
 /// Live (not deleted) accounts.
 pub fn list(txn: &ReadTransaction) -> AppResult<Vec<Account>> {
     let all: Vec<Account> = codec::all(&txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?)?;
@@ -54,7 +50,7 @@ pub fn put(txn: &WriteTransaction, fx: &mut Effects, account: &Account) -> AppRe
 
 /// A live account or a 404.
 pub fn require_w(txn: &WriteTransaction, id: u64) -> AppResult<Account> {
-    get_w(txn, id)?
+    codec::get::<Account>(&txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?, id)?
         .filter(|a| a.deleted_at.is_none())
         .ok_or_else(|| AppError::not_found("account"))
 }

@@ -98,7 +98,7 @@ pub async fn list(
 ) -> AppResult<Json<Page<ContactView>>> {
     let limit = limit_of(p.limit)?;
     if let Some(q) = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let ids = search_contacts(&state, q, limit).await?;
+        let ids = run_search(&state, q, limit).await?.contacts;
         let found = state
             .store
             .read(move |txn| {
@@ -334,10 +334,6 @@ async fn run_search(state: &AppState, q: &str, limit: usize) -> AppResult<Hits> 
     tokio::task::spawn_blocking(move || search.query(&q, limit))
         .await
         .map_err(|e| AppError::internal(e.to_string()))?
-}
-
-async fn search_contacts(state: &AppState, q: &str, limit: usize) -> AppResult<Vec<u64>> {
-    Ok(run_search(state, q, limit).await?.contacts)
 }
 
 /// Ticket numbers a query names: the number itself, tickets whose messages match, and the

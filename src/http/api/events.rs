@@ -138,7 +138,7 @@ pub async fn stream(
     headers: HeaderMap,
     ApiQuery(p): ApiQuery<EventParams>,
 ) -> AppResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
-    let access = Arc::new(user.access(&state).await?);
+    let access = user.access(&state).await?;
     let header_id = match headers.get("last-event-id") {
         Some(v) => Some(
             v.to_str()
@@ -191,7 +191,7 @@ pub async fn stream(
     });
     let follower = Follower {
         events: live,
-        access: access.as_ref().clone(),
+        access,
         state: state.clone(),
         last_seen,
     };
