@@ -9,7 +9,7 @@ use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
 use argon2::Argon2;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::{header, request::Parts, Method};
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -135,6 +135,23 @@ pub fn cookie_value(parts: &Parts, name: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// `Option<CurrentUser>`: `None` for a visitor who is not signed in (no 401), so pages can ask
+/// "who is this?" without an error.
+impl OptionalFromRequestParts<AppState> for CurrentUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, AppError> {
+        match <CurrentUser as FromRequestParts<AppState>>::from_request_parts(parts, state).await {
+            Ok(user) => Ok(Some(user)),
+            Err(e) if e.status == axum::http::StatusCode::UNAUTHORIZED => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for CurrentUser {

@@ -1,84 +1,138 @@
-// First-run and sign-in page. The full agent app (board, ticket view) builds on this.
-const app = document.getElementById('app');
-let strings = {};
-let csrf = null;
+// The agent app: sign-in, then the board of columns with the ticket view beside it.
+import { html, render, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
+import { api, loadLocale, loadRefs, setCsrf, startEvents, stopEvents, t, whenSignedOut, lang } from './lib.js';
+import { Login, FirstRun } from './login.js';
+import { Board } from './board.js';
+import { TicketView } from './ticket.js';
+import { SearchBox } from './search.js';
 
-const t = (key, vars = {}) =>
-  (strings[key] || key).replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? '');
+const root = document.getElementById('app');
 
-async function loadLocale(lang) {
-  const res = await fetch(`/assets/locales/${lang === 'en' ? 'en' : 'es'}.json?v=0.1.0`);
-  strings = await res.json();
-  document.documentElement.lang = lang === 'en' ? 'en' : 'es';
+function useHashRoute() {
+  const [hash, setHash] = useState(location.hash);
+  useEffect(() => {
+    const on = () => setHash(location.hash);
+    addEventListener('hashchange', on);
+    return () => removeEventListener('hashchange', on);
+  }, []);
+  const m = hash.match(/^#\/t\/(\d+)/);
+  return m ? Number(m[1]) : null;
 }
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v);
-  }
-  for (const c of children) node.append(c);
-  return node;
+const SHORTCUTS = [['j / k', 'keys.move'], ['Enter', 'keys.open'], ['r', 'keys.reply'], ['c', 'keys.comment'],
+  ['e', 'keys.close'], ['/', 'keys.search'], ['Esc', 'keys.escape'], ['?', 'keys.help']];
+
+function typingInField(ev) {
+  const el = ev.target;
+  return el.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(el.tagName);
 }
 
-function field(name, type, labelKey) {
-  return [el('label', { for: name }, t(labelKey)), el('input', { id: name, name, type, required: '' })];
+/** Global keys: j/k between cards, / search, ? help; r, c, e go to the open ticket. */
+function useShortcuts(setHelp) {
+  useEffect(() => {
+    const on = (ev) => {
+      if (ev.key === 'Escape') { setHelp(false); if (location.hash.startsWith('#/t/') && !typingInField(ev)) location.hash = '#/'; return; }
+      if (typingInField(ev) || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+      if (ev.key === '?') { setHelp((h) => !h); return; }
+      if (ev.key === '/') { ev.preventDefault(); document.getElementById('search')?.focus(); return; }
+      if (ev.key === 'j' || ev.key === 'k') {
+        const cards = [...document.querySelectorAll('.card')];
+        if (!cards.length) return;
+        const at = cards.indexOf(document.activeElement);
+        const next = ev.key === 'j' ? Math.min(cards.length - 1, at + 1) : Math.max(0, at - 1);
+        cards[next].focus();
+        ev.preventDefault();
+        return;
+      }
+      if (['r', 'c', 'e'].includes(ev.key)) {
+        document.dispatchEvent(new CustomEvent('atiende:key', { detail: ev.key }));
+        ev.preventDefault();
+      }
+    };
+    addEventListener('keydown', on);
+    return () => removeEventListener('keydown', on);
+  }, []);
 }
 
-async function api(method, path, body) {
-  const headers = { 'content-type': 'application/json' };
-  if (csrf) headers['x-csrf-token'] = csrf;
-  const res = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined });
-  const data = res.status === 204 ? null : await res.json();
-  if (!res.ok) throw new Error(data?.error?.message || t('error.generic'));
-  return data;
+function Shell({ me, onSignOut, onLanguage }) {
+  const open = useHashRoute();
+  const [help, setHelp] = useState(false);
+  useShortcuts(setHelp);
+  return html`<div class="shell">
+    <header class="topbar">
+      <a class="brand" href="#/">Atiende</a>
+      <${SearchBox} />
+      <div class="me">
+        <label class="visually-hidden" for="language">${t('menu.language')}</label>
+        <select id="language" value=${lang} onChange=${(e) => onLanguage(e.target.value)}>
+          <option value="es">Español</option><option value="en">English</option>
+        </select>
+        <button type="button" class="ghost" title=${t('keys.help')} onClick=${() => setHelp(!help)}>?</button>
+        <span class="who" title=${me.email}>${me.name}</span>
+        <button type="button" class="ghost" onClick=${onSignOut}>${t('menu.sign_out')}</button>
+      </div>
+    </header>
+    <div class=${open ? 'workspace with-ticket' : 'workspace'}>
+      <${Board} me=${me} openNumber=${open} />
+      ${open && html`<${TicketView} key=${open} number=${open} me=${me} />`}
+    </div>
+    ${help && html`<div class="dialog-backdrop" onClick=${() => setHelp(false)}>
+      <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="keys-title" onClick=${(e) => e.stopPropagation()}>
+        <h2 id="keys-title">${t('keys.title')}</h2>
+        <dl class="keys">${SHORTCUTS.map(([k, label]) => html`<dt><kbd>${k}</kbd></dt><dd>${t(label)}</dd>`)}</dl>
+        <button type="button" onClick=${() => setHelp(false)}>${t('action.close_dialog')}</button>
+      </div></div>`}
+  </div>`;
 }
 
-function form(titleKey, fields, submitKey, onSubmit, extra = []) {
-  const error = el('p', { class: 'error', role: 'alert' });
-  const f = el('form', {}, ...fields.flat(), el('button', { type: 'submit' }, t(submitKey)), error);
-  f.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    error.textContent = '';
-    try { await onSubmit(Object.fromEntries(new FormData(f))); } catch (e) { error.textContent = e.message; }
-  });
-  app.replaceChildren(el('h1', {}, t(titleKey)), ...extra, f);
-}
+function App({ initial }) {
+  const [me, setMe] = useState(initial.me);
+  const [screen, setScreen] = useState(initial.screen);
+  const [, setLang] = useState(lang);
 
-function firstRun() {
-  form('first_run.title', [field('name', 'text', 'field.name'), field('email', 'email', 'field.email'),
-    field('password', 'password', 'field.password')], 'first_run.submit',
-  async (v) => { await api('POST', '/api/v1/setup', v); await signIn(v); },
-  [el('p', {}, t('first_run.intro')), el('p', { class: 'hint' }, t('first_run.cli'), ' ',
-    el('code', {}, 'atiende admin create --email … --name …'))]);
-}
+  const enter = async (user, csrf) => {
+    setCsrf(csrf);
+    // The sign-in answer has no permissions; /me has them.
+    if (!user.permissions) user = await api('GET', '/api/v1/me');
+    await loadLocale(user.language);
+    await loadRefs();
+    startEvents();
+    setMe(user);
+    setScreen('app');
+  };
+  useEffect(() => { if (initial.screen === 'boot') enter(initial.me, initial.csrf); }, []);
+  useEffect(() => whenSignedOut(() => { stopEvents(); setScreen('login'); }), []);
 
-async function signIn(v) {
-  const r = await api('POST', '/api/v1/session', { email: v.email, password: v.password });
-  csrf = r.csrf_token;
-  await home(r.user);
-}
+  const signOut = async () => {
+    await api('DELETE', '/api/v1/session').catch(() => {});
+    stopEvents();
+    setCsrf(null);
+    location.hash = '';
+    setScreen('login');
+  };
+  const changeLanguage = async (language) => {
+    const user = await api('PATCH', `/api/v1/users/${me.id}`, { language });
+    await loadLocale(user.language);
+    setMe({ ...me, ...user });
+    setLang(user.language);
+  };
 
-function login() {
-  form('login.title', [field('email', 'email', 'field.email'), field('password', 'password', 'field.password')],
-    'login.submit', signIn);
-}
-
-async function home(user) {
-  await loadLocale(user.language);
-  const out = el('button', { type: 'button', onclick: async () => { await api('DELETE', '/api/v1/session'); csrf = null; login(); } }, t('home.sign_out'));
-  app.replaceChildren(el('h1', {}, 'Atiende'), el('p', {}, t('home.signed_in', { name: user.name })),
-    el('p', { class: 'hint' }, t('home.board_soon')), out);
+  if (screen === 'first-run') return html`<${FirstRun} onSignedIn=${enter} />`;
+  if (screen === 'login') return html`<${Login} onSignedIn=${enter} />`;
+  if (screen !== 'app' || !me) return html`<p class="loading">${t('loading')}</p>`;
+  return html`<${Shell} key=${lang} me=${me} onSignOut=${signOut} onLanguage=${changeLanguage} />`;
 }
 
 async function start() {
   await loadLocale(navigator.language?.startsWith('en') ? 'en' : 'es');
   const setup = await (await fetch('/api/v1/setup')).json();
-  if (setup.needs_admin) return firstRun();
-  const me = await fetch('/api/v1/me');
-  if (me.ok) { const m = await me.json(); csrf = m.csrf_token; return home(m); }
-  login();
+  let initial = { screen: setup.needs_admin ? 'first-run' : 'login' };
+  if (!setup.needs_admin) {
+    const { me } = await (await fetch('/api/v1/session')).json();
+    if (me) initial = { screen: 'boot', me, csrf: me.csrf_token };
+  }
+  // "boot" shows a loading line until the user's locale and reference data are in.
+  render(html`<${App} initial=${initial} />`, root);
 }
 
 start();

@@ -458,3 +458,35 @@ pub struct Event {
     #[serde(default)]
     pub user_id: Option<u64>,
 }
+
+/// One column of an agent's board (BOARD-1): a saved ticket list.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct BoardColumn {
+    /// Chosen by the client; unique within the board.
+    pub id: String,
+    pub name: String,
+    /// Query parameters of `GET /api/v1/tickets` (state, channel, account, assignee, team,
+    /// label, important, answered, sla_breached, q, created_from/to, updated_from/to).
+    #[serde(default)]
+    pub filters: BTreeMap<String, String>,
+    /// `updated_desc` (newest first) or `updated_asc`, `created_desc`, `created_asc`.
+    #[serde(default = "default_column_sort")]
+    pub sort: String,
+    #[serde(default)]
+    pub sound: bool,
+    #[serde(default)]
+    pub notify: bool,
+    /// Apply new interactions at once instead of showing the "N new" bar.
+    #[serde(default)]
+    pub auto_refresh: bool,
+}
+
+pub fn default_column_sort() -> String {
+    "updated_desc".into()
+}
+
+/// A user's board, saved on the server so it follows them between browsers.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Board {
+    pub columns: Vec<BoardColumn>,
+}

@@ -50,6 +50,9 @@ pub const TICKET_COMMENT_TO_COMMENT: TableDefinition<(u64, u64), &[u8]> =
 pub const TICKET_HISTORY_TO_ENTRY: TableDefinition<(u64, u64), &[u8]> =
     TableDefinition::new("history");
 
+/// User id → Board (the agent's saved columns).
+pub const USER_ID_TO_BOARD: TableDefinition<u64, &[u8]> = TableDefinition::new("boards");
+
 pub const LABEL_ID_TO_LABEL: TableDefinition<u64, &[u8]> = TableDefinition::new("labels");
 pub const TEAM_ID_TO_TEAM: TableDefinition<u64, &[u8]> = TableDefinition::new("teams");
 pub const CANNED_ID_TO_CANNED: TableDefinition<u64, &[u8]> =
@@ -75,6 +78,7 @@ pub fn create_all(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> 
     txn.open_table(TOKEN_HASH_TO_TOKEN)?;
     txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?;
     txn.open_table(USER_ACCOUNT_TO_MODE)?;
+    txn.open_table(USER_ID_TO_BOARD)?;
     txn.open_table(CONTACT_ID_TO_CONTACT)?;
     txn.open_table(IDENTITY_TO_CONTACT_ID)?;
     txn.open_table(CONTACT_ACCOUNT_TO_LAST_TICKET)?;

@@ -243,3 +243,14 @@ pub fn token(txn: &ReadTransaction, token_hash: &str) -> AppResult<Option<ApiTok
     };
     Ok(s)
 }
+
+/// The user's saved board; `None` until they first save one.
+pub fn board(txn: &ReadTransaction, user_id: u64) -> AppResult<Option<Board>> {
+    codec::get(&txn.open_table(USER_ID_TO_BOARD)?, user_id)
+}
+
+pub fn save_board(txn: &WriteTransaction, user_id: u64, board: &Board) -> AppResult<()> {
+    let mut t = txn.open_table(USER_ID_TO_BOARD)?;
+    t.insert(user_id, codec::encode(board)?.as_slice())?;
+    Ok(())
+}

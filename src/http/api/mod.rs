@@ -3,7 +3,9 @@
 //! endpoint.
 
 pub mod accounts;
+pub mod board;
 pub mod catalog;
+pub mod changelog;
 pub mod contacts;
 pub mod events;
 pub mod health;
@@ -33,11 +35,17 @@ pub fn routes(
         .routes(routes!(uploads::upload))
         .layer(DefaultBodyLimit::max(max_upload + 64 * 1024));
     let api = OpenApiRouter::new()
-        .routes(routes!(session::sign_in, session::sign_out))
+        .routes(routes!(
+            session::current,
+            session::sign_in,
+            session::sign_out
+        ))
         .routes(routes!(session::create_token))
         .routes(routes!(setup::status, setup::create_first_admin))
         .routes(routes!(users::me))
         .routes(routes!(users::set_status))
+        .routes(routes!(board::get, board::put))
+        .routes(routes!(changelog::latest))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update))
         .routes(routes!(users::deactivate))

@@ -9,7 +9,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::users::UserView;
+use super::users::{Me, UserView};
 use crate::auth::{self, CurrentUser, SESSION_COOKIE, SESSION_DAYS};
 use crate::domain::{Session, DAY_MS};
 use crate::error::{AppError, AppResult, ErrorBody};
@@ -98,6 +98,20 @@ pub async fn sign_in(
         csrf_token: csrf,
     };
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CurrentSession {
+    /// The signed-in user, or null for a visitor (never a 401, so a sign-in page can ask).
+    pub me: Option<Me>,
+}
+
+#[utoipa::path(get, path = "/api/v1/session", tag = "session",
+    responses((status = 200, body = CurrentSession)))]
+pub async fn current(user: Option<CurrentUser>) -> Json<CurrentSession> {
+    Json(CurrentSession {
+        me: user.as_ref().map(Me::of),
+    })
 }
 
 #[utoipa::path(delete, path = "/api/v1/session", tag = "session",

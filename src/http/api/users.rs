@@ -103,11 +103,17 @@ fn permissions(role: Role) -> Vec<String> {
 #[utoipa::path(get, path = "/api/v1/me", tag = "users",
     responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
 pub async fn me(user: CurrentUser) -> Json<Me> {
-    Json(Me {
-        user: UserView::from(&user.user),
-        permissions: permissions(user.user.role),
-        csrf_token: user.csrf_token.clone(),
-    })
+    Json(Me::of(&user))
+}
+
+impl Me {
+    pub fn of(user: &CurrentUser) -> Me {
+        Me {
+            user: UserView::from(&user.user),
+            permissions: permissions(user.user.role),
+            csrf_token: user.csrf_token.clone(),
+        }
+    }
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -1,0 +1,208 @@
+// The board (BOARD-1..4): the user's own columns of tickets, saved on the server, updated live.
+import { html, useEffect, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
+import { api, beep, byId, CHANNEL_ICONS, initials, query, refs, since, slaLevel, t, useEvents, useTick } from './lib.js';
+import { ColumnEditor } from './column-editor.js';
+
+const PAGE = 30;
+const LIVE = new Set(['ticket.created', 'ticket.updated', 'message.created', 'reset']);
+
+function defaultColumns() {
+  return [
+    { id: 'mine', name: t('board.default.mine'), filters: { state: 'open', assignee: 'me' } },
+    { id: 'unassigned', name: t('board.default.unassigned'), filters: { state: 'open', assignee: 'none' } },
+    { id: 'important', name: t('board.default.important'), filters: { state: 'open', important: 'true' } },
+    { id: 'open', name: t('board.default.open'), filters: { state: 'open' } },
+  ].map((c) => ({ sort: 'updated_desc', sound: false, notify: false, auto_refresh: false, ...c }));
+}
+
+export function Board({ me, openNumber }) {
+  const [columns, setColumns] = useState(null);
+  const [editing, setEditing] = useState(null); // null, 'new' or a column id
+  const [error, setError] = useState('');
+
+  useEffect(() => {
+    api('GET', '/api/v1/me/board')
+      .then((b) => setColumns(b.columns ?? defaultColumns()))
+      .catch((e) => setError(e.message));
+  }, []);
+
+  const save = async (next) => {
+    const previous = columns;
+    setColumns(next);
+    setError('');
+    try {
+      const saved = await api('PUT', '/api/v1/me/board', { columns: next });
+      setColumns(saved.columns);
+    } catch (e) {
+      setColumns(previous);
+      setError(e.message);
+      throw e;
+    }
+  };
+  const update = (col) => save(columns.map((c) => (c.id === col.id ? col : c)));
+  const remove = (col) => { if (confirm(t('column.remove_confirm', { name: col.name }))) save(columns.filter((c) => c.id !== col.id)); };
+  const move = (col, delta) => {
+    const i = columns.findIndex((c) => c.id === col.id);
+    const j = i + delta;
+    if (j < 0 || j >= columns.length) return;
+    const next = [...columns];
+    [next[i], next[j]] = [next[j], next[i]];
+    save(next);
+  };
+
+  if (!columns) return html`<main class="board"><p class="loading">${error || t('loading')}</p></main>`;
+  const editingCol = editing && editing !== 'new' ? columns.find((c) => c.id === editing) : null;
+  return html`<main class="board" aria-label=${t('board.title')}>
+    ${error && html`<p class="error board-error" role="alert">${error}</p>`}
+    <div class="columns">
+      ${columns.map((col, i) => html`<${Column} key=${col.id + JSON.stringify(col.filters) + col.sort} col=${col}
+        first=${i === 0} last=${i === columns.length - 1} openNumber=${openNumber} me=${me}
+        onChange=${update} onEdit=${() => setEditing(col.id)} onRemove=${() => remove(col)} onMove=${(d) => move(col, d)} />`)}
+      <div class="add-column">
+        <button type="button" onClick=${() => setEditing('new')}>+ ${t('board.add_column')}</button>
+      </div>
+    </div>
+    ${editing && html`<${ColumnEditor} col=${editingCol}
+      onCancel=${() => setEditing(null)}
+      onSave=${async (col) => {
+        await save(editingCol ? columns.map((c) => (c.id === col.id ? col : c)) : [...columns, col]);
+        setEditing(null);
+      }} />`}
+  </main>`;
+}
+
+function Column({ col, first, last, openNumber, onChange, onEdit, onRemove, onMove }) {
+  const [items, setItems] = useState(null);
+  const [cursor, setCursor] = useState(null);
+  const [pending, setPending] = useState(null); // a fresh first page, shown on click
+  const [newCount, setNewCount] = useState(0);
+  const [error, setError] = useState('');
+  const list = useRef(null);
+  const hovered = useRef(false);
+  const loadingMore = useRef(false);
+  const timer = useRef(null);
+  const shown = useRef([]);
+  useTick(30000);
+
+  const fetchPage = (after) => api('GET', `/api/v1/tickets?${query({ ...col.filters, sort: col.sort, limit: PAGE, cursor: after })}`);
+  const apply = (page) => {
+    setItems(page.items);
+    shown.current = page.items;
+    setCursor(page.next_cursor);
+    setPending(null);
+    setNewCount(0);
+    if (list.current) list.current.scrollTop = 0;
+  };
+  useEffect(() => { fetchPage().then(apply).catch((e) => setError(e.message)); }, []);
+
+  const refresh = async () => {
+    let fresh;
+    try { fresh = await fetchPage(); } catch (e) { setError(e.message); return; }
+    setError('');
+    const before = new Map(shown.current.map((x) => [x.number, x.updated_at]));
+    const changed = fresh.items.filter((x) => before.get(x.number) !== x.updated_at).length;
+    const freshNumbers = new Set(fresh.items.map((x) => x.number));
+    const horizon = shown.current.slice(0, fresh.items.length);
+    const gone = horizon.filter((x) => !freshNumbers.has(x.number)).length;
+    if (changed + gone === 0) return;
+    // Applying at once only when nobody is reading the column: a card never jumps under the cursor.
+    const atTop = !list.current || list.current.scrollTop < 4;
+    if (col.auto_refresh && atTop && !hovered.current) { apply(fresh); return; }
+    setPending(fresh);
+    setNewCount((n) => {
+      if (changed > n) notifyNew(col, changed);
+      return changed + gone;
+    });
+  };
+  useEvents((kind) => {
+    if (!LIVE.has(kind)) return;
+    clearTimeout(timer.current);
+    timer.current = setTimeout(refresh, 300);
+  }, [col]);
+  useEffect(() => () => clearTimeout(timer.current), []);
+
+  const onScroll = async (ev) => {
+    const el = ev.target;
+    if (!cursor || loadingMore.current || el.scrollTop + el.clientHeight < el.scrollHeight - 200) return;
+    loadingMore.current = true;
+    try {
+      const page = await fetchPage(cursor);
+      const have = new Set(shown.current.map((x) => x.number));
+      const merged = [...shown.current, ...page.items.filter((x) => !have.has(x.number))];
+      shown.current = merged;
+      setItems(merged);
+      setCursor(page.next_cursor);
+    } catch (e) { setError(e.message); }
+    loadingMore.current = false;
+  };
+
+  const toggle = (field) => async () => {
+    if (field === 'notify' && !col.notify && 'Notification' in window && Notification.permission === 'default') {
+      await Notification.requestPermission();
+    }
+    onChange({ ...col, [field]: !col[field] });
+  };
+  const newest = col.sort.endsWith('_desc');
+  const flipSort = () => onChange({ ...col, sort: col.sort.replace(newest ? '_desc' : '_asc', newest ? '_asc' : '_desc') });
+
+  return html`<section class="column" aria-label=${col.name} data-column=${col.id}>
+    <header class="column-head">
+      <h2>${col.name}</h2>
+      <div class="column-tools">
+        <button type="button" class="icon" title=${t('column.move_left')} aria-label=${t('column.move_left')} disabled=${first} onClick=${() => onMove(-1)}>‹</button>
+        <button type="button" class="icon" title=${t('column.move_right')} aria-label=${t('column.move_right')} disabled=${last} onClick=${() => onMove(1)}>›</button>
+        <button type="button" class="icon" title=${t('column.edit')} aria-label=${t('column.edit')} onClick=${onEdit}>✎</button>
+        <button type="button" class="icon" title=${t('column.remove')} aria-label=${t('column.remove')} onClick=${onRemove}>×</button>
+      </div>
+    </header>
+    ${newCount > 0 && html`<button type="button" class="new-bar" onClick=${() => apply(pending)}>
+      ${t(newCount === 1 ? 'column.new_one' : 'column.new_many', { n: newCount })}</button>`}
+    <div class="cards" ref=${list} onScroll=${onScroll}
+      onMouseEnter=${() => { hovered.current = true; }} onMouseLeave=${() => { hovered.current = false; }}>
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+      ${items === null ? html`<p class="loading">${t('loading')}</p>`
+        : items.length === 0 ? html`<p class="empty">${t('column.empty')}</p>`
+        : items.map((tk) => html`<${Card} key=${tk.number} ticket=${tk} active=${tk.number === openNumber} />`)}
+    </div>
+    <footer class="column-foot">
+      <button type="button" class=${col.sound ? 'icon on' : 'icon'} aria-pressed=${col.sound} title=${t('column.sound')} aria-label=${t('column.sound')} onClick=${toggle('sound')}>${col.sound ? '🔔' : '🔕'}</button>
+      <button type="button" class=${col.notify ? 'icon on' : 'icon'} aria-pressed=${col.notify} title=${t('column.notify')} aria-label=${t('column.notify')} onClick=${toggle('notify')}>🖥</button>
+      <button type="button" class="icon" title=${t('column.sort')} aria-label=${t('column.sort')} onClick=${flipSort}>${newest ? t('column.newest') : t('column.oldest')}</button>
+      <button type="button" class=${col.auto_refresh ? 'icon on' : 'icon'} aria-pressed=${col.auto_refresh} title=${t('column.auto_refresh')} aria-label=${t('column.auto_refresh')} onClick=${toggle('auto_refresh')}>⟳</button>
+      <button type="button" class="icon" title=${t('column.top')} aria-label=${t('column.top')} onClick=${() => { if (list.current) list.current.scrollTop = 0; }}>⤒</button>
+    </footer>
+  </section>`;
+}
+
+function notifyNew(col, n) {
+  if (col.sound) beep();
+  if (col.notify && 'Notification' in window && Notification.permission === 'granted') {
+    new Notification(col.name, { body: t(n === 1 ? 'column.new_one' : 'column.new_many', { n }), tag: `atiende-${col.id}` });
+  }
+}
+
+export function Card({ ticket, active }) {
+  const account = byId(refs.accounts, ticket.account_id);
+  const assignee = ticket.assignee_id && byId(refs.users, ticket.assignee_id);
+  const sla = slaLevel(ticket);
+  return html`<a class=${`card${active ? ' active' : ''}${ticket.reply_status === 'pending' ? ' pending' : ''}`}
+      href=${`#/t/${ticket.number}`} data-number=${ticket.number}>
+    <div class="card-top">
+      <span class="channel" title=${t(`channel.${ticket.channel}`)} aria-label=${t(`channel.${ticket.channel}`)}>${CHANNEL_ICONS[ticket.channel] || '•'}</span>
+      <span class="account">${account?.name ?? ''}</span>
+      ${ticket.kind === 'private' && html`<span class="lock" title=${t('ticket.private')} aria-label=${t('ticket.private')}>🔒</span>`}
+      ${ticket.important && html`<span class="pin" title=${t('ticket.important')} aria-label=${t('ticket.important')}>📌</span>`}
+      <span class="number">#${ticket.number}</span>
+    </div>
+    <div class="customer">${ticket.contact.name}</div>
+    <div class="excerpt">${ticket.excerpt}</div>
+    <div class="card-bottom">
+      ${ticket.state !== 'open' ? html`<span class=${`state state-${ticket.state}`}>${t(`state.${ticket.state}`)}</span>`
+        : ticket.waiting_since ? html`<span class=${`wait sla-${sla}`} title=${t('ticket.waiting')}>⏱ ${since(ticket.waiting_since)}</span>`
+        : html`<span class="wait sla-none">${t('ticket.answered')}</span>`}
+      ${ticket.labels.map((id) => { const l = byId(refs.labels, id); return l && html`<span class="label" style=${l.color ? { '--label': l.color } : null}>${l.name}</span>`; })}
+      ${assignee ? html`<span class="avatar" title=${assignee.name}>${initials(assignee.name)}</span>`
+        : html`<span class="avatar none" title=${t('ticket.unassigned')}>–</span>`}
+    </div>
+  </a>`;
+}

@@ -1,0 +1,141 @@
+// Shared pieces of the agent app: API calls, translations, reference data, live events.
+import { useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
+
+// ---------- translations ----------
+let strings = {};
+export let lang = 'es';
+
+export async function loadLocale(wanted) {
+  lang = wanted === 'en' ? 'en' : 'es';
+  const res = await fetch(new URL(`./locales/${lang}.json`, import.meta.url));
+  strings = await res.json();
+  document.documentElement.lang = lang;
+}
+
+/** A translated string; `{name}` placeholders are filled from `vars`. */
+export const t = (key, vars = {}) =>
+  (strings[key] ?? key).replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ''));
+
+// ---------- API ----------
+let csrf = null;
+export const setCsrf = (token) => { csrf = token; };
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.error?.message || t('error.generic'));
+    this.status = status;
+    this.code = body?.error?.code;
+    this.field = body?.error?.field;
+  }
+}
+
+export async function api(method, path, body) {
+  const headers = {};
+  if (csrf && method !== 'GET') headers['x-csrf-token'] = csrf;
+  let payload;
+  if (body instanceof FormData) payload = body;
+  else if (body !== undefined) { headers['content-type'] = 'application/json'; payload = JSON.stringify(body); }
+  const res = await fetch(path, { method, headers, body: payload, credentials: 'same-origin' });
+  const data = res.status === 204 ? null : await res.json().catch(() => null);
+  if (res.status === 401 && path !== '/api/v1/session') onSignedOut?.();
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+let onSignedOut = null;
+export const whenSignedOut = (f) => { onSignedOut = f; };
+
+export const query = (params) => {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, v);
+  return q.toString();
+};
+
+// ---------- reference data (accounts, users, labels, teams, canned responses) ----------
+export const refs = { accounts: [], users: [], labels: [], teams: [], canned: [] };
+
+export async function loadRefs() {
+  const [accounts, users, labels, teams, canned] = await Promise.all([
+    api('GET', '/api/v1/accounts'), api('GET', '/api/v1/users'), api('GET', '/api/v1/labels'),
+    api('GET', '/api/v1/teams'), api('GET', '/api/v1/canned_responses'),
+  ]);
+  Object.assign(refs, { accounts: accounts.items, users: users.items, labels: labels.items,
+    teams: teams.items, canned: canned.items });
+}
+export const byId = (list, id) => list.find((x) => x.id === id);
+
+// ---------- small helpers ----------
+export const CHANNEL_ICONS = {
+  email: '✉', webchat: '💬', form: '📝', whatsapp: '🟢', facebook: 'ⓕ', instagram: '📷', x: '𝕏',
+  x_search: '𝕏', appstore: '🍎', playstore: '▶', api: '⚙',
+};
+
+export const initials = (name = '') =>
+  name.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join('');
+
+/** "5 min", "3 h", "2 d" since an RFC 3339 time. */
+export function since(iso, now = Date.now()) {
+  if (!iso) return '';
+  const mins = Math.max(0, Math.floor((now - Date.parse(iso)) / 60000));
+  if (mins < 60) return t('time.minutes', { n: mins });
+  if (mins < 60 * 24) return t('time.hours', { n: Math.floor(mins / 60) });
+  return t('time.days', { n: Math.floor(mins / 1440) });
+}
+
+export const when = (iso) => new Date(iso).toLocaleString(lang === 'en' ? 'en-GB' : 'es-CL',
+  { dateStyle: 'short', timeStyle: 'short' });
+
+/** SLA colour of a waiting ticket: ok, warn (past half the SLA), late (breached). */
+export function slaLevel(ticket, now = Date.now()) {
+  if (!ticket.waiting_since || ticket.state !== 'open') return 'none';
+  if (ticket.sla_breached) return 'late';
+  if (!ticket.sla_minutes) return 'ok';
+  const mins = (now - Date.parse(ticket.waiting_since)) / 60000;
+  if (mins >= ticket.sla_minutes) return 'late';
+  return mins >= ticket.sla_minutes / 2 ? 'warn' : 'ok';
+}
+
+/** Re-renders every `ms` (waiting times keep counting). */
+export function useTick(ms) {
+  const [, set] = useState(0);
+  useEffect(() => { const id = setInterval(() => set((n) => n + 1), ms); return () => clearInterval(id); }, [ms]);
+}
+
+/** A short beep (no sound file needed). */
+export function beep() {
+  try {
+    const ctx = new AudioContext();
+    const osc = ctx.createOscillator();
+    const gain = ctx.createGain();
+    osc.frequency.value = 880;
+    gain.gain.value = 0.08;
+    osc.connect(gain).connect(ctx.destination);
+    osc.start();
+    osc.stop(ctx.currentTime + 0.15);
+    osc.onended = () => ctx.close();
+  } catch { /* no audio device: stay silent */ }
+}
+
+// ---------- live events (one EventSource for the whole app) ----------
+const listeners = new Set();
+let source = null;
+export const LIVE_KINDS = ['ticket.created', 'ticket.updated', 'message.created', 'comment.created',
+  'mention.created', 'presence.changed', 'reset'];
+
+export function startEvents() {
+  if (source) return;
+  source = new EventSource('/api/v1/events');
+  for (const kind of LIVE_KINDS) {
+    source.addEventListener(kind, (ev) => {
+      const data = kind === 'reset' ? {} : JSON.parse(ev.data);
+      for (const f of listeners) f(kind, data);
+    });
+  }
+}
+export function stopEvents() { source?.close(); source = null; }
+
+export function useEvents(handler, deps = []) {
+  useEffect(() => {
+    listeners.add(handler);
+    return () => listeners.delete(handler);
+  }, deps);
+}

@@ -1,0 +1,68 @@
+// Sign-in (AUTH-2) and first-run pages. The left side shows the latest CHANGELOG entries.
+import { html, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
+import { api, t } from './lib.js';
+
+function Form({ title, fields, submit, onSubmit, children }) {
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  const send = async (ev) => {
+    ev.preventDefault();
+    setError('');
+    setBusy(true);
+    try { await onSubmit(Object.fromEntries(new FormData(ev.target))); } catch (e) { setError(e.message); }
+    setBusy(false);
+  };
+  return html`<form class="auth-form" onSubmit=${send}>
+    <h1>${title}</h1>
+    ${children}
+    ${fields.map(([name, type, label]) => html`<label for=${name}>${label}</label>
+      <input id=${name} name=${name} type=${type} required autocomplete=${type === 'password' ? 'current-password' : name} />`)}
+    <button type="submit" class="primary" disabled=${busy}>${submit}</button>
+    <p class="error" role="alert">${error}</p>
+  </form>`;
+}
+
+function Updates() {
+  const [releases, setReleases] = useState([]);
+  useEffect(() => { api('GET', '/api/v1/changelog').then((r) => setReleases(r.releases)).catch(() => {}); }, []);
+  return html`<section class="updates" aria-labelledby="updates-title">
+    <h2 id="updates-title">${t('login.updates')}</h2>
+    ${releases.map((r) => html`<article><h3>${r.title}</h3>
+      <ul>${r.items.slice(0, 6).map((i) => html`<li>${i}</li>`)}</ul></article>`)}
+  </section>`;
+}
+
+export function Login({ onSignedIn }) {
+  const [forgot, setForgot] = useState(false);
+  const signIn = async (v) => {
+    const r = await api('POST', '/api/v1/session', { email: v.email, password: v.password });
+    await onSignedIn(r.user, r.csrf_token);
+  };
+  return html`<div class="auth">
+    <${Updates} />
+    <div class="auth-side">
+      <${Form} title=${t('login.title')} submit=${t('login.submit')} onSubmit=${signIn}
+        fields=${[['email', 'email', t('field.email')], ['password', 'password', t('field.password')]]} />
+      <p><button type="button" class="link" onClick=${() => setForgot(!forgot)}>${t('login.forgot')}</button></p>
+      ${forgot && html`<p class="hint" role="note">${t('login.forgot_help')}</p>`}
+      <nav class="auth-links">
+        <a href="/api/openapi.json">${t('login.api')}</a> · <a href="/healthz">${t('login.status')}</a></nav>
+    </div>
+  </div>`;
+}
+
+export function FirstRun({ onSignedIn }) {
+  const create = async (v) => {
+    await api('POST', '/api/v1/setup', v);
+    const r = await api('POST', '/api/v1/session', { email: v.email, password: v.password });
+    await onSignedIn(r.user, r.csrf_token);
+  };
+  return html`<div class="auth"><${Updates} /><div class="auth-side">
+    <${Form} title=${t('first_run.title')} submit=${t('first_run.submit')} onSubmit=${create}
+      fields=${[['name', 'text', t('field.name')], ['email', 'email', t('field.email')],
+        ['password', 'password', t('field.password_new')]]}>
+      <p>${t('first_run.intro')}</p>
+      <p class="hint">${t('first_run.cli')} <code>atiende admin create --email … --name …</code></p>
+    <//>
+  </div></div>`;
+}

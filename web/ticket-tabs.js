@@ -1,0 +1,138 @@
+// The side tabs of the ticket view: customer, ticket data, omnichannel, comments, context,
+// escalation, previous tickets and history. Tabs whose data arrives later say so plainly.
+import { html, useEffect, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
+import { api, byId, CHANNEL_ICONS, refs, t, when } from './lib.js';
+
+const TABS = ['customer', 'data', 'omnichannel', 'comments', 'context', 'escalation', 'previous', 'history'];
+
+function useLoad(fetcher, deps) {
+  const [data, setData] = useState(null);
+  const [error, setError] = useState('');
+  const reload = () => fetcher().then((d) => { setData(d); setError(''); }).catch((e) => setError(e.message));
+  useEffect(() => { reload(); }, deps);
+  return [data, error, reload, setData];
+}
+
+const Loading = ({ error }) => html`<p class=${error ? 'error' : 'loading'}>${error || t('loading')}</p>`;
+
+export function SidePanel({ ticket, tab, setTab, bump, me }) {
+  return html`<section class="side">
+    <div class="tabs" role="tablist" aria-label=${t('tabs.label')}>
+      ${TABS.map((id) => html`<button type="button" role="tab" id=${`tab-${id}`} aria-selected=${tab === id}
+        aria-controls="tab-panel" class=${tab === id ? 'tab active' : 'tab'} onClick=${() => setTab(id)}>${t(`tabs.${id}`)}</button>`)}
+    </div>
+    <div class="tab-panel" id="tab-panel" role="tabpanel" aria-labelledby=${`tab-${tab}`}>
+      ${tab === 'customer' && html`<${Customer} contactId=${ticket.contact.id} />`}
+      ${tab === 'data' && html`<${TicketData} ticket=${ticket} />`}
+      ${tab === 'omnichannel' && html`<${Omnichannel} contactId=${ticket.contact.id} />`}
+      ${tab === 'comments' && html`<${Comments} number=${ticket.number} bump=${bump} me=${me} />`}
+      ${tab === 'context' && html`<p class="notice">${t(ticket.kind === 'private' ? 'context.private' : 'context.not_yet')}</p>`}
+      ${tab === 'escalation' && html`<p class="notice">${t('escalation.not_configured')}</p>`}
+      ${tab === 'previous' && html`<${Previous} number=${ticket.number} />`}
+      ${tab === 'history' && html`<${History} number=${ticket.number} bump=${bump} />`}
+    </div>
+  </section>`;
+}
+
+function Customer({ contactId }) {
+  const [c, error, , setC] = useLoad(() => api('GET', `/api/v1/contacts/${contactId}`), [contactId]);
+  if (!c) return html`<${Loading} error=${error} />`;
+  const flip = async () => setC(await api('PATCH', `/api/v1/contacts/${contactId}`, { influencer: !c.influencer }));
+  return html`<dl class="profile">
+    <dt>${t('customer.name')}</dt><dd>${c.name}</dd>
+    <dt>RUT</dt><dd>${c.rut_formatted ?? '—'}</dd>
+    <dt>${t('customer.email')}</dt><dd>${c.email ?? '—'}</dd>
+    <dt>${t('customer.phone')}</dt><dd>${c.phone ?? '—'}</dd>
+    <dt>${t('customer.influencer')}</dt>
+    <dd><label class="check"><input type="checkbox" checked=${c.influencer} onChange=${flip} /> ${t(c.influencer ? 'filter.yes' : 'filter.no')}</label></dd>
+    ${Object.entries(c.fields).map(([k, v]) => html`<dt>${k}</dt><dd>${String(v)}</dd>`)}
+    <dt>${t('customer.identities')}</dt>
+    <dd><ul>${c.identities.map((i) => html`<li>${byId(refs.accounts, i.account_id)?.name ?? i.account_id}: ${i.username || i.external_id}</li>`)}</ul></dd>
+    <dt>${t('customer.since')}</dt><dd>${when(c.created_at)}</dd>
+  </dl>`;
+}
+
+function TicketData({ ticket }) {
+  const entries = Object.entries(ticket.fields);
+  return html`<div>
+    ${entries.length === 0 ? html`<p class="notice">${t('data.no_fields')}</p>`
+      : html`<dl class="profile">${entries.map(([k, v]) => html`<dt>${k}</dt><dd>${String(v)}</dd>`)}</dl>`}
+    <dl class="profile">
+      <dt>${t('data.created')}</dt><dd>${when(ticket.created_at)}</dd>
+      <dt>${t('data.first_response')}</dt><dd>${ticket.first_response_at ? when(ticket.first_response_at) : '—'}</dd>
+      <dt>${t('data.sla')}</dt><dd>${ticket.sla_minutes ? t('data.sla_minutes', { n: ticket.sla_minutes }) : t('data.no_sla')}</dd>
+      <dt>${t('data.messages')}</dt><dd>${ticket.message_count}</dd>
+      ${ticket.previous_number && html`<dt>${t('data.follows')}</dt><dd><a href=${`#/t/${ticket.previous_number}`}>#${ticket.previous_number}</a></dd>`}
+    </dl>
+  </div>`;
+}
+
+function Omnichannel({ contactId }) {
+  const [linked, error] = useLoad(async () => {
+    const c = await api('GET', `/api/v1/contacts/${contactId}`);
+    return Promise.all(c.linked.filter((id) => id !== contactId).map((id) => api('GET', `/api/v1/contacts/${id}`)));
+  }, [contactId]);
+  if (!linked) return html`<${Loading} error=${error} />`;
+  if (linked.length === 0) return html`<p class="notice">${t('omnichannel.none')}</p>`;
+  return html`<ul class="linked">${linked.map((c) => html`<li><strong>${c.name}</strong>
+    ${c.identities.map((i) => { const a = byId(refs.accounts, i.account_id); return html` <span class="chip">${CHANNEL_ICONS[a?.kind] ?? ''} ${i.username || i.external_id}</span>`; })}</li>`)}</ul>`;
+}
+
+/** The `@name` being typed just before the caret, if any. */
+function mentionWord(text, caret) {
+  const m = text.slice(0, caret).match(/(?:^|\s)@([\p{L}\p{N}._-]*)$/u);
+  return m ? { word: m[1], start: caret - m[1].length - 1 } : null;
+}
+
+function Comments({ number, bump }) {
+  const [list, error, reload] = useLoad(() => api('GET', `/api/v1/tickets/${number}/comments`), [number, bump]);
+  const [text, setText] = useState('');
+  const [mention, setMention] = useState(null);
+  const [sendError, setSendError] = useState('');
+  const area = useRef(null);
+  const people = mention ? refs.users.filter((u) => u.active !== false && u.name.toLowerCase().includes(mention.word.toLowerCase())).slice(0, 6) : [];
+  const pick = (u) => {
+    const caret = area.current?.selectionStart ?? text.length;
+    setText(`${text.slice(0, mention.start)}@${u.name} ${text.slice(caret)}`);
+    setMention(null);
+    area.current?.focus();
+  };
+  const send = async (ev) => {
+    ev.preventDefault();
+    if (!text.trim()) return;
+    try { await api('POST', `/api/v1/tickets/${number}/comments`, { text }); setText(''); setSendError(''); reload(); } catch (e) { setSendError(e.message); }
+  };
+  return html`<div class="comments">
+    ${!list ? html`<${Loading} error=${error} />` : list.items.length === 0 ? html`<p class="empty">${t('comments.none')}</p>`
+      : html`<ol>${list.items.map((c) => html`<li class="comment"><div class="message-head"><strong>${byId(refs.users, c.user_id)?.name ?? c.user_id}</strong>
+          <time datetime=${c.created_at}>${when(c.created_at)}</time></div><div class="message-text">${c.text}</div></li>`)}</ol>`}
+    <form onSubmit=${send}>
+      <label class="visually-hidden" for="comment-text">${t('comments.label')}</label>
+      <textarea id="comment-text" ref=${area} rows="2" placeholder=${t('comments.placeholder')} value=${text}
+        onInput=${(e) => { setText(e.target.value); setMention(mentionWord(e.target.value, e.target.selectionStart)); }}
+        onKeyDown=${(e) => { if (mention && people[0] && (e.key === 'Enter' || e.key === 'Tab')) { e.preventDefault(); pick(people[0]); } }}></textarea>
+      ${mention && people.length > 0 && html`<ul class="canned-list" role="listbox" aria-label=${t('comments.mention')}>
+        ${people.map((u) => html`<li role="option" onMouseDown=${(e) => { e.preventDefault(); pick(u); }}>@${u.name}</li>`)}</ul>`}
+      <button type="submit" class="small">${t('comments.add')}</button>
+      <p class="error" role="alert">${sendError}</p>
+    </form>
+  </div>`;
+}
+
+function Previous({ number }) {
+  const [list, error] = useLoad(() => api('GET', `/api/v1/tickets/${number}/previous`), [number]);
+  if (!list) return html`<${Loading} error=${error} />`;
+  const others = list.items.filter((x) => x.number !== number);
+  if (others.length === 0) return html`<p class="empty">${t('ticket.no_previous')}</p>`;
+  return html`<ul class="previous">${others.map((p) => html`<li><a href=${`#/t/${p.number}`}>#${p.number}</a>
+    <span class=${`state state-${p.state}`}>${t(`state.${p.state}`)}</span> <span class="muted">${when(p.updated_at)}</span>
+    <div class="excerpt">${p.excerpt}</div></li>`)}</ul>`;
+}
+
+function History({ number, bump }) {
+  const [list, error] = useLoad(() => api('GET', `/api/v1/tickets/${number}/history`), [number, bump]);
+  if (!list) return html`<${Loading} error=${error} />`;
+  return html`<ol class="history">${list.items.map((h) => html`<li><time datetime=${h.at}>${when(h.at)}</time>
+    <strong>${h.actor_id ? byId(refs.users, h.actor_id)?.name ?? h.actor_id : t('history.system')}</strong>
+    <span>${h.action}</span> <span class="muted">${h.detail}</span></li>`)}</ol>`;
+}

@@ -1,0 +1,154 @@
+// The ticket view (TICK-*): conversation, reply box, actions and the side tabs.
+import { html, useEffect, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
+import { api, byId, CHANNEL_ICONS, refs, t, useEvents, when } from './lib.js';
+import { Composer } from './composer.js';
+import { SidePanel } from './ticket-tabs.js';
+
+const FACES = { positive: '🙂', neutral: '😐', negative: '🙁' };
+
+export function TicketView({ number, me }) {
+  const [ticket, setTicket] = useState(null);
+  const [messages, setMessages] = useState([]);
+  const [error, setError] = useState('');
+  const [replyTo, setReplyTo] = useState(null);
+  const [closing, setClosing] = useState(null); // 'closed' | 'ignored' while asking the final sentiment
+  const [merging, setMerging] = useState(false);
+  const [tab, setTab] = useState('customer');
+  const [bump, setBump] = useState(0); // reloads the side tabs on live changes
+  const convo = useRef(null);
+
+  const load = async () => {
+    try {
+      const [tk, ms] = await Promise.all([api('GET', `/api/v1/tickets/${number}`), api('GET', `/api/v1/tickets/${number}/messages`)]);
+      setTicket(tk);
+      setMessages(ms.items);
+      setError('');
+    } catch (e) { setError(e.message); }
+  };
+  useEffect(() => { load(); }, [number]);
+  useEffect(() => { if (convo.current) convo.current.scrollTop = convo.current.scrollHeight; }, [messages.length]);
+  useEvents((kind, ev) => {
+    if (kind === 'reset' || ev.ticket_number === number) { load(); setBump((b) => b + 1); }
+  }, [number]);
+  useEffect(() => {
+    const on = (ev) => {
+      if (ev.detail === 'r') document.getElementById('reply-text')?.focus();
+      if (ev.detail === 'c') { setTab('comments'); setTimeout(() => document.getElementById('comment-text')?.focus(), 50); }
+      if (ev.detail === 'e' && ticket?.state === 'open') setClosing('closed');
+    };
+    document.addEventListener('atiende:key', on);
+    return () => document.removeEventListener('atiende:key', on);
+  }, [ticket]);
+
+  const patch = async (body) => {
+    try { setTicket(await api('PATCH', `/api/v1/tickets/${number}`, body)); setError(''); } catch (e) { setError(e.message); }
+  };
+
+  if (!ticket) {
+    return html`<aside class="ticket" aria-label=${t('ticket.title', { number })}>
+      <a class="close-view" href="#/" aria-label=${t('action.close_view')}>×</a>
+      <p class=${error ? 'error' : 'loading'}>${error || t('loading')}</p></aside>`;
+  }
+  const account = byId(refs.accounts, ticket.account_id);
+  const canReopen = me.permissions?.includes('tickets.reopen') ?? ['admin', 'supervisor'].includes(me.role);
+  return html`<aside class="ticket" aria-label=${t('ticket.title', { number })}>
+    <header class="ticket-head">
+      <div class="ticket-title">
+        <h2>#${ticket.number} · ${ticket.contact.name}</h2>
+        <span class=${`state state-${ticket.state}`}>${t(`state.${ticket.state}`)}</span>
+        ${ticket.kind === 'private' && html`<span class="lock" title=${t('ticket.private')}>🔒</span>`}
+        <a class="close-view" href="#/" aria-label=${t('action.close_view')}>×</a>
+      </div>
+      <div class="ticket-meta">
+        <span title=${t('ticket.answers_from')}>${CHANNEL_ICONS[ticket.channel] || '•'} ${t(`channel.${ticket.channel}`)} · ${account?.name ?? ''}</span>
+        <label>${t('ticket.assignee')}
+          <select aria-label=${t('ticket.assignee')} value=${ticket.assignee_id ?? ''} onChange=${(e) => patch({ assignee_id: e.target.value || null })}>
+            <option value="">${t('ticket.unassigned')}</option>
+            ${refs.users.filter((u) => u.active !== false).map((u) => html`<option value=${u.id}>${u.name}</option>`)}
+          </select></label>
+        ${ticket.assignee_id !== me.id && html`<button type="button" class="small" onClick=${() => patch({ assignee_id: me.id })}>${t('ticket.assign_me')}</button>`}
+        <button type="button" class=${ticket.important ? 'small on' : 'small'} aria-pressed=${ticket.important}
+          onClick=${() => patch({ important: !ticket.important })}>📌 ${t(ticket.important ? 'ticket.unmark_important' : 'ticket.mark_important')}</button>
+        <label>${t('ticket.sentiment_initial')}
+          <select value=${ticket.sentiment_initial ?? ''} onChange=${(e) => patch({ sentiment_initial: e.target.value || null })}>
+            <option value="">–</option>${Object.entries(FACES).map(([k, f]) => html`<option value=${k}>${f} ${t(`sentiment.${k}`)}</option>`)}
+          </select></label>
+        ${ticket.sentiment_final && html`<span title=${t('ticket.sentiment_final')}>${t('ticket.sentiment_final')}: ${FACES[ticket.sentiment_final]}</span>`}
+      </div>
+      <div class="ticket-actions">
+        ${ticket.state === 'open' ? html`
+          <button type="button" class="primary small" onClick=${() => setClosing('closed')}>${t('ticket.close')}</button>
+          <button type="button" class="small" onClick=${() => setClosing('ignored')}>${t('ticket.ignore')}</button>`
+          : canReopen && html`<button type="button" class="small" onClick=${() => patch({ state: 'open' })}>${t('ticket.reopen')}</button>`}
+        <button type="button" class="small" onClick=${() => setMerging(true)}>${t('ticket.merge')}</button>
+      </div>
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+    </header>
+    <div class="ticket-body">
+      <div class="conversation-pane">
+        <ol class="conversation" ref=${convo} aria-label=${t('ticket.conversation')}>
+          ${messages.map((m) => html`<${Message} key=${m.id} m=${m} all=${messages} onReply=${() => setReplyTo(m)} />`)}
+        </ol>
+        <${Composer} ticket=${ticket} me=${me} replyTo=${replyTo} onClearReply=${() => setReplyTo(null)}
+          onSent=${(m) => { setMessages((list) => [...list, m]); setReplyTo(null); load(); }} />
+      </div>
+      <${SidePanel} ticket=${ticket} tab=${tab} setTab=${setTab} bump=${bump} me=${me} />
+    </div>
+    ${closing && html`<${FinalSentiment} state=${closing} onCancel=${() => setClosing(null)}
+      onDone=${async (sentiment) => { await patch({ state: closing, ...(sentiment ? { sentiment_final: sentiment } : {}) }); setClosing(null); }} />`}
+    ${merging && html`<${MergeDialog} ticket=${ticket} onCancel=${() => setMerging(false)} />`}
+  </aside>`;
+}
+
+function Message({ m, all, onReply }) {
+  const quoted = m.reply_to && all.find((x) => x.id === m.reply_to);
+  return html`<li class=${`message ${m.direction}${m.public ? '' : ' private'}`} data-message=${m.id}>
+    <div class="message-head">
+      <strong>${m.author.name}</strong>
+      ${!m.public && html`<span class="lock" title=${t('ticket.private_message')} aria-label=${t('ticket.private_message')}>🔒</span>`}
+      <time datetime=${m.created_at}>${when(m.created_at)}</time>
+      ${m.direction === 'outbound' && m.status && m.status !== 'sent' && html`<span class=${`delivery ${m.status}`}>${t(`delivery.${m.status}`)}</span>`}
+      <button type="button" class="link small" onClick=${onReply}>${t('ticket.reply_to')}</button>
+    </div>
+    ${quoted && html`<blockquote class="quoted">${quoted.text.slice(0, 140)}</blockquote>`}
+    <div class="message-text">${m.text}</div>
+    ${m.attachments.length > 0 && html`<div class="attachments">
+      ${m.attachments.map((a) => (a.content_type.startsWith('image/')
+        ? html`<a href=${a.url} target="_blank" rel="noopener"><img src=${a.url} alt=${a.name} loading="lazy" /></a>`
+        : html`<a class="file" href=${a.url} target="_blank" rel="noopener">📎 ${a.name}</a>`))}</div>`}
+  </li>`;
+}
+
+function FinalSentiment({ state, onDone, onCancel }) {
+  return html`<div class="dialog-backdrop" onClick=${onCancel}>
+    <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="fs-title" onClick=${(e) => e.stopPropagation()}>
+      <h2 id="fs-title">${t(state === 'closed' ? 'ticket.close' : 'ticket.ignore')}</h2>
+      <p>${t('ticket.final_sentiment_question')}</p>
+      <div class="faces">
+        ${Object.entries(FACES).map(([k, f]) => html`<button type="button" class="face" aria-label=${t(`sentiment.${k}`)} onClick=${() => onDone(k)}>${f}<span>${t(`sentiment.${k}`)}</span></button>`)}
+      </div>
+      <div class="dialog-actions">
+        <button type="button" onClick=${onCancel}>${t('action.cancel')}</button>
+        <button type="button" class="primary" onClick=${() => onDone(null)}>${t('ticket.close_without_sentiment')}</button>
+      </div>
+    </div></div>`;
+}
+
+function MergeDialog({ ticket, onCancel }) {
+  const [previous, setPrevious] = useState(null);
+  const [error, setError] = useState('');
+  useEffect(() => { api('GET', `/api/v1/tickets/${ticket.number}/previous`).then((r) => setPrevious(r.items.filter((x) => x.number !== ticket.number))).catch((e) => setError(e.message)); }, []);
+  const merge = async (into) => {
+    try { await api('POST', `/api/v1/tickets/${ticket.number}/merge`, { into }); location.hash = `#/t/${into}`; } catch (e) { setError(e.message); }
+  };
+  return html`<div class="dialog-backdrop" onClick=${onCancel}>
+    <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="merge-title" onClick=${(e) => e.stopPropagation()}>
+      <h2 id="merge-title">${t('ticket.merge_title', { number: ticket.number })}</h2>
+      ${previous === null ? html`<p class="loading">${t('loading')}</p>`
+        : previous.length === 0 ? html`<p class="empty">${t('ticket.no_previous')}</p>`
+        : html`<ul class="pick">${previous.map((p) => html`<li><button type="button" onClick=${() => merge(p.number)}>
+            #${p.number} · ${t(`state.${p.state}`)} · ${when(p.updated_at)} — ${p.excerpt}</button></li>`)}</ul>`}
+      <p class="error" role="alert">${error}</p>
+      <div class="dialog-actions"><button type="button" onClick=${onCancel}>${t('action.cancel')}</button></div>
+    </div></div>`;
+}
