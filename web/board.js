@@ -8,11 +8,19 @@ const LIVE = new Set(['ticket.created', 'ticket.updated', 'message.created', 're
 
 function defaultColumns() {
   return [
-    { id: 'mine', name: t('board.default.mine'), filters: { state: 'open', assignee: 'me' } },
-    { id: 'unassigned', name: t('board.default.unassigned'), filters: { state: 'open', assignee: 'none' } },
-    { id: 'important', name: t('board.default.important'), filters: { state: 'open', important: 'true' } },
-    { id: 'open', name: t('board.default.open'), filters: { state: 'open' } },
-  ].map((c) => ({ sort: 'updated_desc', sound: false, notify: false, auto_refresh: false, ...c }));
+    { id: 'mine', filters: { state: 'open', assignee: 'me' } },
+    { id: 'unassigned', filters: { state: 'open', assignee: 'none' } },
+    { id: 'important', filters: { state: 'open', important: 'true' } },
+    { id: 'open', filters: { state: 'open' } },
+  ].map((c) => ({ name: '', sort: 'updated_desc', sound: false, notify: false, auto_refresh: false, ...c }));
+}
+
+/** A column's name; the default columns (saved with no name) are named in the user's language. */
+export function columnName(col) {
+  if (col.name) return col.name;
+  const key = `board.default.${col.id}`;
+  const name = t(key);
+  return name === key ? t('column.untitled') : name;
 }
 
 export function Board({ me, openNumber }) {
@@ -40,7 +48,7 @@ export function Board({ me, openNumber }) {
     }
   };
   const update = (col) => save(columns.map((c) => (c.id === col.id ? col : c)));
-  const remove = (col) => { if (confirm(t('column.remove_confirm', { name: col.name }))) save(columns.filter((c) => c.id !== col.id)); };
+  const remove = (col) => { if (confirm(t('column.remove_confirm', { name: columnName(col) }))) save(columns.filter((c) => c.id !== col.id)); };
   const move = (col, delta) => {
     const i = columns.findIndex((c) => c.id === col.id);
     const j = i + delta;
@@ -102,7 +110,9 @@ function Column({ col, first, last, openNumber, onChange, onEdit, onRemove, onMo
     const before = new Map(shown.current.map((x) => [x.number, x.updated_at]));
     const changed = fresh.items.filter((x) => before.get(x.number) !== x.updated_at).length;
     const freshNumbers = new Set(fresh.items.map((x) => x.number));
-    const horizon = shown.current.slice(0, fresh.items.length);
+    // Tickets that left the first page for another reason than being pushed down by new ones
+    // (closed, reassigned…) are changes too.
+    const horizon = shown.current.slice(0, Math.max(0, fresh.items.length - changed));
     const gone = horizon.filter((x) => !freshNumbers.has(x.number)).length;
     if (changed + gone === 0) return;
     // Applying at once only when nobody is reading the column: a card never jumps under the cursor.
@@ -145,9 +155,10 @@ function Column({ col, first, last, openNumber, onChange, onEdit, onRemove, onMo
   const newest = col.sort.endsWith('_desc');
   const flipSort = () => onChange({ ...col, sort: col.sort.replace(newest ? '_desc' : '_asc', newest ? '_asc' : '_desc') });
 
-  return html`<section class="column" aria-label=${col.name} data-column=${col.id}>
+  const name = columnName(col);
+  return html`<section class="column" aria-label=${name} data-column=${col.id}>
     <header class="column-head">
-      <h2>${col.name}</h2>
+      <h2>${name}</h2>
       <div class="column-tools">
         <button type="button" class="icon" title=${t('column.move_left')} aria-label=${t('column.move_left')} disabled=${first} onClick=${() => onMove(-1)}>‹</button>
         <button type="button" class="icon" title=${t('column.move_right')} aria-label=${t('column.move_right')} disabled=${last} onClick=${() => onMove(1)}>›</button>
@@ -177,7 +188,7 @@ function Column({ col, first, last, openNumber, onChange, onEdit, onRemove, onMo
 function notifyNew(col, n) {
   if (col.sound) beep();
   if (col.notify && 'Notification' in window && Notification.permission === 'granted') {
-    new Notification(col.name, { body: t(n === 1 ? 'column.new_one' : 'column.new_many', { n }), tag: `atiende-${col.id}` });
+    new Notification(columnName(col), { body: t(n === 1 ? 'column.new_one' : 'column.new_many', { n }), tag: `atiende-${col.id}` });
   }
 }
 

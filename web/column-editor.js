@@ -1,6 +1,7 @@
 // The dialog that adds or edits a board column: its name, filters and sort (BOARD-1).
 import { html, useEffect, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
 import { refs, t } from './lib.js';
+import { columnName } from './board.js';
 
 const STATES = ['open', 'closed', 'ignored'];
 const CHANNELS = ['email', 'webchat', 'form', 'whatsapp', 'facebook', 'instagram', 'x', 'x_search', 'appstore', 'playstore', 'api'];
@@ -58,7 +59,8 @@ export function ColumnEditor({ col, onSave, onCancel }) {
         onSubmit=${submit} onClick=${(e) => e.stopPropagation()}>
       <h2 id="col-title">${col ? t('column.edit') : t('board.add_column')}</h2>
       <label for="col-name">${t('column.name')}</label>
-      <input id="col-name" name="name" ref=${first} required maxlength="60" value=${name} onInput=${(e) => setName(e.target.value)} />
+      <input id="col-name" name="name" ref=${first} required=${!col} maxlength="60" value=${name}
+        placeholder=${col ? columnName(col) : ''} onInput=${(e) => setName(e.target.value)} />
       <fieldset><legend>${t('filter.state')}</legend>
         <${Checks} name="state" value=${filters.state} onChange=${set('state')} options=${STATES.map((s) => [s, t(`state.${s}`)])} /></fieldset>
       <fieldset><legend>${t('filter.channel')}</legend>

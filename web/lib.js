@@ -65,7 +65,7 @@ export const byId = (list, id) => list.find((x) => x.id === id);
 
 // ---------- small helpers ----------
 export const CHANNEL_ICONS = {
-  email: '✉', webchat: '💬', form: '📝', whatsapp: '🟢', facebook: 'ⓕ', instagram: '📷', x: '𝕏',
+  email: '✉', webchat: '💬', form: '📝', whatsapp: '🟢', facebook: '📘', instagram: '📷', x: '𝕏',
   x_search: '𝕏', appstore: '🍎', playstore: '▶', api: '⚙',
 };
 

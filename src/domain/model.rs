@@ -464,6 +464,7 @@ pub struct Event {
 pub struct BoardColumn {
     /// Chosen by the client; unique within the board.
     pub id: String,
+    /// Empty for the app's default columns, which it names in the user's language.
     pub name: String,
     /// Query parameters of `GET /api/v1/tickets` (state, channel, account, assignee, team,
     /// label, important, answered, sla_breached, q, created_from/to, updated_from/to).

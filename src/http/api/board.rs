@@ -43,6 +43,20 @@ pub struct BoardBody {
     pub columns: Option<Vec<BoardColumn>>,
 }
 
+/// Trimmed, at most 60 characters; empty means "the app's default name for this column id",
+/// so the default columns follow the user's language.
+fn column_name(name: &str, field: &str) -> AppResult<String> {
+    let name = name.trim();
+    if name.chars().count() > 60 {
+        return Err(AppError::invalid(
+            field,
+            "too_long",
+            format!("{field} is longer than 60 characters"),
+        ));
+    }
+    Ok(name.to_string())
+}
+
 #[utoipa::path(get, path = "/api/v1/me/board", tag = "users",
     responses((status = 200, body = BoardBody), (status = 401, body = ErrorBody)))]
 pub async fn get(State(state): State<AppState>, user: CurrentUser) -> AppResult<Json<BoardBody>> {
@@ -111,7 +125,7 @@ pub async fn put(
             .collect();
         clean.push(BoardColumn {
             id,
-            name: text_field(&c.name, &at("name"), 60)?,
+            name: column_name(&c.name, &at("name"))?,
             filters,
             ..c
         });

@@ -1,0 +1,175 @@
+// An agent's day in a real browser: sign in, make a column, see a new message arrive live,
+// answer it with a canned response and a file, comment with an @mention, mark it important,
+// close it with a final sentiment, search by RUT, switch to English. No console errors.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { apiAs, launchBrowser, newPage, startServer } from './server.mjs';
+
+const SHOTS = process.env.ATIENDE_SCREENSHOTS; // a directory: also save the README screenshots
+let server;
+let browser;
+let page;
+let admin;
+let whatsapp;
+let ticketNumber;
+
+const shot = async (name) => { if (SHOTS) await page.screenshot({ path: join(SHOTS, `${name}.png`) }); };
+const column = (name) => page.locator(`section.column[aria-label="${name}"]`);
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+  page = await newPage(browser);
+  admin = await apiAs(server.url, 'admin@demo.atiende.cl', 'demo-admin');
+  const accounts = await admin('GET', '/api/v1/accounts');
+  whatsapp = accounts.items.find((a) => a.kind === 'whatsapp');
+  assert.ok(whatsapp, 'the demo has a WhatsApp account');
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test('sign-in page shows the latest updates and signs the agent in', async () => {
+  await page.goto(server.url);
+  await page.getByRole('heading', { name: 'Iniciar sesión' }).waitFor();
+  assert.ok(await page.locator('.updates li').count() > 0, 'changelog entries are listed');
+  await shot('login-es');
+  await page.getByLabel('Correo').fill('ana@demo.atiende.cl');
+  await page.getByLabel('Contraseña').fill('demo-agente');
+  await page.getByRole('button', { name: 'Entrar' }).click();
+  await page.locator('section.column').first().waitFor();
+  await page.locator('.card').first().waitFor();
+});
+
+test('creates a column with filters, saved on the server', async () => {
+  await page.getByRole('button', { name: '+ Agregar columna' }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByLabel('Nombre de la columna').fill('WhatsApp abiertos');
+  await dialog.getByRole('group', { name: 'Cuenta' }).getByLabel(whatsapp.name).check();
+  await dialog.getByLabel('Orden', { exact: true }).selectOption('updated_desc');
+  await dialog.getByRole('button', { name: 'Guardar' }).click();
+  await column('WhatsApp abiertos').locator('.card').first().waitFor();
+  const ana = await apiAs(server.url, 'ana@demo.atiende.cl', 'demo-agente');
+  const board = await ana('GET', '/api/v1/me/board');
+  const saved = board.columns.find((c) => c.name === 'WhatsApp abiertos');
+  assert.deepEqual(saved.filters, { account: whatsapp.id, state: 'open' });
+  // Every card in the column is an open WhatsApp ticket.
+  const channels = await column('WhatsApp abiertos').locator('.card .account').allTextContents();
+  assert.ok(channels.length > 0 && channels.every((c) => c === whatsapp.name), channels.join(', '));
+});
+
+test('a new inbound message shows as "1 nueva interacción" and is applied on click', async () => {
+  const col = column('WhatsApp abiertos');
+  const before = await col.locator('.card').count();
+  const r = await admin('POST', `/api/v1/accounts/${whatsapp.id}/inbound`, {
+    external_id: `e2e-${Date.now()}`,
+    contact: { external_id: 'e2e-rut-prueba', name: 'Rut Prueba', phone: '+56911112222', rut: '12.345.678-5' },
+    text: 'Hola, necesito ayuda con mi pedido 4455',
+  });
+  ticketNumber = r.ticket_number;
+  const bar = col.getByRole('button', { name: '1 nueva interacción' });
+  await bar.waitFor({ timeout: 10000 });
+  // One message is one interaction in every column it lands in (the ticket it pushes off the
+  // first page is not counted).
+  await column('Todos los abiertos').getByRole('button', { name: '1 nueva interacción' }).waitFor();
+  // Not applied until clicked: the list does not move under the agent.
+  assert.equal(await col.locator(`.card[data-number="${ticketNumber}"]`).count(), 0);
+  assert.equal(await col.locator('.card').count(), before);
+  await shot('board-es');
+  await bar.click();
+  await col.locator(`.card[data-number="${ticketNumber}"]`).waitFor();
+  assert.equal(await col.getByRole('button', { name: /nueva/ }).count(), 0);
+});
+
+test('replies with a canned response picked with / and an attached file', async () => {
+  await column('WhatsApp abiertos').locator(`.card[data-number="${ticketNumber}"]`).click();
+  const view = page.locator('aside.ticket');
+  await view.getByRole('heading', { name: `#${ticketNumber} · Rut Prueba` }).waitFor();
+  await view.getByText('Hola, necesito ayuda con mi pedido 4455').waitFor();
+  const box = view.getByLabel('Respuesta al cliente');
+  await box.click();
+  await box.pressSequentially('/hol');
+  await view.getByRole('option', { name: /Saludo/ }).waitFor();
+  await box.press('Enter');
+  assert.match(await box.inputValue(), /^¡Hola Rut Prueba! Gracias por escribirnos/);
+  await view.locator('[data-testid="attach-input"]').setInputFiles({
+    name: 'boleta.txt', mimeType: 'text/plain', buffer: Buffer.from('Boleta 4455: $19.990'),
+  });
+  await view.getByText('📎 boleta.txt').waitFor();
+  await view.getByRole('button', { name: 'Enviar' }).click();
+  const sent = view.locator('.message.outbound').last();
+  await sent.getByText(/¡Hola Rut Prueba!/).waitFor();
+  await sent.getByRole('link', { name: /boleta\.txt/ }).waitFor();
+  const msgs = await admin('GET', `/api/v1/tickets/${ticketNumber}/messages`);
+  const last = msgs.items.at(-1);
+  assert.equal(last.direction, 'outbound');
+  assert.equal(last.attachments[0].name, 'boleta.txt');
+  await shot('ticket-es');
+});
+
+test('adds an internal comment with an @mention', async () => {
+  const view = page.locator('aside.ticket');
+  await view.getByRole('tab', { name: 'Comentarios' }).click();
+  const box = view.getByLabel('Comentario interno');
+  await box.click();
+  await box.pressSequentially('Luis, revisa el pedido por favor @Lu');
+  await view.getByRole('option', { name: '@Luis Navarro' }).click();
+  await view.getByRole('button', { name: 'Comentar' }).click();
+  await view.locator('.comment').getByText(/@Luis Navarro/).waitFor();
+  const users = await admin('GET', '/api/v1/users');
+  const luis = users.items.find((u) => u.name === 'Luis Navarro');
+  const comments = await admin('GET', `/api/v1/tickets/${ticketNumber}/comments`);
+  assert.deepEqual(comments.items.at(-1).mentions, [luis.id]);
+});
+
+test('marks the ticket important and closes it with a final sentiment', async () => {
+  const view = page.locator('aside.ticket');
+  await view.getByRole('button', { name: /Marcar importante/ }).click();
+  await view.getByRole('button', { name: /Quitar importante/ }).waitFor();
+  await view.getByRole('button', { name: 'Cerrar', exact: true }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Positivo' }).click();
+  await view.locator('.ticket-title .state', { hasText: 'Cerrado' }).waitFor();
+  const t = await admin('GET', `/api/v1/tickets/${ticketNumber}`);
+  assert.equal(t.important, true);
+  assert.equal(t.state, 'closed');
+  assert.equal(t.sentiment_final, 'positive');
+});
+
+test('searches by RUT written with dots', async () => {
+  await page.keyboard.press('Escape');
+  await page.locator('body').click({ position: { x: 5, y: 500 } });
+  await page.keyboard.press('/');
+  await page.keyboard.type('12.345.678-5');
+  const results = page.getByRole('listbox', { name: 'Resultados de búsqueda' });
+  await results.getByRole('option', { name: new RegExp(`#${ticketNumber} Rut Prueba`) }).waitFor();
+  await results.getByText('RUT 12.345.678-5').waitFor();
+  await page.keyboard.press('Escape');
+});
+
+test('switching the language to English shows the board in English', async () => {
+  await page.getByLabel('Idioma').selectOption('en');
+  await page.getByRole('button', { name: '+ Add column' }).waitFor();
+  await page.getByRole('heading', { name: 'My tickets' }).waitFor();
+  assert.ok(await page.getByRole('button', { name: 'Sign out' }).isVisible());
+  const ana = await apiAs(server.url, 'ana@demo.atiende.cl', 'demo-agente');
+  assert.equal((await ana('GET', '/api/v1/me')).language, 'en');
+  await shot('board-en');
+  await page.goto(`${server.url}/#/t/${ticketNumber}`);
+  await page.locator('aside.ticket').getByText('Closed', { exact: true }).first().waitFor();
+  await page.locator('aside.ticket').getByRole('tab', { name: 'Customer' }).waitFor();
+  await shot('ticket-en');
+});
+
+test('no console errors in the whole run', async () => {
+  if (SHOTS) {
+    const login = await newPage(browser, { locale: 'en-US' });
+    await login.goto(server.url);
+    await login.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await login.screenshot({ path: join(SHOTS, 'login-en.png') });
+    await login.context().close();
+  }
+  assert.deepEqual(page.errors, []);
+});
