@@ -19,6 +19,13 @@ impl Bus {
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.live.subscribe()
     }
+
+    /// A live-only event (who is viewing or typing): id 0, never stored, replayed or indexed,
+    /// since it means nothing a minute later.
+    pub fn ephemeral(&self, mut event: Event) {
+        event.id = 0;
+        let _ = self.live.send(Arc::new(event));
+    }
 }
 
 pub struct Fanout {

@@ -31,7 +31,13 @@ function typingInField(ev) {
 function useShortcuts(setHelp) {
   useEffect(() => {
     const on = (ev) => {
-      if (ev.key === 'Escape') { setHelp(false); if (location.hash.startsWith('#/t/') && !typingInField(ev)) location.hash = '#/'; return; }
+      if (ev.key === 'Escape') {
+        setHelp(false);
+        // The first Esc leaves a text field, the next one closes the ticket.
+        if (typingInField(ev)) ev.target.blur();
+        else if (location.hash.startsWith('#/t/')) location.hash = '#/';
+        return;
+      }
       if (typingInField(ev) || ev.ctrlKey || ev.metaKey || ev.altKey) return;
       if (ev.key === '?') { setHelp((h) => !h); return; }
       if (ev.key === '/') { ev.preventDefault(); document.getElementById('search')?.focus(); return; }

@@ -22,7 +22,7 @@ function slashWord(text, caret) {
   return m ? { word: m[1], start: caret - m[1].length - 1 } : null;
 }
 
-export function Composer({ ticket, me, replyTo, onClearReply, onSent }) {
+export function Composer({ ticket, me, replyTo, onClearReply, onSent, onTyping }) {
   const [text, setText] = useState('');
   const [files, setFiles] = useState([]);
   const [picker, setPicker] = useState(null); // 'emoji' | 'canned'
@@ -54,8 +54,10 @@ export function Composer({ ticket, me, replyTo, onClearReply, onSent }) {
     setSlash(null);
     setPicker(null);
   };
+  const lastTyping = useRef(0);
   const onInput = (ev) => {
     setText(ev.target.value);
+    if (Date.now() - lastTyping.current > 3000) { lastTyping.current = Date.now(); onTyping?.(); }
     const s = slashWord(ev.target.value, ev.target.selectionStart);
     setSlash(s && matches(s.word).length ? s : null);
     setActive(0);

@@ -29,13 +29,13 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, path, body) {
+export async function api(method, path, body, options = {}) {
   const headers = {};
   if (csrf && method !== 'GET') headers['x-csrf-token'] = csrf;
   let payload;
   if (body instanceof FormData) payload = body;
   else if (body !== undefined) { headers['content-type'] = 'application/json'; payload = JSON.stringify(body); }
-  const res = await fetch(path, { method, headers, body: payload, credentials: 'same-origin' });
+  const res = await fetch(path, { method, headers, body: payload, credentials: 'same-origin', ...options });
   const data = res.status === 204 ? null : await res.json().catch(() => null);
   if (res.status === 401 && path !== '/api/v1/session') onSignedOut?.();
   if (!res.ok) throw new ApiError(res.status, data);
@@ -119,7 +119,8 @@ export function beep() {
 const listeners = new Set();
 let source = null;
 export const LIVE_KINDS = ['ticket.created', 'ticket.updated', 'message.created', 'comment.created',
-  'mention.created', 'presence.changed', 'reset'];
+  'mention.created', 'presence.changed', 'ticket.viewing', 'ticket.typing', 'ticket.left', 'reset'];
+export const PRESENCE_KINDS = new Set(['ticket.viewing', 'ticket.typing', 'ticket.left']);
 
 export function startEvents() {
   if (source) return;

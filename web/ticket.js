@@ -1,6 +1,6 @@
 // The ticket view (TICK-*): conversation, reply box, actions and the side tabs.
 import { html, useEffect, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
-import { api, byId, CHANNEL_ICONS, refs, t, useEvents, when } from './lib.js';
+import { api, byId, CHANNEL_ICONS, PRESENCE_KINDS, refs, t, useEvents, useTick, when } from './lib.js';
 import { Composer } from './composer.js';
 import { SidePanel } from './ticket-tabs.js';
 
@@ -27,7 +27,9 @@ export function TicketView({ number, me }) {
   };
   useEffect(() => { load(); }, [number]);
   useEffect(() => { if (convo.current) convo.current.scrollTop = convo.current.scrollHeight; }, [messages.length]);
+  const others = usePresence(number, me);
   useEvents((kind, ev) => {
+    if (PRESENCE_KINDS.has(kind)) return;
     if (kind === 'reset' || ev.ticket_number === number) { load(); setBump((b) => b + 1); }
   }, [number]);
   useEffect(() => {
@@ -82,6 +84,8 @@ export function TicketView({ number, me }) {
           : canReopen && html`<button type="button" class="small" onClick=${() => patch({ state: 'open' })}>${t('ticket.reopen')}</button>`}
         <button type="button" class="small" onClick=${() => setMerging(true)}>${t('ticket.merge')}</button>
       </div>
+      ${others.length > 0 && html`<p class="presence" aria-live="polite">${others.map((o) => html`<span class=${o.typing ? 'typing' : ''}>
+        ${t(o.typing ? 'presence.typing' : 'presence.viewing', { name: byId(refs.users, o.id)?.name ?? o.id })}</span>`)}</p>`}
       ${error && html`<p class="error" role="alert">${error}</p>`}
     </header>
     <div class="ticket-body">
@@ -90,6 +94,7 @@ export function TicketView({ number, me }) {
           ${messages.map((m) => html`<${Message} key=${m.id} m=${m} all=${messages} onReply=${() => setReplyTo(m)} />`)}
         </ol>
         <${Composer} ticket=${ticket} me=${me} replyTo=${replyTo} onClearReply=${() => setReplyTo(null)}
+          onTyping=${() => sendPresence(number, 'typing')}
           onSent=${(m) => { setMessages((list) => [...list, m]); setReplyTo(null); load(); }} />
       </div>
       <${SidePanel} ticket=${ticket} tab=${tab} setTab=${setTab} bump=${bump} me=${me} />
@@ -98,6 +103,35 @@ export function TicketView({ number, me }) {
       onDone=${async (sentiment) => { await patch({ state: closing, ...(sentiment ? { sentiment_final: sentiment } : {}) }); setClosing(null); }} />`}
     ${merging && html`<${MergeDialog} ticket=${ticket} onCancel=${() => setMerging(false)} />`}
   </aside>`;
+}
+
+const sendPresence = (number, state) => api('POST', `/api/v1/tickets/${number}/presence`, { state }, { keepalive: true }).catch(() => {});
+
+/** TICK-12: who else has this ticket open, and who is typing. Announces the user too. */
+function usePresence(number, me) {
+  const [seen, setSeen] = useState({}); // user id → { until, typingUntil }
+  useTick(3000);
+  useEffect(() => {
+    sendPresence(number, 'viewing');
+    const beat = setInterval(() => sendPresence(number, 'viewing'), 20000);
+    const leave = () => sendPresence(number, 'left');
+    addEventListener('pagehide', leave);
+    return () => { clearInterval(beat); removeEventListener('pagehide', leave); leave(); };
+  }, [number]);
+  useEvents((kind, ev) => {
+    if (!PRESENCE_KINDS.has(kind) || ev.ticket_number !== number || ev.user_id === me.id) return;
+    const now = Date.now();
+    setSeen((s) => {
+      const next = { ...s };
+      if (kind === 'ticket.left') delete next[ev.user_id];
+      else next[ev.user_id] = { until: now + 50000, typingUntil: kind === 'ticket.typing' ? now + 6000 : (s[ev.user_id]?.typingUntil ?? 0) };
+      return next;
+    });
+    // A newcomer learns who was already here at their next heartbeat; answer at once instead.
+    if (kind === 'ticket.viewing' && !seen[ev.user_id]) sendPresence(number, 'viewing');
+  }, [number, seen]);
+  const now = Date.now();
+  return Object.entries(seen).filter(([, v]) => v.until > now).map(([id, v]) => ({ id, typing: v.typingUntil > now }));
 }
 
 function Message({ m, all, onReply }) {

@@ -110,6 +110,29 @@ test('replies with a canned response picked with / and an attached file', async 
   await shot('ticket-es');
 });
 
+test('shows who else is viewing and typing in the ticket', async () => {
+  const paula = await newPage(browser);
+  await paula.goto(server.url);
+  await paula.getByLabel('Correo').fill('supervisora@demo.atiende.cl');
+  await paula.getByLabel('Contraseña').fill('demo-supervisora');
+  await paula.getByRole('button', { name: 'Entrar' }).click();
+  await paula.locator('section.column').first().waitFor();
+  await paula.goto(`${server.url}/#/t/${ticketNumber}`);
+  const view = page.locator('aside.ticket');
+  await view.getByText('Paula Vergara también está viendo este ticket').waitFor();
+  // And Paula sees Ana, who was there first.
+  await paula.locator('aside.ticket').getByText('Ana Castillo también está viendo este ticket').waitFor();
+  await paula.locator('aside.ticket').getByLabel('Respuesta al cliente').pressSequentially('Hola');
+  await view.getByText('Paula Vergara está escribiendo…').waitFor();
+  // Back to her board: she leaves the ticket, and Ana sees it at once.
+  await paula.keyboard.press('Escape'); // leaves the reply box
+  await paula.keyboard.press('Escape'); // closes the ticket
+  await paula.locator('aside.ticket').waitFor({ state: 'detached' });
+  await view.locator('.presence').waitFor({ state: 'detached' });
+  assert.deepEqual(paula.errors, []);
+  await paula.context().close();
+});
+
 test('adds an internal comment with an @mention', async () => {
   const view = page.locator('aside.ticket');
   await view.getByRole('tab', { name: 'Comentarios' }).click();
@@ -161,6 +184,26 @@ test('switching the language to English shows the board in English', async () =>
   await page.locator('aside.ticket').getByText('Closed', { exact: true }).first().waitFor();
   await page.locator('aside.ticket').getByRole('tab', { name: 'Customer' }).waitFor();
   await shot('ticket-en');
+});
+
+test('keyboard: ? lists the shortcuts, j moves between cards, Enter opens, Esc goes back', async () => {
+  await page.goto(`${server.url}/#/`);
+  await page.locator('.card').first().waitFor();
+  await page.keyboard.press('?');
+  await page.getByRole('dialog', { name: 'Keyboard shortcuts' }).waitFor();
+  await page.keyboard.press('Escape');
+  await page.getByRole('dialog').waitFor({ state: 'detached' });
+  await page.keyboard.press('j');
+  await page.keyboard.press('j');
+  const second = await page.locator('.card').nth(1).getAttribute('data-number');
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.number), second);
+  await page.keyboard.press('Enter');
+  await page.locator('aside.ticket').getByRole('heading', { name: new RegExp(`^#${second} `) }).waitFor();
+  await page.keyboard.press('r');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'reply-text');
+  await page.locator('body').click({ position: { x: 5, y: 500 } });
+  await page.keyboard.press('Escape');
+  await page.locator('aside.ticket').waitFor({ state: 'detached' });
 });
 
 test('no console errors in the whole run', async () => {

@@ -189,3 +189,77 @@ async fn committed_changes_reach_the_stream_and_resume_with_last_event_id() {
     .await;
     assert!(ended.is_ok(), "the deactivated agent's stream must end");
 }
+
+#[tokio::test]
+async fn presence_is_live_only_and_checked() {
+    let s = Server::start();
+    let api = s.admin().await;
+    let acc = api.account("api", "API").await;
+    let other = api.account("api", "Otra").await;
+    let n = api.inbound(&acc, "p1", "c1", "hola").await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    let hidden = api.inbound(&other, "p2", "c2", "oculto").await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    let ana_id = api.create_user("ana@x.cl", "Ana", "agent").await;
+    api.enable(&ana_id, &acc, "enabled").await;
+    let ana = s.login("ana@x.cl", "clave-agente-1").await;
+
+    let res = ana
+        .request(reqwest::Method::GET, "/api/v1/events")
+        .send()
+        .await
+        .unwrap();
+    let mut stream = res.bytes_stream();
+    let mut buf = String::new();
+    wait_event(&mut stream, &mut buf, "ready", |_| true).await;
+    let (st, _) = api
+        .post(
+            &format!("/api/v1/tickets/{n}/presence"),
+            json!({"state": "typing"}),
+        )
+        .await;
+    assert_eq!(st, 204);
+    // No id: it is not stored, so it must not move the client's Last-Event-ID.
+    let (id, ev) = wait_event(&mut stream, &mut buf, "ticket.typing", |e| {
+        e["ticket_number"] == n
+    })
+    .await;
+    assert_eq!(id, 0);
+    assert!(ev["user_id"].is_string());
+
+    let (st, v) = api
+        .post(
+            &format!("/api/v1/tickets/{n}/presence"),
+            json!({"state": "dancing"}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), v["error"]["code"].as_str()),
+        (422, Some("invalid_presence"))
+    );
+    // An agent cannot announce themselves on a ticket they cannot see.
+    let (st, _) = ana
+        .post(
+            &format!("/api/v1/tickets/{hidden}/presence"),
+            json!({"state": "viewing"}),
+        )
+        .await;
+    assert_eq!(st, 404);
+    // Nothing was stored: a replay from the start brings stored events and no presence.
+    let res = ana
+        .request(reqwest::Method::GET, "/api/v1/events")
+        .header("last-event-id", "1")
+        .send()
+        .await
+        .unwrap();
+    let mut stream = res.bytes_stream();
+    let mut all = String::new();
+    let until = tokio::time::Instant::now() + Duration::from_secs(1);
+    while let Ok(Some(Ok(chunk))) = tokio::time::timeout_at(until, stream.next()).await {
+        all.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(all.contains("event: message.created"), "{all}");
+    assert!(!all.contains("ticket.typing"), "{all}");
+}

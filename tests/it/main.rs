@@ -10,3 +10,4 @@ mod misc;
 mod search;
 mod tickets;
 mod users;
+mod web;

@@ -15,7 +15,7 @@ async fn first_run_setup_creates_one_admin_only() {
         .unwrap()
         .to_string();
     assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
-    assert!(page.text().await.unwrap().contains("/assets/app.js"));
+    assert!(page.text().await.unwrap().contains("/app.js\""));
     let (st, v) = anon
         .post(
             "/api/v1/setup",

@@ -26,7 +26,8 @@ use crate::store::{accounts, users, Store};
 #[derive(Serialize, ToSchema)]
 pub struct EventView {
     pub id: u64,
-    /// ticket.created, ticket.updated, message.created, comment.created, presence.changed, …
+    /// ticket.created, ticket.updated, message.created, comment.created, presence.changed, …;
+    /// ticket.viewing, ticket.typing and ticket.left are live only (id 0, never replayed).
     pub kind: String,
     pub at: String,
     pub ticket_number: Option<u64>,
@@ -71,7 +72,7 @@ impl Follower {
     async fn next(&mut self) -> Option<Result<SseEvent, Infallible>> {
         loop {
             match self.events.next().await? {
-                Ok(e) if e.id <= self.last_seen => continue,
+                Ok(e) if e.id != 0 && e.id <= self.last_seen => continue,
                 Ok(e) => {
                     let me = self.access.user_id;
                     if e.kind == "assignment.updated"
@@ -120,9 +121,14 @@ fn visible(access: &Access, e: &Event) -> bool {
 }
 
 fn to_sse(e: &Event) -> SseEvent {
-    SseEvent::default()
-        .id(e.id.to_string())
-        .event(e.kind.clone())
+    let sse = SseEvent::default();
+    // Ephemeral events (id 0) carry no id, so the client's Last-Event-ID stays a stored event.
+    let sse = if e.id == 0 {
+        sse
+    } else {
+        sse.id(e.id.to_string())
+    };
+    sse.event(e.kind.clone())
         .json_data(EventView::from(e))
         .unwrap_or_else(|_| SseEvent::default().comment("unencodable event"))
 }

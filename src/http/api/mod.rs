@@ -60,6 +60,7 @@ pub fn routes(
         .routes(routes!(tickets::comments, tickets::add_comment))
         .routes(routes!(tickets::history))
         .routes(routes!(tickets::previous))
+        .routes(routes!(tickets::presence))
         .routes(routes!(tickets::merge))
         .routes(routes!(contacts::list, contacts::create))
         .routes(routes!(contacts::get, contacts::update))

@@ -710,6 +710,49 @@ pub async fn history(
     }))
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PresenceBody {
+    /// `viewing` (send every ~20 s while the ticket is open), `typing` or `left`.
+    pub state: String,
+}
+
+/// TICK-12: tells the others who can see this ticket that the user is viewing it, typing in it
+/// or has left it. Live only: nothing is stored.
+#[utoipa::path(post, path = "/api/v1/tickets/{number}/presence", tag = "tickets", params(("number" = u64, Path)), request_body = PresenceBody,
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn presence(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(number): ApiPath<u64>,
+    ApiJson(body): ApiJson<PresenceBody>,
+) -> AppResult<StatusCode> {
+    let kind = match body.state.as_str() {
+        "viewing" => "ticket.viewing",
+        "typing" => "ticket.typing",
+        "left" => "ticket.left",
+        other => {
+            return Err(AppError::invalid(
+                "state",
+                "invalid_presence",
+                format!("state must be viewing, typing or left, not `{other}`"),
+            ))
+        }
+    };
+    let (t, _) = load(&state, &user, number).await?;
+    state.bus.ephemeral(Event {
+        id: 0,
+        kind: kind.into(),
+        at: state.store.now(),
+        account_id: Some(t.account_id),
+        ticket_number: Some(number),
+        contact_id: None,
+        message_id: None,
+        user_id: Some(user.user.id),
+    });
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[utoipa::path(get, path = "/api/v1/tickets/{number}/previous", tag = "tickets", params(("number" = u64, Path)),
     responses((status = 200, body = Page<TicketView>), (status = 404, body = ErrorBody)))]
 pub async fn previous(
