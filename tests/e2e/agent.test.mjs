@@ -61,6 +61,17 @@ test('creates a column with filters, saved on the server', async () => {
   assert.ok(channels.length > 0 && channels.every((c) => c === whatsapp.name), channels.join(', '));
 });
 
+test('columns load more cards as they scroll (cursor pagination)', async () => {
+  const cards = column('Todos los abiertos').locator('.card');
+  await cards.first().waitFor();
+  assert.equal(await cards.count(), 30, 'one page at first');
+  await column('Todos los abiertos').locator('.cards').evaluate((el) => { el.scrollTop = el.scrollHeight; });
+  await cards.nth(30).waitFor();
+  const numbers = await cards.evaluateAll((els) => els.map((e) => e.dataset.number));
+  assert.equal(new Set(numbers).size, numbers.length, 'no card twice');
+  await column('Todos los abiertos').getByRole('button', { name: 'Volver arriba' }).click();
+});
+
 test('a new inbound message shows as "1 nueva interacción" and is applied on click', async () => {
   const col = column('WhatsApp abiertos');
   const before = await col.locator('.card').count();
