@@ -92,7 +92,11 @@ function Column({ col, first, last, openNumber, onChange, onEdit, onRemove, onMo
   const shown = useRef([]);
   useTick(30000);
 
-  const fetchPage = (after) => api('GET', `/api/v1/tickets?${query({ ...col.filters, sort: col.sort, limit: PAGE, cursor: after })}`);
+  const messages = col.kind === 'messages';
+  const key = messages ? (x) => x.id : (x) => x.number;
+  const fetchPage = (after) => (messages
+    ? api('GET', `/api/v1/messages?${query({ ...col.filters, limit: PAGE, cursor: after })}`)
+    : api('GET', `/api/v1/tickets?${query({ ...col.filters, sort: col.sort, limit: PAGE, cursor: after })}`));
   const apply = (page) => {
     setItems(page.items);
     shown.current = page.items;
@@ -107,13 +111,13 @@ function Column({ col, first, last, openNumber, onChange, onEdit, onRemove, onMo
     let fresh;
     try { fresh = await fetchPage(); } catch (e) { setError(e.message); return; }
     setError('');
-    const before = new Map(shown.current.map((x) => [x.number, x.updated_at]));
-    const changed = fresh.items.filter((x) => before.get(x.number) !== x.updated_at).length;
-    const freshNumbers = new Set(fresh.items.map((x) => x.number));
+    const before = new Map(shown.current.map((x) => [key(x), x.updated_at]));
+    const changed = fresh.items.filter((x) => !before.has(key(x)) || before.get(key(x)) !== x.updated_at).length;
+    const freshKeys = new Set(fresh.items.map(key));
     // Tickets that left the first page for another reason than being pushed down by new ones
     // (closed, reassigned…) are changes too.
     const horizon = shown.current.slice(0, Math.max(0, fresh.items.length - changed));
-    const gone = horizon.filter((x) => !freshNumbers.has(x.number)).length;
+    const gone = horizon.filter((x) => !freshKeys.has(key(x))).length;
     if (changed + gone === 0) return;
     // Applying at once only when nobody is reading the column: a card never jumps under the cursor.
     const atTop = !list.current || list.current.scrollTop < 4;
@@ -137,8 +141,8 @@ function Column({ col, first, last, openNumber, onChange, onEdit, onRemove, onMo
     loadingMore.current = true;
     try {
       const page = await fetchPage(cursor);
-      const have = new Set(shown.current.map((x) => x.number));
-      const merged = [...shown.current, ...page.items.filter((x) => !have.has(x.number))];
+      const have = new Set(shown.current.map(key));
+      const merged = [...shown.current, ...page.items.filter((x) => !have.has(key(x)))];
       shown.current = merged;
       setItems(merged);
       setCursor(page.next_cursor);
@@ -173,12 +177,13 @@ function Column({ col, first, last, openNumber, onChange, onEdit, onRemove, onMo
       ${error && html`<p class="error" role="alert">${error}</p>`}
       ${items === null ? html`<p class="loading">${t('loading')}</p>`
         : items.length === 0 ? html`<p class="empty">${t('column.empty')}</p>`
+        : messages ? items.map((m) => html`<${MessageCard} key=${m.id} m=${m} active=${m.ticket_number === openNumber} />`)
         : items.map((tk) => html`<${Card} key=${tk.number} ticket=${tk} active=${tk.number === openNumber} />`)}
     </div>
     <footer class="column-foot">
       <button type="button" class=${col.sound ? 'icon on' : 'icon'} aria-pressed=${col.sound} title=${t('column.sound')} aria-label=${t('column.sound')} onClick=${toggle('sound')}>${col.sound ? '🔔' : '🔕'}</button>
       <button type="button" class=${col.notify ? 'icon on' : 'icon'} aria-pressed=${col.notify} title=${t('column.notify')} aria-label=${t('column.notify')} onClick=${toggle('notify')}>🖥</button>
-      <button type="button" class="icon" title=${t('column.sort')} aria-label=${t('column.sort')} onClick=${flipSort}>${newest ? t('column.newest') : t('column.oldest')}</button>
+      ${!messages && html`<button type="button" class="icon" title=${t('column.sort')} aria-label=${t('column.sort')} onClick=${flipSort}>${newest ? t('column.newest') : t('column.oldest')}</button>`}
       <button type="button" class=${col.auto_refresh ? 'icon on' : 'icon'} aria-pressed=${col.auto_refresh} title=${t('column.auto_refresh')} aria-label=${t('column.auto_refresh')} onClick=${toggle('auto_refresh')}>⟳</button>
       <button type="button" class="icon" title=${t('column.top')} aria-label=${t('column.top')} onClick=${() => { if (list.current) list.current.scrollTop = 0; }}>⤒</button>
     </footer>
@@ -190,6 +195,26 @@ function notifyNew(col, n) {
   if (col.notify && 'Notification' in window && Notification.permission === 'granted') {
     new Notification(columnName(col), { body: t(n === 1 ? 'column.new_one' : 'column.new_many', { n }), tag: `atiende-${col.id}` });
   }
+}
+
+/** A card of a message column: one message, linking to its ticket. */
+function MessageCard({ m, active }) {
+  const account = byId(refs.accounts, m.account_id);
+  return html`<a class=${`card message-card ${m.direction}${active ? ' active' : ''}`} href=${`#/t/${m.ticket_number}`} data-message=${m.id} data-number=${m.ticket_number}>
+    <div class="card-top">
+      <span class="channel" title=${t(`channel.${m.channel}`)} aria-label=${t(`channel.${m.channel}`)}>${CHANNEL_ICONS[m.channel] || '•'}</span>
+      <span class="account">${account?.name ?? ''}</span>
+      ${!m.public && html`<span class="lock" title=${t('ticket.private_message')} aria-label=${t('ticket.private_message')}>🔒</span>`}
+      <span class="number">#${m.ticket_number}</span>
+    </div>
+    <div class="customer">${m.direction === 'inbound' ? m.author.name : `${m.author.name} → ${m.contact_name}`}</div>
+    <div class="excerpt">${m.text}</div>
+    <div class="card-bottom">
+      <span class="muted">${t(`direction.${m.direction}`)} · ${since(m.created_at)}</span>
+      ${m.attachments.length > 0 && html`<span title=${t('composer.attach')}>📎 ${m.attachments.length}</span>`}
+      <span class=${`state state-${m.ticket_state}`}>${t(`state.${m.ticket_state}`)}</span>
+    </div>
+  </a>`;
 }
 
 export function Card({ ticket, active }) {

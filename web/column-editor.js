@@ -28,6 +28,8 @@ export function ColumnEditor({ col, onSave, onCancel }) {
   const [name, setName] = useState(col?.name ?? '');
   const [filters, setFilters] = useState(col?.filters ?? { state: 'open' });
   const [sort, setSort] = useState(col?.sort ?? 'updated_desc');
+  const [kind, setKind] = useState(col?.kind ?? 'tickets');
+  const changeKind = (k) => { setKind(k); setFilters(k === 'tickets' ? { state: 'open' } : { direction: 'inbound' }); };
   const [error, setError] = useState('');
   const first = useRef(null);
   useEffect(() => first.current?.focus(), []);
@@ -42,7 +44,8 @@ export function ColumnEditor({ col, onSave, onCancel }) {
     setError('');
     const id = col?.id ?? `c${Date.now().toString(36)}`;
     try {
-      await onSave({ sound: false, notify: false, auto_refresh: false, ...col, id, name, filters, sort });
+      await onSave({ sound: false, notify: false, auto_refresh: false, ...col, id, name, kind, filters,
+        sort: kind === 'messages' ? 'updated_desc' : sort });
     } catch (e) { setError(e.message); }
   };
   const kinds = new Set(refs.accounts.map((a) => a.kind));
@@ -61,14 +64,24 @@ export function ColumnEditor({ col, onSave, onCancel }) {
       <label for="col-name">${t('column.name')}</label>
       <input id="col-name" name="name" ref=${first} required=${!col} maxlength="60" value=${name}
         placeholder=${col ? columnName(col) : ''} onInput=${(e) => setName(e.target.value)} />
-      <fieldset><legend>${t('filter.state')}</legend>
-        <${Checks} name="state" value=${filters.state} onChange=${set('state')} options=${STATES.map((s) => [s, t(`state.${s}`)])} /></fieldset>
+      <fieldset><legend>${t('column.kind')}</legend>
+        <div class="checks" role="radiogroup" aria-label=${t('column.kind')}>
+          ${['tickets', 'messages'].map((k) => html`<label class="check"><input type="radio" name="kind" value=${k}
+            checked=${kind === k} onChange=${() => changeKind(k)} /> ${t(`column.kind_${k}`)}</label>`)}
+        </div></fieldset>
+      ${kind === 'tickets' && html`<fieldset><legend>${t('filter.state')}</legend>
+        <${Checks} name="state" value=${filters.state} onChange=${set('state')} options=${STATES.map((s) => [s, t(`state.${s}`)])} /></fieldset>`}
       <fieldset><legend>${t('filter.channel')}</legend>
         <${Checks} name="channel" value=${filters.channel} onChange=${set('channel')}
           options=${CHANNELS.filter((c) => kinds.has(c)).map((c) => [c, t(`channel.${c}`)])} /></fieldset>
       <fieldset><legend>${t('filter.account')}</legend>
         <${Checks} name="account" value=${filters.account} onChange=${set('account')} options=${refs.accounts.map((a) => [a.id, a.name])} /></fieldset>
-      <div class="grid2">
+      ${kind === 'messages' ? html`<div class="grid2">
+        <label for="f-direction">${t('filter.direction')}</label>
+        ${select('direction', [['', t('filter.any')], ['inbound', t('direction.inbound')], ['outbound', t('direction.outbound')]])}
+        <label for="f-public">${t('filter.public')}</label>
+        ${select('public', [['', t('filter.any')], ['true', t('filter.public_yes')], ['false', t('filter.public_no')]])}
+      </div>` : html`<div class="grid2">
         <label for="f-assignee">${t('filter.assignee')}</label>
         ${select('assignee', [['', t('filter.anyone')], ['me', t('filter.me')], ['none', t('filter.nobody')], ...refs.users.map((u) => [u.id, u.name])])}
         <label for="f-team">${t('filter.team')}</label>
@@ -89,7 +102,7 @@ export function ColumnEditor({ col, onSave, onCancel }) {
         <select id="col-sort" value=${sort} onChange=${(e) => setSort(e.target.value)}>
           ${['updated_desc', 'updated_asc', 'created_desc', 'created_asc'].map((s) => html`<option value=${s}>${t(`sort.${s}`)}</option>`)}
         </select>
-      </div>
+      </div>`}
       <p class="error" role="alert">${error}</p>
       <div class="dialog-actions">
         <button type="button" onClick=${onCancel}>${t('action.cancel')}</button>

@@ -466,8 +466,11 @@ pub struct BoardColumn {
     pub id: String,
     /// Empty for the app's default columns, which it names in the user's language.
     pub name: String,
-    /// Query parameters of `GET /api/v1/tickets` (state, channel, account, assignee, team,
-    /// label, important, answered, sla_breached, q, created_from/to, updated_from/to).
+    #[serde(default)]
+    pub kind: ColumnKind,
+    /// Query parameters of the column's list: for tickets state, channel, account, assignee,
+    /// team, label, important, answered, sla_breached, q, created_from/to, updated_from/to; for
+    /// messages account, channel, direction, public.
     #[serde(default)]
     pub filters: BTreeMap<String, String>,
     /// `updated_desc` (newest first) or `updated_asc`, `created_desc`, `created_asc`.
@@ -480,6 +483,15 @@ pub struct BoardColumn {
     /// Apply new interactions at once instead of showing the "N new" bar.
     #[serde(default)]
     pub auto_refresh: bool,
+}
+
+/// A column lists tickets (`GET /api/v1/tickets`) or single messages (`GET /api/v1/messages`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnKind {
+    #[default]
+    Tickets,
+    Messages,
 }
 
 pub fn default_column_sort() -> String {

@@ -1,7 +1,7 @@
 //! Tickets, their messages, comments and history: the operations that change them run inside
 //! one write transaction each (the writer groups them), and keep the list index in step.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
@@ -799,4 +799,69 @@ pub fn of_contacts(
         }
     }
     Ok(out)
+}
+
+/// What a message column (BOARD-1) may filter on.
+#[derive(Debug, Default, Clone)]
+pub struct MessageQuery {
+    pub accounts: Option<Vec<u64>>,
+    pub channels: Option<Vec<Channel>>,
+    pub direction: Option<Direction>,
+    pub public: Option<bool>,
+    /// Only messages with a smaller id (the cursor).
+    pub before: Option<u64>,
+    pub limit: usize,
+}
+
+/// How many messages one page may examine: a rare filter returns a short page and a cursor
+/// rather than walking the whole store.
+pub const MESSAGE_SCAN_MAX: usize = 5_000;
+
+/// The newest messages first (by arrival), with their tickets, that `access` may see. The
+/// second value is the cursor to continue from, `None` when the store has no older message.
+pub fn recent_messages(
+    txn: &ReadTransaction,
+    q: &MessageQuery,
+    access: &Access,
+) -> AppResult<(Vec<(Message, Ticket)>, Option<u64>)> {
+    let msgs = txn.open_table(MESSAGE_ID_TO_MESSAGE)?;
+    let tickets = txn.open_table(NUMBER_TO_TICKET)?;
+    let mut cache: HashMap<u64, Option<Ticket>> = HashMap::new();
+    let mut out = Vec::new();
+    let mut scanned = 0;
+    let range = match q.before {
+        Some(b) => msgs.range(..b)?,
+        None => msgs.range::<u64>(..)?,
+    };
+    for row in range.rev() {
+        let (id, bytes) = row?;
+        let id = id.value();
+        scanned += 1;
+        let m: Message = codec::decode(bytes.value())?;
+        let wanted =
+            q.direction.is_none_or(|d| d == m.direction) && q.public.is_none_or(|p| p == m.public);
+        if wanted {
+            let ticket = match cache.get(&m.ticket_number) {
+                Some(t) => t.clone(),
+                None => {
+                    let t: Option<Ticket> = codec::get(&tickets, m.ticket_number)?;
+                    cache.insert(m.ticket_number, t.clone());
+                    t
+                }
+            };
+            if let Some(t) = ticket.filter(|t| {
+                access.may_see(t.account_id)
+                    && q.accounts
+                        .as_ref()
+                        .is_none_or(|a| a.contains(&t.account_id))
+                    && q.channels.as_ref().is_none_or(|c| c.contains(&t.channel))
+            }) {
+                out.push((m, t));
+            }
+        }
+        if out.len() == q.limit || scanned == MESSAGE_SCAN_MAX {
+            return Ok((out, Some(id)));
+        }
+    }
+    Ok((out, None))
 }

@@ -61,6 +61,19 @@ test('creates a column with filters, saved on the server', async () => {
   assert.ok(channels.length > 0 && channels.every((c) => c === whatsapp.name), channels.join(', '));
 });
 
+test('creates a column of single messages', async () => {
+  await page.getByRole('button', { name: '+ Agregar columna' }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByLabel('Nombre de la columna').fill('Mensajes entrantes');
+  await dialog.getByLabel('Mensajes sueltos').check();
+  await dialog.getByLabel('Dirección').selectOption('inbound');
+  await dialog.getByRole('button', { name: 'Guardar' }).click();
+  const col = column('Mensajes entrantes');
+  await col.locator('.card').first().waitFor();
+  const who = await col.locator('.card .card-bottom .muted').allTextContents();
+  assert.ok(who.every((w) => w.startsWith('Del cliente')), who.join(', '));
+});
+
 test('columns load more cards as they scroll (cursor pagination)', async () => {
   const cards = column('Todos los abiertos').locator('.card');
   await cards.first().waitFor();
@@ -86,6 +99,9 @@ test('a new inbound message shows as "1 nueva interacción" and is applied on cl
   // One message is one interaction in every column it lands in (the ticket it pushes off the
   // first page is not counted).
   await column('Todos los abiertos').getByRole('button', { name: '1 nueva interacción' }).waitFor();
+  const messages = column('Mensajes entrantes');
+  await messages.getByRole('button', { name: '1 nueva interacción' }).click();
+  await messages.locator('.card').first().getByText('Hola, necesito ayuda con mi pedido 4455').waitFor();
   // Not applied until clicked: the list does not move under the agent.
   assert.equal(await col.locator(`.card[data-number="${ticketNumber}"]`).count(), 0);
   assert.equal(await col.locator('.card').count(), before);

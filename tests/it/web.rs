@@ -169,3 +169,110 @@ async fn board_is_saved_per_user_and_bad_columns_are_refused_whole() {
     // Nothing of the refused boards was written.
     assert_eq!(ana.ok("/api/v1/me/board").await, saved);
 }
+
+#[tokio::test]
+async fn message_lists_filter_page_and_respect_visibility() {
+    let s = Server::start();
+    let admin = s.admin().await;
+    let ig = admin.account("instagram", "IG").await;
+    let mail = admin.account("email", "Correo").await;
+    for i in 0..5 {
+        admin
+            .inbound(
+                &ig,
+                &format!("ig{i}"),
+                &format!("c{i}"),
+                &format!("comentario {i}"),
+            )
+            .await;
+    }
+    let n = admin.inbound(&mail, "m1", "cm", "un correo").await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    admin
+        .created(
+            &format!("/api/v1/tickets/{n}/messages"),
+            json!({"text": "respuesta"}),
+        )
+        .await;
+
+    let all = admin.ok("/api/v1/messages").await;
+    let texts: Vec<_> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts[0], "respuesta", "newest first");
+    assert_eq!(texts.len(), 7);
+    assert_eq!(
+        all["items"][0]["contact_name"],
+        all["items"][1]["author"]["name"]
+    );
+    assert_eq!(all["next_cursor"], serde_json::Value::Null);
+
+    let inbound_ig = admin
+        .ok(&format!(
+            "/api/v1/messages?account={ig}&direction=inbound&limit=2"
+        ))
+        .await;
+    assert_eq!(inbound_ig["items"].as_array().unwrap().len(), 2);
+    assert_eq!(inbound_ig["items"][0]["text"], "comentario 4");
+    assert_eq!(inbound_ig["items"][0]["channel"], "instagram");
+    let cursor = inbound_ig["next_cursor"].as_str().unwrap().to_string();
+    let next = admin
+        .ok(&format!(
+            "/api/v1/messages?account={ig}&direction=inbound&limit=2&cursor={cursor}"
+        ))
+        .await;
+    assert_eq!(next["items"][0]["text"], "comentario 2");
+    let outbound = admin.ok("/api/v1/messages?direction=outbound").await;
+    assert_eq!(outbound["items"].as_array().unwrap().len(), 1);
+    let by_channel = admin.ok("/api/v1/messages?channel=email").await;
+    assert_eq!(by_channel["items"].as_array().unwrap().len(), 2);
+
+    // An agent enabled only on the email account never sees Instagram messages.
+    let ana_id = admin.create_user("ana@x.cl", "Ana", "agent").await;
+    admin.enable(&ana_id, &mail, "enabled").await;
+    let ana = s.login("ana@x.cl", "clave-agente-1").await;
+    let mine = ana.ok("/api/v1/messages").await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 2);
+
+    for (q, field) in [
+        ("direction=sideways", "direction"),
+        ("public=maybe", "public"),
+        ("cursor=abc", "cursor"),
+        ("channel=fax", "channel"),
+        ("limit=0", "limit"),
+    ] {
+        let (st, v) = admin.get(&format!("/api/v1/messages?{q}")).await;
+        assert_eq!(
+            (st.as_u16(), v["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{q} → {v}"
+        );
+    }
+
+    // A board column of messages takes only the message filters.
+    let (st, v) = admin
+        .put(
+            "/api/v1/me/board",
+            json!({"columns": [{"id": "m", "name": "IG", "kind": "messages",
+                "filters": {"account": ig, "direction": "inbound", "public": "true"}}]}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["columns"][0]["kind"], "messages");
+    for (filters, code) in [
+        (json!({"state": "open"}), "unknown_filter"),
+        (json!({"direction": "up"}), "invalid_query"),
+    ] {
+        let (_, v) = admin
+            .put(
+                "/api/v1/me/board",
+                json!({"columns": [{"id": "m", "name": "IG", "kind": "messages", "filters": filters}]}),
+            )
+            .await;
+        assert_eq!(v["error"]["code"], code, "{filters}");
+    }
+}

@@ -5,10 +5,11 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::messages::MessageFilter;
 use super::text_field;
 use super::tickets::{to_query, TicketFilter};
 use crate::auth::CurrentUser;
-use crate::domain::{Board, BoardColumn};
+use crate::domain::{Board, BoardColumn, ColumnKind};
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::ApiJson;
 use crate::state::AppState;
@@ -16,7 +17,10 @@ use crate::store::users;
 
 pub const MAX_COLUMNS: usize = 20;
 
-/// The filters a column may carry: the list filters of `GET /api/v1/tickets`.
+/// The filters a message column may carry: those of `GET /api/v1/messages`.
+const MESSAGE_FILTER_KEYS: &[&str] = &["account", "channel", "direction", "public"];
+
+/// The filters a ticket column may carry: the list filters of `GET /api/v1/tickets`.
 const FILTER_KEYS: &[&str] = &[
     "state",
     "channel",
@@ -94,15 +98,15 @@ pub async fn put(
                 format!("two columns share the id `{id}`"),
             ));
         }
-        if let Some(k) = c
-            .filters
-            .keys()
-            .find(|k| !FILTER_KEYS.contains(&k.as_str()))
-        {
+        let keys = match c.kind {
+            ColumnKind::Tickets => FILTER_KEYS,
+            ColumnKind::Messages => MESSAGE_FILTER_KEYS,
+        };
+        if let Some(k) = c.filters.keys().find(|k| !keys.contains(&k.as_str())) {
             return Err(AppError::invalid(
                 &at("filters"),
                 "unknown_filter",
-                format!("`{k}` is not a ticket filter"),
+                format!("`{k}` is not a filter of this column's list"),
             ));
         }
         if !SORTS.contains(&c.sort.as_str()) {
@@ -113,10 +117,20 @@ pub async fn put(
             ));
         }
         // The same validation as the list itself, so a saved column always loads.
-        let filter: TicketFilter = serde_json::to_value(&c.filters)
-            .and_then(serde_json::from_value)
-            .map_err(|e| AppError::invalid(&at("filters"), "invalid_filter", e.to_string()))?;
-        to_query(&state, &user, &access, &filter).await?;
+        let invalid = |e: serde_json::Error| {
+            AppError::invalid(&at("filters"), "invalid_filter", e.to_string())
+        };
+        let filters = serde_json::to_value(&c.filters).map_err(invalid)?;
+        match c.kind {
+            ColumnKind::Tickets => {
+                let filter: TicketFilter = serde_json::from_value(filters).map_err(invalid)?;
+                to_query(&state, &user, &access, &filter).await?;
+            }
+            ColumnKind::Messages => {
+                let filter: MessageFilter = serde_json::from_value(filters).map_err(invalid)?;
+                super::messages::to_query(&filter)?;
+            }
+        }
         let filters = c
             .filters
             .into_iter()

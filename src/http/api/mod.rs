@@ -9,6 +9,7 @@ pub mod changelog;
 pub mod contacts;
 pub mod events;
 pub mod health;
+pub mod messages;
 pub mod session;
 pub mod setup;
 pub mod tickets;
@@ -54,6 +55,7 @@ pub fn routes(
         .routes(routes!(accounts::inbound))
         .routes(routes!(accounts::get_assignment, accounts::put_assignment))
         .routes(routes!(tickets::list))
+        .routes(routes!(messages::list))
         .routes(routes!(tickets::bulk))
         .routes(routes!(tickets::get, tickets::update))
         .routes(routes!(tickets::messages, tickets::reply))

@@ -148,7 +148,7 @@ pub struct TicketFilter {
     pub cursor: Option<String>,
 }
 
-fn parse_bool(v: &Option<String>, field: &str) -> AppResult<Option<bool>> {
+pub(super) fn parse_bool(v: &Option<String>, field: &str) -> AppResult<Option<bool>> {
     match v.as_deref() {
         None | Some("") => Ok(None),
         Some("true") | Some("1") => Ok(Some(true)),
@@ -161,12 +161,12 @@ fn parse_bool(v: &Option<String>, field: &str) -> AppResult<Option<bool>> {
     }
 }
 
-fn bad(field: &str, msg: String) -> AppError {
+pub(super) fn bad(field: &str, msg: String) -> AppError {
     AppError::bad_request("invalid_query", msg).with_field(field)
 }
 
 /// A comma list; repeated values count once (each would otherwise add a duplicate scan).
-fn list_of<T: PartialEq>(
+pub(super) fn list_of<T: PartialEq>(
     v: &Option<String>,
     field: &str,
     parse: impl Fn(&str) -> Option<T>,
@@ -467,7 +467,10 @@ pub struct MessageView {
     pub created_at: String,
 }
 
-async fn message_views(state: &AppState, list: Vec<Message>) -> AppResult<Vec<MessageView>> {
+pub(super) async fn message_views(
+    state: &AppState,
+    list: Vec<Message>,
+) -> AppResult<Vec<MessageView>> {
     state
         .store
         .read(move |txn| {
