@@ -813,6 +813,8 @@ pub struct MessageQuery {
     pub limit: usize,
 }
 
+pub type MessageWithTicket = (Message, Ticket);
+
 /// How many messages one page may examine: a rare filter returns a short page and a cursor
 /// rather than walking the whole store.
 pub const MESSAGE_SCAN_MAX: usize = 5_000;
@@ -823,7 +825,7 @@ pub fn recent_messages(
     txn: &ReadTransaction,
     q: &MessageQuery,
     access: &Access,
-) -> AppResult<(Vec<(Message, Ticket)>, Option<u64>)> {
+) -> AppResult<(Vec<MessageWithTicket>, Option<u64>)> {
     let msgs = txn.open_table(MESSAGE_ID_TO_MESSAGE)?;
     let tickets = txn.open_table(NUMBER_TO_TICKET)?;
     let mut cache: HashMap<u64, Option<Ticket>> = HashMap::new();
