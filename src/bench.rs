@@ -41,6 +41,10 @@ pub struct BenchArgs {
     /// Where to create the temporary data dirs (default: the system temp dir).
     #[arg(long)]
     pub work_dir: Option<PathBuf>,
+    /// Keep the loaded data dir (its path is printed; sign in as bench@atiende.local /
+    /// bench-password), e.g. to measure the browser app on a large store.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 #[derive(Serialize, Clone)]
@@ -340,7 +344,12 @@ async fn run(args: BenchArgs) -> AppResult<()> {
         .join(format!("atiende-bench-{}", std::process::id()));
     std::fs::create_dir_all(&root).map_err(err)?;
     let result = run_in(&args, &root, tickets, contacts).await;
-    let _ = std::fs::remove_dir_all(&root);
+    if args.keep {
+        let _ = std::fs::remove_dir_all(root.join("baseline"));
+        println!("data kept in {}", root.join("data").display());
+    } else {
+        let _ = std::fs::remove_dir_all(&root);
+    }
     let figures = result?;
 
     println!();

@@ -5,6 +5,7 @@ import { Login, FirstRun } from './login.js';
 import { Board } from './board.js';
 import { TicketView } from './ticket.js';
 import { SearchBox } from './search.js';
+import { Dialog } from './dialog.js';
 
 const root = document.getElementById('app');
 
@@ -39,6 +40,7 @@ function useShortcuts(setHelp) {
         return;
       }
       if (typingInField(ev) || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+      if (document.querySelector('[aria-modal="true"]')) return;
       if (ev.key === '?') { setHelp((h) => !h); return; }
       if (ev.key === '/') { ev.preventDefault(); document.getElementById('search')?.focus(); return; }
       if (ev.key === 'j' || ev.key === 'k') {
@@ -82,12 +84,11 @@ function Shell({ me, onSignOut, onLanguage }) {
       <${Board} me=${me} openNumber=${open} />
       ${open && html`<${TicketView} key=${open} number=${open} me=${me} />`}
     </div>
-    ${help && html`<div class="dialog-backdrop" onClick=${() => setHelp(false)}>
-      <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="keys-title" onClick=${(e) => e.stopPropagation()}>
+    ${help && html`<${Dialog} labelledBy="keys-title" onClose=${() => setHelp(false)}>
         <h2 id="keys-title">${t('keys.title')}</h2>
         <dl class="keys">${SHORTCUTS.map(([k, label]) => html`<dt><kbd>${k}</kbd></dt><dd>${t(label)}</dd>`)}</dl>
         <button type="button" onClick=${() => setHelp(false)}>${t('action.close_dialog')}</button>
-      </div></div>`}
+      <//>`}
   </div>`;
 }
 
@@ -95,6 +96,7 @@ function App({ initial }) {
   const [me, setMe] = useState(initial.me);
   const [screen, setScreen] = useState(initial.screen);
   const [, setLang] = useState(lang);
+  const [fatal, setFatal] = useState('');
 
   const enter = async (user, csrf) => {
     setCsrf(csrf);
@@ -106,7 +108,9 @@ function App({ initial }) {
     setMe(user);
     setScreen('app');
   };
-  useEffect(() => { if (initial.screen === 'boot') enter(initial.me, initial.csrf); }, []);
+  useEffect(() => {
+    if (initial.screen === 'boot') enter(initial.me, initial.csrf).catch((e) => setFatal(e.message));
+  }, []);
   useEffect(() => whenSignedOut(() => { stopEvents(); setScreen('login'); }), []);
 
   const signOut = async () => {
@@ -123,22 +127,32 @@ function App({ initial }) {
     setLang(user.language);
   };
 
+  if (fatal) return html`<${Fatal} message=${fatal} />`;
   if (screen === 'first-run') return html`<${FirstRun} onSignedIn=${enter} />`;
   if (screen === 'login') return html`<${Login} onSignedIn=${enter} />`;
   if (screen !== 'app' || !me) return html`<p class="loading">${t('loading')}</p>`;
   return html`<${Shell} key=${lang} me=${me} onSignOut=${signOut} onLanguage=${changeLanguage} />`;
 }
 
+function Fatal({ message }) {
+  return html`<div class="fatal" role="alert"><p>${t('error.start')}</p><p class="muted">${message}</p>
+    <button type="button" class="primary" onClick=${() => location.reload()}>${t('action.retry')}</button></div>`;
+}
+
 async function start() {
-  await loadLocale(navigator.language?.startsWith('en') ? 'en' : 'es');
-  const setup = await (await fetch('/api/v1/setup')).json();
-  let initial = { screen: setup.needs_admin ? 'first-run' : 'login' };
-  if (!setup.needs_admin) {
-    const { me } = await (await fetch('/api/v1/session')).json();
-    if (me) initial = { screen: 'boot', me, csrf: me.csrf_token };
+  try {
+    await loadLocale(navigator.language?.startsWith('en') ? 'en' : 'es');
+    const setup = await (await fetch('/api/v1/setup')).json();
+    let initial = { screen: setup.needs_admin ? 'first-run' : 'login' };
+    if (!setup.needs_admin) {
+      const { me } = await (await fetch('/api/v1/session')).json();
+      if (me) initial = { screen: 'boot', me, csrf: me.csrf_token };
+    }
+    // "boot" shows a loading line until the user's locale and reference data are in.
+    render(html`<${App} initial=${initial} />`, root);
+  } catch (e) {
+    render(html`<${Fatal} message=${e.message} />`, root);
   }
-  // "boot" shows a loading line until the user's locale and reference data are in.
-  render(html`<${App} initial=${initial} />`, root);
 }
 
 start();

@@ -23,6 +23,10 @@ export function columnName(col) {
   return name === key ? t('column.untitled') : name;
 }
 
+/** A column is rebuilt (and reloaded) when what it lists changes, not when a toggle does. */
+const columnKey = (col) => JSON.stringify([col.id, col.kind ?? 'tickets', col.sort,
+  Object.entries(col.filters).sort(([a], [b]) => a.localeCompare(b))]);
+
 export function Board({ me, openNumber }) {
   const [columns, setColumns] = useState(null);
   const [editing, setEditing] = useState(null); // null, 'new' or a column id
@@ -34,28 +38,43 @@ export function Board({ me, openNumber }) {
       .catch((e) => setError(e.message));
   }, []);
 
-  const save = async (next) => {
-    const previous = columns;
+  // Saves go to the server one at a time, in order; the screen shows the latest wish at once
+  // and falls back to what the server last confirmed if a save fails.
+  const latest = useRef(null);
+  const confirmed = useRef(null);
+  const queue = useRef(Promise.resolve());
+  const saves = useRef(0);
+  if (columns && !latest.current) { latest.current = columns; confirmed.current = columns; }
+  const save = (next) => {
+    latest.current = next;
     setColumns(next);
     setError('');
-    try {
-      const saved = await api('PUT', '/api/v1/me/board', { columns: next });
-      setColumns(saved.columns);
-    } catch (e) {
-      setColumns(previous);
-      setError(e.message);
-      throw e;
-    }
+    const seq = ++saves.current;
+    const run = queue.current.then(async () => {
+      try {
+        const saved = await api('PUT', '/api/v1/me/board', { columns: next });
+        confirmed.current = saved.columns;
+        if (seq === saves.current) { latest.current = saved.columns; setColumns(saved.columns); }
+      } catch (e) {
+        if (seq === saves.current) { latest.current = confirmed.current; setColumns(confirmed.current); }
+        setError(e.message);
+        throw e;
+      }
+    });
+    queue.current = run.catch(() => {});
+    return run;
   };
-  const update = (col) => save(columns.map((c) => (c.id === col.id ? col : c)));
-  const remove = (col) => { if (confirm(t('column.remove_confirm', { name: columnName(col) }))) save(columns.filter((c) => c.id !== col.id)); };
+  const update = (col) => save(latest.current.map((c) => (c.id === col.id ? col : c))).catch(() => {});
+  const remove = (col) => {
+    if (confirm(t('column.remove_confirm', { name: columnName(col) }))) save(latest.current.filter((c) => c.id !== col.id)).catch(() => {});
+  };
   const move = (col, delta) => {
-    const i = columns.findIndex((c) => c.id === col.id);
+    const i = latest.current.findIndex((c) => c.id === col.id);
     const j = i + delta;
-    if (j < 0 || j >= columns.length) return;
-    const next = [...columns];
+    if (j < 0 || j >= latest.current.length) return;
+    const next = [...latest.current];
     [next[i], next[j]] = [next[j], next[i]];
-    save(next);
+    save(next).catch(() => {});
   };
 
   if (!columns) return html`<main class="board"><p class="loading">${error || t('loading')}</p></main>`;
@@ -63,7 +82,7 @@ export function Board({ me, openNumber }) {
   return html`<main class="board" aria-label=${t('board.title')}>
     ${error && html`<p class="error board-error" role="alert">${error}</p>`}
     <div class="columns">
-      ${columns.map((col, i) => html`<${Column} key=${col.id + JSON.stringify(col.filters) + col.sort} col=${col}
+      ${columns.map((col, i) => html`<${Column} key=${columnKey(col)} col=${col}
         first=${i === 0} last=${i === columns.length - 1} openNumber=${openNumber} me=${me}
         onChange=${update} onEdit=${() => setEditing(col.id)} onRemove=${() => remove(col)} onMove=${(d) => move(col, d)} />`)}
       <div class="add-column">
@@ -73,7 +92,7 @@ export function Board({ me, openNumber }) {
     ${editing && html`<${ColumnEditor} col=${editingCol}
       onCancel=${() => setEditing(null)}
       onSave=${async (col) => {
-        await save(editingCol ? columns.map((c) => (c.id === col.id ? col : c)) : [...columns, col]);
+        await save(editingCol ? latest.current.map((c) => (c.id === col.id ? col : c)) : [...latest.current, col]);
         setEditing(null);
       }} />`}
   </main>`;
@@ -94,22 +113,59 @@ function Column({ col, first, last, openNumber, onChange, onEdit, onRemove, onMo
 
   const messages = col.kind === 'messages';
   const key = messages ? (x) => x.id : (x) => x.number;
+  const cursorRef = useRef(null);
+  // Bumped whenever the list is replaced: answers to requests made before are dropped, so a
+  // late page 2 never lands on a fresh page 1 and an older first page never wins.
+  const generation = useRef(0);
+  const refreshSeq = useRef(0);
+  const announced = useRef(0);
   const fetchPage = (after) => (messages
     ? api('GET', `/api/v1/messages?${query({ ...col.filters, limit: PAGE, cursor: after })}`)
     : api('GET', `/api/v1/tickets?${query({ ...col.filters, sort: col.sort, limit: PAGE, cursor: after })}`));
+
+  /** Loads further pages while the list does not fill the column yet (a message page may be
+   * short: the server examines a bounded number of messages per page). */
+  const fill = async () => {
+    for (let i = 0; i < 5 && cursorRef.current && !loadingMore.current; i++) {
+      const el = list.current;
+      if (el && el.scrollHeight > el.clientHeight + 200) return;
+      await loadMore();
+    }
+  };
   const apply = (page) => {
+    generation.current += 1;
+    announced.current = 0;
+    loadingMore.current = false;
     setItems(page.items);
     shown.current = page.items;
-    setCursor(page.next_cursor);
+    cursorRef.current = page.next_cursor;
     setPending(null);
     setNewCount(0);
     if (list.current) list.current.scrollTop = 0;
+    requestAnimationFrame(fill);
   };
   useEffect(() => { fetchPage().then(apply).catch((e) => setError(e.message)); }, []);
 
+  const loadMore = async () => {
+    if (!cursorRef.current || loadingMore.current) return;
+    const gen = generation.current;
+    loadingMore.current = true;
+    try {
+      const page = await fetchPage(cursorRef.current);
+      if (gen !== generation.current) return;
+      const have = new Set(shown.current.map(key));
+      const merged = [...shown.current, ...page.items.filter((x) => !have.has(key(x)))];
+      shown.current = merged;
+      cursorRef.current = page.next_cursor;
+      setItems(merged);
+    } catch (e) { setError(e.message); } finally { if (gen === generation.current) loadingMore.current = false; }
+  };
+
   const refresh = async () => {
+    const seq = ++refreshSeq.current;
     let fresh;
     try { fresh = await fetchPage(); } catch (e) { setError(e.message); return; }
+    if (seq !== refreshSeq.current) return;
     setError('');
     const before = new Map(shown.current.map((x) => [key(x), x.updated_at]));
     const changed = fresh.items.filter((x) => !before.has(key(x)) || before.get(key(x)) !== x.updated_at).length;
@@ -119,14 +175,14 @@ function Column({ col, first, last, openNumber, onChange, onEdit, onRemove, onMo
     const horizon = shown.current.slice(0, Math.max(0, fresh.items.length - changed));
     const gone = horizon.filter((x) => !freshKeys.has(key(x))).length;
     if (changed + gone === 0) return;
+    // Sound and notification once per new interaction, not again for ones already announced.
+    if (changed > announced.current) notifyNew(col, changed - announced.current);
+    announced.current = changed;
     // Applying at once only when nobody is reading the column: a card never jumps under the cursor.
     const atTop = !list.current || list.current.scrollTop < 4;
     if (col.auto_refresh && atTop && !hovered.current) { apply(fresh); return; }
     setPending(fresh);
-    setNewCount((n) => {
-      if (changed > n) notifyNew(col, changed);
-      return changed + gone;
-    });
+    setNewCount(changed + gone);
   };
   useEvents((kind) => {
     if (!LIVE.has(kind)) return;
@@ -135,19 +191,9 @@ function Column({ col, first, last, openNumber, onChange, onEdit, onRemove, onMo
   }, [col]);
   useEffect(() => () => clearTimeout(timer.current), []);
 
-  const onScroll = async (ev) => {
+  const onScroll = (ev) => {
     const el = ev.target;
-    if (!cursor || loadingMore.current || el.scrollTop + el.clientHeight < el.scrollHeight - 200) return;
-    loadingMore.current = true;
-    try {
-      const page = await fetchPage(cursor);
-      const have = new Set(shown.current.map(key));
-      const merged = [...shown.current, ...page.items.filter((x) => !have.has(key(x)))];
-      shown.current = merged;
-      setItems(merged);
-      setCursor(page.next_cursor);
-    } catch (e) { setError(e.message); }
-    loadingMore.current = false;
+    if (el.scrollTop + el.clientHeight >= el.scrollHeight - 200) loadMore().then(fill);
   };
 
   const toggle = (field) => async () => {
@@ -176,7 +222,7 @@ function Column({ col, first, last, openNumber, onChange, onEdit, onRemove, onMo
       onMouseEnter=${() => { hovered.current = true; }} onMouseLeave=${() => { hovered.current = false; }}>
       ${error && html`<p class="error" role="alert">${error}</p>`}
       ${items === null ? html`<p class="loading">${t('loading')}</p>`
-        : items.length === 0 ? html`<p class="empty">${t('column.empty')}</p>`
+        : items.length === 0 && !cursorRef.current ? html`<p class="empty">${t('column.empty')}</p>`
         : messages ? items.map((m) => html`<${MessageCard} key=${m.id} m=${m} active=${m.ticket_number === openNumber} />`)
         : items.map((tk) => html`<${Card} key=${tk.number} ticket=${tk} active=${tk.number === openNumber} />`)}
     </div>

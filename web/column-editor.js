@@ -1,7 +1,8 @@
 // The dialog that adds or edits a board column: its name, filters and sort (BOARD-1).
-import { html, useEffect, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
+import { html, useState } from './vendor/htm-preact-standalone-3.1.1.js';
 import { refs, t } from './lib.js';
 import { columnName } from './board.js';
+import { Dialog } from './dialog.js';
 
 const STATES = ['open', 'closed', 'ignored'];
 const CHANNELS = ['email', 'webchat', 'form', 'whatsapp', 'facebook', 'instagram', 'x', 'x_search', 'appstore', 'playstore', 'api'];
@@ -31,8 +32,6 @@ export function ColumnEditor({ col, onSave, onCancel }) {
   const [kind, setKind] = useState(col?.kind ?? 'tickets');
   const changeKind = (k) => { setKind(k); setFilters(k === 'tickets' ? { state: 'open' } : { direction: 'inbound' }); };
   const [error, setError] = useState('');
-  const first = useRef(null);
-  useEffect(() => first.current?.focus(), []);
   const set = (key) => (value) => setFilters((f) => {
     const next = { ...f, [key]: value };
     if (value === '' || value === undefined) delete next[key];
@@ -57,12 +56,10 @@ export function ColumnEditor({ col, onSave, onCancel }) {
     <input type="date" aria-label=${t(`filter.${key}_to`)} value=${toDay(filters[`${key}_to`])} onChange=${(e) => set(`${key}_to`)(toIso(e.target.value, true))} />
   </div>`;
 
-  return html`<div class="dialog-backdrop" onClick=${onCancel}>
-    <form class="dialog column-editor" role="dialog" aria-modal="true" aria-labelledby="col-title"
-        onSubmit=${submit} onClick=${(e) => e.stopPropagation()}>
+  return html`<${Dialog} className="column-editor" labelledBy="col-title" onClose=${onCancel} onSubmit=${submit}>
       <h2 id="col-title">${col ? t('column.edit') : t('board.add_column')}</h2>
       <label for="col-name">${t('column.name')}</label>
-      <input id="col-name" name="name" ref=${first} required=${!col} maxlength="60" value=${name}
+      <input id="col-name" name="name" autofocus required=${!col} maxlength="60" value=${name}
         placeholder=${col ? columnName(col) : ''} onInput=${(e) => setName(e.target.value)} />
       <fieldset><legend>${t('column.kind')}</legend>
         <div class="checks" role="radiogroup" aria-label=${t('column.kind')}>
@@ -108,6 +105,5 @@ export function ColumnEditor({ col, onSave, onCancel }) {
         <button type="button" onClick=${onCancel}>${t('action.cancel')}</button>
         <button type="submit" class="primary">${t('action.save')}</button>
       </div>
-    </form>
-  </div>`;
+  <//>`;
 }

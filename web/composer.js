@@ -29,6 +29,7 @@ export function Composer({ ticket, me, replyTo, onClearReply, onSent, onTyping }
   const [slash, setSlash] = useState(null);
   const [active, setActive] = useState(0);
   const [busy, setBusy] = useState(false);
+  const [uploading, setUploading] = useState(0);
   const [error, setError] = useState('');
   const area = useRef(null);
   const fileInput = useRef(null);
@@ -74,16 +75,19 @@ export function Composer({ ticket, me, replyTo, onClearReply, onSent, onTyping }
   };
   const upload = async (ev) => {
     setError('');
-    for (const file of ev.target.files) {
+    const chosen = [...ev.target.files];
+    ev.target.value = '';
+    setUploading((n) => n + chosen.length);
+    for (const file of chosen) {
       const form = new FormData();
       form.append('file', file);
       try { const up = await api('POST', '/api/v1/uploads', form); setFiles((f) => [...f, up]); } catch (e) { setError(`${file.name}: ${e.message}`); }
+      setUploading((n) => n - 1);
     }
-    ev.target.value = '';
   };
   const send = async (ev) => {
     ev?.preventDefault();
-    if (!text.trim() || busy) return;
+    if (!text.trim() || busy || uploading > 0) return;
     setBusy(true);
     setError('');
     try {
@@ -118,7 +122,8 @@ export function Composer({ ticket, me, replyTo, onClearReply, onSent, onTyping }
       <input type="file" ref=${fileInput} multiple hidden onChange=${upload} data-testid="attach-input" />
       <button type="button" class="icon" title=${t('composer.canned')} aria-label=${t('composer.canned')} onClick=${() => setPicker(picker === 'canned' ? null : 'canned')}>📖</button>
       <span class="hint">${t('composer.hint')}</span>
-      <button type="submit" class="primary" disabled=${busy || !text.trim()}>${t('composer.send')}</button>
+      ${uploading > 0 && html`<span class="muted" role="status">${t('composer.uploading', { n: uploading })}</span>`}
+      <button type="submit" class="primary" disabled=${busy || uploading > 0 || !text.trim()}>${t('composer.send')}</button>
     </div>
     <p class="error" role="alert">${error}</p>
   </form>`;

@@ -20,9 +20,17 @@ export const t = (key, vars = {}) =>
 let csrf = null;
 export const setCsrf = (token) => { csrf = token; };
 
+/** The server's message, or ours in the user's language for the codes people meet. */
+function errorText(body) {
+  const code = body?.error?.code;
+  const key = `error.${code}`;
+  if (code && strings[key]) return strings[key];
+  return body?.error?.message || t('error.generic');
+}
+
 export class ApiError extends Error {
   constructor(status, body) {
-    super(body?.error?.message || t('error.generic'));
+    super(errorText(body));
     this.status = status;
     this.code = body?.error?.code;
     this.field = body?.error?.field;
@@ -122,17 +130,37 @@ export const LIVE_KINDS = ['ticket.created', 'ticket.updated', 'message.created'
   'mention.created', 'presence.changed', 'ticket.viewing', 'ticket.typing', 'ticket.left', 'reset'];
 export const PRESENCE_KINDS = new Set(['ticket.viewing', 'ticket.typing', 'ticket.left']);
 
+let lastEventId = null;
+let retry = null;
+const dispatch = (kind, data) => { for (const f of listeners) f(kind, data); };
+
 export function startEvents() {
   if (source) return;
-  source = new EventSource('/api/v1/events');
+  // After a closed stream, resume after the last event seen: the server replays what was missed.
+  source = new EventSource(lastEventId ? `/api/v1/events?last_event_id=${lastEventId}` : '/api/v1/events');
+  source.addEventListener('ready', (ev) => { lastEventId = ev.data; });
   for (const kind of LIVE_KINDS) {
     source.addEventListener(kind, (ev) => {
-      const data = kind === 'reset' ? {} : JSON.parse(ev.data);
-      for (const f of listeners) f(kind, data);
+      if (kind === 'reset') { lastEventId = ev.data; dispatch(kind, {}); return; }
+      if (ev.lastEventId) lastEventId = ev.lastEventId;
+      dispatch(kind, JSON.parse(ev.data));
     });
   }
+  // The server dropped events for this slow stream: reconnect and have them replayed.
+  source.addEventListener('lagged', () => { stopStream(); startEvents(); });
+  source.onerror = () => {
+    // While CONNECTING the browser retries by itself; CLOSED (a 401, a 502…) is final.
+    if (!source || source.readyState !== EventSource.CLOSED) return;
+    stopStream();
+    retry = setTimeout(async () => {
+      const state = await fetch('/api/v1/session').then((r) => r.json()).catch(() => null);
+      if (state && !state.me) onSignedOut?.();
+      else startEvents();
+    }, 3000);
+  };
 }
-export function stopEvents() { source?.close(); source = null; }
+function stopStream() { source?.close(); source = null; clearTimeout(retry); }
+export function stopEvents() { stopStream(); lastEventId = null; }
 
 export function useEvents(handler, deps = []) {
   useEffect(() => {

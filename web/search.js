@@ -11,10 +11,11 @@ export function SearchBox() {
 
   useEffect(() => {
     clearTimeout(timer.current);
+    // Any answer still on its way is for an older query: it must not land.
+    const mine = ++seq.current;
     const text = q.trim();
-    if (!text) { setResult(null); return undefined; }
+    if (!text) { setResult(null); setError(''); return undefined; }
     timer.current = setTimeout(async () => {
-      const mine = ++seq.current;
       try {
         const r = await api('GET', `/api/v1/search?${query({ q: text, limit: 20 })}`);
         if (mine === seq.current) { setResult(r); setError(''); }
@@ -23,12 +24,14 @@ export function SearchBox() {
     return () => clearTimeout(timer.current);
   }, [q]);
 
-  const close = () => { setQ(''); setResult(null); };
+  const close = () => { seq.current += 1; setQ(''); setResult(null); setError(''); };
   const onKey = (ev) => {
     if (ev.key === 'Escape') { close(); ev.target.blur(); }
     if (ev.key === 'Enter') {
+      // A ticket number opens that ticket; otherwise the first ticket found.
+      const typed = q.trim().match(/^#?(\d+)$/);
       const first = result?.tickets?.[0];
-      if (/^#?\d+$/.test(q.trim()) || first) { location.hash = `#/t/${first ? first.number : q.trim().replace('#', '')}`; close(); }
+      if (typed || first) { location.hash = `#/t/${typed ? typed[1] : first.number}`; close(); }
     }
   };
   return html`<div class="search" role="search">

@@ -36,9 +36,12 @@ export function SidePanel({ ticket, tab, setTab, bump, me }) {
 
 function Customer({ contactId }) {
   const [c, error, , setC] = useLoad(() => api('GET', `/api/v1/contacts/${contactId}`), [contactId]);
+  const [saveError, setSaveError] = useState('');
   if (!c) return html`<${Loading} error=${error} />`;
-  const flip = async () => setC(await api('PATCH', `/api/v1/contacts/${contactId}`, { influencer: !c.influencer }));
-  return html`<dl class="profile">
+  const flip = async () => {
+    try { setC(await api('PATCH', `/api/v1/contacts/${contactId}`, { influencer: !c.influencer })); setSaveError(''); } catch (e) { setSaveError(e.message); setC({ ...c }); }
+  };
+  return html`<p class="error" role="alert">${saveError}</p><dl class="profile">
     <dt>${t('customer.name')}</dt><dd>${c.name}</dd>
     <dt>RUT</dt><dd>${c.rut_formatted ?? '—'}</dd>
     <dt>${t('customer.email')}</dt><dd>${c.email ?? '—'}</dd>
@@ -89,6 +92,7 @@ function Comments({ number, bump }) {
   const [text, setText] = useState('');
   const [mention, setMention] = useState(null);
   const [sendError, setSendError] = useState('');
+  const [sending, setSending] = useState(false);
   const area = useRef(null);
   const people = mention ? refs.users.filter((u) => u.active !== false && u.name.toLowerCase().includes(mention.word.toLowerCase())).slice(0, 6) : [];
   const pick = (u) => {
@@ -99,8 +103,10 @@ function Comments({ number, bump }) {
   };
   const send = async (ev) => {
     ev.preventDefault();
-    if (!text.trim()) return;
+    if (!text.trim() || sending) return;
+    setSending(true);
     try { await api('POST', `/api/v1/tickets/${number}/comments`, { text }); setText(''); setSendError(''); reload(); } catch (e) { setSendError(e.message); }
+    setSending(false);
   };
   return html`<div class="comments">
     ${!list ? html`<${Loading} error=${error} />` : list.items.length === 0 ? html`<p class="empty">${t('comments.none')}</p>`
@@ -113,7 +119,7 @@ function Comments({ number, bump }) {
         onKeyDown=${(e) => { if (mention && people[0] && (e.key === 'Enter' || e.key === 'Tab')) { e.preventDefault(); pick(people[0]); } }}></textarea>
       ${mention && people.length > 0 && html`<ul class="canned-list" role="listbox" aria-label=${t('comments.mention')}>
         ${people.map((u) => html`<li role="option" onMouseDown=${(e) => { e.preventDefault(); pick(u); }}>@${u.name}</li>`)}</ul>`}
-      <button type="submit" class="small">${t('comments.add')}</button>
+      <button type="submit" class="small" disabled=${sending}>${t('comments.add')}</button>
       <p class="error" role="alert">${sendError}</p>
     </form>
   </div>`;
@@ -134,5 +140,5 @@ function History({ number, bump }) {
   if (!list) return html`<${Loading} error=${error} />`;
   return html`<ol class="history">${list.items.map((h) => html`<li><time datetime=${h.at}>${when(h.at)}</time>
     <strong>${h.actor_id ? byId(refs.users, h.actor_id)?.name ?? h.actor_id : t('history.system')}</strong>
-    <span>${h.action}</span> <span class="muted">${h.detail}</span></li>`)}</ol>`;
+    <span>${t(`history.${h.action}`)}</span> <span class="muted">${h.detail}</span></li>`)}</ol>`;
 }

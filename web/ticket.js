@@ -3,6 +3,7 @@ import { html, useEffect, useRef, useState } from './vendor/htm-preact-standalon
 import { api, byId, CHANNEL_ICONS, PRESENCE_KINDS, refs, t, useEvents, useTick, when } from './lib.js';
 import { Composer } from './composer.js';
 import { SidePanel } from './ticket-tabs.js';
+import { Dialog } from './dialog.js';
 
 const FACES = { positive: '🙂', neutral: '😐', negative: '🙁' };
 
@@ -17,20 +18,30 @@ export function TicketView({ number, me }) {
   const [bump, setBump] = useState(0); // reloads the side tabs on live changes
   const convo = useRef(null);
 
+  // Only the newest load may land: a slow answer never overwrites a newer one.
+  const loads = useRef(0);
+  const later = useRef(null);
   const load = async () => {
+    const seq = ++loads.current;
     try {
       const [tk, ms] = await Promise.all([api('GET', `/api/v1/tickets/${number}`), api('GET', `/api/v1/tickets/${number}/messages`)]);
+      if (seq !== loads.current) return;
       setTicket(tk);
       setMessages(ms.items);
       setError('');
-    } catch (e) { setError(e.message); }
+    } catch (e) { if (seq === loads.current) setError(e.message); }
   };
+  useEffect(() => () => clearTimeout(later.current), []);
   useEffect(() => { load(); }, [number]);
   useEffect(() => { if (convo.current) convo.current.scrollTop = convo.current.scrollHeight; }, [messages.length]);
   const others = usePresence(number, me);
   useEvents((kind, ev) => {
     if (PRESENCE_KINDS.has(kind)) return;
-    if (kind === 'reset' || ev.ticket_number === number) { load(); setBump((b) => b + 1); }
+    // One action brings several events (ticket.updated, message.created…): load once.
+    if (kind === 'reset' || ev.ticket_number === number) {
+      clearTimeout(later.current);
+      later.current = setTimeout(() => { load(); setBump((b) => b + 1); }, 150);
+    }
   }, [number]);
   useEffect(() => {
     const on = (ev) => {
@@ -43,7 +54,12 @@ export function TicketView({ number, me }) {
   }, [ticket]);
 
   const patch = async (body) => {
-    try { setTicket(await api('PATCH', `/api/v1/tickets/${number}`, body)); setError(''); } catch (e) { setError(e.message); }
+    const seq = ++loads.current;
+    try {
+      const tk = await api('PATCH', `/api/v1/tickets/${number}`, body);
+      if (seq === loads.current) setTicket(tk);
+      setError('');
+    } catch (e) { setError(e.message); }
   };
 
   if (!ticket) {
@@ -84,6 +100,7 @@ export function TicketView({ number, me }) {
           : canReopen && html`<button type="button" class="small" onClick=${() => patch({ state: 'open' })}>${t('ticket.reopen')}</button>`}
         <button type="button" class="small" onClick=${() => setMerging(true)}>${t('ticket.merge')}</button>
       </div>
+      ${ticket.merged_into && html`<p class="notice">${t('ticket.merged_into')} <a href=${`#/t/${ticket.merged_into}`}>#${ticket.merged_into}</a></p>`}
       ${others.length > 0 && html`<p class="presence" aria-live="polite">${others.map((o) => html`<span class=${o.typing ? 'typing' : ''}>
         ${t(o.typing ? 'presence.typing' : 'presence.viewing', { name: byId(refs.users, o.id)?.name ?? o.id })}</span>`)}</p>`}
       ${error && html`<p class="error" role="alert">${error}</p>`}
@@ -95,7 +112,7 @@ export function TicketView({ number, me }) {
         </ol>
         <${Composer} ticket=${ticket} me=${me} replyTo=${replyTo} onClearReply=${() => setReplyTo(null)}
           onTyping=${() => sendPresence(number, 'typing')}
-          onSent=${(m) => { setMessages((list) => [...list, m]); setReplyTo(null); load(); }} />
+          onSent=${(m) => { setMessages((list) => [...list, m]); setReplyTo(null); }} />
       </div>
       <${SidePanel} ticket=${ticket} tab=${tab} setTab=${setTab} bump=${bump} me=${me} />
     </div>
@@ -154,8 +171,7 @@ function Message({ m, all, onReply }) {
 }
 
 function FinalSentiment({ state, onDone, onCancel }) {
-  return html`<div class="dialog-backdrop" onClick=${onCancel}>
-    <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="fs-title" onClick=${(e) => e.stopPropagation()}>
+  return html`<${Dialog} labelledBy="fs-title" onClose=${onCancel}>
       <h2 id="fs-title">${t(state === 'closed' ? 'ticket.close' : 'ticket.ignore')}</h2>
       <p>${t('ticket.final_sentiment_question')}</p>
       <div class="faces">
@@ -165,7 +181,7 @@ function FinalSentiment({ state, onDone, onCancel }) {
         <button type="button" onClick=${onCancel}>${t('action.cancel')}</button>
         <button type="button" class="primary" onClick=${() => onDone(null)}>${t('ticket.close_without_sentiment')}</button>
       </div>
-    </div></div>`;
+    <//>`;
 }
 
 function MergeDialog({ ticket, onCancel }) {
@@ -175,8 +191,7 @@ function MergeDialog({ ticket, onCancel }) {
   const merge = async (into) => {
     try { await api('POST', `/api/v1/tickets/${ticket.number}/merge`, { into }); location.hash = `#/t/${into}`; } catch (e) { setError(e.message); }
   };
-  return html`<div class="dialog-backdrop" onClick=${onCancel}>
-    <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="merge-title" onClick=${(e) => e.stopPropagation()}>
+  return html`<${Dialog} labelledBy="merge-title" onClose=${onCancel}>
       <h2 id="merge-title">${t('ticket.merge_title', { number: ticket.number })}</h2>
       ${previous === null ? html`<p class="loading">${t('loading')}</p>`
         : previous.length === 0 ? html`<p class="empty">${t('ticket.no_previous')}</p>`
@@ -184,5 +199,5 @@ function MergeDialog({ ticket, onCancel }) {
             #${p.number} · ${t(`state.${p.state}`)} · ${when(p.updated_at)} — ${p.excerpt}</button></li>`)}</ul>`}
       <p class="error" role="alert">${error}</p>
       <div class="dialog-actions"><button type="button" onClick=${onCancel}>${t('action.cancel')}</button></div>
-    </div></div>`;
+    <//>`;
 }
