@@ -189,8 +189,9 @@ test('marks the ticket important and closes it with a final sentiment', async ()
 });
 
 test('searches by RUT written with dots', async () => {
+  await page.evaluate(() => document.activeElement?.blur());
   await page.keyboard.press('Escape');
-  await page.locator('body').click({ position: { x: 5, y: 500 } });
+  await page.locator('aside.ticket').waitFor({ state: 'detached' });
   await page.keyboard.press('/');
   await page.keyboard.type('12.345.678-5');
   const results = page.getByRole('listbox', { name: 'Resultados de búsqueda' });
@@ -206,6 +207,7 @@ test('switching the language to English shows the board in English', async () =>
   assert.ok(await page.getByRole('button', { name: 'Sign out' }).isVisible());
   const ana = await apiAs(server.url, 'ana@demo.atiende.cl', 'demo-agente');
   assert.equal((await ana('GET', '/api/v1/me')).language, 'en');
+  assert.equal(await page.locator('aside.ticket').count(), 0);
   await shot('board-en');
   await page.goto(`${server.url}/#/t/${ticketNumber}`);
   await page.locator('aside.ticket').getByText('Closed', { exact: true }).first().waitFor();
