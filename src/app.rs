@@ -102,7 +102,9 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
         password_checks: Arc::new(tokio::sync::Semaphore::new(4)),
         started,
         shutdown: shutdown_rx,
+        activity: Arc::new(crate::state::Activity::default()),
     };
+    tokio::spawn(idle_sweeper(state.clone()));
 
     let user_count = store.read(users::count).await?;
     // Tests and scripts read this line to learn the port (`--listen 127.0.0.1:0`).
@@ -146,6 +148,59 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
         tracing::info!("stopped");
     } else {
         tracing::warn!("stopped before the writer finished; the next start checks the database");
+    }
+    Ok(())
+}
+
+/// Every 30 s: agents in an assignable state who made no request for the configured minutes
+/// move to the configured idle state (ASSIGN-4).
+async fn idle_sweeper(state: AppState) {
+    let started_at = state.store.now();
+    let mut shutdown = state.shutdown.clone();
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        if let Err(e) = sweep_idle(&state, started_at).await {
+            tracing::warn!(error = %e.message, "idle state sweep failed");
+        }
+    }
+}
+
+async fn sweep_idle(state: &AppState, started_at: crate::domain::Millis) -> AppResult<()> {
+    use crate::store::assignment;
+    let (settings, states, all) = state
+        .store
+        .read(|txn| {
+            Ok((
+                assignment::settings(txn)?,
+                assignment::states(txn)?,
+                users::list(txn)?,
+            ))
+        })
+        .await?;
+    let (Some(minutes), Some(idle)) = (settings.idle_minutes, settings.idle_state) else {
+        return Ok(());
+    };
+    let now = state.store.now();
+    let limit = now - i64::from(minutes) * 60_000;
+    for u in all {
+        let in_assignable = u
+            .connection_state
+            .as_deref()
+            .is_some_and(|n| assignment::find_state(&states, n).is_some_and(|s| s.assignable));
+        let last = state.activity.last(u.id).unwrap_or(started_at);
+        if !u.active || !in_assignable || last > limit {
+            continue;
+        }
+        let (id, name) = (u.id, idle.clone());
+        state
+            .store
+            .write(move |txn, fx| assignment::set_user_state(txn, fx, id, &name, now))
+            .await?;
+        tracing::info!(user = id, state = %idle, "idle: connection state changed");
     }
     Ok(())
 }

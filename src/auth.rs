@@ -203,6 +203,7 @@ impl FromRequestParts<AppState> for CurrentUser {
         if session.expires_at < now || !user.active {
             return Err(AppError::unauthorized("the session ended; sign in again"));
         }
+        state.activity.touch(user.id, now);
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if !safe {
             let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());

@@ -26,4 +26,25 @@ pub struct AppState {
     pub started: Instant,
     /// Flips to true when the server begins shutting down (ends SSE streams).
     pub shutdown: watch::Receiver<bool>,
+    /// When each signed-in user last made a request (store clock), for the idle state change.
+    pub activity: Arc<Activity>,
+}
+
+/// Last request time per user, in memory: after a restart everyone counts as active from the
+/// start, which only delays an idle change.
+#[derive(Default)]
+pub struct Activity {
+    seen: std::sync::Mutex<std::collections::HashMap<u64, crate::domain::Millis>>,
+}
+
+impl Activity {
+    pub fn touch(&self, user_id: u64, now: crate::domain::Millis) {
+        if let Ok(mut m) = self.seen.lock() {
+            m.insert(user_id, now);
+        }
+    }
+
+    pub fn last(&self, user_id: u64) -> Option<crate::domain::Millis> {
+        self.seen.lock().ok()?.get(&user_id).copied()
+    }
 }

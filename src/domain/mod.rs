@@ -1,5 +1,6 @@
 //! Pure domain types and rules: no IO, no clock reads (time comes in as a parameter).
 
+pub mod assign;
 pub mod clock;
 pub mod model;
 pub mod rut;

@@ -503,3 +503,50 @@ pub fn default_column_sort() -> String {
 pub struct Board {
     pub columns: Vec<BoardColumn>,
 }
+
+/// A connection state agents choose (ASSIGN-4): only assignable ones receive tickets.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ConnectionState {
+    pub id: u64,
+    pub name: String,
+    pub assignable: bool,
+}
+
+/// When agents' states change by themselves (ASSIGN-4). States are named.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionSettings {
+    /// The state an agent gets on signing in.
+    #[serde(default)]
+    pub on_sign_in: Option<String>,
+    /// The state an agent gets on signing out.
+    #[serde(default)]
+    pub on_sign_out: Option<String>,
+    /// After this many minutes without activity an agent in an assignable state moves to
+    /// `idle_state`.
+    #[serde(default)]
+    pub idle_minutes: Option<u32>,
+    #[serde(default)]
+    pub idle_state: Option<String>,
+}
+
+/// The last ticket the engine gave a user, for "why is this agent not receiving tickets?".
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LastAssignment {
+    pub ticket_number: u64,
+    pub account_id: u64,
+    pub at: Millis,
+    pub reason: String,
+}
+
+impl Ticket {
+    /// Counts toward its assignee's open load (ASSIGN-2 cap).
+    pub fn is_open_load(&self) -> bool {
+        self.state == TicketState::Open && self.merged_into.is_none()
+    }
+
+    /// Counts toward its assignee's "awaiting reply" load (least-pending mode).
+    pub fn is_pending_load(&self) -> bool {
+        self.is_open_load() && !self.answered
+    }
+}

@@ -55,6 +55,24 @@ pub fn require_w(txn: &WriteTransaction, id: u64) -> AppResult<Account> {
         .ok_or_else(|| AppError::not_found("account"))
 }
 
+/// A live account, if there is one.
+pub fn get_w(txn: &WriteTransaction, id: u64) -> AppResult<Option<Account>> {
+    Ok(
+        codec::get::<Account>(&txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?, id)?
+            .filter(|a| a.deleted_at.is_none()),
+    )
+}
+
+pub fn modes_of_user_w(txn: &WriteTransaction, user_id: u64) -> AppResult<Vec<(u64, AssignMode)>> {
+    let t = txn.open_table(USER_ACCOUNT_TO_MODE)?;
+    let mut out = Vec::new();
+    for row in t.range((user_id, 0)..=(user_id, u64::MAX))? {
+        let (k, v) = row?;
+        out.push((k.value().1, AssignMode::from_code(v.value())));
+    }
+    Ok(out)
+}
+
 pub fn modes_of_user(txn: &ReadTransaction, user_id: u64) -> AppResult<Vec<(u64, AssignMode)>> {
     let t = txn.open_table(USER_ACCOUNT_TO_MODE)?;
     let mut out = Vec::new();

@@ -10,12 +10,23 @@ use crate::error::{AppError, AppResult};
 /// Version 1: the first layout (records, no ticket list index).
 /// Version 2: adds `ticket_index`, built from the ticket records.
 /// Version 3: `ticket_index` gains waiting-time keys (SLA filter): rebuilt.
-pub const CURRENT: u64 = 3;
+/// Version 4: assignment: `user_load` counted from the tickets, default connection states.
+pub const CURRENT: u64 = 4;
 
 type Step = fn(&WriteTransaction) -> AppResult<()>;
 
 /// `STEPS[i]` migrates from version `i + 1` to `i + 2`.
-const STEPS: [Step; 2] = [v1_to_v2, v2_to_v3];
+const STEPS: [Step; 3] = [v1_to_v2, v2_to_v3, v3_to_v4];
+
+fn v3_to_v4(txn: &WriteTransaction) -> AppResult<()> {
+    let users = super::assignment::rebuild_loads(txn)?;
+    super::assignment::seed_states(txn)?;
+    tracing::info!(
+        users,
+        "migration 3→4: agent loads counted, connection states added"
+    );
+    Ok(())
+}
 
 fn v2_to_v3(txn: &WriteTransaction) -> AppResult<()> {
     let n = super::index::rebuild(txn)?;
@@ -58,6 +69,7 @@ pub fn migrate(db: &Database) -> AppResult<()> {
     match version {
         None => {
             // A new data dir starts at the current layout.
+            super::assignment::seed_states(&txn)?;
             set_version(&txn, CURRENT)?;
             txn.commit()?;
             return Ok(());
@@ -114,6 +126,10 @@ mod tests {
                 if number == 2 {
                     t.state = TicketState::Closed;
                 }
+                // Agent 7 has two assigned tickets: #1 open and awaiting reply, #2 closed.
+                if number <= 2 {
+                    t.assignee_id = Some(7);
+                }
                 tickets
                     .insert(number, codec::encode(&t).unwrap().as_slice())
                     .unwrap();
@@ -143,6 +159,18 @@ mod tests {
             open.iter().map(|t| t.number).collect::<Vec<_>>(),
             vec![3, 1],
             "newest update first, closed #2 left out"
+        );
+        // Schema 4: the agent's load was counted, and the default states exist.
+        assert_eq!(crate::store::assignment::load(&r, 7).unwrap(), (1, 1));
+        let states = crate::store::assignment::states(&r).unwrap();
+        assert_eq!(states.len(), 4);
+        assert!(states.iter().any(|s| s.name == "Conectado" && s.assignable));
+        assert_eq!(
+            crate::store::assignment::settings(&r)
+                .unwrap()
+                .on_sign_in
+                .as_deref(),
+            Some("Conectado")
         );
         // Migrating again is a no-op.
         drop(r);

@@ -2,6 +2,7 @@
 //! the operations of this module; redb tables and transactions never leave it.
 
 pub mod accounts;
+pub mod assignment;
 pub mod blobs;
 pub mod catalog;
 pub mod codec;

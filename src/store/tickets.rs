@@ -55,6 +55,7 @@ pub fn require(txn: &ReadTransaction, number: u64, access: &Access) -> AppResult
 pub fn save(txn: &WriteTransaction, old: Option<&Ticket>, new: &Ticket) -> AppResult<()> {
     txn.open_table(NUMBER_TO_TICKET)?
         .insert(new.number, codec::encode(new)?.as_slice())?;
+    super::assignment::update_load(txn, old, new)?;
     let mut idx = txn.open_table(TICKET_INDEX)?;
     index::update(&mut idx, old, Some(new))
 }
@@ -234,7 +235,7 @@ pub fn ingest(
         }
         Route::New { previous } => {
             let number = next_id(txn, "ticket")?;
-            let t = rules::new_ticket(rules::NewTicket {
+            let mut t = rules::new_ticket(rules::NewTicket {
                 number,
                 account: (account.id, account.kind),
                 contact_id: contact.id,
@@ -252,6 +253,8 @@ pub fn ingest(
                 None => "ticket creado por mensaje del cliente".to_string(),
             };
             add_history(txn, number, None, "created", &detail, at)?;
+            let relation = super::assignment::relation_of(last.as_ref());
+            super::assignment::assign_new(txn, &mut t, &account, relation, now)?;
             (t, None, true)
         }
     };
@@ -525,6 +528,11 @@ pub fn patch(
                     AppError::invalid("team_id", "unknown_team", format!("no team {tid}"))
                 })?;
                 history.push(("team", format!("asignado al equipo {}", team.name)));
+                // A ticket given to a team without an agent goes round the team (ORG-1).
+                if p.assignee_id.is_none() && t.assignee_id.is_none() {
+                    drop(teams);
+                    super::assignment::assign_in_team(txn, &mut t, &team, now)?;
+                }
             } else {
                 history.push(("team", "sin equipo".into()));
             }
@@ -581,6 +589,13 @@ pub fn patch(
     }
     save(txn, Some(&before), &t)?;
     fx.emit(ticket_event("ticket.updated", &t));
+    // A closed ticket frees room under the account's cap: the backlog may move.
+    if before.is_open_load() && !t.is_open_load() && before.assignee_id.is_some() {
+        let account = super::accounts::require_w(txn, t.account_id)?;
+        if super::assignment::policy_of(&account).max_open.is_some() {
+            super::assignment::drain(txn, fx, &[t.account_id], now)?;
+        }
+    }
     Ok(t)
 }
 

@@ -174,6 +174,16 @@ pub fn deactivate(
         fx.emit(e);
         released.push(t.number);
     }
+    // Released tickets go back to the pool: where agents are on auto-assignment, at once.
+    let mut accounts: Vec<u64> = Vec::new();
+    for n in &released {
+        if let Some(t) = super::tickets::get_w(txn, *n)? {
+            if !accounts.contains(&t.account_id) {
+                accounts.push(t.account_id);
+            }
+        }
+    }
+    super::assignment::drain(txn, fx, &accounts, now)?;
     let mut e = event("user.updated");
     e.user_id = Some(user_id);
     fx.emit(e);

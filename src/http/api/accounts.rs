@@ -84,6 +84,19 @@ fn validate_settings(s: &Settings) -> AppResult<()> {
             ));
         }
     }
+    if let Some(v) = s.get("assignment") {
+        if !v.is_null() {
+            serde_json::from_value::<crate::domain::assign::Policy>(v.clone()).map_err(|e| {
+                AppError::invalid(
+                    "settings.assignment",
+                    "invalid_setting",
+                    format!(
+                        "assignment must be {{mode: round_robin|least_pending, max_open?: number, sticky?: bool}}: {e}"
+                    ),
+                )
+            })?;
+        }
+    }
     Ok(())
 }
 
@@ -434,6 +447,7 @@ pub async fn put_assignment(
             e.mode,
         ));
     }
+    let now = state.store.now();
     state
         .store
         .write(move |txn, fx| {
@@ -451,6 +465,14 @@ pub async fn put_assignment(
                 accounts::set_mode(txn, *u, *a, *m)?;
             }
             fx.emit(crate::store::event("assignment.updated"));
+            // Someone newly on auto-assignment takes the waiting backlog of that account.
+            let mut auto: Vec<u64> = rows
+                .iter()
+                .filter(|(_, _, m)| *m == AssignMode::Auto)
+                .map(|(_, a, _)| *a)
+                .collect();
+            auto.dedup();
+            crate::store::assignment::drain(txn, fx, &auto, now)?;
             Ok(())
         })
         .await?;

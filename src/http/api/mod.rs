@@ -3,6 +3,7 @@
 //! endpoint.
 
 pub mod accounts;
+pub mod assignment;
 pub mod board;
 pub mod catalog;
 pub mod changelog;
@@ -54,6 +55,10 @@ pub fn routes(
         .routes(routes!(accounts::get, accounts::update, accounts::delete))
         .routes(routes!(accounts::inbound))
         .routes(routes!(accounts::get_assignment, accounts::put_assignment))
+        .routes(routes!(assignment::why))
+        .routes(routes!(assignment::list_states, assignment::create_state))
+        .routes(routes!(assignment::update_state, assignment::delete_state))
+        .routes(routes!(assignment::get_settings, assignment::put_settings))
         .routes(routes!(tickets::list))
         .routes(routes!(messages::list))
         .routes(routes!(tickets::bulk))

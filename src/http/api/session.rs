@@ -15,7 +15,7 @@ use crate::domain::{Session, DAY_MS};
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::ApiJson;
 use crate::state::AppState;
-use crate::store::users;
+use crate::store::{assignment, users};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -41,6 +41,22 @@ fn session_cookie(state: &AppState, value: &str, max_age: i64) -> String {
         ""
     };
     format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+}
+
+/// Moves the user to the state configured for signing in or out (ASSIGN-4); a configured
+/// state that was deleted since is skipped rather than blocking the sign-in.
+fn apply_configured_state(
+    txn: &redb::WriteTransaction,
+    fx: &mut crate::store::Effects,
+    user_id: u64,
+    state: Option<String>,
+    now: crate::domain::Millis,
+) -> AppResult<()> {
+    let Some(name) = state else { return Ok(()) };
+    if assignment::find_state(&assignment::states_w(txn)?, &name).is_none() {
+        return Ok(());
+    }
+    assignment::set_user_state(txn, fx, user_id, &name, now).map(|_| ())
 }
 
 #[utoipa::path(post, path = "/api/v1/session", tag = "session", request_body = SignIn,
@@ -87,9 +103,14 @@ pub async fn sign_in(
         expires_at: now + SESSION_DAYS * DAY_MS,
     };
     let hash = auth::sha256_hex(&token);
+    let uid = user.id;
     state
         .store
-        .write(move |txn, _| users::create_session(txn, &hash, &session))
+        .write(move |txn, fx| {
+            users::create_session(txn, &hash, &session)?;
+            let on_sign_in = assignment::settings_w(txn)?.on_sign_in;
+            apply_configured_state(txn, fx, uid, on_sign_in, now)
+        })
         .await?;
     tracing::info!(user = user.id, "signed in");
     let cookie = session_cookie(&state, &token, SESSION_DAYS * 86_400);
@@ -118,9 +139,14 @@ pub async fn current(user: Option<CurrentUser>) -> Json<CurrentSession> {
     responses((status = 204), (status = 401, body = ErrorBody)))]
 pub async fn sign_out(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
     if let Some(hash) = user.session_hash.clone() {
+        let (uid, now) = (user.user.id, state.store.now());
         state
             .store
-            .write(move |txn, _| users::delete_session(txn, &hash))
+            .write(move |txn, fx| {
+                users::delete_session(txn, &hash)?;
+                let on_sign_out = assignment::settings_w(txn)?.on_sign_out;
+                apply_configured_state(txn, fx, uid, on_sign_out, now)
+            })
             .await?;
     }
     let mut headers = HeaderMap::new();

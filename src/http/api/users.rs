@@ -132,18 +132,10 @@ pub async fn set_status(
 ) -> AppResult<Json<UserView>> {
     let name = text_field(&body.state, "state", 60)?;
     let uid = user.user.id;
-    let updated = state
+    let now = state.store.now();
+    let (updated, _) = state
         .store
-        .write(move |txn, fx| {
-            let before = users::get_w(txn, uid)?.ok_or_else(|| AppError::not_found("user"))?;
-            let mut after = before.clone();
-            after.connection_state = Some(name.clone());
-            users::update(txn, fx, &before, &after)?;
-            let mut e = crate::store::event("presence.changed");
-            e.user_id = Some(uid);
-            fx.emit(e);
-            Ok(after)
-        })
+        .write(move |txn, fx| crate::store::assignment::set_user_state(txn, fx, uid, &name, now))
         .await?;
     Ok(Json(UserView::from(&updated)))
 }

@@ -1,0 +1,481 @@
+//! The store side of the assignment engine: builds the snapshot `domain::assign::decide`
+//! needs, records its decision (ticket, turn, history with the reason), keeps every agent's
+//! open/pending load, drains the backlog when someone becomes available, and holds the
+//! connection states.
+
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+
+use super::tables::*;
+use super::{codec, event, next_id, Effects};
+use crate::domain::assign::{self, Candidate, Decision, Policy, Relation, Snapshot};
+use crate::domain::*;
+use crate::error::{AppError, AppResult};
+use crate::store::index::{Sort, TicketQuery};
+
+// ---------- load counters ----------
+
+fn load_of(t: &Ticket) -> Option<(u64, u32, u32)> {
+    let user = t.assignee_id?;
+    t.is_open_load()
+        .then(|| (user, 1, u32::from(t.is_pending_load())))
+}
+
+fn add_load(txn: &WriteTransaction, user: u64, open: i64, pending: i64) -> AppResult<()> {
+    let mut table = txn.open_table(USER_TO_LOAD)?;
+    let (o, p) = table.get(user)?.map(|g| g.value()).unwrap_or((0, 0));
+    let clamp = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
+    table.insert(
+        user,
+        (clamp(i64::from(o) + open), clamp(i64::from(p) + pending)),
+    )?;
+    Ok(())
+}
+
+/// Keeps `user_load` true as a ticket changes (called by `tickets::save`).
+pub fn update_load(txn: &WriteTransaction, old: Option<&Ticket>, new: &Ticket) -> AppResult<()> {
+    let before = old.and_then(load_of);
+    let after = load_of(new);
+    if before == after {
+        return Ok(());
+    }
+    if let Some((u, o, p)) = before {
+        add_load(txn, u, -i64::from(o), -i64::from(p))?;
+    }
+    if let Some((u, o, p)) = after {
+        add_load(txn, u, i64::from(o), i64::from(p))?;
+    }
+    Ok(())
+}
+
+/// Counts every agent's load from the tickets (migration 3→4). Returns how many agents.
+pub fn rebuild_loads(txn: &WriteTransaction) -> AppResult<usize> {
+    let mut loads: std::collections::BTreeMap<u64, (u32, u32)> = Default::default();
+    for row in txn.open_table(NUMBER_TO_TICKET)?.iter()? {
+        let (_, bytes) = row?;
+        let t: Ticket = codec::decode(bytes.value())?;
+        if let Some((u, o, p)) = load_of(&t) {
+            let e = loads.entry(u).or_default();
+            e.0 += o;
+            e.1 += p;
+        }
+    }
+    let mut table = txn.open_table(USER_TO_LOAD)?;
+    for (u, l) in &loads {
+        table.insert(*u, *l)?;
+    }
+    Ok(loads.len())
+}
+
+pub fn load(txn: &ReadTransaction, user: u64) -> AppResult<(u32, u32)> {
+    Ok(txn
+        .open_table(USER_TO_LOAD)?
+        .get(user)?
+        .map(|g| g.value())
+        .unwrap_or((0, 0)))
+}
+
+// ---------- connection states ----------
+
+pub const DEFAULT_STATES: [(&str, bool); 4] = [
+    ("Conectado", true),
+    ("Colación", false),
+    ("Reunión", false),
+    ("Desconectado", false),
+];
+
+/// Adds the default states and settings to a store that has none (new or migrated).
+pub fn seed_states(txn: &WriteTransaction) -> AppResult<()> {
+    if txn.open_table(STATE_ID_TO_STATE)?.iter()?.next().is_some() {
+        return Ok(());
+    }
+    for (name, assignable) in DEFAULT_STATES {
+        let s = ConnectionState {
+            id: next_id(txn, "connection_state")?,
+            name: name.into(),
+            assignable,
+        };
+        txn.open_table(STATE_ID_TO_STATE)?
+            .insert(s.id, codec::encode(&s)?.as_slice())?;
+    }
+    put_settings(
+        txn,
+        &ConnectionSettings {
+            on_sign_in: Some("Conectado".into()),
+            on_sign_out: Some("Desconectado".into()),
+            idle_minutes: None,
+            idle_state: None,
+        },
+    )
+}
+
+pub fn states(txn: &ReadTransaction) -> AppResult<Vec<ConnectionState>> {
+    codec::all(&txn.open_table(STATE_ID_TO_STATE)?)
+}
+
+pub fn states_w(txn: &WriteTransaction) -> AppResult<Vec<ConnectionState>> {
+    codec::all(&txn.open_table(STATE_ID_TO_STATE)?)
+}
+
+pub fn put_state(txn: &WriteTransaction, s: &ConnectionState) -> AppResult<()> {
+    txn.open_table(STATE_ID_TO_STATE)?
+        .insert(s.id, codec::encode(s)?.as_slice())?;
+    Ok(())
+}
+
+pub fn delete_state(txn: &WriteTransaction, id: u64) -> AppResult<()> {
+    txn.open_table(STATE_ID_TO_STATE)?.remove(id)?;
+    Ok(())
+}
+
+/// Is a user with this state name available for tickets?
+fn assignable(states: &[ConnectionState], name: Option<&str>) -> bool {
+    name.is_some_and(|n| {
+        states
+            .iter()
+            .any(|s| s.assignable && s.name.eq_ignore_ascii_case(n))
+    })
+}
+
+pub fn find_state<'a>(states: &'a [ConnectionState], name: &str) -> Option<&'a ConnectionState> {
+    states.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+}
+
+const SETTINGS_KEY: &str = "connection_settings";
+
+pub fn settings(txn: &ReadTransaction) -> AppResult<ConnectionSettings> {
+    match txn.open_table(META)?.get(SETTINGS_KEY)? {
+        Some(g) => codec::decode(g.value()),
+        None => Ok(ConnectionSettings::default()),
+    }
+}
+
+pub fn settings_w(txn: &WriteTransaction) -> AppResult<ConnectionSettings> {
+    match txn.open_table(META)?.get(SETTINGS_KEY)? {
+        Some(g) => codec::decode(g.value()),
+        None => Ok(ConnectionSettings::default()),
+    }
+}
+
+pub fn put_settings(txn: &WriteTransaction, s: &ConnectionSettings) -> AppResult<()> {
+    txn.open_table(META)?
+        .insert(SETTINGS_KEY, codec::encode(s)?.as_slice())?;
+    Ok(())
+}
+
+/// Sets a user's connection state (a name that exists) and, when it makes them available,
+/// hands them the waiting backlog of their accounts. Returns the tickets assigned.
+pub fn set_user_state(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    user_id: u64,
+    name: &str,
+    now: Millis,
+) -> AppResult<(User, usize)> {
+    let all = states_w(txn)?;
+    let state = find_state(&all, name).ok_or_else(|| {
+        AppError::invalid(
+            "state",
+            "unknown_state",
+            format!("there is no connection state `{name}`"),
+        )
+    })?;
+    let before = super::users::get_w(txn, user_id)?.ok_or_else(|| AppError::not_found("user"))?;
+    let mut after = before.clone();
+    after.connection_state = Some(state.name.clone());
+    if before.connection_state == after.connection_state {
+        return Ok((after, 0));
+    }
+    super::users::update(txn, fx, &before, &after)?;
+    let mut e = event("presence.changed");
+    e.user_id = Some(user_id);
+    fx.emit(e);
+    let drained = if state.assignable {
+        let accounts: Vec<u64> = super::accounts::modes_of_user_w(txn, user_id)?
+            .into_iter()
+            .filter(|(_, m)| *m == AssignMode::Auto)
+            .map(|(a, _)| a)
+            .collect();
+        drain(txn, fx, &accounts, now)?
+    } else {
+        0
+    };
+    Ok((after, drained))
+}
+
+// ---------- decisions ----------
+
+/// The account's `settings.assignment`, or the defaults.
+pub fn policy_of(account: &Account) -> Policy {
+    account
+        .settings
+        .get("assignment")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default()
+}
+
+/// Everyone enabled on the account (or, for a team, the team's members enabled on it).
+fn candidates(
+    txn: &WriteTransaction,
+    rotation_key: u64,
+    account_id: u64,
+    members: Option<&[u64]>,
+) -> AppResult<Vec<Candidate>> {
+    let states = states_w(txn)?;
+    let modes = txn.open_table(USER_ACCOUNT_TO_MODE)?;
+    let loads = txn.open_table(USER_TO_LOAD)?;
+    let turns = txn.open_table(ACCOUNT_USER_TO_TURN)?;
+    let mut out = Vec::new();
+    for row in modes.iter()? {
+        let (key, mode) = row?;
+        let (user_id, acc) = key.value();
+        let mode = AssignMode::from_code(mode.value());
+        if acc != account_id || mode == AssignMode::Disabled {
+            continue;
+        }
+        if members.is_some_and(|m| !m.contains(&user_id)) {
+            continue;
+        }
+        let Some(user) = super::users::get_w(txn, user_id)? else {
+            continue;
+        };
+        let (open, pending) = loads.get(user_id)?.map(|g| g.value()).unwrap_or((0, 0));
+        out.push(Candidate {
+            user_id,
+            name: user.name.clone(),
+            // In a team every enabled member takes turns (the team is the choice).
+            auto: mode == AssignMode::Auto || members.is_some(),
+            enabled: true,
+            available: user.active && assignable(&states, user.connection_state.as_deref()),
+            open,
+            pending,
+            last_turn: turns
+                .get((rotation_key, user_id))?
+                .map(|g| g.value())
+                .unwrap_or(0),
+        });
+    }
+    Ok(out)
+}
+
+/// Applies a decision to the ticket (not saved here) and records it.
+fn record(
+    txn: &WriteTransaction,
+    ticket: &mut Ticket,
+    rotation_key: u64,
+    decision: Decision,
+    now: Millis,
+) -> AppResult<bool> {
+    match decision {
+        Decision::Assign {
+            user_id,
+            reason,
+            rotation,
+        } => {
+            ticket.assignee_id = Some(user_id);
+            if rotation {
+                let turn = next_id(txn, "assignment_turn")?;
+                txn.open_table(ACCOUNT_USER_TO_TURN)?
+                    .insert((rotation_key, user_id), turn)?;
+            }
+            let last = LastAssignment {
+                ticket_number: ticket.number,
+                account_id: ticket.account_id,
+                at: now,
+                reason: reason.clone(),
+            };
+            txn.open_table(USER_ID_TO_LAST_ASSIGNMENT)?
+                .insert(user_id, codec::encode(&last)?.as_slice())?;
+            super::tickets::add_history(txn, ticket.number, None, "assigned", &reason, now)?;
+            Ok(true)
+        }
+        Decision::Unassigned { reason } => {
+            super::tickets::add_history(txn, ticket.number, None, "unassigned", &reason, now)?;
+            Ok(false)
+        }
+    }
+}
+
+/// Chooses an agent for a ticket of `account` that has none (new, or waiting in the backlog).
+/// `relation` is who served this customer last on the account. The caller saves the ticket.
+pub fn assign_new(
+    txn: &WriteTransaction,
+    ticket: &mut Ticket,
+    account: &Account,
+    relation: Option<Relation>,
+    now: Millis,
+) -> AppResult<bool> {
+    let cands = candidates(txn, account.id, account.id, None)?;
+    let decision = assign::decide(&Snapshot {
+        account_name: &account.name,
+        policy: policy_of(account),
+        candidates: &cands,
+        relation,
+        now,
+    });
+    record(txn, ticket, account.id, decision, now)
+}
+
+/// Round-robin among the members of the ticket's team (ORG-1). The caller saves the ticket.
+pub fn assign_in_team(
+    txn: &WriteTransaction,
+    ticket: &mut Ticket,
+    team: &Team,
+    now: Millis,
+) -> AppResult<bool> {
+    let account = super::accounts::require_w(txn, ticket.account_id)?;
+    let key = u64::MAX - team.id;
+    let cands = candidates(txn, key, account.id, Some(&team.members))?;
+    let policy = Policy {
+        sticky: false,
+        ..policy_of(&account)
+    };
+    let name = format!("{} (equipo {})", account.name, team.name);
+    let decision = assign::decide(&Snapshot {
+        account_name: &name,
+        policy,
+        candidates: &cands,
+        relation: None,
+        now,
+    });
+    record(txn, ticket, key, decision, now)
+}
+
+/// Who served the customer of a new ticket last on its account, from their previous ticket.
+pub fn relation_of(previous: Option<&Ticket>) -> Option<Relation> {
+    let t = previous?;
+    Some(Relation {
+        user_id: t.assignee_id?,
+        served_at: t.closed_at.unwrap_or(t.updated_at),
+    })
+}
+
+/// Most tickets one drain assigns (the rest wait for the next trigger).
+pub const DRAIN_MAX: usize = 200;
+
+/// Assigns waiting unassigned open tickets of these accounts, oldest first, while the engine
+/// finds someone (ASSIGN-4). Returns how many were assigned.
+pub fn drain(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    accounts: &[u64],
+    now: Millis,
+) -> AppResult<usize> {
+    let mut assigned = 0;
+    for &account_id in accounts {
+        let Some(account) = super::accounts::get_w(txn, account_id)? else {
+            continue;
+        };
+        let q = TicketQuery {
+            states: vec![TicketState::Open],
+            accounts: Some(vec![account_id]),
+            assignee: Some(None),
+            sort: Some(Sort::CreatedAsc),
+            limit: DRAIN_MAX,
+            ..Default::default()
+        };
+        for before in super::tickets::query_in_write(txn, &q, now)? {
+            if assigned >= DRAIN_MAX {
+                return Ok(assigned);
+            }
+            if before.team_id.is_some() || before.merged_into.is_some() {
+                continue;
+            }
+            let mut t = before.clone();
+            if !assign_new(txn, &mut t, &account, None, now)? {
+                break;
+            }
+            super::tickets::save(txn, Some(&before), &t)?;
+            let mut e = event("ticket.updated");
+            e.ticket_number = Some(t.number);
+            e.account_id = Some(t.account_id);
+            e.contact_id = Some(t.contact_id);
+            fx.emit(e);
+            assigned += 1;
+        }
+    }
+    Ok(assigned)
+}
+
+// ---------- "why is this agent not receiving tickets?" ----------
+
+pub struct AccountWhy {
+    pub account: Account,
+    pub mode: AssignMode,
+    pub policy: Policy,
+}
+
+pub struct Why {
+    pub user: User,
+    pub state_assignable: bool,
+    pub open: u32,
+    pub pending: u32,
+    pub accounts: Vec<AccountWhy>,
+    pub last: Option<LastAssignment>,
+}
+
+pub fn why(txn: &ReadTransaction, user_id: u64) -> AppResult<Why> {
+    let user = super::users::get(txn, user_id)?.ok_or_else(|| AppError::not_found("user"))?;
+    let states = states(txn)?;
+    let (open, pending) = load(txn, user_id)?;
+    let modes = super::accounts::modes_of_user(txn, user_id)?;
+    let mut accounts = Vec::new();
+    for account in super::accounts::list(txn)? {
+        let mode = modes
+            .iter()
+            .find(|(a, _)| *a == account.id)
+            .map(|(_, m)| *m)
+            .unwrap_or(AssignMode::Disabled);
+        accounts.push(AccountWhy {
+            policy: policy_of(&account),
+            mode,
+            account,
+        });
+    }
+    let last = codec::get(&txn.open_table(USER_ID_TO_LAST_ASSIGNMENT)?, user_id)?;
+    Ok(Why {
+        state_assignable: user.active && assignable(&states, user.connection_state.as_deref()),
+        user,
+        open,
+        pending,
+        accounts,
+        last,
+    })
+}
+
+/// A renamed state keeps its agents; a state that stops being assignable stops assignments,
+/// one that becomes assignable drains the backlog of its agents' accounts.
+pub fn rename_state(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    before: &ConnectionState,
+    after: &ConnectionState,
+    now: Millis,
+) -> AppResult<()> {
+    let holders: Vec<User> = codec::all::<User>(&txn.open_table(USER_ID_TO_USER)?)?
+        .into_iter()
+        .filter(|u| {
+            u.connection_state
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(&before.name))
+        })
+        .collect();
+    let mut accounts = Vec::new();
+    for u in holders {
+        let mut changed = u.clone();
+        changed.connection_state = Some(after.name.clone());
+        if before.name != after.name {
+            super::users::update(txn, fx, &u, &changed)?;
+        }
+        if after.assignable && !before.assignable {
+            for (a, m) in super::accounts::modes_of_user_w(txn, u.id)? {
+                if m == AssignMode::Auto && !accounts.contains(&a) {
+                    accounts.push(a);
+                }
+            }
+        }
+    }
+    if !accounts.is_empty() {
+        drain(txn, fx, &accounts, now)?;
+    }
+    Ok(())
+}
