@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod assignment;
 mod bad_input;
 mod bench;
 mod crash;
