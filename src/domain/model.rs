@@ -345,6 +345,10 @@ pub struct HistoryEntry {
     pub actor_id: Option<u64>,
     pub action: String,
     pub detail: String,
+    /// On a ticket's creation: the assignment engine's decision and its reason (one entry
+    /// instead of two keeps ingest fast).
+    #[serde(default)]
+    pub decision: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -12,7 +12,39 @@ use crate::domain::*;
 use crate::error::{AppError, AppResult};
 use crate::store::index::{Sort, TicketQuery};
 
-// ---------- load counters ----------
+// ---------- the agent row: load, availability, name ----------
+
+/// What the engine reads about one agent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgentRow {
+    pub open: u32,
+    pub pending: u32,
+    pub available: bool,
+    pub name: String,
+}
+
+fn read_agent(
+    table: &impl ReadableTable<u64, (u32, u32, bool, &'static str)>,
+    user: u64,
+) -> AppResult<Option<AgentRow>> {
+    Ok(table.get(user)?.map(|g| {
+        let (open, pending, available, name) = g.value();
+        AgentRow {
+            open,
+            pending,
+            available,
+            name: name.to_string(),
+        }
+    }))
+}
+
+fn write_agent(txn: &WriteTransaction, user: u64, row: &AgentRow) -> AppResult<()> {
+    txn.open_table(USER_TO_AGENT)?.insert(
+        user,
+        (row.open, row.pending, row.available, row.name.as_str()),
+    )?;
+    Ok(())
+}
 
 fn load_of(t: &Ticket) -> Option<(u64, u32, u32)> {
     let user = t.assignee_id?;
@@ -21,17 +53,14 @@ fn load_of(t: &Ticket) -> Option<(u64, u32, u32)> {
 }
 
 fn add_load(txn: &WriteTransaction, user: u64, open: i64, pending: i64) -> AppResult<()> {
-    let mut table = txn.open_table(USER_TO_LOAD)?;
-    let (o, p) = table.get(user)?.map(|g| g.value()).unwrap_or((0, 0));
+    let mut row = read_agent(&txn.open_table(USER_TO_AGENT)?, user)?.unwrap_or_default();
     let clamp = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
-    table.insert(
-        user,
-        (clamp(i64::from(o) + open), clamp(i64::from(p) + pending)),
-    )?;
-    Ok(())
+    row.open = clamp(i64::from(row.open) + open);
+    row.pending = clamp(i64::from(row.pending) + pending);
+    write_agent(txn, user, &row)
 }
 
-/// Keeps `user_load` true as a ticket changes (called by `tickets::save`).
+/// Keeps the agents' open/pending counts true as a ticket changes (called by `tickets::save`).
 pub fn update_load(txn: &WriteTransaction, old: Option<&Ticket>, new: &Ticket) -> AppResult<()> {
     let before = old.and_then(load_of);
     let after = load_of(new);
@@ -47,7 +76,20 @@ pub fn update_load(txn: &WriteTransaction, old: Option<&Ticket>, new: &Ticket) -
     Ok(())
 }
 
-/// Counts every agent's load from the tickets (migration 3→4). Returns how many agents.
+/// Refreshes a user's availability and name in their agent row (called by `users::put`).
+pub fn refresh_agent(txn: &WriteTransaction, user: &User) -> AppResult<()> {
+    let states = states_w(txn)?;
+    let mut row = read_agent(&txn.open_table(USER_TO_AGENT)?, user.id)?.unwrap_or_default();
+    let available = user.active && assignable(&states, user.connection_state.as_deref());
+    if row.available == available && row.name == user.name {
+        return Ok(());
+    }
+    row.available = available;
+    row.name = user.name.clone();
+    write_agent(txn, user.id, &row)
+}
+
+/// Builds every agent row from the users and tickets (migration 3→4). Returns how many.
 pub fn rebuild_loads(txn: &WriteTransaction) -> AppResult<usize> {
     let mut loads: std::collections::BTreeMap<u64, (u32, u32)> = Default::default();
     for row in txn.open_table(NUMBER_TO_TICKET)?.iter()? {
@@ -59,18 +101,34 @@ pub fn rebuild_loads(txn: &WriteTransaction) -> AppResult<usize> {
             e.1 += p;
         }
     }
-    let mut table = txn.open_table(USER_TO_LOAD)?;
-    for (u, l) in &loads {
-        table.insert(*u, *l)?;
+    let users: Vec<User> = codec::all(&txn.open_table(USER_ID_TO_USER)?)?;
+    let states = states_w(txn)?;
+    for u in &users {
+        let (open, pending) = loads.remove(&u.id).unwrap_or((0, 0));
+        let row = AgentRow {
+            open,
+            pending,
+            available: u.active && assignable(&states, u.connection_state.as_deref()),
+            name: u.name.clone(),
+        };
+        write_agent(txn, u.id, &row)?;
     }
-    Ok(loads.len())
+    // Assignees without a user record still count, should the record come back.
+    for (id, (open, pending)) in loads {
+        let row = AgentRow {
+            open,
+            pending,
+            ..AgentRow::default()
+        };
+        write_agent(txn, id, &row)?;
+    }
+    Ok(users.len())
 }
 
+/// (open, pending) tickets of a user.
 pub fn load(txn: &ReadTransaction, user: u64) -> AppResult<(u32, u32)> {
-    Ok(txn
-        .open_table(USER_TO_LOAD)?
-        .get(user)?
-        .map(|g| g.value())
+    Ok(read_agent(&txn.open_table(USER_TO_AGENT)?, user)?
+        .map(|r| (r.open, r.pending))
         .unwrap_or((0, 0)))
 }
 
@@ -220,9 +278,8 @@ fn candidates(
     account_id: u64,
     members: Option<&[u64]>,
 ) -> AppResult<Vec<Candidate>> {
-    let states = states_w(txn)?;
     let modes = txn.open_table(USER_ACCOUNT_TO_MODE)?;
-    let loads = txn.open_table(USER_TO_LOAD)?;
+    let agents = txn.open_table(USER_TO_AGENT)?;
     let turns = txn.open_table(ACCOUNT_USER_TO_TURN)?;
     let mut out = Vec::new();
     for row in modes.iter()? {
@@ -235,19 +292,18 @@ fn candidates(
         if members.is_some_and(|m| !m.contains(&user_id)) {
             continue;
         }
-        let Some(user) = super::users::get_w(txn, user_id)? else {
+        let Some(agent) = read_agent(&agents, user_id)? else {
             continue;
         };
-        let (open, pending) = loads.get(user_id)?.map(|g| g.value()).unwrap_or((0, 0));
         out.push(Candidate {
             user_id,
-            name: user.name.clone(),
+            name: agent.name,
             // In a team every enabled member takes turns (the team is the choice).
             auto: mode == AssignMode::Auto || members.is_some(),
             enabled: true,
-            available: user.active && assignable(&states, user.connection_state.as_deref()),
-            open,
-            pending,
+            available: agent.available,
+            open: agent.open,
+            pending: agent.pending,
             last_turn: turns
                 .get((rotation_key, user_id))?
                 .map(|g| g.value())
@@ -258,13 +314,15 @@ fn candidates(
 }
 
 /// Applies a decision to the ticket (not saved here) and records it.
-fn record(
+/// Applies a decision to the ticket (not saved here). Returns whether it was assigned, the
+/// history action and the reason; the caller writes the history entry.
+fn apply(
     txn: &WriteTransaction,
     ticket: &mut Ticket,
     rotation_key: u64,
     decision: Decision,
     now: Millis,
-) -> AppResult<bool> {
+) -> AppResult<(bool, &'static str, String)> {
     match decision {
         Decision::Assign {
             user_id,
@@ -273,45 +331,69 @@ fn record(
         } => {
             ticket.assignee_id = Some(user_id);
             if rotation {
-                let turn = next_id(txn, "assignment_turn")?;
+                // Time first, then the ticket number: ordered turns without a sequence write.
+                let turn = (u64::try_from(now).unwrap_or(0) << 16) | (ticket.number & 0xFFFF);
                 txn.open_table(ACCOUNT_USER_TO_TURN)?
                     .insert((rotation_key, user_id), turn)?;
             }
-            let last = LastAssignment {
-                ticket_number: ticket.number,
-                account_id: ticket.account_id,
-                at: now,
-                reason: reason.clone(),
-            };
-            txn.open_table(USER_ID_TO_LAST_ASSIGNMENT)?
-                .insert(user_id, codec::encode(&last)?.as_slice())?;
-            super::tickets::add_history(txn, ticket.number, None, "assigned", &reason, now)?;
-            Ok(true)
+            Ok((true, "assigned", reason))
         }
-        Decision::Unassigned { reason } => {
-            super::tickets::add_history(txn, ticket.number, None, "unassigned", &reason, now)?;
-            Ok(false)
-        }
+        Decision::Unassigned { reason } => Ok((false, "unassigned", reason)),
     }
 }
 
-/// Chooses an agent for a ticket of `account` that has none (new, or waiting in the backlog).
-/// `relation` is who served this customer last on the account. The caller saves the ticket.
+/// Applies a decision and records it as its own history entry.
+fn record(
+    txn: &WriteTransaction,
+    ticket: &mut Ticket,
+    rotation_key: u64,
+    decision: Decision,
+    now: Millis,
+) -> AppResult<bool> {
+    let (assigned, action, reason) = apply(txn, ticket, rotation_key, decision, now)?;
+    super::tickets::add_history(txn, ticket.number, None, action, &reason, now)?;
+    Ok(assigned)
+}
+
+fn decide_for(
+    txn: &WriteTransaction,
+    account: &Account,
+    relation: Option<Relation>,
+    now: Millis,
+) -> AppResult<Decision> {
+    let cands = candidates(txn, account.id, account.id, None)?;
+    Ok(assign::decide(&Snapshot {
+        account_name: &account.name,
+        policy: policy_of(account),
+        candidates: &cands,
+        relation,
+        now,
+    }))
+}
+
+/// Chooses an agent for a new ticket of `account`. `relation` is who served this customer
+/// last on the account. Returns whether it was assigned and the reason, which the caller
+/// records in the ticket's "created" history entry; the caller saves the ticket.
 pub fn assign_new(
     txn: &WriteTransaction,
     ticket: &mut Ticket,
     account: &Account,
     relation: Option<Relation>,
     now: Millis,
+) -> AppResult<(bool, String)> {
+    let decision = decide_for(txn, account, relation, now)?;
+    let (assigned, _, reason) = apply(txn, ticket, account.id, decision, now)?;
+    Ok((assigned, reason))
+}
+
+/// Assigns a waiting ticket (backlog), recording the decision in its history.
+fn assign_waiting(
+    txn: &WriteTransaction,
+    ticket: &mut Ticket,
+    account: &Account,
+    now: Millis,
 ) -> AppResult<bool> {
-    let cands = candidates(txn, account.id, account.id, None)?;
-    let decision = assign::decide(&Snapshot {
-        account_name: &account.name,
-        policy: policy_of(account),
-        candidates: &cands,
-        relation,
-        now,
-    });
+    let decision = decide_for(txn, account, None, now)?;
     record(txn, ticket, account.id, decision, now)
 }
 
@@ -381,7 +463,7 @@ pub fn drain(
                 continue;
             }
             let mut t = before.clone();
-            if !assign_new(txn, &mut t, &account, None, now)? {
+            if !assign_waiting(txn, &mut t, &account, now)? {
                 break;
             }
             super::tickets::save(txn, Some(&before), &t)?;
@@ -431,7 +513,37 @@ pub fn why(txn: &ReadTransaction, user_id: u64) -> AppResult<Why> {
             account,
         });
     }
-    let last = codec::get(&txn.open_table(USER_ID_TO_LAST_ASSIGNMENT)?, user_id)?;
+    // The newest ticket given to them, and the reason the engine recorded for it.
+    let newest = super::index::list(
+        txn,
+        &TicketQuery {
+            assignee: Some(Some(user_id)),
+            sort: Some(Sort::CreatedDesc),
+            limit: 1,
+            ..Default::default()
+        },
+        0,
+    )?
+    .0;
+    let last = match newest.into_iter().next() {
+        Some(t) => super::tickets::history(txn, t.number)?
+            .into_iter()
+            .rev()
+            .find_map(|h| {
+                let reason = if h.action == "assigned" {
+                    Some(h.detail)
+                } else {
+                    h.decision
+                }?;
+                Some(LastAssignment {
+                    ticket_number: t.number,
+                    account_id: t.account_id,
+                    at: h.at,
+                    reason,
+                })
+            }),
+        None => None,
+    };
     Ok(Why {
         state_assignable: user.active && assignable(&states, user.connection_state.as_deref()),
         user,
@@ -465,6 +577,9 @@ pub fn rename_state(
         changed.connection_state = Some(after.name.clone());
         if before.name != after.name {
             super::users::update(txn, fx, &u, &changed)?;
+        } else {
+            // Only the assignable flag changed: the agent row follows.
+            refresh_agent(txn, &changed)?;
         }
         if after.assignable && !before.assignable {
             for (a, m) in super::accounts::modes_of_user_w(txn, u.id)? {

@@ -19,8 +19,8 @@ type Step = fn(&WriteTransaction) -> AppResult<()>;
 const STEPS: [Step; 3] = [v1_to_v2, v2_to_v3, v3_to_v4];
 
 fn v3_to_v4(txn: &WriteTransaction) -> AppResult<()> {
-    let users = super::assignment::rebuild_loads(txn)?;
     super::assignment::seed_states(txn)?;
+    let users = super::assignment::rebuild_loads(txn)?;
     tracing::info!(
         users,
         "migration 3→4: agent loads counted, connection states added"

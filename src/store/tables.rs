@@ -50,15 +50,17 @@ pub const TICKET_COMMENT_TO_COMMENT: TableDefinition<(u64, u64), &[u8]> =
 pub const TICKET_HISTORY_TO_ENTRY: TableDefinition<(u64, u64), &[u8]> =
     TableDefinition::new("history");
 
-/// User id → (open tickets assigned, of which awaiting their reply): kept by `tickets::save`.
-pub const USER_TO_LOAD: TableDefinition<u64, (u32, u32)> = TableDefinition::new("user_load");
+/// User id → (open tickets assigned, of which awaiting their reply, available for tickets,
+/// name): all the assignment engine reads about an agent, in one row. The counts are kept by
+/// `tickets::save`, the rest by `users::put` and state changes.
+pub const USER_TO_AGENT: TableDefinition<u64, (u32, u32, bool, &str)> =
+    TableDefinition::new("agents");
 /// (account id, user id) → the rotation turn when the user last got a ticket of the account by
-/// round-robin (a team's rotation uses `u64::MAX - team id` as the account).
+/// round-robin (a team's rotation uses `u64::MAX - team id` as the account). A turn is the
+/// time in ms shifted left 16 bits plus the low bits of the ticket number: ordered without a
+/// sequence write.
 pub const ACCOUNT_USER_TO_TURN: TableDefinition<(u64, u64), u64> =
     TableDefinition::new("assignment_turns");
-/// User id → LastAssignment.
-pub const USER_ID_TO_LAST_ASSIGNMENT: TableDefinition<u64, &[u8]> =
-    TableDefinition::new("last_assignment");
 pub const STATE_ID_TO_STATE: TableDefinition<u64, &[u8]> =
     TableDefinition::new("connection_states");
 
@@ -91,9 +93,8 @@ pub fn create_all(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> 
     txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?;
     txn.open_table(USER_ACCOUNT_TO_MODE)?;
     txn.open_table(USER_ID_TO_BOARD)?;
-    txn.open_table(USER_TO_LOAD)?;
+    txn.open_table(USER_TO_AGENT)?;
     txn.open_table(ACCOUNT_USER_TO_TURN)?;
-    txn.open_table(USER_ID_TO_LAST_ASSIGNMENT)?;
     txn.open_table(STATE_ID_TO_STATE)?;
     txn.open_table(CONTACT_ID_TO_CONTACT)?;
     txn.open_table(IDENTITY_TO_CONTACT_ID)?;

@@ -83,6 +83,18 @@ pub fn add_history(
     detail: &str,
     now: Millis,
 ) -> AppResult<()> {
+    add_history_with(txn, number, actor_id, action, detail, None, now)
+}
+
+pub fn add_history_with(
+    txn: &WriteTransaction,
+    number: u64,
+    actor_id: Option<u64>,
+    action: &str,
+    detail: &str,
+    decision: Option<String>,
+    now: Millis,
+) -> AppResult<()> {
     let id = next_id(txn, "history")?;
     let entry = HistoryEntry {
         id,
@@ -91,6 +103,7 @@ pub fn add_history(
         actor_id,
         action: action.to_string(),
         detail: detail.to_string(),
+        decision,
     };
     txn.open_table(TICKET_HISTORY_TO_ENTRY)?
         .insert((number, id), codec::encode(&entry)?.as_slice())?;
@@ -252,9 +265,10 @@ pub fn ingest(
                 Some(p) => format!("ticket creado por mensaje del cliente (sigue a #{p})"),
                 None => "ticket creado por mensaje del cliente".to_string(),
             };
-            add_history(txn, number, None, "created", &detail, at)?;
             let relation = super::assignment::relation_of(last.as_ref());
-            super::assignment::assign_new(txn, &mut t, &account, relation, now)?;
+            let (_, decision) =
+                super::assignment::assign_new(txn, &mut t, &account, relation, now)?;
+            add_history_with(txn, number, None, "created", &detail, Some(decision), at)?;
             (t, None, true)
         }
     };

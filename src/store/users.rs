@@ -87,7 +87,7 @@ pub fn create(
 pub fn put(txn: &WriteTransaction, user: &User) -> AppResult<()> {
     txn.open_table(USER_ID_TO_USER)?
         .insert(user.id, codec::encode(user)?.as_slice())?;
-    Ok(())
+    super::assignment::refresh_agent(txn, user)
 }
 
 /// Saves an edited user, keeping the email index in step.

@@ -23,7 +23,14 @@ async fn history_details(api: &Api, n: u64) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|h| h["detail"].as_str().unwrap().to_string())
+        .flat_map(|h| {
+            // A new ticket's decision rides on its "created" entry.
+            [h["detail"].as_str(), h["decision"].as_str()]
+                .into_iter()
+                .flatten()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
 

@@ -684,6 +684,8 @@ pub struct HistoryView {
     pub actor_id: Option<String>,
     pub action: String,
     pub detail: String,
+    /// On creation: how the assignment engine decided, with its reason.
+    pub decision: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/tickets/{number}/history", tag = "tickets", params(("number" = u64, Path)),
@@ -707,6 +709,7 @@ pub async fn history(
                 actor_id: opt_id(h.actor_id),
                 action: h.action,
                 detail: h.detail,
+                decision: h.decision,
             })
             .collect(),
         next_cursor: None,
