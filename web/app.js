@@ -6,6 +6,8 @@ import { Board } from './board.js';
 import { TicketView } from './ticket.js';
 import { SearchBox } from './search.js';
 import { Dialog } from './dialog.js';
+import { AdminAssignment } from './admin.js';
+import { StateSelector } from './presence.js';
 
 const root = document.getElementById('app');
 
@@ -17,7 +19,7 @@ function useHashRoute() {
     return () => removeEventListener('hashchange', on);
   }, []);
   const m = hash.match(/^#\/t\/(\d+)/);
-  return m ? Number(m[1]) : null;
+  return { ticket: m ? Number(m[1]) : null, admin: hash.startsWith('#/admin') };
 }
 
 const SHORTCUTS = [['j / k', 'keys.move'], ['Enter', 'keys.open'], ['r', 'keys.reply'], ['c', 'keys.comment'],
@@ -63,7 +65,7 @@ function useShortcuts(setHelp) {
 }
 
 function Shell({ me, onSignOut, onLanguage }) {
-  const open = useHashRoute();
+  const { ticket: open, admin } = useHashRoute();
   const [help, setHelp] = useState(false);
   useShortcuts(setHelp);
   return html`<div class="shell">
@@ -75,13 +77,15 @@ function Shell({ me, onSignOut, onLanguage }) {
         <select id="language" value=${lang} onChange=${(e) => onLanguage(e.target.value)}>
           <option value="es">Español</option><option value="en">English</option>
         </select>
+        <${StateSelector} me=${me} />
+        <a class="ghost-link" href=${admin ? '#/' : '#/admin'}>${t(admin ? 'menu.board' : 'menu.assignment')}</a>
         <button type="button" class="ghost" title=${t('keys.help')} onClick=${() => setHelp(!help)}>?</button>
         <span class="who" title=${me.email}>${me.name}</span>
         <button type="button" class="ghost" onClick=${onSignOut}>${t('menu.sign_out')}</button>
       </div>
     </header>
     <div class=${open ? 'workspace with-ticket' : 'workspace'}>
-      <${Board} me=${me} openNumber=${open} />
+      ${admin ? html`<${AdminAssignment} me=${me} />` : html`<${Board} me=${me} openNumber=${open} />`}
       ${open && html`<${TicketView} key=${open} number=${open} me=${me} />`}
     </div>
     ${help && html`<${Dialog} labelledBy="keys-title" onClose=${() => setHelp(false)}>

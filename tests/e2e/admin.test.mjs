@@ -1,0 +1,110 @@
+// The assignment administration in a real browser: the agent × account matrix, an account's
+// mode and cap, the connection states, "why is this agent not receiving tickets?", and the
+// agent's own state selector. No console errors.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { apiAs, launchBrowser, newPage, startServer } from './server.mjs';
+
+const SHOTS = process.env.ATIENDE_SCREENSHOTS; // a directory: also save the README screenshots
+
+let server;
+let browser;
+let page;
+let admin;
+let ana;
+let whatsapp;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+  page = await newPage(browser);
+  admin = await apiAs(server.url, 'admin@demo.atiende.cl', 'demo-admin');
+  whatsapp = (await admin('GET', '/api/v1/accounts')).items.find((a) => a.kind === 'whatsapp');
+  ana = (await admin('GET', '/api/v1/users')).items.find((u) => u.name === 'Ana Castillo');
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const section = (name) => page.getByRole('region', { name });
+
+test('the administrator edits who works which account, in bulk', async () => {
+  await page.goto(server.url);
+  await page.getByLabel('Correo').fill('admin@demo.atiende.cl');
+  await page.getByLabel('Contraseña').fill('demo-admin');
+  await page.getByRole('button', { name: 'Entrar' }).click();
+  await page.getByRole('link', { name: 'Asignación' }).click();
+  const matrix = section('Ejecutivos por cuenta');
+  await matrix.getByRole('table').waitFor();
+  await matrix.getByLabel(`Ana Castillo en ${whatsapp.name}`).selectOption('enabled');
+  await matrix.getByLabel(`Cambiar a todos en ${whatsapp.name}`).selectOption('disabled');
+  await matrix.getByLabel(`Ana Castillo en ${whatsapp.name}`).selectOption('auto');
+  await matrix.getByRole('button', { name: /Guardar cambios/ }).click();
+  await matrix.getByText('Guardado.').waitFor();
+  const modes = (await admin('GET', '/api/v1/assignment')).items.filter((e) => e.account_id === whatsapp.id);
+  assert.deepEqual(modes.map((e) => [e.user_id, e.mode]), [[ana.id, 'auto']], 'only Ana stays, on auto');
+});
+
+test('the administrator sets an account to least-pending with a cap', async () => {
+  const form = page.getByRole('form', { name: whatsapp.name });
+  await form.getByLabel('Modo').selectOption('least_pending');
+  await form.getByLabel('Máximo de tickets abiertos por ejecutivo').fill('5');
+  await form.getByRole('button', { name: 'Guardar' }).click();
+  await form.getByText('Guardado.').waitFor();
+  const acc = await admin('GET', `/api/v1/accounts/${whatsapp.id}`);
+  assert.deepEqual(acc.settings.assignment, { mode: 'least_pending', max_open: 5, sticky: true });
+});
+
+test('the administrator adds a connection state and the idle change', async () => {
+  const states = section('Estados de conexión');
+  await states.getByLabel('Nuevo estado').fill('Capacitación');
+  await states.getByRole('button', { name: 'Agregar' }).click();
+  await states.getByRole('cell', { name: 'Capacitación', exact: true }).waitFor();
+  await states.getByRole('spinbutton').fill('15');
+  await states.locator('.auto-states select').nth(2).selectOption('Colación');
+  await states.getByRole('button', { name: 'Guardar' }).click();
+  await states.getByText('Guardado.').waitFor();
+  const settings = await admin('GET', '/api/v1/connection_settings');
+  assert.equal(settings.idle_minutes, 15);
+  assert.equal(settings.idle_state, 'Colación');
+  const names = (await admin('GET', '/api/v1/connection_states')).items.map((s) => s.name);
+  assert.ok(names.includes('Capacitación'));
+});
+
+test('"why" explains an agent who is not available, then one who is', async () => {
+  const why = section('¿Por qué no me llegan tickets?');
+  await why.getByLabel('Ejecutivo').selectOption(ana.id);
+  await why.getByText('Su estado «—» no es asignable.').waitFor();
+  // Ana signs in in her own browser: "Conectado" by the sign-in rule.
+  const anaPage = await newPage(browser);
+  await anaPage.goto(server.url);
+  await anaPage.getByLabel('Correo').fill('ana@demo.atiende.cl');
+  await anaPage.getByLabel('Contraseña').fill('demo-agente');
+  await anaPage.getByRole('button', { name: 'Entrar' }).click();
+  await anaPage.locator('section.column').first().waitFor();
+  assert.equal(await anaPage.getByLabel('Mi estado de conexión').inputValue(), 'Conectado');
+  await why.getByLabel('Ejecutivo').selectOption((await admin('GET', '/api/v1/users')).items[0].id);
+  await why.getByLabel('Ejecutivo').selectOption(ana.id);
+  await why.getByText('Nada lo impide: está disponible y con autoasignación.').waitFor();
+  // She goes to lunch from her own state selector.
+  await anaPage.getByLabel('Mi estado de conexión').selectOption('Colación');
+  await anaPage.waitForFunction(() => document.querySelector('.my-state .dot.off'));
+  const me = (await admin('GET', '/api/v1/users')).items.find((u) => u.id === ana.id);
+  assert.equal(me.connection_state, 'Colación');
+  await why.getByLabel('Ejecutivo').selectOption((await admin('GET', '/api/v1/users')).items[0].id);
+  await why.getByLabel('Ejecutivo').selectOption(ana.id);
+  await why.getByText('Su estado «Colación» no es asignable.').waitFor();
+  if (SHOTS) {
+    await page.evaluate(() => { document.querySelector('.admin').scrollTop = 0; });
+    await page.screenshot({ path: join(SHOTS, 'assignment-es.png') });
+  }
+  assert.deepEqual(anaPage.errors, []);
+  await anaPage.context().close();
+});
+
+test('no console errors in the administration', async () => {
+  assert.deepEqual(page.errors, []);
+});

@@ -1,0 +1,175 @@
+// Administration of assignment (ASSIGN-1..6): who works which account and how, each account's
+// mode, the connection states and their automatic changes, and "why is this agent not
+// receiving tickets?".
+import { html, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
+import { api, loadRefs, refs, t, when } from './lib.js';
+
+const MODES = ['disabled', 'enabled', 'auto'];
+
+export function AdminAssignment({ me }) {
+  const isAdmin = me.permissions?.includes('accounts.manage');
+  return html`<main class="admin" aria-labelledby="admin-title">
+    <h1 id="admin-title">${t('admin.title')}</h1>
+    ${isAdmin && html`<${Matrix} />`}
+    ${isAdmin && html`<${Policies} />`}
+    ${isAdmin && html`<${States} />`}
+    <${Why} me=${me} />
+  </main>`;
+}
+
+function Section({ id, title, hint, children }) {
+  return html`<section class="admin-section" aria-labelledby=${id}>
+    <h2 id=${id}>${title}</h2>${hint && html`<p class="hint">${hint}</p>`}${children}</section>`;
+}
+
+function useStatus() {
+  const [status, setStatus] = useState({ ok: '', error: '' });
+  return [status, (ok) => setStatus({ ok, error: '' }), (error) => setStatus({ ok: '', error })];
+}
+
+const StatusLine = ({ status }) => html`<p class="error" role="alert">${status.error}</p>
+  ${status.ok && html`<p class="ok" role="status">${status.ok}</p>`}`;
+
+/** The agent × account table, edited in bulk and saved at once. */
+function Matrix() {
+  const [modes, setModes] = useState(null); // "user:account" → mode
+  const [changed, setChanged] = useState({});
+  const [status, ok, fail] = useStatus();
+  const load = () => api('GET', '/api/v1/assignment').then((r) => {
+    const m = {};
+    for (const e of r.items) m[`${e.user_id}:${e.account_id}`] = e.mode;
+    setModes(m);
+    setChanged({});
+  }).catch((e) => fail(e.message));
+  useEffect(() => { load(); }, []);
+  if (!modes) return html`<p class="loading">${t('loading')}</p>`;
+  const users = refs.users.filter((u) => u.active);
+  const get = (u, a) => changed[`${u}:${a}`] ?? modes[`${u}:${a}`] ?? 'disabled';
+  const set = (u, a, m) => setChanged((c) => ({ ...c, [`${u}:${a}`]: m }));
+  const setColumn = (a, m) => { if (m) setChanged((c) => { const n = { ...c }; for (const u of users) n[`${u.id}:${a}`] = m; return n; }); };
+  const save = async () => {
+    const items = Object.entries(changed).map(([k, mode]) => { const [user_id, account_id] = k.split(':'); return { user_id, account_id, mode }; });
+    try { await api('PUT', '/api/v1/assignment', { items }); await load(); await loadRefs(); ok(t('admin.saved')); } catch (e) { fail(e.message); }
+  };
+  const dirty = Object.keys(changed).length;
+  return html`<${Section} id="matrix-title" title=${t('admin.matrix')} hint=${t('admin.matrix_hint')}>
+    <div class="table-wrap"><table class="matrix">
+      <thead><tr><th scope="col">${t('admin.agent')}</th>
+        ${refs.accounts.map((a) => html`<th scope="col">${a.name}
+          <select aria-label=${t('admin.set_column', { account: a.name })} value="" onChange=${(e) => { setColumn(a.id, e.target.value); e.target.value = ''; }}>
+            <option value="">${t('admin.set_all')}</option>${MODES.map((m) => html`<option value=${m}>${t(`mode.${m}`)}</option>`)}
+          </select></th>`)}</tr></thead>
+      <tbody>${users.map((u) => html`<tr><th scope="row">${u.name}</th>
+        ${refs.accounts.map((a) => html`<td class=${`mode-${get(u.id, a.id)}`}>
+          <select aria-label=${t('admin.mode_of', { agent: u.name, account: a.name })} value=${get(u.id, a.id)}
+            onChange=${(e) => set(u.id, a.id, e.target.value)}>
+            ${MODES.map((m) => html`<option value=${m}>${t(`mode.${m}`)}</option>`)}</select></td>`)}</tr>`)}</tbody>
+    </table></div>
+    <button type="button" class="primary" disabled=${!dirty} onClick=${save}>${t('admin.save_changes', { n: dirty })}</button>
+    <${StatusLine} status=${status} />
+  <//>`;
+}
+
+/** Each account's mode, cap and agent–customer relation. */
+function Policies() {
+  return html`<${Section} id="policies-title" title=${t('admin.policies')} hint=${t('admin.policies_hint')}>
+    <div class="policies">${refs.accounts.map((a) => html`<${Policy} key=${a.id} account=${a} />`)}</div>
+  <//>`;
+}
+
+function Policy({ account }) {
+  const initial = account.settings.assignment ?? {};
+  const [mode, setMode] = useState(initial.mode ?? 'round_robin');
+  const [cap, setCap] = useState(initial.max_open ?? '');
+  const [sticky, setSticky] = useState(initial.sticky ?? true);
+  const [status, ok, fail] = useStatus();
+  const save = async (ev) => {
+    ev.preventDefault();
+    const assignment = { mode, sticky, max_open: cap === '' ? null : Number(cap) };
+    try { await api('PATCH', `/api/v1/accounts/${account.id}`, { settings: { assignment } }); await loadRefs(); ok(t('admin.saved')); } catch (e) { fail(e.message); }
+  };
+  const id = `policy-${account.id}`;
+  return html`<form class="policy" onSubmit=${save} aria-labelledby=${id}>
+    <h3 id=${id}>${account.name}</h3>
+    <label>${t('admin.mode')} <select value=${mode} onChange=${(e) => setMode(e.target.value)}>
+      <option value="round_robin">${t('policy.round_robin')}</option>
+      <option value="least_pending">${t('policy.least_pending')}</option></select></label>
+    <label>${t('admin.max_open')} <input type="number" min="1" max="1000" value=${cap} placeholder=${t('admin.no_cap')}
+      onInput=${(e) => setCap(e.target.value)} /></label>
+    <label class="check"><input type="checkbox" checked=${sticky} onChange=${(e) => setSticky(e.target.checked)} /> ${t('admin.sticky')}</label>
+    <button type="submit" class="small">${t('action.save')}</button>
+    <${StatusLine} status=${status} />
+  </form>`;
+}
+
+/** Connection states and their automatic changes. */
+function States() {
+  const [states, setStates] = useState(null);
+  const [settings, setSettings] = useState(null);
+  const [name, setName] = useState('');
+  const [assignable, setAssignable] = useState(false);
+  const [status, ok, fail] = useStatus();
+  const load = async () => {
+    const [s, c] = await Promise.all([api('GET', '/api/v1/connection_states'), api('GET', '/api/v1/connection_settings')]);
+    setStates(s.items);
+    setSettings(c);
+  };
+  useEffect(() => { load().catch((e) => fail(e.message)); }, []);
+  const run = async (f) => { try { await f(); await load(); ok(t('admin.saved')); } catch (e) { fail(e.message); } };
+  if (!states || !settings) return html`<p class="loading">${t('loading')}</p>`;
+  const pick = (key) => html`<select value=${settings[key] ?? ''} onChange=${(e) => setSettings({ ...settings, [key]: e.target.value || null })}>
+    <option value="">${t('admin.no_change')}</option>${states.map((s) => html`<option value=${s.name}>${s.name}</option>`)}</select>`;
+  return html`<${Section} id="states-title" title=${t('admin.states')} hint=${t('admin.states_hint')}>
+    <table class="states"><thead><tr><th scope="col">${t('admin.state_name')}</th><th scope="col">${t('admin.assignable')}</th><th></th></tr></thead>
+      <tbody>${states.map((s) => html`<tr><td>${s.name}</td>
+        <td><input type="checkbox" aria-label=${t('admin.assignable_of', { name: s.name })} checked=${s.assignable}
+          onChange=${(e) => run(() => api('PATCH', `/api/v1/connection_states/${s.id}`, { assignable: e.target.checked }))} /></td>
+        <td><button type="button" class="small" aria-label=${t('admin.delete_state', { name: s.name })}
+          onClick=${() => run(() => api('DELETE', `/api/v1/connection_states/${s.id}`))}>${t('admin.delete')}</button></td></tr>`)}</tbody></table>
+    <form class="inline" onSubmit=${(e) => { e.preventDefault(); run(async () => { await api('POST', '/api/v1/connection_states', { name, assignable }); setName(''); }); }}>
+      <label>${t('admin.new_state')} <input value=${name} required maxlength="40" onInput=${(e) => setName(e.target.value)} /></label>
+      <label class="check"><input type="checkbox" checked=${assignable} onChange=${(e) => setAssignable(e.target.checked)} /> ${t('admin.assignable')}</label>
+      <button type="submit" class="small">${t('admin.add')}</button>
+    </form>
+    <form class="auto-states" onSubmit=${(e) => { e.preventDefault(); run(() => api('PUT', '/api/v1/connection_settings', settings)); }}>
+      <h3>${t('admin.auto_changes')}</h3>
+      <label>${t('admin.on_sign_in')} ${pick('on_sign_in')}</label>
+      <label>${t('admin.on_sign_out')} ${pick('on_sign_out')}</label>
+      <label>${t('admin.idle_after')} <input type="number" min="1" max="1440" value=${settings.idle_minutes ?? ''}
+        onInput=${(e) => setSettings({ ...settings, idle_minutes: e.target.value === '' ? null : Number(e.target.value) })} /> ${t('admin.minutes_to')} ${pick('idle_state')}</label>
+      <button type="submit" class="small">${t('action.save')}</button>
+    </form>
+    <${StatusLine} status=${status} />
+  <//>`;
+}
+
+/** ASSIGN-6: the answer to "why is this agent not receiving tickets?". */
+function Why({ me }) {
+  const everyone = me.permissions?.includes('tickets.all_accounts');
+  const [userId, setUserId] = useState(me.id);
+  const [why, setWhy] = useState(null);
+  const [error, setError] = useState('');
+  useEffect(() => {
+    setWhy(null);
+    api('GET', `/api/v1/assignment/why?user_id=${userId}`).then((w) => { setWhy(w); setError(''); }).catch((e) => setError(e.message));
+  }, [userId]);
+  return html`<${Section} id="why-title" title=${t('why.title')}>
+    ${everyone && html`<label>${t('admin.agent')} <select value=${userId} onChange=${(e) => setUserId(e.target.value)}>
+      ${refs.users.map((u) => html`<option value=${u.id}>${u.name}</option>`)}</select></label>`}
+    <p class="error" role="alert">${error}</p>
+    ${why && html`<div class="why" data-user=${why.user_id}>
+      <ul class="blockers">${why.blockers.length === 0 ? html`<li class="ok">${t('why.ok')}</li>`
+        : why.blockers.map((b) => html`<li class="blocker">${t(`why.${b}`, { state: why.connection_state ?? '—' })}</li>`)}</ul>
+      <dl class="profile">
+        <dt>${t('why.state')}</dt><dd>${why.connection_state ?? '—'} (${t(why.available ? 'why.assignable' : 'why.not_assignable')})</dd>
+        <dt>${t('why.load')}</dt><dd>${t('why.load_value', { open: why.open_tickets, pending: why.pending_tickets })}</dd>
+        <dt>${t('why.last')}</dt><dd>${why.last_assignment
+          ? html`<a href=${`#/t/${why.last_assignment.ticket_number}`}>#${why.last_assignment.ticket_number}</a> · ${when(why.last_assignment.at)} — ${why.last_assignment.reason}`
+          : t('why.never')}</dd>
+      </dl>
+      <table class="why-accounts"><thead><tr><th scope="col">${t('filter.account')}</th><th scope="col">${t('admin.mode')}</th><th scope="col">${t('admin.policy')}</th></tr></thead>
+        <tbody>${why.accounts.map((a) => html`<tr><td>${a.account_name}</td><td class=${`mode-${a.mode}`}>${t(`mode.${a.mode}`)}</td>
+          <td>${t(`policy.${a.policy.mode}`)}${a.policy.max_open ? ` · ${t('why.cap', { n: a.policy.max_open })}` : ''}${a.at_cap ? ` · ${t('why.at_cap_short')}` : ''}</td></tr>`)}</tbody></table>
+    </div>`}
+  <//>`;
+}
