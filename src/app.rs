@@ -170,6 +170,7 @@ async fn idle_sweeper(state: AppState) {
 }
 
 async fn sweep_idle(state: &AppState, started_at: crate::domain::Millis) -> AppResult<()> {
+    use crate::domain::assign::{idle_agents, Presence};
     use crate::store::assignment;
     let (settings, states, all) = state
         .store
@@ -185,17 +186,19 @@ async fn sweep_idle(state: &AppState, started_at: crate::domain::Millis) -> AppR
         return Ok(());
     };
     let now = state.store.now();
-    let limit = now - i64::from(minutes) * 60_000;
-    for u in all {
-        let in_assignable = u
-            .connection_state
-            .as_deref()
-            .is_some_and(|n| assignment::find_state(&states, n).is_some_and(|s| s.assignable));
-        let last = state.activity.last(u.id).unwrap_or(started_at);
-        if !u.active || !in_assignable || last > limit {
-            continue;
-        }
-        let (id, name) = (u.id, idle.clone());
+    let presence: Vec<Presence> =
+        all.iter()
+            .map(|u| Presence {
+                user_id: u.id,
+                active: u.active,
+                assignable: u.connection_state.as_deref().is_some_and(|n| {
+                    assignment::find_state(&states, n).is_some_and(|s| s.assignable)
+                }),
+                last_activity: state.activity.last(u.id),
+            })
+            .collect();
+    for id in idle_agents(&presence, started_at, now, minutes) {
+        let name = idle.clone();
         state
             .store
             .write(move |txn, fx| assignment::set_user_state(txn, fx, id, &name, now))

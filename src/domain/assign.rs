@@ -194,6 +194,29 @@ pub fn decide(s: &Snapshot) -> Decision {
     }
 }
 
+/// One agent as the idle rule sees them.
+#[derive(Debug, Clone, Copy)]
+pub struct Presence {
+    pub user_id: u64,
+    pub active: bool,
+    /// In an assignable state now.
+    pub assignable: bool,
+    /// Their last request, if any since `started_at`.
+    pub last_activity: Option<Millis>,
+}
+
+/// ASSIGN-4: the agents to move to the idle state — active, in an assignable state, and
+/// without a request for `minutes` (counting from `started_at` when none was seen, so a
+/// restart never sends everyone to lunch at once).
+pub fn idle_agents(agents: &[Presence], started_at: Millis, now: Millis, minutes: u32) -> Vec<u64> {
+    let limit = now - i64::from(minutes) * 60_000;
+    agents
+        .iter()
+        .filter(|a| a.active && a.assignable && a.last_activity.unwrap_or(started_at) <= limit)
+        .map(|a| a.user_id)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,6 +383,28 @@ mod tests {
             ..Policy::default()
         };
         assert_eq!(chosen(&decide(&snap(capped, &cs, rel))), Some(1));
+    }
+
+    #[test]
+    fn idle_rule_moves_only_quiet_available_agents() {
+        let min = 60_000;
+        let p = |user_id, active, assignable, last_activity| Presence {
+            user_id,
+            active,
+            assignable,
+            last_activity,
+        };
+        let agents = [
+            p(1, true, true, Some(0)),        // quiet 20 min
+            p(2, true, true, Some(10 * min)), // active 10 min ago
+            p(3, true, false, Some(0)),       // already at lunch
+            p(4, false, true, Some(0)),       // deactivated
+            p(5, true, true, None),           // not seen since the start (5 min ago)
+        ];
+        assert_eq!(idle_agents(&agents, 15 * min, 20 * min, 15), vec![1]);
+        // Exactly at the limit counts as idle; later, the unseen one too.
+        assert_eq!(idle_agents(&agents, 15 * min, 25 * min, 15), vec![1, 2]);
+        assert_eq!(idle_agents(&agents, 15 * min, 30 * min, 15), vec![1, 2, 5]);
     }
 
     #[test]
