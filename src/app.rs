@@ -201,7 +201,7 @@ async fn sweep_idle(state: &AppState, started_at: crate::domain::Millis) -> AppR
         let name = idle.clone();
         state
             .store
-            .write(move |txn, fx| assignment::set_user_state(txn, fx, id, &name, now))
+            .write(move |txn, fx| assignment::make_idle(txn, fx, id, &name, now))
             .await?;
         tracing::info!(user = id, state = %idle, "idle: connection state changed");
     }

@@ -179,6 +179,7 @@ impl FromRequestParts<AppState> for CurrentUser {
                 .await?
                 .filter(|u| u.active)
                 .ok_or_else(|| AppError::unauthorized("unknown or revoked API token"))?;
+            state.activity.touch(user.id, now);
             return Ok(CurrentUser {
                 user,
                 session_hash: None,

@@ -320,7 +320,7 @@ fn apply(
     txn: &WriteTransaction,
     ticket: &mut Ticket,
     rotation_key: u64,
-    decision: Decision,
+    (decision, floor): (Decision, u64),
     now: Millis,
 ) -> AppResult<(bool, &'static str, String)> {
     match decision {
@@ -331,8 +331,11 @@ fn apply(
         } => {
             ticket.assignee_id = Some(user_id);
             if rotation {
-                // Time first, then the ticket number: ordered turns without a sequence write.
-                let turn = (u64::try_from(now).unwrap_or(0) << 16) | (ticket.number & 0xFFFF);
+                // Time first, then the ticket number: ordered turns without a sequence write;
+                // never below the candidates' latest turn, so a burst in one millisecond (or a
+                // ticket number wrapping its low bits) still takes turns.
+                let stamp = (u64::try_from(now).unwrap_or(0) << 16) | (ticket.number & 0xFFFF);
+                let turn = stamp.max(floor);
                 txn.open_table(ACCOUNT_USER_TO_TURN)?
                     .insert((rotation_key, user_id), turn)?;
             }
@@ -342,17 +345,26 @@ fn apply(
     }
 }
 
-/// Applies a decision and records it as its own history entry.
+/// Applies a decision and records it as its own history entry (when `always`, also a
+/// decision to leave the ticket unassigned).
 fn record(
     txn: &WriteTransaction,
     ticket: &mut Ticket,
     rotation_key: u64,
-    decision: Decision,
+    decision: (Decision, u64),
+    always: bool,
     now: Millis,
 ) -> AppResult<bool> {
     let (assigned, action, reason) = apply(txn, ticket, rotation_key, decision, now)?;
-    super::tickets::add_history(txn, ticket.number, None, action, &reason, now)?;
+    if assigned || always {
+        super::tickets::add_history(txn, ticket.number, None, action, &reason, now)?;
+    }
     Ok(assigned)
+}
+
+/// One more than the latest turn among the candidates.
+fn turn_floor(cands: &[Candidate]) -> u64 {
+    cands.iter().map(|c| c.last_turn).max().unwrap_or(0) + 1
 }
 
 fn decide_for(
@@ -360,15 +372,16 @@ fn decide_for(
     account: &Account,
     relation: Option<Relation>,
     now: Millis,
-) -> AppResult<Decision> {
+) -> AppResult<(Decision, u64)> {
     let cands = candidates(txn, account.id, account.id, None)?;
-    Ok(assign::decide(&Snapshot {
+    let decision = assign::decide(&Snapshot {
         account_name: &account.name,
         policy: policy_of(account),
         candidates: &cands,
         relation,
         now,
-    }))
+    });
+    Ok((decision, turn_floor(&cands)))
 }
 
 /// Chooses an agent for a new ticket of `account`. `relation` is who served this customer
@@ -386,7 +399,8 @@ pub fn assign_new(
     Ok((assigned, reason))
 }
 
-/// Assigns a waiting ticket (backlog), recording the decision in its history.
+/// Assigns a waiting ticket (backlog), recording only a successful decision in its history
+/// (a drain that finds nobody must not add an entry to every waiting ticket each time).
 fn assign_waiting(
     txn: &WriteTransaction,
     ticket: &mut Ticket,
@@ -394,7 +408,7 @@ fn assign_waiting(
     now: Millis,
 ) -> AppResult<bool> {
     let decision = decide_for(txn, account, None, now)?;
-    record(txn, ticket, account.id, decision, now)
+    record(txn, ticket, account.id, decision, false, now)
 }
 
 /// Round-robin among the members of the ticket's team (ORG-1). The caller saves the ticket.
@@ -404,7 +418,9 @@ pub fn assign_in_team(
     team: &Team,
     now: Millis,
 ) -> AppResult<bool> {
-    let account = super::accounts::require_w(txn, ticket.account_id)?;
+    let Some(account) = super::accounts::get_w(txn, ticket.account_id)? else {
+        return Ok(false);
+    };
     let key = u64::MAX - team.id;
     let cands = candidates(txn, key, account.id, Some(&team.members))?;
     let policy = Policy {
@@ -419,7 +435,7 @@ pub fn assign_in_team(
         relation: None,
         now,
     });
-    record(txn, ticket, key, decision, now)
+    record(txn, ticket, key, (decision, turn_floor(&cands)), true, now)
 }
 
 /// Who served the customer of a new ticket last on its account, from their previous ticket.
@@ -451,6 +467,7 @@ pub fn drain(
             states: vec![TicketState::Open],
             accounts: Some(vec![account_id]),
             assignee: Some(None),
+            team: Some(None),
             sort: Some(Sort::CreatedAsc),
             limit: DRAIN_MAX,
             ..Default::default()
@@ -459,7 +476,7 @@ pub fn drain(
             if assigned >= DRAIN_MAX {
                 return Ok(assigned);
             }
-            if before.team_id.is_some() || before.merged_into.is_some() {
+            if before.merged_into.is_some() {
                 continue;
             }
             let mut t = before.clone();
@@ -563,16 +580,8 @@ pub fn rename_state(
     after: &ConnectionState,
     now: Millis,
 ) -> AppResult<()> {
-    let holders: Vec<User> = codec::all::<User>(&txn.open_table(USER_ID_TO_USER)?)?
-        .into_iter()
-        .filter(|u| {
-            u.connection_state
-                .as_deref()
-                .is_some_and(|n| n.eq_ignore_ascii_case(&before.name))
-        })
-        .collect();
     let mut accounts = Vec::new();
-    for u in holders {
+    for u in holders(txn, &before.name)? {
         let mut changed = u.clone();
         changed.connection_state = Some(after.name.clone());
         if before.name != after.name {
@@ -589,8 +598,77 @@ pub fn rename_state(
             }
         }
     }
+    if before.name != after.name {
+        let mut settings = settings_w(txn)?;
+        for slot in [
+            &mut settings.on_sign_in,
+            &mut settings.on_sign_out,
+            &mut settings.idle_state,
+        ] {
+            if slot
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(&before.name))
+            {
+                *slot = Some(after.name.clone());
+            }
+        }
+        put_settings(txn, &settings)?;
+    }
     if !accounts.is_empty() {
         drain(txn, fx, &accounts, now)?;
     }
     Ok(())
+}
+
+/// Users whose state has this name.
+pub fn holders(txn: &WriteTransaction, name: &str) -> AppResult<Vec<User>> {
+    Ok(codec::all::<User>(&txn.open_table(USER_ID_TO_USER)?)?
+        .into_iter()
+        .filter(|u| {
+            u.connection_state
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+        .collect())
+}
+
+/// After a user's open load dropped (a close, a reassignment…): the backlog of the capped
+/// accounts they work on auto may now fit under their cap.
+pub fn drain_after_release(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    user_id: u64,
+    now: Millis,
+) -> AppResult<usize> {
+    let mut capped = Vec::new();
+    for (a, m) in super::accounts::modes_of_user_w(txn, user_id)? {
+        if m != AssignMode::Auto {
+            continue;
+        }
+        if let Some(account) = super::accounts::get_w(txn, a)? {
+            if policy_of(&account).max_open.is_some() {
+                capped.push(a);
+            }
+        }
+    }
+    drain(txn, fx, &capped, now)
+}
+
+/// The idle change for one agent, re-checked inside the write: an agent who picked another
+/// state since the sweep looked is left alone.
+pub fn make_idle(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    user_id: u64,
+    idle_state: &str,
+    now: Millis,
+) -> AppResult<bool> {
+    let states = states_w(txn)?;
+    let still_available = super::users::get_w(txn, user_id)?
+        .is_some_and(|u| u.active && assignable(&states, u.connection_state.as_deref()));
+    if !still_available || find_state(&states, idle_state).is_none() {
+        return Ok(false);
+    }
+    set_user_state(txn, fx, user_id, idle_state, now)?;
+    Ok(true)
 }

@@ -603,11 +603,11 @@ pub fn patch(
     }
     save(txn, Some(&before), &t)?;
     fx.emit(ticket_event("ticket.updated", &t));
-    // A closed ticket frees room under the account's cap: the backlog may move.
-    if before.is_open_load() && !t.is_open_load() && before.assignee_id.is_some() {
-        let account = super::accounts::require_w(txn, t.account_id)?;
-        if super::assignment::policy_of(&account).max_open.is_some() {
-            super::assignment::drain(txn, fx, &[t.account_id], now)?;
+    // A close or a reassignment frees room under the caps of the previous agent's accounts:
+    // their backlog may move.
+    if let Some(prev) = before.assignee_id {
+        if before.is_open_load() && (!t.is_open_load() || t.assignee_id != Some(prev)) {
+            super::assignment::drain_after_release(txn, fx, prev, now)?;
         }
     }
     Ok(t)

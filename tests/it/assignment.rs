@@ -380,6 +380,30 @@ async fn connection_states_and_settings_are_validated() {
     );
     assert_eq!(v["on_sign_out"], Value::Null);
 
+    // Renaming a state keeps the automatic changes pointing at it.
+    let conectado = states["items"][0]["id"].as_str().unwrap();
+    admin
+        .patch(
+            &format!("/api/v1/connection_states/{conectado}"),
+            json!({"name": "Disponible"}),
+        )
+        .await;
+    let settings = admin.ok("/api/v1/connection_settings").await;
+    assert_eq!(settings["on_sign_in"], "Disponible");
+    // A state someone is in cannot be deleted.
+    admin
+        .put("/api/v1/me/status", json!({"state": "Reunión"}))
+        .await;
+    let reunion = states["items"][2]["id"].as_str().unwrap();
+    let (st, v) = admin
+        .delete(&format!("/api/v1/connection_states/{reunion}"))
+        .await;
+    assert_eq!(
+        (st.as_u16(), v["error"]["code"].as_str()),
+        (409, Some("state_in_use"))
+    );
+    assert!(v["error"]["message"].as_str().unwrap().contains("1 user"));
+
     let (st, v) = admin
         .put("/api/v1/me/status", json!({"state": "Durmiendo"}))
         .await;

@@ -88,6 +88,10 @@ pub async fn create_state(
                 assignable,
             };
             assignment::put_state(txn, &s)?;
+            // Users still holding this name from before (a state deleted and made again).
+            for u in assignment::holders(txn, &s.name)? {
+                crate::store::users::put(txn, &u)?;
+            }
             Ok(s)
         })
         .await?;
@@ -173,6 +177,16 @@ pub async fn delete_state(
                 return Err(AppError::conflict(
                     "last_state",
                     "at least one connection state must remain",
+                ));
+            }
+            let held = assignment::holders(txn, &s.name)?.len();
+            if held > 0 {
+                return Err(AppError::conflict(
+                    "state_in_use",
+                    format!(
+                        "{held} user(s) are in `{}`; they must pick another state first",
+                        s.name
+                    ),
                 ));
             }
             assignment::delete_state(txn, id)
@@ -301,9 +315,12 @@ pub async fn why(
         .store
         .read(move |txn| assignment::why(txn, uid))
         .await?;
+    // Agents see only the accounts they work on.
+    let everyone = user.user.role.sees_all_accounts();
     let accounts: Vec<AccountStatus> = w
         .accounts
         .iter()
+        .filter(|a| everyone || a.mode != AssignMode::Disabled)
         .map(|a| AccountStatus {
             account_id: id_str(a.account.id),
             account_name: a.account.name.clone(),
