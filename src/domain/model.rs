@@ -534,15 +534,6 @@ pub struct ConnectionSettings {
     pub idle_state: Option<String>,
 }
 
-/// The last ticket the engine gave a user, for "why is this agent not receiving tickets?".
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LastAssignment {
-    pub ticket_number: u64,
-    pub account_id: u64,
-    pub at: Millis,
-    pub reason: String,
-}
-
 impl Ticket {
     /// Counts toward its assignee's open load (ASSIGN-2 cap).
     pub fn is_open_load(&self) -> bool {

@@ -503,6 +503,14 @@ pub struct AccountWhy {
     pub policy: Policy,
 }
 
+/// The newest ticket given to a user and the reason recorded for it.
+pub struct LastAssignment {
+    pub ticket_number: u64,
+    pub account_id: u64,
+    pub at: Millis,
+    pub reason: String,
+}
+
 pub struct Why {
     pub user: User,
     pub state_assignable: bool,
