@@ -110,10 +110,13 @@ pub fn set_mode(
     mode: AssignMode,
 ) -> AppResult<()> {
     let mut t = txn.open_table(USER_ACCOUNT_TO_MODE)?;
+    let mut by_account = txn.open_table(ACCOUNT_USER_TO_MODE)?;
     if mode == AssignMode::Disabled {
         t.remove((user_id, account_id))?;
+        by_account.remove((account_id, user_id))?;
     } else {
         t.insert((user_id, account_id), mode.code())?;
+        by_account.insert((account_id, user_id), mode.code())?;
     }
     Ok(())
 }

@@ -89,6 +89,20 @@ pub fn refresh_agent(txn: &WriteTransaction, user: &User) -> AppResult<()> {
     write_agent(txn, user.id, &row)
 }
 
+/// Fills `assignment_by_account` from `assignment` (migration 3→4).
+pub fn rebuild_modes_by_account(txn: &WriteTransaction) -> AppResult<()> {
+    let mut rows = Vec::new();
+    for row in txn.open_table(USER_ACCOUNT_TO_MODE)?.iter()? {
+        let (k, v) = row?;
+        rows.push((k.value(), v.value()));
+    }
+    let mut by_account = txn.open_table(ACCOUNT_USER_TO_MODE)?;
+    for ((user, account), mode) in rows {
+        by_account.insert((account, user), mode)?;
+    }
+    Ok(())
+}
+
 /// Builds every agent row from the users and tickets (migration 3→4). Returns how many.
 pub fn rebuild_loads(txn: &WriteTransaction) -> AppResult<usize> {
     let mut loads: std::collections::BTreeMap<u64, (u32, u32)> = Default::default();
@@ -278,15 +292,15 @@ fn candidates(
     account_id: u64,
     members: Option<&[u64]>,
 ) -> AppResult<Vec<Candidate>> {
-    let modes = txn.open_table(USER_ACCOUNT_TO_MODE)?;
+    let modes = txn.open_table(ACCOUNT_USER_TO_MODE)?;
     let agents = txn.open_table(USER_TO_AGENT)?;
     let turns = txn.open_table(ACCOUNT_USER_TO_TURN)?;
     let mut out = Vec::new();
-    for row in modes.iter()? {
+    for row in modes.range((account_id, 0)..=(account_id, u64::MAX))? {
         let (key, mode) = row?;
-        let (user_id, acc) = key.value();
+        let (_, user_id) = key.value();
         let mode = AssignMode::from_code(mode.value());
-        if acc != account_id || mode == AssignMode::Disabled {
+        if mode == AssignMode::Disabled {
             continue;
         }
         if members.is_some_and(|m| !m.contains(&user_id)) {

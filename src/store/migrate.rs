@@ -10,7 +10,8 @@ use crate::error::{AppError, AppResult};
 /// Version 1: the first layout (records, no ticket list index).
 /// Version 2: adds `ticket_index`, built from the ticket records.
 /// Version 3: `ticket_index` gains waiting-time keys (SLA filter): rebuilt.
-/// Version 4: assignment: `user_load` counted from the tickets, default connection states.
+/// Version 4: assignment: `agents` rows (loads counted from the tickets),
+/// `assignment_by_account`, default connection states.
 pub const CURRENT: u64 = 4;
 
 type Step = fn(&WriteTransaction) -> AppResult<()>;
@@ -20,6 +21,7 @@ const STEPS: [Step; 3] = [v1_to_v2, v2_to_v3, v3_to_v4];
 
 fn v3_to_v4(txn: &WriteTransaction) -> AppResult<()> {
     super::assignment::seed_states(txn)?;
+    super::assignment::rebuild_modes_by_account(txn)?;
     let users = super::assignment::rebuild_loads(txn)?;
     tracing::info!(
         users,
@@ -112,6 +114,11 @@ mod tests {
             let mut meta = txn.open_table(META).unwrap();
             meta.insert("schema_version", 1u64.to_be_bytes().as_slice())
                 .unwrap();
+            // Agent 7 on auto-assignment on account 1.
+            txn.open_table(USER_ACCOUNT_TO_MODE)
+                .unwrap()
+                .insert((7, 1), 2u8)
+                .unwrap();
             let mut tickets = txn.open_table(NUMBER_TO_TICKET).unwrap();
             for number in 1..=3u64 {
                 let mut t = new_ticket(NewTicket {
@@ -162,6 +169,8 @@ mod tests {
         );
         // Schema 4: the agent's load was counted, and the default states exist.
         assert_eq!(crate::store::assignment::load(&r, 7).unwrap(), (1, 1));
+        let by_account = r.open_table(ACCOUNT_USER_TO_MODE).unwrap();
+        assert_eq!(by_account.get((1, 7)).unwrap().map(|g| g.value()), Some(2));
         let states = crate::store::assignment::states(&r).unwrap();
         assert_eq!(states.len(), 4);
         assert!(states.iter().any(|s| s.name == "Conectado" && s.assignable));

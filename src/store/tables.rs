@@ -21,6 +21,10 @@ pub const ACCOUNT_ID_TO_ACCOUNT: TableDefinition<u64, &[u8]> = TableDefinition::
 /// (user id, account id) → AssignMode code (0 disabled, 1 enabled, 2 auto).
 pub const USER_ACCOUNT_TO_MODE: TableDefinition<(u64, u64), u8> =
     TableDefinition::new("assignment");
+/// (account id, user id) → the same mode: the assignment engine reads an account's agents
+/// without walking every agent × account row. Written together with `assignment`.
+pub const ACCOUNT_USER_TO_MODE: TableDefinition<(u64, u64), u8> =
+    TableDefinition::new("assignment_by_account");
 
 pub const CONTACT_ID_TO_CONTACT: TableDefinition<u64, &[u8]> = TableDefinition::new("contacts");
 /// "{account id}\u{1f}{external id}" → contact id.
@@ -92,6 +96,7 @@ pub fn create_all(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> 
     txn.open_table(TOKEN_HASH_TO_TOKEN)?;
     txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?;
     txn.open_table(USER_ACCOUNT_TO_MODE)?;
+    txn.open_table(ACCOUNT_USER_TO_MODE)?;
     txn.open_table(USER_ID_TO_BOARD)?;
     txn.open_table(USER_TO_AGENT)?;
     txn.open_table(ACCOUNT_USER_TO_TURN)?;
