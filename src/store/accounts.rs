@@ -50,9 +50,7 @@ pub fn put(txn: &WriteTransaction, fx: &mut Effects, account: &Account) -> AppRe
 
 /// A live account or a 404.
 pub fn require_w(txn: &WriteTransaction, id: u64) -> AppResult<Account> {
-    codec::get::<Account>(&txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?, id)?
-        .filter(|a| a.deleted_at.is_none())
-        .ok_or_else(|| AppError::not_found("account"))
+    get_w(txn, id)?.ok_or_else(|| AppError::not_found("account"))
 }
 
 /// A live account, if there is one.
@@ -63,8 +61,11 @@ pub fn get_w(txn: &WriteTransaction, id: u64) -> AppResult<Option<Account>> {
     )
 }
 
-pub fn modes_of_user_w(txn: &WriteTransaction, user_id: u64) -> AppResult<Vec<(u64, AssignMode)>> {
-    let t = txn.open_table(USER_ACCOUNT_TO_MODE)?;
+/// A user's (account, mode) rows, from either kind of transaction's table.
+fn modes_in(
+    t: &impl ReadableTable<(u64, u64), u8>,
+    user_id: u64,
+) -> AppResult<Vec<(u64, AssignMode)>> {
     let mut out = Vec::new();
     for row in t.range((user_id, 0)..=(user_id, u64::MAX))? {
         let (k, v) = row?;
@@ -73,14 +74,12 @@ pub fn modes_of_user_w(txn: &WriteTransaction, user_id: u64) -> AppResult<Vec<(u
     Ok(out)
 }
 
+pub fn modes_of_user_w(txn: &WriteTransaction, user_id: u64) -> AppResult<Vec<(u64, AssignMode)>> {
+    modes_in(&txn.open_table(USER_ACCOUNT_TO_MODE)?, user_id)
+}
+
 pub fn modes_of_user(txn: &ReadTransaction, user_id: u64) -> AppResult<Vec<(u64, AssignMode)>> {
-    let t = txn.open_table(USER_ACCOUNT_TO_MODE)?;
-    let mut out = Vec::new();
-    for row in t.range((user_id, 0)..=(user_id, u64::MAX))? {
-        let (k, v) = row?;
-        out.push((k.value().1, AssignMode::from_code(v.value())));
-    }
-    Ok(out)
+    modes_in(&txn.open_table(USER_ACCOUNT_TO_MODE)?, user_id)
 }
 
 /// The accounts an agent may see: those they are enabled on (manual or auto).

@@ -214,18 +214,21 @@ pub fn find_state<'a>(states: &'a [ConnectionState], name: &str) -> Option<&'a C
 
 const SETTINGS_KEY: &str = "connection_settings";
 
-pub fn settings(txn: &ReadTransaction) -> AppResult<ConnectionSettings> {
-    match txn.open_table(META)?.get(SETTINGS_KEY)? {
+fn settings_in(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> AppResult<ConnectionSettings> {
+    match meta.get(SETTINGS_KEY)? {
         Some(g) => codec::decode(g.value()),
         None => Ok(ConnectionSettings::default()),
     }
 }
 
+pub fn settings(txn: &ReadTransaction) -> AppResult<ConnectionSettings> {
+    settings_in(&txn.open_table(META)?)
+}
+
 pub fn settings_w(txn: &WriteTransaction) -> AppResult<ConnectionSettings> {
-    match txn.open_table(META)?.get(SETTINGS_KEY)? {
-        Some(g) => codec::decode(g.value()),
-        None => Ok(ConnectionSettings::default()),
-    }
+    settings_in(&txn.open_table(META)?)
 }
 
 pub fn put_settings(txn: &WriteTransaction, s: &ConnectionSettings) -> AppResult<()> {

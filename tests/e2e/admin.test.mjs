@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { apiAs, launchBrowser, newPage, startServer } from './server.mjs';
+import { apiAs, launchBrowser, newPage, signIn, startServer } from './server.mjs';
 
 const SHOTS = process.env.ATIENDE_SCREENSHOTS; // a directory: also save the README screenshots
 
@@ -33,9 +33,7 @@ const section = (name) => page.getByRole('region', { name });
 
 test('the administrator edits who works which account, in bulk', async () => {
   await page.goto(server.url);
-  await page.getByLabel('Correo').fill('admin@demo.atiende.cl');
-  await page.getByLabel('Contraseña').fill('demo-admin');
-  await page.getByRole('button', { name: 'Entrar' }).click();
+  await signIn(page, 'admin@demo.atiende.cl', 'demo-admin');
   await page.getByRole('link', { name: 'Asignación' }).click();
   const matrix = section('Ejecutivos por cuenta');
   await matrix.getByRole('table').waitFor();
@@ -81,10 +79,7 @@ test('"why" explains an agent who is not available, then one who is', async () =
   // Ana signs in in her own browser: "Conectado" by the sign-in rule.
   const anaPage = await newPage(browser);
   await anaPage.goto(server.url);
-  await anaPage.getByLabel('Correo').fill('ana@demo.atiende.cl');
-  await anaPage.getByLabel('Contraseña').fill('demo-agente');
-  await anaPage.getByRole('button', { name: 'Entrar' }).click();
-  await anaPage.locator('section.column').first().waitFor();
+  await signIn(anaPage, 'ana@demo.atiende.cl', 'demo-agente');
   assert.equal(await anaPage.getByLabel('Mi estado de conexión').inputValue(), 'Conectado');
   await why.getByLabel('Ejecutivo').selectOption((await admin('GET', '/api/v1/users')).items[0].id);
   await why.getByLabel('Ejecutivo').selectOption(ana.id);

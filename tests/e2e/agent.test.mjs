@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { apiAs, launchBrowser, newPage, startServer } from './server.mjs';
+import { apiAs, launchBrowser, newPage, signIn, startServer } from './server.mjs';
 
 const SHOTS = process.env.ATIENDE_SCREENSHOTS; // a directory: also save the README screenshots
 let server;
@@ -37,10 +37,7 @@ test('sign-in page shows the latest updates and signs the agent in', async () =>
   await page.getByRole('heading', { name: 'Iniciar sesión' }).waitFor();
   await page.locator('.updates li').first().waitFor(); // the changelog entries are listed
   await shot('login-es');
-  await page.getByLabel('Correo').fill('ana@demo.atiende.cl');
-  await page.getByLabel('Contraseña').fill('demo-agente');
-  await page.getByRole('button', { name: 'Entrar' }).click();
-  await page.locator('section.column').first().waitFor();
+  await signIn(page, 'ana@demo.atiende.cl', 'demo-agente');
   await page.locator('.card').first().waitFor();
 });
 
@@ -140,10 +137,7 @@ test('replies with a canned response picked with / and an attached file', async 
 test('shows who else is viewing and typing in the ticket', async () => {
   const paula = await newPage(browser);
   await paula.goto(server.url);
-  await paula.getByLabel('Correo').fill('supervisora@demo.atiende.cl');
-  await paula.getByLabel('Contraseña').fill('demo-supervisora');
-  await paula.getByRole('button', { name: 'Entrar' }).click();
-  await paula.locator('section.column').first().waitFor();
+  await signIn(paula, 'supervisora@demo.atiende.cl', 'demo-supervisora');
   await paula.goto(`${server.url}/#/t/${ticketNumber}`);
   const view = page.locator('aside.ticket');
   await view.getByText('Paula Vergara también está viendo este ticket').waitFor();

@@ -56,6 +56,14 @@ export async function newPage(browser, options = {}) {
   return page;
 }
 
+/** Signs in through the Spanish sign-in form (the page must show it) and waits for the board. */
+export async function signIn(page, email, password) {
+  await page.getByLabel('Correo').fill(email);
+  await page.getByLabel('Contraseña').fill(password);
+  await page.getByRole('button', { name: 'Entrar' }).click();
+  await page.locator('section.column').first().waitFor();
+}
+
 /** The JSON API as a signed-in user (cookie + CSRF), for setting up and checking state. */
 export async function apiAs(base, email, password) {
   const res = await fetch(`${base}/api/v1/session`, {

@@ -45,6 +45,20 @@ async fn wait_event<B: AsRef<[u8]>>(
     }
 }
 
+/// Opens the user's event stream, resuming after `last_event_id` when given.
+async fn subscribe(
+    api: &Api,
+    last_event_id: Option<&str>,
+) -> impl futures_util::Stream<Item = reqwest::Result<impl AsRef<[u8]>>> + Unpin {
+    let mut rb = api.request(reqwest::Method::GET, "/api/v1/events");
+    if let Some(id) = last_event_id {
+        rb = rb.header("last-event-id", id);
+    }
+    let res = rb.send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    res.bytes_stream()
+}
+
 #[tokio::test]
 async fn committed_changes_reach_the_stream_and_resume_with_last_event_id() {
     let s = Server::start();
@@ -91,13 +105,7 @@ async fn committed_changes_reach_the_stream_and_resume_with_last_event_id() {
     // Missed while disconnected: replayed from the event table after Last-Event-ID.
     let v2 = api.inbound(&acc, "e2", "c2", "mientras no mirabas").await;
     let n2 = v2["ticket_number"].as_u64().unwrap();
-    let res = api
-        .request(reqwest::Method::GET, "/api/v1/events")
-        .header("last-event-id", msg_id.to_string())
-        .send()
-        .await
-        .unwrap();
-    let mut stream = res.bytes_stream();
+    let mut stream = subscribe(&api, Some(&msg_id.to_string())).await;
     let mut buf = String::new();
     wait_event(&mut stream, &mut buf, "ticket.updated", |e| {
         e["ticket_number"] == n
@@ -140,12 +148,7 @@ async fn committed_changes_reach_the_stream_and_resume_with_last_event_id() {
     let uid = api.create_user("ag@example.cl", "Ag", "agent").await;
     api.enable(&uid, &acc, "enabled").await;
     let agent = s.login("ag@example.cl", "clave-agente-1").await;
-    let res = agent
-        .request(reqwest::Method::GET, "/api/v1/events")
-        .send()
-        .await
-        .unwrap();
-    let mut stream = res.bytes_stream();
+    let mut stream = subscribe(&agent, None).await;
     let mut buf = String::new();
     wait_event(&mut stream, &mut buf, "ready", |_| true).await;
     let hidden = api.inbound(&other, "e3", "c3", "oculto").await["ticket_number"]
@@ -206,12 +209,7 @@ async fn presence_is_live_only_and_checked() {
     api.enable(&ana_id, &acc, "enabled").await;
     let ana = s.login("ana@x.cl", "clave-agente-1").await;
 
-    let res = ana
-        .request(reqwest::Method::GET, "/api/v1/events")
-        .send()
-        .await
-        .unwrap();
-    let mut stream = res.bytes_stream();
+    let mut stream = subscribe(&ana, None).await;
     let mut buf = String::new();
     wait_event(&mut stream, &mut buf, "ready", |_| true).await;
     let (st, _) = api
@@ -248,17 +246,11 @@ async fn presence_is_live_only_and_checked() {
         .await;
     assert_eq!(st, 404);
     // Nothing was stored: a replay from the start brings stored events and no presence.
-    let res = ana
-        .request(reqwest::Method::GET, "/api/v1/events")
-        .header("last-event-id", "1")
-        .send()
-        .await
-        .unwrap();
-    let mut stream = res.bytes_stream();
+    let mut stream = subscribe(&ana, Some("1")).await;
     let mut all = String::new();
     let until = tokio::time::Instant::now() + Duration::from_secs(1);
     while let Ok(Some(Ok(chunk))) = tokio::time::timeout_at(until, stream.next()).await {
-        all.push_str(&String::from_utf8_lossy(&chunk));
+        all.push_str(&String::from_utf8_lossy(chunk.as_ref()));
     }
     assert!(all.contains("event: message.created"), "{all}");
     assert!(!all.contains("ticket.typing"), "{all}");
