@@ -103,8 +103,17 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
         started,
         shutdown: shutdown_rx,
         activity: Arc::new(crate::state::Activity::default()),
+        health: Arc::new(crate::health::HealthBoard::new(store.clock.clone())),
     };
     tokio::spawn(idle_sweeper(state.clone()));
+    let mail_tasks = [
+        tokio::spawn(crate::mail::supervise(
+            store.clone(),
+            state.health.clone(),
+            state.shutdown.clone(),
+        )),
+        tokio::spawn(crate::mail::deliver(store.clone(), state.shutdown.clone())),
+    ];
 
     let user_count = store.read(users::count).await?;
     // Tests and scripts read this line to learn the port (`--listen 127.0.0.1:0`).
@@ -129,6 +138,10 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
     })
     .await?;
 
+    // Pollers commit the mail in hand and log out; the outbox finishes its current send.
+    for task in mail_tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(8), task).await;
+    }
     stop_indexer.store(true, Ordering::SeqCst);
     drop(store);
     // The writer ends once every Store handle is gone; it then drops the database, which

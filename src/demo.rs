@@ -378,6 +378,8 @@ impl Plan {
             attachments: vec![],
             sent_at: Some(at),
             uploader: None,
+            thread: tickets::Thread::ByContact,
+            mail: None,
         };
         let got = tickets::ingest(
             txn,

@@ -28,6 +28,8 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// When each signed-in user last made a request (store clock), for the idle state change.
     pub activity: Arc<Activity>,
+    /// Each account's connection health, as its poller last saw it (CHAN-12).
+    pub health: Arc<crate::health::HealthBoard>,
 }
 
 /// Last request time per user, in memory: after a restart everyone counts as active from the

@@ -322,6 +322,34 @@ pub struct Message {
     /// True when this message opened its ticket (kept so idempotent replays answer the same).
     #[serde(default)]
     pub opened_ticket: bool,
+    /// Why delivery failed or is being retried (the server's answer), for the agent.
+    #[serde(default)]
+    pub status_detail: Option<String>,
+    /// Email only: headers and bodies beyond the text.
+    #[serde(default)]
+    pub mail: Option<Box<MailMeta>>,
+}
+
+/// What an email message carries beyond its text.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, ToSchema)]
+pub struct MailMeta {
+    /// RFC 5322 Message-ID without angle brackets (received, or the one Atiende sent).
+    #[serde(default)]
+    pub message_id: Option<String>,
+    #[serde(default)]
+    pub subject: String,
+    /// Sanitised HTML body, when the mail had one.
+    #[serde(default)]
+    pub html: Option<String>,
+    /// The quoted history below the new text, collapsed in the ticket view.
+    #[serde(default)]
+    pub quoted: Option<String>,
+    /// Problems met while reading it (oversize, malformed), shown with the message.
+    #[serde(default)]
+    pub notes: Vec<String>,
+    /// Sender address of an inbound mail.
+    #[serde(default)]
+    pub from: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -433,8 +461,8 @@ impl AssignMode {
     }
 }
 
-/// A delivery waiting for a worker (replies to send, notifications). Written in the same
-/// transaction as the change that caused it.
+/// A delivery waiting for a channel worker (replies on channels other than email). Written in
+/// the same transaction as the change that caused it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OutboxItem {
     pub id: u64,
@@ -544,4 +572,59 @@ impl Ticket {
     pub fn is_pending_load(&self) -> bool {
         self.is_open_load() && !self.answered
     }
+}
+
+/// What a mail in the outbox is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailKind {
+    /// An agent's answer on an email ticket.
+    Reply,
+    /// The account's automatic answer to a new customer (CHAN-11): `Auto-Submitted`.
+    AutoReply,
+    /// Password resets, invitations, escalations, notifications (OPS-6).
+    System,
+}
+
+/// Where a mail in the outbox is in its delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailState {
+    Queued,
+    /// Handed to the SMTP server: if the process dies now, nobody knows whether the server
+    /// took it, so it is never sent again automatically.
+    Sending,
+}
+
+/// A system mail's content, rendered when queued.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SystemMail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    #[serde(default)]
+    pub attachments: Vec<u64>,
+}
+
+/// One mail to send, stored before any attempt (the outbox of the email channel).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MailItem {
+    pub id: u64,
+    pub kind: MailKind,
+    pub state: MailState,
+    /// The email account whose SMTP server sends it (None: the system mail account).
+    #[serde(default)]
+    pub account_id: Option<u64>,
+    /// The ticket message it delivers (replies and auto-replies).
+    #[serde(default)]
+    pub message_id: Option<u64>,
+    #[serde(default)]
+    pub ticket_number: Option<u64>,
+    #[serde(default)]
+    pub system: Option<SystemMail>,
+    pub attempts: u32,
+    pub next_attempt_at: Millis,
+    #[serde(default)]
+    pub last_error: Option<String>,
+    pub created_at: Millis,
 }

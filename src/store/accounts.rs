@@ -19,6 +19,12 @@ pub fn list(txn: &ReadTransaction) -> AppResult<Vec<Account>> {
     Ok(all.into_iter().filter(|a| a.deleted_at.is_none()).collect())
 }
 
+/// Live accounts, inside a write.
+pub fn list_w(txn: &WriteTransaction) -> AppResult<Vec<Account>> {
+    let all: Vec<Account> = codec::all(&txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?)?;
+    Ok(all.into_iter().filter(|a| a.deleted_at.is_none()).collect())
+}
+
 pub fn create(
     txn: &WriteTransaction,
     fx: &mut Effects,

@@ -12,12 +12,19 @@ use crate::error::{AppError, AppResult};
 /// Version 3: `ticket_index` gains waiting-time keys (SLA filter): rebuilt.
 /// Version 4: assignment: `agents` rows (loads counted from the tickets),
 /// `assignment_by_account`, default connection states.
-pub const CURRENT: u64 = 4;
+/// Version 5: email: the secret that signs reply tokens (mail tables are new and empty).
+pub const CURRENT: u64 = 5;
 
 type Step = fn(&WriteTransaction) -> AppResult<()>;
 
 /// `STEPS[i]` migrates from version `i + 1` to `i + 2`.
-const STEPS: [Step; 3] = [v1_to_v2, v2_to_v3, v3_to_v4];
+const STEPS: [Step; 4] = [v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5];
+
+fn v4_to_v5(txn: &WriteTransaction) -> AppResult<()> {
+    super::mail::ensure_secret(txn)?;
+    tracing::info!("migration 4→5: email threading secret created");
+    Ok(())
+}
 
 fn v3_to_v4(txn: &WriteTransaction) -> AppResult<()> {
     super::assignment::seed_states(txn)?;
@@ -72,6 +79,7 @@ pub fn migrate(db: &Database) -> AppResult<()> {
         None => {
             // A new data dir starts at the current layout.
             super::assignment::seed_states(&txn)?;
+            super::mail::ensure_secret(&txn)?;
             set_version(&txn, CURRENT)?;
             txn.commit()?;
             return Ok(());

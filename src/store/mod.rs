@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod codec;
 pub mod contacts;
 pub mod index;
+pub mod mail;
 pub mod migrate;
 pub mod tables;
 pub mod tickets;

@@ -83,6 +83,20 @@ pub const ATTACHMENT_ID_TO_ATTACHMENT: TableDefinition<u64, &[u8]> =
 pub const EVENT_ID_TO_EVENT: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
 pub const OUTBOX_ID_TO_ITEM: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
 
+/// Email outbox: id → MailItem (deleted once sent or given up).
+pub const MAIL_ID_TO_ITEM: TableDefinition<u64, &[u8]> = TableDefinition::new("mail_outbox");
+/// RFC Message-ID (no brackets) → message id: every mail Atiende sent or received, for
+/// threading by In-Reply-To/References and for bounces.
+pub const MAIL_MESSAGE_ID_TO_MESSAGE: TableDefinition<&str, u64> =
+    TableDefinition::new("mail_message_ids");
+/// Email account → (UIDVALIDITY, last UID committed): the IMAP cursor.
+pub const ACCOUNT_TO_MAIL_CURSOR: TableDefinition<u64, (u32, u32)> =
+    TableDefinition::new("mail_cursors");
+/// (account id, "{day}\u{1f}{sender}") → (): who got an automatic answer that day (at most
+/// one per sender per day).
+pub const ACCOUNT_DAY_SENDER_AUTO_REPLIED: TableDefinition<(u64, &str), ()> =
+    TableDefinition::new("mail_auto_replied");
+
 pub const EVENTS_KEPT: u64 = 200_000;
 
 /// Opens (and so creates) every table in one write transaction, so read transactions never
@@ -118,6 +132,10 @@ pub fn create_all(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> 
     txn.open_table(ATTACHMENT_ID_TO_ATTACHMENT)?;
     txn.open_table(EVENT_ID_TO_EVENT)?;
     txn.open_table(OUTBOX_ID_TO_ITEM)?;
+    txn.open_table(MAIL_ID_TO_ITEM)?;
+    txn.open_table(MAIL_MESSAGE_ID_TO_MESSAGE)?;
+    txn.open_table(ACCOUNT_TO_MAIL_CURSOR)?;
+    txn.open_table(ACCOUNT_DAY_SENDER_AUTO_REPLIED)?;
     Ok(())
 }
 

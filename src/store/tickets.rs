@@ -133,6 +133,37 @@ pub struct Inbound {
     pub sent_at: Option<Millis>,
     /// Who uploaded the attachments (the API caller; None for channel adapters).
     pub uploader: Option<u64>,
+    /// Which ticket the message belongs to, when the channel knows better than "the contact's
+    /// open ticket on the account" (email threading).
+    pub thread: Thread,
+    pub mail: Option<Box<MailMeta>>,
+}
+
+/// How an inbound message finds its ticket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Thread {
+    /// TICK-2: the contact's open ticket on the account, else a new one.
+    #[default]
+    ByContact,
+    /// This ticket (followed through merges); a new ticket linked to it when it is closed.
+    Ticket(u64),
+    /// Always a new ticket (an email that threads into nothing).
+    New,
+}
+
+/// The ticket a message for `number` should join: followed through merges, None when it is
+/// gone.
+fn thread_target(txn: &WriteTransaction, number: u64) -> AppResult<Option<Ticket>> {
+    let mut current = get_w(txn, number)?;
+    for _ in 0..8 {
+        match current {
+            Some(ref t) if t.merged_into.is_some() => {
+                current = get_w(txn, t.merged_into.unwrap_or(t.number))?;
+            }
+            _ => break,
+        }
+    }
+    Ok(current)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,7 +202,7 @@ fn check_attachments(
     Ok(())
 }
 
-fn insert_message(txn: &WriteTransaction, m: &Message) -> AppResult<()> {
+pub(crate) fn insert_message(txn: &WriteTransaction, m: &Message) -> AppResult<()> {
     txn.open_table(MESSAGE_ID_TO_MESSAGE)?
         .insert(m.id, codec::encode(m)?.as_slice())?;
     txn.open_table(TICKET_MESSAGE)?
@@ -241,9 +272,25 @@ pub fn ingest(
     };
     // Imported or delayed messages keep their own time (never later than now).
     let at = inbound.sent_at.map(|s| s.min(now)).unwrap_or(now);
-    let (mut ticket, before, created) = match rules::route_inbound(last.as_ref()) {
+    let route = match inbound.thread {
+        Thread::ByContact => rules::route_inbound(last.as_ref()),
+        Thread::New => Route::New { previous: None },
+        Thread::Ticket(n) => match thread_target(txn, n)?.filter(|t| t.account_id == account.id) {
+            Some(t) if t.state == TicketState::Open => Route::Join(t.number),
+            Some(t) => Route::New {
+                previous: Some(t.number),
+            },
+            None => Route::New { previous: None },
+        },
+    };
+    let joined = match route {
+        Route::Join(n) if last.as_ref().is_some_and(|l| l.number == n) => last.clone(),
+        Route::Join(n) => get_w(txn, n)?,
+        Route::New { .. } => None,
+    };
+    let (mut ticket, before, created) = match route {
         Route::Join(_) => {
-            let t = last.ok_or_else(|| AppError::internal("routing lost the ticket"))?;
+            let t = joined.ok_or_else(|| AppError::internal("routing lost the ticket"))?;
             (t.clone(), Some(t), false)
         }
         Route::New { previous } => {
@@ -286,6 +333,8 @@ pub fn ingest(
         status: DeliveryStatus::Received,
         created_at: at,
         opened_ticket: created,
+        status_detail: None,
+        mail: inbound.mail.clone(),
     };
     insert_message(txn, &message)?;
     txn.open_table(EXTERNAL_TO_MESSAGE_ID)?
@@ -365,18 +414,31 @@ pub fn reply(
         status: DeliveryStatus::Queued,
         created_at: now,
         opened_ticket: false,
+        status_detail: None,
+        mail: None,
     };
     insert_message(txn, &message)?;
-    let outbox = OutboxItem {
-        id: next_id(txn, "outbox")?,
-        kind: "reply".into(),
-        message_id: Some(message.id),
-        ticket_number: Some(number),
-        attempts: 0,
-        created_at: now,
-    };
-    txn.open_table(OUTBOX_ID_TO_ITEM)?
-        .insert(outbox.id, codec::encode(&outbox)?.as_slice())?;
+    if before.channel == Channel::Email {
+        super::mail::enqueue(
+            txn,
+            MailKind::Reply,
+            Some(before.account_id),
+            Some(&message),
+            None,
+            now,
+        )?;
+    } else {
+        let outbox = OutboxItem {
+            id: next_id(txn, "outbox")?,
+            kind: "reply".into(),
+            message_id: Some(message.id),
+            ticket_number: Some(number),
+            attempts: 0,
+            created_at: now,
+        };
+        txn.open_table(OUTBOX_ID_TO_ITEM)?
+            .insert(outbox.id, codec::encode(&outbox)?.as_slice())?;
+    }
     if let Some(from) = effect.moved_from {
         let detail = match from {
             Some(prev) => format!(

@@ -1,11 +1,13 @@
 //! The one integration-test binary: every test drives the real `atiende` binary over HTTP.
 
 mod harness;
+mod mailserver;
 
 mod assignment;
 mod bad_input;
 mod bench;
 mod crash;
+mod email;
 mod events;
 mod misc;
 mod search;

@@ -11,6 +11,7 @@ use crate::auth::CurrentUser;
 use crate::domain::rut::Rut;
 use crate::domain::{Account, AssignMode, Channel};
 use crate::error::{AppError, AppResult, ErrorBody};
+use crate::health::Health;
 use crate::http::{ApiJson, ApiPath};
 use crate::state::AppState;
 use crate::store::contacts::ContactFacts;
@@ -108,16 +109,19 @@ pub struct AccountView {
     #[schema(value_type = Object)]
     pub settings: Settings,
     pub created_at: String,
+    /// CHAN-12: the connection as the account's poller last saw it (polled channels only).
+    pub health: Option<Health>,
 }
 
-impl From<&Account> for AccountView {
-    fn from(a: &Account) -> Self {
+impl AccountView {
+    fn of(a: &Account, state: &AppState) -> Self {
         AccountView {
             id: id_str(a.id),
             kind: a.kind,
             name: a.name.clone(),
             settings: redacted(&a.settings),
             created_at: ts(a.created_at),
+            health: state.health.get(a.id),
         }
     }
 }
@@ -134,7 +138,7 @@ pub async fn list(
         items: all
             .iter()
             .filter(|a| access.may_see(a.id))
-            .map(AccountView::from)
+            .map(|a| AccountView::of(a, &state))
             .collect(),
         next_cursor: None,
     }))
@@ -160,13 +164,14 @@ pub async fn create(
     user.require_admin()?;
     let name = text_field(&body.name, "name", 120)?;
     validate_settings(&body.settings)?;
+    crate::mail::settings::validate(body.kind, &body.settings)?;
     let now = state.store.now();
     let (kind, settings) = (body.kind, body.settings);
     let created = state
         .store
         .write(move |txn, fx| accounts::create(txn, fx, kind, &name, settings.clone(), now))
         .await?;
-    Ok((StatusCode::CREATED, Json(AccountView::from(&created))))
+    Ok((StatusCode::CREATED, Json(AccountView::of(&created, &state))))
 }
 
 async fn visible_account(state: &AppState, user: &CurrentUser, id: u64) -> AppResult<Account> {
@@ -186,8 +191,9 @@ pub async fn get(
     user: CurrentUser,
     ApiPath(id): ApiPath<u64>,
 ) -> AppResult<Json<AccountView>> {
-    Ok(Json(AccountView::from(
+    Ok(Json(AccountView::of(
         &visible_account(&state, &user, id).await?,
+        &state,
     )))
 }
 
@@ -228,12 +234,13 @@ pub async fn update(
             }
             if let Some(s) = &settings {
                 merge_settings(&mut a.settings, s);
+                crate::mail::settings::validate(a.kind, &a.settings)?;
             }
             accounts::put(txn, fx, &a)?;
             Ok(a)
         })
         .await?;
-    Ok(Json(AccountView::from(&updated)))
+    Ok(Json(AccountView::of(&updated, &state)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/accounts/{id}", tag = "accounts", params(("id" = String, Path)),
@@ -382,6 +389,8 @@ pub async fn inbound(
         attachments,
         sent_at,
         uploader: Some(user.user.id),
+        thread: tickets::Thread::ByContact,
+        mail: None,
     };
     let now = state.store.now();
     let done: Ingested = state

@@ -464,6 +464,10 @@ pub struct MessageView {
     pub reply_to: Option<String>,
     pub external_id: Option<String>,
     pub status: DeliveryStatus,
+    /// Why delivery failed or is retried (the mail server's answer).
+    pub status_detail: Option<String>,
+    /// Email messages: subject, Message-ID, sanitised HTML, quoted history, reading notes.
+    pub mail: Option<MailMeta>,
     pub created_at: String,
 }
 
@@ -517,6 +521,8 @@ pub(super) async fn message_views(
                     reply_to: opt_id(m.reply_to),
                     external_id: m.external_id,
                     status: m.status,
+                    status_detail: m.status_detail,
+                    mail: m.mail.map(|b| *b),
                     created_at: ts(m.created_at),
                 });
             }

@@ -1,0 +1,123 @@
+//! Channel health (CHAN-12): what each account's poller last saw. Kept in memory: after a
+//! restart every poller reports again within seconds.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::{Clock, Millis};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthStatus {
+    /// No server settings yet (nothing to poll).
+    NotConfigured,
+    Connecting,
+    Connected,
+    /// The last attempt failed; the poller retries with backoff.
+    Failing,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Health {
+    pub status: HealthStatus,
+    /// The last error, kept after recovery until the next failure replaces it.
+    pub last_error: Option<String>,
+    /// Failed attempts in a row.
+    pub failures: u32,
+    #[schema(value_type = Option<String>)]
+    #[serde(serialize_with = "ts_opt")]
+    pub last_error_at: Option<Millis>,
+    #[schema(value_type = Option<String>)]
+    #[serde(serialize_with = "ts_opt")]
+    pub connected_at: Option<Millis>,
+}
+
+fn ts_opt<S: serde::Serializer>(v: &Option<Millis>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(ms) => s.serialize_some(&crate::http::api::ts(*ms)),
+        None => s.serialize_none(),
+    }
+}
+
+pub struct HealthBoard {
+    clock: Arc<dyn Clock>,
+    accounts: Mutex<HashMap<u64, Health>>,
+}
+
+impl HealthBoard {
+    pub fn new(clock: Arc<dyn Clock>) -> HealthBoard {
+        HealthBoard {
+            clock,
+            accounts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn update(&self, account_id: u64, f: impl FnOnce(&mut Health)) -> Option<Health> {
+        let mut map = self.accounts.lock().ok()?;
+        let h = map.entry(account_id).or_insert(Health {
+            status: HealthStatus::NotConfigured,
+            last_error: None,
+            failures: 0,
+            last_error_at: None,
+            connected_at: None,
+        });
+        f(h);
+        Some(h.clone())
+    }
+
+    pub fn get(&self, account_id: u64) -> Option<Health> {
+        self.accounts.lock().ok()?.get(&account_id).cloned()
+    }
+
+    pub fn all(&self) -> Vec<(u64, Health)> {
+        let Ok(map) = self.accounts.lock() else {
+            return Vec::new();
+        };
+        let mut v: Vec<(u64, Health)> = map.iter().map(|(k, h)| (*k, h.clone())).collect();
+        v.sort_by_key(|(k, _)| *k);
+        v
+    }
+
+    pub fn not_configured(&self, account_id: u64) {
+        self.update(account_id, |h| h.status = HealthStatus::NotConfigured);
+    }
+
+    pub fn connecting(&self, account_id: u64) {
+        self.update(account_id, |h| {
+            if h.status != HealthStatus::Failing {
+                h.status = HealthStatus::Connecting;
+            }
+        });
+    }
+
+    pub fn connected(&self, account_id: u64) {
+        let now = self.clock.now_ms();
+        self.update(account_id, |h| {
+            h.status = HealthStatus::Connected;
+            h.failures = 0;
+            h.connected_at = Some(now);
+        });
+    }
+
+    /// Records a failure; answers how many in a row.
+    pub fn failing(&self, account_id: u64, error: &str) -> u32 {
+        let now = self.clock.now_ms();
+        self.update(account_id, |h| {
+            h.status = HealthStatus::Failing;
+            h.failures += 1;
+            h.last_error = Some(error.to_string());
+            h.last_error_at = Some(now);
+        })
+        .map(|h| h.failures)
+        .unwrap_or(1)
+    }
+
+    pub fn retain(&self, keep: impl Fn(u64) -> bool) {
+        if let Ok(mut map) = self.accounts.lock() {
+            map.retain(|id, _| keep(*id));
+        }
+    }
+}

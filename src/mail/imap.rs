@@ -1,0 +1,333 @@
+//! Reading a mailbox: connect (TLS, STARTTLS or loopback plain), log in, select, fetch what is
+//! past the cursor with BODY.PEEK (the mailbox is never changed), store each mail together
+//! with the cursor, then IDLE (re-issued before the 29-minute limit) or poll.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+use super::settings::{EmailSettings, Security, Server};
+use super::{parse, Poller};
+use crate::error::{AppError, AppResult};
+use crate::store::mail::{self as mail_store, MailIn, MailOutcome, StoredPart};
+
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug> Io for T {}
+
+type Session = async_imap::Session<Box<dyn Io>>;
+
+/// IDLE is re-issued this often (servers may drop it after 30 minutes, RFC 2177).
+const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+/// UIDs fetched per round trip (bounds memory: whole mails are held until stored).
+const BATCH: usize = 20;
+
+fn err(what: &str, e: impl std::fmt::Display) -> AppError {
+    AppError::unavailable(format!("{what}: {e}"))
+}
+
+async fn timed<T, E: std::fmt::Display>(
+    what: &str,
+    f: impl std::future::Future<Output = Result<T, E>>,
+) -> AppResult<T> {
+    match tokio::time::timeout(COMMAND_TIMEOUT, f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(err(what, e)),
+        Err(_) => Err(err(what, "the server did not answer in time")),
+    }
+}
+
+pub fn tls_config() -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map(|b| b.with_root_certificates(roots).with_no_client_auth());
+    match config {
+        Ok(c) => Arc::new(c),
+        // The ring provider always supports the default versions.
+        Err(_) => Arc::new(
+            rustls::ClientConfig::builder()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth(),
+        ),
+    }
+}
+
+async fn tls_wrap(stream: TcpStream, host: &str) -> AppResult<Box<dyn Io>> {
+    let name = rustls::pki_types::ServerName::try_from(host.to_string())
+        .map_err(|e| err("server name", e))?;
+    let connector = tokio_rustls::TlsConnector::from(tls_config());
+    let tls = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, stream))
+        .await
+        .map_err(|_| err("TLS handshake", "timed out"))?
+        .map_err(|e| err("TLS handshake (certificate expired or not trusted?)", e))?;
+    Ok(Box::new(tls))
+}
+
+pub async fn connect(server: &Server) -> AppResult<Session> {
+    let port = server.port_or(993, 143);
+    let tcp = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        TcpStream::connect((server.host.as_str(), port)),
+    )
+    .await
+    .map_err(|_| err(&format!("connect to {}:{port}", server.host), "timed out"))?
+    .map_err(|e| err(&format!("connect to {}:{port}", server.host), e))?;
+    let stream: Box<dyn Io> = match server.security {
+        Security::Tls => tls_wrap(tcp, &server.host).await?,
+        Security::Plain => Box::new(tcp),
+        Security::Starttls => {
+            let mut client = async_imap::Client::new(tcp);
+            timed("greeting", async { client.read_response().await }).await?;
+            timed(
+                "STARTTLS",
+                client.run_command_and_check_ok("STARTTLS", None),
+            )
+            .await?;
+            tls_wrap(client.into_inner(), &server.host).await?
+        }
+    };
+    let mut client = async_imap::Client::new(stream);
+    if server.security != Security::Starttls {
+        timed("greeting", async { client.read_response().await }).await?;
+    }
+    let user = server.username.clone().unwrap_or_default();
+    let password = server.password.clone().unwrap_or_default();
+    match tokio::time::timeout(COMMAND_TIMEOUT, client.login(&user, &password)).await {
+        Ok(Ok(session)) => Ok(session),
+        Ok(Err((e, _))) => Err(AppError::unavailable(format!(
+            "login as {user} refused (wrong user or password?): {e}"
+        ))),
+        Err(_) => Err(err("login", "timed out")),
+    }
+}
+
+/// Runs one connection until it fails or the poller is told to stop. Returns Ok(()) on stop.
+pub async fn run_session(poller: &Poller, settings: &EmailSettings) -> AppResult<()> {
+    let server = settings
+        .imap
+        .as_ref()
+        .ok_or_else(|| AppError::invalid("settings.imap", "missing", "no IMAP server"))?;
+    let mut session = connect(server).await?;
+    let mailbox_name = server.mailbox.clone().unwrap_or_else(|| "INBOX".into());
+    let mailbox = timed("SELECT", session.select(&mailbox_name)).await?;
+    let validity = mailbox.uid_validity.unwrap_or(0);
+    let caps = timed("CAPABILITY", session.capabilities()).await?;
+    let idle = caps.has_str("IDLE");
+    poller.health.connected(poller.account_id);
+
+    let account_id = poller.account_id;
+    let stored = poller
+        .store
+        .read(move |txn| mail_store::cursor(txn, account_id))
+        .await?;
+    let mut last_uid = match stored {
+        Some((v, uid)) if v == validity => uid,
+        Some(_) => {
+            tracing::warn!(
+                account = account_id,
+                "UIDVALIDITY changed: reading the mailbox again (known mails are skipped)"
+            );
+            0
+        }
+        None => {
+            // First connection: import only the latest mails, leave the archive alone.
+            let keep = settings.initial_import.unwrap_or(100);
+            let next = mailbox.uid_next.unwrap_or(1);
+            let all: Vec<u32> = {
+                let mut uids: Vec<u32> = timed("UID SEARCH", session.uid_search("ALL"))
+                    .await?
+                    .into_iter()
+                    .collect();
+                uids.sort_unstable();
+                uids
+            };
+            let start = all.len().saturating_sub(keep as usize);
+            let before = all
+                .get(start)
+                .map(|u| u.saturating_sub(1))
+                .unwrap_or(next.saturating_sub(1));
+            let cursor = (validity, before);
+            poller
+                .store
+                .write(move |txn, _| mail_store::set_cursor(txn, account_id, cursor))
+                .await?;
+            before
+        }
+    };
+
+    loop {
+        last_uid = fetch_new(poller, settings, &mut session, validity, last_uid).await?;
+        if *poller.stop.borrow() {
+            let _ = timed("LOGOUT", session.logout()).await;
+            return Ok(());
+        }
+        if idle {
+            let mut handle = session.idle();
+            timed("IDLE", handle.init()).await?;
+            let (wait, interrupt) = handle.wait_with_timeout(IDLE_RENEW);
+            let mut stop = poller.stop.clone();
+            let outcome = tokio::select! {
+                r = wait => Some(r),
+                _ = stop.wait_for(|s| *s) => None,
+            };
+            drop(interrupt);
+            if let Some(r) = outcome {
+                r.map_err(|e| err("IDLE", e))?;
+            }
+            session = timed("DONE", handle.done()).await?;
+        } else {
+            let wait = Duration::from_secs(settings.poll_seconds.unwrap_or(60).max(5) as u64);
+            let mut stop = poller.stop.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.wait_for(|s| *s) => {}
+            }
+            timed("NOOP", session.noop()).await?;
+        }
+    }
+}
+
+/// Fetches and stores every mail past `last_uid`, one at a time in UID order.
+async fn fetch_new(
+    poller: &Poller,
+    settings: &EmailSettings,
+    session: &mut Session,
+    validity: u32,
+    mut last_uid: u32,
+) -> AppResult<u32> {
+    let max = settings.max_message_bytes();
+    loop {
+        let mut uids: Vec<u32> = timed(
+            "UID SEARCH",
+            session.uid_search(format!("UID {}:*", last_uid.saturating_add(1))),
+        )
+        .await?
+        .into_iter()
+        .filter(|u| *u > last_uid)
+        .collect();
+        if uids.is_empty() {
+            return Ok(last_uid);
+        }
+        uids.sort_unstable();
+        uids.truncate(BATCH);
+        // Sizes first, so an oversize mail is fetched as headers only.
+        let set = uids
+            .iter()
+            .map(|u| u.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let sizes: Vec<(u32, u32)> = timed("UID FETCH size", async {
+            session
+                .uid_fetch(&set, "(UID RFC822.SIZE)")
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .await?
+        .iter()
+        .filter_map(|f| Some((f.uid?, f.size.unwrap_or(0))))
+        .collect();
+        for uid in uids {
+            let size = sizes
+                .iter()
+                .find(|(u, _)| *u == uid)
+                .map(|(_, s)| *s)
+                .unwrap_or(0);
+            let query = if size as usize > max {
+                "(UID BODY.PEEK[HEADER])"
+            } else {
+                "(UID BODY.PEEK[])"
+            };
+            let fetched = timed("UID FETCH", async {
+                session
+                    .uid_fetch(uid.to_string(), query)
+                    .await?
+                    .try_collect::<Vec<_>>()
+                    .await
+            })
+            .await?;
+            let raw = fetched
+                .iter()
+                .find(|f| f.uid == Some(uid))
+                .and_then(|f| f.body().or_else(|| f.header()))
+                .map(|b| b.to_vec())
+                .unwrap_or_default();
+            store_one(poller, uid, validity, raw, size as usize, max).await?;
+            last_uid = uid;
+        }
+    }
+}
+
+async fn store_one(
+    poller: &Poller,
+    uid: u32,
+    validity: u32,
+    raw: Vec<u8>,
+    size: usize,
+    max: usize,
+) -> AppResult<()> {
+    let blobs = poller.store.blobs.clone();
+    let (parsed, parts) = tokio::task::spawn_blocking(move || -> AppResult<_> {
+        let mut parsed = parse::parse(&raw, max);
+        if size > max && !parsed.notes.iter().any(|n| n.contains("KB")) {
+            parsed.notes.push(format!(
+                "mensaje de {} KB supera el límite de {} KB: se guardaron solo los encabezados",
+                size / 1024,
+                max / 1024
+            ));
+        }
+        let mut parts = Vec::new();
+        for a in std::mem::take(&mut parsed.attachments) {
+            let sha256 = blobs.put(&a.bytes)?;
+            parts.push(StoredPart {
+                sha256,
+                name: a.name,
+                size: a.bytes.len() as u64,
+                content_type: a.content_type,
+                content_id: a.content_id,
+            });
+        }
+        Ok((parsed, parts))
+    })
+    .await
+    .map_err(|e| AppError::internal(e.to_string()))??;
+    let mail = MailIn {
+        account_id: poller.account_id,
+        cursor: Some((validity, uid)),
+        fallback_id: format!("imap:{validity}:{uid}"),
+        parsed,
+        parts,
+    };
+    let now = poller.store.now();
+    let outcome = poller
+        .store
+        .write(move |txn, fx| mail_store::ingest(txn, fx, &mail, now))
+        .await;
+    match outcome {
+        Ok(MailOutcome::Skipped(why)) => {
+            tracing::info!(account = poller.account_id, uid, reason = %why, "mail not stored as a message");
+        }
+        Ok(o) => tracing::debug!(account = poller.account_id, uid, ?o, "mail stored"),
+        Err(e) if e.status.is_client_error() => {
+            // The mail itself is unusable (e.g. a reference to something gone): record the
+            // refusal, move the cursor past it, go on.
+            tracing::warn!(account = poller.account_id, uid, error = %e.message, "mail refused");
+            let account_id = poller.account_id;
+            poller
+                .store
+                .write(move |txn, _| mail_store::set_cursor(txn, account_id, (validity, uid)))
+                .await?;
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}

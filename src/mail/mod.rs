@@ -1,0 +1,230 @@
+//! The email channel (CHAN-1) and the system's mail (OPS-6): one IMAP poller per email account,
+//! one outbox worker that sends replies, auto-replies and system mail through SMTP, and the
+//! health of each account (CHAN-12).
+
+pub mod imap;
+pub mod parse;
+pub mod settings;
+pub mod smtp;
+pub mod templates;
+pub mod thread;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::domain::{Channel, Millis, SystemMail};
+use crate::error::AppResult;
+use crate::health::HealthBoard;
+use crate::store::mail as mail_store;
+use crate::store::{accounts, Store};
+use settings::EmailSettings;
+
+/// What one account's poller needs.
+pub struct Poller {
+    pub account_id: u64,
+    pub store: Store,
+    pub health: Arc<HealthBoard>,
+    pub stop: watch::Receiver<bool>,
+}
+
+/// Waits before reconnecting after `failures` failed sessions: 5 s doubling, at most 5 min.
+pub fn reconnect_delay(failures: u32) -> Duration {
+    Duration::from_secs((5u64 << failures.min(6)).min(300))
+}
+
+async fn poll_account(poller: Poller, settings: EmailSettings) {
+    let mut stop = poller.stop.clone();
+    loop {
+        poller.health.connecting(poller.account_id);
+        match imap::run_session(&poller, &settings).await {
+            Ok(()) => return,
+            Err(e) => {
+                let failures = poller.health.failing(poller.account_id, &e.message);
+                let delay = reconnect_delay(failures.saturating_sub(1));
+                tracing::warn!(account = poller.account_id, error = %e.message, retry_in_s = delay.as_secs(), "IMAP session failed");
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+            }
+        }
+        if *poller.stop.borrow() {
+            return;
+        }
+    }
+}
+
+struct Running {
+    fingerprint: String,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Keeps one poller per email account with an IMAP server, restarting it when its settings
+/// change and stopping it when the account goes.
+pub async fn supervise(
+    store: Store,
+    health: Arc<HealthBoard>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut running: HashMap<u64, Running> = HashMap::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait_for(|s| *s) => break,
+        }
+        let accounts = match store.read(accounts::list).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e.message, "cannot list accounts for the mail pollers");
+                continue;
+            }
+        };
+        let mut wanted: HashMap<u64, (String, EmailSettings)> = HashMap::new();
+        for a in accounts.iter().filter(|a| a.kind == Channel::Email) {
+            match EmailSettings::of(a) {
+                Ok(s) if s.imap.is_some() => {
+                    let fingerprint = serde_json::to_string(&s).unwrap_or_default();
+                    wanted.insert(a.id, (fingerprint, s));
+                }
+                Ok(_) => health.not_configured(a.id),
+                Err(e) => {
+                    health.failing(a.id, &e.message);
+                }
+            }
+        }
+        running.retain(|id, r| {
+            let keep =
+                wanted.get(id).is_some_and(|(f, _)| *f == r.fingerprint) && !r.task.is_finished();
+            if !keep {
+                let _ = r.stop.send(true);
+            }
+            keep
+        });
+        for (id, (fingerprint, settings)) in wanted {
+            if running.contains_key(&id) {
+                continue;
+            }
+            let (stop_tx, stop_rx) = watch::channel(false);
+            let poller = Poller {
+                account_id: id,
+                store: store.clone(),
+                health: health.clone(),
+                stop: stop_rx,
+            };
+            let task = tokio::spawn(poll_account(poller, settings));
+            running.insert(
+                id,
+                Running {
+                    fingerprint,
+                    stop: stop_tx,
+                    task,
+                },
+            );
+        }
+        health.retain(|id| accounts.iter().any(|a| a.id == id));
+    }
+    // Shutdown: pollers finish the mail in hand (it is committed with its cursor) and log out.
+    for r in running.values() {
+        let _ = r.stop.send(true);
+    }
+    for (_, r) in running {
+        let _ = tokio::time::timeout(Duration::from_secs(5), r.task).await;
+    }
+}
+
+/// Sends what the outbox holds: claim (marked "sending" and committed), hand to SMTP, then
+/// record the answer. Runs until shutdown.
+pub async fn deliver(store: Store, mut shutdown: watch::Receiver<bool>) {
+    match store
+        .write(mail_store::recover_interrupted)
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            mails = n,
+            "mails interrupted mid-send by a stop were marked failed (never sent twice)"
+        ),
+        Err(e) => tracing::error!(error = %e.message, "cannot check the mail outbox"),
+    }
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        if let Err(e) = deliver_due(&store).await {
+            tracing::warn!(error = %e.message, "mail outbox pass failed");
+        }
+    }
+}
+
+async fn deliver_due(store: &Store) -> AppResult<()> {
+    let now = store.now();
+    let due = store.read(move |txn| mail_store::due(txn, now, 50)).await?;
+    for item in due {
+        let id = item.id;
+        let now = store.now();
+        let claimed = store
+            .write(move |txn, fx| mail_store::claim(txn, fx, id, now))
+            .await?;
+        let Some(out) = claimed else { continue };
+        let result = send_one(store, &out).await;
+        let now = store.now();
+        match result {
+            Ok(()) => {
+                store
+                    .write(move |txn, fx| mail_store::sent(txn, fx, id))
+                    .await?;
+                tracing::info!(mail = id, to = %out.to, "mail sent");
+            }
+            Err(e) => {
+                tracing::warn!(mail = id, to = %out.to, error = %e.message, permanent = e.permanent, "mail not sent");
+                store
+                    .write(move |txn, fx| {
+                        mail_store::failed(txn, fx, id, &e.message, e.permanent, now)
+                    })
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn send_one(store: &Store, out: &mail_store::Outgoing) -> Result<(), smtp::SendError> {
+    let settings = EmailSettings::of(&out.account).map_err(|e| smtp::SendError {
+        message: e.message,
+        permanent: true,
+    })?;
+    let server = settings.smtp.clone().ok_or(smtp::SendError {
+        message: "the account has no SMTP server".into(),
+        permanent: false,
+    })?;
+    let blobs = store.blobs.clone();
+    let (owned, s) = (out.clone(), settings.clone());
+    let message = tokio::task::spawn_blocking(move || smtp::build(&owned, &s, &blobs))
+        .await
+        .map_err(|e| smtp::SendError {
+            message: e.to_string(),
+            permanent: false,
+        })??;
+    smtp::send(&server, message).await
+}
+
+/// Queues a system mail (reset link, invitation, escalation, notification) in the caller's
+/// transaction.
+pub fn queue_system(txn: &redb::WriteTransaction, mail: SystemMail, now: Millis) -> AppResult<()> {
+    mail_store::enqueue(
+        txn,
+        crate::domain::MailKind::System,
+        None,
+        None,
+        Some(mail),
+        now,
+    )
+    .map(|_| ())
+}

@@ -1,0 +1,511 @@
+//! Turns raw RFC 5322 bytes into what a ticket needs: decoded text (every charset the fixtures
+//! carry), sanitised HTML, attachments and inline images, threading keys, and whether the
+//! mail is automatic (RFC 3834), bulk, or a delivery report. Never panics on bad input: a mail
+//! that cannot be parsed still becomes a message whose text says so.
+
+use std::borrow::Cow;
+
+use mail_parser::{HeaderValue, MessageParser, MimeHeaders, PartType};
+
+/// Noise classes, strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Noise {
+    /// A person (or a form) wrote it: may open tickets and receive auto-replies.
+    None,
+    /// Lists, newsletters, bulk mail, or a sender who asked for no auto-responses: may open a
+    /// ticket, never gets an automatic answer.
+    Bulk,
+    /// An auto-reply, vacation notice or daemon mail: joins a ticket it threads into, never
+    /// opens one, never gets answered (no loops).
+    Automatic,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bounce {
+    /// Message-IDs of the mail that could not be delivered (from the returned headers, then
+    /// In-Reply-To/References of the report).
+    pub original_ids: Vec<String>,
+    /// True for a permanent failure (status 5.x.x or Action: failed); false for warnings.
+    pub failed: bool,
+    /// Status and diagnostic lines, for the agent.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct MailPart {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+    /// Content-ID without angle brackets, for `cid:` references in the HTML.
+    pub content_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ParsedMail {
+    pub message_id: Option<String>,
+    pub in_reply_to: Vec<String>,
+    pub references: Vec<String>,
+    pub subject: String,
+    /// Lower-cased sender address and display name.
+    pub from: Option<(String, Option<String>)>,
+    /// Lower-cased To, Cc, Delivered-To and X-Original-To addresses (where reply tokens live).
+    pub recipients: Vec<String>,
+    /// The new text, with quoted history cut off into `quoted`.
+    pub text: String,
+    pub quoted: Option<String>,
+    /// Sanitised HTML body (cid: references still to be rewritten), when the mail has one.
+    pub html: Option<String>,
+    pub attachments: Vec<MailPart>,
+    pub noise: Noise,
+    pub bounce: Option<Bounce>,
+    /// Problems met while reading (shown to the agent with the message).
+    pub notes: Vec<String>,
+}
+
+fn strip_id(raw: &str) -> Option<String> {
+    let id = raw
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim();
+    (!id.is_empty() && id.len() <= 500).then(|| id.to_string())
+}
+
+fn text_list(v: &HeaderValue) -> Vec<String> {
+    match v {
+        HeaderValue::Text(t) => t.split_whitespace().filter_map(strip_id).collect(),
+        HeaderValue::TextList(list) => list
+            .iter()
+            .flat_map(|t| t.split_whitespace())
+            .filter_map(strip_id)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn addresses(v: Option<&mail_parser::Address>) -> Vec<String> {
+    v.map(|a| {
+        a.iter()
+            .filter_map(|addr| addr.address())
+            .map(|s| s.trim().to_lowercase())
+            .filter(|s| s.contains('@'))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn header_text<'a>(m: &'a mail_parser::Message, name: &'static str) -> Option<&'a str> {
+    m.header_raw(name).map(str::trim)
+}
+
+/// RFC 3834 and the de-facto headers of auto-responders and list servers.
+fn classify(m: &mail_parser::Message, from: Option<&str>) -> Noise {
+    let auto_submitted = header_text(m, "Auto-Submitted")
+        .is_some_and(|v| !v.is_empty() && !v.eq_ignore_ascii_case("no"));
+    let autoreply_flag = ["X-Autoreply", "X-Autorespond", "X-Auto-Reply"]
+        .iter()
+        .any(|h| m.header_raw(*h).is_some());
+    let empty_return_path = m
+        .header_raw("Return-Path")
+        .is_some_and(|v| matches!(v.trim(), "<>" | ""));
+    let daemon = from.is_some_and(|f| {
+        let local = f.split('@').next().unwrap_or_default();
+        local.eq_ignore_ascii_case("mailer-daemon") || local.eq_ignore_ascii_case("postmaster")
+    });
+    if auto_submitted || autoreply_flag || empty_return_path || daemon {
+        return Noise::Automatic;
+    }
+    let precedence = header_text(m, "Precedence").is_some_and(|v| {
+        let v = v.to_ascii_lowercase();
+        v == "bulk" || v == "junk" || v == "list" || v == "auto_reply"
+    });
+    let listed = m.header_raw("List-Id").is_some() || m.header_raw("List-Unsubscribe").is_some();
+    let suppress = m.header_raw("X-Auto-Response-Suppress").is_some();
+    if precedence || listed || suppress {
+        Noise::Bulk
+    } else {
+        Noise::None
+    }
+}
+
+/// Reads a multipart/report of type delivery-status.
+fn bounce_of(m: &mail_parser::Message) -> Option<Bounce> {
+    let root = m.root_part();
+    let is_report = root.content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("multipart")
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+            && ct
+                .attribute("report-type")
+                .is_some_and(|r| r.eq_ignore_ascii_case("delivery-status"))
+    });
+    if !is_report {
+        return None;
+    }
+    let mut original_ids = Vec::new();
+    let mut detail = Vec::new();
+    let mut failed = false;
+    for part in m.parts.iter() {
+        let Some(ct) = part.content_type() else {
+            continue;
+        };
+        let sub = ct.subtype().unwrap_or_default().to_ascii_lowercase();
+        match (ct.ctype().to_ascii_lowercase().as_str(), sub.as_str()) {
+            ("message", "delivery-status") => {
+                let body = String::from_utf8_lossy(part.contents());
+                for line in body.lines() {
+                    let lower = line.to_ascii_lowercase();
+                    if lower.starts_with("status:") {
+                        failed |= line[7..].trim().starts_with('5');
+                        detail.push(line.trim().to_string());
+                    } else if lower.starts_with("action:") {
+                        failed |= lower.contains("failed");
+                    } else if lower.starts_with("diagnostic-code:")
+                        || lower.starts_with("final-recipient:")
+                    {
+                        detail.push(line.trim().to_string());
+                    }
+                }
+            }
+            ("message", "rfc822") | ("message", "global") => {
+                if let PartType::Message(inner) = &part.body {
+                    original_ids.extend(inner.message_id().and_then(strip_id));
+                }
+            }
+            ("text", "rfc822-headers") | ("message", "rfc822-headers") => {
+                let headers = String::from_utf8_lossy(part.contents());
+                for line in headers.lines() {
+                    if line.to_ascii_lowercase().starts_with("message-id:") {
+                        original_ids.extend(strip_id(&line[11..]));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    original_ids.extend(text_list(m.in_reply_to()));
+    original_ids.extend(text_list(m.references()));
+    original_ids.dedup();
+    detail.dedup();
+    Some(Bounce {
+        original_ids,
+        failed,
+        detail: detail.join("\n"),
+    })
+}
+
+/// Splits a plain-text reply from the history it quotes: everything from the first
+/// "On … wrote:" / "El … escribió:" line or the first run of `>` lines that reaches the end,
+/// or an Outlook "-----Original Message-----" separator.
+pub fn split_quoted(text: &str) -> (String, Option<String>) {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut cut = None;
+    for (i, line) in lines.iter().enumerate() {
+        let t = line.trim();
+        let lower = t.to_lowercase();
+        let attribution = (lower.starts_with("on ") && lower.ends_with("wrote:"))
+            || (lower.starts_with("el ") && lower.ends_with("escribió:"))
+            || (lower.starts_with("le ") && lower.ends_with("a écrit :"));
+        let separator = lower.starts_with("-----original message-----")
+            || lower.starts_with("-----mensaje original-----")
+            || lower.starts_with("________________________________");
+        let quote_to_end = t.starts_with('>')
+            && lines[i..]
+                .iter()
+                .all(|l| l.trim().is_empty() || l.trim_start().starts_with('>'));
+        if attribution || separator || quote_to_end {
+            cut = Some(i);
+            break;
+        }
+    }
+    match cut {
+        Some(i) if i > 0 => {
+            let head = lines[..i].join("\n").trim_end().to_string();
+            let tail = lines[i..].join("\n").trim().to_string();
+            if head.trim().is_empty() {
+                (text.trim().to_string(), None)
+            } else {
+                (head, (!tail.is_empty()).then_some(tail))
+            }
+        }
+        _ => (text.trim().to_string(), None),
+    }
+}
+
+/// Sanitises mail HTML for display: no scripts, styles, forms or remote resources except
+/// links; `cid:` images survive to be pointed at stored attachments.
+pub fn sanitize_html(html: &str) -> String {
+    ammonia::Builder::default()
+        .url_schemes(["http", "https", "mailto", "cid"].into_iter().collect())
+        .link_rel(Some("noopener noreferrer nofollow"))
+        .clean(html)
+        .to_string()
+}
+
+/// Rewrites `cid:` references to the given URLs (content id → url).
+pub fn rewrite_cids(html: &str, urls: &[(String, String)]) -> String {
+    let mut out = html.to_string();
+    for (cid, url) in urls {
+        out = out.replace(&format!("cid:{cid}"), url);
+    }
+    out
+}
+
+fn part_name(part: &mail_parser::MessagePart, index: usize, content_type: &str) -> String {
+    let name = part
+        .attachment_name()
+        .map(|n| n.trim().replace(['/', '\\', '\0'], "_"))
+        .filter(|n| !n.is_empty());
+    name.unwrap_or_else(|| {
+        let ext = mime_guess::get_mime_extensions_str(content_type)
+            .and_then(|e| e.first())
+            .copied()
+            .unwrap_or("bin");
+        format!("adjunto-{}.{ext}", index + 1)
+    })
+}
+
+/// Parses raw mail. `max_bytes` bounds what is read: a larger mail keeps its headers and a
+/// note, so it still threads and reaches an agent.
+pub fn parse(raw: &[u8], max_bytes: usize) -> ParsedMail {
+    let mut notes = Vec::new();
+    let oversize = raw.len() > max_bytes;
+    let input: Cow<[u8]> = if oversize {
+        notes.push(format!(
+            "mensaje de {} KB supera el límite de {} KB: se guardaron solo los encabezados",
+            raw.len() / 1024,
+            max_bytes / 1024
+        ));
+        // Keep the header block only: up to the first blank line.
+        let end = find_header_end(raw).unwrap_or(raw.len().min(64 * 1024));
+        Cow::Owned(raw[..end].to_vec())
+    } else {
+        Cow::Borrowed(raw)
+    };
+    let Some(m) = MessageParser::default().parse(input.as_ref()) else {
+        notes.push("no se pudo leer el formato del mensaje; se guarda el texto crudo".into());
+        let text = String::from_utf8_lossy(&input[..input.len().min(64 * 1024)]).into_owned();
+        return ParsedMail {
+            message_id: None,
+            in_reply_to: Vec::new(),
+            references: Vec::new(),
+            subject: String::new(),
+            from: None,
+            recipients: Vec::new(),
+            text,
+            quoted: None,
+            html: None,
+            attachments: Vec::new(),
+            noise: Noise::None,
+            bounce: None,
+            notes,
+        };
+    };
+    let from = m.from().and_then(|a| a.first()).and_then(|a| {
+        a.address().map(|addr| {
+            (
+                addr.trim().to_lowercase(),
+                a.name()
+                    .map(|n| n.trim().to_string())
+                    .filter(|n| !n.is_empty()),
+            )
+        })
+    });
+    let mut recipients = addresses(m.to());
+    recipients.extend(addresses(m.cc()));
+    for h in ["Delivered-To", "X-Original-To"] {
+        for v in m.header_values(h) {
+            if let Some(t) = v.as_text() {
+                recipients.push(t.trim().trim_matches(['<', '>']).to_lowercase());
+            }
+        }
+    }
+    recipients.sort();
+    recipients.dedup();
+
+    let noise = classify(&m, from.as_ref().map(|(a, _)| a.as_str()));
+    let bounce = bounce_of(&m);
+    let plain = m
+        .body_text(0)
+        .map(|t| t.into_owned())
+        .unwrap_or_default()
+        .replace("\r\n", "\n");
+    let (text, quoted) = split_quoted(&plain);
+    let html = m
+        .html_bodies()
+        .next()
+        .filter(|p| p.is_text_html())
+        .and_then(|p| p.text_contents())
+        .map(sanitize_html);
+
+    let mut attachments = Vec::new();
+    for (i, part) in m.attachments().enumerate() {
+        let content_type = part
+            .content_type()
+            .map(|ct| match ct.subtype() {
+                Some(sub) => format!("{}/{}", ct.ctype(), sub),
+                None => ct.ctype().to_string(),
+            })
+            .unwrap_or_else(|| "application/octet-stream".into())
+            .to_ascii_lowercase();
+        let bytes = match &part.body {
+            PartType::Message(inner) => inner.raw_message().to_vec(),
+            _ => part.contents().to_vec(),
+        };
+        let name = match &part.body {
+            PartType::Message(inner) if part.attachment_name().is_none() => {
+                let subject = inner.subject().unwrap_or("mensaje").trim();
+                format!("{}.eml", subject.replace(['/', '\\', '\0'], "_"))
+            }
+            _ => part_name(part, i, &content_type),
+        };
+        attachments.push(MailPart {
+            name,
+            content_type,
+            bytes,
+            content_id: part.content_id().and_then(strip_id),
+        });
+    }
+    if text.is_empty() && html.is_none() && attachments.is_empty() && !oversize {
+        notes.push("el mensaje no tiene texto".into());
+    }
+    ParsedMail {
+        message_id: m.message_id().and_then(strip_id),
+        in_reply_to: text_list(m.in_reply_to()),
+        references: text_list(m.references()),
+        subject: m.subject().unwrap_or_default().trim().to_string(),
+        from,
+        recipients,
+        text,
+        quoted,
+        html,
+        attachments,
+        noise,
+        bounce,
+        notes,
+    }
+}
+
+fn find_header_end(raw: &[u8]) -> Option<usize> {
+    raw.windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 4)
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|p| p + 2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(path: &str) -> Vec<u8> {
+        std::fs::read(format!(
+            "{}/tests/fixtures/email/{path}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn charsets_decode() {
+        let cases = [
+            ("multi_charset/japanese_shift_jis.eml", "あいうえお", "test"),
+            ("multi_charset/ks_c_5601-1987.eml", "스티해", "test"),
+            (
+                "multi_charset/japanese_iso_2022.eml",
+                "すみません。",
+                "まみむめも",
+            ),
+            ("multi_charset/japanese.eml", "かきくえこ", "まみむめも"),
+        ];
+        for (path, text, subject) in cases {
+            let p = parse(&fixture(path), 10 << 20);
+            assert!(p.text.starts_with(text), "{path}: {:?}", p.text);
+            assert_eq!(p.subject, subject, "{path}");
+        }
+    }
+
+    #[test]
+    fn quoted_history_is_cut() {
+        let (new, old) = split_quoted(
+            "Gracias, ya funciona.\n\nEl lun, 3 mar 2025, Soporte escribió:\n> hola\n",
+        );
+        assert_eq!(new, "Gracias, ya funciona.");
+        assert!(old.unwrap().contains("> hola"));
+        let (new, old) = split_quoted("> only a quote");
+        assert_eq!(new, "> only a quote");
+        assert!(old.is_none());
+    }
+
+    #[test]
+    fn noise_headers() {
+        let base = "From: a@b.cl\r\nTo: s@x.cl\r\nSubject: x\r\n";
+        let cases = [
+            ("Auto-Submitted: auto-replied\r\n", Noise::Automatic),
+            ("Auto-Submitted: no\r\n", Noise::None),
+            ("X-Autoreply: yes\r\n", Noise::Automatic),
+            ("Return-Path: <>\r\n", Noise::Automatic),
+            ("Precedence: bulk\r\n", Noise::Bulk),
+            ("Precedence: junk\r\n", Noise::Bulk),
+            ("Precedence: list\r\n", Noise::Bulk),
+            ("List-Id: <news.b.cl>\r\n", Noise::Bulk),
+            ("X-Auto-Response-Suppress: All\r\n", Noise::Bulk),
+        ];
+        for (header, want) in cases {
+            let raw = format!("{base}{header}\r\nhola\r\n");
+            assert_eq!(parse(raw.as_bytes(), 1 << 20).noise, want, "{header}");
+        }
+        let daemon = "From: MAILER-DAEMON@b.cl\r\nSubject: x\r\n\r\nhola\r\n";
+        assert_eq!(parse(daemon.as_bytes(), 1 << 20).noise, Noise::Automatic);
+    }
+
+    #[test]
+    fn bounces_are_reports() {
+        let p = parse(
+            &fixture("multipart_report_emails/multi_address_bounce1.eml"),
+            10 << 20,
+        );
+        let b = p.bounce.unwrap();
+        assert!(b.failed);
+        assert!(b
+            .original_ids
+            .contains(&"118707422.15521266992174819.JavaMail.root@lvmail01".to_string()));
+        assert!(b.detail.contains("5.1.1"));
+        let warning = parse(&fixture("multipart_report_emails/report_422.eml"), 10 << 20);
+        assert_eq!(warning.noise, Noise::Automatic);
+    }
+
+    #[test]
+    fn html_is_sanitised() {
+        let clean = sanitize_html(
+            "<p onclick=\"x()\">hola<script>alert(1)</script><img src=\"cid:logo\"></p>",
+        );
+        assert!(!clean.contains("script") && !clean.contains("onclick"));
+        assert!(clean.contains("cid:logo"));
+        let shown = rewrite_cids(&clean, &[("logo".into(), "/api/v1/attachments/7".into())]);
+        assert!(shown.contains("/api/v1/attachments/7"));
+    }
+
+    #[test]
+    fn oversize_keeps_headers() {
+        let raw = format!(
+            "From: a@b.cl\r\nSubject: grande\r\nMessage-ID: <big@b.cl>\r\n\r\n{}",
+            "x".repeat(4096)
+        );
+        let p = parse(raw.as_bytes(), 1024);
+        assert_eq!(p.message_id.as_deref(), Some("big@b.cl"));
+        assert_eq!(p.subject, "grande");
+        assert!(!p.notes.is_empty());
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        for raw in [
+            &b""[..],
+            b"\xff\xfe\x00",
+            b"Content-Type: multipart/mixed; boundary=\"\"\r\n\r\n--\r\n",
+        ] {
+            let _ = parse(raw, 1 << 20);
+        }
+    }
+}

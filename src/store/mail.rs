@@ -1,0 +1,859 @@
+//! The email channel's storage: the threading index of Message-IDs, the IMAP cursor, the
+//! outbox of mail to send, and the operation that turns one fetched mail into a message —
+//! each in the same transaction as the cursor, so a mail is "read" only once it is stored.
+
+use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata, WriteTransaction};
+
+use super::tables::*;
+use super::tickets::{self, Inbound, Ingested, Thread};
+use super::{codec, contacts, event, next_id, Effects};
+use crate::domain::*;
+use crate::error::{AppError, AppResult};
+use crate::mail::parse::{Noise, ParsedMail};
+use crate::mail::settings::EmailSettings;
+use crate::mail::thread;
+
+const SECRET_KEY: &str = "mail_secret";
+/// A day in ms, for "one automatic answer per sender per day".
+const DAY_MS: i64 = 86_400_000;
+/// References carried on an outgoing mail (the newest ones).
+const MAX_REFERENCES: usize = 20;
+
+/// Creates the secret that signs reply tokens and Message-IDs (once per data dir).
+pub fn ensure_secret(txn: &WriteTransaction) -> AppResult<()> {
+    let mut meta = txn.open_table(META)?;
+    if meta.get(SECRET_KEY)?.is_none() {
+        let secret: [u8; 32] = rand::random();
+        meta.insert(SECRET_KEY, secret.as_slice())?;
+    }
+    Ok(())
+}
+
+fn secret_w(txn: &WriteTransaction) -> AppResult<Vec<u8>> {
+    ensure_secret(txn)?;
+    let meta = txn.open_table(META)?;
+    let secret = meta
+        .get(SECRET_KEY)?
+        .map(|g| g.value().to_vec())
+        .ok_or_else(|| AppError::internal("mail secret missing"))?;
+    Ok(secret)
+}
+
+pub fn cursor(txn: &ReadTransaction, account_id: u64) -> AppResult<Option<(u32, u32)>> {
+    Ok(txn
+        .open_table(ACCOUNT_TO_MAIL_CURSOR)?
+        .get(account_id)?
+        .map(|g| g.value()))
+}
+
+pub fn set_cursor(txn: &WriteTransaction, account_id: u64, cursor: (u32, u32)) -> AppResult<()> {
+    txn.open_table(ACCOUNT_TO_MAIL_CURSOR)?
+        .insert(account_id, cursor)?;
+    Ok(())
+}
+
+fn message_of_mail_id(txn: &WriteTransaction, id: &str) -> AppResult<Option<Message>> {
+    let found = txn
+        .open_table(MAIL_MESSAGE_ID_TO_MESSAGE)?
+        .get(id)?
+        .map(|g| g.value());
+    match found {
+        Some(m) => codec::get(&txn.open_table(MESSAGE_ID_TO_MESSAGE)?, m),
+        None => Ok(None),
+    }
+}
+
+fn remember_mail_id(txn: &WriteTransaction, mail_id: &str, message_id: u64) -> AppResult<()> {
+    txn.open_table(MAIL_MESSAGE_ID_TO_MESSAGE)?
+        .insert(mail_id, message_id)?;
+    Ok(())
+}
+
+/// A stored attachment of a fetched mail (bytes already in the blob store).
+#[derive(Debug, Clone)]
+pub struct StoredPart {
+    pub sha256: String,
+    pub name: String,
+    pub size: u64,
+    pub content_type: String,
+    pub content_id: Option<String>,
+}
+
+/// One fetched mail, parsed, with its attachments' bytes stored.
+#[derive(Debug, Clone)]
+pub struct MailIn {
+    pub account_id: u64,
+    /// The IMAP cursor to record with it.
+    pub cursor: Option<(u32, u32)>,
+    /// Used when the mail has no Message-ID, for idempotency.
+    pub fallback_id: String,
+    pub parsed: ParsedMail,
+    pub parts: Vec<StoredPart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailOutcome {
+    Message(Ingested),
+    /// A delivery report attached to the ticket of the mail that bounced.
+    Bounce {
+        ticket_number: u64,
+        failed: bool,
+    },
+    /// Not stored as a message, and why (logged; the mail stays in the mailbox).
+    Skipped(String),
+}
+
+/// Where a mail belongs (BEYOND-2), strongest evidence first: a signed reply token, then any
+/// Message-ID it answers, then a `[#n]` subject token when the sender is that ticket's
+/// customer.
+fn resolve_thread(
+    txn: &WriteTransaction,
+    account: &Account,
+    settings: &EmailSettings,
+    p: &ParsedMail,
+    secret: &[u8],
+) -> AppResult<Thread> {
+    if let Some(n) = thread::token_ticket(&p.recipients, &settings.address, secret) {
+        if tickets::get_w(txn, n)?.is_some_and(|t| t.account_id == account.id) {
+            return Ok(Thread::Ticket(n));
+        }
+    }
+    let answered = p.in_reply_to.iter().chain(p.references.iter().rev());
+    for id in answered {
+        if let Some(m) = message_of_mail_id(txn, id)? {
+            if tickets::get_w(txn, m.ticket_number)?.is_some_and(|t| t.account_id == account.id) {
+                return Ok(Thread::Ticket(m.ticket_number));
+            }
+        }
+    }
+    if let (Some(n), Some((sender, _))) = (thread::subject_ticket(&p.subject), &p.from) {
+        if let Some(t) = tickets::get_w(txn, n)?.filter(|t| t.account_id == account.id) {
+            let owner = contacts::get_w(txn, t.contact_id)?;
+            let belongs = owner.is_some_and(|c| {
+                c.email
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(sender))
+                    || c.identities.iter().any(|i| {
+                        i.account_id == account.id && i.external_id.eq_ignore_ascii_case(sender)
+                    })
+            });
+            if belongs {
+                return Ok(Thread::Ticket(n));
+            }
+        }
+    }
+    Ok(Thread::New)
+}
+
+fn insert_parts(
+    txn: &WriteTransaction,
+    parts: &[StoredPart],
+    now: Millis,
+) -> AppResult<Vec<(u64, Option<String>)>> {
+    let mut table = txn.open_table(ATTACHMENT_ID_TO_ATTACHMENT)?;
+    let mut out = Vec::new();
+    for p in parts {
+        let a = Attachment {
+            id: super::catalog::new_id(txn, ATTACHMENT_ID_TO_ATTACHMENT)?,
+            sha256: p.sha256.clone(),
+            name: p.name.clone(),
+            size: p.size,
+            content_type: p.content_type.clone(),
+            uploaded_by: None,
+            created_at: now,
+            ticket_number: None,
+        };
+        table.insert(a.id, codec::encode(&a)?.as_slice())?;
+        out.push((a.id, p.content_id.clone()));
+    }
+    Ok(out)
+}
+
+fn meta_of(p: &ParsedMail, html: Option<String>) -> MailMeta {
+    MailMeta {
+        message_id: p.message_id.clone(),
+        subject: p.subject.clone(),
+        html,
+        quoted: p.quoted.clone(),
+        notes: p.notes.clone(),
+        from: p.from.as_ref().map(|(a, _)| a.clone()),
+    }
+}
+
+/// Stores one fetched mail (and the cursor past it) in one transaction.
+pub fn ingest(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    mail: &MailIn,
+    now: Millis,
+) -> AppResult<MailOutcome> {
+    if let Some(c) = mail.cursor {
+        set_cursor(txn, mail.account_id, c)?;
+    }
+    let account = super::accounts::require_w(txn, mail.account_id)?;
+    let settings = EmailSettings::of(&account)?;
+    let secret = secret_w(txn)?;
+    let p = &mail.parsed;
+    if let Some(id) = &p.message_id {
+        if let Some(m) = message_of_mail_id(txn, id)? {
+            if m.direction == Direction::Outbound {
+                return Ok(MailOutcome::Skipped(format!(
+                    "a copy of Atiende's own message {id}"
+                )));
+            }
+        }
+    }
+    if let Some(bounce) = &p.bounce {
+        return attach_bounce(txn, fx, mail, bounce, now);
+    }
+    let Some((sender, name)) = p.from.clone() else {
+        return Ok(MailOutcome::Skipped("the mail has no sender (From)".into()));
+    };
+    if sender.eq_ignore_ascii_case(&settings.address) {
+        return Ok(MailOutcome::Skipped(
+            "sent from the support address itself (a loop)".into(),
+        ));
+    }
+    let thread = resolve_thread(txn, &account, &settings, p, &secret)?;
+    if p.noise == Noise::Automatic && thread == Thread::New {
+        return Ok(MailOutcome::Skipped(format!(
+            "automatic mail from {sender} (auto-reply or daemon) that answers no ticket"
+        )));
+    }
+    let parts = insert_parts(txn, &mail.parts, now)?;
+    let html = p.html.as_ref().map(|h| {
+        let urls: Vec<(String, String)> = parts
+            .iter()
+            .filter_map(|(id, cid)| {
+                cid.as_ref()
+                    .map(|c| (c.clone(), format!("/api/v1/attachments/{id}")))
+            })
+            .collect();
+        crate::mail::parse::rewrite_cids(h, &urls)
+    });
+    let mut text = p.text.clone();
+    if text.trim().is_empty() {
+        text = if p.subject.is_empty() {
+            "(sin texto)".into()
+        } else {
+            p.subject.clone()
+        };
+    }
+    let inbound = Inbound {
+        account_id: account.id,
+        external_id: match &p.message_id {
+            Some(id) => format!("mail:{id}"),
+            None => mail.fallback_id.clone(),
+        },
+        contact_external_id: sender.clone(),
+        contact: contacts::ContactFacts {
+            name: name.or_else(|| sender.split('@').next().map(str::to_string)),
+            email: Some(sender.clone()),
+            phone: None,
+            rut: None,
+            username: None,
+        },
+        text,
+        public: false,
+        reply_to: None,
+        attachments: parts.iter().map(|(id, _)| *id).collect(),
+        // Receipt time, not the Date header: a sender's wrong clock must not reorder the
+        // conversation.
+        sent_at: None,
+        uploader: None,
+        thread,
+        mail: Some(Box::new(meta_of(p, html))),
+    };
+    let ingested = tickets::ingest(txn, fx, &inbound, now)?;
+    if let Some(id) = &p.message_id {
+        remember_mail_id(txn, id, ingested.message_id)?;
+    }
+    if ingested.created_ticket && p.noise == Noise::None {
+        if let Some(text) = settings
+            .auto_reply
+            .as_ref()
+            .filter(|t| !t.trim().is_empty())
+        {
+            auto_reply(
+                txn,
+                fx,
+                &account,
+                &sender,
+                ingested.ticket_number,
+                text,
+                now,
+            )?;
+        }
+    }
+    Ok(MailOutcome::Message(ingested))
+}
+
+/// CHAN-11 auto-reply, at most once per sender per day (RFC 3834 §2).
+fn auto_reply(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    account: &Account,
+    sender: &str,
+    number: u64,
+    text: &str,
+    now: Millis,
+) -> AppResult<()> {
+    let key = format!("{}\u{1f}{}", now / DAY_MS, sender.to_lowercase());
+    let mut sent = txn.open_table(ACCOUNT_DAY_SENDER_AUTO_REPLIED)?;
+    if sent.get((account.id, key.as_str()))?.is_some() {
+        return Ok(());
+    }
+    sent.insert((account.id, key.as_str()), ())?;
+    drop(sent);
+    let message = Message {
+        id: next_id(txn, "message")?,
+        ticket_number: number,
+        direction: Direction::Outbound,
+        public: false,
+        contact_id: None,
+        user_id: None,
+        text: text.to_string(),
+        attachments: Vec::new(),
+        reply_to: None,
+        external_id: None,
+        status: DeliveryStatus::Queued,
+        created_at: now,
+        opened_ticket: false,
+        status_detail: None,
+        mail: None,
+    };
+    tickets::insert_message(txn, &message)?;
+    enqueue(
+        txn,
+        MailKind::AutoReply,
+        Some(account.id),
+        Some(&message),
+        None,
+        now,
+    )?;
+    let mut e = event("message.created");
+    e.ticket_number = Some(number);
+    e.account_id = Some(account.id);
+    e.message_id = Some(message.id);
+    fx.emit(e);
+    Ok(())
+}
+
+fn attach_bounce(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    mail: &MailIn,
+    bounce: &crate::mail::parse::Bounce,
+    now: Millis,
+) -> AppResult<MailOutcome> {
+    let mut original = None;
+    for id in &bounce.original_ids {
+        if let Some(m) = message_of_mail_id(txn, id)? {
+            if m.direction == Direction::Outbound {
+                original = Some(m);
+                break;
+            }
+        }
+    }
+    let Some(mut original) = original else {
+        return Ok(MailOutcome::Skipped(
+            "a delivery report about a mail Atiende did not send".into(),
+        ));
+    };
+    let Some(ticket) = tickets::get_w(txn, original.ticket_number)? else {
+        return Ok(MailOutcome::Skipped(
+            "a delivery report for a deleted ticket".into(),
+        ));
+    };
+    if bounce.failed {
+        original.status = DeliveryStatus::Failed;
+        original.status_detail = Some(format!("rebotado: {}", bounce.detail));
+        txn.open_table(MESSAGE_ID_TO_MESSAGE)?
+            .insert(original.id, codec::encode(&original)?.as_slice())?;
+    }
+    let parts = insert_parts(txn, &mail.parts, now)?;
+    let p = &mail.parsed;
+    let report = Message {
+        id: next_id(txn, "message")?,
+        ticket_number: ticket.number,
+        direction: Direction::Inbound,
+        public: false,
+        contact_id: None,
+        user_id: None,
+        text: format!(
+            "{}\n\n{}",
+            if bounce.failed {
+                "El correo no pudo entregarse (informe del servidor de correo)."
+            } else {
+                "Aviso de demora en la entrega (informe del servidor de correo)."
+            },
+            if bounce.detail.is_empty() {
+                p.text.as_str()
+            } else {
+                bounce.detail.as_str()
+            }
+        ),
+        attachments: parts.iter().map(|(id, _)| *id).collect(),
+        reply_to: Some(original.id),
+        external_id: None,
+        status: DeliveryStatus::Received,
+        created_at: now,
+        opened_ticket: false,
+        status_detail: None,
+        mail: Some(Box::new(meta_of(p, None))),
+    };
+    tickets::insert_message(txn, &report)?;
+    let mut updated = ticket.clone();
+    updated.message_count += 1;
+    updated.updated_at = updated.updated_at.max(now);
+    tickets::save(txn, Some(&ticket), &updated)?;
+    for (kind, message_id) in [
+        ("message.updated", original.id),
+        ("message.created", report.id),
+    ] {
+        let mut e = event(kind);
+        e.ticket_number = Some(ticket.number);
+        e.account_id = Some(ticket.account_id);
+        e.message_id = Some(message_id);
+        fx.emit(e);
+    }
+    Ok(MailOutcome::Bounce {
+        ticket_number: ticket.number,
+        failed: bounce.failed,
+    })
+}
+
+/// Queues a mail; it is sent after this transaction commits.
+pub fn enqueue(
+    txn: &WriteTransaction,
+    kind: MailKind,
+    account_id: Option<u64>,
+    message: Option<&Message>,
+    system: Option<SystemMail>,
+    now: Millis,
+) -> AppResult<MailItem> {
+    let item = MailItem {
+        id: next_id(txn, "mail_outbox")?,
+        kind,
+        state: MailState::Queued,
+        account_id,
+        message_id: message.map(|m| m.id),
+        ticket_number: message.map(|m| m.ticket_number),
+        system,
+        attempts: 0,
+        next_attempt_at: now,
+        last_error: None,
+        created_at: now,
+    };
+    txn.open_table(MAIL_ID_TO_ITEM)?
+        .insert(item.id, codec::encode(&item)?.as_slice())?;
+    Ok(item)
+}
+
+/// Mails whose next attempt is due, oldest first.
+pub fn due(txn: &ReadTransaction, now: Millis, limit: usize) -> AppResult<Vec<MailItem>> {
+    let table = txn.open_table(MAIL_ID_TO_ITEM)?;
+    let mut out = Vec::new();
+    for row in table.iter()? {
+        let (_, v) = row?;
+        let item: MailItem = codec::decode(v.value())?;
+        if item.state == MailState::Queued && item.next_attempt_at <= now {
+            out.push(item);
+            if out.len() >= limit {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Queued and in-flight mails (for status pages and tests).
+pub fn pending_count(txn: &ReadTransaction) -> AppResult<u64> {
+    Ok(txn.open_table(MAIL_ID_TO_ITEM)?.len()?)
+}
+
+/// Everything the SMTP sender needs, read in the transaction that claims the mail.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub item: MailItem,
+    pub account: Account,
+    pub to: String,
+    pub to_name: Option<String>,
+    pub subject: String,
+    pub text: String,
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub reply_to: Option<String>,
+    pub attachments: Vec<Attachment>,
+    /// Sent with `Auto-Submitted: auto-replied` (or auto-generated for system mail).
+    pub automatic: bool,
+}
+
+fn put_item(txn: &WriteTransaction, item: &MailItem) -> AppResult<()> {
+    txn.open_table(MAIL_ID_TO_ITEM)?
+        .insert(item.id, codec::encode(item)?.as_slice())?;
+    Ok(())
+}
+
+fn get_item(txn: &WriteTransaction, id: u64) -> AppResult<Option<MailItem>> {
+    codec::get(&txn.open_table(MAIL_ID_TO_ITEM)?, id)
+}
+
+fn get_message(txn: &WriteTransaction, id: u64) -> AppResult<Option<Message>> {
+    codec::get(&txn.open_table(MESSAGE_ID_TO_MESSAGE)?, id)
+}
+
+fn put_message(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    m: &Message,
+    account_id: u64,
+) -> AppResult<()> {
+    txn.open_table(MESSAGE_ID_TO_MESSAGE)?
+        .insert(m.id, codec::encode(m)?.as_slice())?;
+    let mut e = event("message.updated");
+    e.ticket_number = Some(m.ticket_number);
+    e.account_id = Some(account_id);
+    e.message_id = Some(m.id);
+    fx.emit(e);
+    Ok(())
+}
+
+/// The account whose SMTP server sends system mail: the one marked `system_mail`, else the
+/// first email account with an SMTP server.
+pub fn system_account(txn: &WriteTransaction) -> AppResult<Option<Account>> {
+    let mut first = None;
+    for a in super::accounts::list_w(txn)? {
+        if a.kind != Channel::Email || a.deleted_at.is_some() {
+            continue;
+        }
+        let Ok(s) = EmailSettings::of(&a) else {
+            continue;
+        };
+        if s.smtp.is_none() {
+            continue;
+        }
+        if s.system_mail {
+            return Ok(Some(a));
+        }
+        if first.is_none() {
+            first = Some(a);
+        }
+    }
+    Ok(first)
+}
+
+/// Marks a due mail as being sent and gathers what to send. None when it is not due any
+/// more (sent by another pass, or removed).
+pub fn claim(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    id: u64,
+    now: Millis,
+) -> AppResult<Option<Outgoing>> {
+    let Some(mut item) = get_item(txn, id)? else {
+        return Ok(None);
+    };
+    if item.state != MailState::Queued || item.next_attempt_at > now {
+        return Ok(None);
+    }
+    let account = match item.account_id {
+        Some(a) => super::accounts::get_w(txn, a)?.filter(|a| a.deleted_at.is_none()),
+        None => system_account(txn)?,
+    };
+    let Some(account) = account else {
+        give_up(
+            txn,
+            fx,
+            &item,
+            "no hay una cuenta de correo con servidor SMTP para enviarlo",
+        )?;
+        return Ok(None);
+    };
+    let settings = match EmailSettings::of(&account) {
+        Ok(s) if s.smtp.is_some() => s,
+        Ok(_) => {
+            // Stays queued: it goes out once the account gets an SMTP server.
+            item.next_attempt_at = now + 60_000;
+            item.last_error = Some("la cuenta no tiene servidor SMTP configurado".into());
+            put_item(txn, &item)?;
+            return Ok(None);
+        }
+        Err(e) => {
+            give_up(txn, fx, &item, &e.message)?;
+            return Ok(None);
+        }
+    };
+    let secret = secret_w(txn)?;
+    let outgoing = match (&item.system, item.message_id) {
+        (Some(sys), _) => {
+            let attachments = load_attachments(txn, &sys.attachments)?;
+            Outgoing {
+                item: item.clone(),
+                account: account.clone(),
+                to: sys.to.clone(),
+                to_name: None,
+                subject: sys.subject.clone(),
+                text: sys.text.clone(),
+                message_id: format!(
+                    "atiende.system.{}.{}@{}",
+                    item.id,
+                    &thread::signature(&secret, item.id),
+                    settings
+                        .address
+                        .split('@')
+                        .nth(1)
+                        .unwrap_or("atiende.local")
+                ),
+                in_reply_to: None,
+                references: Vec::new(),
+                reply_to: None,
+                attachments,
+                automatic: true,
+            }
+        }
+        (None, Some(message_id)) => {
+            let Some(mut message) = get_message(txn, message_id)? else {
+                txn.open_table(MAIL_ID_TO_ITEM)?.remove(item.id)?;
+                return Ok(None);
+            };
+            let Some(ticket) = tickets::get_w(txn, message.ticket_number)? else {
+                give_up(txn, fx, &item, "el ticket ya no existe")?;
+                return Ok(None);
+            };
+            let contact = contacts::get_w(txn, ticket.contact_id)?;
+            let to = contact.as_ref().and_then(|c| {
+                c.identities
+                    .iter()
+                    .find(|i| i.account_id == account.id && i.external_id.contains('@'))
+                    .map(|i| i.external_id.clone())
+                    .or_else(|| c.email.clone())
+            });
+            let Some(to) = to else {
+                give_up(txn, fx, &item, "el cliente no tiene dirección de correo")?;
+                return Ok(None);
+            };
+            let thread_ids = thread_of(txn, ticket.number, message.id)?;
+            let subject_base = thread_ids
+                .iter()
+                .rev()
+                .find_map(|(_, s)| (!s.is_empty()).then(|| s.clone()))
+                .unwrap_or_default();
+            let mail_id = thread::message_id(message.id, &settings.address, &secret);
+            let mut references: Vec<String> = thread_ids.iter().map(|(id, _)| id.clone()).collect();
+            let in_reply_to = match message.reply_to {
+                Some(r) => get_message(txn, r)?
+                    .and_then(|m| m.mail.and_then(|mm| mm.message_id))
+                    .or_else(|| references.last().cloned()),
+                None => references.last().cloned(),
+            };
+            if references.len() > MAX_REFERENCES {
+                references.drain(..references.len() - MAX_REFERENCES);
+            }
+            let mut text = message.text.clone();
+            if let Some(sig) = settings.signature.as_ref().filter(|s| !s.trim().is_empty()) {
+                text = format!("{text}\n\n-- \n{sig}");
+            }
+            let subject = thread::reply_subject(
+                &subject_base,
+                ticket.number,
+                &format!("Ticket #{}", ticket.number),
+            );
+            let meta = message.mail.get_or_insert_with(Default::default);
+            meta.message_id = Some(mail_id.clone());
+            meta.subject = subject.clone();
+            remember_mail_id(txn, &mail_id, message.id)?;
+            put_message(txn, fx, &message, ticket.account_id)?;
+            Outgoing {
+                item: item.clone(),
+                account: account.clone(),
+                to,
+                to_name: contact.map(|c| c.name).filter(|n| !n.is_empty()),
+                subject,
+                text,
+                message_id: mail_id,
+                in_reply_to,
+                references,
+                reply_to: Some(thread::reply_address(
+                    &settings.address,
+                    ticket.number,
+                    &secret,
+                )),
+                attachments: load_attachments(txn, &message.attachments)?,
+                automatic: item.kind == MailKind::AutoReply,
+            }
+        }
+        (None, None) => {
+            txn.open_table(MAIL_ID_TO_ITEM)?.remove(item.id)?;
+            return Ok(None);
+        }
+    };
+    item.state = MailState::Sending;
+    item.attempts += 1;
+    put_item(txn, &item)?;
+    Ok(Some(Outgoing { item, ..outgoing }))
+}
+
+/// The Message-IDs (with subjects) of a ticket's mails before `before`, oldest first.
+fn thread_of(txn: &WriteTransaction, number: u64, before: u64) -> AppResult<Vec<(String, String)>> {
+    let links = txn.open_table(TICKET_MESSAGE)?;
+    let messages = txn.open_table(MESSAGE_ID_TO_MESSAGE)?;
+    let mut out = Vec::new();
+    for row in links.range((number, 0)..(number, before))? {
+        let (k, _) = row?;
+        let m: Option<Message> = codec::get(&messages, k.value().1)?;
+        if let Some(meta) = m.and_then(|m| m.mail) {
+            if let Some(id) = meta.message_id {
+                out.push((id, meta.subject));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn load_attachments(txn: &WriteTransaction, ids: &[u64]) -> AppResult<Vec<Attachment>> {
+    let table = txn.open_table(ATTACHMENT_ID_TO_ATTACHMENT)?;
+    let mut out = Vec::new();
+    for id in ids {
+        if let Some(a) = codec::get::<Attachment>(&table, *id)? {
+            out.push(a);
+        }
+    }
+    Ok(out)
+}
+
+fn set_message_status(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    item: &MailItem,
+    status: DeliveryStatus,
+    detail: Option<String>,
+) -> AppResult<()> {
+    let Some(id) = item.message_id else {
+        return Ok(());
+    };
+    if let Some(mut m) = get_message(txn, id)? {
+        m.status = status;
+        m.status_detail = detail;
+        let account = tickets::get_w(txn, m.ticket_number)?
+            .map(|t| t.account_id)
+            .unwrap_or_default();
+        put_message(txn, fx, &m, account)?;
+    }
+    Ok(())
+}
+
+fn give_up(txn: &WriteTransaction, fx: &mut Effects, item: &MailItem, why: &str) -> AppResult<()> {
+    txn.open_table(MAIL_ID_TO_ITEM)?.remove(item.id)?;
+    set_message_status(txn, fx, item, DeliveryStatus::Failed, Some(why.to_string()))?;
+    if item.system.is_some() {
+        tracing::warn!(mail = item.id, reason = why, "system mail not sent");
+    }
+    Ok(())
+}
+
+/// The SMTP server accepted the mail.
+pub fn sent(txn: &WriteTransaction, fx: &mut Effects, id: u64) -> AppResult<()> {
+    let Some(item) = get_item(txn, id)? else {
+        return Ok(());
+    };
+    txn.open_table(MAIL_ID_TO_ITEM)?.remove(id)?;
+    set_message_status(txn, fx, &item, DeliveryStatus::Sent, None)
+}
+
+/// Attempts before a transiently failing mail is given up (about half a day with the backoff).
+pub const MAX_ATTEMPTS: u32 = 12;
+
+/// Delay after failed attempt `n`: 5 s doubling, at most 2 h.
+pub fn backoff_ms(attempts: u32) -> i64 {
+    (5_000i64 << attempts.saturating_sub(1).min(12)).min(2 * 3_600_000)
+}
+
+/// The attempt failed: retried later when the error is temporary, else given up.
+pub fn failed(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    id: u64,
+    error: &str,
+    permanent: bool,
+    now: Millis,
+) -> AppResult<()> {
+    let Some(mut item) = get_item(txn, id)? else {
+        return Ok(());
+    };
+    if permanent || item.attempts >= MAX_ATTEMPTS {
+        return give_up(txn, fx, &item, error);
+    }
+    item.state = MailState::Queued;
+    item.next_attempt_at = now + backoff_ms(item.attempts);
+    item.last_error = Some(error.to_string());
+    put_item(txn, &item)?;
+    set_message_status(
+        txn,
+        fx,
+        &item,
+        DeliveryStatus::Queued,
+        Some(format!(
+            "intento {} falló, se reintentará: {error}",
+            item.attempts
+        )),
+    )
+}
+
+/// After a crash: a mail that was being handed to the SMTP server may or may not have left.
+/// It is never sent again by itself (no duplicates); the agent sees why and can resend.
+pub fn recover_interrupted(txn: &WriteTransaction, fx: &mut Effects) -> AppResult<usize> {
+    let interrupted: Vec<MailItem> = {
+        let table = txn.open_table(MAIL_ID_TO_ITEM)?;
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let (_, v) = row?;
+            let item: MailItem = codec::decode(v.value())?;
+            if item.state == MailState::Sending {
+                out.push(item);
+            }
+        }
+        out
+    };
+    for item in &interrupted {
+        give_up(
+            txn,
+            fx,
+            item,
+            "el envío se interrumpió (el servidor se detuvo): puede que no haya salido; reenvíalo si hace falta",
+        )?;
+    }
+    Ok(interrupted.len())
+}
+
+/// An agent asks to send a failed email reply again.
+pub fn resend(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    number: u64,
+    message_id: u64,
+    access: &tickets::Access,
+    now: Millis,
+) -> AppResult<Message> {
+    let ticket = tickets::require_w(txn, number, access)?;
+    let mut m = get_message(txn, message_id)?
+        .filter(|m| m.ticket_number == number && m.direction == Direction::Outbound)
+        .ok_or_else(|| AppError::not_found("message"))?;
+    if ticket.channel != Channel::Email || m.status != DeliveryStatus::Failed {
+        return Err(AppError::conflict(
+            "not_failed",
+            "only a failed email message can be sent again",
+        ));
+    }
+    m.status = DeliveryStatus::Queued;
+    m.status_detail = None;
+    put_message(txn, fx, &m, ticket.account_id)?;
+    let kind = if m.user_id.is_some() {
+        MailKind::Reply
+    } else {
+        MailKind::AutoReply
+    };
+    enqueue(txn, kind, Some(ticket.account_id), Some(&m), None, now)?;
+    Ok(m)
+}
