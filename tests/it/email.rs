@@ -216,3 +216,178 @@ async fn a_full_exchange_threads_both_ways() {
         "every reply joined the ticket"
     );
 }
+
+/// BEYOND-2, rule by rule: the reply token (even on a new subject), In-Reply-To and
+/// References against Atiende's and the customer's own Message-IDs, the subject token only
+/// for the ticket's customer, and a new ticket otherwise; a reply to a closed ticket opens a
+/// new one linked to it.
+#[tokio::test]
+async fn threading_rules() {
+    let (support, customer) = users("t");
+    let stranger = "extrano@otro.test";
+    let s = Server::start();
+    let api = s.admin().await;
+    let acc = email_account(&api, &support, json!({})).await;
+    let support_addr = format!("{support}@atiende.test");
+    let customer_addr = format!("{customer}@cliente.test");
+    let send = |from: String, to: String, subject: &'static str, headers: String| async move {
+        servers()
+            .send(&from, &to, &mail(&from, &to, subject, &headers, "texto"))
+            .await;
+    };
+
+    send(customer_addr.clone(), support_addr.clone(), "Consulta", "Message-ID: <c-1@cliente.test>".into()).await;
+    let number = wait_tickets(&api, &acc, 1).await[0]["number"].as_u64().unwrap();
+    api.created(&format!("/api/v1/tickets/{number}/messages"), json!({"text": "respuesta"}))
+        .await;
+    let ours = angle(&header(&wait_mailbox(&customer, 1).await[0], "Message-ID").unwrap());
+
+    // References naming the customer's own first mail (not ours) still threads.
+    send(customer_addr.clone(), support_addr.clone(), "Otra", "References: <c-1@cliente.test>".into()).await;
+    wait_messages(&api, number, 3).await;
+    // References whose last id is ours, after unknown ones.
+    send(customer_addr.clone(), support_addr.clone(), "Otra más", format!("References: <zz@x.test> <{ours}>")).await;
+    wait_messages(&api, number, 4).await;
+    // The subject token from the ticket's customer joins…
+    let token_subject = format!("Sobre [#{number}]");
+    let subject: &'static str = Box::leak(token_subject.into_boxed_str());
+    send(customer_addr.clone(), support_addr.clone(), subject, String::new()).await;
+    wait_messages(&api, number, 5).await;
+    // …from a stranger it opens a new ticket (nobody joins someone else's ticket by guessing).
+    send(stranger.into(), support_addr.clone(), subject, String::new()).await;
+    let all = wait_tickets(&api, &acc, 2).await;
+    assert_eq!(messages(&api, number).await.len(), 5);
+    assert!(all.iter().any(|t| t["contact"]["name"] == "Cliente Prueba" && t["number"] != number));
+    // A forged reply token is no token: new ticket.
+    send(customer_addr.clone(), format!("{support}+t{number}-0000000000@atiende.test"), "Forjado", String::new()).await;
+    wait_tickets(&api, &acc, 3).await;
+    // A mail that threads into nothing opens a new ticket even from a known customer.
+    send(customer_addr.clone(), support_addr.clone(), "Tema nuevo", String::new()).await;
+    wait_tickets(&api, &acc, 4).await;
+    assert_eq!(messages(&api, number).await.len(), 5);
+
+    // A reply to a closed ticket opens a new one that links to it (TICK-2).
+    let (st, v) = api.patch(&format!("/api/v1/tickets/{number}"), json!({"state": "closed"})).await;
+    assert_eq!(st, 200, "{v}");
+    send(customer_addr.clone(), support_addr.clone(), "Re: Consulta", format!("In-Reply-To: <{ours}>")).await;
+    let all = wait_tickets(&api, &acc, 5).await;
+    let follow = all
+        .iter()
+        .find(|t| t["previous_number"] == number)
+        .expect("a new ticket linked to the closed one");
+    assert_eq!(follow["state"], "open");
+    assert_eq!(messages(&api, number).await.len(), 5);
+}
+
+/// RFC 3834: automatic mail never opens tickets nor gets answered; bulk mail opens tickets
+/// but is never answered; the account's auto-reply goes once per sender per day with
+/// Auto-Submitted; a bounce flags the reply that bounced and joins its ticket.
+#[tokio::test]
+async fn loops_and_bounces() {
+    let (support, customer) = users("l");
+    let s = Server::start();
+    let api = s.admin().await;
+    let acc = email_account(
+        &api,
+        &support,
+        json!({"auto_reply": "Recibimos tu mensaje; te respondemos pronto."}),
+    )
+    .await;
+    let support_addr = format!("{support}@atiende.test");
+    let customer_addr = format!("{customer}@cliente.test");
+
+    // A person's first mail: a ticket and one auto-reply.
+    servers()
+        .send(&customer_addr, &support_addr, &mail(&customer_addr, &support_addr, "Hola", "", "Necesito ayuda"))
+        .await;
+    let number = wait_tickets(&api, &acc, 1).await[0]["number"].as_u64().unwrap();
+    let inbox = wait_mailbox(&customer, 1).await;
+    assert_eq!(header(&inbox[0], "Auto-Submitted").as_deref(), Some("auto-replied"));
+    assert!(inbox[0].contains("Recibimos tu mensaje"));
+    // A second new ticket the same day: no second auto-reply.
+    servers()
+        .send(&customer_addr, &support_addr, &mail(&customer_addr, &support_addr, "Otro tema", "", "Otra cosa"))
+        .await;
+    wait_tickets(&api, &acc, 2).await;
+
+    // Automatic mail that answers no ticket: never a ticket.
+    let automatic = [
+        "Auto-Submitted: auto-replied",
+        "X-Autoreply: yes",
+    ];
+    for h in automatic {
+        servers()
+            .send(&customer_addr, &support_addr, &mail(&customer_addr, &support_addr, "Fuera de la oficina", h, "Vuelvo el lunes"))
+            .await;
+    }
+    // Empty envelope sender (Return-Path: <>) and MAILER-DAEMON.
+    servers()
+        .send("", &support_addr, &mail(&customer_addr, &support_addr, "Aviso", "", "sin remitente"))
+        .await;
+    servers()
+        .send("mailer-daemon@cliente.test", &support_addr, &mail("MAILER-DAEMON@cliente.test", &support_addr, "Aviso", "", "demonio"))
+        .await;
+    // Bulk mail: a ticket each, never an auto-reply.
+    let bulk = [
+        ("Precedence: bulk", "bulk1"),
+        ("Precedence: junk", "bulk2"),
+        ("Precedence: list", "bulk3"),
+        ("List-Id: <novedades.cliente.test>", "bulk4"),
+        ("X-Auto-Response-Suppress: All", "bulk5"),
+    ];
+    for (h, who) in bulk {
+        let from = format!("{who}@cliente.test");
+        servers()
+            .send(&from, &support_addr, &mail(&from, &support_addr, "Boletín", h, "novedades"))
+            .await;
+    }
+    // A marker mail from a person, processed after all of the above (UID order).
+    servers()
+        .send("persona@cliente.test", &support_addr, &mail("persona@cliente.test", &support_addr, "Fin", "", "marca"))
+        .await;
+    // Mails are read in UID order: once the marker's ticket exists, all the others were seen.
+    let all = eventually(30, "the marker's ticket", || async {
+        let all = tickets_of(&api, &acc).await;
+        all.iter()
+            .any(|t| t["excerpt"] == "marca")
+            .then_some(all)
+    })
+    .await;
+    assert_eq!(all.len(), 8, "2 from the customer, 5 bulk, 1 marker; no automatic ones");
+    let outbound: Vec<Value> = {
+        let mut v = Vec::new();
+        for t in &all {
+            for m in messages(&api, t["number"].as_u64().unwrap()).await {
+                if m["direction"] == "outbound" {
+                    v.push(m);
+                }
+            }
+        }
+        v
+    };
+    assert_eq!(outbound.len(), 2, "auto-replies: {outbound:?}");
+    assert_eq!(servers().mailbox(&customer).len(), 1, "one auto-reply per sender per day");
+
+    // An agent's reply bounces: the report joins the ticket and flags the reply.
+    api.created(&format!("/api/v1/tickets/{number}/messages"), json!({"text": "¿Sigue el problema?"}))
+        .await;
+    let replies = wait_mailbox(&customer, 2).await;
+    let bounced_id = angle(&header(&replies[1], "Message-ID").unwrap());
+    let report = format!(
+        "From: Mail Delivery System <MAILER-DAEMON@cliente.test>\nTo: {support_addr}\nSubject: Undelivered Mail Returned to Sender\nMessage-ID: <rebote-1@cliente.test>\nAuto-Submitted: auto-replied\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n--B\nContent-Type: text/plain\n\nNo se pudo entregar.\n--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; cliente.test\n\nFinal-Recipient: rfc822; {customer_addr}\nAction: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 user unknown\n\n--B\nContent-Type: text/rfc822-headers\n\nFrom: {support_addr}\nMessage-ID: <{bounced_id}>\nSubject: Re: Hola\n\n--B--\n"
+    );
+    servers().send("", &support_addr, &report).await;
+    let failed = eventually(30, "the reply flagged as failed", || async {
+        messages(&api, number)
+            .await
+            .into_iter()
+            .find(|m| m["mail"]["message_id"] == bounced_id.as_str() && m["status"] == "failed")
+    })
+    .await;
+    assert!(failed["status_detail"].as_str().unwrap().contains("5.1.1"));
+    let m = messages(&api, number).await;
+    let note = m.last().unwrap();
+    assert_eq!(note["author"]["kind"], "system");
+    assert_eq!(note["reply_to"], failed["id"]);
+    assert_eq!(tickets_of(&api, &acc).await.len(), 8, "a bounce opens no ticket");
+}
