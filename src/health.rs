@@ -33,6 +33,10 @@ pub struct Health {
     #[schema(value_type = Option<String>)]
     #[serde(serialize_with = "ts_opt")]
     pub connected_at: Option<Millis>,
+    /// Items read from the channel since the server started (mails fetched)…
+    pub fetched: u64,
+    /// …of which not stored as messages (automatic mail, reports about unknown mail; logged).
+    pub skipped: u64,
 }
 
 fn ts_opt<S: serde::Serializer>(v: &Option<Millis>, s: S) -> Result<S::Ok, S::Error> {
@@ -63,6 +67,8 @@ impl HealthBoard {
             failures: 0,
             last_error_at: None,
             connected_at: None,
+            fetched: 0,
+            skipped: 0,
         });
         f(h);
         Some(h.clone())
@@ -113,6 +119,16 @@ impl HealthBoard {
         })
         .map(|h| h.failures)
         .unwrap_or(1)
+    }
+
+    /// One item read; `stored` false when it did not become a message.
+    pub fn fetched(&self, account_id: u64, stored: bool) {
+        self.update(account_id, |h| {
+            h.fetched += 1;
+            if !stored {
+                h.skipped += 1;
+            }
+        });
     }
 
     pub fn retain(&self, keep: impl Fn(u64) -> bool) {

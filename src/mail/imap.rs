@@ -314,10 +314,15 @@ async fn store_one(
         .await;
     match outcome {
         Ok(MailOutcome::Skipped(why)) => {
+            poller.health.fetched(poller.account_id, false);
             tracing::info!(account = poller.account_id, uid, reason = %why, "mail not stored as a message");
         }
-        Ok(o) => tracing::debug!(account = poller.account_id, uid, ?o, "mail stored"),
+        Ok(o) => {
+            poller.health.fetched(poller.account_id, true);
+            tracing::debug!(account = poller.account_id, uid, ?o, "mail stored");
+        }
         Err(e) if e.status.is_client_error() => {
+            poller.health.fetched(poller.account_id, false);
             // The mail itself is unusable (e.g. a reference to something gone): record the
             // refusal, move the cursor past it, go on.
             tracing::warn!(account = poller.account_id, uid, error = %e.message, "mail refused");

@@ -196,11 +196,14 @@ pub fn ingest(
     let p = &mail.parsed;
     if let Some(id) = &p.message_id {
         if let Some(m) = message_of_mail_id(txn, id)? {
-            if m.direction == Direction::Outbound {
-                return Ok(MailOutcome::Skipped(format!(
-                    "a copy of Atiende's own message {id}"
-                )));
-            }
+            // The same Message-ID is the same mail (delivered twice, or to two addresses).
+            return Ok(MailOutcome::Skipped(match m.direction {
+                Direction::Outbound => format!("a copy of Atiende's own message {id}"),
+                Direction::Inbound => format!(
+                    "already stored as message {} of ticket #{} (same Message-ID {id})",
+                    m.id, m.ticket_number
+                ),
+            }));
         }
     }
     if let Some(bounce) = &p.bounce {

@@ -391,3 +391,70 @@ async fn loops_and_bounces() {
     assert_eq!(note["reply_to"], failed["id"]);
     assert_eq!(tickets_of(&api, &acc).await.len(), 8, "a bounce opens no ticket");
 }
+
+/// Every fixture .eml (hard MIME, foreign charsets, broken boundaries, bounces) goes through
+/// IMAP into a message or a logged refusal, and the server keeps working.
+#[tokio::test]
+async fn every_fixture_mail_goes_through_imap() {
+    let support = "soportef";
+    servers().add_user(support);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/email");
+    let mut files = Vec::new();
+    for dir in std::fs::read_dir(&root).unwrap().flatten() {
+        if dir.path().is_dir() {
+            for f in std::fs::read_dir(dir.path()).unwrap().flatten() {
+                if f.path().extension().is_some_and(|e| e == "eml") {
+                    files.push(f.path());
+                }
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() >= 40, "fixtures missing: {}", files.len());
+    for f in &files {
+        servers().deliver_file(support, &std::fs::read(f).unwrap());
+    }
+    let s = Server::start();
+    let api = s.admin().await;
+    let acc = email_account(&api, support, json!({"initial_import": 1000})).await;
+    let health = eventually(60, "every fixture read", || async {
+        let a = api.ok(&format!("/api/v1/accounts/{acc}")).await;
+        (a["health"]["fetched"].as_u64() == Some(files.len() as u64)).then_some(a["health"].clone())
+    })
+    .await;
+    let tickets = tickets_of(&api, &acc).await;
+    let mut texts = Vec::new();
+    let mut stored = 0;
+    for t in &tickets {
+        for m in messages(&api, t["number"].as_u64().unwrap()).await {
+            stored += 1;
+            texts.push(format!("{} | {}", m["mail"]["subject"].as_str().unwrap_or(""), m["text"].as_str().unwrap_or("")));
+        }
+    }
+    let skipped = health["skipped"].as_u64().unwrap();
+    assert_eq!(stored + skipped as usize, files.len(), "each mail is a message or a refusal: {health}");
+    // Mails sharing a Message-ID are one mail delivered twice: stored once.
+    let mut ids = std::collections::HashSet::new();
+    let mut unique = 0;
+    for f in &files {
+        let raw = String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned();
+        match crate::mailserver::header(&raw, "Message-ID") {
+            Some(id) if !ids.insert(angle(&id)) => {}
+            _ => unique += 1,
+        }
+    }
+    let refused = skipped as usize - (files.len() - unique);
+    assert!(refused <= 6, "only automatic mail and unknown reports are refused: {health}");
+    for (subject, text) in [
+        ("test", "あいうえお"),
+        ("test", "스티해"),
+        ("まみむめも", "すみません。"),
+        ("まみむめも", "かきくえこ"),
+    ] {
+        assert!(
+            texts.iter().any(|t| t.starts_with(subject) && t.contains(text)),
+            "decoded {subject} / {text} in {texts:#?}"
+        );
+    }
+    assert_eq!(api.get("/healthz").await.0, 200);
+}
