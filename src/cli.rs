@@ -47,6 +47,9 @@ enum Command {
         /// Mark session cookies Secure (when served over HTTPS by a proxy).
         #[arg(long, env = "ATIENDE_SECURE_COOKIES")]
         secure_cookies: bool,
+        /// The URL people open Atiende at, for links in mail (e.g. https://soporte.tienda.cl).
+        #[arg(long, env = "ATIENDE_PUBLIC_URL")]
+        public_url: Option<String>,
         #[command(flatten)]
         data: DataArg,
     },
@@ -95,12 +98,14 @@ pub fn main() -> ExitCode {
             listen,
             demo,
             secure_cookies,
+            public_url,
             data,
         } => {
             let config = Config {
                 listen,
                 data_dir: data.data,
                 secure_cookies,
+                public_url: public_url.map(|u| u.trim_end_matches('/').to_string()),
                 ..Config::default()
             };
             crate::app::serve(config, demo)

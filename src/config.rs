@@ -13,6 +13,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Largest uploaded file.
     pub max_upload_bytes: usize,
+    /// The address people open Atiende at (links in mail); when unset, taken from the
+    /// request's Host header.
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -23,6 +26,7 @@ impl Default for Config {
             secure_cookies: false,
             max_body_bytes: 1024 * 1024,
             max_upload_bytes: 25 * 1024 * 1024,
+            public_url: None,
         }
     }
 }

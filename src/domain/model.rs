@@ -427,6 +427,15 @@ pub struct Session {
     pub expires_at: Millis,
 }
 
+/// A one-time link that lets its holder choose a password (AUTH-2 reset, or an invitation).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasswordToken {
+    pub user_id: u64,
+    /// "reset" or "invitation".
+    pub purpose: String,
+    pub expires_at: Millis,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApiToken {
     pub id: u64,

@@ -3,6 +3,7 @@
 //! health of each account (CHAN-12).
 
 pub mod imap;
+pub mod notify;
 pub mod parse;
 pub mod settings;
 pub mod smtp;
@@ -140,10 +141,7 @@ pub async fn supervise(
 /// Sends what the outbox holds: claim (marked "sending" and committed), hand to SMTP, then
 /// record the answer. Runs until shutdown.
 pub async fn deliver(store: Store, mut shutdown: watch::Receiver<bool>) {
-    match store
-        .write(mail_store::recover_interrupted)
-        .await
-    {
+    match store.write(mail_store::recover_interrupted).await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(
             mails = n,
@@ -216,8 +214,13 @@ async fn send_one(store: &Store, out: &mail_store::Outgoing) -> Result<(), smtp:
 }
 
 /// Queues a system mail (reset link, invitation, escalation, notification) in the caller's
-/// transaction.
+/// transaction. Without an email account that can send, nothing is queued (logged once per
+/// mail): there is no way to deliver it.
 pub fn queue_system(txn: &redb::WriteTransaction, mail: SystemMail, now: Millis) -> AppResult<()> {
+    if mail_store::system_account(txn)?.is_none() {
+        tracing::info!(subject = %mail.subject, "system mail not sent: no email account has an SMTP server");
+        return Ok(());
+    }
     mail_store::enqueue(
         txn,
         crate::domain::MailKind::System,

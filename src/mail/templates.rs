@@ -5,6 +5,7 @@ use crate::domain::SystemMail;
 use crate::error::{AppError, AppResult};
 use crate::http::assets::Assets;
 
+#[cfg(test)]
 pub const NAMES: [&str; 5] = [
     "password_reset",
     "invitation",

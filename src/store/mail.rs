@@ -2,7 +2,7 @@
 //! outbox of mail to send, and the operation that turns one fetched mail into a message —
 //! each in the same transaction as the cursor, so a mail is "read" only once it is stored.
 
-use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata, WriteTransaction};
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
 use super::tables::*;
 use super::tickets::{self, Inbound, Ingested, Thread};
@@ -468,11 +468,6 @@ pub fn due(txn: &ReadTransaction, now: Millis, limit: usize) -> AppResult<Vec<Ma
         }
     }
     Ok(out)
-}
-
-/// Queued and in-flight mails (for status pages and tests).
-pub fn pending_count(txn: &ReadTransaction) -> AppResult<u64> {
-    Ok(txn.open_table(MAIL_ID_TO_ITEM)?.len()?)
 }
 
 /// Everything the SMTP sender needs, read in the transaction that claims the mail.

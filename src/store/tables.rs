@@ -14,6 +14,9 @@ pub const USER_ID_TO_USER: TableDefinition<u64, &[u8]> = TableDefinition::new("u
 pub const EMAIL_TO_USER_ID: TableDefinition<&str, u64> = TableDefinition::new("users_by_email");
 /// sha256(session token) hex → Session.
 pub const SESSION_HASH_TO_SESSION: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
+/// sha256(one-time link token) hex → PasswordToken (resets and invitations).
+pub const LINK_HASH_TO_PASSWORD_TOKEN: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("password_tokens");
 /// sha256(api token) hex → ApiToken.
 pub const TOKEN_HASH_TO_TOKEN: TableDefinition<&str, &[u8]> = TableDefinition::new("api_tokens");
 
@@ -108,6 +111,7 @@ pub fn create_all(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> 
     txn.open_table(EMAIL_TO_USER_ID)?;
     txn.open_table(SESSION_HASH_TO_SESSION)?;
     txn.open_table(TOKEN_HASH_TO_TOKEN)?;
+    txn.open_table(LINK_HASH_TO_PASSWORD_TOKEN)?;
     txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?;
     txn.open_table(USER_ACCOUNT_TO_MODE)?;
     txn.open_table(ACCOUNT_USER_TO_MODE)?;

@@ -264,3 +264,67 @@ pub fn save_board(txn: &WriteTransaction, user_id: u64, board: &Board) -> AppRes
     t.insert(user_id, codec::encode(board)?.as_slice())?;
     Ok(())
 }
+
+/// Stores a one-time password link (by its hash); earlier links of the user stay valid until
+/// they expire or one is used.
+pub fn create_password_token(
+    txn: &WriteTransaction,
+    token_hash: &str,
+    token: &PasswordToken,
+) -> AppResult<()> {
+    txn.open_table(LINK_HASH_TO_PASSWORD_TOKEN)?
+        .insert(token_hash, codec::encode(token)?.as_slice())?;
+    Ok(())
+}
+
+pub fn password_token(
+    txn: &ReadTransaction,
+    token_hash: &str,
+    now: Millis,
+) -> AppResult<Option<PasswordToken>> {
+    let t = txn.open_table(LINK_HASH_TO_PASSWORD_TOKEN)?;
+    let found: Option<PasswordToken> = match t.get(token_hash)? {
+        Some(g) => Some(codec::decode(g.value())?),
+        None => None,
+    };
+    Ok(found.filter(|t| t.expires_at > now))
+}
+
+/// Uses a link: sets the password, ends the user's sessions, and removes every link of the
+/// user (one use, and an older leaked link dies with it).
+pub fn use_password_token(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    token_hash: &str,
+    password_hash: &str,
+    now: Millis,
+) -> AppResult<Option<User>> {
+    let mut table = txn.open_table(LINK_HASH_TO_PASSWORD_TOKEN)?;
+    let token: Option<PasswordToken> = match table.get(token_hash)? {
+        Some(g) => Some(codec::decode(g.value())?),
+        None => None,
+    };
+    let Some(token) = token.filter(|t| t.expires_at > now) else {
+        return Ok(None);
+    };
+    let mut stale = Vec::new();
+    for row in table.iter()? {
+        let (k, v) = row?;
+        let t: PasswordToken = codec::decode(v.value())?;
+        if t.user_id == token.user_id || t.expires_at <= now {
+            stale.push(k.value().to_string());
+        }
+    }
+    for k in stale {
+        table.remove(k.as_str())?;
+    }
+    drop(table);
+    let Some(before) = get_w(txn, token.user_id)?.filter(|u| u.active) else {
+        return Ok(None);
+    };
+    let mut after = before.clone();
+    after.password_hash = password_hash.to_string();
+    update(txn, fx, &before, &after)?;
+    end_sessions(txn, after.id, None)?;
+    Ok(Some(after))
+}

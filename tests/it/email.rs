@@ -236,40 +236,100 @@ async fn threading_rules() {
             .await;
     };
 
-    send(customer_addr.clone(), support_addr.clone(), "Consulta", "Message-ID: <c-1@cliente.test>".into()).await;
-    let number = wait_tickets(&api, &acc, 1).await[0]["number"].as_u64().unwrap();
-    api.created(&format!("/api/v1/tickets/{number}/messages"), json!({"text": "respuesta"}))
-        .await;
+    send(
+        customer_addr.clone(),
+        support_addr.clone(),
+        "Consulta",
+        "Message-ID: <c-1@cliente.test>".into(),
+    )
+    .await;
+    let number = wait_tickets(&api, &acc, 1).await[0]["number"]
+        .as_u64()
+        .unwrap();
+    api.created(
+        &format!("/api/v1/tickets/{number}/messages"),
+        json!({"text": "respuesta"}),
+    )
+    .await;
     let ours = angle(&header(&wait_mailbox(&customer, 1).await[0], "Message-ID").unwrap());
 
     // References naming the customer's own first mail (not ours) still threads.
-    send(customer_addr.clone(), support_addr.clone(), "Otra", "References: <c-1@cliente.test>".into()).await;
+    send(
+        customer_addr.clone(),
+        support_addr.clone(),
+        "Otra",
+        "References: <c-1@cliente.test>".into(),
+    )
+    .await;
     wait_messages(&api, number, 3).await;
     // References whose last id is ours, after unknown ones.
-    send(customer_addr.clone(), support_addr.clone(), "Otra más", format!("References: <zz@x.test> <{ours}>")).await;
+    send(
+        customer_addr.clone(),
+        support_addr.clone(),
+        "Otra más",
+        format!("References: <zz@x.test> <{ours}>"),
+    )
+    .await;
     wait_messages(&api, number, 4).await;
     // The subject token from the ticket's customer joins…
     let token_subject = format!("Sobre [#{number}]");
     let subject: &'static str = Box::leak(token_subject.into_boxed_str());
-    send(customer_addr.clone(), support_addr.clone(), subject, String::new()).await;
+    send(
+        customer_addr.clone(),
+        support_addr.clone(),
+        subject,
+        String::new(),
+    )
+    .await;
     wait_messages(&api, number, 5).await;
     // …from a stranger it opens a new ticket (nobody joins someone else's ticket by guessing).
-    send(stranger.into(), support_addr.clone(), subject, String::new()).await;
+    send(
+        stranger.into(),
+        support_addr.clone(),
+        subject,
+        String::new(),
+    )
+    .await;
     let all = wait_tickets(&api, &acc, 2).await;
     assert_eq!(messages(&api, number).await.len(), 5);
-    assert!(all.iter().any(|t| t["contact"]["name"] == "Cliente Prueba" && t["number"] != number));
+    assert!(all
+        .iter()
+        .any(|t| t["contact"]["name"] == "Cliente Prueba" && t["number"] != number));
     // A forged reply token is no token: new ticket.
-    send(customer_addr.clone(), format!("{support}+t{number}-0000000000@atiende.test"), "Forjado", String::new()).await;
+    send(
+        customer_addr.clone(),
+        format!("{support}+t{number}-0000000000@atiende.test"),
+        "Forjado",
+        String::new(),
+    )
+    .await;
     wait_tickets(&api, &acc, 3).await;
     // A mail that threads into nothing opens a new ticket even from a known customer.
-    send(customer_addr.clone(), support_addr.clone(), "Tema nuevo", String::new()).await;
+    send(
+        customer_addr.clone(),
+        support_addr.clone(),
+        "Tema nuevo",
+        String::new(),
+    )
+    .await;
     wait_tickets(&api, &acc, 4).await;
     assert_eq!(messages(&api, number).await.len(), 5);
 
     // A reply to a closed ticket opens a new one that links to it (TICK-2).
-    let (st, v) = api.patch(&format!("/api/v1/tickets/{number}"), json!({"state": "closed"})).await;
+    let (st, v) = api
+        .patch(
+            &format!("/api/v1/tickets/{number}"),
+            json!({"state": "closed"}),
+        )
+        .await;
     assert_eq!(st, 200, "{v}");
-    send(customer_addr.clone(), support_addr.clone(), "Re: Consulta", format!("In-Reply-To: <{ours}>")).await;
+    send(
+        customer_addr.clone(),
+        support_addr.clone(),
+        "Re: Consulta",
+        format!("In-Reply-To: <{ours}>"),
+    )
+    .await;
     let all = wait_tickets(&api, &acc, 5).await;
     let follow = all
         .iter()
@@ -298,34 +358,68 @@ async fn loops_and_bounces() {
 
     // A person's first mail: a ticket and one auto-reply.
     servers()
-        .send(&customer_addr, &support_addr, &mail(&customer_addr, &support_addr, "Hola", "", "Necesito ayuda"))
+        .send(
+            &customer_addr,
+            &support_addr,
+            &mail(&customer_addr, &support_addr, "Hola", "", "Necesito ayuda"),
+        )
         .await;
-    let number = wait_tickets(&api, &acc, 1).await[0]["number"].as_u64().unwrap();
+    let number = wait_tickets(&api, &acc, 1).await[0]["number"]
+        .as_u64()
+        .unwrap();
     let inbox = wait_mailbox(&customer, 1).await;
-    assert_eq!(header(&inbox[0], "Auto-Submitted").as_deref(), Some("auto-replied"));
+    assert_eq!(
+        header(&inbox[0], "Auto-Submitted").as_deref(),
+        Some("auto-replied")
+    );
     assert!(inbox[0].contains("Recibimos tu mensaje"));
     // A second new ticket the same day: no second auto-reply.
     servers()
-        .send(&customer_addr, &support_addr, &mail(&customer_addr, &support_addr, "Otro tema", "", "Otra cosa"))
+        .send(
+            &customer_addr,
+            &support_addr,
+            &mail(&customer_addr, &support_addr, "Otro tema", "", "Otra cosa"),
+        )
         .await;
     wait_tickets(&api, &acc, 2).await;
 
     // Automatic mail that answers no ticket: never a ticket.
-    let automatic = [
-        "Auto-Submitted: auto-replied",
-        "X-Autoreply: yes",
-    ];
+    let automatic = ["Auto-Submitted: auto-replied", "X-Autoreply: yes"];
     for h in automatic {
         servers()
-            .send(&customer_addr, &support_addr, &mail(&customer_addr, &support_addr, "Fuera de la oficina", h, "Vuelvo el lunes"))
+            .send(
+                &customer_addr,
+                &support_addr,
+                &mail(
+                    &customer_addr,
+                    &support_addr,
+                    "Fuera de la oficina",
+                    h,
+                    "Vuelvo el lunes",
+                ),
+            )
             .await;
     }
     // Empty envelope sender (Return-Path: <>) and MAILER-DAEMON.
     servers()
-        .send("", &support_addr, &mail(&customer_addr, &support_addr, "Aviso", "", "sin remitente"))
+        .send(
+            "",
+            &support_addr,
+            &mail(&customer_addr, &support_addr, "Aviso", "", "sin remitente"),
+        )
         .await;
     servers()
-        .send("mailer-daemon@cliente.test", &support_addr, &mail("MAILER-DAEMON@cliente.test", &support_addr, "Aviso", "", "demonio"))
+        .send(
+            "mailer-daemon@cliente.test",
+            &support_addr,
+            &mail(
+                "MAILER-DAEMON@cliente.test",
+                &support_addr,
+                "Aviso",
+                "",
+                "demonio",
+            ),
+        )
         .await;
     // Bulk mail: a ticket each, never an auto-reply.
     let bulk = [
@@ -338,22 +432,32 @@ async fn loops_and_bounces() {
     for (h, who) in bulk {
         let from = format!("{who}@cliente.test");
         servers()
-            .send(&from, &support_addr, &mail(&from, &support_addr, "Boletín", h, "novedades"))
+            .send(
+                &from,
+                &support_addr,
+                &mail(&from, &support_addr, "Boletín", h, "novedades"),
+            )
             .await;
     }
     // A marker mail from a person, processed after all of the above (UID order).
     servers()
-        .send("persona@cliente.test", &support_addr, &mail("persona@cliente.test", &support_addr, "Fin", "", "marca"))
+        .send(
+            "persona@cliente.test",
+            &support_addr,
+            &mail("persona@cliente.test", &support_addr, "Fin", "", "marca"),
+        )
         .await;
     // Mails are read in UID order: once the marker's ticket exists, all the others were seen.
     let all = eventually(30, "the marker's ticket", || async {
         let all = tickets_of(&api, &acc).await;
-        all.iter()
-            .any(|t| t["excerpt"] == "marca")
-            .then_some(all)
+        all.iter().any(|t| t["excerpt"] == "marca").then_some(all)
     })
     .await;
-    assert_eq!(all.len(), 8, "2 from the customer, 5 bulk, 1 marker; no automatic ones");
+    assert_eq!(
+        all.len(),
+        8,
+        "2 from the customer, 5 bulk, 1 marker; no automatic ones"
+    );
     let outbound: Vec<Value> = {
         let mut v = Vec::new();
         for t in &all {
@@ -366,11 +470,18 @@ async fn loops_and_bounces() {
         v
     };
     assert_eq!(outbound.len(), 2, "auto-replies: {outbound:?}");
-    assert_eq!(servers().mailbox(&customer).len(), 1, "one auto-reply per sender per day");
+    assert_eq!(
+        servers().mailbox(&customer).len(),
+        1,
+        "one auto-reply per sender per day"
+    );
 
     // An agent's reply bounces: the report joins the ticket and flags the reply.
-    api.created(&format!("/api/v1/tickets/{number}/messages"), json!({"text": "¿Sigue el problema?"}))
-        .await;
+    api.created(
+        &format!("/api/v1/tickets/{number}/messages"),
+        json!({"text": "¿Sigue el problema?"}),
+    )
+    .await;
     let replies = wait_mailbox(&customer, 2).await;
     let bounced_id = angle(&header(&replies[1], "Message-ID").unwrap());
     let report = format!(
@@ -389,7 +500,11 @@ async fn loops_and_bounces() {
     let note = m.last().unwrap();
     assert_eq!(note["author"]["kind"], "system");
     assert_eq!(note["reply_to"], failed["id"]);
-    assert_eq!(tickets_of(&api, &acc).await.len(), 8, "a bounce opens no ticket");
+    assert_eq!(
+        tickets_of(&api, &acc).await.len(),
+        8,
+        "a bounce opens no ticket"
+    );
 }
 
 /// Every fixture .eml (hard MIME, foreign charsets, broken boundaries, bounces) goes through
@@ -428,11 +543,19 @@ async fn every_fixture_mail_goes_through_imap() {
     for t in &tickets {
         for m in messages(&api, t["number"].as_u64().unwrap()).await {
             stored += 1;
-            texts.push(format!("{} | {}", m["mail"]["subject"].as_str().unwrap_or(""), m["text"].as_str().unwrap_or("")));
+            texts.push(format!(
+                "{} | {}",
+                m["mail"]["subject"].as_str().unwrap_or(""),
+                m["text"].as_str().unwrap_or("")
+            ));
         }
     }
     let skipped = health["skipped"].as_u64().unwrap();
-    assert_eq!(stored + skipped as usize, files.len(), "each mail is a message or a refusal: {health}");
+    assert_eq!(
+        stored + skipped as usize,
+        files.len(),
+        "each mail is a message or a refusal: {health}"
+    );
     // Mails sharing a Message-ID are one mail delivered twice: stored once.
     let mut ids = std::collections::HashSet::new();
     let mut unique = 0;
@@ -444,7 +567,10 @@ async fn every_fixture_mail_goes_through_imap() {
         }
     }
     let refused = skipped as usize - (files.len() - unique);
-    assert!(refused <= 6, "only automatic mail and unknown reports are refused: {health}");
+    assert!(
+        refused <= 6,
+        "only automatic mail and unknown reports are refused: {health}"
+    );
     for (subject, text) in [
         ("test", "あいうえお"),
         ("test", "스티해"),
@@ -452,9 +578,206 @@ async fn every_fixture_mail_goes_through_imap() {
         ("まみむめも", "かきくえこ"),
     ] {
         assert!(
-            texts.iter().any(|t| t.starts_with(subject) && t.contains(text)),
+            texts
+                .iter()
+                .any(|t| t.starts_with(subject) && t.contains(text)),
             "decoded {subject} / {text} in {texts:#?}"
         );
     }
     assert_eq!(api.get("/healthz").await.0, 200);
+}
+
+/// The decoded text body of a raw mail.
+fn body_text(raw: &str) -> String {
+    mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .and_then(|m| m.body_text(0).map(|t| t.into_owned()))
+        .unwrap_or_default()
+}
+
+fn decoded_subject(raw: &str) -> String {
+    mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .and_then(|m| m.subject().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn link_token(raw: &str) -> String {
+    let text = body_text(raw);
+    let at = text.find("#/password/").expect("a password link") + "#/password/".len();
+    text[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+/// OPS-6 and AUTH-2 through the SMTP server: invitation, password reset, @mention,
+/// assignment and escalation mails arrive, in the recipient's language.
+#[tokio::test]
+async fn system_mail_reaches_people() {
+    let (support, customer) = users("s");
+    let agent = "agentes";
+    servers().add_user(agent);
+    let agent_addr = format!("{agent}@atiende.test");
+    let s = Server::start();
+    let api = s.admin().await;
+    let acc = email_account(&api, &support, json!({})).await;
+
+    // Invitation: no password given, a link mailed; it sets the password once.
+    let created = api
+        .created(
+            "/api/v1/users",
+            json!({"email": agent_addr, "name": "Ana Agente", "role": "agent", "language": "en"}),
+        )
+        .await;
+    let agent_id = created["id"].as_str().unwrap().to_string();
+    let invitation = &wait_mailbox(agent, 1).await[0];
+    assert_eq!(decoded_subject(invitation), "You were invited to Atiende");
+    let token = link_token(invitation);
+    let anon = s.anonymous();
+    let info = anon.ok(&format!("/api/v1/password_resets/{token}")).await;
+    assert_eq!(info["purpose"], "invitation");
+    assert_eq!(info["email"], agent_addr.as_str());
+    let (st, _) = anon
+        .post(
+            &format!("/api/v1/password_resets/{token}"),
+            json!({"password": "primera-clave-1"}),
+        )
+        .await;
+    assert_eq!(st, 204);
+    let first = s.login(&agent_addr, "primera-clave-1").await;
+    let (st, v) = anon
+        .post(
+            &format!("/api/v1/password_resets/{token}"),
+            json!({"password": "otra-clave-22"}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), v["error"]["code"].as_str()),
+        (410, Some("link_expired"))
+    );
+
+    // Forgot password: 202 for anyone; only a user gets mail; the new password ends sessions.
+    let (st, _) = anon
+        .post(
+            "/api/v1/password_resets",
+            json!({"email": "nadie@atiende.test"}),
+        )
+        .await;
+    assert_eq!(st, 202);
+    let (st, _) = anon
+        .post("/api/v1/password_resets", json!({"email": agent_addr}))
+        .await;
+    assert_eq!(st, 202);
+    let reset = &wait_mailbox(agent, 2).await[1];
+    assert_eq!(decoded_subject(reset), "Reset your Atiende password");
+    let (st, _) = anon
+        .post(
+            &format!("/api/v1/password_resets/{}", link_token(reset)),
+            json!({"password": "nueva-clave-33"}),
+        )
+        .await;
+    assert_eq!(st, 204);
+    assert_eq!(first.get("/api/v1/me").await.0, 401, "old sessions end");
+    let agent_api = s.login(&agent_addr, "nueva-clave-33").await;
+
+    // A ticket to talk about.
+    let customer_addr = format!("{customer}@cliente.test");
+    let support_addr = format!("{support}@atiende.test");
+    servers()
+        .send(
+            &customer_addr,
+            &support_addr,
+            &mail(
+                &customer_addr,
+                &support_addr,
+                "Factura",
+                "",
+                "No me llegó la factura de octubre.",
+            ),
+        )
+        .await;
+    let number = wait_tickets(&api, &acc, 1).await[0]["number"]
+        .as_u64()
+        .unwrap();
+    api.enable(&agent_id, &acc, "enabled").await;
+
+    // Assignment by someone else, then an @mention.
+    let (st, v) = api
+        .patch(
+            &format!("/api/v1/tickets/{number}"),
+            json!({"assignee_id": agent_id}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let assigned = &wait_mailbox(agent, 3).await[2];
+    assert_eq!(
+        decoded_subject(assigned),
+        format!("Ticket #{number} was assigned to you")
+    );
+    assert!(body_text(assigned).contains(&format!("/#/t/{number}")));
+    api.created(
+        &format!("/api/v1/tickets/{number}/comments"),
+        json!({"text": "@ana agente revisa esto"}),
+    )
+    .await;
+    let mention = &wait_mailbox(agent, 4).await[3];
+    assert!(body_text(mention).contains("revisa esto"));
+    // The agent's own comment mentioning themselves mails nobody.
+    agent_api
+        .created(
+            &format!("/api/v1/tickets/{number}/comments"),
+            json!({"text": "@ana agente nota"}),
+        )
+        .await;
+
+    // Escalation: the conversation, the customer and the ticket, to any address.
+    let (st, v) = agent_api
+        .post(
+            &format!("/api/v1/tickets/{number}/escalate"),
+            json!({"to": customer_addr, "note": "Por favor revisar"}),
+        )
+        .await;
+    assert_eq!(st, 202, "{v}");
+    let escalation = &wait_mailbox(&customer, 1).await[0];
+    assert_eq!(
+        decoded_subject(escalation),
+        format!("Escalation of ticket #{number}: Cliente Prueba")
+    );
+    let text = body_text(escalation);
+    for part in [
+        "Por favor revisar",
+        "No me llegó la factura",
+        &customer_addr,
+        "Ana Agente",
+    ] {
+        assert!(text.contains(part), "{part} in {text}");
+    }
+    assert_eq!(
+        header(escalation, "Auto-Submitted").as_deref(),
+        Some("auto-generated")
+    );
+    let (st, v) = agent_api
+        .post(
+            &format!("/api/v1/tickets/{number}/escalate"),
+            json!({"to": "no es correo"}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), v["error"]["field"].as_str()),
+        (422, Some("to"))
+    );
+    let history = agent_api
+        .ok(&format!("/api/v1/tickets/{number}/history"))
+        .await;
+    assert!(history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h["action"] == "escalated"));
+    assert_eq!(
+        servers().mailbox(agent).len(),
+        4,
+        "no mail for mentioning oneself"
+    );
 }

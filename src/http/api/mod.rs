@@ -10,7 +10,9 @@ pub mod changelog;
 pub mod contacts;
 pub mod events;
 pub mod health;
+pub mod mail;
 pub mod messages;
+pub mod password_resets;
 pub mod session;
 pub mod setup;
 pub mod tickets;
@@ -45,6 +47,10 @@ pub fn routes(
         .routes(routes!(session::create_token))
         .routes(routes!(setup::status, setup::create_first_admin))
         .routes(routes!(users::me))
+        .routes(routes!(password_resets::request))
+        .routes(routes!(password_resets::check, password_resets::complete))
+        .routes(routes!(mail::resend))
+        .routes(routes!(mail::escalate))
         .routes(routes!(users::set_status))
         .routes(routes!(board::get, board::put))
         .routes(routes!(changelog::latest))
@@ -156,4 +162,26 @@ pub fn text_field(value: &str, field: &str, max_chars: usize) -> AppResult<Strin
         ));
     }
     Ok(t.to_string())
+}
+
+/// Where people open Atiende, for links in mail: the configured public URL, else this
+/// request's Host (https when cookies are marked secure, i.e. behind TLS).
+pub fn public_base(state: &AppState, headers: &axum::http::HeaderMap) -> String {
+    if let Some(u) = &state.config.public_url {
+        return u.clone();
+    }
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
+        .unwrap_or("localhost:8080");
+    let scheme = if state.config.secure_cookies {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{host}")
 }

@@ -410,15 +410,30 @@ fn to_patch(b: &TicketPatchBody) -> AppResult<TicketPatch> {
 pub async fn update(
     State(state): State<AppState>,
     user: CurrentUser,
+    headers: axum::http::HeaderMap,
     ApiPath(number): ApiPath<u64>,
     ApiJson(body): ApiJson<TicketPatchBody>,
 ) -> AppResult<Json<TicketView>> {
     let access = user.access(&state).await?;
     let patch = to_patch(&body)?;
     let now = state.store.now();
+    let base = super::public_base(&state, &headers);
+    let actor = (user.user.id, user.user.name.clone());
     let t = state
         .store
-        .write(move |txn, fx| tickets::patch(txn, fx, number, &access, &patch, now))
+        .write(move |txn, fx| {
+            let before = tickets::get_w(txn, number)?;
+            let after = tickets::patch(txn, fx, number, &access, &patch, now)?;
+            crate::mail::notify::assigned(
+                txn,
+                &base,
+                before.as_ref(),
+                &after,
+                (actor.0, &actor.1),
+                now,
+            )?;
+            Ok(after)
+        })
         .await?;
     Ok(Json(one_view(&state, t).await?))
 }
@@ -668,6 +683,7 @@ fn mentions(text: &str, users: &[User]) -> Vec<u64> {
 pub async fn add_comment(
     State(state): State<AppState>,
     user: CurrentUser,
+    headers: axum::http::HeaderMap,
     ApiPath(number): ApiPath<u64>,
     ApiJson(body): ApiJson<CommentBody>,
 ) -> AppResult<(StatusCode, Json<CommentView>)> {
@@ -676,9 +692,23 @@ pub async fn add_comment(
     let all = state.store.read(crate::store::users::list).await?;
     let mentioned = mentions(&text, &all);
     let now = state.store.now();
+    let base = super::public_base(&state, &headers);
+    let actor = (user.user.id, user.user.name.clone());
     let c = state
         .store
-        .write(move |txn, fx| tickets::comment(txn, fx, number, &access, &text, &mentioned, now))
+        .write(move |txn, fx| {
+            let c = tickets::comment(txn, fx, number, &access, &text, &mentioned, now)?;
+            crate::mail::notify::mentioned(
+                txn,
+                &base,
+                number,
+                (actor.0, &actor.1),
+                &text,
+                &mentioned,
+                now,
+            )?;
+            Ok(c)
+        })
         .await?;
     Ok((StatusCode::CREATED, Json(CommentView::from(&c))))
 }

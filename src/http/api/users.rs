@@ -159,7 +159,9 @@ pub async fn list(
 pub struct NewUserBody {
     pub email: String,
     pub name: String,
-    pub password: String,
+    /// Omit to invite: the user gets a mail with a link to choose their password (7 days).
+    #[serde(default)]
+    pub password: Option<String>,
     #[serde(default = "agent")]
     pub role: Role,
     #[serde(default)]
@@ -175,14 +177,22 @@ fn agent() -> Role {
 pub async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
+    headers: axum::http::HeaderMap,
     ApiJson(body): ApiJson<NewUserBody>,
 ) -> AppResult<(StatusCode, Json<UserView>)> {
     user.require_admin()?;
     let email = validate_email(&body.email)?;
     let name = text_field(&body.name, "name", 120)?;
-    auth::validate_password(&body.password)?;
+    if let Some(p) = &body.password {
+        auth::validate_password(p)?;
+    }
     let language = validate_language(body.language.as_deref().unwrap_or("es"))?;
-    let password = body.password.clone();
+    let invite = body.password.is_none();
+    // An invited user's password is random and never told: only the mailed link opens it.
+    let password = body
+        .password
+        .clone()
+        .unwrap_or_else(|| auth::random_token(32));
     let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
         .await
         .map_err(|e| AppError::internal(e.to_string()))??;
@@ -194,9 +204,17 @@ pub async fn create(
         language,
     };
     let now = state.store.now();
+    let base = super::public_base(&state, &headers);
+    let inviter = user.user.name.clone();
     let created = state
         .store
-        .write(move |txn, fx| users::create(txn, fx, &new, now))
+        .write(move |txn, fx| {
+            let u = users::create(txn, fx, &new, now)?;
+            if invite {
+                super::password_resets::mail_link(txn, &u, "invitation", &base, &inviter, now)?;
+            }
+            Ok(u)
+        })
         .await?;
     Ok((StatusCode::CREATED, Json(UserView::from(&created))))
 }
