@@ -781,3 +781,199 @@ async fn system_mail_reaches_people() {
         "no mail for mentioning oneself"
     );
 }
+
+/// An SMTP server that takes a mail's DATA and never answers it: Atiende is "sending" when it
+/// dies. Counts the DATA commands it received.
+async fn hanging_smtp() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let datas = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = datas.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = sock.into_split();
+                let mut lines = BufReader::new(r).lines();
+                let _ = w.write_all(b"220 colgado ESMTP\r\n").await;
+                let mut in_data = false;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if in_data {
+                        if line == "." {
+                            // Took the mail; never says so.
+                            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                        }
+                        continue;
+                    }
+                    let verb = line.to_uppercase();
+                    let answer: &[u8] = if verb.starts_with("EHLO") {
+                        b"250-colgado\r\n250 8BITMIME\r\n"
+                    } else if verb.starts_with("DATA") {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        in_data = true;
+                        b"354 go ahead\r\n"
+                    } else if verb.starts_with("QUIT") {
+                        b"221 bye\r\n"
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    if w.write_all(answer).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (port, datas)
+}
+
+/// Crash safety of the outbox: a mail stored before any attempt, retried with backoff while
+/// the server is unreachable, never sent twice after a crash mid-send, and sent again only
+/// when an agent asks.
+#[tokio::test]
+async fn outbox_survives_failures_and_crashes() {
+    use std::sync::atomic::Ordering;
+    let (support, customer) = users("o");
+    let mut s = Server::start();
+    let dir = s.take_dir();
+    let api = s.admin().await;
+    let acc = email_account(&api, &support, json!({})).await;
+    let customer_addr = format!("{customer}@cliente.test");
+    let support_addr = format!("{support}@atiende.test");
+    servers()
+        .send(
+            &customer_addr,
+            &support_addr,
+            &mail(&customer_addr, &support_addr, "Ayuda", "", "hola"),
+        )
+        .await;
+    let number = wait_tickets(&api, &acc, 1).await[0]["number"]
+        .as_u64()
+        .unwrap();
+    let real_smtp = json!({"host": "127.0.0.1", "port": servers().smtp_port, "security": "plain"});
+
+    // 1. Nobody listens on the SMTP port: the reply stays queued with the reason, then goes
+    //    out once the server is reachable.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (st, v) = api
+        .patch(
+            &format!("/api/v1/accounts/{acc}"),
+            json!({"settings": {"smtp": {"port": closed}}}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    api.created(
+        &format!("/api/v1/tickets/{number}/messages"),
+        json!({"text": "primera respuesta"}),
+    )
+    .await;
+    let waiting = eventually(20, "a failed first attempt", || async {
+        messages(&api, number)
+            .await
+            .into_iter()
+            .find(|m| m["direction"] == "outbound" && m["status_detail"].is_string())
+    })
+    .await;
+    assert_eq!(waiting["status"], "queued");
+    assert!(
+        waiting["status_detail"]
+            .as_str()
+            .unwrap()
+            .contains("intento 1"),
+        "{waiting}"
+    );
+    api.patch(
+        &format!("/api/v1/accounts/{acc}"),
+        json!({"settings": {"smtp": real_smtp}}),
+    )
+    .await;
+    eventually(30, "the retried reply sent", || async {
+        messages(&api, number)
+            .await
+            .into_iter()
+            .find(|m| m["direction"] == "outbound" && m["status"] == "sent")
+    })
+    .await;
+    assert_eq!(wait_mailbox(&customer, 1).await.len(), 1);
+
+    // 2. The server dies while the SMTP server holds the mail without answering.
+    let (port, datas) = hanging_smtp().await;
+    api.patch(
+        &format!("/api/v1/accounts/{acc}"),
+        json!({"settings": {"smtp": {"port": port}}}),
+    )
+    .await;
+    let reply = api
+        .created(
+            &format!("/api/v1/tickets/{number}/messages"),
+            json!({"text": "segunda respuesta"}),
+        )
+        .await;
+    let reply_id = reply["id"].as_str().unwrap().to_string();
+    eventually(20, "the mail handed to the hanging server", || async {
+        (datas.load(Ordering::SeqCst) == 1).then_some(())
+    })
+    .await;
+    s.kill9();
+    let s = Server::start_in(&s.data, &[]);
+    let api = s.admin().await;
+    let failed = eventually(20, "the interrupted mail marked failed", || async {
+        messages(&api, number)
+            .await
+            .into_iter()
+            .find(|m| m["id"] == reply_id.as_str() && m["status"] == "failed")
+    })
+    .await;
+    assert!(
+        failed["status_detail"]
+            .as_str()
+            .unwrap()
+            .contains("interrump"),
+        "{failed}"
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(
+        datas.load(Ordering::SeqCst),
+        1,
+        "never sent again by itself"
+    );
+
+    // 3. The agent sends it again, through a working server: exactly one more mail.
+    api.patch(
+        &format!("/api/v1/accounts/{acc}"),
+        json!({"settings": {"smtp": {"port": servers().smtp_port}}}),
+    )
+    .await;
+    let (st, v) = api
+        .post(
+            &format!("/api/v1/tickets/{number}/messages/{reply_id}/resend"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let inbox = wait_mailbox(&customer, 2).await;
+    assert!(body_text(&inbox[1]).contains("segunda respuesta"));
+    eventually(20, "the resent mail marked sent", || async {
+        messages(&api, number)
+            .await
+            .into_iter()
+            .find(|m| m["id"] == reply_id.as_str() && m["status"] == "sent")
+    })
+    .await;
+    // Only failed mail can be resent.
+    let (st, _) = api
+        .post(
+            &format!("/api/v1/tickets/{number}/messages/{reply_id}/resend"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, 409);
+    assert_eq!(servers().mailbox(&customer).len(), 2);
+    drop(dir);
+}
