@@ -3,6 +3,8 @@
 // receiving tickets?".
 import { html, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
 import { api, loadRefs, refs, t, when } from './lib.js';
+import { Section, StatusLine, useStatus } from './admin-kit.js';
+import { Accounts } from './accounts.js';
 
 const MODES = ['disabled', 'enabled', 'auto'];
 
@@ -10,25 +12,13 @@ export function AdminAssignment({ me }) {
   const isAdmin = me.permissions?.includes('accounts.manage');
   return html`<main class="admin" aria-labelledby="admin-title">
     <h1 id="admin-title">${t('admin.title')}</h1>
+    ${isAdmin && html`<${Accounts} />`}
     ${isAdmin && html`<${Matrix} />`}
     ${isAdmin && html`<${Policies} />`}
     ${isAdmin && html`<${States} />`}
     <${Why} me=${me} />
   </main>`;
 }
-
-function Section({ id, title, hint, children }) {
-  return html`<section class="admin-section" aria-labelledby=${id}>
-    <h2 id=${id}>${title}</h2>${hint && html`<p class="hint">${hint}</p>`}${children}</section>`;
-}
-
-function useStatus() {
-  const [status, setStatus] = useState({ ok: '', error: '' });
-  return [status, (ok) => setStatus({ ok, error: '' }), (error) => setStatus({ ok: '', error })];
-}
-
-const StatusLine = ({ status }) => html`<p class="error" role="alert">${status.error}</p>
-  ${status.ok && html`<p class="ok" role="status">${status.ok}</p>`}`;
 
 /** The agent × account table, edited in bulk and saved at once. */
 function Matrix() {

@@ -1,7 +1,7 @@
 // The agent app: sign-in, then the board of columns with the ticket view beside it.
 import { html, render, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
 import { api, loadLocale, loadRefs, setCsrf, startEvents, stopEvents, t, whenSignedOut, lang } from './lib.js';
-import { Login, FirstRun } from './login.js';
+import { Login, FirstRun, SetPassword } from './login.js';
 import { Board } from './board.js';
 import { TicketView } from './ticket.js';
 import { SearchBox } from './search.js';
@@ -134,6 +134,7 @@ function App({ initial }) {
   if (fatal) return html`<${Fatal} message=${fatal} />`;
   if (screen === 'first-run') return html`<${FirstRun} onSignedIn=${enter} />`;
   if (screen === 'login') return html`<${Login} onSignedIn=${enter} />`;
+  if (screen === 'password') return html`<${SetPassword} token=${initial.token} onSignedIn=${enter} />`;
   if (screen !== 'app' || !me) return html`<p class="loading">${t('loading')}</p>`;
   return html`<${Shell} key=${lang} me=${me} onSignOut=${signOut} onLanguage=${changeLanguage} />`;
 }
@@ -148,7 +149,9 @@ async function start() {
     await loadLocale(navigator.language?.startsWith('en') ? 'en' : 'es');
     const setup = await (await fetch('/api/v1/setup')).json();
     let initial = { screen: setup.needs_admin ? 'first-run' : 'login' };
-    if (!setup.needs_admin) {
+    const link = location.hash.match(/^#\/password\/([\w-]+)/);
+    if (link && !setup.needs_admin) initial = { screen: 'password', token: link[1] };
+    else if (!setup.needs_admin) {
       const { me } = await (await fetch('/api/v1/session')).json();
       if (me) initial = { screen: 'boot', me, csrf: me.csrf_token };
     }

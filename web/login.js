@@ -2,7 +2,7 @@
 import { html, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
 import { api, t } from './lib.js';
 
-function Form({ title, fields, submit, onSubmit, children }) {
+function Form({ title, fields, submit, onSubmit, children, autocomplete = {} }) {
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
   const send = async (ev) => {
@@ -16,7 +16,8 @@ function Form({ title, fields, submit, onSubmit, children }) {
     <h1>${title}</h1>
     ${children}
     ${fields.map(([name, type, label]) => html`<label for=${name}>${label}</label>
-      <input id=${name} name=${name} type=${type} required autocomplete=${type === 'password' ? 'current-password' : name} />`)}
+      <input id=${name} name=${name} type=${type} required minlength=${type === 'password' && autocomplete[name] === 'new-password' ? 10 : undefined}
+        autocomplete=${autocomplete[name] ?? (type === 'password' ? 'current-password' : name)} />`)}
     <button type="submit" class="primary" disabled=${busy}>${submit}</button>
     <p class="error" role="alert">${error}</p>
   </form>`;
@@ -34,17 +35,25 @@ function Updates() {
 
 export function Login({ onSignedIn }) {
   const [forgot, setForgot] = useState(false);
+  const [sent, setSent] = useState(false);
   const signIn = async (v) => {
     const r = await api('POST', '/api/v1/session', { email: v.email, password: v.password });
     await onSignedIn(r.user, r.csrf_token);
+  };
+  const requestLink = async (v) => {
+    await api('POST', '/api/v1/password_resets', { email: v.reset_email });
+    setSent(true);
   };
   return html`<div class="auth">
     <${Updates} />
     <div class="auth-side">
       <${Form} title=${t('login.title')} submit=${t('login.submit')} onSubmit=${signIn}
         fields=${[['email', 'email', t('field.email')], ['password', 'password', t('field.password')]]} />
-      <p><button type="button" class="link" onClick=${() => setForgot(!forgot)}>${t('login.forgot')}</button></p>
-      ${forgot && html`<p class="hint" role="note">${t('login.forgot_help')}</p>`}
+      <p><button type="button" class="link" aria-expanded=${forgot} onClick=${() => setForgot(!forgot)}>${t('login.forgot')}</button></p>
+      ${forgot && (sent ? html`<p class="ok" role="status">${t('login.reset_sent')}</p>`
+        : html`<${Form} title=${t('login.reset_title')} submit=${t('login.reset_submit')} onSubmit=${requestLink}
+            fields=${[['reset_email', 'email', t('field.email')]]} autocomplete=${{ reset_email: 'email' }}>
+            <p class="hint">${t('login.forgot_help')}</p><//>`)}
       <nav class="auth-links">
         <a href="/api/openapi.json">${t('login.api')}</a> · <a href="/healthz">${t('login.status')}</a></nav>
     </div>
@@ -64,5 +73,29 @@ export function FirstRun({ onSignedIn }) {
       <p>${t('first_run.intro')}</p>
       <p class="hint">${t('first_run.cli')} <code>atiende admin create --email … --name …</code></p>
     <//>
+  </div></div>`;
+}
+
+/** The page a mailed link opens (#/password/TOKEN): reset or invitation, then signed in. */
+export function SetPassword({ token, onSignedIn }) {
+  const [link, setLink] = useState(null);
+  const [error, setError] = useState('');
+  useEffect(() => {
+    api('GET', `/api/v1/password_resets/${encodeURIComponent(token)}`).then(setLink).catch((e) => setError(e.message));
+  }, [token]);
+  const choose = async (v) => {
+    await api('POST', `/api/v1/password_resets/${encodeURIComponent(token)}`, { password: v.new_password });
+    const r = await api('POST', '/api/v1/session', { email: link.email, password: v.new_password });
+    location.hash = '#/';
+    await onSignedIn(r.user, r.csrf_token);
+  };
+  return html`<div class="auth"><${Updates} /><div class="auth-side">
+    ${error ? html`<div class="auth-form"><p class="error" role="alert">${error}</p>
+        <p><a href="#/" onClick=${() => { location.hash = ''; location.reload(); }}>${t('login.back')}</a></p></div>`
+      : !link ? html`<p class="loading">${t('loading')}</p>`
+      : html`<${Form} title=${t(link.purpose === 'invitation' ? 'password.welcome' : 'password.title', { name: link.name })}
+          submit=${t('password.submit')} onSubmit=${choose}
+          fields=${[['new_password', 'password', t('field.password_new')]]} autocomplete=${{ new_password: 'new-password' }}>
+          <p class="hint">${link.email}</p><//>`}
   </div></div>`;
 }

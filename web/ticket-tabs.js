@@ -27,7 +27,7 @@ export function SidePanel({ ticket, tab, setTab, bump, me }) {
       ${tab === 'omnichannel' && html`<${Omnichannel} contactId=${ticket.contact.id} />`}
       ${tab === 'comments' && html`<${Comments} number=${ticket.number} bump=${bump} me=${me} />`}
       ${tab === 'context' && html`<p class="notice">${t(ticket.kind === 'private' ? 'context.private' : 'context.not_yet')}</p>`}
-      ${tab === 'escalation' && html`<p class="notice">${t('escalation.not_configured')}</p>`}
+      ${tab === 'escalation' && html`<${Escalation} number=${ticket.number} />`}
       ${tab === 'previous' && html`<${Previous} number=${ticket.number} />`}
       ${tab === 'history' && html`<${History} number=${ticket.number} bump=${bump} />`}
     </div>
@@ -141,4 +141,25 @@ function History({ number, bump }) {
   return html`<ol class="history">${list.items.map((h) => html`<li><time datetime=${h.at}>${when(h.at)}</time>
     <strong>${h.actor_id ? byId(refs.users, h.actor_id)?.name ?? h.actor_id : t('history.system')}</strong>
     <span>${t(`history.${h.action}`)}</span> <span class="muted">${h.detail}</span></li>`)}</ol>`;
+}
+
+/** TICK-10: mail the ticket (last 100 messages, customer and ticket data) to someone. */
+function Escalation({ number }) {
+  const [status, setStatus] = useState({ ok: '', error: '' });
+  const send = async (ev) => {
+    ev.preventDefault();
+    const f = Object.fromEntries(new FormData(ev.target));
+    try {
+      const r = await api('POST', `/api/v1/tickets/${number}/escalate`, { to: f.to, note: f.note || null });
+      setStatus({ ok: t('escalation.queued', { n: r.messages, to: f.to }), error: '' });
+      ev.target.reset();
+    } catch (e) { setStatus({ ok: '', error: e.message }); }
+  };
+  return html`<form class="escalation" onSubmit=${send}>
+    <p class="hint">${t('escalation.hint')}</p>
+    <label for="escalate-to">${t('escalation.to')}</label><input id="escalate-to" name="to" type="email" required />
+    <label for="escalate-note">${t('escalation.note')}</label><textarea id="escalate-note" name="note" rows="3" maxlength="5000"></textarea>
+    <button type="submit" class="primary small">${t('escalation.send')}</button>
+    <p class="error" role="alert">${status.error}</p>${status.ok && html`<p class="ok" role="status">${status.ok}</p>`}
+  </form>`;
 }

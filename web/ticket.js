@@ -108,7 +108,7 @@ export function TicketView({ number, me }) {
     <div class="ticket-body">
       <div class="conversation-pane">
         <ol class="conversation" ref=${convo} aria-label=${t('ticket.conversation')}>
-          ${messages.map((m) => html`<${Message} key=${m.id} m=${m} all=${messages} onReply=${() => setReplyTo(m)} />`)}
+          ${messages.map((m) => html`<${Message} key=${m.id} m=${m} all=${messages} ticket=${ticket} onReply=${() => setReplyTo(m)} />`)}
         </ol>
         <${Composer} ticket=${ticket} me=${me} replyTo=${replyTo} onClearReply=${() => setReplyTo(null)}
           onTyping=${() => sendPresence(number, 'typing')}
@@ -151,18 +151,32 @@ function usePresence(number, me) {
   return Object.entries(seen).filter(([, v]) => v.until > now).map(([id, v]) => ({ id, typing: v.typingUntil > now }));
 }
 
-function Message({ m, all, onReply }) {
+function Message({ m, all, onReply, ticket }) {
   const quoted = m.reply_to && all.find((x) => x.id === m.reply_to);
+  const [asHtml, setAsHtml] = useState(false);
+  const [error, setError] = useState('');
+  const mail = m.mail;
+  const resend = async () => {
+    try { await api('POST', `/api/v1/tickets/${ticket.number}/messages/${m.id}/resend`, {}); setError(''); } catch (e) { setError(e.message); }
+  };
   return html`<li class=${`message ${m.direction}${m.public ? '' : ' private'}`} data-message=${m.id}>
     <div class="message-head">
       <strong>${m.author.name}</strong>
       ${!m.public && html`<span class="lock" title=${t('ticket.private_message')} aria-label=${t('ticket.private_message')}>🔒</span>`}
       <time datetime=${m.created_at}>${when(m.created_at)}</time>
       ${m.direction === 'outbound' && m.status && m.status !== 'sent' && html`<span class=${`delivery ${m.status}`}>${t(`delivery.${m.status}`)}</span>`}
+      ${mail?.html && html`<button type="button" class="link small" aria-pressed=${asHtml} onClick=${() => setAsHtml(!asHtml)}>${t(asHtml ? 'mail.as_text' : 'mail.as_html')}</button>`}
       <button type="button" class="link small" onClick=${onReply}>${t('ticket.reply_to')}</button>
     </div>
+    ${mail?.subject && m.direction === 'inbound' && html`<div class="mail-subject">${mail.subject}</div>`}
+    ${m.status_detail && html`<p class=${`delivery-detail ${m.status}`}>${m.status_detail}
+      ${m.status === 'failed' && ticket.channel === 'email' && html` <button type="button" class="small" onClick=${resend}>${t('mail.resend')}</button>`}</p>`}
+    <p class="error" role="alert">${error}</p>
     ${quoted && html`<blockquote class="quoted">${quoted.text.slice(0, 140)}</blockquote>`}
-    <div class="message-text">${m.text}</div>
+    ${asHtml ? html`<iframe class="mail-html" title=${t('mail.as_html')} sandbox="allow-same-origin" srcdoc=${mail.html}></iframe>`
+      : html`<div class="message-text">${m.text}</div>`}
+    ${mail?.quoted && !asHtml && html`<details class="mail-quoted"><summary>${t('mail.quoted')}</summary><pre>${mail.quoted}</pre></details>`}
+    ${mail?.notes?.length > 0 && html`<p class="notice">${mail.notes.join(' · ')}</p>`}
     ${m.attachments.length > 0 && html`<div class="attachments">
       ${m.attachments.map((a) => (a.content_type.startsWith('image/')
         ? html`<a href=${a.url} target="_blank" rel="noopener"><img src=${a.url} alt=${a.name} loading="lazy" /></a>`

@@ -107,7 +107,7 @@ mod tests {
         );
         let forged = vec!["soporte+t1234-0000000000@tienda.cl".to_string()];
         assert_eq!(token_ticket(&forged, "soporte@tienda.cl", secret), None);
-        let other_domain = vec![addr.replace("tienda.cl", "evil.cl").to_lowercase()];
+        let other_domain = vec![addr.to_lowercase().replace("tienda.cl", "evil.cl")];
         assert_eq!(
             token_ticket(&other_domain, "soporte@tienda.cl", secret),
             None
