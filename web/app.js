@@ -116,6 +116,16 @@ function App({ initial }) {
     if (initial.screen === 'boot') enter(initial.me, initial.csrf).catch((e) => setFatal(e.message));
   }, []);
   useEffect(() => whenSignedOut(() => { stopEvents(); setScreen('login'); }), []);
+  // A mailed link opened in a tab that already shows the sign-in page.
+  const [token, setToken] = useState(initial.token);
+  useEffect(() => {
+    const on = () => {
+      const link = location.hash.match(/^#\/password\/([\w-]+)/);
+      if (link && screen !== 'app') { setToken(link[1]); setScreen('password'); }
+    };
+    addEventListener('hashchange', on);
+    return () => removeEventListener('hashchange', on);
+  }, [screen]);
 
   const signOut = async () => {
     await api('DELETE', '/api/v1/session').catch(() => {});
@@ -134,7 +144,7 @@ function App({ initial }) {
   if (fatal) return html`<${Fatal} message=${fatal} />`;
   if (screen === 'first-run') return html`<${FirstRun} onSignedIn=${enter} />`;
   if (screen === 'login') return html`<${Login} onSignedIn=${enter} />`;
-  if (screen === 'password') return html`<${SetPassword} token=${initial.token} onSignedIn=${enter} />`;
+  if (screen === 'password') return html`<${SetPassword} key=${token} token=${token} onSignedIn=${enter} />`;
   if (screen !== 'app' || !me) return html`<p class="loading">${t('loading')}</p>`;
   return html`<${Shell} key=${lang} me=${me} onSignOut=${signOut} onLanguage=${changeLanguage} />`;
 }

@@ -126,7 +126,7 @@ export function beep() {
 // ---------- live events (one EventSource for the whole app) ----------
 const listeners = new Set();
 let source = null;
-export const LIVE_KINDS = ['ticket.created', 'ticket.updated', 'message.created', 'comment.created',
+export const LIVE_KINDS = ['ticket.created', 'ticket.updated', 'message.created', 'message.updated', 'comment.created',
   'mention.created', 'presence.changed', 'ticket.viewing', 'ticket.typing', 'ticket.left', 'reset'];
 export const PRESENCE_KINDS = new Set(['ticket.viewing', 'ticket.typing', 'ticket.left']);
 

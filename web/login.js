@@ -16,7 +16,7 @@ function Form({ title, fields, submit, onSubmit, children, autocomplete = {} }) 
     <h1>${title}</h1>
     ${children}
     ${fields.map(([name, type, label]) => html`<label for=${name}>${label}</label>
-      <input id=${name} name=${name} type=${type} required minlength=${type === 'password' && autocomplete[name] === 'new-password' ? 10 : undefined}
+      <input id=${name} name=${name} type=${type} required minlength=${type === 'password' && autocomplete[name] === 'new-password' ? 8 : undefined}
         autocomplete=${autocomplete[name] ?? (type === 'password' ? 'current-password' : name)} />`)}
     <button type="submit" class="primary" disabled=${busy}>${submit}</button>
     <p class="error" role="alert">${error}</p>
