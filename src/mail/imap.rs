@@ -277,14 +277,7 @@ async fn store_one(
 ) -> AppResult<()> {
     let blobs = poller.store.blobs.clone();
     let (parsed, parts) = tokio::task::spawn_blocking(move || -> AppResult<_> {
-        let mut parsed = parse::parse(&raw, max);
-        if size > max && !parsed.notes.iter().any(|n| n.contains("KB")) {
-            parsed.notes.push(format!(
-                "mensaje de {} KB supera el límite de {} KB: se guardaron solo los encabezados",
-                size / 1024,
-                max / 1024
-            ));
-        }
+        let mut parsed = parse::parse(&raw, size, max);
         let mut parts = Vec::new();
         for a in std::mem::take(&mut parsed.attachments) {
             let sha256 = blobs.put(&a.bytes)?;

@@ -267,14 +267,16 @@ fn part_name(part: &mail_parser::MessagePart, index: usize, content_type: &str) 
 }
 
 /// Parses raw mail. `max_bytes` bounds what is read: a larger mail keeps its headers and a
-/// note, so it still threads and reaches an agent.
-pub fn parse(raw: &[u8], max_bytes: usize) -> ParsedMail {
+/// note, so it still threads and reaches an agent. `size` is the mail's full size when `raw`
+/// holds only its headers (the IMAP poller fetches no more of an oversize mail).
+pub fn parse(raw: &[u8], size: usize, max_bytes: usize) -> ParsedMail {
     let mut notes = Vec::new();
-    let oversize = raw.len() > max_bytes;
+    let size = size.max(raw.len());
+    let oversize = size > max_bytes;
     let input: Cow<[u8]> = if oversize {
         notes.push(format!(
             "mensaje de {} KB supera el límite de {} KB: se guardaron solo los encabezados",
-            raw.len() / 1024,
+            size / 1024,
             max_bytes / 1024
         ));
         // Keep the header block only: up to the first blank line.
@@ -419,7 +421,7 @@ mod tests {
             ("multi_charset/japanese.eml", "かきくえこ", "まみむめも"),
         ];
         for (path, text, subject) in cases {
-            let p = parse(&fixture(path), 10 << 20);
+            let p = parse(&fixture(path), 0, 10 << 20);
             assert!(p.text.starts_with(text), "{path}: {:?}", p.text);
             assert_eq!(p.subject, subject, "{path}");
         }
@@ -453,16 +455,17 @@ mod tests {
         ];
         for (header, want) in cases {
             let raw = format!("{base}{header}\r\nhola\r\n");
-            assert_eq!(parse(raw.as_bytes(), 1 << 20).noise, want, "{header}");
+            assert_eq!(parse(raw.as_bytes(), 0, 1 << 20).noise, want, "{header}");
         }
         let daemon = "From: MAILER-DAEMON@b.cl\r\nSubject: x\r\n\r\nhola\r\n";
-        assert_eq!(parse(daemon.as_bytes(), 1 << 20).noise, Noise::Automatic);
+        assert_eq!(parse(daemon.as_bytes(), 0, 1 << 20).noise, Noise::Automatic);
     }
 
     #[test]
     fn bounces_are_reports() {
         let p = parse(
             &fixture("multipart_report_emails/multi_address_bounce1.eml"),
+            0,
             10 << 20,
         );
         let b = p.bounce.unwrap();
@@ -471,7 +474,7 @@ mod tests {
             .original_ids
             .contains(&"118707422.15521266992174819.JavaMail.root@lvmail01".to_string()));
         assert!(b.detail.contains("5.1.1"));
-        let warning = parse(&fixture("multipart_report_emails/report_422.eml"), 10 << 20);
+        let warning = parse(&fixture("multipart_report_emails/report_422.eml"), 0, 10 << 20);
         assert_eq!(warning.noise, Noise::Automatic);
     }
 
@@ -492,7 +495,7 @@ mod tests {
             "From: a@b.cl\r\nSubject: grande\r\nMessage-ID: <big@b.cl>\r\n\r\n{}",
             "x".repeat(4096)
         );
-        let p = parse(raw.as_bytes(), 1024);
+        let p = parse(raw.as_bytes(), 0, 1024);
         assert_eq!(p.message_id.as_deref(), Some("big@b.cl"));
         assert_eq!(p.subject, "grande");
         assert!(!p.notes.is_empty());
@@ -505,7 +508,7 @@ mod tests {
             b"\xff\xfe\x00",
             b"Content-Type: multipart/mixed; boundary=\"\"\r\n\r\n--\r\n",
         ] {
-            let _ = parse(raw, 1 << 20);
+            let _ = parse(raw, 0, 1 << 20);
         }
     }
 }

@@ -977,3 +977,61 @@ async fn outbox_survives_failures_and_crashes() {
     assert_eq!(servers().mailbox(&customer).len(), 2);
     drop(dir);
 }
+
+/// CHAN-12: a refused login shows on the account with the server's answer, and the poller
+/// recovers by itself once the mailbox works. Oversize mail keeps its headers and a note; an
+/// HTML mail is sanitised and its inline image points at the stored attachment.
+#[tokio::test]
+async fn health_recovery_and_content() {
+    let support = "tardio";
+    let s = Server::start();
+    let api = s.admin().await;
+    let mut settings = servers().account_settings(support);
+    settings["max_message_kb"] = json!(8);
+    let acc = api
+        .created("/api/v1/accounts", json!({"kind": "email", "name": "Tardío", "settings": settings}))
+        .await;
+    let acc = acc["id"].as_str().unwrap().to_string();
+    let failing = eventually(30, "the refused login on the account", || async {
+        let a = api.ok(&format!("/api/v1/accounts/{acc}")).await;
+        (a["health"]["status"] == "failing").then_some(a["health"].clone())
+    })
+    .await;
+    let error = failing["last_error"].as_str().unwrap();
+    assert!(error.contains("login as tardio refused"), "{error}");
+    // The mailbox appears (the admin fixed it on the mail server): no restart, no edit.
+    servers().add_user(support);
+    eventually(40, "the poller to recover by itself", || async {
+        let a = api.ok(&format!("/api/v1/accounts/{acc}")).await;
+        (a["health"]["status"] == "connected").then_some(())
+    })
+    .await;
+
+    let to = format!("{support}@atiende.test");
+    let big = format!(
+        "From: Grande <grande@cliente.test>\nTo: {to}\nSubject: Archivo enorme\nMessage-ID: <grande-1@cliente.test>\nContent-Type: text/plain\n\n{}\n",
+        "linea de relleno\n".repeat(1000)
+    );
+    servers().send("grande@cliente.test", &to, &big).await;
+    let html = format!(
+        "From: Html <html@cliente.test>\nTo: {to}\nSubject: Con imagen\nMessage-ID: <html-1@cliente.test>\nMIME-Version: 1.0\nContent-Type: multipart/related; boundary=\"R\"\n\n--R\nContent-Type: text/html; charset=utf-8\n\n<p onclick=\"robar()\">Mira el <b>logo</b><script>alert(1)</script><img src=\"cid:logo@x\"></p>\n--R\nContent-Type: image/png\nContent-ID: <logo@x>\nContent-Disposition: inline; filename=\"logo.png\"\nContent-Transfer-Encoding: base64\n\niVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==\n--R--\n"
+    );
+    servers().send("html@cliente.test", &to, &html).await;
+    let tickets = wait_tickets(&api, &acc, 2).await;
+    let mut by_subject = std::collections::HashMap::new();
+    for t in &tickets {
+        let m = messages(&api, t["number"].as_u64().unwrap()).await.remove(0);
+        by_subject.insert(m["mail"]["subject"].as_str().unwrap().to_string(), m);
+    }
+    let big = &by_subject["Archivo enorme"];
+    assert!(big["mail"]["notes"][0].as_str().unwrap().contains("supera el límite"), "{big}");
+    let pic = &by_subject["Con imagen"];
+    let shown = pic["mail"]["html"].as_str().unwrap();
+    assert!(!shown.contains("script") && !shown.contains("onclick"), "{shown}");
+    let image = &pic["attachments"][0];
+    assert_eq!(image["content_type"], "image/png");
+    assert!(shown.contains(image["url"].as_str().unwrap()), "{shown}");
+    assert!(pic["text"].as_str().unwrap().contains("Mira el logo"), "{pic}");
+    let (st, _) = api.get(image["url"].as_str().unwrap()).await;
+    assert_eq!(st, 200);
+}
