@@ -474,7 +474,11 @@ mod tests {
             .original_ids
             .contains(&"118707422.15521266992174819.JavaMail.root@lvmail01".to_string()));
         assert!(b.detail.contains("5.1.1"));
-        let warning = parse(&fixture("multipart_report_emails/report_422.eml"), 0, 10 << 20);
+        let warning = parse(
+            &fixture("multipart_report_emails/report_422.eml"),
+            0,
+            10 << 20,
+        );
         assert_eq!(warning.noise, Noise::Automatic);
     }
 

@@ -989,7 +989,10 @@ async fn health_recovery_and_content() {
     let mut settings = servers().account_settings(support);
     settings["max_message_kb"] = json!(8);
     let acc = api
-        .created("/api/v1/accounts", json!({"kind": "email", "name": "Tardío", "settings": settings}))
+        .created(
+            "/api/v1/accounts",
+            json!({"kind": "email", "name": "Tardío", "settings": settings}),
+        )
         .await;
     let acc = acc["id"].as_str().unwrap().to_string();
     let failing = eventually(30, "the refused login on the account", || async {
@@ -1020,18 +1023,85 @@ async fn health_recovery_and_content() {
     let tickets = wait_tickets(&api, &acc, 2).await;
     let mut by_subject = std::collections::HashMap::new();
     for t in &tickets {
-        let m = messages(&api, t["number"].as_u64().unwrap()).await.remove(0);
+        let m = messages(&api, t["number"].as_u64().unwrap())
+            .await
+            .remove(0);
         by_subject.insert(m["mail"]["subject"].as_str().unwrap().to_string(), m);
     }
     let big = &by_subject["Archivo enorme"];
-    assert!(big["mail"]["notes"][0].as_str().unwrap().contains("supera el límite"), "{big}");
+    assert!(
+        big["mail"]["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("supera el límite"),
+        "{big}"
+    );
     let pic = &by_subject["Con imagen"];
     let shown = pic["mail"]["html"].as_str().unwrap();
-    assert!(!shown.contains("script") && !shown.contains("onclick"), "{shown}");
+    assert!(
+        !shown.contains("script") && !shown.contains("onclick"),
+        "{shown}"
+    );
     let image = &pic["attachments"][0];
     assert_eq!(image["content_type"], "image/png");
     assert!(shown.contains(image["url"].as_str().unwrap()), "{shown}");
-    assert!(pic["text"].as_str().unwrap().contains("Mira el logo"), "{pic}");
+    assert!(
+        pic["text"].as_str().unwrap().contains("Mira el logo"),
+        "{pic}"
+    );
     let (st, _) = api.get(image["url"].as_str().unwrap()).await;
     assert_eq!(st, 200);
+}
+
+/// IMAP over TLS and with STARTTLS, verified against a CA the server trusts (SSL_CERT_FILE,
+/// as an admin with a private CA would set it); a certificate that does not match the host
+/// shows on the account as a TLS failure.
+#[tokio::test]
+async fn imap_over_tls_and_starttls() {
+    let support = "soportetls";
+    servers().add_user(support);
+    let dir = tempfile::tempdir().unwrap();
+    admin_create(dir.path(), ADMIN_EMAIL, "Admin", ADMIN_PASSWORD, "admin");
+    let ca = servers().ca_file.display().to_string();
+    let s = Server::start_in(dir.path(), &[("SSL_CERT_FILE", ca.as_str())]);
+    let api = s.admin().await;
+    let imap = |host: &str, port: u16, security: &str| {
+        let mut settings = servers().account_settings(support);
+        settings["imap"] = json!({"host": host, "port": port, "security": security,
+            "username": support, "password": crate::mailserver::PASSWORD});
+        settings
+    };
+    let mut ids = Vec::new();
+    for (name, settings) in [
+        ("tls", imap("localhost", servers().imaps_port, "tls")),
+        (
+            "starttls",
+            imap("localhost", servers().imap_port, "starttls"),
+        ),
+        ("wrong name", imap("127.0.0.1", servers().imaps_port, "tls")),
+    ] {
+        let a = api
+            .created(
+                "/api/v1/accounts",
+                json!({"kind": "email", "name": name, "settings": settings}),
+            )
+            .await;
+        ids.push(a["id"].as_str().unwrap().to_string());
+    }
+    for id in &ids[..2] {
+        eventually(30, "a TLS connection", || async {
+            let a = api.ok(&format!("/api/v1/accounts/{id}")).await;
+            (a["health"]["status"] == "connected").then_some(())
+        })
+        .await;
+    }
+    let failing = eventually(30, "the certificate refused", || async {
+        let a = api.ok(&format!("/api/v1/accounts/{}", ids[2])).await;
+        (a["health"]["status"] == "failing").then_some(a["health"].clone())
+    })
+    .await;
+    assert!(
+        failing["last_error"].as_str().unwrap().contains("TLS"),
+        "{failing}"
+    );
 }

@@ -12,8 +12,32 @@ pub const PASSWORD: &str = "secreto";
 
 pub struct MailServers {
     pub imap_port: u16,
+    /// IMAP over TLS (and STARTTLS on `imap_port`), with a certificate for "localhost" signed
+    /// by `ca_file`'s test CA.
+    pub imaps_port: u16,
     pub smtp_port: u16,
+    pub ca_file: PathBuf,
     pub dir: PathBuf,
+}
+
+/// A test CA and a "localhost" certificate it signs (rustls refuses a self-signed leaf).
+fn make_certs(dir: &Path) {
+    require("/usr/bin/openssl", "openssl");
+    let d = dir.display();
+    let script = format!(
+        "set -e; cd {d}; \
+         openssl req -x509 -newkey rsa:2048 -nodes -days 3 -subj /CN=atiende-test-ca -keyout ca.key -out ca.pem 2>/dev/null; \
+         openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr 2>/dev/null; \
+         printf 'subjectAltName=DNS:localhost\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > ext.cnf; \
+         openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3 -extfile ext.cnf -out server.pem 2>/dev/null; \
+         chmod 644 server.key"
+    );
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .status()
+        .expect("openssl");
+    assert!(status.success(), "making test certificates failed");
 }
 
 fn free_port() -> u16 {
@@ -89,13 +113,17 @@ fn start() -> MailServers {
     chown_dovecot(&dir.join("mail"));
     std::fs::write(dir.join("users"), "").expect("users file");
     let (imap_port, lmtp_port, smtp_port) = (free_port(), free_port(), free_port());
+    let imaps_port = free_port();
+    make_certs(&dir);
     let d = dir.display();
     let dovecot_conf = format!(
         r#"base_dir = {d}/run
 state_dir = {d}/state
 protocols = imap lmtp
 listen = 127.0.0.1
-ssl = no
+ssl = yes
+ssl_cert = <{d}/server.pem
+ssl_key = <{d}/server.key
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 first_valid_uid = 1
@@ -116,7 +144,9 @@ service imap-login {{
     port = {imap_port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps_port}
+    ssl = yes
   }}
 }}
 service lmtp {{
@@ -167,11 +197,14 @@ protocol lmtp {{
         .stderr(Stdio::null());
     spawn_forever(smtpd);
     wait_port(imap_port, "dovecot (IMAP)");
+    wait_port(imaps_port, "dovecot (IMAPS)");
     wait_port(lmtp_port, "dovecot (LMTP)");
     wait_port(smtp_port, "OpenSMTPD");
     MailServers {
         imap_port,
+        imaps_port,
         smtp_port,
+        ca_file: dir.join("ca.pem"),
         dir,
     }
 }
