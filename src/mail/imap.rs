@@ -121,7 +121,7 @@ pub async fn run_session(poller: &Poller, settings: &EmailSettings) -> AppResult
     let mailbox = timed("SELECT", session.select(&mailbox_name)).await?;
     let validity = mailbox.uid_validity.unwrap_or(0);
     let caps = timed("CAPABILITY", session.capabilities()).await?;
-    let idle = caps.has_str("IDLE");
+    let idle = caps.has_str("IDLE") && settings.use_idle.unwrap_or(true);
     poller.health.connected(poller.account_id);
 
     let account_id = poller.account_id;

@@ -64,9 +64,13 @@ pub struct EmailSettings {
     /// Mails larger than this keep only their headers (default 25 MB).
     #[serde(default)]
     pub max_message_kb: Option<u32>,
-    /// Poll interval when the server has no IDLE (default 60 s).
+    /// Poll interval when the server has no IDLE, or IDLE is off (default 60 s).
     #[serde(default)]
     pub poll_seconds: Option<u32>,
+    /// Wait with IMAP IDLE when the server offers it (default); off polls instead, for servers
+    /// whose IDLE misbehaves.
+    #[serde(default)]
+    pub use_idle: Option<bool>,
     /// On the first connection, how many of the mailbox's latest mails become tickets
     /// (default 100; the rest stays in the mailbox untouched).
     #[serde(default)]

@@ -979,7 +979,7 @@ async fn outbox_survives_failures_and_crashes() {
 }
 
 /// CHAN-12: a refused login shows on the account with the server's answer, and the poller
-/// recovers by itself once the mailbox works. Oversize mail keeps its headers and a note; an
+/// recovers by itself once the mailbox works; mail arrives by polling when IDLE is off. Oversize mail keeps its headers and a note; an
 /// HTML mail is sanitised and its inline image points at the stored attachment.
 #[tokio::test]
 async fn health_recovery_and_content() {
@@ -988,6 +988,9 @@ async fn health_recovery_and_content() {
     let api = s.admin().await;
     let mut settings = servers().account_settings(support);
     settings["max_message_kb"] = json!(8);
+    // This mailbox is polled (IDLE off): the fallback path of servers without IDLE.
+    settings["use_idle"] = json!(false);
+    settings["poll_seconds"] = json!(5);
     let acc = api
         .created(
             "/api/v1/accounts",
