@@ -14,6 +14,7 @@ use crate::mail::settings::EmailSettings;
 use crate::mail::thread;
 
 const SECRET_KEY: &str = "mail_secret";
+const PUBLIC_URL_KEY: &str = "public_url";
 /// A day in ms, for "one automatic answer per sender per day".
 const DAY_MS: i64 = 86_400_000;
 /// References carried on an outgoing mail (the newest ones).
@@ -37,6 +38,26 @@ fn secret_w(txn: &WriteTransaction) -> AppResult<Vec<u8>> {
         .map(|g| g.value().to_vec())
         .ok_or_else(|| AppError::internal("mail secret missing"))?;
     Ok(secret)
+}
+
+/// The address administrators use Atiende at (for links in mail when `--public-url` is unset).
+pub fn learned_public_url(txn: &ReadTransaction) -> AppResult<Option<String>> {
+    let meta = txn.open_table(META)?;
+    let url = meta
+        .get(PUBLIC_URL_KEY)?
+        .map(|g| String::from_utf8_lossy(g.value()).into_owned());
+    Ok(url)
+}
+
+pub fn learn_public_url(txn: &WriteTransaction, url: &str) -> AppResult<()> {
+    let mut meta = txn.open_table(META)?;
+    let same = meta
+        .get(PUBLIC_URL_KEY)?
+        .is_some_and(|g| g.value() == url.as_bytes());
+    if !same {
+        meta.insert(PUBLIC_URL_KEY, url.as_bytes())?;
+    }
+    Ok(())
 }
 
 pub fn cursor(txn: &ReadTransaction, account_id: u64) -> AppResult<Option<(u32, u32)>> {

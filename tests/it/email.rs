@@ -665,12 +665,21 @@ async fn system_mail_reaches_people() {
         )
         .await;
     assert_eq!(st, 202);
-    let (st, _) = anon
-        .post("/api/v1/password_resets", json!({"email": agent_addr}))
-        .await;
+    // A forged Host header does not make the link: the address the admin signed in at does.
+    let st = anon
+        .request(reqwest::Method::POST, "/api/v1/password_resets")
+        .header("host", "atacante.example")
+        .json(&json!({"email": agent_addr}))
+        .send()
+        .await
+        .unwrap()
+        .status();
     assert_eq!(st, 202);
     let reset = &wait_mailbox(agent, 2).await[1];
     assert_eq!(decoded_subject(reset), "Reset your Atiende password");
+    let text = body_text(reset);
+    assert!(text.contains(&format!("{}/#/password/", s.base)), "{text}");
+    assert!(!text.contains("atacante"), "{text}");
     let (st, _) = anon
         .post(
             &format!("/api/v1/password_resets/{}", link_token(reset)),

@@ -164,24 +164,40 @@ pub fn text_field(value: &str, field: &str, max_chars: usize) -> AppResult<Strin
     Ok(t.to_string())
 }
 
-/// Where people open Atiende, for links in mail: the configured public URL, else this
-/// request's Host (https when cookies are marked secure, i.e. behind TLS).
-pub fn public_base(state: &AppState, headers: &axum::http::HeaderMap) -> String {
-    if let Some(u) = &state.config.public_url {
-        return u.clone();
-    }
+/// The Host this request came to, as a base URL (https when cookies are marked secure, i.e.
+/// behind TLS). Client-chosen: never trusted for mail an anonymous caller can trigger.
+pub fn request_base(state: &AppState, headers: &axum::http::HeaderMap) -> Option<String> {
     let host = headers
         .get(axum::http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .filter(|h| {
-            h.chars()
-                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-        })
-        .unwrap_or("localhost:8080");
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })?;
     let scheme = if state.config.secure_cookies {
         "https"
     } else {
         "http"
     };
-    format!("{scheme}://{host}")
+    Some(format!("{scheme}://{host}"))
+}
+
+/// Where people open Atiende, for links in mail: `--public-url`, else the address an
+/// administrator last signed in at (learned then), else — for signed-in callers only — this
+/// request's Host. None when an anonymous request would have to trust its own Host header
+/// (a forged Host would otherwise put a reset token in a link to someone else's site).
+pub async fn link_base(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    signed_in: bool,
+) -> AppResult<Option<String>> {
+    if let Some(u) = &state.config.public_url {
+        return Ok(Some(u.clone()));
+    }
+    let learned = state
+        .store
+        .read(crate::store::mail::learned_public_url)
+        .await?;
+    Ok(learned.or_else(|| signed_in.then(|| request_base(state, headers)).flatten()))
 }

@@ -88,7 +88,10 @@ pub async fn request(
         .await?;
     // The answer is the same for unknown addresses: it must not reveal who has an account.
     if let Some(user) = user.filter(|u| u.active) {
-        let base = super::public_base(&state, &headers);
+        let Some(base) = super::link_base(&state, &headers, false).await? else {
+            tracing::warn!("password reset not mailed: start Atiende with --public-url (or sign in once as an administrator) so links point at a known address");
+            return Ok(StatusCode::ACCEPTED);
+        };
         let now = state.store.now();
         state
             .store

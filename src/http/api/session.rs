@@ -64,6 +64,7 @@ fn apply_configured_state(
 pub async fn sign_in(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     ApiJson(body): ApiJson<SignIn>,
 ) -> AppResult<Response> {
     let email = body.email.trim().to_lowercase();
@@ -104,10 +105,17 @@ pub async fn sign_in(
     };
     let hash = auth::sha256_hex(&token);
     let uid = user.id;
+    // An administrator's sign-in tells where Atiende is reached (links in mail).
+    let base = (user.role == crate::domain::Role::Admin)
+        .then(|| super::request_base(&state, &headers))
+        .flatten();
     state
         .store
         .write(move |txn, fx| {
             users::create_session(txn, &hash, &session)?;
+            if let Some(b) = &base {
+                crate::store::mail::learn_public_url(txn, b)?;
+            }
             let on_sign_in = assignment::settings_w(txn)?.on_sign_in;
             apply_configured_state(txn, fx, uid, on_sign_in, now)
         })

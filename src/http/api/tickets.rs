@@ -417,7 +417,9 @@ pub async fn update(
     let access = user.access(&state).await?;
     let patch = to_patch(&body)?;
     let now = state.store.now();
-    let base = super::public_base(&state, &headers);
+    let base = super::link_base(&state, &headers, true)
+        .await?
+        .unwrap_or_default();
     let actor = (user.user.id, user.user.name.clone());
     let t = state
         .store
@@ -692,7 +694,9 @@ pub async fn add_comment(
     let all = state.store.read(crate::store::users::list).await?;
     let mentioned = mentions(&text, &all);
     let now = state.store.now();
-    let base = super::public_base(&state, &headers);
+    let base = super::link_base(&state, &headers, true)
+        .await?
+        .unwrap_or_default();
     let actor = (user.user.id, user.user.name.clone());
     let c = state
         .store

@@ -204,7 +204,9 @@ pub async fn create(
         language,
     };
     let now = state.store.now();
-    let base = super::public_base(&state, &headers);
+    let base = super::link_base(&state, &headers, true)
+        .await?
+        .unwrap_or_default();
     let inviter = user.user.name.clone();
     let created = state
         .store
