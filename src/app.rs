@@ -99,6 +99,7 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
         config: Arc::new(config),
         login_limiter: Arc::new(RateLimiter::new(10, Duration::from_secs(300))),
         ip_limiter: Arc::new(RateLimiter::new(50, Duration::from_secs(300))),
+        form_limiter: Arc::new(RateLimiter::new(10, Duration::from_secs(600))),
         password_checks: Arc::new(tokio::sync::Semaphore::new(4)),
         started,
         shutdown: shutdown_rx,

@@ -21,6 +21,8 @@ pub struct AppState {
     pub login_limiter: Arc<RateLimiter>,
     /// Failed sign-ins per client address.
     pub ip_limiter: Arc<RateLimiter>,
+    /// Public channels (contact form submissions, chat sessions) per account and address.
+    pub form_limiter: Arc<RateLimiter>,
     /// Concurrent argon2 verifications allowed (memory-hard: ~19 MiB each).
     pub password_checks: Arc<tokio::sync::Semaphore>,
     pub started: Instant,

@@ -59,6 +59,11 @@ fn build_id() -> String {
     ID.get_or_init(compute_build_id).clone()
 }
 
+/// The cache-busting URL of an embedded file (pages rendered by the server link to these).
+pub fn url(path: &str) -> String {
+    format!("/assets/{}/{path}", build_id())
+}
+
 fn file(path: &str) -> Option<rust_embed::EmbeddedFile> {
     Web::get(path).or_else(|| Assets::get(path))
 }

@@ -161,6 +161,13 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .route("/api/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
         .route("/healthz", get(api::health::healthz))
+        .route(
+            "/f/{id}",
+            get(api::forms::page).post(api::forms::submit_page).layer(
+                axum::extract::DefaultBodyLimit::max(state.config.max_upload_bytes + 64 * 1024),
+            ),
+        )
+        .route("/f/{id}/embed.js", get(api::forms::embed_script))
         .merge(assets::routes())
         .fallback(fallback)
         .layer(axum::middleware::map_response(close_after_unread_body))

@@ -6,7 +6,8 @@ use crate::error::{AppError, AppResult};
 use crate::http::assets::Assets;
 
 #[cfg(test)]
-pub const NAMES: [&str; 5] = [
+pub const NAMES: [&str; 6] = [
+    "form_received",
     "password_reset",
     "invitation",
     "escalation",

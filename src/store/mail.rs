@@ -30,6 +30,16 @@ pub fn ensure_secret(txn: &WriteTransaction) -> AppResult<()> {
     Ok(())
 }
 
+/// The data dir's secret (reply tokens, Message-IDs, signed form start times).
+pub fn secret(txn: &ReadTransaction) -> AppResult<Vec<u8>> {
+    let meta = txn.open_table(META)?;
+    let secret = meta
+        .get(SECRET_KEY)?
+        .map(|g| g.value().to_vec())
+        .ok_or_else(|| AppError::internal("mail secret missing"))?;
+    Ok(secret)
+}
+
 fn secret_w(txn: &WriteTransaction) -> AppResult<Vec<u8>> {
     ensure_secret(txn)?;
     let meta = txn.open_table(META)?;
@@ -166,7 +176,7 @@ fn resolve_thread(
     Ok(Thread::New)
 }
 
-fn insert_parts(
+pub fn insert_parts(
     txn: &WriteTransaction,
     parts: &[StoredPart],
     now: Millis,

@@ -9,6 +9,7 @@ mod bench;
 mod crash;
 mod email;
 mod events;
+mod forms;
 mod misc;
 mod search;
 mod tickets;

@@ -165,6 +165,7 @@ pub async fn create(
     let name = text_field(&body.name, "name", 120)?;
     validate_settings(&body.settings)?;
     crate::mail::settings::validate(body.kind, &body.settings)?;
+    super::forms::validate(body.kind, &body.settings)?;
     let now = state.store.now();
     let (kind, settings) = (body.kind, body.settings);
     let created = state
@@ -235,6 +236,7 @@ pub async fn update(
             if let Some(s) = &settings {
                 merge_settings(&mut a.settings, s);
                 crate::mail::settings::validate(a.kind, &a.settings)?;
+                super::forms::validate(a.kind, &a.settings)?;
             }
             accounts::put(txn, fx, &a)?;
             Ok(a)

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod changelog;
 pub mod contacts;
 pub mod events;
+pub mod forms;
 pub mod health;
 pub mod mail;
 pub mod messages;
@@ -37,6 +38,7 @@ pub fn routes(
 ) -> OpenApiRouter<AppState> {
     let uploads = OpenApiRouter::new()
         .routes(routes!(uploads::upload))
+        .routes(routes!(forms::submit))
         .layer(DefaultBodyLimit::max(max_upload + 64 * 1024));
     let api = OpenApiRouter::new()
         .routes(routes!(

@@ -1,0 +1,735 @@
+//! The contact form channel (CHAN-3): a hosted page (`/f/{account}`), the same page framed on
+//! the customer's site (`?embed=1`, or `/f/{account}/embed.js`), and a plain POST endpoint
+//! for sites with their own form. Spam is stopped without third parties: a honeypot field, a
+//! signed start time (too-fast submissions are bots), and a rate limit per address.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequest, Multipart, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::rut::Rut;
+use crate::domain::{Account, Channel, Millis};
+use crate::error::{AppError, AppResult, ErrorBody};
+use crate::http::assets::Assets;
+use crate::http::ApiPath;
+use crate::state::AppState;
+use crate::store::contacts::ContactFacts;
+use crate::store::tickets::{Inbound, Thread};
+use crate::store::{accounts, tickets};
+
+/// Fields a form may show, in page order.
+pub const FIELDS: [&str; 7] = [
+    "name",
+    "email",
+    "phone",
+    "rut",
+    "subject",
+    "message",
+    "attachments",
+];
+/// The invisible field people never fill.
+const HONEYPOT: &str = "website";
+/// The signed time the page was served at.
+const STARTED: &str = "_started";
+const MAX_FILES: usize = 5;
+
+/// A form account's settings (all optional).
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+pub struct FormSettings {
+    /// Shown fields (default name, email, subject, message).
+    #[serde(default)]
+    pub fields: Option<Vec<String>>,
+    /// Fields that must be filled (default email and message).
+    #[serde(default)]
+    pub required: Option<Vec<String>>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub intro: Option<String>,
+    /// Shown after sending (or `redirect_url` is opened instead).
+    #[serde(default)]
+    pub thanks: Option<String>,
+    #[serde(default)]
+    pub redirect_url: Option<String>,
+    /// Sites allowed to frame the form and to post to it from the browser.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// A submission faster than this after the page was served is refused (default 3 s).
+    #[serde(default)]
+    pub min_seconds: Option<u32>,
+    #[serde(default)]
+    pub max_file_kb: Option<u32>,
+    /// Mail the customer a confirmation (needs an email account that can send; default on).
+    #[serde(default)]
+    pub confirm_by_email: Option<bool>,
+    /// The page's language when the browser's is neither Spanish nor English (default es).
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+impl FormSettings {
+    pub fn of(account: &Account) -> FormSettings {
+        serde_json::from_value(serde_json::Value::Object(account.settings.clone()))
+            .unwrap_or_default()
+    }
+    fn fields(&self) -> Vec<String> {
+        self.fields.clone().unwrap_or_else(|| {
+            ["name", "email", "subject", "message"]
+                .map(String::from)
+                .to_vec()
+        })
+    }
+    fn required(&self) -> Vec<String> {
+        self.required
+            .clone()
+            .unwrap_or_else(|| vec!["email".into(), "message".into()])
+    }
+    fn max_file_bytes(&self) -> usize {
+        self.max_file_kb.unwrap_or(5 * 1024) as usize * 1024
+    }
+}
+
+/// Checks a form account's settings before they are stored.
+pub fn validate(
+    kind: Channel,
+    settings: &serde_json::Map<String, serde_json::Value>,
+) -> AppResult<()> {
+    if kind != Channel::Form {
+        return Ok(());
+    }
+    let s: FormSettings = serde_json::from_value(serde_json::Value::Object(settings.clone()))
+        .map_err(|e| {
+            AppError::invalid("settings", "invalid_setting", format!("form settings: {e}"))
+        })?;
+    for f in s.fields().iter().chain(s.required().iter()) {
+        if !FIELDS.contains(&f.as_str()) {
+            return Err(AppError::invalid(
+                "settings.fields",
+                "invalid_setting",
+                format!("unknown form field `{f}`; fields are {}", FIELDS.join(", ")),
+            ));
+        }
+    }
+    if let Some(u) = &s.redirect_url {
+        if !(u.starts_with("https://") || u.starts_with("http://")) {
+            return Err(AppError::invalid(
+                "settings.redirect_url",
+                "invalid_setting",
+                "redirect_url must be an http(s) address",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn lang_of(headers: &HeaderMap, settings: &FormSettings) -> &'static str {
+    let accepted = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let first = accepted
+        .split(',')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_lowercase();
+    if first.starts_with("en") {
+        "en"
+    } else if first.starts_with("es") {
+        "es"
+    } else if settings.language.as_deref() == Some("en") {
+        "en"
+    } else {
+        "es"
+    }
+}
+
+/// UI text from the shared locale files.
+struct Text(serde_json::Map<String, serde_json::Value>);
+
+impl Text {
+    fn load(lang: &str) -> Text {
+        let map = Assets::get(&format!("locales/{lang}.json"))
+            .and_then(|f| serde_json::from_slice(&f.data).ok())
+            .unwrap_or_default();
+        Text(map)
+    }
+    fn get(&self, key: &str) -> String {
+        self.0
+            .get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or(key)
+            .to_string()
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+async fn form_account(state: &AppState, id: u64) -> AppResult<(Account, FormSettings)> {
+    let account = state
+        .store
+        .read(move |txn| accounts::get(txn, id))
+        .await?
+        .filter(|a| a.kind == Channel::Form && a.deleted_at.is_none())
+        .ok_or_else(|| AppError::not_found("form"))?;
+    let settings = FormSettings::of(&account);
+    Ok((account, settings))
+}
+
+async fn secret(state: &AppState) -> AppResult<Vec<u8>> {
+    state.store.read(crate::store::mail::secret).await
+}
+
+fn started_token(secret: &[u8], account: u64, at: Millis) -> String {
+    format!(
+        "{at}.{}",
+        crate::mail::thread::signature(secret, account ^ (at as u64))
+    )
+}
+
+/// Who may frame the page: the account's allowed sites (none → only Atiende itself).
+fn frame_policy(settings: &FormSettings) -> String {
+    let origins: Vec<&str> = settings
+        .allowed_origins
+        .iter()
+        .map(|o| o.trim())
+        .filter(|o| o.starts_with("http://") || o.starts_with("https://"))
+        .filter(|o| !o.contains([' ', ';', ',', '\'']))
+        .collect();
+    format!(
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self' {}",
+        origins.join(" ")
+    )
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    #[serde(default)]
+    embed: Option<String>,
+}
+
+/// GET /f/{account}: the hosted form.
+pub async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<u64>,
+    axum::extract::Query(q): axum::extract::Query<PageQuery>,
+) -> Response {
+    match render_page(&state, &headers, id, q.embed.is_some(), None).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn render_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: u64,
+    embed: bool,
+    error: Option<&str>,
+) -> AppResult<Response> {
+    let (account, settings) = form_account(state, id).await?;
+    let lang = lang_of(headers, &settings);
+    let text = Text::load(lang);
+    let secret = secret(state).await?;
+    let started = started_token(&secret, id, state.store.now());
+    let required = settings.required();
+    let mut fields = String::new();
+    for f in settings.fields() {
+        let req = required.contains(&f);
+        let label = format!(
+            "{}{}",
+            escape(&text.get(&format!("form.{f}"))),
+            if req { " *" } else { "" }
+        );
+        let attr = if req { " required" } else { "" };
+        let input = match f.as_str() {
+            "message" => format!("<textarea id=\"f-{f}\" name=\"{f}\" rows=\"6\" maxlength=\"20000\"{attr}></textarea>"),
+            "attachments" => format!("<input id=\"f-{f}\" name=\"{f}\" type=\"file\" multiple{attr}>"),
+            "email" => format!("<input id=\"f-{f}\" name=\"{f}\" type=\"email\" autocomplete=\"email\" maxlength=\"254\"{attr}>"),
+            "phone" => format!("<input id=\"f-{f}\" name=\"{f}\" type=\"tel\" autocomplete=\"tel\" maxlength=\"40\"{attr}>"),
+            "name" => format!("<input id=\"f-{f}\" name=\"{f}\" autocomplete=\"name\" maxlength=\"120\"{attr}>"),
+            "rut" => format!("<input id=\"f-{f}\" name=\"{f}\" maxlength=\"20\" placeholder=\"12.345.678-5\"{attr}>"),
+            _ => format!("<input id=\"f-{f}\" name=\"{f}\" maxlength=\"200\"{attr}>"),
+        };
+        fields.push_str(&format!("<label for=\"f-{f}\">{label}</label>{input}\n"));
+    }
+    let title = settings
+        .title
+        .clone()
+        .unwrap_or_else(|| account.name.clone());
+    let intro = settings
+        .intro
+        .as_deref()
+        .map(|i| format!("<p class=\"intro\">{}</p>", escape(i)))
+        .unwrap_or_default();
+    let error = error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
+        .unwrap_or_default();
+    let action = if embed {
+        format!("/f/{id}?embed=1")
+    } else {
+        format!("/f/{id}")
+    };
+    let html = format!(
+        "<!doctype html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{title}</title><link rel=\"stylesheet\" href=\"{css}\"></head>\
+<body class=\"{body_class}\"><main><h1>{title}</h1>{intro}{error}\
+<form method=\"post\" action=\"{action}\" enctype=\"multipart/form-data\">\n{fields}\
+<div class=\"hp\" aria-hidden=\"true\"><label for=\"f-hp\">{hp_label}</label><input id=\"f-hp\" name=\"{HONEYPOT}\" tabindex=\"-1\" autocomplete=\"off\"></div>\
+<input type=\"hidden\" name=\"{STARTED}\" value=\"{started}\">\
+<button type=\"submit\">{send}</button></form></main></body></html>",
+        title = escape(&title),
+        css = crate::http::assets::url("form.css"),
+        body_class = if embed { "embed" } else { "hosted" },
+        hp_label = escape(&text.get("form.honeypot")),
+        send = escape(&text.get("form.send")),
+    );
+    Ok((
+        [(header::CONTENT_SECURITY_POLICY, frame_policy(&settings))],
+        Html(html),
+    )
+        .into_response())
+}
+
+/// GET /f/{account}/embed.js: puts the form in an iframe where the script tag is.
+pub async fn embed_script(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<u64>,
+) -> Response {
+    if let Err(e) = form_account(&state, id).await {
+        return e.into_response();
+    }
+    let base = super::request_base(&state, &headers).unwrap_or_default();
+    let base = state.config.public_url.clone().unwrap_or(base);
+    let js = format!(
+        "(function(){{var s=document.currentScript;var f=document.createElement('iframe');\
+f.src={src:?};f.title='Formulario de contacto';f.loading='lazy';\
+f.style.width='100%';f.style.minHeight='560px';f.style.border='0';\
+s.parentNode.insertBefore(f,s.nextSibling);}})();",
+        src = format!("{base}/f/{id}?embed=1")
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        js,
+    )
+        .into_response()
+}
+
+/// A submission as read from any encoding.
+#[derive(Default)]
+struct Submission {
+    fields: HashMap<String, String>,
+    files: Vec<(String, String, Vec<u8>)>,
+}
+
+async fn read_submission(req: Request, max_file: usize) -> AppResult<Submission> {
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_lowercase();
+    let mut sub = Submission::default();
+    if ct.starts_with("multipart/form-data") {
+        let mut form = Multipart::from_request(req, &())
+            .await
+            .map_err(|e| AppError::bad_request("invalid_multipart", e.body_text()))?;
+        loop {
+            let field = match form.next_field().await {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    return Err(too_large(max_file))
+                }
+                Err(e) => return Err(AppError::bad_request("invalid_multipart", e.body_text())),
+            };
+            let name = field.name().unwrap_or_default().to_string();
+            if name == "attachments" {
+                let file_name = field.file_name().unwrap_or("archivo").to_string();
+                let ctype = field.content_type().map(str::to_string).unwrap_or_else(|| {
+                    mime_guess::from_path(&file_name)
+                        .first_or_octet_stream()
+                        .to_string()
+                });
+                let bytes = field.bytes().await.map_err(|e| {
+                    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                        too_large(max_file)
+                    } else {
+                        AppError::bad_request("invalid_multipart", e.body_text())
+                    }
+                })?;
+                if bytes.is_empty() {
+                    continue; // an empty file input
+                }
+                if bytes.len() > max_file {
+                    return Err(too_large(max_file));
+                }
+                if sub.files.len() >= MAX_FILES {
+                    return Err(AppError::invalid(
+                        "attachments",
+                        "too_many_files",
+                        format!("at most {MAX_FILES} files"),
+                    ));
+                }
+                sub.files.push((file_name, ctype, bytes.to_vec()));
+            } else {
+                let value = field
+                    .text()
+                    .await
+                    .map_err(|e| AppError::bad_request("invalid_multipart", e.body_text()))?;
+                sub.fields.insert(name, value);
+            }
+        }
+    } else if ct.starts_with("application/x-www-form-urlencoded") {
+        let axum::Form(map) = axum::Form::<HashMap<String, String>>::from_request(req, &())
+            .await
+            .map_err(|e| AppError::bad_request("invalid_body", e.body_text()))?;
+        sub.fields = map;
+    } else if ct.starts_with("application/json") {
+        let Json(map) = Json::<HashMap<String, String>>::from_request(req, &())
+            .await
+            .map_err(|e| AppError::bad_request("invalid_body", e.body_text()))?;
+        sub.fields = map;
+    } else {
+        return Err(AppError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the form as multipart/form-data, application/x-www-form-urlencoded or JSON",
+        ));
+    }
+    Ok(sub)
+}
+
+fn too_large(max: usize) -> AppError {
+    AppError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("a file is larger than {} KB", max / 1024),
+    )
+}
+
+/// The checked contents of a submission.
+struct Clean {
+    facts: ContactFacts,
+    text: String,
+    contact_key: String,
+}
+
+fn clean(settings: &FormSettings, sub: &Submission) -> AppResult<Clean> {
+    let get = |k: &str| {
+        sub.fields
+            .get(k)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    for f in settings.required() {
+        let present = if f == "attachments" {
+            !sub.files.is_empty()
+        } else {
+            get(&f).is_some()
+        };
+        if !present {
+            return Err(AppError::invalid(
+                &f,
+                "required",
+                format!("{f} is required"),
+            ));
+        }
+    }
+    let limit = |k: &str, max: usize| -> AppResult<Option<String>> {
+        match get(k) {
+            Some(v) if v.chars().count() > max => Err(AppError::invalid(
+                k,
+                "too_long",
+                format!("{k} is longer than {max} characters"),
+            )),
+            v => Ok(v),
+        }
+    };
+    let name = limit("name", 120)?;
+    let phone = limit("phone", 40)?;
+    let subject = limit("subject", 200)?;
+    let message = limit("message", 20_000)?;
+    let email = match get("email") {
+        Some(e) => Some(super::users::validate_email(&e)?),
+        None => None,
+    };
+    let rut = match get("rut") {
+        Some(r) => Some(
+            Rut::parse(&r)
+                .map_err(|e| AppError::invalid("rut", "invalid_rut", format!("`{r}`: {e}")))?
+                .normalized(),
+        ),
+        None => None,
+    };
+    let text = match (&subject, &message) {
+        (Some(s), Some(m)) => format!("{s}\n\n{m}"),
+        (Some(s), None) => s.clone(),
+        (None, Some(m)) => m.clone(),
+        (None, None) => String::new(),
+    };
+    let text = if text.is_empty() && !sub.files.is_empty() {
+        "(adjuntos)".to_string()
+    } else {
+        text
+    };
+    if text.is_empty() {
+        return Err(AppError::invalid(
+            "message",
+            "required",
+            "the form is empty",
+        ));
+    }
+    let contact_key = email
+        .clone()
+        .or_else(|| rut.clone().map(|r| format!("rut:{r}")))
+        .or_else(|| phone.clone().map(|p| format!("tel:{p}")))
+        .unwrap_or_else(|| format!("anon:{}", crate::auth::random_token(12)));
+    Ok(Clean {
+        facts: ContactFacts {
+            name: name.or_else(|| email.clone()),
+            email,
+            phone,
+            rut,
+            username: None,
+        },
+        text,
+        contact_key,
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Submitted {
+    pub ticket_number: u64,
+    pub created_ticket: bool,
+}
+
+/// Checks, stores and confirms one submission; shared by the hosted page and the API.
+async fn accept(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    id: u64,
+    req: Request,
+) -> AppResult<Submitted> {
+    let (account, settings) = form_account(state, id).await?;
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+        let own = super::request_base(state, headers).is_some_and(|b| b == origin);
+        if !own
+            && !settings
+                .allowed_origins
+                .iter()
+                .any(|o| o.trim_end_matches('/') == origin)
+        {
+            return Err(AppError::forbidden(format!(
+                "this form does not take submissions from {origin}"
+            )));
+        }
+    }
+    if !state
+        .form_limiter
+        .try_begin(&format!("form:{id}:{}", peer.ip()))
+    {
+        return Err(AppError::too_many(
+            "too many submissions from this address; try again later",
+        ));
+    }
+    let sub = read_submission(req, settings.max_file_bytes()).await?;
+    if sub
+        .fields
+        .get(HONEYPOT)
+        .is_some_and(|v| !v.trim().is_empty())
+    {
+        tracing::info!(account = id, "form submission refused: honeypot filled");
+        return Err(AppError::invalid(
+            HONEYPOT,
+            "spam_suspected",
+            "this submission looks automated",
+        ));
+    }
+    let now = state.store.now();
+    if let Some(token) = sub.fields.get(STARTED) {
+        let secret = secret(state).await?;
+        let at = token
+            .split_once('.')
+            .and_then(|(t, _)| t.parse::<Millis>().ok());
+        let genuine = at.is_some_and(|at| started_token(&secret, id, at) == *token);
+        let min = settings.min_seconds.unwrap_or(3) as Millis * 1000;
+        match at {
+            Some(at) if genuine && now - at < min => {
+                tracing::info!(account = id, "form submission refused: sent too fast");
+                return Err(AppError::invalid(
+                    STARTED,
+                    "too_fast",
+                    "the form was sent too fast; wait a moment and send it again",
+                ));
+            }
+            Some(at) if genuine && now - at <= 86_400_000 => {}
+            _ => {
+                return Err(AppError::invalid(
+                    STARTED,
+                    "form_expired",
+                    "the form expired; reload the page and send it again",
+                ))
+            }
+        }
+    }
+    let c = clean(&settings, &sub)?;
+    // Files are stored first (content-addressed: an orphan after a failure is harmless).
+    let blobs = state.store.blobs.clone();
+    let files = sub.files;
+    let stored =
+        tokio::task::spawn_blocking(move || -> AppResult<Vec<crate::store::mail::StoredPart>> {
+            files
+                .into_iter()
+                .map(|(name, ctype, bytes)| {
+                    Ok(crate::store::mail::StoredPart {
+                        sha256: blobs.put(&bytes)?,
+                        name: name.replace(['/', '\\', '\0'], "_"),
+                        size: bytes.len() as u64,
+                        content_type: ctype,
+                        content_id: None,
+                    })
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))??;
+    let lang = lang_of(headers, &settings);
+    let confirm = settings.confirm_by_email.unwrap_or(true);
+    let account_name = settings.title.clone().unwrap_or(account.name.clone());
+    let submission_id = crate::auth::random_token(12);
+    let done = state
+        .store
+        .write(move |txn, fx| {
+            let parts = crate::store::mail::insert_parts(txn, &stored, now)?;
+            let inbound = Inbound {
+                account_id: id,
+                external_id: format!("form:{submission_id}"),
+                contact_external_id: c.contact_key.clone(),
+                contact: c.facts.clone(),
+                text: c.text.clone(),
+                public: false,
+                reply_to: None,
+                attachments: parts.iter().map(|(a, _)| *a).collect(),
+                sent_at: None,
+                uploader: None,
+                thread: Thread::ByContact,
+                mail: None,
+            };
+            let got = tickets::ingest(txn, fx, &inbound, now)?;
+            if let (true, Some(email)) = (confirm, &c.facts.email) {
+                let mail = crate::mail::templates::render(
+                    "form_received",
+                    lang,
+                    email,
+                    &[
+                        ("name", c.facts.name.as_deref().unwrap_or("")),
+                        ("account", &account_name),
+                        ("number", &got.ticket_number.to_string()),
+                        ("text", &c.text),
+                    ],
+                )?;
+                crate::mail::queue_system(txn, mail, now)?;
+            }
+            Ok(got)
+        })
+        .await?;
+    Ok(Submitted {
+        ticket_number: done.ticket_number,
+        created_ticket: done.created_ticket,
+    })
+}
+
+#[utoipa::path(post, path = "/api/v1/forms/{id}/submissions", tag = "forms", params(("id" = String, Path)),
+    request_body(content_type = "multipart/form-data", description = "fields name, email, phone, rut, subject, message, files in `attachments`; or the same as application/x-www-form-urlencoded or JSON"),
+    responses((status = 201, body = Submitted), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn submit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiPath(id): ApiPath<u64>,
+    req: Request,
+) -> AppResult<(StatusCode, Json<Submitted>)> {
+    let headers = req.headers().clone();
+    let done = accept(&state, &headers, peer, id, req).await?;
+    Ok((StatusCode::CREATED, Json(done)))
+}
+
+/// POST /f/{account}: the hosted (or framed) page's own submission; answers with a page.
+pub async fn submit_page(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiPath(id): ApiPath<u64>,
+    axum::extract::Query(q): axum::extract::Query<PageQuery>,
+    req: Request,
+) -> Response {
+    let headers = req.headers().clone();
+    let embed = q.embed.is_some();
+    match accept(&state, &headers, peer, id, req).await {
+        Ok(done) => {
+            let Ok((account, settings)) = form_account(&state, id).await else {
+                return AppError::not_found("form").into_response();
+            };
+            if let Some(url) = settings.redirect_url.as_ref().filter(|_| !embed) {
+                return Redirect::to(url).into_response();
+            }
+            let text = Text::load(lang_of(&headers, &settings));
+            let thanks = settings
+                .thanks
+                .clone()
+                .unwrap_or_else(|| text.get("form.thanks"));
+            let html = format!(
+                "<!doctype html>\n<html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title><link rel=\"stylesheet\" href=\"{css}\"></head>\
+<body class=\"{class}\"><main><h1>{title}</h1><p class=\"thanks\" role=\"status\">{thanks}</p><p class=\"number\">{ticket} #{number}</p></main></body></html>",
+                title = escape(&settings.title.clone().unwrap_or(account.name)),
+                css = crate::http::assets::url("form.css"),
+                class = if embed { "embed" } else { "hosted" },
+                thanks = escape(&thanks),
+                ticket = escape(&text.get("form.ticket")),
+                number = done.ticket_number,
+            );
+            (
+                [(header::CONTENT_SECURITY_POLICY, frame_policy(&settings))],
+                Html(html),
+            )
+                .into_response()
+        }
+        Err(e) if e.status == StatusCode::NOT_FOUND => e.into_response(),
+        Err(e) => {
+            let status = e.status;
+            let message = match e.code {
+                "spam_suspected" | "too_fast" | "form_expired" | "rate_limited" => {
+                    e.message.clone()
+                }
+                _ => match &e.field {
+                    Some(f) => format!("{f}: {}", e.message),
+                    None => e.message.clone(),
+                },
+            };
+            match render_page(&state, &headers, id, embed, Some(&message)).await {
+                Ok(mut page) => {
+                    *page.status_mut() = status;
+                    page
+                }
+                Err(e) => e.into_response(),
+            }
+        }
+    }
+}

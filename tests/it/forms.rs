@@ -1,0 +1,305 @@
+//! The contact form channel: hosted page, embedded page and raw POST each open a ticket;
+//! honeypot, too-fast, forged, foreign-origin and flooding submissions are refused.
+
+use std::time::Duration;
+
+use reqwest::multipart::{Form, Part};
+use serde_json::{json, Value};
+
+use crate::harness::*;
+use crate::mailserver::servers;
+
+fn hidden(page: &str, name: &str) -> String {
+    let at = page
+        .find(&format!("name=\"{name}\" value=\""))
+        .unwrap_or_else(|| panic!("{name} in {page}"));
+    let rest = &page[at + name.len() + 15..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+async fn tickets_of(api: &Api, account: &str) -> Vec<Value> {
+    api.ok(&format!("/api/v1/tickets?account={account}&limit=100"))
+        .await["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn hosted_embedded_and_raw_submissions() {
+    servers().add_user("clienteform");
+    servers().add_user("soporteform");
+    let s = Server::start();
+    let api = s.admin().await;
+    // An email account that can send: customers get a confirmation.
+    api.created(
+        "/api/v1/accounts",
+        json!({"kind": "email", "name": "Correo", "settings": servers().account_settings("soporteform")}),
+    )
+    .await;
+    let acc = api
+        .created(
+            "/api/v1/accounts",
+            json!({"kind": "form", "name": "Contacto web", "settings": {
+                "fields": ["name", "email", "rut", "subject", "message", "attachments"],
+                "min_seconds": 1, "allowed_origins": ["http://tienda.test"], "title": "Escríbenos"}}),
+        )
+        .await;
+    let acc = acc["id"].as_str().unwrap().to_string();
+    let http = reqwest::Client::new();
+
+    // The hosted page: every configured field, the honeypot, a signed start time, and who may
+    // frame it.
+    let res = http
+        .get(format!("{}/f/{acc}", s.base))
+        .header("accept-language", "es-CL")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("frame-ancestors 'self' http://tienda.test"),
+        "{csp}"
+    );
+    let page = res.text().await.unwrap();
+    for f in [
+        "name=\"name\"",
+        "name=\"rut\"",
+        "name=\"attachments\"",
+        "name=\"website\"",
+        "Escríbenos",
+        "Enviar",
+    ] {
+        assert!(page.contains(f), "{f} in {page}");
+    }
+    let started = hidden(&page, "_started");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let form = Form::new()
+        .text("name", "Marta Soto")
+        .text("email", "clienteform@cliente.test")
+        .text("rut", "12345678-5")
+        .text("subject", "Cambio de talla")
+        .text("message", "Quiero cambiar la talla de mi polera.")
+        .text("website", "")
+        .text("_started", started.clone())
+        .part(
+            "attachments",
+            Part::bytes(b"boleta 123".to_vec())
+                .file_name("boleta.txt")
+                .mime_str("text/plain")
+                .unwrap(),
+        );
+    let res = http
+        .post(format!("{}/f/{acc}", s.base))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let thanks = res.text().await.unwrap();
+    assert!(thanks.contains("Recibimos tu mensaje"), "{thanks}");
+    let t = tickets_of(&api, &acc).await;
+    assert_eq!(t.len(), 1);
+    let number = t[0]["number"].as_u64().unwrap();
+    let m = &api.ok(&format!("/api/v1/tickets/{number}/messages")).await["items"][0];
+    assert!(m["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Cambio de talla\n\nQuiero cambiar"));
+    assert_eq!(m["attachments"][0]["name"], "boleta.txt");
+    let contact = api
+        .ok(&format!(
+            "/api/v1/contacts/{}",
+            t[0]["contact"]["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(contact["rut"], "12345678-5");
+    assert_eq!(contact["email"], "clienteform@cliente.test");
+    // The customer's confirmation, through the email account.
+    let confirmation = crate::harness::eventually(30, "the confirmation mail", || async {
+        servers().mailbox("clienteform").into_iter().next()
+    })
+    .await;
+    assert!(
+        confirmation.contains(&format!("#{number}")),
+        "{confirmation}"
+    );
+
+    // The embedded page posts to itself and stays framed; urlencoded works too.
+    let page = http
+        .get(format!("{}/f/{acc}?embed=1", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("class=\"embed\"") && page.contains(&format!("action=\"/f/{acc}?embed=1\""))
+    );
+    let started = hidden(&page, "_started");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let res = http
+        .post(format!("{}/f/{acc}?embed=1", s.base))
+        .form(&[
+            ("email", "otra@cliente.test"),
+            ("message", "Hola desde el sitio"),
+            ("_started", &started),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(tickets_of(&api, &acc).await.len(), 2);
+    let script = http
+        .get(format!("{}/f/{acc}/embed.js", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(script.contains(&format!("/f/{acc}?embed=1")), "{script}");
+
+    // A site's own form posts straight to the API (from an allowed origin).
+    let res = http
+        .post(format!("{}/api/v1/forms/{acc}/submissions", s.base))
+        .header("origin", "http://tienda.test")
+        .form(&[
+            ("email", "tercera@cliente.test"),
+            ("message", "Formulario propio"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["created_ticket"], true);
+    assert_eq!(tickets_of(&api, &acc).await.len(), 3);
+
+    // Refusals, each with its reason and no ticket.
+    let refused = |res: reqwest::Response| async move {
+        let st = res.status().as_u16();
+        let v: Value = res.json().await.unwrap();
+        (
+            st,
+            v["error"]["code"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    let post = |fields: Vec<(&'static str, String)>, origin: &'static str| {
+        http.post(format!("{}/api/v1/forms/{acc}/submissions", s.base))
+            .header("origin", origin)
+            .form(&fields)
+            .send()
+    };
+    let ok = || {
+        vec![
+            ("email", "x@cliente.test".to_string()),
+            ("message", "hola".to_string()),
+        ]
+    };
+    let mut with_honeypot = ok();
+    with_honeypot.push(("website", "http://spam.test".into()));
+    assert_eq!(
+        refused(post(with_honeypot, "http://tienda.test").await.unwrap()).await,
+        (422, "spam_suspected".into())
+    );
+    let page = http
+        .get(format!("{}/f/{acc}", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut too_fast = ok();
+    too_fast.push(("_started", hidden(&page, "_started")));
+    assert_eq!(
+        refused(post(too_fast, "http://tienda.test").await.unwrap()).await,
+        (422, "too_fast".into())
+    );
+    let mut forged = ok();
+    forged.push(("_started", "1.abcdef0123".into()));
+    assert_eq!(
+        refused(post(forged, "http://tienda.test").await.unwrap()).await,
+        (422, "form_expired".into())
+    );
+    assert_eq!(
+        refused(post(ok(), "http://malo.test").await.unwrap()).await,
+        (403, "forbidden".into())
+    );
+    let mut bad_rut = ok();
+    bad_rut.push(("rut", "12.345.678-9".into()));
+    assert_eq!(
+        refused(post(bad_rut, "http://tienda.test").await.unwrap()).await,
+        (422, "invalid_rut".into())
+    );
+    assert_eq!(
+        refused(
+            post(
+                vec![("email", "x@cliente.test".into())],
+                "http://tienda.test"
+            )
+            .await
+            .unwrap()
+        )
+        .await,
+        (422, "required".into())
+    );
+    assert_eq!(tickets_of(&api, &acc).await.len(), 3);
+    // The hosted page shows a refusal in the page itself.
+    let res = http
+        .post(format!("{}/f/{acc}", s.base))
+        .form(&[
+            ("email", "x@cliente.test"),
+            ("message", "hola"),
+            ("website", "bot"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("role=\"alert\""));
+}
+
+#[tokio::test]
+async fn a_flood_from_one_address_is_stopped() {
+    let s = Server::start();
+    let api = s.admin().await;
+    let acc = api
+        .created(
+            "/api/v1/accounts",
+            json!({"kind": "form", "name": "Contacto", "settings": {}}),
+        )
+        .await;
+    let acc = acc["id"].as_str().unwrap().to_string();
+    let http = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let res = http
+            .post(format!("{}/api/v1/forms/{acc}/submissions", s.base))
+            .json(&json!({"email": format!("p{i}@cliente.test"), "message": "hola"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(&statuses[..10], &[201; 10]);
+    assert_eq!(&statuses[10..], &[429, 429]);
+    assert_eq!(tickets_of(&api, &acc).await.len(), 10);
+    // Bad settings are refused when saved.
+    let (st, v) = api
+        .post(
+            "/api/v1/accounts",
+            json!({"kind": "form", "name": "Malo", "settings": {"fields": ["edad"]}}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), v["error"]["field"].as_str()),
+        (422, Some("settings.fields"))
+    );
+}
