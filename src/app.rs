@@ -105,6 +105,7 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
         shutdown: shutdown_rx,
         activity: Arc::new(crate::state::Activity::default()),
         health: Arc::new(crate::health::HealthBoard::new(store.clock.clone())),
+        chat_online: Arc::new(crate::state::Online::default()),
     };
     tokio::spawn(idle_sweeper(state.clone()));
     let mail_tasks = [
@@ -114,6 +115,7 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
             state.shutdown.clone(),
         )),
         tokio::spawn(crate::mail::deliver(store.clone(), state.shutdown.clone())),
+        tokio::spawn(crate::chat::mail_gone_visitors(state.clone())),
     ];
 
     let user_count = store.read(users::count).await?;

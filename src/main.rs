@@ -8,6 +8,7 @@ mod app;
 mod auth;
 mod bench;
 mod bus;
+mod chat;
 mod cli;
 mod config;
 mod demo;

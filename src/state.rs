@@ -32,6 +32,37 @@ pub struct AppState {
     pub activity: Arc<Activity>,
     /// Each account's connection health, as its poller last saw it (CHAN-12).
     pub health: Arc<crate::health::HealthBoard>,
+    /// Web chat visitors with an open widget (answers to the others go by mail).
+    pub chat_online: Arc<Online>,
+}
+
+/// Open chat connections per contact.
+#[derive(Default)]
+pub struct Online {
+    open: std::sync::Mutex<std::collections::HashMap<u64, usize>>,
+}
+
+impl Online {
+    pub fn enter(&self, contact_id: u64) {
+        if let Ok(mut m) = self.open.lock() {
+            *m.entry(contact_id).or_default() += 1;
+        }
+    }
+
+    pub fn leave(&self, contact_id: u64) {
+        if let Ok(mut m) = self.open.lock() {
+            if let Some(n) = m.get_mut(&contact_id) {
+                *n -= 1;
+                if *n == 0 {
+                    m.remove(&contact_id);
+                }
+            }
+        }
+    }
+
+    pub fn is_online(&self, contact_id: u64) -> bool {
+        self.open.lock().is_ok_and(|m| m.contains_key(&contact_id))
+    }
 }
 
 /// Last request time per user, in memory: after a restart everyone counts as active from the

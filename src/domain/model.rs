@@ -637,3 +637,14 @@ pub struct MailItem {
     pub last_error: Option<String>,
     pub created_at: Millis,
 }
+
+/// A web chat visitor's session (CHAN-2): the widget keeps the token; the server keeps only
+/// its hash.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VisitorSession {
+    pub account_id: u64,
+    pub contact_id: u64,
+    /// The contact's identity on the account (`chat:<random>`).
+    pub external_id: String,
+    pub created_at: Millis,
+}

@@ -64,7 +64,7 @@ pub fn url(path: &str) -> String {
     format!("/assets/{}/{path}", build_id())
 }
 
-fn file(path: &str) -> Option<rust_embed::EmbeddedFile> {
+pub(crate) fn file(path: &str) -> Option<rust_embed::EmbeddedFile> {
     Web::get(path).or_else(|| Assets::get(path))
 }
 

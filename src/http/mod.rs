@@ -168,6 +168,7 @@ pub fn router(state: AppState) -> Router {
             ),
         )
         .route("/f/{id}/embed.js", get(api::forms::embed_script))
+        .route("/widget.js", get(api::chat::widget))
         .merge(assets::routes())
         .fallback(fallback)
         .layer(axum::middleware::map_response(close_after_unread_body))

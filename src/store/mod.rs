@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod assignment;
 pub mod blobs;
 pub mod catalog;
+pub mod chat;
 pub mod codec;
 pub mod contacts;
 pub mod index;

@@ -100,6 +100,10 @@ pub const ACCOUNT_TO_MAIL_CURSOR: TableDefinition<u64, (u32, u32)> =
 pub const ACCOUNT_DAY_SENDER_AUTO_REPLIED: TableDefinition<(u64, &str), ()> =
     TableDefinition::new("mail_auto_replied");
 
+/// sha256(visitor token) hex → VisitorSession (web chat).
+pub const CHAT_TOKEN_TO_SESSION: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("chat_sessions");
+
 pub const EVENTS_KEPT: u64 = 200_000;
 
 /// Opens (and so creates) every table in one write transaction, so read transactions never
@@ -140,6 +144,7 @@ pub fn create_all(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> 
     txn.open_table(MAIL_MESSAGE_ID_TO_MESSAGE)?;
     txn.open_table(ACCOUNT_TO_MAIL_CURSOR)?;
     txn.open_table(ACCOUNT_DAY_SENDER_AUTO_REPLIED)?;
+    txn.open_table(CHAT_TOKEN_TO_SESSION)?;
     Ok(())
 }
 

@@ -166,6 +166,7 @@ pub async fn create(
     validate_settings(&body.settings)?;
     crate::mail::settings::validate(body.kind, &body.settings)?;
     super::forms::validate(body.kind, &body.settings)?;
+    super::chat::validate(body.kind, &body.settings)?;
     let now = state.store.now();
     let (kind, settings) = (body.kind, body.settings);
     let created = state
@@ -237,6 +238,7 @@ pub async fn update(
                 merge_settings(&mut a.settings, s);
                 crate::mail::settings::validate(a.kind, &a.settings)?;
                 super::forms::validate(a.kind, &a.settings)?;
+                super::chat::validate(a.kind, &a.settings)?;
             }
             accounts::put(txn, fx, &a)?;
             Ok(a)

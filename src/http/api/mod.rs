@@ -7,6 +7,7 @@ pub mod assignment;
 pub mod board;
 pub mod catalog;
 pub mod changelog;
+pub mod chat;
 pub mod contacts;
 pub mod events;
 pub mod forms;
@@ -53,6 +54,8 @@ pub fn routes(
         .routes(routes!(password_resets::check, password_resets::complete))
         .routes(routes!(mail::resend))
         .routes(routes!(mail::escalate))
+        .routes(routes!(chat::socket))
+        .routes(routes!(chat::file))
         .routes(routes!(users::set_status))
         .routes(routes!(board::get, board::put))
         .routes(routes!(changelog::latest))

@@ -792,7 +792,8 @@ pub async fn presence(
         at: state.store.now(),
         account_id: Some(t.account_id),
         ticket_number: Some(number),
-        contact_id: None,
+        // The web chat shows the visitor when an agent is typing or reading.
+        contact_id: Some(t.contact_id),
         message_id: None,
         user_id: Some(user.user.id),
     });
