@@ -125,40 +125,45 @@ pub async fn run_session(poller: &Poller, settings: &EmailSettings) -> AppResult
     poller.health.connected(poller.account_id);
 
     let account_id = poller.account_id;
+    // The cursor belongs to one mailbox of one server: another host, user or folder (or a
+    // new UIDVALIDITY) starts again like a first connection.
+    let source = format!(
+        "{}|{}|{}",
+        server.host.to_lowercase(),
+        server.username.clone().unwrap_or_default(),
+        mailbox_name
+    );
     let stored = poller
         .store
         .read(move |txn| mail_store::cursor(txn, account_id))
         .await?;
     let mut last_uid = match stored {
-        Some((v, uid)) if v == validity => uid,
-        Some(_) => {
-            tracing::warn!(
-                account = account_id,
-                "UIDVALIDITY changed: reading the mailbox again (known mails are skipped)"
-            );
-            0
-        }
-        None => {
-            // First connection: import only the latest mails, leave the archive alone.
+        Some((v, uid, from)) if v == validity && from == source => uid,
+        other => {
+            if other.is_some() {
+                tracing::warn!(
+                    account = account_id,
+                    "the mailbox changed (server, folder or UIDVALIDITY): importing only its latest mails again"
+                );
+            }
+            // Import only the latest mails, leave the archive alone.
             let keep = settings.initial_import.unwrap_or(100);
             let next = mailbox.uid_next.unwrap_or(1);
-            let all: Vec<u32> = {
-                let mut uids: Vec<u32> = timed("UID SEARCH", session.uid_search("ALL"))
-                    .await?
-                    .into_iter()
-                    .collect();
-                uids.sort_unstable();
-                uids
-            };
+            let mut all: Vec<u32> = timed("UID SEARCH", session.uid_search("ALL"))
+                .await?
+                .into_iter()
+                .collect();
+            all.sort_unstable();
             let start = all.len().saturating_sub(keep as usize);
             let before = all
                 .get(start)
                 .map(|u| u.saturating_sub(1))
                 .unwrap_or(next.saturating_sub(1));
-            let cursor = (validity, before);
             poller
                 .store
-                .write(move |txn, _| mail_store::set_cursor(txn, account_id, cursor))
+                .write(move |txn, _| {
+                    mail_store::reset_cursor(txn, account_id, (validity, before), &source)
+                })
                 .await?;
             before
         }

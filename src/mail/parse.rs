@@ -7,6 +7,8 @@ use std::borrow::Cow;
 
 use mail_parser::{HeaderValue, MessageParser, MimeHeaders, PartType};
 
+use crate::store::blobs::clean_name;
+
 /// Noise classes, strongest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Noise {
@@ -61,6 +63,9 @@ pub struct ParsedMail {
     /// Problems met while reading (shown to the agent with the message).
     pub notes: Vec<String>,
 }
+
+/// Sanitised HTML kept for display (larger mail shows its text).
+const MAX_HTML_BYTES: usize = 2 * 1024 * 1024;
 
 fn strip_id(raw: &str) -> Option<String> {
     let id = raw
@@ -200,6 +205,13 @@ fn bounce_of(m: &mail_parser::Message) -> Option<Bounce> {
 /// or an Outlook "-----Original Message-----" separator.
 pub fn split_quoted(text: &str) -> (String, Option<String>) {
     let lines: Vec<&str> = text.lines().collect();
+    // quoted_from[i]: every line from i on is blank or quoted (one backward pass, so a long
+    // quote costs linear time).
+    let mut quoted_from = vec![true; lines.len() + 1];
+    for i in (0..lines.len()).rev() {
+        let l = lines[i].trim_start();
+        quoted_from[i] = quoted_from[i + 1] && (l.is_empty() || l.starts_with('>'));
+    }
     let mut cut = None;
     for (i, line) in lines.iter().enumerate() {
         let t = line.trim();
@@ -210,10 +222,7 @@ pub fn split_quoted(text: &str) -> (String, Option<String>) {
         let separator = lower.starts_with("-----original message-----")
             || lower.starts_with("-----mensaje original-----")
             || lower.starts_with("________________________________");
-        let quote_to_end = t.starts_with('>')
-            && lines[i..]
-                .iter()
-                .all(|l| l.trim().is_empty() || l.trim_start().starts_with('>'));
+        let quote_to_end = t.starts_with('>') && quoted_from[i];
         if attribution || separator || quote_to_end {
             cut = Some(i);
             break;
@@ -255,8 +264,8 @@ pub fn rewrite_cids(html: &str, urls: &[(String, String)]) -> String {
 fn part_name(part: &mail_parser::MessagePart, index: usize, content_type: &str) -> String {
     let name = part
         .attachment_name()
-        .map(|n| n.trim().replace(['/', '\\', '\0'], "_"))
-        .filter(|n| !n.is_empty());
+        .map(clean_name)
+        .filter(|n| !n.trim().is_empty());
     name.unwrap_or_else(|| {
         let ext = mime_guess::get_mime_extensions_str(content_type)
             .and_then(|e| e.first())
@@ -334,12 +343,16 @@ pub fn parse(raw: &[u8], size: usize, max_bytes: usize) -> ParsedMail {
         .unwrap_or_default()
         .replace("\r\n", "\n");
     let (text, quoted) = split_quoted(&plain);
-    let html = m
+    let mut html = m
         .html_bodies()
         .next()
         .filter(|p| p.is_text_html())
         .and_then(|p| p.text_contents())
         .map(sanitize_html);
+    if html.as_ref().is_some_and(|h| h.len() > MAX_HTML_BYTES) {
+        html = None;
+        notes.push("la versión HTML es demasiado grande para mostrarla; se guarda el texto".into());
+    }
 
     let mut attachments = Vec::new();
     for (i, part) in m.attachments().enumerate() {
@@ -357,8 +370,14 @@ pub fn parse(raw: &[u8], size: usize, max_bytes: usize) -> ParsedMail {
         };
         let name = match &part.body {
             PartType::Message(inner) if part.attachment_name().is_none() => {
-                let subject = inner.subject().unwrap_or("mensaje").trim();
-                format!("{}.eml", subject.replace(['/', '\\', '\0'], "_"))
+                let subject: String = inner
+                    .subject()
+                    .unwrap_or("mensaje")
+                    .trim()
+                    .chars()
+                    .take(150)
+                    .collect();
+                clean_name(&format!("{}.eml", subject.replace(['/', '\\'], "_")))
             }
             _ => part_name(part, i, &content_type),
         };
@@ -437,6 +456,16 @@ mod tests {
         let (new, old) = split_quoted("> only a quote");
         assert_eq!(new, "> only a quote");
         assert!(old.is_none());
+    }
+
+    #[test]
+    fn a_long_quote_is_cut_in_linear_time() {
+        let mut text = "respuesta\n".to_string();
+        text.push_str(&"> citado\n".repeat(200_000));
+        text.push_str("fin");
+        let (new, old) = split_quoted(&text);
+        // The quote does not reach the end, so nothing is cut (and it returns at once).
+        assert!(new.ends_with("fin") && old.is_none());
     }
 
     #[test]

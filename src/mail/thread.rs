@@ -3,14 +3,22 @@
 
 use sha2::{Digest, Sha256};
 
+/// A keyed tag of `value` for one `purpose`: each use has its own, so a value signed for one
+/// thing (a system mail's Message-ID, a form's start time) never works as another (a reply
+/// token).
+pub fn tag(secret: &[u8], purpose: &str, value: u64, bytes: usize) -> String {
+    let mut h = Sha256::new();
+    h.update(secret);
+    h.update(purpose.as_bytes());
+    h.update(b":");
+    h.update(value.to_string().as_bytes());
+    hex::encode(&h.finalize()[..bytes])
+}
+
 /// The short signature that makes a reply token unguessable: a stranger cannot attach mail to
 /// someone else's ticket by writing to `soporte+t1234@…`.
 pub fn signature(secret: &[u8], number: u64) -> String {
-    let mut h = Sha256::new();
-    h.update(secret);
-    h.update(b"ticket:");
-    h.update(number.to_string().as_bytes());
-    hex::encode(&h.finalize()[..5])
+    tag(secret, "ticket", number, 5)
 }
 
 /// `soporte@x.cl` → `soporte+t1234-<signature>@x.cl`.
@@ -77,17 +85,22 @@ pub fn reply_subject(subject: &str, number: u64, fallback: &str) -> String {
 /// The Message-ID Atiende gives an outgoing message: derived from its id, so a retry after a
 /// crash sends the same id (receivers drop duplicates by it).
 pub fn message_id(message_id: u64, address: &str, secret: &[u8]) -> String {
+    mail_id("message", message_id, address, secret)
+}
+
+/// The Message-ID of a system mail (outbox item `item_id`).
+pub fn system_message_id(item_id: u64, address: &str, secret: &[u8]) -> String {
+    mail_id("system", item_id, address, secret)
+}
+
+fn mail_id(purpose: &str, id: u64, address: &str, secret: &[u8]) -> String {
     let domain = address
         .split_once('@')
         .map(|(_, d)| d)
         .unwrap_or("atiende.local");
-    let mut h = Sha256::new();
-    h.update(secret);
-    h.update(b"message:");
-    h.update(message_id.to_string().as_bytes());
     format!(
-        "atiende.{message_id}.{}@{domain}",
-        hex::encode(&h.finalize()[..6])
+        "atiende.{purpose}.{id}.{}@{domain}",
+        tag(secret, purpose, id, 6)
     )
 }
 
@@ -125,6 +138,16 @@ mod tests {
             "RE: Pedido [#42]"
         );
         assert_eq!(reply_subject("", 42, "Ticket"), "Re: Ticket [#42]");
+    }
+
+    #[test]
+    fn no_signed_value_opens_a_ticket() {
+        let secret = b"k";
+        let system = system_message_id(7, "s@t.cl", secret);
+        let sig = system.split('.').nth(3).unwrap();
+        let forged = vec![format!("s+t7-{}@t.cl", &sig[..10])];
+        assert_eq!(token_ticket(&forged, "s@t.cl", secret), None);
+        assert_ne!(message_id(7, "s@t.cl", secret), system);
     }
 
     #[test]

@@ -70,16 +70,41 @@ pub fn learn_public_url(txn: &WriteTransaction, url: &str) -> AppResult<()> {
     Ok(())
 }
 
-pub fn cursor(txn: &ReadTransaction, account_id: u64) -> AppResult<Option<(u32, u32)>> {
-    Ok(txn
+/// The IMAP cursor and the mailbox ("host|user|folder") it belongs to.
+pub fn cursor(txn: &ReadTransaction, account_id: u64) -> AppResult<Option<(u32, u32, String)>> {
+    let cursor = txn
         .open_table(ACCOUNT_TO_MAIL_CURSOR)?
         .get(account_id)?
-        .map(|g| g.value()))
+        .map(|g| g.value());
+    let source = txn
+        .open_table(ACCOUNT_TO_MAIL_SOURCE)?
+        .get(account_id)?
+        .map(|g| g.value().to_string())
+        .unwrap_or_default();
+    Ok(cursor.map(|(v, u)| (v, u, source)))
 }
 
+/// Moves the cursor forward (never back: two sessions of one account may briefly overlap).
 pub fn set_cursor(txn: &WriteTransaction, account_id: u64, cursor: (u32, u32)) -> AppResult<()> {
+    let mut table = txn.open_table(ACCOUNT_TO_MAIL_CURSOR)?;
+    let current = table.get(account_id)?.map(|g| g.value());
+    if current.is_none_or(|(v, u)| v != cursor.0 || u < cursor.1) {
+        table.insert(account_id, cursor)?;
+    }
+    Ok(())
+}
+
+/// Starts the cursor over for a (new) mailbox.
+pub fn reset_cursor(
+    txn: &WriteTransaction,
+    account_id: u64,
+    cursor: (u32, u32),
+    source: &str,
+) -> AppResult<()> {
     txn.open_table(ACCOUNT_TO_MAIL_CURSOR)?
         .insert(account_id, cursor)?;
+    txn.open_table(ACCOUNT_TO_MAIL_SOURCE)?
+        .insert(account_id, source)?;
     Ok(())
 }
 
@@ -249,10 +274,20 @@ pub fn ingest(
         ));
     }
     let thread = resolve_thread(txn, &account, &settings, p, &secret)?;
-    if p.noise == Noise::Automatic && thread == Thread::New {
-        return Ok(MailOutcome::Skipped(format!(
-            "automatic mail from {sender} (auto-reply or daemon) that answers no ticket"
-        )));
+    if p.noise == Noise::Automatic {
+        // Automatic mail only ever joins an open ticket: an out-of-office answer to a closing
+        // reply must not open a new one.
+        let open = match thread {
+            Thread::Ticket(n) => {
+                tickets::thread_target(txn, n)?.is_some_and(|t| t.state == TicketState::Open)
+            }
+            _ => false,
+        };
+        if !open {
+            return Ok(MailOutcome::Skipped(format!(
+                "automatic mail from {sender} (auto-reply or daemon) that answers no open ticket"
+            )));
+        }
     }
     let parts = insert_parts(txn, &mail.parts, now)?;
     let html = p.html.as_ref().map(|h| {
@@ -625,16 +660,7 @@ pub fn claim(
                 to_name: None,
                 subject: sys.subject.clone(),
                 text: sys.text.clone(),
-                message_id: format!(
-                    "atiende.system.{}.{}@{}",
-                    item.id,
-                    &thread::signature(&secret, item.id),
-                    settings
-                        .address
-                        .split('@')
-                        .nth(1)
-                        .unwrap_or("atiende.local")
-                ),
+                message_id: thread::system_message_id(item.id, &settings.address, &secret),
                 in_reply_to: None,
                 references: Vec::new(),
                 reply_to: None,

@@ -95,6 +95,9 @@ pub const MAIL_MESSAGE_ID_TO_MESSAGE: TableDefinition<&str, u64> =
 /// Email account → (UIDVALIDITY, last UID committed): the IMAP cursor.
 pub const ACCOUNT_TO_MAIL_CURSOR: TableDefinition<u64, (u32, u32)> =
     TableDefinition::new("mail_cursors");
+/// Email account → "host|user|folder" the cursor belongs to.
+pub const ACCOUNT_TO_MAIL_SOURCE: TableDefinition<u64, &str> =
+    TableDefinition::new("mail_cursor_sources");
 /// (account id, "{day}\u{1f}{sender}") → (): who got an automatic answer that day (at most
 /// one per sender per day).
 pub const ACCOUNT_DAY_SENDER_AUTO_REPLIED: TableDefinition<(u64, &str), ()> =
@@ -143,6 +146,7 @@ pub fn create_all(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> 
     txn.open_table(MAIL_ID_TO_ITEM)?;
     txn.open_table(MAIL_MESSAGE_ID_TO_MESSAGE)?;
     txn.open_table(ACCOUNT_TO_MAIL_CURSOR)?;
+    txn.open_table(ACCOUNT_TO_MAIL_SOURCE)?;
     txn.open_table(ACCOUNT_DAY_SENDER_AUTO_REPLIED)?;
     txn.open_table(CHAT_TOKEN_TO_SESSION)?;
     Ok(())

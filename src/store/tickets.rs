@@ -153,7 +153,7 @@ pub enum Thread {
 
 /// The ticket a message for `number` should join: followed through merges, None when it is
 /// gone.
-fn thread_target(txn: &WriteTransaction, number: u64) -> AppResult<Option<Ticket>> {
+pub(crate) fn thread_target(txn: &WriteTransaction, number: u64) -> AppResult<Option<Ticket>> {
     let mut current = get_w(txn, number)?;
     for _ in 0..8 {
         match current {

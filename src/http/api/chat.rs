@@ -637,11 +637,7 @@ impl Visitor {
                 let sha = tokio::task::spawn_blocking(move || blobs.put(&bytes))
                     .await
                     .map_err(|e| AppError::internal(e.to_string()))??;
-                let name: String = name
-                    .replace(['/', '\\', '\0'], "_")
-                    .chars()
-                    .take(200)
-                    .collect();
+                let name = crate::store::blobs::clean_name(&name);
                 let content_type = if content_type.contains('/') && content_type.len() < 100 {
                     content_type
                 } else {

@@ -195,7 +195,7 @@ async fn secret(state: &AppState) -> AppResult<Vec<u8>> {
 fn started_token(secret: &[u8], account: u64, at: Millis) -> String {
     format!(
         "{at}.{}",
-        crate::mail::thread::signature(secret, account ^ (at as u64))
+        crate::mail::thread::tag(secret, &format!("form-start:{account}"), at as u64, 8)
     )
 }
 
@@ -602,7 +602,7 @@ async fn accept(
                 .map(|(name, ctype, bytes)| {
                     Ok(crate::store::mail::StoredPart {
                         sha256: blobs.put(&bytes)?,
-                        name: name.replace(['/', '\\', '\0'], "_"),
+                        name: crate::store::blobs::clean_name(&name),
                         size: bytes.len() as u64,
                         content_type: ctype,
                         content_id: None,

@@ -35,21 +35,6 @@ fn too_large(max: usize) -> AppError {
     )
 }
 
-/// A file name safe to store and to put in a header.
-fn clean_name(name: &str) -> String {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let cleaned: String = base
-        .chars()
-        .filter(|c| !c.is_control() && *c != '"')
-        .take(200)
-        .collect();
-    if cleaned.trim().is_empty() {
-        "archivo".into()
-    } else {
-        cleaned
-    }
-}
-
 #[utoipa::path(post, path = "/api/v1/uploads", tag = "files",
     request_body(content_type = "multipart/form-data", description = "one part named `file`"),
     responses((status = 201, body = AttachmentView), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
@@ -70,7 +55,7 @@ pub async fn upload(
         if field.name() != Some("file") {
             continue;
         }
-        let name = clean_name(field.file_name().unwrap_or("archivo"));
+        let name = crate::store::blobs::clean_name(field.file_name().unwrap_or("archivo"));
         let content_type = field.content_type().map(str::to_string).unwrap_or_else(|| {
             mime_guess::from_path(&name)
                 .first_or_octet_stream()
