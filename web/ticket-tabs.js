@@ -2,6 +2,7 @@
 // escalation, previous tickets and history. Tabs whose data arrives later say so plainly.
 import { html, useEffect, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
 import { api, byId, CHANNEL_ICONS, refs, t, when } from './lib.js';
+import { StatusLine, useStatus } from './admin-kit.js';
 
 const TABS = ['customer', 'data', 'omnichannel', 'comments', 'context', 'escalation', 'previous', 'history'];
 
@@ -145,21 +146,21 @@ function History({ number, bump }) {
 
 /** TICK-10: mail the ticket (last 100 messages, customer and ticket data) to someone. */
 function Escalation({ number }) {
-  const [status, setStatus] = useState({ ok: '', error: '' });
+  const [status, ok, fail] = useStatus();
   const send = async (ev) => {
     ev.preventDefault();
     const f = Object.fromEntries(new FormData(ev.target));
     try {
       const r = await api('POST', `/api/v1/tickets/${number}/escalate`, { to: f.to, note: f.note || null });
-      setStatus({ ok: t('escalation.queued', { n: r.messages, to: f.to }), error: '' });
+      ok(t('escalation.queued', { n: r.messages, to: f.to }));
       ev.target.reset();
-    } catch (e) { setStatus({ ok: '', error: e.message }); }
+    } catch (e) { fail(e.message); }
   };
   return html`<form class="escalation" onSubmit=${send}>
     <p class="hint">${t('escalation.hint')}</p>
     <label for="escalate-to">${t('escalation.to')}</label><input id="escalate-to" name="to" type="email" required />
     <label for="escalate-note">${t('escalation.note')}</label><textarea id="escalate-note" name="note" rows="3" maxlength="5000"></textarea>
     <button type="submit" class="primary small">${t('escalation.send')}</button>
-    <p class="error" role="alert">${status.error}</p>${status.ok && html`<p class="ok" role="status">${status.ok}</p>`}
+    <${StatusLine} status=${status} />
   </form>`;
 }

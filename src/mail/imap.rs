@@ -281,7 +281,8 @@ async fn store_one(
     max: usize,
 ) -> AppResult<()> {
     let blobs = poller.store.blobs.clone();
-    let (parsed, parts) = tokio::task::spawn_blocking(move || -> AppResult<_> {
+    let header_bytes = raw[..raw.len().min(64 * 1024)].to_vec();
+    let read = tokio::task::spawn_blocking(move || -> AppResult<_> {
         let mut parsed = parse::parse(&raw, size, max);
         let mut parts = Vec::new();
         for a in std::mem::take(&mut parsed.attachments) {
@@ -296,8 +297,16 @@ async fn store_one(
         }
         Ok((parsed, parts))
     })
-    .await
-    .map_err(|e| AppError::internal(e.to_string()))??;
+    .await;
+    let (parsed, parts) = match read {
+        Ok(r) => r?,
+        // The reader crashed on this mail: keep it as raw text with a note and move on, rather
+        // than fetching it again forever.
+        Err(e) => {
+            tracing::error!(account = poller.account_id, uid, error = %e, "mail reader failed; stored raw");
+            (parse::unreadable(&header_bytes), Vec::new())
+        }
+    };
     let mail = MailIn {
         account_id: poller.account_id,
         cursor: Some((validity, uid)),

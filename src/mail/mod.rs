@@ -36,15 +36,24 @@ pub fn reconnect_delay(failures: u32) -> Duration {
     Duration::from_secs((5u64 << failures.min(6)).min(300))
 }
 
+/// A session that lasted this long was healthy: the next failure starts the backoff over.
+const HEALTHY_SESSION: Duration = Duration::from_secs(60);
+
 async fn poll_account(poller: Poller, settings: EmailSettings) {
     let mut stop = poller.stop.clone();
+    let mut failures = 0u32;
     loop {
         poller.health.connecting(poller.account_id);
+        let began = std::time::Instant::now();
         match imap::run_session(&poller, &settings).await {
             Ok(()) => return,
             Err(e) => {
-                let failures = poller.health.failing(poller.account_id, &e.message);
-                let delay = reconnect_delay(failures.saturating_sub(1));
+                poller.health.failing(poller.account_id, &e.message);
+                if began.elapsed() >= HEALTHY_SESSION {
+                    failures = 0;
+                }
+                let delay = reconnect_delay(failures);
+                failures = failures.saturating_add(1);
                 tracing::warn!(account = poller.account_id, error = %e.message, retry_in_s = delay.as_secs(), "IMAP session failed");
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
@@ -98,14 +107,27 @@ pub async fn supervise(
                 }
             }
         }
-        running.retain(|id, r| {
-            let keep =
-                wanted.get(id).is_some_and(|(f, _)| *f == r.fingerprint) && !r.task.is_finished();
-            if !keep {
+        // A poller whose settings changed or whose account went stops before another one
+        // starts: two sessions on one mailbox would fetch the same mail.
+        let stale: Vec<u64> = running
+            .iter()
+            .filter(|(id, r)| {
+                !wanted.get(id).is_some_and(|(f, _)| *f == r.fingerprint) || r.task.is_finished()
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stale {
+            if let Some(r) = running.remove(&id) {
                 let _ = r.stop.send(true);
+                let abort = r.task.abort_handle();
+                if tokio::time::timeout(Duration::from_secs(10), r.task)
+                    .await
+                    .is_err()
+                {
+                    abort.abort();
+                }
             }
-            keep
-        });
+        }
         for (id, (fingerprint, settings)) in wanted {
             if running.contains_key(&id) {
                 continue;
@@ -214,12 +236,15 @@ async fn send_one(store: &Store, out: &mail_store::Outgoing) -> Result<(), smtp:
 }
 
 /// Queues a system mail (reset link, invitation, escalation, notification) in the caller's
-/// transaction. Without an email account that can send, nothing is queued (logged once per
-/// mail): there is no way to deliver it.
-pub fn queue_system(txn: &redb::WriteTransaction, mail: SystemMail, now: Millis) -> AppResult<()> {
+/// transaction. False when no email account can send it: nothing is queued (logged).
+pub fn queue_system(
+    txn: &redb::WriteTransaction,
+    mail: SystemMail,
+    now: Millis,
+) -> AppResult<bool> {
     if mail_store::system_account(txn)?.is_none() {
         tracing::info!(subject = %mail.subject, "system mail not sent: no email account has an SMTP server");
-        return Ok(());
+        return Ok(false);
     }
     mail_store::enqueue(
         txn,
@@ -228,6 +253,14 @@ pub fn queue_system(txn: &redb::WriteTransaction, mail: SystemMail, now: Millis)
         None,
         Some(mail),
         now,
+    )?;
+    Ok(true)
+}
+
+/// The answer when a mail a person asked for cannot go out.
+pub fn no_sender() -> crate::error::AppError {
+    crate::error::AppError::conflict(
+        "no_mail_account",
+        "no email account can send mail yet: connect one with an SMTP server (Channels and accounts)",
     )
-    .map(|_| ())
 }

@@ -76,5 +76,5 @@ pub fn assigned(
             ("link", &ticket_link(base, after.number)),
         ],
     )?;
-    super::queue_system(txn, mail, now)
+    super::queue_system(txn, mail, now).map(|_| ())
 }

@@ -295,23 +295,9 @@ pub fn parse(raw: &[u8], size: usize, max_bytes: usize) -> ParsedMail {
         Cow::Borrowed(raw)
     };
     let Some(m) = MessageParser::default().parse(input.as_ref()) else {
-        notes.push("no se pudo leer el formato del mensaje; se guarda el texto crudo".into());
-        let text = String::from_utf8_lossy(&input[..input.len().min(64 * 1024)]).into_owned();
-        return ParsedMail {
-            message_id: None,
-            in_reply_to: Vec::new(),
-            references: Vec::new(),
-            subject: String::new(),
-            from: None,
-            recipients: Vec::new(),
-            text,
-            quoted: None,
-            html: None,
-            attachments: Vec::new(),
-            noise: Noise::None,
-            bounce: None,
-            notes,
-        };
+        let mut p = unreadable(&input);
+        p.notes.splice(0..0, notes);
+        return p;
     };
     let from = m.from().and_then(|a| a.first()).and_then(|a| {
         a.address().map(|addr| {
@@ -405,6 +391,25 @@ pub fn parse(raw: &[u8], size: usize, max_bytes: usize) -> ParsedMail {
         noise,
         bounce,
         notes,
+    }
+}
+
+/// A mail that could not be read: its first 64 KB as text, with a note.
+pub fn unreadable(raw: &[u8]) -> ParsedMail {
+    ParsedMail {
+        message_id: None,
+        in_reply_to: Vec::new(),
+        references: Vec::new(),
+        subject: String::new(),
+        from: None,
+        recipients: Vec::new(),
+        text: String::from_utf8_lossy(&raw[..raw.len().min(64 * 1024)]).into_owned(),
+        quoted: None,
+        html: None,
+        attachments: Vec::new(),
+        noise: Noise::None,
+        bounce: None,
+        notes: vec!["no se pudo leer el formato del mensaje; se guarda el texto crudo".into()],
     }
 }
 

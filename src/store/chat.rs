@@ -194,13 +194,16 @@ pub fn sent_by_mail(
     };
     let found: Option<Message> = codec::get(&txn.open_table(MESSAGE_ID_TO_MESSAGE)?, message_id)?;
     let Some(mut m) = found else { return Ok(()) };
-    match mail {
-        Some(mail) => {
-            crate::mail::queue_system(txn, mail, now)?;
+    let mailed = match mail {
+        Some(mail) => crate::mail::queue_system(txn, mail, now)?,
+        None => false,
+    };
+    match mailed {
+        true => {
             m.status = DeliveryStatus::Sent;
             m.status_detail = Some("el visitante no estaba conectado: enviado por correo".into());
         }
-        None => {
+        false => {
             m.status_detail =
                 Some("el visitante no está conectado; lo verá cuando vuelva al chat".into());
         }

@@ -391,7 +391,9 @@ fn auto_reply(
         status_detail: None,
         mail: None,
     };
-    tickets::insert_message(txn, &message)?;
+    let ticket = tickets::get_w(txn, number)?
+        .ok_or_else(|| AppError::internal("auto-reply for a missing ticket"))?;
+    append_system_message(txn, fx, &ticket, &message)?;
     enqueue(
         txn,
         MailKind::AutoReply,
@@ -400,11 +402,6 @@ fn auto_reply(
         None,
         now,
     )?;
-    let mut e = event("message.created");
-    e.ticket_number = Some(number);
-    e.account_id = Some(account.id);
-    e.message_id = Some(message.id);
-    fx.emit(e);
     Ok(())
 }
 
@@ -434,7 +431,9 @@ fn attach_bounce(
             "a delivery report for a deleted ticket".into(),
         ));
     };
-    if bounce.failed {
+    // A report about an earlier attempt must not mark a message failed while it is being
+    // sent again (the agent would resend it a second time).
+    if bounce.failed && !pending(txn, original.id)? {
         original.status = DeliveryStatus::Failed;
         original.status_detail = Some(format!("rebotado: {}", bounce.detail));
         txn.open_table(MESSAGE_ID_TO_MESSAGE)?
@@ -471,25 +470,54 @@ fn attach_bounce(
         status_detail: None,
         mail: Some(Box::new(meta_of(p, None))),
     };
-    tickets::insert_message(txn, &report)?;
-    let mut updated = ticket.clone();
-    updated.message_count += 1;
-    updated.updated_at = updated.updated_at.max(now);
-    tickets::save(txn, Some(&ticket), &updated)?;
-    for (kind, message_id) in [
-        ("message.updated", original.id),
-        ("message.created", report.id),
-    ] {
-        let mut e = event(kind);
-        e.ticket_number = Some(ticket.number);
-        e.account_id = Some(ticket.account_id);
-        e.message_id = Some(message_id);
-        fx.emit(e);
+    append_system_message(txn, fx, &ticket, &report)?;
+    if let Some(id) = &p.message_id {
+        // The same report read again is recognised (and skipped) by its Message-ID.
+        remember_mail_id(txn, id, report.id)?;
     }
+    let mut e = event("message.updated");
+    e.ticket_number = Some(ticket.number);
+    e.account_id = Some(ticket.account_id);
+    e.message_id = Some(original.id);
+    fx.emit(e);
     Ok(MailOutcome::Bounce {
         ticket_number: ticket.number,
         failed: bounce.failed,
     })
+}
+
+/// Adds a message Atiende itself wrote (an auto-reply, a delivery report) to a ticket: counted
+/// and shown, without touching its reply status or SLA clock.
+fn append_system_message(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    ticket: &Ticket,
+    message: &Message,
+) -> AppResult<()> {
+    tickets::insert_message(txn, message)?;
+    let mut updated = ticket.clone();
+    updated.message_count += 1;
+    updated.updated_at = updated.updated_at.max(message.created_at);
+    tickets::save(txn, Some(ticket), &updated)?;
+    let mut e = event("message.created");
+    e.ticket_number = Some(ticket.number);
+    e.account_id = Some(ticket.account_id);
+    e.contact_id = Some(ticket.contact_id);
+    e.message_id = Some(message.id);
+    fx.emit(e);
+    Ok(())
+}
+
+/// A send of this message is queued or in flight.
+fn pending(txn: &WriteTransaction, message_id: u64) -> AppResult<bool> {
+    let table = txn.open_table(MAIL_ID_TO_ITEM)?;
+    for row in table.iter()? {
+        let item: MailItem = codec::decode(row?.1.value())?;
+        if item.message_id == Some(message_id) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Queues a mail; it is sent after this transaction commits.
@@ -817,8 +845,9 @@ pub fn sent(txn: &WriteTransaction, fx: &mut Effects, id: u64) -> AppResult<()> 
     set_message_status(txn, fx, &item, DeliveryStatus::Sent, None)
 }
 
-/// Attempts before a transiently failing mail is given up (about half a day with the backoff).
-pub const MAX_ATTEMPTS: u32 = 12;
+/// Attempts before a transiently failing mail is given up: the waits add up to about 11 hours
+/// (5 s doubling to the 2-hour cap).
+pub const MAX_ATTEMPTS: u32 = 16;
 
 /// Delay after failed attempt `n`: 5 s doubling, at most 2 h.
 pub fn backoff_ms(attempts: u32) -> i64 {
@@ -895,10 +924,11 @@ pub fn resend(
     let mut m = get_message(txn, message_id)?
         .filter(|m| m.ticket_number == number && m.direction == Direction::Outbound)
         .ok_or_else(|| AppError::not_found("message"))?;
-    if ticket.channel != Channel::Email || m.status != DeliveryStatus::Failed {
+    if ticket.channel != Channel::Email || m.status != DeliveryStatus::Failed || pending(txn, m.id)?
+    {
         return Err(AppError::conflict(
             "not_failed",
-            "only a failed email message can be sent again",
+            "only a failed email message that is not being sent can be sent again",
         ));
     }
     m.status = DeliveryStatus::Queued;

@@ -330,6 +330,14 @@ async fn threading_rules() {
         format!("In-Reply-To: <{ours}>"),
     )
     .await;
+    // An out-of-office answer to the closed ticket opens nothing (it joins open tickets only).
+    send(
+        customer_addr.clone(),
+        support_addr.clone(),
+        "Fuera de oficina",
+        format!("In-Reply-To: <{ours}>\nAuto-Submitted: auto-replied"),
+    )
+    .await;
     let all = wait_tickets(&api, &acc, 5).await;
     let follow = all
         .iter()
@@ -337,6 +345,20 @@ async fn threading_rules() {
         .expect("a new ticket linked to the closed one");
     assert_eq!(follow["state"], "open");
     assert_eq!(messages(&api, number).await.len(), 5);
+    // A marker after the automatic mail: once it is in, the automatic one was seen.
+    send(
+        customer_addr.clone(),
+        support_addr.clone(),
+        "Marca final",
+        String::new(),
+    )
+    .await;
+    let all = wait_tickets(&api, &acc, 6).await;
+    assert_eq!(
+        all.len(),
+        6,
+        "the auto-reply to a closed ticket opened none"
+    );
 }
 
 /// RFC 3834: automatic mail never opens tickets nor gets answered; bulk mail opens tickets

@@ -290,7 +290,26 @@ async fn a_flood_from_one_address_is_stopped() {
     }
     assert_eq!(&statuses[..10], &[201; 10]);
     assert_eq!(&statuses[10..], &[429, 429]);
-    assert_eq!(tickets_of(&api, &acc).await.len(), 10);
+    let tickets = tickets_of(&api, &acc).await;
+    assert_eq!(tickets.len(), 10);
+    // Without an email account that can send, escalating says so instead of pretending.
+    let number = tickets[0]["number"].as_u64().unwrap();
+    let (st, v) = api
+        .post(
+            &format!("/api/v1/tickets/{number}/escalate"),
+            json!({"to": "jefa@tienda.test"}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), v["error"]["code"].as_str()),
+        (409, Some("no_mail_account"))
+    );
+    let history = api.ok(&format!("/api/v1/tickets/{number}/history")).await;
+    assert!(!history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h["action"] == "escalated"));
     // Bad settings are refused when saved.
     let (st, v) = api
         .post(

@@ -222,11 +222,16 @@ impl MailServers {
     /// Adds a mailbox user (Dovecot re-reads the users file on change).
     pub fn add_user(&self, name: &str) {
         use std::io::Write;
+        // Tests add users in parallel: one lock, one write per line (a formatted write may be
+        // several syscalls, and interleaved lines break the file).
+        static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let mut f = std::fs::OpenOptions::new()
             .append(true)
             .open(self.dir.join("users"))
             .expect("users file");
-        writeln!(f, "{name}:{{PLAIN}}{PASSWORD}").expect("write user");
+        f.write_all(format!("{name}:{{PLAIN}}{PASSWORD}\n").as_bytes())
+            .expect("write user");
         let maildir = self.dir.join("mail").join(name);
         for sub in ["new", "cur", "tmp"] {
             std::fs::create_dir_all(maildir.join(sub)).expect("maildir");

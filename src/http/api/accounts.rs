@@ -70,6 +70,34 @@ fn merge_settings(stored: &mut Settings, patch: &Settings) {
     }
 }
 
+/// A masked secret sent back keeps the stored one only for the same server: pointing an account
+/// at another host, port or user with the old password would hand that password to the new
+/// server.
+fn check_masked_secrets(stored: &Settings, patch: &Settings) -> AppResult<()> {
+    for (k, v) in patch {
+        let (serde_json::Value::Object(inner), Some(serde_json::Value::Object(before))) =
+            (v, stored.get(k))
+        else {
+            continue;
+        };
+        let masked = inner
+            .iter()
+            .any(|(ik, iv)| is_secret(ik) && iv.as_str() == Some(REDACTED));
+        let moved = ["host", "port", "username"]
+            .iter()
+            .any(|f| inner.get(*f).is_some_and(|nv| before.get(*f) != Some(nv)));
+        if masked && moved {
+            return Err(AppError::invalid(
+                &format!("settings.{k}.password"),
+                "password_required",
+                "the server or user changed: type the password again",
+            ));
+        }
+        check_masked_secrets(before, inner)?;
+    }
+    Ok(())
+}
+
 const MAX_SLA_MINUTES: i64 = 525_600;
 
 fn validate_settings(s: &Settings) -> AppResult<()> {
@@ -235,6 +263,7 @@ pub async fn update(
                 a.name = n.clone();
             }
             if let Some(s) = &settings {
+                check_masked_secrets(&a.settings, s)?;
                 merge_settings(&mut a.settings, s);
                 crate::mail::settings::validate(a.kind, &a.settings)?;
                 super::forms::validate(a.kind, &a.settings)?;
@@ -520,5 +549,12 @@ mod tests {
         assert_eq!(merged["imap"]["password"], "p1");
         assert_eq!(merged["imap"]["host"], "h2");
         assert!(!merged.contains_key("smtp_pass"));
+        let moved = obj(json!({"imap": {"host": "otro", "password": REDACTED}}));
+        assert_eq!(
+            check_masked_secrets(&merged, &moved).unwrap_err().code,
+            "password_required"
+        );
+        let same = obj(json!({"imap": {"host": "h2", "password": REDACTED}}));
+        assert!(check_masked_secrets(&merged, &same).is_ok());
     }
 }

@@ -111,7 +111,7 @@ fn message_lines(list: &[Message], author: impl Fn(&Message) -> String) -> Strin
 
 #[utoipa::path(post, path = "/api/v1/tickets/{number}/escalate", tag = "tickets",
     params(("number" = u64, Path)), request_body = EscalateBody,
-    responses((status = 202, body = Escalated), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 202, body = Escalated), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "no email account can send"), (status = 422, body = ErrorBody)))]
 pub async fn escalate(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -185,7 +185,9 @@ pub async fn escalate(
     state
         .store
         .write(move |txn, _| {
-            crate::mail::queue_system(txn, rendered.clone(), now)?;
+            if !crate::mail::queue_system(txn, rendered.clone(), now)? {
+                return Err(crate::mail::no_sender());
+            }
             tickets::add_history(
                 txn,
                 number,

@@ -58,7 +58,11 @@ pub fn mail_link(
             ("inviter", inviter),
         ],
     )?;
-    crate::mail::queue_system(txn, mail, now)
+    if crate::mail::queue_system(txn, mail, now)? {
+        Ok(())
+    } else {
+        Err(crate::mail::no_sender())
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -86,18 +90,24 @@ pub async fn request(
         .store
         .read(move |txn| users::by_email(txn, &lookup))
         .await?;
-    // The answer is the same for unknown addresses: it must not reveal who has an account.
+    // The answer is the same, and as fast, for unknown addresses: it must not reveal who has
+    // an account. The link is made and mailed after answering.
     if let Some(user) = user.filter(|u| u.active) {
         let Some(base) = super::link_base(&state, &headers, false).await? else {
             tracing::warn!("password reset not mailed: start Atiende with --public-url (or sign in once as an administrator) so links point at a known address");
             return Ok(StatusCode::ACCEPTED);
         };
-        let now = state.store.now();
-        state
-            .store
-            .write(move |txn, _| mail_link(txn, &user, "reset", &base, "", now))
-            .await?;
-        tracing::info!("password reset link mailed");
+        let store = state.store.clone();
+        tokio::spawn(async move {
+            let now = store.now();
+            match store
+                .write(move |txn, _| mail_link(txn, &user, "reset", &base, "", now))
+                .await
+            {
+                Ok(()) => tracing::info!("password reset link mailed"),
+                Err(e) => tracing::warn!(error = %e.message, "password reset link not mailed"),
+            }
+        });
     }
     Ok(StatusCode::ACCEPTED)
 }
