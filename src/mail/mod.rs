@@ -112,7 +112,7 @@ pub async fn supervise(
         let stale: Vec<u64> = running
             .iter()
             .filter(|(id, r)| {
-                !wanted.get(id).is_some_and(|(f, _)| *f == r.fingerprint) || r.task.is_finished()
+                wanted.get(id).is_none_or(|(f, _)| *f != r.fingerprint) || r.task.is_finished()
             })
             .map(|(id, _)| *id)
             .collect();
