@@ -25,12 +25,27 @@ export function Accounts() {
       <th scope="col">${t('accounts.health')}</th><th></th></tr></thead>
       <tbody>${accounts.map((a) => html`<tr data-account=${a.id}>
         <td>${a.name}</td><td>${CHANNEL_ICONS[a.kind] ?? ''} ${t(`channel.${a.kind}`)}</td>
-        <td><${Health} health=${a.health} /></td>
+        <td><${Health} health=${a.health} /><${Snippet} account=${a} /></td>
         <td><button type="button" class="small" onClick=${() => setEditing(a)}>${t('accounts.edit')}</button></td></tr>`)}</tbody></table>
     ${editing ? html`<${AccountForm} key=${editing.id ?? 'new'} account=${editing} onDone=${done} onCancel=${() => setEditing(null)} />`
       : html`<button type="button" class="small" onClick=${() => setEditing({ kind: 'email', name: '', settings: {} })}>${t('accounts.add')}</button>`}
     <${StatusLine} status=${status} />
   <//>`;
+}
+
+/** What to paste on the site: the chat's script tag, the form's address and embed tag. */
+function Snippet({ account }) {
+  const base = location.origin;
+  if (account.kind === 'webchat') {
+    return html`<div class="snippet"><span class="muted">${t('accounts.snippet_chat')}</span>
+      <code>${`<script src="${base}/widget.js" data-account="${account.id}" async></script>`}</code></div>`;
+  }
+  if (account.kind === 'form') {
+    return html`<div class="snippet"><span class="muted">${t('accounts.snippet_form')}</span>
+      <a href=${`${base}/f/${account.id}`} target="_blank" rel="noopener">${`${base}/f/${account.id}`}</a>
+      <code>${`<script src="${base}/f/${account.id}/embed.js" async></script>`}</code></div>`;
+  }
+  return null;
 }
 
 function Health({ health }) {
@@ -47,6 +62,15 @@ function collect(form, kind) {
   const settings = {};
   const num = (v) => (v === '' || v === undefined ? null : Number(v));
   settings.sla_minutes = num(f.sla_minutes);
+  if (kind === 'webchat' || kind === 'form') {
+    settings.allowed_origins = (f.allowed_origins ?? '').split(/\s+/).map((o) => o.trim().replace(/\/$/, '')).filter(Boolean);
+    settings.title = f.title?.trim() || null;
+  }
+  if (kind === 'webchat') {
+    settings.welcome = f.welcome?.trim() || null;
+    settings.no_agent_message = f.no_agent_message?.trim() || null;
+    settings.max_file_kb = num(f.max_file_kb);
+  }
   if (kind === 'email') {
     for (const k of ['address', 'from_name', 'signature', 'auto_reply']) settings[k] = f[k]?.trim() || null;
     settings.system_mail = f.system_mail === 'on';
@@ -95,6 +119,14 @@ function AccountForm({ account, onDone, onCancel }) {
       ${KINDS.map((k) => html`<option value=${k}>${t(`channel.${k}`)}</option>`)}</select>
     <label for="account-name">${t('accounts.name')}</label><input id="account-name" name="name" required maxlength="120" value=${account.name} />
     <label for="account-sla">${t('accounts.sla')}</label><input id="account-sla" name="sla_minutes" type="number" min="0" value=${s.sla_minutes ?? ''} />
+    ${(kind === 'webchat' || kind === 'form') && html`
+      <label for="account-origins">${t('accounts.allowed_origins')}</label>
+      <textarea id="account-origins" name="allowed_origins" rows="2" placeholder="https://tienda.cl">${(s.allowed_origins ?? []).join('\n')}</textarea>
+      <label for="account-title">${t('accounts.public_title')}</label><input id="account-title" name="title" value=${s.title ?? ''} />`}
+    ${kind === 'webchat' && html`
+      <label for="account-welcome">${t('accounts.welcome')}</label><textarea id="account-welcome" name="welcome" rows="2">${s.welcome ?? ''}</textarea>
+      <label for="account-no-agent">${t('accounts.no_agent_message')}</label><textarea id="account-no-agent" name="no_agent_message" rows="2">${s.no_agent_message ?? ''}</textarea>
+      <label for="account-max-file">${t('accounts.max_file_kb')}</label><input id="account-max-file" name="max_file_kb" type="number" min="1" max="25600" value=${s.max_file_kb ?? ''} placeholder="1024" />`}
     ${kind === 'email' && html`
       <label for="account-address">${t('accounts.address')}</label>
       <input id="account-address" name="address" type="email" required value=${s.address ?? ''} placeholder="soporte@tienda.cl" />

@@ -127,8 +127,8 @@ export function beep() {
 const listeners = new Set();
 let source = null;
 export const LIVE_KINDS = ['ticket.created', 'ticket.updated', 'message.created', 'message.updated', 'comment.created',
-  'mention.created', 'presence.changed', 'ticket.viewing', 'ticket.typing', 'ticket.left', 'reset'];
-export const PRESENCE_KINDS = new Set(['ticket.viewing', 'ticket.typing', 'ticket.left']);
+  'mention.created', 'presence.changed', 'ticket.viewing', 'ticket.typing', 'ticket.left', 'visitor.typing', 'reset'];
+export const PRESENCE_KINDS = new Set(['ticket.viewing', 'ticket.typing', 'ticket.left', 'visitor.typing']);
 
 let lastEventId = null;
 let retry = null;

@@ -102,7 +102,7 @@ export function TicketView({ number, me }) {
       </div>
       ${ticket.merged_into && html`<p class="notice">${t('ticket.merged_into')} <a href=${`#/t/${ticket.merged_into}`}>#${ticket.merged_into}</a></p>`}
       ${others.length > 0 && html`<p class="presence" aria-live="polite">${others.map((o) => html`<span class=${o.typing ? 'typing' : ''}>
-        ${t(o.typing ? 'presence.typing' : 'presence.viewing', { name: byId(refs.users, o.id)?.name ?? o.id })}</span>`)}</p>`}
+        ${o.customer ? t('presence.customer_typing') : t(o.typing ? 'presence.typing' : 'presence.viewing', { name: byId(refs.users, o.id)?.name ?? o.id })}</span>`)}</p>`}
       ${error && html`<p class="error" role="alert">${error}</p>`}
     </header>
     <div class="ticket-body">
@@ -138,6 +138,11 @@ function usePresence(number, me) {
   useEvents((kind, ev) => {
     if (!PRESENCE_KINDS.has(kind) || ev.ticket_number !== number || ev.user_id === me.id) return;
     const now = Date.now();
+    if (kind === 'visitor.typing') {
+      // The web chat visitor is typing (they have no user id).
+      setSeen((s) => ({ ...s, customer: { until: now + 6000, typingUntil: now + 6000, customer: true } }));
+      return;
+    }
     setSeen((s) => {
       const next = { ...s };
       if (kind === 'ticket.left') delete next[ev.user_id];
@@ -148,7 +153,7 @@ function usePresence(number, me) {
     if (kind === 'ticket.viewing' && !seen[ev.user_id]) sendPresence(number, 'viewing');
   }, [number, seen]);
   const now = Date.now();
-  return Object.entries(seen).filter(([, v]) => v.until > now).map(([id, v]) => ({ id, typing: v.typingUntil > now }));
+  return Object.entries(seen).filter(([, v]) => v.until > now).map(([id, v]) => ({ id, typing: v.typingUntil > now, customer: v.customer }));
 }
 
 function Message({ m, all, onReply, ticket }) {
