@@ -1,6 +1,6 @@
 // Atiende web chat widget (CHAN-2). Paste on a site:
 //   <script src="https://soporte.tienda.cl/widget.js" data-account="3" async></script>
-// Plain JS, no framework. It lives in a closed shadow root (the host page's styles and ours
+// Plain JS, no framework. It lives in a shadow root (the host page's styles and ours
 // never meet), styles go through a constructed stylesheet (allowed under a strict CSP), and
 // the only global is window.AtiendeChat.
 (function () {
@@ -45,6 +45,8 @@
     'header button{background:none;border:0;color:#fff;font-size:20px;cursor:pointer}',
     '.notice{background:#fff8e6;border-bottom:1px solid #f0dca8;padding:6px 10px;font-size:13px}',
     '.notice:empty{display:none}',
+    '.welcome{margin:10px 10px 0;padding:7px 10px;border-radius:10px;background:#eef1f6;align-self:flex-start}',
+    '.welcome:empty{display:none}',
     'form.pre{padding:12px;display:flex;flex-direction:column;gap:6px;overflow:auto}',
     'label{font-size:13px}',
     'input,textarea{font-size:14px;padding:7px 8px;border:1px solid #b9c2d0;border-radius:6px;width:100%}',
@@ -89,7 +91,7 @@
   }
 
   var host = el('div', { 'data-atiende-chat': account });
-  var root = host.attachShadow({ mode: 'closed' });
+  var root = host.attachShadow({ mode: 'open' });
   try {
     var sheet = new CSSStyleSheet();
     sheet.replaceSync(CSS);
@@ -103,6 +105,7 @@
 
   var titleEl = el('h2', { text: t('title') });
   var notice = el('div', { class: 'notice', role: 'status' });
+  var welcome = el('p', { class: 'welcome' });
   var log = el('ol', { 'aria-live': 'polite' });
   var typing = el('div', { class: 'typing', 'aria-live': 'polite' });
   var error = el('p', { class: 'error', role: 'alert' });
@@ -126,7 +129,7 @@
   ]);
   var panel = el('section', { class: 'panel', hidden: true, role: 'dialog', 'aria-label': t('title') }, [
     el('header', {}, [titleEl, el('button', { type: 'button', 'aria-label': t('close'), text: '×', onclick: function () { toggle(false); } })]),
-    notice, pre, log, typing, error, emojiBox, compose
+    notice, welcome, pre, log, typing, error, emojiBox, compose
   ]);
   var bubble = el('button', { type: 'button', class: 'bubble', 'aria-label': t('open'), text: '💬', onclick: function () { toggle(panel.hidden); } });
   root.appendChild(panel);
@@ -195,7 +198,8 @@
   function sendText() {
     var v = text.value.trim();
     if (!v) return;
-    if (send({ type: 'message', client_id: id(), text: v })) { text.value = ''; error.textContent = ''; }
+    // The next keystroke starts a new "typing" notice.
+    if (send({ type: 'message', client_id: id(), text: v })) { text.value = ''; error.textContent = ''; lastTyping = 0; }
   }
 
   fileInput.addEventListener('change', function () {
@@ -243,7 +247,8 @@
         if (f.token) { token = f.token; try { localStorage.setItem(KEY, token); } catch (e) { /* session only */ } }
         maxKb = f.max_file_kb || maxKb;
         titleEl.textContent = f.title || t('title');
-        notice.textContent = f.notice || f.welcome || '';
+        notice.textContent = f.notice || '';
+        welcome.textContent = f.welcome || '';
         messages = f.messages || [];
         error.textContent = '';
         showChat(true);
