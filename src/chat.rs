@@ -1,5 +1,5 @@
-//! Web chat answers for visitors who closed the widget (CHAN-2): after a minute without an
-//! open widget, an answer goes to the visitor's email when they left one and an email account
+//! Web chat answers for visitors who closed the widget (CHAN-2): after a minute (the account's
+//! `email_after_seconds`) without an open widget, an answer goes to the visitor's email when they left one and an email account
 //! can send; otherwise it waits for them to come back to the chat.
 
 use std::time::Duration;
@@ -7,9 +7,13 @@ use std::time::Duration;
 use crate::domain::Millis;
 use crate::error::AppResult;
 use crate::state::AppState;
-use crate::store::{chat, contacts};
+use std::collections::HashMap;
 
-const GRACE_MS: Millis = 60_000;
+use crate::http::api::chat::ChatSettings;
+use crate::store::{accounts, chat, contacts};
+
+/// How long an answer waits for the visitor's widget before it goes by mail (default).
+const EMAIL_AFTER_SECONDS: u32 = 60;
 
 pub async fn mail_gone_visitors(state: AppState) {
     let mut shutdown = state.shutdown.clone();
@@ -26,13 +30,28 @@ pub async fn mail_gone_visitors(state: AppState) {
 }
 
 async fn pass(state: &AppState) -> AppResult<()> {
-    let before = state.store.now() - GRACE_MS;
-    let waiting = state
-        .store
-        .read(move |txn| chat::undelivered(txn, before))
-        .await?;
+    let waiting = state.store.read(chat::undelivered).await?;
+    let now = state.store.now();
+    let mut delays: HashMap<u64, Millis> = HashMap::new();
     for (item, ticket) in waiting {
-        if state.chat_online.is_online(ticket.contact_id) {
+        let delay = match delays.get(&ticket.account_id) {
+            Some(d) => *d,
+            None => {
+                let id = ticket.account_id;
+                let account = state.store.read(move |txn| accounts::get(txn, id)).await?;
+                let seconds = account
+                    .map(|a| {
+                        ChatSettings::of(&a)
+                            .email_after_seconds
+                            .unwrap_or(EMAIL_AFTER_SECONDS)
+                    })
+                    .unwrap_or(EMAIL_AFTER_SECONDS);
+                let d = seconds as Millis * 1000;
+                delays.insert(id, d);
+                d
+            }
+        };
+        if now - item.created_at < delay || state.chat_online.is_online(ticket.contact_id) {
             continue;
         }
         let (contact_id, number, message_id) = (ticket.contact_id, ticket.number, item.message_id);

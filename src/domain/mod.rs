@@ -2,6 +2,7 @@
 
 pub mod assign;
 pub mod clock;
+pub mod hours;
 pub mod model;
 pub mod rut;
 pub mod ticket;

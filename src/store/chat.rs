@@ -156,17 +156,14 @@ pub fn mark(
     Ok(())
 }
 
-/// Answers on web chat tickets still waiting for the visitor, older than `before`.
-pub fn undelivered(txn: &ReadTransaction, before: Millis) -> AppResult<Vec<(OutboxItem, Ticket)>> {
+/// Answers on web chat tickets still waiting for the visitor.
+pub fn undelivered(txn: &ReadTransaction) -> AppResult<Vec<(OutboxItem, Ticket)>> {
     let outbox = txn.open_table(OUTBOX_ID_TO_ITEM)?;
     let tickets = txn.open_table(NUMBER_TO_TICKET)?;
     let mut out = Vec::new();
     for row in outbox.iter()? {
         let (_, v) = row?;
         let item: OutboxItem = codec::decode(v.value())?;
-        if item.created_at > before {
-            continue;
-        }
         let Some(number) = item.ticket_number else {
             continue;
         };

@@ -120,9 +120,14 @@ test('an oversize file is refused in the widget; a small one is sent', async () 
 test('a reload keeps the conversation', async () => {
   visitorToken = await visitor.evaluate(() => Object.entries(localStorage).find(([k]) => k.startsWith('atiende-chat:'))?.[1]);
   assert.ok(visitorToken);
+  // Meanwhile the chat closed for the day (SLA-3): the widget says so.
+  await admin('PATCH', `/api/v1/accounts/${chatAccount.id}`, {
+    settings: { hours: { utc_offset_minutes: -180, week: {} }, out_of_hours_message: 'Volvemos mañana a las 9:00.' },
+  });
   await visitor.reload();
   const w = widget(visitor);
   await w.getByRole('button', { name: 'Abrir chat' }).click();
+  await w.getByRole('status').filter({ hasText: 'Volvemos mañana a las 9:00.' }).waitFor();
   await w.locator('li.inbound').filter({ hasText: 'polera azul' }).waitFor();
   await w.locator('li.outbound').filter({ hasText: 'Sí, nos quedan 3' }).waitFor();
   assert.deepEqual(visitor.errors, []);

@@ -1139,3 +1139,47 @@ async fn imap_over_tls_and_starttls() {
         "{failing}"
     );
 }
+
+/// CHAN-2: a web chat answer the visitor could not see (no widget open) reaches them by mail
+/// when they left an address.
+#[tokio::test]
+async fn chat_answers_reach_gone_visitors_by_mail() {
+    let (support, customer) = users("c");
+    let s = Server::start();
+    let api = s.admin().await;
+    email_account(&api, &support, json!({})).await;
+    let chat = api
+        .created(
+            "/api/v1/accounts",
+            json!({"kind": "webchat", "name": "Chat", "settings": {"email_after_seconds": 0}}),
+        )
+        .await;
+    let chat = chat["id"].as_str().unwrap().to_string();
+    let customer_addr = format!("{customer}@cliente.test");
+    let got = api
+        .inbound_with(
+            &chat,
+            json!({"external_id": "chat-1", "contact": {"external_id": "chat:visita", "name": "Visita", "email": customer_addr}, "text": "¿Hacen envíos a Arica?"}),
+        )
+        .await;
+    let number = got["ticket_number"].as_u64().unwrap();
+    api.created(
+        &format!("/api/v1/tickets/{number}/messages"),
+        json!({"text": "Sí, en 3 días hábiles."}),
+    )
+    .await;
+    let inbox = wait_mailbox(&customer, 1).await;
+    assert_eq!(
+        decoded_subject(&inbox[0]),
+        format!("Respuesta a tu conversación (#{number})")
+    );
+    assert!(body_text(&inbox[0]).contains("Sí, en 3 días hábiles."));
+    let m = eventually(20, "the answer marked as sent by mail", || async {
+        messages(&api, number)
+            .await
+            .into_iter()
+            .find(|m| m["direction"] == "outbound" && m["status"] == "sent")
+    })
+    .await;
+    assert!(m["status_detail"].as_str().unwrap().contains("por correo"));
+}

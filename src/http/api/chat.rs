@@ -42,6 +42,15 @@ pub struct ChatSettings {
     /// Largest file a visitor may send (default 1024 KB).
     #[serde(default)]
     pub max_file_kb: Option<u32>,
+    /// SLA-3: when the chat is attended; outside, `out_of_hours_message` is shown.
+    #[serde(default)]
+    pub hours: Option<crate::domain::hours::Hours>,
+    #[serde(default)]
+    pub out_of_hours_message: Option<String>,
+    /// An answer the visitor did not see (widget closed) goes to their email after this many
+    /// seconds (default 60), when they left an address.
+    #[serde(default)]
+    pub email_after_seconds: Option<u32>,
 }
 
 impl ChatSettings {
@@ -64,6 +73,10 @@ pub fn validate(kind: Channel, settings: &serde_json::Map<String, Value>) -> App
             format!("web chat settings: {e}"),
         )
     })?;
+    if let Some(h) = &s.hours {
+        h.check()
+            .map_err(|e| AppError::invalid("settings.hours", "invalid_setting", e))?;
+    }
     for o in &s.allowed_origins {
         let ok = (o.starts_with("https://") || o.starts_with("http://"))
             && o.split_once("://").is_some_and(|(_, host)| {
@@ -417,6 +430,18 @@ impl Visitor {
 
     async fn available_notice(&self) -> AppResult<(bool, Option<String>)> {
         let id = self.account.id;
+        let now = self.state.store.now();
+        if self
+            .settings
+            .hours
+            .as_ref()
+            .is_some_and(|h| !h.is_open(now))
+        {
+            let notice = self.settings.out_of_hours_message.clone().unwrap_or_else(|| {
+                "Estamos fuera del horario de atención. Déjanos tu mensaje y te responderemos en cuanto volvamos.".into()
+            });
+            return Ok((false, Some(notice)));
+        }
         let available = self
             .state
             .store
