@@ -1,6 +1,6 @@
 // Channels and accounts (CHAN-1, CHAN-11, CHAN-12): each account with its connection health,
 // a form to connect an email mailbox (IMAP in, SMTP out) and the per-account messages.
-import { html, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
+import { html, useEffect, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
 import { api, CHANNEL_ICONS, loadRefs, t, when } from './lib.js';
 import { Section, StatusLine, useStatus } from './admin-kit.js';
 
@@ -12,10 +12,14 @@ export function Accounts() {
   const [editing, setEditing] = useState(null); // an account, or { kind } for a new one
   const [status, , fail] = useStatus();
   const load = () => api('GET', '/api/v1/accounts').then((r) => setAccounts(r.items)).catch((e) => fail(e.message));
+  // While a form is open nothing re-renders it (a refresh would put back the stored values
+  // over what the admin is typing).
+  const open = useRef(null);
+  open.current = editing;
   useEffect(() => {
     load();
     // Health changes without events (it is what the pollers last saw): look again now and then.
-    const every = setInterval(load, 5000);
+    const every = setInterval(() => { if (!open.current) load(); }, 5000);
     return () => clearInterval(every);
   }, []);
   if (!accounts) return html`<p class="loading">${t('loading')}</p>`;
@@ -89,17 +93,19 @@ function collect(form, kind) {
 function Server({ side, value = {} }) {
   const id = (k) => `${side}-${k}`;
   return html`<fieldset class="server"><legend>${t(`accounts.${side}`)}</legend>
-    <label for=${id('host')}>${t('accounts.host')}</label><input id=${id('host')} name=${`${side}.host`} value=${value.host ?? ''} />
-    <label for=${id('port')}>${t('accounts.port')}</label><input id=${id('port')} name=${`${side}.port`} type="number" min="1" max="65535" value=${value.port ?? ''} />
+    <label for=${id('host')}>${t('accounts.host')}</label><input id=${id('host')} name=${`${side}.host`} defaultValue=${value.host ?? ''} />
+    <label for=${id('port')}>${t('accounts.port')}</label><input id=${id('port')} name=${`${side}.port`} type="number" min="1" max="65535" defaultValue=${value.port ?? ''} />
     <label for=${id('security')}>${t('accounts.security')}</label>
-    <select id=${id('security')} name=${`${side}.security`} value=${value.security ?? 'tls'}>
-      ${SECURITY.map((s) => html`<option value=${s}>${t(`security.${s}`)}</option>`)}</select>
-    <label for=${id('username')}>${t('accounts.username')}</label><input id=${id('username')} name=${`${side}.username`} value=${value.username ?? ''} autocomplete="off" />
-    <label for=${id('password')}>${t('accounts.password')}</label><input id=${id('password')} name=${`${side}.password`} type="password" value=${value.password ?? ''} autocomplete="new-password" />
-    ${side === 'imap' && html`<label for="imap-mailbox">${t('accounts.mailbox')}</label><input id="imap-mailbox" name="imap.mailbox" value=${value.mailbox ?? ''} placeholder="INBOX" />`}
+    <select id=${id('security')} name=${`${side}.security`}>
+      ${SECURITY.map((s) => html`<option value=${s} selected=${s === (value.security ?? 'tls')}>${t(`security.${s}`)}</option>`)}</select>
+    <label for=${id('username')}>${t('accounts.username')}</label><input id=${id('username')} name=${`${side}.username`} defaultValue=${value.username ?? ''} autocomplete="off" />
+    <label for=${id('password')}>${t('accounts.password')}</label><input id=${id('password')} name=${`${side}.password`} type="password" defaultValue=${value.password ?? ''} autocomplete="new-password" />
+    ${side === 'imap' && html`<label for="imap-mailbox">${t('accounts.mailbox')}</label><input id="imap-mailbox" name="imap.mailbox" defaultValue=${value.mailbox ?? ''} placeholder="INBOX" />`}
   </fieldset>`;
 }
 
+/** The inputs are uncontrolled (default values): a re-render, such as showing an error, never
+ * puts the stored values back over what the admin typed. */
 function AccountForm({ account, onDone, onCancel }) {
   const [kind, setKind] = useState(account.kind);
   const [status, , fail] = useStatus();
@@ -117,25 +123,25 @@ function AccountForm({ account, onDone, onCancel }) {
     <label for="account-kind">${t('accounts.kind')}</label>
     <select id="account-kind" value=${kind} disabled=${!!account.id} onChange=${(e) => setKind(e.target.value)}>
       ${KINDS.map((k) => html`<option value=${k}>${t(`channel.${k}`)}</option>`)}</select>
-    <label for="account-name">${t('accounts.name')}</label><input id="account-name" name="name" required maxlength="120" value=${account.name} />
-    <label for="account-sla">${t('accounts.sla')}</label><input id="account-sla" name="sla_minutes" type="number" min="0" value=${s.sla_minutes ?? ''} />
+    <label for="account-name">${t('accounts.name')}</label><input id="account-name" name="name" required maxlength="120" defaultValue=${account.name} />
+    <label for="account-sla">${t('accounts.sla')}</label><input id="account-sla" name="sla_minutes" type="number" min="0" defaultValue=${s.sla_minutes ?? ''} />
     ${(kind === 'webchat' || kind === 'form') && html`
       <label for="account-origins">${t('accounts.allowed_origins')}</label>
-      <textarea id="account-origins" name="allowed_origins" rows="2" placeholder="https://tienda.cl">${(s.allowed_origins ?? []).join('\n')}</textarea>
-      <label for="account-title">${t('accounts.public_title')}</label><input id="account-title" name="title" value=${s.title ?? ''} />`}
+      <textarea id="account-origins" name="allowed_origins" rows="2" placeholder="https://tienda.cl" defaultValue=${(s.allowed_origins ?? []).join('\n')}></textarea>
+      <label for="account-title">${t('accounts.public_title')}</label><input id="account-title" name="title" defaultValue=${s.title ?? ''} />`}
     ${kind === 'webchat' && html`
-      <label for="account-welcome">${t('accounts.welcome')}</label><textarea id="account-welcome" name="welcome" rows="2">${s.welcome ?? ''}</textarea>
-      <label for="account-no-agent">${t('accounts.no_agent_message')}</label><textarea id="account-no-agent" name="no_agent_message" rows="2">${s.no_agent_message ?? ''}</textarea>
-      <label for="account-max-file">${t('accounts.max_file_kb')}</label><input id="account-max-file" name="max_file_kb" type="number" min="1" max="25600" value=${s.max_file_kb ?? ''} placeholder="1024" />`}
+      <label for="account-welcome">${t('accounts.welcome')}</label><textarea id="account-welcome" name="welcome" rows="2" defaultValue=${s.welcome ?? ''}></textarea>
+      <label for="account-no-agent">${t('accounts.no_agent_message')}</label><textarea id="account-no-agent" name="no_agent_message" rows="2" defaultValue=${s.no_agent_message ?? ''}></textarea>
+      <label for="account-max-file">${t('accounts.max_file_kb')}</label><input id="account-max-file" name="max_file_kb" type="number" min="1" max="25600" defaultValue=${s.max_file_kb ?? ''} placeholder="1024" />`}
     ${kind === 'email' && html`
       <label for="account-address">${t('accounts.address')}</label>
-      <input id="account-address" name="address" type="email" required value=${s.address ?? ''} placeholder="soporte@tienda.cl" />
-      <label for="account-from">${t('accounts.from_name')}</label><input id="account-from" name="from_name" value=${s.from_name ?? ''} />
-      <label for="account-signature">${t('accounts.signature')}</label><textarea id="account-signature" name="signature" rows="2">${s.signature ?? ''}</textarea>
-      <label for="account-auto">${t('accounts.auto_reply')}</label><textarea id="account-auto" name="auto_reply" rows="2">${s.auto_reply ?? ''}</textarea>
+      <input id="account-address" name="address" type="email" required defaultValue=${s.address ?? ''} placeholder="soporte@tienda.cl" />
+      <label for="account-from">${t('accounts.from_name')}</label><input id="account-from" name="from_name" defaultValue=${s.from_name ?? ''} />
+      <label for="account-signature">${t('accounts.signature')}</label><textarea id="account-signature" name="signature" rows="2" defaultValue=${s.signature ?? ''}></textarea>
+      <label for="account-auto">${t('accounts.auto_reply')}</label><textarea id="account-auto" name="auto_reply" rows="2" defaultValue=${s.auto_reply ?? ''}></textarea>
       <${Server} side="imap" value=${s.imap} />
       <${Server} side="smtp" value=${s.smtp} />
-      <label class="check"><input type="checkbox" name="system_mail" checked=${!!s.system_mail} /> ${t('accounts.system_mail')}</label>`}
+      <label class="check"><input type="checkbox" name="system_mail" defaultChecked=${!!s.system_mail} /> ${t('accounts.system_mail')}</label>`}
     <div class="dialog-actions">
       <button type="button" onClick=${onCancel}>${t('action.cancel')}</button>
       <button type="submit" class="primary">${t('action.save')}</button>

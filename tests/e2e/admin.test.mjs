@@ -63,8 +63,10 @@ test('the administrator adds a connection state and the idle change', async () =
   await states.getByRole('cell', { name: 'Capacitación', exact: true }).waitFor();
   await states.getByRole('spinbutton').fill('15');
   await states.locator('.auto-states select').nth(2).selectOption('Colación');
+  // "Guardado." is already shown for the new state: wait for the save itself.
+  const saved = page.waitForResponse((r) => r.url().endsWith('/api/v1/connection_settings') && r.request().method() === 'PUT');
   await states.getByRole('button', { name: 'Guardar' }).click();
-  await states.getByText('Guardado.').waitFor();
+  assert.equal((await saved).status(), 200);
   const settings = await admin('GET', '/api/v1/connection_settings');
   assert.equal(settings.idle_minutes, 15);
   assert.equal(settings.idle_state, 'Colación');

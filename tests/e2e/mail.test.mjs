@@ -140,7 +140,13 @@ test('the channels page connects a mailbox and shows its health', async () => {
   await row.getByRole('button', { name: 'Editar' }).click();
   await imap.getByLabel('Servidor').fill('mail.tienda.test');
   await form.getByRole('button', { name: 'Guardar' }).click();
+  // Another server with the stored (masked) password: the password must be typed again.
+  await form.getByRole('alert').filter({ hasText: 'settings.imap.password' }).waitFor();
+  await imap.getByLabel('Contraseña').fill('secreto');
+  await form.getByRole('button', { name: 'Guardar' }).click();
   await form.getByRole('alert').filter({ hasText: 'settings.imap.security' }).waitFor();
+  // What was typed is still there after the refusals.
+  assert.equal(await imap.getByLabel('Servidor').inputValue(), 'mail.tienda.test');
   await form.getByRole('button', { name: 'Cancelar' }).click();
   await admin('PATCH', `/api/v1/accounts/${emailAccount.id}`, { settings: { imap: null } });
   // The browser logs the refused save (422) it was meant to get; nothing else.
