@@ -100,6 +100,8 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
         login_limiter: Arc::new(RateLimiter::new(10, Duration::from_secs(300))),
         ip_limiter: Arc::new(RateLimiter::new(50, Duration::from_secs(300))),
         form_limiter: Arc::new(RateLimiter::new(10, Duration::from_secs(600))),
+        chat_limiter: Arc::new(RateLimiter::new(30, Duration::from_secs(60))),
+        confirm_limiter: Arc::new(RateLimiter::new(3, Duration::from_secs(86_400))),
         password_checks: Arc::new(tokio::sync::Semaphore::new(4)),
         started,
         shutdown: shutdown_rx,
@@ -115,7 +117,7 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
             state.shutdown.clone(),
         )),
         tokio::spawn(crate::mail::deliver(store.clone(), state.shutdown.clone())),
-        tokio::spawn(crate::chat::mail_gone_visitors(state.clone())),
+        tokio::spawn(crate::chat::mail_unseen_answers(state.clone())),
     ];
 
     let user_count = store.read(users::count).await?;

@@ -1,10 +1,10 @@
-//! Web chat answers for visitors who closed the widget (CHAN-2): after a minute (the account's
-//! `email_after_seconds`) without an open widget, an answer goes to the visitor's email when they left one and an email account
-//! can send; otherwise it waits for them to come back to the chat.
+//! Answers that reach customers by mail: on the web chat (CHAN-2) when the visitor has not had
+//! the chat open for the account's `email_after_seconds` (60), on the contact form (CHAN-3) at
+//! once — through the system mail account, when the customer left an address.
 
 use std::time::Duration;
 
-use crate::domain::Millis;
+use crate::domain::{Channel, Millis};
 use crate::error::AppResult;
 use crate::state::AppState;
 use std::collections::HashMap;
@@ -15,7 +15,7 @@ use crate::store::{accounts, chat, contacts};
 /// How long an answer waits for the visitor's widget before it goes by mail (default).
 const EMAIL_AFTER_SECONDS: u32 = 60;
 
-pub async fn mail_gone_visitors(state: AppState) {
+pub async fn mail_unseen_answers(state: AppState) {
     let mut shutdown = state.shutdown.clone();
     let mut tick = tokio::time::interval(Duration::from_secs(10));
     loop {
@@ -51,7 +51,10 @@ async fn pass(state: &AppState) -> AppResult<()> {
                 d
             }
         };
-        if now - item.created_at < delay || state.chat_online.is_online(ticket.contact_id) {
+        // A form customer has no chat to come back to: their answer goes by mail at once.
+        let chat = ticket.channel == Channel::Webchat;
+        if chat && (now - item.created_at < delay || state.chat_online.is_online(ticket.contact_id))
+        {
             continue;
         }
         let (contact_id, number, message_id) = (ticket.contact_id, ticket.number, item.message_id);
@@ -76,7 +79,7 @@ async fn pass(state: &AppState) -> AppResult<()> {
                     return Ok(None);
                 };
                 let mail = crate::mail::templates::render(
-                    "chat_reply",
+                    if chat { "chat_reply" } else { "form_reply" },
                     "es",
                     &email,
                     &[

@@ -23,6 +23,10 @@ pub struct AppState {
     pub ip_limiter: Arc<RateLimiter>,
     /// Public channels (contact form submissions, chat sessions) per account and address.
     pub form_limiter: Arc<RateLimiter>,
+    /// Chat messages per visitor (30 a minute, across their connections).
+    pub chat_limiter: Arc<RateLimiter>,
+    /// Form confirmation mails per recipient (3 a day: the form is no mail relay).
+    pub confirm_limiter: Arc<RateLimiter>,
     /// Concurrent argon2 verifications allowed (memory-hard: ~19 MiB each).
     pub password_checks: Arc<tokio::sync::Semaphore>,
     pub started: Instant,

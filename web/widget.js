@@ -37,7 +37,7 @@
   var CSS = [
     ':host{all:initial}',
     '*{box-sizing:border-box;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}',
-    '.bubble{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;background:#2357c6;color:#fff;font-size:26px;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000}',
+    '.bubble{position:fixed;right:20px;bottom:20px;min-width:56px;height:56px;padding:0 12px;border-radius:28px;border:0;background:#2357c6;color:#fff;font-size:26px;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000}',
     '.panel{position:fixed;right:20px;bottom:88px;width:340px;max-width:calc(100vw - 40px);height:480px;max-height:calc(100vh - 110px);background:#fff;color:#1d2433;border-radius:12px;box-shadow:0 8px 28px rgba(0,0,0,.28);display:flex;flex-direction:column;overflow:hidden;z-index:2147483000;font-size:14px}',
     '.panel[hidden]{display:none}',
     'header{background:#2357c6;color:#fff;padding:10px 12px;display:flex;align-items:center;gap:8px}',
@@ -144,9 +144,19 @@
   }
   showChat(false);
 
+  var unread = 0;
+  function badge() {
+    bubble.textContent = unread ? '💬 ' + unread : '💬';
+    bubble.setAttribute('aria-label', unread ? t('open') + ' (' + unread + ')' : t('open'));
+  }
+
   function toggle(open) {
     panel.hidden = !open;
+    // The server counts an answer as seen (and does not mail it) only while the panel is open.
+    if (socket && socket.readyState === 1) socket.send(JSON.stringify({ type: 'visible', open: !!open }));
     if (open) {
+      unread = 0;
+      badge();
       if (token && !socket) connect();
       (pre.hidden ? text : pre.querySelector('input')).focus();
       markRead();
@@ -175,7 +185,10 @@
   function upsert(m) {
     for (var i = 0; i < messages.length; i++) if (messages[i].id === m.id) { m.read = messages[i].read; messages[i] = m; render(); return; }
     messages.push(m);
-    if (m.direction === 'outbound') typing.textContent = '';
+    if (m.direction === 'outbound') {
+      typing.textContent = '';
+      if (panel.hidden) { unread += 1; badge(); }
+    }
     render();
     markRead();
   }
@@ -253,6 +266,7 @@
         error.textContent = '';
         showChat(true);
         render();
+        ws.send(JSON.stringify({ type: 'visible', open: !panel.hidden }));
         markRead();
       } else if (f.type === 'message') {
         upsert(f.message);

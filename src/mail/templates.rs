@@ -6,8 +6,10 @@ use crate::error::{AppError, AppResult};
 use crate::http::assets::Assets;
 
 #[cfg(test)]
-pub const NAMES: [&str; 6] = [
+pub const NAMES: [&str; 8] = [
     "form_received",
+    "form_reply",
+    "chat_reply",
     "password_reset",
     "invitation",
     "escalation",

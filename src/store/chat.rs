@@ -156,7 +156,7 @@ pub fn mark(
     Ok(())
 }
 
-/// Answers on web chat tickets still waiting for the visitor.
+/// Answers on web chat and contact form tickets still waiting to reach the customer.
 pub fn undelivered(txn: &ReadTransaction) -> AppResult<Vec<(OutboxItem, Ticket)>> {
     let outbox = txn.open_table(OUTBOX_ID_TO_ITEM)?;
     let tickets = txn.open_table(NUMBER_TO_TICKET)?;
@@ -168,7 +168,7 @@ pub fn undelivered(txn: &ReadTransaction) -> AppResult<Vec<(OutboxItem, Ticket)>
             continue;
         };
         if let Some(t) = codec::get::<Ticket>(&tickets, number)? {
-            if t.channel == Channel::Webchat {
+            if matches!(t.channel, Channel::Webchat | Channel::Form) {
                 out.push((item, t));
             }
         }
@@ -198,11 +198,12 @@ pub fn sent_by_mail(
     match mailed {
         true => {
             m.status = DeliveryStatus::Sent;
-            m.status_detail = Some("el visitante no estaba conectado: enviado por correo".into());
+            m.status_detail = Some("enviado por correo al cliente".into());
         }
         false => {
-            m.status_detail =
-                Some("el visitante no está conectado; lo verá cuando vuelva al chat".into());
+            m.status_detail = Some(
+                "sin correo para enviarlo: el cliente lo verá si vuelve al chat (o conecta una cuenta de correo)".into(),
+            );
         }
     }
     txn.open_table(MESSAGE_ID_TO_MESSAGE)?
@@ -211,6 +212,11 @@ pub fn sent_by_mail(
     let mut e = event("message.updated");
     e.ticket_number = Some(m.ticket_number);
     e.message_id = Some(m.id);
+    if let Some(t) = super::tickets::get_w(txn, m.ticket_number)? {
+        // Agents see only the accounts they work on: the event says whose it is.
+        e.account_id = Some(t.account_id);
+        e.contact_id = Some(t.contact_id);
+    }
     fx.emit(e);
     Ok(())
 }

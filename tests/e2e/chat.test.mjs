@@ -115,6 +115,14 @@ test('an oversize file is refused in the widget; a small one is sent', async () 
   const res = await fetch(fileUrl);
   assert.equal(res.status, 200);
   assert.equal(await res.text(), 'talla M, color azul');
+  // A visitor's HTML is never served as a page of Atiende's origin.
+  await w.locator('input[type=file]').setInputFiles({ name: 'x.html', mimeType: 'text/html', buffer: Buffer.from('<script>alert(1)</script>') });
+  const html = w.getByRole('link', { name: '📎 x.html' });
+  await html.waitFor();
+  const served = await fetch(await html.getAttribute('href'));
+  assert.equal(served.headers.get('content-type'), 'application/octet-stream');
+  assert.match(served.headers.get('content-disposition'), /^attachment/);
+  assert.match(served.headers.get('content-security-policy'), /sandbox/);
 });
 
 test('a reload keeps the conversation', async () => {

@@ -128,6 +128,24 @@ async fn hosted_embedded_and_raw_submissions() {
         confirmation.contains(&format!("#{number}")),
         "{confirmation}"
     );
+    assert!(
+        !confirmation.contains("polera"),
+        "the confirmation carries nothing the sender typed"
+    );
+    // The agent's answer reaches the customer by mail.
+    api.created(
+        &format!("/api/v1/tickets/{number}/messages"),
+        json!({"text": "Claro, te la cambiamos."}),
+    )
+    .await;
+    let answer = crate::harness::eventually(30, "the answer by mail", || async {
+        servers().mailbox("clienteform").into_iter().nth(1)
+    })
+    .await;
+    assert!(
+        answer.contains(&format!("#{number}")) && answer.contains("te la cambiamos"),
+        "{answer}"
+    );
 
     // The embedded page posts to itself and stays framed; urlencoded works too.
     let page = http

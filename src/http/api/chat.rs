@@ -3,7 +3,7 @@
 //! ever carries that visitor's own conversation. Origins are checked against the account's
 //! allowed sites; sessions and messages are rate-limited.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -77,50 +77,15 @@ pub fn validate(kind: Channel, settings: &serde_json::Map<String, Value>) -> App
         h.check()
             .map_err(|e| AppError::invalid("settings.hours", "invalid_setting", e))?;
     }
-    for o in &s.allowed_origins {
-        let ok = (o.starts_with("https://") || o.starts_with("http://"))
-            && o.split_once("://").is_some_and(|(_, host)| {
-                let host = host.trim_end_matches('/');
-                !host.is_empty() && !host.contains(['/', ' ', ';', '\''])
-            });
-        if !ok {
-            return Err(AppError::invalid(
-                "settings.allowed_origins",
-                "invalid_setting",
-                format!("`{o}` is not a site origin like https://tienda.cl"),
-            ));
-        }
-    }
+    super::validate_origins(&s.allowed_origins)?;
     Ok(())
 }
 
-/// Messages a visitor may send per minute on one connection.
-const MESSAGES_PER_MINUTE: usize = 30;
+const PING_EVERY: Duration = Duration::from_secs(25);
+const SILENT_FOR: Duration = Duration::from_secs(60);
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 const HISTORY: usize = 100;
 const MAX_TEXT: usize = 5_000;
-
-fn origin_allowed(
-    state: &AppState,
-    headers: &HeaderMap,
-    settings: &ChatSettings,
-) -> Result<(), String> {
-    let origin = headers
-        .get(header::ORIGIN)
-        .and_then(|o| o.to_str().ok())
-        .ok_or_else(|| "the chat is opened from a web page (Origin header missing)".to_string())?;
-    let own = super::request_base(state, headers).is_some_and(|b| b == origin);
-    let listed = settings
-        .allowed_origins
-        .iter()
-        .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin));
-    if own || listed {
-        Ok(())
-    } else {
-        Err(format!(
-            "this chat does not open on {origin}; add it to the account's allowed sites"
-        ))
-    }
-}
 
 async fn chat_account(state: &AppState, id: u64) -> AppResult<(Account, ChatSettings)> {
     let account = state
@@ -144,7 +109,18 @@ pub async fn socket(
     ws: WebSocketUpgrade,
 ) -> AppResult<Response> {
     let (account, settings) = chat_account(&state, id).await?;
-    origin_allowed(&state, &headers, &settings).map_err(AppError::forbidden)?;
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    if origin.is_empty()
+        || !super::origin_allowed(&state, &headers, &origin, &settings.allowed_origins).await?
+    {
+        return Err(AppError::forbidden(format!(
+            "this chat does not open on `{origin}`; add the site to the account's allowed sites"
+        )));
+    }
     // Base64 makes a file a third larger.
     let max = settings.max_file_bytes() * 4 / 3 + 64 * 1024;
     Ok(ws
@@ -190,23 +166,7 @@ pub async fn file(
         })
         .await?
         .ok_or_else(|| AppError::not_found("file"))?;
-    let blobs = state.store.blobs.clone();
-    let sha = found.sha256.clone();
-    let bytes = tokio::task::spawn_blocking(move || blobs.get(&sha))
-        .await
-        .map_err(|e| AppError::internal(e.to_string()))??;
-    Ok((
-        [
-            (header::CONTENT_TYPE, found.content_type.clone()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("inline; filename=\"{}\"", found.name.replace('"', "")),
-            ),
-            (header::CACHE_CONTROL, "private, max-age=3600".into()),
-        ],
-        bytes,
-    )
-        .into_response())
+    super::uploads::serve(&state, &found).await
 }
 
 /// GET /widget.js: the embeddable chat (a stable URL for the host page's script tag).
@@ -251,6 +211,10 @@ enum ClientFrame {
     Read {
         up_to: String,
     },
+    /// The visitor opened or closed the chat panel.
+    Visible {
+        open: bool,
+    },
 }
 
 struct Visitor {
@@ -259,7 +223,10 @@ struct Visitor {
     settings: ChatSettings,
     session: VisitorSession,
     tickets: HashSet<u64>,
-    sent: VecDeque<Instant>,
+    /// The visitor has the chat panel open (answers count as seen only then).
+    visible: bool,
+    last_typing: Option<Instant>,
+    last_read: Option<Instant>,
 }
 
 fn error_frame(code: &str, message: &str) -> String {
@@ -296,7 +263,9 @@ impl Visitor {
             settings,
             session,
             tickets: HashSet::new(),
-            sent: VecDeque::new(),
+            visible: false,
+            last_typing: None,
+            last_read: None,
         };
         let mut events = v.state.bus.subscribe();
         let mut shutdown = v.state.shutdown.clone();
@@ -313,13 +282,29 @@ impl Visitor {
                 return;
             }
         }
-        v.state.chat_online.enter(v.session.contact_id);
+        // A browser answers pings by itself: a connection silent for a minute is gone (a
+        // sleeping laptop leaves no close frame).
+        let mut ping = tokio::time::interval(PING_EVERY);
+        let mut heard = Instant::now();
         loop {
             let out = tokio::select! {
-                frame = rx.next() => match frame {
-                    Some(Ok(WsMessage::Text(text))) => v.on_frame(text.as_str()).await,
-                    Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
-                    Some(Ok(_)) => Ok(Vec::new()),
+                frame = rx.next() => {
+                    heard = Instant::now();
+                    match frame {
+                        Some(Ok(WsMessage::Text(text))) => v.on_frame(text.as_str()).await,
+                        Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
+                        Some(Ok(_)) => Ok(Vec::new()),
+                    }
+                },
+                _ = ping.tick() => {
+                    if heard.elapsed() > SILENT_FOR {
+                        break;
+                    }
+                    let sent = tokio::time::timeout(SEND_TIMEOUT, tx.send(WsMessage::Ping(Vec::new().into()))).await;
+                    if !matches!(sent, Ok(Ok(()))) {
+                        break;
+                    }
+                    Ok(Vec::new())
                 },
                 ev = events.recv() => match ev {
                     Ok(e) => v.on_event(&e).await,
@@ -333,14 +318,22 @@ impl Visitor {
                 Ok(f) => f,
                 Err(e) => vec![error_frame(e.code, &e.message)],
             };
+            let mut gone = false;
             for f in frames {
-                if tx.send(WsMessage::Text(f.into())).await.is_err() {
-                    v.state.chat_online.leave(v.session.contact_id);
-                    return;
+                let sent =
+                    tokio::time::timeout(SEND_TIMEOUT, tx.send(WsMessage::Text(f.into()))).await;
+                if !matches!(sent, Ok(Ok(()))) {
+                    gone = true;
+                    break;
                 }
             }
+            if gone {
+                break;
+            }
         }
-        v.state.chat_online.leave(v.session.contact_id);
+        if v.visible {
+            v.state.chat_online.leave(v.session.contact_id);
+        }
         let _ = tx.close().await;
     }
 
@@ -457,7 +450,7 @@ impl Visitor {
         Ok((available, notice))
     }
 
-    /// The conversation so far (answers shown now count as delivered).
+    /// The conversation so far.
     async fn session_frame(&mut self, token: Option<String>) -> AppResult<String> {
         let (account_id, contact_id) = (self.account.id, self.session.contact_id);
         let (history, name) = self
@@ -473,15 +466,6 @@ impl Visitor {
             })
             .await?;
         self.tickets.extend(history.iter().map(|m| m.ticket_number));
-        let undelivered: Vec<u64> = history
-            .iter()
-            .filter(|m| {
-                m.direction == Direction::Outbound
-                    && matches!(m.status, DeliveryStatus::Queued | DeliveryStatus::Sent)
-            })
-            .map(|m| m.id)
-            .collect();
-        self.mark(undelivered, DeliveryStatus::Delivered).await?;
         let mut messages = Vec::new();
         for m in &history {
             messages.push(self.view(m).await?);
@@ -551,20 +535,26 @@ impl Visitor {
         }))
     }
 
-    fn rate_ok(&mut self) -> bool {
+    /// At most 30 messages a minute per visitor (across connections).
+    fn check_rate(&self) -> AppResult<()> {
+        let key = format!("chat-msg:{}", self.session.contact_id);
+        if self.state.chat_limiter.try_begin(&key) {
+            Ok(())
+        } else {
+            Err(AppError::too_many(
+                "you are sending messages too fast; wait a moment",
+            ))
+        }
+    }
+
+    /// Frames that happen again within `gap` are dropped (typing and reading notices).
+    fn too_soon(last: &mut Option<Instant>, gap: Duration) -> bool {
         let now = Instant::now();
-        while self
-            .sent
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(60))
-        {
-            self.sent.pop_front();
+        if last.is_some_and(|t| now.duration_since(t) < gap) {
+            return true;
         }
-        if self.sent.len() >= MESSAGES_PER_MINUTE {
-            return false;
-        }
-        self.sent.push_back(now);
-        true
+        *last = Some(now);
+        false
     }
 
     async fn post(
@@ -573,11 +563,8 @@ impl Visitor {
         text: String,
         parts: Vec<crate::store::mail::StoredPart>,
     ) -> AppResult<Vec<String>> {
-        if !self.rate_ok() {
-            return Err(AppError::too_many(
-                "you are sending messages too fast; wait a moment",
-            ));
-        }
+        // Typing after a message is a new "typing" notice (as the widget sees it).
+        self.last_typing = None;
         let client_id: String = client_id
             .chars()
             .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
@@ -628,6 +615,7 @@ impl Visitor {
             .map_err(|e| AppError::bad_request("invalid_frame", format!("unknown frame: {e}")))?;
         match frame {
             ClientFrame::Message { client_id, text } => {
+                self.check_rate()?;
                 let text = text.trim().to_string();
                 if text.is_empty() || text.chars().count() > MAX_TEXT {
                     return Err(AppError::invalid(
@@ -644,6 +632,7 @@ impl Visitor {
                 content_type,
                 data,
             } => {
+                self.check_rate()?;
                 let max = self.settings.max_file_bytes();
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(data.as_bytes())
@@ -680,6 +669,9 @@ impl Visitor {
                 self.post(&client_id, name, vec![part]).await
             }
             ClientFrame::Typing => {
+                if Self::too_soon(&mut self.last_typing, Duration::from_secs(2)) {
+                    return Ok(Vec::new());
+                }
                 if let Some(number) = self.tickets.iter().max().copied() {
                     self.state.bus.ephemeral(Event {
                         id: 0,
@@ -695,6 +687,9 @@ impl Visitor {
                 Ok(Vec::new())
             }
             ClientFrame::Read { up_to } => {
+                if !self.visible || Self::too_soon(&mut self.last_read, Duration::from_secs(1)) {
+                    return Ok(Vec::new());
+                }
                 let up_to: u64 = up_to.parse().unwrap_or(0);
                 let (account_id, contact_id) = (self.account.id, self.session.contact_id);
                 let ids: Vec<u64> = self
@@ -711,6 +706,18 @@ impl Visitor {
                     .map(|m| m.id)
                     .collect();
                 self.mark(ids, DeliveryStatus::Read).await?;
+                Ok(Vec::new())
+            }
+            ClientFrame::Visible { open } => {
+                // Answers count as seen, and are not mailed, only while the panel is open.
+                if open != self.visible {
+                    self.visible = open;
+                    if open {
+                        self.state.chat_online.enter(self.session.contact_id);
+                    } else {
+                        self.state.chat_online.leave(self.session.contact_id);
+                    }
+                }
                 Ok(Vec::new())
             }
             ClientFrame::Hello { .. } | ClientFrame::Start { .. } => Ok(Vec::new()),
@@ -751,10 +758,6 @@ impl Visitor {
                     })
                     .await?;
                 let Some(m) = m else { return Ok(Vec::new()) };
-                if e.kind == "message.created" && m.direction == Direction::Outbound {
-                    // Shown in an open widget: delivered (its event brings the new status).
-                    self.mark(vec![m.id], DeliveryStatus::Delivered).await?;
-                }
                 Ok(vec![
                     json!({"type": "message", "message": self.view(&m).await?}).to_string(),
                 ])

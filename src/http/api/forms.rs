@@ -116,6 +116,7 @@ pub fn validate(
             ));
         }
     }
+    super::validate_origins(&s.allowed_origins)?;
     if let Some(u) = &s.redirect_url {
         if !(u.starts_with("https://") || u.starts_with("http://")) {
             return Err(AppError::invalid(
@@ -201,6 +202,17 @@ fn started_token(secret: &[u8], account: u64, at: Millis) -> String {
 
 /// Who may frame the page: the account's allowed sites (none → only Atiende itself).
 fn frame_policy(settings: &FormSettings) -> String {
+    // After a submission the page may send the visitor on to the site's thank-you page.
+    let redirect = settings
+        .redirect_url
+        .as_deref()
+        .and_then(|u| {
+            let (scheme, rest) = u.split_once("://")?;
+            let host = rest.split(['/', '?', '#']).next()?;
+            (!host.is_empty() && !host.contains([' ', ';', '\'', ',']))
+                .then(|| format!(" {scheme}://{host}"))
+        })
+        .unwrap_or_default();
     let origins: Vec<&str> = settings
         .allowed_origins
         .iter()
@@ -209,7 +221,7 @@ fn frame_policy(settings: &FormSettings) -> String {
         .filter(|o| !o.contains([' ', ';', ',', '\'']))
         .collect();
     format!(
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self' {}",
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'{redirect}; base-uri 'none'; frame-ancestors 'self' {}",
         origins.join(" ")
     )
 }
@@ -305,22 +317,16 @@ async fn render_page(
 }
 
 /// GET /f/{account}/embed.js: puts the form in an iframe where the script tag is.
-pub async fn embed_script(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    ApiPath(id): ApiPath<u64>,
-) -> Response {
+pub async fn embed_script(State(state): State<AppState>, ApiPath(id): ApiPath<u64>) -> Response {
     if let Err(e) = form_account(&state, id).await {
         return e.into_response();
     }
-    let base = super::request_base(&state, &headers).unwrap_or_default();
-    let base = state.config.public_url.clone().unwrap_or(base);
+    // The frame's address comes from where the script itself was loaded (never a Host header).
     let js = format!(
         "(function(){{var s=document.currentScript;var f=document.createElement('iframe');\
-f.src={src:?};f.title='Formulario de contacto';f.loading='lazy';\
+f.src=new URL('/f/{id}?embed=1',s.src).href;f.title='Formulario de contacto';f.loading='lazy';\
 f.style.width='100%';f.style.minHeight='560px';f.style.border='0';\
-s.parentNode.insertBefore(f,s.nextSibling);}})();",
-        src = format!("{base}/f/{id}?embed=1")
+s.parentNode.insertBefore(f,s.nextSibling);}})();"
     );
     (
         [
@@ -528,16 +534,11 @@ async fn accept(
     peer: SocketAddr,
     id: u64,
     req: Request,
+    hosted: bool,
 ) -> AppResult<Submitted> {
     let (account, settings) = form_account(state, id).await?;
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
-        let own = super::request_base(state, headers).is_some_and(|b| b == origin);
-        if !own
-            && !settings
-                .allowed_origins
-                .iter()
-                .any(|o| o.trim_end_matches('/') == origin)
-        {
+        if !super::origin_allowed(state, headers, origin, &settings.allowed_origins).await? {
             return Err(AppError::forbidden(format!(
                 "this form does not take submissions from {origin}"
             )));
@@ -565,6 +566,14 @@ async fn accept(
         ));
     }
     let now = state.store.now();
+    // The hosted page always carries its signed start time; a site's own form may not.
+    if hosted && !sub.fields.contains_key(STARTED) {
+        return Err(AppError::invalid(
+            STARTED,
+            "form_expired",
+            "the form expired; reload the page and send it again",
+        ));
+    }
     if let Some(token) = sub.fields.get(STARTED) {
         let secret = secret(state).await?;
         let at = token
@@ -614,6 +623,11 @@ async fn accept(
         .map_err(|e| AppError::internal(e.to_string()))??;
     let lang = lang_of(headers, &settings);
     let confirm = settings.confirm_by_email.unwrap_or(true);
+    let confirm_allowed = c
+        .facts
+        .email
+        .as_ref()
+        .is_some_and(|e| state.confirm_limiter.try_begin(&format!("confirm:{e}")));
     let account_name = settings.title.clone().unwrap_or(account.name.clone());
     let submission_id = crate::auth::random_token(12);
     let done = state
@@ -635,16 +649,16 @@ async fn accept(
                 mail: None,
             };
             let got = tickets::ingest(txn, fx, &inbound, now)?;
-            if let (true, Some(email)) = (confirm, &c.facts.email) {
+            if let (true, Some(email)) = (confirm && confirm_allowed, &c.facts.email) {
                 let mail = crate::mail::templates::render(
                     "form_received",
                     lang,
                     email,
+                    // Nothing the sender typed: the confirmation must not carry their words
+                    // to whatever address they gave.
                     &[
-                        ("name", c.facts.name.as_deref().unwrap_or("")),
                         ("account", &account_name),
                         ("number", &got.ticket_number.to_string()),
-                        ("text", &c.text),
                     ],
                 )?;
                 crate::mail::queue_system(txn, mail, now)?;
@@ -668,7 +682,7 @@ pub async fn submit(
     req: Request,
 ) -> AppResult<(StatusCode, Json<Submitted>)> {
     let headers = req.headers().clone();
-    let done = accept(&state, &headers, peer, id, req).await?;
+    let done = accept(&state, &headers, peer, id, req, false).await?;
     Ok((StatusCode::CREATED, Json(done)))
 }
 
@@ -682,7 +696,7 @@ pub async fn submit_page(
 ) -> Response {
     let headers = req.headers().clone();
     let embed = q.embed.is_some();
-    match accept(&state, &headers, peer, id, req).await {
+    match accept(&state, &headers, peer, id, req, true).await {
         Ok(done) => {
             let Ok((account, settings)) = form_account(&state, id).await else {
                 return AppError::not_found("form").into_response();

@@ -206,3 +206,46 @@ pub async fn link_base(
         .await?;
     Ok(learned.or_else(|| signed_in.then(|| request_base(state, headers)).flatten()))
 }
+
+/// Whether a browser request's `Origin` is Atiende itself (the public URL, the address an
+/// admin signed in at, or this request's Host) or one of an account's allowed sites.
+pub async fn origin_allowed(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    origin: &str,
+    allowed: &[String],
+) -> AppResult<bool> {
+    let listed = allowed
+        .iter()
+        .any(|o| o.trim().trim_end_matches('/').eq_ignore_ascii_case(origin));
+    if listed {
+        return Ok(true);
+    }
+    let own = [
+        link_base(state, headers, false).await?,
+        request_base(state, headers),
+    ];
+    Ok(own
+        .iter()
+        .flatten()
+        .any(|b| b.trim_end_matches('/').eq_ignore_ascii_case(origin)))
+}
+
+/// Checks an account's `allowed_origins` (sites like https://tienda.cl, no paths).
+pub fn validate_origins(origins: &[String]) -> AppResult<()> {
+    for o in origins {
+        let ok = (o.starts_with("https://") || o.starts_with("http://"))
+            && o.split_once("://").is_some_and(|(_, host)| {
+                let host = host.trim_end_matches('/');
+                !host.is_empty() && !host.contains(['/', ' ', ';', '\'', ','])
+            });
+        if !ok {
+            return Err(AppError::invalid(
+                "settings.allowed_origins",
+                "invalid_setting",
+                format!("`{o}` is not a site origin like https://tienda.cl"),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -129,15 +129,19 @@ pub async fn download(
         })
         .await?
         .ok_or_else(|| AppError::not_found("attachment"))?;
+    serve(&state, &att).await
+}
+
+/// Sends a stored file safely whoever uploaded it (agents, customers by mail, chat visitors):
+/// only a few harmless types are shown inline with their type; everything else (HTML, SVG,
+/// scripts…) downloads as opaque bytes, never rendered as Atiende's origin, and a sandboxing
+/// CSP covers the rest.
+pub async fn serve(state: &AppState, att: &Attachment) -> AppResult<Response> {
     let blobs = state.store.blobs.clone();
     let sha = att.sha256.clone();
     let bytes = tokio::task::spawn_blocking(move || blobs.get(&sha))
         .await
         .map_err(|e| AppError::internal(e.to_string()))??;
-    // Images and PDFs open inline; anything else downloads (never rendered as our origin).
-    // The uploader chose the content type: only a few harmless types are shown inline with
-    // their type; everything else (HTML, SVG, scripts…) downloads as opaque bytes, and a
-    // sandboxing CSP covers the rest.
     let essence = att
         .content_type
         .split(';')
@@ -153,8 +157,10 @@ pub async fn download(
     };
     let disposition = format!(
         "{disposition}; filename=\"{}\"",
-        att.name
-            .replace(|c: char| !c.is_ascii() || c == '\\' || c == '"', "_")
+        att.name.replace(
+            |c: char| !c.is_ascii() || c.is_ascii_control() || c == '\\' || c == '"',
+            "_"
+        )
     );
     Ok((
         [
