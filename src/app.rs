@@ -108,6 +108,7 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
         activity: Arc::new(crate::state::Activity::default()),
         health: Arc::new(crate::health::HealthBoard::new(store.clock.clone())),
         chat_online: Arc::new(crate::state::Online::default()),
+        metrics: Arc::new(crate::metrics::Metrics::default()),
     };
     tokio::spawn(idle_sweeper(state.clone()));
     let mail_tasks = [

@@ -78,6 +78,15 @@ impl HealthBoard {
         self.accounts.lock().ok()?.get(&account_id).cloned()
     }
 
+    pub fn all(&self) -> Vec<(u64, Health)> {
+        let Ok(map) = self.accounts.lock() else {
+            return Vec::new();
+        };
+        let mut v: Vec<(u64, Health)> = map.iter().map(|(k, h)| (*k, h.clone())).collect();
+        v.sort_by_key(|(k, _)| *k);
+        v
+    }
+
     pub fn not_configured(&self, account_id: u64) {
         self.update(account_id, |h| h.status = HealthStatus::NotConfigured);
     }

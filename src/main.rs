@@ -17,6 +17,7 @@ mod error;
 mod health;
 mod http;
 mod mail;
+mod metrics;
 mod search;
 mod state;
 mod store;

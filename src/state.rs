@@ -38,6 +38,8 @@ pub struct AppState {
     pub health: Arc<crate::health::HealthBoard>,
     /// Web chat visitors with an open widget (answers to the others go by mail).
     pub chat_online: Arc<Online>,
+    /// Request counters and latencies for /metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Open chat connections per contact.
@@ -62,6 +64,11 @@ impl Online {
                 }
             }
         }
+    }
+
+    /// Visitors with the chat open now.
+    pub fn count(&self) -> u64 {
+        self.open.lock().map(|m| m.len() as u64).unwrap_or(0)
     }
 
     pub fn is_online(&self, contact_id: u64) -> bool {

@@ -55,7 +55,7 @@ export function Login({ onSignedIn }) {
             fields=${[['reset_email', 'email', t('field.email')]]} autocomplete=${{ reset_email: 'email' }}>
             <p class="hint">${t('login.forgot_help')}</p><//>`)}
       <nav class="auth-links">
-        <a href="/api/openapi.json">${t('login.api')}</a> · <a href="/healthz">${t('login.status')}</a></nav>
+        <a href="/api/openapi.json">${t('login.api')}</a> · <a href="/status">${t('login.status')}</a></nav>
     </div>
   </div>`;
 }

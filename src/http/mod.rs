@@ -169,6 +169,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/f/{id}/embed.js", get(api::forms::embed_script))
         .route("/widget.js", get(api::chat::widget))
+        .route("/status", get(api::status::page))
+        .route("/metrics", get(api::status::metrics))
         .merge(assets::routes())
         .fallback(fallback)
         .layer(axum::middleware::map_response(close_after_unread_body))
@@ -191,7 +193,22 @@ pub fn router(state: AppState) -> Router {
             ),
         ))
         .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count_request))
         .with_state(state)
+}
+
+/// Counts every response and its time to headers for /metrics.
+async fn count_request(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let res = next.run(req).await;
+    state
+        .metrics
+        .observe(res.status().as_u16(), started.elapsed());
+    res
 }
 
 /// A 413 is sent before the body was read; telling the client the connection closes keeps it

@@ -564,6 +564,15 @@ pub fn due(txn: &ReadTransaction, now: Millis, limit: usize) -> AppResult<Vec<Ma
     Ok(out)
 }
 
+/// Mails waiting in the outbox (queued or being sent), and replies of other channels waiting.
+pub fn queue_depths(txn: &ReadTransaction) -> AppResult<(u64, u64)> {
+    use redb::ReadableTableMetadata;
+    Ok((
+        txn.open_table(MAIL_ID_TO_ITEM)?.len()?,
+        txn.open_table(OUTBOX_ID_TO_ITEM)?.len()?,
+    ))
+}
+
 /// Everything the SMTP sender needs, read in the transaction that claims the mail.
 #[derive(Debug, Clone)]
 pub struct Outgoing {

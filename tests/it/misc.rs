@@ -326,3 +326,79 @@ async fn upload(api: &Api, name: &str, content_type: &str, bytes: &[u8]) -> serd
     assert_eq!(res.status(), 201);
     res.json().await.unwrap()
 }
+
+/// OPS-2 and OPS-5: the status page and JSON say whether Atiende and each channel work (the
+/// error text only to administrators); /metrics speaks Prometheus to this machine.
+#[tokio::test]
+async fn status_page_and_metrics() {
+    let s = Server::start();
+    let api = s.admin().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let acc = api
+        .created(
+            "/api/v1/accounts",
+            serde_json::json!({"kind": "email", "name": "Buzón caído", "settings": {
+                "address": "soporte@tienda.test",
+                "imap": {"host": "127.0.0.1", "port": closed, "security": "plain", "username": "u", "password": "p"}}}),
+        )
+        .await;
+    let id = acc["id"].as_str().unwrap().to_string();
+    let admin_view = eventually(30, "the failing channel in the status", || async {
+        let v = api.ok("/api/v1/status").await;
+        (v["status"] == "degraded").then_some(v)
+    })
+    .await;
+    let channel = admin_view["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["account_id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(channel["health"]["status"], "failing");
+    assert!(channel["health"]["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("connect"));
+    assert_eq!(admin_view["store_writable"], true);
+    assert!(admin_view["disk_free_bytes"].as_u64().unwrap() > 0);
+    // Anyone sees that it fails, not the server's words.
+    let anon = s.anonymous();
+    let public = anon.ok("/api/v1/status").await;
+    let c = public["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["account_id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(c["health"]["status"], "failing");
+    assert!(c["health"]["last_error"].is_null());
+    let page = reqwest::get(format!("{}/status", s.base)).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Estado del servicio") && html.contains("Buzón caído"),
+        "{html}"
+    );
+    let metrics = reqwest::get(format!("{}/metrics", s.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "atiende_up 1",
+        "# TYPE atiende_channel_up gauge",
+        &format!("atiende_channel_up{{account=\"{id}\",kind=\"email\"}} 0"),
+        "atiende_http_responses_total{class=\"2xx\"}",
+        "atiende_http_request_duration_seconds_count",
+        "atiende_mail_outbox 0",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
+}

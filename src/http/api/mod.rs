@@ -17,6 +17,7 @@ pub mod messages;
 pub mod password_resets;
 pub mod session;
 pub mod setup;
+pub mod status;
 pub mod tickets;
 pub mod uploads;
 pub mod users;
@@ -54,6 +55,7 @@ pub fn routes(
         .routes(routes!(password_resets::check, password_resets::complete))
         .routes(routes!(mail::resend))
         .routes(routes!(mail::escalate))
+        .routes(routes!(status::json))
         .routes(routes!(chat::socket))
         .routes(routes!(chat::file))
         .routes(routes!(users::set_status))

@@ -1,0 +1,333 @@
+//! OPS-2 and OPS-5: the status page (`/status`, and `GET /api/v1/status` as JSON) and the
+//! Prometheus metrics (`/metrics`). Everyone sees whether Atiende and its channels work;
+//! signed-in administrators also see each channel's last error. `/metrics` answers loopback
+//! and administrators only.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::CurrentUser;
+use crate::domain::{Channel, Role};
+use crate::error::{AppError, AppResult};
+use crate::health::{Health, HealthStatus};
+use crate::state::AppState;
+use crate::store::{accounts, mail as mail_store, Store};
+
+#[derive(Serialize, ToSchema)]
+pub struct ChannelStatus {
+    pub account_id: String,
+    pub name: String,
+    pub kind: Channel,
+    /// Polled channels only; the last error is shown to administrators.
+    pub health: Option<Health>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Status {
+    /// ok, degraded (a channel fails) or failing (the store takes no writes).
+    pub status: String,
+    pub version: String,
+    pub uptime_seconds: u64,
+    pub store_writable: bool,
+    /// Durable group commits since start.
+    pub commits: u64,
+    /// Mails queued or being sent.
+    pub mail_outbox: u64,
+    /// Answers of other channels waiting to reach their customer.
+    pub outbox: u64,
+    /// Web chat visitors with the chat open now.
+    pub chat_visitors: u64,
+    /// Free space where the data dir lives.
+    pub disk_free_bytes: Option<u64>,
+    pub channels: Vec<ChannelStatus>,
+}
+
+fn disk_free(path: &std::path::Path) -> Option<u64> {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
+    let mut s = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: statvfs fills the struct for a valid NUL-terminated path and returns 0.
+    let ok = unsafe { libc::statvfs(c.as_ptr(), s.as_mut_ptr()) } == 0;
+    // SAFETY: initialised by the successful call above.
+    // The field types differ between platforms (u32 on some): widen them all.
+    #[allow(clippy::unnecessary_cast)]
+    ok.then(|| unsafe { s.assume_init() })
+        .map(|s| s.f_bavail as u64 * s.f_frsize as u64)
+}
+
+async fn gather(state: &AppState, details: bool) -> AppResult<Status> {
+    let writable = state.store.write(|_, _| Ok(())).await.is_ok();
+    let store: Store = state.store.clone();
+    let (depths, list) = store
+        .read(|txn| Ok((mail_store::queue_depths(txn)?, accounts::list(txn)?)))
+        .await?;
+    let health = state.health.all();
+    let channels: Vec<ChannelStatus> = list
+        .iter()
+        .map(|a| ChannelStatus {
+            account_id: a.id.to_string(),
+            name: a.name.clone(),
+            kind: a.kind,
+            health: health.iter().find(|(id, _)| *id == a.id).map(|(_, h)| {
+                let mut h = h.clone();
+                if !details {
+                    h.last_error = None;
+                }
+                h
+            }),
+        })
+        .collect();
+    let failing = channels.iter().any(|c| {
+        c.health
+            .as_ref()
+            .is_some_and(|h| h.status == HealthStatus::Failing)
+    });
+    Ok(Status {
+        status: if !writable {
+            "failing"
+        } else if failing {
+            "degraded"
+        } else {
+            "ok"
+        }
+        .into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        uptime_seconds: state.started.elapsed().as_secs(),
+        store_writable: writable,
+        commits: state.store.commit_count(),
+        mail_outbox: depths.0,
+        outbox: depths.1,
+        chat_visitors: state.chat_online.count(),
+        disk_free_bytes: disk_free(&state.config.data_dir),
+        channels,
+    })
+}
+
+/// A metric family of channel health: name, type, help, and the value per channel.
+type Family = (&'static str, &'static str, &'static str, fn(&Health) -> u64);
+
+fn is_admin(user: &Option<CurrentUser>) -> bool {
+    user.as_ref().is_some_and(|u| u.user.role == Role::Admin)
+}
+
+#[utoipa::path(get, path = "/api/v1/status", tag = "service",
+    responses((status = 200, body = Status), (status = 503, body = Status)))]
+pub async fn json(
+    State(state): State<AppState>,
+    user: Option<CurrentUser>,
+) -> AppResult<(StatusCode, Json<Status>)> {
+    let s = gather(&state, is_admin(&user)).await?;
+    let code = if s.store_writable {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    Ok((code, Json(s)))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// GET /status: the human page (Spanish, or English for browsers that ask for it).
+pub async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: Option<CurrentUser>,
+) -> Response {
+    let s = match gather(&state, is_admin(&user)).await {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    let en = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("en"));
+    let tr = |es: &'static str, en_text: &'static str| if en { en_text } else { es };
+    let state_text = match s.status.as_str() {
+        "ok" => tr("Todo funciona", "All systems working"),
+        "degraded" => tr(
+            "Funciona, con canales fallando",
+            "Working, with failing channels",
+        ),
+        _ => tr("No guarda datos", "Not saving data"),
+    };
+    let mut rows = String::new();
+    for c in &s.channels {
+        let (health, error) = match &c.health {
+            Some(h) => (
+                match h.status {
+                    HealthStatus::Connected => tr("conectada", "connected"),
+                    HealthStatus::Connecting => tr("conectando", "connecting"),
+                    HealthStatus::Failing => tr("con errores", "failing"),
+                    HealthStatus::NotConfigured => tr("sin configurar", "not configured"),
+                },
+                h.last_error.clone().unwrap_or_default(),
+            ),
+            None => ("—", String::new()),
+        };
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{health}</td><td>{}</td></tr>",
+            escape(&c.name),
+            c.kind.as_str(),
+            escape(&error)
+        ));
+    }
+    let gib = |b: u64| format!("{:.1} GB", b as f64 / 1e9);
+    let html = format!(
+        "<!doctype html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>Atiende · {title}</title><link rel=\"stylesheet\" href=\"{css}\"></head><body class=\"hosted\"><main>\
+<h1>{title}</h1><p class=\"status status-{code}\" role=\"status\">{state_text}</p>\
+<dl><dt>{v}</dt><dd>{version}</dd><dt>{up}</dt><dd>{uptime} s</dd><dt>{mail}</dt><dd>{mail_outbox}</dd>\
+<dt>{other}</dt><dd>{outbox}</dd><dt>{chats}</dt><dd>{chat}</dd><dt>{disk}</dt><dd>{free}</dd><dt>{backup}</dt><dd>{never}</dd></dl>\
+<h2>{channels}</h2><table><thead><tr><th>{name}</th><th>{kind}</th><th>{conn}</th><th></th></tr></thead><tbody>{rows}</tbody></table>\
+</main></body></html>",
+        lang = if en { "en" } else { "es" },
+        title = tr("Estado del servicio", "Service status"),
+        css = crate::http::assets::url("form.css"),
+        code = s.status,
+        v = tr("Versión", "Version"),
+        version = s.version,
+        up = tr("En marcha desde hace", "Up for"),
+        uptime = s.uptime_seconds,
+        mail = tr("Correos en cola", "Mails queued"),
+        mail_outbox = s.mail_outbox,
+        other = tr("Respuestas de otros canales en espera", "Other channels' answers waiting"),
+        outbox = s.outbox,
+        chats = tr("Visitantes con el chat abierto", "Visitors with the chat open"),
+        chat = s.chat_visitors,
+        disk = tr("Espacio libre", "Free disk"),
+        free = s.disk_free_bytes.map(gib).unwrap_or_else(|| "—".into()),
+        backup = tr("Último respaldo", "Last backup"),
+        never = tr("nunca (los respaldos llegan con `atiende backup`)", "never (backups come with `atiende backup`)"),
+        channels = tr("Canales", "Channels"),
+        name = tr("Cuenta", "Account"),
+        kind = tr("Canal", "Channel"),
+        conn = tr("Conexión", "Connection"),
+    );
+    let code = if s.store_writable {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Html(html)).into_response()
+}
+
+/// GET /metrics: Prometheus text, for the machine itself (loopback) or an administrator.
+pub async fn metrics(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    user: Option<CurrentUser>,
+) -> AppResult<Response> {
+    if !peer.ip().is_loopback() && !is_admin(&user) {
+        return Err(AppError::forbidden(
+            "metrics are served to this machine (loopback) or an administrator's token",
+        ));
+    }
+    let s = gather(&state, false).await?;
+    let mut out = String::new();
+    let gauge = |out: &mut String, name: &str, help: &str, value: u64| {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
+        ));
+    };
+    gauge(
+        &mut out,
+        "atiende_up",
+        "1 when the store takes writes.",
+        s.store_writable as u64,
+    );
+    gauge(
+        &mut out,
+        "atiende_uptime_seconds",
+        "Seconds since start.",
+        s.uptime_seconds,
+    );
+    out.push_str(&format!(
+        "# HELP atiende_commits_total Durable group commits since start.\n# TYPE atiende_commits_total counter\natiende_commits_total {}\n",
+        s.commits
+    ));
+    gauge(
+        &mut out,
+        "atiende_mail_outbox",
+        "Mails queued or being sent.",
+        s.mail_outbox,
+    );
+    gauge(
+        &mut out,
+        "atiende_outbox",
+        "Answers of other channels waiting.",
+        s.outbox,
+    );
+    gauge(
+        &mut out,
+        "atiende_chat_visitors",
+        "Web chat visitors with the chat open.",
+        s.chat_visitors,
+    );
+    if let Some(free) = s.disk_free_bytes {
+        gauge(
+            &mut out,
+            "atiende_disk_free_bytes",
+            "Free space of the data dir's disk.",
+            free,
+        );
+    }
+    // Each metric's lines stay together (the text format wants one group per metric).
+    let families: [Family; 4] = [
+        (
+            "atiende_channel_up",
+            "gauge",
+            "1 when the account's poller is connected.",
+            |h| (h.status == HealthStatus::Connected) as u64,
+        ),
+        (
+            "atiende_channel_fetched_total",
+            "counter",
+            "Items read from the channel since start.",
+            |h| h.fetched,
+        ),
+        (
+            "atiende_channel_skipped_total",
+            "counter",
+            "Items not stored as messages (logged).",
+            |h| h.skipped,
+        ),
+        (
+            "atiende_channel_failures",
+            "gauge",
+            "Failed connection attempts in a row.",
+            |h| h.failures as u64,
+        ),
+    ];
+    for (name, kind, help, value) in families {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        for c in &s.channels {
+            if let Some(h) = &c.health {
+                out.push_str(&format!(
+                    "{name}{{account=\"{}\",kind=\"{}\"}} {}\n",
+                    c.account_id,
+                    c.kind.as_str(),
+                    value(h)
+                ));
+            }
+        }
+    }
+    state.metrics.render(&mut out);
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response())
+}
