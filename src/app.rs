@@ -25,11 +25,18 @@ pub fn release_free_memory() {
     }
 }
 
-pub fn init_tracing() {
+/// Logs to stderr: level and format from `ATIENDE_LOG` / `ATIENDE_LOG_FORMAT`, else the
+/// configuration file's `log` / `log_format`, else info and pretty.
+pub fn init_tracing(level: Option<&str>, format: Option<&str>) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("ATIENDE_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,tantivy=warn"));
-    let json = std::env::var("ATIENDE_LOG_FORMAT").is_ok_and(|v| v == "json");
+        .ok()
+        .or_else(|| level.and_then(|l| EnvFilter::try_new(l).ok()))
+        .unwrap_or_else(|| EnvFilter::new("info,tantivy=warn"));
+    let json = std::env::var("ATIENDE_LOG_FORMAT")
+        .ok()
+        .or(format.map(str::to_string))
+        .is_some_and(|v| v == "json");
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

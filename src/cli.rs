@@ -1,4 +1,4 @@
-//! Subcommands: serve, admin create, reindex, bench, compact.
+//! Subcommands: serve, config check, admin create, reindex, bench, compact.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,20 +38,18 @@ struct DataArg {
 enum Command {
     /// Run the help desk.
     Serve {
-        /// Address to listen on.
-        #[arg(long, env = "ATIENDE_LISTEN", default_value = "0.0.0.0:8080")]
-        listen: String,
+        #[command(flatten)]
+        settings: ServeArgs,
         /// Fill an empty data dir with a Spanish demo workspace and print its logins.
         #[arg(long)]
         demo: bool,
-        /// Mark session cookies Secure (when served over HTTPS by a proxy).
-        #[arg(long, env = "ATIENDE_SECURE_COOKIES")]
-        secure_cookies: bool,
-        /// The URL people open Atiende at, for links in mail (e.g. https://soporte.tienda.cl).
-        #[arg(long, env = "ATIENDE_PUBLIC_URL")]
-        public_url: Option<String>,
         #[command(flatten)]
         data: DataArg,
+    },
+    /// Check the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
     },
     /// Manage administrators and users.
     Admin {
@@ -67,6 +65,52 @@ enum Command {
     Bench(crate::bench::BenchArgs),
     /// Compact the database file (with the server stopped).
     Compact {
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+/// Settings a flag or an `ATIENDE_*` variable can give; each overrides the TOML file.
+#[derive(Args, Clone)]
+struct ServeArgs {
+    /// The TOML configuration (default: atiende.toml in the data dir, when it exists).
+    #[arg(long, env = "ATIENDE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on (default 0.0.0.0:8080).
+    #[arg(long, env = "ATIENDE_LISTEN")]
+    listen: Option<String>,
+    /// Mark session cookies Secure (when served over HTTPS by a proxy).
+    #[arg(long, env = "ATIENDE_SECURE_COOKIES", num_args = 0..=1, default_missing_value = "true")]
+    secure_cookies: Option<bool>,
+    /// The URL people open Atiende at, for links in mail (e.g. https://soporte.tienda.cl).
+    #[arg(long, env = "ATIENDE_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Largest file agents, customers and visitors may upload, in MB (default 25).
+    #[arg(long, env = "ATIENDE_MAX_UPLOAD_MB")]
+    max_upload_mb: Option<u64>,
+}
+
+impl ServeArgs {
+    /// The file, the flags and the environment, layered and checked.
+    fn resolve(&self, data: PathBuf) -> AppResult<(Config, crate::config::FileConfig)> {
+        let path = crate::config::file_path(self.config.as_deref(), &data);
+        let file = crate::config::read_file(path.as_deref())?;
+        let overrides = crate::config::Overrides {
+            listen: self.listen.clone(),
+            public_url: self.public_url.clone(),
+            secure_cookies: self.secure_cookies,
+            max_upload_mb: self.max_upload_mb,
+        };
+        Ok((Config::resolve(data, &file, &overrides)?, file))
+    }
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration and print the effective values (secrets hidden).
+    Check {
+        #[command(flatten)]
+        settings: ServeArgs,
         #[command(flatten)]
         data: DataArg,
     },
@@ -92,24 +136,28 @@ enum AdminCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    crate::app::init_tracing();
+    if !matches!(cli.command, Command::Serve { .. }) {
+        // `serve` starts logging once its configuration file is read.
+        crate::app::init_tracing(None, None);
+    }
     let result = match cli.command {
         Command::Serve {
-            listen,
+            settings,
             demo,
-            secure_cookies,
-            public_url,
             data,
-        } => {
-            let config = Config {
-                listen,
-                data_dir: data.data,
-                secure_cookies,
-                public_url: public_url.map(|u| u.trim_end_matches('/').to_string()),
-                ..Config::default()
-            };
-            crate::app::serve(config, demo)
-        }
+        } => match settings.resolve(data.data) {
+            Ok((config, file)) => {
+                crate::app::init_tracing(file.log.as_deref(), file.log_format.as_deref());
+                crate::app::serve(config, demo)
+            }
+            Err(e) => Err(e),
+        },
+        Command::Config {
+            command: ConfigCommand::Check { settings, data },
+        } => settings.resolve(data.data).map(|(config, file)| {
+            print!("{}", config.describe(&file));
+            println!("# configuration OK");
+        }),
         Command::Admin {
             command:
                 AdminCommand::Create {

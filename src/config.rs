@@ -1,7 +1,12 @@
-//! Typed configuration: defaults, then the command line and `ATIENDE_*` variables (clap reads
-//! both). Secrets never appear in `Debug`.
+//! Typed configuration. Layers, weakest first: defaults, the TOML file (`--config FILE`, or
+//! `atiende.toml` in the data dir), then `ATIENDE_*` environment variables and command-line
+//! flags (clap reads both). Secrets never appear in `Debug` or `config check`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -28,5 +33,147 @@ impl Default for Config {
             max_upload_bytes: 25 * 1024 * 1024,
             public_url: None,
         }
+    }
+}
+
+/// What `atiende.toml` may set (unknown keys are refused, so a typo is not silently ignored).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub public_url: Option<String>,
+    pub secure_cookies: Option<bool>,
+    pub max_upload_mb: Option<u64>,
+    /// tracing filter, e.g. "info" or "info,atiende::mail=debug" (ATIENDE_LOG overrides).
+    pub log: Option<String>,
+    /// "pretty" (default) or "json" (ATIENDE_LOG_FORMAT overrides).
+    pub log_format: Option<String>,
+}
+
+/// Values from flags or `ATIENDE_*` variables (None when neither was given).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub public_url: Option<String>,
+    pub secure_cookies: Option<bool>,
+    pub max_upload_mb: Option<u64>,
+}
+
+/// The file to read: the one named, else `atiende.toml` in the data dir when it exists.
+pub fn file_path(named: Option<&Path>, data_dir: &Path) -> Option<PathBuf> {
+    match named {
+        Some(p) => Some(p.to_path_buf()),
+        None => Some(data_dir.join("atiende.toml")).filter(|p| p.exists()),
+    }
+}
+
+pub fn read_file(path: Option<&Path>) -> AppResult<FileConfig> {
+    let Some(path) = path else {
+        return Ok(FileConfig::default());
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        AppError::internal(format!(
+            "cannot read the configuration {}: {e}",
+            path.display()
+        ))
+    })?;
+    toml::from_str(&text)
+        .map_err(|e| AppError::internal(format!("configuration {}: {e}", path.display())))
+}
+
+impl Config {
+    /// Layers the file under the overrides and checks the result.
+    pub fn resolve(data_dir: PathBuf, file: &FileConfig, o: &Overrides) -> AppResult<Config> {
+        let d = Config::default();
+        let listen = o.listen.clone().or(file.listen.clone()).unwrap_or(d.listen);
+        listen.parse::<std::net::SocketAddr>().map_err(|_| {
+            AppError::internal(format!(
+                "listen = `{listen}` is not an address like 0.0.0.0:8080 or 127.0.0.1:8080"
+            ))
+        })?;
+        let public_url = o
+            .public_url
+            .clone()
+            .or(file.public_url.clone())
+            .map(|u| u.trim_end_matches('/').to_string());
+        if let Some(u) = &public_url {
+            let ok = (u.starts_with("https://") || u.starts_with("http://"))
+                && u.split_once("://")
+                    .is_some_and(|(_, h)| !h.is_empty() && !h.contains(' '));
+            if !ok {
+                return Err(AppError::internal(format!(
+                    "public_url = `{u}` is not an address like https://soporte.tienda.cl"
+                )));
+            }
+        }
+        let max_upload_mb = o.max_upload_mb.or(file.max_upload_mb).unwrap_or(25);
+        if !(1..=1024).contains(&max_upload_mb) {
+            return Err(AppError::internal(format!(
+                "max_upload_mb = {max_upload_mb} must be between 1 and 1024"
+            )));
+        }
+        if let Some(f) = &file.log_format {
+            if f != "json" && f != "pretty" {
+                return Err(AppError::internal(format!(
+                    "log_format = `{f}` must be pretty or json"
+                )));
+            }
+        }
+        Ok(Config {
+            listen,
+            data_dir,
+            secure_cookies: o.secure_cookies.or(file.secure_cookies).unwrap_or(false),
+            max_upload_bytes: max_upload_mb as usize * 1024 * 1024,
+            public_url,
+            ..d
+        })
+    }
+
+    /// The effective configuration as TOML (for `atiende config check`).
+    pub fn describe(&self, file: &FileConfig) -> String {
+        let effective = FileConfig {
+            listen: Some(self.listen.clone()),
+            public_url: self.public_url.clone(),
+            secure_cookies: Some(self.secure_cookies),
+            max_upload_mb: Some((self.max_upload_bytes / (1024 * 1024)) as u64),
+            log: std::env::var("ATIENDE_LOG").ok().or(file.log.clone()),
+            log_format: std::env::var("ATIENDE_LOG_FORMAT")
+                .ok()
+                .or(file.log_format.clone()),
+        };
+        let body = toml::to_string(&effective).unwrap_or_default();
+        format!("# data dir: {}\n{body}", self.data_dir.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_and_checks() {
+        let file: FileConfig =
+            toml::from_str("listen = \"127.0.0.1:9000\"\npublic_url = \"https://s.tienda.cl/\"\n")
+                .unwrap();
+        let c = Config::resolve("d".into(), &file, &Overrides::default()).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:9000");
+        assert_eq!(c.public_url.as_deref(), Some("https://s.tienda.cl"));
+        let o = Overrides {
+            listen: Some("0.0.0.0:1".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Config::resolve("d".into(), &file, &o).unwrap().listen,
+            "0.0.0.0:1"
+        );
+        assert!(
+            toml::from_str::<FileConfig>("lisen = \"x\"").is_err(),
+            "typos are refused"
+        );
+        let bad = FileConfig {
+            listen: Some("nope".into()),
+            ..Default::default()
+        };
+        assert!(Config::resolve("d".into(), &bad, &Overrides::default()).is_err());
     }
 }

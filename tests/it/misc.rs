@@ -402,3 +402,54 @@ async fn status_page_and_metrics() {
         assert!(metrics.contains(line), "{line} in {metrics}");
     }
 }
+
+/// OPS-5 configuration: `atiende.toml` in the data dir, overridden by `ATIENDE_*` variables;
+/// `config check` prints the effective values and refuses typos with the key's name.
+#[tokio::test]
+async fn configuration_file_and_check() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("atiende.toml"),
+        "public_url = \"https://soporte.tienda.cl/\"\nmax_upload_mb = 1\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(bin())
+        .args(["config", "check", "--data"])
+        .arg(dir.path())
+        .env("ATIENDE_LISTEN", "127.0.0.1:9009")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("listen = \"127.0.0.1:9009\""), "{text}");
+    assert!(
+        text.contains("public_url = \"https://soporte.tienda.cl\""),
+        "{text}"
+    );
+    assert!(text.contains("max_upload_mb = 1"), "{text}");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "max_uplod_mb = 3\n").unwrap();
+    let out = std::process::Command::new(bin())
+        .args(["config", "check", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("max_uplod_mb"));
+
+    // The server reads the same file: a 2 MB upload is over its 1 MB limit.
+    admin_create(dir.path(), ADMIN_EMAIL, "Admin", ADMIN_PASSWORD, "admin");
+    let s = Server::start_in(dir.path(), &[]);
+    let api = s.admin().await.fresh();
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(vec![7u8; 2 * 1024 * 1024]).file_name("grande.bin"),
+    );
+    let res = api
+        .request(reqwest::Method::POST, "/api/v1/uploads")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+}
