@@ -81,6 +81,24 @@ pub fn read_file(path: Option<&Path>) -> AppResult<FileConfig> {
         .map_err(|e| AppError::internal(format!("configuration {}: {e}", path.display())))
 }
 
+/// A tracing filter that means what it says: a lone word must be a level ("warning" would
+/// otherwise be read as a target name and silence everything else).
+fn check_log(filter: &str) -> AppResult<()> {
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    let bad = || {
+        AppError::internal(format!(
+            "log = `{filter}` is not a log filter like \"info\" or \"info,atiende::mail=debug\""
+        ))
+    };
+    tracing_subscriber::EnvFilter::try_new(filter).map_err(|_| bad())?;
+    for part in filter.split(',').map(str::trim) {
+        if !part.contains('=') && !LEVELS.contains(&part.to_ascii_lowercase().as_str()) {
+            return Err(bad());
+        }
+    }
+    Ok(())
+}
+
 impl Config {
     /// Layers the file under the overrides and checks the result.
     pub fn resolve(data_dir: PathBuf, file: &FileConfig, o: &Overrides) -> AppResult<Config> {
@@ -111,6 +129,9 @@ impl Config {
             return Err(AppError::internal(format!(
                 "max_upload_mb = {max_upload_mb} must be between 1 and 1024"
             )));
+        }
+        if let Some(l) = &file.log {
+            check_log(l)?;
         }
         if let Some(f) = &file.log_format {
             if f != "json" && f != "pretty" {
@@ -170,6 +191,16 @@ mod tests {
             toml::from_str::<FileConfig>("lisen = \"x\"").is_err(),
             "typos are refused"
         );
+        let typo = FileConfig {
+            log: Some("warning".into()),
+            ..Default::default()
+        };
+        assert!(Config::resolve("d".into(), &typo, &Overrides::default()).is_err());
+        let fine = FileConfig {
+            log: Some("warn,atiende::mail=debug".into()),
+            ..Default::default()
+        };
+        assert!(Config::resolve("d".into(), &fine, &Overrides::default()).is_ok());
         let bad = FileConfig {
             listen: Some("nope".into()),
             ..Default::default()

@@ -11,7 +11,8 @@ pub const BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 pub struct Metrics {
     /// Responses by status class: 1xx..5xx.
     by_class: [AtomicU64; 5],
-    /// Cumulative counts per bucket (index i counts durations ≤ BUCKETS[i]).
+    /// Counts per bucket, not cumulative (index i: BUCKETS[i-1] < duration ≤ BUCKETS[i]); the
+    /// sums are made when rendering, so a scrape never sees a smaller count above a larger.
     buckets: [AtomicU64; 10],
     count: AtomicU64,
     sum_micros: AtomicU64,
@@ -21,13 +22,11 @@ impl Metrics {
     pub fn observe(&self, status: u16, took: Duration) {
         let class = (status / 100).clamp(1, 5) as usize - 1;
         self.by_class[class].fetch_add(1, Ordering::Relaxed);
-        let secs = took.as_secs_f64();
-        for (i, le) in BUCKETS.iter().enumerate() {
-            if secs <= *le {
-                self.buckets[i].fetch_add(1, Ordering::Relaxed);
-            }
-        }
         self.count.fetch_add(1, Ordering::Relaxed);
+        let secs = took.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|le| secs <= *le) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
         self.sum_micros
             .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
     }
@@ -47,13 +46,15 @@ impl Metrics {
             "# HELP atiende_http_request_duration_seconds Time to the response headers.\n",
         );
         out.push_str("# TYPE atiende_http_request_duration_seconds histogram\n");
+        let mut cumulative = 0;
         for (i, le) in BUCKETS.iter().enumerate() {
+            cumulative += self.buckets[i].load(Ordering::Relaxed);
             out.push_str(&format!(
-                "atiende_http_request_duration_seconds_bucket{{le=\"{le}\"}} {}\n",
-                self.buckets[i].load(Ordering::Relaxed)
+                "atiende_http_request_duration_seconds_bucket{{le=\"{le}\"}} {cumulative}\n"
             ));
         }
-        let count = self.count.load(Ordering::Relaxed);
+        // Counted before its bucket: never below the finite buckets.
+        let count = self.count.load(Ordering::Relaxed).max(cumulative);
         out.push_str(&format!(
             "atiende_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}\n"
         ));

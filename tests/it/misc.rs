@@ -378,6 +378,16 @@ async fn status_page_and_metrics() {
         .clone();
     assert_eq!(c["health"]["status"], "failing");
     assert!(c["health"]["last_error"].is_null());
+    assert_eq!(public["details"], false);
+    assert!(public["disk_free_bytes"].is_null());
+    // A request a local proxy forwards is not "this machine".
+    let proxied = reqwest::Client::new()
+        .get(format!("{}/metrics", s.base))
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(proxied.status(), 403);
     let page = reqwest::get(format!("{}/status", s.base)).await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();

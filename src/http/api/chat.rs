@@ -226,7 +226,8 @@ struct Visitor {
     /// The visitor has the chat panel open (answers count as seen only then).
     visible: bool,
     last_typing: Option<Instant>,
-    last_read: Option<Instant>,
+    /// The newest answer the visitor has read.
+    read_up_to: u64,
 }
 
 fn error_frame(code: &str, message: &str) -> String {
@@ -265,7 +266,7 @@ impl Visitor {
             tickets: HashSet::new(),
             visible: false,
             last_typing: None,
-            last_read: None,
+            read_up_to: 0,
         };
         let mut events = v.state.bus.subscribe();
         let mut shutdown = v.state.shutdown.clone();
@@ -687,10 +688,13 @@ impl Visitor {
                 Ok(Vec::new())
             }
             ClientFrame::Read { up_to } => {
-                if !self.visible || Self::too_soon(&mut self.last_read, Duration::from_secs(1)) {
+                let up_to: u64 = up_to.parse().unwrap_or(0);
+                // Only news is worth a look: a notice for what was already read is dropped,
+                // a newer one never is.
+                if !self.visible || up_to <= self.read_up_to {
                     return Ok(Vec::new());
                 }
-                let up_to: u64 = up_to.parse().unwrap_or(0);
+                self.read_up_to = up_to;
                 let (account_id, contact_id) = (self.account.id, self.session.contact_id);
                 let ids: Vec<u64> = self
                     .state

@@ -32,6 +32,9 @@ pub struct ChannelStatus {
 pub struct Status {
     /// ok, degraded (a channel fails) or failing (the store takes no writes).
     pub status: String,
+    /// False for visitors: the figures below are then zero, for administrators and this
+    /// machine only.
+    pub details: bool,
     pub version: String,
     pub uptime_seconds: u64,
     pub store_writable: bool,
@@ -60,8 +63,27 @@ fn disk_free(path: &std::path::Path) -> Option<u64> {
         .map(|s| s.f_bavail as u64 * s.f_frsize as u64)
 }
 
+/// Whether the store takes writes, probed with an empty commit at most every 15 s (a status
+/// page anyone may open must not make the disk work on every hit).
+async fn writable(state: &AppState) -> bool {
+    static LAST: std::sync::Mutex<Option<(std::time::Instant, bool)>> = std::sync::Mutex::new(None);
+    let cached = LAST
+        .lock()
+        .ok()
+        .and_then(|l| *l)
+        .filter(|(at, _)| at.elapsed() < std::time::Duration::from_secs(15));
+    if let Some((_, ok)) = cached {
+        return ok;
+    }
+    let ok = state.store.write(|_, _| Ok(())).await.is_ok();
+    if let Ok(mut l) = LAST.lock() {
+        *l = Some((std::time::Instant::now(), ok));
+    }
+    ok
+}
+
 async fn gather(state: &AppState, details: bool) -> AppResult<Status> {
-    let writable = state.store.write(|_, _| Ok(())).await.is_ok();
+    let writable = writable(state).await;
     let store: Store = state.store.clone();
     let (depths, list) = store
         .read(|txn| Ok((mail_store::queue_depths(txn)?, accounts::list(txn)?)))
@@ -76,7 +98,13 @@ async fn gather(state: &AppState, details: bool) -> AppResult<Status> {
             health: health.iter().find(|(id, _)| *id == a.id).map(|(_, h)| {
                 let mut h = h.clone();
                 if !details {
+                    // Anyone sees up or down; the rest is for administrators.
                     h.last_error = None;
+                    h.last_error_at = None;
+                    h.connected_at = None;
+                    h.fetched = 0;
+                    h.skipped = 0;
+                    h.failures = 0;
                 }
                 h
             }),
@@ -87,7 +115,9 @@ async fn gather(state: &AppState, details: bool) -> AppResult<Status> {
             .as_ref()
             .is_some_and(|h| h.status == HealthStatus::Failing)
     });
+    let shown = |v: u64| if details { v } else { 0 };
     Ok(Status {
+        details,
         status: if !writable {
             "failing"
         } else if failing {
@@ -97,13 +127,13 @@ async fn gather(state: &AppState, details: bool) -> AppResult<Status> {
         }
         .into(),
         version: env!("CARGO_PKG_VERSION").into(),
-        uptime_seconds: state.started.elapsed().as_secs(),
+        uptime_seconds: shown(state.started.elapsed().as_secs()),
         store_writable: writable,
-        commits: state.store.commit_count(),
-        mail_outbox: depths.0,
-        outbox: depths.1,
-        chat_visitors: state.chat_online.count(),
-        disk_free_bytes: disk_free(&state.config.data_dir),
+        commits: shown(state.store.commit_count()),
+        mail_outbox: shown(depths.0),
+        outbox: shown(depths.1),
+        chat_visitors: shown(state.chat_online.count()),
+        disk_free_bytes: disk_free(&state.config.data_dir).filter(|_| details),
         channels,
     })
 }
@@ -113,6 +143,15 @@ type Family = (&'static str, &'static str, &'static str, fn(&Health) -> u64);
 
 fn is_admin(user: &Option<CurrentUser>) -> bool {
     user.as_ref().is_some_and(|u| u.user.role == Role::Admin)
+}
+
+/// A request from this machine itself — not one a local reverse proxy forwards (those carry
+/// forwarding headers and come from anywhere).
+fn is_local(peer: &SocketAddr, headers: &HeaderMap) -> bool {
+    let forwarded = ["forwarded", "x-forwarded-for", "x-real-ip"]
+        .iter()
+        .any(|h| headers.contains_key(*h));
+    peer.ip().to_canonical().is_loopback() && !forwarded
 }
 
 #[utoipa::path(get, path = "/api/v1/status", tag = "service",
@@ -182,12 +221,32 @@ pub async fn page(
         ));
     }
     let gib = |b: u64| format!("{:.1} GB", b as f64 / 1e9);
+    // The figures are for administrators (signed in) only.
+    let figures = if s.details {
+        format!(
+            "<dt>{up}</dt><dd>{uptime} s</dd><dt>{mail}</dt><dd>{mail_outbox}</dd><dt>{other}</dt><dd>{outbox}</dd>\
+<dt>{chats}</dt><dd>{chat}</dd><dt>{disk}</dt><dd>{free}</dd><dt>{backup}</dt><dd>{never}</dd>",
+            up = tr("En marcha desde hace", "Up for"),
+            uptime = s.uptime_seconds,
+            mail = tr("Correos en cola", "Mails queued"),
+            mail_outbox = s.mail_outbox,
+            other = tr("Respuestas de otros canales en espera", "Other channels' answers waiting"),
+            outbox = s.outbox,
+            chats = tr("Visitantes con el chat abierto", "Visitors with the chat open"),
+            chat = s.chat_visitors,
+            disk = tr("Espacio libre", "Free disk"),
+            free = s.disk_free_bytes.map(gib).unwrap_or_else(|| "—".into()),
+            backup = tr("Último respaldo", "Last backup"),
+            never = tr("nunca (los respaldos llegan con `atiende backup`)", "never (backups come with `atiende backup`)"),
+        )
+    } else {
+        String::new()
+    };
     let html = format!(
         "<!doctype html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>Atiende · {title}</title><link rel=\"stylesheet\" href=\"{css}\"></head><body class=\"hosted\"><main>\
 <h1>{title}</h1><p class=\"status status-{code}\" role=\"status\">{state_text}</p>\
-<dl><dt>{v}</dt><dd>{version}</dd><dt>{up}</dt><dd>{uptime} s</dd><dt>{mail}</dt><dd>{mail_outbox}</dd>\
-<dt>{other}</dt><dd>{outbox}</dd><dt>{chats}</dt><dd>{chat}</dd><dt>{disk}</dt><dd>{free}</dd><dt>{backup}</dt><dd>{never}</dd></dl>\
+<dl><dt>{v}</dt><dd>{version}</dd>{figures}</dl>\
 <h2>{channels}</h2><table><thead><tr><th>{name}</th><th>{kind}</th><th>{conn}</th><th></th></tr></thead><tbody>{rows}</tbody></table>\
 </main></body></html>",
         lang = if en { "en" } else { "es" },
@@ -196,18 +255,6 @@ pub async fn page(
         code = s.status,
         v = tr("Versión", "Version"),
         version = s.version,
-        up = tr("En marcha desde hace", "Up for"),
-        uptime = s.uptime_seconds,
-        mail = tr("Correos en cola", "Mails queued"),
-        mail_outbox = s.mail_outbox,
-        other = tr("Respuestas de otros canales en espera", "Other channels' answers waiting"),
-        outbox = s.outbox,
-        chats = tr("Visitantes con el chat abierto", "Visitors with the chat open"),
-        chat = s.chat_visitors,
-        disk = tr("Espacio libre", "Free disk"),
-        free = s.disk_free_bytes.map(gib).unwrap_or_else(|| "—".into()),
-        backup = tr("Último respaldo", "Last backup"),
-        never = tr("nunca (los respaldos llegan con `atiende backup`)", "never (backups come with `atiende backup`)"),
         channels = tr("Canales", "Channels"),
         name = tr("Cuenta", "Account"),
         kind = tr("Canal", "Channel"),
@@ -225,14 +272,15 @@ pub async fn page(
 pub async fn metrics(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     user: Option<CurrentUser>,
 ) -> AppResult<Response> {
-    if !peer.ip().is_loopback() && !is_admin(&user) {
+    if !is_local(&peer, &headers) && !is_admin(&user) {
         return Err(AppError::forbidden(
             "metrics are served to this machine (loopback) or an administrator's token",
         ));
     }
-    let s = gather(&state, false).await?;
+    let s = gather(&state, true).await?;
     let mut out = String::new();
     let gauge = |out: &mut String, name: &str, help: &str, value: u64| {
         out.push_str(&format!(
