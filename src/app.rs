@@ -151,10 +151,13 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
     })
     .await?;
 
-    // Pollers commit the mail in hand and log out; the outbox finishes its current send.
-    for task in mail_tasks {
-        let _ = tokio::time::timeout(Duration::from_secs(8), task).await;
-    }
+    // Pollers commit the mail in hand and log out; the outbox finishes its current send. One
+    // bound for all of them keeps the whole stop within 10 s.
+    let _ = tokio::time::timeout(
+        Duration::from_secs(5),
+        futures_util::future::join_all(mail_tasks),
+    )
+    .await;
     stop_indexer.store(true, Ordering::SeqCst);
     drop(store);
     // The writer ends once every Store handle is gone; it then drops the database, which

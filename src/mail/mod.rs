@@ -155,9 +155,13 @@ pub async fn supervise(
     for r in running.values() {
         let _ = r.stop.send(true);
     }
-    for (_, r) in running {
-        let _ = tokio::time::timeout(Duration::from_secs(5), r.task).await;
-    }
+    // All together, within one bound: the process must exit within seconds of SIGTERM.
+    let tasks = running.into_values().map(|r| r.task);
+    let _ = tokio::time::timeout(
+        Duration::from_secs(4),
+        futures_util::future::join_all(tasks),
+    )
+    .await;
 }
 
 /// Sends what the outbox holds: claim (marked "sending" and committed), hand to SMTP, then

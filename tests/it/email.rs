@@ -1015,7 +1015,7 @@ async fn outbox_survives_failures_and_crashes() {
 #[tokio::test]
 async fn health_recovery_and_content() {
     let support = "tardio";
-    let s = Server::start();
+    let mut s = Server::start();
     let api = s.admin().await;
     let mut settings = servers().account_settings(support);
     settings["max_message_kb"] = json!(8);
@@ -1085,6 +1085,15 @@ async fn health_recovery_and_content() {
     );
     let (st, _) = api.get(image["url"].as_str().unwrap()).await;
     assert_eq!(st, 200);
+
+    // SIGTERM with a poller connected: the process stops within 10 s (OPS: graceful stop).
+    let began = std::time::Instant::now();
+    s.stop();
+    assert!(
+        began.elapsed() < std::time::Duration::from_secs(10),
+        "stopped in {:?}",
+        began.elapsed()
+    );
 }
 
 /// IMAP over TLS and with STARTTLS, verified against a CA the server trusts (SSL_CERT_FILE,
