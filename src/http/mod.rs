@@ -211,6 +211,15 @@ async fn count_request(
     res
 }
 
+/// Text made safe inside HTML elements and quoted attributes (pages the server renders).
+pub fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
 /// A 413 is sent before the body was read; telling the client the connection closes keeps it
 /// from reusing a connection that still carries the rest of that body.
 async fn close_after_unread_body(mut res: axum::response::Response) -> axum::response::Response {

@@ -5,7 +5,7 @@ use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
 use super::contacts::{self, ContactFacts};
 use super::tables::*;
-use super::{codec, event, Effects};
+use super::{codec, Effects};
 use crate::domain::*;
 use crate::error::AppResult;
 
@@ -95,7 +95,6 @@ pub fn agents_available(txn: &ReadTransaction, account_id: u64) -> AppResult<boo
 pub fn mark(
     txn: &WriteTransaction,
     fx: &mut Effects,
-    contact_id: u64,
     ids: &[u64],
     status: DeliveryStatus,
 ) -> AppResult<()> {
@@ -107,19 +106,16 @@ pub fn mark(
         DeliveryStatus::Received => 4,
     };
     let mut changed = Vec::new();
-    {
-        let mut messages = txn.open_table(MESSAGE_ID_TO_MESSAGE)?;
-        for id in ids {
-            let found: Option<Message> = codec::get(&messages, *id)?;
-            let Some(mut m) = found else { continue };
-            if m.direction != Direction::Outbound || rank(m.status) >= rank(status) {
-                continue;
-            }
-            m.status = status;
-            m.status_detail = None;
-            messages.insert(m.id, codec::encode(&m)?.as_slice())?;
-            changed.push(m);
+    for id in ids {
+        let found: Option<Message> = codec::get(&txn.open_table(MESSAGE_ID_TO_MESSAGE)?, *id)?;
+        let Some(mut m) = found else { continue };
+        if m.direction != Direction::Outbound || rank(m.status) >= rank(status) {
+            continue;
         }
+        m.status = status;
+        m.status_detail = None;
+        super::tickets::update_message(txn, fx, &m)?;
+        changed.push(m);
     }
     if changed.is_empty() {
         return Ok(());
@@ -142,16 +138,6 @@ pub fn mark(
     let mut outbox = txn.open_table(OUTBOX_ID_TO_ITEM)?;
     for k in done {
         outbox.remove(k)?;
-    }
-    for m in changed {
-        let mut e = event("message.updated");
-        e.ticket_number = Some(m.ticket_number);
-        e.message_id = Some(m.id);
-        e.contact_id = Some(contact_id);
-        if let Some(t) = super::tickets::get_w(txn, m.ticket_number)? {
-            e.account_id = Some(t.account_id);
-        }
-        fx.emit(e);
     }
     Ok(())
 }
@@ -206,17 +192,6 @@ pub fn sent_by_mail(
             );
         }
     }
-    txn.open_table(MESSAGE_ID_TO_MESSAGE)?
-        .insert(m.id, codec::encode(&m)?.as_slice())?;
     txn.open_table(OUTBOX_ID_TO_ITEM)?.remove(item_id)?;
-    let mut e = event("message.updated");
-    e.ticket_number = Some(m.ticket_number);
-    e.message_id = Some(m.id);
-    if let Some(t) = super::tickets::get_w(txn, m.ticket_number)? {
-        // Agents see only the accounts they work on: the event says whose it is.
-        e.account_id = Some(t.account_id);
-        e.contact_id = Some(t.contact_id);
-    }
-    fx.emit(e);
-    Ok(())
+    super::tickets::update_message(txn, fx, &m)
 }

@@ -30,24 +30,20 @@ pub fn ensure_secret(txn: &WriteTransaction) -> AppResult<()> {
     Ok(())
 }
 
+/// Reads the secret from `meta` in either kind of transaction (migrations create it).
+fn read_secret(meta: &impl ReadableTable<&'static str, &'static [u8]>) -> AppResult<Vec<u8>> {
+    meta.get(SECRET_KEY)?
+        .map(|g| g.value().to_vec())
+        .ok_or_else(|| AppError::internal("mail secret missing"))
+}
+
 /// The data dir's secret (reply tokens, Message-IDs, signed form start times).
 pub fn secret(txn: &ReadTransaction) -> AppResult<Vec<u8>> {
-    let meta = txn.open_table(META)?;
-    let secret = meta
-        .get(SECRET_KEY)?
-        .map(|g| g.value().to_vec())
-        .ok_or_else(|| AppError::internal("mail secret missing"))?;
-    Ok(secret)
+    read_secret(&txn.open_table(META)?)
 }
 
 fn secret_w(txn: &WriteTransaction) -> AppResult<Vec<u8>> {
-    ensure_secret(txn)?;
-    let meta = txn.open_table(META)?;
-    let secret = meta
-        .get(SECRET_KEY)?
-        .map(|g| g.value().to_vec())
-        .ok_or_else(|| AppError::internal("mail secret missing"))?;
-    Ok(secret)
+    read_secret(&txn.open_table(META)?)
 }
 
 /// The address administrators use Atiende at (for links in mail when `--public-url` is unset).
@@ -605,22 +601,6 @@ fn get_message(txn: &WriteTransaction, id: u64) -> AppResult<Option<Message>> {
     codec::get(&txn.open_table(MESSAGE_ID_TO_MESSAGE)?, id)
 }
 
-fn put_message(
-    txn: &WriteTransaction,
-    fx: &mut Effects,
-    m: &Message,
-    account_id: u64,
-) -> AppResult<()> {
-    txn.open_table(MESSAGE_ID_TO_MESSAGE)?
-        .insert(m.id, codec::encode(m)?.as_slice())?;
-    let mut e = event("message.updated");
-    e.ticket_number = Some(m.ticket_number);
-    e.account_id = Some(account_id);
-    e.message_id = Some(m.id);
-    fx.emit(e);
-    Ok(())
-}
-
 /// The account whose SMTP server sends system mail: the one marked `system_mail`, else the
 /// first email account with an SMTP server.
 pub fn system_account(txn: &WriteTransaction) -> AppResult<Option<Account>> {
@@ -756,7 +736,7 @@ pub fn claim(
             meta.message_id = Some(mail_id.clone());
             meta.subject = subject.clone();
             remember_mail_id(txn, &mail_id, message.id)?;
-            put_message(txn, fx, &message, ticket.account_id)?;
+            tickets::update_message(txn, fx, &message)?;
             Outgoing {
                 item: item.clone(),
                 account: account.clone(),
@@ -828,10 +808,7 @@ fn set_message_status(
     if let Some(mut m) = get_message(txn, id)? {
         m.status = status;
         m.status_detail = detail;
-        let account = tickets::get_w(txn, m.ticket_number)?
-            .map(|t| t.account_id)
-            .unwrap_or_default();
-        put_message(txn, fx, &m, account)?;
+        tickets::update_message(txn, fx, &m)?;
     }
     Ok(())
 }
@@ -942,7 +919,7 @@ pub fn resend(
     }
     m.status = DeliveryStatus::Queued;
     m.status_detail = None;
-    put_message(txn, fx, &m, ticket.account_id)?;
+    tickets::update_message(txn, fx, &m)?;
     let kind = if m.user_id.is_some() {
         MailKind::Reply
     } else {

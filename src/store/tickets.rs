@@ -222,6 +222,23 @@ pub(crate) fn insert_message(txn: &WriteTransaction, m: &Message) -> AppResult<(
     Ok(())
 }
 
+/// Saves a changed message (delivery status, mail headers) and announces it as
+/// `message.updated` under its ticket's account and contact, so only those who may see the
+/// ticket hear of it.
+pub fn update_message(txn: &WriteTransaction, fx: &mut Effects, m: &Message) -> AppResult<()> {
+    txn.open_table(MESSAGE_ID_TO_MESSAGE)?
+        .insert(m.id, codec::encode(m)?.as_slice())?;
+    let mut e = event("message.updated");
+    e.ticket_number = Some(m.ticket_number);
+    e.message_id = Some(m.id);
+    if let Some(t) = get_w(txn, m.ticket_number)? {
+        e.account_id = Some(t.account_id);
+        e.contact_id = Some(t.contact_id);
+    }
+    fx.emit(e);
+    Ok(())
+}
+
 /// TICK-2: a customer message joins their open ticket on the account or opens a new one.
 pub fn ingest(
     txn: &WriteTransaction,

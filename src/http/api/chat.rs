@@ -490,10 +490,9 @@ impl Visitor {
         if ids.is_empty() {
             return Ok(());
         }
-        let contact = self.session.contact_id;
         self.state
             .store
-            .write(move |txn, fx| chat::mark(txn, fx, contact, &ids, status))
+            .write(move |txn, fx| chat::mark(txn, fx, &ids, status))
             .await
     }
 

@@ -17,6 +17,7 @@ use crate::domain::rut::Rut;
 use crate::domain::{Account, Channel, Millis};
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::assets::Assets;
+use crate::http::escape_html;
 use crate::http::ApiPath;
 use crate::state::AppState;
 use crate::store::contacts::ContactFacts;
@@ -170,14 +171,6 @@ impl Text {
     }
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
 async fn form_account(state: &AppState, id: u64) -> AppResult<(Account, FormSettings)> {
     let account = state
         .store
@@ -263,7 +256,7 @@ async fn render_page(
         let req = required.contains(&f);
         let label = format!(
             "{}{}",
-            escape(&text.get(&format!("form.{f}"))),
+            escape_html(&text.get(&format!("form.{f}"))),
             if req { " *" } else { "" }
         );
         let attr = if req { " required" } else { "" };
@@ -285,10 +278,10 @@ async fn render_page(
     let intro = settings
         .intro
         .as_deref()
-        .map(|i| format!("<p class=\"intro\">{}</p>", escape(i)))
+        .map(|i| format!("<p class=\"intro\">{}</p>", escape_html(i)))
         .unwrap_or_default();
     let error = error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape_html(e)))
         .unwrap_or_default();
     let action = if embed {
         format!("/f/{id}?embed=1")
@@ -303,11 +296,11 @@ async fn render_page(
 <div class=\"hp\" aria-hidden=\"true\"><label for=\"f-hp\">{hp_label}</label><input id=\"f-hp\" name=\"{HONEYPOT}\" tabindex=\"-1\" autocomplete=\"off\"></div>\
 <input type=\"hidden\" name=\"{STARTED}\" value=\"{started}\">\
 <button type=\"submit\">{send}</button></form></main></body></html>",
-        title = escape(&title),
+        title = escape_html(&title),
         css = crate::http::assets::url("form.css"),
         body_class = if embed { "embed" } else { "hosted" },
-        hp_label = escape(&text.get("form.honeypot")),
-        send = escape(&text.get("form.send")),
+        hp_label = escape_html(&text.get("form.honeypot")),
+        send = escape_html(&text.get("form.send")),
     );
     Ok((
         [(header::CONTENT_SECURITY_POLICY, frame_policy(&settings))],
@@ -712,11 +705,11 @@ pub async fn submit_page(
             let html = format!(
                 "<!doctype html>\n<html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title><link rel=\"stylesheet\" href=\"{css}\"></head>\
 <body class=\"{class}\"><main><h1>{title}</h1><p class=\"thanks\" role=\"status\">{thanks}</p><p class=\"number\">{ticket} #{number}</p></main></body></html>",
-                title = escape(&settings.title.clone().unwrap_or(account.name)),
+                title = escape_html(&settings.title.clone().unwrap_or(account.name)),
                 css = crate::http::assets::url("form.css"),
                 class = if embed { "embed" } else { "hosted" },
-                thanks = escape(&thanks),
-                ticket = escape(&text.get("form.ticket")),
+                thanks = escape_html(&thanks),
+                ticket = escape_html(&text.get("form.ticket")),
                 number = done.ticket_number,
             );
             (

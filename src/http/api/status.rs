@@ -16,6 +16,7 @@ use crate::auth::CurrentUser;
 use crate::domain::{Channel, Role};
 use crate::error::{AppError, AppResult};
 use crate::health::{Health, HealthStatus};
+use crate::http::escape_html;
 use crate::state::AppState;
 use crate::store::{accounts, mail as mail_store, Store};
 
@@ -169,13 +170,6 @@ pub async fn json(
     Ok((code, Json(s)))
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// GET /status: the human page (Spanish, or English for browsers that ask for it).
 pub async fn page(
     State(state): State<AppState>,
@@ -215,9 +209,9 @@ pub async fn page(
         };
         rows.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{health}</td><td>{}</td></tr>",
-            escape(&c.name),
+            escape_html(&c.name),
             c.kind.as_str(),
-            escape(&error)
+            escape_html(&error)
         ));
     }
     let gib = |b: u64| format!("{:.1} GB", b as f64 / 1e9);
