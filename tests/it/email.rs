@@ -72,6 +72,20 @@ async fn wait_mailbox(user: &str, n: usize) -> Vec<String> {
     .await
 }
 
+/// A customer mails `to` through the SMTP server (envelope and From are the same address).
+async fn customer_writes(from: &str, to: &str, subject: &str, extra_headers: &str, body: &str) {
+    servers()
+        .send(from, to, &mail(from, to, subject, extra_headers, body))
+        .await;
+}
+
+/// The number of the account's first ticket, once it exists.
+async fn first_ticket(api: &Api, account: &str) -> u64 {
+    wait_tickets(api, account, 1).await[0]["number"]
+        .as_u64()
+        .unwrap()
+}
+
 /// A plain-text mail; `extra_headers` (lines) may replace the generated Message-ID.
 fn mail(from: &str, to: &str, subject: &str, extra_headers: &str, body: &str) -> String {
     let mut head = format!("From: Cliente Prueba <{from}>\nTo: {to}\nSubject: {subject}\n");
@@ -114,19 +128,14 @@ async fn a_full_exchange_threads_both_ways() {
     let customer_addr = format!("{customer}@cliente.test");
 
     // 1. The customer writes.
-    servers()
-        .send(
-            &customer_addr,
-            &support_addr,
-            &mail(
-                &customer_addr,
-                &support_addr,
-                "Pedido atrasado",
-                "Message-ID: <primero@cliente.test>",
-                "Hola, mi pedido 123 no llega. ¿Qué pasó?",
-            ),
-        )
-        .await;
+    customer_writes(
+        &customer_addr,
+        &support_addr,
+        "Pedido atrasado",
+        "Message-ID: <primero@cliente.test>",
+        "Hola, mi pedido 123 no llega. ¿Qué pasó?",
+    )
+    .await;
     let t = wait_tickets(&api, &acc, 1).await;
     let number = t[0]["number"].as_u64().unwrap();
     let first = &wait_messages(&api, number, 1).await[0];
@@ -172,19 +181,14 @@ async fn a_full_exchange_threads_both_ways() {
 
     // 3. The customer answers from a client that drops References (In-Reply-To only) and
     //    writes to the plain address.
-    servers()
-        .send(
-            &customer_addr,
-            &support_addr,
-            &mail(
-                &customer_addr,
-                &support_addr,
-                "Re: Pedido atrasado",
-                &format!("In-Reply-To: <{our_id}>"),
-                "Gracias, quedo atento.\n\nEl lun, 23 nov 2026, Soporte escribió:\n> Hola, ya lo revisamos",
-            ),
-        )
-        .await;
+    customer_writes(
+        &customer_addr,
+        &support_addr,
+        "Re: Pedido atrasado",
+        &format!("In-Reply-To: <{our_id}>"),
+        "Gracias, quedo atento.\n\nEl lun, 23 nov 2026, Soporte escribió:\n> Hola, ya lo revisamos",
+    )
+    .await;
     let m = wait_messages(&api, number, 3).await;
     assert_eq!(m[2]["text"], "Gracias, quedo atento.");
     assert!(m[2]["mail"]["quoted"].as_str().unwrap().contains("> Hola"));
@@ -196,19 +200,14 @@ async fn a_full_exchange_threads_both_ways() {
         .unwrap()
         .trim_end_matches('>')
         .to_string();
-    servers()
-        .send(
-            &customer_addr,
-            &token_addr,
-            &mail(
-                &customer_addr,
-                &token_addr,
-                "otra cosa",
-                "",
-                "Una consulta más.",
-            ),
-        )
-        .await;
+    customer_writes(
+        &customer_addr,
+        &token_addr,
+        "otra cosa",
+        "",
+        "Una consulta más.",
+    )
+    .await;
     wait_messages(&api, number, 4).await;
     assert_eq!(
         tickets_of(&api, &acc).await.len(),
@@ -231,9 +230,7 @@ async fn threading_rules() {
     let support_addr = format!("{support}@atiende.test");
     let customer_addr = format!("{customer}@cliente.test");
     let send = |from: String, to: String, subject: &'static str, headers: String| async move {
-        servers()
-            .send(&from, &to, &mail(&from, &to, subject, &headers, "texto"))
-            .await;
+        customer_writes(&from, &to, subject, &headers, "texto").await;
     };
 
     send(
@@ -243,9 +240,7 @@ async fn threading_rules() {
         "Message-ID: <c-1@cliente.test>".into(),
     )
     .await;
-    let number = wait_tickets(&api, &acc, 1).await[0]["number"]
-        .as_u64()
-        .unwrap();
+    let number = first_ticket(&api, &acc).await;
     api.created(
         &format!("/api/v1/tickets/{number}/messages"),
         json!({"text": "respuesta"}),
@@ -379,16 +374,8 @@ async fn loops_and_bounces() {
     let customer_addr = format!("{customer}@cliente.test");
 
     // A person's first mail: a ticket and one auto-reply.
-    servers()
-        .send(
-            &customer_addr,
-            &support_addr,
-            &mail(&customer_addr, &support_addr, "Hola", "", "Necesito ayuda"),
-        )
-        .await;
-    let number = wait_tickets(&api, &acc, 1).await[0]["number"]
-        .as_u64()
-        .unwrap();
+    customer_writes(&customer_addr, &support_addr, "Hola", "", "Necesito ayuda").await;
+    let number = first_ticket(&api, &acc).await;
     let inbox = wait_mailbox(&customer, 1).await;
     assert_eq!(
         header(&inbox[0], "Auto-Submitted").as_deref(),
@@ -396,31 +383,20 @@ async fn loops_and_bounces() {
     );
     assert!(inbox[0].contains("Recibimos tu mensaje"));
     // A second new ticket the same day: no second auto-reply.
-    servers()
-        .send(
-            &customer_addr,
-            &support_addr,
-            &mail(&customer_addr, &support_addr, "Otro tema", "", "Otra cosa"),
-        )
-        .await;
+    customer_writes(&customer_addr, &support_addr, "Otro tema", "", "Otra cosa").await;
     wait_tickets(&api, &acc, 2).await;
 
     // Automatic mail that answers no ticket: never a ticket.
     let automatic = ["Auto-Submitted: auto-replied", "X-Autoreply: yes"];
     for h in automatic {
-        servers()
-            .send(
-                &customer_addr,
-                &support_addr,
-                &mail(
-                    &customer_addr,
-                    &support_addr,
-                    "Fuera de la oficina",
-                    h,
-                    "Vuelvo el lunes",
-                ),
-            )
-            .await;
+        customer_writes(
+            &customer_addr,
+            &support_addr,
+            "Fuera de la oficina",
+            h,
+            "Vuelvo el lunes",
+        )
+        .await;
     }
     // Empty envelope sender (Return-Path: <>) and MAILER-DAEMON.
     servers()
@@ -453,13 +429,7 @@ async fn loops_and_bounces() {
     ];
     for (h, who) in bulk {
         let from = format!("{who}@cliente.test");
-        servers()
-            .send(
-                &from,
-                &support_addr,
-                &mail(&from, &support_addr, "Boletín", h, "novedades"),
-            )
-            .await;
+        customer_writes(&from, &support_addr, "Boletín", h, "novedades").await;
     }
     // A marker mail from a person, processed after all of the above (UID order).
     servers()
@@ -715,22 +685,15 @@ async fn system_mail_reaches_people() {
     // A ticket to talk about.
     let customer_addr = format!("{customer}@cliente.test");
     let support_addr = format!("{support}@atiende.test");
-    servers()
-        .send(
-            &customer_addr,
-            &support_addr,
-            &mail(
-                &customer_addr,
-                &support_addr,
-                "Factura",
-                "",
-                "No me llegó la factura de octubre.",
-            ),
-        )
-        .await;
-    let number = wait_tickets(&api, &acc, 1).await[0]["number"]
-        .as_u64()
-        .unwrap();
+    customer_writes(
+        &customer_addr,
+        &support_addr,
+        "Factura",
+        "",
+        "No me llegó la factura de octubre.",
+    )
+    .await;
+    let number = first_ticket(&api, &acc).await;
     api.enable(&agent_id, &acc, "enabled").await;
 
     // Assignment by someone else, then an @mention.
@@ -873,16 +836,8 @@ async fn outbox_survives_failures_and_crashes() {
     let acc = email_account(&api, &support, json!({})).await;
     let customer_addr = format!("{customer}@cliente.test");
     let support_addr = format!("{support}@atiende.test");
-    servers()
-        .send(
-            &customer_addr,
-            &support_addr,
-            &mail(&customer_addr, &support_addr, "Ayuda", "", "hola"),
-        )
-        .await;
-    let number = wait_tickets(&api, &acc, 1).await[0]["number"]
-        .as_u64()
-        .unwrap();
+    customer_writes(&customer_addr, &support_addr, "Ayuda", "", "hola").await;
+    let number = first_ticket(&api, &acc).await;
     let real_smtp = json!({"host": "127.0.0.1", "port": servers().smtp_port, "security": "plain"});
 
     // 1. Nobody listens on the SMTP port: the reply stays queued with the reason, then goes

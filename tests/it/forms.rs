@@ -199,33 +199,7 @@ async fn hosted_embedded_and_raw_submissions() {
     assert_eq!(body["created_ticket"], true);
     assert_eq!(tickets_of(&api, &acc).await.len(), 3);
 
-    // Refusals, each with its reason and no ticket.
-    let refused = |res: reqwest::Response| async move {
-        let st = res.status().as_u16();
-        let v: Value = res.json().await.unwrap();
-        (
-            st,
-            v["error"]["code"].as_str().unwrap_or_default().to_string(),
-        )
-    };
-    let post = |fields: Vec<(&'static str, String)>, origin: &'static str| {
-        http.post(format!("{}/api/v1/forms/{acc}/submissions", s.base))
-            .header("origin", origin)
-            .form(&fields)
-            .send()
-    };
-    let ok = || {
-        vec![
-            ("email", "x@cliente.test".to_string()),
-            ("message", "hola".to_string()),
-        ]
-    };
-    let mut with_honeypot = ok();
-    with_honeypot.push(("website", "http://spam.test".into()));
-    assert_eq!(
-        refused(post(with_honeypot, "http://tienda.test").await.unwrap()).await,
-        (422, "spam_suspected".into())
-    );
+    // Refusals, each with its reason and no ticket: (extra field, origin, status, code).
     let page = http
         .get(format!("{}/f/{acc}", s.base))
         .send()
@@ -234,39 +208,62 @@ async fn hosted_embedded_and_raw_submissions() {
         .text()
         .await
         .unwrap();
-    let mut too_fast = ok();
-    too_fast.push(("_started", hidden(&page, "_started")));
-    assert_eq!(
-        refused(post(too_fast, "http://tienda.test").await.unwrap()).await,
-        (422, "too_fast".into())
-    );
-    let mut forged = ok();
-    forged.push(("_started", "1.abcdef0123".into()));
-    assert_eq!(
-        refused(post(forged, "http://tienda.test").await.unwrap()).await,
-        (422, "form_expired".into())
-    );
-    assert_eq!(
-        refused(post(ok(), "http://malo.test").await.unwrap()).await,
-        (403, "forbidden".into())
-    );
-    let mut bad_rut = ok();
-    bad_rut.push(("rut", "12.345.678-9".into()));
-    assert_eq!(
-        refused(post(bad_rut, "http://tienda.test").await.unwrap()).await,
-        (422, "invalid_rut".into())
-    );
-    assert_eq!(
-        refused(
-            post(
-                vec![("email", "x@cliente.test".into())],
-                "http://tienda.test"
+    let fresh_start = hidden(&page, "_started");
+    let cases = [
+        (
+            Some(("website", "http://spam.test")),
+            "http://tienda.test",
+            422,
+            "spam_suspected",
+        ),
+        (
+            Some(("_started", fresh_start.as_str())),
+            "http://tienda.test",
+            422,
+            "too_fast",
+        ),
+        (
+            Some(("_started", "1.abcdef0123")),
+            "http://tienda.test",
+            422,
+            "form_expired",
+        ),
+        (None, "http://malo.test", 403, "forbidden"),
+        (
+            Some(("rut", "12.345.678-9")),
+            "http://tienda.test",
+            422,
+            "invalid_rut",
+        ),
+    ];
+    let refused = |fields: Vec<(&str, &str)>, origin: &str| {
+        let req = http
+            .post(format!("{}/api/v1/forms/{acc}/submissions", s.base))
+            .header("origin", origin)
+            .form(&fields)
+            .send();
+        async move {
+            let res = req.await.unwrap();
+            let st = res.status().as_u16();
+            let v: Value = res.json().await.unwrap();
+            (
+                st,
+                v["error"]["code"].as_str().unwrap_or_default().to_string(),
             )
-            .await
-            .unwrap()
-        )
-        .await,
-        (422, "required".into())
+        }
+    };
+    for (extra, origin, status, code) in cases {
+        let mut fields = vec![("email", "x@cliente.test"), ("message", "hola")];
+        fields.extend(extra);
+        assert_eq!(
+            refused(fields, origin).await,
+            (status, code.to_string()),
+            "{code}"
+        );
+    }
+    assert_eq!(
+        refused(vec![("email", "x@cliente.test")], "http://tienda.test").await,
+        (422, "required".to_string())
     );
     assert_eq!(tickets_of(&api, &acc).await.len(), 3);
     // The hosted page shows a refusal in the page itself.

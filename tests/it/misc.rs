@@ -352,13 +352,16 @@ async fn status_page_and_metrics() {
         (v["status"] == "degraded").then_some(v)
     })
     .await;
-    let channel = admin_view["channels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["account_id"] == id.as_str())
-        .unwrap()
-        .clone();
+    let channel_of = |status: &serde_json::Value| {
+        status["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["account_id"] == id.as_str())
+            .unwrap()
+            .clone()
+    };
+    let channel = channel_of(&admin_view);
     assert_eq!(channel["health"]["status"], "failing");
     assert!(channel["health"]["last_error"]
         .as_str()
@@ -369,13 +372,7 @@ async fn status_page_and_metrics() {
     // Anyone sees that it fails, not the server's words.
     let anon = s.anonymous();
     let public = anon.ok("/api/v1/status").await;
-    let c = public["channels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["account_id"] == id.as_str())
-        .unwrap()
-        .clone();
+    let c = channel_of(&public);
     assert_eq!(c["health"]["status"], "failing");
     assert!(c["health"]["last_error"].is_null());
     assert_eq!(public["details"], false);
