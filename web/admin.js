@@ -141,7 +141,12 @@ function Why({ me }) {
   const [error, setError] = useState('');
   useEffect(() => {
     setWhy(null);
-    api('GET', `/api/v1/assignment/why?user_id=${userId}`).then((w) => { setWhy(w); setError(''); }).catch((e) => setError(e.message));
+    // A slower answer for the agent picked before must not replace this one.
+    let current = true;
+    api('GET', `/api/v1/assignment/why?user_id=${userId}`)
+      .then((w) => { if (current) { setWhy(w); setError(''); } })
+      .catch((e) => { if (current) setError(e.message); });
+    return () => { current = false; };
   }, [userId]);
   return html`<${Section} id="why-title" title=${t('why.title')}>
     ${everyone && html`<label>${t('admin.agent')} <select value=${userId} onChange=${(e) => setUserId(e.target.value)}>
