@@ -118,6 +118,8 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
         metrics: Arc::new(crate::metrics::Metrics::default()),
     };
     tokio::spawn(idle_sweeper(state.clone()));
+    tokio::spawn(crate::backup::service::schedule(state.clone()));
+    let control = tokio::spawn(crate::backup::service::control_socket(state.clone()));
     let mail_tasks = [
         tokio::spawn(crate::mail::supervise(
             store.clone(),
@@ -158,6 +160,8 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
         futures_util::future::join_all(mail_tasks),
     )
     .await;
+    // Removes its socket file; a backup being streamed finishes on its own task.
+    let _ = tokio::time::timeout(Duration::from_secs(1), control).await;
     stop_indexer.store(true, Ordering::SeqCst);
     drop(store);
     // The writer ends once every Store handle is gone; it then drops the database, which

@@ -1,4 +1,4 @@
-//! Subcommands: serve, config check, admin create, reindex, bench, compact.
+//! Subcommands: serve, config check, admin create, reindex, bench, compact, backup, restore.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::Config;
-use crate::domain::{Role, SystemClock};
+use crate::domain::{Clock, Role, SystemClock};
 use crate::error::AppResult;
 use crate::store::{users, Store};
 
@@ -65,6 +65,20 @@ enum Command {
     Bench(crate::bench::BenchArgs),
     /// Compact the database file (with the server stopped).
     Compact {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Write a backup of the data dir to FILE (a consistent snapshot, also while the server runs).
+    Backup {
+        /// The archive to write (.tar.zst); it must not exist yet.
+        file: PathBuf,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Restore a backup into an empty (or new) data dir.
+    Restore {
+        /// An archive written by `atiende backup` or a scheduled backup.
+        file: PathBuf,
         #[command(flatten)]
         data: DataArg,
     },
@@ -170,6 +184,8 @@ pub fn main() -> ExitCode {
         } => admin_create(data.data, email, name, password, &role),
         Command::Reindex { data } => reindex(data.data),
         Command::Bench(args) => crate::bench::main(args),
+        Command::Backup { file, data } => backup(&data.data, &file),
+        Command::Restore { file, data } => restore(&file, &data.data),
         Command::Compact { data } => Store::compact_file(&data.data).map(|done| {
             println!(
                 "{}",
@@ -229,6 +245,47 @@ fn admin_create(
     if generated {
         println!("password: {password}");
     }
+    Ok(())
+}
+
+fn backup(data: &std::path::Path, file: &std::path::Path) -> AppResult<()> {
+    use crate::backup::{prepare, service, write_file};
+    if file.exists() {
+        return Err(crate::error::AppError::internal(format!(
+            "{} already exists; name a new file",
+            file.display()
+        )));
+    }
+    let manifest = match crate::store::open_for_snapshot(data)? {
+        Some(db) => write_file(file, |out| {
+            let now = SystemClock.now_ms();
+            let prepared = prepare(data, now, |p| crate::store::snapshot_database(&db, p))?;
+            prepared.stream(std::io::BufWriter::new(out)).map(|_| ())
+        })?,
+        None => write_file(file, |out| service::request(data, out))?,
+    };
+    println!(
+        "backup written to {} and checked: {} files ({} attachments), {:.1} MB before compression, schema {}",
+        file.display(),
+        manifest.files.len(),
+        manifest.attachments(),
+        manifest.total_bytes() as f64 / 1e6,
+        manifest.schema_version
+    );
+    Ok(())
+}
+
+fn restore(file: &std::path::Path, data: &std::path::Path) -> AppResult<()> {
+    let manifest = crate::backup::restore(file, data)?;
+    println!(
+        "restored {} files ({} attachments) from the backup of {} into {}; \
+         start atiende with --data {} (the search index is rebuilt at the first start)",
+        manifest.files.len(),
+        manifest.attachments(),
+        manifest.created_at,
+        data.display(),
+        data.display()
+    );
     Ok(())
 }
 

@@ -21,6 +21,28 @@ pub struct Config {
     /// The address people open Atiende at (links in mail); when unset, taken from the
     /// request's Host header.
     pub public_url: Option<String>,
+    pub backup: BackupPolicy,
+}
+
+/// Scheduled backups (OPS-3): into `dir`, every `every_hours` (0 = off), keeping `keep`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupPolicy {
+    pub dir: PathBuf,
+    pub every_hours: u64,
+    pub keep: usize,
+}
+
+/// The `[backup]` table of the file; what it leaves out keeps its default.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupFile {
+    /// Default: `backups` in the data dir.
+    pub dir: Option<PathBuf>,
+    /// Default 24; 0 turns scheduled backups off.
+    pub every_hours: Option<u64>,
+    /// Default 7.
+    pub keep: Option<usize>,
 }
 
 impl Default for Config {
@@ -32,6 +54,11 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             max_upload_bytes: 25 * 1024 * 1024,
             public_url: None,
+            backup: BackupPolicy {
+                dir: PathBuf::from("./atiende-data/backups"),
+                every_hours: 24,
+                keep: 7,
+            },
         }
     }
 }
@@ -48,6 +75,7 @@ pub struct FileConfig {
     pub log: Option<String>,
     /// "pretty" (default) or "json" (ATIENDE_LOG_FORMAT overrides).
     pub log_format: Option<String>,
+    pub backup: Option<BackupFile>,
 }
 
 /// Values from flags or `ATIENDE_*` variables (None when neither was given).
@@ -140,9 +168,21 @@ impl Config {
                 )));
             }
         }
+        let backup_file = file.backup.clone().unwrap_or_default();
+        let backup = BackupPolicy {
+            dir: backup_file.dir.unwrap_or_else(|| data_dir.join("backups")),
+            every_hours: backup_file.every_hours.unwrap_or(d.backup.every_hours),
+            keep: backup_file.keep.unwrap_or(d.backup.keep),
+        };
+        if backup.keep == 0 {
+            return Err(AppError::internal(
+                "[backup] keep = 0 would delete every backup it makes; keep at least 1",
+            ));
+        }
         Ok(Config {
             listen,
             data_dir,
+            backup,
             secure_cookies: o.secure_cookies.or(file.secure_cookies).unwrap_or(false),
             max_upload_bytes: max_upload_mb as usize * 1024 * 1024,
             public_url,
@@ -161,6 +201,11 @@ impl Config {
             log_format: std::env::var("ATIENDE_LOG_FORMAT")
                 .ok()
                 .or(file.log_format.clone()),
+            backup: Some(BackupFile {
+                dir: Some(self.backup.dir.clone()),
+                every_hours: Some(self.backup.every_hours),
+                keep: Some(self.backup.keep),
+            }),
         };
         let body = toml::to_string(&effective).unwrap_or_default();
         format!("# data dir: {}\n{body}", self.data_dir.display())

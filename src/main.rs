@@ -6,6 +6,7 @@
 
 mod app;
 mod auth;
+mod backup;
 mod bench;
 mod bus;
 mod chat;

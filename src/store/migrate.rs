@@ -54,15 +54,15 @@ fn v1_to_v2(txn: &WriteTransaction) -> AppResult<()> {
 
 pub fn stored_version(txn: &WriteTransaction) -> AppResult<Option<u64>> {
     let meta = txn.open_table(META)?;
-    let v = meta.get("schema_version")?.map(|g| {
-        let mut b = [0u8; 8];
-        let raw = g.value();
-        if raw.len() == 8 {
-            b.copy_from_slice(raw);
-        }
-        u64::from_be_bytes(b)
-    });
+    let v = meta
+        .get("schema_version")?
+        .map(|g| version_from_bytes(g.value()));
     Ok(v)
+}
+
+/// The stored form of the schema version (8 bytes, big-endian; anything else reads as 0).
+pub fn version_from_bytes(raw: &[u8]) -> u64 {
+    <[u8; 8]>::try_from(raw).map_or(0, u64::from_be_bytes)
 }
 
 pub fn set_version(txn: &WriteTransaction, v: u64) -> AppResult<()> {

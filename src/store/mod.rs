@@ -153,12 +153,117 @@ impl Store {
         Ok(last)
     }
 
+    /// Copies the database as of one read transaction into a new file at `dest`, while
+    /// writes go on; returns the snapshot's schema version.
+    pub fn snapshot_to(&self, dest: &Path) -> AppResult<u64> {
+        snapshot_database(&self.db, dest)
+    }
+
     /// Compacts the redb file (needs exclusive access: the CLI runs it with the server off).
     pub fn compact_file(data_dir: &Path) -> AppResult<bool> {
         let mut db = Database::create(data_dir.join(DB_FILE))?;
         db.compact()
             .map_err(|e| AppError::internal(format!("compact: {e}")))
     }
+}
+
+/// Opens a data dir's database for a one-off snapshot, untouched (no migration, no writer).
+/// `Ok(None)` when a running server holds it.
+pub fn open_for_snapshot(data_dir: &Path) -> AppResult<Option<Database>> {
+    let path = data_dir.join(DB_FILE);
+    if !path.exists() {
+        return Err(AppError::internal(format!(
+            "{} has no database ({DB_FILE}): is it an Atiende data dir?",
+            data_dir.display()
+        )));
+    }
+    match redb::Builder::new().set_cache_size(CACHE_BYTES).open(&path) {
+        Ok(db) => Ok(Some(db)),
+        Err(redb::DatabaseError::DatabaseAlreadyOpen) => Ok(None),
+        Err(e) => Err(AppError::internal(format!(
+            "cannot open {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// A logical copy, table by table, of one read transaction: consistent (redb readers see one
+/// commit) and compact. A table this build does not know makes it fail rather than leave
+/// something out.
+pub fn snapshot_database(db: &Database, dest: &Path) -> AppResult<u64> {
+    use redb::TableHandle;
+
+    struct Copy<'a> {
+        from: &'a ReadTransaction,
+        to: &'a Database,
+        names: Vec<String>,
+    }
+    impl TableVisitor for Copy<'_> {
+        fn visit<K: redb::Key + 'static, V: redb::Value + 'static>(
+            &mut self,
+            table: redb::TableDefinition<K, V>,
+        ) -> crate::error::AppResult<()> {
+            self.names.push(table.name().to_string());
+            let source = match self.from.open_table(table) {
+                Ok(t) => t,
+                // A data dir from an older schema, never migrated, may lack a newer table.
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            };
+            // One transaction per table keeps memory bounded; only the last one is durable.
+            let mut txn = self.to.begin_write()?;
+            txn.set_durability(redb::Durability::None);
+            {
+                let mut target = txn.open_table(table)?;
+                for row in source.iter()? {
+                    let (k, v) = row?;
+                    target.insert(k.value(), v.value())?;
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        }
+    }
+
+    let from = db.begin_read()?;
+    let to = redb::Builder::new()
+        .set_cache_size(16 * 1024 * 1024)
+        .create(dest)?;
+    let mut copy = Copy {
+        from: &from,
+        to: &to,
+        names: Vec::new(),
+    };
+    for_each_table(&mut copy)?;
+    for handle in from.list_tables()? {
+        if !copy.names.iter().any(|n| n == handle.name()) {
+            return Err(AppError::internal(format!(
+                "table `{}` is unknown to this atiende; back up with the version that wrote it",
+                handle.name()
+            )));
+        }
+    }
+    let version = match from.open_table(META) {
+        Ok(meta) => meta
+            .get("schema_version")?
+            .map_or(0, |g| migrate::version_from_bytes(g.value())),
+        Err(_) => 0,
+    };
+    // Make everything copied durable at once.
+    to.begin_write()?.commit()?;
+    Ok(version)
+}
+
+/// A value kept in the meta table (settings and small records of the whole workspace).
+pub fn meta_get(txn: &ReadTransaction, key: &str) -> AppResult<Option<Vec<u8>>> {
+    let meta = txn.open_table(META)?;
+    let value = meta.get(key)?.map(|g| g.value().to_vec());
+    Ok(value)
+}
+
+pub fn meta_put(txn: &WriteTransaction, key: &str, value: &[u8]) -> AppResult<()> {
+    txn.open_table(META)?.insert(key, value)?;
+    Ok(())
 }
 
 /// Hands out the next value of a named sequence (ticket numbers, record ids).

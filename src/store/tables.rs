@@ -109,47 +109,70 @@ pub const CHAT_TOKEN_TO_SESSION: TableDefinition<&str, &[u8]> =
 
 pub const EVENTS_KEPT: u64 = 200_000;
 
+/// Something done to every table, typed (creating them, copying them into a backup).
+pub trait TableVisitor {
+    fn visit<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &mut self,
+        table: TableDefinition<K, V>,
+    ) -> crate::error::AppResult<()>;
+}
+
+/// Every table of the schema, once: what `create_all` creates and a backup copies.
+pub fn for_each_table(visitor: &mut impl TableVisitor) -> crate::error::AppResult<()> {
+    visitor.visit(META)?;
+    visitor.visit(SEQUENCE_TO_LAST)?;
+    visitor.visit(USER_ID_TO_USER)?;
+    visitor.visit(EMAIL_TO_USER_ID)?;
+    visitor.visit(SESSION_HASH_TO_SESSION)?;
+    visitor.visit(TOKEN_HASH_TO_TOKEN)?;
+    visitor.visit(LINK_HASH_TO_PASSWORD_TOKEN)?;
+    visitor.visit(ACCOUNT_ID_TO_ACCOUNT)?;
+    visitor.visit(USER_ACCOUNT_TO_MODE)?;
+    visitor.visit(ACCOUNT_USER_TO_MODE)?;
+    visitor.visit(USER_ID_TO_BOARD)?;
+    visitor.visit(USER_TO_AGENT)?;
+    visitor.visit(ACCOUNT_USER_TO_TURN)?;
+    visitor.visit(STATE_ID_TO_STATE)?;
+    visitor.visit(CONTACT_ID_TO_CONTACT)?;
+    visitor.visit(IDENTITY_TO_CONTACT_ID)?;
+    visitor.visit(CONTACT_ACCOUNT_TO_LAST_TICKET)?;
+    visitor.visit(CONTACT_TICKET)?;
+    visitor.visit(NUMBER_TO_TICKET)?;
+    visitor.visit(TICKET_INDEX)?;
+    visitor.visit(MESSAGE_ID_TO_MESSAGE)?;
+    visitor.visit(TICKET_MESSAGE)?;
+    visitor.visit(EXTERNAL_TO_MESSAGE_ID)?;
+    visitor.visit(TICKET_COMMENT_TO_COMMENT)?;
+    visitor.visit(TICKET_HISTORY_TO_ENTRY)?;
+    visitor.visit(LABEL_ID_TO_LABEL)?;
+    visitor.visit(TEAM_ID_TO_TEAM)?;
+    visitor.visit(CANNED_ID_TO_CANNED)?;
+    visitor.visit(ATTACHMENT_ID_TO_ATTACHMENT)?;
+    visitor.visit(EVENT_ID_TO_EVENT)?;
+    visitor.visit(OUTBOX_ID_TO_ITEM)?;
+    visitor.visit(MAIL_ID_TO_ITEM)?;
+    visitor.visit(MAIL_MESSAGE_ID_TO_MESSAGE)?;
+    visitor.visit(ACCOUNT_TO_MAIL_CURSOR)?;
+    visitor.visit(ACCOUNT_TO_MAIL_SOURCE)?;
+    visitor.visit(ACCOUNT_DAY_SENDER_AUTO_REPLIED)?;
+    visitor.visit(CHAT_TOKEN_TO_SESSION)?;
+    Ok(())
+}
+
 /// Opens (and so creates) every table in one write transaction, so read transactions never
 /// meet a missing table.
-pub fn create_all(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> {
-    txn.open_table(META)?;
-    txn.open_table(SEQUENCE_TO_LAST)?;
-    txn.open_table(USER_ID_TO_USER)?;
-    txn.open_table(EMAIL_TO_USER_ID)?;
-    txn.open_table(SESSION_HASH_TO_SESSION)?;
-    txn.open_table(TOKEN_HASH_TO_TOKEN)?;
-    txn.open_table(LINK_HASH_TO_PASSWORD_TOKEN)?;
-    txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?;
-    txn.open_table(USER_ACCOUNT_TO_MODE)?;
-    txn.open_table(ACCOUNT_USER_TO_MODE)?;
-    txn.open_table(USER_ID_TO_BOARD)?;
-    txn.open_table(USER_TO_AGENT)?;
-    txn.open_table(ACCOUNT_USER_TO_TURN)?;
-    txn.open_table(STATE_ID_TO_STATE)?;
-    txn.open_table(CONTACT_ID_TO_CONTACT)?;
-    txn.open_table(IDENTITY_TO_CONTACT_ID)?;
-    txn.open_table(CONTACT_ACCOUNT_TO_LAST_TICKET)?;
-    txn.open_table(CONTACT_TICKET)?;
-    txn.open_table(NUMBER_TO_TICKET)?;
-    txn.open_table(TICKET_INDEX)?;
-    txn.open_table(MESSAGE_ID_TO_MESSAGE)?;
-    txn.open_table(TICKET_MESSAGE)?;
-    txn.open_table(EXTERNAL_TO_MESSAGE_ID)?;
-    txn.open_table(TICKET_COMMENT_TO_COMMENT)?;
-    txn.open_table(TICKET_HISTORY_TO_ENTRY)?;
-    txn.open_table(LABEL_ID_TO_LABEL)?;
-    txn.open_table(TEAM_ID_TO_TEAM)?;
-    txn.open_table(CANNED_ID_TO_CANNED)?;
-    txn.open_table(ATTACHMENT_ID_TO_ATTACHMENT)?;
-    txn.open_table(EVENT_ID_TO_EVENT)?;
-    txn.open_table(OUTBOX_ID_TO_ITEM)?;
-    txn.open_table(MAIL_ID_TO_ITEM)?;
-    txn.open_table(MAIL_MESSAGE_ID_TO_MESSAGE)?;
-    txn.open_table(ACCOUNT_TO_MAIL_CURSOR)?;
-    txn.open_table(ACCOUNT_TO_MAIL_SOURCE)?;
-    txn.open_table(ACCOUNT_DAY_SENDER_AUTO_REPLIED)?;
-    txn.open_table(CHAT_TOKEN_TO_SESSION)?;
-    Ok(())
+pub fn create_all(txn: &redb::WriteTransaction) -> crate::error::AppResult<()> {
+    struct Create<'a>(&'a redb::WriteTransaction);
+    impl TableVisitor for Create<'_> {
+        fn visit<K: redb::Key + 'static, V: redb::Value + 'static>(
+            &mut self,
+            table: TableDefinition<K, V>,
+        ) -> crate::error::AppResult<()> {
+            self.0.open_table(table)?;
+            Ok(())
+        }
+    }
+    for_each_table(&mut Create(txn))
 }
 
 pub fn identity_key(account_id: u64, external_id: &str) -> String {

@@ -324,3 +324,22 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Uploads a file as an agent would (POST /api/v1/uploads); returns the attachment.
+pub async fn upload(api: &Api, name: &str, content_type: &str, bytes: &[u8]) -> serde_json::Value {
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes.to_vec())
+            .file_name(name.to_string())
+            .mime_str(content_type)
+            .unwrap(),
+    );
+    let res = api
+        .request(reqwest::Method::POST, "/api/v1/uploads")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    res.json().await.unwrap()
+}

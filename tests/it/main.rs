@@ -4,6 +4,7 @@ mod harness;
 mod mailserver;
 
 mod assignment;
+mod backup;
 mod bad_input;
 mod bench;
 mod crash;

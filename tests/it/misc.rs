@@ -309,24 +309,6 @@ async fn demo_fills_an_empty_data_dir_with_a_realistic_workspace() {
     );
 }
 
-async fn upload(api: &Api, name: &str, content_type: &str, bytes: &[u8]) -> serde_json::Value {
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(bytes.to_vec())
-            .file_name(name.to_string())
-            .mime_str(content_type)
-            .unwrap(),
-    );
-    let res = api
-        .request(reqwest::Method::POST, "/api/v1/uploads")
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    res.json().await.unwrap()
-}
-
 /// OPS-2 and OPS-5: the status page and JSON say whether Atiende and each channel work (the
 /// error text only to administrators); /metrics speaks Prometheus to this machine.
 #[tokio::test]

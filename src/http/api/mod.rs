@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod assignment;
+pub mod backups;
 pub mod board;
 pub mod catalog;
 pub mod changelog;
@@ -56,6 +57,7 @@ pub fn routes(
         .routes(routes!(mail::resend))
         .routes(routes!(mail::escalate))
         .routes(routes!(status::json))
+        .routes(routes!(backups::list, backups::create))
         .routes(routes!(chat::socket))
         .routes(routes!(chat::file))
         .routes(routes!(users::set_status))

@@ -13,6 +13,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::CurrentUser;
+use crate::backup::service::BackupRecord;
 use crate::domain::{Channel, Role};
 use crate::error::{AppError, AppResult};
 use crate::health::{Health, HealthStatus};
@@ -49,6 +50,8 @@ pub struct Status {
     pub chat_visitors: u64,
     /// Free space where the data dir lives.
     pub disk_free_bytes: Option<u64>,
+    /// The last backup, successful or not (administrators only).
+    pub last_backup: Option<BackupRecord>,
     pub channels: Vec<ChannelStatus>,
 }
 
@@ -135,6 +138,11 @@ async fn gather(state: &AppState, details: bool) -> AppResult<Status> {
         outbox: shown(depths.1),
         chat_visitors: shown(state.chat_online.count()),
         disk_free_bytes: disk_free(&state.config.data_dir).filter(|_| details),
+        last_backup: if details {
+            crate::backup::service::last(&state.store).await?
+        } else {
+            None
+        },
         channels,
     })
 }
@@ -219,7 +227,7 @@ pub async fn page(
     let figures = if s.details {
         format!(
             "<dt>{up}</dt><dd>{uptime} s</dd><dt>{mail}</dt><dd>{mail_outbox}</dd><dt>{other}</dt><dd>{outbox}</dd>\
-<dt>{chats}</dt><dd>{chat}</dd><dt>{disk}</dt><dd>{free}</dd><dt>{backup}</dt><dd>{never}</dd>",
+<dt>{chats}</dt><dd>{chat}</dd><dt>{disk}</dt><dd>{free}</dd><dt>{backup}</dt><dd class=\"last-backup\">{last_backup}</dd>",
             up = tr("En marcha desde hace", "Up for"),
             uptime = s.uptime_seconds,
             mail = tr("Correos en cola", "Mails queued"),
@@ -231,7 +239,25 @@ pub async fn page(
             disk = tr("Espacio libre", "Free disk"),
             free = s.disk_free_bytes.map(gib).unwrap_or_else(|| "—".into()),
             backup = tr("Último respaldo", "Last backup"),
-            never = tr("nunca (los respaldos llegan con `atiende backup`)", "never (backups come with `atiende backup`)"),
+            last_backup = escape_html(&match &s.last_backup {
+                Some(b) => match &b.error {
+                    Some(e) => format!("{} {}: {e}", tr("falló el", "failed on"), b.at),
+                    None => format!(
+                        "{} — {} ({:.1} MB)",
+                        b.at,
+                        if b.file.is_empty() { "atiende backup" } else { &b.file },
+                        b.bytes as f64 / 1e6
+                    ),
+                },
+                None if state.config.backup.every_hours == 0 => {
+                    tr("nunca (los respaldos programados están apagados)", "never (scheduled backups are off)").to_string()
+                }
+                None => format!(
+                    "{} {} h",
+                    tr("aún ninguno; se respalda cada", "none yet; backups run every"),
+                    state.config.backup.every_hours
+                ),
+            }),
         )
     } else {
         String::new()
@@ -321,6 +347,20 @@ pub async fn metrics(
             "atiende_disk_free_bytes",
             "Free space of the data dir's disk.",
             free,
+        );
+    }
+    if let Some(b) = &s.last_backup {
+        gauge(
+            &mut out,
+            "atiende_last_backup_ok",
+            "1 when the last backup worked.",
+            b.error.is_none() as u64,
+        );
+        gauge(
+            &mut out,
+            "atiende_last_backup_timestamp_seconds",
+            "When the last backup was taken (Unix time).",
+            (b.at_ms / 1000).max(0) as u64,
         );
     }
     // Each metric's lines stay together (the text format wants one group per metric).
