@@ -8,12 +8,13 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::auth::RateLimiter;
-use crate::config::Config;
+use crate::config::{Config, TlsConfig, TlsSource};
 use crate::domain::{Clock, OffsetClock, SystemClock};
 use crate::error::{AppError, AppResult};
 use crate::search::Search;
 use crate::state::AppState;
 use crate::store::{users, Store};
+use crate::tls::{Tls, TlsListener};
 
 /// Hands freed heap pages back to the OS after a burst (demo generation, index rebuild), so
 /// the resident set reflects what the server keeps, not what it once used.
@@ -94,10 +95,8 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
             .map_err(|e| AppError::internal(e.to_string()))??
     };
 
-    let listener = TcpListener::bind(&config.listen)
-        .await
-        .map_err(|e| AppError::internal(format!("cannot listen on {}: {e}", config.listen)))?;
-    let addr = listener.local_addr()?;
+    let tls = start_tls(&config, store.now())?;
+    let listeners = Listeners::bind(&config, tls.as_ref()).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = AppState {
         store: store.clone(),
@@ -116,7 +115,11 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
         health: Arc::new(crate::health::HealthBoard::new(store.clock.clone())),
         chat_online: Arc::new(crate::state::Online::default()),
         metrics: Arc::new(crate::metrics::Metrics::default()),
+        tls: tls.clone(),
     };
+    if let (Some(tls), Some(tls_config)) = (&tls, &state.config.tls) {
+        spawn_certificate_keeper(tls.clone(), tls_config, &state);
+    }
     tokio::spawn(idle_sweeper(state.clone()));
     tokio::spawn(crate::backup::service::schedule(state.clone()));
     let control = tokio::spawn(crate::backup::service::control_socket(state.clone()));
@@ -132,26 +135,31 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
 
     let user_count = store.read(users::count).await?;
     // Tests and scripts read this line to learn the port (`--listen 127.0.0.1:0`).
-    println!("Atiende listening on http://{addr}");
+    let addr = listeners.main_addr;
+    println!("Atiende listening on {}://{addr}", listeners.scheme());
+    if let Some(http) = &listeners.redirect {
+        println!(
+            "HTTP (redirects to HTTPS, ACME challenges) on http://{}",
+            http.local_addr()?
+        );
+    }
     if user_count == 0 {
         println!(
-            "No users yet. Create the first administrator:\n  atiende admin create --email you@example.com --name \"Your Name\" --data {}\nor open http://{addr}/ and follow the first-run page.",
-            data_dir.display()
+            "No users yet. Create the first administrator:\n  atiende admin create --email you@example.com --name \"Your Name\" --data {}\nor open {}://{addr}/ and follow the first-run page.",
+            data_dir.display(),
+            listeners.scheme()
         );
     }
     tracing::info!(%addr, ms = started.elapsed().as_millis() as u64, "ready");
 
-    let app = crate::http::router(state);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        tracing::info!("shutting down: finishing in-flight requests");
-        let _ = shutdown_tx.send(true);
-    })
-    .await?;
+    let app = crate::http::router(state.clone());
+    listeners
+        .serve(app, state.shutdown.clone(), async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = shutdown_tx.send(true);
+        })
+        .await?;
 
     // Pollers commit the mail in hand and log out; the outbox finishes its current send. One
     // bound for all of them keeps the whole stop within 10 s.
@@ -183,6 +191,164 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
         tracing::warn!("stopped before the writer finished; the next start checks the database");
     }
     Ok(())
+}
+
+/// The certificate to serve from the first handshake: the one kept from ACME (if it still
+/// names the domain) or the configured files (which must load, or the start fails).
+fn start_tls(config: &Config, now: crate::domain::Millis) -> AppResult<Option<Arc<Tls>>> {
+    let Some(t) = &config.tls else {
+        return Ok(None);
+    };
+    Ok(Some(match &t.source {
+        TlsSource::Acme(acme) => {
+            let tls = Tls::new("acme", Some(acme.domain.clone()));
+            if let Some(kept) =
+                crate::tls::acme::load_kept(&config.data_dir.join("tls"), &acme.domain)
+            {
+                tls.install(kept, now);
+            }
+            tls
+        }
+        TlsSource::Files { cert, key } => {
+            let served = crate::tls::load_files(cert, key)?;
+            let tls = Tls::new("files", served.names.first().cloned());
+            tls.install(served, now);
+            tls
+        }
+    }))
+}
+
+/// Renews (ACME) or reloads (files) the certificate while the server runs.
+fn spawn_certificate_keeper(tls: Arc<Tls>, config: &TlsConfig, state: &AppState) {
+    let (clock, shutdown) = (state.store.clock.clone(), state.shutdown.clone());
+    match &config.source {
+        TlsSource::Acme(acme) => {
+            let dir = state.config.data_dir.join("tls");
+            tokio::spawn(crate::tls::acme::manage(
+                tls,
+                acme.clone(),
+                dir,
+                clock,
+                shutdown,
+            ));
+        }
+        TlsSource::Files { cert, key } => {
+            tokio::spawn(crate::tls::watch_files(
+                tls,
+                cert.clone(),
+                key.clone(),
+                clock,
+                shutdown,
+            ));
+        }
+    }
+}
+
+async fn bind(addr: &str) -> AppResult<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| AppError::internal(format!("cannot listen on {addr}: {e}")))
+}
+
+/// Where requests come in: plain HTTP on `listen`, or HTTPS plus an HTTP listener that
+/// redirects and answers ACME HTTP-01.
+struct Listeners {
+    main: Main,
+    main_addr: std::net::SocketAddr,
+    redirect: Option<TcpListener>,
+    tls: Option<Arc<Tls>>,
+}
+
+enum Main {
+    Plain(TcpListener),
+    Tls(TlsListener),
+}
+
+impl Listeners {
+    async fn bind(config: &Config, tls: Option<&Arc<Tls>>) -> AppResult<Listeners> {
+        let (Some(t), Some(tls)) = (&config.tls, tls) else {
+            let plain = bind(&config.listen).await?;
+            return Ok(Listeners {
+                main_addr: plain.local_addr()?,
+                main: Main::Plain(plain),
+                redirect: None,
+                tls: None,
+            });
+        };
+        let tcp = bind(&t.https_listen).await?;
+        let main_addr = tcp.local_addr()?;
+        let redirect = match &t.http_listen {
+            Some(a) => Some(bind(a).await?),
+            None => None,
+        };
+        let listener = TlsListener::new(tcp, crate::tls::server_config(tls.clone())?)?;
+        Ok(Listeners {
+            main: Main::Tls(listener),
+            main_addr,
+            redirect,
+            tls: Some(tls.clone()),
+        })
+    }
+
+    fn scheme(&self) -> &'static str {
+        match self.main {
+            Main::Plain(_) => "http",
+            Main::Tls(_) => "https",
+        }
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    async fn serve(
+        self,
+        app: axum::Router,
+        stopping: watch::Receiver<bool>,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> AppResult<()> {
+        use axum::serve::ListenerExt;
+        let redirect = match (self.redirect, &self.tls) {
+            (Some(listener), Some(tls)) => {
+                let router = crate::tls::http_router(tls.clone(), self.main_addr.port());
+                let mut stopping = stopping.clone();
+                Some(tokio::spawn(async move {
+                    axum::serve(listener, router)
+                        .with_graceful_shutdown(async move {
+                            let _ = stopping.wait_for(|s| *s).await;
+                        })
+                        .await
+                }))
+            }
+            _ => None,
+        };
+        match self.main {
+            Main::Plain(listener) => {
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+                )
+                .with_graceful_shutdown(shutdown)
+                .await?
+            }
+            Main::Tls(listener) => {
+                let app = app.layer(
+                    tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+                        axum::http::header::STRICT_TRANSPORT_SECURITY,
+                        axum::http::HeaderValue::from_static("max-age=31536000"),
+                    ),
+                );
+                // tap_io gives the TLS listener axum's ConnectInfo<SocketAddr>.
+                axum::serve(
+                    listener.tap_io(|_| {}),
+                    app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+                )
+                .with_graceful_shutdown(shutdown)
+                .await?
+            }
+        }
+        if let Some(task) = redirect {
+            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+        }
+        Ok(())
+    }
 }
 
 /// Every 30 s: agents in an assignable state who made no request for the configured minutes

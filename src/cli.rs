@@ -102,6 +102,8 @@ struct ServeArgs {
     /// Largest file agents, customers and visitors may upload, in MB (default 25).
     #[arg(long, env = "ATIENDE_MAX_UPLOAD_MB")]
     max_upload_mb: Option<u64>,
+    #[command(flatten)]
+    https: crate::config::Https,
 }
 
 impl ServeArgs {
@@ -114,6 +116,7 @@ impl ServeArgs {
             public_url: self.public_url.clone(),
             secure_cookies: self.secure_cookies,
             max_upload_mb: self.max_upload_mb,
+            https: self.https.clone(),
         };
         Ok((Config::resolve(data, &file, &overrides)?, file))
     }

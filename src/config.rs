@@ -22,7 +22,83 @@ pub struct Config {
     /// request's Host header.
     pub public_url: Option<String>,
     pub backup: BackupPolicy,
+    /// HTTPS served by Atiende itself (None: plain HTTP on `listen`, e.g. behind a proxy).
+    pub tls: Option<TlsConfig>,
+    /// Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed.
+    pub trusted_proxies: Vec<IpNet>,
 }
+
+/// An address or a network (`10.0.0.0/8`, `::1`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IpNet {
+    pub addr: std::net::IpAddr,
+    pub prefix: u8,
+}
+
+impl IpNet {
+    pub fn parse(text: &str) -> Option<IpNet> {
+        let (addr, prefix) = match text.trim().split_once('/') {
+            Some((a, p)) => (
+                a.parse::<std::net::IpAddr>().ok()?,
+                Some(p.parse::<u8>().ok()?),
+            ),
+            None => (text.trim().parse().ok()?, None),
+        };
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        (prefix <= max).then_some(IpNet { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        let bits = |ip: std::net::IpAddr| -> (u128, u8) {
+            match ip.to_canonical() {
+                std::net::IpAddr::V4(v4) => (u32::from(v4) as u128, 32),
+                std::net::IpAddr::V6(v6) => (u128::from(v6), 128),
+            }
+        };
+        let ((net, width), (candidate, cwidth)) = (bits(self.addr), bits(ip));
+        if width != cwidth {
+            return false;
+        }
+        let shift = u32::from(width - self.prefix.min(width));
+        let mask = if shift >= 128 { 0 } else { u128::MAX << shift };
+        net & mask == candidate & mask
+    }
+}
+
+/// HTTPS served by Atiende: where, and where the certificate comes from.
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    /// The TLS listener (default 0.0.0.0:443).
+    pub https_listen: String,
+    /// Plain HTTP: redirects to HTTPS and answers HTTP-01 challenges (default 0.0.0.0:80;
+    /// None when set to "off").
+    pub http_listen: Option<String>,
+    pub source: TlsSource,
+}
+
+#[derive(Debug, Clone)]
+pub enum TlsSource {
+    Acme(AcmeConfig),
+    /// Certificate chain and key in PEM files, reloaded when they change.
+    Files {
+        cert: PathBuf,
+        key: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct AcmeConfig {
+    pub domain: String,
+    pub directory: String,
+    /// The root the ACME server's own certificate chains to (private CAs).
+    pub root: Option<PathBuf>,
+    pub email: Option<String>,
+    /// "http-01" or "tls-alpn-01".
+    pub challenge: String,
+}
+
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
 
 /// Scheduled backups (OPS-3): into `dir`, every `every_hours` (0 = off), keeping `keep`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -59,6 +135,8 @@ impl Default for Config {
                 every_hours: 24,
                 keep: 7,
             },
+            tls: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -76,6 +154,64 @@ pub struct FileConfig {
     /// "pretty" (default) or "json" (ATIENDE_LOG_FORMAT overrides).
     pub log_format: Option<String>,
     pub backup: Option<BackupFile>,
+    pub https: Option<Https>,
+}
+
+/// The HTTPS and proxy settings: the `[https]` table of the file, and flags/variables.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct Https {
+    /// Serve HTTPS for this name with a certificate from an ACME CA (Let's Encrypt).
+    #[arg(long, env = "ATIENDE_DOMAIN")]
+    pub domain: Option<String>,
+    /// The ACME directory URL (default Let's Encrypt).
+    #[arg(long, env = "ATIENDE_ACME_DIRECTORY")]
+    pub acme_directory: Option<String>,
+    /// A PEM root certificate the ACME server's own chain ends in (private CAs).
+    #[arg(long, env = "ATIENDE_ACME_ROOT")]
+    pub acme_root: Option<PathBuf>,
+    /// Contact address given to the CA.
+    #[arg(long, env = "ATIENDE_ACME_EMAIL")]
+    pub acme_email: Option<String>,
+    /// http-01 (default) or tls-alpn-01.
+    #[arg(long, env = "ATIENDE_ACME_CHALLENGE")]
+    pub acme_challenge: Option<String>,
+    /// Your own certificate chain (PEM) instead of ACME; reloaded when the file changes.
+    #[arg(long, env = "ATIENDE_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "ATIENDE_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// The HTTPS listener (default 0.0.0.0:443).
+    #[arg(long, env = "ATIENDE_HTTPS_LISTEN")]
+    pub https_listen: Option<String>,
+    /// The HTTP listener for redirects and HTTP-01 (default 0.0.0.0:80; "off" for none).
+    #[arg(long, env = "ATIENDE_HTTP_LISTEN")]
+    pub http_listen: Option<String>,
+    /// Proxies (addresses or networks, comma-separated) whose X-Forwarded-* are believed.
+    #[arg(long, env = "ATIENDE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<String>>,
+}
+
+impl Https {
+    /// Each field of `over` that is set replaces this one's.
+    fn layered(&self, over: &Https) -> Https {
+        fn pick<T: Clone>(a: &Option<T>, b: &Option<T>) -> Option<T> {
+            b.clone().or_else(|| a.clone())
+        }
+        Https {
+            domain: pick(&self.domain, &over.domain),
+            acme_directory: pick(&self.acme_directory, &over.acme_directory),
+            acme_root: pick(&self.acme_root, &over.acme_root),
+            acme_email: pick(&self.acme_email, &over.acme_email),
+            acme_challenge: pick(&self.acme_challenge, &over.acme_challenge),
+            tls_cert: pick(&self.tls_cert, &over.tls_cert),
+            tls_key: pick(&self.tls_key, &over.tls_key),
+            https_listen: pick(&self.https_listen, &over.https_listen),
+            http_listen: pick(&self.http_listen, &over.http_listen),
+            trusted_proxies: pick(&self.trusted_proxies, &over.trusted_proxies),
+        }
+    }
 }
 
 /// Values from flags or `ATIENDE_*` variables (None when neither was given).
@@ -85,6 +221,100 @@ pub struct Overrides {
     pub public_url: Option<String>,
     pub secure_cookies: Option<bool>,
     pub max_upload_mb: Option<u64>,
+    pub https: Https,
+}
+
+fn check_listen(key: &str, value: &str) -> AppResult<()> {
+    value
+        .parse::<std::net::SocketAddr>()
+        .map(|_| ())
+        .map_err(|_| {
+            AppError::internal(format!(
+                "{key} = `{value}` is not an address like 0.0.0.0:8080 or 127.0.0.1:8080"
+            ))
+        })
+}
+
+/// The TLS settings, checked: a domain (ACME) or a certificate and key, not both.
+fn resolve_tls(h: &Https) -> AppResult<Option<TlsConfig>> {
+    let source =
+        match (&h.domain, &h.tls_cert, &h.tls_key) {
+            (None, None, None) => return Ok(None),
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => return Err(AppError::internal(
+                "give either domain (a certificate from ACME) or tls_cert and tls_key, not both",
+            )),
+            (None, Some(cert), Some(key)) => TlsSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            (None, _, _) => {
+                return Err(AppError::internal(
+                    "tls_cert and tls_key go together: give both files",
+                ))
+            }
+            (Some(domain), None, None) => {
+                let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+                let label_ok = |l: &str| {
+                    !l.is_empty()
+                        && l.len() <= 63
+                        && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                        && !l.starts_with('-')
+                        && !l.ends_with('-')
+                };
+                if !domain.contains('.') || !domain.split('.').all(label_ok) {
+                    return Err(AppError::internal(format!(
+                        "domain = `{domain}` is not a name like soporte.tienda.cl"
+                    )));
+                }
+                let challenge = h.acme_challenge.clone().unwrap_or_else(|| "http-01".into());
+                if challenge != "http-01" && challenge != "tls-alpn-01" {
+                    return Err(AppError::internal(format!(
+                        "acme_challenge = `{challenge}` must be http-01 or tls-alpn-01"
+                    )));
+                }
+                let directory = h
+                    .acme_directory
+                    .clone()
+                    .unwrap_or_else(|| LETS_ENCRYPT.into());
+                if !directory.starts_with("https://") {
+                    return Err(AppError::internal(format!(
+                        "acme_directory = `{directory}` must be an https:// URL"
+                    )));
+                }
+                TlsSource::Acme(AcmeConfig {
+                    domain,
+                    directory,
+                    root: h.acme_root.clone(),
+                    email: h.acme_email.clone(),
+                    challenge,
+                })
+            }
+        };
+    let https_listen = h
+        .https_listen
+        .clone()
+        .unwrap_or_else(|| "0.0.0.0:443".into());
+    check_listen("https_listen", &https_listen)?;
+    let http_listen = match h.http_listen.as_deref() {
+        Some("off") => None,
+        Some(a) => Some(a.to_string()),
+        None => Some("0.0.0.0:80".into()),
+    };
+    if let Some(a) = &http_listen {
+        check_listen("http_listen", a)?;
+    }
+    if let TlsSource::Acme(a) = &source {
+        if http_listen.is_none() && a.challenge == "http-01" {
+            return Err(AppError::internal(
+                "acme_challenge http-01 needs http_listen; use tls-alpn-01 to serve HTTPS alone",
+            ));
+        }
+    }
+    Ok(Some(TlsConfig {
+        https_listen,
+        http_listen,
+        source,
+    }))
 }
 
 /// The file to read: the one named, else `atiende.toml` in the data dir when it exists.
@@ -132,15 +362,40 @@ impl Config {
     pub fn resolve(data_dir: PathBuf, file: &FileConfig, o: &Overrides) -> AppResult<Config> {
         let d = Config::default();
         let listen = o.listen.clone().or(file.listen.clone()).unwrap_or(d.listen);
-        listen.parse::<std::net::SocketAddr>().map_err(|_| {
-            AppError::internal(format!(
-                "listen = `{listen}` is not an address like 0.0.0.0:8080 or 127.0.0.1:8080"
-            ))
-        })?;
+        check_listen("listen", &listen)?;
+        let https = file.https.clone().unwrap_or_default().layered(&o.https);
+        let tls = resolve_tls(&https)?;
+        let trusted_proxies = https
+            .trusted_proxies
+            .iter()
+            .flatten()
+            .flat_map(|list| list.split(','))
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| {
+                IpNet::parse(p).ok_or_else(|| {
+                    AppError::internal(format!(
+                        "trusted_proxies: `{p}` is not an address or network like 127.0.0.1 or 10.0.0.0/8"
+                    ))
+                })
+            })
+            .collect::<AppResult<Vec<_>>>()?;
+        // With HTTPS on, links in mail point at it unless told otherwise.
+        let https_url = tls.as_ref().and_then(|t| match &t.source {
+            TlsSource::Acme(a) => {
+                let port = t.https_listen.rsplit(':').next().unwrap_or("443");
+                Some(if port == "443" {
+                    format!("https://{}", a.domain)
+                } else {
+                    format!("https://{}:{port}", a.domain)
+                })
+            }
+            TlsSource::Files { .. } => None,
+        });
         let public_url = o
             .public_url
             .clone()
             .or(file.public_url.clone())
+            .or(https_url)
             .map(|u| u.trim_end_matches('/').to_string());
         if let Some(u) = &public_url {
             let ok = (u.starts_with("https://") || u.starts_with("http://"))
@@ -183,7 +438,12 @@ impl Config {
             listen,
             data_dir,
             backup,
-            secure_cookies: o.secure_cookies.or(file.secure_cookies).unwrap_or(false),
+            secure_cookies: o
+                .secure_cookies
+                .or(file.secure_cookies)
+                .unwrap_or(tls.is_some()),
+            tls,
+            trusted_proxies,
             max_upload_bytes: max_upload_mb as usize * 1024 * 1024,
             public_url,
             ..d
@@ -206,6 +466,7 @@ impl Config {
                 every_hours: Some(self.backup.every_hours),
                 keep: Some(self.backup.keep),
             }),
+            https: file.https.clone(),
         };
         let body = toml::to_string(&effective).unwrap_or_default();
         format!("# data dir: {}\n{body}", self.data_dir.display())

@@ -22,6 +22,7 @@ mod metrics;
 mod search;
 mod state;
 mod store;
+mod tls;
 
 fn main() -> std::process::ExitCode {
     limit_malloc_arenas();

@@ -40,6 +40,8 @@ pub struct AppState {
     pub chat_online: Arc<Online>,
     /// Request counters and latencies for /metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The certificate served, when Atiende serves HTTPS itself.
+    pub tls: Option<Arc<crate::tls::Tls>>,
 }
 
 /// Open chat connections per contact.

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod assets;
+pub mod proxy;
 
 use std::sync::Arc;
 
@@ -191,6 +192,10 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static(
                 "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
             ),
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            proxy::forwarded,
         ))
         .layer(TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_request))

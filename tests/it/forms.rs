@@ -295,8 +295,10 @@ async fn a_flood_from_one_address_is_stopped() {
     let http = reqwest::Client::new();
     let mut statuses = Vec::new();
     for i in 0..12 {
+        // A forwarding header from a peer that is not a trusted proxy changes nothing.
         let res = http
             .post(format!("{}/api/v1/forms/{acc}/submissions", s.base))
+            .header("x-forwarded-for", format!("198.51.100.{i}"))
             .json(&json!({"email": format!("p{i}@cliente.test"), "message": "hola"}))
             .send()
             .await
@@ -336,4 +338,49 @@ async fn a_flood_from_one_address_is_stopped() {
         (st.as_u16(), v["error"]["field"].as_str()),
         (422, Some("settings.fields"))
     );
+}
+
+/// Behind a trusted proxy each client is counted on its own (X-Forwarded-For), and /metrics
+/// is not served to a client the proxy forwards.
+#[tokio::test]
+async fn a_trusted_proxy_names_the_client() {
+    let dir = tempfile::tempdir().unwrap();
+    admin_create(dir.path(), ADMIN_EMAIL, "Admin", ADMIN_PASSWORD, "admin");
+    let s = Server::start_in(
+        dir.path(),
+        &[("ATIENDE_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8")],
+    );
+    let api = s.admin().await;
+    let acc = api
+        .created(
+            "/api/v1/accounts",
+            json!({"kind": "form", "name": "Contacto", "settings": {}}),
+        )
+        .await;
+    let acc = acc["id"].as_str().unwrap().to_string();
+    let http = reqwest::Client::new();
+    let submit = |client: &'static str, i: usize| {
+        http.post(format!("{}/api/v1/forms/{acc}/submissions", s.base))
+            .header("x-forwarded-for", format!("6.6.6.6, {client}, 10.0.0.2"))
+            .json(&json!({"email": format!("p{i}@cliente.test"), "message": "hola"}))
+            .send()
+    };
+    for i in 0..10 {
+        assert_eq!(submit("203.0.113.5", i).await.unwrap().status(), 201);
+    }
+    assert_eq!(submit("203.0.113.5", 10).await.unwrap().status(), 429);
+    assert_eq!(
+        submit("203.0.113.6", 11).await.unwrap().status(),
+        201,
+        "another client behind the same proxy is not limited"
+    );
+    let metrics = |forwarded: bool| {
+        let mut r = http.get(format!("{}/metrics", s.base));
+        if forwarded {
+            r = r.header("x-forwarded-for", "203.0.113.5");
+        }
+        r.send()
+    };
+    assert_eq!(metrics(true).await.unwrap().status(), 403);
+    assert_eq!(metrics(false).await.unwrap().status(), 200);
 }

@@ -105,29 +105,7 @@ impl Server {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Api {
-        let client = reqwest::Client::new();
-        let res = client
-            .post(format!("{}/api/v1/session", self.base))
-            .json(&json!({"email": email, "password": password}))
-            .send()
-            .await
-            .expect("sign in");
-        assert_eq!(res.status(), StatusCode::OK, "sign in as {email}");
-        let cookie = res
-            .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .expect("session cookie")
-            .to_string();
-        let body: Value = res.json().await.expect("json");
-        Api {
-            base: self.base.clone(),
-            client,
-            cookie: Some(cookie),
-            csrf: body["csrf_token"].as_str().map(str::to_string),
-            bearer: None,
-        }
+        sign_in(reqwest::Client::new(), &self.base, email, password).await
     }
 
     pub fn anonymous(&self) -> Api {
@@ -138,6 +116,32 @@ impl Server {
             csrf: None,
             bearer: None,
         }
+    }
+}
+
+/// Signs in at `base` with `client` (a client of its own: HTTPS tests trust a test CA).
+pub async fn sign_in(client: reqwest::Client, base: &str, email: &str, password: &str) -> Api {
+    let res = client
+        .post(format!("{base}/api/v1/session"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(res.status(), StatusCode::OK, "sign in as {email}");
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("session cookie")
+        .to_string();
+    let body: Value = res.json().await.expect("json");
+    Api {
+        base: base.to_string(),
+        client,
+        cookie: Some(cookie),
+        csrf: body["csrf_token"].as_str().map(str::to_string),
+        bearer: None,
     }
 }
 

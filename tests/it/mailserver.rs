@@ -21,7 +21,7 @@ pub struct MailServers {
 }
 
 /// A test CA and a "localhost" certificate it signs (rustls refuses a self-signed leaf).
-fn make_certs(dir: &Path) {
+pub fn make_certs(dir: &Path) {
     require("/usr/bin/openssl", "openssl");
     let d = dir.display();
     let script = format!(
@@ -40,21 +40,21 @@ fn make_certs(dir: &Path) {
     assert!(status.success(), "making test certificates failed");
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
 }
 
-fn require(tool: &str, package: &str) {
+pub fn require(tool: &str, package: &str) {
     assert!(
         Path::new(tool).exists(),
         "{tool} is missing: install the Debian package {package} (scripts/test does)"
     );
 }
 
-fn wait_port(port: u16, what: &str) {
+pub fn wait_port(port: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(

@@ -3,6 +3,7 @@
 mod harness;
 mod mailserver;
 
+mod acme;
 mod assignment;
 mod backup;
 mod bad_input;

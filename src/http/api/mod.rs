@@ -184,7 +184,10 @@ pub fn request_base(state: &AppState, headers: &axum::http::HeaderMap) -> Option
                 && h.chars()
                     .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
         })?;
-    let scheme = if state.config.secure_cookies {
+    let behind_https = headers
+        .get(crate::http::proxy::CHECKED_PROTO)
+        .is_some_and(|v| v == "https");
+    let scheme = if state.config.secure_cookies || behind_https {
         "https"
     } else {
         "http"

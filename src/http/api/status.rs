@@ -52,6 +52,8 @@ pub struct Status {
     pub disk_free_bytes: Option<u64>,
     /// The last backup, successful or not (administrators only).
     pub last_backup: Option<BackupRecord>,
+    /// The certificate, when Atiende serves HTTPS itself (administrators only).
+    pub tls: Option<crate::tls::TlsStatus>,
     pub channels: Vec<ChannelStatus>,
 }
 
@@ -143,6 +145,7 @@ async fn gather(state: &AppState, details: bool) -> AppResult<Status> {
         } else {
             None
         },
+        tls: state.tls.as_ref().filter(|_| details).map(|t| t.status()),
         channels,
     })
 }
@@ -227,7 +230,7 @@ pub async fn page(
     let figures = if s.details {
         format!(
             "<dt>{up}</dt><dd>{uptime} s</dd><dt>{mail}</dt><dd>{mail_outbox}</dd><dt>{other}</dt><dd>{outbox}</dd>\
-<dt>{chats}</dt><dd>{chat}</dd><dt>{disk}</dt><dd>{free}</dd><dt>{backup}</dt><dd class=\"last-backup\">{last_backup}</dd>",
+<dt>{chats}</dt><dd>{chat}</dd><dt>{disk}</dt><dd>{free}</dd><dt>{backup}</dt><dd class=\"last-backup\">{last_backup}</dd>{certificate}",
             up = tr("En marcha desde hace", "Up for"),
             uptime = s.uptime_seconds,
             mail = tr("Correos en cola", "Mails queued"),
@@ -239,6 +242,22 @@ pub async fn page(
             disk = tr("Espacio libre", "Free disk"),
             free = s.disk_free_bytes.map(gib).unwrap_or_else(|| "—".into()),
             backup = tr("Último respaldo", "Last backup"),
+            certificate = s.tls.as_ref().map_or(String::new(), |t| format!(
+                "<dt>{}</dt><dd class=\"certificate\">{}</dd>",
+                tr("Certificado HTTPS", "HTTPS certificate"),
+                escape_html(&format!(
+                    "{} {}{}",
+                    t.names.join(", "),
+                    t.not_after.as_deref().map_or_else(
+                        || tr("aún sin certificado", "no certificate yet").to_string(),
+                        |at| format!("{} {at}", tr("válido hasta", "valid until"))
+                    ),
+                    t.last_error.as_deref().map_or(String::new(), |e| format!(
+                        " — {}: {e}",
+                        tr("la última renovación falló", "the last renewal failed")
+                    ))
+                ))
+            )),
             last_backup = escape_html(&match &s.last_backup {
                 Some(b) => match &b.error {
                     Some(e) => format!("{} {}: {e}", tr("falló el", "failed on"), b.at),
