@@ -152,9 +152,12 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
     }
     tracing::info!(%addr, ms = started.elapsed().as_millis() as u64, "ready");
 
-    let app = crate::http::router(state.clone());
+    let stopping = state.shutdown.clone();
+    // The router takes the last AppState (and so Store) handle of this function: the writer
+    // thread ends only once every handle is gone.
+    let app = crate::http::router(state);
     listeners
-        .serve(app, state.shutdown.clone(), async move {
+        .serve(app, stopping, async move {
             shutdown_signal().await;
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = shutdown_tx.send(true);

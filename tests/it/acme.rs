@@ -292,7 +292,7 @@ async fn tls_alpn01_certificate_on_the_https_port_alone() {
     let dir = tempfile::tempdir().unwrap();
     admin_create(dir.path(), ADMIN_EMAIL, "Admin", ADMIN_PASSWORD, "admin");
     let ca = pebble.ca_file();
-    let _server = start_atiende(
+    let mut server = start_atiende(
         dir.path(),
         https,
         &[
@@ -320,6 +320,14 @@ async fn tls_alpn01_certificate_on_the_https_port_alone() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+    // SIGTERM stops the HTTPS server as promptly as the plain one.
+    let began = Instant::now();
+    server.stop();
+    assert!(
+        began.elapsed() < Duration::from_secs(10),
+        "stopped in {:?}",
+        began.elapsed()
+    );
 }
 
 /// A certificate and key of one's own: served, and replaced when the files change.
