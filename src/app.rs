@@ -65,7 +65,10 @@ pub fn serve(config: Config, demo: bool) -> AppResult<()> {
         .enable_all()
         .thread_name("atiende")
         .build()?;
-    runtime.block_on(run(config, demo))
+    let result = runtime.block_on(run(config, demo));
+    // A blocking task still running (a backup being streamed) must not hold the exit.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
 }
 
 async fn run(config: Config, demo: bool) -> AppResult<()> {

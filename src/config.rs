@@ -429,6 +429,12 @@ impl Config {
             every_hours: backup_file.every_hours.unwrap_or(d.backup.every_hours),
             keep: backup_file.keep.unwrap_or(d.backup.keep),
         };
+        if backup.every_hours > 24 * 366 {
+            return Err(AppError::internal(format!(
+                "[backup] every_hours = {} is more than a year; use 0 to turn scheduled backups off",
+                backup.every_hours
+            )));
+        }
         if backup.keep == 0 {
             return Err(AppError::internal(
                 "[backup] keep = 0 would delete every backup it makes; keep at least 1",

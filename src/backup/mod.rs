@@ -4,9 +4,10 @@
 //! rebuilt at the next start, so it is left out.
 //!
 //! A running server holds the database lock; `atiende backup` then asks it through the
-//! control socket in the data dir (see `control`) and writes what it streams. Restore only
+//! control socket in the data dir (see `service`) and writes what it streams. Restore only
 //! goes into an empty directory and checks every byte against the manifest before it
-//! reports success; on any error it removes what it wrote.
+//! reports success; on any error it removes what it wrote. Archives and restored files are
+//! readable by their owner only (they hold the TLS and ACME account keys).
 
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
@@ -16,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::Millis;
 use crate::error::{AppError, AppResult};
+use crate::store::blobs::is_sha256_hex;
 use crate::store::DB_FILE;
 
 pub mod service;
@@ -70,8 +72,15 @@ impl Drop for TempFile {
 /// is a temporary file in the data dir, removed when this is dropped.
 pub struct Prepared {
     pub manifest: Manifest,
-    sources: Vec<(FileEntry, PathBuf)>,
+    sources: Vec<(FileEntry, Source)>,
     _snapshot: TempFile,
+}
+
+/// Where a file's bytes come from when the archive is written. Small files that may change
+/// meanwhile (the configuration, a renewed certificate) are read once, with their checksum.
+enum Source {
+    File(PathBuf),
+    Bytes(Vec<u8>),
 }
 
 /// Snapshots `data_dir`. `snapshot` copies the database into the path it is given and returns
@@ -107,9 +116,16 @@ impl Prepared {
             let json = serde_json::to_vec_pretty(&self.manifest)
                 .map_err(|e| AppError::internal(format!("manifest: {e}")))?;
             append(&mut tar, MANIFEST, json.len() as u64, json.as_slice())?;
-            for (entry, path) in &self.sources {
-                let file = std::fs::File::open(path)?;
-                append(&mut tar, &entry.path, entry.bytes, file.take(entry.bytes))?;
+            for (entry, source) in &self.sources {
+                match source {
+                    Source::File(path) => {
+                        let file = std::fs::File::open(path)?;
+                        append(&mut tar, &entry.path, entry.bytes, file.take(entry.bytes))?;
+                    }
+                    Source::Bytes(bytes) => {
+                        append(&mut tar, &entry.path, entry.bytes, bytes.as_slice())?;
+                    }
+                }
             }
             tar.finish()?;
         }
@@ -135,17 +151,23 @@ fn append<W: Write>(
 
 /// The files a backup holds, with sizes and checksums. Attachments are named by their
 /// SHA-256 already; restore checks that name against the bytes.
-fn collect(data_dir: &Path, db_snapshot: &Path) -> AppResult<Vec<(FileEntry, PathBuf)>> {
-    let mut files = vec![(hashed(DB_FILE, db_snapshot)?, db_snapshot.to_path_buf())];
+fn collect(data_dir: &Path, db_snapshot: &Path) -> AppResult<Vec<(FileEntry, Source)>> {
+    let mut files = vec![(
+        hashed(DB_FILE, db_snapshot)?,
+        Source::File(db_snapshot.to_path_buf()),
+    )];
     let config = data_dir.join(CONFIG_FILE);
     if config.is_file() {
-        files.push((hashed(CONFIG_FILE, &config)?, config));
+        files.push(in_memory(CONFIG_FILE, &config)?);
     }
     let tls = data_dir.join(TLS_DIR);
     if tls.is_dir() {
         for path in sorted_files(&tls)? {
-            let name = format!("{TLS_DIR}/{}", file_name(&path)?);
-            files.push((hashed(&name, &path)?, path));
+            let name = file_name(&path)?;
+            // A renewal's temporary file is not part of the state.
+            if !name.ends_with(".tmp") {
+                files.push(in_memory(&format!("{TLS_DIR}/{name}"), &path)?);
+            }
         }
     }
     let attachments = data_dir.join(ATTACHMENTS);
@@ -157,7 +179,7 @@ fn collect(data_dir: &Path, db_snapshot: &Path) -> AppResult<Vec<(FileEntry, Pat
             }
             for path in sorted_files(&dir)? {
                 let sha = file_name(&path)?;
-                if sha.len() != 64 || !sha.starts_with(&prefix) {
+                if !is_sha256_hex(&sha) || !sha.starts_with(&prefix) {
                     continue;
                 }
                 let bytes = std::fs::metadata(&path)?.len();
@@ -167,7 +189,7 @@ fn collect(data_dir: &Path, db_snapshot: &Path) -> AppResult<Vec<(FileEntry, Pat
                         bytes,
                         sha256: sha,
                     },
-                    path,
+                    Source::File(path),
                 ));
             }
         }
@@ -200,6 +222,16 @@ fn sorted_dirs(dir: &Path) -> AppResult<Vec<PathBuf>> {
 
 fn sorted_files(dir: &Path) -> AppResult<Vec<PathBuf>> {
     sorted_entries(dir, false)
+}
+
+fn in_memory(name: &str, path: &Path) -> AppResult<(FileEntry, Source)> {
+    let bytes = std::fs::read(path)?;
+    let entry = FileEntry {
+        path: name.to_string(),
+        bytes: bytes.len() as u64,
+        sha256: hex::encode(Sha256::digest(&bytes)),
+    };
+    Ok((entry, Source::Bytes(bytes)))
 }
 
 fn hashed(name: &str, path: &Path) -> AppResult<FileEntry> {
@@ -273,6 +305,16 @@ fn read_archive(archive: impl Read, into: Option<&Path>) -> AppResult<Manifest> 
     if let Some(bad) = manifest.files.iter().find(|f| !safe_path(&f.path)) {
         return Err(corrupt(format!("unexpected path {}", bad.path)));
     }
+    // Attachments are named by their SHA-256: a name that is not its own checksum would
+    // restore a file the database finds under another content.
+    if let Some(bad) = manifest.files.iter().find(|f| {
+        f.path.starts_with(ATTACHMENTS) && f.path.rsplit('/').next() != Some(f.sha256.as_str())
+    }) {
+        return Err(corrupt(format!(
+            "{} is not named by its checksum",
+            bad.path
+        )));
+    }
     let mut seen = vec![false; manifest.files.len()];
     let index_of: std::collections::HashMap<&str, usize> = manifest
         .files
@@ -288,18 +330,21 @@ fn read_archive(archive: impl Read, into: Option<&Path>) -> AppResult<Manifest> 
             .ok_or_else(|| corrupt(format!("{path} is not in the manifest")))?;
         let expected = &manifest.files[index];
         let mut hasher = Sha256::new();
+        // One byte more than promised is enough to know the entry is wrong: a damaged
+        // archive cannot fill the disk.
+        let mut limited = (&mut entry).take(expected.bytes + 1);
         let bytes = match into {
             Some(dir) => {
                 let dest = dir.join(&expected.path);
                 if let Some(parent) = dest.parent() {
-                    std::fs::create_dir_all(parent)?;
+                    private_dirs(parent)?;
                 }
-                let mut file = std::fs::File::create(&dest)?;
-                let n = copy_hashing(&mut entry, &mut hasher, Some(&mut file))?;
+                let mut file = private_file(&dest)?;
+                let n = copy_hashing(&mut limited, &mut hasher, Some(&mut file))?;
                 file.sync_all()?;
                 n
             }
-            None => copy_hashing(&mut entry, &mut hasher, None)?,
+            None => copy_hashing(&mut limited, &mut hasher, None)?,
         };
         if seen[index] {
             return Err(corrupt(format!("{path} appears twice")));
@@ -359,7 +404,7 @@ pub fn restore(archive: &Path, data_dir: &Path) -> AppResult<Manifest> {
             ),
         ));
     }
-    std::fs::create_dir_all(data_dir)?;
+    private_dirs(data_dir)?;
     match read_archive(std::io::BufReader::new(file), Some(data_dir)) {
         Ok(manifest) => Ok(manifest),
         Err(e) => {
@@ -379,6 +424,26 @@ pub fn restore(archive: &Path, data_dir: &Path) -> AppResult<Manifest> {
     }
 }
 
+/// A new file only its owner may read: backups hold the TLS and ACME account keys.
+fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+}
+
+/// Directories (and their missing parents) only their owner may enter.
+pub fn private_dirs(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+}
+
 /// Writes a backup to `dest` through a temporary name, reads it back through, and only then
 /// gives it its name: a file with the final name is always a whole, checked backup.
 pub fn write_file(
@@ -387,7 +452,7 @@ pub fn write_file(
 ) -> AppResult<Manifest> {
     let partial = PathBuf::from(format!("{}.partial", dest.display()));
     let guard = TempFile(partial.clone());
-    let mut file = std::fs::File::create(&partial)
+    let mut file = private_file(&partial)
         .map_err(|e| AppError::internal(format!("cannot create {}: {e}", partial.display())))?;
     produce(&mut file)?;
     file.sync_all()?;

@@ -3,8 +3,10 @@
 //! (`atiende.sock` in the data dir; whoever may open it may read the data dir anyway).
 
 use std::io::{BufRead, Read, Write};
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tokio::sync::watch;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -135,8 +137,8 @@ pub async fn run(state: &AppState, trigger: &str) -> AppResult<BackupRecord> {
     let policy = state.config.backup.clone();
     let now = store.now();
     let outcome = tokio::task::spawn_blocking({
-        let store = store.clone();
-        move || into_dir(&store, &data_dir, &policy, now)
+        let (store, stop) = (store.clone(), state.shutdown.clone());
+        move || into_dir(&store, &data_dir, &policy, now, stop)
     })
     .await
     .map_err(|e| AppError::internal(format!("backup task failed: {e}")))
@@ -159,8 +161,9 @@ fn into_dir(
     data_dir: &Path,
     policy: &BackupPolicy,
     now: Millis,
+    stop: watch::Receiver<bool>,
 ) -> AppResult<(String, Manifest)> {
-    std::fs::create_dir_all(&policy.dir).map_err(|e| {
+    super::private_dirs(&policy.dir).map_err(|e| {
         AppError::internal(format!(
             "cannot create the backup dir {}: {e}",
             policy.dir.display()
@@ -169,16 +172,50 @@ fn into_dir(
     let name = file_name(now);
     let prepared = prepare(data_dir, now, |p| store.snapshot_to(p))?;
     let manifest = write_file(&policy.dir.join(&name), |file| {
-        prepared.stream(std::io::BufWriter::new(file)).map(|_| ())
+        let out = StopWriter { inner: file, stop };
+        prepared.stream(std::io::BufWriter::new(out)).map(|_| ())
     })?;
     prune(&policy.dir, policy.keep)?;
     Ok((name, manifest))
 }
 
+const NAME_TIME: &str = "%Y%m%d-%H%M%S-%3f";
+
 /// `atiende-20261124-031500-123.tar.zst` (UTC, to the millisecond): names sort by time.
 fn file_name(at: Millis) -> String {
     let when = chrono::DateTime::from_timestamp_millis(at).unwrap_or_default();
-    format!("{PREFIX}{}{SUFFIX}", when.format("%Y%m%d-%H%M%S-%3f"))
+    format!("{PREFIX}{}{SUFFIX}", when.format(NAME_TIME))
+}
+
+/// When the backup named `name` was taken.
+fn taken_at(name: &str) -> Option<Millis> {
+    let stamp = name.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?;
+    chrono::NaiveDateTime::parse_from_str(stamp, NAME_TIME)
+        .ok()
+        .map(|t| t.and_utc().timestamp_millis())
+}
+
+/// A writer that fails once the server is stopping: a long backup must not hold the stop
+/// past its 10 s (the partial file is removed, and the next start or schedule tries again).
+struct StopWriter<W> {
+    inner: W,
+    stop: watch::Receiver<bool>,
+}
+
+impl<W: Write> Write for StopWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if *self.stop.borrow() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Interrupted,
+                "the server is stopping",
+            ));
+        }
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// The backups in `dir`, oldest first.
@@ -208,35 +245,52 @@ fn prune(dir: &Path, keep: usize) -> AppResult<()> {
     Ok(())
 }
 
-/// When the next scheduled backup is due: an interval after the last one (an hour after a
-/// failed one, or sooner if the interval is shorter), never within the first minute of a
-/// start, and ten minutes after the first start of a data dir that has none.
-pub fn next_due(last: Option<&BackupRecord>, interval_hours: u64, now: Millis) -> Millis {
-    let interval = interval_hours as i64 * HOUR_MS;
-    let due = match last {
-        None => now + 10 * 60_000,
-        Some(r) if r.error.is_some() => r.at_ms + interval.min(HOUR_MS),
-        Some(r) => r.at_ms + interval,
+/// When the next scheduled backup is due: an interval after the newest one in the backup
+/// dir (an hour after a failed attempt, or sooner if the interval is shorter), never within
+/// the first minute of a start, and ten minutes after start when the dir has none.
+pub fn next_due(
+    newest: Option<Millis>,
+    failed_at: Option<Millis>,
+    interval_hours: u64,
+    now: Millis,
+) -> Millis {
+    let interval = (interval_hours as i64).saturating_mul(HOUR_MS);
+    let due = match (newest, failed_at) {
+        (_, Some(failed)) if newest.is_none_or(|n| failed > n) => {
+            failed.saturating_add(interval.min(HOUR_MS))
+        }
+        (Some(n), _) => n.saturating_add(interval),
+        (None, _) => now + 10 * 60_000,
     };
     due.max(now + 60_000)
 }
 
-/// Backs up on the configured schedule until shutdown.
+/// Backs up on the configured schedule until shutdown. Only backups in the backup dir count
+/// (one written elsewhere by `atiende backup` is no substitute for the kept series).
 pub async fn schedule(state: AppState) {
-    let hours = state.config.backup.every_hours;
-    if hours == 0 {
+    let policy = state.config.backup.clone();
+    if policy.every_hours == 0 {
         return;
     }
     let mut shutdown = state.shutdown.clone();
+    let mut failed_at = None;
     loop {
-        let last = last(&state.store).await.ok().flatten();
+        let dir = policy.dir.clone();
+        let newest = tokio::task::spawn_blocking(move || list(&dir))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .and_then(|files| files.iter().rev().find_map(|(name, _)| taken_at(name)));
         let now = state.store.now();
-        let wait = (next_due(last.as_ref(), hours, now) - now).max(0) as u64;
+        let wait = (next_due(newest, failed_at, policy.every_hours, now) - now).max(0) as u64;
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
             _ = shutdown.wait_for(|s| *s) => return,
         }
-        let _ = run(&state, "schedule").await;
+        failed_at = run(&state, "schedule")
+            .await
+            .err()
+            .map(|_| state.store.now());
     }
 }
 
@@ -282,25 +336,39 @@ pub async fn control_socket(state: AppState) {
 
 /// One request: the line `backup`, answered by `ok` and the archive, or `error: why`.
 async fn answer(state: AppState, stream: tokio::net::UnixStream) -> AppResult<()> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    // The request is read before any lock is taken: a client that says nothing holds up
+    // nobody's backup.
+    let mut reader = tokio::io::BufReader::new(stream);
+    let mut line = String::new();
+    let read = tokio::time::timeout(
+        Duration::from_secs(5),
+        (&mut reader).take(64).read_line(&mut line),
+    )
+    .await;
+    let mut stream = reader.into_inner();
+    if !matches!(read, Ok(Ok(_))) || line.trim() != "backup" {
+        let _ = stream.write_all(b"error: unknown request\n").await;
+        return Ok(());
+    }
     let _one = RUNNING.lock().await;
     let stream = stream.into_std()?;
     stream.set_nonblocking(false)?;
-    let store = state.store.clone();
+    // A reader that stops reading must not hold the backup (and the stop) forever.
+    stream.set_write_timeout(Some(Duration::from_secs(60)))?;
+    let (store, stop) = (state.store.clone(), state.shutdown.clone());
     let data_dir = state.config.data_dir.clone();
     let now = store.now();
     let outcome = tokio::task::spawn_blocking(move || -> AppResult<(String, Manifest)> {
-        let mut reader = std::io::BufReader::new(stream.try_clone()?);
-        let mut line = String::new();
-        (&mut reader).take(64).read_line(&mut line)?;
         let mut out = stream;
-        if line.trim() != "backup" {
-            let _ = writeln!(out, "error: unknown request");
-            return Err(AppError::bad_request("control", "unknown control request"));
-        }
         match prepare(&data_dir, now, |p| store.snapshot_to(p)) {
             Ok(prepared) => {
                 writeln!(out, "ok")?;
-                let manifest = prepared.stream(std::io::BufWriter::new(&mut out))?;
+                let writer = StopWriter {
+                    inner: &mut out,
+                    stop,
+                };
+                let manifest = prepared.stream(std::io::BufWriter::new(writer))?;
                 Ok((String::new(), manifest))
             }
             Err(e) => {
@@ -348,35 +416,34 @@ pub fn request(data_dir: &Path, out: &mut impl Write) -> AppResult<()> {
 mod tests {
     use super::*;
 
-    fn record(at_ms: Millis, failed: bool) -> BackupRecord {
-        BackupRecord {
-            at: String::new(),
-            at_ms,
-            trigger: "schedule".into(),
-            file: String::new(),
-            bytes: 0,
-            attachments: 0,
-            error: failed.then(|| "disk full".into()),
-        }
-    }
-
     #[test]
-    fn schedule_follows_the_last_backup() {
+    fn schedule_follows_the_newest_backup_in_the_dir() {
         let now = 100 * HOUR_MS;
-        assert_eq!(next_due(None, 24, now), now + 600_000, "first start");
+        assert_eq!(next_due(None, None, 24, now), now + 600_000, "first start");
         assert_eq!(
-            next_due(Some(&record(now - HOUR_MS, false)), 24, now),
+            next_due(Some(now - HOUR_MS), None, 24, now),
             now + 23 * HOUR_MS
         );
         assert_eq!(
-            next_due(Some(&record(now - 2 * HOUR_MS, true)), 24, now),
+            next_due(Some(now - 30 * HOUR_MS), Some(now - 2 * HOUR_MS), 24, now),
             now + 60_000,
             "a failed one is retried within the hour, not at once on start"
         );
         assert_eq!(
-            next_due(Some(&record(now - 30 * 60_000, true)), 24, now),
+            next_due(Some(now - 30 * HOUR_MS), Some(now - 30 * 60_000), 24, now),
             now + 30 * 60_000
         );
+        assert_eq!(
+            next_due(Some(now - HOUR_MS), Some(now - 2 * HOUR_MS), 24, now),
+            now + 23 * HOUR_MS,
+            "a failure before the newest backup no longer counts"
+        );
+        assert!(
+            next_due(Some(now), None, u64::MAX, now) > now,
+            "no overflow"
+        );
+        assert_eq!(taken_at(&file_name(now + 123)), Some(now + 123));
+        assert_eq!(taken_at("atiende-mio.tar.zst"), None);
     }
 
     #[test]

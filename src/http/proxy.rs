@@ -13,6 +13,14 @@ use axum::response::Response;
 use crate::config::IpNet;
 use crate::state::AppState;
 
+/// Headers a proxy adds to what it forwards.
+pub const FORWARDING_HEADERS: [&str; 4] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-real-ip",
+];
+
 /// The scheme a trusted proxy says the client used (http or https).
 pub const CHECKED_PROTO: &str = "x-atiende-checked-proto";
 
@@ -28,11 +36,14 @@ pub async fn forwarded(State(state): State<AppState>, mut req: Request, next: Ne
             req.extensions_mut()
                 .insert(ConnectInfo(SocketAddr::new(client, peer.port())));
         }
+        // The last value is the one our proxy wrote; earlier ones came with the request.
         let proto = req
             .headers()
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            .get_all("x-forwarded-proto")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .next_back()
             .map(|v| v.trim().to_ascii_lowercase())
             .filter(|v| v == "https" || v == "http");
         if let Some(proto) = proto.and_then(|p| HeaderValue::from_str(&p).ok()) {

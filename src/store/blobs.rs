@@ -22,7 +22,7 @@ impl Blobs {
     }
 
     pub fn path_of(&self, sha256: &str) -> AppResult<PathBuf> {
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !is_sha256_hex(sha256) {
             return Err(AppError::internal("bad attachment hash"));
         }
         Ok(self.root.join(&sha256[..2]).join(sha256))
@@ -58,6 +58,11 @@ impl Blobs {
     pub fn get(&self, sha256: &str) -> AppResult<Vec<u8>> {
         Ok(std::fs::read(self.path_of(sha256)?)?)
     }
+}
+
+/// The name of an attachment file: a SHA-256 in hex.
+pub fn is_sha256_hex(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// A file name safe to store and to put in a header: its last path part, without control

@@ -62,13 +62,21 @@ pub async fn manage(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut failures = 0u32;
+    let mut obtained_at: Option<Millis> = None;
     loop {
         let now = clock.now_ms();
         let due = if failures > 0 {
             now + backoff(failures)
         } else {
             match tls.current() {
-                Some(c) => renew_at(c.not_before, c.not_after).min(now + MAX_SLEEP_MS),
+                Some(c) => {
+                    // A certificate due at once (a skewed clock, a very short life) is not
+                    // ordered again in a loop: a quarter of its life, at most 10 min, first.
+                    let pause = ((c.not_after - c.not_before) / 4).clamp(1_000, 600_000);
+                    renew_at(c.not_before, c.not_after)
+                        .max(obtained_at.map_or(0, |at| at + pause))
+                        .min(now + MAX_SLEEP_MS)
+                }
                 None => now,
             }
         };
@@ -95,6 +103,7 @@ pub async fn manage(
             Ok(served) => {
                 tracing::info!(domain = %settings.domain, not_after = %crate::domain::clock::to_rfc3339(served.not_after), "certificate obtained");
                 tls.install(served, clock.now_ms());
+                obtained_at = Some(clock.now_ms());
                 failures = 0;
             }
             Err(e) => {
@@ -286,6 +295,10 @@ fn write_private(path: &Path, bytes: &[u8]) -> AppResult<()> {
     file.write_all(bytes)?;
     file.sync_all()?;
     std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        // Make the rename itself durable.
+        std::fs::File::open(dir)?.sync_all()?;
+    }
     Ok(())
 }
 
@@ -304,8 +317,21 @@ mod tests {
     }
 
     #[test]
-    fn alpn_certificate_names_the_domain() {
+    fn alpn_certificate_names_the_domain_and_carries_the_digest() {
         let key = alpn_certificate("soporte.tienda.cl", &[7u8; 32]).unwrap();
-        assert_eq!(key.cert.len(), 1);
+        let (_, cert) = x509_parser::parse_x509_certificate(key.cert[0].as_ref()).unwrap();
+        let san = cert.subject_alternative_name().unwrap().unwrap();
+        assert_eq!(
+            format!("{:?}", san.value.general_names),
+            "[DNSName(\"soporte.tienda.cl\")]"
+        );
+        // id-pe-acmeIdentifier (RFC 8737), critical, holding the digest as an OCTET STRING.
+        let ext = cert
+            .extensions()
+            .iter()
+            .find(|e| e.oid.to_id_string() == "1.3.6.1.5.5.7.1.31")
+            .expect("acmeIdentifier extension");
+        assert!(ext.critical);
+        assert_eq!(&ext.value[2..], &[7u8; 32]);
     }
 }

@@ -283,15 +283,18 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
-/// The plain HTTP side: ACME HTTP-01 answers, and a redirect to HTTPS for everything else.
+/// The plain HTTP side: ACME HTTP-01 answers, and a redirect to HTTPS for everything else
+/// (to the configured domain when there is one, else to the name the request asked for).
 pub fn http_router(tls: Arc<Tls>, https_port: u16) -> Router {
+    let domain = tls.status().domain;
     Router::new()
         .route(
             "/.well-known/acme-challenge/{token}",
             get(http_challenge).with_state(tls),
         )
-        .fallback(move |headers: HeaderMap, uri: Uri| async move {
-            to_https(&headers, &uri, https_port)
+        .fallback(move |headers: HeaderMap, uri: Uri| {
+            let domain = domain.clone();
+            async move { to_https(domain.as_deref(), &headers, &uri, https_port) }
         })
 }
 
@@ -304,12 +307,8 @@ async fn http_challenge(State(tls): State<Arc<Tls>>, UrlPath(token): UrlPath<Str
     }
 }
 
-fn to_https(headers: &HeaderMap, uri: &Uri, https_port: u16) -> Response {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(without_port)
-        .filter(|h| !h.is_empty() && !h.contains(['/', '@', ' ', '\\']));
+fn to_https(domain: Option<&str>, headers: &HeaderMap, uri: &Uri, https_port: u16) -> Response {
+    let host = domain.or_else(|| crate::http::api::request_host(headers).map(without_port));
     let Some(host) = host else {
         return (
             StatusCode::BAD_REQUEST,
@@ -391,21 +390,26 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::HOST, "soporte.tienda.cl:80".parse().unwrap());
         let uri: Uri = "/t/12?x=1".parse().unwrap();
-        let r = to_https(&headers, &uri, 443);
+        let r = to_https(None, &headers, &uri, 443);
         assert_eq!(r.status(), StatusCode::PERMANENT_REDIRECT);
         assert_eq!(
             r.headers()[header::LOCATION],
             "https://soporte.tienda.cl/t/12?x=1"
         );
-        let r = to_https(&headers, &uri, 8443);
+        let r = to_https(None, &headers, &uri, 8443);
         assert_eq!(
             r.headers()[header::LOCATION],
             "https://soporte.tienda.cl:8443/t/12?x=1"
         );
         headers.insert(header::HOST, "evil.cl/@x".parse().unwrap());
         assert_eq!(
-            to_https(&headers, &uri, 443).status(),
+            to_https(None, &headers, &uri, 443).status(),
             StatusCode::BAD_REQUEST
+        );
+        let r = to_https(Some("soporte.tienda.cl"), &headers, &uri, 443);
+        assert_eq!(
+            r.headers()[header::LOCATION],
+            "https://soporte.tienda.cl/t/12?x=1"
         );
     }
 

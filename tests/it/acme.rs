@@ -185,7 +185,7 @@ fn start_atiende(data: &Path, https: u16, extra: &[&str]) -> Server {
 #[tokio::test]
 async fn http01_certificate_renewed_without_restart_and_kept_while_the_ca_is_down() {
     let (http, https) = (free_port(), free_port());
-    let mut pebble = Pebble::start(http, https, 20);
+    let mut pebble = Pebble::start(http, https, 30);
     let dir = tempfile::tempdir().unwrap();
     admin_create(dir.path(), ADMIN_EMAIL, "Admin", ADMIN_PASSWORD, "admin");
     let http_listen = format!("127.0.0.1:{http}");
@@ -240,7 +240,7 @@ async fn http01_certificate_renewed_without_restart_and_kept_while_the_ca_is_dow
     assert!(status["tls"]["last_error"].is_null(), "{status}");
     assert!(dir.path().join("tls/cert.pem").exists() && dir.path().join("tls/key.pem").exists());
 
-    // With a third of its 20 s left, the certificate is renewed; the same process serves
+    // With a third of its 30 s left, the certificate is renewed; the same process serves
     // the new one.
     let renewed = eventually(40, "a renewed certificate", || {
         let (root, first) = (root.clone(), first.clone());

@@ -210,6 +210,8 @@ async fn backup_now_keeps_the_newest_and_shows_on_status() {
     let api = s.admin().await;
     api.create_user("ana@example.cl", "Ana", "agent").await;
 
+    // A client of the control socket that says nothing holds up no backup.
+    let _silent = std::os::unix::net::UnixStream::connect(data.join("atiende.sock")).unwrap();
     let none = api.ok("/api/v1/backups").await;
     assert!(
         none["last"].is_null() && none["files"].as_array().unwrap().is_empty(),
@@ -275,4 +277,12 @@ async fn backup_now_keeps_the_newest_and_shows_on_status() {
     assert!(std::fs::read_to_string(target.join("atiende.toml"))
         .unwrap()
         .contains("keep = 2"));
+
+    // Backups hold keys: only their owner reads them, and what is restored from them.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data.join("backups")), 0o700);
+    assert_eq!(mode(&data.join("backups").join(&names[2])), 0o600);
+    assert_eq!(mode(&target), 0o700);
+    assert_eq!(mode(&target.join("atiende.toml")), 0o600);
 }

@@ -176,14 +176,7 @@ pub fn text_field(value: &str, field: &str, max_chars: usize) -> AppResult<Strin
 /// The Host this request came to, as a base URL (https when cookies are marked secure, i.e.
 /// behind TLS). Client-chosen: never trusted for mail an anonymous caller can trigger.
 pub fn request_base(state: &AppState, headers: &axum::http::HeaderMap) -> Option<String> {
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-        })?;
+    let host = request_host(headers)?;
     let behind_https = headers
         .get(crate::http::proxy::CHECKED_PROTO)
         .is_some_and(|v| v == "https");
@@ -193,6 +186,18 @@ pub fn request_base(state: &AppState, headers: &axum::http::HeaderMap) -> Option
         "http"
     };
     Some(format!("{scheme}://{host}"))
+}
+
+/// The request's Host, when it is a plain name or address with an optional port.
+pub fn request_host(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
 }
 
 /// Where people open Atiende, for links in mail: `--public-url`, else the address an

@@ -140,8 +140,14 @@ async fn gather(state: &AppState, details: bool) -> AppResult<Status> {
         outbox: shown(depths.1),
         chat_visitors: shown(state.chat_online.count()),
         disk_free_bytes: disk_free(&state.config.data_dir).filter(|_| details),
+        // An unreadable record must not take the status page down with it.
         last_backup: if details {
-            crate::backup::service::last(&state.store).await?
+            crate::backup::service::last(&state.store)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e.message, "last backup record unreadable");
+                    None
+                })
         } else {
             None
         },
@@ -160,7 +166,7 @@ fn is_admin(user: &Option<CurrentUser>) -> bool {
 /// A request from this machine itself — not one a local reverse proxy forwards (those carry
 /// forwarding headers and come from anywhere).
 fn is_local(peer: &SocketAddr, headers: &HeaderMap) -> bool {
-    let forwarded = ["forwarded", "x-forwarded-for", "x-real-ip"]
+    let forwarded = crate::http::proxy::FORWARDING_HEADERS
         .iter()
         .any(|h| headers.contains_key(*h));
     peer.ip().to_canonical().is_loopback() && !forwarded
