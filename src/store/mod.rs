@@ -36,7 +36,7 @@ pub struct Store {
 }
 
 pub const DB_FILE: &str = "atiende.redb";
-const CACHE_BYTES: usize = 48 * 1024 * 1024;
+const CACHE_BYTES: usize = 32 * 1024 * 1024;
 
 impl Store {
     /// Opens (or creates) the data dir, migrates the schema and starts the writer thread.
