@@ -5,6 +5,7 @@ import { html, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.
 import { api, loadRefs, refs, t, when } from './lib.js';
 import { Section, StatusLine, useStatus } from './admin-kit.js';
 import { Accounts } from './accounts.js';
+import { Backups } from './backups.js';
 
 const MODES = ['disabled', 'enabled', 'auto'];
 
@@ -17,6 +18,7 @@ export function AdminAssignment({ me }) {
     ${isAdmin && html`<${Policies} />`}
     ${isAdmin && html`<${States} />`}
     <${Why} me=${me} />
+    ${isAdmin && html`<${Backups} />`}
   </main>`;
 }
 

@@ -36,6 +36,7 @@ pub struct BackupRecord {
     pub trigger: String,
     /// The file's name in the backup dir; empty for `atiende backup`, which writes its own.
     pub file: String,
+    /// The archive's size (compressed).
     pub bytes: u64,
     pub attachments: u64,
     /// Why it failed; absent when it worked.
@@ -95,15 +96,15 @@ async fn record(
     store: &Store,
     trigger: &str,
     at_ms: Millis,
-    outcome: &AppResult<(String, Manifest)>,
+    outcome: &AppResult<Written>,
 ) -> BackupRecord {
     let stored = match outcome {
-        Ok((file, manifest)) => Stored {
+        Ok(w) => Stored {
             at_ms,
             trigger: trigger.into(),
-            file: file.clone(),
-            bytes: manifest.total_bytes(),
-            attachments: manifest.attachments() as u64,
+            file: w.file.clone(),
+            bytes: w.bytes,
+            attachments: w.manifest.attachments() as u64,
             error: None,
         },
         Err(e) => Stored {
@@ -126,6 +127,14 @@ async fn record(
     result
 }
 
+/// A backup written: its file name in the backup dir (empty when streamed to `atiende
+/// backup`), its manifest, and the archive's size.
+struct Written {
+    file: String,
+    manifest: Manifest,
+    bytes: u64,
+}
+
 /// One backup at a time: a second request waits for the first.
 static RUNNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -145,7 +154,7 @@ pub async fn run(state: &AppState, trigger: &str) -> AppResult<BackupRecord> {
     .and_then(|r| r);
     let record = record(&store, trigger, now, &outcome).await;
     match outcome {
-        Ok((file, _)) => {
+        Ok(Written { file, .. }) => {
             tracing::info!(%file, bytes = record.bytes, trigger, "backup written");
             Ok(record)
         }
@@ -162,7 +171,7 @@ fn into_dir(
     policy: &BackupPolicy,
     now: Millis,
     stop: watch::Receiver<bool>,
-) -> AppResult<(String, Manifest)> {
+) -> AppResult<Written> {
     super::private_dirs(&policy.dir).map_err(|e| {
         AppError::internal(format!(
             "cannot create the backup dir {}: {e}",
@@ -171,12 +180,18 @@ fn into_dir(
     })?;
     let name = file_name(now);
     let prepared = prepare(data_dir, now, |p| store.snapshot_to(p))?;
-    let manifest = write_file(&policy.dir.join(&name), |file| {
-        let out = StopWriter { inner: file, stop };
+    let dest = policy.dir.join(&name);
+    let manifest = write_file(&dest, |file| {
+        let out = StopWriter::new(file, stop);
         prepared.stream(std::io::BufWriter::new(out)).map(|_| ())
     })?;
+    let bytes = std::fs::metadata(&dest)?.len();
     prune(&policy.dir, policy.keep)?;
-    Ok((name, manifest))
+    Ok(Written {
+        file: name,
+        manifest,
+        bytes,
+    })
 }
 
 const NAME_TIME: &str = "%Y%m%d-%H%M%S-%3f";
@@ -200,6 +215,18 @@ fn taken_at(name: &str) -> Option<Millis> {
 struct StopWriter<W> {
     inner: W,
     stop: watch::Receiver<bool>,
+    /// Bytes written so far (the archive's size once it is whole).
+    written: u64,
+}
+
+impl<W> StopWriter<W> {
+    fn new(inner: W, stop: watch::Receiver<bool>) -> Self {
+        StopWriter {
+            inner,
+            stop,
+            written: 0,
+        }
+    }
 }
 
 impl<W: Write> Write for StopWriter<W> {
@@ -210,7 +237,9 @@ impl<W: Write> Write for StopWriter<W> {
                 "the server is stopping",
             ));
         }
-        self.inner.write(buf)
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
@@ -359,17 +388,18 @@ async fn answer(state: AppState, stream: tokio::net::UnixStream) -> AppResult<()
     let (store, stop) = (state.store.clone(), state.shutdown.clone());
     let data_dir = state.config.data_dir.clone();
     let now = store.now();
-    let outcome = tokio::task::spawn_blocking(move || -> AppResult<(String, Manifest)> {
+    let outcome = tokio::task::spawn_blocking(move || -> AppResult<Written> {
         let mut out = stream;
         match prepare(&data_dir, now, |p| store.snapshot_to(p)) {
             Ok(prepared) => {
                 writeln!(out, "ok")?;
-                let writer = StopWriter {
-                    inner: &mut out,
-                    stop,
-                };
-                let manifest = prepared.stream(std::io::BufWriter::new(writer))?;
-                Ok((String::new(), manifest))
+                let mut writer = StopWriter::new(&mut out, stop);
+                let manifest = prepared.stream(std::io::BufWriter::new(&mut writer))?;
+                Ok(Written {
+                    file: String::new(),
+                    manifest,
+                    bytes: writer.written,
+                })
             }
             Err(e) => {
                 let _ = writeln!(out, "error: {}", e.message);

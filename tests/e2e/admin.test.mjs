@@ -1,6 +1,6 @@
 // The assignment administration in a real browser: the agent × account matrix, an account's
-// mode and cap, the connection states, "why is this agent not receiving tickets?", and the
-// agent's own state selector. No console errors.
+// mode and cap, the connection states, "why is this agent not receiving tickets?", the
+// agent's own state selector, and backups. No console errors.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -100,6 +100,21 @@ test('"why" explains an agent who is not available, then one who is', async () =
   }
   assert.deepEqual(anaPage.errors, []);
   await anaPage.context().close();
+});
+
+test('the administrator backs up now and sees it listed as the last backup', async () => {
+  const backups = section('Respaldos');
+  await backups.getByText('Aún ninguno').waitFor();
+  await backups.getByText('La carpeta aún no tiene respaldos.').waitFor();
+  await backups.getByRole('button', { name: 'Respaldar ahora' }).click();
+  const done = backups.getByRole('status');
+  await done.getByText(/Respaldo listo: atiende-.*\.tar\.zst/).waitFor();
+  const file = (await done.textContent()).replace('Respaldo listo: ', '').trim();
+  await backups.getByRole('cell', { name: file }).waitFor();
+  assert.match(await backups.locator('.last-backup').textContent(), new RegExp(file.replace(/\./g, '\\.')));
+  const listed = await admin('GET', '/api/v1/backups');
+  assert.deepEqual(listed.files.map((f) => f.name), [file]);
+  assert.ok(listed.files[0].bytes > 0);
 });
 
 test('no console errors in the administration', async () => {

@@ -237,6 +237,10 @@ async fn backup_now_keeps_the_newest_and_shows_on_status() {
         .collect();
     assert_eq!(files, [names[1].as_str(), names[2].as_str()], "keep = 2");
     assert_eq!(list["last"]["file"], names[2].as_str());
+    assert_eq!(
+        list["last"]["bytes"], list["files"][1]["bytes"],
+        "the record gives the archive's size"
+    );
     assert_eq!(list["dir"], data.join("backups").display().to_string());
 
     let status = api.ok("/api/v1/status").await;
