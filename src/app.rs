@@ -77,8 +77,11 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
     let data_dir = config.data_dir.clone();
     let clock = clock();
     let (store, writer_thread) = tokio::task::spawn_blocking({
-        let data_dir = data_dir.clone();
-        move || Store::open(&data_dir, clock, fanout)
+        let (data_dir, backup_dir) = (data_dir.clone(), config.backup.dir.clone());
+        move || {
+            crate::backup::service::remove_leftovers(&data_dir, &backup_dir);
+            Store::open(&data_dir, clock, fanout)
+        }
     })
     .await
     .map_err(|e| AppError::internal(e.to_string()))??;
@@ -217,7 +220,8 @@ fn start_tls(config: &Config, now: crate::domain::Millis) -> AppResult<Option<Ar
         }
         TlsSource::Files { cert, key } => {
             let served = crate::tls::load_files(cert, key)?;
-            let tls = Tls::new("files", served.names.first().cloned());
+            // No single domain: redirects keep the name each request asked for.
+            let tls = Tls::new("files", None);
             tls.install(served, now);
             tls
         }

@@ -2,10 +2,12 @@
 // schedule, and "back up now". Restores stay on the command line (`atiende restore`): they
 // go into an empty data dir with the server stopped.
 import { html, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
-import { api, t, when } from './lib.js';
+import { api, lang, t, when } from './lib.js';
 import { Section, StatusLine, useStatus } from './admin-kit.js';
 
-const mb = (bytes) => `${(bytes / 1e6).toFixed(1)} MB`;
+const mb = (bytes) => t('backups.size_mb', {
+  n: (bytes / 1e6).toLocaleString(lang === 'en' ? 'en-GB' : 'es-CL', { maximumFractionDigits: 1, minimumFractionDigits: 1 }),
+});
 
 export function Backups() {
   const [data, setData] = useState(null);
@@ -32,7 +34,7 @@ export function Backups() {
       <dt>${t('backups.last')}</dt>
       <dd class="last-backup">${!last ? t('backups.never')
         : last.error ? t('backups.failed', { at: when(last.at), error: last.error })
-          : `${when(last.at)} — ${last.file || 'atiende backup'} (${mb(last.bytes)})`}</dd>
+          : `${when(last.at)} — ${last.file || t('backups.by_command')} (${mb(last.bytes)})`}</dd>
       <dt>${t('backups.schedule')}</dt>
       <dd>${data.every_hours ? t('backups.every', { hours: data.every_hours, keep: data.keep, dir: data.dir }) : t('backups.off')}</dd>
     </dl>

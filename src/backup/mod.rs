@@ -263,6 +263,14 @@ fn safe_path(path: &str) -> bool {
     plain && known && !path.is_empty()
 }
 
+/// An attachment must sit where the store looks for it: `attachments/ab/abcd…`, named by its
+/// own SHA-256. Other files pass.
+fn attachment_where_expected(f: &FileEntry) -> bool {
+    !f.path.starts_with(ATTACHMENTS)
+        || (is_sha256_hex(&f.sha256)
+            && f.path == format!("{ATTACHMENTS}/{}/{}", &f.sha256[..2], f.sha256))
+}
+
 /// Reads a whole archive, checking every file against the manifest; with `into`, writes the
 /// files there too. Returns the manifest.
 fn read_archive(archive: impl Read, into: Option<&Path>) -> AppResult<Manifest> {
@@ -307,9 +315,11 @@ fn read_archive(archive: impl Read, into: Option<&Path>) -> AppResult<Manifest> 
     }
     // Attachments are named by their SHA-256: a name that is not its own checksum would
     // restore a file the database finds under another content.
-    if let Some(bad) = manifest.files.iter().find(|f| {
-        f.path.starts_with(ATTACHMENTS) && f.path.rsplit('/').next() != Some(f.sha256.as_str())
-    }) {
+    if let Some(bad) = manifest
+        .files
+        .iter()
+        .find(|f| !attachment_where_expected(f))
+    {
         return Err(corrupt(format!(
             "{} is not named by its checksum",
             bad.path
@@ -332,7 +342,7 @@ fn read_archive(archive: impl Read, into: Option<&Path>) -> AppResult<Manifest> 
         let mut hasher = Sha256::new();
         // One byte more than promised is enough to know the entry is wrong: a damaged
         // archive cannot fill the disk.
-        let mut limited = (&mut entry).take(expected.bytes + 1);
+        let mut limited = (&mut entry).take(expected.bytes.saturating_add(1));
         let bytes = match into {
             Some(dir) => {
                 let dest = dir.join(&expected.path);
@@ -475,5 +485,21 @@ mod tests {
         assert!(!safe_path("/etc/passwd"));
         assert!(!safe_path("attachments/../../x"));
         assert!(!safe_path("search/meta.json"));
+        let sha = "ab".repeat(32);
+        let entry = |path: String| FileEntry {
+            path,
+            bytes: 1,
+            sha256: sha.clone(),
+        };
+        assert!(attachment_where_expected(&entry(format!(
+            "attachments/ab/{sha}"
+        ))));
+        assert!(!attachment_where_expected(&entry(format!(
+            "attachments/zz/{sha}"
+        ))));
+        assert!(!attachment_where_expected(&entry(
+            "attachments/ab/otro".into()
+        )));
+        assert!(attachment_where_expected(&entry("atiende.toml".into())));
     }
 }

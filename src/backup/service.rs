@@ -138,9 +138,38 @@ struct Written {
 /// One backup at a time: a second request waits for the first.
 static RUNNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// A backup waiting for its turn does not start once the server is stopping (a snapshot
+/// cannot be interrupted, and it would hold the store open).
+fn stopping(state: &AppState) -> AppResult<()> {
+    if *state.shutdown.borrow() {
+        return Err(AppError::conflict("stopping", "the server is stopping"));
+    }
+    Ok(())
+}
+
+/// What a backup stopped halfway leaves (the runtime does not wait for it at exit): the
+/// database copy in the data dir and the partial archive in the backup dir.
+pub fn remove_leftovers(data_dir: &Path, backup_dir: &Path) {
+    let leftover = |dir: &Path, is: &dyn Fn(&str) -> bool| {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if is(&name) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    };
+    leftover(data_dir, &|n| {
+        n.starts_with("backup-") && n.ends_with(".redb.tmp")
+    });
+    leftover(backup_dir, &|n| {
+        n.starts_with(PREFIX) && n.ends_with(".partial")
+    });
+}
+
 /// A backup into the backup dir now, then retention; recorded either way.
 pub async fn run(state: &AppState, trigger: &str) -> AppResult<BackupRecord> {
     let _one = RUNNING.lock().await;
+    stopping(state)?;
     let store = state.store.clone();
     let data_dir = state.config.data_dir.clone();
     let policy = state.config.backup.clone();
@@ -232,10 +261,8 @@ impl<W> StopWriter<W> {
 impl<W: Write> Write for StopWriter<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if *self.stop.borrow() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::Interrupted,
-                "the server is stopping",
-            ));
+            // Not `Interrupted`: write_all and zstd retry that kind forever.
+            return Err(std::io::Error::other("the server is stopping"));
         }
         let n = self.inner.write(buf)?;
         self.written += n as u64;
@@ -311,6 +338,8 @@ pub async fn schedule(state: AppState) {
             .and_then(Result::ok)
             .and_then(|files| files.iter().rev().find_map(|(name, _)| taken_at(name)));
         let now = state.store.now();
+        // A name from a clock that was once ahead must not hold the schedule off until then.
+        let newest = newest.map(|n| n.min(now));
         let wait = (next_due(newest, failed_at, policy.every_hours, now) - now).max(0) as u64;
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
@@ -381,6 +410,10 @@ async fn answer(state: AppState, stream: tokio::net::UnixStream) -> AppResult<()
         return Ok(());
     }
     let _one = RUNNING.lock().await;
+    if stopping(&state).is_err() {
+        let _ = stream.write_all(b"error: the server is stopping\n").await;
+        return Ok(());
+    }
     let stream = stream.into_std()?;
     stream.set_nonblocking(false)?;
     // A reader that stops reading must not hold the backup (and the stop) forever.
@@ -474,6 +507,34 @@ mod tests {
         );
         assert_eq!(taken_at(&file_name(now + 123)), Some(now + 123));
         assert_eq!(taken_at("atiende-mio.tar.zst"), None);
+    }
+
+    #[test]
+    fn a_stopping_server_fails_the_write_instead_of_retrying_it() {
+        let (tx, rx) = watch::channel(false);
+        let mut out = StopWriter::new(Vec::new(), rx);
+        out.write_all(b"abc").unwrap();
+        assert_eq!(out.written, 3);
+        tx.send(true).unwrap();
+        // write_all retries Interrupted forever; this must return.
+        assert!(out.write_all(b"def").is_err());
+    }
+
+    #[test]
+    fn leftovers_of_a_stopped_backup_are_removed() {
+        let data = tempfile::tempdir().unwrap();
+        let backups = data.path().join("backups");
+        std::fs::create_dir_all(&backups).unwrap();
+        std::fs::write(data.path().join("backup-12.redb.tmp"), b"x").unwrap();
+        std::fs::write(data.path().join("atiende.redb"), b"x").unwrap();
+        let partial = format!("{}.partial", file_name(HOUR_MS));
+        std::fs::write(backups.join(&partial), b"x").unwrap();
+        std::fs::write(backups.join(file_name(HOUR_MS)), b"x").unwrap();
+        remove_leftovers(data.path(), &backups);
+        assert!(!data.path().join("backup-12.redb.tmp").exists());
+        assert!(!backups.join(partial).exists());
+        assert!(data.path().join("atiende.redb").exists());
+        assert!(backups.join(file_name(HOUR_MS)).exists());
     }
 
     #[test]
