@@ -177,7 +177,7 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
         futures_util::future::join_all(mail_tasks),
     )
     .await;
-    // Removes its socket file; a backup being streamed finishes on its own task.
+    // Removes its socket file; a backup being streamed fails its next write and ends.
     let _ = tokio::time::timeout(Duration::from_secs(1), control).await;
     stop_indexer.store(true, Ordering::SeqCst);
     drop(store);
