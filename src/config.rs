@@ -456,6 +456,39 @@ impl Config {
         })
     }
 
+    /// The HTTPS and proxy settings in force (file, variables and flags together, defaults
+    /// filled in), or None when Atiende serves plain HTTP without trusted proxies.
+    fn effective_https(&self) -> Option<Https> {
+        let proxies = (!self.trusted_proxies.is_empty()).then(|| {
+            self.trusted_proxies
+                .iter()
+                .map(|n| format!("{}/{}", n.addr, n.prefix))
+                .collect()
+        });
+        let mut h = Https {
+            trusted_proxies: proxies,
+            ..Https::default()
+        };
+        if let Some(t) = &self.tls {
+            h.https_listen = Some(t.https_listen.clone());
+            h.http_listen = Some(t.http_listen.clone().unwrap_or_else(|| "off".into()));
+            match &t.source {
+                TlsSource::Acme(a) => {
+                    h.domain = Some(a.domain.clone());
+                    h.acme_directory = Some(a.directory.clone());
+                    h.acme_root = a.root.clone();
+                    h.acme_email = a.email.clone();
+                    h.acme_challenge = Some(a.challenge.clone());
+                }
+                TlsSource::Files { cert, key } => {
+                    h.tls_cert = Some(cert.clone());
+                    h.tls_key = Some(key.clone());
+                }
+            }
+        }
+        (self.tls.is_some() || h.trusted_proxies.is_some()).then_some(h)
+    }
+
     /// The effective configuration as TOML (for `atiende config check`).
     pub fn describe(&self, file: &FileConfig) -> String {
         let effective = FileConfig {
@@ -472,7 +505,7 @@ impl Config {
                 every_hours: Some(self.backup.every_hours),
                 keep: Some(self.backup.keep),
             }),
-            https: file.https.clone(),
+            https: self.effective_https(),
         };
         let body = toml::to_string(&effective).unwrap_or_default();
         format!("# data dir: {}\n{body}", self.data_dir.display())

@@ -426,6 +426,33 @@ async fn configuration_file_and_check() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("max_uplod_mb"));
 
+    // HTTPS settings from a flag and the file show with their defaults filled in; a domain
+    // that is not one is refused.
+    let https = dir.path().join("https.toml");
+    std::fs::write(&https, "[https]\ntrusted_proxies = [\"10.0.0.0/8\"]\n").unwrap();
+    let check = |domain: &str| {
+        std::process::Command::new(bin())
+            .args(["config", "check", "--domain", domain, "--config"])
+            .arg(&https)
+            .output()
+            .unwrap()
+    };
+    let out = check("soporte.tienda.cl");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for line in [
+        "domain = \"soporte.tienda.cl\"",
+        "https_listen = \"0.0.0.0:443\"",
+        "acme_challenge = \"http-01\"",
+        "trusted_proxies = [\"10.0.0.0/8\"]",
+        "secure_cookies = true",
+    ] {
+        assert!(text.contains(line), "{line} in {text}");
+    }
+    let out = check("soporte");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a name"));
+
     // The server reads the same file: a 2 MB upload is over its 1 MB limit.
     admin_create(dir.path(), ADMIN_EMAIL, "Admin", ADMIN_PASSWORD, "admin");
     let s = Server::start_in(dir.path(), &[]);
