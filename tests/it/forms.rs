@@ -279,6 +279,23 @@ async fn hosted_embedded_and_raw_submissions() {
         .unwrap();
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("role=\"alert\""));
+    // A refused page comes back with what the customer typed (escaped), so nothing is lost.
+    let res = http
+        .post(format!("{}/f/{acc}", s.base))
+        .form(&[
+            ("email", "x@cliente.test"),
+            ("message", "Mi pedido <b>123</b> llegó roto"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422, "no signed start time: the form expired");
+    let page = res.text().await.unwrap();
+    assert!(page.contains("value=\"x@cliente.test\""), "{page}");
+    assert!(
+        page.contains(">Mi pedido &lt;b&gt;123&lt;/b&gt; llegó roto</textarea>"),
+        "{page}"
+    );
 }
 
 #[tokio::test]

@@ -232,7 +232,7 @@ pub async fn page(
     ApiPath(id): ApiPath<u64>,
     axum::extract::Query(q): axum::extract::Query<PageQuery>,
 ) -> Response {
-    match render_page(&state, &headers, id, q.embed.is_some(), None).await {
+    match render_page(&state, &headers, id, q.embed.is_some(), None, None).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -244,6 +244,7 @@ async fn render_page(
     id: u64,
     embed: bool,
     error: Option<&str>,
+    typed: Option<&HashMap<String, String>>,
 ) -> AppResult<Response> {
     let (account, settings) = form_account(state, id).await?;
     let lang = lang_of(headers, &settings);
@@ -259,10 +260,23 @@ async fn render_page(
             escape_html(&text.get(&format!("form.{f}"))),
             if req { " *" } else { "" }
         );
-        let attr = if req { " required" } else { "" };
+        let typed = typed
+            .and_then(|t| t.get(&f))
+            .map(|v| escape_html(v))
+            .unwrap_or_default();
+        let value = if typed.is_empty() || f == "message" {
+            String::new()
+        } else {
+            format!(" value=\"{typed}\"")
+        };
+        let attr = format!("{}{value}", if req { " required" } else { "" });
         let input = match f.as_str() {
-            "message" => format!("<textarea id=\"f-{f}\" name=\"{f}\" rows=\"6\" maxlength=\"20000\"{attr}></textarea>"),
-            "attachments" => format!("<input id=\"f-{f}\" name=\"{f}\" type=\"file\" multiple{attr}>"),
+            "message" => format!("<textarea id=\"f-{f}\" name=\"{f}\" rows=\"6\" maxlength=\"20000\"{attr}>{typed}</textarea>"),
+            // A browser never lets a page fill a file input: the files are chosen again.
+            "attachments" => format!(
+                "<input id=\"f-{f}\" name=\"{f}\" type=\"file\" multiple{}>",
+                if req { " required" } else { "" }
+            ),
             "email" => format!("<input id=\"f-{f}\" name=\"{f}\" type=\"email\" autocomplete=\"email\" maxlength=\"254\"{attr}>"),
             "phone" => format!("<input id=\"f-{f}\" name=\"{f}\" type=\"tel\" autocomplete=\"tel\" maxlength=\"40\"{attr}>"),
             "name" => format!("<input id=\"f-{f}\" name=\"{f}\" autocomplete=\"name\" maxlength=\"120\"{attr}>"),
@@ -528,6 +542,7 @@ async fn accept(
     id: u64,
     req: Request,
     hosted: bool,
+    echo: &mut Option<HashMap<String, String>>,
 ) -> AppResult<Submitted> {
     let (account, settings) = form_account(state, id).await?;
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
@@ -546,6 +561,8 @@ async fn accept(
         ));
     }
     let sub = read_submission(req, settings.max_file_bytes()).await?;
+    // What was typed, to fill the page again if it is refused (nothing typed is lost).
+    *echo = Some(sub.fields.clone());
     if sub
         .fields
         .get(HONEYPOT)
@@ -675,7 +692,7 @@ pub async fn submit(
     req: Request,
 ) -> AppResult<(StatusCode, Json<Submitted>)> {
     let headers = req.headers().clone();
-    let done = accept(&state, &headers, peer, id, req, false).await?;
+    let done = accept(&state, &headers, peer, id, req, false, &mut None).await?;
     Ok((StatusCode::CREATED, Json(done)))
 }
 
@@ -689,7 +706,8 @@ pub async fn submit_page(
 ) -> Response {
     let headers = req.headers().clone();
     let embed = q.embed.is_some();
-    match accept(&state, &headers, peer, id, req, true).await {
+    let mut typed = None;
+    match accept(&state, &headers, peer, id, req, true, &mut typed).await {
         Ok(done) => {
             let Ok((account, settings)) = form_account(&state, id).await else {
                 return AppError::not_found("form").into_response();
@@ -730,7 +748,8 @@ pub async fn submit_page(
                     None => e.message.clone(),
                 },
             };
-            match render_page(&state, &headers, id, embed, Some(&message)).await {
+            let refill = typed.as_ref().filter(|_| e.code != "spam_suspected");
+            match render_page(&state, &headers, id, embed, Some(&message), refill).await {
                 Ok(mut page) => {
                     *page.status_mut() = status;
                     page
