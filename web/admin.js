@@ -2,7 +2,7 @@
 // mode, the connection states and their automatic changes, and "why is this agent not
 // receiving tickets?".
 import { html, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
-import { api, loadRefs, refs, t, when } from './lib.js';
+import { api, loadRefs, refs, t, useLoad, when } from './lib.js';
 import { Section, StatusLine, useStatus } from './admin-kit.js';
 import { Accounts } from './accounts.js';
 import { Backups } from './backups.js';
@@ -139,21 +139,17 @@ function States() {
 function Why({ me }) {
   const everyone = me.permissions?.includes('tickets.all_accounts');
   const [userId, setUserId] = useState(me.id);
-  const [why, setWhy] = useState(null);
-  const [error, setError] = useState('');
-  useEffect(() => {
-    setWhy(null);
-    // A slower answer for the agent picked before must not replace this one.
-    let current = true;
-    api('GET', `/api/v1/assignment/why?user_id=${userId}`)
-      .then((w) => { if (current) { setWhy(w); setError(''); } })
-      .catch((e) => { if (current) setError(e.message); });
-    return () => { current = false; };
-  }, [userId]);
+  // Keyed by the agent: each pick starts empty, and only its own answer can land there.
   return html`<${Section} id="why-title" title=${t('why.title')}>
     ${everyone && html`<label>${t('admin.agent')} <select value=${userId} onChange=${(e) => setUserId(e.target.value)}>
       ${refs.users.map((u) => html`<option value=${u.id}>${u.name}</option>`)}</select></label>`}
-    <p class="error" role="alert">${error}</p>
+    <${WhyOf} key=${userId} userId=${userId} />
+  <//>`;
+}
+
+function WhyOf({ userId }) {
+  const [why, error] = useLoad(() => api('GET', `/api/v1/assignment/why?user_id=${userId}`), [userId]);
+  return html`<p class="error" role="alert">${error}</p>
     ${why && html`<div class="why" data-user=${why.user_id}>
       <ul class="blockers">${why.blockers.length === 0 ? html`<li class="ok">${t('why.ok')}</li>`
         : why.blockers.map((b) => html`<li class="blocker">${t(`why.${b}`, { state: why.connection_state ?? '—' })}</li>`)}</ul>
@@ -167,6 +163,5 @@ function Why({ me }) {
       <table class="why-accounts"><thead><tr><th scope="col">${t('filter.account')}</th><th scope="col">${t('admin.mode')}</th><th scope="col">${t('admin.policy')}</th></tr></thead>
         <tbody>${why.accounts.map((a) => html`<tr><td>${a.account_name}</td><td class=${`mode-${a.mode}`}>${t(`mode.${a.mode}`)}</td>
           <td>${t(`policy.${a.policy.mode}`)}${a.policy.max_open ? ` · ${t('why.cap', { n: a.policy.max_open })}` : ''}${a.at_cap ? ` · ${t('why.at_cap_short')}` : ''}</td></tr>`)}</tbody></table>
-    </div>`}
-  <//>`;
+    </div>`}`;
 }

@@ -1,5 +1,5 @@
 // Shared pieces of the agent app: API calls, translations, reference data, live events.
-import { useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
+import { useEffect, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
 
 // ---------- translations ----------
 let strings = {};
@@ -100,6 +100,25 @@ export function slaLevel(ticket, now = Date.now()) {
   const mins = (now - Date.parse(ticket.waiting_since)) / 60000;
   if (mins >= ticket.sla_minutes) return 'late';
   return mins >= ticket.sla_minutes / 2 ? 'warn' : 'ok';
+}
+
+/**
+ * What `fetcher` answers, loaded again whenever `deps` change; returns
+ * [data, error, reload, setData]. Only the newest load lands: a slow answer for older deps
+ * never overwrites a newer one.
+ */
+export function useLoad(fetcher, deps) {
+  const [data, setData] = useState(null);
+  const [error, setError] = useState('');
+  const latest = useRef(0);
+  const reload = () => {
+    const mine = ++latest.current;
+    return fetcher()
+      .then((d) => { if (mine === latest.current) { setData(d); setError(''); } })
+      .catch((e) => { if (mine === latest.current) setError(e.message); });
+  };
+  useEffect(() => { reload(); }, deps);
+  return [data, error, reload, setData];
 }
 
 /** Re-renders every `ms` (waiting times keep counting). */

@@ -1,18 +1,10 @@
 // The side tabs of the ticket view: customer, ticket data, omnichannel, comments, context,
 // escalation, previous tickets and history. Tabs whose data arrives later say so plainly.
-import { html, useEffect, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
-import { api, byId, CHANNEL_ICONS, refs, t, when } from './lib.js';
+import { html, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
+import { api, byId, CHANNEL_ICONS, refs, t, useLoad, when } from './lib.js';
 import { StatusLine, useStatus } from './admin-kit.js';
 
 const TABS = ['customer', 'data', 'omnichannel', 'comments', 'context', 'escalation', 'previous', 'history'];
-
-function useLoad(fetcher, deps) {
-  const [data, setData] = useState(null);
-  const [error, setError] = useState('');
-  const reload = () => fetcher().then((d) => { setData(d); setError(''); }).catch((e) => setError(e.message));
-  useEffect(() => { reload(); }, deps);
-  return [data, error, reload, setData];
-}
 
 const Loading = ({ error }) => html`<p class=${error ? 'error' : 'loading'}>${error || t('loading')}</p>`;
 

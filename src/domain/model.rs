@@ -145,6 +145,14 @@ pub struct Account {
     pub deleted_at: Option<Millis>,
 }
 
+/// A channel's typed settings read from an account's settings map (the same JSON the API
+/// takes), for checking them on save and for using them.
+pub fn settings_as<T: serde::de::DeserializeOwned>(
+    settings: &serde_json::Map<String, serde_json::Value>,
+) -> Result<T, serde_json::Error> {
+    serde_json::from_value(serde_json::Value::Object(settings.clone()))
+}
+
 impl Account {
     /// First-response target in minutes (SLA-1), when the account sets one.
     pub fn sla_minutes(&self) -> Option<i64> {

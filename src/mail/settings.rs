@@ -96,7 +96,7 @@ fn invalid(field: &str, message: String) -> AppError {
 impl EmailSettings {
     pub fn of(account: &Account) -> AppResult<EmailSettings> {
         let s: EmailSettings =
-            serde_json::from_value(serde_json::Value::Object(account.settings.clone())).map_err(
+            crate::domain::settings_as(&account.settings).map_err(
                 |e| {
                     invalid(
                         "address",

@@ -175,6 +175,21 @@ fn https_client(root: &str, port: u16) -> reqwest::Client {
         .unwrap()
 }
 
+/// Atiende serving HTTPS for DOMAIN with certificates from `pebble`.
+fn start_with_pebble(data: &Path, https: u16, pebble: &Pebble, extra: &[&str]) -> Server {
+    let ca = pebble.ca_file();
+    let mut args = vec![
+        "--domain",
+        DOMAIN,
+        "--acme-directory",
+        &pebble.directory,
+        "--acme-root",
+        ca.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    start_atiende(data, https, &args)
+}
+
 fn start_atiende(data: &Path, https: u16, extra: &[&str]) -> Server {
     let listen_https = format!("127.0.0.1:{https}");
     let mut args = vec!["--https-listen", &listen_https];
@@ -189,21 +204,7 @@ async fn http01_certificate_renewed_without_restart_and_kept_while_the_ca_is_dow
     let dir = tempfile::tempdir().unwrap();
     admin_create(dir.path(), ADMIN_EMAIL, "Admin", ADMIN_PASSWORD, "admin");
     let http_listen = format!("127.0.0.1:{http}");
-    let ca = pebble.ca_file();
-    let server = start_atiende(
-        dir.path(),
-        https,
-        &[
-            "--domain",
-            DOMAIN,
-            "--acme-directory",
-            &pebble.directory,
-            "--acme-root",
-            ca.to_str().unwrap(),
-            "--http-listen",
-            &http_listen,
-        ],
-    );
+    let server = start_with_pebble(dir.path(), https, &pebble, &["--http-listen", &http_listen]);
     assert!(server.base.starts_with("https://"), "{}", server.base);
     let root = pebble.issuing_root().await;
     let first = eventually(60, "a certificate from the CA", || async {
@@ -291,22 +292,11 @@ async fn tls_alpn01_certificate_on_the_https_port_alone() {
     let pebble = Pebble::start(unused_http, https, 3600);
     let dir = tempfile::tempdir().unwrap();
     admin_create(dir.path(), ADMIN_EMAIL, "Admin", ADMIN_PASSWORD, "admin");
-    let ca = pebble.ca_file();
-    let mut server = start_atiende(
+    let mut server = start_with_pebble(
         dir.path(),
         https,
-        &[
-            "--domain",
-            DOMAIN,
-            "--acme-directory",
-            &pebble.directory,
-            "--acme-root",
-            ca.to_str().unwrap(),
-            "--acme-challenge",
-            "tls-alpn-01",
-            "--http-listen",
-            "off",
-        ],
+        &pebble,
+        &["--acme-challenge", "tls-alpn-01", "--http-listen", "off"],
     );
     let root = pebble.issuing_root().await;
     eventually(60, "a certificate through TLS-ALPN-01", || async {

@@ -245,14 +245,7 @@ async fn backup_now_keeps_the_newest_and_shows_on_status() {
 
     let status = api.ok("/api/v1/status").await;
     assert_eq!(status["last_backup"]["file"], names[2].as_str());
-    let page = api
-        .request(reqwest::Method::GET, "/status")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = text_of(api.request(reqwest::Method::GET, "/status")).await;
     assert!(
         page.contains(&names[2]),
         "the status page names the last backup"

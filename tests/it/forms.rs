@@ -148,14 +148,7 @@ async fn hosted_embedded_and_raw_submissions() {
     );
 
     // The embedded page posts to itself and stays framed; urlencoded works too.
-    let page = http
-        .get(format!("{}/f/{acc}?embed=1", s.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = text_of(http.get(format!("{}/f/{acc}?embed=1", s.base))).await;
     assert!(
         page.contains("class=\"embed\"") && page.contains(&format!("action=\"/f/{acc}?embed=1\""))
     );
@@ -173,14 +166,7 @@ async fn hosted_embedded_and_raw_submissions() {
         .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(tickets_of(&api, &acc).await.len(), 2);
-    let script = http
-        .get(format!("{}/f/{acc}/embed.js", s.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let script = text_of(http.get(format!("{}/f/{acc}/embed.js", s.base))).await;
     assert!(script.contains(&format!("/f/{acc}?embed=1")), "{script}");
 
     // A site's own form posts straight to the API (from an allowed origin).
@@ -200,14 +186,7 @@ async fn hosted_embedded_and_raw_submissions() {
     assert_eq!(tickets_of(&api, &acc).await.len(), 3);
 
     // Refusals, each with its reason and no ticket: (extra field, origin, status, code).
-    let page = http
-        .get(format!("{}/f/{acc}", s.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = text_of(http.get(format!("{}/f/{acc}", s.base))).await;
     let fresh_start = hidden(&page, "_started");
     let cases = [
         (

@@ -347,3 +347,13 @@ pub async fn upload(api: &Api, name: &str, content_type: &str, bytes: &[u8]) -> 
     assert_eq!(res.status(), 201);
     res.json().await.unwrap()
 }
+
+/// Sends a request that must get an answer and returns its body as text (pages, scripts).
+pub async fn text_of(req: reqwest::RequestBuilder) -> String {
+    req.send()
+        .await
+        .expect("request")
+        .text()
+        .await
+        .expect("body")
+}

@@ -48,6 +48,8 @@ async fn openapi_health_uploads_catalog_and_contacts() {
         "/api/v1/search",
         "/api/v1/events",
         "/api/v1/uploads",
+        "/api/v1/backups",
+        "/api/v1/status",
     ] {
         assert!(doc["paths"][p].is_object(), "{p} missing from openapi.json");
     }

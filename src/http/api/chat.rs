@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::domain::rut::Rut;
-use crate::domain::{Account, Channel, DeliveryStatus, Direction, Event, Message, VisitorSession};
+use crate::domain::{
+    settings_as, Account, Channel, DeliveryStatus, Direction, Event, Message, VisitorSession,
+};
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::{ApiPath, ApiQuery};
 use crate::state::AppState;
@@ -55,7 +57,7 @@ pub struct ChatSettings {
 
 impl ChatSettings {
     pub fn of(account: &Account) -> ChatSettings {
-        serde_json::from_value(Value::Object(account.settings.clone())).unwrap_or_default()
+        settings_as(&account.settings).unwrap_or_default()
     }
     fn max_file_bytes(&self) -> usize {
         self.max_file_kb.unwrap_or(1024) as usize * 1024
@@ -66,7 +68,7 @@ pub fn validate(kind: Channel, settings: &serde_json::Map<String, Value>) -> App
     if kind != Channel::Webchat {
         return Ok(());
     }
-    let s: ChatSettings = serde_json::from_value(Value::Object(settings.clone())).map_err(|e| {
+    let s: ChatSettings = settings_as(settings).map_err(|e| {
         AppError::invalid(
             "settings",
             "invalid_setting",

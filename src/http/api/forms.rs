@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::rut::Rut;
-use crate::domain::{Account, Channel, Millis};
+use crate::domain::{settings_as, Account, Channel, Millis};
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::assets::Assets;
 use crate::http::escape_html;
@@ -76,8 +76,7 @@ pub struct FormSettings {
 
 impl FormSettings {
     pub fn of(account: &Account) -> FormSettings {
-        serde_json::from_value(serde_json::Value::Object(account.settings.clone()))
-            .unwrap_or_default()
+        settings_as(&account.settings).unwrap_or_default()
     }
     fn fields(&self) -> Vec<String> {
         self.fields.clone().unwrap_or_else(|| {
@@ -104,10 +103,9 @@ pub fn validate(
     if kind != Channel::Form {
         return Ok(());
     }
-    let s: FormSettings = serde_json::from_value(serde_json::Value::Object(settings.clone()))
-        .map_err(|e| {
-            AppError::invalid("settings", "invalid_setting", format!("form settings: {e}"))
-        })?;
+    let s: FormSettings = settings_as(settings).map_err(|e| {
+        AppError::invalid("settings", "invalid_setting", format!("form settings: {e}"))
+    })?;
     for f in s.fields().iter().chain(s.required().iter()) {
         if !FIELDS.contains(&f.as_str()) {
             return Err(AppError::invalid(
