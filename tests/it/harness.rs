@@ -188,15 +188,6 @@ pub struct Api {
 }
 
 impl Api {
-    /// The same identity on a new connection pool. Used around requests the server rejects
-    /// before reading their whole body (413): it then closes that connection, and a pooled
-    /// client could otherwise reuse it.
-    pub fn fresh(&self) -> Api {
-        let mut a = self.clone();
-        a.client = reqwest::Client::new();
-        a
-    }
-
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         let mut rb = self
             .client
@@ -356,4 +347,82 @@ pub async fn text_of(req: reqwest::RequestBuilder) -> String {
         .text()
         .await
         .expect("body")
+}
+
+/// Uploads `size` bytes to POST /api/v1/uploads past the server's limit; returns the status.
+pub async fn oversized_upload(api: &Api, size: usize) -> u16 {
+    let boundary = "atiende-oversized";
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    );
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    let body = (head, 0u8, size, format!("\r\n--{boundary}--\r\n"));
+    oversized_post(api, "/api/v1/uploads", &content_type, body)
+        .await
+        .0
+}
+
+/// POSTs a body of `prefix`, `size` times `filler` and `suffix` over a raw connection and
+/// returns the status and the answer's body. The server answers 413 as soon as a body passes
+/// its limit and closes the connection; an HTTP client that is still writing then reports a
+/// broken pipe instead of the answer. This one writes in the background, ignores write errors
+/// and reads the answer.
+pub async fn oversized_post(
+    api: &Api,
+    path: &str,
+    content_type: &str,
+    (prefix, filler, size, suffix): (String, u8, usize, String),
+) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = api.base.trim_start_matches("http://").to_string();
+    let stream = tokio::net::TcpStream::connect(&host)
+        .await
+        .expect("connect");
+    let (mut read, mut write) = stream.into_split();
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\
+         Content-Type: {content_type}\r\nContent-Length: {}\r\n",
+        prefix.len() + size + suffix.len()
+    );
+    if let Some(c) = &api.cookie {
+        request.push_str(&format!("Cookie: {c}\r\n"));
+    }
+    if let Some(c) = &api.csrf {
+        request.push_str(&format!("X-CSRF-Token: {c}\r\n"));
+    }
+    if let Some(t) = &api.bearer {
+        request.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(&prefix);
+    let writer = tokio::spawn(async move {
+        write.write_all(request.as_bytes()).await?;
+        let chunk = vec![filler; 64 * 1024];
+        let mut left = size;
+        while left > 0 {
+            let n = left.min(chunk.len());
+            write.write_all(&chunk[..n]).await?;
+            left -= n;
+        }
+        write.write_all(suffix.as_bytes()).await
+    });
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Connection: close, so the answer ends at EOF (or at the reset that follows it).
+    while let Ok(n @ 1..) = read.read(&mut buf).await {
+        answer.extend_from_slice(&buf[..n]);
+    }
+    writer.abort();
+    let text = String::from_utf8_lossy(&answer);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer to an oversized request: {text:?}"));
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (
+        status,
+        serde_json::from_str(body).unwrap_or(Value::String(body.into())),
+    )
 }

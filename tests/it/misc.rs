@@ -131,18 +131,7 @@ async fn openapi_health_uploads_catalog_and_contacts() {
         .unwrap()
         .contains("sandbox"));
     // Oversized upload.
-    let big = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(vec![0u8; 26 * 1024 * 1024]).file_name("big.bin"),
-    );
-    let res = api
-        .fresh()
-        .request(reqwest::Method::POST, "/api/v1/uploads")
-        .multipart(big)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 413);
+    assert_eq!(oversized_upload(&api, 26 * 1024 * 1024).await, 413);
 
     // Account secrets are write-only; a masked value sent back keeps the stored one.
     let mail = api
@@ -458,16 +447,6 @@ async fn configuration_file_and_check() {
     // The server reads the same file: a 2 MB upload is over its 1 MB limit.
     admin_create(dir.path(), ADMIN_EMAIL, "Admin", ADMIN_PASSWORD, "admin");
     let s = Server::start_in(dir.path(), &[]);
-    let api = s.admin().await.fresh();
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(vec![7u8; 2 * 1024 * 1024]).file_name("grande.bin"),
-    );
-    let res = api
-        .request(reqwest::Method::POST, "/api/v1/uploads")
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 413);
+    let api = s.admin().await;
+    assert_eq!(oversized_upload(&api, 2 * 1024 * 1024).await, 413);
 }
