@@ -13,12 +13,22 @@ use crate::error::{AppError, AppResult};
 /// Version 4: assignment: `agents` rows (loads counted from the tickets),
 /// `assignment_by_account`, default connection states.
 /// Version 5: email: the secret that signs reply tokens (mail tables are new and empty).
-pub const CURRENT: u64 = 5;
+/// Version 6: `ticket_index` keeps fewer keys per ticket (see `index`): rebuilt.
+pub const CURRENT: u64 = 6;
 
 type Step = fn(&WriteTransaction) -> AppResult<()>;
 
 /// `STEPS[i]` migrates from version `i + 1` to `i + 2`.
-const STEPS: [Step; 4] = [v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5];
+const STEPS: [Step; 5] = [v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5, v5_to_v6];
+
+fn v5_to_v6(txn: &WriteTransaction) -> AppResult<()> {
+    let n = super::index::rebuild(txn)?;
+    tracing::info!(
+        tickets = n,
+        "migration 5→6: ticket index rebuilt with fewer keys per ticket"
+    );
+    Ok(())
+}
 
 fn v4_to_v5(txn: &WriteTransaction) -> AppResult<()> {
     super::mail::ensure_secret(txn)?;
