@@ -177,6 +177,7 @@ fn commit_group(
                 return;
             }
         };
+        super::sequences::begin();
         let mut events = Vec::new();
         let mut failure: Option<(usize, AppError)> = None;
         for (i, op) in pending.iter_mut().enumerate() {
@@ -196,6 +197,7 @@ fn commit_group(
         if let Some((i, err)) = failure {
             // Undo everything this transaction did, answer the failed op, and run the ones
             // before it again; the ones after it follow in the next round.
+            super::sequences::discard();
             let _ = txn.abort();
             let failed = pending.remove(i);
             failed.finish(Err(err));
@@ -207,7 +209,9 @@ fn commit_group(
             pending = rest;
             continue;
         }
-        let persisted = persist_events(&txn, events, now);
+        let flushed = super::sequences::flush(&txn);
+        super::sequences::discard();
+        let persisted = flushed.and_then(|()| persist_events(&txn, events, now));
         let outcome = persisted.and_then(|events| {
             txn.commit()?;
             Ok(events)
@@ -349,7 +353,8 @@ mod tests {
             let w = w.clone();
             tasks.push(tokio::spawn(async move {
                 w.write(move |txn, fx| {
-                    txn.open_table(T)?.insert(i, i)?;
+                    let id = crate::store::next_id(txn, "t")?;
+                    txn.open_table(T)?.insert(i, id)?;
                     fx.emit(crate::store::event("test"));
                     match i % 3 {
                         0 => Err(AppError::conflict("nope", "fails after writing")),
@@ -374,6 +379,12 @@ mod tests {
         let r = db.begin_read().unwrap();
         let t = r.open_table(T).unwrap();
         assert!(t.get(3).unwrap().is_none() && t.get(31).unwrap().is_none());
+        // Ids handed out by failed ops are taken back: the committed ones have no gaps.
+        let mut ids: Vec<u64> = t.iter().unwrap().map(|r| r.unwrap().1.value()).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, (1..=ok).collect::<Vec<_>>());
+        let seq = r.open_table(SEQUENCE_TO_LAST).unwrap();
+        assert_eq!(seq.get("t").unwrap().unwrap().value(), ok);
         assert_eq!(
             sink.0.lock().unwrap().len() as u64,
             ok,
