@@ -132,6 +132,26 @@ impl ServerProc {
             .unwrap_or(0.0)
     }
 
+    /// CPU time used so far (user + system, in seconds) by the whole server and by its
+    /// writer thread, from /proc. The ingest rate moves with whatever else the shared machine
+    /// runs; CPU time per message is the steadier figure for comparing versions.
+    fn cpu_seconds(&self) -> (f64, f64) {
+        let pid = self.child.id();
+        let process = cpu_of(&format!("/proc/{pid}/stat"));
+        let writer = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find(|task| {
+                std::fs::read_to_string(task.path().join("comm"))
+                    .is_ok_and(|c| c.trim() == "atiende-writer")
+            })
+            .map_or(0.0, |task| {
+                cpu_of(&task.path().join("stat").to_string_lossy())
+            });
+        (process, writer)
+    }
+
     fn stop(&mut self) {
         let _ = Command::new("kill")
             .arg("-TERM")
@@ -146,6 +166,33 @@ impl ServerProc {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// utime + stime of a /proc stat file, in seconds (0 when unreadable).
+fn cpu_of(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / clock_ticks_per_second()
+}
+
+fn clock_ticks_per_second() -> f64 {
+    // SAFETY: sysconf only reads a system constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz > 0 {
+        hz as f64
+    } else {
+        100.0
     }
 }
 
@@ -620,6 +667,7 @@ async fn run_in(
     let open_target = tickets / 10;
     let mut lat_all = Vec::new();
     let mut ingest_time = Duration::ZERO;
+    let (mut ingest_cpu, mut writer_cpu) = (0.0, 0.0);
     let mut messages = 0u64;
     let mut sample_numbers = Vec::new();
     for round in 0..rounds {
@@ -640,7 +688,11 @@ async fn run_in(
             });
             (account, body)
         });
+        let cpu_before = server.cpu_seconds();
         let (lat, numbers, elapsed) = ingest(&client, args.clients, count, job).await?;
+        let cpu_after = server.cpu_seconds();
+        ingest_cpu += cpu_after.0 - cpu_before.0;
+        writer_cpu += cpu_after.1 - cpu_before.1;
         lat_all.extend(lat);
         ingest_time += elapsed;
         messages += count;
@@ -669,6 +721,21 @@ async fn run_in(
         percentile(&mut lat_all, 0.99),
         "ms",
         Some(50.0),
+        false,
+    ));
+    let per_message = |seconds: f64| seconds * 1e6 / messages.max(1) as f64;
+    figures.push(fig(
+        "ingest: server CPU per message",
+        per_message(ingest_cpu),
+        "µs",
+        None,
+        false,
+    ));
+    figures.push(fig(
+        "ingest: writer thread CPU per message",
+        per_message(writer_cpu),
+        "µs",
+        None,
         false,
     ));
 

@@ -28,6 +28,8 @@ fn bench_quick_runs_every_workload() {
         "baseline",
         "ingest: inbound",
         "ingest: p99",
+        "ingest: server CPU",
+        "ingest: writer thread CPU",
         "board: open + account",
         "board: every other",
         "search: number",
