@@ -12,7 +12,7 @@ use crate::config::{Config, TlsConfig, TlsSource};
 use crate::domain::{Clock, OffsetClock, SystemClock};
 use crate::error::{AppError, AppResult};
 use crate::search::Search;
-use crate::state::AppState;
+use crate::state::{AppState, Shared};
 use crate::store::{users, Store};
 use crate::tls::{Tls, TlsListener};
 
@@ -104,7 +104,7 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
     let tls = start_tls(&config, store.now())?;
     let listeners = Listeners::bind(&config, tls.as_ref()).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let state = AppState {
+    let state = AppState::new(Shared {
         store: store.clone(),
         search,
         bus,
@@ -122,7 +122,7 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
         chat_online: Arc::new(crate::state::Online::default()),
         metrics: Arc::new(crate::metrics::Metrics::default()),
         tls: tls.clone(),
-    };
+    });
     if let (Some(tls), Some(tls_config)) = (&tls, &state.config.tls) {
         spawn_certificate_keeper(tls.clone(), tls_config, &state);
     }

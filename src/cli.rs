@@ -262,7 +262,9 @@ fn backup(data: &std::path::Path, file: &std::path::Path) -> AppResult<()> {
     let manifest = match crate::store::open_for_snapshot(data)? {
         Some(db) => write_file(file, |out| {
             let now = SystemClock.now_ms();
-            let prepared = prepare(data, now, |p| crate::store::snapshot_database(&db, p))?;
+            let prepared = prepare(data, now, |p| {
+                crate::store::snapshot_database(&db, p, &|| false)
+            })?;
             prepared.stream(std::io::BufWriter::new(out)).map(|_| ())
         })?,
         None => write_file(file, |out| service::request(data, out))?,

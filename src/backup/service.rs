@@ -208,7 +208,8 @@ fn into_dir(
         ))
     })?;
     let name = file_name(now);
-    let prepared = prepare(data_dir, now, |p| store.snapshot_to(p))?;
+    let stopping = || *stop.borrow();
+    let prepared = prepare(data_dir, now, |p| store.snapshot_to(p, &stopping))?;
     let dest = policy.dir.join(&name);
     let manifest = write_file(&dest, |file| {
         let out = StopWriter::new(file, stop);
@@ -423,7 +424,8 @@ async fn answer(state: AppState, stream: tokio::net::UnixStream) -> AppResult<()
     let now = store.now();
     let outcome = tokio::task::spawn_blocking(move || -> AppResult<Written> {
         let mut out = stream;
-        match prepare(&data_dir, now, |p| store.snapshot_to(p)) {
+        let stopping = || *stop.borrow();
+        match prepare(&data_dir, now, |p| store.snapshot_to(p, &stopping)) {
             Ok(prepared) => {
                 writeln!(out, "ok")?;
                 let mut writer = StopWriter::new(&mut out, stop);

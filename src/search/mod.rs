@@ -30,6 +30,9 @@ use crate::store::{codec, Store};
 /// Bump when the schema or analysis changes: the index is then rebuilt at start.
 const LAYOUT: u32 = 1;
 const COMMIT_EVERY: Duration = Duration::from_millis(200);
+/// At most this many events per commit, so one commit (and a stop waiting for it) stays short
+/// when the indexer catches up on a backlog.
+const MAX_BATCH: usize = 5_000;
 const KIND_CONTACT: u64 = 1;
 const KIND_MESSAGE: u64 = 2;
 
@@ -491,10 +494,20 @@ impl Indexer {
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             };
+            // A backlog (a burst of writes just before the stop) would hold the stop for as
+            // long as it takes to index it, and this thread's store handle with it, so the
+            // database could not close cleanly in time. What is left is indexed from the
+            // events table at the next start.
+            if stop.load(Ordering::SeqCst) {
+                return;
+            }
             // Gather what arrives within one commit period, then index it in one commit.
             let deadline = Instant::now() + COMMIT_EVERY;
             let mut batch = vec![first];
-            while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            while batch.len() < MAX_BATCH {
+                let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                    break;
+                };
                 match events.recv_timeout(left) {
                     Ok(e) => batch.push(e),
                     Err(_) => break,

@@ -154,9 +154,9 @@ impl Store {
     }
 
     /// Copies the database as of one read transaction into a new file at `dest`, while
-    /// writes go on; returns the snapshot's schema version.
-    pub fn snapshot_to(&self, dest: &Path) -> AppResult<u64> {
-        snapshot_database(&self.db, dest)
+    /// writes go on; returns the snapshot's schema version. Gives up as soon as `stop` says so.
+    pub fn snapshot_to(&self, dest: &Path, stop: &dyn Fn() -> bool) -> AppResult<u64> {
+        snapshot_database(&self.db, dest, stop)
     }
 
     /// Compacts the redb file (needs exclusive access: the CLI runs it with the server off).
@@ -189,14 +189,16 @@ pub fn open_for_snapshot(data_dir: &Path) -> AppResult<Option<Database>> {
 
 /// A logical copy, table by table, of one read transaction: consistent (redb readers see one
 /// commit) and compact. A table this build does not know makes it fail rather than leave
-/// something out.
-pub fn snapshot_database(db: &Database, dest: &Path) -> AppResult<u64> {
+/// something out. `stop` is asked every few thousand rows: a server that is stopping must not
+/// wait for the copy of a large store (it holds the database open).
+pub fn snapshot_database(db: &Database, dest: &Path, stop: &dyn Fn() -> bool) -> AppResult<u64> {
     use redb::TableHandle;
 
     struct Copy<'a> {
         from: &'a ReadTransaction,
         to: &'a Database,
         names: Vec<String>,
+        stop: &'a dyn Fn() -> bool,
     }
     impl TableVisitor for Copy<'_> {
         fn visit<K: redb::Key + 'static, V: redb::Value + 'static>(
@@ -215,7 +217,10 @@ pub fn snapshot_database(db: &Database, dest: &Path) -> AppResult<u64> {
             txn.set_durability(redb::Durability::None);
             {
                 let mut target = txn.open_table(table)?;
-                for row in source.iter()? {
+                for (i, row) in source.iter()?.enumerate() {
+                    if i % 4096 == 0 && (self.stop)() {
+                        return Err(AppError::conflict("stopping", "the server is stopping"));
+                    }
                     let (k, v) = row?;
                     target.insert(k.value(), v.value())?;
                 }
@@ -233,6 +238,7 @@ pub fn snapshot_database(db: &Database, dest: &Path) -> AppResult<u64> {
         from: &from,
         to: &to,
         names: Vec::new(),
+        stop,
     };
     for_each_table(&mut copy)?;
     for handle in from.list_tables()? {
@@ -351,5 +357,38 @@ pub fn event(kind: &str) -> Event {
         contact_id: None,
         message_id: None,
         user_id: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_copies_every_row_and_gives_up_when_asked_to_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::create(dir.path().join("a.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        create_all(&txn).unwrap();
+        {
+            let mut meta = txn.open_table(META).unwrap();
+            for i in 0..10_000u32 {
+                meta.insert(format!("k{i}").as_str(), i.to_be_bytes().as_slice())
+                    .unwrap();
+            }
+        }
+        txn.commit().unwrap();
+
+        let copy = dir.path().join("copy.redb");
+        snapshot_database(&db, &copy, &|| false).unwrap();
+        let read = Database::open(&copy).unwrap().begin_read().unwrap();
+        use redb::ReadableTableMetadata;
+        assert_eq!(read.open_table(META).unwrap().len().unwrap(), 10_000);
+
+        // Asked to stop after the first rows: fails with `stopping` instead of copying on.
+        let asked = std::sync::atomic::AtomicUsize::new(0);
+        let stop = || asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0;
+        let err = snapshot_database(&db, &dir.path().join("stopped.redb"), &stop).unwrap_err();
+        assert_eq!(err.code, "stopping");
     }
 }
