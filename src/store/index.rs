@@ -70,9 +70,10 @@ enum Dim {
     Channel(u8),
     /// 0 = unassigned.
     Assignee(u64),
-    /// 0 = no team.
+    /// Only tickets with a team have a key (schema 6; 0 meant "no team" before).
     Team(u64),
     Label(u64),
+    /// Only `true` has keys (schema 6).
     Important(bool),
     Answered(bool),
     AccountAssignee(u64, u64),
@@ -370,9 +371,10 @@ impl TicketQuery {
         }
         let mut out = HashSet::new();
         for p in prefixes(&self.states(), 1, &dims) {
-            let mut hi = p.clone();
-            hi.push(0xff);
-            for row in index.range(p.as_slice()..hi.as_slice())? {
+            // Every key of the prefix: the prefix, then time and number (16 bytes).
+            let mut last = p.clone();
+            last.extend_from_slice(&[0xff; 16]);
+            for row in index.range(p.as_slice()..=last.as_slice())? {
                 let (k, _) = row?;
                 out.insert(number_of(k.value()));
                 if out.len() > SMALL_DIMENSION_MAX {
