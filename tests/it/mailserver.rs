@@ -96,6 +96,23 @@ pub fn servers() -> &'static MailServers {
     SERVERS.get_or_init(start)
 }
 
+/// The servers live as long as the test process (a static), so their dir outlives it: the
+/// dirs of test processes that are gone are removed here.
+fn remove_stale_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("atiende-mail-")) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 fn start() -> MailServers {
     require("/usr/sbin/dovecot", "dovecot-imapd and dovecot-lmtpd");
     require("/usr/sbin/smtpd", "opensmtpd");
@@ -105,6 +122,7 @@ fn start() -> MailServers {
         0,
         "the mail servers of the email tests run as root (as CI does)"
     );
+    remove_stale_dirs();
     let dir = std::env::temp_dir().join(format!("atiende-mail-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     for sub in ["mail", "run", "state"] {
