@@ -1042,11 +1042,20 @@ async fn sse_latency(client: &Client, n: usize, account: &str) -> AppResult<f64>
                     .collect()
             })
             .unwrap_or_default();
-        for t in &got {
-            lat.push(t.duration_since(sent).as_secs_f64() * 1000.0);
-        }
+        let round: Vec<f64> = got
+            .iter()
+            .map(|t| t.duration_since(sent).as_secs_f64() * 1000.0)
+            .collect();
+        let missed = n.saturating_sub(got.len());
+        // Per round, so a single slow round can be told from a general slowness.
+        eprintln!(
+            "  round {}: slowest {:.1} ms, {missed} of {n} clients without the event after 400 ms",
+            k + 1,
+            round.iter().copied().fold(0.0, f64::max)
+        );
+        lat.extend(round);
         // Clients that never got it count as the whole wait.
-        lat.extend(std::iter::repeat_n(400.0, n.saturating_sub(got.len())));
+        lat.extend(std::iter::repeat_n(400.0, missed));
     }
     for t in tasks {
         t.abort();
