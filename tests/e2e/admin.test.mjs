@@ -86,8 +86,11 @@ test('"why" explains an agent who is not available, then one who is', async () =
   await why.getByLabel('Ejecutivo').selectOption((await admin('GET', '/api/v1/users')).items[0].id);
   await why.getByLabel('Ejecutivo').selectOption(ana.id);
   await why.getByText('Nada lo impide: está disponible y con autoasignación.').waitFor();
-  // She goes to lunch from her own state selector.
+  // She goes to lunch from her own state selector. The dot turns at once (optimistic), so wait
+  // for the server's answer before asking it.
+  const saved = anaPage.waitForResponse((r) => r.url().endsWith('/api/v1/me/status') && r.request().method() === 'PUT');
   await anaPage.getByLabel('Mi estado de conexión').selectOption('Colación');
+  assert.equal((await saved).status(), 200);
   await anaPage.waitForFunction(() => document.querySelector('.my-state .dot.off'));
   const me = (await admin('GET', '/api/v1/users')).items.find((u) => u.id === ana.id);
   assert.equal(me.connection_state, 'Colación');
