@@ -13,9 +13,10 @@
 //! ticket has only the keys lists need (schema 6): by update time every dimension, but
 //! "important" only when true and "team" only when it has one (the other values match most
 //! tickets, so a scan of the wider dimension finds them at once); by creation time only all,
-//! account and assignee. A list by creation time over another dimension reads that
-//! dimension's keys by update time when it holds few tickets and sorts them, or else walks the
-//! creation-time keys of the account (or all tickets) and checks the filter on each.
+//! account, assignee and account + assignee. A list by creation time over another dimension
+//! reads that dimension's keys by update time when it holds few tickets and sorts them, or
+//! else walks the creation-time keys of the assignee, the account (or all tickets) and checks
+//! the filter on each.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -143,18 +144,24 @@ fn dims(t: &Ticket) -> Vec<Dim> {
     d
 }
 
-/// The dimensions that also have keys by creation time.
-fn created_dims(t: &Ticket) -> [Dim; 3] {
+/// The dimensions that also have keys by creation time. Account + assignee is among them:
+/// the assignment engine drains an account's unassigned tickets oldest first on every close.
+fn created_dims(t: &Ticket) -> [Dim; 4] {
+    let assignee = t.assignee_id.unwrap_or(0);
     [
         Dim::All,
         Dim::Account(t.account_id),
-        Dim::Assignee(t.assignee_id.unwrap_or(0)),
+        Dim::Assignee(assignee),
+        Dim::AccountAssignee(t.account_id, assignee),
     ]
 }
 
 impl Dim {
     fn has_created_keys(&self) -> bool {
-        matches!(self, Dim::All | Dim::Account(_) | Dim::Assignee(_))
+        matches!(
+            self,
+            Dim::All | Dim::Account(_) | Dim::Assignee(_) | Dim::AccountAssignee(..)
+        )
     }
 }
 
@@ -344,15 +351,16 @@ impl TicketQuery {
     }
 
     /// Picks the scans, per state: the chosen dimensions in the requested order when they
-    /// have keys in it; by creation time otherwise the account's (or all) keys, with the
-    /// filters checked on each record.
+    /// have keys in it; by creation time otherwise the assignee's, the account's (or all)
+    /// keys, with the filters checked on each record.
     fn plan(&self) -> Vec<Vec<u8>> {
         let sort_code = self.sort().code();
         let mut dims = self.dims();
         if sort_code == 2 && !dims.iter().all(Dim::has_created_keys) {
-            dims = match self.effective_accounts() {
-                Some(accs) => accs.into_iter().map(Dim::Account).collect(),
-                None => vec![Dim::All],
+            dims = match (self.assignee, self.effective_accounts()) {
+                (Some(who), _) => vec![Dim::Assignee(who.unwrap_or(0))],
+                (None, Some(accs)) => accs.into_iter().map(Dim::Account).collect(),
+                (None, None) => vec![Dim::All],
             };
         }
         prefixes(&self.states(), sort_code, &dims)
@@ -672,20 +680,20 @@ mod tests {
         a.updated_at = 200;
         let kb = keys(&a);
         assert_eq!(ka.len(), kb.len());
-        assert_eq!(ka.len(), 9, "6 dimensions by update, 3 by creation");
+        assert_eq!(ka.len(), 10, "6 dimensions by update, 4 by creation");
         a.labels = vec![3, 3, 4];
-        assert_eq!(keys(&a).len(), 11, "duplicate labels index once");
+        assert_eq!(keys(&a).len(), 12, "duplicate labels index once");
         a.important = true;
         a.team_id = Some(5);
-        assert_eq!(keys(&a).len(), 13, "important and a team add a key each");
+        assert_eq!(keys(&a).len(), 14, "important and a team add a key each");
         a.waiting_since = Some(150);
         assert_eq!(
             keys(&a).len(),
-            14,
+            15,
             "an unanswered open ticket has a waiting-time key"
         );
         a.state = TicketState::Closed;
-        assert_eq!(keys(&a).len(), 13, "closed tickets wait for nobody");
+        assert_eq!(keys(&a).len(), 14, "closed tickets wait for nobody");
     }
 
     /// Every filter, alone and in pairs, in every order, against the same list computed
@@ -812,6 +820,14 @@ mod tests {
                 "big label",
                 TicketQuery {
                     label: Some(1),
+                    ..Default::default()
+                },
+            ),
+            (
+                "big label + assignee",
+                TicketQuery {
+                    label: Some(1),
+                    assignee: Some(Some(2)),
                     ..Default::default()
                 },
             ),
