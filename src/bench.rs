@@ -137,7 +137,7 @@ impl ServerProc {
     /// runs; CPU time per message is the steadier figure for comparing versions.
     fn cpu_seconds(&self) -> (f64, f64) {
         let pid = self.child.id();
-        let process = cpu_of(&format!("/proc/{pid}/stat"));
+        let process = cpu_of(Path::new(&format!("/proc/{pid}/stat")));
         let writer = std::fs::read_dir(format!("/proc/{pid}/task"))
             .into_iter()
             .flatten()
@@ -146,9 +146,7 @@ impl ServerProc {
                 std::fs::read_to_string(task.path().join("comm"))
                     .is_ok_and(|c| c.trim() == "atiende-writer")
             })
-            .map_or(0.0, |task| {
-                cpu_of(&task.path().join("stat").to_string_lossy())
-            });
+            .map_or(0.0, |task| cpu_of(&task.path().join("stat")));
         (process, writer)
     }
 
@@ -170,7 +168,7 @@ impl ServerProc {
 }
 
 /// utime + stime of a /proc stat file, in seconds (0 when unreadable).
-fn cpu_of(path: &str) -> f64 {
+fn cpu_of(path: &Path) -> f64 {
     let stat = std::fs::read_to_string(path).unwrap_or_default();
     // Fields after the command name, which is in parentheses and may hold spaces.
     let fields: Vec<&str> = stat

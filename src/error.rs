@@ -73,6 +73,11 @@ impl AppError {
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
+
+    /// Work the server gave up because it is stopping (a backup).
+    pub fn stopping() -> Self {
+        Self::conflict("stopping", "the server is stopping")
+    }
 }
 
 /// The body shape of every error answer (API.md).

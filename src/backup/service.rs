@@ -138,11 +138,11 @@ struct Written {
 /// One backup at a time: a second request waits for the first.
 static RUNNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// A backup waiting for its turn does not start once the server is stopping (a snapshot
-/// cannot be interrupted, and it would hold the store open).
+/// A backup waiting for its turn does not start once the server is stopping (it would only
+/// begin a copy that the stop then cuts short).
 fn stopping(state: &AppState) -> AppResult<()> {
     if *state.shutdown.borrow() {
-        return Err(AppError::conflict("stopping", "the server is stopping"));
+        return Err(AppError::stopping());
     }
     Ok(())
 }

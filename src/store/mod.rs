@@ -219,7 +219,7 @@ pub fn snapshot_database(db: &Database, dest: &Path, stop: &dyn Fn() -> bool) ->
                 let mut target = txn.open_table(table)?;
                 for (i, row) in source.iter()?.enumerate() {
                     if i % 4096 == 0 && (self.stop)() {
-                        return Err(AppError::conflict("stopping", "the server is stopping"));
+                        return Err(AppError::stopping());
                     }
                     let (k, v) = row?;
                     target.insert(k.value(), v.value())?;
@@ -286,8 +286,8 @@ pub fn next_id(txn: &WriteTransaction, name: &str) -> AppResult<u64> {
 }
 
 /// The writer thread's sequence values for its open transaction. A message takes three or
-/// four ids; reading and writing the sequence table for each was a tenth of the writer's
-/// work. The cache lives only between `begin` and `flush`/`discard`, which the writer calls
+/// four ids (and three events); reading and writing the sequence table for each was a tenth
+/// of the writer's work. The cache lives only between `begin` and `flush`/`discard`, which the writer calls
 /// around every transaction it opens, so an aborted transaction leaves nothing behind.
 pub(crate) mod sequences {
     use std::cell::RefCell;
@@ -317,14 +317,15 @@ pub(crate) mod sequences {
             let Some(map) = cache.as_mut() else {
                 return Ok(None);
             };
-            let last = match map.get(name) {
-                Some(v) => *v,
-                None => txn
-                    .open_table(SEQUENCE_TO_LAST)?
-                    .get(name)?
-                    .map(|g| g.value())
-                    .unwrap_or(0),
-            };
+            if let Some(last) = map.get_mut(name) {
+                *last += 1;
+                return Ok(Some(*last));
+            }
+            let last = txn
+                .open_table(SEQUENCE_TO_LAST)?
+                .get(name)?
+                .map(|g| g.value())
+                .unwrap_or(0);
             map.insert(name.to_string(), last + 1);
             Ok(Some(last + 1))
         })

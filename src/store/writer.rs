@@ -209,13 +209,14 @@ fn commit_group(
             pending = rest;
             continue;
         }
-        let flushed = super::sequences::flush(&txn);
-        super::sequences::discard();
-        let persisted = flushed.and_then(|()| persist_events(&txn, events, now));
+        // Events take their ids from the same sequence cache, which is then written once.
+        let persisted = persist_events(&txn, events, now);
         let outcome = persisted.and_then(|events| {
+            super::sequences::flush(&txn)?;
             txn.commit()?;
             Ok(events)
         });
+        super::sequences::discard();
         match outcome {
             Ok(events) => {
                 commits.fetch_add(1, Ordering::Relaxed);
@@ -246,11 +247,10 @@ fn persist_events(
         return Ok(Vec::new());
     }
     let mut out = Vec::with_capacity(events.len());
-    let mut seq = txn.open_table(SEQUENCE_TO_LAST)?;
-    let mut last = seq.get("event")?.map(|g| g.value()).unwrap_or(0);
     let mut table = txn.open_table(EVENT_ID_TO_EVENT)?;
+    let mut last = 0;
     for mut event in events {
-        last += 1;
+        last = super::next_id(txn, "event")?;
         event.id = last;
         if event.at == 0 {
             event.at = now;
@@ -258,7 +258,6 @@ fn persist_events(
         table.insert(last, codec::encode(&event)?.as_slice())?;
         out.push(Arc::new(event));
     }
-    seq.insert("event", last)?;
     if last > EVENTS_KEPT {
         let cutoff = last - EVENTS_KEPT;
         // Prune a bounded number per commit so one commit never does unbounded work.

@@ -80,12 +80,12 @@ async fn every_bad_input_class_gets_a_clear_error_and_writes_nothing() {
     );
 
     // Oversized body: 413.
-    let big = (
-        r#"{"external_id": "big", "contact": {"external_id": "c9"}, "text": ""#.to_string(),
-        b'x',
-        2 * 1024 * 1024,
-        r#""}"#.to_string(),
-    );
+    let big = Oversized {
+        prefix: r#"{"external_id": "big", "contact": {"external_id": "c9"}, "text": ""#.into(),
+        filler: b'x',
+        size: 2 * 1024 * 1024,
+        suffix: r#""}"#.into(),
+    };
     let (st, v) = oversized_post(&api, &inbound, "application/json", big).await;
     assert_eq!(st, 413, "{v}");
     assert_eq!(v["error"]["code"], "payload_too_large");

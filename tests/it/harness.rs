@@ -357,13 +357,27 @@ pub async fn oversized_upload(api: &Api, size: usize) -> u16 {
          Content-Type: application/octet-stream\r\n\r\n"
     );
     let content_type = format!("multipart/form-data; boundary={boundary}");
-    let body = (head, 0u8, size, format!("\r\n--{boundary}--\r\n"));
+    let body = Oversized {
+        prefix: head,
+        filler: 0,
+        size,
+        suffix: format!("\r\n--{boundary}--\r\n"),
+    };
     oversized_post(api, "/api/v1/uploads", &content_type, body)
         .await
         .0
 }
 
-/// POSTs a body of `prefix`, `size` times `filler` and `suffix` over a raw connection and
+/// A request body too big to send whole before the server answers: `prefix`, `size` times
+/// `filler`, then `suffix`.
+pub struct Oversized {
+    pub prefix: String,
+    pub filler: u8,
+    pub size: usize,
+    pub suffix: String,
+}
+
+/// POSTs an `Oversized` body over a raw connection and
 /// returns the status and the answer's body. The server answers 413 as soon as a body passes
 /// its limit and closes the connection; an HTTP client that is still writing then reports a
 /// broken pipe instead of the answer. This one writes in the background, ignores write errors
@@ -372,7 +386,12 @@ pub async fn oversized_post(
     api: &Api,
     path: &str,
     content_type: &str,
-    (prefix, filler, size, suffix): (String, u8, usize, String),
+    Oversized {
+        prefix,
+        filler,
+        size,
+        suffix,
+    }: Oversized,
 ) -> (u16, Value) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = api.base.trim_start_matches("http://").to_string();
