@@ -664,6 +664,7 @@ pub fn rebuild(txn: &redb::WriteTransaction) -> AppResult<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use redb::ReadableDatabase;
 
     #[test]
     fn key_layout_orders_by_time_then_number() {

@@ -124,6 +124,7 @@ mod tests {
     use crate::domain::*;
     use crate::store::codec;
     use crate::store::index::{list, TicketQuery};
+    use redb::ReadableDatabase;
 
     /// Writes a data dir the way schema 1 did: records only, no ticket index.
     fn write_v1(db: &Database) {

@@ -13,13 +13,14 @@ pub mod mail;
 pub mod migrate;
 pub mod tables;
 pub mod tickets;
+pub mod upgrade;
 pub mod users;
 pub mod writer;
 
 use std::path::Path;
 use std::sync::Arc;
 
-use redb::{Database, ReadTransaction, ReadableTable, WriteTransaction};
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
 
 use crate::domain::{Clock, Event};
 use crate::error::{AppError, AppResult};
@@ -53,15 +54,12 @@ impl Store {
         })?;
         // redb's page cache defaults to 1 GiB; a bounded cache keeps the process small (the OS
         // page cache still holds the file).
-        let db = redb::Builder::new()
-            .set_cache_size(CACHE_BYTES)
-            .create(data_dir.join(DB_FILE))
-            .map_err(|e| {
-                AppError::internal(format!(
-                    "cannot open {} (is another atiende running on this data dir?): {e}",
-                    data_dir.join(DB_FILE).display()
-                ))
-            })?;
+        let db = upgrade::open(&data_dir.join(DB_FILE), CACHE_BYTES).map_err(|e| {
+            AppError::internal(format!(
+                "cannot open {} (is another atiende running on this data dir?): {e}",
+                data_dir.join(DB_FILE).display()
+            ))
+        })?;
         migrate::migrate(&db)?;
         let db = Arc::new(db);
         let (writer, handle) = writer::Writer::start(db.clone(), sink, clock.clone())?;
@@ -161,13 +159,16 @@ impl Store {
 
     /// Compacts the redb file (needs exclusive access: the CLI runs it with the server off).
     pub fn compact_file(data_dir: &Path) -> AppResult<bool> {
-        let mut db = Database::create(data_dir.join(DB_FILE))?;
+        let path = data_dir.join(DB_FILE);
+        let mut db = upgrade::open(&path, CACHE_BYTES)
+            .map_err(|e| AppError::internal(format!("cannot open {}: {e}", path.display())))?;
         db.compact()
             .map_err(|e| AppError::internal(format!("compact: {e}")))
     }
 }
 
-/// Opens a data dir's database for a one-off snapshot, untouched (no migration, no writer).
+/// Opens a data dir's database for a one-off snapshot, untouched (no migration, no writer;
+/// a file of Atiende 0.1 is upgraded to today's file format first, as `serve` would).
 /// `Ok(None)` when a running server holds it.
 pub fn open_for_snapshot(data_dir: &Path) -> AppResult<Option<Database>> {
     let path = data_dir.join(DB_FILE);
@@ -177,9 +178,9 @@ pub fn open_for_snapshot(data_dir: &Path) -> AppResult<Option<Database>> {
             data_dir.display()
         )));
     }
-    match redb::Builder::new().set_cache_size(CACHE_BYTES).open(&path) {
+    match upgrade::open(&path, CACHE_BYTES) {
         Ok(db) => Ok(Some(db)),
-        Err(redb::DatabaseError::DatabaseAlreadyOpen) => Ok(None),
+        Err(upgrade::OpenError::Redb(redb::DatabaseError::DatabaseAlreadyOpen)) => Ok(None),
         Err(e) => Err(AppError::internal(format!(
             "cannot open {}: {e}",
             path.display()
@@ -214,7 +215,8 @@ pub fn snapshot_database(db: &Database, dest: &Path, stop: &dyn Fn() -> bool) ->
             };
             // One transaction per table keeps memory bounded; only the last one is durable.
             let mut txn = self.to.begin_write()?;
-            txn.set_durability(redb::Durability::None);
+            txn.set_durability(redb::Durability::None)
+                .map_err(|e| AppError::internal(format!("backup copy: {e}")))?;
             {
                 let mut target = txn.open_table(table)?;
                 for (i, row) in source.iter()?.enumerate() {
@@ -382,7 +384,8 @@ mod tests {
 
         let copy = dir.path().join("copy.redb");
         snapshot_database(&db, &copy, &|| false).unwrap();
-        let read = Database::open(&copy).unwrap().begin_read().unwrap();
+        let copied = Database::open(&copy).unwrap();
+        let read = copied.begin_read().unwrap();
         use redb::ReadableTableMetadata;
         assert_eq!(read.open_table(META).unwrap().len().unwrap(), 10_000);
 

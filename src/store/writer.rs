@@ -277,7 +277,7 @@ fn persist_events(
 mod tests {
     use super::*;
     use crate::domain::SystemClock;
-    use redb::TableDefinition;
+    use redb::{ReadableDatabase, TableDefinition};
 
     const T: TableDefinition<u64, u64> = TableDefinition::new("t");
 

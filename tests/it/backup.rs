@@ -283,3 +283,70 @@ async fn backup_now_keeps_the_newest_and_shows_on_status() {
     assert_eq!(mode(&target), 0o700);
     assert_eq!(mode(&target.join("atiende.toml")), 0o600);
 }
+
+/// A backup written by Atiende 0.1.0 (redb 2, file format v2; the demo workspace) restores,
+/// and the server upgrades its database at the first start: every ticket, message, user and
+/// agent row is there, search is rebuilt, and the store takes new messages.
+#[tokio::test]
+async fn a_backup_of_version_0_1_restores_and_is_upgraded() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("desde-0.1");
+    let archive = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v0.1.0-demo.tar.zst");
+    let (ok, out) = cli(&["restore", archive.to_str().unwrap()], &dir);
+    assert!(ok, "restore: {out}");
+    let server = Server::start_in(&dir, &[]);
+    let api = server.login("admin@demo.atiende.cl", "demo-admin").await;
+
+    // What version 0.1.0 answered on this data.
+    let count = |state: &'static str| {
+        let api = &api;
+        async move {
+            let v = api
+                .ok(&format!("/api/v1/tickets?state={state}&limit=200"))
+                .await;
+            v["items"].as_array().map_or(0, Vec::len)
+        }
+    };
+    assert_eq!(count("open").await, 125);
+    assert_eq!(count("ignored").await, 122);
+    let messages = api.ok("/api/v1/tickets/965/messages").await;
+    assert_eq!(messages["items"][0]["id"], "2342");
+    assert_eq!(
+        messages["items"][0]["text"],
+        "No puedo ingresar a mi cuenta, me dice que la contraseña es incorrecta."
+    );
+    let users = api.ok("/api/v1/users").await;
+    assert_eq!(users["items"].as_array().map(Vec::len), Some(5));
+    assert_eq!(users["items"][4]["name"], "Sofía Ibáñez");
+    eventually(
+        60,
+        "the search index rebuilt from the upgraded store",
+        || async {
+            let v = api.ok("/api/v1/search?q=Francisca").await;
+            v["tickets"]
+                .as_array()
+                .is_some_and(|t| !t.is_empty())
+                .then_some(())
+        },
+    )
+    .await;
+
+    // New messages go through assignment, which reads the upgraded agent rows.
+    let v = api
+        .inbound(
+            "1",
+            "despues-de-actualizar",
+            "cliente-nuevo",
+            "Hola de nuevo",
+        )
+        .await;
+    assert_eq!(v["created_ticket"], true);
+    assert_eq!(count("open").await, 126);
+
+    // A second start finds nothing left to upgrade.
+    drop(server);
+    let server = Server::start_in(&dir, &[]);
+    let api = server.login("admin@demo.atiende.cl", "demo-admin").await;
+    let v = api.ok("/api/v1/tickets?state=open&limit=200").await;
+    assert_eq!(v["items"].as_array().map(Vec::len), Some(126));
+}
