@@ -670,6 +670,7 @@ async fn run_in(
     let mut lat_all = Vec::new();
     let mut ingest_time = Duration::ZERO;
     let (mut ingest_cpu, mut writer_cpu) = (0.0, 0.0);
+    let mut commits = 0u64;
     let mut messages = 0u64;
     let mut sample_numbers = Vec::new();
     for round in 0..rounds {
@@ -690,9 +691,12 @@ async fn run_in(
             });
             (account, body)
         });
+        let commits_before = client.get("/healthz").await?["commits"].as_u64();
         let cpu_before = server.cpu_seconds();
         let (lat, numbers, elapsed) = ingest(&client, args.clients, count, job).await?;
         let cpu_after = server.cpu_seconds();
+        let commits_after = client.get("/healthz").await?["commits"].as_u64();
+        commits += commits_after.unwrap_or(0) - commits_before.unwrap_or(0);
         ingest_cpu += cpu_after.0 - cpu_before.0;
         writer_cpu += cpu_after.1 - cpu_before.1;
         lat_all.extend(lat);
@@ -737,6 +741,14 @@ async fn run_in(
         "ingest: writer thread CPU per message",
         per_message(writer_cpu),
         "µs",
+        None,
+        false,
+    ));
+
+    figures.push(fig(
+        "ingest: messages per durable commit",
+        messages as f64 / commits.max(1) as f64,
+        "",
         None,
         false,
     ));

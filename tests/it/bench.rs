@@ -30,6 +30,7 @@ fn bench_quick_runs_every_workload() {
         "ingest: p99",
         "ingest: server CPU",
         "ingest: writer thread CPU",
+        "ingest: messages per durable commit",
         "board: open + account",
         "board: every other",
         "search: number",
