@@ -115,6 +115,7 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
         form_limiter: Arc::new(RateLimiter::new(10, Duration::from_secs(600))),
         chat_limiter: Arc::new(RateLimiter::new(30, Duration::from_secs(60))),
         confirm_limiter: Arc::new(RateLimiter::new(3, Duration::from_secs(86_400))),
+        sign_ins: crate::auth::SignInCache::default(),
         password_checks: Arc::new(tokio::sync::Semaphore::new(4)),
         started,
         shutdown: shutdown_rx,

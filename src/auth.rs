@@ -20,6 +20,83 @@ use crate::state::AppState;
 use crate::store::tickets::Access;
 use crate::store::{accounts, users};
 
+/// Who a token or session cookie (by its hash) belongs to, as last read from the store, so a
+/// request does not hop to the blocking pool only to read two rows. An entry counts only
+/// under the auth generation it was read in: the writer bumps it after every commit that
+/// changes a user, a session or a token, before it answers that write, so a sign-out or a
+/// deactivation is seen by the very next request.
+#[derive(Default)]
+pub struct SignInCache {
+    entries: Mutex<HashMap<String, Known>>,
+}
+
+#[derive(Clone)]
+struct Known {
+    generation: u64,
+    user: User,
+    session: Option<crate::domain::Session>,
+}
+
+/// Entries kept at most; past that the cache starts over (tokens are few, sessions last days).
+const SIGN_IN_CACHE_MAX: usize = 4096;
+
+impl SignInCache {
+    fn get(&self, hash: &str, generation: u64) -> Option<Known> {
+        let entries = self.entries.lock().ok()?;
+        entries
+            .get(hash)
+            .filter(|k| k.generation == generation)
+            .cloned()
+    }
+
+    fn put(&self, hash: String, known: Known) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= SIGN_IN_CACHE_MAX {
+                entries.clear();
+            }
+            entries.insert(hash, known);
+        }
+    }
+}
+
+/// The user (and session) behind `hash`, from the cache or else the store. `session` says
+/// which table the hash belongs to.
+async fn known(state: &AppState, hash: &str, session: bool) -> AppResult<Option<Known>> {
+    // Read before the store: an entry stored under it was read after it was current.
+    let generation = state.store.auth_generation();
+    // A session's hash must never pass as an API token's, nor the reverse.
+    let cache_key = format!("{}{hash}", if session { "s:" } else { "t:" });
+    if let Some(k) = state.sign_ins.get(&cache_key, generation) {
+        return Ok(Some(k));
+    }
+    let key = hash.to_string();
+    let found = state
+        .store
+        .read(move |txn| {
+            let (user_id, session) = if session {
+                match users::session(txn, &key)? {
+                    Some(s) => (s.user_id, Some(s)),
+                    None => return Ok(None),
+                }
+            } else {
+                match users::token(txn, &key)? {
+                    Some(t) => (t.user_id, None),
+                    None => return Ok(None),
+                }
+            };
+            Ok(users::get(txn, user_id)?.map(|user| Known {
+                generation,
+                user,
+                session,
+            }))
+        })
+        .await?;
+    if let Some(k) = &found {
+        state.sign_ins.put(cache_key, k.clone());
+    }
+    Ok(found)
+}
+
 pub const SESSION_COOKIE: &str = "atiende_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 pub const SESSION_DAYS: i64 = 14;
@@ -168,15 +245,9 @@ impl FromRequestParts<AppState> for CurrentUser {
                     AppError::unauthorized("the Authorization header must be `Bearer <token>`")
                 })?;
             let hash = sha256_hex(token.trim());
-            let user = state
-                .store
-                .read(move |txn| {
-                    let Some(tok) = users::token(txn, &hash)? else {
-                        return Ok(None);
-                    };
-                    users::get(txn, tok.user_id)
-                })
+            let user = known(state, &hash, false)
                 .await?
+                .map(|k| k.user)
                 .filter(|u| u.active)
                 .ok_or_else(|| AppError::unauthorized("unknown or revoked API token"))?;
             state.activity.touch(user.id, now);
@@ -189,17 +260,9 @@ impl FromRequestParts<AppState> for CurrentUser {
         let token = cookie_value(parts, SESSION_COOKIE)
             .ok_or_else(|| AppError::unauthorized("sign in first"))?;
         let hash = sha256_hex(&token);
-        let h2 = hash.clone();
-        let (session, user) = state
-            .store
-            .read(move |txn| {
-                let Some(s) = users::session(txn, &h2)? else {
-                    return Ok(None);
-                };
-                let u = users::get(txn, s.user_id)?;
-                Ok(u.map(|u| (s, u)))
-            })
+        let (session, user) = known(state, &hash, true)
             .await?
+            .and_then(|k| Some((k.session?, k.user)))
             .ok_or_else(|| AppError::unauthorized("the session ended; sign in again"))?;
         if session.expires_at < now || !user.active {
             return Err(AppError::unauthorized("the session ended; sign in again"));

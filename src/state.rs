@@ -45,6 +45,8 @@ pub struct Shared {
     pub chat_limiter: Arc<RateLimiter>,
     /// Form confirmation mails per recipient (3 a day: the form is no mail relay).
     pub confirm_limiter: Arc<RateLimiter>,
+    /// Who each recently seen token or session cookie belongs to.
+    pub sign_ins: crate::auth::SignInCache,
     /// Concurrent argon2 verifications allowed (memory-hard: ~19 MiB each).
     pub password_checks: Arc<tokio::sync::Semaphore>,
     pub started: Instant,

@@ -75,6 +75,13 @@ impl Store {
         ))
     }
 
+    /// Changes whenever a commit changed a user, a session or an API token.
+    pub fn auth_generation(&self) -> u64 {
+        self.writer
+            .auth_generation
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Durable group commits since start (each carries one or more writes).
     pub fn commit_count(&self) -> u64 {
         self.writer
@@ -291,6 +298,25 @@ pub fn next_id(txn: &WriteTransaction, name: &str) -> AppResult<u64> {
 /// four ids (and three events); reading and writing the sequence table for each was a tenth
 /// of the writer's work. The cache lives only between `begin` and `flush`/`discard`, which the writer calls
 /// around every transaction it opens, so an aborted transaction leaves nothing behind.
+/// Marks, on the writer thread, a transaction that wrote a user, a session or an API token;
+/// the writer bumps `Writer::auth_generation` once it commits (the sign-in cache's check).
+pub(crate) mod auth_writes {
+    use std::cell::Cell;
+
+    thread_local! {
+        static CHANGED: Cell<bool> = const { Cell::new(false) };
+    }
+
+    pub fn mark() {
+        CHANGED.with(|c| c.set(true));
+    }
+
+    /// Whether anything was marked since the last call (and clears it).
+    pub fn take() -> bool {
+        CHANGED.with(|c| c.replace(false))
+    }
+}
+
 pub(crate) mod sequences {
     use std::cell::RefCell;
     use std::collections::HashMap;

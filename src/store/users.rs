@@ -85,6 +85,7 @@ pub fn create(
 }
 
 pub fn put(txn: &WriteTransaction, user: &User) -> AppResult<()> {
+    super::auth_writes::mark();
     txn.open_table(USER_ID_TO_USER)?
         .insert(user.id, codec::encode(user)?.as_slice())?;
     super::assignment::refresh_agent(txn, user)
@@ -132,6 +133,7 @@ pub fn deactivate(
     put(txn, &user)?;
     end_sessions(txn, user_id, None)?;
     {
+        super::auth_writes::mark();
         let mut tokens = txn.open_table(TOKEN_HASH_TO_TOKEN)?;
         tokens.retain(|_, v| {
             codec::decode::<ApiToken>(v)
@@ -192,6 +194,7 @@ pub fn deactivate(
 
 /// Signs a user out of every session but `keep` (a session token hash).
 pub fn end_sessions(txn: &WriteTransaction, user_id: u64, keep: Option<&str>) -> AppResult<()> {
+    super::auth_writes::mark();
     let mut sessions = txn.open_table(SESSION_HASH_TO_SESSION)?;
     sessions.retain(|k, v| {
         Some(k) == keep
@@ -207,12 +210,14 @@ pub fn create_session(
     token_hash: &str,
     session: &Session,
 ) -> AppResult<()> {
+    super::auth_writes::mark();
     txn.open_table(SESSION_HASH_TO_SESSION)?
         .insert(token_hash, codec::encode(session)?.as_slice())?;
     Ok(())
 }
 
 pub fn delete_session(txn: &WriteTransaction, token_hash: &str) -> AppResult<()> {
+    super::auth_writes::mark();
     txn.open_table(SESSION_HASH_TO_SESSION)?
         .remove(token_hash)?;
     Ok(())
@@ -234,6 +239,7 @@ pub fn create_token(
     name: &str,
     now: Millis,
 ) -> AppResult<ApiToken> {
+    super::auth_writes::mark();
     let token = ApiToken {
         id: next_id(txn, "api_token")?,
         user_id,

@@ -76,6 +76,15 @@ pub struct Writer {
     queue: mpsc::Sender<Box<dyn Op>>,
     /// Durable commits so far (each may carry many operations).
     pub commits: Arc<AtomicU64>,
+    /// Bumped after each commit that changed a user, a session or an API token (see
+    /// `super::auth_writes`): what was read about them under an older value is stale.
+    pub auth_generation: Arc<AtomicU64>,
+}
+
+/// What the writer thread counts, shared with `Writer`.
+struct Counters {
+    commits: Arc<AtomicU64>,
+    auth_generation: Arc<AtomicU64>,
 }
 
 /// How many queued operations one transaction takes at most.
@@ -90,12 +99,23 @@ impl Writer {
     ) -> AppResult<(Writer, std::thread::JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel::<Box<dyn Op>>(QUEUE_DEPTH);
         let commits = Arc::new(AtomicU64::new(0));
-        let counter = commits.clone();
+        let auth_generation = Arc::new(AtomicU64::new(0));
+        let counters = Counters {
+            commits: commits.clone(),
+            auth_generation: auth_generation.clone(),
+        };
         let handle = std::thread::Builder::new()
             .name("atiende-writer".into())
-            .spawn(move || writer_loop(db, rx, sink, clock, counter))
+            .spawn(move || writer_loop(db, rx, sink, clock, counters))
             .map_err(|e| AppError::internal(format!("cannot start the writer thread: {e}")))?;
-        Ok((Writer { queue: tx, commits }, handle))
+        Ok((
+            Writer {
+                queue: tx,
+                commits,
+                auth_generation,
+            },
+            handle,
+        ))
     }
 
     pub async fn write<R, F>(&self, f: F) -> AppResult<R>
@@ -144,7 +164,7 @@ fn writer_loop(
     mut rx: mpsc::Receiver<Box<dyn Op>>,
     sink: Arc<dyn EventSink>,
     clock: Arc<dyn crate::domain::Clock>,
-    commits: Arc<AtomicU64>,
+    counters: Counters,
 ) {
     while let Some(first) = rx.blocking_recv() {
         let mut group = vec![first];
@@ -154,7 +174,7 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
-        commit_group(&db, group, sink.as_ref(), clock.now_ms(), &commits);
+        commit_group(&db, group, sink.as_ref(), clock.now_ms(), &counters);
     }
     tracing::debug!("writer stopped: queue closed");
 }
@@ -164,7 +184,7 @@ fn commit_group(
     mut pending: Vec<Box<dyn Op>>,
     sink: &dyn EventSink,
     now: Millis,
-    commits: &AtomicU64,
+    counters: &Counters,
 ) {
     while !pending.is_empty() {
         let txn = match db.begin_write() {
@@ -178,6 +198,7 @@ fn commit_group(
             }
         };
         super::sequences::begin();
+        super::auth_writes::take();
         let mut events = Vec::new();
         let mut failure: Option<(usize, AppError)> = None;
         for (i, op) in pending.iter_mut().enumerate() {
@@ -198,6 +219,7 @@ fn commit_group(
             // Undo everything this transaction did, answer the failed op, and run the ones
             // before it again; the ones after it follow in the next round.
             super::sequences::discard();
+            super::auth_writes::take();
             let _ = txn.abort();
             let failed = pending.remove(i);
             failed.finish(Err(err));
@@ -205,7 +227,7 @@ fn commit_group(
                 continue;
             }
             let rest = pending.split_off(i);
-            commit_group(db, std::mem::take(&mut pending), sink, now, commits);
+            commit_group(db, std::mem::take(&mut pending), sink, now, counters);
             pending = rest;
             continue;
         }
@@ -217,9 +239,14 @@ fn commit_group(
             Ok(events)
         });
         super::sequences::discard();
+        let auth_changed = super::auth_writes::take();
         match outcome {
             Ok(events) => {
-                commits.fetch_add(1, Ordering::Relaxed);
+                counters.commits.fetch_add(1, Ordering::Relaxed);
+                // Before anyone hears back: a sign-out answered is a session no longer accepted.
+                if auth_changed {
+                    counters.auth_generation.fetch_add(1, Ordering::SeqCst);
+                }
                 if !events.is_empty() {
                     sink.committed(events);
                 }

@@ -205,3 +205,49 @@ async fn sessions_tokens_and_profile() {
     assert_eq!(st, 204);
     assert_eq!(agent.get("/api/v1/me").await.0, 401);
 }
+
+/// Who a cookie or token belongs to is cached between requests; every change to a user, a
+/// session or a token applies to the very next request.
+#[tokio::test]
+async fn sign_in_changes_apply_to_the_next_request() {
+    let s = Server::start();
+    let admin = s.admin().await;
+    let uid = admin.create_user("ana@example.cl", "Ana", "agent").await;
+    let agent = s.login("ana@example.cl", "clave-agente-1").await;
+    assert_eq!(agent.ok("/api/v1/me").await["role"], "agent");
+    assert_eq!(agent.ok("/api/v1/me").await["role"], "agent");
+    // A new role counts at once, both ways.
+    let (st, v) = admin
+        .patch(&format!("/api/v1/users/{uid}"), json!({"role": "admin"}))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(agent.ok("/api/v1/me").await["role"], "admin");
+
+    // A token used a moment ago stops with its owner's deactivation.
+    let tok = agent
+        .created("/api/v1/tokens", json!({"name": "integración"}))
+        .await;
+    let mut bearer = s.anonymous();
+    bearer.bearer = Some(tok["token"].as_str().unwrap().to_string());
+    assert_eq!(bearer.get("/api/v1/me").await.0, 200);
+    assert_eq!(bearer.get("/api/v1/me").await.0, 200);
+    // A session cookie's value is no API token, even once the session has been used.
+    let mut session_as_token = s.anonymous();
+    let cookie = agent.cookie.clone().unwrap();
+    session_as_token.bearer = Some(cookie.split_once('=').unwrap().1.to_string());
+    assert_eq!(session_as_token.get("/api/v1/me").await.0, 401);
+    let (st, v) = admin
+        .post(&format!("/api/v1/users/{uid}/deactivate"), json!({}))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(bearer.get("/api/v1/me").await.0, 401);
+    assert_eq!(agent.get("/api/v1/me").await.0, 401);
+
+    // Signing out ends the session for the next request.
+    let other = s.admin().await;
+    assert_eq!(other.get("/api/v1/me").await.0, 200);
+    let (st, _) = other.delete("/api/v1/session").await;
+    assert!(st.is_success(), "{st}");
+    assert_eq!(other.get("/api/v1/me").await.0, 401);
+    assert_eq!(admin.get("/api/v1/me").await.0, 200, "other sessions stay");
+}
