@@ -175,7 +175,7 @@ impl Store {
 }
 
 /// Opens a data dir's database for a one-off snapshot, untouched (no migration, no writer;
-/// a file of Atiende 0.1 is upgraded to today's file format first, as `serve` would).
+/// a file written with redb 2 is upgraded to today's file format first, as `serve` would).
 /// `Ok(None)` when a running server holds it.
 pub fn open_for_snapshot(data_dir: &Path) -> AppResult<Option<Database>> {
     let path = data_dir.join(DB_FILE);

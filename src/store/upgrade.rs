@@ -1,4 +1,5 @@
-//! Opening the database file, upgrading one written by Atiende 0.1 (redb 2, file format v2).
+//! Opening the database file, upgrading one written with redb 2
+//! (file format v2: every build before 2026-11-24).
 //!
 //! redb 3 changed two things under us: the file format (v2 → v3, a header change that redb
 //! 2.6's `Database::upgrade` makes in place) and the encoding of tuples holding a
@@ -36,7 +37,7 @@ impl std::fmt::Display for OpenError {
     }
 }
 
-/// Opens the database at `path` (creating it when missing), upgrading an Atiende 0.1 file.
+/// Opens the database at `path` (creating it when missing), upgrading a redb 2 file.
 pub fn open(path: &Path, cache_bytes: usize) -> Result<Database, OpenError> {
     let open = || {
         redb::Builder::new()
@@ -56,7 +57,7 @@ pub fn open(path: &Path, cache_bytes: usize) -> Result<Database, OpenError> {
 }
 
 fn old(e: impl std::fmt::Display) -> AppError {
-    AppError::internal(format!("upgrading a database of Atiende 0.1: {e}"))
+    AppError::internal(format!("upgrading a database written with redb 2: {e}"))
 }
 
 /// Steps 1 and 2 (see the module comment), with redb 2.

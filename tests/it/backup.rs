@@ -284,11 +284,12 @@ async fn backup_now_keeps_the_newest_and_shows_on_status() {
     assert_eq!(mode(&target.join("atiende.toml")), 0o600);
 }
 
-/// A backup written by Atiende 0.1.0 (redb 2, file format v2; the demo workspace) restores,
+/// A backup written by a build of 2026-11-24 before redb 4 (redb 2, file format v2; the demo
+/// workspace) restores,
 /// and the server upgrades its database at the first start: every ticket, message, user and
 /// agent row is there, search is rebuilt, and the store takes new messages.
 #[tokio::test]
-async fn a_backup_of_version_0_1_restores_and_is_upgraded() {
+async fn a_backup_written_with_redb_2_restores_and_is_upgraded() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("desde-0.1");
     let archive = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v0.1.0-demo.tar.zst");
@@ -297,7 +298,7 @@ async fn a_backup_of_version_0_1_restores_and_is_upgraded() {
     let server = Server::start_in(&dir, &[]);
     let api = server.login("admin@demo.atiende.cl", "demo-admin").await;
 
-    // What version 0.1.0 answered on this data.
+    // What the build that wrote it answered on this data.
     let count = |state: &'static str| {
         let api = &api;
         async move {
