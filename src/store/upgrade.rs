@@ -87,7 +87,7 @@ fn upgrade_v2(path: &Path) -> AppResult<()> {
             for row in from.iter().map_err(old)? {
                 let (k, v) = row.map_err(old)?;
                 let (a, b, c, d) = v.value();
-                to.insert(k.value(), encode_agent(a, b, c, d).as_slice())
+                to.insert(k.value(), encode_agent(a, b, c, d)?.as_slice())
                     .map_err(old)?;
             }
         }
@@ -100,7 +100,7 @@ fn upgrade_v2(path: &Path) -> AppResult<()> {
             for row in from.iter().map_err(old)? {
                 let (k, _) = row.map_err(old)?;
                 let (account, day_sender) = k.value();
-                to.insert(encode_auto_replied(account, day_sender).as_slice(), ())
+                to.insert(encode_auto_replied(account, day_sender)?.as_slice(), ())
                     .map_err(old)?;
             }
         }
@@ -157,54 +157,21 @@ fn restore_staged(db: &Database) -> AppResult<()> {
     Ok(())
 }
 
-fn encode_agent(a: u32, b: u32, c: bool, d: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(9 + d.len());
-    out.extend_from_slice(&a.to_be_bytes());
-    out.extend_from_slice(&b.to_be_bytes());
-    out.push(u8::from(c));
-    out.extend_from_slice(d.as_bytes());
-    out
+/// Staged rows are our own MessagePack, which no redb version changes.
+fn encode_agent(a: u32, b: u32, c: bool, d: &str) -> AppResult<Vec<u8>> {
+    super::codec::encode(&(a, b, c, d))
 }
 
 fn decode_agent(bytes: &[u8]) -> AppResult<(u32, u32, bool, String)> {
-    let bad = || AppError::internal("a staged agent row is damaged");
-    let a = u32::from_be_bytes(
-        bytes
-            .get(0..4)
-            .ok_or_else(bad)?
-            .try_into()
-            .map_err(|_| bad())?,
-    );
-    let b = u32::from_be_bytes(
-        bytes
-            .get(4..8)
-            .ok_or_else(bad)?
-            .try_into()
-            .map_err(|_| bad())?,
-    );
-    let c = *bytes.get(8).ok_or_else(bad)? != 0;
-    let d = std::str::from_utf8(&bytes[9..]).map_err(|_| bad())?;
-    Ok((a, b, c, d.to_string()))
+    super::codec::decode(bytes)
 }
 
-fn encode_auto_replied(account: u64, day_sender: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + day_sender.len());
-    out.extend_from_slice(&account.to_be_bytes());
-    out.extend_from_slice(day_sender.as_bytes());
-    out
+fn encode_auto_replied(account: u64, day_sender: &str) -> AppResult<Vec<u8>> {
+    super::codec::encode(&(account, day_sender))
 }
 
 fn decode_auto_replied(bytes: &[u8]) -> AppResult<(u64, String)> {
-    let bad = || AppError::internal("a staged auto-reply row is damaged");
-    let account = u64::from_be_bytes(
-        bytes
-            .get(0..8)
-            .ok_or_else(bad)?
-            .try_into()
-            .map_err(|_| bad())?,
-    );
-    let rest = std::str::from_utf8(&bytes[8..]).map_err(|_| bad())?;
-    Ok((account, rest.to_string()))
+    super::codec::decode(bytes)
 }
 
 #[cfg(test)]
@@ -376,11 +343,11 @@ mod tests {
             let txn = db.begin_write().unwrap();
             txn.open_table(redb::TableDefinition::<u64, &[u8]>::new(STAGED_AGENTS))
                 .unwrap()
-                .insert(8, encode_agent(1, 2, false, "x").as_slice())
+                .insert(8, encode_agent(1, 2, false, "x").unwrap().as_slice())
                 .unwrap();
             txn.open_table(redb::TableDefinition::<&[u8], ()>::new(STAGED_AUTO_REPLIED))
                 .unwrap()
-                .insert(encode_auto_replied(9, "d\u{1f}s").as_slice(), ())
+                .insert(encode_auto_replied(9, "d\u{1f}s").unwrap().as_slice(), ())
                 .unwrap();
             txn.commit().unwrap();
         }
