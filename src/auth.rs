@@ -109,6 +109,22 @@ pub fn hash_password(password: &str) -> AppResult<String> {
         .map_err(|e| AppError::internal(format!("hash: {e}")))
 }
 
+/// Hashes on the blocking pool under the same limit as `verify_password_limited`: reset links
+/// and first-run setup hash before anyone is known, and the blocking pool (16 threads) also
+/// serves every database read.
+pub async fn hash_password_limited(
+    permits: &tokio::sync::Semaphore,
+    password: String,
+) -> AppResult<String> {
+    let _permit = permits
+        .acquire()
+        .await
+        .map_err(|_| AppError::unavailable("shutting down"))?;
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))?
+}
+
 /// Verifies on the blocking pool with at most `permits` hashes at once: each argon2 run takes
 /// ~19 MiB, so unauthenticated sign-ins must not be able to run hundreds in parallel.
 pub async fn verify_password_limited(

@@ -696,7 +696,9 @@ async fn run_in(
         let (lat, numbers, elapsed) = ingest(&client, args.clients, count, job).await?;
         let cpu_after = server.cpu_seconds();
         let commits_after = client.get("/healthz").await?["commits"].as_u64();
-        commits += commits_after.unwrap_or(0) - commits_before.unwrap_or(0);
+        commits += commits_after
+            .unwrap_or(0)
+            .saturating_sub(commits_before.unwrap_or(0));
         ingest_cpu += cpu_after.0 - cpu_before.0;
         writer_cpu += cpu_after.1 - cpu_before.1;
         lat_all.extend(lat);

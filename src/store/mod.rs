@@ -54,11 +54,15 @@ impl Store {
         })?;
         // redb's page cache defaults to 1 GiB; a bounded cache keeps the process small (the OS
         // page cache still holds the file).
-        let db = upgrade::open(&data_dir.join(DB_FILE), CACHE_BYTES).map_err(|e| {
-            AppError::internal(format!(
-                "cannot open {} (is another atiende running on this data dir?): {e}",
-                data_dir.join(DB_FILE).display()
-            ))
+        let path = data_dir.join(DB_FILE);
+        let db = upgrade::open(&path, CACHE_BYTES).map_err(|e| {
+            let hint = match e {
+                upgrade::OpenError::Redb(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                    " (is another atiende running on this data dir?)"
+                }
+                _ => "",
+            };
+            AppError::internal(format!("cannot open {}{hint}: {e}", path.display()))
         })?;
         migrate::migrate(&db)?;
         let db = Arc::new(db);
@@ -174,8 +178,8 @@ impl Store {
     }
 }
 
-/// Opens a data dir's database for a one-off snapshot, untouched (no migration, no writer;
-/// a file written with redb 2 is upgraded to today's file format first, as `serve` would).
+/// Opens a data dir's database for a one-off snapshot, untouched (no migration, no writer, no
+/// file-format upgrade: a file written with redb 2 is refused with what to do).
 /// `Ok(None)` when a running server holds it.
 pub fn open_for_snapshot(data_dir: &Path) -> AppResult<Option<Database>> {
     let path = data_dir.join(DB_FILE);
@@ -185,7 +189,7 @@ pub fn open_for_snapshot(data_dir: &Path) -> AppResult<Option<Database>> {
             data_dir.display()
         )));
     }
-    match upgrade::open(&path, CACHE_BYTES) {
+    match upgrade::open_as_is(&path, CACHE_BYTES) {
         Ok(db) => Ok(Some(db)),
         Err(upgrade::OpenError::Redb(redb::DatabaseError::DatabaseAlreadyOpen)) => Ok(None),
         Err(e) => Err(AppError::internal(format!(
@@ -294,10 +298,6 @@ pub fn next_id(txn: &WriteTransaction, name: &str) -> AppResult<u64> {
     Ok(next)
 }
 
-/// The writer thread's sequence values for its open transaction. A message takes three or
-/// four ids (and three events); reading and writing the sequence table for each was a tenth
-/// of the writer's work. The cache lives only between `begin` and `flush`/`discard`, which the writer calls
-/// around every transaction it opens, so an aborted transaction leaves nothing behind.
 /// Marks, on the writer thread, a transaction that wrote a user, a session or an API token;
 /// the writer bumps `Writer::auth_generation` once it commits (the sign-in cache's check).
 pub(crate) mod auth_writes {
@@ -317,6 +317,10 @@ pub(crate) mod auth_writes {
     }
 }
 
+/// The writer thread's sequence values for its open transaction. A message takes three or
+/// four ids (and three events); reading and writing the sequence table for each was a tenth
+/// of the writer's work. The cache lives only between `begin` and `flush`/`discard`, which the writer calls
+/// around every transaction it opens, so an aborted transaction leaves nothing behind.
 pub(crate) mod sequences {
     use std::cell::RefCell;
     use std::collections::HashMap;

@@ -6,10 +6,13 @@
 //! variable-width field, which two of our tables use (`agents`, `mail_auto_replied`). redb 4
 //! no longer reads either, so an old file is upgraded in three steps, each safe to interrupt:
 //! 1. with redb 2, in one transaction: the two tuple tables are copied into staging tables of
-//!    plain bytes (encoded the same by every version) and dropped;
+//!    our own MessagePack rows (which no redb version re-encodes), replacing any staging left
+//!    by an earlier attempt; the tables themselves stay, so until step 2 is done the file is
+//!    still whole for the build that wrote it;
 //! 2. with redb 2: the file format is upgraded;
-//! 3. with redb 4, at every open: staging tables left by step 1 are copied back into the real
-//!    tables, in the new encoding, and dropped (one transaction).
+//! 3. with redb 4, at every open, in one transaction: where staging tables exist, the old
+//!    tables are dropped by name (never decoded) and refilled from them in the new encoding,
+//!    and the staging tables dropped.
 
 use std::path::Path;
 
@@ -37,6 +40,21 @@ impl std::fmt::Display for OpenError {
     }
 }
 
+/// Opens the database at `path` without upgrading it: a redb 2 file is refused with a message
+/// (a backup of an old data dir must not change it).
+pub fn open_as_is(path: &Path, cache_bytes: usize) -> Result<Database, OpenError> {
+    match redb::Builder::new().set_cache_size(cache_bytes).open(path) {
+        Err(redb::DatabaseError::UpgradeRequired(v)) => Err(OpenError::Upgrade(AppError::internal(
+            format!(
+                "{} is in an older file format (v{v}, written before 2026-11-24): start \
+                 `atiende serve` on it once to upgrade it, or back it up with the build that wrote it",
+                path.display()
+            ),
+        ))),
+        other => other.map_err(OpenError::Redb),
+    }
+}
+
 /// Opens the database at `path` (creating it when missing), upgrading a redb 2 file.
 pub fn open(path: &Path, cache_bytes: usize) -> Result<Database, OpenError> {
     let open = || {
@@ -47,7 +65,7 @@ pub fn open(path: &Path, cache_bytes: usize) -> Result<Database, OpenError> {
     };
     let db = match open() {
         Err(OpenError::Redb(redb::DatabaseError::UpgradeRequired(2))) => {
-            upgrade_v2(path).map_err(OpenError::Upgrade)?;
+            upgrade_v2(path, cache_bytes)?;
             open()?
         }
         other => other?,
@@ -61,7 +79,23 @@ fn old(e: impl std::fmt::Display) -> AppError {
 }
 
 /// Steps 1 and 2 (see the module comment), with redb 2.
-fn upgrade_v2(path: &Path) -> AppResult<()> {
+fn upgrade_v2(path: &Path, cache_bytes: usize) -> Result<(), OpenError> {
+    tracing::info!(path = %path.display(), "upgrading the database file (redb 2 → 4)");
+    let mut db = match redb2::Builder::new().set_cache_size(cache_bytes).open(path) {
+        Ok(db) => db,
+        // Someone else has it open: the same answer as from redb 4.
+        Err(redb2::DatabaseError::DatabaseAlreadyOpen) => {
+            return Err(OpenError::Redb(redb::DatabaseError::DatabaseAlreadyOpen))
+        }
+        Err(e) => return Err(OpenError::Upgrade(old(e))),
+    };
+    stage_tuple_tables(&db).map_err(OpenError::Upgrade)?;
+    db.upgrade().map_err(|e| OpenError::Upgrade(old(e)))?;
+    Ok(())
+}
+
+/// Step 1, with redb 2.
+fn stage_tuple_tables(db: &redb2::Database) -> AppResult<()> {
     use redb2::{ReadableTable as _, TableHandle as _};
     const OLD_AGENTS: redb2::TableDefinition<u64, (u32, u32, bool, &str)> =
         redb2::TableDefinition::new("agents");
@@ -72,42 +106,39 @@ fn upgrade_v2(path: &Path) -> AppResult<()> {
     const STAGE_AUTO_REPLIED: redb2::TableDefinition<&[u8], ()> =
         redb2::TableDefinition::new(STAGED_AUTO_REPLIED);
 
-    tracing::info!(path = %path.display(), "upgrading the database file (redb 2 → 4)");
-    let mut db = redb2::Database::open(path).map_err(old)?;
     let txn = db.begin_write().map_err(old)?;
     let names: Vec<String> = txn
         .list_tables()
         .map_err(old)?
         .map(|h| h.name().to_string())
         .collect();
-    if names.iter().any(|n| n == OLD_AGENTS.name()) {
-        {
-            let from = txn.open_table(OLD_AGENTS).map_err(old)?;
-            let mut to = txn.open_table(STAGE_AGENTS).map_err(old)?;
-            for row in from.iter().map_err(old)? {
-                let (k, v) = row.map_err(old)?;
-                let (a, b, c, d) = v.value();
-                to.insert(k.value(), encode_agent(a, b, c, d)?.as_slice())
-                    .map_err(old)?;
-            }
+    for stale in [STAGE_AGENTS.name(), STAGE_AUTO_REPLIED.name()] {
+        if names.iter().any(|n| n == stale) {
+            txn.delete_table(redb2::TableDefinition::<&[u8], ()>::new(stale))
+                .map_err(old)?;
         }
-        txn.delete_table(OLD_AGENTS).map_err(old)?;
+    }
+    if names.iter().any(|n| n == OLD_AGENTS.name()) {
+        let from = txn.open_table(OLD_AGENTS).map_err(old)?;
+        let mut to = txn.open_table(STAGE_AGENTS).map_err(old)?;
+        for row in from.iter().map_err(old)? {
+            let (k, v) = row.map_err(old)?;
+            let (a, b, c, d) = v.value();
+            to.insert(k.value(), encode_agent(a, b, c, d)?.as_slice())
+                .map_err(old)?;
+        }
     }
     if names.iter().any(|n| n == OLD_AUTO_REPLIED.name()) {
-        {
-            let from = txn.open_table(OLD_AUTO_REPLIED).map_err(old)?;
-            let mut to = txn.open_table(STAGE_AUTO_REPLIED).map_err(old)?;
-            for row in from.iter().map_err(old)? {
-                let (k, _) = row.map_err(old)?;
-                let (account, day_sender) = k.value();
-                to.insert(encode_auto_replied(account, day_sender)?.as_slice(), ())
-                    .map_err(old)?;
-            }
+        let from = txn.open_table(OLD_AUTO_REPLIED).map_err(old)?;
+        let mut to = txn.open_table(STAGE_AUTO_REPLIED).map_err(old)?;
+        for row in from.iter().map_err(old)? {
+            let (k, _) = row.map_err(old)?;
+            let (account, day_sender) = k.value();
+            to.insert(encode_auto_replied(account, day_sender)?.as_slice(), ())
+                .map_err(old)?;
         }
-        txn.delete_table(OLD_AUTO_REPLIED).map_err(old)?;
     }
     txn.commit().map_err(old)?;
-    db.upgrade().map_err(old)?;
     Ok(())
 }
 
@@ -129,6 +160,8 @@ fn restore_staged(db: &Database) -> AppResult<()> {
     }
     let txn = db.begin_write()?;
     if staged.iter().any(|n| n == STAGED_AGENTS) {
+        // The old table holds redb 2's encoding: dropped by name, never opened with its type.
+        txn.delete_table(USER_TO_AGENT)?;
         {
             let from = txn.open_table(STAGE_AGENTS)?;
             let mut to = txn.open_table(USER_TO_AGENT)?;
@@ -141,6 +174,7 @@ fn restore_staged(db: &Database) -> AppResult<()> {
         txn.delete_table(STAGE_AGENTS)?;
     }
     if staged.iter().any(|n| n == STAGED_AUTO_REPLIED) {
+        txn.delete_table(ACCOUNT_DAY_SENDER_AUTO_REPLIED)?;
         {
             let from = txn.open_table(STAGE_AUTO_REPLIED)?;
             let mut to = txn.open_table(ACCOUNT_DAY_SENDER_AUTO_REPLIED)?;
@@ -333,41 +367,92 @@ mod tests {
         assert_eq!(r.open_table(USER_TO_AGENT).unwrap().len().unwrap(), 2);
     }
 
-    /// An upgrade stopped after step 1 or 2 finishes at the next open.
+    const OLD_AGENTS: redb2::TableDefinition<u64, (u32, u32, bool, &str)> =
+        redb2::TableDefinition::new("agents");
+    const OLD_REPLIED: redb2::TableDefinition<(u64, &str), ()> =
+        redb2::TableDefinition::new("mail_auto_replied");
+
+    /// A redb 2 file with one agent row and one auto-reply row.
+    fn old_file(path: &std::path::Path) -> redb2::Database {
+        let db = redb2::Database::create(path).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(OLD_AGENTS)
+            .unwrap()
+            .insert(8, (1, 2, false, "x"))
+            .unwrap();
+        txn.open_table(OLD_REPLIED)
+            .unwrap()
+            .insert((9, "d\u{1f}s"), ())
+            .unwrap();
+        txn.commit().unwrap();
+        db
+    }
+
+    fn assert_upgraded_rows(db: &Database) {
+        let r = db.begin_read().unwrap();
+        let agents = r.open_table(USER_TO_AGENT).unwrap();
+        assert_eq!(agents.get(8).unwrap().unwrap().value(), (1, 2, false, "x"));
+        assert_eq!(agents.len().unwrap(), 1);
+        let replied = r.open_table(ACCOUNT_DAY_SENDER_AUTO_REPLIED).unwrap();
+        assert!(replied.get((9, "d\u{1f}s")).unwrap().is_some());
+        assert_eq!(replied.len().unwrap(), 1);
+        let names: Vec<String> = r
+            .list_tables()
+            .unwrap()
+            .map(|h| h.name().to_string())
+            .collect();
+        assert!(
+            !names.iter().any(|n| n.starts_with("upgrade_")),
+            "{names:?}"
+        );
+    }
+
+    /// Stopped after step 1: the file is still whole for redb 2, and the next open upgrades it
+    /// (staging again from the tables, not from the earlier copy).
     #[test]
-    fn staged_rows_left_by_a_stopped_upgrade_are_restored() {
+    fn an_upgrade_stopped_after_staging_leaves_the_old_file_whole() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("atiende.redb");
         {
-            let db = open(&path, 1 << 20).unwrap();
-            let txn = db.begin_write().unwrap();
-            txn.open_table(redb::TableDefinition::<u64, &[u8]>::new(STAGED_AGENTS))
-                .unwrap()
-                .insert(8, encode_agent(1, 2, false, "x").unwrap().as_slice())
-                .unwrap();
-            txn.open_table(redb::TableDefinition::<&[u8], ()>::new(STAGED_AUTO_REPLIED))
-                .unwrap()
-                .insert(encode_auto_replied(9, "d\u{1f}s").unwrap().as_slice(), ())
-                .unwrap();
-            txn.commit().unwrap();
+            let db = old_file(&path);
+            stage_tuple_tables(&db).unwrap();
+            use redb2::ReadableTableMetadata as _;
+            let r = db.begin_read().unwrap();
+            assert_eq!(
+                r.open_table(OLD_AGENTS)
+                    .unwrap()
+                    .get(8)
+                    .unwrap()
+                    .unwrap()
+                    .value(),
+                (1, 2, false, "x")
+            );
+            assert_eq!(r.open_table(OLD_REPLIED).unwrap().len().unwrap(), 1);
+        }
+        assert!(
+            open_as_is(&path, 1 << 20)
+                .unwrap_err()
+                .to_string()
+                .contains("older file format"),
+            "a backup refuses to change an old file"
+        );
+        let db = open(&path, 1 << 20).unwrap();
+        assert_upgraded_rows(&db);
+    }
+
+    /// Stopped after step 2: the file is v3 with redb 2's tuples; the next open drops them by
+    /// name and refills them from the staging tables.
+    #[test]
+    fn an_upgrade_stopped_after_the_format_change_finishes_at_the_next_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("atiende.redb");
+        {
+            let mut db = old_file(&path);
+            stage_tuple_tables(&db).unwrap();
+            assert!(db.upgrade().unwrap());
         }
         let db = open(&path, 1 << 20).unwrap();
-        let r = db.begin_read().unwrap();
-        assert_eq!(
-            r.open_table(USER_TO_AGENT)
-                .unwrap()
-                .get(8)
-                .unwrap()
-                .unwrap()
-                .value(),
-            (1, 2, false, "x")
-        );
-        assert!(r
-            .open_table(ACCOUNT_DAY_SENDER_AUTO_REPLIED)
-            .unwrap()
-            .get((9, "d\u{1f}s"))
-            .unwrap()
-            .is_some());
+        assert_upgraded_rows(&db);
         assert!(decode_agent(&[1, 2]).is_err());
         assert!(decode_auto_replied(&[1]).is_err());
     }

@@ -271,14 +271,14 @@ fn commit_group(
             Ok(events)
         });
         super::sequences::discard();
-        let auth_changed = super::auth_writes::take();
+        // Before anyone hears back: a sign-out answered is a session no longer accepted. A
+        // failed commit bumps too (what it may have half-written costs only cache misses).
+        if super::auth_writes::take() {
+            counters.auth_generation.fetch_add(1, Ordering::SeqCst);
+        }
         match outcome {
             Ok(events) => {
                 counters.commits.fetch_add(1, Ordering::Relaxed);
-                // Before anyone hears back: a sign-out answered is a session no longer accepted.
-                if auth_changed {
-                    counters.auth_generation.fetch_add(1, Ordering::SeqCst);
-                }
                 if !events.is_empty() {
                     sink.committed(events);
                 }

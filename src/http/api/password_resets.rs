@@ -170,9 +170,7 @@ pub async fn complete(
 ) -> AppResult<StatusCode> {
     auth::validate_password(&body.password)?;
     let password = body.password.clone();
-    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-        .await
-        .map_err(|e| AppError::internal(e.to_string()))??;
+    let hash = auth::hash_password_limited(&state.password_checks, password).await?;
     let token_hash = auth::sha256_hex(&token);
     let now = state.store.now();
     let user = state

@@ -56,9 +56,7 @@ pub async fn create_first_admin(
     }
     .to_string();
     let password = b.password.clone();
-    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-        .await
-        .map_err(|e| AppError::internal(e.to_string()))??;
+    let hash = auth::hash_password_limited(&state.password_checks, password).await?;
     let now = state.store.now();
     let new = users::NewUser {
         email,

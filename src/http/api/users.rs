@@ -193,9 +193,7 @@ pub async fn create(
         .password
         .clone()
         .unwrap_or_else(|| auth::random_token(32));
-    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-        .await
-        .map_err(|e| AppError::internal(e.to_string()))??;
+    let hash = auth::hash_password_limited(&state.password_checks, password).await?;
     let new = users::NewUser {
         email,
         name,
@@ -302,11 +300,7 @@ pub async fn update(
     let password_hash = match body.password.clone() {
         Some(p) => {
             auth::validate_password(&p)?;
-            Some(
-                tokio::task::spawn_blocking(move || auth::hash_password(&p))
-                    .await
-                    .map_err(|e| AppError::internal(e.to_string()))??,
-            )
+            Some(auth::hash_password_limited(&state.password_checks, p).await?)
         }
         None => None,
     };
