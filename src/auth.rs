@@ -109,36 +109,35 @@ pub fn hash_password(password: &str) -> AppResult<String> {
         .map_err(|e| AppError::internal(format!("hash: {e}")))
 }
 
-/// Hashes on the blocking pool under the same limit as `verify_password_limited`: reset links
-/// and first-run setup hash before anyone is known, and the blocking pool (16 threads) also
-/// serves every database read.
-pub async fn hash_password_limited(
+/// Runs argon2 work on the blocking pool with at most `permits` runs at once: each takes
+/// ~19 MiB, unauthenticated requests (sign-ins, reset links, first-run setup) reach it, and
+/// the blocking pool (16 threads) also serves every database read.
+async fn argon2_limited<T: Send + 'static>(
     permits: &tokio::sync::Semaphore,
-    password: String,
-) -> AppResult<String> {
+    work: impl FnOnce() -> T + Send + 'static,
+) -> AppResult<T> {
     let _permit = permits
         .acquire()
         .await
         .map_err(|_| AppError::unavailable("shutting down"))?;
-    tokio::task::spawn_blocking(move || hash_password(&password))
+    tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| AppError::internal(e.to_string()))?
+        .map_err(|e| AppError::internal(e.to_string()))
 }
 
-/// Verifies on the blocking pool with at most `permits` hashes at once: each argon2 run takes
-/// ~19 MiB, so unauthenticated sign-ins must not be able to run hundreds in parallel.
+pub async fn hash_password_limited(
+    permits: &tokio::sync::Semaphore,
+    password: String,
+) -> AppResult<String> {
+    argon2_limited(permits, move || hash_password(&password)).await?
+}
+
 pub async fn verify_password_limited(
     permits: &tokio::sync::Semaphore,
     password: String,
     hash: String,
 ) -> AppResult<bool> {
-    let _permit = permits
-        .acquire()
-        .await
-        .map_err(|_| AppError::unavailable("shutting down"))?;
-    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .map_err(|e| AppError::internal(e.to_string()))
+    argon2_limited(permits, move || verify_password(&password, &hash)).await
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {

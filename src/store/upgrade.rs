@@ -350,15 +350,7 @@ mod tests {
             .unwrap()
             .is_some());
         assert_eq!(replied.len().unwrap(), 1);
-        let names: Vec<String> = r
-            .list_tables()
-            .unwrap()
-            .map(|h| h.name().to_string())
-            .collect();
-        assert!(
-            !names.iter().any(|n| n.starts_with("upgrade_")),
-            "{names:?}"
-        );
+        assert_no_staging(&r);
         drop(r);
         drop(db);
         // Opening again changes nothing.
@@ -388,14 +380,7 @@ mod tests {
         db
     }
 
-    fn assert_upgraded_rows(db: &Database) {
-        let r = db.begin_read().unwrap();
-        let agents = r.open_table(USER_TO_AGENT).unwrap();
-        assert_eq!(agents.get(8).unwrap().unwrap().value(), (1, 2, false, "x"));
-        assert_eq!(agents.len().unwrap(), 1);
-        let replied = r.open_table(ACCOUNT_DAY_SENDER_AUTO_REPLIED).unwrap();
-        assert!(replied.get((9, "d\u{1f}s")).unwrap().is_some());
-        assert_eq!(replied.len().unwrap(), 1);
+    fn assert_no_staging(r: &redb::ReadTransaction) {
         let names: Vec<String> = r
             .list_tables()
             .unwrap()
@@ -405,6 +390,17 @@ mod tests {
             !names.iter().any(|n| n.starts_with("upgrade_")),
             "{names:?}"
         );
+    }
+
+    fn assert_upgraded_rows(db: &Database) {
+        let r = db.begin_read().unwrap();
+        let agents = r.open_table(USER_TO_AGENT).unwrap();
+        assert_eq!(agents.get(8).unwrap().unwrap().value(), (1, 2, false, "x"));
+        assert_eq!(agents.len().unwrap(), 1);
+        let replied = r.open_table(ACCOUNT_DAY_SENDER_AUTO_REPLIED).unwrap();
+        assert!(replied.get((9, "d\u{1f}s")).unwrap().is_some());
+        assert_eq!(replied.len().unwrap(), 1);
+        assert_no_staging(&r);
     }
 
     /// Stopped after step 1: the file is still whole for redb 2, and the next open upgrades it
