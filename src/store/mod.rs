@@ -55,15 +55,7 @@ impl Store {
         // redb's page cache defaults to 1 GiB; a bounded cache keeps the process small (the OS
         // page cache still holds the file).
         let path = data_dir.join(DB_FILE);
-        let db = upgrade::open(&path, CACHE_BYTES).map_err(|e| {
-            let hint = match e {
-                upgrade::OpenError::Redb(redb::DatabaseError::DatabaseAlreadyOpen) => {
-                    " (is another atiende running on this data dir?)"
-                }
-                _ => "",
-            };
-            AppError::internal(format!("cannot open {}{hint}: {e}", path.display()))
-        })?;
+        let db = upgrade::open(&path, CACHE_BYTES).map_err(|e| e.for_path(&path))?;
         migrate::migrate(&db)?;
         let db = Arc::new(db);
         let (writer, handle) = writer::Writer::start(db.clone(), sink, clock.clone())?;
@@ -82,6 +74,7 @@ impl Store {
     /// Changes whenever a commit changed a user, a session or an API token.
     pub fn auth_generation(&self) -> u64 {
         self.writer
+            .counters
             .auth_generation
             .load(std::sync::atomic::Ordering::SeqCst)
     }
@@ -89,6 +82,7 @@ impl Store {
     /// Durable group commits since start (each carries one or more writes).
     pub fn commit_count(&self) -> u64 {
         self.writer
+            .counters
             .commits
             .load(std::sync::atomic::Ordering::Relaxed)
     }
@@ -171,8 +165,7 @@ impl Store {
     /// Compacts the redb file (needs exclusive access: the CLI runs it with the server off).
     pub fn compact_file(data_dir: &Path) -> AppResult<bool> {
         let path = data_dir.join(DB_FILE);
-        let mut db = upgrade::open(&path, CACHE_BYTES)
-            .map_err(|e| AppError::internal(format!("cannot open {}: {e}", path.display())))?;
+        let mut db = upgrade::open(&path, CACHE_BYTES).map_err(|e| e.for_path(&path))?;
         db.compact()
             .map_err(|e| AppError::internal(format!("compact: {e}")))
     }
@@ -191,11 +184,8 @@ pub fn open_for_snapshot(data_dir: &Path) -> AppResult<Option<Database>> {
     }
     match upgrade::open_as_is(&path, CACHE_BYTES) {
         Ok(db) => Ok(Some(db)),
-        Err(upgrade::OpenError::Redb(redb::DatabaseError::DatabaseAlreadyOpen)) => Ok(None),
-        Err(e) => Err(AppError::internal(format!(
-            "cannot open {}: {e}",
-            path.display()
-        ))),
+        Err(e) if e.already_open() => Ok(None),
+        Err(e) => Err(e.for_path(&path)),
     }
 }
 

@@ -31,6 +31,26 @@ pub enum OpenError {
     Upgrade(AppError),
 }
 
+impl OpenError {
+    /// Another process (a running server) holds the file.
+    pub fn already_open(&self) -> bool {
+        matches!(
+            self,
+            OpenError::Redb(redb::DatabaseError::DatabaseAlreadyOpen)
+        )
+    }
+
+    /// The error to show for `path`, with a hint when the file is held.
+    pub fn for_path(self, path: &Path) -> AppError {
+        let hint = if self.already_open() {
+            " (is another atiende running on this data dir?)"
+        } else {
+            ""
+        };
+        AppError::internal(format!("cannot open {}{hint}: {self}", path.display()))
+    }
+}
+
 impl std::fmt::Display for OpenError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -74,17 +74,17 @@ pub trait EventSink: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct Writer {
     queue: mpsc::Sender<Box<dyn Op>>,
-    /// Durable commits so far (each may carry many operations).
-    pub commits: Arc<AtomicU64>,
-    /// Bumped after each commit that changed a user, a session or an API token (see
-    /// `super::auth_writes`): what was read about them under an older value is stale.
-    pub auth_generation: Arc<AtomicU64>,
+    pub counters: Arc<Counters>,
 }
 
-/// What the writer thread counts, shared with `Writer`.
-struct Counters {
-    commits: Arc<AtomicU64>,
-    auth_generation: Arc<AtomicU64>,
+/// What the writer thread counts, read by the rest of the server.
+#[derive(Default)]
+pub struct Counters {
+    /// Durable commits so far (each may carry many operations).
+    pub commits: AtomicU64,
+    /// Bumped after each commit that changed a user, a session or an API token (see
+    /// `super::auth_writes`): what was read about them under an older value is stale.
+    pub auth_generation: AtomicU64,
 }
 
 /// How many queued operations one transaction takes at most.
@@ -98,21 +98,16 @@ impl Writer {
         clock: Arc<dyn crate::domain::Clock>,
     ) -> AppResult<(Writer, std::thread::JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel::<Box<dyn Op>>(QUEUE_DEPTH);
-        let commits = Arc::new(AtomicU64::new(0));
-        let auth_generation = Arc::new(AtomicU64::new(0));
-        let counters = Counters {
-            commits: commits.clone(),
-            auth_generation: auth_generation.clone(),
-        };
+        let counters = Arc::new(Counters::default());
+        let shared = counters.clone();
         let handle = std::thread::Builder::new()
             .name("atiende-writer".into())
-            .spawn(move || writer_loop(db, rx, sink, clock, counters))
+            .spawn(move || writer_loop(db, rx, sink, clock, shared))
             .map_err(|e| AppError::internal(format!("cannot start the writer thread: {e}")))?;
         Ok((
             Writer {
                 queue: tx,
-                commits,
-                auth_generation,
+                counters,
             },
             handle,
         ))
@@ -164,22 +159,15 @@ fn writer_loop(
     mut rx: mpsc::Receiver<Box<dyn Op>>,
     sink: Arc<dyn EventSink>,
     clock: Arc<dyn crate::domain::Clock>,
-    counters: Counters,
+    counters: Arc<Counters>,
 ) {
     while let Some(first) = rx.blocking_recv() {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(op) => group.push(op),
-                Err(_) => break,
-            }
-        }
-        // Operations that arrive while the group runs join its commit: the sync is the
-        // larger half of a commit's cost, so the more it carries the better.
+        // Whatever is queued, and what arrives while the group runs, joins its commit: the
+        // sync is the larger half of a commit's cost, so the more it carries the better.
         let mut more = || rx.try_recv().ok();
         commit_group(
             &db,
-            group,
+            vec![first],
             &mut more,
             sink.as_ref(),
             clock.now_ms(),
@@ -390,7 +378,7 @@ mod tests {
             assert_eq!(t.await.unwrap().unwrap(), i as u64);
         }
         assert_eq!(count(&db), 400);
-        let commits = w.commits.load(Ordering::Relaxed);
+        let commits = w.counters.commits.load(Ordering::Relaxed);
         assert!(
             commits < 200,
             "400 concurrent writes took {commits} commits"
