@@ -9,7 +9,7 @@ use crate::error::AppResult;
 use crate::state::AppState;
 use std::collections::HashMap;
 
-use crate::http::api::chat::ChatSettings;
+use crate::channels::webchat::ChatSettings;
 use crate::store::{accounts, chat, contacts};
 
 /// How long an answer waits for the visitor's widget before it goes by mail (default).

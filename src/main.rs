@@ -9,6 +9,7 @@ mod auth;
 mod backup;
 mod bench;
 mod bus;
+mod channels;
 mod chat;
 mod cli;
 mod config;
@@ -39,5 +40,10 @@ fn main() -> std::process::ExitCode {
     // loaded bench server held 165 MB instead of 120 MB (the limit is 150 MB).
     // SAFETY: sets a tuning option of the allocator before anything else runs; any value is valid.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+    // Everything Atiende writes (database, attachments, index, keys, backups) is for its own
+    // user only, whatever umask it was started with: the data holds mail passwords, password
+    // hashes and every customer's messages.
+    // SAFETY: umask only sets the process's file creation mask; it cannot fail.
+    unsafe { libc::umask(0o077) };
     cli::main()
 }

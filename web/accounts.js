@@ -1,14 +1,13 @@
 // Channels and accounts (CHAN-1, CHAN-11, CHAN-12): each account with its connection health,
-// a form to connect an email mailbox (IMAP in, SMTP out) and the per-account messages.
+// and one account form for every kind, drawn from the fields the server lists per channel
+// (GET /api/v1/channels); kinds still to come are listed but cannot be created.
 import { html, useEffect, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
 import { api, CHANNEL_ICONS, loadRefs, t, when } from './lib.js';
 import { Section, StatusLine, useStatus } from './admin-kit.js';
 
-const KINDS = ['email', 'webchat', 'form', 'whatsapp', 'facebook', 'instagram', 'x', 'x_search', 'appstore', 'playstore', 'api'];
-const SECURITY = ['tls', 'starttls', 'plain'];
-
 export function Accounts() {
   const [accounts, setAccounts] = useState(null);
+  const [kinds, setKinds] = useState(null);
   const [editing, setEditing] = useState(null); // an account, or { kind } for a new one
   const [status, , fail] = useStatus();
   const load = () => api('GET', '/api/v1/accounts').then((r) => setAccounts(r.items)).catch((e) => fail(e.message));
@@ -18,38 +17,39 @@ export function Accounts() {
   open.current = editing;
   useEffect(() => {
     load();
+    api('GET', '/api/v1/channels').then((r) => setKinds(r.items)).catch((e) => fail(e.message));
     // Health changes without events (it is what the pollers last saw): look again now and then.
     const every = setInterval(() => { if (!open.current) load(); }, 5000);
     return () => clearInterval(every);
   }, []);
-  if (!accounts) return html`<p class="loading">${t('loading')}</p>`;
+  if (!accounts || !kinds) return html`<p class="loading">${t('loading')}</p>`;
+  const coming = new Set(kinds.filter((k) => k.availability === 'coming').map((k) => k.kind));
   const done = async () => { setEditing(null); await load(); await loadRefs(); };
   return html`<${Section} id="accounts-title" title=${t('accounts.title')} hint=${t('accounts.hint')}>
     <table class="accounts"><thead><tr><th scope="col">${t('accounts.name')}</th><th scope="col">${t('accounts.kind')}</th>
       <th scope="col">${t('accounts.health')}</th><th></th></tr></thead>
       <tbody>${accounts.map((a) => html`<tr data-account=${a.id}>
         <td>${a.name}</td><td>${CHANNEL_ICONS[a.kind] ?? ''} ${t(`channel.${a.kind}`)}</td>
-        <td><${Health} health=${a.health} /><${Snippet} account=${a} /></td>
+        <td>${coming.has(a.kind) ? html`<span class="health health-not_connected">${t('health.not_connected')}</span>`
+          : html`<${Health} health=${a.health} />`}<${Snippet} account=${a} /></td>
         <td><button type="button" class="small" onClick=${() => setEditing(a)}>${t('accounts.edit')}</button></td></tr>`)}</tbody></table>
-    ${editing ? html`<${AccountForm} key=${editing.id ?? 'new'} account=${editing} onDone=${done} onCancel=${() => setEditing(null)} />`
+    ${editing ? html`<${AccountForm} key=${editing.id ?? 'new'} account=${editing} kinds=${kinds} onDone=${done} onCancel=${() => setEditing(null)} />`
       : html`<button type="button" class="small" onClick=${() => setEditing({ kind: 'email', name: '', settings: {} })}>${t('accounts.add')}</button>`}
     <${StatusLine} status=${status} />
   <//>`;
 }
 
-/** What to paste on the site: the chat's script tag, the form's address and embed tag. */
+/** What to paste on the site, for the kinds that live on the customer's own pages. */
+const SNIPPETS = {
+  webchat: (base, account) => html`<div class="snippet"><span class="muted">${t('accounts.snippet_chat')}</span>
+    <code>${`<script src="${base}/widget.js" data-account="${account.id}" async></script>`}</code></div>`,
+  form: (base, account) => html`<div class="snippet"><span class="muted">${t('accounts.snippet_form')}</span>
+    <a href=${`${base}/f/${account.id}`} target="_blank" rel="noopener">${`${base}/f/${account.id}`}</a>
+    <code>${`<script src="${base}/f/${account.id}/embed.js" async></script>`}</code></div>`,
+};
+
 function Snippet({ account }) {
-  const base = location.origin;
-  if (account.kind === 'webchat') {
-    return html`<div class="snippet"><span class="muted">${t('accounts.snippet_chat')}</span>
-      <code>${`<script src="${base}/widget.js" data-account="${account.id}" async></script>`}</code></div>`;
-  }
-  if (account.kind === 'form') {
-    return html`<div class="snippet"><span class="muted">${t('accounts.snippet_form')}</span>
-      <a href=${`${base}/f/${account.id}`} target="_blank" rel="noopener">${`${base}/f/${account.id}`}</a>
-      <code>${`<script src="${base}/f/${account.id}/embed.js" async></script>`}</code></div>`;
-  }
-  return null;
+  return SNIPPETS[account.kind]?.(location.origin, account) ?? null;
 }
 
 function Health({ health }) {
@@ -60,59 +60,80 @@ function Health({ health }) {
     ${health.last_error_at && health.status !== 'failing' && html`<span class="muted"> · ${t('health.last_error_at', { when: when(health.last_error_at) })}</span>`}`;
 }
 
-/** Reads a nested form value ("imap.host") into a settings object. */
-function collect(form, kind) {
-  const f = Object.fromEntries(new FormData(form));
-  const settings = {};
-  const num = (v) => (v === '' || v === undefined ? null : Number(v));
-  settings.sla_minutes = num(f.sla_minutes);
-  if (kind === 'webchat' || kind === 'form') {
-    settings.allowed_origins = (f.allowed_origins ?? '').split(/\s+/).map((o) => o.trim().replace(/\/$/, '')).filter(Boolean);
-    settings.title = f.title?.trim() || null;
-  }
-  if (kind === 'webchat') {
-    settings.welcome = f.welcome?.trim() || null;
-    settings.no_agent_message = f.no_agent_message?.trim() || null;
-    settings.max_file_kb = num(f.max_file_kb);
-  }
-  if (kind === 'email') {
-    for (const k of ['address', 'from_name', 'signature', 'auto_reply']) settings[k] = f[k]?.trim() || null;
-    settings.system_mail = f.system_mail === 'on';
-    for (const side of ['imap', 'smtp']) {
-      if (!f[`${side}.host`]?.trim()) { settings[side] = null; continue; }
-      settings[side] = {
-        host: f[`${side}.host`].trim(), port: num(f[`${side}.port`]), security: f[`${side}.security`],
-        username: f[`${side}.username`]?.trim() || null, password: f[`${side}.password`] || null,
-        ...(side === 'imap' ? { mailbox: f['imap.mailbox']?.trim() || null } : {}),
-      };
+/** Reads the form's values back into settings, following the channel's field list. An
+ * optional group (a mail server) whose required inputs are empty is sent as null. */
+function collectFields(fields, f, prefix = '') {
+  const out = {};
+  for (const field of fields) {
+    const name = prefix + field.key;
+    const raw = f[name];
+    switch (field.type) {
+      case 'number': out[field.key] = raw === '' || raw === undefined ? null : Number(raw); break;
+      case 'checkbox': out[field.key] = raw === 'on'; break;
+      case 'lines': out[field.key] = (raw ?? '').split(/\s+/).map((o) => o.trim().replace(/\/$/, '')).filter(Boolean); break;
+      case 'secret': out[field.key] = raw || null; break;
+      case 'select': out[field.key] = raw; break;
+      case 'group': {
+        const inner = collectFields(field.fields, f, `${name}.`);
+        const unused = field.fields.filter((x) => x.required).every((x) => !inner[x.key]);
+        out[field.key] = unused ? null : inner;
+        break;
+      }
+      default: out[field.key] = raw?.trim() || null;
     }
   }
-  return { name: f.name.trim(), settings };
+  return out;
 }
 
-function Server({ side, value = {} }) {
-  const id = (k) => `${side}-${k}`;
-  return html`<fieldset class="server"><legend>${t(`accounts.${side}`)}</legend>
-    <label for=${id('host')}>${t('accounts.host')}</label><input id=${id('host')} name=${`${side}.host`} defaultValue=${value.host ?? ''} />
-    <label for=${id('port')}>${t('accounts.port')}</label><input id=${id('port')} name=${`${side}.port`} type="number" min="1" max="65535" defaultValue=${value.port ?? ''} />
-    <label for=${id('security')}>${t('accounts.security')}</label>
-    <select id=${id('security')} name=${`${side}.security`}>
-      ${SECURITY.map((s) => html`<option value=${s} selected=${s === (value.security ?? 'tls')}>${t(`security.${s}`)}</option>`)}</select>
-    <label for=${id('username')}>${t('accounts.username')}</label><input id=${id('username')} name=${`${side}.username`} defaultValue=${value.username ?? ''} autocomplete="off" />
-    <label for=${id('password')}>${t('accounts.password')}</label><input id=${id('password')} name=${`${side}.password`} type="password" defaultValue=${value.password ?? ''} autocomplete="new-password" />
-    ${side === 'imap' && html`<label for="imap-mailbox">${t('accounts.mailbox')}</label><input id="imap-mailbox" name="imap.mailbox" defaultValue=${value.mailbox ?? ''} placeholder="INBOX" />`}
-  </fieldset>`;
+function collect(form, fields) {
+  const f = Object.fromEntries(new FormData(form));
+  const num = (v) => (v === '' || v === undefined ? null : Number(v));
+  return { name: f.name.trim(), settings: { sla_minutes: num(f.sla_minutes), ...collectFields(fields, f) } };
+}
+
+/** The inputs of a channel's settings, drawn from the field list the server describes
+ * (`GET /api/v1/channels`); `grouped` inputs are required only when their group is used. */
+function Inputs({ fields, values, prefix = '', grouped = false }) {
+  return fields.map((field) => {
+    const name = prefix + field.key;
+    const id = `account-${name.replace(/[._]/g, '-')}`;
+    const v = values?.[field.key];
+    const required = field.required && !grouped;
+    const label = html`<label for=${id}>${t(field.label)}</label>`;
+    switch (field.type) {
+      case 'group':
+        return html`<fieldset class="server"><legend>${t(field.label)}</legend>
+          <${Inputs} fields=${field.fields} values=${v ?? {}} prefix=${`${name}.`} grouped=${true} /></fieldset>`;
+      case 'checkbox':
+        return html`<label class="check"><input type="checkbox" name=${name} defaultChecked=${!!v} /> ${t(field.label)}</label>`;
+      case 'textarea':
+        return html`${label}<textarea id=${id} name=${name} rows="2" defaultValue=${v ?? ''} placeholder=${field.placeholder}></textarea>`;
+      case 'lines':
+        return html`${label}<textarea id=${id} name=${name} rows="2" defaultValue=${(v ?? []).join('\n')} placeholder=${field.placeholder}></textarea>`;
+      case 'select':
+        return html`${label}<select id=${id} name=${name}>
+          ${field.options.map((o) => html`<option value=${o} selected=${o === (v ?? field.options[0])}>${t(field.labels + o)}</option>`)}</select>`;
+      case 'number':
+        return html`${label}<input id=${id} name=${name} type="number" min=${field.min} max=${field.max} defaultValue=${v ?? ''} placeholder=${field.placeholder} />`;
+      case 'secret':
+        return html`${label}<input id=${id} name=${name} type="password" defaultValue=${v ?? ''} autocomplete="new-password" />`;
+      default:
+        return html`${label}<input id=${id} name=${name} type=${field.type === 'email' ? 'email' : 'text'} required=${required}
+          defaultValue=${v ?? ''} placeholder=${field.placeholder} autocomplete="off" />`;
+    }
+  });
 }
 
 /** The inputs are uncontrolled (default values): a re-render, such as showing an error, never
  * puts the stored values back over what the admin typed. */
-function AccountForm({ account, onDone, onCancel }) {
+function AccountForm({ account, kinds, onDone, onCancel }) {
   const [kind, setKind] = useState(account.kind);
   const [status, , fail] = useStatus();
-  const s = account.settings ?? {};
+  const channel = kinds.find((k) => k.kind === kind);
+  const fields = channel?.fields ?? [];
   const save = async (ev) => {
     ev.preventDefault();
-    const body = collect(ev.target, kind);
+    const body = collect(ev.target, fields);
     try {
       if (account.id) await api('PATCH', `/api/v1/accounts/${account.id}`, body);
       else await api('POST', '/api/v1/accounts', { kind, ...body });
@@ -122,26 +143,12 @@ function AccountForm({ account, onDone, onCancel }) {
   return html`<form class="account-form" onSubmit=${save} aria-label=${account.id ? account.name : t('accounts.add')}>
     <label for="account-kind">${t('accounts.kind')}</label>
     <select id="account-kind" value=${kind} disabled=${!!account.id} onChange=${(e) => setKind(e.target.value)}>
-      ${KINDS.map((k) => html`<option value=${k}>${t(`channel.${k}`)}</option>`)}</select>
+      ${kinds.map((k) => html`<option value=${k.kind} disabled=${k.availability === 'coming' && !account.id}>
+        ${k.availability === 'coming' ? t('accounts.coming', { name: t(`channel.${k.kind}`) }) : t(`channel.${k.kind}`)}</option>`)}</select>
+    ${channel?.availability === 'coming' && html`<p class="hint">${t('accounts.coming_hint')}</p>`}
     <label for="account-name">${t('accounts.name')}</label><input id="account-name" name="name" required maxlength="120" defaultValue=${account.name} />
-    <label for="account-sla">${t('accounts.sla')}</label><input id="account-sla" name="sla_minutes" type="number" min="0" defaultValue=${s.sla_minutes ?? ''} />
-    ${(kind === 'webchat' || kind === 'form') && html`
-      <label for="account-origins">${t('accounts.allowed_origins')}</label>
-      <textarea id="account-origins" name="allowed_origins" rows="2" placeholder="https://tienda.cl" defaultValue=${(s.allowed_origins ?? []).join('\n')}></textarea>
-      <label for="account-title">${t('accounts.public_title')}</label><input id="account-title" name="title" defaultValue=${s.title ?? ''} />`}
-    ${kind === 'webchat' && html`
-      <label for="account-welcome">${t('accounts.welcome')}</label><textarea id="account-welcome" name="welcome" rows="2" defaultValue=${s.welcome ?? ''}></textarea>
-      <label for="account-no-agent">${t('accounts.no_agent_message')}</label><textarea id="account-no-agent" name="no_agent_message" rows="2" defaultValue=${s.no_agent_message ?? ''}></textarea>
-      <label for="account-max-file">${t('accounts.max_file_kb')}</label><input id="account-max-file" name="max_file_kb" type="number" min="1" max="25600" defaultValue=${s.max_file_kb ?? ''} placeholder="1024" />`}
-    ${kind === 'email' && html`
-      <label for="account-address">${t('accounts.address')}</label>
-      <input id="account-address" name="address" type="email" required defaultValue=${s.address ?? ''} placeholder="soporte@tienda.cl" />
-      <label for="account-from">${t('accounts.from_name')}</label><input id="account-from" name="from_name" defaultValue=${s.from_name ?? ''} />
-      <label for="account-signature">${t('accounts.signature')}</label><textarea id="account-signature" name="signature" rows="2" defaultValue=${s.signature ?? ''}></textarea>
-      <label for="account-auto">${t('accounts.auto_reply')}</label><textarea id="account-auto" name="auto_reply" rows="2" defaultValue=${s.auto_reply ?? ''}></textarea>
-      <${Server} side="imap" value=${s.imap} />
-      <${Server} side="smtp" value=${s.smtp} />
-      <label class="check"><input type="checkbox" name="system_mail" defaultChecked=${!!s.system_mail} /> ${t('accounts.system_mail')}</label>`}
+    <label for="account-sla">${t('accounts.sla')}</label><input id="account-sla" name="sla_minutes" type="number" min="0" defaultValue=${account.settings?.sla_minutes ?? ''} />
+    <${Inputs} key=${kind} fields=${fields} values=${account.settings ?? {}} />
     <div class="dialog-actions">
       <button type="button" onClick=${onCancel}>${t('action.cancel')}</button>
       <button type="submit" class="primary">${t('action.save')}</button>

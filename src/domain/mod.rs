@@ -9,3 +9,32 @@ pub mod ticket;
 
 pub use clock::{Clock, Millis, OffsetClock, SystemClock, DAY_MS};
 pub use model::*;
+
+/// A name or a header value on one line: every run of control characters (CR, LF, tab …)
+/// and spaces becomes one space. A name reaches mail headers, where a line break would end the header.
+pub fn one_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut gap = false;
+    for c in s.chars() {
+        if c.is_control() || c.is_whitespace() {
+            gap = true;
+            continue;
+        }
+        if gap && !out.is_empty() {
+            out.push(' ');
+        }
+        gap = false;
+        out.push(c);
+    }
+    out.trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_line_joins_broken_lines() {
+        assert_eq!(super::one_line("Juan\r\nBcc: x@y.cl"), "Juan Bcc: x@y.cl");
+        assert_eq!(super::one_line("\tAna\u{0}\u{7f} María\n"), "Ana María");
+        assert_eq!(super::one_line("Pérez"), "Pérez");
+    }
+}

@@ -157,18 +157,15 @@ impl EmailSettings {
     }
 }
 
-/// Checks the settings of an account of `kind` before they are stored.
-pub fn validate(
-    kind: crate::domain::Channel,
-    settings: &serde_json::Map<String, serde_json::Value>,
-) -> AppResult<()> {
-    if kind != crate::domain::Channel::Email || !settings.contains_key("address") {
+/// Checks an email account's settings before they are stored.
+pub fn validate(settings: &serde_json::Map<String, serde_json::Value>) -> AppResult<()> {
+    if !settings.contains_key("address") {
         // An email account may be created first and connected later.
         return Ok(());
     }
     let probe = Account {
         id: 0,
-        kind,
+        kind: crate::domain::Channel::Email,
         name: String::new(),
         settings: settings.clone(),
         created_at: 0,
@@ -183,7 +180,7 @@ mod tests {
     use serde_json::json;
 
     fn check(v: serde_json::Value) -> AppResult<()> {
-        validate(crate::domain::Channel::Email, v.as_object().unwrap())
+        validate(v.as_object().unwrap())
     }
 
     #[test]

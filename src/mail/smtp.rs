@@ -87,7 +87,9 @@ fn mailbox(address: &str, name: Option<&str>) -> Result<Mailbox, SendError> {
     let email = address
         .parse()
         .map_err(|e| SendError::permanent(format!("invalid address {address}: {e}")))?;
-    Ok(Mailbox::new(name.map(str::to_string), email))
+    // A display name with a line break would end the header (lettre refuses to build it).
+    let name = name.map(crate::domain::one_line).filter(|n| !n.is_empty());
+    Ok(Mailbox::new(name, email))
 }
 
 /// Builds the RFC 5322 message: threading headers, reply token, attachments.
@@ -99,7 +101,7 @@ pub fn build(
     let mut b = lettre::Message::builder()
         .from(mailbox(&settings.address, settings.from_name.as_deref())?)
         .to(mailbox(&out.to, out.to_name.as_deref())?)
-        .subject(out.subject.clone())
+        .subject(crate::domain::one_line(&out.subject))
         .message_id(Some(format!("<{}>", out.message_id)))
         .user_agent(format!("Atiende {}", env!("CARGO_PKG_VERSION")));
     if let Some(reply_to) = &out.reply_to {
@@ -167,4 +169,71 @@ fn describe(e: &lettre::transport::smtp::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Account, Channel, MailItem, MailKind, MailState};
+
+    /// Security finding 12: a customer named with a line break made every reply to them fail
+    /// (lettre refused, or panicked on, the header).
+    #[test]
+    fn a_line_break_in_a_name_or_subject_stays_out_of_the_headers() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::new(dir.path().to_path_buf()).unwrap();
+        let settings = EmailSettings {
+            address: "soporte@tienda.cl".into(),
+            from_name: Some("Tienda\r\nBcc: robo@example.com".into()),
+            signature: None,
+            imap: None,
+            smtp: None,
+            auto_reply: None,
+            max_message_kb: None,
+            poll_seconds: None,
+            use_idle: None,
+            initial_import: None,
+            system_mail: false,
+        };
+        let out = Outgoing {
+            item: MailItem {
+                id: 1,
+                kind: MailKind::Reply,
+                state: MailState::Sending,
+                account_id: Some(1),
+                message_id: Some(1),
+                ticket_number: Some(1),
+                system: None,
+                attempts: 0,
+                next_attempt_at: 0,
+                last_error: None,
+                created_at: 0,
+            },
+            account: Account {
+                id: 1,
+                kind: Channel::Email,
+                name: "Soporte".into(),
+                settings: Default::default(),
+                created_at: 0,
+                deleted_at: None,
+            },
+            to: "cliente@example.com".into(),
+            to_name: Some("Juan\r\nBcc: otro@example.com\n".into()),
+            subject: "Re: hola\r\nBcc: x@example.com".into(),
+            text: "respuesta".into(),
+            message_id: "1.abc@tienda.cl".into(),
+            in_reply_to: None,
+            references: vec![],
+            reply_to: None,
+            attachments: vec![],
+            automatic: false,
+        };
+        let mail = build(&out, &settings, &blobs).unwrap();
+        let text = String::from_utf8(mail.formatted()).unwrap();
+        let headers = text.split("\r\n\r\n").next().unwrap();
+        assert!(!headers.to_lowercase().contains("\r\nbcc:"), "{headers}");
+        assert!(headers.contains("\r\nSubject: Re: hola Bcc: x@example.com\r\n"), "{headers}");
+        let to = headers.lines().find(|l| l.starts_with("To: ")).unwrap();
+        assert!(to.ends_with(" <cliente@example.com>"), "{headers}");
+    }
 }

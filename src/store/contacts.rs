@@ -3,6 +3,7 @@
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
 use super::tables::*;
+use super::tickets::Access;
 use super::{codec, event, next_id, Effects};
 use crate::domain::*;
 use crate::error::{AppError, AppResult};
@@ -15,23 +16,6 @@ pub fn get_w(txn: &WriteTransaction, id: u64) -> AppResult<Option<Contact>> {
     codec::get(&txn.open_table(CONTACT_ID_TO_CONTACT)?, id)
 }
 
-/// Newest first, `before` = the last id of the previous page.
-pub fn list(
-    txn: &ReadTransaction,
-    before: Option<u64>,
-    limit: usize,
-) -> AppResult<(Vec<Contact>, bool)> {
-    let t = txn.open_table(CONTACT_ID_TO_CONTACT)?;
-    let mut out = Vec::new();
-    for row in t.range(..before.unwrap_or(u64::MAX))?.rev().take(limit + 1) {
-        let (_, v) = row?;
-        out.push(codec::decode(v.value())?);
-    }
-    let more = out.len() > limit;
-    out.truncate(limit);
-    Ok((out, more))
-}
-
 pub fn put(txn: &WriteTransaction, fx: &mut Effects, c: &Contact, kind: &str) -> AppResult<()> {
     txn.open_table(CONTACT_ID_TO_CONTACT)?
         .insert(c.id, codec::encode(c)?.as_slice())?;
@@ -39,6 +23,90 @@ pub fn put(txn: &WriteTransaction, fx: &mut Effects, c: &Contact, kind: &str) ->
     e.contact_id = Some(c.id);
     fx.emit(e);
     Ok(())
+}
+
+/// Whether `access` may see the contact: one of its identities is on an account they may see,
+/// or it has a ticket there. Admins and supervisors see every contact; a contact that belongs
+/// to no account (typed in by hand, never wrote to us) holds nothing of any account and is
+/// visible to everyone.
+pub fn may_see(txn: &ReadTransaction, c: &Contact, access: &Access) -> AppResult<bool> {
+    may_see_in(&txn.open_table(CONTACT_ACCOUNT_TO_LAST_TICKET)?, c, access)
+}
+
+pub fn may_see_w(txn: &WriteTransaction, c: &Contact, access: &Access) -> AppResult<bool> {
+    may_see_in(&txn.open_table(CONTACT_ACCOUNT_TO_LAST_TICKET)?, c, access)
+}
+
+fn may_see_in(
+    last_ticket: &impl ReadableTable<(u64, u64), u64>,
+    c: &Contact,
+    access: &Access,
+) -> AppResult<bool> {
+    if access.visible.is_none() || c.identities.iter().any(|i| access.may_see(i.account_id)) {
+        return Ok(true);
+    }
+    let mut any_account = !c.identities.is_empty();
+    for row in last_ticket.range((c.id, 0)..=(c.id, u64::MAX))? {
+        let (key, _) = row?;
+        if access.may_see(key.value().1) {
+            return Ok(true);
+        }
+        any_account = true;
+    }
+    Ok(!any_account)
+}
+
+/// The contacts of `ids` that `access` may see, in the given order (search hits).
+pub fn visible_among(
+    txn: &ReadTransaction,
+    ids: Vec<u64>,
+    access: &Access,
+) -> AppResult<Vec<Contact>> {
+    let last = txn.open_table(CONTACT_ACCOUNT_TO_LAST_TICKET)?;
+    let mut out = Vec::new();
+    for id in ids {
+        if let Some(c) = get(txn, id)? {
+            if may_see_in(&last, &c, access)? {
+                out.push(c);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A contact `access` may see, or 404 (as for tickets, a hidden contact does not exist).
+pub fn require_visible_w(txn: &WriteTransaction, id: u64, access: &Access) -> AppResult<Contact> {
+    match get_w(txn, id)? {
+        Some(c) if may_see_w(txn, &c, access)? => Ok(c),
+        _ => Err(AppError::not_found("contact")),
+    }
+}
+
+/// Newest first, `before` = the cursor of the previous page (exclusive); only contacts `access` may see.
+/// An agent's page reads at most `MAX_SCAN` rows: past that the page ends early with a cursor
+/// (`more`), so a page never walks the whole table.
+pub fn list_visible(
+    txn: &ReadTransaction,
+    before: Option<u64>,
+    limit: usize,
+    access: &Access,
+) -> AppResult<(Vec<Contact>, Option<u64>)> {
+    const MAX_SCAN: usize = 20_000;
+    let t = txn.open_table(CONTACT_ID_TO_CONTACT)?;
+    let last = txn.open_table(CONTACT_ACCOUNT_TO_LAST_TICKET)?;
+    let mut out = Vec::new();
+    for (scanned, row) in t.range(..before.unwrap_or(u64::MAX))?.rev().enumerate() {
+        let (id, v) = row?;
+        if out.len() == limit || scanned == MAX_SCAN {
+            // Something is left to read: the next page starts at this row.
+            return Ok((out, Some(id.value() + 1)));
+        }
+        let c: Contact = codec::decode(v.value())?;
+        if may_see_in(&last, &c, access)? {
+            out.push(c);
+        }
+    }
+    Ok((out, None))
 }
 
 /// What an inbound message or an API call says about its sender.
@@ -71,12 +139,12 @@ fn create_with(
     let id = next_id(txn, "contact")?;
     let c = Contact {
         id,
-        name: facts
-            .name
-            .clone()
-            .or_else(|| facts.username.clone())
-            .or_else(|| facts.email.clone())
-            .or_else(|| facts.phone.clone())
+        // Names arrive from every channel; on one line, as mail headers need them.
+        name: [&facts.name, &facts.username, &facts.email, &facts.phone]
+            .into_iter()
+            .flatten()
+            .map(|n| one_line(n))
+            .find(|n| !n.is_empty())
             .unwrap_or_else(|| format!("Cliente {id}")),
         email: facts.email.clone(),
         phone: facts.phone.clone(),

@@ -39,6 +39,32 @@ pub struct Store {
 pub const DB_FILE: &str = "atiende.redb";
 const CACHE_BYTES: usize = 32 * 1024 * 1024;
 
+/// A data dir made by an older build (or by hand) with a common umask is readable by other
+/// local users: it is closed to them at start (new files are owner-only through the umask set
+/// in `main`). The dir's own mode shuts out everything inside it; the database is tightened too.
+fn owner_only(data_dir: &Path, db_file: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for (path, mode) in [(data_dir, 0o700), (db_file, 0o600)] {
+        let Ok(meta) = std::fs::metadata(path) else {
+            continue;
+        };
+        let before = meta.permissions().mode() & 0o777;
+        if before & 0o077 == 0 {
+            continue;
+        }
+        match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+            Ok(()) => tracing::warn!(
+                "{} was readable by other users (mode {before:o}); now {mode:o}",
+                path.display()
+            ),
+            Err(e) => tracing::error!(
+                "{} is readable by other users (mode {before:o}) and could not be changed: {e}",
+                path.display()
+            ),
+        }
+    }
+}
+
 impl Store {
     /// Opens (or creates) the data dir, migrates the schema and starts the writer thread.
     pub fn open(
@@ -52,9 +78,10 @@ impl Store {
                 data_dir.display()
             ))
         })?;
+        let path = data_dir.join(DB_FILE);
+        owner_only(data_dir, &path);
         // redb's page cache defaults to 1 GiB; a bounded cache keeps the process small (the OS
         // page cache still holds the file).
-        let path = data_dir.join(DB_FILE);
         let db = upgrade::open(&path, CACHE_BYTES).map_err(|e| e.for_path(&path))?;
         migrate::migrate(&db)?;
         let db = Arc::new(db);

@@ -120,6 +120,28 @@ test('the administrator backs up now and sees it listed as the last backup', asy
   assert.ok(listed.files[0].bytes > 0);
 });
 
+test('channels still to come are listed, not connectable, and their sample accounts show as not connected', async () => {
+  const channels = section('Canales y cuentas');
+  await channels.locator(`tr[data-account="${whatsapp.id}"]`).getByText('Sin conectar').waitFor();
+  await channels.getByRole('button', { name: 'Agregar cuenta' }).click();
+  const form = channels.getByRole('form', { name: 'Agregar cuenta' });
+  const kind = form.getByLabel('Canal');
+  assert.equal(await kind.locator('option', { hasText: 'WhatsApp (próximamente)' }).isDisabled(), true);
+  // The form is drawn from the channel's fields: the web chat's sites, then the form's.
+  await kind.selectOption('webchat');
+  await form.getByLabel('Mensaje de bienvenida').waitFor();
+  await kind.selectOption('form');
+  await form.getByLabel('Sitios permitidos (uno por línea)').waitFor();
+  assert.equal(await form.getByLabel('Mensaje de bienvenida').count(), 0);
+  await form.getByLabel('Nombre', { exact: true }).fill('Formulario de reclamos');
+  await form.getByLabel('Sitios permitidos (uno por línea)').fill('https://tienda.test/');
+  await form.getByRole('button', { name: 'Guardar' }).click();
+  await channels.getByRole('cell', { name: 'Formulario de reclamos' }).waitFor();
+  const created = (await admin('GET', '/api/v1/accounts')).items.find((a) => a.name === 'Formulario de reclamos');
+  assert.equal(created.kind, 'form');
+  assert.deepEqual(created.settings.allowed_origins, ['https://tienda.test']);
+});
+
 test('no console errors in the administration', async () => {
   assert.deepEqual(page.errors, []);
 });

@@ -11,7 +11,7 @@ let server;
 let browser;
 let page;
 let admin;
-let whatsapp;
+let chat;
 let ticketNumber;
 
 const shot = async (name) => { if (SHOTS) await page.screenshot({ path: join(SHOTS, `${name}.png`) }); };
@@ -23,8 +23,9 @@ before(async () => {
   page = await newPage(browser);
   admin = await apiAs(server.url, 'admin@demo.atiende.cl', 'demo-admin');
   const accounts = await admin('GET', '/api/v1/accounts');
-  whatsapp = accounts.items.find((a) => a.kind === 'whatsapp');
-  assert.ok(whatsapp, 'the demo has a WhatsApp account');
+  // A channel that answers (the demo's WhatsApp account is a sample of a channel still to come).
+  chat = accounts.items.find((a) => a.kind === 'webchat');
+  assert.ok(chat, 'the demo has a web chat account');
 });
 
 after(async () => {
@@ -44,18 +45,18 @@ test('sign-in page shows the latest updates and signs the agent in', async () =>
 test('creates a column with filters, saved on the server', async () => {
   await page.getByRole('button', { name: '+ Agregar columna' }).click();
   const dialog = page.getByRole('dialog');
-  await dialog.getByLabel('Nombre de la columna').fill('WhatsApp abiertos');
-  await dialog.getByRole('group', { name: 'Cuenta' }).getByLabel(whatsapp.name).check();
+  await dialog.getByLabel('Nombre de la columna').fill('Chat web abiertos');
+  await dialog.getByRole('group', { name: 'Cuenta' }).getByLabel(chat.name).check();
   await dialog.getByLabel('Orden', { exact: true }).selectOption('updated_desc');
   await dialog.getByRole('button', { name: 'Guardar' }).click();
-  await column('WhatsApp abiertos').locator('.card').first().waitFor();
+  await column('Chat web abiertos').locator('.card').first().waitFor();
   const ana = await apiAs(server.url, 'ana@demo.atiende.cl', 'demo-agente');
   const board = await ana('GET', '/api/v1/me/board');
-  const saved = board.columns.find((c) => c.name === 'WhatsApp abiertos');
-  assert.deepEqual(saved.filters, { account: whatsapp.id, state: 'open' });
-  // Every card in the column is an open WhatsApp ticket.
-  const channels = await column('WhatsApp abiertos').locator('.card .account').allTextContents();
-  assert.ok(channels.length > 0 && channels.every((c) => c === whatsapp.name), channels.join(', '));
+  const saved = board.columns.find((c) => c.name === 'Chat web abiertos');
+  assert.deepEqual(saved.filters, { account: chat.id, state: 'open' });
+  // Every card in the column is an open web chat ticket.
+  const channels = await column('Chat web abiertos').locator('.card .account').allTextContents();
+  assert.ok(channels.length > 0 && channels.every((c) => c === chat.name), channels.join(', '));
 });
 
 test('creates a column of single messages', async () => {
@@ -83,9 +84,9 @@ test('columns load more cards as they scroll (cursor pagination)', async () => {
 });
 
 test('a new inbound message shows as "1 nueva interacción" and is applied on click', async () => {
-  const col = column('WhatsApp abiertos');
+  const col = column('Chat web abiertos');
   const before = await col.locator('.card').count();
-  const r = await admin('POST', `/api/v1/accounts/${whatsapp.id}/inbound`, {
+  const r = await admin('POST', `/api/v1/accounts/${chat.id}/inbound`, {
     external_id: `e2e-${Date.now()}`,
     contact: { external_id: 'e2e-rut-prueba', name: 'Rut Prueba', phone: '+56911112222', rut: '12.345.678-5' },
     text: 'Hola, necesito ayuda con mi pedido 4455',
@@ -109,7 +110,7 @@ test('a new inbound message shows as "1 nueva interacción" and is applied on cl
 });
 
 test('replies with a canned response picked with / and an attached file', async () => {
-  await column('WhatsApp abiertos').locator(`.card[data-number="${ticketNumber}"]`).click();
+  await column('Chat web abiertos').locator(`.card[data-number="${ticketNumber}"]`).click();
   const view = page.locator('aside.ticket');
   await view.getByRole('heading', { name: `#${ticketNumber} · Rut Prueba` }).waitFor();
   await view.getByText('Hola, necesito ayuda con mi pedido 4455').waitFor();

@@ -50,7 +50,7 @@ async fn agents(s: &Server, admin: &Api, acc: &str, names: &[&str]) -> Vec<(Stri
 async fn round_robin_spreads_1000_tickets_evenly_and_says_why() {
     let s = Server::start();
     let admin = s.admin().await;
-    let acc = admin.account("whatsapp", "WhatsApp Ventas").await;
+    let acc = admin.account("webchat", "Chat Ventas").await;
     let team = agents(
         &s,
         &admin,

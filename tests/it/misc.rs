@@ -298,6 +298,46 @@ async fn demo_fills_an_empty_data_dir_with_a_realistic_workspace() {
             .len(),
         accounts["items"].as_array().unwrap().len() - 1
     );
+    // The sample accounts of channels still to come are listed but answer nothing: a reply
+    // there is refused (not queued for ever); a web chat ticket is answered as ever.
+    let account_of = |kind: &str| {
+        accounts["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["kind"] == kind)
+            .map(|a| a["id"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    for (kind, status, code) in [
+        ("whatsapp", 422, "channel_not_connected"),
+        ("webchat", 201, ""),
+    ] {
+        let acc = account_of(kind);
+        let open = admin
+            .ok(&format!("/api/v1/tickets?account={acc}&state=open&limit=1"))
+            .await;
+        let n = open["items"][0]["number"].as_u64().unwrap();
+        let before = admin.ok(&format!("/api/v1/tickets/{n}/messages")).await["items"]
+            .as_array()
+            .unwrap()
+            .len();
+        let (st, v) = admin
+            .post(
+                &format!("/api/v1/tickets/{n}/messages"),
+                json!({"text": "respuesta"}),
+            )
+            .await;
+        assert_eq!(st.as_u16(), status, "{kind}: {v}");
+        if !code.is_empty() {
+            assert_eq!(v["error"]["code"], code);
+            let after = admin.ok(&format!("/api/v1/tickets/{n}/messages")).await["items"]
+                .as_array()
+                .unwrap()
+                .len();
+            assert_eq!(after, before, "nothing stored");
+        }
+    }
 }
 
 /// OPS-2 and OPS-5: the status page and JSON say whether Atiende and each channel work (the

@@ -281,7 +281,7 @@ async fn lists_filter_sort_and_paginate_with_cursors() {
     let s = Server::start();
     let api = s.admin().await;
     let a = api.account("api", "A").await;
-    let b = api.account("whatsapp", "B").await;
+    let b = api.account("webchat", "B").await;
     let mut numbers = Vec::new();
     for i in 0..7 {
         let acc = if i % 2 == 0 { &a } else { &b };
@@ -328,7 +328,7 @@ async fn lists_filter_sort_and_paginate_with_cursors() {
     // Filters: account, channel, state, assignee, important, answered, label.
     let only_a = api.ok(&format!("/api/v1/tickets?account={a}")).await;
     assert_eq!(only_a["items"].as_array().unwrap().len(), 4);
-    let wa = api.ok("/api/v1/tickets?channel=whatsapp").await;
+    let wa = api.ok("/api/v1/tickets?channel=webchat").await;
     assert_eq!(wa["items"].as_array().unwrap().len(), 3);
     let label = api
         .created(
@@ -366,7 +366,7 @@ async fn lists_filter_sort_and_paginate_with_cursors() {
     assert_eq!(count(api.ok("/api/v1/tickets?state=open,ignored").await), 6);
     assert_eq!(
         count(
-            api.ok("/api/v1/tickets?state=open,open,ignored&channel=api,api,whatsapp")
+            api.ok("/api/v1/tickets?state=open,open,ignored&channel=api,api,webchat")
                 .await
         ),
         6,
@@ -526,7 +526,7 @@ async fn sla_breached_filter_uses_the_waiting_time() {
     let acc = api
         .created(
             "/api/v1/accounts",
-            json!({"kind": "whatsapp", "name": "Ventas", "settings": {"sla_minutes": 30}}),
+            json!({"kind": "webchat", "name": "Ventas", "settings": {"sla_minutes": 30}}),
         )
         .await["id"]
         .as_str()

@@ -174,7 +174,7 @@ async fn board_is_saved_per_user_and_bad_columns_are_refused_whole() {
 async fn message_lists_filter_page_and_respect_visibility() {
     let s = Server::start();
     let admin = s.admin().await;
-    let ig = admin.account("instagram", "IG").await;
+    let ig = admin.account("webchat", "IG").await;
     let mail = admin.account("email", "Correo").await;
     for i in 0..5 {
         admin
@@ -218,7 +218,7 @@ async fn message_lists_filter_page_and_respect_visibility() {
         .await;
     assert_eq!(inbound_ig["items"].as_array().unwrap().len(), 2);
     assert_eq!(inbound_ig["items"][0]["text"], "comentario 4");
-    assert_eq!(inbound_ig["items"][0]["channel"], "instagram");
+    assert_eq!(inbound_ig["items"][0]["channel"], "webchat");
     let cursor = inbound_ig["next_cursor"].as_str().unwrap().to_string();
     let next = admin
         .ok(&format!(

@@ -6,7 +6,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{id_str, parse_id, parse_time, text_field, ts};
+use super::{id_str, name_field, parse_id, parse_time, text_field, ts};
 use crate::auth::CurrentUser;
 use crate::domain::rut::Rut;
 use crate::domain::{Account, AssignMode, Channel};
@@ -18,7 +18,7 @@ use crate::store::contacts::ContactFacts;
 use crate::store::tickets::{Inbound, Ingested};
 use crate::store::{accounts, tickets};
 
-type Settings = serde_json::Map<String, serde_json::Value>;
+use crate::channels::{self, ChannelInfo, Settings};
 
 const REDACTED: &str = "********";
 
@@ -70,9 +70,9 @@ fn merge_settings(stored: &mut Settings, patch: &Settings) {
     }
 }
 
-/// A masked secret sent back keeps the stored one only for the same server: pointing an account
-/// at another host, port or user with the old password would hand that password to the new
-/// server.
+/// A stored secret stays only with the server it was given for: pointing an account at another
+/// host, port or user while sending the mask back, or leaving the password out, would hand the
+/// stored password to the new server. Such a change needs the password typed again.
 fn check_masked_secrets(stored: &Settings, patch: &Settings) -> AppResult<()> {
     for (k, v) in patch {
         let (serde_json::Value::Object(inner), Some(serde_json::Value::Object(before))) =
@@ -80,51 +80,26 @@ fn check_masked_secrets(stored: &Settings, patch: &Settings) -> AppResult<()> {
         else {
             continue;
         };
-        let masked = inner
-            .iter()
-            .any(|(ik, iv)| is_secret(ik) && iv.as_str() == Some(REDACTED));
         let moved = ["host", "port", "username"]
             .iter()
             .any(|f| inner.get(*f).is_some_and(|nv| before.get(*f) != Some(nv)));
-        if masked && moved {
-            return Err(AppError::invalid(
-                &format!("settings.{k}.password"),
-                "password_required",
-                "the server or user changed: type the password again",
-            ));
+        if moved {
+            let kept = before.iter().find(|(bk, bv)| {
+                is_secret(bk)
+                    && !bv.is_null()
+                    && inner
+                        .get(*bk)
+                        .is_none_or(|iv| iv.as_str() == Some(REDACTED))
+            });
+            if let Some((bk, _)) = kept {
+                return Err(AppError::invalid(
+                    &format!("settings.{k}.{bk}"),
+                    "password_required",
+                    "the server or user changed: type the password again",
+                ));
+            }
         }
         check_masked_secrets(before, inner)?;
-    }
-    Ok(())
-}
-
-const MAX_SLA_MINUTES: i64 = 525_600;
-
-fn validate_settings(s: &Settings) -> AppResult<()> {
-    if let Some(v) = s.get("sla_minutes") {
-        if !v.is_null()
-            && v.as_i64()
-                .is_none_or(|m| !(0..=MAX_SLA_MINUTES).contains(&m))
-        {
-            return Err(AppError::invalid(
-                "settings.sla_minutes",
-                "invalid_setting",
-                "sla_minutes must be a whole number of minutes between 0 and 525600 (one year)",
-            ));
-        }
-    }
-    if let Some(v) = s.get("assignment") {
-        if !v.is_null() {
-            serde_json::from_value::<crate::domain::assign::Policy>(v.clone()).map_err(|e| {
-                AppError::invalid(
-                    "settings.assignment",
-                    "invalid_setting",
-                    format!(
-                        "assignment must be {{mode: round_robin|least_pending, max_open?: number, sticky?: bool}}: {e}"
-                    ),
-                )
-            })?;
-        }
     }
     Ok(())
 }
@@ -152,6 +127,20 @@ impl AccountView {
             health: state.health.get(a.id),
         }
     }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChannelList {
+    pub items: Vec<ChannelInfo>,
+}
+
+/// Every kind of channel: whether accounts of it can be connected, and its account form.
+#[utoipa::path(get, path = "/api/v1/channels", tag = "accounts",
+    responses((status = 200, body = ChannelList), (status = 401, body = ErrorBody)))]
+pub async fn channel_kinds(_user: CurrentUser) -> Json<ChannelList> {
+    Json(ChannelList {
+        items: channels::catalogue(),
+    })
 }
 
 #[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts",
@@ -190,11 +179,9 @@ pub async fn create(
     ApiJson(body): ApiJson<NewAccount>,
 ) -> AppResult<(StatusCode, Json<AccountView>)> {
     user.require_admin()?;
-    let name = text_field(&body.name, "name", 120)?;
-    validate_settings(&body.settings)?;
-    crate::mail::settings::validate(body.kind, &body.settings)?;
-    super::forms::validate(body.kind, &body.settings)?;
-    super::chat::validate(body.kind, &body.settings)?;
+    let name = name_field(&body.name, "name", 120)?;
+    channels::require_ready(body.kind)?;
+    channels::validate(body.kind, &body.settings)?;
     let now = state.store.now();
     let (kind, settings) = (body.kind, body.settings);
     let created = state
@@ -249,11 +236,8 @@ pub async fn update(
     let name = body
         .name
         .as_deref()
-        .map(|n| text_field(n, "name", 120))
+        .map(|n| name_field(n, "name", 120))
         .transpose()?;
-    if let Some(s) = &body.settings {
-        validate_settings(s)?;
-    }
     let settings = body.settings;
     let updated = state
         .store
@@ -265,9 +249,7 @@ pub async fn update(
             if let Some(s) = &settings {
                 check_masked_secrets(&a.settings, s)?;
                 merge_settings(&mut a.settings, s);
-                crate::mail::settings::validate(a.kind, &a.settings)?;
-                super::forms::validate(a.kind, &a.settings)?;
-                super::chat::validate(a.kind, &a.settings)?;
+                channels::validate(a.kind, &a.settings)?;
             }
             accounts::put(txn, fx, &a)?;
             Ok(a)
@@ -556,5 +538,20 @@ mod tests {
         );
         let same = obj(json!({"imap": {"host": "h2", "password": REDACTED}}));
         assert!(check_masked_secrets(&merged, &same).is_ok());
+        // Leaving the password out is no way around it (security finding 3).
+        for moved in [
+            json!({"imap": {"host": "otro"}}),
+            json!({"imap": {"port": 2993}}),
+            json!({"imap": {"username": "otra"}}),
+        ] {
+            assert_eq!(
+                check_masked_secrets(&merged, &obj(moved)).unwrap_err().code,
+                "password_required"
+            );
+        }
+        let retyped = obj(json!({"imap": {"host": "otro", "password": "nueva"}}));
+        assert!(check_masked_secrets(&merged, &retyped).is_ok());
+        let dropped = obj(json!({"imap": {"host": "otro", "password": null}}));
+        assert!(check_masked_secrets(&merged, &dropped).is_ok());
     }
 }

@@ -13,75 +13,18 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use futures_util::{SinkExt, StreamExt};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::channels::webchat::ChatSettings;
 use crate::domain::rut::Rut;
-use crate::domain::{
-    settings_as, Account, Channel, DeliveryStatus, Direction, Event, Message, VisitorSession,
-};
+use crate::domain::{Account, Channel, DeliveryStatus, Direction, Event, Message, VisitorSession};
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::{ApiPath, ApiQuery};
 use crate::state::AppState;
 use crate::store::contacts::ContactFacts;
 use crate::store::tickets::{Inbound, Thread};
 use crate::store::{accounts, chat, tickets, users};
-
-/// A web chat account's settings.
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
-pub struct ChatSettings {
-    /// Sites whose pages may open the chat (`https://tienda.cl`).
-    #[serde(default)]
-    pub allowed_origins: Vec<String>,
-    #[serde(default)]
-    pub title: Option<String>,
-    /// Shown when the chat opens.
-    #[serde(default)]
-    pub welcome: Option<String>,
-    /// SLA-3: shown when nobody who takes this account's tickets is available.
-    #[serde(default)]
-    pub no_agent_message: Option<String>,
-    /// Largest file a visitor may send (default 1024 KB).
-    #[serde(default)]
-    pub max_file_kb: Option<u32>,
-    /// SLA-3: when the chat is attended; outside, `out_of_hours_message` is shown.
-    #[serde(default)]
-    pub hours: Option<crate::domain::hours::Hours>,
-    #[serde(default)]
-    pub out_of_hours_message: Option<String>,
-    /// An answer the visitor did not see (widget closed) goes to their email after this many
-    /// seconds (default 60), when they left an address.
-    #[serde(default)]
-    pub email_after_seconds: Option<u32>,
-}
-
-impl ChatSettings {
-    pub fn of(account: &Account) -> ChatSettings {
-        settings_as(&account.settings).unwrap_or_default()
-    }
-    fn max_file_bytes(&self) -> usize {
-        self.max_file_kb.unwrap_or(1024) as usize * 1024
-    }
-}
-
-pub fn validate(kind: Channel, settings: &serde_json::Map<String, Value>) -> AppResult<()> {
-    if kind != Channel::Webchat {
-        return Ok(());
-    }
-    let s: ChatSettings = settings_as(settings).map_err(|e| {
-        AppError::invalid(
-            "settings",
-            "invalid_setting",
-            format!("web chat settings: {e}"),
-        )
-    })?;
-    if let Some(h) = &s.hours {
-        h.check()
-            .map_err(|e| AppError::invalid("settings.hours", "invalid_setting", e))?;
-    }
-    super::validate_origins(&s.allowed_origins)?;
-    Ok(())
-}
 
 const PING_EVERY: Duration = Duration::from_secs(25);
 const SILENT_FOR: Duration = Duration::from_secs(60);

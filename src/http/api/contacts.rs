@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::tickets::{views, TicketView};
-use super::{id_str, limit_of, parse_id, text_field, ts, Page};
+use super::{id_str, limit_of, name_field, parse_id, ts, Page};
 use crate::auth::CurrentUser;
 use crate::domain::rut::Rut;
 use crate::domain::Contact;
@@ -93,23 +93,16 @@ pub struct ContactListParams {
     responses((status = 200, body = Page<ContactView>), (status = 400, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
-    _user: CurrentUser,
+    user: CurrentUser,
     ApiQuery(p): ApiQuery<ContactListParams>,
 ) -> AppResult<Json<Page<ContactView>>> {
     let limit = limit_of(p.limit)?;
+    let access = user.access(&state).await?;
     if let Some(q) = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let ids = run_search(&state, q, limit).await?.contacts;
         let found = state
             .store
-            .read(move |txn| {
-                let mut out = Vec::new();
-                for id in ids {
-                    if let Some(c) = contacts::get(txn, id)? {
-                        out.push(c);
-                    }
-                }
-                Ok(out)
-            })
+            .read(move |txn| contacts::visible_among(txn, ids, &access))
             .await?;
         return Ok(Json(Page {
             items: found.iter().map(ContactView::from).collect(),
@@ -121,18 +114,13 @@ pub async fn list(
         .as_deref()
         .map(|c| parse_id(c, "cursor"))
         .transpose()?;
-    let (items, more) = state
+    let (items, next) = state
         .store
-        .read(move |txn| contacts::list(txn, before, limit))
+        .read(move |txn| contacts::list_visible(txn, before, limit, &access))
         .await?;
-    let next_cursor = if more {
-        items.last().map(|c| id_str(c.id))
-    } else {
-        None
-    };
     Ok(Json(Page {
         items: items.iter().map(ContactView::from).collect(),
-        next_cursor,
+        next_cursor: next.map(id_str),
     }))
 }
 
@@ -181,7 +169,7 @@ fn clean(b: &ContactBody) -> AppResult<CleanContact> {
         name: b
             .name
             .as_deref()
-            .map(|n| text_field(n, "name", 200))
+            .map(|n| name_field(n, "name", 200))
             .transpose()?,
         email,
         phone: clearable(&b.phone),
@@ -270,14 +258,17 @@ pub async fn create(
     responses((status = 200, body = ContactView), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
-    _user: CurrentUser,
+    user: CurrentUser,
     ApiPath(id): ApiPath<u64>,
 ) -> AppResult<Json<ContactView>> {
+    let access = user.access(&state).await?;
     let c = state
         .store
-        .read(move |txn| contacts::get(txn, id))
-        .await?
-        .ok_or_else(|| AppError::not_found("contact"))?;
+        .read(move |txn| match contacts::get(txn, id)? {
+            Some(c) if contacts::may_see(txn, &c, &access)? => Ok(c),
+            _ => Err(AppError::not_found("contact")),
+        })
+        .await?;
     Ok(Json(ContactView::from(&c)))
 }
 
@@ -285,16 +276,17 @@ pub async fn get(
     responses((status = 200, body = ContactView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
-    _user: CurrentUser,
+    user: CurrentUser,
     ApiPath(id): ApiPath<u64>,
     ApiJson(body): ApiJson<ContactBody>,
 ) -> AppResult<Json<ContactView>> {
     let p = clean(&body)?;
+    let access = user.access(&state).await?;
     let now = state.store.now();
     let c = state
         .store
         .write(move |txn, fx| {
-            let mut c = contacts::get_w(txn, id)?.ok_or_else(|| AppError::not_found("contact"))?;
+            let mut c = contacts::require_visible_w(txn, id, &access)?;
             apply(&mut c, &p);
             c.updated_at = now;
             contacts::put(txn, fx, &c, "contact.updated")?;
@@ -314,15 +306,21 @@ pub struct LinkBody {
     responses((status = 200, body = ContactView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn link(
     State(state): State<AppState>,
-    _user: CurrentUser,
+    user: CurrentUser,
     ApiPath(id): ApiPath<u64>,
     ApiJson(body): ApiJson<LinkBody>,
 ) -> AppResult<Json<ContactView>> {
     let other = parse_id(&body.contact_id, "contact_id")?;
+    let access = user.access(&state).await?;
     let now = state.store.now();
     let c = state
         .store
-        .write(move |txn, fx| contacts::link(txn, fx, id, other, now))
+        .write(move |txn, fx| {
+            // Both people must be visible: a link would show each one's tickets beside the other.
+            contacts::require_visible_w(txn, id, &access)?;
+            contacts::require_visible_w(txn, other, &access)?;
+            contacts::link(txn, fx, id, other, now)
+        })
         .await?;
     Ok(Json(ContactView::from(&c)))
 }
@@ -424,12 +422,7 @@ pub async fn search(
                     }
                 }
             }
-            let mut cs = Vec::new();
-            for id in contact_ids {
-                if let Some(c) = contacts::get(txn, id)? {
-                    cs.push(c);
-                }
-            }
+            let cs = contacts::visible_among(txn, contact_ids, &access)?;
             Ok((ts, cs))
         })
         .await?;

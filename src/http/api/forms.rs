@@ -13,8 +13,9 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::channels::form::FormSettings;
 use crate::domain::rut::Rut;
-use crate::domain::{settings_as, Account, Channel, Millis};
+use crate::domain::{Account, Channel, Millis};
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::assets::Assets;
 use crate::http::escape_html;
@@ -24,109 +25,11 @@ use crate::store::contacts::ContactFacts;
 use crate::store::tickets::{Inbound, Thread};
 use crate::store::{accounts, tickets};
 
-/// Fields a form may show, in page order.
-pub const FIELDS: [&str; 7] = [
-    "name",
-    "email",
-    "phone",
-    "rut",
-    "subject",
-    "message",
-    "attachments",
-];
 /// The invisible field people never fill.
 const HONEYPOT: &str = "website";
 /// The signed time the page was served at.
 const STARTED: &str = "_started";
 const MAX_FILES: usize = 5;
-
-/// A form account's settings (all optional).
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
-pub struct FormSettings {
-    /// Shown fields (default name, email, subject, message).
-    #[serde(default)]
-    pub fields: Option<Vec<String>>,
-    /// Fields that must be filled (default email and message).
-    #[serde(default)]
-    pub required: Option<Vec<String>>,
-    #[serde(default)]
-    pub title: Option<String>,
-    #[serde(default)]
-    pub intro: Option<String>,
-    /// Shown after sending (or `redirect_url` is opened instead).
-    #[serde(default)]
-    pub thanks: Option<String>,
-    #[serde(default)]
-    pub redirect_url: Option<String>,
-    /// Sites allowed to frame the form and to post to it from the browser.
-    #[serde(default)]
-    pub allowed_origins: Vec<String>,
-    /// A submission faster than this after the page was served is refused (default 3 s).
-    #[serde(default)]
-    pub min_seconds: Option<u32>,
-    #[serde(default)]
-    pub max_file_kb: Option<u32>,
-    /// Mail the customer a confirmation (needs an email account that can send; default on).
-    #[serde(default)]
-    pub confirm_by_email: Option<bool>,
-    /// The page's language when the browser's is neither Spanish nor English (default es).
-    #[serde(default)]
-    pub language: Option<String>,
-}
-
-impl FormSettings {
-    pub fn of(account: &Account) -> FormSettings {
-        settings_as(&account.settings).unwrap_or_default()
-    }
-    fn fields(&self) -> Vec<String> {
-        self.fields.clone().unwrap_or_else(|| {
-            ["name", "email", "subject", "message"]
-                .map(String::from)
-                .to_vec()
-        })
-    }
-    fn required(&self) -> Vec<String> {
-        self.required
-            .clone()
-            .unwrap_or_else(|| vec!["email".into(), "message".into()])
-    }
-    fn max_file_bytes(&self) -> usize {
-        self.max_file_kb.unwrap_or(5 * 1024) as usize * 1024
-    }
-}
-
-/// Checks a form account's settings before they are stored.
-pub fn validate(
-    kind: Channel,
-    settings: &serde_json::Map<String, serde_json::Value>,
-) -> AppResult<()> {
-    if kind != Channel::Form {
-        return Ok(());
-    }
-    let s: FormSettings = settings_as(settings).map_err(|e| {
-        AppError::invalid("settings", "invalid_setting", format!("form settings: {e}"))
-    })?;
-    for f in s.fields().iter().chain(s.required().iter()) {
-        if !FIELDS.contains(&f.as_str()) {
-            return Err(AppError::invalid(
-                "settings.fields",
-                "invalid_setting",
-                format!("unknown form field `{f}`; fields are {}", FIELDS.join(", ")),
-            ));
-        }
-    }
-    super::validate_origins(&s.allowed_origins)?;
-    if let Some(u) = &s.redirect_url {
-        if !(u.starts_with("https://") || u.starts_with("http://")) {
-            return Err(AppError::invalid(
-                "settings.redirect_url",
-                "invalid_setting",
-                "redirect_url must be an http(s) address",
-            ));
-        }
-    }
-    Ok(())
-}
 
 fn lang_of(headers: &HeaderMap, settings: &FormSettings) -> &'static str {
     let accepted = headers

@@ -69,6 +69,7 @@ pub fn routes(
         .routes(routes!(accounts::list, accounts::create))
         .routes(routes!(accounts::get, accounts::update, accounts::delete))
         .routes(routes!(accounts::inbound))
+        .routes(routes!(accounts::channel_kinds))
         .routes(routes!(accounts::get_assignment, accounts::put_assignment))
         .routes(routes!(assignment::why))
         .routes(routes!(assignment::list_states, assignment::create_state))
@@ -173,6 +174,11 @@ pub fn text_field(value: &str, field: &str, max_chars: usize) -> AppResult<Strin
     Ok(t.to_string())
 }
 
+/// A person's or a thing's name: like `text_field`, on one line (names reach mail headers).
+pub fn name_field(value: &str, field: &str, max_chars: usize) -> AppResult<String> {
+    text_field(&crate::domain::one_line(value), field, max_chars)
+}
+
 /// The Host this request came to, as a base URL (https when cookies are marked secure, i.e.
 /// behind TLS). Client-chosen: never trusted for mail an anonymous caller can trigger.
 pub fn request_base(state: &AppState, headers: &axum::http::HeaderMap) -> Option<String> {
@@ -241,23 +247,4 @@ pub async fn origin_allowed(
         .iter()
         .flatten()
         .any(|b| b.trim_end_matches('/').eq_ignore_ascii_case(origin)))
-}
-
-/// Checks an account's `allowed_origins` (sites like https://tienda.cl, no paths).
-pub fn validate_origins(origins: &[String]) -> AppResult<()> {
-    for o in origins {
-        let ok = (o.starts_with("https://") || o.starts_with("http://"))
-            && o.split_once("://").is_some_and(|(_, host)| {
-                let host = host.trim_end_matches('/');
-                !host.is_empty() && !host.contains(['/', ' ', ';', '\'', ','])
-            });
-        if !ok {
-            return Err(AppError::invalid(
-                "settings.allowed_origins",
-                "invalid_setting",
-                format!("`{o}` is not a site origin like https://tienda.cl"),
-            ));
-        }
-    }
-    Ok(())
 }

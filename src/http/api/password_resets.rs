@@ -1,6 +1,8 @@
 //! AUTH-2: "forgot password" mails a one-time link; the same links invite new users.
 
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -162,22 +164,45 @@ pub struct NewPassword {
 }
 
 #[utoipa::path(post, path = "/api/v1/password_resets/{token}", tag = "session", params(("token" = String, Path)), request_body = NewPassword,
-    responses((status = 204, description = "password set; every session of the user ended"), (status = 410, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 204, description = "password set; every session of the user ended"), (status = 410, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn complete(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiPath(token): ApiPath<String>,
     ApiJson(body): ApiJson<NewPassword>,
 ) -> AppResult<StatusCode> {
     auth::validate_password(&body.password)?;
-    let password = body.password.clone();
-    let hash = auth::hash_password_limited(&state.password_checks, password).await?;
+    // The link is checked before the password is hashed, and failures count against the
+    // address like failed sign-ins: hashing costs ~19 MiB and tens of ms, and nobody signed in.
+    let ip_key = format!("ip:{}", peer.ip());
+    if !state.ip_limiter.try_begin(&ip_key) {
+        return Err(AppError::too_many(
+            "too many failed attempts from this address; wait a few minutes",
+        ));
+    }
     let token_hash = auth::sha256_hex(&token);
     let now = state.store.now();
+    let lookup = token_hash.clone();
+    let usable = state
+        .store
+        .read(move |txn| {
+            let Some(t) = users::password_token(txn, &lookup, now)? else {
+                return Ok(false);
+            };
+            Ok(users::get(txn, t.user_id)?.is_some_and(|u| u.active))
+        })
+        .await?;
+    if !usable {
+        return Err(expired());
+    }
+    let password = body.password.clone();
+    let hash = auth::hash_password_limited(&state.password_checks, password).await?;
     let user = state
         .store
         .write(move |txn, fx| users::use_password_token(txn, fx, &token_hash, &hash, now))
         .await?
         .ok_or_else(expired)?;
+    state.ip_limiter.forgive(&ip_key);
     tracing::info!(user = user.id, "password set through a mailed link");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -185,7 +185,7 @@ pub async fn create_token(
     user: CurrentUser,
     ApiJson(body): ApiJson<NewToken>,
 ) -> AppResult<(StatusCode, Json<CreatedToken>)> {
-    let name = super::text_field(&body.name, "name", 100)?;
+    let name = super::name_field(&body.name, "name", 100)?;
     let token = format!("atk_{}", auth::random_token(32));
     let hash = auth::sha256_hex(&token);
     let now = state.store.now();

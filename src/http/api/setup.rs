@@ -1,6 +1,8 @@
 //! First run: while no user exists, the browser can create the first administrator.
 
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -31,6 +33,13 @@ pub async fn status(State(state): State<AppState>) -> AppResult<Json<SetupStatus
     }))
 }
 
+fn already_set_up() -> AppError {
+    AppError::conflict(
+        "already_set_up",
+        "an administrator already exists; sign in instead",
+    )
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FirstAdmin {
@@ -45,10 +54,22 @@ pub struct FirstAdmin {
     responses((status = 201, body = UserView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_first_admin(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(b): ApiJson<FirstAdmin>,
 ) -> AppResult<(StatusCode, Json<UserView>)> {
+    // Once set up, the answer comes before any password is hashed (anyone may call this), and
+    // attempts count against the address like failed sign-ins.
+    if state.store.read(users::count).await? > 0 {
+        return Err(already_set_up());
+    }
+    let ip_key = format!("ip:{}", peer.ip());
+    if !state.ip_limiter.try_begin(&ip_key) {
+        return Err(AppError::too_many(
+            "too many attempts from this address; wait a few minutes",
+        ));
+    }
     let email = validate_email(&b.email)?;
-    let name = super::text_field(&b.name, "name", 120)?;
+    let name = super::name_field(&b.name, "name", 120)?;
     auth::validate_password(&b.password)?;
     let language = match b.language.as_deref() {
         Some("en") => "en",
@@ -74,13 +95,11 @@ pub async fn create_first_admin(
                 .len()?
                 > 0
             {
-                return Err(AppError::conflict(
-                    "already_set_up",
-                    "an administrator already exists; sign in instead",
-                ));
+                return Err(already_set_up());
             }
             users::create(txn, fx, &new, now)
         })
         .await?;
+    state.ip_limiter.forgive(&ip_key);
     Ok((StatusCode::CREATED, Json(UserView::from(&user))))
 }

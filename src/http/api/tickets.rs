@@ -583,7 +583,10 @@ pub async fn reply(
     ApiPath(number): ApiPath<u64>,
     ApiJson(body): ApiJson<ReplyBody>,
 ) -> AppResult<(StatusCode, Json<MessageView>)> {
-    let access = user.access(&state).await?;
+    let (ticket, access) = load(&state, &user, number).await?;
+    // A ticket's channel never changes: checked before the write, an answer that cannot leave
+    // is refused instead of waiting in the outbox for ever.
+    crate::channels::require_can_send(ticket.channel)?;
     let attachments = body
         .attachment_ids
         .iter()

@@ -6,7 +6,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{id_str, opt_ts, text_field, ts};
+use super::{id_str, name_field, opt_ts, text_field, ts};
 use crate::auth::{self, CurrentUser};
 use crate::domain::{Role, User};
 use crate::error::{AppError, AppResult, ErrorBody};
@@ -182,7 +182,7 @@ pub async fn create(
 ) -> AppResult<(StatusCode, Json<UserView>)> {
     user.require_admin()?;
     let email = validate_email(&body.email)?;
-    let name = text_field(&body.name, "name", 120)?;
+    let name = name_field(&body.name, "name", 120)?;
     if let Some(p) = &body.password {
         auth::validate_password(p)?;
     }
@@ -267,7 +267,7 @@ pub async fn update(
     let name = body
         .name
         .as_deref()
-        .map(|n| text_field(n, "name", 120))
+        .map(|n| name_field(n, "name", 120))
         .transpose()?;
     let email = body.email.as_deref().map(validate_email).transpose()?;
     let language = body

@@ -1,0 +1,68 @@
+//! The email channel (CHAN-1): its settings form and checks. Polling, parsing and sending live
+//! in `crate::mail` for now.
+
+use super::{ChannelDriver, Field, Input, Settings};
+use crate::domain::Channel;
+use crate::error::AppResult;
+
+pub struct Email;
+
+const SECURITY: Input = Input::Select {
+    options: &["tls", "starttls", "plain"],
+    labels: "security.",
+};
+
+static IMAP: [Field; 6] = [
+    Field::new("host", "accounts.host", Input::Text).required(),
+    Field::new(
+        "port",
+        "accounts.port",
+        Input::Number {
+            min: 1,
+            max: 65_535,
+        },
+    ),
+    Field::new("security", "accounts.security", SECURITY),
+    Field::new("username", "accounts.username", Input::Text),
+    Field::new("password", "accounts.password", Input::Secret),
+    Field::new("mailbox", "accounts.mailbox", Input::Text).placeholder("INBOX"),
+];
+
+static SMTP: [Field; 5] = [
+    Field::new("host", "accounts.host", Input::Text).required(),
+    Field::new(
+        "port",
+        "accounts.port",
+        Input::Number {
+            min: 1,
+            max: 65_535,
+        },
+    ),
+    Field::new("security", "accounts.security", SECURITY),
+    Field::new("username", "accounts.username", Input::Text),
+    Field::new("password", "accounts.password", Input::Secret),
+];
+
+static FIELDS: [Field; 7] = [
+    Field::new("address", "accounts.address", Input::Email)
+        .required()
+        .placeholder("soporte@tienda.cl"),
+    Field::new("from_name", "accounts.from_name", Input::Text),
+    Field::new("signature", "accounts.signature", Input::Textarea),
+    Field::new("auto_reply", "accounts.auto_reply", Input::Textarea),
+    Field::new("imap", "accounts.imap", Input::Group { fields: &IMAP }),
+    Field::new("smtp", "accounts.smtp", Input::Group { fields: &SMTP }),
+    Field::new("system_mail", "accounts.system_mail", Input::Checkbox),
+];
+
+impl ChannelDriver for Email {
+    fn kind(&self) -> Channel {
+        Channel::Email
+    }
+    fn fields(&self) -> &'static [Field] {
+        &FIELDS
+    }
+    fn validate(&self, settings: &Settings) -> AppResult<()> {
+        crate::mail::settings::validate(settings)
+    }
+}

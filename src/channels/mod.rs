@@ -1,0 +1,258 @@
+//! The channel boundary: every kind of channel (email, web chat, form, the API, and the
+//! vendor channels to come) is one `ChannelDriver` in the registry below. What the rest of
+//! Atiende asks of a channel goes through it: whether accounts of the kind can be connected,
+//! the settings form the web app draws, and the check of those settings before they are
+//! stored. (Routes, pollers, parsing and senders join the trait as channels move onto it;
+//! docs/architecture.md tells which have.)
+
+pub mod api;
+pub mod coming;
+pub mod email;
+pub mod form;
+pub mod schema;
+pub mod webchat;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::Channel;
+use crate::error::{AppError, AppResult};
+pub use schema::{Field, Input};
+
+/// An account's settings as stored: a JSON object, typed by each channel's own settings type.
+pub type Settings = serde_json::Map<String, serde_json::Value>;
+
+/// Whether accounts of a kind can be connected in this build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Availability {
+    /// Accounts are created, receive and answer.
+    Ready,
+    /// Listed so admins know it is planned; no account of it can be created, and replies on
+    /// existing ones (the demo's samples) are refused rather than queued.
+    Coming,
+}
+
+/// What a kind of channel brings. One implementation per kind, listed in `REGISTRY`.
+pub trait ChannelDriver: Send + Sync + 'static {
+    fn kind(&self) -> Channel;
+
+    fn availability(&self) -> Availability {
+        Availability::Ready
+    }
+
+    /// The account form's fields, drawn by the web app (labels come from the locale files).
+    fn fields(&self) -> &'static [Field] {
+        &[]
+    }
+
+    /// Checks the whole settings object of an account of this kind before it is stored.
+    fn validate(&self, _settings: &Settings) -> AppResult<()> {
+        Ok(())
+    }
+}
+
+/// Every kind, in the order admins see them.
+static REGISTRY: [&dyn ChannelDriver; 11] = [
+    &email::Email,
+    &webchat::Webchat,
+    &form::Form,
+    &coming::Coming(Channel::Whatsapp),
+    &coming::Coming(Channel::Facebook),
+    &coming::Coming(Channel::Instagram),
+    &coming::Coming(Channel::X),
+    &coming::Coming(Channel::XSearch),
+    &coming::Coming(Channel::Appstore),
+    &coming::Coming(Channel::Playstore),
+    &api::Api,
+];
+
+/// The driver of a kind. Every `Channel` has one (a unit test checks), so the fallback to the
+/// "coming" driver is never taken in practice; it keeps the lookup total without a panic.
+pub fn driver(kind: Channel) -> &'static dyn ChannelDriver {
+    static FALLBACK: coming::Coming = coming::Coming(Channel::Api);
+    REGISTRY
+        .iter()
+        .copied()
+        .find(|d| d.kind() == kind)
+        .unwrap_or(&FALLBACK)
+}
+
+/// An account of `kind` may be created (a kind still coming may not).
+pub fn require_ready(kind: Channel) -> AppResult<()> {
+    match driver(kind).availability() {
+        Availability::Ready => Ok(()),
+        Availability::Coming => Err(AppError::invalid(
+            "kind",
+            "channel_coming",
+            format!(
+                "{} accounts cannot be connected yet: this channel comes in a later version",
+                kind.as_str()
+            ),
+        )),
+    }
+}
+
+/// An answer on a ticket of `kind` can leave (accounts of a kind still coming never send).
+pub fn require_can_send(kind: Channel) -> AppResult<()> {
+    match driver(kind).availability() {
+        Availability::Ready => Ok(()),
+        Availability::Coming => Err(AppError::invalid(
+            "text",
+            "channel_not_connected",
+            format!(
+                "this {} account is not connected: the answer cannot be sent",
+                kind.as_str()
+            ),
+        )),
+    }
+}
+
+/// Checks `settings` for an account of `kind`: the keys every channel shares, then the
+/// channel's own.
+pub fn validate(kind: Channel, settings: &Settings) -> AppResult<()> {
+    validate_shared(settings)?;
+    driver(kind).validate(settings)
+}
+
+const MAX_SLA_MINUTES: i64 = 525_600;
+
+/// The settings every account has, whatever its channel: the SLA target and the assignment
+/// policy.
+fn validate_shared(s: &Settings) -> AppResult<()> {
+    if let Some(v) = s.get("sla_minutes") {
+        if !v.is_null()
+            && v.as_i64()
+                .is_none_or(|m| !(0..=MAX_SLA_MINUTES).contains(&m))
+        {
+            return Err(AppError::invalid(
+                "settings.sla_minutes",
+                "invalid_setting",
+                "sla_minutes must be a whole number of minutes between 0 and 525600 (one year)",
+            ));
+        }
+    }
+    if let Some(v) = s.get("assignment") {
+        if !v.is_null() {
+            serde_json::from_value::<crate::domain::assign::Policy>(v.clone()).map_err(|e| {
+                AppError::invalid(
+                    "settings.assignment",
+                    "invalid_setting",
+                    format!(
+                        "assignment must be {{mode: round_robin|least_pending, max_open?: number, sticky?: bool}}: {e}"
+                    ),
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks an account's `allowed_origins` (sites like https://tienda.cl, no paths).
+pub fn validate_origins(origins: &[String]) -> AppResult<()> {
+    for o in origins {
+        let ok = (o.starts_with("https://") || o.starts_with("http://"))
+            && o.split_once("://").is_some_and(|(_, host)| {
+                let host = host.trim_end_matches('/');
+                !host.is_empty() && !host.contains(['/', ' ', ';', '\'', ','])
+            });
+        if !ok {
+            return Err(AppError::invalid(
+                "settings.allowed_origins",
+                "invalid_setting",
+                format!("`{o}` is not a site origin like https://tienda.cl"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A kind as the accounts API and the web app see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelInfo {
+    pub kind: Channel,
+    pub availability: Availability,
+    /// The account form: `[{key, label, type, required?, placeholder?, …}]`; a `group` has
+    /// its own `fields`, a `select` its `options`.
+    #[schema(value_type = Vec<Object>)]
+    pub fields: &'static [Field],
+}
+
+pub fn catalogue() -> Vec<ChannelInfo> {
+    REGISTRY
+        .iter()
+        .map(|d| ChannelInfo {
+            kind: d.kind(),
+            availability: d.availability(),
+            fields: d.fields(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_kind_has_exactly_one_driver() {
+        for kind in Channel::ALL {
+            let n = REGISTRY.iter().filter(|d| d.kind() == kind).count();
+            assert_eq!(n, 1, "{kind:?}");
+            assert_eq!(driver(kind).kind(), kind);
+        }
+        assert_eq!(REGISTRY.len(), Channel::ALL.len());
+    }
+
+    #[test]
+    fn coming_kinds_cannot_be_created() {
+        assert!(require_ready(Channel::Email).is_ok());
+        assert!(require_ready(Channel::Api).is_ok());
+        assert_eq!(
+            require_ready(Channel::Whatsapp).unwrap_err().code,
+            "channel_coming"
+        );
+    }
+
+    #[test]
+    fn shared_settings_are_checked_for_every_kind() {
+        let bad = json!({"sla_minutes": -1});
+        for kind in Channel::ALL {
+            assert!(
+                validate(kind, bad.as_object().unwrap()).is_err(),
+                "{kind:?}"
+            );
+        }
+        let ok = json!({"sla_minutes": 30, "assignment": {"mode": "round_robin"}});
+        assert!(validate(Channel::Api, ok.as_object().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn every_label_is_in_both_locales() {
+        fn labels(fields: &[Field], out: &mut Vec<String>) {
+            for f in fields {
+                out.push(f.label.to_string());
+                match &f.input {
+                    Input::Group { fields, .. } => labels(fields, out),
+                    Input::Select {
+                        options,
+                        labels: prefix,
+                    } => out.extend(options.iter().map(|o| format!("{prefix}{o}"))),
+                    _ => {}
+                }
+            }
+        }
+        let mut keys = Vec::new();
+        for d in REGISTRY {
+            labels(d.fields(), &mut keys);
+        }
+        for lang in ["es", "en"] {
+            let path = format!("{}/assets/locales/{lang}.json", env!("CARGO_MANIFEST_DIR"));
+            let locale: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+            for k in &keys {
+                assert!(locale.contains_key(k), "{lang}.json lacks {k}");
+            }
+        }
+    }
+}

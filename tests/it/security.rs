@@ -1,0 +1,218 @@
+//! Findings of the security review (issue "Security and faults"): each test failed before
+//! its fix.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::harness::*;
+
+/// Finding 1: a customer is visible only to those who may see one of their accounts.
+#[tokio::test]
+async fn contacts_follow_account_visibility() {
+    let s = Server::start();
+    let admin = s.admin().await;
+    let hidden = admin.account("api", "Oculta").await;
+    let shown = admin.account("api", "Visible").await;
+    let agent_id = admin
+        .create_user("agente@example.cl", "Agente", "agent")
+        .await;
+    admin.enable(&agent_id, &shown, "enabled").await;
+    admin
+        .inbound_with(
+            &hidden,
+            json!({"external_id": "m1", "contact": {"external_id": "c1", "name": "Zacarías Oculto",
+                "email": "zacarias@example.com"}, "text": "hola"}),
+        )
+        .await;
+    admin
+        .inbound_with(
+            &shown,
+            json!({"external_id": "m2", "contact": {"external_id": "c2", "name": "Zacarías Visible"},
+                "text": "hola"}),
+        )
+        .await;
+    let everyone = admin.ok("/api/v1/contacts").await;
+    let id_of = |name: &str| {
+        everyone["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    let (hidden_c, shown_c) = (id_of("Zacarías Oculto"), id_of("Zacarías Visible"));
+
+    let agent = s.login("agente@example.cl", "clave-agente-1").await;
+    let (st, _) = agent.get(&format!("/api/v1/contacts/{hidden_c}")).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, _) = agent
+        .patch(
+            &format!("/api/v1/contacts/{hidden_c}"),
+            json!({"name": "x"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, _) = agent
+        .post(
+            &format!("/api/v1/contacts/{shown_c}/link"),
+            json!({"contact_id": hidden_c}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let listed = agent.ok("/api/v1/contacts").await;
+    let names: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Zacarías Visible"]);
+    assert_eq!(
+        agent.ok(&format!("/api/v1/contacts/{shown_c}")).await["id"],
+        shown_c.as_str()
+    );
+    // The admin's search finds both once indexed; the agent's finds only the visible one, by
+    // name and by the hidden one's email.
+    eventually(20, "both contacts indexed", || {
+        let admin = admin.clone();
+        async move {
+            let r = admin.ok("/api/v1/search?q=zacarias").await;
+            (r["contacts"].as_array().unwrap().len() == 2).then_some(())
+        }
+    })
+    .await;
+    let r = agent.ok("/api/v1/search?q=zacarias").await;
+    assert_eq!(r["contacts"].as_array().unwrap().len(), 1);
+    assert_eq!(r["contacts"][0]["id"], shown_c.as_str());
+    let r = agent.ok("/api/v1/search?q=zacarias%40example.com").await;
+    assert!(r["contacts"].as_array().unwrap().is_empty());
+    let r = agent.ok("/api/v1/contacts?q=zacarias").await;
+    assert_eq!(r["items"].as_array().unwrap().len(), 1);
+    // Once enabled on the account, the customer is there.
+    admin.enable(&agent_id, &hidden, "enabled").await;
+    assert_eq!(
+        agent.ok(&format!("/api/v1/contacts/{hidden_c}")).await["id"],
+        hidden_c.as_str()
+    );
+}
+
+/// Finding 3: moving an email account to another server needs its password again, whether
+/// the mask is sent back or the password left out.
+#[tokio::test]
+async fn a_stored_mail_password_never_follows_a_server_change() {
+    let s = Server::start();
+    let admin = s.admin().await;
+    let acc = admin
+        .created(
+            "/api/v1/accounts",
+            json!({"kind": "email", "name": "Correo", "settings": {"address": "soporte@example.com",
+                "imap": {"host": "127.0.0.1", "port": 1, "security": "plain", "username": "soporte",
+                    "password": "secreta"}}}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/api/v1/accounts/{acc}");
+    for imap in [
+        json!({"host": "localhost"}),
+        json!({"port": 2}),
+        json!({"username": "otra"}),
+        json!({"host": "localhost", "password": "********"}),
+    ] {
+        let (st, v) = admin
+            .patch(&path, json!({"settings": {"imap": imap}}))
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{imap}: {v}");
+        assert_eq!(v["error"]["code"], "password_required");
+        assert_eq!(v["error"]["field"], "settings.imap.password");
+    }
+    assert_eq!(
+        admin.ok(&path).await["settings"]["imap"]["host"],
+        "127.0.0.1"
+    );
+    // Typed again, the change is taken; the same server keeps its stored password.
+    let (st, v) = admin
+        .patch(
+            &path,
+            json!({"settings": {"imap": {"host": "localhost", "password": "otra-clave"}}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let (st, v) = admin
+        .patch(&path, json!({"settings": {"imap": {"mailbox": "Soporte"}}}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+}
+
+/// Finding 7: the data dir is the owner's alone, whatever the umask; an old one is tightened.
+#[tokio::test]
+async fn the_data_dir_is_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut s = Server::start();
+    let dir = s.take_dir();
+    let admin = s.admin().await;
+    let acc = admin.account("api", "API").await;
+    admin.inbound(&acc, "m1", "c1", "hola").await;
+    upload(&admin, "nota.txt", "text/plain", b"adjunto").await;
+    s.stop();
+    // As an older build with umask 022 left it.
+    let data = s.data.clone();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let db = data.join("atiende.redb");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let s = Server::start_in(&data, &[]);
+    let admin = s.admin().await;
+    upload(&admin, "otra.txt", "text/plain", b"otro adjunto").await;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&db), 0o600);
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            }
+            out.push(p);
+        }
+    }
+    let mut all = Vec::new();
+    walk(&data.join("attachments"), &mut all);
+    assert!(all.iter().any(|p| p.is_file()), "no attachment written");
+    for p in all {
+        let m = mode(&p);
+        assert_eq!(m & 0o077, 0, "{} is {m:o}", p.display());
+    }
+    drop(dir);
+}
+
+/// Finding 6: a reset link is checked before the new password is hashed, and failed attempts
+/// from one address are limited like failed sign-ins.
+#[tokio::test]
+async fn password_link_guesses_are_limited_per_address() {
+    let s = Server::start();
+    let anon = s.anonymous();
+    let mut codes = Vec::new();
+    for i in 0..51 {
+        let (st, v) = anon
+            .post(
+                &format!("/api/v1/password_resets/adivinado{i}"),
+                json!({"password": "una-clave-larga-1"}),
+            )
+            .await;
+        codes.push((st, v["error"]["code"].clone()));
+    }
+    assert!(codes[..50]
+        .iter()
+        .all(|(st, c)| *st == StatusCode::GONE && c == "link_expired"));
+    assert_eq!(codes[50].0, StatusCode::TOO_MANY_REQUESTS);
+    // Setup is over: the answer needs no hashing and costs the caller no attempt.
+    let (st, v) = anon
+        .post(
+            "/api/v1/setup",
+            json!({"email": "otro@example.cl", "name": "Otro", "password": "una-clave-larga-1"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{v}");
+}
