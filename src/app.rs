@@ -121,7 +121,7 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
         shutdown: shutdown_rx,
         activity: Arc::new(crate::state::Activity::default()),
         health: Arc::new(crate::health::HealthBoard::new(store.clock.clone())),
-        chat_online: Arc::new(crate::state::Online::default()),
+        chat_online: Arc::new(crate::channels::webchat::Online::default()),
         metrics: Arc::new(crate::metrics::Metrics::default()),
         tls: tls.clone(),
     });
@@ -137,8 +137,13 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
             state.health.clone(),
             state.shutdown.clone(),
         )),
-        tokio::spawn(crate::mail::deliver(store.clone(), state.shutdown.clone())),
-        tokio::spawn(crate::chat::mail_unseen_answers(state.clone())),
+        tokio::spawn(crate::outbox::run(
+            crate::channels::SendContext {
+                store: store.clone(),
+                chat_online: state.chat_online.clone(),
+            },
+            state.shutdown.clone(),
+        )),
     ];
 
     let user_count = store.read(users::count).await?;

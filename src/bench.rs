@@ -647,10 +647,12 @@ async fn run_in(
 
     let mut accounts = Vec::new();
     for (kind, name) in [
+        // Five accounts on four channels (WhatsApp and Facebook accounts stood in the first
+        // two places of the channel filter before those channels could not be created yet).
         ("email", "Correo"),
-        ("whatsapp", "WhatsApp"),
+        ("form", "Formulario"),
         ("webchat", "Chat"),
-        ("facebook", "Facebook"),
+        ("webchat", "Chat 2"),
         ("api", "API"),
     ] {
         let a = client
@@ -796,7 +798,7 @@ async fn run_in(
         false,
     ));
     let others: Vec<String> = vec![
-        "state=open&channel=whatsapp".into(),
+        "state=open&channel=form".into(),
         format!("state=open&account={a0}"),
         "state=open&assignee=me".into(),
         "state=open&assignee=none".into(),

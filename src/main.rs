@@ -10,7 +10,7 @@ mod backup;
 mod bench;
 mod bus;
 mod channels;
-mod chat;
+
 mod cli;
 mod config;
 mod demo;
@@ -20,6 +20,7 @@ mod health;
 mod http;
 mod mail;
 mod metrics;
+mod outbox;
 mod search;
 mod state;
 mod store;

@@ -57,45 +57,11 @@ pub struct Shared {
     /// Each account's connection health, as its poller last saw it (CHAN-12).
     pub health: Arc<crate::health::HealthBoard>,
     /// Web chat visitors with an open widget (answers to the others go by mail).
-    pub chat_online: Arc<Online>,
+    pub chat_online: Arc<crate::channels::webchat::Online>,
     /// Request counters and latencies for /metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The certificate served, when Atiende serves HTTPS itself.
     pub tls: Option<Arc<crate::tls::Tls>>,
-}
-
-/// Open chat connections per contact.
-#[derive(Default)]
-pub struct Online {
-    open: std::sync::Mutex<std::collections::HashMap<u64, usize>>,
-}
-
-impl Online {
-    pub fn enter(&self, contact_id: u64) {
-        if let Ok(mut m) = self.open.lock() {
-            *m.entry(contact_id).or_default() += 1;
-        }
-    }
-
-    pub fn leave(&self, contact_id: u64) {
-        if let Ok(mut m) = self.open.lock() {
-            if let Some(n) = m.get_mut(&contact_id) {
-                *n -= 1;
-                if *n == 0 {
-                    m.remove(&contact_id);
-                }
-            }
-        }
-    }
-
-    /// Visitors with the chat open now.
-    pub fn count(&self) -> u64 {
-        self.open.lock().map(|m| m.len() as u64).unwrap_or(0)
-    }
-
-    pub fn is_online(&self, contact_id: u64) -> bool {
-        self.open.lock().is_ok_and(|m| m.contains_key(&contact_id))
-    }
 }
 
 /// Last request time per user, in memory: after a restart everyone counts as active from the

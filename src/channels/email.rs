@@ -1,8 +1,10 @@
-//! The email channel (CHAN-1): its settings form and checks. Polling, parsing and sending live
-//! in `crate::mail` for now.
+//! The email channel (CHAN-1): its settings form and checks, and its sender. Polling, parsing
+//! and SMTP live in `crate::mail` for now.
 
-use super::{ChannelDriver, Field, Input, Settings};
-use crate::domain::Channel;
+use futures_util::future::BoxFuture;
+
+use super::{ChannelDriver, Field, Input, SendContext, Settings};
+use crate::domain::{Channel, OutboxRow, Outcome};
 use crate::error::AppResult;
 
 pub struct Email;
@@ -64,5 +66,9 @@ impl ChannelDriver for Email {
     }
     fn validate(&self, settings: &Settings) -> AppResult<()> {
         crate::mail::settings::validate(settings)
+    }
+    /// Replies, automatic answers and system mail, through the account's SMTP server.
+    fn deliver<'a>(&'a self, ctx: &'a SendContext, row: &'a OutboxRow) -> BoxFuture<'a, Outcome> {
+        Box::pin(crate::mail::send(&ctx.store, row))
     }
 }

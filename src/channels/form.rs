@@ -3,8 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ChannelDriver, Field, Settings};
-use crate::domain::{settings_as, Account, Channel};
+use futures_util::future::BoxFuture;
+
+use super::{ChannelDriver, Field, SendContext, Settings};
+use crate::domain::{settings_as, Account, Channel, OutboxRow, Outcome};
 use crate::error::{AppError, AppResult};
 
 /// Fields a form may show, in page order.
@@ -110,5 +112,9 @@ impl ChannelDriver for Form {
     }
     fn validate(&self, settings: &Settings) -> AppResult<()> {
         check(settings)
+    }
+    /// An answer reaches the customer by mail at once.
+    fn deliver<'a>(&'a self, ctx: &'a SendContext, row: &'a OutboxRow) -> BoxFuture<'a, Outcome> {
+        Box::pin(super::webchat::answer(ctx, row, super::webchat::Wait::No))
     }
 }

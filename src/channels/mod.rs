@@ -12,10 +12,13 @@ pub mod form;
 pub mod schema;
 pub mod webchat;
 
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::Channel;
+use crate::domain::{Channel, OutboxRow, Outcome};
 use crate::error::{AppError, AppResult};
 pub use schema::{Field, Input};
 
@@ -31,6 +34,14 @@ pub enum Availability {
     /// Listed so admins know it is planned; no account of it can be created, and replies on
     /// existing ones (the demo's samples) are refused rather than queued.
     Coming,
+}
+
+/// What senders may use.
+#[derive(Clone)]
+pub struct SendContext {
+    pub store: crate::store::Store,
+    /// Web chat visitors with the widget open (their answers are not mailed).
+    pub chat_online: Arc<webchat::Online>,
 }
 
 /// What a kind of channel brings. One implementation per kind, listed in `REGISTRY`.
@@ -49,6 +60,16 @@ pub trait ChannelDriver: Send + Sync + 'static {
     /// Checks the whole settings object of an account of this kind before it is stored.
     fn validate(&self, _settings: &Settings) -> AppResult<()> {
         Ok(())
+    }
+
+    /// Sends one claimed outbox row (idempotent on `row.id` where the vendor allows). Runs
+    /// after the claim committed; the outcome is recorded on the row and its message.
+    fn deliver<'a>(&'a self, _ctx: &'a SendContext, _row: &'a OutboxRow) -> BoxFuture<'a, Outcome> {
+        Box::pin(async {
+            Outcome::Failed {
+                error: "la cuenta no está conectada: este canal todavía no envía respuestas".into(),
+            }
+        })
     }
 }
 

@@ -1,10 +1,12 @@
-//! The web chat channel (CHAN-2): its settings. The widget, its socket and delivery live in
-//! `http::api::chat` and `chat` for now.
+//! The web chat channel (CHAN-2): its settings, who has the widget open, and the sender of
+//! answers (shown live in the widget; mailed when the visitor did not see them). The widget
+//! and its socket live in `http::api::chat` for now.
 
+use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use super::{ChannelDriver, Field, Input, Settings};
-use crate::domain::{settings_as, Account, Channel};
+use super::{ChannelDriver, Field, Input, SendContext, Settings};
+use crate::domain::{settings_as, Account, Channel, DeliveryStatus, Millis, OutboxRow, Outcome};
 use crate::error::{AppError, AppResult};
 
 /// A web chat account's settings.
@@ -98,5 +100,132 @@ impl ChannelDriver for Webchat {
     }
     fn validate(&self, settings: &Settings) -> AppResult<()> {
         check(settings)
+    }
+    fn deliver<'a>(&'a self, ctx: &'a SendContext, row: &'a OutboxRow) -> BoxFuture<'a, Outcome> {
+        Box::pin(answer(ctx, row, Wait::ForTheVisitor))
+    }
+}
+
+/// How long an answer waits for the visitor's widget before it goes by mail (default).
+const EMAIL_AFTER_SECONDS: u32 = 60;
+/// An online visitor's unseen answer is looked at again after this long.
+const ONLINE_RECHECK_MS: Millis = 10_000;
+
+/// Whether an answer waits for the customer to see it on the site before it is mailed.
+pub(super) enum Wait {
+    /// Web chat: an answer is shown at once in any open widget (the socket follows the live
+    /// bus); only one the visitor has not seen after `email_after_seconds` while no panel of
+    /// theirs is open goes by mail.
+    ForTheVisitor,
+    /// Contact form: the customer has no chat to come back to; mailed at once.
+    No,
+}
+
+/// Delivers a chat or form answer: by mail through the system mail account when the customer
+/// left an address, else left for their return with that reason on the message.
+pub(super) async fn answer(ctx: &SendContext, row: &OutboxRow, wait: Wait) -> Outcome {
+    let Some(message_id) = row.message_id() else {
+        return Outcome::Failed {
+            error: "nothing to deliver".into(),
+        };
+    };
+    let found = ctx
+        .store
+        .read(move |txn| crate::store::chat::answer(txn, message_id))
+        .await;
+    let (message, ticket, account, contact) = match found {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            return Outcome::Done {
+                status: None,
+                detail: None,
+            }
+        }
+        Err(e) => return Outcome::Retry { error: e.message },
+    };
+    let now = ctx.store.now();
+    let chat = matches!(wait, Wait::ForTheVisitor);
+    if chat {
+        if matches!(
+            message.status,
+            DeliveryStatus::Delivered | DeliveryStatus::Read
+        ) {
+            return Outcome::Done {
+                status: None,
+                detail: None,
+            };
+        }
+        let seconds = account
+            .as_ref()
+            .and_then(|a| ChatSettings::of(a).email_after_seconds)
+            .unwrap_or(EMAIL_AFTER_SECONDS);
+        let mail_at = row.created_at + Millis::from(seconds) * 1000;
+        if now < mail_at {
+            return Outcome::Later {
+                at: mail_at,
+                note: None,
+            };
+        }
+        if ctx.chat_online.is_online(ticket.contact_id) {
+            return Outcome::Later {
+                at: now + ONLINE_RECHECK_MS,
+                note: None,
+            };
+        }
+    }
+    let Some((name, email)) = contact.and_then(|c| c.email.map(|e| (c.name, e))) else {
+        return Outcome::Done {
+            status: None,
+            detail: Some(
+                "sin correo para enviarlo: el cliente lo verá si vuelve al chat (o conecta una cuenta de correo)".into(),
+            ),
+        };
+    };
+    match crate::mail::templates::render(
+        if chat { "chat_reply" } else { "form_reply" },
+        "es",
+        &email,
+        &[
+            ("name", &name),
+            ("number", &ticket.number.to_string()),
+            ("text", &message.text),
+        ],
+    ) {
+        Ok(mail) => Outcome::ByMail(mail),
+        Err(e) => Outcome::Failed { error: e.message },
+    }
+}
+
+/// Open chat connections per contact.
+#[derive(Default)]
+pub struct Online {
+    open: std::sync::Mutex<std::collections::HashMap<u64, usize>>,
+}
+
+impl Online {
+    pub fn enter(&self, contact_id: u64) {
+        if let Ok(mut m) = self.open.lock() {
+            *m.entry(contact_id).or_default() += 1;
+        }
+    }
+
+    pub fn leave(&self, contact_id: u64) {
+        if let Ok(mut m) = self.open.lock() {
+            if let Some(n) = m.get_mut(&contact_id) {
+                *n -= 1;
+                if *n == 0 {
+                    m.remove(&contact_id);
+                }
+            }
+        }
+    }
+
+    /// Visitors with the chat open now.
+    pub fn count(&self) -> u64 {
+        self.open.lock().map(|m| m.len() as u64).unwrap_or(0)
+    }
+
+    pub fn is_online(&self, contact_id: u64) -> bool {
+        self.open.lock().is_ok_and(|m| m.contains_key(&contact_id))
     }
 }

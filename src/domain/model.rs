@@ -478,18 +478,6 @@ impl AssignMode {
     }
 }
 
-/// A delivery waiting for a channel worker (replies on channels other than email). Written in
-/// the same transaction as the change that caused it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct OutboxItem {
-    pub id: u64,
-    pub kind: String,
-    pub message_id: Option<u64>,
-    pub ticket_number: Option<u64>,
-    pub attempts: u32,
-    pub created_at: Millis,
-}
-
 /// A committed change, as persisted for SSE resumption and fed to the search indexer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Event {
@@ -591,28 +579,6 @@ impl Ticket {
     }
 }
 
-/// What a mail in the outbox is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MailKind {
-    /// An agent's answer on an email ticket.
-    Reply,
-    /// The account's automatic answer to a new customer (CHAN-11): `Auto-Submitted`.
-    AutoReply,
-    /// Password resets, invitations, escalations, notifications (OPS-6).
-    System,
-}
-
-/// Where a mail in the outbox is in its delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MailState {
-    Queued,
-    /// Handed to the SMTP server: if the process dies now, nobody knows whether the server
-    /// took it, so it is never sent again automatically.
-    Sending,
-}
-
 /// A system mail's content, rendered when queued.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SystemMail {
@@ -623,27 +589,67 @@ pub struct SystemMail {
     pub attachments: Vec<u64>,
 }
 
-/// One mail to send, stored before any attempt (the outbox of the email channel).
+/// What an outbox row delivers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxWork {
+    /// A ticket message (an agent's answer, or an automatic one) on its ticket's channel.
+    Message {
+        message_id: u64,
+        ticket_number: u64,
+        /// An automatic answer (CHAN-11): mail marks it `Auto-Submitted: auto-replied`.
+        #[serde(default)]
+        automatic: bool,
+    },
+    /// Password resets, invitations, escalations, notifications (OPS-6), and answers that
+    /// reach a chat or form customer by mail: sent through the system mail account.
+    SystemMail(SystemMail),
+}
+
+/// One delivery, written in the transaction of the change that caused it and sent after that
+/// commit by the channel's sender (the one outbox of every channel).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct MailItem {
+pub struct OutboxRow {
     pub id: u64,
-    pub kind: MailKind,
-    pub state: MailState,
-    /// The email account whose SMTP server sends it (None: the system mail account).
+    /// Whose sender delivers it.
+    pub channel: Channel,
+    /// The account that sends it (None: the system mail account).
     #[serde(default)]
     pub account_id: Option<u64>,
-    /// The ticket message it delivers (replies and auto-replies).
-    #[serde(default)]
-    pub message_id: Option<u64>,
-    #[serde(default)]
-    pub ticket_number: Option<u64>,
-    #[serde(default)]
-    pub system: Option<SystemMail>,
+    pub work: OutboxWork,
     pub attempts: u32,
-    pub next_attempt_at: Millis,
     #[serde(default)]
     pub last_error: Option<String>,
     pub created_at: Millis,
+}
+
+impl OutboxRow {
+    pub fn message_id(&self) -> Option<u64> {
+        match self.work {
+            OutboxWork::Message { message_id, .. } => Some(message_id),
+            OutboxWork::SystemMail(_) => None,
+        }
+    }
+}
+
+/// What a channel's sender made of one outbox row; the store applies it in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Done: the row goes; the message (if any) takes `status` (None: left as it is) and the
+    /// detail.
+    Done {
+        status: Option<DeliveryStatus>,
+        detail: Option<String>,
+    },
+    /// A temporary failure: tried again after a backoff, until the attempts run out.
+    Retry { error: String },
+    /// It will not work as it is (refused, no address): the message is marked failed with the
+    /// reason, and the agent may send it again.
+    Failed { error: String },
+    /// Not yet after all (not an attempt): looked at again at `at`, the note on the message.
+    Later { at: Millis, note: Option<String> },
+    /// Reaches the customer as a system mail instead (chat and form answers by mail).
+    ByMail(SystemMail),
 }
 
 /// A web chat visitor's session (CHAN-2): the widget keeps the token; the server keeps only

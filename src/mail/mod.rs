@@ -1,6 +1,6 @@
 //! The email channel (CHAN-1) and the system's mail (OPS-6): one IMAP poller per email account,
-//! one outbox worker that sends replies, auto-replies and system mail through SMTP, and the
-//! health of each account (CHAN-12).
+//! the sender that the outbox workers hand replies, auto-replies and system mail to (SMTP),
+//! and the health of each account (CHAN-12).
 
 pub mod imap;
 pub mod notify;
@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::domain::{Channel, Millis, SystemMail};
+use crate::domain::{Channel, DeliveryStatus, Millis, OutboxRow, Outcome, SystemMail};
 use crate::error::AppResult;
 use crate::health::HealthBoard;
 use crate::store::mail as mail_store;
@@ -164,59 +164,30 @@ pub async fn supervise(
     .await;
 }
 
-/// Sends what the outbox holds: claim (marked "sending" and committed), hand to SMTP, then
-/// record the answer. Runs until shutdown.
-pub async fn deliver(store: Store, mut shutdown: watch::Receiver<bool>) {
-    match store.write(mail_store::recover_interrupted).await {
-        Ok(0) => {}
-        Ok(n) => tracing::warn!(
-            mails = n,
-            "mails interrupted mid-send by a stop were marked failed (never sent twice)"
-        ),
-        Err(e) => tracing::error!(error = %e.message, "cannot check the mail outbox"),
-    }
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.wait_for(|s| *s) => return,
-        }
-        if let Err(e) = deliver_due(&store).await {
-            tracing::warn!(error = %e.message, "mail outbox pass failed");
-        }
-    }
-}
-
-async fn deliver_due(store: &Store) -> AppResult<()> {
+/// The email channel's sender: gathers the mail of a claimed outbox row (recording its
+/// Message-ID first, so a retry is recognisably the same mail), then hands it to SMTP.
+pub async fn send(store: &Store, row: &OutboxRow) -> Outcome {
+    let owned = row.clone();
     let now = store.now();
-    let due = store.read(move |txn| mail_store::due(txn, now, 50)).await?;
-    for item in due {
-        let id = item.id;
-        let now = store.now();
-        let claimed = store
-            .write(move |txn, fx| mail_store::claim(txn, fx, id, now))
-            .await?;
-        let Some(out) = claimed else { continue };
-        let result = send_one(store, &out).await;
-        let now = store.now();
-        match result {
-            Ok(()) => {
-                store
-                    .write(move |txn, fx| mail_store::sent(txn, fx, id))
-                    .await?;
-                tracing::info!(mail = id, to = %out.to, "mail sent");
-            }
-            Err(e) => {
-                tracing::warn!(mail = id, to = %out.to, error = %e.message, permanent = e.permanent, "mail not sent");
-                store
-                    .write(move |txn, fx| {
-                        mail_store::failed(txn, fx, id, &e.message, e.permanent, now)
-                    })
-                    .await?;
+    let prepared = store
+        .write(move |txn, fx| mail_store::prepare(txn, fx, &owned, now))
+        .await;
+    let out = match prepared {
+        Ok(Ok(out)) => out,
+        Ok(Err(outcome)) => return outcome,
+        Err(e) => return Outcome::Retry { error: e.message },
+    };
+    match send_one(store, &out).await {
+        Ok(()) => {
+            tracing::info!(outbox = row.id, to = %out.to, "mail sent");
+            Outcome::Done {
+                status: Some(DeliveryStatus::Sent),
+                detail: None,
             }
         }
+        Err(e) if e.permanent => Outcome::Failed { error: e.message },
+        Err(e) => Outcome::Retry { error: e.message },
     }
-    Ok(())
 }
 
 async fn send_one(store: &Store, out: &mail_store::Outgoing) -> Result<(), smtp::SendError> {
@@ -250,12 +221,11 @@ pub fn queue_system(
         tracing::info!(subject = %mail.subject, "system mail not sent: no email account has an SMTP server");
         return Ok(false);
     }
-    mail_store::enqueue(
+    crate::store::outbox::enqueue(
         txn,
-        crate::domain::MailKind::System,
+        Channel::Email,
         None,
-        None,
-        Some(mail),
+        crate::domain::OutboxWork::SystemMail(mail),
         now,
     )?;
     Ok(true)

@@ -114,12 +114,7 @@ pub fn build(
         let refs: Vec<String> = out.references.iter().map(|r| format!("<{r}>")).collect();
         b = b.references(refs.join(" "));
     }
-    if out.automatic {
-        let kind = if out.item.kind == crate::domain::MailKind::AutoReply {
-            "auto-replied"
-        } else {
-            "auto-generated"
-        };
+    if let Some(kind) = out.auto_submitted {
         b = b.header(AutoSubmitted(kind)).header(SuppressAutoResponse);
     }
     let text = SinglePart::builder()
@@ -174,7 +169,7 @@ fn describe(e: &lettre::transport::smtp::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Account, Channel, MailItem, MailKind, MailState};
+    use crate::domain::{Account, Channel};
 
     /// Security finding 12: a customer named with a line break made every reply to them fail
     /// (lettre refused, or panicked on, the header).
@@ -196,19 +191,6 @@ mod tests {
             system_mail: false,
         };
         let out = Outgoing {
-            item: MailItem {
-                id: 1,
-                kind: MailKind::Reply,
-                state: MailState::Sending,
-                account_id: Some(1),
-                message_id: Some(1),
-                ticket_number: Some(1),
-                system: None,
-                attempts: 0,
-                next_attempt_at: 0,
-                last_error: None,
-                created_at: 0,
-            },
             account: Account {
                 id: 1,
                 kind: Channel::Email,
@@ -226,13 +208,16 @@ mod tests {
             references: vec![],
             reply_to: None,
             attachments: vec![],
-            automatic: false,
+            auto_submitted: None,
         };
         let mail = build(&out, &settings, &blobs).unwrap();
         let text = String::from_utf8(mail.formatted()).unwrap();
         let headers = text.split("\r\n\r\n").next().unwrap();
         assert!(!headers.to_lowercase().contains("\r\nbcc:"), "{headers}");
-        assert!(headers.contains("\r\nSubject: Re: hola Bcc: x@example.com\r\n"), "{headers}");
+        assert!(
+            headers.contains("\r\nSubject: Re: hola Bcc: x@example.com\r\n"),
+            "{headers}"
+        );
         let to = headers.lines().find(|l| l.starts_with("To: ")).unwrap();
         assert!(to.ends_with(" <cliente@example.com>"), "{headers}");
     }

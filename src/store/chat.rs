@@ -1,7 +1,7 @@
 //! Web chat (CHAN-2) storage: visitor sessions, a visitor's conversation, whether anyone can
 //! answer, and delivery marks of the answers shown in the widget.
 
-use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+use redb::{ReadTransaction, WriteTransaction};
 
 use super::contacts::{self, ContactFacts};
 use super::tables::*;
@@ -90,8 +90,9 @@ pub fn agents_available(txn: &ReadTransaction, account_id: u64) -> AppResult<boo
     Ok(false)
 }
 
-/// Answers reached the visitor (`Delivered`, shown in an open widget) or were read (`Read`):
-/// their delivery rows are done. Only moves a status forward.
+/// Answers reached the visitor (`Delivered`, shown in an open widget) or were read (`Read`).
+/// Only moves a status forward. Their outbox rows stay until due: the chat's sender then sees
+/// the answer was seen and mails nothing.
 pub fn mark(
     txn: &WriteTransaction,
     fx: &mut Effects,
@@ -105,7 +106,6 @@ pub fn mark(
         DeliveryStatus::Read => 3,
         DeliveryStatus::Received => 4,
     };
-    let mut changed = Vec::new();
     for id in ids {
         let found: Option<Message> = codec::get(&txn.open_table(MESSAGE_ID_TO_MESSAGE)?, *id)?;
         let Some(mut m) = found else { continue };
@@ -115,83 +115,24 @@ pub fn mark(
         m.status = status;
         m.status_detail = None;
         super::tickets::update_message(txn, fx, &m)?;
-        changed.push(m);
-    }
-    if changed.is_empty() {
-        return Ok(());
-    }
-    let done: Vec<u64> = {
-        let outbox = txn.open_table(OUTBOX_ID_TO_ITEM)?;
-        let mut out = Vec::new();
-        for row in outbox.iter()? {
-            let (k, v) = row?;
-            let item: OutboxItem = codec::decode(v.value())?;
-            if item
-                .message_id
-                .is_some_and(|m| changed.iter().any(|c| c.id == m))
-            {
-                out.push(k.value());
-            }
-        }
-        out
-    };
-    let mut outbox = txn.open_table(OUTBOX_ID_TO_ITEM)?;
-    for k in done {
-        outbox.remove(k)?;
     }
     Ok(())
 }
 
-/// Answers on web chat and contact form tickets still waiting to reach the customer.
-pub fn undelivered(txn: &ReadTransaction) -> AppResult<Vec<(OutboxItem, Ticket)>> {
-    let outbox = txn.open_table(OUTBOX_ID_TO_ITEM)?;
-    let tickets = txn.open_table(NUMBER_TO_TICKET)?;
-    let mut out = Vec::new();
-    for row in outbox.iter()? {
-        let (_, v) = row?;
-        let item: OutboxItem = codec::decode(v.value())?;
-        let Some(number) = item.ticket_number else {
-            continue;
-        };
-        if let Some(t) = codec::get::<Ticket>(&tickets, number)? {
-            if matches!(t.channel, Channel::Webchat | Channel::Form) {
-                out.push((item, t));
-            }
-        }
-    }
-    Ok(out)
-}
+/// What a chat or form answer's sender reads: the message, its ticket, the account and the
+/// customer.
+pub type Answer = (Message, Ticket, Option<Account>, Option<Contact>);
 
-/// The visitor was gone: the answer went by mail (or stays waiting when it cannot).
-pub fn sent_by_mail(
-    txn: &WriteTransaction,
-    fx: &mut Effects,
-    item_id: u64,
-    mail: Option<SystemMail>,
-    now: Millis,
-) -> AppResult<()> {
-    let found: Option<OutboxItem> = codec::get(&txn.open_table(OUTBOX_ID_TO_ITEM)?, item_id)?;
-    let Some(item) = found else { return Ok(()) };
-    let Some(message_id) = item.message_id else {
-        return Ok(());
+/// The answer `message_id` with its context; None when the message or its ticket is gone.
+pub fn answer(txn: &ReadTransaction, message_id: u64) -> AppResult<Option<Answer>> {
+    let Some(m) = codec::get::<Message>(&txn.open_table(MESSAGE_ID_TO_MESSAGE)?, message_id)?
+    else {
+        return Ok(None);
     };
-    let found: Option<Message> = codec::get(&txn.open_table(MESSAGE_ID_TO_MESSAGE)?, message_id)?;
-    let Some(mut m) = found else { return Ok(()) };
-    let mailed = match mail {
-        Some(mail) => crate::mail::queue_system(txn, mail, now)?,
-        None => false,
+    let Some(t) = codec::get::<Ticket>(&txn.open_table(NUMBER_TO_TICKET)?, m.ticket_number)? else {
+        return Ok(None);
     };
-    match mailed {
-        true => {
-            m.status = DeliveryStatus::Sent;
-            m.status_detail = Some("enviado por correo al cliente".into());
-        }
-        false => {
-            m.status_detail = Some(
-                "sin correo para enviarlo: el cliente lo verá si vuelve al chat (o conecta una cuenta de correo)".into(),
-            );
-        }
-    }
-    txn.open_table(OUTBOX_ID_TO_ITEM)?.remove(item_id)?;
-    super::tickets::update_message(txn, fx, &m)
+    let account = super::accounts::get(txn, t.account_id)?;
+    let contact = contacts::get(txn, t.contact_id)?;
+    Ok(Some((m, t, account, contact)))
 }

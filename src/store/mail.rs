@@ -1,5 +1,5 @@
-//! The email channel's storage: the threading index of Message-IDs, the IMAP cursor, the
-//! outbox of mail to send, and the operation that turns one fetched mail into a message —
+//! The email channel's storage: the threading index of Message-IDs, the IMAP cursor, what a
+//! mail in the outbox sends, and the operation that turns one fetched mail into a message —
 //! each in the same transaction as the cursor, so a mail is "read" only once it is stored.
 
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
@@ -390,12 +390,15 @@ fn auto_reply(
     let ticket = tickets::get_w(txn, number)?
         .ok_or_else(|| AppError::internal("auto-reply for a missing ticket"))?;
     append_system_message(txn, fx, &ticket, &message)?;
-    enqueue(
+    super::outbox::enqueue(
         txn,
-        MailKind::AutoReply,
+        Channel::Email,
         Some(account.id),
-        Some(&message),
-        None,
+        OutboxWork::Message {
+            message_id: message.id,
+            ticket_number: number,
+            automatic: true,
+        },
         now,
     )?;
     Ok(())
@@ -428,8 +431,9 @@ fn attach_bounce(
         ));
     };
     // A report about an earlier attempt must not mark a message failed while it is being
-    // sent again (the agent would resend it a second time).
-    if bounce.failed && !pending(txn, original.id)? {
+    // sent again (the agent would resend it a second time): a message waiting in the outbox
+    // reads queued.
+    if bounce.failed && original.status != DeliveryStatus::Queued {
         original.status = DeliveryStatus::Failed;
         original.status_detail = Some(format!("rebotado: {}", bounce.detail));
         txn.open_table(MESSAGE_ID_TO_MESSAGE)?
@@ -504,75 +508,9 @@ fn append_system_message(
     Ok(())
 }
 
-/// A send of this message is queued or in flight.
-fn pending(txn: &WriteTransaction, message_id: u64) -> AppResult<bool> {
-    let table = txn.open_table(MAIL_ID_TO_ITEM)?;
-    for row in table.iter()? {
-        let item: MailItem = codec::decode(row?.1.value())?;
-        if item.message_id == Some(message_id) {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-/// Queues a mail; it is sent after this transaction commits.
-pub fn enqueue(
-    txn: &WriteTransaction,
-    kind: MailKind,
-    account_id: Option<u64>,
-    message: Option<&Message>,
-    system: Option<SystemMail>,
-    now: Millis,
-) -> AppResult<MailItem> {
-    let item = MailItem {
-        id: next_id(txn, "mail_outbox")?,
-        kind,
-        state: MailState::Queued,
-        account_id,
-        message_id: message.map(|m| m.id),
-        ticket_number: message.map(|m| m.ticket_number),
-        system,
-        attempts: 0,
-        next_attempt_at: now,
-        last_error: None,
-        created_at: now,
-    };
-    txn.open_table(MAIL_ID_TO_ITEM)?
-        .insert(item.id, codec::encode(&item)?.as_slice())?;
-    Ok(item)
-}
-
-/// Mails whose next attempt is due, oldest first.
-pub fn due(txn: &ReadTransaction, now: Millis, limit: usize) -> AppResult<Vec<MailItem>> {
-    let table = txn.open_table(MAIL_ID_TO_ITEM)?;
-    let mut out = Vec::new();
-    for row in table.iter()? {
-        let (_, v) = row?;
-        let item: MailItem = codec::decode(v.value())?;
-        if item.state == MailState::Queued && item.next_attempt_at <= now {
-            out.push(item);
-            if out.len() >= limit {
-                break;
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Mails waiting in the outbox (queued or being sent), and replies of other channels waiting.
-pub fn queue_depths(txn: &ReadTransaction) -> AppResult<(u64, u64)> {
-    use redb::ReadableTableMetadata;
-    Ok((
-        txn.open_table(MAIL_ID_TO_ITEM)?.len()?,
-        txn.open_table(OUTBOX_ID_TO_ITEM)?.len()?,
-    ))
-}
-
-/// Everything the SMTP sender needs, read in the transaction that claims the mail.
+/// Everything the SMTP sender needs, read (and its Message-ID recorded) before it is sent.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
-    pub item: MailItem,
     pub account: Account,
     pub to: String,
     pub to_name: Option<String>,
@@ -583,18 +521,9 @@ pub struct Outgoing {
     pub references: Vec<String>,
     pub reply_to: Option<String>,
     pub attachments: Vec<Attachment>,
-    /// Sent with `Auto-Submitted: auto-replied` (or auto-generated for system mail).
-    pub automatic: bool,
-}
-
-fn put_item(txn: &WriteTransaction, item: &MailItem) -> AppResult<()> {
-    txn.open_table(MAIL_ID_TO_ITEM)?
-        .insert(item.id, codec::encode(item)?.as_slice())?;
-    Ok(())
-}
-
-fn get_item(txn: &WriteTransaction, id: u64) -> AppResult<Option<MailItem>> {
-    codec::get(&txn.open_table(MAIL_ID_TO_ITEM)?, id)
+    /// Sent with `Auto-Submitted`: auto-replied for an automatic answer, auto-generated for
+    /// system mail.
+    pub auto_submitted: Option<&'static str>,
 }
 
 fn get_message(txn: &WriteTransaction, id: u64) -> AppResult<Option<Message>> {
@@ -625,74 +554,69 @@ pub fn system_account(txn: &WriteTransaction) -> AppResult<Option<Account>> {
     Ok(first)
 }
 
-/// Marks a due mail as being sent and gathers what to send. None when it is not due any
-/// more (sent by another pass, or removed).
-pub fn claim(
+/// Gathers what a claimed outbox row sends and records its Message-ID on the message (so a
+/// retry sends the same one and receivers drop a duplicate). `Err` is the outcome when there
+/// is nothing to send as it stands.
+pub fn prepare(
     txn: &WriteTransaction,
     fx: &mut Effects,
-    id: u64,
+    row: &OutboxRow,
     now: Millis,
-) -> AppResult<Option<Outgoing>> {
-    let Some(mut item) = get_item(txn, id)? else {
-        return Ok(None);
+) -> AppResult<Result<Outgoing, Outcome>> {
+    let failed = |why: &str| {
+        Ok(Err(Outcome::Failed {
+            error: why.to_string(),
+        }))
     };
-    if item.state != MailState::Queued || item.next_attempt_at > now {
-        return Ok(None);
-    }
-    let account = match item.account_id {
+    let account = match row.account_id {
         Some(a) => super::accounts::get_w(txn, a)?.filter(|a| a.deleted_at.is_none()),
         None => system_account(txn)?,
     };
     let Some(account) = account else {
-        give_up(
-            txn,
-            fx,
-            &item,
-            "no hay una cuenta de correo con servidor SMTP para enviarlo",
-        )?;
-        return Ok(None);
+        return failed("no hay una cuenta de correo con servidor SMTP para enviarlo");
     };
     let settings = match EmailSettings::of(&account) {
         Ok(s) if s.smtp.is_some() => s,
         Ok(_) => {
-            // Stays queued: it goes out once the account gets an SMTP server.
-            item.next_attempt_at = now + 60_000;
-            item.last_error = Some("la cuenta no tiene servidor SMTP configurado".into());
-            put_item(txn, &item)?;
-            return Ok(None);
+            // Waits: it goes out once the account gets an SMTP server.
+            return Ok(Err(Outcome::Later {
+                at: now + 60_000,
+                note: Some("la cuenta no tiene servidor SMTP configurado".into()),
+            }));
         }
-        Err(e) => {
-            give_up(txn, fx, &item, &e.message)?;
-            return Ok(None);
-        }
+        Err(e) => return failed(&e.message),
     };
     let secret = secret_w(txn)?;
-    let outgoing = match (&item.system, item.message_id) {
-        (Some(sys), _) => {
+    let outgoing = match &row.work {
+        OutboxWork::SystemMail(sys) => {
             let attachments = load_attachments(txn, &sys.attachments)?;
             Outgoing {
-                item: item.clone(),
                 account: account.clone(),
                 to: sys.to.clone(),
                 to_name: None,
                 subject: sys.subject.clone(),
                 text: sys.text.clone(),
-                message_id: thread::system_message_id(item.id, &settings.address, &secret),
+                message_id: thread::system_message_id(row.id, &settings.address, &secret),
                 in_reply_to: None,
                 references: Vec::new(),
                 reply_to: None,
                 attachments,
-                automatic: true,
+                auto_submitted: Some("auto-generated"),
             }
         }
-        (None, Some(message_id)) => {
-            let Some(mut message) = get_message(txn, message_id)? else {
-                txn.open_table(MAIL_ID_TO_ITEM)?.remove(item.id)?;
-                return Ok(None);
+        OutboxWork::Message {
+            message_id,
+            automatic,
+            ..
+        } => {
+            let Some(mut message) = get_message(txn, *message_id)? else {
+                return Ok(Err(Outcome::Done {
+                    status: None,
+                    detail: None,
+                }));
             };
             let Some(ticket) = tickets::get_w(txn, message.ticket_number)? else {
-                give_up(txn, fx, &item, "el ticket ya no existe")?;
-                return Ok(None);
+                return failed("el ticket ya no existe");
             };
             let contact = contacts::get_w(txn, ticket.contact_id)?;
             let to = contact.as_ref().and_then(|c| {
@@ -703,8 +627,7 @@ pub fn claim(
                     .or_else(|| c.email.clone())
             });
             let Some(to) = to else {
-                give_up(txn, fx, &item, "el cliente no tiene dirección de correo")?;
-                return Ok(None);
+                return failed("el cliente no tiene dirección de correo");
             };
             let thread_ids = thread_of(txn, ticket.number, message.id)?;
             let subject_base = thread_ids
@@ -738,7 +661,6 @@ pub fn claim(
             remember_mail_id(txn, &mail_id, message.id)?;
             tickets::update_message(txn, fx, &message)?;
             Outgoing {
-                item: item.clone(),
                 account: account.clone(),
                 to,
                 to_name: contact.map(|c| c.name).filter(|n| !n.is_empty()),
@@ -753,18 +675,11 @@ pub fn claim(
                     &secret,
                 )),
                 attachments: load_attachments(txn, &message.attachments)?,
-                automatic: item.kind == MailKind::AutoReply,
+                auto_submitted: automatic.then_some("auto-replied"),
             }
         }
-        (None, None) => {
-            txn.open_table(MAIL_ID_TO_ITEM)?.remove(item.id)?;
-            return Ok(None);
-        }
     };
-    item.state = MailState::Sending;
-    item.attempts += 1;
-    put_item(txn, &item)?;
-    Ok(Some(Outgoing { item, ..outgoing }))
+    Ok(Ok(outgoing))
 }
 
 /// The Message-IDs (with subjects) of a ticket's mails before `before`, oldest first.
@@ -795,108 +710,6 @@ fn load_attachments(txn: &WriteTransaction, ids: &[u64]) -> AppResult<Vec<Attach
     Ok(out)
 }
 
-fn set_message_status(
-    txn: &WriteTransaction,
-    fx: &mut Effects,
-    item: &MailItem,
-    status: DeliveryStatus,
-    detail: Option<String>,
-) -> AppResult<()> {
-    let Some(id) = item.message_id else {
-        return Ok(());
-    };
-    if let Some(mut m) = get_message(txn, id)? {
-        m.status = status;
-        m.status_detail = detail;
-        tickets::update_message(txn, fx, &m)?;
-    }
-    Ok(())
-}
-
-fn give_up(txn: &WriteTransaction, fx: &mut Effects, item: &MailItem, why: &str) -> AppResult<()> {
-    txn.open_table(MAIL_ID_TO_ITEM)?.remove(item.id)?;
-    set_message_status(txn, fx, item, DeliveryStatus::Failed, Some(why.to_string()))?;
-    if item.system.is_some() {
-        tracing::warn!(mail = item.id, reason = why, "system mail not sent");
-    }
-    Ok(())
-}
-
-/// The SMTP server accepted the mail.
-pub fn sent(txn: &WriteTransaction, fx: &mut Effects, id: u64) -> AppResult<()> {
-    let Some(item) = get_item(txn, id)? else {
-        return Ok(());
-    };
-    txn.open_table(MAIL_ID_TO_ITEM)?.remove(id)?;
-    set_message_status(txn, fx, &item, DeliveryStatus::Sent, None)
-}
-
-/// Attempts before a transiently failing mail is given up: the waits add up to about 11 hours
-/// (5 s doubling to the 2-hour cap).
-pub const MAX_ATTEMPTS: u32 = 16;
-
-/// Delay after failed attempt `n`: 5 s doubling, at most 2 h.
-pub fn backoff_ms(attempts: u32) -> i64 {
-    (5_000i64 << attempts.saturating_sub(1).min(12)).min(2 * 3_600_000)
-}
-
-/// The attempt failed: retried later when the error is temporary, else given up.
-pub fn failed(
-    txn: &WriteTransaction,
-    fx: &mut Effects,
-    id: u64,
-    error: &str,
-    permanent: bool,
-    now: Millis,
-) -> AppResult<()> {
-    let Some(mut item) = get_item(txn, id)? else {
-        return Ok(());
-    };
-    if permanent || item.attempts >= MAX_ATTEMPTS {
-        return give_up(txn, fx, &item, error);
-    }
-    item.state = MailState::Queued;
-    item.next_attempt_at = now + backoff_ms(item.attempts);
-    item.last_error = Some(error.to_string());
-    put_item(txn, &item)?;
-    set_message_status(
-        txn,
-        fx,
-        &item,
-        DeliveryStatus::Queued,
-        Some(format!(
-            "intento {} falló, se reintentará: {error}",
-            item.attempts
-        )),
-    )
-}
-
-/// After a crash: a mail that was being handed to the SMTP server may or may not have left.
-/// It is never sent again by itself (no duplicates); the agent sees why and can resend.
-pub fn recover_interrupted(txn: &WriteTransaction, fx: &mut Effects) -> AppResult<usize> {
-    let interrupted: Vec<MailItem> = {
-        let table = txn.open_table(MAIL_ID_TO_ITEM)?;
-        let mut out = Vec::new();
-        for row in table.iter()? {
-            let (_, v) = row?;
-            let item: MailItem = codec::decode(v.value())?;
-            if item.state == MailState::Sending {
-                out.push(item);
-            }
-        }
-        out
-    };
-    for item in &interrupted {
-        give_up(
-            txn,
-            fx,
-            item,
-            "el envío se interrumpió (el servidor se detuvo): puede que no haya salido; reenvíalo si hace falta",
-        )?;
-    }
-    Ok(interrupted.len())
-}
-
 /// An agent asks to send a failed email reply again.
 pub fn resend(
     txn: &WriteTransaction,
@@ -910,8 +723,8 @@ pub fn resend(
     let mut m = get_message(txn, message_id)?
         .filter(|m| m.ticket_number == number && m.direction == Direction::Outbound)
         .ok_or_else(|| AppError::not_found("message"))?;
-    if ticket.channel != Channel::Email || m.status != DeliveryStatus::Failed || pending(txn, m.id)?
-    {
+    // A failed message has no outbox row left: settling a row as failed removes it.
+    if ticket.channel != Channel::Email || m.status != DeliveryStatus::Failed {
         return Err(AppError::conflict(
             "not_failed",
             "only a failed email message that is not being sent can be sent again",
@@ -920,34 +733,23 @@ pub fn resend(
     m.status = DeliveryStatus::Queued;
     m.status_detail = None;
     tickets::update_message(txn, fx, &m)?;
-    let kind = if m.user_id.is_some() {
-        MailKind::Reply
-    } else {
-        MailKind::AutoReply
-    };
-    enqueue(txn, kind, Some(ticket.account_id), Some(&m), None, now)?;
+    super::outbox::enqueue(
+        txn,
+        Channel::Email,
+        Some(ticket.account_id),
+        OutboxWork::Message {
+            message_id: m.id,
+            ticket_number: number,
+            automatic: m.user_id.is_none(),
+        },
+        now,
+    )?;
     Ok(m)
 }
 
-/// The demo workspace's answers are history: marked sent, never handed to a mail server.
+/// The demo workspace's answers are history: marked sent, never handed to any channel.
 pub fn settle_demo(txn: &WriteTransaction, message: &Message) -> AppResult<()> {
-    let queued: Vec<u64> = {
-        let table = txn.open_table(MAIL_ID_TO_ITEM)?;
-        let mut out = Vec::new();
-        for row in table.iter()? {
-            let (k, v) = row?;
-            let item: MailItem = codec::decode(v.value())?;
-            if item.message_id == Some(message.id) {
-                out.push(k.value());
-            }
-        }
-        out
-    };
-    let mut table = txn.open_table(MAIL_ID_TO_ITEM)?;
-    for id in queued {
-        table.remove(id)?;
-    }
-    drop(table);
+    super::outbox::forget(txn, message.id, message.created_at)?;
     let mut m = message.clone();
     m.status = DeliveryStatus::Sent;
     txn.open_table(MESSAGE_ID_TO_MESSAGE)?

@@ -14,12 +14,153 @@ use crate::error::{AppError, AppResult};
 /// `assignment_by_account`, default connection states.
 /// Version 5: email: the secret that signs reply tokens (mail tables are new and empty).
 /// Version 6: `ticket_index` keeps fewer keys per ticket (see `index`): rebuilt.
-pub const CURRENT: u64 = 6;
+/// Version 7: one outbox for every channel (`outbox_rows`): the rows of `mail_outbox` and
+/// `outbox` move there, and those two tables go.
+pub const CURRENT: u64 = 7;
 
 type Step = fn(&WriteTransaction) -> AppResult<()>;
 
 /// `STEPS[i]` migrates from version `i + 1` to `i + 2`.
-const STEPS: [Step; 5] = [v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5, v5_to_v6];
+const STEPS: [Step; 6] = [v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5, v5_to_v6, v6_to_v7];
+
+/// The two outboxes of schema 6 and their rows, as they were stored.
+mod v6 {
+    use redb::TableDefinition;
+    use serde::Deserialize;
+
+    use crate::domain::{Millis, SystemMail};
+
+    /// Replies on channels other than email.
+    pub const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+    /// The email outbox.
+    pub const MAIL_OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("mail_outbox");
+
+    #[derive(Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub struct OutboxItem {
+        pub message_id: Option<u64>,
+        pub ticket_number: Option<u64>,
+        pub attempts: u32,
+        pub created_at: Millis,
+    }
+
+    #[derive(Deserialize, PartialEq, Eq)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    #[serde(rename_all = "snake_case")]
+    pub enum MailKind {
+        Reply,
+        AutoReply,
+        System,
+    }
+
+    #[derive(Deserialize, PartialEq, Eq)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    #[serde(rename_all = "snake_case")]
+    pub enum MailState {
+        Queued,
+        Sending,
+    }
+
+    #[derive(Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub struct MailItem {
+        pub kind: MailKind,
+        pub state: MailState,
+        #[serde(default)]
+        pub account_id: Option<u64>,
+        #[serde(default)]
+        pub message_id: Option<u64>,
+        #[serde(default)]
+        pub ticket_number: Option<u64>,
+        #[serde(default)]
+        pub system: Option<SystemMail>,
+        pub attempts: u32,
+        pub next_attempt_at: Millis,
+        #[serde(default)]
+        pub last_error: Option<String>,
+        pub created_at: Millis,
+    }
+}
+
+fn v6_to_v7(txn: &WriteTransaction) -> AppResult<()> {
+    use crate::domain::{Channel, OutboxRow, OutboxWork, Ticket};
+    let mut rows: Vec<((u8, u64, u64), OutboxRow)> = Vec::new();
+    let mail: Vec<v6::MailItem> = {
+        let t = txn.open_table(v6::MAIL_OUTBOX)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            out.push(super::codec::decode(row?.1.value())?);
+        }
+        out
+    };
+    for m in mail {
+        let work = match (m.kind, m.system, m.message_id, m.ticket_number) {
+            (v6::MailKind::System, Some(sys), _, _) => OutboxWork::SystemMail(sys),
+            (kind, _, Some(message_id), Some(ticket_number)) => OutboxWork::Message {
+                message_id,
+                ticket_number,
+                automatic: kind == v6::MailKind::AutoReply,
+            },
+            _ => continue,
+        };
+        let row = OutboxRow {
+            id: super::next_id(txn, "outbox")?,
+            channel: Channel::Email,
+            account_id: m.account_id,
+            work,
+            attempts: m.attempts,
+            last_error: m.last_error,
+            created_at: m.created_at,
+        };
+        let state = u8::from(m.state == v6::MailState::Sending);
+        rows.push(((state, m.next_attempt_at.max(0) as u64, row.id), row));
+    }
+    let other: Vec<v6::OutboxItem> = {
+        let t = txn.open_table(v6::OUTBOX)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            out.push(super::codec::decode(row?.1.value())?);
+        }
+        out
+    };
+    let tickets = txn.open_table(NUMBER_TO_TICKET)?;
+    for o in other {
+        let (Some(message_id), Some(number)) = (o.message_id, o.ticket_number) else {
+            continue;
+        };
+        let Some(ticket) = super::codec::get::<Ticket>(&tickets, number)? else {
+            continue;
+        };
+        let row = OutboxRow {
+            id: super::next_id(txn, "outbox")?,
+            channel: ticket.channel,
+            account_id: Some(ticket.account_id),
+            work: OutboxWork::Message {
+                message_id,
+                ticket_number: number,
+                automatic: false,
+            },
+            attempts: o.attempts,
+            last_error: None,
+            created_at: o.created_at,
+        };
+        rows.push(((0, o.created_at.max(0) as u64, row.id), row));
+    }
+    drop(tickets);
+    let moved = rows.len();
+    let mut table = txn.open_table(OUTBOX_DUE_TO_ROW)?;
+    for (key, row) in rows {
+        table.insert(key, super::codec::encode(&row)?.as_slice())?;
+    }
+    drop(table);
+    txn.delete_table(v6::MAIL_OUTBOX)?;
+    txn.delete_table(v6::OUTBOX)?;
+    tracing::info!(
+        rows = moved,
+        "migration 6→7: the mail and channel outboxes became one"
+    );
+    Ok(())
+}
 
 fn v5_to_v6(txn: &WriteTransaction) -> AppResult<()> {
     let n = super::index::rebuild(txn)?;
@@ -124,7 +265,7 @@ mod tests {
     use crate::domain::*;
     use crate::store::codec;
     use crate::store::index::{list, TicketQuery};
-    use redb::ReadableDatabase;
+    use redb::{ReadableDatabase, TableHandle};
 
     /// Writes a data dir the way schema 1 did: records only, no ticket index.
     fn write_v1(db: &Database) {
@@ -203,6 +344,119 @@ mod tests {
         // Migrating again is a no-op.
         drop(r);
         migrate(&db).unwrap();
+    }
+
+    /// Schema 6 had two outboxes: pending email (a reply, an automatic answer being sent, a
+    /// system mail) and a web chat answer. They become rows of the one outbox, due as before.
+    #[test]
+    fn the_two_outboxes_of_schema_6_become_one() {
+        use crate::store::outbox;
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::create(dir.path().join("atiende.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        create_all(&txn).unwrap();
+        set_version(&txn, 6).unwrap();
+        let mut chat_ticket = new_ticket(NewTicket {
+            number: 9,
+            account: (4, Channel::Webchat),
+            contact_id: 1,
+            public: false,
+            influencer: false,
+            previous: None,
+            now: 1_000,
+        });
+        chat_ticket.assignee_id = None;
+        txn.open_table(NUMBER_TO_TICKET)
+            .unwrap()
+            .insert(9, codec::encode(&chat_ticket).unwrap().as_slice())
+            .unwrap();
+        let mail = |kind, state, message: Option<u64>, system: Option<SystemMail>| v6::MailItem {
+            kind,
+            state,
+            account_id: Some(1),
+            message_id: message,
+            ticket_number: message.map(|_| 3),
+            system,
+            attempts: 2,
+            next_attempt_at: 5_000,
+            last_error: Some("421 try later".into()),
+            created_at: 4_000,
+        };
+        let items = [
+            mail(v6::MailKind::Reply, v6::MailState::Queued, Some(30), None),
+            mail(
+                v6::MailKind::AutoReply,
+                v6::MailState::Sending,
+                Some(31),
+                None,
+            ),
+            mail(
+                v6::MailKind::System,
+                v6::MailState::Queued,
+                None,
+                Some(SystemMail {
+                    to: "ana@example.com".into(),
+                    subject: "Restablecer".into(),
+                    text: "enlace".into(),
+                    attachments: vec![],
+                }),
+            ),
+        ];
+        {
+            let mut t = txn.open_table(v6::MAIL_OUTBOX).unwrap();
+            for (i, item) in items.iter().enumerate() {
+                t.insert(i as u64 + 1, codec::encode(item).unwrap().as_slice())
+                    .unwrap();
+            }
+            let chat = v6::OutboxItem {
+                message_id: Some(90),
+                ticket_number: Some(9),
+                attempts: 0,
+                created_at: 7_000,
+            };
+            txn.open_table(v6::OUTBOX)
+                .unwrap()
+                .insert(1, codec::encode(&chat).unwrap().as_slice())
+                .unwrap();
+        }
+        txn.commit().unwrap();
+        migrate(&db).unwrap();
+
+        let r = db.begin_read().unwrap();
+        assert_eq!(outbox::count(&r, false).unwrap(), 3);
+        assert_eq!(outbox::count(&r, true).unwrap(), 1);
+        let due = outbox::due(&r, 10_000, 10).unwrap();
+        let works: Vec<(Channel, &OutboxWork)> =
+            due.iter().map(|(_, r)| (r.channel, &r.work)).collect();
+        assert_eq!(due[0].0 .1, 5_000, "due as before");
+        assert!(works.contains(&(
+            Channel::Email,
+            &OutboxWork::Message {
+                message_id: 30,
+                ticket_number: 3,
+                automatic: false
+            }
+        )));
+        assert!(works.iter().any(|(c, w)| *c == Channel::Email
+            && matches!(w, OutboxWork::SystemMail(m) if m.to == "ana@example.com")));
+        assert!(works.contains(&(
+            Channel::Webchat,
+            &OutboxWork::Message {
+                message_id: 90,
+                ticket_number: 9,
+                automatic: false
+            }
+        )));
+        assert_eq!(due[0].1.attempts, 2);
+        let tables: Vec<String> = r
+            .list_tables()
+            .unwrap()
+            .map(|h| h.name().to_string())
+            .collect();
+        assert!(
+            !tables.iter().any(|t| t == "mail_outbox" || t == "outbox"),
+            "{tables:?}"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod contacts;
 pub mod index;
 pub mod mail;
 pub mod migrate;
+pub mod outbox;
 pub mod tables;
 pub mod tickets;
 pub mod upgrade;

@@ -84,10 +84,10 @@ pub const ATTACHMENT_ID_TO_ATTACHMENT: TableDefinition<u64, &[u8]> =
 /// Committed domain events, for SSE resumption and the search indexer. Pruned to the last
 /// `EVENTS_KEPT`.
 pub const EVENT_ID_TO_EVENT: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
-pub const OUTBOX_ID_TO_ITEM: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
-
-/// Email outbox: id → MailItem (deleted once sent or given up).
-pub const MAIL_ID_TO_ITEM: TableDefinition<u64, &[u8]> = TableDefinition::new("mail_outbox");
+/// The outbox of every channel: (state, due, id) → OutboxRow (deleted once settled). See
+/// `store::outbox`.
+pub const OUTBOX_DUE_TO_ROW: TableDefinition<(u8, u64, u64), &[u8]> =
+    TableDefinition::new("outbox_rows");
 /// RFC Message-ID (no brackets) → message id: every mail Atiende sent or received, for
 /// threading by In-Reply-To/References and for bounces.
 pub const MAIL_MESSAGE_ID_TO_MESSAGE: TableDefinition<&str, u64> =
@@ -149,8 +149,7 @@ pub fn for_each_table(visitor: &mut impl TableVisitor) -> crate::error::AppResul
     visitor.visit(CANNED_ID_TO_CANNED)?;
     visitor.visit(ATTACHMENT_ID_TO_ATTACHMENT)?;
     visitor.visit(EVENT_ID_TO_EVENT)?;
-    visitor.visit(OUTBOX_ID_TO_ITEM)?;
-    visitor.visit(MAIL_ID_TO_ITEM)?;
+    visitor.visit(OUTBOX_DUE_TO_ROW)?;
     visitor.visit(MAIL_MESSAGE_ID_TO_MESSAGE)?;
     visitor.visit(ACCOUNT_TO_MAIL_CURSOR)?;
     visitor.visit(ACCOUNT_TO_MAIL_SOURCE)?;

@@ -435,27 +435,18 @@ pub fn reply(
         mail: None,
     };
     insert_message(txn, &message)?;
-    if before.channel == Channel::Email {
-        super::mail::enqueue(
-            txn,
-            MailKind::Reply,
-            Some(before.account_id),
-            Some(&message),
-            None,
-            now,
-        )?;
-    } else {
-        let outbox = OutboxItem {
-            id: next_id(txn, "outbox")?,
-            kind: "reply".into(),
-            message_id: Some(message.id),
-            ticket_number: Some(number),
-            attempts: 0,
-            created_at: now,
-        };
-        txn.open_table(OUTBOX_ID_TO_ITEM)?
-            .insert(outbox.id, codec::encode(&outbox)?.as_slice())?;
-    }
+    // Every channel's answer leaves through the one outbox, sent by the channel's sender.
+    super::outbox::enqueue(
+        txn,
+        before.channel,
+        Some(before.account_id),
+        OutboxWork::Message {
+            message_id: message.id,
+            ticket_number: number,
+            automatic: false,
+        },
+        now,
+    )?;
     if let Some(from) = effect.moved_from {
         let detail = match from {
             Some(prev) => format!(

@@ -19,7 +19,7 @@ use crate::error::{AppError, AppResult};
 use crate::health::{Health, HealthStatus};
 use crate::http::escape_html;
 use crate::state::AppState;
-use crate::store::{accounts, mail as mail_store, Store};
+use crate::store::{accounts, Store};
 
 #[derive(Serialize, ToSchema)]
 pub struct ChannelStatus {
@@ -92,7 +92,7 @@ async fn gather(state: &AppState, details: bool) -> AppResult<Status> {
     let writable = writable(state).await;
     let store: Store = state.store.clone();
     let (depths, list) = store
-        .read(|txn| Ok((mail_store::queue_depths(txn)?, accounts::list(txn)?)))
+        .read(|txn| Ok((crate::store::outbox::depths(txn)?, accounts::list(txn)?)))
         .await?;
     let health = state.health.all();
     let channels: Vec<ChannelStatus> = list
