@@ -11,6 +11,7 @@ use crate::auth::RateLimiter;
 use crate::config::{Config, TlsConfig, TlsSource};
 use crate::domain::{Clock, OffsetClock, SystemClock};
 use crate::error::{AppError, AppResult};
+use crate::jobs::Jobs;
 use crate::search::Search;
 use crate::state::{AppState, Shared};
 use crate::store::{users, Store};
@@ -125,26 +126,36 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
         metrics: Arc::new(crate::metrics::Metrics::default()),
         tls: tls.clone(),
     });
+    let mut jobs = Jobs::default();
     if let (Some(tls), Some(tls_config)) = (&tls, &state.config.tls) {
-        spawn_certificate_keeper(tls.clone(), tls_config, &state);
+        spawn_certificate_keeper(&mut jobs, tls.clone(), tls_config, &state);
     }
-    tokio::spawn(idle_sweeper(state.clone()));
-    tokio::spawn(crate::backup::service::schedule(state.clone()));
-    let control = tokio::spawn(crate::backup::service::control_socket(state.clone()));
-    let mail_tasks = [
-        tokio::spawn(crate::mail::supervise(
-            store.clone(),
-            state.health.clone(),
-            state.shutdown.clone(),
-        )),
-        tokio::spawn(crate::outbox::run(
+    jobs.spawn("idle sweeper", idle_sweeper(state.clone()));
+    jobs.spawn(
+        "backup schedule",
+        crate::backup::service::schedule(state.clone()),
+    );
+    // Removes its socket file at the stop; a backup being streamed fails its next write.
+    jobs.spawn(
+        "backup control socket",
+        crate::backup::service::control_socket(state.clone()),
+    );
+    // Pollers commit the mail in hand and log out at the stop.
+    jobs.spawn(
+        "mail pollers",
+        crate::mail::supervise(store.clone(), state.health.clone(), state.shutdown.clone()),
+    );
+    // The outbox finishes the deliveries in hand.
+    jobs.spawn(
+        "outbox",
+        crate::outbox::run(
             crate::channels::SendContext {
                 store: store.clone(),
                 chat_online: state.chat_online.clone(),
             },
             state.shutdown.clone(),
-        )),
-    ];
+        ),
+    );
 
     let user_count = store.read(users::count).await?;
     // Tests and scripts read this line to learn the port (`--listen 127.0.0.1:0`).
@@ -177,15 +188,8 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
         })
         .await?;
 
-    // Pollers commit the mail in hand and log out; the outbox finishes its current send. One
-    // bound for all of them keeps the whole stop within 10 s.
-    let _ = tokio::time::timeout(
-        Duration::from_secs(5),
-        futures_util::future::join_all(mail_tasks),
-    )
-    .await;
-    // Removes its socket file; a backup being streamed fails its next write and ends.
-    let _ = tokio::time::timeout(Duration::from_secs(1), control).await;
+    // One bound for every job keeps the whole stop within 10 s.
+    jobs.stop(Duration::from_secs(6)).await;
     stop_indexer.store(true, Ordering::SeqCst);
     drop(store);
     // The writer ends once every Store handle is gone; it then drops the database, which
@@ -236,27 +240,21 @@ fn start_tls(config: &Config, now: crate::domain::Millis) -> AppResult<Option<Ar
 }
 
 /// Renews (ACME) or reloads (files) the certificate while the server runs.
-fn spawn_certificate_keeper(tls: Arc<Tls>, config: &TlsConfig, state: &AppState) {
+fn spawn_certificate_keeper(jobs: &mut Jobs, tls: Arc<Tls>, config: &TlsConfig, state: &AppState) {
     let (clock, shutdown) = (state.store.clock.clone(), state.shutdown.clone());
     match &config.source {
         TlsSource::Acme(acme) => {
             let dir = state.config.data_dir.join("tls");
-            tokio::spawn(crate::tls::acme::manage(
-                tls,
-                acme.clone(),
-                dir,
-                clock,
-                shutdown,
-            ));
+            jobs.spawn(
+                "certificate (ACME)",
+                crate::tls::acme::manage(tls, acme.clone(), dir, clock, shutdown),
+            );
         }
         TlsSource::Files { cert, key } => {
-            tokio::spawn(crate::tls::watch_files(
-                tls,
-                cert.clone(),
-                key.clone(),
-                clock,
-                shutdown,
-            ));
+            jobs.spawn(
+                "certificate files",
+                crate::tls::watch_files(tls, cert.clone(), key.clone(), clock, shutdown),
+            );
         }
     }
 }

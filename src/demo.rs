@@ -237,7 +237,8 @@ pub fn fill(store: &Store) -> AppResult<()> {
         customers.push((
             format!("{first} {last}"),
             rut.normalized(),
-            format!("{slug}@correo.cl"),
+            // A reserved domain (RFC 2606): the demo never writes to real people.
+            format!("{slug}@cliente.example"),
             format!("+569{:08}", rng.gen_range(10_000_000..99_999_999u32)),
             slug.replace('.', "_"),
         ));

@@ -18,6 +18,7 @@ mod domain;
 mod error;
 mod health;
 mod http;
+mod jobs;
 mod mail;
 mod metrics;
 mod outbox;

@@ -298,6 +298,16 @@ async fn demo_fills_an_empty_data_dir_with_a_realistic_workspace() {
             .len(),
         accounts["items"].as_array().unwrap().len() - 1
     );
+    // Security finding 14: the demo's customers live on a reserved domain, and its answers
+    // are history: nothing waits to be sent, whatever account is connected later.
+    assert!(page.iter().all(|c| c["email"]
+        .as_str()
+        .is_none_or(|e| e.ends_with("@cliente.example"))));
+    let status = admin.ok("/api/v1/status").await;
+    assert_eq!(
+        (&status["mail_outbox"], &status["outbox"]),
+        (&json!(0), &json!(0))
+    );
     // The sample accounts of channels still to come are listed but answer nothing: a reply
     // there is refused (not queued for ever); a web chat ticket is answered as ever.
     let account_of = |kind: &str| {
