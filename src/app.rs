@@ -140,10 +140,14 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
         "backup control socket",
         crate::backup::service::control_socket(state.clone()),
     );
-    // Pollers commit the mail in hand and log out at the stop.
+    // Pollers commit what they hold and log out at the stop.
     jobs.spawn(
-        "mail pollers",
-        crate::mail::supervise(store.clone(), state.health.clone(), state.shutdown.clone()),
+        "pollers",
+        crate::channels::host::supervise(
+            store.clone(),
+            state.health.clone(),
+            state.shutdown.clone(),
+        ),
     );
     // The outbox finishes the deliveries in hand.
     jobs.spawn(

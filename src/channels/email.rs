@@ -1,11 +1,15 @@
 //! The email channel (CHAN-1): its settings form and checks, and its sender. Polling, parsing
 //! and SMTP live in `crate::mail` for now.
 
+use std::sync::Arc;
+
 use futures_util::future::BoxFuture;
 
+use super::host::Polling;
 use super::{ChannelDriver, Field, Input, SendContext, Settings};
-use crate::domain::{Channel, OutboxRow, Outcome};
+use crate::domain::{Account, Channel, OutboxRow, Outcome};
 use crate::error::AppResult;
+use crate::mail::settings::EmailSettings;
 
 pub struct Email;
 
@@ -66,6 +70,17 @@ impl ChannelDriver for Email {
     }
     fn validate(&self, settings: &Settings) -> AppResult<()> {
         crate::mail::settings::validate(settings)
+    }
+    /// An account with an IMAP server is read by the IMAP poller.
+    fn polling(&self, account: &Account) -> Polling {
+        match EmailSettings::of(account) {
+            Ok(s) if s.imap.is_some() => Polling::Yes {
+                fingerprint: serde_json::to_string(&s).unwrap_or_default(),
+                session: Arc::new(crate::mail::imap::ImapSession(s)),
+            },
+            Ok(_) => Polling::NotConfigured,
+            Err(e) => Polling::Invalid(e.message),
+        }
     }
     /// Replies, automatic answers and system mail, through the account's SMTP server.
     fn deliver<'a>(&'a self, ctx: &'a SendContext, row: &'a OutboxRow) -> BoxFuture<'a, Outcome> {

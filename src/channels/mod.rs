@@ -9,7 +9,10 @@ pub mod api;
 pub mod coming;
 pub mod email;
 pub mod form;
+pub mod host;
 pub mod schema;
+#[cfg(feature = "test-channel")]
+pub mod test_channel;
 pub mod webchat;
 
 use std::sync::Arc;
@@ -17,8 +20,9 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
 
-use crate::domain::{Channel, OutboxRow, Outcome};
+use crate::domain::{Account, Channel, OutboxRow, Outcome};
 use crate::error::{AppError, AppResult};
 pub use schema::{Field, Input};
 
@@ -62,6 +66,18 @@ pub trait ChannelDriver: Send + Sync + 'static {
         Ok(())
     }
 
+    /// The HTTP routes the channel needs (webhooks, sockets, hosted pages), documented in the
+    /// OpenAPI document like every route.
+    fn routes(&self) -> OpenApiRouter<crate::state::AppState> {
+        OpenApiRouter::new()
+    }
+
+    /// Whether an account of this kind polls its vendor, and with what session (run by
+    /// `host::supervise`, which owns backoff, health and restarts on a settings change).
+    fn polling(&self, _account: &Account) -> host::Polling {
+        host::Polling::No
+    }
+
     /// Sends one claimed outbox row (idempotent on `row.id` where the vendor allows). Runs
     /// after the claim committed; the outcome is recorded on the row and its message.
     fn deliver<'a>(&'a self, _ctx: &'a SendContext, _row: &'a OutboxRow) -> BoxFuture<'a, Outcome> {
@@ -74,7 +90,7 @@ pub trait ChannelDriver: Send + Sync + 'static {
 }
 
 /// Every kind, in the order admins see them.
-static REGISTRY: [&dyn ChannelDriver; 11] = [
+static REGISTRY: &[&dyn ChannelDriver] = &[
     &email::Email,
     &webchat::Webchat,
     &form::Form,
@@ -86,7 +102,16 @@ static REGISTRY: [&dyn ChannelDriver; 11] = [
     &coming::Coming(Channel::Appstore),
     &coming::Coming(Channel::Playstore),
     &api::Api,
+    #[cfg(feature = "test-channel")]
+    &test_channel::TestChannel,
 ];
+
+/// Every channel's routes, for the router.
+pub fn routes() -> OpenApiRouter<crate::state::AppState> {
+    REGISTRY
+        .iter()
+        .fold(OpenApiRouter::new(), |r, d| r.merge(d.routes()))
+}
 
 /// The driver of a kind. Every `Channel` has one (a unit test checks), so the fallback to the
 /// "coming" driver is never taken in practice; it keeps the lookup total without a panic.
@@ -217,7 +242,7 @@ mod tests {
 
     #[test]
     fn every_kind_has_exactly_one_driver() {
-        for kind in Channel::ALL {
+        for &kind in Channel::ALL {
             let n = REGISTRY.iter().filter(|d| d.kind() == kind).count();
             assert_eq!(n, 1, "{kind:?}");
             assert_eq!(driver(kind).kind(), kind);
@@ -238,7 +263,7 @@ mod tests {
     #[test]
     fn shared_settings_are_checked_for_every_kind() {
         let bad = json!({"sla_minutes": -1});
-        for kind in Channel::ALL {
+        for &kind in Channel::ALL {
             assert!(
                 validate(kind, bad.as_object().unwrap()).is_err(),
                 "{kind:?}"

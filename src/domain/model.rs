@@ -78,10 +78,13 @@ pub enum Channel {
     Appstore,
     Playstore,
     Api,
+    /// The integration tests' channel (cargo feature `test-channel`; never in a release).
+    #[cfg(feature = "test-channel")]
+    Test,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 11] = [
+    pub const ALL: &'static [Channel] = &[
         Channel::Email,
         Channel::Webchat,
         Channel::Form,
@@ -93,6 +96,8 @@ impl Channel {
         Channel::Appstore,
         Channel::Playstore,
         Channel::Api,
+        #[cfg(feature = "test-channel")]
+        Channel::Test,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -108,11 +113,13 @@ impl Channel {
             Channel::Appstore => "appstore",
             Channel::Playstore => "playstore",
             Channel::Api => "api",
+            #[cfg(feature = "test-channel")]
+            Channel::Test => "test",
         }
     }
 
     pub fn parse(s: &str) -> Option<Channel> {
-        Channel::ALL.into_iter().find(|c| c.as_str() == s)
+        Channel::ALL.iter().copied().find(|c| c.as_str() == s)
     }
 
     /// Stable small code used inside index keys; never reorder.
@@ -129,6 +136,8 @@ impl Channel {
             Channel::Appstore => 9,
             Channel::Playstore => 10,
             Channel::Api => 11,
+            #[cfg(feature = "test-channel")]
+            Channel::Test => 12,
         }
     }
 }

@@ -9,8 +9,9 @@ use futures_util::TryStreamExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
+use super::parse;
 use super::settings::{EmailSettings, Security, Server};
-use super::{parse, Poller};
+use crate::channels::host::{PollContext as Poller, PollSession};
 use crate::error::{AppError, AppResult};
 use crate::store::mail::{self as mail_store, MailIn, MailOutcome, StoredPart};
 
@@ -111,7 +112,16 @@ pub async fn connect(server: &Server) -> AppResult<Session> {
 }
 
 /// Runs one connection until it fails or the poller is told to stop. Returns Ok(()) on stop.
-pub async fn run_session(poller: &Poller, settings: &EmailSettings) -> AppResult<()> {
+/// An email account's IMAP poller, run by the channels' poller host.
+pub struct ImapSession(pub EmailSettings);
+
+impl PollSession for ImapSession {
+    fn run<'a>(&'a self, ctx: &'a Poller) -> futures_util::future::BoxFuture<'a, AppResult<()>> {
+        Box::pin(run_session(ctx, &self.0))
+    }
+}
+
+async fn run_session(poller: &Poller, settings: &EmailSettings) -> AppResult<()> {
     let server = settings
         .imap
         .as_ref()

@@ -1,6 +1,6 @@
-//! The email channel (CHAN-1) and the system's mail (OPS-6): one IMAP poller per email account,
-//! the sender that the outbox workers hand replies, auto-replies and system mail to (SMTP),
-//! and the health of each account (CHAN-12).
+//! The email channel (CHAN-1) and the system's mail (OPS-6): the IMAP poller session (run by
+//! the channels' poller host, which keeps its health, CHAN-12) and the sender the outbox
+//! workers hand replies, automatic answers and system mail to (SMTP).
 
 pub mod imap;
 pub mod notify;
@@ -10,159 +10,11 @@ pub mod smtp;
 pub mod templates;
 pub mod thread;
 
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
-
-use tokio::sync::watch;
-
 use crate::domain::{Channel, DeliveryStatus, Millis, OutboxRow, Outcome, SystemMail};
 use crate::error::AppResult;
-use crate::health::HealthBoard;
 use crate::store::mail as mail_store;
-use crate::store::{accounts, Store};
+use crate::store::Store;
 use settings::EmailSettings;
-
-/// What one account's poller needs.
-pub struct Poller {
-    pub account_id: u64,
-    pub store: Store,
-    pub health: Arc<HealthBoard>,
-    pub stop: watch::Receiver<bool>,
-}
-
-/// Waits before reconnecting after `failures` failed sessions: 5 s doubling, at most 5 min.
-pub fn reconnect_delay(failures: u32) -> Duration {
-    Duration::from_secs((5u64 << failures.min(6)).min(300))
-}
-
-/// A session that lasted this long was healthy: the next failure starts the backoff over.
-const HEALTHY_SESSION: Duration = Duration::from_secs(60);
-
-async fn poll_account(poller: Poller, settings: EmailSettings) {
-    let mut stop = poller.stop.clone();
-    let mut failures = 0u32;
-    loop {
-        poller.health.connecting(poller.account_id);
-        let began = std::time::Instant::now();
-        match imap::run_session(&poller, &settings).await {
-            Ok(()) => return,
-            Err(e) => {
-                poller.health.failing(poller.account_id, &e.message);
-                if began.elapsed() >= HEALTHY_SESSION {
-                    failures = 0;
-                }
-                let delay = reconnect_delay(failures);
-                failures = failures.saturating_add(1);
-                tracing::warn!(account = poller.account_id, error = %e.message, retry_in_s = delay.as_secs(), "IMAP session failed");
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = stop.wait_for(|s| *s) => return,
-                }
-            }
-        }
-        if *poller.stop.borrow() {
-            return;
-        }
-    }
-}
-
-struct Running {
-    fingerprint: String,
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-/// Keeps one poller per email account with an IMAP server, restarting it when its settings
-/// change and stopping it when the account goes.
-pub async fn supervise(
-    store: Store,
-    health: Arc<HealthBoard>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut running: HashMap<u64, Running> = HashMap::new();
-    let mut tick = tokio::time::interval(Duration::from_secs(2));
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.wait_for(|s| *s) => break,
-        }
-        let accounts = match store.read(accounts::list).await {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::warn!(error = %e.message, "cannot list accounts for the mail pollers");
-                continue;
-            }
-        };
-        let mut wanted: HashMap<u64, (String, EmailSettings)> = HashMap::new();
-        for a in accounts.iter().filter(|a| a.kind == Channel::Email) {
-            match EmailSettings::of(a) {
-                Ok(s) if s.imap.is_some() => {
-                    let fingerprint = serde_json::to_string(&s).unwrap_or_default();
-                    wanted.insert(a.id, (fingerprint, s));
-                }
-                Ok(_) => health.not_configured(a.id),
-                Err(e) => {
-                    health.failing(a.id, &e.message);
-                }
-            }
-        }
-        // A poller whose settings changed or whose account went stops before another one
-        // starts: two sessions on one mailbox would fetch the same mail.
-        let stale: Vec<u64> = running
-            .iter()
-            .filter(|(id, r)| {
-                wanted.get(id).is_none_or(|(f, _)| *f != r.fingerprint) || r.task.is_finished()
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        for id in stale {
-            if let Some(r) = running.remove(&id) {
-                let _ = r.stop.send(true);
-                let abort = r.task.abort_handle();
-                if tokio::time::timeout(Duration::from_secs(10), r.task)
-                    .await
-                    .is_err()
-                {
-                    abort.abort();
-                }
-            }
-        }
-        for (id, (fingerprint, settings)) in wanted {
-            if running.contains_key(&id) {
-                continue;
-            }
-            let (stop_tx, stop_rx) = watch::channel(false);
-            let poller = Poller {
-                account_id: id,
-                store: store.clone(),
-                health: health.clone(),
-                stop: stop_rx,
-            };
-            let task = tokio::spawn(poll_account(poller, settings));
-            running.insert(
-                id,
-                Running {
-                    fingerprint,
-                    stop: stop_tx,
-                    task,
-                },
-            );
-        }
-        health.retain(|id| accounts.iter().any(|a| a.id == id));
-    }
-    // Shutdown: pollers finish the mail in hand (it is committed with its cursor) and log out.
-    for r in running.values() {
-        let _ = r.stop.send(true);
-    }
-    // All together, within one bound: the process must exit within seconds of SIGTERM.
-    let tasks = running.into_values().map(|r| r.task);
-    let _ = tokio::time::timeout(
-        Duration::from_secs(4),
-        futures_util::future::join_all(tasks),
-    )
-    .await;
-}
 
 /// The email channel's sender: gathers the mail of a claimed outbox row (recording its
 /// Message-ID first, so a retry is recognisably the same mail), then hands it to SMTP.

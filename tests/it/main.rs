@@ -12,6 +12,7 @@ mod channels;
 mod crash;
 mod email;
 mod events;
+mod fake_vendor;
 mod forms;
 mod misc;
 mod search;

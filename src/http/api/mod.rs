@@ -97,6 +97,7 @@ pub fn routes(
         .routes(routes!(catalog::update_canned, catalog::delete_canned))
         .routes(routes!(uploads::download))
         .routes(routes!(events::stream))
+        .merge(crate::channels::routes())
         .layer(DefaultBodyLimit::max(max_body));
     r.merge(api).merge(uploads)
 }

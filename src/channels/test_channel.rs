@@ -1,0 +1,326 @@
+//! A channel for the integration tests only (cargo feature `test-channel`; never in a release
+//! build). It shows that a channel plugs in through `ChannelDriver` and one registry line and
+//! gets, from the shared parts, its webhook route (in the OpenAPI document), outbox delivery
+//! with retries and crash safety, a poller with health and backoff, and its place on /status.
+//!
+//! Its "vendor" is the fake in tests/it/fake_vendor.rs, with a wire format of its own kind:
+//! - webhook: `POST /api/v1/channels/test/{account}/webhook`, body
+//!   `{"messages": [{"id", "from", "name"?, "text"}]}`, signed with
+//!   `X-Test-Signature: sha256=<hex HMAC-SHA256 of the raw body with the account's secret>`;
+//! - send: `POST {base_url}/send` with `Authorization: Bearer <token>` and
+//!   `{"idempotency_key", "to", "text"}`; 2xx sent, 5xx retried, 4xx refused;
+//! - poll: `GET {base_url}/ping` with the same bearer token (health).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use futures_util::future::BoxFuture;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::host::{PollContext, PollSession, Polling};
+use super::{ChannelDriver, Field, Input, SendContext, Settings};
+use crate::domain::{settings_as, Account, Channel, DeliveryStatus, OutboxRow, Outcome};
+use crate::error::{AppError, AppResult, ErrorBody};
+use crate::http::ApiPath;
+use crate::state::AppState;
+use crate::store::contacts::ContactFacts;
+use crate::store::tickets::{Inbound, Thread};
+
+pub struct TestChannel;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TestSettings {
+    base_url: String,
+    /// Bearer token for the vendor's API.
+    token: String,
+    /// Signs the webhooks.
+    secret: String,
+    #[serde(default)]
+    poll: bool,
+}
+
+static FIELDS: [Field; 4] = [
+    Field::new("base_url", "accounts.host", Input::Text).required(),
+    Field::new("token", "accounts.password", Input::Secret).required(),
+    Field::new("secret", "accounts.password", Input::Secret).required(),
+    Field::new("poll", "accounts.system_mail", Input::Checkbox),
+];
+
+fn settings(account: &Account) -> AppResult<TestSettings> {
+    settings_as(&account.settings)
+        .map_err(|e| AppError::invalid("settings", "invalid_setting", e.to_string()))
+}
+
+impl ChannelDriver for TestChannel {
+    fn kind(&self) -> Channel {
+        Channel::Test
+    }
+
+    fn fields(&self) -> &'static [Field] {
+        &FIELDS
+    }
+
+    fn validate(&self, settings: &Settings) -> AppResult<()> {
+        let s: TestSettings = settings_as(settings)
+            .map_err(|e| AppError::invalid("settings", "invalid_setting", e.to_string()))?;
+        if !s.base_url.starts_with("http://127.0.0.1:") {
+            return Err(AppError::invalid(
+                "settings.base_url",
+                "invalid_setting",
+                "the test vendor runs on loopback",
+            ));
+        }
+        Ok(())
+    }
+
+    fn polling(&self, account: &Account) -> Polling {
+        match settings(account) {
+            Ok(s) if s.poll => Polling::Yes {
+                fingerprint: format!("{}|{}", s.base_url, s.token),
+                session: Arc::new(Ping(s)),
+            },
+            Ok(_) => Polling::NotConfigured,
+            Err(e) => Polling::Invalid(e.message),
+        }
+    }
+
+    fn deliver<'a>(&'a self, ctx: &'a SendContext, row: &'a OutboxRow) -> BoxFuture<'a, Outcome> {
+        Box::pin(send(ctx, row))
+    }
+
+    fn routes(&self) -> OpenApiRouter<AppState> {
+        OpenApiRouter::new().routes(routes!(webhook))
+    }
+}
+
+/// A vendor message, as the webhook carries it.
+#[derive(Deserialize)]
+struct VendorMessage {
+    id: String,
+    from: String,
+    #[serde(default)]
+    name: Option<String>,
+    text: String,
+}
+
+#[derive(Deserialize)]
+struct Payload {
+    #[serde(default)]
+    messages: Vec<VendorMessage>,
+}
+
+/// The vendor's payload as Inbound messages: no IO. An unreadable payload gives none.
+fn parse(account_id: u64, body: &[u8]) -> Vec<Inbound> {
+    let Ok(p) = serde_json::from_slice::<Payload>(body) else {
+        return Vec::new();
+    };
+    p.messages
+        .into_iter()
+        .map(|m| Inbound {
+            account_id,
+            external_id: m.id,
+            contact_external_id: m.from.clone(),
+            contact: ContactFacts {
+                name: m.name,
+                username: Some(m.from),
+                ..Default::default()
+            },
+            text: m.text,
+            public: false,
+            reply_to: None,
+            attachments: Vec::new(),
+            sent_at: None,
+            uploader: None,
+            thread: Thread::ByContact,
+            mail: None,
+        })
+        .collect()
+}
+
+fn signed(secret: &str, body: &[u8], header: Option<&str>) -> bool {
+    let Some(hex_sig) = header.and_then(|h| h.strip_prefix("sha256=")) else {
+        return false;
+    };
+    let Ok(sig) = hex::decode(hex_sig) else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) else {
+        return false;
+    };
+    mac.update(body);
+    // Constant time.
+    mac.verify_slice(&sig).is_ok()
+}
+
+/// The test vendor's webhook: signature checked over the raw bytes, every message stored
+/// (a redelivery is a no-op), 200 only once they are durable.
+#[utoipa::path(post, path = "/api/v1/channels/test/{account}/webhook", tag = "channels",
+    params(("account" = u64, Path)), request_body = String,
+    responses((status = 200), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn webhook(
+    State(state): State<AppState>,
+    ApiPath(account_id): ApiPath<u64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<StatusCode> {
+    let account = state
+        .store
+        .read(move |txn| crate::store::accounts::get(txn, account_id))
+        .await?
+        .filter(|a| a.kind == Channel::Test && a.deleted_at.is_none())
+        .ok_or_else(|| AppError::not_found("account"))?;
+    let s = settings(&account)?;
+    let header = headers
+        .get("x-test-signature")
+        .and_then(|v| v.to_str().ok());
+    if !signed(&s.secret, &body, header) {
+        return Err(AppError::unauthorized("bad or missing signature"));
+    }
+    let messages = parse(account_id, &body);
+    let now = state.store.now();
+    state
+        .store
+        .write(move |txn, fx| {
+            for m in &messages {
+                crate::store::tickets::ingest(txn, fx, m, now)?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(StatusCode::OK)
+}
+
+async fn send(ctx: &SendContext, row: &OutboxRow) -> Outcome {
+    let Some(message_id) = row.message_id() else {
+        return Outcome::Failed {
+            error: "nothing to deliver".into(),
+        };
+    };
+    let found = ctx
+        .store
+        .read(move |txn| crate::store::chat::answer(txn, message_id))
+        .await;
+    let (message, ticket, account, contact) = match found {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            return Outcome::Done {
+                status: None,
+                detail: None,
+            }
+        }
+        Err(e) => return Outcome::Retry { error: e.message },
+    };
+    let Some(s) = account.as_ref().and_then(|a| settings(a).ok()) else {
+        return Outcome::Failed {
+            error: "the account is not set up".into(),
+        };
+    };
+    let to = contact.and_then(|c| {
+        c.identities
+            .into_iter()
+            .find(|i| i.account_id == ticket.account_id)
+            .map(|i| i.external_id)
+    });
+    let Some(to) = to else {
+        return Outcome::Failed {
+            error: "the customer has no identity on this account".into(),
+        };
+    };
+    let client = reqwest::Client::new();
+    let sent = client
+        .post(format!("{}/send", s.base_url))
+        .bearer_auth(&s.token)
+        .timeout(Duration::from_secs(30))
+        .json(&serde_json::json!({
+            "idempotency_key": row.id.to_string(),
+            "to": to,
+            "text": message.text,
+        }))
+        .send()
+        .await;
+    match sent {
+        Ok(r) if r.status().is_success() => Outcome::Done {
+            status: Some(DeliveryStatus::Sent),
+            detail: None,
+        },
+        Ok(r) if r.status().is_server_error() || r.status() == StatusCode::TOO_MANY_REQUESTS => {
+            Outcome::Retry {
+                error: format!("the vendor answered {}", r.status()),
+            }
+        }
+        Ok(r) => Outcome::Failed {
+            error: format!("the vendor refused it: {}", r.status()),
+        },
+        Err(e) => Outcome::Retry {
+            error: e.to_string(),
+        },
+    }
+}
+
+/// The poller: the vendor's ping, once a second.
+struct Ping(TestSettings);
+
+impl PollSession for Ping {
+    fn run<'a>(&'a self, ctx: &'a PollContext) -> BoxFuture<'a, AppResult<()>> {
+        Box::pin(async move {
+            let client = reqwest::Client::new();
+            let mut stop = ctx.stop.clone();
+            loop {
+                let ok = client
+                    .get(format!("{}/ping", self.0.base_url))
+                    .bearer_auth(&self.0.token)
+                    .timeout(Duration::from_secs(5))
+                    .send()
+                    .await
+                    .map_err(|e| AppError::internal(e.to_string()))?;
+                if !ok.status().is_success() {
+                    return Err(AppError::internal(format!(
+                        "the vendor answered {}",
+                        ok.status()
+                    )));
+                }
+                ctx.health.connected(ctx.account_id);
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.wait_for(|s| *s) => return Ok(()),
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_vendor_payload_without_io() {
+        let body = br#"{"messages": [{"id": "m1", "from": "u1", "name": "Ana", "text": "hola"},
+            {"id": "m2", "from": "u2", "text": "chao"}], "other": true}"#;
+        let got = parse(7, body);
+        assert_eq!(got.len(), 2);
+        assert_eq!((got[0].account_id, got[0].external_id.as_str()), (7, "m1"));
+        assert_eq!(got[0].contact.name.as_deref(), Some("Ana"));
+        assert_eq!(got[1].contact_external_id, "u2");
+        assert!(parse(7, b"not json").is_empty());
+        assert!(parse(7, b"{}").is_empty());
+    }
+
+    #[test]
+    fn checks_the_signature_over_the_raw_bytes() {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"s3").unwrap();
+        mac.update(b"{}");
+        let good = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        assert!(signed("s3", b"{}", Some(&good)));
+        assert!(!signed("s3", b"{ }", Some(&good)));
+        assert!(!signed("otro", b"{}", Some(&good)));
+        assert!(!signed("s3", b"{}", None));
+        assert!(!signed("s3", b"{}", Some("sha256=zz")));
+    }
+}
