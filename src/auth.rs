@@ -182,10 +182,28 @@ pub struct CurrentUser {
     pub user: User,
     /// The session's token hash, when signed in by cookie (None for API tokens).
     pub session_hash: Option<String>,
+    /// The API token's hash, when signed in by token.
+    pub token_hash: Option<String>,
     pub csrf_token: Option<String>,
 }
 
 impl CurrentUser {
+    /// Whether the credential this request came with still signs its user in: the session
+    /// not ended (sign-out, password change) nor expired, the token not revoked, the user
+    /// active. Long-lived requests (the event stream) ask it when the auth generation moves.
+    pub async fn still_signed_in(&self, state: &AppState) -> AppResult<bool> {
+        let now = state.store.now();
+        if let Some(h) = &self.session_hash {
+            return Ok(known(state, h, true)
+                .await?
+                .is_some_and(|k| k.user.active && k.session.is_some_and(|s| s.expires_at >= now)));
+        }
+        if let Some(h) = &self.token_hash {
+            return Ok(known(state, h, false).await?.is_some_and(|k| k.user.active));
+        }
+        Ok(false)
+    }
+
     pub fn require_admin(&self) -> AppResult<()> {
         if self.user.role == Role::Admin {
             Ok(())
@@ -269,6 +287,7 @@ impl FromRequestParts<AppState> for CurrentUser {
             return Ok(CurrentUser {
                 user,
                 session_hash: None,
+                token_hash: Some(hash),
                 csrf_token: None,
             });
         }
@@ -307,6 +326,7 @@ impl FromRequestParts<AppState> for CurrentUser {
         Ok(CurrentUser {
             user,
             session_hash: Some(hash),
+            token_hash: None,
             csrf_token: Some(session.csrf_token),
         })
     }

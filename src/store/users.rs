@@ -251,6 +251,44 @@ pub fn create_token(
     Ok(token)
 }
 
+/// A user's API tokens, oldest first (their hashes stay here).
+pub fn tokens_of(txn: &ReadTransaction, user_id: u64) -> AppResult<Vec<ApiToken>> {
+    let mut out: Vec<ApiToken> = Vec::new();
+    for row in txn.open_table(TOKEN_HASH_TO_TOKEN)?.iter()? {
+        let t: ApiToken = codec::decode(row?.1.value())?;
+        if t.user_id == user_id {
+            out.push(t);
+        }
+    }
+    out.sort_by_key(|t| t.id);
+    Ok(out)
+}
+
+/// Revokes one of a user's tokens; false when they have none with that id.
+pub fn revoke_token(txn: &WriteTransaction, user_id: u64, id: u64) -> AppResult<bool> {
+    super::auth_writes::mark();
+    let mut table = txn.open_table(TOKEN_HASH_TO_TOKEN)?;
+    let mut found = false;
+    table.retain(|_, v| {
+        let mine = codec::decode::<ApiToken>(v).is_ok_and(|t| t.user_id == user_id && t.id == id);
+        found |= mine;
+        !mine
+    })?;
+    Ok(found)
+}
+
+/// Ends every API token of a user: a password change or reset ends them with the sessions
+/// (a stolen token must not outlive the password it was made with).
+pub fn end_tokens(txn: &WriteTransaction, user_id: u64) -> AppResult<()> {
+    super::auth_writes::mark();
+    txn.open_table(TOKEN_HASH_TO_TOKEN)?.retain(|_, v| {
+        codec::decode::<ApiToken>(v)
+            .map(|t| t.user_id != user_id)
+            .unwrap_or(true)
+    })?;
+    Ok(())
+}
+
 pub fn token(txn: &ReadTransaction, token_hash: &str) -> AppResult<Option<ApiToken>> {
     let t = txn.open_table(TOKEN_HASH_TO_TOKEN)?;
     let s = match t.get(token_hash)? {
@@ -332,5 +370,6 @@ pub fn use_password_token(
     after.password_hash = password_hash.to_string();
     update(txn, fx, &before, &after)?;
     end_sessions(txn, after.id, None)?;
+    end_tokens(txn, after.id)?;
     Ok(Some(after))
 }

@@ -216,3 +216,153 @@ async fn password_link_guesses_are_limited_per_address() {
         .await;
     assert_eq!(st, StatusCode::CONFLICT, "{v}");
 }
+
+/// Finding 4: API tokens can be listed and revoked, and a password change ends every session
+/// and token of the user but the session making the change.
+#[tokio::test]
+async fn tokens_are_listed_revoked_and_end_with_the_password() {
+    let s = Server::start();
+    let admin = s.admin().await;
+    let uid = admin.create_user("ana@example.cl", "Ana", "agent").await;
+    let ana = s.login("ana@example.cl", "clave-agente-1").await;
+    let other_session = s.login("ana@example.cl", "clave-agente-1").await;
+    let mut tokens = Vec::new();
+    for name in ["CRM", "Planilla"] {
+        let t = ana.created("/api/v1/tokens", json!({"name": name})).await;
+        let mut bearer = s.anonymous();
+        bearer.bearer = Some(t["token"].as_str().unwrap().to_string());
+        assert_eq!(bearer.ok("/api/v1/me").await["email"], "ana@example.cl");
+        tokens.push((t["id"].as_str().unwrap().to_string(), bearer));
+    }
+    let listed = ana.ok("/api/v1/tokens").await;
+    let names: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["CRM", "Planilla"]);
+    assert!(
+        listed["items"][0].get("token").is_none(),
+        "never shown again"
+    );
+    // Nobody else's tokens: the admin lists none, and cannot revoke Ana's.
+    assert!(admin.ok("/api/v1/tokens").await["items"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let (first_id, first) = &tokens[0];
+    assert_eq!(
+        admin.delete(&format!("/api/v1/tokens/{first_id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        ana.delete(&format!("/api/v1/tokens/{first_id}")).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(first.get("/api/v1/me").await.0, StatusCode::UNAUTHORIZED);
+    let (_, second) = &tokens[1];
+    assert_eq!(second.get("/api/v1/me").await.0, StatusCode::OK);
+    // A new password ends the other session and every token, not the session changing it.
+    let (st, v) = ana
+        .patch(
+            &format!("/api/v1/users/{uid}"),
+            json!({"password": "otra-clave-segura", "current_password": "clave-agente-1"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(second.get("/api/v1/me").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        other_session.get("/api/v1/me").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(ana.get("/api/v1/me").await.0, StatusCode::OK);
+}
+
+/// Finding 8: a stolen session cannot change the account's email (where reset links go)
+/// without the current password.
+#[tokio::test]
+async fn changing_ones_email_needs_the_current_password() {
+    let s = Server::start();
+    let admin = s.admin().await;
+    let uid = admin.create_user("ana@example.cl", "Ana", "agent").await;
+    let ana = s.login("ana@example.cl", "clave-agente-1").await;
+    let path = format!("/api/v1/users/{uid}");
+    let (st, v) = ana
+        .patch(&path, json!({"email": "ladron@example.com"}))
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["field"], "current_password");
+    let (st, v) = ana
+        .patch(
+            &path,
+            json!({"email": "ladron@example.com", "current_password": "adivinada-1"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["code"], "wrong_password");
+    assert_eq!(admin.ok(&path).await["email"], "ana@example.cl");
+    let (st, v) = ana
+        .patch(
+            &path,
+            json!({"email": "ana.nueva@example.cl", "current_password": "clave-agente-1"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["email"], "ana.nueva@example.cl");
+    // Sending the same email back with other changes needs nothing.
+    let (st, v) = ana
+        .patch(
+            &path,
+            json!({"email": "ana.nueva@example.cl", "language": "en"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+}
+
+/// Finding 9: a live event stream ends when its session is signed out or its token revoked.
+#[tokio::test]
+async fn a_signed_out_session_loses_its_event_stream() {
+    use futures_util::StreamExt;
+    let s = Server::start();
+    let admin = s.admin().await;
+    let other = s.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let t = admin
+        .created("/api/v1/tokens", json!({"name": "stream"}))
+        .await;
+    let mut bearer = s.anonymous();
+    bearer.bearer = Some(t["token"].as_str().unwrap().to_string());
+    let token_id = t["id"].as_str().unwrap().to_string();
+    for (who, end) in [("session", 0), ("token", 1)] {
+        let api = if end == 0 { &other } else { &bearer };
+        let res = api
+            .request(reqwest::Method::GET, "/api/v1/events")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let mut body = res.bytes_stream();
+        // The stream says hello first.
+        let first = tokio::time::timeout(std::time::Duration::from_secs(5), body.next())
+            .await
+            .unwrap();
+        assert!(first.is_some());
+        if end == 0 {
+            assert_eq!(other.delete("/api/v1/session").await.0, 204);
+        } else {
+            assert_eq!(
+                admin.delete(&format!("/api/v1/tokens/{token_id}")).await.0,
+                204
+            );
+        }
+        let ended = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            while let Some(chunk) = body.next().await {
+                if chunk.is_err() {
+                    break;
+                }
+            }
+        })
+        .await;
+        assert!(ended.is_ok(), "the {who}'s stream is still open");
+    }
+}

@@ -66,12 +66,34 @@ struct Follower {
     access: Access,
     state: AppState,
     last_seen: u64,
+    /// Who opened the stream, with the credential they used.
+    user: CurrentUser,
+    /// The auth generation last checked: when it moves, the credential is checked again.
+    auth_seen: u64,
+    check: tokio::time::Interval,
 }
+
+/// How soon a stream notices that its session ended (sign-out, password change) or its token
+/// was revoked.
+const CREDENTIAL_CHECK: Duration = Duration::from_secs(2);
 
 impl Follower {
     async fn next(&mut self) -> Option<Result<SseEvent, Infallible>> {
         loop {
-            match self.events.next().await? {
+            let next = tokio::select! {
+                e = self.events.next() => e?,
+                _ = self.check.tick() => {
+                    let generation = self.state.store.auth_generation();
+                    if generation != self.auth_seen {
+                        self.auth_seen = generation;
+                        if !self.user.still_signed_in(&self.state).await.unwrap_or(false) {
+                            return None;
+                        }
+                    }
+                    continue;
+                }
+            };
+            match next {
                 Ok(e) if e.id != 0 && e.id <= self.last_seen => continue,
                 Ok(e) => {
                     let me = self.access.user_id;
@@ -144,6 +166,7 @@ pub async fn stream(
     headers: HeaderMap,
     ApiQuery(p): ApiQuery<EventParams>,
 ) -> AppResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+    let auth_seen = state.store.auth_generation();
     let access = user.access(&state).await?;
     let header_id = match headers.get("last-event-id") {
         Some(v) => Some(
@@ -200,6 +223,9 @@ pub async fn stream(
         access,
         state: state.clone(),
         last_seen,
+        user,
+        auth_seen,
+        check: tokio::time::interval(CREDENTIAL_CHECK),
     };
     let live = stream::unfold(follower, |mut f| async move {
         let item = f.next().await?;

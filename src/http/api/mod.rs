@@ -49,7 +49,8 @@ pub fn routes(
             session::sign_in,
             session::sign_out
         ))
-        .routes(routes!(session::create_token))
+        .routes(routes!(session::create_token, session::list_tokens))
+        .routes(routes!(session::revoke_token))
         .routes(routes!(setup::status, setup::create_first_admin))
         .routes(routes!(users::me))
         .routes(routes!(password_resets::request))

@@ -13,7 +13,7 @@ use super::users::{Me, UserView};
 use crate::auth::{self, CurrentUser, SESSION_COOKIE, SESSION_DAYS};
 use crate::domain::{Session, DAY_MS};
 use crate::error::{AppError, AppResult, ErrorBody};
-use crate::http::ApiJson;
+use crate::http::{ApiJson, ApiPath};
 use crate::state::AppState;
 use crate::store::{assignment, users};
 
@@ -203,4 +203,60 @@ pub async fn create_token(
             token,
         }),
     ))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenView {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenList {
+    pub items: Vec<TokenView>,
+}
+
+/// The signed-in user's API tokens (never the tokens themselves: only their hashes are kept).
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "session",
+    responses((status = 200, body = TokenList), (status = 401, body = ErrorBody)))]
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> AppResult<Json<TokenList>> {
+    let uid = user.user.id;
+    let tokens = state
+        .store
+        .read(move |txn| users::tokens_of(txn, uid))
+        .await?;
+    Ok(Json(TokenList {
+        items: tokens
+            .iter()
+            .map(|t| TokenView {
+                id: t.id.to_string(),
+                name: t.name.clone(),
+                created_at: super::ts(t.created_at),
+            })
+            .collect(),
+    }))
+}
+
+/// Revokes one of the signed-in user's API tokens: the next request with it is refused.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "session", params(("id" = String, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<u64>,
+) -> AppResult<StatusCode> {
+    let uid = user.user.id;
+    let found = state
+        .store
+        .write(move |txn, _| users::revoke_token(txn, uid, id))
+        .await?;
+    if found {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::not_found("token"))
+    }
 }

@@ -275,12 +275,15 @@ pub async fn update(
         .as_deref()
         .map(validate_language)
         .transpose()?;
-    if body.password.is_some() && id == user.user.id {
+    // A stolen session must not become a takeover: one's own password or email (where reset
+    // links go) changes only with the current password.
+    let new_email = email.as_ref().is_some_and(|e| *e != user.user.email);
+    if (body.password.is_some() || new_email) && id == user.user.id {
         let current = body.current_password.clone().ok_or_else(|| {
             AppError::invalid(
                 "current_password",
                 "required",
-                "changing your password needs your current password",
+                "changing your email or password needs your current password",
             )
         })?;
         let ok = auth::verify_password_limited(
@@ -305,7 +308,7 @@ pub async fn update(
         None => None,
     };
     let (signature, avatar, role) = (body.signature.clone(), body.avatar_url.clone(), body.role);
-    // A new password signs the user out everywhere else.
+    // A new password signs the user out everywhere else and ends their API tokens.
     let keep_session = if id == user.user.id {
         user.session_hash.clone()
     } else {
@@ -334,6 +337,7 @@ pub async fn update(
             if let Some(h) = &password_hash {
                 after.password_hash = h.clone();
                 users::end_sessions(txn, id, keep_session.as_deref())?;
+                users::end_tokens(txn, id)?;
             }
             if let Some(r) = role {
                 after.role = r;
