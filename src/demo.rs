@@ -10,7 +10,6 @@ use crate::domain::rut::Rut;
 use crate::domain::*;
 use crate::error::AppResult;
 use crate::store::contacts::ContactFacts;
-use crate::store::tables::*;
 use crate::store::tickets::{self, Access, Inbound, Reply, TicketPatch};
 use crate::store::{accounts, catalog, users, Store};
 
@@ -196,20 +195,20 @@ pub fn fill(store: &Store) -> AppResult<()> {
     let label_ids: Vec<u64> = store.write_blocking(move |txn, fx| {
         let mut ids = Vec::new();
         for (name, color) in [("Despacho", "#1f6feb"), ("Cambio", "#8250df"), ("Reclamo", "#cf222e"), ("Concurso", "#bf8700"), ("Factura", "#1a7f37")] {
-            let id = catalog::new_id(txn, LABEL_ID_TO_LABEL)?;
+            let id = catalog::new_id::<Label>(txn)?;
             let l = Label { id, name: name.into(), color: Some(color.into()) };
-            catalog::put(txn, fx, LABEL_ID_TO_LABEL, "label", id, &l)?;
+            catalog::put(txn, fx, id, &l)?;
             ids.push(id);
         }
-        let team = Team { id: catalog::new_id(txn, TEAM_ID_TO_TEAM)?, name: "Postventa".into(), members: team_members.clone() };
-        catalog::put(txn, fx, TEAM_ID_TO_TEAM, "team", team.id, &team)?;
+        let team = Team { id: catalog::new_id::<Team>(txn)?, name: "Postventa".into(), members: team_members.clone() };
+        catalog::put(txn, fx, team.id, &team)?;
         for (title, shortcut, text) in [
             ("Saludo", "hola", "¡Hola {{customer.name}}! Gracias por escribirnos, ¿en qué te podemos ayudar?"),
             ("Seguimiento de envío", "envio", "Hola {{customer.name}}, tu pedido está en camino. Puedes seguirlo con el número de seguimiento que te enviamos por correo."),
             ("Despedida", "chao", "¡Que tengas un excelente día, {{customer.name}}! Cualquier otra consulta, aquí estamos."),
         ] {
-            let c = CannedResponse { id: catalog::new_id(txn, CANNED_ID_TO_CANNED)?, title: title.into(), shortcut: Some(shortcut.into()), text: text.into() };
-            catalog::put(txn, fx, CANNED_ID_TO_CANNED, "canned_response", c.id, &c)?;
+            let c = CannedResponse { id: catalog::new_id::<CannedResponse>(txn)?, title: title.into(), shortcut: Some(shortcut.into()), text: text.into() };
+            catalog::put(txn, fx, c.id, &c)?;
         }
         Ok(ids)
     })?;
@@ -351,7 +350,7 @@ struct Plan {
 impl Plan {
     fn apply(
         &self,
-        txn: &redb::WriteTransaction,
+        txn: &crate::store::WriteTransaction,
         fx: &mut crate::store::Effects,
         admin: &Access,
     ) -> AppResult<()> {

@@ -119,15 +119,7 @@ macro_rules! storage_error {
         }
     )*};
 }
-storage_error!(
-    redb::Error,
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError,
-    std::io::Error
-);
+storage_error!(std::io::Error);
 
 impl From<tantivy::TantivyError> for AppError {
     fn from(e: tantivy::TantivyError) -> Self {

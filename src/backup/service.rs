@@ -79,15 +79,15 @@ const RECORD_KEY: &str = "last_backup";
 mod store_meta {
     use super::{Stored, RECORD_KEY};
     use crate::error::AppResult;
-    use crate::store::{codec, meta_get, meta_put};
+    use crate::store::{codec, meta_get, meta_put, ReadTransaction, WriteTransaction};
 
-    pub fn get(txn: &redb::ReadTransaction) -> AppResult<Option<Stored>> {
+    pub fn get(txn: &ReadTransaction) -> AppResult<Option<Stored>> {
         meta_get(txn, RECORD_KEY)?
             .map(|bytes| codec::decode(&bytes))
             .transpose()
     }
 
-    pub fn put(txn: &redb::WriteTransaction, record: &Stored) -> AppResult<()> {
+    pub fn put(txn: &WriteTransaction, record: &Stored) -> AppResult<()> {
         meta_put(txn, RECORD_KEY, &codec::encode(record)?)
     }
 }

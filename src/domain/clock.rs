@@ -15,6 +15,7 @@ pub trait Clock: Send + Sync + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods)] // this is the clock
     fn now_ms(&self) -> Millis {
         chrono::Utc::now().timestamp_millis()
     }

@@ -65,7 +65,7 @@ async fn send_one(store: &Store, out: &mail_store::Outgoing) -> Result<(), smtp:
 /// Queues a system mail (reset link, invitation, escalation, notification) in the caller's
 /// transaction. False when no email account can send it: nothing is queued (logged).
 pub fn queue_system(
-    txn: &redb::WriteTransaction,
+    txn: &crate::store::WriteTransaction,
     mail: SystemMail,
     now: Millis,
 ) -> AppResult<bool> {

@@ -1,7 +1,7 @@
 //! OPS-6 notifications by mail, queued in the transaction of the change that causes them:
 //! an agent mentioned in a comment, a ticket assigned to an agent by someone else.
 
-use redb::WriteTransaction;
+use crate::store::WriteTransaction;
 
 use crate::domain::{Millis, Ticket};
 use crate::error::AppResult;

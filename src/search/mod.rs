@@ -24,8 +24,8 @@ use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocumen
 use crate::domain::rut::Rut;
 use crate::domain::{Contact, Event, Message};
 use crate::error::{AppError, AppResult};
-use crate::store::tables::*;
-use crate::store::{codec, Store};
+
+use crate::store::Store;
 
 /// Bump when the schema or analysis changes: the index is then rebuilt at start.
 const LAYOUT: u32 = 1;
@@ -358,25 +358,18 @@ impl Indexer {
     /// Indexes what these events touched, reading the records in one read transaction.
     fn apply(&mut self, events: &[Arc<Event>]) -> AppResult<()> {
         let (contacts, messages) = self.store.read_blocking(|txn| {
-            let ct = txn.open_table(CONTACT_ID_TO_CONTACT)?;
-            let mt = txn.open_table(MESSAGE_ID_TO_MESSAGE)?;
+            let look = crate::store::lookup::Lookup::new(txn)?;
             let mut contacts = Vec::new();
             let mut messages = Vec::new();
             for e in events {
                 match e.kind.as_str() {
                     "contact.created" | "contact.updated" => {
-                        if let Some(c) = e
-                            .contact_id
-                            .and_then(|id| codec::get::<Contact>(&ct, id).transpose())
-                        {
+                        if let Some(c) = e.contact_id.and_then(|id| look.contact(id).transpose()) {
                             contacts.push(c?);
                         }
                     }
                     "message.created" => {
-                        if let Some(m) = e
-                            .message_id
-                            .and_then(|id| codec::get::<Message>(&mt, id).transpose())
-                        {
+                        if let Some(m) = e.message_id.and_then(|id| look.message(id).transpose()) {
                             messages.push(m?);
                         }
                     }
@@ -436,14 +429,9 @@ impl Indexer {
         let mut count = 0u64;
         let mut cursor = 0u64;
         loop {
-            let chunk: Vec<Contact> = self.store.read_blocking(|txn| {
-                let t = txn.open_table(CONTACT_ID_TO_CONTACT)?;
-                let mut out = Vec::new();
-                for row in t.range(cursor + 1..)?.take(10_000) {
-                    out.push(codec::decode(row?.1.value())?);
-                }
-                Ok(out)
-            })?;
+            let chunk: Vec<Contact> = self
+                .store
+                .read_blocking(|txn| crate::store::lookup::contacts_after(txn, cursor, 10_000))?;
             let Some(tail) = chunk.last().map(|c| c.id) else {
                 break;
             };
@@ -455,14 +443,9 @@ impl Indexer {
         }
         cursor = 0;
         loop {
-            let chunk: Vec<Message> = self.store.read_blocking(|txn| {
-                let t = txn.open_table(MESSAGE_ID_TO_MESSAGE)?;
-                let mut out = Vec::new();
-                for row in t.range(cursor + 1..)?.take(10_000) {
-                    out.push(codec::decode(row?.1.value())?);
-                }
-                Ok(out)
-            })?;
+            let chunk: Vec<Message> = self
+                .store
+                .read_blocking(|txn| crate::store::lookup::messages_after(txn, cursor, 10_000))?;
             let Some(tail) = chunk.last().map(|m| m.id) else {
                 break;
             };

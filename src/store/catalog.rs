@@ -1,66 +1,87 @@
 //! Small admin-managed lists keyed by id (labels, teams, canned responses) and attachment
-//! metadata: the same four operations over different tables.
+//! metadata: the same operations over different tables. Each record type names its table and
+//! event kind (`Listed`), so callers speak in domain types and never see a table.
 
 use redb::{ReadTransaction, TableDefinition, WriteTransaction};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::tables::*;
 use super::{codec, event, next_id, Effects};
+use crate::domain::{Attachment, CannedResponse, Label, Team};
 use crate::error::{AppError, AppResult};
 
-pub type RecordTable = TableDefinition<'static, u64, &'static [u8]>;
+type RecordTable = TableDefinition<'static, u64, &'static [u8]>;
 
-pub fn list<T: DeserializeOwned>(txn: &ReadTransaction, table: RecordTable) -> AppResult<Vec<T>> {
-    codec::all(&txn.open_table(table)?)
+/// A record kept in one of the small id-keyed tables.
+pub trait Listed: Serialize + DeserializeOwned {
+    #[doc(hidden)]
+    const TABLE: RecordTable;
+    /// Names its events (`{KIND}.updated`, `{KIND}.deleted`) and its 404.
+    const KIND: &'static str;
 }
 
-pub fn get<T: DeserializeOwned>(
-    txn: &ReadTransaction,
-    table: RecordTable,
-    id: u64,
-) -> AppResult<Option<T>> {
-    codec::get(&txn.open_table(table)?, id)
+impl Listed for Label {
+    const TABLE: RecordTable = LABEL_ID_TO_LABEL;
+    const KIND: &'static str = "label";
 }
 
-pub fn get_w<T: DeserializeOwned>(
-    txn: &WriteTransaction,
-    table: RecordTable,
-    id: u64,
-) -> AppResult<Option<T>> {
-    codec::get(&txn.open_table(table)?, id)
+impl Listed for Team {
+    const TABLE: RecordTable = TEAM_ID_TO_TEAM;
+    const KIND: &'static str = "team";
+}
+
+impl Listed for CannedResponse {
+    const TABLE: RecordTable = CANNED_ID_TO_CANNED;
+    const KIND: &'static str = "canned_response";
+}
+
+impl Listed for Attachment {
+    const TABLE: RecordTable = ATTACHMENT_ID_TO_ATTACHMENT;
+    const KIND: &'static str = "attachment";
+}
+
+pub fn list<T: Listed>(txn: &ReadTransaction) -> AppResult<Vec<T>> {
+    codec::all(&txn.open_table(T::TABLE)?)
+}
+
+pub fn get<T: Listed>(txn: &ReadTransaction, id: u64) -> AppResult<Option<T>> {
+    codec::get(&txn.open_table(T::TABLE)?, id)
+}
+
+pub fn get_w<T: Listed>(txn: &WriteTransaction, id: u64) -> AppResult<Option<T>> {
+    codec::get(&txn.open_table(T::TABLE)?, id)
 }
 
 /// A fresh id from the table's own sequence (named after the table).
-pub fn new_id(txn: &WriteTransaction, table: RecordTable) -> AppResult<u64> {
-    next_id(txn, &format!("{table}"))
+pub fn new_id<T: Listed>(txn: &WriteTransaction) -> AppResult<u64> {
+    next_id(txn, &format!("{}", T::TABLE))
 }
 
 /// Stores a record and announces `{kind}.updated` so open boards refresh their lists.
-pub fn put<T: Serialize>(
+pub fn put<T: Listed>(
     txn: &WriteTransaction,
     fx: &mut Effects,
-    table: RecordTable,
-    kind: &str,
     id: u64,
     record: &T,
 ) -> AppResult<()> {
-    txn.open_table(table)?
-        .insert(id, codec::encode(record)?.as_slice())?;
-    fx.emit(event(&format!("{kind}.updated")));
+    insert(txn, id, record)?;
+    fx.emit(event(&format!("{}.updated", T::KIND)));
     Ok(())
 }
 
-pub fn remove(
-    txn: &WriteTransaction,
-    fx: &mut Effects,
-    table: RecordTable,
-    kind: &str,
-    id: u64,
-) -> AppResult<()> {
-    let existed = txn.open_table(table)?.remove(id)?.is_some();
+/// Stores a record without an event (attachments: their message's event tells).
+pub fn insert<T: Listed>(txn: &WriteTransaction, id: u64, record: &T) -> AppResult<()> {
+    txn.open_table(T::TABLE)?
+        .insert(id, codec::encode(record)?.as_slice())?;
+    Ok(())
+}
+
+pub fn remove<T: Listed>(txn: &WriteTransaction, fx: &mut Effects, id: u64) -> AppResult<()> {
+    let existed = txn.open_table(T::TABLE)?.remove(id)?.is_some();
     if !existed {
-        return Err(AppError::not_found(kind));
+        return Err(AppError::not_found(T::KIND));
     }
-    fx.emit(event(&format!("{kind}.deleted")));
+    fx.emit(event(&format!("{}.deleted", T::KIND)));
     Ok(())
 }

@@ -662,6 +662,8 @@ pub fn rebuild(txn: &redb::WriteTransaction) -> AppResult<u64> {
 }
 
 #[cfg(test)]
+// Tests build their fixtures with their own transactions.
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
     use redb::ReadableDatabase;

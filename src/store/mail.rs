@@ -206,7 +206,7 @@ pub fn insert_parts(
     let mut out = Vec::new();
     for p in parts {
         let a = Attachment {
-            id: super::catalog::new_id(txn, ATTACHMENT_ID_TO_ATTACHMENT)?,
+            id: super::catalog::new_id::<Attachment>(txn)?,
             sha256: p.sha256.clone(),
             name: p.name.clone(),
             size: p.size,

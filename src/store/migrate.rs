@@ -124,10 +124,17 @@ fn v6_to_v7(txn: &WriteTransaction) -> AppResult<()> {
         out
     };
     let tickets = txn.open_table(NUMBER_TO_TICKET)?;
+    let messages = txn.open_table(MESSAGE_ID_TO_MESSAGE)?;
     for o in other {
         let (Some(message_id), Some(number)) = (o.message_id, o.ticket_number) else {
             continue;
         };
+        // Answers that already read sent (the old demo's history) have nothing left to send.
+        let waiting = super::codec::get::<crate::domain::Message>(&messages, message_id)?
+            .is_some_and(|m| m.status == crate::domain::DeliveryStatus::Queued);
+        if !waiting {
+            continue;
+        }
         let Some(ticket) = super::codec::get::<Ticket>(&tickets, number)? else {
             continue;
         };
@@ -146,7 +153,7 @@ fn v6_to_v7(txn: &WriteTransaction) -> AppResult<()> {
         };
         rows.push(((0, o.created_at.max(0) as u64, row.id), row));
     }
-    drop(tickets);
+    drop((tickets, messages));
     let moved = rows.len();
     let mut table = txn.open_table(OUTBOX_DUE_TO_ROW)?;
     for (key, row) in rows {
@@ -222,6 +229,7 @@ pub fn set_version(txn: &WriteTransaction, v: u64) -> AppResult<()> {
     Ok(())
 }
 
+#[allow(clippy::disallowed_methods)] // the schema is migrated at open, before the writer starts
 pub fn migrate(db: &Database) -> AppResult<()> {
     let txn = db.begin_write()?;
     create_all(&txn)?;
@@ -259,6 +267,8 @@ pub fn migrate(db: &Database) -> AppResult<()> {
 }
 
 #[cfg(test)]
+// Tests build their fixtures with their own transactions.
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
     use crate::domain::ticket::{new_ticket, NewTicket};
@@ -408,16 +418,40 @@ mod tests {
                 t.insert(i as u64 + 1, codec::encode(item).unwrap().as_slice())
                     .unwrap();
             }
-            let chat = v6::OutboxItem {
-                message_id: Some(90),
-                ticket_number: Some(9),
-                attempts: 0,
-                created_at: 7_000,
-            };
-            txn.open_table(v6::OUTBOX)
-                .unwrap()
-                .insert(1, codec::encode(&chat).unwrap().as_slice())
-                .unwrap();
+            // A web chat answer waiting, and one the old demo left behind already sent.
+            for (id, status) in [(90, DeliveryStatus::Queued), (91, DeliveryStatus::Sent)] {
+                let m = Message {
+                    id,
+                    ticket_number: 9,
+                    direction: Direction::Outbound,
+                    public: false,
+                    contact_id: None,
+                    user_id: Some(1),
+                    text: "respuesta".into(),
+                    attachments: vec![],
+                    reply_to: None,
+                    external_id: None,
+                    status,
+                    created_at: 7_000,
+                    opened_ticket: false,
+                    status_detail: None,
+                    mail: None,
+                };
+                txn.open_table(MESSAGE_ID_TO_MESSAGE)
+                    .unwrap()
+                    .insert(id, codec::encode(&m).unwrap().as_slice())
+                    .unwrap();
+                let chat = v6::OutboxItem {
+                    message_id: Some(id),
+                    ticket_number: Some(9),
+                    attempts: 0,
+                    created_at: 7_000,
+                };
+                txn.open_table(v6::OUTBOX)
+                    .unwrap()
+                    .insert(id, codec::encode(&chat).unwrap().as_slice())
+                    .unwrap();
+            }
         }
         txn.commit().unwrap();
         migrate(&db).unwrap();

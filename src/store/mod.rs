@@ -9,10 +9,11 @@ pub mod chat;
 pub mod codec;
 pub mod contacts;
 pub mod index;
+pub mod lookup;
 pub mod mail;
 pub mod migrate;
 pub mod outbox;
-pub mod tables;
+mod tables;
 pub mod tickets;
 pub mod upgrade;
 pub mod users;
@@ -21,7 +22,10 @@ pub mod writer;
 use std::path::Path;
 use std::sync::Arc;
 
-use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{Database, ReadableDatabase, ReadableTable};
+/// The store's transactions, as store operations receive them. Code outside `store` only
+/// passes them on to those operations: the tables are private to this module.
+pub use redb::{ReadTransaction, WriteTransaction};
 
 use crate::domain::{Clock, Event};
 use crate::error::{AppError, AppResult};
@@ -221,6 +225,7 @@ pub fn open_for_snapshot(data_dir: &Path) -> AppResult<Option<Database>> {
 /// commit) and compact. A table this build does not know makes it fail rather than leave
 /// something out. `stop` is asked every few thousand rows: a server that is stopping must not
 /// wait for the copy of a large store (it holds the database open).
+#[allow(clippy::disallowed_methods)] // a backup copies into its own new file, not the live store
 pub fn snapshot_database(db: &Database, dest: &Path, stop: &dyn Fn() -> bool) -> AppResult<u64> {
     use redb::TableHandle;
 
@@ -412,6 +417,8 @@ pub fn event(kind: &str) -> Event {
 }
 
 #[cfg(test)]
+// Tests build their fixtures with their own transactions.
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
 
@@ -444,3 +451,39 @@ mod tests {
         assert_eq!(err.code, "stopping");
     }
 }
+
+/// One durable redb transaction per message, for `seconds`, in a fresh file at `path`: the
+/// baseline rate (messages per second) the group commit must beat (`atiende bench`).
+#[allow(clippy::disallowed_methods)] // the bench baseline measures one transaction per message in its own file
+pub fn baseline_rate(path: &Path, seconds: f64) -> AppResult<f64> {
+    const T: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("baseline");
+    let db = Database::create(path)?;
+    let payload = vec![7u8; 300];
+    let started = std::time::Instant::now();
+    let mut n = 0u64;
+    while started.elapsed().as_secs_f64() < seconds {
+        let txn = db.begin_write()?;
+        txn.open_table(T)?.insert(n, payload.as_slice())?;
+        txn.commit()?;
+        n += 1;
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+macro_rules! storage_error {
+    ($($ty:ty),*) => {$(
+        impl From<$ty> for AppError {
+            fn from(e: $ty) -> Self {
+                AppError::internal(format!("storage: {e}"))
+            }
+        }
+    )*};
+}
+storage_error!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);

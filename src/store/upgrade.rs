@@ -115,6 +115,7 @@ fn upgrade_v2(path: &Path, cache_bytes: usize) -> Result<(), OpenError> {
 }
 
 /// Step 1, with redb 2.
+#[allow(clippy::disallowed_methods)] // an old file is upgraded at open, before the writer starts
 fn stage_tuple_tables(db: &redb2::Database) -> AppResult<()> {
     use redb2::{ReadableTable as _, TableHandle as _};
     const OLD_AGENTS: redb2::TableDefinition<u64, (u32, u32, bool, &str)> =
@@ -164,6 +165,7 @@ fn stage_tuple_tables(db: &redb2::Database) -> AppResult<()> {
 
 /// Step 3: staged rows back into their tables, in redb 4's encoding. Nothing to do (one
 /// read of the table list) once an upgrade is complete.
+#[allow(clippy::disallowed_methods)] // an old file is upgraded at open, before the writer starts
 fn restore_staged(db: &Database) -> AppResult<()> {
     const STAGE_AGENTS: redb::TableDefinition<u64, &[u8]> =
         redb::TableDefinition::new(STAGED_AGENTS);
@@ -229,6 +231,8 @@ fn decode_auto_replied(bytes: &[u8]) -> AppResult<(u64, String)> {
 }
 
 #[cfg(test)]
+// Tests build their fixtures with their own transactions.
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
     use redb::ReadableTableMetadata;

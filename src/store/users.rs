@@ -35,6 +35,10 @@ pub fn count(txn: &ReadTransaction) -> AppResult<u64> {
     Ok(txn.open_table(USER_ID_TO_USER)?.len()?)
 }
 
+pub fn count_w(txn: &WriteTransaction) -> AppResult<u64> {
+    Ok(txn.open_table(USER_ID_TO_USER)?.len()?)
+}
+
 pub struct NewUser {
     pub email: String,
     pub name: String,

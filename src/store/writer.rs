@@ -177,6 +177,7 @@ fn writer_loop(
     tracing::debug!("writer stopped: queue closed");
 }
 
+#[allow(clippy::disallowed_methods)] // this is the writer
 fn commit_group(
     db: &Database,
     mut pending: Vec<Box<dyn Op>>,
@@ -321,6 +322,8 @@ fn persist_events(
 }
 
 #[cfg(test)]
+// Tests build their fixtures with their own transactions.
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
     use crate::domain::SystemClock;

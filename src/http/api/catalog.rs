@@ -14,7 +14,6 @@ use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::{ApiJson, ApiPath};
 use crate::state::AppState;
 use crate::store::catalog;
-use crate::store::tables::*;
 
 #[derive(Serialize, ToSchema)]
 pub struct LabelView {
@@ -64,10 +63,7 @@ pub async fn list_labels(
     State(state): State<AppState>,
     _user: CurrentUser,
 ) -> AppResult<Json<Page<LabelView>>> {
-    let all: Vec<Label> = state
-        .store
-        .read(|txn| catalog::list(txn, LABEL_ID_TO_LABEL))
-        .await?;
+    let all: Vec<Label> = state.store.read(catalog::list::<Label>).await?;
     Ok(Json(Page {
         items: all.iter().map(LabelView::from).collect(),
         next_cursor: None,
@@ -88,11 +84,11 @@ pub async fn create_label(
         .store
         .write(move |txn, fx| {
             let l = Label {
-                id: catalog::new_id(txn, LABEL_ID_TO_LABEL)?,
+                id: catalog::new_id::<Label>(txn)?,
                 name: name.clone(),
                 color: color.clone(),
             };
-            catalog::put(txn, fx, LABEL_ID_TO_LABEL, "label", l.id, &l)?;
+            catalog::put(txn, fx, l.id, &l)?;
             Ok(l)
         })
         .await?;
@@ -121,15 +117,15 @@ pub async fn update_label(
     let label = state
         .store
         .write(move |txn, fx| {
-            let mut l: Label = catalog::get_w(txn, LABEL_ID_TO_LABEL, id)?
-                .ok_or_else(|| AppError::not_found("label"))?;
+            let mut l: Label =
+                catalog::get_w::<Label>(txn, id)?.ok_or_else(|| AppError::not_found("label"))?;
             if let Some(n) = &name {
                 l.name = n.clone();
             }
             if let Some(c) = &color {
                 l.color = c.clone();
             }
-            catalog::put(txn, fx, LABEL_ID_TO_LABEL, "label", id, &l)?;
+            catalog::put(txn, fx, id, &l)?;
             Ok(l)
         })
         .await?;
@@ -146,7 +142,7 @@ pub async fn delete_label(
     user.require_admin()?;
     state
         .store
-        .write(move |txn, fx| catalog::remove(txn, fx, LABEL_ID_TO_LABEL, "label", id))
+        .write(move |txn, fx| catalog::remove::<Label>(txn, fx, id))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -189,7 +185,7 @@ fn member_ids(m: &Option<Vec<String>>) -> AppResult<Option<Vec<u64>>> {
         .transpose()
 }
 
-fn check_members(txn: &redb::WriteTransaction, ids: &[u64]) -> AppResult<()> {
+fn check_members(txn: &crate::store::WriteTransaction, ids: &[u64]) -> AppResult<()> {
     for id in ids {
         if crate::store::users::get_w(txn, *id)?.is_none() {
             return Err(AppError::invalid(
@@ -207,10 +203,7 @@ pub async fn list_teams(
     State(state): State<AppState>,
     _user: CurrentUser,
 ) -> AppResult<Json<Page<TeamView>>> {
-    let all: Vec<Team> = state
-        .store
-        .read(|txn| catalog::list(txn, TEAM_ID_TO_TEAM))
-        .await?;
+    let all: Vec<Team> = state.store.read(catalog::list::<Team>).await?;
     Ok(Json(Page {
         items: all.iter().map(TeamView::from).collect(),
         next_cursor: None,
@@ -232,11 +225,11 @@ pub async fn create_team(
         .write(move |txn, fx| {
             check_members(txn, &members)?;
             let t = Team {
-                id: catalog::new_id(txn, TEAM_ID_TO_TEAM)?,
+                id: catalog::new_id::<Team>(txn)?,
                 name: name.clone(),
                 members: members.clone(),
             };
-            catalog::put(txn, fx, TEAM_ID_TO_TEAM, "team", t.id, &t)?;
+            catalog::put(txn, fx, t.id, &t)?;
             Ok(t)
         })
         .await?;
@@ -261,8 +254,8 @@ pub async fn update_team(
     let team = state
         .store
         .write(move |txn, fx| {
-            let mut t: Team = catalog::get_w(txn, TEAM_ID_TO_TEAM, id)?
-                .ok_or_else(|| AppError::not_found("team"))?;
+            let mut t: Team =
+                catalog::get_w::<Team>(txn, id)?.ok_or_else(|| AppError::not_found("team"))?;
             if let Some(n) = &name {
                 t.name = n.clone();
             }
@@ -270,7 +263,7 @@ pub async fn update_team(
                 check_members(txn, m)?;
                 t.members = m.clone();
             }
-            catalog::put(txn, fx, TEAM_ID_TO_TEAM, "team", id, &t)?;
+            catalog::put(txn, fx, id, &t)?;
             Ok(t)
         })
         .await?;
@@ -287,7 +280,7 @@ pub async fn delete_team(
     user.require_admin()?;
     state
         .store
-        .write(move |txn, fx| catalog::remove(txn, fx, TEAM_ID_TO_TEAM, "team", id))
+        .write(move |txn, fx| catalog::remove::<Team>(txn, fx, id))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -325,10 +318,7 @@ pub async fn list_canned(
     State(state): State<AppState>,
     _user: CurrentUser,
 ) -> AppResult<Json<Page<CannedView>>> {
-    let all: Vec<CannedResponse> = state
-        .store
-        .read(|txn| catalog::list(txn, CANNED_ID_TO_CANNED))
-        .await?;
+    let all: Vec<CannedResponse> = state.store.read(catalog::list::<CannedResponse>).await?;
     Ok(Json(Page {
         items: all.iter().map(CannedView::from).collect(),
         next_cursor: None,
@@ -354,12 +344,12 @@ pub async fn create_canned(
         .store
         .write(move |txn, fx| {
             let c = CannedResponse {
-                id: catalog::new_id(txn, CANNED_ID_TO_CANNED)?,
+                id: catalog::new_id::<CannedResponse>(txn)?,
                 title: title.clone(),
                 shortcut: shortcut.clone(),
                 text: text.clone(),
             };
-            catalog::put(txn, fx, CANNED_ID_TO_CANNED, "canned_response", c.id, &c)?;
+            catalog::put(txn, fx, c.id, &c)?;
             Ok(c)
         })
         .await?;
@@ -389,7 +379,7 @@ pub async fn update_canned(
     let c = state
         .store
         .write(move |txn, fx| {
-            let mut c: CannedResponse = catalog::get_w(txn, CANNED_ID_TO_CANNED, id)?
+            let mut c: CannedResponse = catalog::get_w::<CannedResponse>(txn, id)?
                 .ok_or_else(|| AppError::not_found("canned_response"))?;
             if let Some(t) = &title {
                 c.title = t.clone();
@@ -400,7 +390,7 @@ pub async fn update_canned(
             if let Some(s) = &shortcut {
                 c.shortcut = Some(s.trim().to_string()).filter(|s| !s.is_empty());
             }
-            catalog::put(txn, fx, CANNED_ID_TO_CANNED, "canned_response", id, &c)?;
+            catalog::put(txn, fx, id, &c)?;
             Ok(c)
         })
         .await?;
@@ -417,7 +407,7 @@ pub async fn delete_canned(
     user.require_admin()?;
     state
         .store
-        .write(move |txn, fx| catalog::remove(txn, fx, CANNED_ID_TO_CANNED, "canned_response", id))
+        .write(move |txn, fx| catalog::remove::<CannedResponse>(txn, fx, id))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -95,11 +95,7 @@ pub async fn file(
             let Some(s) = chat::session(txn, &hash)?.filter(|s| s.account_id == id) else {
                 return Ok(None);
             };
-            let Some(a) = crate::store::catalog::get::<crate::domain::Attachment>(
-                txn,
-                crate::store::tables::ATTACHMENT_ID_TO_ATTACHMENT,
-                file,
-            )?
+            let Some(a) = crate::store::catalog::get::<crate::domain::Attachment>(txn, file)?
             else {
                 return Ok(None);
             };
@@ -449,11 +445,9 @@ impl Visitor {
                 .read(move |txn| {
                     let mut out = Vec::new();
                     for id in ids {
-                        if let Some(a) = crate::store::catalog::get::<crate::domain::Attachment>(
-                            txn,
-                            crate::store::tables::ATTACHMENT_ID_TO_ATTACHMENT,
-                            id,
-                        )? {
+                        if let Some(a) =
+                            crate::store::catalog::get::<crate::domain::Attachment>(txn, id)?
+                        {
                             out.push(a);
                         }
                     }
@@ -697,13 +691,7 @@ impl Visitor {
                 let m = self
                     .state
                     .store
-                    .read(move |txn| {
-                        crate::store::catalog::get::<Message>(
-                            txn,
-                            crate::store::tables::MESSAGE_ID_TO_MESSAGE,
-                            id,
-                        )
-                    })
+                    .read(move |txn| crate::store::tickets::message(txn, id))
                     .await?;
                 let Some(m) = m else { return Ok(Vec::new()) };
                 Ok(vec![

@@ -13,7 +13,6 @@ use crate::domain::{Channel, Direction, TicketState};
 use crate::error::{AppResult, ErrorBody};
 use crate::http::ApiQuery;
 use crate::state::AppState;
-use crate::store::tables::CONTACT_ID_TO_CONTACT;
 use crate::store::tickets::{self, MessageQuery};
 
 /// The filters of a message list (also the filters of a message column).
@@ -87,13 +86,13 @@ pub async fn list(
         .store
         .read(move |txn| {
             let (found, next) = tickets::recent_messages(txn, &q, &access)?;
-            let contacts = txn.open_table(CONTACT_ID_TO_CONTACT)?;
+            let look = crate::store::lookup::Lookup::new(txn)?;
             let mut out = Vec::with_capacity(found.len());
             for (m, t) in found {
-                let name =
-                    crate::store::codec::get::<crate::domain::Contact>(&contacts, t.contact_id)?
-                        .map(|c| c.name)
-                        .unwrap_or_default();
+                let name = look
+                    .contact(t.contact_id)?
+                    .map(|c| c.name)
+                    .unwrap_or_default();
                 out.push((m, t, name));
             }
             Ok((out, next))

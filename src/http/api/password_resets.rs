@@ -21,7 +21,7 @@ pub const INVITATION_TTL_MS: Millis = 7 * 24 * HOUR_MS;
 
 /// Creates a link for `user` in the caller's transaction and queues the mail that carries it.
 pub fn mail_link(
-    txn: &redb::WriteTransaction,
+    txn: &crate::store::WriteTransaction,
     user: &User,
     purpose: &str,
     base: &str,

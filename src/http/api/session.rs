@@ -46,7 +46,7 @@ fn session_cookie(state: &AppState, value: &str, max_age: i64) -> String {
 /// Moves the user to the state configured for signing in or out (ASSIGN-4); a configured
 /// state that was deleted since is skipped rather than blocking the sign-in.
 fn apply_configured_state(
-    txn: &redb::WriteTransaction,
+    txn: &crate::store::WriteTransaction,
     fx: &mut crate::store::Effects,
     user_id: u64,
     state: Option<String>,

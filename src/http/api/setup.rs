@@ -15,7 +15,6 @@ use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::ApiJson;
 use crate::state::AppState;
 use crate::store::users;
-use redb::ReadableTableMetadata;
 
 #[derive(Serialize, ToSchema)]
 pub struct SetupStatus {
@@ -90,11 +89,7 @@ pub async fn create_first_admin(
         .store
         .write(move |txn, fx| {
             // Checked inside the write so two racing first-run forms cannot both win.
-            if txn
-                .open_table(crate::store::tables::USER_ID_TO_USER)?
-                .len()?
-                > 0
-            {
+            if users::count_w(txn)? > 0 {
                 return Err(already_set_up());
             }
             users::create(txn, fx, &new, now)

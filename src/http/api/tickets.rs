@@ -17,9 +17,10 @@ use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 use crate::store::index::{Sort, TicketQuery};
-use crate::store::tables::*;
+
+use crate::store::catalog;
+use crate::store::lookup::Lookup;
 use crate::store::tickets::{self, Access, Reply, TicketPatch};
-use crate::store::{catalog, codec};
 
 #[derive(Serialize, ToSchema)]
 pub struct ContactRef {
@@ -66,18 +67,17 @@ pub async fn views(state: &AppState, list: Vec<Ticket>) -> AppResult<Vec<TicketV
     state
         .store
         .read(move |txn| {
-            let contacts = txn.open_table(CONTACT_ID_TO_CONTACT)?;
-            let accounts = txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?;
+            let look = Lookup::new(txn)?;
             let mut names: HashMap<u64, String> = HashMap::new();
             let mut sla: HashMap<u64, Option<i64>> = HashMap::new();
             let mut out = Vec::with_capacity(list.len());
             for t in list {
                 if let std::collections::hash_map::Entry::Vacant(e) = names.entry(t.contact_id) {
-                    let c: Option<Contact> = codec::get(&contacts, t.contact_id)?;
+                    let c = look.contact(t.contact_id)?;
                     e.insert(c.map(|c| c.name).unwrap_or_default());
                 }
                 if let std::collections::hash_map::Entry::Vacant(e) = sla.entry(t.account_id) {
-                    let a: Option<Account> = codec::get(&accounts, t.account_id)?;
+                    let a = look.account(t.account_id)?;
                     e.insert(a.and_then(|a| a.sla_minutes()));
                 }
                 let target = sla.get(&t.account_id).copied().flatten();
@@ -495,25 +495,19 @@ pub(super) async fn message_views(
     state
         .store
         .read(move |txn| {
-            let contacts = txn.open_table(CONTACT_ID_TO_CONTACT)?;
-            let users = txn.open_table(USER_ID_TO_USER)?;
-            let atts = txn.open_table(ATTACHMENT_ID_TO_ATTACHMENT)?;
+            let look = Lookup::new(txn)?;
             let mut out = Vec::with_capacity(list.len());
             for m in list {
                 let author = match (m.contact_id, m.user_id) {
                     (Some(c), _) => Author {
                         kind: "contact".into(),
                         id: Some(id_str(c)),
-                        name: codec::get::<Contact>(&contacts, c)?
-                            .map(|c| c.name)
-                            .unwrap_or_default(),
+                        name: look.contact(c)?.map(|c| c.name).unwrap_or_default(),
                     },
                     (None, Some(u)) => Author {
                         kind: "user".into(),
                         id: Some(id_str(u)),
-                        name: codec::get::<User>(&users, u)?
-                            .map(|u| u.name)
-                            .unwrap_or_default(),
+                        name: look.user(u)?.map(|u| u.name).unwrap_or_default(),
                     },
                     (None, None) => Author {
                         kind: "system".into(),
@@ -523,7 +517,7 @@ pub(super) async fn message_views(
                 };
                 let mut attachments = Vec::new();
                 for a in &m.attachments {
-                    if let Some(att) = codec::get::<Attachment>(&atts, *a)? {
+                    if let Some(att) = look.attachment(*a)? {
                         attachments.push(AttachmentView::from(&att));
                     }
                 }
@@ -1003,7 +997,7 @@ pub async fn bulk(
         .store
         .write(move |txn, fx| {
             if let Some(l) = label {
-                if catalog::get_w::<Label>(txn, LABEL_ID_TO_LABEL, l)?.is_none() {
+                if catalog::get_w::<Label>(txn, l)?.is_none() {
                     return Err(AppError::invalid(
                         "label_id",
                         "unknown_label",

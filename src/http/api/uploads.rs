@@ -12,7 +12,6 @@ use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::ApiPath;
 use crate::state::AppState;
 use crate::store::catalog;
-use crate::store::tables::ATTACHMENT_ID_TO_ATTACHMENT;
 
 /// Types a browser may render inline from our origin without running anything.
 const INLINE_TYPES: [&str; 6] = [
@@ -86,7 +85,7 @@ pub async fn upload(
         .store
         .write(move |txn, _| {
             let a = Attachment {
-                id: catalog::new_id(txn, ATTACHMENT_ID_TO_ATTACHMENT)?,
+                id: catalog::new_id::<Attachment>(txn)?,
                 sha256: sha.clone(),
                 name: name.clone(),
                 size,
@@ -95,8 +94,7 @@ pub async fn upload(
                 created_at: now,
                 ticket_number: None,
             };
-            txn.open_table(ATTACHMENT_ID_TO_ATTACHMENT)?
-                .insert(a.id, crate::store::codec::encode(&a)?.as_slice())?;
+            catalog::insert(txn, a.id, &a)?;
             Ok(a)
         })
         .await?;
@@ -115,7 +113,7 @@ pub async fn download(
     let att = state
         .store
         .read(move |txn| {
-            let Some(a) = catalog::get::<Attachment>(txn, ATTACHMENT_ID_TO_ATTACHMENT, id)? else {
+            let Some(a) = catalog::get::<Attachment>(txn, id)? else {
                 return Ok(None);
             };
             let allowed = access.visible.is_none()
