@@ -379,7 +379,6 @@ impl Plan {
             sent_at: Some(at),
             uploader: None,
             thread: tickets::Thread::ByContact,
-            mail: None,
         };
         let got = tickets::ingest(
             txn,

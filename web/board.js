@@ -1,10 +1,10 @@
 // The board (BOARD-1..4): the user's own columns of tickets, saved on the server, updated live.
 import { html, useEffect, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
-import { api, beep, byId, CHANNEL_ICONS, initials, query, refs, since, slaLevel, t, useEvents, useTick } from './lib.js';
+import { api, beep, byId, CHANNEL_ICONS, EVENT, initials, query, refs, since, slaLevel, STREAM, t, useEvents, useTick } from './lib.js';
 import { ColumnEditor } from './column-editor.js';
 
 const PAGE = 30;
-const LIVE = new Set(['ticket.created', 'ticket.updated', 'message.created', 'reset']);
+const LIVE = new Set([EVENT.TICKET_CREATED, EVENT.TICKET_UPDATED, EVENT.MESSAGE_CREATED, STREAM.RESET]);
 
 function defaultColumns() {
   return [

@@ -1,5 +1,6 @@
 // Shared pieces of the agent app: API calls, translations, reference data, live events.
 import { useEffect, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
+import { EVENT, STREAM } from './events.js';
 
 // ---------- translations ----------
 let strings = {};
@@ -145,9 +146,12 @@ export function beep() {
 // ---------- live events (one EventSource for the whole app) ----------
 const listeners = new Set();
 let source = null;
-export const LIVE_KINDS = ['ticket.created', 'ticket.updated', 'message.created', 'message.updated', 'comment.created',
-  'mention.created', 'presence.changed', 'ticket.viewing', 'ticket.typing', 'ticket.left', 'visitor.typing', 'reset'];
-export const PRESENCE_KINDS = new Set(['ticket.viewing', 'ticket.typing', 'ticket.left', 'visitor.typing']);
+// The event names come from the server's own list (domain::events), never retyped here.
+export { EVENT, STREAM };
+export const LIVE_KINDS = [EVENT.TICKET_CREATED, EVENT.TICKET_UPDATED, EVENT.MESSAGE_CREATED, EVENT.MESSAGE_UPDATED,
+  EVENT.COMMENT_CREATED, EVENT.MENTION_CREATED, EVENT.PRESENCE_CHANGED, EVENT.TICKET_VIEWING, EVENT.TICKET_TYPING,
+  EVENT.TICKET_LEFT, EVENT.VISITOR_TYPING, STREAM.RESET];
+export const PRESENCE_KINDS = new Set([EVENT.TICKET_VIEWING, EVENT.TICKET_TYPING, EVENT.TICKET_LEFT, EVENT.VISITOR_TYPING]);
 
 let lastEventId = null;
 let retry = null;
@@ -157,16 +161,16 @@ export function startEvents() {
   if (source) return;
   // After a closed stream, resume after the last event seen: the server replays what was missed.
   source = new EventSource(lastEventId ? `/api/v1/events?last_event_id=${lastEventId}` : '/api/v1/events');
-  source.addEventListener('ready', (ev) => { lastEventId = ev.data; });
+  source.addEventListener(STREAM.READY, (ev) => { lastEventId = ev.data; });
   for (const kind of LIVE_KINDS) {
     source.addEventListener(kind, (ev) => {
-      if (kind === 'reset') { lastEventId = ev.data; dispatch(kind, {}); return; }
+      if (kind === STREAM.RESET) { lastEventId = ev.data; dispatch(kind, {}); return; }
       if (ev.lastEventId) lastEventId = ev.lastEventId;
       dispatch(kind, JSON.parse(ev.data));
     });
   }
   // The server dropped events for this slow stream: reconnect and have them replayed.
-  source.addEventListener('lagged', () => { stopStream(); startEvents(); });
+  source.addEventListener(STREAM.LAGGED, () => { stopStream(); startEvents(); });
   source.onerror = () => {
     // While CONNECTING the browser retries by itself; CLOSED (a 401, a 502…) is final.
     if (!source || source.readyState !== EventSource.CLOSED) return;

@@ -1,6 +1,6 @@
 // The ticket view (TICK-*): conversation, reply box, actions and the side tabs.
 import { html, useEffect, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
-import { api, byId, CHANNEL_ICONS, PRESENCE_KINDS, refs, t, useEvents, useTick, when } from './lib.js';
+import { api, byId, CHANNEL_ICONS, EVENT, PRESENCE_KINDS, refs, STREAM, t, useEvents, useTick, when } from './lib.js';
 import { Composer } from './composer.js';
 import { SidePanel } from './ticket-tabs.js';
 import { Dialog } from './dialog.js';
@@ -38,7 +38,7 @@ export function TicketView({ number, me }) {
   useEvents((kind, ev) => {
     if (PRESENCE_KINDS.has(kind)) return;
     // One action brings several events (ticket.updated, message.created…): load once.
-    if (kind === 'reset' || ev.ticket_number === number) {
+    if (kind === STREAM.RESET || ev.ticket_number === number) {
       clearTimeout(later.current);
       later.current = setTimeout(() => { load(); setBump((b) => b + 1); }, 150);
     }
@@ -138,19 +138,19 @@ function usePresence(number, me) {
   useEvents((kind, ev) => {
     if (!PRESENCE_KINDS.has(kind) || ev.ticket_number !== number || ev.user_id === me.id) return;
     const now = Date.now();
-    if (kind === 'visitor.typing') {
+    if (kind === EVENT.VISITOR_TYPING) {
       // The web chat visitor is typing (they have no user id).
       setSeen((s) => ({ ...s, customer: { until: now + 6000, typingUntil: now + 6000, customer: true } }));
       return;
     }
     setSeen((s) => {
       const next = { ...s };
-      if (kind === 'ticket.left') delete next[ev.user_id];
-      else next[ev.user_id] = { until: now + 50000, typingUntil: kind === 'ticket.typing' ? now + 6000 : (s[ev.user_id]?.typingUntil ?? 0) };
+      if (kind === EVENT.TICKET_LEFT) delete next[ev.user_id];
+      else next[ev.user_id] = { until: now + 50000, typingUntil: kind === EVENT.TICKET_TYPING ? now + 6000 : (s[ev.user_id]?.typingUntil ?? 0) };
       return next;
     });
     // A newcomer learns who was already here at their next heartbeat; answer at once instead.
-    if (kind === 'ticket.viewing' && !seen[ev.user_id]) sendPresence(number, 'viewing');
+    if (kind === EVENT.TICKET_VIEWING && !seen[ev.user_id]) sendPresence(number, 'viewing');
   }, [number, seen]);
   const now = Date.now();
   return Object.entries(seen).filter(([, v]) => v.until > now).map(([id, v]) => ({ id, typing: v.typingUntil > now, customer: v.customer }));

@@ -138,7 +138,6 @@ fn parse(account_id: u64, body: &[u8]) -> Vec<Inbound> {
             sent_at: None,
             uploader: None,
             thread: Thread::ByContact,
-            mail: None,
         })
         .collect()
 }

@@ -2,12 +2,14 @@
 
 pub mod assign;
 pub mod clock;
+pub mod events;
 pub mod hours;
 pub mod model;
 pub mod rut;
 pub mod ticket;
 
 pub use clock::{Clock, Millis, OffsetClock, SystemClock, DAY_MS};
+pub use events::EventKind;
 pub use model::*;
 
 /// A name or a header value on one line: every run of control characters (CR, LF, tab …)

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 use super::clock::Millis;
+use super::events::EventKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Hash)]
 #[serde(rename_all = "snake_case")]
@@ -491,7 +492,7 @@ impl AssignMode {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Event {
     pub id: u64,
-    pub kind: String,
+    pub kind: EventKind,
     pub at: Millis,
     #[serde(default)]
     pub account_id: Option<u64>,

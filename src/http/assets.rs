@@ -43,6 +43,10 @@ fn compute_build_id() -> String {
         h.update(path.as_bytes());
         h.update(file.metadata.sha256_hash());
     }
+    for (path, body) in generated_modules() {
+        h.update(path.as_bytes());
+        h.update(body.as_bytes());
+    }
     h.finalize()
         .iter()
         .take(6)
@@ -62,6 +66,18 @@ fn build_id() -> String {
 /// The cache-busting URL of an embedded file (pages rendered by the server link to these).
 pub fn url(path: &str) -> String {
     format!("/assets/{}/{path}", build_id())
+}
+
+/// Modules the server writes from its own definitions, so the app never retypes them.
+fn generated_modules() -> [(&'static str, String); 1] {
+    [("events.js", crate::domain::events::browser_module())]
+}
+
+fn generated(path: &str) -> Option<String> {
+    generated_modules()
+        .into_iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, body)| body)
 }
 
 pub(crate) fn file(path: &str) -> Option<rust_embed::EmbeddedFile> {
@@ -97,11 +113,16 @@ async fn asset(Path(path): Path<String>) -> Response {
     let (name, cache) = match path.split_once('/') {
         Some((prefix, rest)) if prefix == id => (rest, "public, max-age=31536000, immutable"),
         // An old or missing build id: serve the current file, but never cache it.
-        Some((prefix, rest)) if prefix.len() == id.len() && file(rest).is_some() => {
+        Some((prefix, rest))
+            if prefix.len() == id.len() && (file(rest).is_some() || generated(rest).is_some()) =>
+        {
             (rest, "no-cache")
         }
         _ => (path.as_str(), "no-cache"),
     };
+    if let Some(body) = generated(name) {
+        return respond(body.into_bytes(), "text/javascript".into(), cache);
+    }
     match file(name) {
         Some(f) => {
             let mime = f.metadata.mimetype().to_string();

@@ -48,7 +48,7 @@ pub fn create(
 pub fn put(txn: &WriteTransaction, fx: &mut Effects, account: &Account) -> AppResult<()> {
     txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?
         .insert(account.id, codec::encode(account)?.as_slice())?;
-    let mut e = event("account.updated");
+    let mut e = event(EventKind::AccountUpdated);
     e.account_id = Some(account.id);
     fx.emit(e);
     Ok(())

@@ -261,7 +261,7 @@ pub fn set_user_state(
         return Ok((after, 0));
     }
     super::users::update(txn, fx, &before, &after)?;
-    let mut e = event("presence.changed");
+    let mut e = event(EventKind::PresenceChanged);
     e.user_id = Some(user_id);
     fx.emit(e);
     let drained = if state.assignable {
@@ -501,7 +501,7 @@ pub fn drain(
                 break;
             }
             super::tickets::save(txn, Some(&before), &t)?;
-            let mut e = event("ticket.updated");
+            let mut e = event(EventKind::TicketUpdated);
             e.ticket_number = Some(t.number);
             e.account_id = Some(t.account_id);
             e.contact_id = Some(t.contact_id);

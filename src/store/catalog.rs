@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::tables::*;
 use super::{codec, event, next_id, Effects};
-use crate::domain::{Attachment, CannedResponse, Label, Team};
+use crate::domain::{Attachment, CannedResponse, EventKind, Label, Team};
 use crate::error::{AppError, AppResult};
 
 type RecordTable = TableDefinition<'static, u64, &'static [u8]>;
@@ -17,28 +17,38 @@ type RecordTable = TableDefinition<'static, u64, &'static [u8]>;
 pub trait Listed: Serialize + DeserializeOwned {
     #[doc(hidden)]
     const TABLE: RecordTable;
-    /// Names its events (`{KIND}.updated`, `{KIND}.deleted`) and its 404.
+    /// Names its 404.
     const KIND: &'static str;
+    const UPDATED: EventKind;
+    const DELETED: EventKind;
 }
 
 impl Listed for Label {
     const TABLE: RecordTable = LABEL_ID_TO_LABEL;
     const KIND: &'static str = "label";
+    const UPDATED: EventKind = EventKind::LabelUpdated;
+    const DELETED: EventKind = EventKind::LabelDeleted;
 }
 
 impl Listed for Team {
     const TABLE: RecordTable = TEAM_ID_TO_TEAM;
     const KIND: &'static str = "team";
+    const UPDATED: EventKind = EventKind::TeamUpdated;
+    const DELETED: EventKind = EventKind::TeamDeleted;
 }
 
 impl Listed for CannedResponse {
     const TABLE: RecordTable = CANNED_ID_TO_CANNED;
     const KIND: &'static str = "canned_response";
+    const UPDATED: EventKind = EventKind::CannedResponseUpdated;
+    const DELETED: EventKind = EventKind::CannedResponseDeleted;
 }
 
 impl Listed for Attachment {
     const TABLE: RecordTable = ATTACHMENT_ID_TO_ATTACHMENT;
     const KIND: &'static str = "attachment";
+    const UPDATED: EventKind = EventKind::AttachmentUpdated;
+    const DELETED: EventKind = EventKind::AttachmentDeleted;
 }
 
 pub fn list<T: Listed>(txn: &ReadTransaction) -> AppResult<Vec<T>> {
@@ -66,7 +76,7 @@ pub fn put<T: Listed>(
     record: &T,
 ) -> AppResult<()> {
     insert(txn, id, record)?;
-    fx.emit(event(&format!("{}.updated", T::KIND)));
+    fx.emit(event(T::UPDATED));
     Ok(())
 }
 
@@ -82,6 +92,6 @@ pub fn remove<T: Listed>(txn: &WriteTransaction, fx: &mut Effects, id: u64) -> A
     if !existed {
         return Err(AppError::not_found(T::KIND));
     }
-    fx.emit(event(&format!("{}.deleted", T::KIND)));
+    fx.emit(event(T::DELETED));
     Ok(())
 }

@@ -16,7 +16,12 @@ pub fn get_w(txn: &WriteTransaction, id: u64) -> AppResult<Option<Contact>> {
     codec::get(&txn.open_table(CONTACT_ID_TO_CONTACT)?, id)
 }
 
-pub fn put(txn: &WriteTransaction, fx: &mut Effects, c: &Contact, kind: &str) -> AppResult<()> {
+pub fn put(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    c: &Contact,
+    kind: EventKind,
+) -> AppResult<()> {
     txn.open_table(CONTACT_ID_TO_CONTACT)?
         .insert(c.id, codec::encode(c)?.as_slice())?;
     let mut e = event(kind);
@@ -154,7 +159,7 @@ fn create_with(
         updated_at: now,
         ..Default::default()
     };
-    put(txn, fx, &c, "contact.created")?;
+    put(txn, fx, &c, EventKind::ContactCreated)?;
     Ok(c)
 }
 
@@ -182,7 +187,7 @@ pub fn for_identity(
         c.rut = c.rut.or_else(|| facts.rut.clone());
         if before != (c.email.clone(), c.phone.clone(), c.rut.clone()) {
             c.updated_at = now;
-            put(txn, fx, &c, "contact.updated")?;
+            put(txn, fx, &c, EventKind::ContactUpdated)?;
         }
         return Ok(c);
     }
@@ -226,7 +231,7 @@ pub fn link(
         };
         c.linked = group.iter().copied().filter(|x| x != id).collect();
         c.updated_at = now;
-        put(txn, fx, &c, "contact.updated")?;
+        put(txn, fx, &c, EventKind::ContactUpdated)?;
         if *id == a {
             result = Some(c);
         }

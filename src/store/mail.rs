@@ -327,9 +327,9 @@ pub fn ingest(
         sent_at: None,
         uploader: None,
         thread,
-        mail: Some(Box::new(meta_of(p, html))),
     };
-    let ingested = tickets::ingest(txn, fx, &inbound, now)?;
+    let meta = meta_of(p, html);
+    let ingested = tickets::ingest_with(txn, fx, &inbound, now, |m| m.mail = Some(Box::new(meta)))?;
     if let Some(id) = &p.message_id {
         remember_mail_id(txn, id, ingested.message_id)?;
     }
@@ -475,7 +475,7 @@ fn attach_bounce(
         // The same report read again is recognised (and skipped) by its Message-ID.
         remember_mail_id(txn, id, report.id)?;
     }
-    let mut e = event("message.updated");
+    let mut e = event(EventKind::MessageUpdated);
     e.ticket_number = Some(ticket.number);
     e.account_id = Some(ticket.account_id);
     e.message_id = Some(original.id);
@@ -499,7 +499,7 @@ fn append_system_message(
     updated.message_count += 1;
     updated.updated_at = updated.updated_at.max(message.created_at);
     tickets::save(txn, Some(ticket), &updated)?;
-    let mut e = event("message.created");
+    let mut e = event(EventKind::MessageCreated);
     e.ticket_number = Some(ticket.number);
     e.account_id = Some(ticket.account_id);
     e.contact_id = Some(ticket.contact_id);

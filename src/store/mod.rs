@@ -403,10 +403,10 @@ pub(crate) mod sequences {
 }
 
 /// An event with only its kind and subject set; the writer fills id and time.
-pub fn event(kind: &str) -> Event {
+pub fn event(kind: crate::domain::EventKind) -> Event {
     Event {
         id: 0,
-        kind: kind.to_string(),
+        kind,
         at: 0,
         account_id: None,
         ticket_number: None,

@@ -110,7 +110,7 @@ pub fn add_history_with(
     Ok(())
 }
 
-fn ticket_event(kind: &str, t: &Ticket) -> Event {
+fn ticket_event(kind: EventKind, t: &Ticket) -> Event {
     let mut e = event(kind);
     e.ticket_number = Some(t.number);
     e.account_id = Some(t.account_id);
@@ -136,7 +136,6 @@ pub struct Inbound {
     /// Which ticket the message belongs to, when the channel knows better than "the contact's
     /// open ticket on the account" (email threading).
     pub thread: Thread,
-    pub mail: Option<Box<MailMeta>>,
 }
 
 /// How an inbound message finds its ticket.
@@ -228,7 +227,7 @@ pub(crate) fn insert_message(txn: &WriteTransaction, m: &Message) -> AppResult<(
 pub fn update_message(txn: &WriteTransaction, fx: &mut Effects, m: &Message) -> AppResult<()> {
     txn.open_table(MESSAGE_ID_TO_MESSAGE)?
         .insert(m.id, codec::encode(m)?.as_slice())?;
-    let mut e = event("message.updated");
+    let mut e = event(EventKind::MessageUpdated);
     e.ticket_number = Some(m.ticket_number);
     e.message_id = Some(m.id);
     if let Some(t) = get_w(txn, m.ticket_number)? {
@@ -245,6 +244,18 @@ pub fn ingest(
     fx: &mut Effects,
     inbound: &Inbound,
     now: Millis,
+) -> AppResult<Ingested> {
+    ingest_with(txn, fx, inbound, now, |_| {})
+}
+
+/// `ingest`, letting the channel add what only it knows to the new message before it is
+/// stored (email: subject, Message-ID, sanitised HTML).
+pub fn ingest_with(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    inbound: &Inbound,
+    now: Millis,
+    decorate: impl FnOnce(&mut Message),
 ) -> AppResult<Ingested> {
     let account = super::accounts::require_w(txn, inbound.account_id)?;
     let ext_key = identity_key(account.id, &inbound.external_id);
@@ -336,7 +347,7 @@ pub fn ingest(
             (t, None, true)
         }
     };
-    let message = Message {
+    let mut message = Message {
         id: next_id(txn, "message")?,
         ticket_number: ticket.number,
         direction: Direction::Inbound,
@@ -351,8 +362,9 @@ pub fn ingest(
         created_at: at,
         opened_ticket: created,
         status_detail: None,
-        mail: inbound.mail.clone(),
+        mail: None,
     };
+    decorate(&mut message);
     insert_message(txn, &message)?;
     txn.open_table(EXTERNAL_TO_MESSAGE_ID)?
         .insert(ext_key.as_str(), message.id)?;
@@ -360,13 +372,13 @@ pub fn ingest(
     save(txn, before.as_ref(), &ticket)?;
     fx.emit(ticket_event(
         if created {
-            "ticket.created"
+            EventKind::TicketCreated
         } else {
-            "ticket.updated"
+            EventKind::TicketUpdated
         },
         &ticket,
     ));
-    let mut e = ticket_event("message.created", &ticket);
+    let mut e = ticket_event(EventKind::MessageCreated, &ticket);
     e.message_id = Some(message.id);
     fx.emit(e);
     Ok(Ingested {
@@ -458,8 +470,8 @@ pub fn reply(
         add_history(txn, number, Some(access.user_id), "assigned", &detail, now)?;
     }
     save(txn, Some(&before), &ticket)?;
-    fx.emit(ticket_event("ticket.updated", &ticket));
-    let mut e = ticket_event("message.created", &ticket);
+    fx.emit(ticket_event(EventKind::TicketUpdated, &ticket));
+    let mut e = ticket_event(EventKind::MessageCreated, &ticket);
     e.message_id = Some(message.id);
     fx.emit(e);
     Ok(message)
@@ -485,11 +497,11 @@ pub fn comment(
     };
     txn.open_table(TICKET_COMMENT_TO_COMMENT)?
         .insert((number, c.id), codec::encode(&c)?.as_slice())?;
-    let mut e = ticket_event("comment.created", &t);
+    let mut e = ticket_event(EventKind::CommentCreated, &t);
     e.user_id = Some(access.user_id);
     fx.emit(e);
     for m in mentions {
-        let mut e = ticket_event("mention.created", &t);
+        let mut e = ticket_event(EventKind::MentionCreated, &t);
         e.user_id = Some(*m);
         fx.emit(e);
     }
@@ -672,7 +684,7 @@ pub fn patch(
         add_history(txn, number, Some(access.user_id), action, detail, now)?;
     }
     save(txn, Some(&before), &t)?;
-    fx.emit(ticket_event("ticket.updated", &t));
+    fx.emit(ticket_event(EventKind::TicketUpdated, &t));
     // A close or a reassignment frees room under the caps of the previous agent's accounts:
     // their backlog may move.
     if let Some(prev) = before.assignee_id {
@@ -810,8 +822,8 @@ pub fn merge(
     )?;
     save(txn, Some(&src_before), &src)?;
     save(txn, Some(&dst_before), &dst)?;
-    fx.emit(ticket_event("ticket.updated", &src));
-    fx.emit(ticket_event("ticket.updated", &dst));
+    fx.emit(ticket_event(EventKind::TicketUpdated, &src));
+    fx.emit(ticket_event(EventKind::TicketUpdated, &dst));
     Ok(dst)
 }
 

@@ -82,7 +82,7 @@ pub fn create(
     put(txn, &user)?;
     txn.open_table(EMAIL_TO_USER_ID)?
         .insert(email.as_str(), id)?;
-    let mut e = event("user.created");
+    let mut e = event(EventKind::UserCreated);
     e.user_id = Some(id);
     fx.emit(e);
     Ok(user)
@@ -115,7 +115,7 @@ pub fn update(
         idx.insert(after.email.as_str(), after.id)?;
     }
     put(txn, after)?;
-    let mut e = event("user.updated");
+    let mut e = event(EventKind::UserUpdated);
     e.user_id = Some(after.id);
     fx.emit(e);
     Ok(())
@@ -174,7 +174,7 @@ pub fn deactivate(
             &format!("sin asignar: {} fue desactivado", user.name),
             now,
         )?;
-        let mut e = event("ticket.updated");
+        let mut e = event(EventKind::TicketUpdated);
         e.ticket_number = Some(t.number);
         e.account_id = Some(t.account_id);
         fx.emit(e);
@@ -190,7 +190,7 @@ pub fn deactivate(
         }
     }
     super::assignment::drain(txn, fx, &accounts, now)?;
-    let mut e = event("user.updated");
+    let mut e = event(EventKind::UserUpdated);
     e.user_id = Some(user_id);
     fx.emit(e);
     Ok(released)

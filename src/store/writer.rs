@@ -371,7 +371,7 @@ mod tests {
             tasks.push(tokio::spawn(async move {
                 w.write(move |txn, fx| {
                     txn.open_table(T)?.insert(i, i)?;
-                    fx.emit(crate::store::event("test"));
+                    fx.emit(crate::store::event(crate::domain::EventKind::TicketUpdated));
                     Ok(i)
                 })
                 .await
@@ -404,7 +404,7 @@ mod tests {
                 w.write(move |txn, fx| {
                     let id = crate::store::next_id(txn, "t")?;
                     txn.open_table(T)?.insert(i, id)?;
-                    fx.emit(crate::store::event("test"));
+                    fx.emit(crate::store::event(crate::domain::EventKind::TicketUpdated));
                     match i % 3 {
                         0 => Err(AppError::conflict("nope", "fails after writing")),
                         1 if i == 31 => panic!("boom"),

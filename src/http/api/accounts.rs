@@ -405,7 +405,6 @@ pub async fn inbound(
         sent_at,
         uploader: Some(user.user.id),
         thread: tickets::Thread::ByContact,
-        mail: None,
     };
     let now = state.store.now();
     let done: Ingested = state
@@ -488,7 +487,9 @@ pub async fn put_assignment(
                 })?;
                 accounts::set_mode(txn, *u, *a, *m)?;
             }
-            fx.emit(crate::store::event("assignment.updated"));
+            fx.emit(crate::store::event(
+                crate::domain::EventKind::AssignmentUpdated,
+            ));
             // Someone newly on auto-assignment takes the waiting backlog of that account.
             let mut auto: Vec<u64> = rows
                 .iter()

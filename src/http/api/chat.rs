@@ -539,7 +539,6 @@ impl Visitor {
                     sent_at: None,
                     uploader: None,
                     thread: Thread::ByContact,
-                    mail: None,
                 };
                 tickets::ingest(txn, fx, &inbound, now)
             })
@@ -614,7 +613,7 @@ impl Visitor {
                 if let Some(number) = self.tickets.iter().max().copied() {
                     self.state.bus.ephemeral(Event {
                         id: 0,
-                        kind: "visitor.typing".into(),
+                        kind: crate::domain::EventKind::VisitorTyping,
                         at: self.state.store.now(),
                         account_id: Some(self.account.id),
                         ticket_number: Some(number),

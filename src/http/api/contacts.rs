@@ -247,7 +247,7 @@ pub async fn create(
                 now,
             )?;
             apply(&mut c, &p);
-            contacts::put(txn, fx, &c, "contact.updated")?;
+            contacts::put(txn, fx, &c, crate::domain::EventKind::ContactUpdated)?;
             Ok(c)
         })
         .await?;
@@ -289,7 +289,7 @@ pub async fn update(
             let mut c = contacts::require_visible_w(txn, id, &access)?;
             apply(&mut c, &p);
             c.updated_at = now;
-            contacts::put(txn, fx, &c, "contact.updated")?;
+            contacts::put(txn, fx, &c, crate::domain::EventKind::ContactUpdated)?;
             Ok(c)
         })
         .await?;

@@ -16,7 +16,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::opt_id;
 use crate::auth::CurrentUser;
-use crate::domain::Event;
+use crate::domain::events::{STREAM_LAGGED, STREAM_READY, STREAM_RESET};
+use crate::domain::{Event, EventKind};
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::ApiQuery;
 use crate::state::AppState;
@@ -41,7 +42,7 @@ impl From<&Event> for EventView {
     fn from(e: &Event) -> Self {
         EventView {
             id: e.id,
-            kind: e.kind.clone(),
+            kind: e.kind.as_str().to_string(),
             at: super::ts(e.at),
             ticket_number: e.ticket_number,
             account_id: opt_id(e.account_id),
@@ -97,8 +98,8 @@ impl Follower {
                 Ok(e) if e.id != 0 && e.id <= self.last_seen => continue,
                 Ok(e) => {
                     let me = self.access.user_id;
-                    if e.kind == "assignment.updated"
-                        || (e.kind == "user.updated" && e.user_id == Some(me))
+                    if e.kind == EventKind::AssignmentUpdated
+                        || (e.kind == EventKind::UserUpdated && e.user_id == Some(me))
                     {
                         self.refresh().await?;
                     }
@@ -109,7 +110,7 @@ impl Follower {
                 // The client fell behind the broadcast buffer: tell it to resume by id.
                 Err(_) => {
                     return Some(Ok(SseEvent::default()
-                        .event("lagged")
+                        .event(STREAM_LAGGED)
                         .data("reconnect with Last-Event-ID")))
                 }
             }
@@ -150,7 +151,7 @@ fn to_sse(e: &Event) -> SseEvent {
     } else {
         sse.id(e.id.to_string())
     };
-    sse.event(e.kind.clone())
+    sse.event(e.kind.as_str())
         .json_data(EventView::from(e))
         .unwrap_or_else(|_| SseEvent::default().comment("unencodable event"))
 }
@@ -215,7 +216,7 @@ pub async fn stream(
     // "reset" tells the client that it missed more than can be replayed.
     let hello = stream::once(async move {
         Ok(SseEvent::default()
-            .event(if reset { "reset" } else { "ready" })
+            .event(if reset { STREAM_RESET } else { STREAM_READY })
             .data(last_seen.to_string()))
     });
     let follower = Follower {

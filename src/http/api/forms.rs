@@ -557,7 +557,6 @@ async fn accept(
                 sent_at: None,
                 uploader: None,
                 thread: Thread::ByContact,
-                mail: None,
             };
             let got = tickets::ingest(txn, fx, &inbound, now)?;
             if let (true, Some(email)) = (confirm && confirm_allowed, &c.facts.email) {

@@ -771,9 +771,9 @@ pub async fn presence(
     ApiJson(body): ApiJson<PresenceBody>,
 ) -> AppResult<StatusCode> {
     let kind = match body.state.as_str() {
-        "viewing" => "ticket.viewing",
-        "typing" => "ticket.typing",
-        "left" => "ticket.left",
+        "viewing" => EventKind::TicketViewing,
+        "typing" => EventKind::TicketTyping,
+        "left" => EventKind::TicketLeft,
         other => {
             return Err(AppError::invalid(
                 "state",
@@ -785,7 +785,7 @@ pub async fn presence(
     let (t, _) = load(&state, &user, number).await?;
     state.bus.ephemeral(Event {
         id: 0,
-        kind: kind.into(),
+        kind,
         at: state.store.now(),
         account_id: Some(t.account_id),
         ticket_number: Some(number),
