@@ -13,6 +13,10 @@ impl ChannelDriver for Api {
     fn kind(&self) -> Channel {
         Channel::Api
     }
+    /// Its send only hands the answer on inside Atiende (a mail row, a stored message).
+    fn safe_to_repeat(&self) -> bool {
+        true
+    }
     fn deliver<'a>(&'a self, _: &'a SendContext, _: &'a OutboxRow) -> BoxFuture<'a, Outcome> {
         Box::pin(async {
             Outcome::Done {

@@ -114,6 +114,10 @@ impl ChannelDriver for Form {
         check(settings)
     }
     /// An answer reaches the customer by mail at once.
+    /// Its send only hands the answer on inside Atiende (a mail row, a stored message).
+    fn safe_to_repeat(&self) -> bool {
+        true
+    }
     fn deliver<'a>(&'a self, ctx: &'a SendContext, row: &'a OutboxRow) -> BoxFuture<'a, Outcome> {
         Box::pin(super::webchat::answer(ctx, row, super::webchat::Wait::No))
     }

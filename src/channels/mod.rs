@@ -78,6 +78,13 @@ pub trait ChannelDriver: Send + Sync + 'static {
         host::Polling::No
     }
 
+    /// Whether a delivery interrupted by a crash may simply be tried again: true when the
+    /// channel's send stays inside Atiende (nothing can have left), false when it reaches a
+    /// server outside (the message then reads failed and the agent decides).
+    fn safe_to_repeat(&self) -> bool {
+        false
+    }
+
     /// Sends one claimed outbox row (idempotent on `row.id` where the vendor allows). Runs
     /// after the claim committed; the outcome is recorded on the row and its message.
     fn deliver<'a>(&'a self, _ctx: &'a SendContext, _row: &'a OutboxRow) -> BoxFuture<'a, Outcome> {

@@ -101,6 +101,10 @@ impl ChannelDriver for Webchat {
     fn validate(&self, settings: &Settings) -> AppResult<()> {
         check(settings)
     }
+    /// Its send only hands the answer on inside Atiende (a mail row, a stored message).
+    fn safe_to_repeat(&self) -> bool {
+        true
+    }
     fn deliver<'a>(&'a self, ctx: &'a SendContext, row: &'a OutboxRow) -> BoxFuture<'a, Outcome> {
         Box::pin(answer(ctx, row, Wait::ForTheVisitor))
     }

@@ -1,102 +1,132 @@
-//! The outbox workers: they claim due rows of the one outbox (`store::outbox`), hand each to
-//! its channel's sender (`ChannelDriver::deliver`) and record the outcome on the row and its
-//! message. The claim is committed before a sender runs, so a crash never sends twice.
+//! The outbox worker: it hands due rows of the one outbox (`store::outbox`) to their channel's
+//! sender (`ChannelDriver::deliver`), a few at a time, and records each outcome on the row and
+//! its message. A row is claimed (marked `sending`, committed) just before its sender runs, so
+//! a crash never sends twice and never touches a row that was still waiting.
 
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
 
 pub use crate::channels::SendContext;
-use crate::domain::Outcome;
-use crate::error::AppResult;
+use crate::domain::{OutboxRow, Outcome};
 use crate::store::outbox::{self as rows, OutboxKey};
 
-/// Deliveries in flight at once: a vendor that hangs holds one of them, not the queue.
+/// Deliveries in flight at once: a vendor that hangs holds one slot, and the others keep
+/// taking due rows.
 const CONCURRENT: usize = 8;
-/// Rows claimed per pass.
-const BATCH: usize = 64;
-/// The longest the worker sleeps; new rows are usually due at once and found by the next
-/// look (every `TICK`).
+/// How often the worker looks for due rows.
 const TICK: Duration = Duration::from_millis(250);
 
-/// Runs until shutdown: first marks deliveries interrupted by the last stop as failed (never
-/// sent twice), then sends what falls due.
+/// Runs until shutdown: first settles the deliveries a stop interrupted (never sent twice),
+/// then sends what falls due. At the stop no new delivery starts; those in flight finish
+/// within the job host's bound (or read failed at the next start).
 pub async fn run(ctx: SendContext, mut shutdown: watch::Receiver<bool>) {
-    match ctx.store.write(rows::recover_interrupted).await {
+    let requeue = |channel| crate::channels::driver(channel).safe_to_repeat();
+    match ctx
+        .store
+        .write(move |txn, fx| rows::recover_interrupted(txn, fx, &requeue))
+        .await
+    {
         Ok(0) => {}
         Ok(n) => tracing::warn!(
             deliveries = n,
-            "deliveries interrupted mid-send by a stop were marked failed (never sent twice)"
+            "deliveries interrupted by a stop were settled (none is sent twice)"
         ),
         Err(e) => tracing::error!(error = %e.message, "cannot check the outbox"),
     }
+    let ctx = Arc::new(ctx);
+    let slots = Arc::new(Semaphore::new(CONCURRENT));
+    let mut running: JoinSet<u64> = JoinSet::new();
+    let mut in_flight: HashSet<u64> = HashSet::new();
     let mut tick = tokio::time::interval(TICK);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = shutdown.wait_for(|s| *s) => return,
+            _ = shutdown.wait_for(|s| *s) => break,
         }
-        match pass(&ctx, &mut shutdown).await {
-            Ok(()) => {}
-            Err(e) => tracing::warn!(error = %e.message, "outbox pass failed"),
+        while let Some(done) = running.try_join_next() {
+            forget(&mut in_flight, done);
         }
+        let free = slots.available_permits();
+        if free == 0 {
+            continue;
+        }
+        let now = ctx.store.now();
+        let limit = free + in_flight.len();
+        let due = match ctx.store.read(move |txn| rows::due(txn, now, limit)).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e.message, "cannot read the outbox");
+                continue;
+            }
+        };
+        for (key, row) in due {
+            if in_flight.contains(&row.id) {
+                continue;
+            }
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                break;
+            };
+            in_flight.insert(row.id);
+            let ctx = ctx.clone();
+            running.spawn(async move {
+                let id = row.id;
+                deliver_one(&ctx, key, row).await;
+                drop(permit);
+                id
+            });
+        }
+    }
+    while let Some(done) = running.join_next().await {
+        forget(&mut in_flight, done);
     }
 }
 
-/// Claims what is due (one commit for the batch) and delivers it, a few at a time.
-async fn pass(ctx: &SendContext, shutdown: &mut watch::Receiver<bool>) -> AppResult<()> {
-    let now = ctx.store.now();
-    let due = ctx
-        .store
-        .read(move |txn| rows::due(txn, now, BATCH))
-        .await?;
-    if due.is_empty() {
-        return Ok(());
+fn forget(in_flight: &mut HashSet<u64>, done: Result<u64, tokio::task::JoinError>) {
+    match done {
+        Ok(id) => {
+            in_flight.remove(&id);
+        }
+        // A delivery that panicked: its row stays `sending` and is settled at the next start.
+        Err(e) => tracing::error!(error = %e, "a delivery task failed"),
     }
-    let keys: Vec<OutboxKey> = due.into_iter().map(|(k, _)| k).collect();
+}
+
+/// Claims one row, sends it and records the outcome.
+async fn deliver_one(ctx: &crate::channels::SendContext, key: OutboxKey, row: OutboxRow) {
+    let now = ctx.store.now();
     let claimed = ctx
         .store
-        .write(move |txn, _| {
-            let mut out = Vec::new();
-            for key in &keys {
-                if let Some(c) = rows::claim(txn, *key, now)? {
-                    out.push(c);
-                }
-            }
-            Ok(out)
-        })
-        .await?;
-    // Each outcome is settled as soon as its delivery ends; settles of deliveries ending
-    // together share one commit (the writer groups concurrent writes).
-    let work = futures_util::stream::iter(claimed)
-        .map(|(key, row)| async move {
-            let outcome = crate::channels::driver(row.channel)
-                .deliver(ctx, &row)
-                .await;
-            log(&row, &outcome);
-            let now = ctx.store.now();
-            ctx.store
-                .write(move |txn, fx| rows::settle(txn, fx, key, &outcome, now))
-                .await
-        })
-        .buffer_unordered(CONCURRENT);
-    tokio::pin!(work);
-    // A stop lets the deliveries in hand finish (bounded by the caller's wait); rows not
-    // settled stay `sending` and read failed at the next start.
-    while let Some(settled) = work.next().await {
-        if let Err(e) = settled {
-            // The row stays `sending`: the next start settles it as failed (never twice).
-            tracing::error!(error = %e.message, "cannot record a delivery's outcome");
+        .write(move |txn, _| rows::claim(txn, key, now))
+        .await;
+    let (key, row) = match claimed {
+        Ok(Some(c)) => c,
+        // Settled or claimed meanwhile.
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(outbox = row.id, error = %e.message, "cannot claim a delivery");
+            return;
         }
-        if *shutdown.borrow() {
-            break;
-        }
+    };
+    let outcome = crate::channels::driver(row.channel)
+        .deliver(ctx, &row)
+        .await;
+    log(&row, &outcome);
+    let now = ctx.store.now();
+    if let Err(e) = ctx
+        .store
+        .write(move |txn, fx| rows::settle(txn, fx, key, &outcome, now))
+        .await
+    {
+        // The row stays `sending`: the next start settles it (never sent twice).
+        tracing::error!(outbox = row.id, error = %e.message, "cannot record a delivery's outcome");
     }
-    Ok(())
 }
 
-fn log(row: &crate::domain::OutboxRow, outcome: &Outcome) {
+fn log(row: &OutboxRow, outcome: &Outcome) {
     let channel = row.channel.as_str();
     match outcome {
         Outcome::Done { .. } | Outcome::ByMail(_) => {

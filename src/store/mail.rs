@@ -710,43 +710,6 @@ fn load_attachments(txn: &WriteTransaction, ids: &[u64]) -> AppResult<Vec<Attach
     Ok(out)
 }
 
-/// An agent asks to send a failed email reply again.
-pub fn resend(
-    txn: &WriteTransaction,
-    fx: &mut Effects,
-    number: u64,
-    message_id: u64,
-    access: &tickets::Access,
-    now: Millis,
-) -> AppResult<Message> {
-    let ticket = tickets::require_w(txn, number, access)?;
-    let mut m = get_message(txn, message_id)?
-        .filter(|m| m.ticket_number == number && m.direction == Direction::Outbound)
-        .ok_or_else(|| AppError::not_found("message"))?;
-    // A failed message has no outbox row left: settling a row as failed removes it.
-    if ticket.channel != Channel::Email || m.status != DeliveryStatus::Failed {
-        return Err(AppError::conflict(
-            "not_failed",
-            "only a failed email message that is not being sent can be sent again",
-        ));
-    }
-    m.status = DeliveryStatus::Queued;
-    m.status_detail = None;
-    tickets::update_message(txn, fx, &m)?;
-    super::outbox::enqueue(
-        txn,
-        Channel::Email,
-        Some(ticket.account_id),
-        OutboxWork::Message {
-            message_id: m.id,
-            ticket_number: number,
-            automatic: m.user_id.is_none(),
-        },
-        now,
-    )?;
-    Ok(m)
-}
-
 /// The demo workspace's answers are history: marked sent, never handed to any channel.
 pub fn settle_demo(txn: &WriteTransaction, message: &Message) -> AppResult<()> {
     super::outbox::forget(txn, message.id, message.created_at)?;

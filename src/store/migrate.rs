@@ -84,6 +84,14 @@ mod v6 {
 
 fn v6_to_v7(txn: &WriteTransaction) -> AppResult<()> {
     use crate::domain::{Channel, OutboxRow, OutboxWork, Ticket};
+    // System mail's Message-IDs are derived from the row id: the new sequence starts past
+    // every id either outbox gave, so no Message-ID is used twice.
+    {
+        let mut seq = txn.open_table(SEQUENCE_TO_LAST)?;
+        let last = |name: &str| -> AppResult<u64> { Ok(seq.get(name)?.map_or(0, |g| g.value())) };
+        let highest = last("mail_outbox")?.max(last("outbox")?);
+        seq.insert("outbox", highest)?;
+    }
     let mut rows: Vec<((u8, u64, u64), OutboxRow)> = Vec::new();
     let mail: Vec<v6::MailItem> = {
         let t = txn.open_table(v6::MAIL_OUTBOX)?;
@@ -453,6 +461,10 @@ mod tests {
                     .unwrap();
             }
         }
+        txn.open_table(SEQUENCE_TO_LAST)
+            .unwrap()
+            .insert("mail_outbox", 500)
+            .unwrap();
         txn.commit().unwrap();
         migrate(&db).unwrap();
 
@@ -482,6 +494,8 @@ mod tests {
             }
         )));
         assert_eq!(due[0].1.attempts, 2);
+        // Ids (and so system mail Message-IDs) never repeat one the mail outbox gave.
+        assert!(due.iter().all(|(_, row)| row.id > 500));
         let tables: Vec<String> = r
             .list_tables()
             .unwrap()

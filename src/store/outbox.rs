@@ -13,7 +13,7 @@ use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata, WriteTransacti
 use super::tables::*;
 use super::{codec, next_id, Effects};
 use crate::domain::*;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// A row's place in the table: `(state, due, id)`.
 pub type OutboxKey = (u8, u64, u64);
@@ -70,12 +70,17 @@ pub fn due(
 ) -> AppResult<Vec<(OutboxKey, OutboxRow)>> {
     let table = txn.open_table(OUTBOX_DUE_TO_ROW)?;
     let mut out = Vec::new();
-    for row in table
-        .range((QUEUED, 0, 0)..=(QUEUED, at(now), u64::MAX))?
-        .take(limit)
-    {
+    for row in table.range((QUEUED, 0, 0)..=(QUEUED, at(now), u64::MAX))? {
+        if out.len() == limit {
+            break;
+        }
         let (k, v) = row?;
-        out.push((k.value(), codec::decode(v.value())?));
+        // A row this build cannot read (a channel of a newer build) waits; it must not stop
+        // the others.
+        match codec::decode(v.value()) {
+            Ok(r) => out.push((k.value(), r)),
+            Err(e) => tracing::warn!(key = ?k.value(), error = %e.message, "outbox row skipped"),
+        }
     }
     Ok(out)
 }
@@ -86,14 +91,16 @@ pub fn claim(
     key: OutboxKey,
     now: Millis,
 ) -> AppResult<Option<(OutboxKey, OutboxRow)>> {
-    let found = txn
-        .open_table(OUTBOX_DUE_TO_ROW)?
-        .remove(key)?
+    let mut table = txn.open_table(OUTBOX_DUE_TO_ROW)?;
+    let found = table
+        .get(key)?
         .map(|g| codec::decode::<OutboxRow>(g.value()))
         .transpose()?;
     let Some(row) = found else {
         return Ok(None);
     };
+    table.remove(key)?;
+    drop(table);
     let claimed = (SENDING, at(now), row.id);
     put(txn, claimed, &row)?;
     Ok(Some((claimed, row)))
@@ -153,6 +160,10 @@ pub fn settle(
             }
         }
         Outcome::ByMail(mail) => {
+            if message_of(txn, &row)?.is_some_and(|m| seen(m.status)) {
+                // The visitor saw it meanwhile: nothing to mail.
+                return Ok(());
+            }
             let mailed = super::mail::system_account(txn)?.is_some();
             if mailed {
                 enqueue(
@@ -201,6 +212,11 @@ fn message_of(txn: &WriteTransaction, row: &OutboxRow) -> AppResult<Option<Messa
     }
 }
 
+/// The customer has it in view: no outcome of a send moves such a message back.
+fn seen(status: DeliveryStatus) -> bool {
+    matches!(status, DeliveryStatus::Delivered | DeliveryStatus::Read)
+}
+
 fn set_status(
     txn: &WriteTransaction,
     fx: &mut Effects,
@@ -208,7 +224,7 @@ fn set_status(
     status: DeliveryStatus,
     detail: Option<String>,
 ) -> AppResult<()> {
-    if let Some(mut m) = message_of(txn, row)? {
+    if let Some(mut m) = message_of(txn, row)?.filter(|m| !seen(m.status)) {
         m.status = status;
         m.status_detail = detail;
         super::tickets::update_message(txn, fx, &m)?;
@@ -231,16 +247,27 @@ fn set_detail(
     Ok(())
 }
 
-/// At start: rows that were being sent when the process stopped may or may not have left.
-/// They are never sent again by themselves (no duplicates); their messages read failed with
-/// the reason and the agent can send them again.
-pub fn recover_interrupted(txn: &WriteTransaction, fx: &mut Effects) -> AppResult<usize> {
+/// At start: rows that were being sent when the process stopped. Where the send reached
+/// outside Atiende (SMTP, a vendor) it may or may not have left: never sent again by itself
+/// (no duplicates), the message reads failed with the reason and the agent can send it again.
+/// Where `safe_to_repeat` says the channel's send stays inside Atiende (web chat, form, api),
+/// the row is simply queued again.
+pub fn recover_interrupted(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    safe_to_repeat: &dyn Fn(Channel) -> bool,
+) -> AppResult<usize> {
     let interrupted: Vec<(OutboxKey, OutboxRow)> = {
         let table = txn.open_table(OUTBOX_DUE_TO_ROW)?;
         let mut out = Vec::new();
         for row in table.range((SENDING, 0, 0)..=(SENDING, u64::MAX, u64::MAX))? {
             let (k, v) = row?;
-            out.push((k.value(), codec::decode(v.value())?));
+            match codec::decode(v.value()) {
+                Ok(r) => out.push((k.value(), r)),
+                Err(e) => {
+                    tracing::warn!(key = ?k.value(), error = %e.message, "outbox row skipped")
+                }
+            }
         }
         out
     };
@@ -249,7 +276,11 @@ pub fn recover_interrupted(txn: &WriteTransaction, fx: &mut Effects) -> AppResul
         table.remove(*key)?;
     }
     drop(table);
-    for (_, row) in &interrupted {
+    for (key, row) in &interrupted {
+        if safe_to_repeat(row.channel) {
+            put(txn, (QUEUED, key.1, row.id), row)?;
+            continue;
+        }
         give_up(
             txn,
             fx,
@@ -260,6 +291,43 @@ pub fn recover_interrupted(txn: &WriteTransaction, fx: &mut Effects) -> AppResul
     Ok(interrupted.len())
 }
 
+/// An agent asks to send a failed answer again (any channel that sends). A failed message has
+/// no outbox row left: settling a row as failed removes it.
+pub fn resend(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    number: u64,
+    message_id: u64,
+    access: &super::tickets::Access,
+    now: Millis,
+) -> AppResult<Message> {
+    let ticket = super::tickets::require_w(txn, number, access)?;
+    let mut m = codec::get::<Message>(&txn.open_table(MESSAGE_ID_TO_MESSAGE)?, message_id)?
+        .filter(|m| m.ticket_number == number && m.direction == Direction::Outbound)
+        .ok_or_else(|| AppError::not_found("message"))?;
+    if m.status != DeliveryStatus::Failed {
+        return Err(AppError::conflict(
+            "not_failed",
+            "only a failed message that is not being sent can be sent again",
+        ));
+    }
+    m.status = DeliveryStatus::Queued;
+    m.status_detail = None;
+    super::tickets::update_message(txn, fx, &m)?;
+    enqueue(
+        txn,
+        ticket.channel,
+        Some(ticket.account_id),
+        OutboxWork::Message {
+            message_id: m.id,
+            ticket_number: number,
+            automatic: m.user_id.is_none(),
+        },
+        now,
+    )?;
+    Ok(m)
+}
+
 /// Deliveries waiting (queued or being sent): by email (replies and system mail) and by the
 /// other channels.
 pub fn depths(txn: &ReadTransaction) -> AppResult<(u64, u64)> {
@@ -268,8 +336,7 @@ pub fn depths(txn: &ReadTransaction) -> AppResult<(u64, u64)> {
     let mut email = 0;
     for row in table.iter()? {
         let (_, v) = row?;
-        let r: OutboxRow = codec::decode(v.value())?;
-        if r.channel == Channel::Email {
+        if codec::decode::<OutboxRow>(v.value()).is_ok_and(|r| r.channel == Channel::Email) {
             email += 1;
         }
     }
@@ -302,4 +369,74 @@ pub fn count(txn: &ReadTransaction, sending: bool) -> AppResult<usize> {
         .open_table(OUTBOX_DUE_TO_ROW)?
         .range((s, 0, 0)..=(s, u64::MAX, u64::MAX))?
         .count())
+}
+
+#[cfg(test)]
+// Tests build their fixtures with their own transactions.
+#[allow(clippy::disallowed_methods)]
+mod tests {
+    use super::*;
+    use redb::{Database, ReadableDatabase};
+
+    fn db() -> (tempfile::TempDir, Database) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::create(dir.path().join("t.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        super::super::tables::create_all(&txn).unwrap();
+        txn.commit().unwrap();
+        (dir, db)
+    }
+
+    fn message_row(id: u64) -> OutboxWork {
+        OutboxWork::Message {
+            message_id: id,
+            ticket_number: 1,
+            automatic: false,
+        }
+    }
+
+    #[test]
+    fn a_stop_requeues_what_stayed_inside_and_fails_what_may_have_left() {
+        let (_dir, db) = db();
+        let txn = db.begin_write().unwrap();
+        let mail = enqueue(&txn, Channel::Email, Some(1), message_row(7), 1_000).unwrap();
+        let chat = enqueue(&txn, Channel::Webchat, Some(2), message_row(8), 1_000).unwrap();
+        let waiting = enqueue(&txn, Channel::Email, Some(1), message_row(9), 1_000).unwrap();
+        assert!(claim(&txn, mail, 2_000).unwrap().is_some());
+        assert!(claim(&txn, chat, 2_000).unwrap().is_some());
+        assert!(claim(&txn, mail, 2_000).unwrap().is_none(), "claimed once");
+        let mut fx = Effects::default();
+        let n = recover_interrupted(&txn, &mut fx, &|c| c == Channel::Webchat).unwrap();
+        assert_eq!(n, 2);
+        txn.commit().unwrap();
+        let r = db.begin_read().unwrap();
+        assert_eq!(count(&r, true).unwrap(), 0);
+        let mut due: Vec<u64> = due(&r, 5_000, 10)
+            .unwrap()
+            .iter()
+            .map(|(_, row)| row.message_id().unwrap())
+            .collect();
+        due.sort_unstable();
+        // The chat answer is queued again; the mail that may have left is not; the row that
+        // was only waiting was never touched.
+        assert_eq!(due, vec![8, 9]);
+        assert_eq!(waiting.0, QUEUED);
+    }
+
+    #[test]
+    fn a_row_this_build_cannot_read_does_not_stop_the_queue() {
+        let (_dir, db) = db();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(OUTBOX_DUE_TO_ROW)
+            .unwrap()
+            .insert((QUEUED, 500, 99), b"not a row".as_slice())
+            .unwrap();
+        enqueue(&txn, Channel::Api, Some(1), message_row(5), 1_000).unwrap();
+        txn.commit().unwrap();
+        let r = db.begin_read().unwrap();
+        let due = due(&r, 5_000, 10).unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].1.message_id(), Some(5));
+        assert_eq!(depths(&r).unwrap(), (0, 2));
+    }
 }

@@ -70,36 +70,43 @@ fn merge_settings(stored: &mut Settings, patch: &Settings) {
     }
 }
 
-/// A stored secret stays only with the server it was given for: pointing an account at another
-/// host, port or user while sending the mask back, or leaving the password out, would hand the
-/// stored password to the new server. Such a change needs the password typed again.
+/// Keys that say where a secret is sent: a server, a user on it, a vendor's address.
+const ENDPOINT_KEYS: [&str; 5] = ["host", "port", "username", "base_url", "url"];
+
+/// A stored secret stays only with the server it was given for: pointing an account (or one
+/// of its servers) at another host, port, user or address while sending the mask back, or
+/// leaving the password out, would hand the stored secret to the new server. Such a change
+/// needs the secret typed again. Checked at every level, the top one included.
 fn check_masked_secrets(stored: &Settings, patch: &Settings) -> AppResult<()> {
-    for (k, v) in patch {
-        let (serde_json::Value::Object(inner), Some(serde_json::Value::Object(before))) =
-            (v, stored.get(k))
-        else {
-            continue;
-        };
-        let moved = ["host", "port", "username"]
-            .iter()
-            .any(|f| inner.get(*f).is_some_and(|nv| before.get(*f) != Some(nv)));
-        if moved {
-            let kept = before.iter().find(|(bk, bv)| {
-                is_secret(bk)
-                    && !bv.is_null()
-                    && inner
-                        .get(*bk)
-                        .is_none_or(|iv| iv.as_str() == Some(REDACTED))
-            });
-            if let Some((bk, _)) = kept {
-                return Err(AppError::invalid(
-                    &format!("settings.{k}.{bk}"),
-                    "password_required",
-                    "the server or user changed: type the password again",
-                ));
-            }
+    check_level(stored, patch, "settings")
+}
+
+fn check_level(before: &Settings, patch: &Settings, path: &str) -> AppResult<()> {
+    let moved = ENDPOINT_KEYS
+        .iter()
+        .any(|f| patch.get(*f).is_some_and(|nv| before.get(*f) != Some(nv)));
+    if moved {
+        let kept = before.iter().find(|(bk, bv)| {
+            is_secret(bk)
+                && bv.is_string()
+                && patch
+                    .get(*bk)
+                    .is_none_or(|iv| iv.as_str() == Some(REDACTED))
+        });
+        if let Some((bk, _)) = kept {
+            return Err(AppError::invalid(
+                &format!("{path}.{bk}"),
+                "password_required",
+                "the server or user changed: type the password again",
+            ));
         }
-        check_masked_secrets(before, inner)?;
+    }
+    for (k, v) in patch {
+        if let (serde_json::Value::Object(inner), Some(serde_json::Value::Object(stored))) =
+            (v, before.get(k))
+        {
+            check_level(stored, inner, &format!("{path}.{k}"))?;
+        }
     }
     Ok(())
 }
@@ -554,5 +561,11 @@ mod tests {
         assert!(check_masked_secrets(&merged, &retyped).is_ok());
         let dropped = obj(json!({"imap": {"host": "otro", "password": null}}));
         assert!(check_masked_secrets(&merged, &dropped).is_ok());
+        // A vendor's token at the top level follows no new address either.
+        let vendor = obj(json!({"base_url": "http://127.0.0.1:1", "token": "t"}));
+        let err = check_masked_secrets(&vendor, &obj(json!({"base_url": "http://127.0.0.1:2"})))
+            .unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("settings.token"));
+        assert!(check_masked_secrets(&vendor, &obj(json!({"name_shown": "x"}))).is_ok());
     }
 }

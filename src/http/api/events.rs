@@ -71,6 +71,7 @@ struct Follower {
     user: CurrentUser,
     /// The auth generation last checked: when it moves, the credential is checked again.
     auth_seen: u64,
+    ticks: u64,
     check: tokio::time::Interval,
 }
 
@@ -85,7 +86,10 @@ impl Follower {
                 e = self.events.next() => e?,
                 _ = self.check.tick() => {
                     let generation = self.state.store.auth_generation();
-                    if generation != self.auth_seen {
+                    self.ticks += 1;
+                    // A change of users, sessions or tokens, and once a minute (a session
+                    // may simply have expired).
+                    if generation != self.auth_seen || self.ticks % 30 == 0 {
                         self.auth_seen = generation;
                         if !self.user.still_signed_in(&self.state).await.unwrap_or(false) {
                             return None;
@@ -137,9 +141,13 @@ impl Follower {
 }
 
 fn visible(access: &Access, e: &Event) -> bool {
-    match e.account_id {
-        Some(a) => access.may_see(a),
-        None => true,
+    match (e.kind, e.account_id) {
+        (EventKind::Unknown, _) => false,
+        // A contact belongs to no one account: agents who see only some accounts do not
+        // hear of contacts (the app does not follow them; a hidden one must not show).
+        (EventKind::ContactCreated | EventKind::ContactUpdated, _) => access.visible.is_none(),
+        (_, Some(a)) => access.may_see(a),
+        (_, None) => true,
     }
 }
 
@@ -226,6 +234,7 @@ pub async fn stream(
         last_seen,
         user,
         auth_seen,
+        ticks: 0,
         check: tokio::time::interval(CREDENTIAL_CHECK),
     };
     let live = stream::unfold(follower, |mut f| async move {

@@ -14,7 +14,7 @@ use crate::domain::{Contact, Direction, Message, Ticket, User};
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::{ApiJson, ApiPath};
 use crate::state::AppState;
-use crate::store::{accounts, contacts, mail as mail_store, tickets, users};
+use crate::store::{accounts, contacts, tickets, users};
 
 #[utoipa::path(post, path = "/api/v1/tickets/{number}/messages/{id}/resend", tag = "tickets",
     params(("number" = u64, Path), ("id" = String, Path)),
@@ -26,10 +26,20 @@ pub async fn resend(
 ) -> AppResult<Json<MessageView>> {
     let message_id = parse_id(&id, "id")?;
     let access = user.access(&state).await?;
+    let ticket = {
+        let a = access.clone();
+        state
+            .store
+            .read(move |txn| tickets::require(txn, number, &a))
+            .await?
+    };
+    crate::channels::require_can_send(ticket.channel)?;
     let now = state.store.now();
     let m = state
         .store
-        .write(move |txn, fx| mail_store::resend(txn, fx, number, message_id, &access, now))
+        .write(move |txn, fx| {
+            crate::store::outbox::resend(txn, fx, number, message_id, &access, now)
+        })
         .await?;
     let view = message_views(&state, vec![m])
         .await?
