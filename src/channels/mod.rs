@@ -48,6 +48,31 @@ pub struct SendContext {
     pub chat_online: Arc<webchat::Online>,
 }
 
+impl SendContext {
+    /// The answer a message row delivers, with its ticket, account and customer; `Err` is the
+    /// outcome when there is nothing to send (the row is no message, or it is gone) or the
+    /// store could not be read (tried again).
+    pub async fn answer(&self, row: &OutboxRow) -> Result<crate::store::chat::Answer, Outcome> {
+        let Some(message_id) = row.message_id() else {
+            return Err(Outcome::Failed {
+                error: "nothing to deliver".into(),
+            });
+        };
+        match self
+            .store
+            .read(move |txn| crate::store::chat::answer(txn, message_id))
+            .await
+        {
+            Ok(Some(found)) => Ok(found),
+            Ok(None) => Err(Outcome::Done {
+                status: None,
+                detail: None,
+            }),
+            Err(e) => Err(Outcome::Retry { error: e.message }),
+        }
+    }
+}
+
 /// What a kind of channel brings. One implementation per kind, listed in `REGISTRY`.
 pub trait ChannelDriver: Send + Sync + 'static {
     fn kind(&self) -> Channel;

@@ -196,24 +196,9 @@ async fn webhook(
 }
 
 async fn send(ctx: &SendContext, row: &OutboxRow) -> Outcome {
-    let Some(message_id) = row.message_id() else {
-        return Outcome::Failed {
-            error: "nothing to deliver".into(),
-        };
-    };
-    let found = ctx
-        .store
-        .read(move |txn| crate::store::chat::answer(txn, message_id))
-        .await;
-    let (message, ticket, account, contact) = match found {
-        Ok(Some(found)) => found,
-        Ok(None) => {
-            return Outcome::Done {
-                status: None,
-                detail: None,
-            }
-        }
-        Err(e) => return Outcome::Retry { error: e.message },
+    let (message, ticket, account, contact) = match ctx.answer(row).await {
+        Ok(found) => found,
+        Err(outcome) => return outcome,
     };
     let Some(s) = account.as_ref().and_then(|a| settings(a).ok()) else {
         return Outcome::Failed {

@@ -128,24 +128,9 @@ pub(super) enum Wait {
 /// Delivers a chat or form answer: by mail through the system mail account when the customer
 /// left an address, else left for their return with that reason on the message.
 pub(super) async fn answer(ctx: &SendContext, row: &OutboxRow, wait: Wait) -> Outcome {
-    let Some(message_id) = row.message_id() else {
-        return Outcome::Failed {
-            error: "nothing to deliver".into(),
-        };
-    };
-    let found = ctx
-        .store
-        .read(move |txn| crate::store::chat::answer(txn, message_id))
-        .await;
-    let (message, ticket, account, contact) = match found {
-        Ok(Some(found)) => found,
-        Ok(None) => {
-            return Outcome::Done {
-                status: None,
-                detail: None,
-            }
-        }
-        Err(e) => return Outcome::Retry { error: e.message },
+    let (message, ticket, account, contact) = match ctx.answer(row).await {
+        Ok(found) => found,
+        Err(outcome) => return outcome,
     };
     let now = ctx.store.now();
     let chat = matches!(wait, Wait::ForTheVisitor);
