@@ -188,6 +188,11 @@ pub struct CurrentUser {
 }
 
 impl CurrentUser {
+    /// The language this user reads (locale files): `es` or `en`.
+    pub fn lang(&self) -> &'static str {
+        crate::locale::lang(&self.user.language)
+    }
+
     /// Whether the credential this request came with still signs its user in: the session
     /// not ended (sign-out, password change) nor expired, the token not revoked, the user
     /// active. Long-lived requests (the event stream) ask it when the auth generation moves.

@@ -19,6 +19,7 @@ mod error;
 mod health;
 mod http;
 mod jobs;
+mod locale;
 mod mail;
 mod metrics;
 mod outbox;

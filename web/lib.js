@@ -17,6 +17,15 @@ export async function loadLocale(wanted) {
 export const t = (key, vars = {}) =>
   (strings[key] ?? key).replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ''));
 
+/** A stored note ({code, params}: history, delivery details, reading notes) in the user's language. */
+export function note(n) {
+  if (!n) return '';
+  if (typeof n === 'string') return n;
+  const vars = {};
+  for (const [k, v] of Object.entries(n.params ?? {})) vars[k] = v && typeof v === 'object' && v.code ? note(v) : v;
+  return t(`note.${n.code}`, vars);
+}
+
 // ---------- API ----------
 let csrf = null;
 export const setCsrf = (token) => { csrf = token; };

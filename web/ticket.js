@@ -1,6 +1,6 @@
 // The ticket view (TICK-*): conversation, reply box, actions and the side tabs.
 import { html, useEffect, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
-import { api, byId, CHANNEL_ICONS, EVENT, PRESENCE_KINDS, refs, STREAM, t, useEvents, useTick, when } from './lib.js';
+import { api, byId, CHANNEL_ICONS, EVENT, note, PRESENCE_KINDS, refs, STREAM, t, useEvents, useTick, when } from './lib.js';
 import { Composer } from './composer.js';
 import { SidePanel } from './ticket-tabs.js';
 import { Dialog } from './dialog.js';
@@ -181,7 +181,7 @@ function Message({ m, all, onReply, ticket }) {
     ${asHtml ? html`<iframe class="mail-html" title=${t('mail.as_html')} sandbox="allow-same-origin" srcdoc=${mail.html}></iframe>`
       : html`<div class="message-text">${m.text}</div>`}
     ${mail?.quoted && !asHtml && html`<details class="mail-quoted"><summary>${t('mail.quoted')}</summary><pre>${mail.quoted}</pre></details>`}
-    ${mail?.notes?.length > 0 && html`<p class="notice">${mail.notes.join(' · ')}</p>`}
+    ${mail?.notes?.length > 0 && html`<p class="notice">${mail.notes.map(note).join(' · ')}</p>`}
     ${m.attachments.length > 0 && html`<div class="attachments">
       ${m.attachments.map((a) => (a.content_type.startsWith('image/')
         ? html`<a href=${a.url} target="_blank" rel="noopener"><img src=${a.url} alt=${a.name} loading="lazy" /></a>`

@@ -22,7 +22,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::domain::{Account, Channel, OutboxRow, Outcome};
+use crate::domain::{Account, Channel, Note, OutboxRow, Outcome};
 use crate::error::{AppError, AppResult};
 pub use schema::{Field, Input};
 
@@ -55,7 +55,7 @@ impl SendContext {
     pub async fn answer(&self, row: &OutboxRow) -> Result<crate::store::chat::Answer, Outcome> {
         let Some(message_id) = row.message_id() else {
             return Err(Outcome::Failed {
-                error: "nothing to deliver".into(),
+                error: Note::raw("nothing to deliver"),
             });
         };
         match self
@@ -68,7 +68,9 @@ impl SendContext {
                 status: None,
                 detail: None,
             }),
-            Err(e) => Err(Outcome::Retry { error: e.message }),
+            Err(e) => Err(Outcome::Retry {
+                error: Note::raw(e.message),
+            }),
         }
     }
 }
@@ -115,7 +117,7 @@ pub trait ChannelDriver: Send + Sync + 'static {
     fn deliver<'a>(&'a self, _ctx: &'a SendContext, _row: &'a OutboxRow) -> BoxFuture<'a, Outcome> {
         Box::pin(async {
             Outcome::Failed {
-                error: "la cuenta no está conectada: este canal todavía no envía respuestas".into(),
+                error: Note::ChannelNotConnected,
             }
         })
     }

@@ -25,7 +25,7 @@ use utoipa_axum::routes;
 
 use super::host::{PollContext, PollSession, Polling};
 use super::{ChannelDriver, Field, Input, SendContext, Settings};
-use crate::domain::{settings_as, Account, Channel, DeliveryStatus, OutboxRow, Outcome};
+use crate::domain::{settings_as, Account, Channel, DeliveryStatus, Note, OutboxRow, Outcome};
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::ApiPath;
 use crate::state::AppState;
@@ -202,7 +202,7 @@ async fn send(ctx: &SendContext, row: &OutboxRow) -> Outcome {
     };
     let Some(s) = account.as_ref().and_then(|a| settings(a).ok()) else {
         return Outcome::Failed {
-            error: "the account is not set up".into(),
+            error: Note::raw("the account is not set up"),
         };
     };
     let to = contact.and_then(|c| {
@@ -213,7 +213,7 @@ async fn send(ctx: &SendContext, row: &OutboxRow) -> Outcome {
     });
     let Some(to) = to else {
         return Outcome::Failed {
-            error: "the customer has no identity on this account".into(),
+            error: Note::raw("the customer has no identity on this account"),
         };
     };
     let client = reqwest::Client::new();
@@ -235,14 +235,14 @@ async fn send(ctx: &SendContext, row: &OutboxRow) -> Outcome {
         },
         Ok(r) if r.status().is_server_error() || r.status() == StatusCode::TOO_MANY_REQUESTS => {
             Outcome::Retry {
-                error: format!("the vendor answered {}", r.status()),
+                error: Note::raw(format!("the vendor answered {}", r.status())),
             }
         }
         Ok(r) => Outcome::Failed {
-            error: format!("the vendor refused it: {}", r.status()),
+            error: Note::raw(format!("the vendor refused it: {}", r.status())),
         },
         Err(e) => Outcome::Retry {
-            error: e.to_string(),
+            error: Note::raw(e.to_string()),
         },
     }
 }

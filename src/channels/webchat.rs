@@ -6,7 +6,9 @@ use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use super::{ChannelDriver, Field, Input, SendContext, Settings};
-use crate::domain::{settings_as, Account, Channel, DeliveryStatus, Millis, OutboxRow, Outcome};
+use crate::domain::{
+    settings_as, Account, Channel, DeliveryStatus, Millis, Note, OutboxRow, Outcome,
+};
 use crate::error::{AppError, AppResult};
 
 /// A web chat account's settings.
@@ -165,9 +167,7 @@ pub(super) async fn answer(ctx: &SendContext, row: &OutboxRow, wait: Wait) -> Ou
     let Some((name, email)) = contact.and_then(|c| c.email.map(|e| (c.name, e))) else {
         return Outcome::Done {
             status: None,
-            detail: Some(
-                "sin correo para enviarlo: el cliente lo verá si vuelve al chat (o conecta una cuenta de correo)".into(),
-            ),
+            detail: Some(Note::NoEmailForChat),
         };
     };
     match crate::mail::templates::render(
@@ -181,7 +181,9 @@ pub(super) async fn answer(ctx: &SendContext, row: &OutboxRow, wait: Wait) -> Ou
         ],
     ) {
         Ok(mail) => Outcome::ByMail(mail),
-        Err(e) => Outcome::Failed { error: e.message },
+        Err(e) => Outcome::Failed {
+            error: Note::raw(e.message),
+        },
     }
 }
 

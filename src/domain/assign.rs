@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::clock::{Millis, DAY_MS};
+use super::note::Note;
 
 /// How an account spreads its new tickets among the agents on auto-assignment (ASSIGN-2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
@@ -88,11 +89,11 @@ pub enum Decision {
     /// `rotation` is true when the choice used the round-robin turn (so it advances).
     Assign {
         user_id: u64,
-        reason: String,
+        reason: Note,
         rotation: bool,
     },
     Unassigned {
-        reason: String,
+        reason: Note,
     },
 }
 
@@ -116,11 +117,10 @@ pub fn decide(s: &Snapshot) -> Decision {
                     if c.enabled && c.available && c.under_cap(p) {
                         return Decision::Assign {
                             user_id: c.user_id,
-                            reason: format!(
-                                "asignado a {}: relación ejecutivo-cliente (atendió hace {} días)",
-                                c.name,
-                                days_ago(s.now, rel.served_at)
-                            ),
+                            reason: Note::AssignedRelationship {
+                                agent: c.name.clone(),
+                                days: days_ago(s.now, rel.served_at),
+                            },
                             rotation: false,
                         };
                     }
@@ -131,19 +131,17 @@ pub fn decide(s: &Snapshot) -> Decision {
     let auto: Vec<&Candidate> = s.candidates.iter().filter(|c| c.auto).collect();
     if auto.is_empty() {
         return Decision::Unassigned {
-            reason: format!(
-                "sin asignar: nadie tiene autoasignación en {}",
-                s.account_name
-            ),
+            reason: Note::NoAutoAssign {
+                account: s.account_name.to_string(),
+            },
         };
     }
     let available: Vec<&Candidate> = auto.iter().copied().filter(|c| c.available).collect();
     if available.is_empty() {
         return Decision::Unassigned {
-            reason: format!(
-                "sin asignar: ningún ejecutivo disponible en {}",
-                s.account_name
-            ),
+            reason: Note::NoAgentAvailable {
+                account: s.account_name.to_string(),
+            },
         };
     }
     let eligible: Vec<&Candidate> = available
@@ -153,12 +151,11 @@ pub fn decide(s: &Snapshot) -> Decision {
         .collect();
     if eligible.is_empty() {
         return Decision::Unassigned {
-            reason: format!(
-                "sin asignar: los {} ejecutivos disponibles en {} tienen el máximo de {} tickets abiertos",
-                available.len(),
-                s.account_name,
-                p.max_open.unwrap_or(0)
-            ),
+            reason: Note::AllAtCap {
+                available: available.len() as u64,
+                account: s.account_name.to_string(),
+                cap: u64::from(p.max_open.unwrap_or(0)),
+            },
         };
     }
     // Ties go to whoever waited longest for a turn, then to the lower user id: fair and
@@ -171,21 +168,19 @@ pub fn decide(s: &Snapshot) -> Decision {
     };
     let Some(c) = chosen else {
         return Decision::Unassigned {
-            reason: "sin asignar: sin candidatos".into(),
+            reason: Note::NoCandidates,
         };
     };
     let reason = match p.mode {
-        Mode::RoundRobin => format!(
-            "asignado a {}: round-robin, {} candidatos",
-            c.name,
-            eligible.len()
-        ),
-        Mode::LeastPending => format!(
-            "asignado a {}: menos tickets sin responder ({}), {} candidatos",
-            c.name,
-            c.pending,
-            eligible.len()
-        ),
+        Mode::RoundRobin => Note::AssignedRoundRobin {
+            agent: c.name.clone(),
+            candidates: eligible.len() as u64,
+        },
+        Mode::LeastPending => Note::AssignedLeastPending {
+            agent: c.name.clone(),
+            pending: u64::from(c.pending),
+            candidates: eligible.len() as u64,
+        },
     };
     Decision::Assign {
         user_id: c.user_id,
@@ -257,7 +252,7 @@ mod tests {
         let d = decide(&snap(Policy::default(), &cs, None));
         assert_eq!(chosen(&d), Some(1));
         assert!(matches!(&d, Decision::Assign { reason, rotation: true, .. }
-            if reason == "asignado a A1: round-robin, 3 candidatos"));
+            if *reason == Note::from_legacy("asignado a A1: round-robin, 3 candidatos")));
         // Simulate many turns: counts stay within one of each other.
         let mut cs = vec![agent(1, 0), agent(2, 0), agent(3, 0)];
         let mut got = [0u32; 4];
@@ -287,7 +282,7 @@ mod tests {
             "tie on pending → longest since last turn"
         );
         assert!(
-            matches!(&d, Decision::Assign { reason, .. } if reason.contains("menos tickets sin responder (1)"))
+            matches!(&d, Decision::Assign { reason, .. } if matches!(reason, Note::AssignedLeastPending { pending: 1, .. }))
         );
     }
 
@@ -305,7 +300,7 @@ mod tests {
         assert_eq!(
             d,
             Decision::Unassigned {
-                reason: "sin asignar: los 2 ejecutivos disponibles en WhatsApp Ventas tienen el máximo de 5 tickets abiertos".into()
+                reason: Note::from_legacy("sin asignar: los 2 ejecutivos disponibles en WhatsApp Ventas tienen el máximo de 5 tickets abiertos")
             }
         );
     }
@@ -319,12 +314,14 @@ mod tests {
         assert_eq!(
             d,
             Decision::Unassigned {
-                reason: "sin asignar: ningún ejecutivo disponible en WhatsApp Ventas".into()
+                reason: Note::from_legacy(
+                    "sin asignar: ningún ejecutivo disponible en WhatsApp Ventas"
+                )
             }
         );
         let d = decide(&snap(Policy::default(), &[], None));
         assert!(
-            matches!(d, Decision::Unassigned { reason } if reason.contains("nadie tiene autoasignación"))
+            matches!(d, Decision::Unassigned { reason } if matches!(reason, Note::NoAutoAssign { .. }))
         );
     }
 
@@ -341,7 +338,9 @@ mod tests {
             d,
             Decision::Assign {
                 user_id: 2,
-                reason: "asignado a A2: relación ejecutivo-cliente (atendió hace 12 días)".into(),
+                reason: Note::from_legacy(
+                    "asignado a A2: relación ejecutivo-cliente (atendió hace 12 días)"
+                ),
                 rotation: false
             }
         );

@@ -5,12 +5,14 @@ pub mod clock;
 pub mod events;
 pub mod hours;
 pub mod model;
+pub mod note;
 pub mod rut;
 pub mod ticket;
 
 pub use clock::{Clock, Millis, OffsetClock, SystemClock, DAY_MS};
 pub use events::EventKind;
 pub use model::*;
+pub use note::Note;
 
 /// A name or a header value on one line: every run of control characters (CR, LF, tab …)
 /// and spaces becomes one space. A name reaches mail headers, where a line break would end the header.

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
+use super::note::Note;
+
 use super::clock::Millis;
 use super::events::EventKind;
 
@@ -341,8 +343,8 @@ pub struct Message {
     #[serde(default)]
     pub opened_ticket: bool,
     /// Why delivery failed or is being retried (the server's answer), for the agent.
-    #[serde(default)]
-    pub status_detail: Option<String>,
+    #[serde(default, deserialize_with = "super::note::stored::option")]
+    pub status_detail: Option<Note>,
     /// Email only: headers and bodies beyond the text.
     #[serde(default)]
     pub mail: Option<Box<MailMeta>>,
@@ -363,8 +365,8 @@ pub struct MailMeta {
     #[serde(default)]
     pub quoted: Option<String>,
     /// Problems met while reading it (oversize, malformed), shown with the message.
-    #[serde(default)]
-    pub notes: Vec<String>,
+    #[serde(default, deserialize_with = "super::note::stored::list")]
+    pub notes: Vec<Note>,
     /// Sender address of an inbound mail.
     #[serde(default)]
     pub from: Option<String>,
@@ -390,11 +392,12 @@ pub struct HistoryEntry {
     #[serde(default)]
     pub actor_id: Option<u64>,
     pub action: String,
-    pub detail: String,
+    #[serde(deserialize_with = "super::note::stored::one")]
+    pub detail: Note,
     /// On a ticket's creation: the assignment engine's decision and its reason (one entry
     /// instead of two keeps ingest fast).
-    #[serde(default)]
-    pub decision: Option<String>,
+    #[serde(default, deserialize_with = "super::note::stored::option")]
+    pub decision: Option<Note>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -649,15 +652,15 @@ pub enum Outcome {
     /// detail.
     Done {
         status: Option<DeliveryStatus>,
-        detail: Option<String>,
+        detail: Option<Note>,
     },
     /// A temporary failure: tried again after a backoff, until the attempts run out.
-    Retry { error: String },
+    Retry { error: Note },
     /// It will not work as it is (refused, no address): the message is marked failed with the
     /// reason, and the agent may send it again.
-    Failed { error: String },
+    Failed { error: Note },
     /// Not yet after all (not an attempt): looked at again at `at`, the note on the message.
-    Later { at: Millis, note: Option<String> },
+    Later { at: Millis, note: Option<Note> },
     /// Reaches the customer as a system mail instead (chat and form answers by mail).
     ByMail(SystemMail),
 }

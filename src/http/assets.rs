@@ -16,16 +16,12 @@ use rust_embed::RustEmbed;
 use sha2::{Digest, Sha256};
 
 use crate::error::AppError;
+use crate::locale::Assets;
 use crate::state::AppState;
 
 #[derive(RustEmbed)]
 #[folder = "web/"]
 struct Web;
-
-/// Shared with the server (locale files, later templates and icons); served under /assets too.
-#[derive(RustEmbed)]
-#[folder = "assets/"]
-pub struct Assets;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -137,7 +133,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     fn locale_keys(lang: &str) -> BTreeSet<String> {
-        let file = super::Assets::get(&format!("locales/{lang}.json")).unwrap();
+        let file = crate::locale::Assets::get(&format!("locales/{lang}.json")).unwrap();
         let map: serde_json::Map<String, serde_json::Value> =
             serde_json::from_slice(&file.data).unwrap();
         map.keys().cloned().collect()

@@ -10,7 +10,7 @@ pub mod smtp;
 pub mod templates;
 pub mod thread;
 
-use crate::domain::{Channel, DeliveryStatus, Millis, OutboxRow, Outcome, SystemMail};
+use crate::domain::{Channel, DeliveryStatus, Millis, Note, OutboxRow, Outcome, SystemMail};
 use crate::error::AppResult;
 use crate::store::mail as mail_store;
 use crate::store::Store;
@@ -27,7 +27,11 @@ pub async fn send(store: &Store, row: &OutboxRow) -> Outcome {
     let out = match prepared {
         Ok(Ok(out)) => out,
         Ok(Err(outcome)) => return outcome,
-        Err(e) => return Outcome::Retry { error: e.message },
+        Err(e) => {
+            return Outcome::Retry {
+                error: Note::raw(e.message),
+            }
+        }
     };
     match send_one(store, &out).await {
         Ok(()) => {
@@ -37,8 +41,12 @@ pub async fn send(store: &Store, row: &OutboxRow) -> Outcome {
                 detail: None,
             }
         }
-        Err(e) if e.permanent => Outcome::Failed { error: e.message },
-        Err(e) => Outcome::Retry { error: e.message },
+        Err(e) if e.permanent => Outcome::Failed {
+            error: Note::raw(e.message),
+        },
+        Err(e) => Outcome::Retry {
+            error: Note::raw(e.message),
+        },
     }
 }
 

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 
 use mail_parser::{HeaderValue, MessageParser, MimeHeaders, PartType};
 
+use crate::domain::Note;
 use crate::store::blobs::clean_name;
 
 /// Noise classes, strongest first.
@@ -61,7 +62,7 @@ pub struct ParsedMail {
     pub noise: Noise,
     pub bounce: Option<Bounce>,
     /// Problems met while reading (shown to the agent with the message).
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
 }
 
 /// Sanitised HTML kept for display (larger mail shows its text).
@@ -283,11 +284,10 @@ pub fn parse(raw: &[u8], size: usize, max_bytes: usize) -> ParsedMail {
     let size = size.max(raw.len());
     let oversize = size > max_bytes;
     let input: Cow<[u8]> = if oversize {
-        notes.push(format!(
-            "mensaje de {} KB supera el límite de {} KB: se guardaron solo los encabezados",
-            size / 1024,
-            max_bytes / 1024
-        ));
+        notes.push(Note::MailTooLarge {
+            size_kb: (size / 1024) as u64,
+            limit_kb: (max_bytes / 1024) as u64,
+        });
         // Keep the header block only: up to the first blank line.
         let end = find_header_end(raw).unwrap_or(raw.len().min(64 * 1024));
         Cow::Owned(raw[..end].to_vec())
@@ -337,7 +337,7 @@ pub fn parse(raw: &[u8], size: usize, max_bytes: usize) -> ParsedMail {
         .map(sanitize_html);
     if html.as_ref().is_some_and(|h| h.len() > MAX_HTML_BYTES) {
         html = None;
-        notes.push("la versión HTML es demasiado grande para mostrarla; se guarda el texto".into());
+        notes.push(Note::HtmlTooLarge);
     }
 
     let mut attachments = Vec::new();
@@ -375,7 +375,7 @@ pub fn parse(raw: &[u8], size: usize, max_bytes: usize) -> ParsedMail {
         });
     }
     if text.is_empty() && html.is_none() && attachments.is_empty() && !oversize {
-        notes.push("el mensaje no tiene texto".into());
+        notes.push(Note::NoText);
     }
     ParsedMail {
         message_id: m.message_id().and_then(strip_id),
@@ -409,7 +409,7 @@ pub fn unreadable(raw: &[u8]) -> ParsedMail {
         attachments: Vec::new(),
         noise: Noise::None,
         bounce: None,
-        notes: vec!["no se pudo leer el formato del mensaje; se guarda el texto crudo".into()],
+        notes: vec![Note::Unreadable],
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::domain::SystemMail;
 use crate::error::{AppError, AppResult};
-use crate::http::assets::Assets;
+use crate::locale::Assets;
 
 #[cfg(test)]
 pub const NAMES: [&str; 8] = [

@@ -339,7 +339,7 @@ fn apply(
     rotation_key: u64,
     (decision, floor): (Decision, u64),
     now: Millis,
-) -> AppResult<(bool, &'static str, String)> {
+) -> AppResult<(bool, &'static str, Note)> {
     match decision {
         Decision::Assign {
             user_id,
@@ -374,7 +374,7 @@ fn record(
 ) -> AppResult<bool> {
     let (assigned, action, reason) = apply(txn, ticket, rotation_key, decision, now)?;
     if assigned || always {
-        super::tickets::add_history(txn, ticket.number, None, action, &reason, now)?;
+        super::tickets::add_history(txn, ticket.number, None, action, reason, now)?;
     }
     Ok(assigned)
 }
@@ -410,7 +410,7 @@ pub fn assign_new(
     account: &Account,
     relation: Option<Relation>,
     now: Millis,
-) -> AppResult<(bool, String)> {
+) -> AppResult<(bool, Note)> {
     let decision = decide_for(txn, account, relation, now)?;
     let (assigned, _, reason) = apply(txn, ticket, account.id, decision, now)?;
     Ok((assigned, reason))
@@ -525,7 +525,7 @@ pub struct LastAssignment {
     pub ticket_number: u64,
     pub account_id: u64,
     pub at: Millis,
-    pub reason: String,
+    pub reason: Note,
 }
 
 pub struct Why {

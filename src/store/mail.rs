@@ -435,7 +435,9 @@ fn attach_bounce(
     // reads queued.
     if bounce.failed && original.status != DeliveryStatus::Queued {
         original.status = DeliveryStatus::Failed;
-        original.status_detail = Some(format!("rebotado: {}", bounce.detail));
+        original.status_detail = Some(Note::Bounced {
+            detail: bounce.detail.clone(),
+        });
         txn.open_table(MESSAGE_ID_TO_MESSAGE)?
             .insert(original.id, codec::encode(&original)?.as_slice())?;
     }
@@ -563,17 +565,13 @@ pub fn prepare(
     row: &OutboxRow,
     now: Millis,
 ) -> AppResult<Result<Outgoing, Outcome>> {
-    let failed = |why: &str| {
-        Ok(Err(Outcome::Failed {
-            error: why.to_string(),
-        }))
-    };
+    let failed = |why: Note| Ok(Err(Outcome::Failed { error: why }));
     let account = match row.account_id {
         Some(a) => super::accounts::get_w(txn, a)?.filter(|a| a.deleted_at.is_none()),
         None => system_account(txn)?,
     };
     let Some(account) = account else {
-        return failed("no hay una cuenta de correo con servidor SMTP para enviarlo");
+        return failed(Note::NoSmtpAccount);
     };
     let settings = match EmailSettings::of(&account) {
         Ok(s) if s.smtp.is_some() => s,
@@ -581,10 +579,10 @@ pub fn prepare(
             // Waits: it goes out once the account gets an SMTP server.
             return Ok(Err(Outcome::Later {
                 at: now + 60_000,
-                note: Some("la cuenta no tiene servidor SMTP configurado".into()),
+                note: Some(Note::AccountWithoutSmtp),
             }));
         }
-        Err(e) => return failed(&e.message),
+        Err(e) => return failed(Note::raw(e.message)),
     };
     let secret = secret_w(txn)?;
     let outgoing = match &row.work {
@@ -616,7 +614,7 @@ pub fn prepare(
                 }));
             };
             let Some(ticket) = tickets::get_w(txn, message.ticket_number)? else {
-                return failed("el ticket ya no existe");
+                return failed(Note::TicketGone);
             };
             let contact = contacts::get_w(txn, ticket.contact_id)?;
             let to = contact.as_ref().and_then(|c| {
@@ -627,7 +625,7 @@ pub fn prepare(
                     .or_else(|| c.email.clone())
             });
             let Some(to) = to else {
-                return failed("el cliente no tiene dirección de correo");
+                return failed(Note::CustomerWithoutEmail);
             };
             let thread_ids = thread_of(txn, ticket.number, message.id)?;
             let subject_base = thread_ids

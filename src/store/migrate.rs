@@ -16,12 +16,87 @@ use crate::error::{AppError, AppResult};
 /// Version 6: `ticket_index` keeps fewer keys per ticket (see `index`): rebuilt.
 /// Version 7: one outbox for every channel (`outbox_rows`): the rows of `mail_outbox` and
 /// `outbox` move there, and those two tables go.
-pub const CURRENT: u64 = 7;
+/// Version 8: history entries, assignment reasons, delivery details and mail reading notes are
+/// notes (a code and its parameters) instead of Spanish sentences: rewritten.
+pub const CURRENT: u64 = 8;
 
 type Step = fn(&WriteTransaction) -> AppResult<()>;
 
 /// `STEPS[i]` migrates from version `i + 1` to `i + 2`.
-const STEPS: [Step; 6] = [v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5, v5_to_v6, v6_to_v7];
+const STEPS: [Step; 7] = [
+    v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5, v5_to_v6, v6_to_v7, v7_to_v8,
+];
+
+/// Rows rewritten per pass: a table is read in key order in slices so that memory stays flat
+/// on a large store.
+const SLICE: usize = 10_000;
+
+fn v7_to_v8(txn: &WriteTransaction) -> AppResult<()> {
+    use crate::domain::{HistoryEntry, Message};
+    use std::ops::Bound;
+    // Reading decodes a stored sentence into its note (`domain::note::stored`); writing the
+    // record back stores the note.
+    let mut entries = 0usize;
+    let mut after: Option<(u64, u64)> = None;
+    loop {
+        let slice: Vec<((u64, u64), HistoryEntry)> = {
+            let t = txn.open_table(TICKET_HISTORY_TO_ENTRY)?;
+            let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+            let mut out = Vec::new();
+            for row in t
+                .range::<(u64, u64)>((lower, Bound::Unbounded))?
+                .take(SLICE)
+            {
+                let (k, v) = row?;
+                out.push((k.value(), super::codec::decode(v.value())?));
+            }
+            out
+        };
+        let Some(last) = slice.last().map(|(k, _)| *k) else {
+            break;
+        };
+        let mut t = txn.open_table(TICKET_HISTORY_TO_ENTRY)?;
+        for (k, entry) in &slice {
+            t.insert(*k, super::codec::encode(entry)?.as_slice())?;
+        }
+        entries += slice.len();
+        after = Some(last);
+    }
+    let mut messages = 0usize;
+    let mut after: Option<u64> = None;
+    loop {
+        let slice: Vec<(u64, Option<Message>)> = {
+            let t = txn.open_table(MESSAGE_ID_TO_MESSAGE)?;
+            let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+            let mut out = Vec::new();
+            for row in t.range::<u64>((lower, Bound::Unbounded))?.take(SLICE) {
+                let (k, v) = row?;
+                let m: Message = super::codec::decode(v.value())?;
+                let has_note = m.status_detail.is_some()
+                    || m.mail.as_ref().is_some_and(|mail| !mail.notes.is_empty());
+                out.push((k.value(), has_note.then_some(m)));
+            }
+            out
+        };
+        let Some(last) = slice.last().map(|(k, _)| *k) else {
+            break;
+        };
+        let mut t = txn.open_table(MESSAGE_ID_TO_MESSAGE)?;
+        for (id, m) in &slice {
+            if let Some(m) = m {
+                t.insert(*id, super::codec::encode(m)?.as_slice())?;
+                messages += 1;
+            }
+        }
+        after = Some(last);
+    }
+    tracing::info!(
+        entries,
+        messages,
+        "migration 7→8: stored sentences became notes read in each reader's language"
+    );
+    Ok(())
+}
 
 /// The two outboxes of schema 6 and their rows, as they were stored.
 mod v6 {
@@ -504,6 +579,96 @@ mod tests {
         assert!(
             !tables.iter().any(|t| t == "mail_outbox" || t == "outbox"),
             "{tables:?}"
+        );
+    }
+
+    /// Schema 7 stored Spanish sentences in history entries and on messages; schema 8 stores
+    /// notes, which each reader sees in their own language.
+    #[test]
+    fn stored_sentences_of_schema_7_become_notes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::create(dir.path().join("atiende.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        create_all(&txn).unwrap();
+        set_version(&txn, 7).unwrap();
+        let history = serde_json::json!({
+            "id": 1, "ticket_number": 3, "at": 1_000, "actor_id": null, "action": "created",
+            "detail": "ticket creado por mensaje del cliente (sigue a #2)",
+            "decision": "asignado a Ana: round-robin, 3 candidatos",
+        });
+        let mut message = serde_json::to_value(Message {
+            id: 5,
+            ticket_number: 3,
+            direction: Direction::Outbound,
+            public: true,
+            contact_id: None,
+            user_id: Some(1),
+            text: "hola".into(),
+            attachments: vec![],
+            reply_to: None,
+            external_id: None,
+            status: DeliveryStatus::Failed,
+            created_at: 2_000,
+            opened_ticket: false,
+            status_detail: None,
+            mail: Some(Box::default()),
+        })
+        .unwrap();
+        message["status_detail"] = "rebotado: 550 5.1.1 unknown user".into();
+        message["mail"]["notes"] = serde_json::json!(["el mensaje no tiene texto"]);
+        txn.open_table(TICKET_HISTORY_TO_ENTRY)
+            .unwrap()
+            .insert(
+                (3, 1),
+                rmp_serde::to_vec_named(&history).unwrap().as_slice(),
+            )
+            .unwrap();
+        txn.open_table(MESSAGE_ID_TO_MESSAGE)
+            .unwrap()
+            .insert(5, rmp_serde::to_vec_named(&message).unwrap().as_slice())
+            .unwrap();
+        txn.commit().unwrap();
+
+        migrate(&db).unwrap();
+        let r = db.begin_read().unwrap();
+        let raw_entry = r
+            .open_table(TICKET_HISTORY_TO_ENTRY)
+            .unwrap()
+            .get((3, 1))
+            .unwrap()
+            .unwrap()
+            .value()
+            .to_vec();
+        assert!(!String::from_utf8_lossy(&raw_entry).contains("ticket creado"));
+        let entry: HistoryEntry = codec::decode(&raw_entry).unwrap();
+        assert_eq!(entry.detail, Note::CreatedFollowing { previous: 2 });
+        assert_eq!(
+            entry.decision,
+            Some(Note::AssignedRoundRobin {
+                agent: "Ana".into(),
+                candidates: 3
+            })
+        );
+        let raw_message = r
+            .open_table(MESSAGE_ID_TO_MESSAGE)
+            .unwrap()
+            .get(5)
+            .unwrap()
+            .unwrap()
+            .value()
+            .to_vec();
+        assert!(!String::from_utf8_lossy(&raw_message).contains("rebotado"));
+        let m: Message = codec::decode(&raw_message).unwrap();
+        assert_eq!(
+            m.status_detail,
+            Some(Note::Bounced {
+                detail: "550 5.1.1 unknown user".into()
+            })
+        );
+        assert_eq!(m.mail.unwrap().notes, vec![Note::NoText]);
+        assert_eq!(
+            crate::locale::render("en", &entry.detail),
+            "ticket created by a customer's message (follows #2)"
         );
     }
 

@@ -135,7 +135,7 @@ pub fn settle(
             if row.attempts >= MAX_ATTEMPTS {
                 return give_up(txn, fx, &row, error);
             }
-            row.last_error = Some(error.clone());
+            row.last_error = Some(error.to_string());
             put(
                 txn,
                 (QUEUED, at(now + backoff_ms(row.attempts)), row.id),
@@ -146,10 +146,10 @@ pub fn settle(
                 fx,
                 &row,
                 DeliveryStatus::Queued,
-                Some(format!(
-                    "intento {} falló, se reintentará: {error}",
-                    row.attempts
-                )),
+                Some(Note::Retrying {
+                    attempt: u64::from(row.attempts),
+                    error: Box::new(error.clone()),
+                }),
             )?;
         }
         Outcome::Failed { error } => give_up(txn, fx, &row, error)?,
@@ -173,36 +173,25 @@ pub fn settle(
                     OutboxWork::SystemMail(mail.clone()),
                     now,
                 )?;
-                set_status(
-                    txn,
-                    fx,
-                    &row,
-                    DeliveryStatus::Sent,
-                    Some("enviado por correo al cliente".into()),
-                )?;
+                set_status(txn, fx, &row, DeliveryStatus::Sent, Some(Note::SentByMail))?;
             } else {
-                set_detail(
-                    txn,
-                    fx,
-                    &row,
-                    Some("sin correo para enviarlo: el cliente lo verá si vuelve al chat (o conecta una cuenta de correo)".into()),
-                )?;
+                set_detail(txn, fx, &row, Some(Note::NoEmailForChat))?;
             }
         }
     }
     Ok(())
 }
 
-fn give_up(txn: &WriteTransaction, fx: &mut Effects, row: &OutboxRow, why: &str) -> AppResult<()> {
+fn give_up(txn: &WriteTransaction, fx: &mut Effects, row: &OutboxRow, why: &Note) -> AppResult<()> {
     if let OutboxWork::SystemMail(m) = &row.work {
         tracing::warn!(
             outbox = row.id,
             subject = %m.subject,
-            reason = why,
+            reason = %why,
             "system mail not sent"
         );
     }
-    set_status(txn, fx, row, DeliveryStatus::Failed, Some(why.to_string()))
+    set_status(txn, fx, row, DeliveryStatus::Failed, Some(why.clone()))
 }
 
 fn message_of(txn: &WriteTransaction, row: &OutboxRow) -> AppResult<Option<Message>> {
@@ -222,7 +211,7 @@ fn set_status(
     fx: &mut Effects,
     row: &OutboxRow,
     status: DeliveryStatus,
-    detail: Option<String>,
+    detail: Option<Note>,
 ) -> AppResult<()> {
     if let Some(mut m) = message_of(txn, row)?.filter(|m| !seen(m.status)) {
         m.status = status;
@@ -236,7 +225,7 @@ fn set_detail(
     txn: &WriteTransaction,
     fx: &mut Effects,
     row: &OutboxRow,
-    detail: Option<String>,
+    detail: Option<Note>,
 ) -> AppResult<()> {
     if let Some(mut m) = message_of(txn, row)? {
         if m.status_detail != detail {
@@ -281,12 +270,7 @@ pub fn recover_interrupted(
             put(txn, (QUEUED, key.1, row.id), row)?;
             continue;
         }
-        give_up(
-            txn,
-            fx,
-            row,
-            "el envío se interrumpió (el servidor se detuvo): puede que no haya salido; reenvíalo si hace falta",
-        )?;
+        give_up(txn, fx, row, &Note::Interrupted)?;
     }
     Ok(interrupted.len())
 }

@@ -80,7 +80,7 @@ pub fn add_history(
     number: u64,
     actor_id: Option<u64>,
     action: &str,
-    detail: &str,
+    detail: Note,
     now: Millis,
 ) -> AppResult<()> {
     add_history_with(txn, number, actor_id, action, detail, None, now)
@@ -91,8 +91,8 @@ pub fn add_history_with(
     number: u64,
     actor_id: Option<u64>,
     action: &str,
-    detail: &str,
-    decision: Option<String>,
+    detail: Note,
+    decision: Option<Note>,
     now: Millis,
 ) -> AppResult<()> {
     let id = next_id(txn, "history")?;
@@ -102,7 +102,7 @@ pub fn add_history_with(
         at: now,
         actor_id,
         action: action.to_string(),
-        detail: detail.to_string(),
+        detail,
         decision,
     };
     txn.open_table(TICKET_HISTORY_TO_ENTRY)?
@@ -337,13 +337,13 @@ pub fn ingest_with(
             txn.open_table(CONTACT_TICKET)?
                 .insert((contact.id, number), ())?;
             let detail = match previous {
-                Some(p) => format!("ticket creado por mensaje del cliente (sigue a #{p})"),
-                None => "ticket creado por mensaje del cliente".to_string(),
+                Some(previous) => Note::CreatedFollowing { previous },
+                None => Note::Created,
             };
             let relation = super::assignment::relation_of(last.as_ref());
             let (_, decision) =
                 super::assignment::assign_new(txn, &mut t, &account, relation, now)?;
-            add_history_with(txn, number, None, "created", &detail, Some(decision), at)?;
+            add_history_with(txn, number, None, "created", detail, Some(decision), at)?;
             (t, None, true)
         }
     };
@@ -461,13 +461,17 @@ pub fn reply(
     )?;
     if let Some(from) = effect.moved_from {
         let detail = match from {
-            Some(prev) => format!(
-                "asignado a {}: respondió el ticket (antes usuario {prev})",
-                access.name
-            ),
-            None => format!("asignado a {}: respondió el ticket", access.name),
+            Some(prev) => Note::AssignedOnReplyFrom {
+                agent: access.name.clone(),
+                previous: super::users::get_w(txn, prev)?
+                    .map(|u| u.name)
+                    .unwrap_or_else(|| format!("#{prev}")),
+            },
+            None => Note::AssignedOnReply {
+                agent: access.name.clone(),
+            },
         };
-        add_history(txn, number, Some(access.user_id), "assigned", &detail, now)?;
+        add_history(txn, number, Some(access.user_id), "assigned", detail, now)?;
     }
     save(txn, Some(&before), &ticket)?;
     fx.emit(ticket_event(EventKind::TicketUpdated, &ticket));
@@ -531,21 +535,17 @@ pub fn patch(
 ) -> AppResult<Ticket> {
     let before = require_w(txn, number, access)?;
     let mut t = before.clone();
-    let mut history: Vec<(&str, String)> = Vec::new();
+    let mut history: Vec<(&str, Note)> = Vec::new();
     if let Some(to) = p.state {
         match rules::change_state(&mut t, to, access.role, now) {
-            Ok(true) => history.push((
-                "state",
-                format!(
-                    "{}: {}",
-                    match to {
-                        TicketState::Open => "reabierto",
-                        TicketState::Closed => "cerrado",
-                        TicketState::Ignored => "ignorado",
-                    },
-                    access.name
-                ),
-            )),
+            Ok(true) => history.push(("state", {
+                let by = access.name.clone();
+                match to {
+                    TicketState::Open => Note::StateReopened { by },
+                    TicketState::Closed => Note::StateClosed { by },
+                    TicketState::Ignored => Note::StateIgnored { by },
+                }
+            })),
             Ok(false) => {}
             Err(rules::StateChangeError::ReopenNotAllowed) => {
                 return Err(AppError::forbidden(
@@ -569,11 +569,10 @@ pub fn patch(
             history.push((
                 "important",
                 if b {
-                    "marcado importante"
+                    Note::MarkedImportant
                 } else {
-                    "desmarcado importante"
-                }
-                .into(),
+                    Note::UnmarkedImportant
+                },
             ));
         }
     }
@@ -605,12 +604,17 @@ pub fn patch(
                         }
                     }
                     if uid == access.user_id {
-                        format!("asignado a {}: se lo asignó a sí mismo", u.name)
+                        Note::AssignedSelf { agent: u.name }
                     } else {
-                        format!("asignado a {}: manual, por {}", u.name, access.name)
+                        Note::AssignedManual {
+                            agent: u.name,
+                            by: access.name.clone(),
+                        }
                     }
                 }
-                None => format!("sin asignar: manual, por {}", access.name),
+                None => Note::UnassignedManual {
+                    by: access.name.clone(),
+                },
             };
             t.assignee_id = who;
             history.push(("assigned", detail));
@@ -623,14 +627,19 @@ pub fn patch(
                 let team: Team = codec::get(&teams, tid)?.ok_or_else(|| {
                     AppError::invalid("team_id", "unknown_team", format!("no team {tid}"))
                 })?;
-                history.push(("team", format!("asignado al equipo {}", team.name)));
+                history.push((
+                    "team",
+                    Note::TeamSet {
+                        team: team.name.clone(),
+                    },
+                ));
                 // A ticket given to a team without an agent goes round the team (ORG-1).
                 if p.assignee_id.is_none() && t.assignee_id.is_none() {
                     drop(teams);
                     super::assignment::assign_in_team(txn, &mut t, &team, now)?;
                 }
             } else {
-                history.push(("team", "sin equipo".into()));
+                history.push(("team", Note::TeamCleared));
             }
             t.team_id = team;
         }
@@ -654,7 +663,7 @@ pub fn patch(
         }
         if clean != t.labels {
             t.labels = clean;
-            history.push(("labels", "etiquetas cambiadas".into()));
+            history.push(("labels", Note::LabelsChanged));
         }
     }
     if let Some(s) = p.sentiment_initial {
@@ -671,7 +680,7 @@ pub fn patch(
                 t.fields.insert(k.clone(), v.clone());
             }
         }
-        history.push(("typified", "datos del ticket actualizados".into()));
+        history.push(("typified", Note::FieldsUpdated));
     }
     let changed = !history.is_empty()
         || t.sentiment_initial != before.sentiment_initial
@@ -680,7 +689,7 @@ pub fn patch(
         return Ok(t);
     }
     t.updated_at = now.max(t.updated_at);
-    for (action, detail) in &history {
+    for (action, detail) in history {
         add_history(txn, number, Some(access.user_id), action, detail, now)?;
     }
     save(txn, Some(&before), &t)?;
@@ -809,7 +818,10 @@ pub fn merge(
         into,
         Some(access.user_id),
         "merged",
-        &format!("#{source} fusionado en este ticket por {}", access.name),
+        Note::MergedFrom {
+            ticket: source,
+            by: access.name.clone(),
+        },
         now,
     )?;
     add_history(
@@ -817,7 +829,10 @@ pub fn merge(
         source,
         Some(access.user_id),
         "merged",
-        &format!("fusionado en #{into} por {}", access.name),
+        Note::MergedInto {
+            ticket: into,
+            by: access.name.clone(),
+        },
         now,
     )?;
     save(txn, Some(&src_before), &src)?;

@@ -171,7 +171,9 @@ pub fn deactivate(
             t.number,
             Some(actor_id),
             "unassigned",
-            &format!("sin asignar: {} fue desactivado", user.name),
+            Note::UnassignedDeactivated {
+                agent: user.name.clone(),
+            },
             now,
         )?;
         let mut e = event(EventKind::TicketUpdated);

@@ -104,6 +104,32 @@ async fn round_robin_spreads_1000_tickets_evenly_and_says_why() {
         .get(&format!("/api/v1/assignment/why?user_id={}", team[1].0))
         .await;
     assert_eq!(st, 403);
+    // History is stored as notes: a reader who works in English reads it in English.
+    let (st, _) = ana
+        .patch(
+            &format!("/api/v1/users/{ana_id}"),
+            json!({"language": "en"}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let mine = ana.ok("/api/v1/tickets?limit=1").await["items"][0]["number"]
+        .as_u64()
+        .unwrap();
+    let items = ana.ok(&format!("/api/v1/tickets/{mine}/history")).await["items"].clone();
+    let created = &items[0];
+    assert_eq!(
+        created["decision_note"]["code"], "assigned_round_robin",
+        "{created}"
+    );
+    let agent = created["decision_note"]["params"]["agent"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        created["decision"],
+        format!("assigned to {agent}: round robin, 5 candidates"),
+        "{created}"
+    );
+    assert_eq!(created["detail"], "ticket created by a customer's message");
 }
 
 #[tokio::test]

@@ -276,7 +276,9 @@ pub struct LastAssignmentView {
     pub ticket_number: u64,
     pub account_id: String,
     pub at: String,
+    /// Why, in the reader's language.
     pub reason: String,
+    pub reason_note: crate::domain::Note,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -358,7 +360,8 @@ pub async fn why(
             ticket_number: l.ticket_number,
             account_id: id_str(l.account_id),
             at: ts(l.at),
-            reason: l.reason,
+            reason: crate::locale::render(user.lang(), &l.reason),
+            reason_note: l.reason,
         }),
         blockers,
     }))

@@ -17,7 +17,6 @@ use crate::channels::form::FormSettings;
 use crate::domain::rut::Rut;
 use crate::domain::{Account, Channel, Millis};
 use crate::error::{AppError, AppResult, ErrorBody};
-use crate::http::assets::Assets;
 use crate::http::escape_html;
 use crate::http::ApiPath;
 use crate::state::AppState;
@@ -54,21 +53,14 @@ fn lang_of(headers: &HeaderMap, settings: &FormSettings) -> &'static str {
 }
 
 /// UI text from the shared locale files.
-struct Text(serde_json::Map<String, serde_json::Value>);
+struct Text(&'static str);
 
 impl Text {
-    fn load(lang: &str) -> Text {
-        let map = Assets::get(&format!("locales/{lang}.json"))
-            .and_then(|f| serde_json::from_slice(&f.data).ok())
-            .unwrap_or_default();
-        Text(map)
+    fn load(lang: &'static str) -> Text {
+        Text(lang)
     }
     fn get(&self, key: &str) -> String {
-        self.0
-            .get(key)
-            .and_then(|v| v.as_str())
-            .unwrap_or(key)
-            .to_string()
+        crate::locale::text(self.0, key, &[])
     }
 }
 

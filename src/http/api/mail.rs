@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::tickets::{message_views, MessageView};
 use super::{parse_id, ts};
 use crate::auth::CurrentUser;
-use crate::domain::{Contact, Direction, Message, Ticket, User};
+use crate::domain::{Contact, Direction, Message, Note, Ticket, User};
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::{ApiJson, ApiPath};
 use crate::state::AppState;
@@ -41,7 +41,7 @@ pub async fn resend(
             crate::store::outbox::resend(txn, fx, number, message_id, &access, now)
         })
         .await?;
-    let view = message_views(&state, vec![m])
+    let view = message_views(&state, user.lang(), vec![m])
         .await?
         .pop()
         .ok_or_else(|| AppError::internal("message view lost"))?;
@@ -203,7 +203,10 @@ pub async fn escalate(
                 number,
                 Some(actor),
                 "escalated",
-                &format!("{actor_name} escaló el ticket por correo a {recipient}"),
+                Note::Escalated {
+                    by: actor_name.clone(),
+                    recipient: recipient.clone(),
+                },
                 now,
             )
         })

@@ -98,7 +98,12 @@ pub async fn list(
             Ok((out, next))
         })
         .await?;
-    let views = message_views(&state, found.iter().map(|(m, _, _)| m.clone()).collect()).await?;
+    let views = message_views(
+        &state,
+        user.lang(),
+        found.iter().map(|(m, _, _)| m.clone()).collect(),
+    )
+    .await?;
     let items = views
         .into_iter()
         .zip(found)

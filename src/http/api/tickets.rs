@@ -15,6 +15,7 @@ use crate::domain::ticket::sla_breached;
 use crate::domain::*;
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::{ApiJson, ApiPath, ApiQuery};
+use crate::locale::render;
 use crate::state::AppState;
 use crate::store::index::{Sort, TicketQuery};
 
@@ -481,8 +482,10 @@ pub struct MessageView {
     pub reply_to: Option<String>,
     pub external_id: Option<String>,
     pub status: DeliveryStatus,
-    /// Why delivery failed or is retried (the mail server's answer).
+    /// Why delivery failed or is retried (the mail server's answer), in the reader's language.
     pub status_detail: Option<String>,
+    /// The same as a code and its parameters (locale key `note.<code>`).
+    pub status_note: Option<Note>,
     /// Email messages: subject, Message-ID, sanitised HTML, quoted history, reading notes.
     pub mail: Option<MailMeta>,
     pub created_at: String,
@@ -490,6 +493,7 @@ pub struct MessageView {
 
 pub(super) async fn message_views(
     state: &AppState,
+    lang: &'static str,
     list: Vec<Message>,
 ) -> AppResult<Vec<MessageView>> {
     state
@@ -532,7 +536,8 @@ pub(super) async fn message_views(
                     reply_to: opt_id(m.reply_to),
                     external_id: m.external_id,
                     status: m.status,
-                    status_detail: m.status_detail,
+                    status_detail: m.status_detail.as_ref().map(|n| render(lang, n)),
+                    status_note: m.status_detail,
                     mail: m.mail.map(|b| *b),
                     created_at: ts(m.created_at),
                 });
@@ -555,7 +560,7 @@ pub async fn messages(
         .read(move |txn| tickets::messages(txn, number))
         .await?;
     Ok(Json(Page {
-        items: message_views(&state, list).await?,
+        items: message_views(&state, user.lang(), list).await?,
         next_cursor: None,
     }))
 }
@@ -605,7 +610,7 @@ pub async fn reply(
         .store
         .write(move |txn, fx| tickets::reply(txn, fx, number, &access, &r, now))
         .await?;
-    let view = message_views(&state, vec![m])
+    let view = message_views(&state, user.lang(), vec![m])
         .await?
         .pop()
         .ok_or_else(|| AppError::internal("message view lost"))?;
@@ -720,9 +725,13 @@ pub struct HistoryView {
     pub at: String,
     pub actor_id: Option<String>,
     pub action: String,
+    /// What happened, in the reader's language.
     pub detail: String,
+    /// The same as a code and its parameters (locale key `note.<code>`).
+    pub note: Note,
     /// On creation: how the assignment engine decided, with its reason.
     pub decision: Option<String>,
+    pub decision_note: Option<Note>,
 }
 
 #[utoipa::path(get, path = "/api/v1/tickets/{number}/history", tag = "tickets", params(("number" = u64, Path)),
@@ -733,6 +742,7 @@ pub async fn history(
     ApiPath(number): ApiPath<u64>,
 ) -> AppResult<Json<Page<HistoryView>>> {
     load(&state, &user, number).await?;
+    let lang = user.lang();
     let list = state
         .store
         .read(move |txn| tickets::history(txn, number))
@@ -745,8 +755,10 @@ pub async fn history(
                 at: ts(h.at),
                 actor_id: opt_id(h.actor_id),
                 action: h.action,
-                detail: h.detail,
-                decision: h.decision,
+                detail: render(lang, &h.detail),
+                note: h.detail,
+                decision: h.decision.as_ref().map(|n| render(lang, n)),
+                decision_note: h.decision,
             })
             .collect(),
         next_cursor: None,

@@ -1,0 +1,166 @@
+//! The shared locale files (assets/locales/<lang>.json), read by the server where it writes
+//! words itself: notes in API answers, the hosted form, mail templates. The web app reads the
+//! same files, so a sentence is translated once.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use rust_embed::RustEmbed;
+
+use crate::domain::note::Note;
+
+/// Shared with the browser app (locale files, mail templates); served under /assets too.
+#[derive(RustEmbed)]
+#[folder = "assets/"]
+pub struct Assets;
+
+/// The languages Atiende speaks; anything else reads Spanish.
+pub fn lang(code: &str) -> &'static str {
+    if code.starts_with("en") {
+        "en"
+    } else {
+        "es"
+    }
+}
+
+fn strings(lang: &str) -> &'static HashMap<String, String> {
+    static ES: OnceLock<HashMap<String, String>> = OnceLock::new();
+    static EN: OnceLock<HashMap<String, String>> = OnceLock::new();
+    let (cell, file) = match self::lang(lang) {
+        "en" => (&EN, "locales/en.json"),
+        _ => (&ES, "locales/es.json"),
+    };
+    cell.get_or_init(|| {
+        Assets::get(file)
+            .and_then(|f| {
+                serde_json::from_slice::<HashMap<String, serde_json::Value>>(&f.data).ok()
+            })
+            .map(|m| {
+                m.into_iter()
+                    .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    })
+}
+
+/// The text for `key` in `lang` (the key itself when missing), `{name}` filled from `vars`.
+pub fn text(lang: &str, key: &str, vars: &[(&str, String)]) -> String {
+    let template = strings(lang).get(key).map(String::as_str).unwrap_or(key);
+    fill(template, |name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    })
+}
+
+fn fill(template: &str, var: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('}') {
+            Some(close)
+                if after[..close]
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '_') =>
+            {
+                out.push_str(&var(&after[..close]).unwrap_or_default());
+                rest = &after[close + 1..];
+            }
+            _ => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A note in the reader's language, as the web app's `note()` renders it.
+pub fn render(lang: &str, note: &Note) -> String {
+    let value = serde_json::to_value(note).unwrap_or_default();
+    render_value(lang, &value)
+}
+
+fn render_value(lang: &str, v: &serde_json::Value) -> String {
+    let code = v["code"].as_str().unwrap_or("raw");
+    let params = &v["params"];
+    let template = strings(lang)
+        .get(&format!("note.{code}"))
+        .map(String::as_str)
+        .unwrap_or("{text}");
+    fill(template, |name| {
+        let p = &params[name];
+        Some(match p {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Object(o) if o.contains_key("code") => render_value(lang, p),
+            serde_json::Value::Null => String::new(),
+            other => other.to_string(),
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_read_in_each_language() {
+        let n = Note::Retrying {
+            attempt: 2,
+            error: Box::new(Note::TicketGone),
+        };
+        assert_eq!(
+            render("es", &n),
+            "intento 2 falló, se reintentará: el ticket ya no existe"
+        );
+        assert_eq!(
+            render("en", &n),
+            "attempt 2 failed, will retry: the ticket no longer exists"
+        );
+        assert_eq!(
+            render("en", &Note::raw("550 no {such} user")),
+            "550 no {such} user"
+        );
+        assert_eq!(text("es", "no.such.key", &[]), "no.such.key");
+    }
+
+    /// Every code has a sentence in both locale files, with the same parameters.
+    #[test]
+    fn every_note_code_is_in_both_locales() {
+        let src = include_str!("domain/note.rs");
+        let codes: Vec<String> = src
+            .lines()
+            .map(str::trim)
+            .take_while(|l| !l.starts_with("impl Note"))
+            .filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_uppercase()))
+            .filter_map(|l| l.split([' ', ',', '{']).next())
+            .map(snake)
+            .collect();
+        assert!(codes.len() > 40, "{codes:?}");
+        for lang in ["es", "en"] {
+            for code in &codes {
+                let key = format!("note.{code}");
+                assert!(strings(lang).contains_key(&key), "{lang}: {key}");
+            }
+        }
+    }
+
+    fn snake(s: &str) -> String {
+        let mut out = String::new();
+        for (i, c) in s.chars().enumerate() {
+            if c.is_ascii_uppercase() {
+                if i > 0 {
+                    out.push('_');
+                }
+                out.push(c.to_ascii_lowercase());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+}
