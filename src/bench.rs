@@ -410,7 +410,7 @@ async fn assignment_overhead(
 
 /// Closes tickets through bulk calls of at most 5,000.
 async fn close_all(client: &Client, numbers: &[u64]) -> AppResult<()> {
-    for chunk in numbers.chunks(crate::http::api::tickets::BULK_MAX) {
+    for chunk in numbers.chunks(crate::domain::ticket::BULK_MAX) {
         client
             .post(
                 "/api/v1/tickets/bulk",

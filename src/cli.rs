@@ -155,7 +155,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Serve { .. }) {
         // `serve` starts logging once its configuration file is read.
-        crate::app::init_tracing(None, None);
+        crate::process::init_tracing(None, None);
     }
     let result = match cli.command {
         Command::Serve {
@@ -164,7 +164,7 @@ pub fn main() -> ExitCode {
             data,
         } => match settings.resolve(data.data) {
             Ok((config, file)) => {
-                crate::app::init_tracing(file.log.as_deref(), file.log_format.as_deref());
+                crate::process::init_tracing(file.log.as_deref(), file.log_format.as_deref());
                 crate::app::serve(config, demo)
             }
             Err(e) => Err(e),
@@ -228,7 +228,7 @@ fn admin_create(
     let generated = password.is_none();
     let password = password.unwrap_or_else(|| crate::auth::random_token(12));
     crate::auth::validate_password(&password)?;
-    crate::http::api::users::validate_email(&email)?;
+    crate::domain::validate_email(&email)?;
     let store = open_offline(&data)?;
     let new = users::NewUser {
         email,

@@ -314,7 +314,7 @@ pub fn fill(store: &Store) -> AppResult<()> {
         "Demo workspace created: {} accounts, {CUSTOMERS} customers, {TICKETS} conversations.",
         account_list.len()
     );
-    crate::app::release_free_memory();
+    crate::process::release_free_memory();
     print_logins();
     Ok(())
 }

@@ -41,7 +41,7 @@ pub struct Health {
 
 fn ts_opt<S: serde::Serializer>(v: &Option<Millis>, s: S) -> Result<S::Ok, S::Error> {
     match v {
-        Some(ms) => s.serialize_some(&crate::http::api::ts(*ms)),
+        Some(ms) => s.serialize_some(&crate::domain::clock::to_rfc3339(*ms)),
         None => s.serialize_none(),
     }
 }

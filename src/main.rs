@@ -23,6 +23,7 @@ mod locale;
 mod mail;
 mod metrics;
 mod outbox;
+mod process;
 mod search;
 mod state;
 mod store;

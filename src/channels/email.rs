@@ -75,7 +75,7 @@ impl ChannelDriver for Email {
     fn polling(&self, account: &Account) -> Polling {
         match EmailSettings::of(account) {
             Ok(s) if s.imap.is_some() => Polling::Yes {
-                fingerprint: serde_json::to_string(&s).unwrap_or_default(),
+                fingerprint: super::fingerprint(account),
                 session: Arc::new(crate::mail::imap::ImapSession(s)),
             },
             Ok(_) => Polling::NotConfigured,

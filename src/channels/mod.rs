@@ -159,6 +159,11 @@ pub fn driver(kind: Channel) -> &'static dyn ChannelDriver {
 }
 
 /// An account of `kind` may be created (a kind still coming may not).
+/// Names the settings a poller runs with: the poller host restarts it when they change.
+pub fn fingerprint(account: &Account) -> String {
+    serde_json::to_string(&account.settings).unwrap_or_default()
+}
+
 pub fn require_ready(kind: Channel) -> AppResult<()> {
     match driver(kind).availability() {
         Availability::Ready => Ok(()),

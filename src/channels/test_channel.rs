@@ -19,13 +19,15 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use futures_util::future::BoxFuture;
 use hmac::{Hmac, Mac};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::host::{PollContext, PollSession, Polling};
 use super::{ChannelDriver, Field, Input, SendContext, Settings};
-use crate::domain::{settings_as, Account, Channel, DeliveryStatus, Note, OutboxRow, Outcome};
+use crate::domain::{
+    settings_as, Account, Channel, DeliveryStatus, Note, OutboxRow, Outcome, Secret,
+};
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::ApiPath;
 use crate::state::AppState;
@@ -34,13 +36,13 @@ use crate::store::tickets::{Inbound, Thread};
 
 pub struct TestChannel;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct TestSettings {
     base_url: String,
     /// Bearer token for the vendor's API.
-    token: String,
+    token: Secret,
     /// Signs the webhooks.
-    secret: String,
+    secret: Secret,
     #[serde(default)]
     poll: bool,
 }
@@ -82,7 +84,7 @@ impl ChannelDriver for TestChannel {
     fn polling(&self, account: &Account) -> Polling {
         match settings(account) {
             Ok(s) if s.poll => Polling::Yes {
-                fingerprint: format!("{}|{}", s.base_url, s.token),
+                fingerprint: super::fingerprint(account),
                 session: Arc::new(Ping(s)),
             },
             Ok(_) => Polling::NotConfigured,
@@ -178,7 +180,7 @@ async fn webhook(
     let header = headers
         .get("x-test-signature")
         .and_then(|v| v.to_str().ok());
-    if !signed(&s.secret, &body, header) {
+    if !signed(s.secret.expose(), &body, header) {
         return Err(AppError::unauthorized("bad or missing signature"));
     }
     let messages = parse(account_id, &body);
@@ -219,7 +221,7 @@ async fn send(ctx: &SendContext, row: &OutboxRow) -> Outcome {
     let client = reqwest::Client::new();
     let sent = client
         .post(format!("{}/send", s.base_url))
-        .bearer_auth(&s.token)
+        .bearer_auth(s.token.expose())
         .timeout(Duration::from_secs(30))
         .json(&serde_json::json!({
             "idempotency_key": row.id.to_string(),
@@ -258,7 +260,7 @@ impl PollSession for Ping {
             loop {
                 let ok = client
                     .get(format!("{}/ping", self.0.base_url))
-                    .bearer_auth(&self.0.token)
+                    .bearer_auth(self.0.token.expose())
                     .timeout(Duration::from_secs(5))
                     .send()
                     .await

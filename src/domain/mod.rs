@@ -4,15 +4,20 @@ pub mod assign;
 pub mod clock;
 pub mod events;
 pub mod hours;
+pub mod mail;
 pub mod model;
 pub mod note;
 pub mod rut;
+pub mod secret;
 pub mod ticket;
+
+use crate::error::{AppError, AppResult};
 
 pub use clock::{Clock, Millis, OffsetClock, SystemClock, DAY_MS};
 pub use events::EventKind;
 pub use model::*;
 pub use note::Note;
+pub use secret::Secret;
 
 /// A name or a header value on one line: every run of control characters (CR, LF, tab …)
 /// and spaces becomes one space. A name reaches mail headers, where a line break would end the header.
@@ -31,6 +36,27 @@ pub fn one_line(s: &str) -> String {
         out.push(c);
     }
     out.trim().to_string()
+}
+
+pub fn validate_email(email: &str) -> AppResult<String> {
+    let e = email.trim().to_lowercase();
+    let valid = e.len() <= 254
+        && e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        })
+        && !e.chars().any(char::is_whitespace);
+    if valid {
+        Ok(e)
+    } else {
+        Err(AppError::invalid(
+            "email",
+            "invalid_email",
+            format!("`{email}` is not an email address"),
+        ))
+    }
 }
 
 #[cfg(test)]

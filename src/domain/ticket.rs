@@ -3,6 +3,9 @@
 use super::clock::{Millis, DAY_MS};
 use super::model::*;
 
+/// The most tickets one bulk change touches.
+pub const BULK_MAX: usize = 5_000;
+
 /// Where a customer's new message goes (TICK-2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {

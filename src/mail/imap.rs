@@ -102,7 +102,8 @@ pub async fn connect(server: &Server) -> AppResult<Session> {
     }
     let user = server.username.clone().unwrap_or_default();
     let password = server.password.clone().unwrap_or_default();
-    match tokio::time::timeout(COMMAND_TIMEOUT, client.login(&user, &password)).await {
+    let password = password.expose();
+    match tokio::time::timeout(COMMAND_TIMEOUT, client.login(&user, password)).await {
         Ok(Ok(session)) => Ok(session),
         Ok(Err((e, _))) => Err(AppError::unavailable(format!(
             "login as {user} refused (wrong user or password?): {e}"

@@ -5,10 +5,10 @@
 pub mod imap;
 pub mod notify;
 pub mod parse;
-pub mod settings;
 pub mod smtp;
 pub mod templates;
-pub mod thread;
+
+pub use crate::domain::mail::{settings, thread};
 
 use crate::domain::{Channel, DeliveryStatus, Millis, Note, OutboxRow, Outcome, SystemMail};
 use crate::error::AppResult;

@@ -77,7 +77,11 @@ pub fn transport(server: &Server) -> Result<AsyncSmtpTransport<Tokio1Executor>, 
     if let Some(user) = server.username.as_ref().filter(|u| !u.is_empty()) {
         builder = builder.credentials(Credentials::new(
             user.clone(),
-            server.password.clone().unwrap_or_default(),
+            server
+                .password
+                .as_ref()
+                .map(|p| p.expose().to_string())
+                .unwrap_or_default(),
         ));
     }
     Ok(builder.build())

@@ -456,7 +456,7 @@ impl Indexer {
             cursor = tail;
         }
         self.commit(last)?;
-        crate::app::release_free_memory();
+        crate::process::release_free_memory();
         tracing::info!(
             documents = count,
             ms = started.elapsed().as_millis() as u64,

@@ -18,22 +18,23 @@ pub fn session(txn: &ReadTransaction, token_hash: &str) -> AppResult<Option<Visi
     Ok(found)
 }
 
-/// A new visitor: a contact with a fresh identity on the account, and the session.
+/// A new visitor: a contact with a fresh identity on the account (`external_id`, random),
+/// and the session.
 pub fn create_session(
     txn: &WriteTransaction,
     fx: &mut Effects,
     account_id: u64,
     token_hash: &str,
+    external_id: &str,
     facts: &ContactFacts,
     now: Millis,
 ) -> AppResult<VisitorSession> {
     super::accounts::require_w(txn, account_id)?;
-    let external_id = format!("chat:{}", crate::auth::random_token(12));
-    let contact = contacts::for_identity(txn, fx, account_id, &external_id, facts, now)?;
+    let contact = contacts::for_identity(txn, fx, account_id, external_id, facts, now)?;
     let session = VisitorSession {
         account_id,
         contact_id: contact.id,
-        external_id,
+        external_id: external_id.to_string(),
         created_at: now,
     };
     txn.open_table(CHAT_TOKEN_TO_SESSION)?

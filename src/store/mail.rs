@@ -7,11 +7,10 @@ use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 use super::tables::*;
 use super::tickets::{self, Inbound, Ingested, Thread};
 use super::{codec, contacts, event, next_id, Effects};
+use crate::domain::mail::settings::EmailSettings;
+use crate::domain::mail::{thread, Noise, ParsedMail};
 use crate::domain::*;
 use crate::error::{AppError, AppResult};
-use crate::mail::parse::{Noise, ParsedMail};
-use crate::mail::settings::EmailSettings;
-use crate::mail::thread;
 
 const SECRET_KEY: &str = "mail_secret";
 const PUBLIC_URL_KEY: &str = "public_url";
@@ -294,7 +293,7 @@ pub fn ingest(
                     .map(|c| (c.clone(), format!("/api/v1/attachments/{id}")))
             })
             .collect();
-        crate::mail::parse::rewrite_cids(h, &urls)
+        crate::domain::mail::rewrite_cids(h, &urls)
     });
     let mut text = p.text.clone();
     if text.trim().is_empty() {
@@ -408,7 +407,7 @@ fn attach_bounce(
     txn: &WriteTransaction,
     fx: &mut Effects,
     mail: &MailIn,
-    bounce: &crate::mail::parse::Bounce,
+    bounce: &crate::domain::mail::Bounce,
     now: Millis,
 ) -> AppResult<MailOutcome> {
     let mut original = None;

@@ -307,8 +307,20 @@ async fn http_challenge(State(tls): State<Arc<Tls>>, UrlPath(token): UrlPath<Str
     }
 }
 
+/// The request's Host, when it is a plain name or address with an optional port.
+pub fn request_host(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
+}
+
 fn to_https(domain: Option<&str>, headers: &HeaderMap, uri: &Uri, https_port: u16) -> Response {
-    let host = domain.or_else(|| crate::http::api::request_host(headers).map(without_port));
+    let host = domain.or_else(|| request_host(headers).map(without_port));
     let Some(host) = host else {
         return (
             StatusCode::BAD_REQUEST,

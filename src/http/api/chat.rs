@@ -340,6 +340,7 @@ impl Visitor {
                 };
                 let token = crate::auth::random_token(32);
                 let hash = crate::auth::sha256_hex(&token);
+                let external_id = format!("chat:{}", crate::auth::random_token(12));
                 let facts = ContactFacts {
                     name: Some(name),
                     email,
@@ -351,7 +352,7 @@ impl Visitor {
                 let s = state
                     .store
                     .write(move |txn, fx| {
-                        chat::create_session(txn, fx, account_id, &hash, &facts, now)
+                        chat::create_session(txn, fx, account_id, &hash, &external_id, &facts, now)
                     })
                     .await?;
                 Ok((s, Some(token)))

@@ -196,17 +196,7 @@ pub fn request_base(state: &AppState, headers: &axum::http::HeaderMap) -> Option
     Some(format!("{scheme}://{host}"))
 }
 
-/// The request's Host, when it is a plain name or address with an optional port.
-pub fn request_host(headers: &axum::http::HeaderMap) -> Option<&str> {
-    headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-        })
-}
+pub use crate::tls::request_host;
 
 /// Where people open Atiende, for links in mail: `--public-url`, else the address an
 /// administrator last signed in at (learned then), else — for signed-in callers only — this

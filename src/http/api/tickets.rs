@@ -913,7 +913,7 @@ pub struct BulkResult {
     pub updated: Vec<u64>,
 }
 
-pub const BULK_MAX: usize = 5_000;
+pub use crate::domain::ticket::BULK_MAX;
 
 #[utoipa::path(post, path = "/api/v1/tickets/bulk", tag = "tickets", request_body = BulkBody,
     responses((status = 200, body = BulkResult), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]

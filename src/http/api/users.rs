@@ -47,26 +47,7 @@ impl From<&User> for UserView {
     }
 }
 
-pub fn validate_email(email: &str) -> AppResult<String> {
-    let e = email.trim().to_lowercase();
-    let valid = e.len() <= 254
-        && e.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        })
-        && !e.chars().any(char::is_whitespace);
-    if valid {
-        Ok(e)
-    } else {
-        Err(AppError::invalid(
-            "email",
-            "invalid_email",
-            format!("`{email}` is not an email address"),
-        ))
-    }
-}
+pub use crate::domain::validate_email;
 
 fn validate_language(l: &str) -> AppResult<String> {
     match l {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::Account;
+use crate::domain::{Account, Secret};
 use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -17,7 +17,7 @@ pub enum Security {
     Plain,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Server {
     pub host: String,
     #[serde(default)]
@@ -27,7 +27,7 @@ pub struct Server {
     #[serde(default)]
     pub username: Option<String>,
     #[serde(default)]
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// IMAP only: the folder to read (default INBOX).
     #[serde(default)]
     pub mailbox: Option<String>,
@@ -44,7 +44,7 @@ impl Server {
 
 /// The keys of `Account.settings` an email account reads; others (SLA, assignment) are shared
 /// by every channel.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct EmailSettings {
     /// The support address customers write to; replies go out from it, and reply tokens are
     /// plus-addresses of it.
