@@ -14,6 +14,7 @@ mod channels;
 mod cli;
 mod config;
 mod demo;
+mod desk;
 mod domain;
 mod error;
 mod health;

@@ -84,6 +84,8 @@ function Comments({ number, bump }) {
   const [list, error, reload] = useLoad(() => api('GET', `/api/v1/tickets/${number}/comments`), [number, bump]);
   const [text, setText] = useState('');
   const [mention, setMention] = useState(null);
+  // The colleagues picked from the @ list: mentions are sent by id, never guessed from the text.
+  const [picked, setPicked] = useState([]);
   const [sendError, setSendError] = useState('');
   const [sending, setSending] = useState(false);
   const area = useRef(null);
@@ -91,6 +93,7 @@ function Comments({ number, bump }) {
   const pick = (u) => {
     const caret = area.current?.selectionStart ?? text.length;
     setText(`${text.slice(0, mention.start)}@${u.name} ${text.slice(caret)}`);
+    setPicked((list) => (list.some((p) => p.id === u.id) ? list : [...list, u]));
     setMention(null);
     area.current?.focus();
   };
@@ -98,7 +101,11 @@ function Comments({ number, bump }) {
     ev.preventDefault();
     if (!text.trim() || sending) return;
     setSending(true);
-    try { await api('POST', `/api/v1/tickets/${number}/comments`, { text }); setText(''); setSendError(''); reload(); } catch (e) { setSendError(e.message); }
+    const mentions = picked.filter((u) => text.includes(`@${u.name}`)).map((u) => u.id);
+    try {
+      await api('POST', `/api/v1/tickets/${number}/comments`, { text, mentions });
+      setText(''); setPicked([]); setSendError(''); reload();
+    } catch (e) { setSendError(e.message); }
     setSending(false);
   };
   return html`<div class="comments">

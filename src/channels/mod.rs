@@ -93,7 +93,21 @@ pub trait ChannelDriver: Send + Sync + 'static {
         Ok(())
     }
 
-    /// The HTTP routes the channel needs (webhooks, sockets, hosted pages), documented in the
+    /// A vendor's webhook delivery to one of this kind's accounts, as
+    /// `POST /api/v1/channels/{kind}/{account}/webhook` received it: the signature checked over
+    /// the raw bytes (`unauthorized` when it fails: nothing is stored), then the payload parsed
+    /// without IO into the messages it carries. A payload it cannot use yet still gives a message
+    /// ("unsupported") rather than an error the vendor would retry. None: no webhooks.
+    fn webhook(
+        &self,
+        _account: &Account,
+        _headers: &axum::http::HeaderMap,
+        _body: &[u8],
+    ) -> Option<AppResult<Vec<crate::domain::inbound::Inbound>>> {
+        None
+    }
+
+    /// The HTTP routes the channel needs (sockets, hosted pages), documented in the
     /// OpenAPI document like every route.
     fn routes(&self) -> OpenApiRouter<crate::state::AppState> {
         OpenApiRouter::new()

@@ -14,25 +14,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use futures_util::future::BoxFuture;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::host::{PollContext, PollSession, Polling};
 use super::{ChannelDriver, Field, Input, SendContext, Settings};
+use crate::domain::inbound::{ContactFacts, Inbound, Thread};
 use crate::domain::{
     settings_as, Account, Channel, DeliveryStatus, Note, OutboxRow, Outcome, Secret,
 };
-use crate::error::{AppError, AppResult, ErrorBody};
-use crate::http::ApiPath;
-use crate::state::AppState;
-use crate::store::contacts::ContactFacts;
-use crate::store::tickets::{Inbound, Thread};
+use crate::error::{AppError, AppResult};
 
 pub struct TestChannel;
 
@@ -96,8 +89,24 @@ impl ChannelDriver for TestChannel {
         Box::pin(send(ctx, row))
     }
 
-    fn routes(&self) -> OpenApiRouter<AppState> {
-        OpenApiRouter::new().routes(routes!(webhook))
+    /// Signed like Meta's webhooks: `X-Test-Signature: sha256=<hex HMAC of the raw body>`.
+    fn webhook(
+        &self,
+        account: &Account,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Option<AppResult<Vec<Inbound>>> {
+        let check = || {
+            let s = settings(account)?;
+            let header = headers
+                .get("x-test-signature")
+                .and_then(|v| v.to_str().ok());
+            if !signed(s.secret.expose(), body, header) {
+                return Err(AppError::unauthorized("bad or missing signature"));
+            }
+            Ok(parse(account.id, body))
+        };
+        Some(check())
     }
 }
 
@@ -157,44 +166,6 @@ fn signed(secret: &str, body: &[u8], header: Option<&str>) -> bool {
     mac.update(body);
     // Constant time.
     mac.verify_slice(&sig).is_ok()
-}
-
-/// The test vendor's webhook: signature checked over the raw bytes, every message stored
-/// (a redelivery is a no-op), 200 only once they are durable.
-#[utoipa::path(post, path = "/api/v1/channels/test/{account}/webhook", tag = "channels",
-    params(("account" = u64, Path)), request_body = String,
-    responses((status = 200), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn webhook(
-    State(state): State<AppState>,
-    ApiPath(account_id): ApiPath<u64>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> AppResult<StatusCode> {
-    let account = state
-        .store
-        .read(move |txn| crate::store::accounts::get(txn, account_id))
-        .await?
-        .filter(|a| a.kind == Channel::Test && a.deleted_at.is_none())
-        .ok_or_else(|| AppError::not_found("account"))?;
-    let s = settings(&account)?;
-    let header = headers
-        .get("x-test-signature")
-        .and_then(|v| v.to_str().ok());
-    if !signed(s.secret.expose(), &body, header) {
-        return Err(AppError::unauthorized("bad or missing signature"));
-    }
-    let messages = parse(account_id, &body);
-    let now = state.store.now();
-    state
-        .store
-        .write(move |txn, fx| {
-            for m in &messages {
-                crate::store::tickets::ingest(txn, fx, m, now)?;
-            }
-            Ok(())
-        })
-        .await?;
-    Ok(StatusCode::OK)
 }
 
 async fn send(ctx: &SendContext, row: &OutboxRow) -> Outcome {

@@ -4,6 +4,7 @@ pub mod assign;
 pub mod clock;
 pub mod events;
 pub mod hours;
+pub mod inbound;
 pub mod mail;
 pub mod model;
 pub mod note;

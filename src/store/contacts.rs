@@ -5,6 +5,7 @@ use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 use super::tables::*;
 use super::tickets::Access;
 use super::{codec, event, next_id, Effects};
+pub use crate::domain::inbound::ContactFacts;
 use crate::domain::*;
 use crate::error::{AppError, AppResult};
 
@@ -112,17 +113,6 @@ pub fn list_visible(
         }
     }
     Ok((out, None))
-}
-
-/// What an inbound message or an API call says about its sender.
-#[derive(Debug, Clone, Default)]
-pub struct ContactFacts {
-    pub name: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    /// Already validated and normalised.
-    pub rut: Option<String>,
-    pub username: Option<String>,
 }
 
 pub fn create(

@@ -5,10 +5,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
-use super::contacts::{self, ContactFacts};
+use super::contacts;
 use super::index::{self, TicketQuery};
 use super::tables::*;
 use super::{codec, event, next_id, Effects};
+pub use crate::domain::inbound::{Inbound, Ingested, Thread};
 use crate::domain::ticket::{self as rules, Route};
 use crate::domain::*;
 use crate::error::{AppError, AppResult};
@@ -118,38 +119,6 @@ fn ticket_event(kind: EventKind, t: &Ticket) -> Event {
     e
 }
 
-/// A normalised inbound message: every channel turns what it receives into one of these.
-#[derive(Debug, Clone)]
-pub struct Inbound {
-    pub account_id: u64,
-    /// The channel's id of this message: redelivery of the same id is a no-op.
-    pub external_id: String,
-    pub contact_external_id: String,
-    pub contact: ContactFacts,
-    pub text: String,
-    pub public: bool,
-    pub reply_to: Option<u64>,
-    pub attachments: Vec<u64>,
-    pub sent_at: Option<Millis>,
-    /// Who uploaded the attachments (the API caller; None for channel adapters).
-    pub uploader: Option<u64>,
-    /// Which ticket the message belongs to, when the channel knows better than "the contact's
-    /// open ticket on the account" (email threading).
-    pub thread: Thread,
-}
-
-/// How an inbound message finds its ticket.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Thread {
-    /// TICK-2: the contact's open ticket on the account, else a new one.
-    #[default]
-    ByContact,
-    /// This ticket (followed through merges); a new ticket linked to it when it is closed.
-    Ticket(u64),
-    /// Always a new ticket (an email that threads into nothing).
-    New,
-}
-
 /// The ticket a message for `number` should join: followed through merges, None when it is
 /// gone.
 pub(crate) fn thread_target(txn: &WriteTransaction, number: u64) -> AppResult<Option<Ticket>> {
@@ -163,13 +132,6 @@ pub(crate) fn thread_target(txn: &WriteTransaction, number: u64) -> AppResult<Op
         }
     }
     Ok(current)
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ingested {
-    pub ticket_number: u64,
-    pub message_id: u64,
-    pub created_ticket: bool,
 }
 
 /// A message may carry an attachment its author uploaded and nobody used yet, or one already

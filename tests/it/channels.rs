@@ -109,9 +109,9 @@ async fn a_channel_plugs_in_through_the_boundary() {
         .unwrap()
         .to_string();
 
-    // The webhook route, in the OpenAPI document.
+    // The webhook route (one for every channel), in the OpenAPI document.
     let openapi = admin.ok("/api/openapi.json").await;
-    assert!(openapi["paths"]["/api/v1/channels/test/{account}/webhook"].is_object());
+    assert!(openapi["paths"]["/api/v1/channels/{kind}/{account}/webhook"].is_object());
     let hook = format!("{}/api/v1/channels/test/{acc}/webhook", s.base);
     let body = br#"{"messages": [{"id": "v1", "from": "u-77", "name": "Vendor Ana", "text": "hola desde el proveedor"}]}"#;
     let post = |sig: Option<String>| {

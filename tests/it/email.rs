@@ -712,7 +712,7 @@ async fn system_mail_reaches_people() {
     assert!(body_text(assigned).contains(&format!("/#/t/{number}")));
     api.created(
         &format!("/api/v1/tickets/{number}/comments"),
-        json!({"text": "@ana agente revisa esto"}),
+        json!({"text": "@Ana Agente revisa esto", "mentions": [agent_id]}),
     )
     .await;
     let mention = &wait_mailbox(agent, 4).await[3];
@@ -721,7 +721,7 @@ async fn system_mail_reaches_people() {
     agent_api
         .created(
             &format!("/api/v1/tickets/{number}/comments"),
-            json!({"text": "@ana agente nota"}),
+            json!({"text": "@Ana Agente nota", "mentions": [agent_id]}),
         )
         .await;
 

@@ -240,14 +240,20 @@ async fn openapi_health_uploads_catalog_and_contacts() {
         )
         .await;
     assert_eq!(st, 422);
+    // A mention names a user picked by id, who must be able to see the ticket: Ag works on
+    // another account only, so Ag cannot be mentioned here, and nothing is stored.
+    let mention = json!({"text": "@Ag revisa esto por favor", "mentions": [agent_id]});
+    let (st, err) = api
+        .post(&format!("/api/v1/tickets/{n}/comments"), mention.clone())
+        .await;
+    assert_eq!(st, 422, "{err}");
+    assert_eq!(err["error"]["code"], "mention_not_allowed");
+    api.enable(&agent_id, &acc, "enabled").await;
     let (st, cm) = api
-        .post(
-            &format!("/api/v1/tickets/{n}/comments"),
-            json!({"text": "@Ag revisa esto por favor"}),
-        )
+        .post(&format!("/api/v1/tickets/{n}/comments"), mention)
         .await;
     assert_eq!(st, 201);
-    assert_eq!(cm["mentions"].as_array().unwrap().len(), 1);
+    assert_eq!(cm["mentions"], json!([agent_id]));
     let list = api.ok(&format!("/api/v1/tickets/{n}/comments")).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
 }

@@ -413,11 +413,7 @@ pub async fn inbound(
         uploader: Some(user.user.id),
         thread: tickets::Thread::ByContact,
     };
-    let now = state.store.now();
-    let done: Ingested = state
-        .store
-        .write(move |txn, fx| tickets::ingest(txn, fx, &msg, now))
-        .await?;
+    let done: Ingested = crate::desk::ingest::one(&state.store, msg).await?;
     Ok(Json(InboundAnswer {
         ticket_number: done.ticket_number,
         message_id: id_str(done.message_id),

@@ -22,6 +22,7 @@ pub mod status;
 pub mod tickets;
 pub mod uploads;
 pub mod users;
+pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use serde::Serialize;
@@ -98,6 +99,7 @@ pub fn routes(
         .routes(routes!(catalog::update_canned, catalog::delete_canned))
         .routes(routes!(uploads::download))
         .routes(routes!(events::stream))
+        .routes(routes!(webhooks::receive))
         .merge(crate::channels::routes())
         .layer(DefaultBodyLimit::max(max_body));
     r.merge(api).merge(uploads)

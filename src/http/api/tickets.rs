@@ -1,6 +1,6 @@
 //! Tickets: lists with every filter, the conversation, comments, history, merge, bulk.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{id_str, limit_of, opt_id, opt_ts, parse_id, parse_time, text_field, ts, Page};
 use crate::auth::CurrentUser;
+use crate::desk;
 use crate::domain::ticket::sla_breached;
 use crate::domain::*;
 use crate::error::{AppError, AppResult, ErrorBody};
@@ -19,7 +20,6 @@ use crate::locale::render;
 use crate::state::AppState;
 use crate::store::index::{Sort, TicketQuery};
 
-use crate::store::catalog;
 use crate::store::lookup::Lookup;
 use crate::store::tickets::{self, Access, Reply, TicketPatch};
 
@@ -417,27 +417,10 @@ pub async fn update(
 ) -> AppResult<Json<TicketView>> {
     let access = user.access(&state).await?;
     let patch = to_patch(&body)?;
-    let now = state.store.now();
     let base = super::link_base(&state, &headers, true)
         .await?
         .unwrap_or_default();
-    let actor = (user.user.id, user.user.name.clone());
-    let t = state
-        .store
-        .write(move |txn, fx| {
-            let before = tickets::get_w(txn, number)?;
-            let after = tickets::patch(txn, fx, number, &access, &patch, now)?;
-            crate::mail::notify::assigned(
-                txn,
-                &base,
-                before.as_ref(),
-                &after,
-                (actor.0, &actor.1),
-                now,
-            )?;
-            Ok(after)
-        })
-        .await?;
+    let t = desk::tickets::change(&state.store, access, number, patch, base).await?;
     Ok(Json(one_view(&state, t).await?))
 }
 
@@ -582,10 +565,7 @@ pub async fn reply(
     ApiPath(number): ApiPath<u64>,
     ApiJson(body): ApiJson<ReplyBody>,
 ) -> AppResult<(StatusCode, Json<MessageView>)> {
-    let (ticket, access) = load(&state, &user, number).await?;
-    // A ticket's channel never changes: checked before the write, an answer that cannot leave
-    // is refused instead of waiting in the outbox for ever.
-    crate::channels::require_can_send(ticket.channel)?;
+    let access = user.access(&state).await?;
     let attachments = body
         .attachment_ids
         .iter()
@@ -605,11 +585,7 @@ pub async fn reply(
             .transpose()?,
         attachments,
     };
-    let now = state.store.now();
-    let m = state
-        .store
-        .write(move |txn, fx| tickets::reply(txn, fx, number, &access, &r, now))
-        .await?;
+    let m = desk::tickets::reply(&state.store, access, number, r).await?;
     let view = message_views(&state, user.lang(), vec![m])
         .await?
         .pop()
@@ -661,25 +637,12 @@ pub async fn comments(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommentBody {
-    /// Internal note; `@Name` or `@email` mentions a colleague.
+    /// Internal note, for colleagues only.
     pub text: String,
-}
-
-/// Finds `@email` and `@Full Name` mentions of active users.
-fn mentions(text: &str, users: &[User]) -> Vec<u64> {
-    let lower = text.to_lowercase();
-    let mut out: Vec<u64> = users
-        .iter()
-        .filter(|u| u.active)
-        .filter(|u| {
-            lower.contains(&format!("@{}", u.email))
-                || lower.contains(&format!("@{}", u.name.to_lowercase()))
-        })
-        .map(|u| u.id)
-        .collect();
-    out.sort_unstable();
-    out.dedup();
-    out
+    /// The colleagues mentioned (user ids, as the @ picker gives them); each must be able to
+    /// see the ticket, and is told in the app and by mail.
+    #[serde(default)]
+    pub mentions: Vec<String>,
 }
 
 #[utoipa::path(post, path = "/api/v1/tickets/{number}/comments", tag = "tickets", params(("number" = u64, Path)), request_body = CommentBody,
@@ -693,29 +656,15 @@ pub async fn add_comment(
 ) -> AppResult<(StatusCode, Json<CommentView>)> {
     let access = user.access(&state).await?;
     let text = text_field(&body.text, "text", 20_000)?;
-    let all = state.store.read(crate::store::users::list).await?;
-    let mentioned = mentions(&text, &all);
-    let now = state.store.now();
+    let mentions = body
+        .mentions
+        .iter()
+        .map(|m| parse_id(m, "mentions"))
+        .collect::<AppResult<Vec<u64>>>()?;
     let base = super::link_base(&state, &headers, true)
         .await?
         .unwrap_or_default();
-    let actor = (user.user.id, user.user.name.clone());
-    let c = state
-        .store
-        .write(move |txn, fx| {
-            let c = tickets::comment(txn, fx, number, &access, &text, &mentioned, now)?;
-            crate::mail::notify::mentioned(
-                txn,
-                &base,
-                number,
-                (actor.0, &actor.1),
-                &text,
-                &mentioned,
-                now,
-            )?;
-            Ok(c)
-        })
-        .await?;
+    let c = desk::tickets::comment(&state.store, access, number, text, mentions, base).await?;
     Ok((StatusCode::CREATED, Json(CommentView::from(&c))))
 }
 
@@ -873,12 +822,8 @@ pub async fn merge(
     ApiJson(body): ApiJson<MergeBody>,
 ) -> AppResult<Json<TicketView>> {
     let access = user.access(&state).await?;
-    let now = state.store.now();
     let into = body.into.get("into")?;
-    let t = state
-        .store
-        .write(move |txn, fx| tickets::merge(txn, fx, number, into, &access, now))
-        .await?;
+    let t = desk::tickets::merge(&state.store, access, number, into).await?;
     Ok(Json(one_view(&state, t).await?))
 }
 
@@ -956,13 +901,6 @@ pub async fn bulk(
             ))
         }
     };
-    if numbers.len() > BULK_MAX {
-        return Err(AppError::invalid(
-            "numbers",
-            "too_many",
-            format!("at most {BULK_MAX} tickets per call"),
-        ));
-    }
     let mut patch = TicketPatch::default();
     match body.action {
         BulkAction::Close | BulkAction::Ignore => {
@@ -999,43 +937,7 @@ pub async fn bulk(
         )?),
         _ => None,
     };
-    let now = state.store.now();
-    let unique: Vec<u64> = {
-        let mut seen = HashSet::new();
-        numbers.into_iter().filter(|n| seen.insert(*n)).collect()
-    };
-    // One transaction: every ticket changes, or none does.
-    let updated = state
-        .store
-        .write(move |txn, fx| {
-            if let Some(l) = label {
-                if catalog::get_w::<Label>(txn, l)?.is_none() {
-                    return Err(AppError::invalid(
-                        "label_id",
-                        "unknown_label",
-                        format!("no label {l}"),
-                    ));
-                }
-            }
-            for n in &unique {
-                let mut p = patch.clone();
-                if let Some(l) = label {
-                    let t = tickets::require_w(txn, *n, &access)
-                        .map_err(|e| e.with_field("numbers"))?;
-                    let mut labels = t.labels.clone();
-                    if !labels.contains(&l) {
-                        labels.push(l);
-                    }
-                    p.labels = Some(labels);
-                }
-                tickets::patch(txn, fx, *n, &access, &p, now).map_err(|mut e| {
-                    e.message = format!("#{n}: {}", e.message);
-                    e
-                })?;
-            }
-            Ok(unique.clone())
-        })
-        .await?;
+    let updated = desk::tickets::bulk(&state.store, access, numbers, patch, label).await?;
     Ok(Json(BulkResult { updated }))
 }
 
@@ -1058,27 +960,5 @@ mod tests {
         assert_eq!(decode_cursor(Sort::UpdatedDesc, &c).unwrap(), (1234, 9));
         assert!(decode_cursor(Sort::CreatedAsc, &c).is_err());
         assert!(decode_cursor(Sort::UpdatedDesc, "!!").is_err());
-    }
-
-    #[test]
-    fn mentions_by_email_and_name() {
-        let mk = |id, name: &str, email: &str| User {
-            id,
-            email: email.into(),
-            name: name.into(),
-            role: Role::Agent,
-            password_hash: String::new(),
-            active: true,
-            language: "es".into(),
-            signature: None,
-            avatar_url: None,
-            connection_state: None,
-            created_at: 0,
-            deactivated_at: None,
-        };
-        let users = vec![mk(1, "Ana Pérez", "ana@x.cl"), mk(2, "Luis", "luis@x.cl")];
-        assert_eq!(mentions("@Ana Pérez mira esto", &users), vec![1]);
-        assert_eq!(mentions("cc @luis@x.cl", &users), vec![2]);
-        assert!(mentions("nadie", &users).is_empty());
     }
 }

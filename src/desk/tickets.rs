@@ -1,0 +1,182 @@
+//! What an agent does to a ticket: answer (TICK-4), change (state, assignee, team, labels,
+//! data: TICK-5, ASSIGN-*), comment and mention colleagues (TICK-6), merge (TICK-8) and change
+//! many at once (BOARD-6), with the notifications each sends.
+
+use std::collections::HashSet;
+
+use crate::domain::ticket::BULK_MAX;
+use crate::domain::{Comment, Label, Message, Ticket, User};
+use crate::error::{AppError, AppResult};
+use crate::mail::notify;
+use crate::store::tickets::{self, Access, Reply, TicketPatch};
+use crate::store::{accounts, catalog, users, Store};
+
+/// The ticket, when `access` may see it (404 otherwise, as if it did not exist).
+pub async fn visible(store: &Store, access: &Access, number: u64) -> AppResult<Ticket> {
+    let access = access.clone();
+    store
+        .read(move |txn| tickets::require(txn, number, &access))
+        .await
+}
+
+/// An agent's answer, stored and queued on the ticket's channel in one transaction. A
+/// channel that cannot send refuses it here instead of leaving it queued for ever.
+pub async fn reply(store: &Store, access: Access, number: u64, reply: Reply) -> AppResult<Message> {
+    let ticket = visible(store, &access, number).await?;
+    crate::channels::require_can_send(ticket.channel)?;
+    let now = store.now();
+    store
+        .write(move |txn, fx| tickets::reply(txn, fx, number, &access, &reply, now))
+        .await
+}
+
+/// Changes a ticket; a new assignee hears of it by mail (`link_base` makes the link).
+pub async fn change(
+    store: &Store,
+    access: Access,
+    number: u64,
+    patch: TicketPatch,
+    link_base: String,
+) -> AppResult<Ticket> {
+    let now = store.now();
+    store
+        .write(move |txn, fx| {
+            let before = tickets::get_w(txn, number)?;
+            let after = tickets::patch(txn, fx, number, &access, &patch, now)?;
+            notify::assigned(
+                txn,
+                &link_base,
+                before.as_ref(),
+                &after,
+                (access.user_id, &access.name),
+                now,
+            )?;
+            Ok(after)
+        })
+        .await
+}
+
+/// Whether `user` may see tickets of `account_id`.
+async fn may_see(store: &Store, user: &User, account_id: u64) -> AppResult<bool> {
+    if !user.active {
+        return Ok(false);
+    }
+    if user.role.sees_all_accounts() {
+        return Ok(true);
+    }
+    let uid = user.id;
+    let visible = store
+        .read(move |txn| accounts::visible_to(txn, uid))
+        .await?;
+    Ok(visible.contains(&account_id))
+}
+
+/// An internal comment. `mentions` are the users the author picked (by id): each must be
+/// able to see the ticket — a comment never reaches someone the ticket is hidden from — and
+/// is told in the app and by mail.
+pub async fn comment(
+    store: &Store,
+    access: Access,
+    number: u64,
+    text: String,
+    mentions: Vec<u64>,
+    link_base: String,
+) -> AppResult<Comment> {
+    let ticket = visible(store, &access, number).await?;
+    let mut picked: Vec<u64> = Vec::new();
+    for id in mentions {
+        if picked.contains(&id) {
+            continue;
+        }
+        let user = store.read(move |txn| users::get(txn, id)).await?;
+        let allowed = match &user {
+            Some(u) => may_see(store, u, ticket.account_id).await?,
+            None => false,
+        };
+        if !allowed {
+            return Err(AppError::invalid(
+                "mentions",
+                "mention_not_allowed",
+                format!("user {id} cannot see this ticket, so cannot be mentioned on it"),
+            ));
+        }
+        picked.push(id);
+    }
+    let now = store.now();
+    store
+        .write(move |txn, fx| {
+            let c = tickets::comment(txn, fx, number, &access, &text, &picked, now)?;
+            notify::mentioned(
+                txn,
+                &link_base,
+                number,
+                (access.user_id, &access.name),
+                &text,
+                &picked,
+                now,
+            )?;
+            Ok(c)
+        })
+        .await
+}
+
+/// Merges ticket `number` into `into` (same customer).
+pub async fn merge(store: &Store, access: Access, number: u64, into: u64) -> AppResult<Ticket> {
+    let now = store.now();
+    store
+        .write(move |txn, fx| tickets::merge(txn, fx, number, into, &access, now))
+        .await
+}
+
+/// One change for many tickets: each gets `patch` (and `add_label`, when given), all in
+/// one transaction — every ticket changes, or none does.
+pub async fn bulk(
+    store: &Store,
+    access: Access,
+    numbers: Vec<u64>,
+    patch: TicketPatch,
+    add_label: Option<u64>,
+) -> AppResult<Vec<u64>> {
+    if numbers.len() > BULK_MAX {
+        return Err(AppError::invalid(
+            "numbers",
+            "too_many",
+            format!("at most {BULK_MAX} tickets per call"),
+        ));
+    }
+    let unique: Vec<u64> = {
+        let mut seen = HashSet::new();
+        numbers.into_iter().filter(|n| seen.insert(*n)).collect()
+    };
+    let now = store.now();
+    store
+        .write(move |txn, fx| {
+            if let Some(l) = add_label {
+                if catalog::get_w::<Label>(txn, l)?.is_none() {
+                    return Err(AppError::invalid(
+                        "label_id",
+                        "unknown_label",
+                        format!("no label {l}"),
+                    ));
+                }
+            }
+            for n in &unique {
+                let mut p = patch.clone();
+                if let Some(l) = add_label {
+                    let t = tickets::require_w(txn, *n, &access)
+                        .map_err(|e| e.with_field("numbers"))?;
+                    let mut labels = t.labels.clone();
+                    if !labels.contains(&l) {
+                        labels.push(l);
+                    }
+                    p.labels = Some(labels);
+                }
+                tickets::patch(txn, fx, *n, &access, &p, now).map_err(|mut e| {
+                    e.message = format!("#{n}: {}", e.message);
+                    e
+                })?;
+            }
+            Ok(unique.clone())
+        })
+        .await
+}

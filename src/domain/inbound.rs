@@ -1,0 +1,54 @@
+//! What every channel turns a customer's message into, and what ingesting it gives back.
+
+use super::Millis;
+
+/// What an inbound message or an API call says about its sender.
+#[derive(Debug, Clone, Default)]
+pub struct ContactFacts {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// Already validated and normalised.
+    pub rut: Option<String>,
+    pub username: Option<String>,
+}
+
+/// A normalised inbound message: every channel turns what it receives into one of these.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    pub account_id: u64,
+    /// The channel's id of this message: redelivery of the same id is a no-op.
+    pub external_id: String,
+    pub contact_external_id: String,
+    pub contact: ContactFacts,
+    pub text: String,
+    pub public: bool,
+    pub reply_to: Option<u64>,
+    pub attachments: Vec<u64>,
+    pub sent_at: Option<Millis>,
+    /// Who uploaded the attachments (the API caller; None for channel adapters).
+    pub uploader: Option<u64>,
+    /// Which ticket the message belongs to, when the channel knows better than "the contact's
+    /// open ticket on the account" (email threading).
+    pub thread: Thread,
+}
+
+/// How an inbound message finds its ticket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Thread {
+    /// TICK-2: the contact's open ticket on the account, else a new one.
+    #[default]
+    ByContact,
+    /// This ticket (followed through merges); a new ticket linked to it when it is closed.
+    Ticket(u64),
+    /// Always a new ticket (an email that threads into nothing).
+    New,
+}
+
+/// Where an ingested message went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ingested {
+    pub ticket_number: u64,
+    pub message_id: u64,
+    pub created_ticket: bool,
+}
