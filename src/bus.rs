@@ -10,19 +10,32 @@ use tokio::sync::broadcast;
 use crate::domain::Event;
 use crate::store::EventSink;
 
-#[derive(Clone)]
-pub struct Bus {
-    live: broadcast::Sender<Arc<Event>>,
-}
-
-impl Bus {
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
-        self.live.subscribe()
-    }
+/// Where live subscribers (the SSE stream, chat sockets) get committed events, and where
+/// live-only events go. The local implementation is a broadcast channel inside the process;
+/// one for several nodes (NATS) would forward its subscription into the same receiver type.
+pub trait EventBus: Send + Sync + 'static {
+    /// Events from now on. A reader that falls behind gets `Lagged` and resumes from the
+    /// event table (`store::events`), so nothing is lost to it.
+    fn subscribe(&self) -> broadcast::Receiver<Arc<Event>>;
 
     /// A live-only event (who is viewing or typing): id 0, never stored, replayed or indexed,
     /// since it means nothing a minute later.
-    pub fn ephemeral(&self, mut event: Event) {
+    fn ephemeral(&self, event: Event);
+}
+
+pub type Bus = Arc<dyn EventBus>;
+
+/// The bus of one process.
+struct LocalBus {
+    live: broadcast::Sender<Arc<Event>>,
+}
+
+impl EventBus for LocalBus {
+    fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.live.subscribe()
+    }
+
+    fn ephemeral(&self, mut event: Event) {
         event.id = 0;
         let _ = self.live.send(Arc::new(event));
     }
@@ -47,7 +60,7 @@ pub fn new() -> (Bus, Arc<Fanout>, mpsc::Receiver<Arc<Event>>) {
     let (live, _) = broadcast::channel(16_384);
     let (tx, rx) = mpsc::channel();
     (
-        Bus { live: live.clone() },
+        Arc::new(LocalBus { live: live.clone() }),
         Arc::new(Fanout { live, indexer: tx }),
         rx,
     )

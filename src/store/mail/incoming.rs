@@ -1,124 +1,7 @@
-//! The email channel's storage: the threading index of Message-IDs, the IMAP cursor, what a
-//! mail in the outbox sends, and the operation that turns one fetched mail into a message —
-//! each in the same transaction as the cursor, so a mail is "read" only once it is stored.
+//! One fetched mail becomes a message: threading (BEYOND-2), loops and bounces, the automatic answer (CHAN-11).
 
-use redb::{ReadTransaction, ReadableTable, WriteTransaction};
-
-use super::tables::*;
-use super::tickets::{self, Inbound, Ingested, Thread};
-use super::{codec, contacts, event, next_id, Effects};
-use crate::domain::mail::settings::EmailSettings;
-use crate::domain::mail::{thread, Noise, ParsedMail};
-use crate::domain::*;
-use crate::error::{AppError, AppResult};
-
-const SECRET_KEY: &str = "mail_secret";
-const PUBLIC_URL_KEY: &str = "public_url";
-/// A day in ms, for "one automatic answer per sender per day".
-const DAY_MS: i64 = 86_400_000;
-/// References carried on an outgoing mail (the newest ones).
-const MAX_REFERENCES: usize = 20;
-
-/// Creates the secret that signs reply tokens and Message-IDs (once per data dir).
-pub fn ensure_secret(txn: &WriteTransaction) -> AppResult<()> {
-    let mut meta = txn.open_table(META)?;
-    if meta.get(SECRET_KEY)?.is_none() {
-        let secret: [u8; 32] = rand::random();
-        meta.insert(SECRET_KEY, secret.as_slice())?;
-    }
-    Ok(())
-}
-
-/// Reads the secret from `meta` in either kind of transaction (migrations create it).
-fn read_secret(meta: &impl ReadableTable<&'static str, &'static [u8]>) -> AppResult<Vec<u8>> {
-    meta.get(SECRET_KEY)?
-        .map(|g| g.value().to_vec())
-        .ok_or_else(|| AppError::internal("mail secret missing"))
-}
-
-/// The data dir's secret (reply tokens, Message-IDs, signed form start times).
-pub fn secret(txn: &ReadTransaction) -> AppResult<Vec<u8>> {
-    read_secret(&txn.open_table(META)?)
-}
-
-fn secret_w(txn: &WriteTransaction) -> AppResult<Vec<u8>> {
-    read_secret(&txn.open_table(META)?)
-}
-
-/// The address administrators use Atiende at (for links in mail when `--public-url` is unset).
-pub fn learned_public_url(txn: &ReadTransaction) -> AppResult<Option<String>> {
-    let meta = txn.open_table(META)?;
-    let url = meta
-        .get(PUBLIC_URL_KEY)?
-        .map(|g| String::from_utf8_lossy(g.value()).into_owned());
-    Ok(url)
-}
-
-pub fn learn_public_url(txn: &WriteTransaction, url: &str) -> AppResult<()> {
-    let mut meta = txn.open_table(META)?;
-    let same = meta
-        .get(PUBLIC_URL_KEY)?
-        .is_some_and(|g| g.value() == url.as_bytes());
-    if !same {
-        meta.insert(PUBLIC_URL_KEY, url.as_bytes())?;
-    }
-    Ok(())
-}
-
-/// The IMAP cursor and the mailbox ("host|user|folder") it belongs to.
-pub fn cursor(txn: &ReadTransaction, account_id: u64) -> AppResult<Option<(u32, u32, String)>> {
-    let cursor = txn
-        .open_table(ACCOUNT_TO_MAIL_CURSOR)?
-        .get(account_id)?
-        .map(|g| g.value());
-    let source = txn
-        .open_table(ACCOUNT_TO_MAIL_SOURCE)?
-        .get(account_id)?
-        .map(|g| g.value().to_string())
-        .unwrap_or_default();
-    Ok(cursor.map(|(v, u)| (v, u, source)))
-}
-
-/// Moves the cursor forward (never back: two sessions of one account may briefly overlap).
-pub fn set_cursor(txn: &WriteTransaction, account_id: u64, cursor: (u32, u32)) -> AppResult<()> {
-    let mut table = txn.open_table(ACCOUNT_TO_MAIL_CURSOR)?;
-    let current = table.get(account_id)?.map(|g| g.value());
-    if current.is_none_or(|(v, u)| v != cursor.0 || u < cursor.1) {
-        table.insert(account_id, cursor)?;
-    }
-    Ok(())
-}
-
-/// Starts the cursor over for a (new) mailbox.
-pub fn reset_cursor(
-    txn: &WriteTransaction,
-    account_id: u64,
-    cursor: (u32, u32),
-    source: &str,
-) -> AppResult<()> {
-    txn.open_table(ACCOUNT_TO_MAIL_CURSOR)?
-        .insert(account_id, cursor)?;
-    txn.open_table(ACCOUNT_TO_MAIL_SOURCE)?
-        .insert(account_id, source)?;
-    Ok(())
-}
-
-fn message_of_mail_id(txn: &WriteTransaction, id: &str) -> AppResult<Option<Message>> {
-    let found = txn
-        .open_table(MAIL_MESSAGE_ID_TO_MESSAGE)?
-        .get(id)?
-        .map(|g| g.value());
-    match found {
-        Some(m) => codec::get(&txn.open_table(MESSAGE_ID_TO_MESSAGE)?, m),
-        None => Ok(None),
-    }
-}
-
-fn remember_mail_id(txn: &WriteTransaction, mail_id: &str, message_id: u64) -> AppResult<()> {
-    txn.open_table(MAIL_MESSAGE_ID_TO_MESSAGE)?
-        .insert(mail_id, message_id)?;
-    Ok(())
-}
+#[allow(unused_imports)]
+use super::*;
 
 /// A stored attachment of a fetched mail (bytes already in the blob store).
 #[derive(Debug, Clone)]
@@ -205,7 +88,7 @@ pub fn insert_parts(
     let mut out = Vec::new();
     for p in parts {
         let a = Attachment {
-            id: super::catalog::new_id::<Attachment>(txn)?,
+            id: crate::store::catalog::new_id::<Attachment>(txn)?,
             sha256: p.sha256.clone(),
             name: p.name.clone(),
             size: p.size,
@@ -241,7 +124,7 @@ pub fn ingest(
     if let Some(c) = mail.cursor {
         set_cursor(txn, mail.account_id, c)?;
     }
-    let account = super::accounts::require_w(txn, mail.account_id)?;
+    let account = crate::store::accounts::require_w(txn, mail.account_id)?;
     let settings = EmailSettings::of(&account)?;
     let secret = secret_w(txn)?;
     let p = &mail.parsed;
@@ -389,7 +272,7 @@ fn auto_reply(
     let ticket = tickets::get_w(txn, number)?
         .ok_or_else(|| AppError::internal("auto-reply for a missing ticket"))?;
     append_system_message(txn, fx, &ticket, &message)?;
-    super::outbox::enqueue(
+    crate::store::outbox::enqueue(
         txn,
         Channel::Email,
         Some(account.id),
@@ -506,213 +389,5 @@ fn append_system_message(
     e.contact_id = Some(ticket.contact_id);
     e.message_id = Some(message.id);
     fx.emit(e);
-    Ok(())
-}
-
-/// Everything the SMTP sender needs, read (and its Message-ID recorded) before it is sent.
-#[derive(Debug, Clone)]
-pub struct Outgoing {
-    pub account: Account,
-    pub to: String,
-    pub to_name: Option<String>,
-    pub subject: String,
-    pub text: String,
-    pub message_id: String,
-    pub in_reply_to: Option<String>,
-    pub references: Vec<String>,
-    pub reply_to: Option<String>,
-    pub attachments: Vec<Attachment>,
-    /// Sent with `Auto-Submitted`: auto-replied for an automatic answer, auto-generated for
-    /// system mail.
-    pub auto_submitted: Option<&'static str>,
-}
-
-fn get_message(txn: &WriteTransaction, id: u64) -> AppResult<Option<Message>> {
-    codec::get(&txn.open_table(MESSAGE_ID_TO_MESSAGE)?, id)
-}
-
-/// The account whose SMTP server sends system mail: the one marked `system_mail`, else the
-/// first email account with an SMTP server.
-pub fn system_account(txn: &WriteTransaction) -> AppResult<Option<Account>> {
-    let mut first = None;
-    for a in super::accounts::list_w(txn)? {
-        if a.kind != Channel::Email || a.deleted_at.is_some() {
-            continue;
-        }
-        let Ok(s) = EmailSettings::of(&a) else {
-            continue;
-        };
-        if s.smtp.is_none() {
-            continue;
-        }
-        if s.system_mail {
-            return Ok(Some(a));
-        }
-        if first.is_none() {
-            first = Some(a);
-        }
-    }
-    Ok(first)
-}
-
-/// Gathers what a claimed outbox row sends and records its Message-ID on the message (so a
-/// retry sends the same one and receivers drop a duplicate). `Err` is the outcome when there
-/// is nothing to send as it stands.
-pub fn prepare(
-    txn: &WriteTransaction,
-    fx: &mut Effects,
-    row: &OutboxRow,
-    now: Millis,
-) -> AppResult<Result<Outgoing, Outcome>> {
-    let failed = |why: Note| Ok(Err(Outcome::Failed { error: why }));
-    let account = match row.account_id {
-        Some(a) => super::accounts::get_w(txn, a)?.filter(|a| a.deleted_at.is_none()),
-        None => system_account(txn)?,
-    };
-    let Some(account) = account else {
-        return failed(Note::NoSmtpAccount);
-    };
-    let settings = match EmailSettings::of(&account) {
-        Ok(s) if s.smtp.is_some() => s,
-        Ok(_) => {
-            // Waits: it goes out once the account gets an SMTP server.
-            return Ok(Err(Outcome::Later {
-                at: now + 60_000,
-                note: Some(Note::AccountWithoutSmtp),
-            }));
-        }
-        Err(e) => return failed(Note::raw(e.message)),
-    };
-    let secret = secret_w(txn)?;
-    let outgoing = match &row.work {
-        OutboxWork::SystemMail(sys) => {
-            let attachments = load_attachments(txn, &sys.attachments)?;
-            Outgoing {
-                account: account.clone(),
-                to: sys.to.clone(),
-                to_name: None,
-                subject: sys.subject.clone(),
-                text: sys.text.clone(),
-                message_id: thread::system_message_id(row.id, &settings.address, &secret),
-                in_reply_to: None,
-                references: Vec::new(),
-                reply_to: None,
-                attachments,
-                auto_submitted: Some("auto-generated"),
-            }
-        }
-        OutboxWork::Message {
-            message_id,
-            automatic,
-            ..
-        } => {
-            let Some(mut message) = get_message(txn, *message_id)? else {
-                return Ok(Err(Outcome::Done {
-                    status: None,
-                    detail: None,
-                }));
-            };
-            let Some(ticket) = tickets::get_w(txn, message.ticket_number)? else {
-                return failed(Note::TicketGone);
-            };
-            let contact = contacts::get_w(txn, ticket.contact_id)?;
-            let to = contact.as_ref().and_then(|c| {
-                c.identities
-                    .iter()
-                    .find(|i| i.account_id == account.id && i.external_id.contains('@'))
-                    .map(|i| i.external_id.clone())
-                    .or_else(|| c.email.clone())
-            });
-            let Some(to) = to else {
-                return failed(Note::CustomerWithoutEmail);
-            };
-            let thread_ids = thread_of(txn, ticket.number, message.id)?;
-            let subject_base = thread_ids
-                .iter()
-                .rev()
-                .find_map(|(_, s)| (!s.is_empty()).then(|| s.clone()))
-                .unwrap_or_default();
-            let mail_id = thread::message_id(message.id, &settings.address, &secret);
-            let mut references: Vec<String> = thread_ids.iter().map(|(id, _)| id.clone()).collect();
-            let in_reply_to = match message.reply_to {
-                Some(r) => get_message(txn, r)?
-                    .and_then(|m| m.mail.and_then(|mm| mm.message_id))
-                    .or_else(|| references.last().cloned()),
-                None => references.last().cloned(),
-            };
-            if references.len() > MAX_REFERENCES {
-                references.drain(..references.len() - MAX_REFERENCES);
-            }
-            let mut text = message.text.clone();
-            if let Some(sig) = settings.signature.as_ref().filter(|s| !s.trim().is_empty()) {
-                text = format!("{text}\n\n-- \n{sig}");
-            }
-            let subject = thread::reply_subject(
-                &subject_base,
-                ticket.number,
-                &format!("Ticket #{}", ticket.number),
-            );
-            let meta = message.mail.get_or_insert_with(Default::default);
-            meta.message_id = Some(mail_id.clone());
-            meta.subject = subject.clone();
-            remember_mail_id(txn, &mail_id, message.id)?;
-            tickets::update_message(txn, fx, &message)?;
-            Outgoing {
-                account: account.clone(),
-                to,
-                to_name: contact.map(|c| c.name).filter(|n| !n.is_empty()),
-                subject,
-                text,
-                message_id: mail_id,
-                in_reply_to,
-                references,
-                reply_to: Some(thread::reply_address(
-                    &settings.address,
-                    ticket.number,
-                    &secret,
-                )),
-                attachments: load_attachments(txn, &message.attachments)?,
-                auto_submitted: automatic.then_some("auto-replied"),
-            }
-        }
-    };
-    Ok(Ok(outgoing))
-}
-
-/// The Message-IDs (with subjects) of a ticket's mails before `before`, oldest first.
-fn thread_of(txn: &WriteTransaction, number: u64, before: u64) -> AppResult<Vec<(String, String)>> {
-    let links = txn.open_table(TICKET_MESSAGE)?;
-    let messages = txn.open_table(MESSAGE_ID_TO_MESSAGE)?;
-    let mut out = Vec::new();
-    for row in links.range((number, 0)..(number, before))? {
-        let (k, _) = row?;
-        let m: Option<Message> = codec::get(&messages, k.value().1)?;
-        if let Some(meta) = m.and_then(|m| m.mail) {
-            if let Some(id) = meta.message_id {
-                out.push((id, meta.subject));
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn load_attachments(txn: &WriteTransaction, ids: &[u64]) -> AppResult<Vec<Attachment>> {
-    let table = txn.open_table(ATTACHMENT_ID_TO_ATTACHMENT)?;
-    let mut out = Vec::new();
-    for id in ids {
-        if let Some(a) = codec::get::<Attachment>(&table, *id)? {
-            out.push(a);
-        }
-    }
-    Ok(out)
-}
-
-/// The demo workspace's answers are history: marked sent, never handed to any channel.
-pub fn settle_demo(txn: &WriteTransaction, message: &Message) -> AppResult<()> {
-    super::outbox::forget(txn, message.id, message.created_at)?;
-    let mut m = message.clone();
-    m.status = DeliveryStatus::Sent;
-    txn.open_table(MESSAGE_ID_TO_MESSAGE)?
-        .insert(m.id, codec::encode(&m)?.as_slice())?;
     Ok(())
 }

@@ -1,0 +1,154 @@
+//! A customer's message joins their open ticket or opens a new one (TICK-2), assigned as it opens.
+
+#[allow(unused_imports)]
+use super::*;
+
+/// TICK-2: a customer message joins their open ticket on the account or opens a new one.
+pub fn ingest(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    inbound: &Inbound,
+    now: Millis,
+) -> AppResult<Ingested> {
+    ingest_with(txn, fx, inbound, now, |_| {})
+}
+
+/// `ingest`, letting the channel add what only it knows to the new message before it is
+/// stored (email: subject, Message-ID, sanitised HTML).
+pub fn ingest_with(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    inbound: &Inbound,
+    now: Millis,
+    decorate: impl FnOnce(&mut Message),
+) -> AppResult<Ingested> {
+    let account = crate::store::accounts::require_w(txn, inbound.account_id)?;
+    let ext_key = identity_key(account.id, &inbound.external_id);
+    let seen = txn
+        .open_table(EXTERNAL_TO_MESSAGE_ID)?
+        .get(ext_key.as_str())?
+        .map(|g| g.value());
+    if let Some(message_id) = seen {
+        let m: Message = codec::get(&txn.open_table(MESSAGE_ID_TO_MESSAGE)?, message_id)?
+            .ok_or_else(|| AppError::internal("external id without message"))?;
+        return Ok(Ingested {
+            ticket_number: m.ticket_number,
+            message_id,
+            created_ticket: m.opened_ticket,
+        });
+    }
+    check_attachments(txn, &inbound.attachments, inbound.uploader, None)?;
+    if let Some(r) = inbound.reply_to {
+        if txn.open_table(MESSAGE_ID_TO_MESSAGE)?.get(r)?.is_none() {
+            return Err(AppError::invalid(
+                "reply_to",
+                "unknown_message",
+                format!("message {r} does not exist"),
+            ));
+        }
+    }
+    let contact = contacts::for_identity(
+        txn,
+        fx,
+        account.id,
+        &inbound.contact_external_id,
+        &inbound.contact,
+        now,
+    )?;
+    let last_number = txn
+        .open_table(CONTACT_ACCOUNT_TO_LAST_TICKET)?
+        .get((contact.id, account.id))?
+        .map(|g| g.value());
+    let last = match last_number {
+        Some(n) => get_w(txn, n)?,
+        None => None,
+    };
+    // Imported or delayed messages keep their own time (never later than now).
+    let at = inbound.sent_at.map(|s| s.min(now)).unwrap_or(now);
+    let route = match inbound.thread {
+        Thread::ByContact => rules::route_inbound(last.as_ref()),
+        Thread::New => Route::New { previous: None },
+        Thread::Ticket(n) => match thread_target(txn, n)?.filter(|t| t.account_id == account.id) {
+            Some(t) if t.state == TicketState::Open => Route::Join(t.number),
+            Some(t) => Route::New {
+                previous: Some(t.number),
+            },
+            None => Route::New { previous: None },
+        },
+    };
+    let joined = match route {
+        Route::Join(n) if last.as_ref().is_some_and(|l| l.number == n) => last.clone(),
+        Route::Join(n) => get_w(txn, n)?,
+        Route::New { .. } => None,
+    };
+    let (mut ticket, before, created) = match route {
+        Route::Join(_) => {
+            let t = joined.ok_or_else(|| AppError::internal("routing lost the ticket"))?;
+            (t.clone(), Some(t), false)
+        }
+        Route::New { previous } => {
+            let number = next_id(txn, "ticket")?;
+            let mut t = rules::new_ticket(rules::NewTicket {
+                number,
+                account: (account.id, account.kind),
+                contact_id: contact.id,
+                public: inbound.public,
+                influencer: contact.influencer,
+                previous,
+                now: at,
+            });
+            txn.open_table(CONTACT_ACCOUNT_TO_LAST_TICKET)?
+                .insert((contact.id, account.id), number)?;
+            txn.open_table(CONTACT_TICKET)?
+                .insert((contact.id, number), ())?;
+            let detail = match previous {
+                Some(previous) => Note::CreatedFollowing { previous },
+                None => Note::Created,
+            };
+            let relation = crate::store::assignment::relation_of(last.as_ref());
+            let (_, decision) =
+                crate::store::assignment::assign_new(txn, &mut t, &account, relation, now)?;
+            add_history_with(txn, number, None, "created", detail, Some(decision), at)?;
+            (t, None, true)
+        }
+    };
+    let mut message = Message {
+        id: next_id(txn, "message")?,
+        ticket_number: ticket.number,
+        direction: Direction::Inbound,
+        public: inbound.public,
+        contact_id: Some(contact.id),
+        user_id: None,
+        text: inbound.text.clone(),
+        attachments: inbound.attachments.clone(),
+        reply_to: inbound.reply_to,
+        external_id: Some(inbound.external_id.clone()),
+        status: DeliveryStatus::Received,
+        created_at: at,
+        opened_ticket: created,
+        status_detail: None,
+        mail: None,
+    };
+    decorate(&mut message);
+    insert_message(txn, &message)?;
+    txn.open_table(EXTERNAL_TO_MESSAGE_ID)?
+        .insert(ext_key.as_str(), message.id)?;
+    rules::apply_inbound(&mut ticket, inbound.public, &inbound.text, at);
+    save(txn, before.as_ref(), &ticket)?;
+    fx.emit(ticket_event(
+        if created {
+            EventKind::TicketCreated
+        } else {
+            EventKind::TicketUpdated
+        },
+        &ticket,
+    ));
+    let mut e = ticket_event(EventKind::MessageCreated, &ticket);
+    e.message_id = Some(message.id);
+    fx.emit(e);
+    Ok(Ingested {
+        ticket_number: ticket.number,
+        message_id: message.id,
+        created_ticket: created,
+    })
+}
