@@ -23,14 +23,13 @@ export function Accounts() {
     return () => clearInterval(every);
   }, []);
   if (!accounts || !kinds) return html`<p class="loading">${t('loading')}</p>`;
-  const coming = new Set(kinds.filter((k) => k.availability === 'coming').map((k) => k.kind));
   const done = async () => { setEditing(null); await load(); await loadRefs(); };
   return html`<${Section} id="accounts-title" title=${t('accounts.title')} hint=${t('accounts.hint')}>
     <table class="accounts"><thead><tr><th scope="col">${t('accounts.name')}</th><th scope="col">${t('accounts.kind')}</th>
       <th scope="col">${t('accounts.health')}</th><th></th></tr></thead>
       <tbody>${accounts.map((a) => html`<tr data-account=${a.id}>
         <td>${a.name}</td><td>${CHANNEL_ICONS[a.kind] ?? ''} ${t(`channel.${a.kind}`)}</td>
-        <td>${coming.has(a.kind) ? html`<span class="health health-not_connected">${t('health.not_connected')}</span>`
+        <td>${!a.connected ? html`<span class="health health-not_connected">${t('health.not_connected')}</span>`
           : html`<${Health} health=${a.health} />`}<${Snippet} account=${a} /></td>
         <td><button type="button" class="small" onClick=${() => setEditing(a)}>${t('accounts.edit')}</button></td></tr>`)}</tbody></table>
     ${editing ? html`<${AccountForm} key=${editing.id ?? 'new'} account=${editing} kinds=${kinds} onDone=${done} onCancel=${() => setEditing(null)} />`
@@ -43,6 +42,10 @@ export function Accounts() {
 const SNIPPETS = {
   webchat: (base, account) => html`<div class="snippet"><span class="muted">${t('accounts.snippet_chat')}</span>
     <code>${`<script src="${base}/widget.js" data-account="${account.id}" async></script>`}</code></div>`,
+  whatsapp: (base, account) => html`<div class="snippet"><span class="muted">${t('accounts.snippet_webhook')}</span>
+    <code>${`${base}/api/v1/channels/whatsapp/${account.id}/webhook`}</code>
+    ${account.settings?.verify_token && html`<span class="muted">${t('accounts.wa_verify_token')}</span>
+    <code>${account.settings.verify_token}</code>`}</div>`,
   form: (base, account) => html`<div class="snippet"><span class="muted">${t('accounts.snippet_form')}</span>
     <a href=${`${base}/f/${account.id}`} target="_blank" rel="noopener">${`${base}/f/${account.id}`}</a>
     <code>${`<script src="${base}/f/${account.id}/embed.js" async></script>`}</code></div>`,
@@ -72,6 +75,7 @@ function collectFields(fields, f, prefix = '') {
       case 'checkbox': out[field.key] = raw === 'on'; break;
       case 'lines': out[field.key] = (raw ?? '').split(/\s+/).map((o) => o.trim().replace(/\/$/, '')).filter(Boolean); break;
       case 'secret': out[field.key] = raw || null; break;
+      case 'generated': break; // made by the server, never sent
       case 'select': out[field.key] = raw; break;
       case 'group': {
         const inner = collectFields(field.fields, f, `${name}.`);
@@ -117,6 +121,8 @@ function Inputs({ fields, values, prefix = '', grouped = false }) {
         return html`${label}<input id=${id} name=${name} type="number" min=${field.min} max=${field.max} defaultValue=${v ?? ''} placeholder=${field.placeholder} />`;
       case 'secret':
         return html`${label}<input id=${id} name=${name} type="password" defaultValue=${v ?? ''} autocomplete="new-password" />`;
+      case 'generated':
+        return html`${label}<input id=${id} type="text" readonly value=${v ?? ''} placeholder=${t('accounts.generated_hint')} />`;
       default:
         return html`${label}<input id=${id} name=${name} type=${field.type === 'email' ? 'email' : 'text'} required=${required}
           defaultValue=${v ?? ''} placeholder=${field.placeholder} autocomplete="off" />`;

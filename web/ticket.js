@@ -182,6 +182,7 @@ function Message({ m, all, onReply, ticket }) {
       : html`<div class="message-text">${m.text}</div>`}
     ${mail?.quoted && !asHtml && html`<details class="mail-quoted"><summary>${t('mail.quoted')}</summary><pre>${mail.quoted}</pre></details>`}
     ${mail?.notes?.length > 0 && html`<p class="notice">${mail.notes.map(note).join(' · ')}</p>`}
+    ${m.notes?.length > 0 && html`<p class="notice">${m.notes.map(note).join(' · ')}</p>`}
     ${m.attachments.length > 0 && html`<div class="attachments">
       ${m.attachments.map((a) => (a.content_type.startsWith('image/')
         ? html`<a href=${a.url} target="_blank" rel="noopener"><img src=${a.url} alt=${a.name} loading="lazy" /></a>`

@@ -14,6 +14,7 @@ pub mod schema;
 #[cfg(feature = "test-channel")]
 pub mod test_channel;
 pub mod webchat;
+pub mod whatsapp;
 
 use std::sync::Arc;
 
@@ -98,14 +99,32 @@ pub trait ChannelDriver: Send + Sync + 'static {
     /// the raw bytes (`unauthorized` when it fails: nothing is stored), then the payload parsed
     /// without IO into the messages it carries. A payload it cannot use yet still gives a message
     /// ("unsupported") rather than an error the vendor would retry. None: no webhooks.
+    ///
+    /// `siblings` are the other accounts of the kind: a vendor with one callback URL per app
+    /// (Meta) may deliver messages for another of them in the same body.
     fn webhook(
         &self,
         _account: &Account,
+        _siblings: &[Account],
         _headers: &axum::http::HeaderMap,
         _body: &[u8],
-    ) -> Option<AppResult<Vec<crate::domain::inbound::Inbound>>> {
+    ) -> Option<AppResult<crate::domain::inbound::VendorBatch>> {
         None
     }
+
+    /// The vendor's check of a webhook URL (`GET …/webhook?hub.mode=subscribe&…`): the text to
+    /// answer (the challenge), or why not. None: this kind has no such handshake.
+    fn verify_subscription(
+        &self,
+        _account: &Account,
+        _query: &std::collections::HashMap<String, String>,
+    ) -> Option<AppResult<String>> {
+        None
+    }
+
+    /// Fills what Atiende makes itself in an account's settings (a webhook verify token),
+    /// before `validate`, when the account is created or changed.
+    fn complete(&self, _settings: &mut Settings) {}
 
     /// The HTTP routes the channel needs (sockets, hosted pages), documented in the
     /// OpenAPI document like every route.
@@ -142,7 +161,7 @@ static REGISTRY: &[&dyn ChannelDriver] = &[
     &email::Email,
     &webchat::Webchat,
     &form::Form,
-    &coming::Coming(Channel::Whatsapp),
+    &whatsapp::WhatsApp,
     &coming::Coming(Channel::Facebook),
     &coming::Coming(Channel::Instagram),
     &coming::Coming(Channel::X),
@@ -173,6 +192,23 @@ pub fn driver(kind: Channel) -> &'static dyn ChannelDriver {
 }
 
 /// An account of `kind` may be created (a kind still coming may not).
+/// Whether `header` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under `secret`, compared in
+/// constant time: how Meta (`X-Hub-Signature-256`) and others sign their webhooks.
+pub fn signed_sha256(secret: &str, body: &[u8], header: Option<&str>) -> bool {
+    use hmac::{Hmac, Mac};
+    let Some(hex_sig) = header.and_then(|h| h.strip_prefix("sha256=")) else {
+        return false;
+    };
+    let Ok(sig) = hex::decode(hex_sig) else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&sig).is_ok()
+}
+
 /// Names the settings a poller runs with: the poller host restarts it when they change.
 pub fn fingerprint(account: &Account) -> String {
     serde_json::to_string(&account.settings).unwrap_or_default()
@@ -192,11 +228,21 @@ pub fn require_ready(kind: Channel) -> AppResult<()> {
     }
 }
 
-/// An answer on a ticket of `kind` can leave (accounts of a kind still coming never send).
-pub fn require_can_send(kind: Channel) -> AppResult<()> {
-    match driver(kind).availability() {
-        Availability::Ready => Ok(()),
-        Availability::Coming => Err(AppError::invalid(
+/// Whether `account` is connected: its kind connects in this build and its settings are
+/// complete.
+pub fn connected(account: &Account) -> bool {
+    let d = driver(account.kind);
+    d.availability() == Availability::Ready && d.validate(&account.settings).is_ok()
+}
+
+/// An answer on `account` can leave: its kind sends (accounts of a kind still coming never
+/// do) and its settings are complete (a sample account of the demo, one whose credentials
+/// were never given, says so instead of queueing answers that cannot go).
+pub fn require_can_send(account: &Account) -> AppResult<()> {
+    let kind = account.kind;
+    match connected(account) {
+        true => Ok(()),
+        false => Err(AppError::invalid(
             "text",
             "channel_not_connected",
             format!(
@@ -207,11 +253,27 @@ pub fn require_can_send(kind: Channel) -> AppResult<()> {
     }
 }
 
-/// Checks `settings` for an account of `kind`: the keys every channel shares, then the
-/// channel's own.
-pub fn validate(kind: Channel, settings: &Settings) -> AppResult<()> {
+/// The settings every account has, whatever its channel.
+pub const SHARED_KEYS: [&str; 2] = ["sla_minutes", "assignment"];
+
+/// Readies `settings` for an account of `kind`: what Atiende makes itself filled in, then the
+/// keys every channel shares checked, then the channel's own.
+pub fn prepare(kind: Channel, settings: &mut Settings) -> AppResult<()> {
+    let d = driver(kind);
+    d.complete(settings);
     validate_shared(settings)?;
-    driver(kind).validate(settings)
+    d.validate(settings)
+}
+
+/// A change of an account's settings: the channel's own are checked only when the change
+/// touches them, so the SLA or the assignment of an account not connected yet (the demo's
+/// sample accounts) can still be set.
+pub fn prepare_change(kind: Channel, settings: &mut Settings, patch: &Settings) -> AppResult<()> {
+    if patch.keys().all(|k| SHARED_KEYS.contains(&k.as_str())) {
+        validate_shared(settings)
+    } else {
+        prepare(kind, settings)
+    }
 }
 
 const MAX_SLA_MINUTES: i64 = 525_600;
@@ -294,6 +356,19 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn checks_the_signature_over_the_raw_bytes() {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"s3").unwrap();
+        mac.update(b"{}");
+        let good = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        assert!(super::signed_sha256("s3", b"{}", Some(&good)));
+        assert!(!super::signed_sha256("s3", b"{ }", Some(&good)));
+        assert!(!super::signed_sha256("otro", b"{}", Some(&good)));
+        assert!(!super::signed_sha256("s3", b"{}", None));
+        assert!(!super::signed_sha256("s3", b"{}", Some("sha256=zz")));
+    }
+
+    #[test]
     fn every_kind_has_exactly_one_driver() {
         for &kind in Channel::ALL {
             let n = REGISTRY.iter().filter(|d| d.kind() == kind).count();
@@ -307,8 +382,9 @@ mod tests {
     fn coming_kinds_cannot_be_created() {
         assert!(require_ready(Channel::Email).is_ok());
         assert!(require_ready(Channel::Api).is_ok());
+        assert!(require_ready(Channel::Whatsapp).is_ok());
         assert_eq!(
-            require_ready(Channel::Whatsapp).unwrap_err().code,
+            require_ready(Channel::Facebook).unwrap_err().code,
             "channel_coming"
         );
     }
@@ -318,12 +394,12 @@ mod tests {
         let bad = json!({"sla_minutes": -1});
         for &kind in Channel::ALL {
             assert!(
-                validate(kind, bad.as_object().unwrap()).is_err(),
+                prepare(kind, &mut bad.as_object().unwrap().clone()).is_err(),
                 "{kind:?}"
             );
         }
         let ok = json!({"sla_minutes": 30, "assignment": {"mode": "round_robin"}});
-        assert!(validate(Channel::Api, ok.as_object().unwrap()).is_ok());
+        assert!(prepare(Channel::Api, &mut ok.as_object().unwrap().clone()).is_ok());
     }
 
     #[test]

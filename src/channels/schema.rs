@@ -25,6 +25,8 @@ pub enum Input {
     Textarea,
     /// Write-only: shown masked, kept when the mask is sent back.
     Secret,
+    /// Made by Atiende (`ChannelDriver::complete`): shown read-only, to copy elsewhere.
+    Generated,
     Checkbox,
     Number {
         min: i64,

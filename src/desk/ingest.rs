@@ -1,6 +1,6 @@
 //! A customer's message, from any channel, becomes a ticket message (TICK-2, TICK-3).
 
-use crate::domain::inbound::Inbound;
+use crate::domain::inbound::{Inbound, VendorBatch};
 use crate::error::AppResult;
 use crate::store::tickets::{self, Ingested};
 use crate::store::Store;
@@ -14,16 +14,21 @@ pub async fn one(store: &Store, inbound: Inbound) -> AppResult<Ingested> {
         .await
 }
 
-/// Several messages of one vendor delivery (a webhook batch), all or none: the delivery is
-/// answered only once every message in it is durable.
-pub async fn batch(store: &Store, messages: Vec<Inbound>) -> AppResult<Vec<Ingested>> {
+/// One vendor delivery: its customers' messages ingested and its reports on our answers
+/// applied, all or none (the vendor hears 200 only once they are durable).
+pub async fn delivery(store: &Store, batch: VendorBatch) -> AppResult<Vec<Ingested>> {
     let now = store.now();
     store
         .write(move |txn, fx| {
-            messages
+            let ingested = batch
+                .messages
                 .iter()
                 .map(|m| tickets::ingest(txn, fx, m, now))
-                .collect()
+                .collect::<AppResult<Vec<Ingested>>>()?;
+            for s in &batch.statuses {
+                crate::store::outbox::apply_status(txn, fx, s)?;
+            }
+            Ok(ingested)
         })
         .await
 }

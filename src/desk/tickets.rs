@@ -19,11 +19,21 @@ pub async fn visible(store: &Store, access: &Access, number: u64) -> AppResult<T
         .await
 }
 
-/// An agent's answer, stored and queued on the ticket's channel in one transaction. A
-/// channel that cannot send refuses it here instead of leaving it queued for ever.
+/// An answer on `ticket` can leave through its account (checked before anything is queued,
+/// so an answer that cannot go is refused instead of waiting in the outbox for ever).
+pub async fn require_can_send(store: &Store, ticket: &Ticket) -> AppResult<()> {
+    let account_id = ticket.account_id;
+    let account = store
+        .read(move |txn| accounts::get(txn, account_id))
+        .await?
+        .ok_or_else(|| AppError::not_found("account"))?;
+    crate::channels::require_can_send(&account)
+}
+
+/// An agent's answer, stored and queued on the ticket's channel in one transaction.
 pub async fn reply(store: &Store, access: Access, number: u64, reply: Reply) -> AppResult<Message> {
     let ticket = visible(store, &access, number).await?;
-    crate::channels::require_can_send(ticket.channel)?;
+    require_can_send(store, &ticket).await?;
     let now = store.now();
     store
         .write(move |txn, fx| tickets::reply(txn, fx, number, &access, &reply, now))

@@ -1,6 +1,6 @@
 //! What every channel turns a customer's message into, and what ingesting it gives back.
 
-use super::Millis;
+use super::{DeliveryStatus, Millis, Note};
 
 /// What an inbound message or an API call says about its sender.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +31,9 @@ pub struct Inbound {
     /// Which ticket the message belongs to, when the channel knows better than "the contact's
     /// open ticket on the account" (email threading).
     pub thread: Thread,
+    /// What the agent should know about it (an unsupported kind, the ad that brought the
+    /// customer, a file still to fetch), shown with the message.
+    pub notes: Vec<Note>,
 }
 
 /// How an inbound message finds its ticket.
@@ -51,4 +54,23 @@ pub struct Ingested {
     pub ticket_number: u64,
     pub message_id: u64,
     pub created_ticket: bool,
+}
+
+/// What a vendor's delivery report says about an answer Atiende sent (by the vendor's id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusUpdate {
+    pub account_id: u64,
+    pub external_id: String,
+    pub status: DeliveryStatus,
+    pub at: Option<Millis>,
+    /// Why it failed, in the vendor's words (code and title).
+    pub error: Option<Note>,
+}
+
+/// One vendor delivery (a webhook body): customers' messages and reports on our answers,
+/// stored together.
+#[derive(Debug, Clone, Default)]
+pub struct VendorBatch {
+    pub messages: Vec<Inbound>,
+    pub statuses: Vec<StatusUpdate>,
 }

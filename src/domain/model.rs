@@ -348,6 +348,9 @@ pub struct Message {
     /// Email only: headers and bodies beyond the text.
     #[serde(default)]
     pub mail: Option<Box<MailMeta>>,
+    /// What the agent should know about it (an unsupported kind, an ad referral …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Note>,
 }
 
 /// What an email message carries beyond its text.
@@ -661,6 +664,8 @@ pub enum Outcome {
     Failed { error: Note },
     /// Not yet after all (not an attempt): looked at again at `at`, the note on the message.
     Later { at: Millis, note: Option<Note> },
+    /// Accepted by the vendor, which gave it this id: its delivery reports name it.
+    Sent { external_id: String },
     /// Reaches the customer as a system mail instead (chat and form answers by mail).
     ByMail(SystemMail),
 }

@@ -108,6 +108,28 @@ pub enum Note {
     TicketGone,
     CustomerWithoutEmail,
     ChannelNotConnected,
+    CustomerWithoutIdentity,
+    /// A vendor's refusal: its error code and title (WhatsApp 131047 …).
+    VendorError {
+        code: i64,
+        title: String,
+    },
+    // ----- what a customer's message carries
+    /// A kind of message Atiende does not show yet (stored, never refused to the vendor).
+    Unsupported {
+        kind: String,
+    },
+    /// The ad or post that brought the customer.
+    Referral {
+        headline: String,
+        url: String,
+    },
+    /// A WhatsApp photo, voice note, video, document or sticker.
+    WaMedia {
+        kind: String,
+    },
+    /// A notice from WhatsApp itself (the customer changed number …).
+    WaSystem,
     // ----- reading a mail
     MailTooLarge {
         size_kb: u64,

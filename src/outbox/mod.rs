@@ -129,7 +129,7 @@ async fn deliver_one(ctx: &crate::channels::SendContext, key: OutboxKey, row: Ou
 fn log(row: &OutboxRow, outcome: &Outcome) {
     let channel = row.channel.as_str();
     match outcome {
-        Outcome::Done { .. } | Outcome::ByMail(_) => {
+        Outcome::Done { .. } | Outcome::Sent { .. } | Outcome::ByMail(_) => {
             tracing::info!(outbox = row.id, channel, "delivered")
         }
         Outcome::Later { .. } => {}

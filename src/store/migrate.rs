@@ -504,6 +504,7 @@ mod tests {
             // A web chat answer waiting, and one the old demo left behind already sent.
             for (id, status) in [(90, DeliveryStatus::Queued), (91, DeliveryStatus::Sent)] {
                 let m = Message {
+                    notes: Vec::new(),
                     id,
                     ticket_number: 9,
                     direction: Direction::Outbound,
@@ -597,6 +598,7 @@ mod tests {
             "decision": "asignado a Ana: round-robin, 3 candidatos",
         });
         let mut message = serde_json::to_value(Message {
+            notes: Vec::new(),
             id: 5,
             ticket_number: 3,
             direction: Direction::Outbound,

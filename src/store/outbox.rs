@@ -12,6 +12,7 @@ use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata, WriteTransacti
 
 use super::tables::*;
 use super::{codec, next_id, Effects};
+use crate::domain::inbound::StatusUpdate;
 use crate::domain::*;
 use crate::error::{AppError, AppResult};
 
@@ -130,6 +131,21 @@ pub fn settle(
                 set_detail(txn, fx, &row, detail.clone())?;
             }
         }
+        Outcome::Sent { external_id } => {
+            if let Some(mut m) = message_of(txn, &row)? {
+                if let Some(account_id) = row.account_id {
+                    // The vendor's reports name the answer by this id (`apply_status`).
+                    txn.open_table(EXTERNAL_TO_MESSAGE_ID)?
+                        .insert(identity_key(account_id, external_id).as_str(), m.id)?;
+                }
+                m.external_id = Some(external_id.clone());
+                if !seen(m.status) {
+                    m.status = DeliveryStatus::Sent;
+                    m.status_detail = None;
+                }
+                super::tickets::update_message(txn, fx, &m)?;
+            }
+        }
         Outcome::Retry { error } => {
             row.attempts += 1;
             if row.attempts >= MAX_ATTEMPTS {
@@ -199,6 +215,52 @@ fn message_of(txn: &WriteTransaction, row: &OutboxRow) -> AppResult<Option<Messa
         Some(id) => codec::get(&txn.open_table(MESSAGE_ID_TO_MESSAGE)?, id),
         None => Ok(None),
     }
+}
+
+/// How far an answer got, for reports that arrive out of order.
+fn progress(status: DeliveryStatus) -> u8 {
+    match status {
+        DeliveryStatus::Received | DeliveryStatus::Queued | DeliveryStatus::Failed => 0,
+        DeliveryStatus::Sent => 1,
+        DeliveryStatus::Delivered => 2,
+        DeliveryStatus::Read => 3,
+    }
+}
+
+/// A vendor's report on an answer it accepted (found by the id the vendor gave it). The
+/// message only moves forward — sent, delivered, read — since reports arrive out of order (a
+/// read before its delivered); a failure counts until the customer has it. A report on
+/// something Atiende did not send is ignored.
+pub fn apply_status(txn: &WriteTransaction, fx: &mut Effects, s: &StatusUpdate) -> AppResult<()> {
+    let key = identity_key(s.account_id, &s.external_id);
+    let found = txn
+        .open_table(EXTERNAL_TO_MESSAGE_ID)?
+        .get(key.as_str())?
+        .map(|g| g.value());
+    let Some(id) = found else {
+        return Ok(());
+    };
+    let Some(mut m) = codec::get::<Message>(&txn.open_table(MESSAGE_ID_TO_MESSAGE)?, id)? else {
+        return Ok(());
+    };
+    if m.direction != Direction::Outbound {
+        return Ok(());
+    }
+    match s.status {
+        DeliveryStatus::Failed if seen(m.status) || m.status == DeliveryStatus::Failed => {
+            return Ok(())
+        }
+        DeliveryStatus::Failed => {
+            m.status = DeliveryStatus::Failed;
+            m.status_detail = s.error.clone();
+        }
+        st if progress(st) > progress(m.status) => {
+            m.status = st;
+            m.status_detail = None;
+        }
+        _ => return Ok(()),
+    }
+    super::tickets::update_message(txn, fx, &m)
 }
 
 /// The customer has it in view: no outcome of a send moves such a message back.

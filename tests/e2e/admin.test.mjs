@@ -120,13 +120,17 @@ test('the administrator backs up now and sees it listed as the last backup', asy
   assert.ok(listed.files[0].bytes > 0);
 });
 
-test('channels still to come are listed, not connectable, and their sample accounts show as not connected', async () => {
+test('channels still to come are listed, not connectable, and sample accounts without credentials show as not connected', async () => {
   const channels = section('Canales y cuentas');
   await channels.locator(`tr[data-account="${whatsapp.id}"]`).getByText('Sin conectar').waitFor();
   await channels.getByRole('button', { name: 'Agregar cuenta' }).click();
   const form = channels.getByRole('form', { name: 'Agregar cuenta' });
   const kind = form.getByLabel('Canal');
-  assert.equal(await kind.locator('option', { hasText: 'WhatsApp (próximamente)' }).isDisabled(), true);
+  assert.equal(await kind.locator('option', { hasText: 'Facebook (próximamente)' }).isDisabled(), true);
+  // WhatsApp connects: its form asks for Meta's ids and secrets.
+  await kind.selectOption('whatsapp');
+  await form.getByLabel('Identificador del número de teléfono').waitFor();
+  await form.getByLabel('Clave secreta de la app').waitFor();
   // The form is drawn from the channel's fields: the web chat's sites, then the form's.
   await kind.selectOption('webchat');
   await form.getByLabel('Mensaje de bienvenida').waitFor();

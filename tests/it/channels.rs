@@ -15,11 +15,10 @@ async fn kinds_list_their_forms_and_coming_kinds_cannot_be_created() {
     let of = |kind: &str| items.iter().find(|k| k["kind"] == kind).unwrap().clone();
     // Eleven kinds (and the test channel when built with it).
     assert_eq!(items.iter().filter(|k| k["kind"] != "test").count(), 11);
-    for ready in ["email", "webchat", "form", "api"] {
+    for ready in ["email", "webchat", "form", "api", "whatsapp"] {
         assert_eq!(of(ready)["availability"], "ready", "{ready}");
     }
     for coming in [
-        "whatsapp",
         "facebook",
         "instagram",
         "x",

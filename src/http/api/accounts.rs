@@ -45,6 +45,20 @@ fn redacted(settings: &Settings) -> Settings {
         .collect()
 }
 
+/// An account's settings as answers show them: credentials masked, except what Atiende made
+/// for the admin to copy elsewhere (a webhook verify token: `Input::Generated`).
+fn shown(a: &Account) -> Settings {
+    let mut out = redacted(&a.settings);
+    for f in channels::driver(a.kind).fields() {
+        if matches!(f.input, channels::Input::Generated) {
+            if let Some(v) = a.settings.get(f.key) {
+                out.insert(f.key.to_string(), v.clone());
+            }
+        }
+    }
+    out
+}
+
 /// Merges a PATCH into stored settings: null removes a key, nested objects merge, and a
 /// masked secret sent back keeps the stored value.
 fn merge_settings(stored: &mut Settings, patch: &Settings) {
@@ -119,6 +133,8 @@ pub struct AccountView {
     #[schema(value_type = Object)]
     pub settings: Settings,
     pub created_at: String,
+    /// Its kind connects and its settings are complete: answers on it can leave.
+    pub connected: bool,
     /// CHAN-12: the connection as the account's poller last saw it (polled channels only).
     pub health: Option<Health>,
 }
@@ -129,7 +145,8 @@ impl AccountView {
             id: id_str(a.id),
             kind: a.kind,
             name: a.name.clone(),
-            settings: redacted(&a.settings),
+            settings: shown(a),
+            connected: channels::connected(a),
             created_at: ts(a.created_at),
             health: state.health.get(a.id),
         }
@@ -188,9 +205,10 @@ pub async fn create(
     user.require_admin()?;
     let name = name_field(&body.name, "name", 120)?;
     channels::require_ready(body.kind)?;
-    channels::validate(body.kind, &body.settings)?;
+    let mut settings = body.settings;
+    channels::prepare(body.kind, &mut settings)?;
     let now = state.store.now();
-    let (kind, settings) = (body.kind, body.settings);
+    let kind = body.kind;
     let created = state
         .store
         .write(move |txn, fx| accounts::create(txn, fx, kind, &name, settings.clone(), now))
@@ -256,7 +274,7 @@ pub async fn update(
             if let Some(s) = &settings {
                 check_masked_secrets(&a.settings, s)?;
                 merge_settings(&mut a.settings, s);
-                channels::validate(a.kind, &a.settings)?;
+                channels::prepare_change(a.kind, &mut a.settings, s)?;
             }
             accounts::put(txn, fx, &a)?;
             Ok(a)
@@ -401,6 +419,7 @@ pub async fn inbound(
         .map(|s| parse_time(s, "sent_at"))
         .transpose()?;
     let msg = Inbound {
+        notes: Vec::new(),
         account_id: id,
         external_id,
         contact_external_id,

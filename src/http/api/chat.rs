@@ -529,6 +529,7 @@ impl Visitor {
             .write(move |txn, fx| {
                 let ids = crate::store::mail::insert_parts(txn, &parts, now)?;
                 let inbound = Inbound {
+                    notes: Vec::new(),
                     account_id,
                     external_id: format!("chat:{contact}:{client_id}"),
                     contact_external_id: external.clone(),

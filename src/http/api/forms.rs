@@ -538,6 +538,7 @@ async fn accept(
         .write(move |txn, fx| {
             let parts = crate::store::mail::insert_parts(txn, &stored, now)?;
             let inbound = Inbound {
+                notes: Vec::new(),
                 account_id: id,
                 external_id: format!("form:{submission_id}"),
                 contact_external_id: c.contact_key.clone(),

@@ -33,7 +33,7 @@ pub async fn resend(
             .read(move |txn| tickets::require(txn, number, &a))
             .await?
     };
-    crate::channels::require_can_send(ticket.channel)?;
+    crate::desk::tickets::require_can_send(&state.store, &ticket).await?;
     let now = state.store.now();
     let m = state
         .store

@@ -99,7 +99,7 @@ pub fn routes(
         .routes(routes!(catalog::update_canned, catalog::delete_canned))
         .routes(routes!(uploads::download))
         .routes(routes!(events::stream))
-        .routes(routes!(webhooks::receive))
+        .routes(routes!(webhooks::receive, webhooks::verify))
         .merge(crate::channels::routes())
         .layer(DefaultBodyLimit::max(max_body));
     r.merge(api).merge(uploads)

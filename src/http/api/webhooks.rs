@@ -1,15 +1,40 @@
 //! Vendors' webhooks, one route for every channel: the channel's driver checks the signature
-//! and parses the payload (`ChannelDriver::webhook`); the messages are ingested together and
-//! the vendor gets 200 only once they are durable. A redelivery is a no-op (external ids).
+//! and parses the payload (`ChannelDriver::webhook`); the messages and delivery reports are
+//! stored together and the vendor gets 200 only once they are durable. A redelivery is a
+//! no-op (the vendor's ids). The GET form answers a vendor's check of the URL (Meta's
+//! `hub.challenge`).
+
+use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 
-use crate::domain::Channel;
+use crate::domain::{Account, Channel};
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::ApiPath;
 use crate::state::AppState;
+
+/// The account the URL names, of the kind it names, and the other accounts of that kind.
+async fn account_of(
+    state: &AppState,
+    kind: String,
+    account_id: u64,
+) -> AppResult<(Account, Vec<Account>)> {
+    let kind: Channel = serde_json::from_value(serde_json::Value::String(kind))
+        .map_err(|_| AppError::not_found("channel"))?;
+    let all = state.store.read(crate::store::accounts::list).await?;
+    let (mine, others): (Vec<Account>, Vec<Account>) = all
+        .into_iter()
+        .filter(|a| a.kind == kind && a.deleted_at.is_none())
+        .partition(|a| a.id == account_id);
+    let account = mine
+        .into_iter()
+        .next()
+        .ok_or_else(|| AppError::not_found("account"))?;
+    Ok((account, others))
+}
 
 #[utoipa::path(post, path = "/api/v1/channels/{kind}/{account}/webhook", tag = "channels",
     params(("kind" = String, Path, description = "the channel kind, as `GET /api/v1/channels` lists it"),
@@ -23,17 +48,31 @@ pub async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> AppResult<StatusCode> {
-    let kind: Channel = serde_json::from_value(serde_json::Value::String(kind))
-        .map_err(|_| AppError::not_found("channel"))?;
-    let account = state
-        .store
-        .read(move |txn| crate::store::accounts::get(txn, account_id))
-        .await?
-        .filter(|a| a.kind == kind && a.deleted_at.is_none())
-        .ok_or_else(|| AppError::not_found("account"))?;
-    let messages = crate::channels::driver(kind)
-        .webhook(&account, &headers, &body)
+    let (account, siblings) = account_of(&state, kind, account_id).await?;
+    let batch = crate::channels::driver(account.kind)
+        .webhook(&account, &siblings, &headers, &body)
         .ok_or_else(|| AppError::not_found("webhook"))??;
-    crate::desk::ingest::batch(&state.store, messages).await?;
+    crate::desk::ingest::delivery(&state.store, batch).await?;
     Ok(StatusCode::OK)
+}
+
+#[utoipa::path(get, path = "/api/v1/channels/{kind}/{account}/webhook", tag = "channels",
+    params(("kind" = String, Path), ("account" = u64, Path),
+        ("hub.mode" = Option<String>, Query), ("hub.verify_token" = Option<String>, Query),
+        ("hub.challenge" = Option<String>, Query)),
+    responses((status = 200, description = "the challenge, as plain text", content_type = "text/plain", body = String),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn verify(
+    State(state): State<AppState>,
+    ApiPath((kind, account_id)): ApiPath<(String, u64)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> AppResult<impl IntoResponse> {
+    let (account, _) = account_of(&state, kind, account_id).await?;
+    let challenge = crate::channels::driver(account.kind)
+        .verify_subscription(&account, &query)
+        .ok_or_else(|| AppError::not_found("webhook"))??;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        challenge,
+    ))
 }

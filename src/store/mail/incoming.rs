@@ -187,6 +187,7 @@ pub fn ingest(
         };
     }
     let inbound = Inbound {
+        notes: Vec::new(),
         account_id: account.id,
         external_id: match &p.message_id {
             Some(id) => format!("mail:{id}"),
@@ -253,6 +254,7 @@ fn auto_reply(
     sent.insert((account.id, key.as_str()), ())?;
     drop(sent);
     let message = Message {
+        notes: Vec::new(),
         id: next_id(txn, "message")?,
         ticket_number: number,
         direction: Direction::Outbound,
@@ -326,6 +328,7 @@ fn attach_bounce(
     let parts = insert_parts(txn, &mail.parts, now)?;
     let p = &mail.parsed;
     let report = Message {
+        notes: Vec::new(),
         id: next_id(txn, "message")?,
         ticket_number: ticket.number,
         direction: Direction::Inbound,

@@ -45,6 +45,7 @@ pub fn reply(
     let mut ticket = before.clone();
     let effect = rules::apply_reply(&mut ticket, access.user_id, public, &r.text, now);
     let message = Message {
+        notes: Vec::new(),
         id: next_id(txn, "message")?,
         ticket_number: number,
         direction: Direction::Outbound,

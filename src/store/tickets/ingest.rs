@@ -128,6 +128,7 @@ pub fn ingest_with(
         opened_ticket: created,
         status_detail: None,
         mail: None,
+        notes: inbound.notes.clone(),
     };
     decorate(&mut message);
     insert_message(txn, &message)?;

@@ -50,6 +50,9 @@ pub struct MessageView {
     pub status_note: Option<Note>,
     /// Email messages: subject, Message-ID, sanitised HTML, quoted history, reading notes.
     pub mail: Option<MailMeta>,
+    /// What the agent should know about it (an unsupported kind, the ad that brought the
+    /// customer …), as notes (locale key `note.<code>`).
+    pub notes: Vec<Note>,
     pub created_at: String,
 }
 
@@ -101,6 +104,7 @@ pub(in crate::http::api) async fn message_views(
                     status_detail: m.status_detail.as_ref().map(|n| render(lang, n)),
                     status_note: m.status_detail,
                     mail: m.mail.map(|b| *b),
+                    notes: m.notes,
                     created_at: ts(m.created_at),
                 });
             }

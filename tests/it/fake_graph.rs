@@ -1,0 +1,142 @@
+//! A local Graph API (WhatsApp Cloud API) for the WhatsApp channel: it checks the bearer token
+//! and the phone number id as Meta does, answers sends with the shapes of the recorded
+//! responses (tests/fixtures/whatsapp/send_text_response.json), records what it was sent, and
+//! can refuse with a Graph error. Webhooks are built from the fixtures and signed with the app
+//! secret, as Meta signs them.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+/// How the next sends are answered.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Answer {
+    Ok,
+    /// HTTP status and Graph error code, to every send until changed.
+    Error(u16, i64),
+}
+
+pub struct Graph {
+    token: Mutex<String>,
+    phone_number_id: String,
+    pub sends: Mutex<Vec<Value>>,
+    sent: AtomicUsize,
+    answer: Mutex<Answer>,
+}
+
+impl Graph {
+    pub fn answer(&self, a: Answer) {
+        *self.answer.lock().unwrap() = a;
+    }
+    pub fn sends(&self) -> Vec<Value> {
+        self.sends.lock().unwrap().clone()
+    }
+}
+
+pub struct FakeGraph {
+    pub base: String,
+    pub graph: Arc<Graph>,
+}
+
+pub fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/whatsapp/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn graph_error(code: i64, message: &str) -> Value {
+    json!({"error": {"message": message, "type": "OAuthException", "code": code,
+        "fbtrace_id": "AbCdEf"}})
+}
+
+async fn messages(
+    State(g): State<Arc<Graph>>,
+    Path((version, phone)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    let bearer = format!("Bearer {}", g.token.lock().unwrap());
+    let authorised = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == bearer);
+    if !authorised {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(graph_error(190, "Error validating access token")),
+        );
+    }
+    if !version.starts_with('v') || phone != g.phone_number_id {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(fixture("error_100_33_object_missing_or_no_permission.json")),
+        );
+    }
+    let answer = g.answer.lock().unwrap().clone();
+    if let Answer::Error(status, code) = answer {
+        return (
+            StatusCode::from_u16(status).unwrap(),
+            Json(graph_error(code, "refused by the fake Graph API")),
+        );
+    }
+    let n = g.sent.fetch_add(1, Ordering::SeqCst);
+    let to = body["to"].as_str().unwrap_or("").to_string();
+    g.sends.lock().unwrap().push(body);
+    let mut ok = fixture("send_text_response.json");
+    ok["contacts"][0]["input"] = to.clone().into();
+    ok["contacts"][0]["wa_id"] = to.into();
+    ok["messages"][0]["id"] = format!("wamid.out-{n}").into();
+    (StatusCode::OK, Json(ok))
+}
+
+impl FakeGraph {
+    pub async fn start(token: &str, phone_number_id: &str) -> FakeGraph {
+        let graph = Arc::new(Graph {
+            token: Mutex::new(token.to_string()),
+            phone_number_id: phone_number_id.to_string(),
+            sends: Mutex::new(Vec::new()),
+            sent: AtomicUsize::new(0),
+            answer: Mutex::new(Answer::Ok),
+        });
+        let app = Router::new()
+            .route("/{version}/{phone}/messages", post(messages))
+            .with_state(graph.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeGraph { base, graph }
+    }
+}
+
+/// Posts `body` to an account's webhook as Meta does: the raw bytes, signed with the app
+/// secret (None: unsigned).
+pub async fn deliver(hook: &str, secret: Option<&str>, body: &Value) -> StatusCode {
+    let raw = serde_json::to_vec(body).unwrap();
+    let mut r = reqwest::Client::new()
+        .post(hook)
+        .header("content-type", "application/json")
+        .body(raw.clone());
+    if let Some(secret) = secret {
+        r = r.header(
+            "X-Hub-Signature-256",
+            crate::fake_vendor::sign(secret, &raw),
+        );
+    }
+    r.send().await.unwrap().status()
+}
+
+/// A status webhook for the answer Meta knows as `wamid` (from the fixture of that status).
+pub fn status_of(case: &str, wamid: &str) -> Value {
+    let mut body = fixture("message_status.json")[case].clone();
+    body["entry"][0]["changes"][0]["value"]["statuses"][0]["id"] = wamid.into();
+    body
+}
