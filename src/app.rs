@@ -127,6 +127,7 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
             crate::channels::SendContext {
                 store: store.clone(),
                 chat_online: state.chat_online.clone(),
+                health: state.health.clone(),
             },
             state.shutdown.clone(),
         ),

@@ -30,7 +30,8 @@ export function Accounts() {
       <tbody>${accounts.map((a) => html`<tr data-account=${a.id}>
         <td>${a.name}</td><td>${CHANNEL_ICONS[a.kind] ?? ''} ${t(`channel.${a.kind}`)}</td>
         <td>${!a.connected ? html`<span class="health health-not_connected">${t('health.not_connected')}</span>`
-          : html`<${Health} health=${a.health} />`}<${Snippet} account=${a} /></td>
+          : html`<${Health} health=${a.health} />`}<${Snippet} account=${a} />
+          ${kinds.find((k) => k.kind === a.kind)?.checks && html`<${Check} account=${a} />`}</td>
         <td><button type="button" class="small" onClick=${() => setEditing(a)}>${t('accounts.edit')}</button></td></tr>`)}</tbody></table>
     ${editing ? html`<${AccountForm} key=${editing.id ?? 'new'} account=${editing} kinds=${kinds} onDone=${done} onCancel=${() => setEditing(null)} />`
       : html`<button type="button" class="small" onClick=${() => setEditing({ kind: 'email', name: '', settings: {} })}>${t('accounts.add')}</button>`}
@@ -50,6 +51,23 @@ const SNIPPETS = {
     <a href=${`${base}/f/${account.id}`} target="_blank" rel="noopener">${`${base}/f/${account.id}`}</a>
     <code>${`<script src="${base}/f/${account.id}/embed.js" async></script>`}</code></div>`,
 };
+
+/** "Probar conexión": the vendor's answer about the account, or what to do about its refusal. */
+function Check({ account }) {
+  const [result, setResult] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const run = async () => {
+    setBusy(true);
+    try { setResult(await api('POST', `/api/v1/accounts/${account.id}/check`, {})); } catch (e) { setResult({ ok: false, facts: [], problem: e.message }); }
+    setBusy(false);
+  };
+  return html`<div class="check-connection">
+    <button type="button" class="small" disabled=${busy} onClick=${run}>${busy ? t('accounts.checking') : t('accounts.check')}</button>
+    ${result && (result.ok
+      ? html`<span class="health health-connected">${t('accounts.check_ok')}</span>
+        ${result.facts.map((f) => html` <span class="muted">${t(`accounts.check_${f.key}`)}:</span> ${f.value}`)}`
+      : html`<span class="health-error" role="alert">${result.problem}</span>`)}</div>`;
+}
 
 function Snippet({ account }) {
   return SNIPPETS[account.kind]?.(location.origin, account) ?? null;

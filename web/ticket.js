@@ -183,6 +183,7 @@ function Message({ m, all, onReply, ticket }) {
     ${mail?.quoted && !asHtml && html`<details class="mail-quoted"><summary>${t('mail.quoted')}</summary><pre>${mail.quoted}</pre></details>`}
     ${mail?.notes?.length > 0 && html`<p class="notice">${mail.notes.map(note).join(' · ')}</p>`}
     ${m.notes?.length > 0 && html`<p class="notice">${m.notes.map(note).join(' · ')}</p>`}
+    ${m.reaction && html`<span class="reaction" title=${t('message.reaction')}>${m.reaction}</span>`}
     ${m.attachments.length > 0 && html`<div class="attachments">
       ${m.attachments.map((a) => (a.content_type.startsWith('image/')
         ? html`<a href=${a.url} target="_blank" rel="noopener"><img src=${a.url} alt=${a.name} loading="lazy" /></a>`

@@ -23,7 +23,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::domain::{Account, Channel, Note, OutboxRow, Outcome};
+use crate::domain::{Account, Channel, Millis, Note, OutboxRow, Outcome};
 use crate::error::{AppError, AppResult};
 pub use schema::{Field, Input};
 
@@ -47,6 +47,9 @@ pub struct SendContext {
     pub store: crate::store::Store,
     /// Web chat visitors with the widget open (their answers are not mailed).
     pub chat_online: Arc<webchat::Online>,
+    /// Where a sender says what the vendor's answers tell of the account's connection
+    /// (CHAN-12), for channels without a poller.
+    pub health: Arc<crate::health::HealthBoard>,
 }
 
 impl SendContext {
@@ -122,14 +125,44 @@ pub trait ChannelDriver: Send + Sync + 'static {
         None
     }
 
+    /// Whether accounts of this kind can be checked against the vendor ("Probar conexión").
+    fn checks(&self) -> bool {
+        false
+    }
+
+    /// Asks the vendor about the account with its credentials: the facts it answers
+    /// (`(key, value)`, labelled by `accounts.check_<key>`), or why it refused.
+    fn check<'a>(
+        &'a self,
+        _account: &'a Account,
+    ) -> BoxFuture<'a, Result<Vec<(&'static str, String)>, Note>> {
+        Box::pin(async { Err(Note::raw("this channel has nothing to check")) })
+    }
+
+    /// Whether the vendor is told when an agent reads the customer's messages (WhatsApp).
+    fn read_receipts(&self) -> bool {
+        false
+    }
+
+    /// How long after the customer's last message a free-text answer may still be sent
+    /// (WhatsApp: 24 hours; then only approved templates). None: no limit.
+    fn reply_window(&self) -> Option<Millis> {
+        None
+    }
+
     /// Fills what Atiende makes itself in an account's settings (a webhook verify token),
     /// before `validate`, when the account is created or changed.
     fn complete(&self, _settings: &mut Settings) {}
 
-    /// The HTTP routes the channel needs (sockets, hosted pages), documented in the
-    /// OpenAPI document like every route.
-    fn routes(&self) -> OpenApiRouter<crate::state::AppState> {
+    /// The API routes the channel needs (a widget's socket, a form's POST), documented in the
+    /// OpenAPI document like every route. `max_upload` bounds a route that takes files.
+    fn routes(&self, _max_upload: usize) -> OpenApiRouter<crate::state::AppState> {
         OpenApiRouter::new()
+    }
+
+    /// Pages and scripts it serves outside the API (a hosted form, the chat widget's script).
+    fn pages(&self, _max_upload: usize) -> axum::Router<crate::state::AppState> {
+        axum::Router::new()
     }
 
     /// Whether an account of this kind polls its vendor, and with what session (run by
@@ -173,11 +206,18 @@ static REGISTRY: &[&dyn ChannelDriver] = &[
     &test_channel::TestChannel,
 ];
 
-/// Every channel's routes, for the router.
-pub fn routes() -> OpenApiRouter<crate::state::AppState> {
+/// Every channel's API routes, for the router.
+pub fn routes(max_upload: usize) -> OpenApiRouter<crate::state::AppState> {
     REGISTRY
         .iter()
-        .fold(OpenApiRouter::new(), |r, d| r.merge(d.routes()))
+        .fold(OpenApiRouter::new(), |r, d| r.merge(d.routes(max_upload)))
+}
+
+/// Every channel's pages outside the API.
+pub fn pages(max_upload: usize) -> axum::Router<crate::state::AppState> {
+    REGISTRY
+        .iter()
+        .fold(axum::Router::new(), |r, d| r.merge(d.pages(max_upload)))
 }
 
 /// The driver of a kind. Every `Channel` has one (a unit test checks), so the fallback to the
@@ -337,6 +377,8 @@ pub struct ChannelInfo {
     /// its own `fields`, a `select` its `options`.
     #[schema(value_type = Vec<Object>)]
     pub fields: &'static [Field],
+    /// Accounts of this kind can be checked against the vendor (`POST /accounts/{id}/check`).
+    pub checks: bool,
 }
 
 pub fn catalogue() -> Vec<ChannelInfo> {
@@ -346,6 +388,7 @@ pub fn catalogue() -> Vec<ChannelInfo> {
             kind: d.kind(),
             availability: d.availability(),
             fields: d.fields(),
+            checks: d.checks(),
         })
         .collect()
 }

@@ -106,6 +106,7 @@ impl ChannelDriver for TestChannel {
                 return Err(AppError::unauthorized("bad or missing signature"));
             }
             Ok(VendorBatch {
+                changes: Vec::new(),
                 messages: parse(account.id, body),
                 statuses: Vec::new(),
             })
@@ -138,6 +139,7 @@ fn parse(account_id: u64, body: &[u8]) -> Vec<Inbound> {
     p.messages
         .into_iter()
         .map(|m| Inbound {
+            reply_to_external: None,
             account_id,
             external_id: m.id,
             contact_external_id: m.from.clone(),

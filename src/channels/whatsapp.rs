@@ -16,9 +16,12 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{ChannelDriver, Field, Input, SendContext, Settings};
-use crate::domain::inbound::{ContactFacts, Inbound, StatusUpdate, Thread, VendorBatch};
+use crate::domain::inbound::{
+    Amend, ContactFacts, Inbound, MessageChange, StatusUpdate, Thread, VendorBatch,
+};
 use crate::domain::{
-    settings_as, Account, Channel, DeliveryStatus, Millis, Note, OutboxRow, Outcome, Secret,
+    settings_as, Account, Channel, DeliveryStatus, Millis, Note, OutboxRow, OutboxWork, Outcome,
+    Secret,
 };
 use crate::error::{AppError, AppResult};
 
@@ -127,6 +130,52 @@ impl ChannelDriver for WhatsApp {
         Ok(())
     }
 
+    fn read_receipts(&self) -> bool {
+        true
+    }
+
+    fn checks(&self) -> bool {
+        true
+    }
+
+    /// The number as Meta has it: its display number, verified name and quality rating.
+    fn check<'a>(
+        &'a self,
+        account: &'a Account,
+    ) -> BoxFuture<'a, Result<Vec<(&'static str, String)>, Note>> {
+        Box::pin(async move {
+            let s = settings(account).map_err(|e| Note::raw(e.message))?;
+            let url = s.url(&format!(
+                "{}?fields=display_phone_number,verified_name,quality_rating",
+                s.phone_number_id
+            ));
+            let r = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(s.access_token.expose())
+                .timeout(Duration::from_secs(15))
+                .send()
+                .await
+                .map_err(|e| Note::raw(e.to_string()))?;
+            let status = r.status();
+            let text = r.text().await.unwrap_or_default();
+            if !status.is_success() {
+                let (code, title) = graph_error(&text);
+                return Err(problem(code, title));
+            }
+            let v: Value = serde_json::from_str(&text).unwrap_or_default();
+            Ok(["display_phone_number", "verified_name", "quality_rating"]
+                .into_iter()
+                .filter_map(|k| str_of(&v, k).map(|val| (k, val.to_string())))
+                .collect())
+        })
+    }
+
+    /// Meta's customer-service window: free text only within 24 hours of the customer's last
+    /// message (131047 otherwise).
+    fn reply_window(&self) -> Option<Millis> {
+        Some(24 * 3_600_000)
+    }
+
     fn complete(&self, settings: &mut Settings) {
         let missing = settings
             .get("verify_token")
@@ -177,10 +226,15 @@ impl ChannelDriver for WhatsApp {
             if !super::signed_sha256(s.app_secret.expose(), body, header) {
                 return Err(AppError::unauthorized("bad or missing signature"));
             }
+            // The numbers of this Meta app (the same secret signs for them): a body signed for
+            // one app never reaches another's accounts.
             let mut numbers: HashMap<String, u64> = HashMap::new();
-            for a in siblings.iter().chain(std::iter::once(account)) {
-                if let Ok(sa) = settings(a) {
-                    numbers.entry(sa.phone_number_id).or_insert(a.id);
+            for a in std::iter::once(account).chain(siblings.iter()) {
+                match settings(a) {
+                    Ok(sa) if sa.app_secret == s.app_secret => {
+                        numbers.entry(sa.phone_number_id).or_insert(a.id);
+                    }
+                    _ => {}
                 }
             }
             Ok(parse(&numbers, body))
@@ -253,7 +307,9 @@ pub fn parse(numbers: &HashMap<String, u64>, body: &[u8]) -> VendorBatch {
                 .map(Vec::as_slice)
                 .unwrap_or(&[])
             {
-                if let Some(inbound) = message(account_id, contacts, m) {
+                if let Some(change) = change_of(account_id, m) {
+                    batch.changes.push(change);
+                } else if let Some(inbound) = message(account_id, contacts, m) {
                     batch.messages.push(inbound);
                 }
             }
@@ -301,6 +357,36 @@ fn status(account_id: u64, s: &Value) -> Option<StatusUpdate> {
     })
 }
 
+/// A reaction, an edit or a delete: a change to a message sent before, not a new one.
+fn change_of(account_id: u64, m: &Value) -> Option<MessageChange> {
+    let kind = m["type"].as_str()?;
+    let body = &m[kind];
+    let (target, change) = match kind {
+        "reaction" => (
+            str_of(body, "message_id")?,
+            Amend::React(str_of(body, "emoji").map(str::to_string)),
+        ),
+        "edit" => {
+            let new = &body["message"];
+            let new_kind = new["type"].as_str().unwrap_or("text");
+            let text = str_of(&new[new_kind], "body")
+                .or_else(|| str_of(&new[new_kind], "caption"))
+                .unwrap_or("");
+            (
+                str_of(body, "original_message_id")?,
+                Amend::Edit(text.to_string()),
+            )
+        }
+        "revoke" => (str_of(body, "original_message_id")?, Amend::Revoke),
+        _ => return None,
+    };
+    Some(MessageChange {
+        account_id,
+        target: target.to_string(),
+        change,
+    })
+}
+
 /// One customer message. None when it has no sender or id (nothing to answer or dedupe by).
 fn message(account_id: u64, contacts: &[Value], m: &Value) -> Option<Inbound> {
     let from = str_of(m, "from")?;
@@ -340,6 +426,13 @@ fn message(account_id: u64, contacts: &[Value], m: &Value) -> Option<Inbound> {
             String::new()
         }
     };
+    // Nothing Atiende can show (an interactive answer of an unknown kind, an order …): kept,
+    // with a note saying what it was.
+    if text.trim().is_empty() && notes.is_empty() {
+        notes.push(Note::Unsupported {
+            kind: kind.to_string(),
+        });
+    }
     if let Some(r) = m.get("referral").filter(|r| r.is_object()) {
         notes.push(Note::Referral {
             headline: str_of(r, "headline").unwrap_or("").to_string(),
@@ -358,6 +451,7 @@ fn message(account_id: u64, contacts: &[Value], m: &Value) -> Option<Inbound> {
         text,
         public: false,
         reply_to: None,
+        reply_to_external: str_of(&m["context"], "id").map(str::to_string),
         attachments: Vec::new(),
         sent_at: seconds(&m["timestamp"]),
         uploader: None,
@@ -438,6 +532,32 @@ fn graph_error(body: &str) -> (i64, String) {
     (e["code"].as_i64().unwrap_or(0), title)
 }
 
+/// A Graph refusal in the admin's words: what happened and what to do (CHANNELS.md §0).
+fn problem(code: i64, title: String) -> Note {
+    match code {
+        190 => Note::WaTokenInvalid,
+        10 | 200..=299 => Note::WaPermissionLost,
+        100 => Note::WaWrongId,
+        _ => Note::VendorError { code, title },
+    }
+}
+
+fn note_title(note: Note) -> String {
+    match note {
+        Note::VendorError { title, .. } => title,
+        other => other.to_string(),
+    }
+}
+
+/// Whether a refusal is about the account's credentials (the whole account is affected, not
+/// this one message): shown on the account's health.
+fn about_the_account(note: &Note) -> bool {
+    matches!(
+        note,
+        Note::WaTokenInvalid | Note::WaPermissionLost | Note::WaWrongId
+    )
+}
+
 /// What a Graph error means for an answer (CHANNELS.md §0–1): wait and retry (rate limits,
 /// Meta's own trouble) or give up with the reason.
 fn outcome_of(status: StatusCode, body: &str) -> Outcome {
@@ -449,11 +569,67 @@ fn outcome_of(status: StatusCode, body: &str) -> Outcome {
     if retry {
         Outcome::Retry { error: note }
     } else {
-        Outcome::Failed { error: note }
+        Outcome::Failed {
+            error: problem(code, note_title(note)),
+        }
     }
 }
 
+/// Marks the customer's message read (and every earlier one): the blue ticks.
+async fn receipt(ctx: &SendContext, row: &OutboxRow, external_id: &str) -> Outcome {
+    let Some(account_id) = row.account_id else {
+        return Outcome::Done {
+            status: None,
+            detail: None,
+        };
+    };
+    let account = ctx
+        .store
+        .read(move |txn| crate::store::accounts::get(txn, account_id))
+        .await;
+    let Some(s) = account.ok().flatten().and_then(|a| settings(&a).ok()) else {
+        return Outcome::Failed {
+            error: Note::raw("the WhatsApp account is not set up"),
+        };
+    };
+    let body = serde_json::json!({
+        "messaging_product": "whatsapp",
+        "status": "read",
+        "message_id": external_id,
+    });
+    post(&s, &body).await.map_or_else(
+        |o| o,
+        |_| Outcome::Done {
+            status: None,
+            detail: None,
+        },
+    )
+}
+
+/// POSTs to the number's messages endpoint: the answer's JSON, or the outcome of a refusal.
+async fn post(s: &WaSettings, body: &Value) -> Result<Value, Outcome> {
+    let sent = reqwest::Client::new()
+        .post(s.url(&format!("{}/messages", s.phone_number_id)))
+        .bearer_auth(s.access_token.expose())
+        .timeout(Duration::from_secs(30))
+        .json(body)
+        .send()
+        .await;
+    let r = sent.map_err(|e| Outcome::Retry {
+        error: Note::raw(e.to_string()),
+    })?;
+    let status = r.status();
+    let text = r.text().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(outcome_of(status, &text));
+    }
+    Ok(serde_json::from_str(&text).unwrap_or_default())
+}
+
 async fn send(ctx: &SendContext, row: &OutboxRow) -> Outcome {
+    if let OutboxWork::Receipt { external_id } = &row.work {
+        return receipt(ctx, row, external_id).await;
+    }
     let (message, ticket, account, contact) = match ctx.answer(row).await {
         Ok(found) => found,
         Err(outcome) => return outcome,
@@ -474,34 +650,39 @@ async fn send(ctx: &SendContext, row: &OutboxRow) -> Outcome {
             error: Note::CustomerWithoutIdentity,
         };
     };
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
         "to": to,
         "type": "text",
         "text": {"preview_url": false, "body": message.text},
     });
-    let sent = reqwest::Client::new()
-        .post(s.url(&format!("{}/messages", s.phone_number_id)))
-        .bearer_auth(s.access_token.expose())
-        .timeout(Duration::from_secs(30))
-        .json(&body)
-        .send()
-        .await;
-    let r = match sent {
-        Ok(r) => r,
-        Err(e) => {
-            return Outcome::Retry {
-                error: Note::raw(e.to_string()),
+    // An answer to a particular message quotes it in WhatsApp (by Meta's id of it).
+    if let Some(quoted) = message.reply_to {
+        let found = ctx
+            .store
+            .read(move |txn| crate::store::tickets::message(txn, quoted))
+            .await;
+        if let Some(wamid) = found.ok().flatten().and_then(|m| m.external_id) {
+            body["context"] = serde_json::json!({ "message_id": wamid });
+        }
+    }
+    let account_id = ticket.account_id;
+    let answer = match post(&s, &body).await {
+        Ok(answer) => {
+            ctx.health.connected(account_id);
+            answer
+        }
+        Err(outcome) => {
+            if let Outcome::Failed { error } = &outcome {
+                if about_the_account(error) {
+                    ctx.health
+                        .failing(account_id, &crate::locale::render("es", error));
+                }
             }
+            return outcome;
         }
     };
-    let status = r.status();
-    let text = r.text().await.unwrap_or_default();
-    if !status.is_success() {
-        return outcome_of(status, &text);
-    }
-    let answer: Value = serde_json::from_str(&text).unwrap_or_default();
     match answer["messages"][0]["id"].as_str() {
         Some(wamid) => Outcome::Sent {
             external_id: wamid.to_string(),
@@ -590,6 +771,33 @@ mod tests {
     }
 
     #[test]
+    fn reactions_edits_deletes_and_replies_name_the_earlier_message() {
+        let cases = fixture("message.json");
+        let changes = |body: &Value| parse(&numbers(), body.to_string().as_bytes()).changes;
+        let react = changes(&cases["reaction"]);
+        assert_eq!(react[0].target, "wamid.yzxyzx=");
+        assert_eq!(react[0].change, Amend::React(Some("😮".into())));
+        for unreact in ["unreaction_empty", "unreaction_no_emoji"] {
+            assert_eq!(
+                changes(&cases[unreact])[0].change,
+                Amend::React(None),
+                "{unreact}"
+            );
+        }
+        let ours = |mut body: Value| {
+            body["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] =
+                "1122334455667".into();
+            body
+        };
+        let edit = changes(&ours(fixture("edited_message.json")["image"].clone()));
+        assert_eq!(edit[0].change, Amend::Edit("Updated image caption".into()));
+        let revoke = changes(&ours(fixture("deleted_message.json")["revoke"].clone()));
+        assert_eq!(revoke[0].change, Amend::Revoke);
+        let reply = one(&cases["reply"]);
+        assert_eq!(reply.reply_to_external.as_deref(), Some("wamid.xyzxyz=="));
+    }
+
+    #[test]
     fn statuses_read_with_their_errors() {
         let cases = fixture("message_status.json");
         for (case, want) in [
@@ -646,7 +854,7 @@ mod tests {
         assert!(matches!(
             outcome_of(StatusCode::BAD_REQUEST, &missing),
             Outcome::Failed {
-                error: Note::VendorError { code: 100, .. }
+                error: Note::WaWrongId
             }
         ));
         assert!(matches!(

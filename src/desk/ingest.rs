@@ -25,6 +25,9 @@ pub async fn delivery(store: &Store, batch: VendorBatch) -> AppResult<Vec<Ingest
                 .iter()
                 .map(|m| tickets::ingest(txn, fx, m, now))
                 .collect::<AppResult<Vec<Ingested>>>()?;
+            for c in &batch.changes {
+                tickets::amend(txn, fx, c)?;
+            }
             for s in &batch.statuses {
                 crate::store::outbox::apply_status(txn, fx, s)?;
             }

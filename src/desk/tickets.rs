@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use crate::domain::ticket::BULK_MAX;
-use crate::domain::{Comment, Label, Message, Ticket, User};
+use crate::domain::{Comment, Direction, Label, Message, Ticket, User};
 use crate::error::{AppError, AppResult};
 use crate::mail::notify;
 use crate::store::tickets::{self, Access, Reply, TicketPatch};
@@ -30,14 +30,66 @@ pub async fn require_can_send(store: &Store, ticket: &Ticket) -> AppResult<()> {
     crate::channels::require_can_send(&account)
 }
 
+/// A channel that allows free text only for a while after the customer wrote (WhatsApp's 24
+/// hours) refuses a late answer here, with a stable code, instead of letting the vendor fail it.
+async fn require_window(store: &Store, ticket: &Ticket) -> AppResult<()> {
+    let Some(window) = crate::channels::driver(ticket.channel).reply_window() else {
+        return Ok(());
+    };
+    let number = ticket.number;
+    let last_in = store
+        .read(move |txn| tickets::messages(txn, number))
+        .await?
+        .iter()
+        .filter(|m| m.direction == Direction::Inbound)
+        .map(|m| m.created_at)
+        .max();
+    let now = store.now();
+    match last_in {
+        Some(at) if now - at <= window => Ok(()),
+        _ => Err(AppError::invalid(
+            "text",
+            "outside_window",
+            format!(
+                "the customer wrote more than {} hours ago: this channel takes only an approved template now",
+                window / 3_600_000
+            ),
+        )),
+    }
+}
+
 /// An agent's answer, stored and queued on the ticket's channel in one transaction.
 pub async fn reply(store: &Store, access: Access, number: u64, reply: Reply) -> AppResult<Message> {
     let ticket = visible(store, &access, number).await?;
     require_can_send(store, &ticket).await?;
+    require_window(store, &ticket).await?;
     let now = store.now();
     store
         .write(move |txn, fx| tickets::reply(txn, fx, number, &access, &reply, now))
         .await
+}
+
+/// An agent has the ticket open (the app says so every ~20 s): on a channel with read
+/// receipts, the customer's latest message is marked read there, once.
+pub async fn viewed(store: &Store, ticket: &Ticket) -> AppResult<()> {
+    if !crate::channels::driver(ticket.channel).read_receipts() {
+        return Ok(());
+    }
+    let number = ticket.number;
+    let latest = store
+        .read(move |txn| tickets::messages(txn, number))
+        .await?
+        .into_iter()
+        .filter(|m| m.direction == Direction::Inbound)
+        .max_by_key(|m| (m.created_at, m.id));
+    let Some(m) = latest.filter(|m| !m.receipt_sent && m.external_id.is_some()) else {
+        return Ok(());
+    };
+    let now = store.now();
+    store
+        .write(move |txn, fx| crate::store::outbox::queue_receipt(txn, fx, m.id, now))
+        .await?;
+    Ok(())
 }
 
 /// Changes a ticket; a new assignee hears of it by mail (`link_base` makes the link).

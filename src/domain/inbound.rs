@@ -24,6 +24,9 @@ pub struct Inbound {
     pub text: String,
     pub public: bool,
     pub reply_to: Option<u64>,
+    /// The vendor's id of the message this one answers (WhatsApp's context), when the channel
+    /// knows it by that id only: ingest finds it.
+    pub reply_to_external: Option<String>,
     pub attachments: Vec<u64>,
     pub sent_at: Option<Millis>,
     /// Who uploaded the attachments (the API caller; None for channel adapters).
@@ -67,10 +70,29 @@ pub struct StatusUpdate {
     pub error: Option<Note>,
 }
 
-/// One vendor delivery (a webhook body): customers' messages and reports on our answers,
-/// stored together.
+/// What a customer did to a message already stored, named by the vendor's id of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageChange {
+    pub account_id: u64,
+    pub target: String,
+    pub change: Amend,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Amend {
+    /// A reaction; None takes it back.
+    React(Option<String>),
+    /// New text (the old one is kept in a note).
+    Edit(String),
+    /// Deleted for everyone on the customer's side (kept here, with a note).
+    Revoke,
+}
+
+/// One vendor delivery (a webhook body): customers' messages, what they did to earlier ones,
+/// and reports on our answers, stored together.
 #[derive(Debug, Clone, Default)]
 pub struct VendorBatch {
     pub messages: Vec<Inbound>,
+    pub changes: Vec<MessageChange>,
     pub statuses: Vec<StatusUpdate>,
 }

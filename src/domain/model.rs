@@ -351,6 +351,12 @@ pub struct Message {
     /// What the agent should know about it (an unsupported kind, an ad referral …).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<Note>,
+    /// The customer's reaction to it (an emoji).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reaction: Option<String>,
+    /// Inbound: the vendor was told an agent read it (a read receipt is queued or sent).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub receipt_sent: bool,
 }
 
 /// What an email message carries beyond its text.
@@ -620,6 +626,9 @@ pub enum OutboxWork {
     /// Password resets, invitations, escalations, notifications (OPS-6), and answers that
     /// reach a chat or form customer by mail: sent through the system mail account.
     SystemMail(SystemMail),
+    /// Tells the vendor an agent read the customer's messages up to this one (by its id
+    /// there): WhatsApp's blue ticks.
+    Receipt { external_id: String },
 }
 
 /// One delivery, written in the transaction of the change that caused it and sent after that
@@ -643,7 +652,7 @@ impl OutboxRow {
     pub fn message_id(&self) -> Option<u64> {
         match self.work {
             OutboxWork::Message { message_id, .. } => Some(message_id),
-            OutboxWork::SystemMail(_) => None,
+            OutboxWork::SystemMail(_) | OutboxWork::Receipt { .. } => None,
         }
     }
 }

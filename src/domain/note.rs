@@ -130,6 +130,18 @@ pub enum Note {
     },
     /// A notice from WhatsApp itself (the customer changed number …).
     WaSystem,
+    /// The access token was refused (Graph 190): a new one is needed.
+    WaTokenInvalid,
+    /// The token lost a permission on the number or the business account (Graph 10, 200–299).
+    WaPermissionLost,
+    /// Meta knows no such number, or will not show it to this token (Graph 100).
+    WaWrongId,
+    /// The customer edited it; what it said before.
+    Edited {
+        previous: String,
+    },
+    /// The customer deleted it on their side.
+    Revoked,
     // ----- reading a mail
     MailTooLarge {
         size_kb: u64,

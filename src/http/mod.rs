@@ -162,14 +162,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .route("/api/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
         .route("/healthz", get(api::health::healthz))
-        .route(
-            "/f/{id}",
-            get(api::forms::page).post(api::forms::submit_page).layer(
-                axum::extract::DefaultBodyLimit::max(state.config.max_upload_bytes + 64 * 1024),
-            ),
-        )
-        .route("/f/{id}/embed.js", get(api::forms::embed_script))
-        .route("/widget.js", get(api::chat::widget))
+        .merge(crate::channels::pages(state.config.max_upload_bytes))
         .route("/status", get(api::status::page))
         .route("/metrics", get(api::status::metrics))
         .merge(assets::routes())

@@ -504,6 +504,8 @@ mod tests {
             // A web chat answer waiting, and one the old demo left behind already sent.
             for (id, status) in [(90, DeliveryStatus::Queued), (91, DeliveryStatus::Sent)] {
                 let m = Message {
+                    reaction: None,
+                    receipt_sent: false,
                     notes: Vec::new(),
                     id,
                     ticket_number: 9,
@@ -598,6 +600,8 @@ mod tests {
             "decision": "asignado a Ana: round-robin, 3 candidatos",
         });
         let mut message = serde_json::to_value(Message {
+            reaction: None,
+            receipt_sent: false,
             notes: Vec::new(),
             id: 5,
             ticket_number: 3,

@@ -217,6 +217,36 @@ fn message_of(txn: &WriteTransaction, row: &OutboxRow) -> AppResult<Option<Messa
     }
 }
 
+/// An agent has the ticket open: the vendor hears its customer's latest message was read
+/// (once per message; WhatsApp then shows every earlier one read too).
+pub fn queue_receipt(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    message_id: u64,
+    now: Millis,
+) -> AppResult<bool> {
+    let Some(mut m) = codec::get::<Message>(&txn.open_table(MESSAGE_ID_TO_MESSAGE)?, message_id)?
+    else {
+        return Ok(false);
+    };
+    let Some(external_id) = m.external_id.clone().filter(|_| !m.receipt_sent) else {
+        return Ok(false);
+    };
+    let Some(ticket) = super::tickets::get_w(txn, m.ticket_number)? else {
+        return Ok(false);
+    };
+    m.receipt_sent = true;
+    super::tickets::update_message(txn, fx, &m)?;
+    enqueue(
+        txn,
+        ticket.channel,
+        Some(ticket.account_id),
+        OutboxWork::Receipt { external_id },
+        now,
+    )?;
+    Ok(true)
+}
+
 /// How far an answer got, for reports that arrive out of order.
 fn progress(status: DeliveryStatus) -> u8 {
     match status {

@@ -25,6 +25,8 @@ pub struct Graph {
     token: Mutex<String>,
     phone_number_id: String,
     pub sends: Mutex<Vec<Value>>,
+    /// The "read" marks (message ids) Atiende sent.
+    pub receipts: Mutex<Vec<String>>,
     sent: AtomicUsize,
     answer: Mutex<Answer>,
 }
@@ -35,6 +37,9 @@ impl Graph {
     }
     pub fn sends(&self) -> Vec<Value> {
         self.sends.lock().unwrap().clone()
+    }
+    pub fn receipts(&self) -> Vec<String> {
+        self.receipts.lock().unwrap().clone()
     }
 }
 
@@ -86,6 +91,14 @@ async fn messages(
             Json(graph_error(code, "refused by the fake Graph API")),
         );
     }
+    if body["status"] == "read" {
+        let id = body["message_id"].as_str().unwrap_or("").to_string();
+        g.receipts.lock().unwrap().push(id);
+        return (
+            StatusCode::OK,
+            Json(fixture("send_typing_indicator_response.json")),
+        );
+    }
     let n = g.sent.fetch_add(1, Ordering::SeqCst);
     let to = body["to"].as_str().unwrap_or("").to_string();
     g.sends.lock().unwrap().push(body);
@@ -96,17 +109,52 @@ async fn messages(
     (StatusCode::OK, Json(ok))
 }
 
+/// `GET /{version}/{phone-number-id}?fields=…`: the number as Meta describes it.
+async fn number(
+    State(g): State<Arc<Graph>>,
+    Path((_version, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> (StatusCode, Json<Value>) {
+    let bearer = format!("Bearer {}", g.token.lock().unwrap());
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(bearer.as_str()) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(graph_error(190, "Error validating access token")),
+        );
+    }
+    if id != g.phone_number_id {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(fixture("error_100_33_object_missing_or_no_permission.json")),
+        );
+    }
+    (
+        StatusCode::OK,
+        Json(
+            json!({"verified_name": "Tienda Ejemplo", "display_phone_number": "+56 9 5555 0000",
+            "quality_rating": "GREEN", "id": id}),
+        ),
+    )
+}
+
 impl FakeGraph {
+    /// Meta revokes the token: every call with the old one is refused (190).
+    pub fn revoke_token(&self, new: &str) {
+        *self.graph.token.lock().unwrap() = new.to_string();
+    }
+
     pub async fn start(token: &str, phone_number_id: &str) -> FakeGraph {
         let graph = Arc::new(Graph {
             token: Mutex::new(token.to_string()),
             phone_number_id: phone_number_id.to_string(),
             sends: Mutex::new(Vec::new()),
+            receipts: Mutex::new(Vec::new()),
             sent: AtomicUsize::new(0),
             answer: Mutex::new(Answer::Ok),
         });
         let app = Router::new()
             .route("/{version}/{phone}/messages", post(messages))
+            .route("/{version}/{id}", axum::routing::get(number))
             .with_state(graph.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

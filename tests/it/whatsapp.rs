@@ -11,6 +11,24 @@ const PHONE_ID: &str = "1122334455667";
 const TOKEN: &str = "EAAG-system-user-token";
 const SECRET: &str = "f74a638462f975e9eadfcbb84e4aa06b";
 
+/// Meta's timestamps are seconds as strings; the recorded payloads are from 2023, older than
+/// the 24-hour window: each delivery here is dated now, as Meta would date it.
+fn now_dated(mut body: Value) -> Value {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    for m in body["entry"][0]["changes"][0]["value"]["messages"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+    {
+        m["timestamp"] = now.clone().into();
+    }
+    body
+}
+
 async fn messages(api: &Api, number: u64) -> Vec<Value> {
     api.ok(&format!("/api/v1/tickets/{number}/messages")).await["items"]
         .as_array()
@@ -52,6 +70,44 @@ async fn whatsapp_messages_in_answers_out_and_reports_in_any_order() {
         .to_string();
     assert!(verify_token.len() >= 24, "{account}");
 
+    // "Probar conexión": the number as Meta has it; with a revoked token, what to do.
+    let checked = admin
+        .created(&format!("/api/v1/accounts/{acc}/check"), json!({}))
+        .await;
+    assert_eq!(checked["ok"], true, "{checked}");
+    assert!(checked["facts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["key"] == "verified_name" && f["value"] == "Tienda Ejemplo"));
+    fake.revoke_token("EAAG-new-token");
+    let refused = admin
+        .created(&format!("/api/v1/accounts/{acc}/check"), json!({}))
+        .await;
+    assert_eq!(refused["ok"], false);
+    assert_eq!(refused["problem_note"]["code"], "wa_token_invalid");
+    assert!(refused["problem"].as_str().unwrap().contains("token"));
+    // The new token pasted into the account: connected again.
+    let (st, _) = admin
+        .patch(
+            &format!("/api/v1/accounts/{acc}"),
+            json!({"settings": {"access_token": "EAAG-new-token"}}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let again = admin
+        .created(&format!("/api/v1/accounts/{acc}/check"), json!({}))
+        .await;
+    assert_eq!(again["ok"], true, "{again}");
+    fake.revoke_token(TOKEN);
+    let (st, _) = admin
+        .patch(
+            &format!("/api/v1/accounts/{acc}"),
+            json!({"settings": {"access_token": TOKEN}}),
+        )
+        .await;
+    assert_eq!(st, 200);
+
     // Meta's check of the callback URL: the challenge back as plain text, or 403.
     let hook = format!("{}/api/v1/channels/whatsapp/{acc}/webhook", s.base);
     let check = |token: String| {
@@ -66,7 +122,7 @@ async fn whatsapp_messages_in_answers_out_and_reports_in_any_order() {
 
     // A text message: unsigned or wrongly signed is refused and stores nothing; signed, it is
     // stored once however often Meta delivers it.
-    let text = fixture("message.json")["text"].clone();
+    let text = now_dated(fixture("message.json")["text"].clone());
     assert_eq!(deliver(&hook, None, &text).await, 401);
     assert_eq!(deliver(&hook, Some("otra-clave"), &text).await, 401);
     let list = format!("/api/v1/tickets?account={acc}&state=open,closed");
@@ -100,7 +156,7 @@ async fn whatsapp_messages_in_answers_out_and_reports_in_any_order() {
             continue;
         }
         // Each case reuses one message id: give each its own, as Meta would.
-        let mut body = body.clone();
+        let mut body = now_dated(body.clone());
         for m in body["entry"][0]["changes"][0]["value"]["messages"]
             .as_array_mut()
             .into_iter()
@@ -109,7 +165,10 @@ async fn whatsapp_messages_in_answers_out_and_reports_in_any_order() {
             m["id"] = format!("wamid.case-{case}").into();
         }
         assert_eq!(deliver(&hook, Some(SECRET), &body).await, 200, "{case}");
-        sent += 1;
+        // Reactions change a message (here one Atiende never had): no message of their own.
+        if !case.contains("reaction") {
+            sent += 1;
+        }
     }
     let all = messages(&admin, number).await;
     assert_eq!(all.len(), sent, "one message per case");
@@ -138,12 +197,38 @@ async fn whatsapp_messages_in_answers_out_and_reports_in_any_order() {
         .unwrap()
         .contains("https://www.google.com/maps?q=")));
 
+    // The agent opens the ticket: the customer's latest message is marked read at Meta, once.
+    let latest_wamid = messages(&admin, number)
+        .await
+        .iter()
+        .filter(|m| m["direction"] == "inbound")
+        .max_by_key(|m| m["created_at"].as_str().unwrap().to_string())
+        .unwrap()["external_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for _ in 0..2 {
+        let (st, _) = admin
+            .post(
+                &format!("/api/v1/tickets/{number}/presence"),
+                json!({"state": "viewing"}),
+            )
+            .await;
+        assert_eq!(st, 204);
+    }
+    eventually(20, "the read receipt", || async {
+        (!fake.graph.receipts().is_empty()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(fake.graph.receipts(), vec![latest_wamid]);
+
     // An answer goes out through the Graph API to the customer's wa_id, and takes the id
     // Meta gave it.
     let reply = admin
         .created(
             &format!("/api/v1/tickets/{number}/messages"),
-            json!({"text": "¡Hola! ¿En qué te ayudamos?"}),
+            json!({"text": "¡Hola! ¿En qué te ayudamos?", "reply_to": first[0]["id"]}),
         )
         .await;
     let reply_id = reply["id"].as_str().unwrap().to_string();
@@ -167,8 +252,34 @@ async fn whatsapp_messages_in_answers_out_and_reports_in_any_order() {
     assert_eq!(sends[0]["messaging_product"], "whatsapp");
     assert_eq!(sends[0]["to"], "972987654321");
     assert_eq!(sends[0]["text"]["body"], "¡Hola! ¿En qué te ayudamos?");
+    // It answers the customer's first message, quoted by Meta's id of it.
+    assert_eq!(sends[0]["context"]["message_id"], "wamid.xyzxyz");
     let wamid = out["external_id"].as_str().unwrap().to_string();
     assert_eq!(wamid, "wamid.out-0");
+
+    // The customer reacts to the answer, then takes the reaction back; and answers quoting
+    // their first message (WhatsApp's context names it by its wamid).
+    let mut react = fixture("message.json")["reaction"].clone();
+    let reaction = &mut react["entry"][0]["changes"][0]["value"]["messages"][0];
+    reaction["id"] = "wamid.react-1".into();
+    reaction["reaction"]["message_id"] = wamid.clone().into();
+    assert_eq!(deliver(&hook, Some(SECRET), &react).await, 200);
+    assert_eq!(find(reply_id.clone()).await["reaction"], "😮");
+    react["entry"][0]["changes"][0]["value"]["messages"][0]["reaction"]["emoji"] = "".into();
+    assert_eq!(deliver(&hook, Some(SECRET), &react).await, 200);
+    assert!(find(reply_id.clone()).await["reaction"].is_null());
+    let mut quoting = now_dated(fixture("message.json")["reply"].clone());
+    let quote = &mut quoting["entry"][0]["changes"][0]["value"]["messages"][0];
+    quote["id"] = "wamid.quote-1".into();
+    quote["context"]["id"] = "wamid.xyzxyz".into();
+    quote["text"]["body"] = "sobre mi primer mensaje".into();
+    assert_eq!(deliver(&hook, Some(SECRET), &quoting).await, 200);
+    let quoted = messages(&admin, number)
+        .await
+        .into_iter()
+        .find(|m| m["text"] == "sobre mi primer mensaje")
+        .unwrap();
+    assert_eq!(quoted["reply_to"], first[0]["id"]);
 
     // Reports arrive out of order: read before delivered; the message never goes back.
     for case in ["read", "delivered", "sent"] {
@@ -224,5 +335,50 @@ async fn whatsapp_messages_in_answers_out_and_reports_in_any_order() {
         (m["status"] == "failed").then_some(m)
     })
     .await;
-    assert_eq!(refused["status_note"]["params"]["code"], 190);
+    assert_eq!(refused["status_note"]["code"], "wa_token_invalid");
+    // The account says so (CHAN-12), and recovers with the next answer that goes out.
+    let health = admin.ok(&format!("/api/v1/accounts/{acc}")).await["health"].clone();
+    assert_eq!(health["status"], "failing", "{health}");
+    assert!(health["last_error"].as_str().unwrap().contains("token"));
+    fake.graph.answer(Answer::Ok);
+    let (st, _) = admin
+        .post(
+            &format!("/api/v1/tickets/{number}/messages/{third_id}/resend"),
+            json!({}),
+        )
+        .await;
+    assert!(st.is_success(), "{st}");
+    eventually(20, "the account connected again", || async {
+        let a = admin.ok(&format!("/api/v1/accounts/{acc}")).await;
+        (a["health"]["status"] == "connected").then_some(())
+    })
+    .await;
+
+    // The 24-hour window: a customer whose last message is older gets no free text; the
+    // answer is refused with a stable code, and nothing is sent.
+    fake.graph.answer(Answer::Ok);
+    let mut old = fixture("message.json")["text"].clone();
+    let stale = &mut old["entry"][0]["changes"][0]["value"]["messages"][0];
+    stale["id"] = "wamid.old-1".into();
+    stale["from"] = "56911112222".into();
+    old["entry"][0]["changes"][0]["value"]["contacts"][0]["wa_id"] = "56911112222".into();
+    assert_eq!(deliver(&hook, Some(SECRET), &old).await, 200);
+    let late = admin.ok(&list).await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["number"].as_u64() != Some(number))
+        .unwrap()["number"]
+        .as_u64()
+        .unwrap();
+    let before = fake.graph.sends().len();
+    let (st, err) = admin
+        .post(
+            &format!("/api/v1/tickets/{late}/messages"),
+            json!({"text": "¿Hola?"}),
+        )
+        .await;
+    assert_eq!(st, 422, "{err}");
+    assert_eq!(err["error"]["code"], "outside_window");
+    assert_eq!(fake.graph.sends().len(), before);
 }

@@ -304,6 +304,69 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct CheckFact {
+    /// Labelled by the locale key `accounts.check_<key>`.
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CheckResult {
+    pub ok: bool,
+    pub facts: Vec<CheckFact>,
+    /// What went wrong and what to do, in the reader's language.
+    pub problem: Option<String>,
+    pub problem_note: Option<crate::domain::Note>,
+}
+
+/// "Probar conexión": asks the vendor about the account with its stored credentials.
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/check", tag = "accounts", params(("id" = String, Path)),
+    responses((status = 200, body = CheckResult), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "this kind of account has nothing to check")))]
+pub async fn check(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<u64>,
+) -> AppResult<Json<CheckResult>> {
+    user.require_admin()?;
+    let account = state
+        .store
+        .read(move |txn| accounts::get(txn, id))
+        .await?
+        .filter(|a| a.deleted_at.is_none())
+        .ok_or_else(|| AppError::not_found("account"))?;
+    let driver = channels::driver(account.kind);
+    if !driver.checks() {
+        return Err(AppError::invalid(
+            "id",
+            "nothing_to_check",
+            "this kind of account has nothing to check",
+        ));
+    }
+    let lang = user.lang();
+    Ok(Json(match driver.check(&account).await {
+        Ok(facts) => CheckResult {
+            ok: true,
+            facts: facts
+                .into_iter()
+                .map(|(key, value)| CheckFact {
+                    key: key.to_string(),
+                    value,
+                })
+                .collect(),
+            problem: None,
+            problem_note: None,
+        },
+        Err(note) => CheckResult {
+            ok: false,
+            facts: Vec::new(),
+            problem: Some(crate::locale::render(lang, &note)),
+            problem_note: Some(note),
+        },
+    }))
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InboundContact {
@@ -419,6 +482,7 @@ pub async fn inbound(
         .map(|s| parse_time(s, "sent_at"))
         .transpose()?;
     let msg = Inbound {
+        reply_to_external: None,
         notes: Vec::new(),
         account_id: id,
         external_id,

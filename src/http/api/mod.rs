@@ -8,10 +8,8 @@ pub mod backups;
 pub mod board;
 pub mod catalog;
 pub mod changelog;
-pub mod chat;
 pub mod contacts;
 pub mod events;
-pub mod forms;
 pub mod health;
 pub mod mail;
 pub mod messages;
@@ -42,7 +40,6 @@ pub fn routes(
 ) -> OpenApiRouter<AppState> {
     let uploads = OpenApiRouter::new()
         .routes(routes!(uploads::upload))
-        .routes(routes!(forms::submit))
         .layer(DefaultBodyLimit::max(max_upload + 64 * 1024));
     let api = OpenApiRouter::new()
         .routes(routes!(
@@ -60,8 +57,6 @@ pub fn routes(
         .routes(routes!(mail::escalate))
         .routes(routes!(status::json))
         .routes(routes!(backups::list, backups::create))
-        .routes(routes!(chat::socket))
-        .routes(routes!(chat::file))
         .routes(routes!(users::set_status))
         .routes(routes!(board::get, board::put))
         .routes(routes!(changelog::latest))
@@ -71,6 +66,7 @@ pub fn routes(
         .routes(routes!(accounts::list, accounts::create))
         .routes(routes!(accounts::get, accounts::update, accounts::delete))
         .routes(routes!(accounts::inbound))
+        .routes(routes!(accounts::check))
         .routes(routes!(accounts::channel_kinds))
         .routes(routes!(accounts::get_assignment, accounts::put_assignment))
         .routes(routes!(assignment::why))
@@ -100,7 +96,7 @@ pub fn routes(
         .routes(routes!(uploads::download))
         .routes(routes!(events::stream))
         .routes(routes!(webhooks::receive, webhooks::verify))
-        .merge(crate::channels::routes())
+        .merge(crate::channels::routes(max_upload))
         .layer(DefaultBodyLimit::max(max_body));
     r.merge(api).merge(uploads)
 }

@@ -187,6 +187,7 @@ pub fn ingest(
         };
     }
     let inbound = Inbound {
+        reply_to_external: None,
         notes: Vec::new(),
         account_id: account.id,
         external_id: match &p.message_id {
@@ -254,6 +255,8 @@ fn auto_reply(
     sent.insert((account.id, key.as_str()), ())?;
     drop(sent);
     let message = Message {
+        reaction: None,
+        receipt_sent: false,
         notes: Vec::new(),
         id: next_id(txn, "message")?,
         ticket_number: number,
@@ -328,6 +331,8 @@ fn attach_bounce(
     let parts = insert_parts(txn, &mail.parts, now)?;
     let p = &mail.parsed;
     let report = Message {
+        reaction: None,
+        receipt_sent: false,
         notes: Vec::new(),
         id: next_id(txn, "message")?,
         ticket_number: ticket.number,

@@ -79,6 +79,13 @@ pub fn prepare(
     };
     let secret = secret_w(txn)?;
     let outgoing = match &row.work {
+        // Mail has no read receipts: nothing to send.
+        OutboxWork::Receipt { .. } => {
+            return Ok(Err(Outcome::Done {
+                status: None,
+                detail: None,
+            }))
+        }
         OutboxWork::SystemMail(sys) => {
             let attachments = load_attachments(txn, &sys.attachments)?;
             Outgoing {

@@ -45,6 +45,8 @@ pub fn reply(
     let mut ticket = before.clone();
     let effect = rules::apply_reply(&mut ticket, access.user_id, public, &r.text, now);
     let message = Message {
+        reaction: None,
+        receipt_sent: false,
         notes: Vec::new(),
         id: next_id(txn, "message")?,
         ticket_number: number,

@@ -2,6 +2,7 @@
 
 #[allow(unused_imports)]
 use super::*;
+use crate::domain::inbound::{Amend, MessageChange};
 
 /// TICK-2: a customer message joins their open ticket on the account or opens a new one.
 pub fn ingest(
@@ -47,6 +48,12 @@ pub fn ingest_with(
             ));
         }
     }
+    // A message that answers one of ours (or theirs) by the vendor's id of it.
+    let reply_to = match (&inbound.reply_to, &inbound.reply_to_external) {
+        (Some(r), _) => Some(*r),
+        (None, Some(ext)) => message_by_external(txn, account.id, ext)?.map(|m| m.id),
+        (None, None) => None,
+    };
     let contact = contacts::for_identity(
         txn,
         fx,
@@ -113,6 +120,8 @@ pub fn ingest_with(
         }
     };
     let mut message = Message {
+        reaction: None,
+        receipt_sent: false,
         id: next_id(txn, "message")?,
         ticket_number: ticket.number,
         direction: Direction::Inbound,
@@ -121,7 +130,7 @@ pub fn ingest_with(
         user_id: None,
         text: inbound.text.clone(),
         attachments: inbound.attachments.clone(),
-        reply_to: inbound.reply_to,
+        reply_to,
         external_id: Some(inbound.external_id.clone()),
         status: DeliveryStatus::Received,
         created_at: at,
@@ -152,4 +161,51 @@ pub fn ingest_with(
         message_id: message.id,
         created_ticket: created,
     })
+}
+
+/// The message a channel knows by its own id (`account`'s inbound and sent messages).
+pub(crate) fn message_by_external(
+    txn: &WriteTransaction,
+    account_id: u64,
+    external_id: &str,
+) -> AppResult<Option<Message>> {
+    let found = txn
+        .open_table(EXTERNAL_TO_MESSAGE_ID)?
+        .get(identity_key(account_id, external_id).as_str())?
+        .map(|g| g.value());
+    match found {
+        Some(id) => codec::get(&txn.open_table(MESSAGE_ID_TO_MESSAGE)?, id),
+        None => Ok(None),
+    }
+}
+
+/// What a customer did to one of their earlier messages (a reaction, an edit, a delete),
+/// applied to it; a change to a message Atiende does not have is dropped.
+pub fn amend(txn: &WriteTransaction, fx: &mut Effects, c: &MessageChange) -> AppResult<()> {
+    let Some(mut m) = message_by_external(txn, c.account_id, &c.target)? else {
+        tracing::info!(target = %c.target, "a change to a message Atiende does not have");
+        return Ok(());
+    };
+    match &c.change {
+        Amend::React(emoji) => {
+            if m.reaction == *emoji {
+                return Ok(());
+            }
+            m.reaction = emoji.clone();
+        }
+        Amend::Edit(text) => {
+            if m.text == *text {
+                return Ok(());
+            }
+            let previous = std::mem::replace(&mut m.text, text.clone());
+            m.notes.push(Note::Edited { previous });
+        }
+        Amend::Revoke => {
+            if m.notes.contains(&Note::Revoked) {
+                return Ok(());
+            }
+            m.notes.push(Note::Revoked);
+        }
+    }
+    update_message(txn, fx, &m)
 }

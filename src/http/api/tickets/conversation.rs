@@ -53,6 +53,8 @@ pub struct MessageView {
     /// What the agent should know about it (an unsupported kind, the ad that brought the
     /// customer …), as notes (locale key `note.<code>`).
     pub notes: Vec<Note>,
+    /// The customer's reaction to it (an emoji).
+    pub reaction: Option<String>,
     pub created_at: String,
 }
 
@@ -105,6 +107,7 @@ pub(in crate::http::api) async fn message_views(
                     status_note: m.status_detail,
                     mail: m.mail.map(|b| *b),
                     notes: m.notes,
+                    reaction: m.reaction,
                     created_at: ts(m.created_at),
                 });
             }

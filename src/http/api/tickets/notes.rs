@@ -154,6 +154,9 @@ pub async fn presence(
         }
     };
     let (t, _) = load(&state, &user, number).await?;
+    if kind == EventKind::TicketViewing {
+        desk::tickets::viewed(&state.store, &t).await?;
+    }
     state.bus.ephemeral(Event {
         id: 0,
         kind,

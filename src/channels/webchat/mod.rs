@@ -1,15 +1,21 @@
-//! The web chat channel (CHAN-2): its settings, who has the widget open, and the sender of
-//! answers (shown live in the widget; mailed when the visitor did not see them). The widget
-//! and its socket live in `http::api::chat` for now.
+//! The web chat channel (CHAN-2): its settings, who has the widget open, the sender of
+//! answers (shown live in the widget; mailed when the visitor did not see them), and the
+//! widget's script and socket (`socket.rs`).
+
+pub mod socket;
 
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{ChannelDriver, Field, Input, SendContext, Settings};
 use crate::domain::{
     settings_as, Account, Channel, DeliveryStatus, Millis, Note, OutboxRow, Outcome,
 };
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 
 /// A web chat account's settings.
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]
@@ -104,6 +110,16 @@ impl ChannelDriver for Webchat {
         check(settings)
     }
     /// Its send only hands the answer on inside Atiende (a mail row, a stored message).
+    fn routes(&self, _max_upload: usize) -> OpenApiRouter<AppState> {
+        OpenApiRouter::new()
+            .routes(routes!(socket::socket))
+            .routes(routes!(socket::file))
+    }
+
+    fn pages(&self, _max_upload: usize) -> axum::Router<AppState> {
+        axum::Router::new().route("/widget.js", axum::routing::get(socket::widget))
+    }
+
     fn safe_to_repeat(&self) -> bool {
         true
     }

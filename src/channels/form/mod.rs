@@ -1,13 +1,20 @@
-//! The contact form channel (CHAN-3): its settings. The hosted page and the POST endpoint
-//! live in `http::api::forms` for now.
+//! The contact form channel (CHAN-3): its settings, and the hosted page, the embed script and
+//! the POST endpoint (`pages.rs`).
+
+pub mod pages;
 
 use serde::{Deserialize, Serialize};
 
 use futures_util::future::BoxFuture;
 
+use axum::extract::DefaultBodyLimit;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use super::{ChannelDriver, Field, SendContext, Settings};
 use crate::domain::{settings_as, Account, Channel, OutboxRow, Outcome};
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 
 /// Fields a form may show, in page order.
 pub const FIELDS: [&str; 7] = [
@@ -115,6 +122,25 @@ impl ChannelDriver for Form {
     }
     /// An answer reaches the customer by mail at once.
     /// Its send only hands the answer on inside Atiende (a mail row, a stored message).
+    /// The POST endpoint takes files: the upload limit, not the API's.
+    fn routes(&self, max_upload: usize) -> OpenApiRouter<AppState> {
+        OpenApiRouter::new()
+            .routes(routes!(pages::submit))
+            .layer(DefaultBodyLimit::max(max_upload + 64 * 1024))
+    }
+
+    fn pages(&self, max_upload: usize) -> axum::Router<AppState> {
+        use axum::routing::get;
+        axum::Router::new()
+            .route(
+                "/f/{id}",
+                get(pages::page)
+                    .post(pages::submit_page)
+                    .layer(DefaultBodyLimit::max(max_upload + 64 * 1024)),
+            )
+            .route("/f/{id}/embed.js", get(pages::embed_script))
+    }
+
     fn safe_to_repeat(&self) -> bool {
         true
     }

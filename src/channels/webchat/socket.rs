@@ -60,7 +60,8 @@ pub async fn socket(
         .unwrap_or_default()
         .to_string();
     if origin.is_empty()
-        || !super::origin_allowed(&state, &headers, &origin, &settings.allowed_origins).await?
+        || !crate::http::api::origin_allowed(&state, &headers, &origin, &settings.allowed_origins)
+            .await?
     {
         return Err(AppError::forbidden(format!(
             "this chat does not open on `{origin}`; add the site to the account's allowed sites"
@@ -107,7 +108,7 @@ pub async fn file(
         })
         .await?
         .ok_or_else(|| AppError::not_found("file"))?;
-    super::uploads::serve(&state, &found).await
+    crate::http::api::uploads::serve(&state, &found).await
 }
 
 /// GET /widget.js: the embeddable chat (a stable URL for the host page's script tag).
@@ -325,7 +326,7 @@ impl Visitor {
                     ));
                 }
                 let email = match email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
-                    Some(e) => Some(super::users::validate_email(e)?),
+                    Some(e) => Some(crate::domain::validate_email(e)?),
                     None => None,
                 };
                 let rut = match rut.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
@@ -467,7 +468,7 @@ impl Visitor {
             "text": m.text,
             "author": author,
             "status": m.status,
-            "created_at": super::ts(m.created_at),
+            "created_at": crate::http::api::ts(m.created_at),
             "attachments": atts.iter().map(|a| json!({
                 "name": a.name, "content_type": a.content_type, "size": a.size,
                 "url": format!("/api/v1/chat/{account}/files/{}", a.id),
@@ -529,6 +530,7 @@ impl Visitor {
             .write(move |txn, fx| {
                 let ids = crate::store::mail::insert_parts(txn, &parts, now)?;
                 let inbound = Inbound {
+                    reply_to_external: None,
                     notes: Vec::new(),
                     account_id,
                     external_id: format!("chat:{contact}:{client_id}"),

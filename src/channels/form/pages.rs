@@ -374,7 +374,7 @@ fn clean(settings: &FormSettings, sub: &Submission) -> AppResult<Clean> {
     let subject = limit("subject", 200)?;
     let message = limit("message", 20_000)?;
     let email = match get("email") {
-        Some(e) => Some(super::users::validate_email(&e)?),
+        Some(e) => Some(crate::domain::validate_email(&e)?),
         None => None,
     };
     let rut = match get("rut") {
@@ -439,7 +439,9 @@ async fn accept(
 ) -> AppResult<Submitted> {
     let (account, settings) = form_account(state, id).await?;
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
-        if !super::origin_allowed(state, headers, origin, &settings.allowed_origins).await? {
+        if !crate::http::api::origin_allowed(state, headers, origin, &settings.allowed_origins)
+            .await?
+        {
             return Err(AppError::forbidden(format!(
                 "this form does not take submissions from {origin}"
             )));
@@ -538,6 +540,7 @@ async fn accept(
         .write(move |txn, fx| {
             let parts = crate::store::mail::insert_parts(txn, &stored, now)?;
             let inbound = Inbound {
+                reply_to_external: None,
                 notes: Vec::new(),
                 account_id: id,
                 external_id: format!("form:{submission_id}"),
