@@ -273,11 +273,17 @@ pub fn apply_status(txn: &WriteTransaction, fx: &mut Effects, s: &StatusUpdate) 
     let Some(mut m) = codec::get::<Message>(&txn.open_table(MESSAGE_ID_TO_MESSAGE)?, id)? else {
         return Ok(());
     };
-    if m.direction != Direction::Outbound {
+    // Only reports on the answer's current send count: a resend has a new id, and a late
+    // report on the earlier one must not mark it failed again.
+    if m.direction != Direction::Outbound || m.external_id.as_deref() != Some(&s.external_id) {
         return Ok(());
     }
     match s.status {
-        DeliveryStatus::Failed if seen(m.status) || m.status == DeliveryStatus::Failed => {
+        // Not over a message the customer has, nor one being sent again.
+        DeliveryStatus::Failed
+            if seen(m.status)
+                || matches!(m.status, DeliveryStatus::Failed | DeliveryStatus::Queued) =>
+        {
             return Ok(())
         }
         DeliveryStatus::Failed => {
@@ -469,6 +475,70 @@ mod tests {
             ticket_number: 1,
             automatic: false,
         }
+    }
+
+    #[test]
+    fn vendor_reports_move_an_answer_forward_only_and_only_for_its_current_send() {
+        let (_dir, db) = db();
+        let txn = db.begin_write().unwrap();
+        let mut fx = Effects::default();
+        let m = Message {
+            id: 5,
+            ticket_number: 1,
+            direction: Direction::Outbound,
+            public: true,
+            contact_id: None,
+            user_id: Some(1),
+            text: "hola".into(),
+            attachments: vec![],
+            reply_to: None,
+            external_id: Some("w1".into()),
+            status: DeliveryStatus::Sent,
+            created_at: 1,
+            opened_ticket: false,
+            status_detail: None,
+            mail: None,
+            notes: vec![],
+            reaction: None,
+            receipt_sent: false,
+        };
+        super::super::tickets::update_message(&txn, &mut fx, &m).unwrap();
+        txn.open_table(EXTERNAL_TO_MESSAGE_ID)
+            .unwrap()
+            .insert(identity_key(3, "w1").as_str(), 5)
+            .unwrap();
+        let report = |id: &str, status| StatusUpdate {
+            account_id: 3,
+            external_id: id.into(),
+            status,
+            at: None,
+            error: Some(Note::raw("x")),
+        };
+        let status = |txn: &WriteTransaction| {
+            codec::get::<Message>(&txn.open_table(MESSAGE_ID_TO_MESSAGE).unwrap(), 5)
+                .unwrap()
+                .unwrap()
+                .status
+        };
+        for (r, want) in [
+            (DeliveryStatus::Read, DeliveryStatus::Read),
+            (DeliveryStatus::Delivered, DeliveryStatus::Read),
+            (DeliveryStatus::Failed, DeliveryStatus::Read),
+        ] {
+            apply_status(&txn, &mut fx, &report("w1", r)).unwrap();
+            assert_eq!(status(&txn), want, "{r:?}");
+        }
+        // Sent again (queued, then a new id): reports on the earlier send change nothing.
+        let mut again = m.clone();
+        again.status = DeliveryStatus::Queued;
+        super::super::tickets::update_message(&txn, &mut fx, &again).unwrap();
+        apply_status(&txn, &mut fx, &report("w1", DeliveryStatus::Failed)).unwrap();
+        assert_eq!(status(&txn), DeliveryStatus::Queued);
+        again.status = DeliveryStatus::Sent;
+        again.external_id = Some("w2".into());
+        super::super::tickets::update_message(&txn, &mut fx, &again).unwrap();
+        apply_status(&txn, &mut fx, &report("w1", DeliveryStatus::Failed)).unwrap();
+        assert_eq!(status(&txn), DeliveryStatus::Sent);
     }
 
     #[test]
