@@ -128,6 +128,7 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
                 store: store.clone(),
                 chat_online: state.chat_online.clone(),
                 health: state.health.clone(),
+                max_upload: state.config.max_upload_bytes,
             },
             state.shutdown.clone(),
         ),

@@ -362,6 +362,7 @@ impl Plan {
             _ => self.username.clone(),
         };
         let inbound = |text: &str, n: u64, at: Millis| Inbound {
+            files: Vec::new(),
             reply_to_external: None,
             notes: Vec::new(),
             account_id: self.account.id,

@@ -187,7 +187,11 @@ function Message({ m, all, onReply, ticket }) {
     ${m.attachments.length > 0 && html`<div class="attachments">
       ${m.attachments.map((a) => (a.content_type.startsWith('image/')
         ? html`<a href=${a.url} target="_blank" rel="noopener"><img src=${a.url} alt=${a.name} loading="lazy" /></a>`
-        : html`<a class="file" href=${a.url} target="_blank" rel="noopener">📎 ${a.name}</a>`))}</div>`}
+        : a.content_type.startsWith('audio/')
+          ? html`<audio controls preload="none" src=${a.url} aria-label=${a.name}></audio>`
+          : a.content_type.startsWith('video/')
+            ? html`<video controls preload="none" src=${a.url} aria-label=${a.name}></video>`
+            : html`<a class="file" href=${a.url} target="_blank" rel="noopener">📎 ${a.name}</a>`))}</div>`}
   </li>`;
 }
 

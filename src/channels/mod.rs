@@ -50,6 +50,8 @@ pub struct SendContext {
     /// Where a sender says what the vendor's answers tell of the account's connection
     /// (CHAN-12), for channels without a poller.
     pub health: Arc<crate::health::HealthBoard>,
+    /// The largest file a customer may send (bytes): a vendor's bigger file is not fetched.
+    pub max_upload: usize,
 }
 
 impl SendContext {

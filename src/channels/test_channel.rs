@@ -139,6 +139,7 @@ fn parse(account_id: u64, body: &[u8]) -> Vec<Inbound> {
     p.messages
         .into_iter()
         .map(|m| Inbound {
+            files: Vec::new(),
             reply_to_external: None,
             account_id,
             external_id: m.id,

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::{ChannelDriver, Field, Input, SendContext, Settings};
 use crate::domain::inbound::{
-    Amend, ContactFacts, Inbound, MessageChange, StatusUpdate, Thread, VendorBatch,
+    Amend, ContactFacts, Inbound, MessageChange, StatusUpdate, Thread, VendorBatch, VendorFile,
 };
 use crate::domain::{
     settings_as, Account, Channel, DeliveryStatus, Millis, Note, OutboxRow, OutboxWork, Outcome,
@@ -398,6 +398,7 @@ fn message(account_id: u64, contacts: &[Value], m: &Value) -> Option<Inbound> {
         .map(str::to_string);
     let kind = m["type"].as_str().unwrap_or("unknown");
     let mut notes = Vec::new();
+    let mut files = Vec::new();
     let body = &m[kind];
     let text = match kind {
         "text" => str_of(body, "body").unwrap_or("").to_string(),
@@ -406,6 +407,27 @@ fn message(account_id: u64, contacts: &[Value], m: &Value) -> Option<Inbound> {
             notes.push(Note::WaMedia {
                 kind: kind.to_string(),
             });
+            if let Some(id) = str_of(body, "id") {
+                let mime = str_of(body, "mime_type")
+                    .unwrap_or("application/octet-stream")
+                    .to_string();
+                let name = str_of(body, "filename")
+                    .map(str::to_string)
+                    .unwrap_or_else(|| {
+                        let ext = mime_guess::get_mime_extensions_str(
+                            mime.split(';').next().unwrap_or(""),
+                        )
+                        .and_then(|e| e.first())
+                        .copied()
+                        .unwrap_or("bin");
+                        format!("whatsapp-{kind}.{ext}")
+                    });
+                files.push(VendorFile {
+                    id: id.to_string(),
+                    mime,
+                    name: crate::store::blobs::clean_name(&name),
+                });
+            }
             str_of(body, "caption")
                 .or_else(|| str_of(body, "filename"))
                 .unwrap_or("")
@@ -453,6 +475,7 @@ fn message(account_id: u64, contacts: &[Value], m: &Value) -> Option<Inbound> {
         reply_to: None,
         reply_to_external: str_of(&m["context"], "id").map(str::to_string),
         attachments: Vec::new(),
+        files,
         sent_at: seconds(&m["timestamp"]),
         uploader: None,
         thread: Thread::ByContact,
@@ -626,9 +649,154 @@ async fn post(s: &WaSettings, body: &Value) -> Result<Value, Outcome> {
     Ok(serde_json::from_str(&text).unwrap_or_default())
 }
 
+/// A customer's photo, voice note, video, document or sticker, in two steps (CHANNELS.md §1):
+/// `GET /{media-id}` gives a short-lived URL and the file's sha256, then the URL with the same
+/// bearer token gives the bytes. An expired URL is simply the next attempt (it asks for a new
+/// one); a file over the upload limit is not fetched.
+async fn fetch(
+    ctx: &SendContext,
+    row: &OutboxRow,
+    message_id: u64,
+    file_id: &str,
+    mime: &str,
+    name: &str,
+) -> Outcome {
+    let Some(account_id) = row.account_id else {
+        return Outcome::Done {
+            status: None,
+            detail: None,
+        };
+    };
+    let account = ctx
+        .store
+        .read(move |txn| crate::store::accounts::get(txn, account_id))
+        .await;
+    let Some(s) = account.ok().flatten().and_then(|a| settings(&a).ok()) else {
+        return Outcome::Failed {
+            error: Note::raw("the WhatsApp account is not set up"),
+        };
+    };
+    let client = reqwest::Client::new();
+    let info = client
+        .get(s.url(file_id))
+        .bearer_auth(s.access_token.expose())
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await;
+    let info = match info {
+        Ok(r) if r.status().is_success() => r.json::<Value>().await.unwrap_or_default(),
+        Ok(r) => {
+            let status = r.status();
+            return outcome_of(status, &r.text().await.unwrap_or_default());
+        }
+        Err(e) => {
+            return Outcome::Retry {
+                error: Note::raw(e.to_string()),
+            }
+        }
+    };
+    let too_big = |n: u64| n > ctx.max_upload as u64;
+    if info["file_size"].as_u64().is_some_and(too_big) {
+        return Outcome::Failed {
+            error: Note::raw(format!("the file is larger than {} bytes", ctx.max_upload)),
+        };
+    }
+    let Some(url) = str_of(&info, "url") else {
+        return Outcome::Retry {
+            error: Note::raw("Meta gave no URL for the file"),
+        };
+    };
+    let download = client
+        .get(url)
+        .bearer_auth(s.access_token.expose())
+        .timeout(Duration::from_secs(120))
+        .send()
+        .await;
+    let bytes = match download {
+        Ok(r) if r.status().is_success() => match r.bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                return Outcome::Retry {
+                    error: Note::raw(e.to_string()),
+                }
+            }
+        },
+        // The URL lives a few minutes: the next attempt asks for a new one.
+        Ok(r) => {
+            return Outcome::Retry {
+                error: Note::raw(format!("the file's URL answered {}", r.status())),
+            }
+        }
+        Err(e) => {
+            return Outcome::Retry {
+                error: Note::raw(e.to_string()),
+            }
+        }
+    };
+    if too_big(bytes.len() as u64) {
+        return Outcome::Failed {
+            error: Note::raw(format!("the file is larger than {} bytes", ctx.max_upload)),
+        };
+    }
+    if let Some(want) = str_of(&info, "sha256") {
+        use sha2::Digest;
+        let got = hex::encode(sha2::Sha256::digest(&bytes));
+        if !got.eq_ignore_ascii_case(want) {
+            return Outcome::Retry {
+                error: Note::raw("the file's sha256 does not match Meta's"),
+            };
+        }
+    }
+    let size = bytes.len() as u64;
+    let blobs = ctx.store.blobs.clone();
+    let sha = match tokio::task::spawn_blocking(move || blobs.put(&bytes)).await {
+        Ok(Ok(sha)) => sha,
+        Ok(Err(e)) => {
+            return Outcome::Retry {
+                error: Note::raw(e.message),
+            }
+        }
+        Err(e) => {
+            return Outcome::Retry {
+                error: Note::raw(e.to_string()),
+            }
+        }
+    };
+    let part = crate::store::mail::StoredPart {
+        sha256: sha,
+        name: name.to_string(),
+        size,
+        content_type: str_of(&info, "mime_type").unwrap_or(mime).to_string(),
+        content_id: None,
+    };
+    let now = ctx.store.now();
+    let stored = ctx
+        .store
+        .write(move |txn, fx| {
+            crate::store::tickets::attach_fetched(txn, fx, message_id, &part, now)
+        })
+        .await;
+    match stored {
+        Ok(()) => Outcome::Done {
+            status: None,
+            detail: None,
+        },
+        Err(e) => Outcome::Retry {
+            error: Note::raw(e.message),
+        },
+    }
+}
+
 async fn send(ctx: &SendContext, row: &OutboxRow) -> Outcome {
-    if let OutboxWork::Receipt { external_id } = &row.work {
-        return receipt(ctx, row, external_id).await;
+    match &row.work {
+        OutboxWork::Receipt { external_id } => return receipt(ctx, row, external_id).await,
+        OutboxWork::Fetch {
+            message_id,
+            file_id,
+            mime,
+            name,
+        } => return fetch(ctx, row, *message_id, file_id, mime, name).await,
+        _ => {}
     }
     let (message, ticket, account, contact) = match ctx.answer(row).await {
         Ok(found) => found,
@@ -741,6 +909,11 @@ mod tests {
         ] {
             let m = one(&cases[media]);
             assert!(matches!(m.notes[0], Note::WaMedia { .. }), "{media}");
+            assert_eq!(m.files.len(), 1, "{media}: a file to fetch");
+            assert!(
+                !m.files[0].id.is_empty() && m.files[0].name.contains('.'),
+                "{media}"
+            );
         }
         let loc = one(&cases["chosen_location"]);
         assert!(

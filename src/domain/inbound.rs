@@ -28,6 +28,8 @@ pub struct Inbound {
     /// knows it by that id only: ingest finds it.
     pub reply_to_external: Option<String>,
     pub attachments: Vec<u64>,
+    /// Files the vendor keeps for us (WhatsApp media): fetched after the message is stored.
+    pub files: Vec<VendorFile>,
     pub sent_at: Option<Millis>,
     /// Who uploaded the attachments (the API caller; None for channel adapters).
     pub uploader: Option<u64>,
@@ -57,6 +59,14 @@ pub struct Ingested {
     pub ticket_number: u64,
     pub message_id: u64,
     pub created_ticket: bool,
+}
+
+/// A file a vendor holds for a message, by its id there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VendorFile {
+    pub id: String,
+    pub mime: String,
+    pub name: String,
 }
 
 /// What a vendor's delivery report says about an answer Atiende sent (by the vendor's id).

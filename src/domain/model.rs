@@ -629,6 +629,14 @@ pub enum OutboxWork {
     /// Tells the vendor an agent read the customer's messages up to this one (by its id
     /// there): WhatsApp's blue ticks.
     Receipt { external_id: String },
+    /// Fetches a file the vendor holds for a customer's message (WhatsApp media) and attaches
+    /// it: a vendor call like a send, with the same retries.
+    Fetch {
+        message_id: u64,
+        file_id: String,
+        mime: String,
+        name: String,
+    },
 }
 
 /// One delivery, written in the transaction of the change that caused it and sent after that
@@ -652,7 +660,9 @@ impl OutboxRow {
     pub fn message_id(&self) -> Option<u64> {
         match self.work {
             OutboxWork::Message { message_id, .. } => Some(message_id),
-            OutboxWork::SystemMail(_) | OutboxWork::Receipt { .. } => None,
+            OutboxWork::SystemMail(_) | OutboxWork::Receipt { .. } | OutboxWork::Fetch { .. } => {
+                None
+            }
         }
     }
 }

@@ -27,6 +27,12 @@ pub struct Graph {
     pub sends: Mutex<Vec<Value>>,
     /// The "read" marks (message ids) Atiende sent.
     pub receipts: Mutex<Vec<String>>,
+    /// Media Meta holds for customers' messages: id → (mime type, bytes).
+    media: Mutex<std::collections::HashMap<String, (String, Vec<u8>)>>,
+    /// The next download answers 404, as an expired URL does.
+    expire_next: std::sync::atomic::AtomicBool,
+    pub downloads: AtomicUsize,
+    base: Mutex<String>,
     sent: AtomicUsize,
     answer: Mutex<Answer>,
 }
@@ -37,6 +43,15 @@ impl Graph {
     }
     pub fn sends(&self) -> Vec<Value> {
         self.sends.lock().unwrap().clone()
+    }
+    pub fn add_media(&self, id: &str, mime: &str, bytes: &[u8]) {
+        self.media
+            .lock()
+            .unwrap()
+            .insert(id.to_string(), (mime.to_string(), bytes.to_vec()));
+    }
+    pub fn expire_next_download(&self) {
+        self.expire_next.store(true, Ordering::SeqCst);
     }
     pub fn receipts(&self) -> Vec<String> {
         self.receipts.lock().unwrap().clone()
@@ -122,6 +137,17 @@ async fn number(
             Json(graph_error(190, "Error validating access token")),
         );
     }
+    if let Some((mime, bytes)) = g.media.lock().unwrap().get(&id).cloned() {
+        use sha2::Digest;
+        // The recorded shape (media_get_image_response.json), pointing at this server.
+        let mut info = fixture("media_get_image_response.json");
+        info["url"] = format!("{}/download/{id}", g.base.lock().unwrap()).into();
+        info["mime_type"] = mime.into();
+        info["sha256"] = hex::encode(sha2::Sha256::digest(&bytes)).into();
+        info["file_size"] = bytes.len().into();
+        info["id"] = id.into();
+        return (StatusCode::OK, Json(info));
+    }
     if id != g.phone_number_id {
         return (
             StatusCode::BAD_REQUEST,
@@ -137,6 +163,26 @@ async fn number(
     )
 }
 
+/// The short-lived media URL: the same bearer token, the bytes.
+async fn download(
+    State(g): State<Arc<Graph>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> (StatusCode, Vec<u8>) {
+    let bearer = format!("Bearer {}", g.token.lock().unwrap());
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(bearer.as_str()) {
+        return (StatusCode::UNAUTHORIZED, Vec::new());
+    }
+    if g.expire_next.swap(false, Ordering::SeqCst) {
+        return (StatusCode::NOT_FOUND, Vec::new());
+    }
+    g.downloads.fetch_add(1, Ordering::SeqCst);
+    match g.media.lock().unwrap().get(&id) {
+        Some((_, bytes)) => (StatusCode::OK, bytes.clone()),
+        None => (StatusCode::NOT_FOUND, Vec::new()),
+    }
+}
+
 impl FakeGraph {
     /// Meta revokes the token: every call with the old one is refused (190).
     pub fn revoke_token(&self, new: &str) {
@@ -149,15 +195,21 @@ impl FakeGraph {
             phone_number_id: phone_number_id.to_string(),
             sends: Mutex::new(Vec::new()),
             receipts: Mutex::new(Vec::new()),
+            media: Mutex::new(std::collections::HashMap::new()),
+            expire_next: std::sync::atomic::AtomicBool::new(false),
+            downloads: AtomicUsize::new(0),
+            base: Mutex::new(String::new()),
             sent: AtomicUsize::new(0),
             answer: Mutex::new(Answer::Ok),
         });
         let app = Router::new()
             .route("/{version}/{phone}/messages", post(messages))
             .route("/{version}/{id}", axum::routing::get(number))
+            .route("/download/{id}", axum::routing::get(download))
             .with_state(graph.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        *graph.base.lock().unwrap() = base.clone();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });

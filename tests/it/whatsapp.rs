@@ -197,6 +197,38 @@ async fn whatsapp_messages_in_answers_out_and_reports_in_any_order() {
         .unwrap()
         .contains("https://www.google.com/maps?q=")));
 
+    // A photo: fetched from Meta in two steps (the first URL has expired: asked again), its
+    // sha256 checked, and attached to the message.
+    let photo: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+    fake.graph.add_media("media-photo-1", "image/jpeg", &photo);
+    fake.graph.expire_next_download();
+    let mut image = now_dated(fixture("message.json")["image"].clone());
+    let pic = &mut image["entry"][0]["changes"][0]["value"]["messages"][0];
+    pic["id"] = "wamid.photo-1".into();
+    pic["image"]["id"] = "media-photo-1".into();
+    assert_eq!(deliver(&hook, Some(SECRET), &image).await, 200);
+    let with_file = eventually(30, "the photo attached", || async {
+        messages(&admin, number).await.into_iter().find(|m| {
+            m["external_id"] == "wamid.photo-1" && !m["attachments"].as_array().unwrap().is_empty()
+        })
+    })
+    .await;
+    let file = &with_file["attachments"][0];
+    assert_eq!(file["content_type"], "image/jpeg");
+    assert_eq!(file["size"], photo.len() as u64);
+    assert!(with_file["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|n| n["code"] != "wa_media"));
+    let got = admin
+        .request(reqwest::Method::GET, file["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.bytes().await.unwrap().as_ref(), photo.as_slice());
+
     // The agent opens the ticket: the customer's latest message is marked read at Meta, once.
     let latest_wamid = messages(&admin, number)
         .await

@@ -540,6 +540,7 @@ async fn accept(
         .write(move |txn, fx| {
             let parts = crate::store::mail::insert_parts(txn, &stored, now)?;
             let inbound = Inbound {
+                files: Vec::new(),
                 reply_to_external: None,
                 notes: Vec::new(),
                 account_id: id,

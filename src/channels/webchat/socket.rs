@@ -530,6 +530,7 @@ impl Visitor {
             .write(move |txn, fx| {
                 let ids = crate::store::mail::insert_parts(txn, &parts, now)?;
                 let inbound = Inbound {
+                    files: Vec::new(),
                     reply_to_external: None,
                     notes: Vec::new(),
                     account_id,

@@ -482,6 +482,7 @@ pub async fn inbound(
         .map(|s| parse_time(s, "sent_at"))
         .transpose()?;
     let msg = Inbound {
+        files: Vec::new(),
         reply_to_external: None,
         notes: Vec::new(),
         account_id: id,

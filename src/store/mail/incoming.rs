@@ -187,6 +187,7 @@ pub fn ingest(
         };
     }
     let inbound = Inbound {
+        files: Vec::new(),
         reply_to_external: None,
         notes: Vec::new(),
         account_id: account.id,

@@ -80,7 +80,7 @@ pub fn prepare(
     let secret = secret_w(txn)?;
     let outgoing = match &row.work {
         // Mail has no read receipts: nothing to send.
-        OutboxWork::Receipt { .. } => {
+        OutboxWork::Receipt { .. } | OutboxWork::Fetch { .. } => {
             return Ok(Err(Outcome::Done {
                 status: None,
                 detail: None,

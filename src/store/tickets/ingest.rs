@@ -141,6 +141,20 @@ pub fn ingest_with(
     };
     decorate(&mut message);
     insert_message(txn, &message)?;
+    for f in &inbound.files {
+        crate::store::outbox::enqueue(
+            txn,
+            account.kind,
+            Some(account.id),
+            OutboxWork::Fetch {
+                message_id: message.id,
+                file_id: f.id.clone(),
+                mime: f.mime.clone(),
+                name: f.name.clone(),
+            },
+            now,
+        )?;
+    }
     txn.open_table(EXTERNAL_TO_MESSAGE_ID)?
         .insert(ext_key.as_str(), message.id)?;
     rules::apply_inbound(&mut ticket, inbound.public, &inbound.text, at);
@@ -207,5 +221,35 @@ pub fn amend(txn: &WriteTransaction, fx: &mut Effects, c: &MessageChange) -> App
             m.notes.push(Note::Revoked);
         }
     }
+    update_message(txn, fx, &m)
+}
+
+/// A file fetched from the vendor for a customer's message, stored in the blob store, joins
+/// the message (and its "file to fetch" note goes).
+pub fn attach_fetched(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    message_id: u64,
+    part: &crate::store::mail::StoredPart,
+    now: Millis,
+) -> AppResult<()> {
+    let Some(mut m) = codec::get::<Message>(&txn.open_table(MESSAGE_ID_TO_MESSAGE)?, message_id)?
+    else {
+        return Ok(());
+    };
+    let attachment = Attachment {
+        id: crate::store::catalog::new_id::<Attachment>(txn)?,
+        sha256: part.sha256.clone(),
+        name: part.name.clone(),
+        size: part.size,
+        content_type: part.content_type.clone(),
+        uploaded_by: None,
+        created_at: now,
+        ticket_number: Some(m.ticket_number),
+    };
+    txn.open_table(ATTACHMENT_ID_TO_ATTACHMENT)?
+        .insert(attachment.id, codec::encode(&attachment)?.as_slice())?;
+    m.attachments.push(attachment.id);
+    m.notes.retain(|n| !matches!(n, Note::WaMedia { .. }));
     update_message(txn, fx, &m)
 }
