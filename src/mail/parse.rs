@@ -190,15 +190,7 @@ pub fn split_quoted(text: &str) -> (String, Option<String>) {
     }
 }
 
-/// Sanitises mail HTML for display: no scripts, styles, forms or remote resources except
-/// links; `cid:` images survive to be pointed at stored attachments.
-pub fn sanitize_html(html: &str) -> String {
-    ammonia::Builder::default()
-        .url_schemes(["http", "https", "mailto", "cid"].into_iter().collect())
-        .link_rel(Some("noopener noreferrer nofollow"))
-        .clean(html)
-        .to_string()
-}
+pub use crate::domain::mail::sanitize_html;
 
 fn part_name(part: &mail_parser::MessagePart, index: usize, content_type: &str) -> String {
     let name = part
@@ -461,7 +453,7 @@ mod tests {
         );
         assert!(!clean.contains("script") && !clean.contains("onclick"));
         assert!(clean.contains("cid:logo"));
-        let shown = crate::domain::mail::rewrite_cids(
+        let shown = crate::domain::mail::display_html(
             &clean,
             &[("logo".into(), "/api/v1/attachments/7".into())],
         );

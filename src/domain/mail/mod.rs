@@ -62,11 +62,73 @@ pub struct ParsedMail {
     pub notes: Vec<Note>,
 }
 
-/// Rewrites `cid:` references to the given URLs (content id → url).
-pub fn rewrite_cids(html: &str, urls: &[(String, String)]) -> String {
+/// Where a mail's own images are served from once stored.
+const ATTACHMENTS: &str = "/api/v1/attachments/";
+
+/// Sanitises mail HTML for display: no scripts, styles, forms or remote resources; links stay
+/// (opened with no referrer). An image shows only when it is part of the mail (`cid:`, or the
+/// stored attachment it became): a remote image — a tracking pixel — is dropped.
+pub fn sanitize_html(html: &str) -> String {
+    ammonia::Builder::default()
+        .url_schemes(["http", "https", "mailto", "cid"].into_iter().collect())
+        .link_rel(Some("noopener noreferrer nofollow"))
+        .attribute_filter(|element, attribute, value| {
+            let own_image = value.starts_with("cid:")
+                || (value.starts_with(ATTACHMENTS)
+                    && value[ATTACHMENTS.len()..]
+                        .bytes()
+                        .all(|b| b.is_ascii_digit()));
+            match (element, attribute) {
+                ("img", "src") if !own_image => None,
+                ("img", "srcset") => None,
+                _ => Some(value.into()),
+            }
+        })
+        .clean(html)
+        .to_string()
+}
+
+/// The HTML agents see: the mail's `cid:` images pointed at their stored attachments, then
+/// sanitised again, so a crafted Content-ID cannot break out of the attribute it lands in.
+pub fn display_html(html: &str, urls: &[(String, String)]) -> String {
     let mut out = html.to_string();
     for (cid, url) in urls {
         out = out.replace(&format!("cid:{cid}"), url);
     }
-    out
+    sanitize_html(&out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_mails_own_images_show() {
+        let shown = display_html(
+            r#"<p><img src="cid:logo"><img src="https://tracker.example/p.gif"><img src="cid:otro"><a href="https://tienda.cl">tienda</a></p>"#,
+            &[("logo".into(), "/api/v1/attachments/7".into())],
+        );
+        assert!(shown.contains(r#"src="/api/v1/attachments/7""#), "{shown}");
+        assert!(!shown.contains("tracker.example"), "{shown}");
+        assert!(shown.contains("https://tienda.cl"), "{shown}");
+    }
+
+    #[test]
+    fn a_crafted_content_id_stays_inside_its_attribute() {
+        // Security finding 11: the Content-ID is the sender's; rewriting it into sanitised
+        // HTML must not open a new attribute or element.
+        let sanitised = sanitize_html(r#"<img src="cid:a&quot; onerror=&quot;alert(1)">"#);
+        let cid = r#"a" onerror="alert(1)"#.to_string();
+        let shown = display_html(&sanitised, &[(cid, "/api/v1/attachments/9".into())]);
+        // Whatever the sender wrote stays text inside one attribute value.
+        assert!(!shown.contains(r#"onerror=""#), "{shown}");
+        let raw = display_html(
+            r#"<img src="cid:x">"#,
+            &[(
+                "x".into(),
+                r#"/api/v1/attachments/9" onerror="alert(1)"#.into(),
+            )],
+        );
+        assert!(!raw.contains(r#"onerror=""#), "{raw}");
+    }
 }

@@ -176,7 +176,7 @@ pub fn ingest(
                     .map(|c| (c.clone(), format!("/api/v1/attachments/{id}")))
             })
             .collect();
-        crate::domain::mail::rewrite_cids(h, &urls)
+        crate::domain::mail::display_html(h, &urls)
     });
     let mut text = p.text.clone();
     if text.trim().is_empty() {
