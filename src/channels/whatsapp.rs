@@ -144,7 +144,7 @@ impl ChannelDriver for WhatsApp {
         account: &'a Account,
     ) -> BoxFuture<'a, Result<Vec<(&'static str, String)>, Note>> {
         Box::pin(async move {
-            let s = settings(account).map_err(|e| Note::raw(e.message))?;
+            let s = settings(account).map_err(|_| Note::NotSetUp)?;
             let url = s.url(&format!(
                 "{}?fields=display_phone_number,verified_name,quality_rating",
                 s.phone_number_id

@@ -130,6 +130,8 @@ pub enum Note {
     },
     /// A notice from WhatsApp itself (the customer changed number …).
     WaSystem,
+    /// The account lacks settings its channel needs (ids, token, secret).
+    NotSetUp,
     /// The access token was refused (Graph 190): a new one is needed.
     WaTokenInvalid,
     /// The token lost a permission on the number or the business account (Graph 10, 200–299).

@@ -122,7 +122,11 @@ test('the administrator backs up now and sees it listed as the last backup', asy
 
 test('channels still to come are listed, not connectable, and sample accounts without credentials show as not connected', async () => {
   const channels = section('Canales y cuentas');
-  await channels.locator(`tr[data-account="${whatsapp.id}"]`).getByText('Sin conectar').waitFor();
+  const row = channels.locator(`tr[data-account="${whatsapp.id}"]`);
+  await row.getByText('Sin conectar').waitFor();
+  // «Probar conexión» on a sample account without credentials says what is missing.
+  await row.getByRole('button', { name: 'Probar conexión' }).click();
+  await row.getByRole('alert').getByText(/Faltan datos de la cuenta/).waitFor();
   await channels.getByRole('button', { name: 'Agregar cuenta' }).click();
   const form = channels.getByRole('form', { name: 'Agregar cuenta' });
   const kind = form.getByLabel('Canal');
