@@ -233,7 +233,6 @@ pub fn driver(kind: Channel) -> &'static dyn ChannelDriver {
         .unwrap_or(&FALLBACK)
 }
 
-/// An account of `kind` may be created (a kind still coming may not).
 /// Whether `header` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under `secret`, compared in
 /// constant time: how Meta (`X-Hub-Signature-256`) and others sign their webhooks.
 pub fn signed_sha256(secret: &str, body: &[u8], header: Option<&str>) -> bool {
@@ -251,11 +250,46 @@ pub fn signed_sha256(secret: &str, body: &[u8], header: Option<&str>) -> bool {
     mac.verify_slice(&sig).is_ok()
 }
 
+/// A webhook body signed in the request header `header` with `secret` (see `signed_sha256`),
+/// or 401: nothing of an unsigned body is read.
+pub fn require_signed(
+    secret: &crate::domain::Secret,
+    headers: &axum::http::HeaderMap,
+    header: &str,
+    body: &[u8],
+) -> AppResult<()> {
+    let sig = headers.get(header).and_then(|v| v.to_str().ok());
+    if signed_sha256(secret.expose(), body, sig) {
+        Ok(())
+    } else {
+        Err(AppError::unauthorized("bad or missing signature"))
+    }
+}
+
+/// The customer's id on the account an answer leaves from (the `to` of a vendor's send), or
+/// the outcome when they have none there.
+pub fn recipient(
+    contact: Option<crate::domain::Contact>,
+    account_id: u64,
+) -> Result<String, Outcome> {
+    contact
+        .and_then(|c| {
+            c.identities
+                .into_iter()
+                .find(|i| i.account_id == account_id)
+                .map(|i| i.external_id)
+        })
+        .ok_or(Outcome::Failed {
+            error: Note::CustomerWithoutIdentity,
+        })
+}
+
 /// Names the settings a poller runs with: the poller host restarts it when they change.
 pub fn fingerprint(account: &Account) -> String {
     serde_json::to_string(&account.settings).unwrap_or_default()
 }
 
+/// An account of `kind` may be created (a kind still coming may not).
 pub fn require_ready(kind: Channel) -> AppResult<()> {
     match driver(kind).availability() {
         Availability::Ready => Ok(()),

@@ -99,12 +99,7 @@ impl ChannelDriver for TestChannel {
     ) -> Option<AppResult<VendorBatch>> {
         let check = || {
             let s = settings(account)?;
-            let header = headers
-                .get("x-test-signature")
-                .and_then(|v| v.to_str().ok());
-            if !super::signed_sha256(s.secret.expose(), body, header) {
-                return Err(AppError::unauthorized("bad or missing signature"));
-            }
+            super::require_signed(&s.secret, headers, "x-test-signature", body)?;
             Ok(VendorBatch {
                 changes: Vec::new(),
                 messages: parse(account.id, body),
@@ -168,19 +163,12 @@ async fn send(ctx: &SendContext, row: &OutboxRow) -> Outcome {
     };
     let Some(s) = account.as_ref().and_then(|a| settings(a).ok()) else {
         return Outcome::Failed {
-            error: Note::raw("the account is not set up"),
+            error: Note::NotSetUp,
         };
     };
-    let to = contact.and_then(|c| {
-        c.identities
-            .into_iter()
-            .find(|i| i.account_id == ticket.account_id)
-            .map(|i| i.external_id)
-    });
-    let Some(to) = to else {
-        return Outcome::Failed {
-            error: Note::raw("the customer has no identity on this account"),
-        };
+    let to = match super::recipient(contact, ticket.account_id) {
+        Ok(to) => to,
+        Err(outcome) => return outcome,
     };
     let client = reqwest::Client::new();
     let sent = client

@@ -220,12 +220,7 @@ impl ChannelDriver for WhatsApp {
     ) -> Option<AppResult<VendorBatch>> {
         let check = || {
             let s = settings(account)?;
-            let header = headers
-                .get("x-hub-signature-256")
-                .and_then(|v| v.to_str().ok());
-            if !super::signed_sha256(s.app_secret.expose(), body, header) {
-                return Err(AppError::unauthorized("bad or missing signature"));
-            }
+            super::require_signed(&s.app_secret, headers, "x-hub-signature-256", body)?;
             // The numbers of this Meta app (the same secret signs for them): a body signed for
             // one app never reaches another's accounts.
             let mut numbers: HashMap<String, u64> = HashMap::new();
@@ -598,22 +593,32 @@ fn outcome_of(status: StatusCode, body: &str) -> Outcome {
     }
 }
 
-/// Marks the customer's message read (and every earlier one): the blue ticks.
-async fn receipt(ctx: &SendContext, row: &OutboxRow, external_id: &str) -> Outcome {
+/// The settings of the account an outbox row works for (read when the row runs, so a token
+/// replaced meanwhile is the one used).
+async fn row_settings(ctx: &SendContext, row: &OutboxRow) -> Result<WaSettings, Outcome> {
     let Some(account_id) = row.account_id else {
-        return Outcome::Done {
-            status: None,
-            detail: None,
-        };
+        return Err(Outcome::Failed {
+            error: Note::NotSetUp,
+        });
     };
     let account = ctx
         .store
         .read(move |txn| crate::store::accounts::get(txn, account_id))
         .await;
-    let Some(s) = account.ok().flatten().and_then(|a| settings(&a).ok()) else {
-        return Outcome::Failed {
-            error: Note::raw("the WhatsApp account is not set up"),
-        };
+    account
+        .ok()
+        .flatten()
+        .and_then(|a| settings(&a).ok())
+        .ok_or(Outcome::Failed {
+            error: Note::NotSetUp,
+        })
+}
+
+/// Marks the customer's message read (and every earlier one): the blue ticks.
+async fn receipt(ctx: &SendContext, row: &OutboxRow, external_id: &str) -> Outcome {
+    let s = match row_settings(ctx, row).await {
+        Ok(s) => s,
+        Err(outcome) => return outcome,
     };
     let body = serde_json::json!({
         "messaging_product": "whatsapp",
@@ -661,20 +666,9 @@ async fn fetch(
     mime: &str,
     name: &str,
 ) -> Outcome {
-    let Some(account_id) = row.account_id else {
-        return Outcome::Done {
-            status: None,
-            detail: None,
-        };
-    };
-    let account = ctx
-        .store
-        .read(move |txn| crate::store::accounts::get(txn, account_id))
-        .await;
-    let Some(s) = account.ok().flatten().and_then(|a| settings(&a).ok()) else {
-        return Outcome::Failed {
-            error: Note::raw("the WhatsApp account is not set up"),
-        };
+    let s = match row_settings(ctx, row).await {
+        Ok(s) => s,
+        Err(outcome) => return outcome,
     };
     let client = reqwest::Client::new();
     let info = client
@@ -804,19 +798,12 @@ async fn send(ctx: &SendContext, row: &OutboxRow) -> Outcome {
     };
     let Some(s) = account.as_ref().and_then(|a| settings(a).ok()) else {
         return Outcome::Failed {
-            error: Note::raw("the WhatsApp account is not set up"),
+            error: Note::NotSetUp,
         };
     };
-    let to = contact.and_then(|c| {
-        c.identities
-            .into_iter()
-            .find(|i| i.account_id == ticket.account_id)
-            .map(|i| i.external_id)
-    });
-    let Some(to) = to else {
-        return Outcome::Failed {
-            error: Note::CustomerWithoutIdentity,
-        };
+    let to = match super::recipient(contact, ticket.account_id) {
+        Ok(to) => to,
+        Err(outcome) => return outcome,
     };
     let mut body = serde_json::json!({
         "messaging_product": "whatsapp",

@@ -262,15 +262,8 @@ fn progress(status: DeliveryStatus) -> u8 {
 /// read before its delivered); a failure counts until the customer has it. A report on
 /// something Atiende did not send is ignored.
 pub fn apply_status(txn: &WriteTransaction, fx: &mut Effects, s: &StatusUpdate) -> AppResult<()> {
-    let key = identity_key(s.account_id, &s.external_id);
-    let found = txn
-        .open_table(EXTERNAL_TO_MESSAGE_ID)?
-        .get(key.as_str())?
-        .map(|g| g.value());
-    let Some(id) = found else {
-        return Ok(());
-    };
-    let Some(mut m) = codec::get::<Message>(&txn.open_table(MESSAGE_ID_TO_MESSAGE)?, id)? else {
+    let Some(mut m) = super::tickets::message_by_external(txn, s.account_id, &s.external_id)?
+    else {
         return Ok(());
     };
     // Only reports on the answer's current send count: a resend has a new id, and a late

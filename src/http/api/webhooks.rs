@@ -7,13 +7,13 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 
 use crate::domain::{Account, Channel};
 use crate::error::{AppError, AppResult, ErrorBody};
-use crate::http::ApiPath;
+use crate::http::{ApiPath, ApiQuery};
 use crate::state::AppState;
 
 /// The account the URL names, of the kind it names, and the other accounts of that kind.
@@ -65,7 +65,7 @@ pub async fn receive(
 pub async fn verify(
     State(state): State<AppState>,
     ApiPath((kind, account_id)): ApiPath<(String, u64)>,
-    Query(query): Query<HashMap<String, String>>,
+    ApiQuery(query): ApiQuery<HashMap<String, String>>,
 ) -> AppResult<impl IntoResponse> {
     let (account, _) = account_of(&state, kind, account_id).await?;
     let challenge = crate::channels::driver(account.kind)
