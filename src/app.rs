@@ -129,6 +129,7 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
                 chat_online: state.chat_online.clone(),
                 health: state.health.clone(),
                 max_upload: state.config.max_upload_bytes,
+                pauses: Default::default(),
             },
             state.shutdown.clone(),
         ),

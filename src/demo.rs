@@ -407,6 +407,7 @@ impl Plan {
                     text: r.into(),
                     reply_to: None,
                     attachments: vec![],
+                    template: None,
                 },
                 at,
             )?;

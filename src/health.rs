@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::{Clock, Millis};
+use crate::domain::{Clock, Millis, Note};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -25,6 +25,16 @@ pub struct Health {
     pub status: HealthStatus,
     /// The last error, kept after recovery until the next failure replaces it.
     pub last_error: Option<String>,
+    /// The same as a note (what happened and what to do), when the channel said it as one:
+    /// `last_error` is then its rendering in the reader's language.
+    pub last_error_note: Option<Note>,
+    /// What the vendor said about the account lately (WhatsApp: the number's quality was
+    /// flagged, its messaging limit changed), in the reader's language, and as a note.
+    pub notice: Option<String>,
+    pub notice_note: Option<Note>,
+    #[schema(value_type = Option<String>)]
+    #[serde(serialize_with = "ts_opt")]
+    pub notice_at: Option<Millis>,
     /// Failed attempts in a row.
     pub failures: u32,
     #[schema(value_type = Option<String>)]
@@ -46,6 +56,19 @@ fn ts_opt<S: serde::Serializer>(v: &Option<Millis>, s: S) -> Result<S::Ok, S::Er
     }
 }
 
+impl Health {
+    /// The notes said in `lang`.
+    pub fn in_lang(mut self, lang: &str) -> Health {
+        if let Some(note) = &self.last_error_note {
+            self.last_error = Some(crate::locale::render(lang, note));
+        }
+        if let Some(note) = &self.notice_note {
+            self.notice = Some(crate::locale::render(lang, note));
+        }
+        self
+    }
+}
+
 pub struct HealthBoard {
     clock: Arc<dyn Clock>,
     accounts: Mutex<HashMap<u64, Health>>,
@@ -64,6 +87,10 @@ impl HealthBoard {
         let h = map.entry(account_id).or_insert(Health {
             status: HealthStatus::NotConfigured,
             last_error: None,
+            last_error_note: None,
+            notice: None,
+            notice_note: None,
+            notice_at: None,
             failures: 0,
             last_error_at: None,
             connected_at: None,
@@ -110,15 +137,36 @@ impl HealthBoard {
 
     /// Records a failure; answers how many in a row.
     pub fn failing(&self, account_id: u64, error: &str) -> u32 {
+        self.failed(account_id, error.to_string(), None)
+    }
+
+    /// Records a failure the channel can say as a note (rendered for each reader); answers
+    /// how many in a row.
+    pub fn failing_note(&self, account_id: u64, note: Note) -> u32 {
+        self.failed(account_id, note.to_string(), Some(note))
+    }
+
+    fn failed(&self, account_id: u64, error: String, note: Option<Note>) -> u32 {
         let now = self.clock.now_ms();
         self.update(account_id, |h| {
             h.status = HealthStatus::Failing;
             h.failures += 1;
-            h.last_error = Some(error.to_string());
+            h.last_error = Some(error);
+            h.last_error_note = note;
             h.last_error_at = Some(now);
         })
         .map(|h| h.failures)
         .unwrap_or(1)
+    }
+
+    /// What the vendor said about the account (not a failure: the account still works).
+    pub fn notice(&self, account_id: u64, note: Note) {
+        let now = self.clock.now_ms();
+        self.update(account_id, |h| {
+            h.notice = Some(note.to_string());
+            h.notice_note = Some(note);
+            h.notice_at = Some(now);
+        });
     }
 
     /// One item read; `stored` false when it did not become a message.

@@ -52,6 +52,32 @@ pub struct SendContext {
     pub health: Arc<crate::health::HealthBoard>,
     /// The largest file a customer may send (bytes): a vendor's bigger file is not fetched.
     pub max_upload: usize,
+    /// Vendor rate limits met while sending.
+    pub pauses: Arc<Pauses>,
+}
+
+/// Rate limits a vendor asked senders to respect (WhatsApp: 131056 for one customer, 130429
+/// for the whole number): until when each key (an account, or an account and a recipient)
+/// waits. Kept in memory: after a restart the vendor says so again if it still applies.
+#[derive(Default)]
+pub struct Pauses(std::sync::Mutex<std::collections::HashMap<String, Millis>>);
+
+impl Pauses {
+    /// Until when `key` waits, if it still does at `now`.
+    pub fn until(&self, key: &str, now: Millis) -> Option<Millis> {
+        let map = self.0.lock().ok()?;
+        map.get(key).copied().filter(|until| *until > now)
+    }
+
+    /// `key` waits until `until` (a later pause never shortened by an earlier one). Pauses that
+    /// ended are forgotten here, so the map holds only the ones running.
+    pub fn pause(&self, key: String, until: Millis, now: Millis) {
+        if let Ok(mut map) = self.0.lock() {
+            map.retain(|_, u| *u > now);
+            let slot = map.entry(key).or_insert(until);
+            *slot = (*slot).max(until);
+        }
+    }
 }
 
 impl SendContext {
@@ -150,6 +176,20 @@ pub trait ChannelDriver: Send + Sync + 'static {
     /// (WhatsApp: 24 hours; then only approved templates). None: no limit.
     fn reply_window(&self) -> Option<Millis> {
         None
+    }
+
+    /// Whether the vendor keeps approved message templates for accounts of this kind (the
+    /// answers allowed outside the reply window).
+    fn has_templates(&self) -> bool {
+        false
+    }
+
+    /// Fetches the account's templates from the vendor (every page), or why it refused.
+    fn templates<'a>(
+        &'a self,
+        _account: &'a Account,
+    ) -> BoxFuture<'a, Result<Vec<crate::domain::template::Template>, Note>> {
+        Box::pin(async { Ok(Vec::new()) })
     }
 
     /// Fills what Atiende makes itself in an account's settings (a webhook verify token),

@@ -101,9 +101,8 @@ impl ChannelDriver for TestChannel {
             let s = settings(account)?;
             super::require_signed(&s.secret, headers, "x-test-signature", body)?;
             Ok(VendorBatch {
-                changes: Vec::new(),
                 messages: parse(account.id, body),
-                statuses: Vec::new(),
+                ..VendorBatch::default()
             })
         };
         Some(check())

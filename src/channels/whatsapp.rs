@@ -17,11 +17,13 @@ use serde_json::Value;
 
 use super::{ChannelDriver, Field, Input, SendContext, Settings};
 use crate::domain::inbound::{
-    Amend, ContactFacts, Inbound, MessageChange, StatusUpdate, Thread, VendorBatch, VendorFile,
+    AccountNotice, Amend, ContactFacts, Inbound, MessageChange, StatusUpdate, Thread, VendorBatch,
+    VendorFile,
 };
+use crate::domain::template::{variables_of, Part, Template, TemplateUse, Variable};
 use crate::domain::{
-    settings_as, Account, Channel, DeliveryStatus, Millis, Note, OutboxRow, OutboxWork, Outcome,
-    Secret,
+    settings_as, Account, Attachment, Channel, DeliveryStatus, Millis, Note, OutboxRow, OutboxWork,
+    Outcome, Secret,
 };
 use crate::error::{AppError, AppResult};
 
@@ -146,7 +148,7 @@ impl ChannelDriver for WhatsApp {
         Box::pin(async move {
             let s = settings(account).map_err(|_| Note::NotSetUp)?;
             let url = s.url(&format!(
-                "{}?fields=display_phone_number,verified_name,quality_rating",
+                "{}?fields=display_phone_number,verified_name,quality_rating,messaging_limit_tier",
                 s.phone_number_id
             ));
             let r = reqwest::Client::new()
@@ -163,10 +165,15 @@ impl ChannelDriver for WhatsApp {
                 return Err(problem(code, title));
             }
             let v: Value = serde_json::from_str(&text).unwrap_or_default();
-            Ok(["display_phone_number", "verified_name", "quality_rating"]
-                .into_iter()
-                .filter_map(|k| str_of(&v, k).map(|val| (k, val.to_string())))
-                .collect())
+            Ok([
+                "display_phone_number",
+                "verified_name",
+                "quality_rating",
+                "messaging_limit_tier",
+            ]
+            .into_iter()
+            .filter_map(|k| str_of(&v, k).map(|val| (k, val.to_string())))
+            .collect())
         })
     }
 
@@ -174,6 +181,14 @@ impl ChannelDriver for WhatsApp {
     /// message (131047 otherwise).
     fn reply_window(&self) -> Option<Millis> {
         Some(24 * 3_600_000)
+    }
+
+    fn has_templates(&self) -> bool {
+        true
+    }
+
+    fn templates<'a>(&'a self, account: &'a Account) -> BoxFuture<'a, Result<Vec<Template>, Note>> {
+        Box::pin(fetch_templates(account))
     }
 
     fn complete(&self, settings: &mut Settings) {
@@ -223,11 +238,15 @@ impl ChannelDriver for WhatsApp {
             super::require_signed(&s.app_secret, headers, "x-hub-signature-256", body)?;
             // The numbers of this Meta app (the same secret signs for them): a body signed for
             // one app never reaches another's accounts.
-            let mut numbers: HashMap<String, u64> = HashMap::new();
+            let mut numbers = Numbers::default();
             for a in std::iter::once(account).chain(siblings.iter()) {
                 match settings(a) {
                     Ok(sa) if sa.app_secret == s.app_secret => {
-                        numbers.entry(sa.phone_number_id).or_insert(a.id);
+                        numbers.by_phone.entry(sa.phone_number_id).or_insert(a.id);
+                        let same_waba = numbers.by_waba.entry(sa.waba_id).or_default();
+                        if !same_waba.contains(&a.id) {
+                            same_waba.push(a.id);
+                        }
                     }
                     _ => {}
                 }
@@ -260,10 +279,73 @@ fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
-/// A webhook body as messages and statuses, per account (`numbers`: phone number id → account).
-/// No IO. Anything it cannot read is skipped or stored as "unsupported", never an error: Meta
-/// would retry a refused delivery for days and then turn the webhook off.
-pub fn parse(numbers: &HashMap<String, u64>, body: &[u8]) -> VendorBatch {
+/// The accounts a Meta app's deliveries may be for.
+#[derive(Debug, Default)]
+pub struct Numbers {
+    /// Phone number id → account: messages and statuses name the number.
+    pub by_phone: HashMap<String, u64>,
+    /// WhatsApp Business Account id → its accounts: quality and account updates name only it.
+    pub by_waba: HashMap<String, Vec<u64>>,
+}
+
+/// What Meta says about a number or a business account (`phone_number_quality_update`,
+/// `account_update`), as notices for each account it concerns.
+fn notices_of(field: &str, value: &Value, accounts: &[u64]) -> Vec<AccountNotice> {
+    // "TIER_1K" → "1000": the limit of new conversations a day.
+    let limit = || {
+        let tier = str_of(value, "current_limit").unwrap_or("");
+        let tier = tier.strip_prefix("TIER_").unwrap_or(tier);
+        match tier.strip_suffix('K') {
+            Some(thousands) => format!("{thousands}000"),
+            None => tier.to_string(),
+        }
+    };
+    let event = str_of(value, "event").unwrap_or("");
+    let (note, alert) = match (field, event) {
+        ("phone_number_quality_update", "FLAGGED") => {
+            (Note::WaQualityFlagged { limit: limit() }, true)
+        }
+        ("phone_number_quality_update", "UNFLAGGED") => {
+            (Note::WaQualityRestored { limit: limit() }, false)
+        }
+        ("phone_number_quality_update", "DOWNGRADE") => {
+            (Note::WaLimitDown { limit: limit() }, true)
+        }
+        ("phone_number_quality_update", "UPGRADE") => (Note::WaLimitUp { limit: limit() }, false),
+        ("account_update", e) if !e.is_empty() => {
+            let serious = [
+                "VIOLATION",
+                "RESTRICTION",
+                "DISABLED",
+                "BAN",
+                "OFFBOARD",
+                "REMOVED",
+            ]
+            .iter()
+            .any(|w| e.contains(w));
+            (
+                Note::WaAccountUpdate {
+                    event: e.to_string(),
+                },
+                serious,
+            )
+        }
+        _ => return Vec::new(),
+    };
+    accounts
+        .iter()
+        .map(|&account_id| AccountNotice {
+            account_id,
+            note: note.clone(),
+            alert,
+        })
+        .collect()
+}
+
+/// A webhook body as messages, statuses and notices, per account. No IO. Anything it cannot
+/// read is skipped or stored as "unsupported", never an error: Meta would retry a refused
+/// delivery for days and then turn the webhook off.
+pub fn parse(numbers: &Numbers, body: &[u8]) -> VendorBatch {
     let mut batch = VendorBatch::default();
     let Ok(payload) = serde_json::from_slice::<Value>(body) else {
         tracing::warn!("a WhatsApp webhook that is not JSON was ignored");
@@ -280,13 +362,19 @@ pub fn parse(numbers: &HashMap<String, u64>, body: &[u8]) -> VendorBatch {
             .unwrap_or(&[]);
         for change in changes {
             let field = change["field"].as_str().unwrap_or("");
+            let value = &change["value"];
             if field != "messages" {
-                tracing::info!(field, "WhatsApp webhook field not handled");
+                let waba = str_of(entry, "id").unwrap_or("");
+                let accounts = numbers.by_waba.get(waba).map_or(&[][..], Vec::as_slice);
+                let notices = notices_of(field, value, accounts);
+                if notices.is_empty() {
+                    tracing::info!(field, "WhatsApp webhook field not handled");
+                }
+                batch.notices.extend(notices);
                 continue;
             }
-            let value = &change["value"];
             let number = value["metadata"]["phone_number_id"].as_str().unwrap_or("");
-            let Some(&account_id) = numbers.get(number) else {
+            let Some(&account_id) = numbers.by_phone.get(number) else {
                 tracing::warn!(
                     phone_number_id = number,
                     "a WhatsApp delivery for a number no account has"
@@ -537,6 +625,137 @@ fn interactive(i: &Value) -> String {
     }
 }
 
+/// One template as Graph lists it (`GET /{waba-id}/message_templates`): its text parts and
+/// variables; a header with a file or a button with a variable is beyond what Atiende sends.
+pub fn template_of(t: &Value) -> Option<Template> {
+    let name = str_of(t, "name")?.to_string();
+    let language = str_of(t, "language")?.to_string();
+    let named = str_of(t, "parameter_format") == Some("NAMED");
+    let (mut header, mut body, mut footer, mut unsupported) = (None, None, None, None);
+    let mut variables = Vec::new();
+    let examples = |c: &Value, part: Part| -> Vec<(String, String)> {
+        let e = &c["example"];
+        let (positional, named_key) = match part {
+            Part::Header => (&e["header_text"], "header_text_named_params"),
+            Part::Body => (&e["body_text"][0], "body_text_named_params"),
+        };
+        let mut out: Vec<(String, String)> = positional
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .filter_map(|(i, v)| Some(((i + 1).to_string(), v.as_str()?.to_string())))
+            .collect();
+        for p in e[named_key].as_array().into_iter().flatten() {
+            if let (Some(n), Some(x)) = (str_of(p, "param_name"), str_of(p, "example")) {
+                out.push((n.to_string(), x.to_string()));
+            }
+        }
+        out
+    };
+    let mut add = |c: &Value, part: Part, text: &str| {
+        let known = examples(c, part);
+        for name in variables_of(text) {
+            let example = known
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, x)| x.clone());
+            variables.push(Variable {
+                part,
+                name,
+                example,
+            });
+        }
+    };
+    for c in t["components"].as_array().into_iter().flatten() {
+        match str_of(c, "type").unwrap_or("") {
+            "HEADER" => match str_of(c, "format").unwrap_or("TEXT") {
+                "TEXT" => {
+                    let text = str_of(c, "text").unwrap_or("");
+                    add(c, Part::Header, text);
+                    header = Some(text.to_string());
+                }
+                other => unsupported = Some(format!("a {} header", other.to_lowercase())),
+            },
+            "BODY" => {
+                let text = str_of(c, "text").unwrap_or("");
+                add(c, Part::Body, text);
+                body = Some(text.to_string());
+            }
+            "FOOTER" => footer = str_of(c, "text").map(str::to_string),
+            "BUTTONS" => {
+                let variable_button = c["buttons"].as_array().into_iter().flatten().any(|b| {
+                    str_of(b, "url").is_some_and(|u| !variables_of(u).is_empty())
+                        || matches!(str_of(b, "type"), Some("OTP" | "COPY_CODE" | "FLOW"))
+                });
+                if variable_button {
+                    unsupported = Some("a button that needs a value".into());
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(Template {
+        name,
+        language,
+        category: str_of(t, "category").unwrap_or("").to_string(),
+        status: str_of(t, "status").unwrap_or("").to_string(),
+        header,
+        body: body?,
+        footer,
+        named,
+        variables,
+        unsupported,
+    })
+}
+
+/// Every page of the business account's templates.
+async fn fetch_templates(account: &Account) -> Result<Vec<Template>, Note> {
+    let s = settings(account).map_err(|_| Note::NotSetUp)?;
+    let client = reqwest::Client::new();
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    // Meta pages by 100 at most; a business account holds up to a few thousand templates.
+    for _ in 0..100 {
+        let mut request = client
+            .get(s.url(&format!("{}/message_templates", s.waba_id)))
+            .query(&[
+                (
+                    "fields",
+                    "name,language,status,category,components,parameter_format",
+                ),
+                ("limit", "100"),
+            ])
+            .bearer_auth(s.access_token.expose())
+            .timeout(Duration::from_secs(30));
+        if let Some(cursor) = &after {
+            request = request.query(&[("after", cursor)]);
+        }
+        let page = call(request).await.map_err(|o| match o {
+            Outcome::Failed { error } | Outcome::Retry { error } => error,
+            _ => Note::raw("Meta did not list the templates"),
+        })?;
+        out.extend(
+            page["data"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(template_of),
+        );
+        // Graph gives `next` only when there is another page; its cursor is read, not the
+        // URL followed, so the token goes nowhere but the configured Graph address.
+        after = page["paging"]["next"]
+            .as_str()
+            .and(str_of(&page["paging"]["cursors"], "after"))
+            .map(str::to_string);
+        if after.is_none() {
+            break;
+        }
+    }
+    out.sort_by(|a, b| (&a.name, &a.language).cmp(&(&b.name, &b.language)));
+    Ok(out)
+}
+
 /// Graph's error body: `{"error":{"message","type","code","error_subcode",…}}`.
 fn graph_error(body: &str) -> (i64, String) {
     let v: Value = serde_json::from_str(body).unwrap_or_default();
@@ -593,6 +812,35 @@ fn outcome_of(status: StatusCode, body: &str) -> Outcome {
     }
 }
 
+/// Meta's rate limits (CHANNELS.md §1): the key that waits, and for how long (ms).
+/// 131056: too many messages to one customer; 130429: the number's throughput; 80007: the
+/// business account's call rate.
+fn rate_limit(error: &Note, number_key: &str, pair_key: &str) -> Option<(String, Millis)> {
+    match error {
+        Note::VendorError { code: 131056, .. } => Some((pair_key.to_string(), 10_000)),
+        Note::VendorError { code: 130429, .. } => Some((number_key.to_string(), 30_000)),
+        Note::VendorError { code: 80007, .. } => Some((number_key.to_string(), 60_000)),
+        _ => None,
+    }
+}
+
+/// The account's credentials were refused: its health says what to do, and the
+/// administrators get a mail the first time in a row.
+async fn account_failing(ctx: &SendContext, account_id: u64, error: &Note) {
+    if ctx.health.failing_note(account_id, error.clone()) != 1 {
+        return;
+    }
+    let now = ctx.store.now();
+    let note = error.clone();
+    let alerted = ctx
+        .store
+        .write(move |txn, _fx| crate::mail::notify::channel_alert(txn, account_id, &note, now))
+        .await;
+    if let Err(e) = alerted {
+        tracing::warn!(account_id, error = %e.message, "the administrators could not be told");
+    }
+}
+
 /// The settings of the account an outbox row works for (read when the row runs, so a token
 /// replaced meanwhile is the one used).
 async fn row_settings(ctx: &SendContext, row: &OutboxRow) -> Result<WaSettings, Outcome> {
@@ -634,15 +882,9 @@ async fn receipt(ctx: &SendContext, row: &OutboxRow, external_id: &str) -> Outco
     )
 }
 
-/// POSTs to the number's messages endpoint: the answer's JSON, or the outcome of a refusal.
-async fn post(s: &WaSettings, body: &Value) -> Result<Value, Outcome> {
-    let sent = reqwest::Client::new()
-        .post(s.url(&format!("{}/messages", s.phone_number_id)))
-        .bearer_auth(s.access_token.expose())
-        .timeout(Duration::from_secs(30))
-        .json(body)
-        .send()
-        .await;
+/// One Graph call: the answer's JSON, or the outcome of a refusal.
+async fn call(request: reqwest::RequestBuilder) -> Result<Value, Outcome> {
+    let sent = request.send().await;
     let r = sent.map_err(|e| Outcome::Retry {
         error: Note::raw(e.to_string()),
     })?;
@@ -652,6 +894,198 @@ async fn post(s: &WaSettings, body: &Value) -> Result<Value, Outcome> {
         return Err(outcome_of(status, &text));
     }
     Ok(serde_json::from_str(&text).unwrap_or_default())
+}
+
+/// POSTs to the number's messages endpoint.
+async fn post(s: &WaSettings, body: &Value) -> Result<Value, Outcome> {
+    call(
+        reqwest::Client::new()
+            .post(s.url(&format!("{}/messages", s.phone_number_id)))
+            .bearer_auth(s.access_token.expose())
+            .timeout(Duration::from_secs(30))
+            .json(body),
+    )
+    .await
+}
+
+/// How WhatsApp shows a file we send: photos, videos and audio of the kinds and sizes its
+/// apps play inline (CHANNELS.md §1), anything else as a document with its name.
+fn media_kind(content_type: &str, size: u64) -> &'static str {
+    const MB: u64 = 1024 * 1024;
+    match content_type {
+        "image/jpeg" | "image/png" if size <= 5 * MB => "image",
+        "video/mp4" | "video/3gpp" if size <= 16 * MB => "video",
+        "audio/aac" | "audio/amr" | "audio/mpeg" | "audio/mp4" | "audio/ogg" if size <= 16 * MB => {
+            "audio"
+        }
+        _ => "document",
+    }
+}
+
+/// Whether a kind of WhatsApp message carries a caption (audio does not).
+fn takes_caption(kind: &str) -> bool {
+    kind != "audio"
+}
+
+/// WhatsApp's longest caption, in characters.
+const CAPTION_MAX: usize = 1024;
+
+/// A MIME type Graph's multipart parser takes as it is; anything else goes as bytes.
+fn plain_mime(content_type: &str) -> &str {
+    let ok = content_type.split_once('/').is_some_and(|(a, b)| {
+        let token = |t: &str| {
+            !t.is_empty()
+                && t.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"+-._".contains(&c))
+        };
+        token(a) && token(b)
+    });
+    if ok {
+        content_type
+    } else {
+        "application/octet-stream"
+    }
+}
+
+/// Uploads one of the answer's files to the number's media store (`POST /{phone}/media`,
+/// multipart): its id there, to send it by. Nothing reaches the customer yet, so a failure
+/// here may simply be tried again.
+async fn upload(ctx: &SendContext, s: &WaSettings, file: &Attachment) -> Result<String, Outcome> {
+    let blobs = ctx.store.blobs.clone();
+    let sha = file.sha256.clone();
+    let bytes = match tokio::task::spawn_blocking(move || blobs.get(&sha)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) => {
+            return Err(Outcome::Failed {
+                error: Note::raw(e.message),
+            })
+        }
+        Err(e) => {
+            return Err(Outcome::Retry {
+                error: Note::raw(e.to_string()),
+            })
+        }
+    };
+    let mime = plain_mime(&file.content_type);
+    let part = reqwest::multipart::Part::bytes(bytes)
+        .file_name(file.name.clone())
+        .mime_str(mime)
+        .map_err(|e| Outcome::Failed {
+            error: Note::raw(e.to_string()),
+        })?;
+    let form = reqwest::multipart::Form::new()
+        .text("messaging_product", "whatsapp")
+        .text("type", mime.to_string())
+        .part("file", part);
+    let answer = call(
+        reqwest::Client::new()
+            .post(s.url(&format!("{}/media", s.phone_number_id)))
+            .bearer_auth(s.access_token.expose())
+            .timeout(Duration::from_secs(120))
+            .multipart(form),
+    )
+    .await?;
+    str_of(&answer, "id")
+        .map(str::to_string)
+        .ok_or(Outcome::Retry {
+            error: Note::raw("Meta gave no id for the uploaded file"),
+        })
+}
+
+/// An approved template with the agent's values (`type: template`): header and body
+/// parameters in the template's order, named when the template's variables are.
+fn template_body(to: &str, used: &TemplateUse) -> Value {
+    let mut components = Vec::new();
+    for (part, kind) in [(Part::Header, "header"), (Part::Body, "body")] {
+        let parameters: Vec<Value> = used
+            .values
+            .iter()
+            .filter(|v| v.part == part)
+            .map(|v| {
+                let mut p = serde_json::json!({"type": "text", "text": v.value});
+                if used.named {
+                    p["parameter_name"] = v.name.clone().into();
+                }
+                p
+            })
+            .collect();
+        if !parameters.is_empty() {
+            components.push(serde_json::json!({"type": kind, "parameters": parameters}));
+        }
+    }
+    serde_json::json!({
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": to,
+        "type": "template",
+        "template": {
+            "name": used.name,
+            "language": {"code": used.language},
+            "components": components,
+        },
+    })
+}
+
+/// The Graph messages an answer becomes: its text (as the first file's caption when it fits
+/// there), then one message per file, uploaded first.
+async fn bodies(
+    ctx: &SendContext,
+    s: &WaSettings,
+    to: &str,
+    message: &crate::domain::Message,
+) -> Result<Vec<Value>, Outcome> {
+    let ids = message.attachments.clone();
+    let files = ctx
+        .store
+        .read(move |txn| {
+            let look = crate::store::lookup::Lookup::new(txn)?;
+            let mut files = Vec::new();
+            for id in ids {
+                files.extend(look.attachment(id)?);
+            }
+            Ok(files)
+        })
+        .await
+        .map_err(|e| Outcome::Retry {
+            error: Note::raw(e.message),
+        })?;
+    let envelope = |kind: &str, content: Value| {
+        let mut body = serde_json::json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to,
+            "type": kind,
+        });
+        body[kind] = content;
+        body
+    };
+    let text = message.text.trim();
+    let kinds: Vec<&str> = files
+        .iter()
+        .map(|f| media_kind(&f.content_type, f.size))
+        .collect();
+    let as_caption = !text.is_empty()
+        && kinds.first().is_some_and(|k| takes_caption(k))
+        && text.chars().count() <= CAPTION_MAX;
+    let mut out = Vec::new();
+    if !text.is_empty() && !as_caption {
+        out.push(envelope(
+            "text",
+            serde_json::json!({"preview_url": false, "body": text}),
+        ));
+    }
+    for (i, (file, kind)) in files.iter().zip(kinds).enumerate() {
+        let id = upload(ctx, s, file).await?;
+        let mut content = serde_json::json!({ "id": id });
+        if i == 0 && as_caption {
+            content["caption"] = text.into();
+        }
+        if kind == "document" {
+            content["filename"] = file.name.clone().into();
+        }
+        out.push(envelope(kind, content));
+    }
+    Ok(out)
 }
 
 /// A customer's photo, voice note, video, document or sticker, in two steps (CHANNELS.md §1):
@@ -805,53 +1239,90 @@ async fn send(ctx: &SendContext, row: &OutboxRow) -> Outcome {
         Ok(to) => to,
         Err(outcome) => return outcome,
     };
-    let mut body = serde_json::json!({
-        "messaging_product": "whatsapp",
-        "recipient_type": "individual",
-        "to": to,
-        "type": "text",
-        "text": {"preview_url": false, "body": message.text},
-    });
+    // Meta asked to wait (for this customer, or for the whole number): the answer waits its
+    // turn without an attempt spent or a call made.
+    let account_id = ticket.account_id;
+    let now = ctx.store.now();
+    let number_key = account_id.to_string();
+    let pair_key = format!("{account_id}:{to}");
+    let paused = [&number_key, &pair_key]
+        .into_iter()
+        .filter_map(|k| ctx.pauses.until(k, now))
+        .max();
+    if let Some(at) = paused {
+        return Outcome::Later {
+            at,
+            note: Some(Note::RateLimited {
+                seconds: ((at - now) / 1000).max(1) as u64,
+            }),
+        };
+    }
+    let mut bodies = match &message.template {
+        Some(used) => vec![template_body(&to, used)],
+        None => match bodies(ctx, &s, &to, &message).await {
+            Ok(bodies) => bodies,
+            Err(outcome) => return outcome,
+        },
+    };
     // An answer to a particular message quotes it in WhatsApp (by Meta's id of it).
-    if let Some(quoted) = message.reply_to {
+    if let (Some(quoted), Some(first)) = (message.reply_to, bodies.first_mut()) {
         let found = ctx
             .store
             .read(move |txn| crate::store::tickets::message(txn, quoted))
             .await;
         if let Some(wamid) = found.ok().flatten().and_then(|m| m.external_id) {
-            body["context"] = serde_json::json!({ "message_id": wamid });
+            first["context"] = serde_json::json!({ "message_id": wamid });
         }
     }
-    let account_id = ticket.account_id;
-    let answer = match post(&s, &body).await {
-        Ok(answer) => {
-            ctx.health.connected(account_id);
-            answer
-        }
-        Err(outcome) => {
-            if let Outcome::Failed { error } = &outcome {
-                if about_the_account(error) {
-                    ctx.health
-                        .failing(account_id, &crate::locale::render("es", error));
-                }
+    let mut external_ids = Vec::new();
+    for body in &bodies {
+        match post(&s, body).await {
+            Ok(answer) => {
+                ctx.health.connected(account_id);
+                external_ids.extend(answer["messages"][0]["id"].as_str().map(str::to_string));
             }
-            return outcome;
+            Err(outcome) => {
+                if let Outcome::Failed { error } = &outcome {
+                    if about_the_account(error) {
+                        account_failing(ctx, account_id, error).await;
+                    }
+                }
+                // Part of the answer reached the customer: trying again would repeat it, so
+                // the agent sees why it stopped and decides.
+                if !external_ids.is_empty() {
+                    if let Outcome::Retry { error } = outcome {
+                        return Outcome::Failed { error };
+                    }
+                    return outcome;
+                }
+                if let Outcome::Retry { error } = &outcome {
+                    if let Some((key, wait)) = rate_limit(error, &number_key, &pair_key) {
+                        ctx.pauses.pause(key, now + wait, now);
+                        return Outcome::Later {
+                            at: now + wait,
+                            note: Some(Note::RateLimited {
+                                seconds: (wait / 1000) as u64,
+                            }),
+                        };
+                    }
+                }
+                return outcome;
+            }
         }
-    };
-    match answer["messages"][0]["id"].as_str() {
-        Some(wamid) => Outcome::Sent {
-            external_id: wamid.to_string(),
-        },
-        None => Outcome::Done {
+    }
+    if external_ids.is_empty() {
+        return Outcome::Done {
             status: Some(DeliveryStatus::Sent),
             detail: None,
-        },
+        };
     }
+    Outcome::Sent { external_ids }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn fixture(name: &str) -> Value {
         let path = format!(
@@ -861,12 +1332,15 @@ mod tests {
         serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
     }
 
-    /// The fixtures' phone number ids, as accounts 7 and 8.
-    fn numbers() -> HashMap<String, u64> {
-        HashMap::from([
-            ("1122334455667".to_string(), 7),
-            ("109999999999999".to_string(), 8),
-        ])
+    /// The fixtures' phone number ids, as accounts 7 and 8 (of one business account).
+    fn numbers() -> Numbers {
+        Numbers {
+            by_phone: HashMap::from([
+                ("1122334455667".to_string(), 7),
+                ("109999999999999".to_string(), 8),
+            ]),
+            by_waba: HashMap::from([("1234567890987654321".to_string(), vec![7, 8])]),
+        }
     }
 
     fn one(body: &Value) -> Inbound {
@@ -997,6 +1471,40 @@ mod tests {
             .messages
             .is_empty());
         assert!(parse(&numbers(), b"not json").messages.is_empty());
+    }
+
+    #[test]
+    fn quality_and_account_updates_become_notices_for_the_business_accounts_numbers() {
+        let update = |field: &str, value: Value| {
+            json!({"object": "whatsapp_business_account", "entry": [{"id": "1234567890987654321",
+                "time": 1700000000, "changes": [{"field": field, "value": value}]}]})
+        };
+        let flagged = update(
+            "phone_number_quality_update",
+            json!({"display_phone_number": "15550001234", "event": "FLAGGED", "current_limit": "TIER_1K"}),
+        );
+        let b = parse(&numbers(), flagged.to_string().as_bytes());
+        assert_eq!(b.notices.len(), 2);
+        assert_eq!(
+            b.notices[0].note,
+            Note::WaQualityFlagged {
+                limit: "1000".into()
+            }
+        );
+        assert!(b.notices[0].alert);
+        let up = update(
+            "phone_number_quality_update",
+            json!({"event": "UPGRADE", "current_limit": "TIER_10K"}),
+        );
+        let b = parse(&numbers(), up.to_string().as_bytes());
+        assert!(!b.notices[0].alert);
+        let banned = update("account_update", json!({"event": "ACCOUNT_VIOLATION"}));
+        assert!(parse(&numbers(), banned.to_string().as_bytes()).notices[0].alert);
+        let mut other = update("phone_number_quality_update", json!({"event": "FLAGGED"}));
+        other["entry"][0]["id"] = "42".into();
+        assert!(parse(&numbers(), other.to_string().as_bytes())
+            .notices
+            .is_empty());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use crate::domain::template::Choice;
 use crate::domain::ticket::BULK_MAX;
 use crate::domain::{Comment, Direction, Label, Message, Ticket, User};
 use crate::error::{AppError, AppResult};
@@ -37,13 +38,17 @@ async fn require_window(store: &Store, ticket: &Ticket) -> AppResult<()> {
         return Ok(());
     };
     let number = ticket.number;
-    let last_in = store
-        .read(move |txn| tickets::messages(txn, number))
-        .await?
-        .iter()
-        .filter(|m| m.direction == Direction::Inbound)
-        .map(|m| m.created_at)
-        .max();
+    // Tickets from before the ticket kept it have their messages read once.
+    let last_in = match ticket.last_inbound_at {
+        Some(at) => Some(at),
+        None => store
+            .read(move |txn| tickets::messages(txn, number))
+            .await?
+            .iter()
+            .filter(|m| m.direction == Direction::Inbound)
+            .map(|m| m.created_at)
+            .max(),
+    };
     let now = store.now();
     match last_in {
         Some(at) if now - at <= window => Ok(()),
@@ -58,11 +63,32 @@ async fn require_window(store: &Store, ticket: &Ticket) -> AppResult<()> {
     }
 }
 
-/// An agent's answer, stored and queued on the ticket's channel in one transaction.
-pub async fn reply(store: &Store, access: Access, number: u64, reply: Reply) -> AppResult<Message> {
+/// An agent's answer, stored and queued on the ticket's channel in one transaction: free
+/// text (inside the channel's reply window), or an approved template with its values.
+pub async fn reply(
+    store: &Store,
+    access: Access,
+    number: u64,
+    mut reply: Reply,
+    template: Option<Choice>,
+) -> AppResult<Message> {
     let ticket = visible(store, &access, number).await?;
     require_can_send(store, &ticket).await?;
-    require_window(store, &ticket).await?;
+    match template {
+        Some(choice) => {
+            if !reply.attachments.is_empty() {
+                return Err(AppError::invalid(
+                    "attachment_ids",
+                    "template_with_files",
+                    "a template is sent as it was approved, without files",
+                ));
+            }
+            let (used, text) = super::templates::choose(store, &ticket, &choice).await?;
+            reply.text = text;
+            reply.template = Some(used);
+        }
+        None => require_window(store, &ticket).await?,
+    }
     let now = store.now();
     store
         .write(move |txn, fx| tickets::reply(txn, fx, number, &access, &reply, now))

@@ -105,4 +105,15 @@ pub struct VendorBatch {
     pub messages: Vec<Inbound>,
     pub changes: Vec<MessageChange>,
     pub statuses: Vec<StatusUpdate>,
+    /// What the vendor said about an account (not a message): shown on its health.
+    pub notices: Vec<AccountNotice>,
+}
+
+/// A vendor's word about an account (WhatsApp: the number's quality, its messaging limit).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountNotice {
+    pub account_id: u64,
+    pub note: crate::domain::Note,
+    /// Worth a mail to the administrators (a quality flagged or a limit lowered).
+    pub alert: bool,
 }

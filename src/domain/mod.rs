@@ -10,6 +10,7 @@ pub mod model;
 pub mod note;
 pub mod rut;
 pub mod secret;
+pub mod template;
 pub mod ticket;
 
 use crate::error::{AppError, AppResult};

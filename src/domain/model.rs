@@ -287,6 +287,9 @@ pub struct Ticket {
     /// Since when the customer waits for an answer (SLA clock); None when answered.
     #[serde(default)]
     pub waiting_since: Option<Millis>,
+    /// When the customer last wrote (a vendor's reply window counts from it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_inbound_at: Option<Millis>,
     #[serde(default)]
     pub first_response_at: Option<Millis>,
     #[serde(default)]
@@ -357,6 +360,10 @@ pub struct Message {
     /// Inbound: the vendor was told an agent read it (a read receipt is queued or sent).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub receipt_sent: bool,
+    /// An answer sent as an approved template (outside WhatsApp's window): which one, with
+    /// its values; `text` is what the customer reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<crate::domain::template::TemplateUse>,
 }
 
 /// What an email message carries beyond its text.
@@ -657,6 +664,14 @@ pub struct OutboxRow {
 }
 
 impl OutboxRow {
+    /// The ticket a message row answers.
+    pub fn ticket_number(&self) -> Option<u64> {
+        match self.work {
+            OutboxWork::Message { ticket_number, .. } => Some(ticket_number),
+            _ => None,
+        }
+    }
+
     pub fn message_id(&self) -> Option<u64> {
         match self.work {
             OutboxWork::Message { message_id, .. } => Some(message_id),
@@ -683,8 +698,10 @@ pub enum Outcome {
     Failed { error: Note },
     /// Not yet after all (not an attempt): looked at again at `at`, the note on the message.
     Later { at: Millis, note: Option<Note> },
-    /// Accepted by the vendor, which gave it this id: its delivery reports name it.
-    Sent { external_id: String },
+    /// Accepted by the vendor, which gave it these ids (one per vendor message it took: a
+    /// text and its files may be several): its delivery reports name them. The message keeps
+    /// the last.
+    Sent { external_ids: Vec<String> },
     /// Reaches the customer as a system mail instead (chat and form answers by mail).
     ByMail(SystemMail),
 }

@@ -138,6 +138,29 @@ pub enum Note {
     WaPermissionLost,
     /// Meta knows no such number, or will not show it to this token (Graph 100).
     WaWrongId,
+    /// A vendor's rate limit: tried again by itself after a pause.
+    RateLimited {
+        seconds: u64,
+    },
+    /// Meta flagged the number's quality (customers block or report it).
+    WaQualityFlagged {
+        limit: String,
+    },
+    /// The quality recovered.
+    WaQualityRestored {
+        limit: String,
+    },
+    /// The daily limit of new conversations went down / up.
+    WaLimitDown {
+        limit: String,
+    },
+    WaLimitUp {
+        limit: String,
+    },
+    /// Meta changed something about the business account (a restriction, a review …).
+    WaAccountUpdate {
+        event: String,
+    },
     /// The customer edited it; what it said before.
     Edited {
         previous: String,

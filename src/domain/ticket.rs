@@ -75,6 +75,7 @@ pub fn new_ticket(n: NewTicket) -> Ticket {
         updated_at: n.now,
         closed_at: None,
         waiting_since: None,
+        last_inbound_at: None,
         first_response_at: None,
         last_message_excerpt: String::new(),
         message_count: 0,
@@ -104,6 +105,7 @@ pub fn apply_inbound(t: &mut Ticket, public: bool, text: &str, at: Millis) {
     if t.waiting_since.is_none() {
         t.waiting_since = Some(at);
     }
+    t.last_inbound_at = Some(t.last_inbound_at.map_or(at, |before| before.max(at)));
     t.last_message_excerpt = excerpt(text);
     t.updated_at = t.updated_at.max(at);
 }
@@ -218,6 +220,7 @@ pub fn merge(
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
+    target.last_inbound_at = target.last_inbound_at.max(source.last_inbound_at);
     target.answered = target.answered && source.answered;
     target.important |= source.important;
     for l in &source.labels {

@@ -1,11 +1,12 @@
 //! OPS-6 notifications by mail, queued in the transaction of the change that causes them:
-//! an agent mentioned in a comment, a ticket assigned to an agent by someone else.
+//! an agent mentioned in a comment, a ticket assigned to an agent by someone else, an account
+//! whose vendor refuses it or reports trouble (CHAN-12: to the administrators).
 
 use crate::store::WriteTransaction;
 
 use crate::domain::{Millis, Ticket};
 use crate::error::AppResult;
-use crate::store::{contacts, users};
+use crate::store::{accounts, contacts, users};
 
 fn ticket_link(base: &str, number: u64) -> String {
     format!("{base}/#/t/{number}")
@@ -77,4 +78,35 @@ pub fn assigned(
         ],
     )?;
     super::queue_system(txn, mail, now).map(|_| ())
+}
+
+/// Mails every active administrator what an account's vendor said (a revoked token, the
+/// number's quality flagged), in each one's language.
+pub fn channel_alert(
+    txn: &WriteTransaction,
+    account_id: u64,
+    problem: &crate::domain::Note,
+    now: Millis,
+) -> AppResult<()> {
+    let Some(account) = accounts::get_w(txn, account_id)? else {
+        return Ok(());
+    };
+    let admins = users::list_w(txn)?
+        .into_iter()
+        .filter(|u| u.active && u.role == crate::domain::Role::Admin);
+    for u in admins {
+        let mail = super::templates::render(
+            "channel_alert",
+            &u.language,
+            &u.email,
+            &[
+                ("name", &u.name),
+                ("account", &account.name),
+                ("channel", account.kind.as_str()),
+                ("problem", &crate::locale::render(&u.language, problem)),
+            ],
+        )?;
+        super::queue_system(txn, mail, now)?;
+    }
+    Ok(())
 }

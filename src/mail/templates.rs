@@ -6,7 +6,7 @@ use crate::error::{AppError, AppResult};
 use crate::locale::Assets;
 
 #[cfg(test)]
-pub const NAMES: [&str; 8] = [
+pub const NAMES: [&str; 9] = [
     "form_received",
     "form_reply",
     "chat_reply",
@@ -15,6 +15,7 @@ pub const NAMES: [&str; 8] = [
     "escalation",
     "assigned",
     "mention",
+    "channel_alert",
 ];
 
 /// Renders template `name` in `language` (Spanish when the language has no template).

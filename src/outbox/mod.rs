@@ -3,7 +3,7 @@
 //! its message. A row is claimed (marked `sending`, committed) just before its sender runs, so
 //! a crash never sends twice and never touches a row that was still waiting.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,7 +40,8 @@ pub async fn run(ctx: SendContext, mut shutdown: watch::Receiver<bool>) {
     let ctx = Arc::new(ctx);
     let slots = Arc::new(Semaphore::new(CONCURRENT));
     let mut running: JoinSet<u64> = JoinSet::new();
-    let mut in_flight: HashSet<u64> = HashSet::new();
+    // Rows being sent → the ticket each answers (None: a mail to staff, a receipt …).
+    let mut in_flight: HashMap<u64, Option<u64>> = HashMap::new();
     let mut tick = tokio::time::interval(TICK);
     loop {
         tokio::select! {
@@ -63,14 +64,23 @@ pub async fn run(ctx: SendContext, mut shutdown: watch::Receiver<bool>) {
                 continue;
             }
         };
+        // One answer at a time per ticket, in the order they were queued: a customer reads
+        // them in the order the agent wrote them, even when one had to wait.
+        let mut held: HashSet<u64> = in_flight.values().flatten().copied().collect();
         for (key, row) in due {
-            if in_flight.contains(&row.id) {
+            if in_flight.contains_key(&row.id) {
                 continue;
+            }
+            let ticket = row.ticket_number();
+            if let Some(t) = ticket {
+                if !held.insert(t) {
+                    continue;
+                }
             }
             let Ok(permit) = slots.clone().try_acquire_owned() else {
                 break;
             };
-            in_flight.insert(row.id);
+            in_flight.insert(row.id, ticket);
             let ctx = ctx.clone();
             running.spawn(async move {
                 let id = row.id;
@@ -85,7 +95,7 @@ pub async fn run(ctx: SendContext, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-fn forget(in_flight: &mut HashSet<u64>, done: Result<u64, tokio::task::JoinError>) {
+fn forget(in_flight: &mut HashMap<u64, Option<u64>>, done: Result<u64, tokio::task::JoinError>) {
     match done {
         Ok(id) => {
             in_flight.remove(&id);

@@ -125,3 +125,23 @@ pub fn set_mode(
     }
     Ok(())
 }
+
+/// The account's message templates as last fetched from its vendor (None: never fetched).
+pub fn templates(
+    txn: &ReadTransaction,
+    account_id: u64,
+) -> AppResult<Option<crate::domain::template::TemplateSet>> {
+    codec::get(&txn.open_table(ACCOUNT_TO_TEMPLATES)?, account_id)
+}
+
+/// Replaces the account's templates with what the vendor listed now.
+pub fn set_templates(
+    txn: &WriteTransaction,
+    account_id: u64,
+    set: &crate::domain::template::TemplateSet,
+) -> AppResult<()> {
+    require_w(txn, account_id)?;
+    txn.open_table(ACCOUNT_TO_TEMPLATES)?
+        .insert(account_id, codec::encode(set)?.as_slice())?;
+    Ok(())
+}

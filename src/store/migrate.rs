@@ -506,6 +506,7 @@ mod tests {
                 let m = Message {
                     reaction: None,
                     receipt_sent: false,
+                    template: None,
                     notes: Vec::new(),
                     id,
                     ticket_number: 9,
@@ -602,6 +603,7 @@ mod tests {
         let mut message = serde_json::to_value(Message {
             reaction: None,
             receipt_sent: false,
+            template: None,
             notes: Vec::new(),
             id: 5,
             ticket_number: 3,

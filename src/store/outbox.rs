@@ -131,14 +131,18 @@ pub fn settle(
                 set_detail(txn, fx, &row, detail.clone())?;
             }
         }
-        Outcome::Sent { external_id } => {
+        Outcome::Sent { external_ids } => {
             if let Some(mut m) = message_of(txn, &row)? {
                 if let Some(account_id) = row.account_id {
-                    // The vendor's reports name the answer by this id (`apply_status`).
-                    txn.open_table(EXTERNAL_TO_MESSAGE_ID)?
-                        .insert(identity_key(account_id, external_id).as_str(), m.id)?;
+                    // The vendor's reports name the answer by these ids (`apply_status`).
+                    let mut index = txn.open_table(EXTERNAL_TO_MESSAGE_ID)?;
+                    for external_id in external_ids {
+                        index.insert(identity_key(account_id, external_id).as_str(), m.id)?;
+                    }
                 }
-                m.external_id = Some(external_id.clone());
+                if let Some(last) = external_ids.last() {
+                    m.external_id = Some(last.clone());
+                }
                 if !seen(m.status) {
                     m.status = DeliveryStatus::Sent;
                     m.status_detail = None;
@@ -494,6 +498,7 @@ mod tests {
             notes: vec![],
             reaction: None,
             receipt_sent: false,
+            template: None,
         };
         super::super::tickets::update_message(&txn, &mut fx, &m).unwrap();
         txn.open_table(EXTERNAL_TO_MESSAGE_ID)

@@ -107,6 +107,9 @@ pub const ACCOUNT_DAY_SENDER_AUTO_REPLIED: TableDefinition<(u64, &str), ()> =
 pub const CHAT_TOKEN_TO_SESSION: TableDefinition<&str, &[u8]> =
     TableDefinition::new("chat_sessions");
 
+/// account id → TemplateSet: the vendor's approved message templates, as last fetched.
+pub const ACCOUNT_TO_TEMPLATES: TableDefinition<u64, &[u8]> = TableDefinition::new("templates");
+
 pub const EVENTS_KEPT: u64 = 200_000;
 
 /// Something done to every table, typed (creating them, copying them into a backup).
@@ -155,6 +158,7 @@ pub fn for_each_table(visitor: &mut impl TableVisitor) -> crate::error::AppResul
     visitor.visit(ACCOUNT_TO_MAIL_SOURCE)?;
     visitor.visit(ACCOUNT_DAY_SENDER_AUTO_REPLIED)?;
     visitor.visit(CHAT_TOKEN_TO_SESSION)?;
+    visitor.visit(ACCOUNT_TO_TEMPLATES)?;
     Ok(())
 }
 

@@ -31,6 +31,10 @@ pub fn list(txn: &ReadTransaction) -> AppResult<Vec<User>> {
     codec::all(&txn.open_table(USER_ID_TO_USER)?)
 }
 
+pub fn list_w(txn: &WriteTransaction) -> AppResult<Vec<User>> {
+    codec::all(&txn.open_table(USER_ID_TO_USER)?)
+}
+
 pub fn count(txn: &ReadTransaction) -> AppResult<u64> {
     Ok(txn.open_table(USER_ID_TO_USER)?.len()?)
 }

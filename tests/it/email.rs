@@ -6,14 +6,14 @@ use crate::harness::*;
 use crate::mailserver::{header, servers};
 
 /// A support mailbox and a customer mailbox of this test's own.
-fn users(tag: &str) -> (String, String) {
+pub(crate) fn users(tag: &str) -> (String, String) {
     let (support, customer) = (format!("soporte{tag}"), format!("cliente{tag}"));
     servers().add_user(&support);
     servers().add_user(&customer);
     (support, customer)
 }
 
-async fn email_account(api: &Api, support: &str, extra: Value) -> String {
+pub(crate) async fn email_account(api: &Api, support: &str, extra: Value) -> String {
     let mut settings = servers().account_settings(support);
     if let (Some(s), Some(e)) = (settings.as_object_mut(), extra.as_object()) {
         for (k, v) in e {
@@ -64,7 +64,7 @@ async fn wait_messages(api: &Api, number: u64, n: usize) -> Vec<Value> {
 }
 
 /// Waits until `user`'s mailbox holds `n` mails and returns them.
-async fn wait_mailbox(user: &str, n: usize) -> Vec<String> {
+pub(crate) async fn wait_mailbox(user: &str, n: usize) -> Vec<String> {
     eventually(30, &format!("{n} mails for {user}"), || async {
         let m = servers().mailbox(user);
         (m.len() >= n).then_some(m)
@@ -580,14 +580,14 @@ async fn every_fixture_mail_goes_through_imap() {
 }
 
 /// The decoded text body of a raw mail.
-fn body_text(raw: &str) -> String {
+pub(crate) fn body_text(raw: &str) -> String {
     mail_parser::MessageParser::default()
         .parse(raw.as_bytes())
         .and_then(|m| m.body_text(0).map(|t| t.into_owned()))
         .unwrap_or_default()
 }
 
-fn decoded_subject(raw: &str) -> String {
+pub(crate) fn decoded_subject(raw: &str) -> String {
     mail_parser::MessageParser::default()
         .parse(raw.as_bytes())
         .and_then(|m| m.subject().map(str::to_string))

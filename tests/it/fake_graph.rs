@@ -19,7 +19,12 @@ pub enum Answer {
     Ok,
     /// HTTP status and Graph error code, to every send until changed.
     Error(u16, i64),
+    /// The same, to the next send only.
+    ErrorOnce(u16, i64),
 }
+
+/// A file as Atiende uploaded it: (name, mime type, bytes).
+pub type Uploaded = (String, String, Vec<u8>);
 
 pub struct Graph {
     token: Mutex<String>,
@@ -29,6 +34,8 @@ pub struct Graph {
     pub receipts: Mutex<Vec<String>>,
     /// Media Meta holds for customers' messages: id → (mime type, bytes).
     media: Mutex<std::collections::HashMap<String, (String, Vec<u8>)>>,
+    /// Files Atiende uploaded for its answers: media id → (name, mime type, bytes).
+    pub uploads: Mutex<std::collections::HashMap<String, Uploaded>>,
     /// The next download answers 404, as an expired URL does.
     expire_next: std::sync::atomic::AtomicBool,
     pub downloads: AtomicUsize,
@@ -57,6 +64,9 @@ impl Graph {
         self.receipts.lock().unwrap().clone()
     }
 }
+
+/// The business account the fake knows (the tests' accounts use it).
+pub const WABA_ID: &str = "1234567890987654321";
 
 pub struct FakeGraph {
     pub base: String,
@@ -99,12 +109,35 @@ async fn messages(
             Json(fixture("error_100_33_object_missing_or_no_permission.json")),
         );
     }
-    let answer = g.answer.lock().unwrap().clone();
-    if let Answer::Error(status, code) = answer {
+    let answer = {
+        let mut current = g.answer.lock().unwrap();
+        let answer = current.clone();
+        if matches!(answer, Answer::ErrorOnce(..)) {
+            *current = Answer::Ok;
+        }
+        answer
+    };
+    if let Answer::Error(status, code) | Answer::ErrorOnce(status, code) = answer {
         return (
             StatusCode::from_u16(status).unwrap(),
             Json(graph_error(code, "refused by the fake Graph API")),
         );
+    }
+    if body["type"] == "template" {
+        if let Some(refusal) = template_refusal(&body) {
+            return (StatusCode::BAD_REQUEST, Json(refusal));
+        }
+    }
+    // A file is sent by the id its upload got, as Meta requires.
+    let kind = body["type"].as_str().unwrap_or("").to_string();
+    if ["image", "video", "audio", "document", "sticker"].contains(&kind.as_str()) {
+        let id = body[&kind]["id"].as_str().unwrap_or("");
+        if !g.uploads.lock().unwrap().contains_key(id) {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(graph_error(100, "(#100) Invalid parameter")),
+            );
+        }
     }
     if body["status"] == "read" {
         let id = body["message_id"].as_str().unwrap_or("").to_string();
@@ -122,6 +155,164 @@ async fn messages(
     ok["contacts"][0]["wa_id"] = to.into();
     ok["messages"][0]["id"] = format!("wamid.out-{n}").into();
     (StatusCode::OK, Json(ok))
+}
+
+/// The business account's templates, in the shape Meta lists them (template-management docs:
+/// `data[]` with `name`, `language`, `status`, `category`, `parameter_format`, `components`).
+pub fn templates() -> Vec<Value> {
+    vec![
+        json!({"name": "seguimiento_pedido", "language": "es", "status": "APPROVED",
+            "category": "UTILITY", "parameter_format": "POSITIONAL", "id": "900001",
+            "components": [
+                {"type": "HEADER", "format": "TEXT", "text": "Pedido {{1}}",
+                 "example": {"header_text": ["#1234"]}},
+                {"type": "BODY", "text": "Hola {{1}}, tu pedido {{2}} va en camino.",
+                 "example": {"body_text": [["Ana", "#1234"]]}},
+                {"type": "FOOTER", "text": "Tienda Ejemplo"},
+                {"type": "BUTTONS", "buttons": [{"type": "QUICK_REPLY", "text": "Gracias"}]}]}),
+        json!({"name": "reserva_confirmada", "language": "en_US", "status": "APPROVED",
+            "category": "UTILITY", "parameter_format": "NAMED", "id": "900002",
+            "components": [
+                {"type": "BODY", "text": "Your reservation for {{guests}} on {{day}} is confirmed.",
+                 "example": {"body_text_named_params": [
+                     {"param_name": "guests", "example": "4"},
+                     {"param_name": "day", "example": "Saturday"}]}}]}),
+        json!({"name": "promo_imagen", "language": "es", "status": "APPROVED",
+            "category": "MARKETING", "parameter_format": "POSITIONAL", "id": "900003",
+            "components": [
+                {"type": "HEADER", "format": "IMAGE",
+                 "example": {"header_handle": ["https://scontent.whatsapp.net/v/t61"]}},
+                {"type": "BODY", "text": "¡Ofertas de temporada!"}]}),
+        json!({"name": "borrador", "language": "es", "status": "PENDING",
+            "category": "MARKETING", "parameter_format": "POSITIONAL", "id": "900004",
+            "components": [{"type": "BODY", "text": "Pronto"}]}),
+    ]
+}
+
+/// `GET /{version}/{waba-id}/message_templates`: two per page, with Graph's cursors.
+async fn list_templates(
+    State(g): State<Arc<Graph>>,
+    Path((_version, waba)): Path<(String, String)>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+) -> (StatusCode, Json<Value>) {
+    let bearer = format!("Bearer {}", g.token.lock().unwrap());
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(bearer.as_str()) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(graph_error(190, "Error validating access token")),
+        );
+    }
+    if waba != WABA_ID {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(fixture("error_100_33_object_missing_or_no_permission.json")),
+        );
+    }
+    let all = templates();
+    let from: usize = q
+        .get("after")
+        .and_then(|c| c.strip_prefix("cursor-"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let to = (from + 2).min(all.len());
+    let mut page = json!({"data": all[from..to].to_vec(),
+        "paging": {"cursors": {"before": format!("cursor-{from}"), "after": format!("cursor-{to}")}}});
+    if to < all.len() {
+        page["paging"]["next"] =
+            format!("https://graph.facebook.com/v21.0/{waba}/message_templates?after=cursor-{to}")
+                .into();
+    }
+    (StatusCode::OK, Json(page))
+}
+
+/// What Meta checks of a template send: it exists, is approved, and gets as many parameters
+/// as it has variables (132001 and 132000 otherwise).
+fn template_refusal(body: &Value) -> Option<Value> {
+    let t = &body["template"];
+    let known = templates().into_iter().find(|k| {
+        k["name"] == t["name"]
+            && k["language"] == t["language"]["code"]
+            && k["status"] == "APPROVED"
+    });
+    let Some(known) = known else {
+        return Some(graph_error(
+            132001,
+            "Template name does not exist in the translation",
+        ));
+    };
+    for part in ["HEADER", "BODY"] {
+        let text = known["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == part)
+            .and_then(|c| c["text"].as_str())
+            .unwrap_or("");
+        let wanted = text.matches("{{").count();
+        let given = t["components"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == part.to_lowercase())
+            .map_or(0, |c| c["parameters"].as_array().unwrap().len());
+        if wanted != given {
+            return Some(graph_error(
+                132000,
+                "Number of parameters does not match the expected number of params",
+            ));
+        }
+    }
+    None
+}
+
+/// `POST /{version}/{phone-number-id}/media`: a multipart upload (`messaging_product`, `type`,
+/// `file`), answered with the recorded shape (media_upload_response.json).
+async fn upload(
+    State(g): State<Arc<Graph>>,
+    Path((_version, phone)): Path<(String, String)>,
+    headers: HeaderMap,
+    mut form: axum::extract::Multipart,
+) -> (StatusCode, Json<Value>) {
+    let bearer = format!("Bearer {}", g.token.lock().unwrap());
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(bearer.as_str()) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(graph_error(190, "Error validating access token")),
+        );
+    }
+    if phone != g.phone_number_id {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(fixture("error_100_33_object_missing_or_no_permission.json")),
+        );
+    }
+    let (mut product, mut kind, mut file) = (String::new(), String::new(), None);
+    while let Ok(Some(field)) = form.next_field().await {
+        match field.name().unwrap_or("") {
+            "messaging_product" => product = field.text().await.unwrap_or_default(),
+            "type" => kind = field.text().await.unwrap_or_default(),
+            "file" => {
+                let name = field.file_name().unwrap_or("").to_string();
+                let mime = field.content_type().unwrap_or("").to_string();
+                file = Some((name, mime, field.bytes().await.unwrap_or_default().to_vec()));
+            }
+            _ => {}
+        }
+    }
+    let Some((name, mime, bytes)) = file.filter(|_| product == "whatsapp" && !kind.is_empty())
+    else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(graph_error(100, "(#100) The parameter file is required")),
+        );
+    };
+    let n = g.uploads.lock().unwrap().len();
+    let mut answer = fixture("media_upload_response.json");
+    let id = format!("{}{n}", answer["id"].as_str().unwrap());
+    answer["id"] = id.clone().into();
+    g.uploads.lock().unwrap().insert(id, (name, mime, bytes));
+    (StatusCode::OK, Json(answer))
 }
 
 /// `GET /{version}/{phone-number-id}?fields=…`: the number as Meta describes it.
@@ -158,7 +349,7 @@ async fn number(
         StatusCode::OK,
         Json(
             json!({"verified_name": "Tienda Ejemplo", "display_phone_number": "+56 9 5555 0000",
-            "quality_rating": "GREEN", "id": id}),
+            "quality_rating": "GREEN", "messaging_limit_tier": "TIER_1K", "id": id}),
         ),
     )
 }
@@ -196,6 +387,7 @@ impl FakeGraph {
             sends: Mutex::new(Vec::new()),
             receipts: Mutex::new(Vec::new()),
             media: Mutex::new(std::collections::HashMap::new()),
+            uploads: Mutex::new(std::collections::HashMap::new()),
             expire_next: std::sync::atomic::AtomicBool::new(false),
             downloads: AtomicUsize::new(0),
             base: Mutex::new(String::new()),
@@ -204,6 +396,11 @@ impl FakeGraph {
         });
         let app = Router::new()
             .route("/{version}/{phone}/messages", post(messages))
+            .route("/{version}/{phone}/media", post(upload))
+            .route(
+                "/{version}/{waba}/message_templates",
+                axum::routing::get(list_templates),
+            )
             .route("/{version}/{id}", axum::routing::get(number))
             .route("/download/{id}", axum::routing::get(download))
             .with_state(graph.clone());

@@ -4,8 +4,8 @@
 
 use serde_json::{json, Value};
 
-use crate::fake_graph::{deliver, fixture, status_of, Answer, FakeGraph};
-use crate::harness::{eventually, Api, Server};
+use crate::fake_graph::{deliver, fixture, status_of, Answer, FakeGraph, WABA_ID};
+use crate::harness::{eventually, upload, Api, Server};
 
 const PHONE_ID: &str = "1122334455667";
 const TOKEN: &str = "EAAG-system-user-token";
@@ -413,4 +413,307 @@ async fn whatsapp_messages_in_answers_out_and_reports_in_any_order() {
     assert_eq!(st, 422, "{err}");
     assert_eq!(err["error"]["code"], "outside_window");
     assert_eq!(fake.graph.sends().len(), before);
+}
+
+/// A WhatsApp account on the fake Graph API with one customer conversation: (account id,
+/// webhook URL, ticket number).
+async fn connected(admin: &Api, s: &Server, fake: &FakeGraph) -> (String, String, u64) {
+    let account = admin
+        .created(
+            "/api/v1/accounts",
+            json!({"kind": "whatsapp", "name": "WhatsApp Soporte", "settings": {
+                "phone_number_id": PHONE_ID, "waba_id": WABA_ID,
+                "access_token": TOKEN, "app_secret": SECRET, "api_base": fake.base}}),
+        )
+        .await;
+    let acc = account["id"].as_str().unwrap().to_string();
+    let hook = format!("{}/api/v1/channels/whatsapp/{acc}/webhook", s.base);
+    let text = now_dated(fixture("message.json")["text"].clone());
+    assert_eq!(deliver(&hook, Some(SECRET), &text).await, 200);
+    let list = format!("/api/v1/tickets?account={acc}");
+    let number = admin.ok(&list).await["items"][0]["number"]
+        .as_u64()
+        .unwrap();
+    (acc, hook, number)
+}
+
+async fn wait_status(api: &Api, number: u64, id: &str, status: &str) -> Value {
+    eventually(30, &format!("message {id} {status}"), || async {
+        messages(api, number)
+            .await
+            .into_iter()
+            .find(|m| m["id"] == id && m["status"] == status)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn whatsapp_files_templates_rate_limits_and_quality() {
+    let (support, _) = crate::email::users("wa");
+    let watcher = "alertaswa";
+    crate::mailserver::servers().add_user(watcher);
+    let s = Server::start();
+    let admin = s.admin().await;
+    crate::email::email_account(&admin, &support, json!({})).await;
+    // A second administrator who reads mail: alerts reach every administrator.
+    admin
+        .created(
+            "/api/v1/users",
+            json!({"email": format!("{watcher}@atiende.test"), "name": "Alertas",
+                "role": "admin", "language": "es"}),
+        )
+        .await;
+    crate::email::wait_mailbox(watcher, 1).await;
+    let fake = FakeGraph::start(TOKEN, PHONE_ID).await;
+    let (acc, hook, number) = connected(&admin, &s, &fake).await;
+    let ticket = admin.ok(&format!("/api/v1/tickets/{number}")).await;
+    assert!(
+        ticket["reply_window_ends_at"].is_string(),
+        "the window shows: {ticket}"
+    );
+
+    // An answer with a photo: uploaded to the number's media, then sent by its id, the text
+    // as its caption.
+    let photo: Vec<u8> = (0..20_000u32).map(|i| (i % 241) as u8).collect();
+    let file = upload(&admin, "boleta.png", "image/png", &photo).await;
+    let reply = admin
+        .created(
+            &format!("/api/v1/tickets/{number}/messages"),
+            json!({"text": "Aquí va la boleta", "attachment_ids": [file["id"]]}),
+        )
+        .await;
+    let sent = wait_status(&admin, number, reply["id"].as_str().unwrap(), "sent").await;
+    let sends = fake.graph.sends();
+    assert_eq!(sends.len(), 1, "{sends:?}");
+    assert_eq!(sends[0]["type"], "image");
+    assert_eq!(sends[0]["image"]["caption"], "Aquí va la boleta");
+    let media_id = sends[0]["image"]["id"].as_str().unwrap().to_string();
+    let (name, mime, bytes) = fake.graph.uploads.lock().unwrap()[&media_id].clone();
+    assert_eq!((name.as_str(), mime.as_str()), ("boleta.png", "image/png"));
+    assert_eq!(bytes, photo);
+    assert_eq!(sent["external_id"], "wamid.out-0");
+
+    // A text with a PDF and a voice note: the text rides on the document, the audio goes
+    // on its own; the reports of the last part move the answer.
+    let pdf = upload(
+        &admin,
+        "contrato.pdf",
+        "application/pdf",
+        b"%PDF-1.4 contrato",
+    )
+    .await;
+    let voice = upload(&admin, "nota.ogg", "audio/ogg", b"OggS nota de voz").await;
+    let two = admin
+        .created(
+            &format!("/api/v1/tickets/{number}/messages"),
+            json!({"text": "El contrato y una nota", "attachment_ids": [pdf["id"], voice["id"]]}),
+        )
+        .await;
+    let two_id = two["id"].as_str().unwrap().to_string();
+    let out = wait_status(&admin, number, &two_id, "sent").await;
+    let sends = fake.graph.sends();
+    assert_eq!(sends.len(), 3);
+    assert_eq!(sends[1]["type"], "document");
+    assert_eq!(sends[1]["document"]["filename"], "contrato.pdf");
+    assert_eq!(sends[1]["document"]["caption"], "El contrato y una nota");
+    assert_eq!(sends[2]["type"], "audio");
+    assert!(sends[2]["audio"].get("caption").is_none());
+    assert_eq!(out["external_id"], "wamid.out-2");
+    assert_eq!(
+        deliver(&hook, Some(SECRET), &status_of("read", "wamid.out-2")).await,
+        200
+    );
+    wait_status(&admin, number, &two_id, "read").await;
+
+    // Meta says the customer is getting messages too fast (131056): the answer waits
+    // without an attempt spent, and the next answer to the same customer waits its turn.
+    fake.graph.answer(Answer::ErrorOnce(400, 131056));
+    let slow = admin
+        .created(
+            &format!("/api/v1/tickets/{number}/messages"),
+            json!({"text": "uno"}),
+        )
+        .await;
+    let slow_id = slow["id"].as_str().unwrap().to_string();
+    let waiting = eventually(20, "the answer waiting", || async {
+        messages(&admin, number)
+            .await
+            .into_iter()
+            .find(|m| m["id"] == slow_id.as_str() && m["status_note"]["code"] == "rate_limited")
+    })
+    .await;
+    assert_eq!(waiting["status"], "queued");
+    assert!(waiting["status_detail"]
+        .as_str()
+        .unwrap()
+        .contains("WhatsApp"));
+    let after = admin
+        .created(
+            &format!("/api/v1/tickets/{number}/messages"),
+            json!({"text": "dos"}),
+        )
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(
+        fake.graph.sends().len(),
+        3,
+        "nothing goes while Meta asks to wait"
+    );
+    wait_status(&admin, number, &slow_id, "sent").await;
+    wait_status(&admin, number, after["id"].as_str().unwrap(), "sent").await;
+    let texts: Vec<Value> = fake.graph.sends()[3..]
+        .iter()
+        .map(|b| b["text"]["body"].clone())
+        .collect();
+    assert_eq!(texts, vec![json!("uno"), json!("dos")], "in order");
+
+    // Templates, as Meta lists them (two pages): text ones offered with their variables,
+    // one with an image header listed as not sendable, the pending one kept with its state.
+    let listed = admin.ok(&format!("/api/v1/accounts/{acc}/templates")).await;
+    let items = listed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 4, "{listed}");
+    let follow = items
+        .iter()
+        .find(|t| t["name"] == "seguimiento_pedido")
+        .unwrap();
+    assert_eq!(follow["header"], "Pedido {{1}}");
+    assert_eq!(follow["variables"].as_array().unwrap().len(), 3);
+    assert_eq!(follow["variables"][1]["example"], "Ana");
+    let named = items
+        .iter()
+        .find(|t| t["name"] == "reserva_confirmada")
+        .unwrap();
+    assert_eq!(named["named"], true);
+    assert_eq!(named["variables"][0]["name"], "guests");
+    assert!(items.iter().find(|t| t["name"] == "promo_imagen").unwrap()["unsupported"].is_string());
+
+    // A customer who wrote two days ago: free text is refused; a template goes, its
+    // variables filled, and the ticket shows what the customer reads.
+    let mut old = fixture("message.json")["text"].clone();
+    let stale = &mut old["entry"][0]["changes"][0]["value"]["messages"][0];
+    stale["id"] = "wamid.old-2".into();
+    stale["from"] = "56933334444".into();
+    old["entry"][0]["changes"][0]["value"]["contacts"][0]["wa_id"] = "56933334444".into();
+    assert_eq!(deliver(&hook, Some(SECRET), &old).await, 200);
+    let late = admin.ok(&format!("/api/v1/tickets?account={acc}")).await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["number"].as_u64() != Some(number))
+        .unwrap()["number"]
+        .as_u64()
+        .unwrap();
+    let (st, err) = admin
+        .post(
+            &format!("/api/v1/tickets/{late}/messages"),
+            json!({"text": "¿Hola?"}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), err["error"]["code"].as_str()),
+        (422, Some("outside_window"))
+    );
+    let choice = |values: Value| json!({"template": {"name": "seguimiento_pedido", "language": "es", "values": values}});
+    let (st, err) = admin
+        .post(
+            &format!("/api/v1/tickets/{late}/messages"),
+            choice(json!([{"part": "body", "name": "1", "value": "Ana"}])),
+        )
+        .await;
+    assert_eq!(st, 422, "{err}");
+    assert_eq!(err["error"]["code"], "template_variable");
+    let (st, err) = admin
+        .post(
+            &format!("/api/v1/tickets/{late}/messages"),
+            json!({"template": {"name": "promo_imagen", "language": "es"}}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), err["error"]["code"].as_str()),
+        (422, Some("template_unsupported"))
+    );
+    let templated = admin
+        .created(
+            &format!("/api/v1/tickets/{late}/messages"),
+            choice(json!([
+                {"part": "header", "name": "1", "value": "#889"},
+                {"part": "body", "name": "1", "value": "Ana"},
+                {"part": "body", "name": "2", "value": "#889"}])),
+        )
+        .await;
+    assert_eq!(
+        templated["text"],
+        "Pedido #889\n\nHola Ana, tu pedido #889 va en camino.\n\nTienda Ejemplo"
+    );
+    assert_eq!(templated["template"]["name"], "seguimiento_pedido");
+    wait_status(&admin, late, templated["id"].as_str().unwrap(), "sent").await;
+    let sent = fake.graph.sends().last().unwrap().clone();
+    assert_eq!(sent["type"], "template");
+    assert_eq!(sent["to"], "56933334444");
+    assert_eq!(sent["template"]["language"]["code"], "es");
+    assert_eq!(sent["template"]["components"][0]["type"], "header");
+    assert_eq!(
+        sent["template"]["components"][1]["parameters"][1]["text"],
+        "#889"
+    );
+    // A named template sends its parameters by name.
+    let named = admin
+        .created(
+            &format!("/api/v1/tickets/{late}/messages"),
+            json!({"template": {"name": "reserva_confirmada", "language": "en_US", "values": [
+                {"part": "body", "name": "guests", "value": "4"},
+                {"part": "body", "name": "day", "value": "sábado"}]}}),
+        )
+        .await;
+    wait_status(&admin, late, named["id"].as_str().unwrap(), "sent").await;
+    let sent = fake.graph.sends().last().unwrap().clone();
+    assert_eq!(
+        sent["template"]["components"][0]["parameters"][0]["parameter_name"],
+        "guests"
+    );
+
+    // Meta flags the number's quality: the account says so and what to do, and every
+    // administrator gets a mail.
+    let flagged = json!({"object": "whatsapp_business_account", "entry": [{"id": WABA_ID,
+        "time": 1700000000, "changes": [{"field": "phone_number_quality_update", "value": {
+            "display_phone_number": "56955550000", "event": "FLAGGED", "current_limit": "TIER_1K"}}]}]});
+    assert_eq!(deliver(&hook, Some(SECRET), &flagged).await, 200);
+    let health = admin.ok(&format!("/api/v1/accounts/{acc}")).await["health"].clone();
+    assert_eq!(
+        health["notice_note"]["code"], "wa_quality_flagged",
+        "{health}"
+    );
+    assert!(health["notice"].as_str().unwrap().contains("1000"));
+    let mails = crate::email::wait_mailbox(watcher, 2).await;
+    assert!(crate::email::decoded_subject(&mails[1]).contains("WhatsApp Soporte"));
+    assert!(crate::email::body_text(&mails[1]).contains("calidad"));
+
+    // The token is revoked: templates cannot be fetched (what to do, in the admin's words),
+    // the next answer fails, the account says why, and the administrators hear of it once.
+    fake.revoke_token("EAAG-otro");
+    let (st, err) = admin
+        .post(&format!("/api/v1/accounts/{acc}/templates/sync"), json!({}))
+        .await;
+    assert_eq!(st, 502, "{err}");
+    assert_eq!(err["error"]["code"], "templates_unavailable");
+    assert!(err["error"]["message"].as_str().unwrap().contains("token"));
+    for text in ["tres", "cuatro"] {
+        let m = admin
+            .created(
+                &format!("/api/v1/tickets/{number}/messages"),
+                json!({ "text": text }),
+            )
+            .await;
+        wait_status(&admin, number, m["id"].as_str().unwrap(), "failed").await;
+    }
+    let health = admin.ok(&format!("/api/v1/accounts/{acc}")).await["health"].clone();
+    assert_eq!(health["last_error_note"]["code"], "wa_token_invalid");
+    let mails = crate::email::wait_mailbox(watcher, 3).await;
+    assert!(crate::email::body_text(&mails[2]).contains("token"));
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(
+        crate::mailserver::servers().mailbox(watcher).len(),
+        3,
+        "one alert"
+    );
 }

@@ -140,7 +140,7 @@ pub struct AccountView {
 }
 
 impl AccountView {
-    fn of(a: &Account, state: &AppState) -> Self {
+    fn of(a: &Account, state: &AppState, lang: &str) -> Self {
         AccountView {
             id: id_str(a.id),
             kind: a.kind,
@@ -148,7 +148,7 @@ impl AccountView {
             settings: shown(a),
             connected: channels::connected(a),
             created_at: ts(a.created_at),
-            health: state.health.get(a.id),
+            health: state.health.get(a.id).map(|h| h.in_lang(lang)),
         }
     }
 }
@@ -179,7 +179,7 @@ pub async fn list(
         items: all
             .iter()
             .filter(|a| access.may_see(a.id))
-            .map(|a| AccountView::of(a, &state))
+            .map(|a| AccountView::of(a, &state, user.lang()))
             .collect(),
         next_cursor: None,
     }))
@@ -213,7 +213,10 @@ pub async fn create(
         .store
         .write(move |txn, fx| accounts::create(txn, fx, kind, &name, settings.clone(), now))
         .await?;
-    Ok((StatusCode::CREATED, Json(AccountView::of(&created, &state))))
+    Ok((
+        StatusCode::CREATED,
+        Json(AccountView::of(&created, &state, user.lang())),
+    ))
 }
 
 async fn visible_account(state: &AppState, user: &CurrentUser, id: u64) -> AppResult<Account> {
@@ -236,6 +239,7 @@ pub async fn get(
     Ok(Json(AccountView::of(
         &visible_account(&state, &user, id).await?,
         &state,
+        user.lang(),
     )))
 }
 
@@ -280,7 +284,7 @@ pub async fn update(
             Ok(a)
         })
         .await?;
-    Ok(Json(AccountView::of(&updated, &state)))
+    Ok(Json(AccountView::of(&updated, &state, user.lang())))
 }
 
 #[utoipa::path(delete, path = "/api/v1/accounts/{id}", tag = "accounts", params(("id" = String, Path)),

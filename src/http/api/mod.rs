@@ -17,6 +17,7 @@ pub mod password_resets;
 pub mod session;
 pub mod setup;
 pub mod status;
+pub mod templates;
 pub mod tickets;
 pub mod uploads;
 pub mod users;
@@ -67,6 +68,8 @@ pub fn routes(
         .routes(routes!(accounts::get, accounts::update, accounts::delete))
         .routes(routes!(accounts::inbound))
         .routes(routes!(accounts::check))
+        .routes(routes!(templates::list))
+        .routes(routes!(templates::sync))
         .routes(routes!(accounts::channel_kinds))
         .routes(routes!(accounts::get_assignment, accounts::put_assignment))
         .routes(routes!(assignment::why))

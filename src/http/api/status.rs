@@ -88,7 +88,7 @@ async fn writable(state: &AppState) -> bool {
     ok
 }
 
-async fn gather(state: &AppState, details: bool) -> AppResult<Status> {
+async fn gather(state: &AppState, details: bool, lang: &str) -> AppResult<Status> {
     let writable = writable(state).await;
     let store: Store = state.store.clone();
     let (depths, list) = store
@@ -102,8 +102,12 @@ async fn gather(state: &AppState, details: bool) -> AppResult<Status> {
             name: a.name.clone(),
             kind: a.kind,
             health: health.iter().find(|(id, _)| *id == a.id).map(|(_, h)| {
-                let mut h = h.clone();
+                let mut h = h.clone().in_lang(lang);
                 if !details {
+                    h.last_error_note = None;
+                    h.notice = None;
+                    h.notice_note = None;
+                    h.notice_at = None;
                     // Anyone sees up or down; the rest is for administrators.
                     h.last_error = None;
                     h.last_error_at = None;
@@ -178,7 +182,8 @@ pub async fn json(
     State(state): State<AppState>,
     user: Option<CurrentUser>,
 ) -> AppResult<(StatusCode, Json<Status>)> {
-    let s = gather(&state, is_admin(&user)).await?;
+    let lang = user.as_ref().map_or("es", |u| u.lang());
+    let s = gather(&state, is_admin(&user), lang).await?;
     let code = if s.store_writable {
         StatusCode::OK
     } else {
@@ -193,14 +198,14 @@ pub async fn page(
     headers: HeaderMap,
     user: Option<CurrentUser>,
 ) -> Response {
-    let s = match gather(&state, is_admin(&user)).await {
-        Ok(s) => s,
-        Err(e) => return e.into_response(),
-    };
     let en = headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().starts_with("en"));
+    let s = match gather(&state, is_admin(&user), if en { "en" } else { "es" }).await {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
     let tr = |es: &'static str, en_text: &'static str| if en { en_text } else { es };
     let state_text = match s.status.as_str() {
         "ok" => tr("Todo funciona", "All systems working"),
@@ -220,7 +225,11 @@ pub async fn page(
                     HealthStatus::Failing => tr("con errores", "failing"),
                     HealthStatus::NotConfigured => tr("sin configurar", "not configured"),
                 },
-                h.last_error.clone().unwrap_or_default(),
+                [h.last_error.as_deref(), h.notice.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" · "),
             ),
             None => ("—", String::new()),
         };
@@ -325,7 +334,7 @@ pub async fn metrics(
             "metrics are served to this machine (loopback) or an administrator's token",
         ));
     }
-    let s = gather(&state, true).await?;
+    let s = gather(&state, true, "en").await?;
     let mut out = String::new();
     let gauge = |out: &mut String, name: &str, help: &str, value: u64| {
         out.push_str(&format!(

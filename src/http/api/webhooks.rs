@@ -52,7 +52,11 @@ pub async fn receive(
     let batch = crate::channels::driver(account.kind)
         .webhook(&account, &siblings, &headers, &body)
         .ok_or_else(|| AppError::not_found("webhook"))??;
+    let notices = batch.notices.clone();
     crate::desk::ingest::delivery(&state.store, batch).await?;
+    for n in notices {
+        state.health.notice(n.account_id, n.note);
+    }
     Ok(StatusCode::OK)
 }
 

@@ -258,6 +258,7 @@ fn auto_reply(
     let message = Message {
         reaction: None,
         receipt_sent: false,
+        template: None,
         notes: Vec::new(),
         id: next_id(txn, "message")?,
         ticket_number: number,
@@ -334,6 +335,7 @@ fn attach_bounce(
     let report = Message {
         reaction: None,
         receipt_sent: false,
+        template: None,
         notes: Vec::new(),
         id: next_id(txn, "message")?,
         ticket_number: ticket.number,

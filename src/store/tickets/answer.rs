@@ -7,6 +7,8 @@ pub struct Reply {
     pub text: String,
     pub reply_to: Option<u64>,
     pub attachments: Vec<u64>,
+    /// Sent as this approved template (`text` is its rendering).
+    pub template: Option<crate::domain::template::TemplateUse>,
 }
 
 /// TICK-4: an agent's answer, stored and queued for delivery in one transaction.
@@ -47,6 +49,7 @@ pub fn reply(
     let message = Message {
         reaction: None,
         receipt_sent: false,
+        template: r.template.clone(),
         notes: Vec::new(),
         id: next_id(txn, "message")?,
         ticket_number: number,

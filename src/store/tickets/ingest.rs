@@ -122,6 +122,7 @@ pub fn ingest_with(
     let mut message = Message {
         reaction: None,
         receipt_sent: false,
+        template: None,
         id: next_id(txn, "message")?,
         ticket_number: ticket.number,
         direction: Direction::Inbound,

@@ -55,6 +55,8 @@ pub struct MessageView {
     pub notes: Vec<Note>,
     /// The customer's reaction to it (an emoji).
     pub reaction: Option<String>,
+    /// Sent as this approved template (the text is what the customer reads).
+    pub template: Option<crate::domain::template::TemplateUse>,
     pub created_at: String,
 }
 
@@ -108,6 +110,7 @@ pub(in crate::http::api) async fn message_views(
                     mail: m.mail.map(|b| *b),
                     notes: m.notes,
                     reaction: m.reaction,
+                    template: m.template,
                     created_at: ts(m.created_at),
                 });
             }
@@ -137,10 +140,15 @@ pub async fn messages(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplyBody {
+    /// The answer (not read when a template is given: its rendering is the text).
+    #[serde(default)]
     pub text: String,
     pub reply_to: Option<String>,
     #[serde(default)]
     pub attachment_ids: Vec<String>,
+    /// Send an approved template instead (WhatsApp outside its 24-hour window).
+    #[serde(default)]
+    pub template: Option<crate::domain::template::Choice>,
 }
 
 #[utoipa::path(post, path = "/api/v1/tickets/{number}/messages", tag = "tickets", params(("number" = u64, Path)), request_body = ReplyBody,
@@ -157,7 +165,9 @@ pub async fn reply(
         .iter()
         .map(|a| parse_id(a, "attachment_ids"))
         .collect::<AppResult<Vec<u64>>>()?;
-    let text = if attachments.is_empty() {
+    let text = if body.template.is_some() {
+        String::new()
+    } else if attachments.is_empty() {
         text_field(
             &body.text,
             "text",
@@ -174,8 +184,9 @@ pub async fn reply(
             .map(|r| parse_id(r, "reply_to"))
             .transpose()?,
         attachments,
+        template: None,
     };
-    let m = desk::tickets::reply(&state.store, access, number, r).await?;
+    let m = desk::tickets::reply(&state.store, access, number, r, body.template).await?;
     let view = message_views(&state, user.lang(), vec![m])
         .await?
         .pop()

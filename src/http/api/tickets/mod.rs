@@ -67,6 +67,9 @@ pub struct TicketView {
     pub message_count: u32,
     pub merged_into: Option<u64>,
     pub previous_number: Option<u64>,
+    /// On a channel with a reply window (WhatsApp): until when free text may be sent; after
+    /// it, only an approved template.
+    pub reply_window_ends_at: Option<String>,
 }
 
 /// Renders tickets with their customer's name and SLA state, in one read.
@@ -119,6 +122,9 @@ pub async fn views(state: &AppState, list: Vec<Ticket>) -> AppResult<Vec<TicketV
                     message_count: t.message_count,
                     merged_into: t.merged_into,
                     previous_number: t.previous_number,
+                    reply_window_ends_at: crate::channels::driver(t.channel)
+                        .reply_window()
+                        .and_then(|w| t.last_inbound_at.map(|at| ts(at + w))),
                 });
             }
             Ok(out)
