@@ -78,7 +78,9 @@ function Health({ health }) {
   return html`<span class=${`health health-${health.status}`}>${t(`health.${health.status}`)}</span>
     ${health.status === 'failing' && health.last_error && html`<span class="health-error">${health.last_error}</span>`}
     ${health.fetched > 0 && html`<span class="muted"> · ${t('health.fetched', { n: health.fetched })}</span>`}
-    ${health.last_error_at && health.status !== 'failing' && html`<span class="muted"> · ${t('health.last_error_at', { when: when(health.last_error_at) })}</span>`}`;
+    ${health.last_error_at && health.status !== 'failing' && html`<span class="muted"> · ${t('health.last_error_at', { when: when(health.last_error_at) })}</span>`}
+    ${health.notice && html`<p class="health-notice" data-testid="health-notice">${health.notice}
+      <span class="muted"> · ${when(health.notice_at)}</span></p>`}`;
 }
 
 /** Reads the form's values back into settings, following the channel's field list. An

@@ -1,6 +1,7 @@
 // The reply box: text, emoji, attachments, and canned responses by the book icon or by `/`.
 import { html, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
 import { api, refs, t } from './lib.js';
+import { TemplatePicker } from './templates.js';
 
 const EMOJI = ['🙂', '😊', '😀', '🙏', '👍', '👋', '🎉', '❤️', '😅', '😔', '🤔', '✅', '📦', '🚚', '💳', '📞'];
 
@@ -31,6 +32,10 @@ export function Composer({ ticket, me, replyTo, onClearReply, onSent, onTyping }
   const [busy, setBusy] = useState(false);
   const [uploading, setUploading] = useState(0);
   const [error, setError] = useState('');
+  // WhatsApp after 24 hours: only an approved template (the server says so too).
+  const windowOver = ticket.reply_window_ends_at && Date.parse(ticket.reply_window_ends_at) < Date.now();
+  const [refused, setRefused] = useState(false);
+  const [templates, setTemplates] = useState(false);
   const area = useRef(null);
   const fileInput = useRef(null);
 
@@ -87,7 +92,7 @@ export function Composer({ ticket, me, replyTo, onClearReply, onSent, onTyping }
   };
   const send = async (ev) => {
     ev?.preventDefault();
-    if (!text.trim() || busy || uploading > 0) return;
+    if ((!text.trim() && files.length === 0) || busy || uploading > 0) return;
     setBusy(true);
     setError('');
     try {
@@ -96,13 +101,23 @@ export function Composer({ ticket, me, replyTo, onClearReply, onSent, onTyping }
       setText('');
       setFiles([]);
       onSent(m);
-    } catch (e) { setError(e.message); }
+    } catch (e) {
+      if (e.code === 'outside_window') setRefused(true);
+      setError(e.message);
+    }
     setBusy(false);
   };
+  if (templates) {
+    return html`<div class="composer"><${TemplatePicker} ticket=${ticket}
+      onCancel=${() => setTemplates(false)} onSent=${(m) => { setTemplates(false); onSent(m); }} /></div>`;
+  }
+  const closed = windowOver || refused;
 
   return html`<form class="composer" onSubmit=${send}>
     ${replyTo && html`<div class="replying">${t('composer.replying_to', { name: replyTo.author.name })}: <em>${replyTo.text.slice(0, 80)}</em>
       <button type="button" class="link" onClick=${onClearReply} aria-label=${t('action.cancel')}>×</button></div>`}
+    ${closed && html`<p class="notice window-over">${t('templates.window_over')}
+      <button type="button" class="small" onClick=${() => { setError(''); setTemplates(true); }}>${t('templates.choose')}</button></p>`}
     <label class="visually-hidden" for="reply-text">${t('composer.label')}</label>
     <textarea id="reply-text" ref=${area} rows="3" placeholder=${t('composer.placeholder')} value=${text}
       onInput=${onInput} onKeyDown=${onKeyDown}></textarea>
@@ -123,7 +138,7 @@ export function Composer({ ticket, me, replyTo, onClearReply, onSent, onTyping }
       <button type="button" class="icon" title=${t('composer.canned')} aria-label=${t('composer.canned')} onClick=${() => setPicker(picker === 'canned' ? null : 'canned')}>📖</button>
       <span class="hint">${t('composer.hint')}</span>
       ${uploading > 0 && html`<span class="muted" role="status">${t('composer.uploading', { n: uploading })}</span>`}
-      <button type="submit" class="primary" disabled=${busy || uploading > 0 || !text.trim()}>${t('composer.send')}</button>
+      <button type="submit" class="primary" disabled=${busy || uploading > 0 || (!text.trim() && files.length === 0)}>${t('composer.send')}</button>
     </div>
     <p class="error" role="alert">${error}</p>
   </form>`;

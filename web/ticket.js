@@ -169,13 +169,14 @@ function Message({ m, all, onReply, ticket }) {
       <strong>${m.author.name}</strong>
       ${!m.public && html`<span class="lock" title=${t('ticket.private_message')} aria-label=${t('ticket.private_message')}>🔒</span>`}
       <time datetime=${m.created_at}>${when(m.created_at)}</time>
-      ${m.direction === 'outbound' && m.status && m.status !== 'sent' && html`<span class=${`delivery ${m.status}`}>${t(`delivery.${m.status}`)}</span>`}
+      ${m.direction === 'outbound' && m.status && html`<${Delivery} status=${m.status} />`}
+      ${m.template && html`<span class="badge" title=${t('templates.sent_as', { name: m.template.name })}>${t('templates.badge')}</span>`}
       ${mail?.html && html`<button type="button" class="link small" aria-pressed=${asHtml} onClick=${() => setAsHtml(!asHtml)}>${t(asHtml ? 'mail.as_text' : 'mail.as_html')}</button>`}
       <button type="button" class="link small" onClick=${onReply}>${t('ticket.reply_to')}</button>
     </div>
     ${mail?.subject && m.direction === 'inbound' && html`<div class="mail-subject">${mail.subject}</div>`}
     ${m.status_detail && html`<p class=${`delivery-detail ${m.status}`}>${m.status_detail}
-      ${m.status === 'failed' && ticket.channel === 'email' && html` <button type="button" class="small" onClick=${resend}>${t('mail.resend')}</button>`}</p>`}
+      ${m.status === 'failed' && html` <button type="button" class="small" onClick=${resend}>${t('mail.resend')}</button>`}</p>`}
     <p class="error" role="alert">${error}</p>
     ${quoted && html`<blockquote class="quoted">${quoted.text.slice(0, 140)}</blockquote>`}
     ${asHtml ? html`<iframe class="mail-html" title=${t('mail.as_html')} sandbox="allow-same-origin" srcdoc=${mail.html}></iframe>`
@@ -225,4 +226,13 @@ function MergeDialog({ ticket, onCancel }) {
       <p class="error" role="alert">${error}</p>
       <div class="dialog-actions"><button type="button" onClick=${onCancel}>${t('action.cancel')}</button></div>
     <//>`;
+}
+
+/** Where an answer is: ✓ sent, ✓✓ delivered, blue ✓✓ read (as WhatsApp shows it); words for the rest. */
+function Delivery({ status }) {
+  const ticks = { sent: '✓', delivered: '✓✓', read: '✓✓' }[status];
+  const label = t(`delivery.${status}`);
+  return ticks
+    ? html`<span class=${`delivery ticks ${status}`} title=${label} aria-label=${label} data-status=${status}>${ticks}</span>`
+    : html`<span class=${`delivery ${status}`} data-status=${status}>${label}</span>`;
 }

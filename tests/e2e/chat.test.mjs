@@ -97,7 +97,7 @@ test('a visitor chats with an agent who answers live', async () => {
   await view.getByRole('button', { name: 'Enviar' }).click();
   await w.locator('li.outbound').filter({ hasText: 'Sí, nos quedan 3' }).waitFor();
   // The visitor's widget is open: the answer shows as delivered or read to the agent.
-  await view.locator('li.message.outbound').last().getByText(/Entregado|Leído/).waitFor();
+  await view.locator('li.message.outbound').last().locator('[data-status="delivered"], [data-status="read"]').waitFor();
   // And the visitor typing shows to the agent.
   await w.getByLabel('Escribe tu mensaje…').pressSequentially('Perfecto');
   await view.getByText('El cliente está escribiendo…').waitFor();
