@@ -236,6 +236,42 @@ impl Client {
     async fn post(&self, path: &str, body: Value) -> AppResult<Value> {
         self.send(reqwest::Method::POST, path, Some(&body)).await
     }
+    /// Posts `body` as a vendor's webhook: the raw bytes signed with `secret`
+    /// (`X-Hub-Signature-256`, as Meta signs), no session or token.
+    async fn webhook(&self, path: &str, secret: &str, body: &Value) -> AppResult<Value> {
+        use hmac::{Hmac, Mac};
+        let raw = serde_json::to_vec(body).map_err(err)?;
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).map_err(err)?;
+        mac.update(&raw);
+        let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        let res = self
+            .http
+            .post(format!("{}{}", self.base, path))
+            .header("content-type", "application/json")
+            .header("x-hub-signature-256", signature)
+            .body(raw)
+            .send()
+            .await
+            .map_err(err)?;
+        if !res.status().is_success() {
+            return Err(err(format!("{path}: {}", res.status())));
+        }
+        Ok(Value::Null)
+    }
+}
+
+/// One call of an ingest workload: the inbound API (`account`'s inbound path, with the token),
+/// or a vendor webhook signed with a secret.
+enum Post {
+    Inbound {
+        account: String,
+        body: Value,
+    },
+    Webhook {
+        path: String,
+        secret: String,
+        body: Value,
+    },
 }
 
 fn percentile(samples: &mut [f64], p: f64) -> f64 {
@@ -271,12 +307,13 @@ fn contact_of(c: u64) -> (String, Rut, String, String) {
 }
 
 /// Posts `count` inbound messages with `clients` concurrent workers; `job(i)` makes the
-/// i-th (account, body). Returns per-call latencies (ms), the ticket numbers, elapsed time.
+/// i-th call. Returns per-call latencies (ms), the ticket numbers (the inbound API's; 0 for
+/// webhooks, which answer only 200), elapsed time.
 async fn ingest(
     client: &Client,
     clients: usize,
     count: u64,
-    job: Arc<dyn Fn(u64) -> (String, Value) + Send + Sync>,
+    job: Arc<dyn Fn(u64) -> Post + Send + Sync>,
 ) -> AppResult<(Vec<f64>, Vec<u64>, Duration)> {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
@@ -291,11 +328,18 @@ async fn ingest(
                 if i >= count {
                     break;
                 }
-                let (account, body) = job(i);
+                let call = job(i);
                 let t = Instant::now();
-                let v = client
-                    .post(&format!("/api/v1/accounts/{account}/inbound"), body)
-                    .await?;
+                let v = match call {
+                    Post::Inbound { account, body } => {
+                        client
+                            .post(&format!("/api/v1/accounts/{account}/inbound"), body)
+                            .await?
+                    }
+                    Post::Webhook { path, secret, body } => {
+                        client.webhook(&path, &secret, &body).await?
+                    }
+                };
                 lat.push(t.elapsed().as_secs_f64() * 1000.0);
                 numbers.push(v["ticket_number"].as_u64().unwrap_or(0));
             }
@@ -370,14 +414,17 @@ async fn assignment_overhead(
     let mut times: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     for phase in 0..8u64 {
         let account = if phase % 2 == 0 { &plain } else { &auto }.clone();
-        let job: Arc<dyn Fn(u64) -> (String, Value) + Send + Sync> = Arc::new(move |i: u64| {
+        let job: Arc<dyn Fn(u64) -> Post + Send + Sync> = Arc::new(move |i: u64| {
             let c = 10_000_000 + phase * 1_000_000 + i;
             let body = json!({
                 "external_id": format!("a{phase}-{i}"),
                 "contact": {"external_id": format!("a{c}"), "name": format!("Cliente {c}")},
                 "text": TEXTS[(i % 8) as usize],
             });
-            (account.clone(), body)
+            Post::Inbound {
+                account: account.clone(),
+                body,
+            }
         });
         let (_, numbers, elapsed) = ingest(client, clients, per_phase, job).await?;
         times[(phase % 2) as usize].push(elapsed.as_secs_f64());
@@ -406,6 +453,100 @@ async fn assignment_overhead(
     }
     let [mut plain_t, mut auto_t] = times;
     Ok((percentile(&mut auto_t, 0.5) / percentile(&mut plain_t, 0.5) - 1.0) * 100.0)
+}
+
+/// WhatsApp webhooks against the inbound API, each message from a new customer, in eight
+/// alternating phases (API, webhook, …) so a drift of the machine hits both alike. Returns
+/// (webhook rate / API rate in %, webhook rate per second, webhook p99 in ms).
+async fn webhook_vs_api(
+    client: &Client,
+    clients: usize,
+    per_phase: u64,
+) -> AppResult<(f64, f64, f64)> {
+    const PHONE: &str = "1122334455667";
+    const SECRET: &str = "bench-app-secret";
+    let api = client
+        .post(
+            "/api/v1/accounts",
+            json!({"kind": "api", "name": "API directa"}),
+        )
+        .await?;
+    // The Graph API is never called: ingesting a text message needs no call back to Meta.
+    let wa = client
+        .post(
+            "/api/v1/accounts",
+            json!({"kind": "whatsapp", "name": "WhatsApp", "settings": {
+                "phone_number_id": PHONE, "waba_id": "1234567890123",
+                "access_token": "bench-token", "app_secret": SECRET,
+                "api_base": "http://127.0.0.1:9"}}),
+        )
+        .await?;
+    let api = api["id"].as_str().unwrap_or("").to_string();
+    let hook = format!(
+        "/api/v1/channels/whatsapp/{}/webhook",
+        wa["id"].as_str().unwrap_or("")
+    );
+    let mut times: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    let mut hook_latencies = Vec::new();
+    for phase in 0..8u64 {
+        let webhook = phase % 2 == 1;
+        let (api, hook) = (api.clone(), hook.clone());
+        let job: Arc<dyn Fn(u64) -> Post + Send + Sync> = Arc::new(move |i: u64| {
+            let c = 30_000_000 + phase * 1_000_000 + i;
+            let (name, phone) = (format!("Cliente {c}"), format!("569{c:08}"));
+            let text = TEXTS[(i % 8) as usize];
+            if webhook {
+                let now = chrono::Utc::now().timestamp().to_string();
+                let body = json!({"object": "whatsapp_business_account", "entry": [{
+                    "id": "1234567890123", "changes": [{"field": "messages", "value": {
+                        "messaging_product": "whatsapp",
+                        "metadata": {"display_phone_number": "56955550000", "phone_number_id": PHONE},
+                        "contacts": [{"profile": {"name": name}, "wa_id": phone}],
+                        "messages": [{"from": phone, "id": format!("wamid.b{phase}-{i}"),
+                            "timestamp": now, "type": "text", "text": {"body": text}}]}}]}]});
+                Post::Webhook {
+                    path: hook.clone(),
+                    secret: SECRET.to_string(),
+                    body,
+                }
+            } else {
+                let body = json!({
+                    "external_id": format!("w{phase}-{i}"),
+                    "contact": {"external_id": phone, "name": name, "phone": format!("+{phone}")},
+                    "text": text,
+                });
+                Post::Inbound {
+                    account: api.clone(),
+                    body,
+                }
+            }
+        });
+        let (lat, _, elapsed) = ingest(client, clients, per_phase, job).await?;
+        times[usize::from(webhook)].push(per_phase as f64 / elapsed.as_secs_f64());
+        if webhook {
+            hook_latencies.extend(lat);
+        }
+        eprintln!(
+            "  phase {} ({}): {:.0}/s",
+            phase + 1,
+            if webhook {
+                "WhatsApp webhook"
+            } else {
+                "inbound API"
+            },
+            per_phase as f64 / elapsed.as_secs_f64()
+        );
+    }
+    let [mut api_rates, mut hook_rates] = times;
+    let (api_rate, hook_rate) = (
+        percentile(&mut api_rates, 0.5),
+        percentile(&mut hook_rates, 0.5),
+    );
+    Ok((
+        hook_rate / api_rate * 100.0,
+        hook_rate,
+        percentile(&mut hook_latencies, 0.99),
+    ))
 }
 
 /// Closes tickets through bulk calls of at most 5,000.
@@ -671,7 +812,7 @@ async fn run_in(
             args.clients
         ));
         let accs = accounts.clone();
-        let job: Arc<dyn Fn(u64) -> (String, Value) + Send + Sync> = Arc::new(move |i: u64| {
+        let job: Arc<dyn Fn(u64) -> Post + Send + Sync> = Arc::new(move |i: u64| {
             let (name, rut, email, phone) = contact_of(i);
             let account = accs[(i % accs.len() as u64) as usize].clone();
             let body = json!({
@@ -679,7 +820,7 @@ async fn run_in(
                 "contact": {"external_id": format!("c{i}"), "name": name, "email": email, "phone": phone, "rut": rut.formatted()},
                 "text": format!("{} {}", TEXTS[((i + round) % 8) as usize], 10_000 + i * 7 + round),
             });
-            (account, body)
+            Post::Inbound { account, body }
         });
         let commits_before = client.get("/healthz").await?["commits"].as_u64();
         let cpu_before = server.cpu_seconds();
@@ -913,6 +1054,30 @@ async fn run_in(
         false,
     ));
 
+    step("WhatsApp webhooks against the inbound API");
+    let (share, hook_rate, hook_p99) = webhook_vs_api(&client, args.clients, per_phase).await?;
+    figures.push(fig(
+        "webhook: WhatsApp messages/s (64 clients, signed, durable)",
+        hook_rate,
+        "/s",
+        None,
+        true,
+    ));
+    figures.push(fig(
+        "webhook: rate as % of the inbound API's, same run",
+        share,
+        "%",
+        Some(90.0),
+        true,
+    ));
+    figures.push(fig(
+        "webhook: p99 latency",
+        hook_p99,
+        "ms",
+        Some(50.0),
+        false,
+    ));
+
     step("restart");
     server.stop();
     let redb_bytes = dir_size(&data.join(crate::store::DB_FILE));
@@ -938,7 +1103,9 @@ async fn run_in(
         false,
     ));
     drop(server);
-    let total_messages = messages + 5;
+    // The load, the SSE probe's five, and the eight phases each of the assignment and the
+    // webhook comparisons (counted since the webhook phases were added).
+    let total_messages = messages + 5 + 16 * per_phase;
     figures.push(fig(
         "disk: redb bytes per message",
         redb_bytes as f64 / total_messages as f64,
