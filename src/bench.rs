@@ -496,7 +496,8 @@ async fn webhook_vs_api(
             let (name, phone) = (format!("Cliente {c}"), format!("569{c:08}"));
             let text = TEXTS[(i % 8) as usize];
             if webhook {
-                let now = chrono::Utc::now().timestamp().to_string();
+                use crate::domain::Clock;
+                let now = (crate::domain::SystemClock.now_ms() / 1000).to_string();
                 let body = json!({"object": "whatsapp_business_account", "entry": [{
                     "id": "1234567890123", "changes": [{"field": "messages", "value": {
                         "messaging_product": "whatsapp",
