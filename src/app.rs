@@ -88,6 +88,7 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
         chat_limiter: Arc::new(RateLimiter::new(30, Duration::from_secs(60))),
         confirm_limiter: Arc::new(RateLimiter::new(3, Duration::from_secs(86_400))),
         sign_ins: crate::auth::SignInCache::default(),
+        accounts: Default::default(),
         password_checks: Arc::new(tokio::sync::Semaphore::new(4)),
         started,
         shutdown: shutdown_rx,

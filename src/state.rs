@@ -47,6 +47,8 @@ pub struct Shared {
     pub confirm_limiter: Arc<RateLimiter>,
     /// Who each recently seen token or session cookie belongs to.
     pub sign_ins: crate::auth::SignInCache,
+    /// The live accounts, as of the last credentials write (webhooks read them on every post).
+    pub accounts: AccountsCache,
     /// Concurrent argon2 verifications allowed (memory-hard: ~19 MiB each).
     pub password_checks: Arc<tokio::sync::Semaphore>,
     pub started: Instant,
@@ -62,6 +64,34 @@ pub struct Shared {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The certificate served, when Atiende serves HTTPS itself.
     pub tls: Option<Arc<crate::tls::Tls>>,
+}
+
+/// The live accounts, read again only after a write that changed users, sessions, tokens or
+/// accounts (`Store::auth_generation`): a vendor's webhook finds its account and siblings
+/// without a store read per post.
+#[derive(Default)]
+pub struct AccountsCache(std::sync::Mutex<Option<(u64, Arc<Vec<crate::domain::Account>>)>>);
+
+impl AccountsCache {
+    pub async fn live(
+        &self,
+        store: &Store,
+    ) -> crate::error::AppResult<Arc<Vec<crate::domain::Account>>> {
+        // Read before the store: a list read after it was current.
+        let generation = store.auth_generation();
+        if let Ok(cached) = self.0.lock() {
+            if let Some((g, list)) = cached.as_ref() {
+                if *g == generation {
+                    return Ok(list.clone());
+                }
+            }
+        }
+        let list = Arc::new(store.read(crate::store::accounts::list).await?);
+        if let Ok(mut cached) = self.0.lock() {
+            *cached = Some((generation, list.clone()));
+        }
+        Ok(list)
+    }
 }
 
 /// Last request time per user, in memory: after a restart everyone counts as active from the

@@ -46,6 +46,9 @@ pub fn create(
 }
 
 pub fn put(txn: &WriteTransaction, fx: &mut Effects, account: &Account) -> AppResult<()> {
+    // An account's settings are a channel's credentials: caches keyed by the auth
+    // generation (the webhooks' account list) read them again.
+    super::auth_writes::mark();
     txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?
         .insert(account.id, codec::encode(account)?.as_slice())?;
     let mut e = event(EventKind::AccountUpdated);

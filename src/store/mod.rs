@@ -321,7 +321,8 @@ pub fn next_id(txn: &WriteTransaction, name: &str) -> AppResult<u64> {
     Ok(next)
 }
 
-/// Marks, on the writer thread, a transaction that wrote a user, a session or an API token;
+/// Marks, on the writer thread, a transaction that wrote a user, a session, an API token or an
+/// account;
 /// the writer bumps `Writer::auth_generation` once it commits (the sign-in cache's check).
 pub(crate) mod auth_writes {
     use std::cell::Cell;

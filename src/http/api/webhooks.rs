@@ -24,10 +24,11 @@ async fn account_of(
 ) -> AppResult<(Account, Vec<Account>)> {
     let kind: Channel = serde_json::from_value(serde_json::Value::String(kind))
         .map_err(|_| AppError::not_found("channel"))?;
-    let all = state.store.read(crate::store::accounts::list).await?;
+    let all = state.accounts.live(&state.store).await?;
     let (mine, others): (Vec<Account>, Vec<Account>) = all
-        .into_iter()
+        .iter()
         .filter(|a| a.kind == kind && a.deleted_at.is_none())
+        .cloned()
         .partition(|a| a.id == account_id);
     let account = mine
         .into_iter()
