@@ -158,9 +158,10 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
     let stopping = state.shutdown.clone();
     // The router takes the last AppState (and so Store) handle of this function: the writer
     // thread ends only once every handle is gone.
+    let metrics = state.metrics.clone();
     let app = crate::http::router(state);
     listeners
-        .serve(app, stopping, async move {
+        .serve(app, metrics, stopping, async move {
             shutdown_signal().await;
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = shutdown_tx.send(true);
@@ -248,6 +249,7 @@ async fn bind(addr: &str) -> AppResult<TcpListener> {
 /// redirects and answers ACME HTTP-01.
 struct Listeners {
     main: Main,
+    connections: crate::config::ConnectionLimits,
     main_addr: std::net::SocketAddr,
     redirect: Option<TcpListener>,
     tls: Option<Arc<Tls>>,
@@ -263,6 +265,7 @@ impl Listeners {
         let (Some(t), Some(tls)) = (&config.tls, tls) else {
             let plain = bind(&config.listen).await?;
             return Ok(Listeners {
+                connections: config.connections,
                 main_addr: plain.local_addr()?,
                 main: Main::Plain(plain),
                 redirect: None,
@@ -277,6 +280,7 @@ impl Listeners {
         };
         let listener = TlsListener::new(tcp, crate::tls::server_config(tls.clone())?)?;
         Ok(Listeners {
+            connections: config.connections,
             main: Main::Tls(listener),
             main_addr,
             redirect,
@@ -295,32 +299,28 @@ impl Listeners {
     async fn serve(
         self,
         app: axum::Router,
+        metrics: Arc<crate::metrics::Metrics>,
         stopping: watch::Receiver<bool>,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> AppResult<()> {
-        use axum::serve::ListenerExt;
+        let limits = self.connections;
         let redirect = match (self.redirect, &self.tls) {
             (Some(listener), Some(tls)) => {
                 let router = crate::tls::http_router(tls.clone(), self.main_addr.port());
                 let mut stopping = stopping.clone();
+                let metrics = metrics.clone();
                 Some(tokio::spawn(async move {
-                    axum::serve(listener, router)
-                        .with_graceful_shutdown(async move {
-                            let _ = stopping.wait_for(|s| *s).await;
-                        })
-                        .await
+                    crate::http::serve::serve(listener, router, limits, metrics, async move {
+                        let _ = stopping.wait_for(|s| *s).await;
+                    })
+                    .await
                 }))
             }
             _ => None,
         };
         match self.main {
             Main::Plain(listener) => {
-                axum::serve(
-                    listener,
-                    app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-                )
-                .with_graceful_shutdown(shutdown)
-                .await?
+                crate::http::serve::serve(listener, app, limits, metrics, shutdown).await
             }
             Main::Tls(listener) => {
                 let app = app.layer(
@@ -329,13 +329,7 @@ impl Listeners {
                         axum::http::HeaderValue::from_static("max-age=31536000"),
                     ),
                 );
-                // tap_io gives the TLS listener axum's ConnectInfo<SocketAddr>.
-                axum::serve(
-                    listener.tap_io(|_| {}),
-                    app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-                )
-                .with_graceful_shutdown(shutdown)
-                .await?
+                crate::http::serve::serve(listener, app, limits, metrics, shutdown).await
             }
         }
         if let Some(task) = redirect {

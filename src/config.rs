@@ -26,6 +26,41 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     /// Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// How many connections, and how long a request's headers may take.
+    pub connections: ConnectionLimits,
+}
+
+/// What one client may hold: slow or idle clients must not use up the server.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConnectionLimits {
+    /// A request's headers must arrive within this time (a slow client is cut off).
+    pub header_timeout: std::time::Duration,
+    /// Open connections at once, from everyone.
+    pub max: usize,
+    /// Open connections at once from one address (an office behind one NAT shares it).
+    pub per_address: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_timeout: std::time::Duration::from_secs(20),
+            max: 2048,
+            per_address: 256,
+        }
+    }
+}
+
+/// The `[connections]` table of `atiende.toml`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionsFile {
+    /// Seconds a request's headers may take (default 20).
+    pub header_timeout_seconds: Option<u64>,
+    /// Open connections at once (default 2048).
+    pub max: Option<usize>,
+    /// Open connections at once from one address (default 256).
+    pub max_per_address: Option<usize>,
 }
 
 /// An address or a network (`10.0.0.0/8`, `::1`).
@@ -137,6 +172,7 @@ impl Default for Config {
             },
             tls: None,
             trusted_proxies: Vec::new(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -155,6 +191,7 @@ pub struct FileConfig {
     pub log_format: Option<String>,
     pub backup: Option<BackupFile>,
     pub https: Option<Https>,
+    pub connections: Option<ConnectionsFile>,
 }
 
 /// The HTTPS and proxy settings: the `[https]` table of the file, and flags/variables.
@@ -440,10 +477,29 @@ impl Config {
                 "[backup] keep = 0 would delete every backup it makes; keep at least 1",
             ));
         }
+        let c = file.connections.clone().unwrap_or_default();
+        let limits = ConnectionLimits::default();
+        let connections = ConnectionLimits {
+            header_timeout: c
+                .header_timeout_seconds
+                .map_or(limits.header_timeout, std::time::Duration::from_secs),
+            max: c.max.unwrap_or(limits.max),
+            per_address: c.max_per_address.unwrap_or(limits.per_address),
+        };
+        if connections.header_timeout.is_zero()
+            || connections.max == 0
+            || connections.per_address == 0
+            || connections.per_address > connections.max
+        {
+            return Err(AppError::internal(
+                "[connections]: header_timeout_seconds, max and max_per_address must be above 0, and max_per_address at most max",
+            ));
+        }
         Ok(Config {
             listen,
             data_dir,
             backup,
+            connections,
             secure_cookies: o
                 .secure_cookies
                 .or(file.secure_cookies)
@@ -506,6 +562,11 @@ impl Config {
                 keep: Some(self.backup.keep),
             }),
             https: self.effective_https(),
+            connections: Some(ConnectionsFile {
+                header_timeout_seconds: Some(self.connections.header_timeout.as_secs()),
+                max: Some(self.connections.max),
+                max_per_address: Some(self.connections.per_address),
+            }),
         };
         let body = toml::to_string(&effective).unwrap_or_default();
         format!("# data dir: {}\n{body}", self.data_dir.display())

@@ -16,6 +16,8 @@ pub struct Metrics {
     buckets: [AtomicU64; 10],
     count: AtomicU64,
     sum_micros: AtomicU64,
+    /// Connections turned away: the server full, one address full.
+    refused: [AtomicU64; 2],
 }
 
 impl Metrics {
@@ -31,8 +33,24 @@ impl Metrics {
             .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
     }
 
+    pub fn refused_connection(&self, why: crate::http::serve::Refusal) {
+        let i = match why {
+            crate::http::serve::Refusal::Full => 0,
+            crate::http::serve::Refusal::AddressFull => 1,
+        };
+        self.refused[i].fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The request metrics in Prometheus text format.
     pub fn render(&self, out: &mut String) {
+        out.push_str("# HELP atiende_connections_refused_total Connections turned away by the connection caps.\n");
+        out.push_str("# TYPE atiende_connections_refused_total counter\n");
+        for (reason, c) in ["server_full", "address_full"].iter().zip(&self.refused) {
+            out.push_str(&format!(
+                "atiende_connections_refused_total{{reason=\"{reason}\"}} {}\n",
+                c.load(Ordering::Relaxed)
+            ));
+        }
         out.push_str("# HELP atiende_http_responses_total HTTP responses by status class.\n");
         out.push_str("# TYPE atiende_http_responses_total counter\n");
         for (i, c) in self.by_class.iter().enumerate() {

@@ -157,7 +157,7 @@ impl ChannelDriver for WhatsApp {
                 .timeout(Duration::from_secs(15))
                 .send()
                 .await
-                .map_err(|e| Note::raw(e.to_string()))?;
+                .map_err(unreachable)?;
             let status = r.status();
             let text = r.text().await.unwrap_or_default();
             if !status.is_success() {
@@ -882,11 +882,19 @@ async fn receipt(ctx: &SendContext, row: &OutboxRow, external_id: &str) -> Outco
     )
 }
 
+/// Meta's servers could not be reached (DNS, connection, timeout): said as a note, with the
+/// network's words as the detail.
+fn unreachable(e: reqwest::Error) -> Note {
+    Note::VendorUnreachable {
+        detail: e.to_string(),
+    }
+}
+
 /// One Graph call: the answer's JSON, or the outcome of a refusal.
 async fn call(request: reqwest::RequestBuilder) -> Result<Value, Outcome> {
     let sent = request.send().await;
     let r = sent.map_err(|e| Outcome::Retry {
-        error: Note::raw(e.to_string()),
+        error: unreachable(e),
     })?;
     let status = r.status();
     let text = r.text().await.unwrap_or_default();
@@ -1119,7 +1127,7 @@ async fn fetch(
         }
         Err(e) => {
             return Outcome::Retry {
-                error: Note::raw(e.to_string()),
+                error: unreachable(e),
             }
         }
     };
@@ -1145,7 +1153,7 @@ async fn fetch(
             Ok(b) => b,
             Err(e) => {
                 return Outcome::Retry {
-                    error: Note::raw(e.to_string()),
+                    error: unreachable(e),
                 }
             }
         },
@@ -1157,7 +1165,7 @@ async fn fetch(
         }
         Err(e) => {
             return Outcome::Retry {
-                error: Note::raw(e.to_string()),
+                error: unreachable(e),
             }
         }
     };

@@ -138,6 +138,10 @@ pub enum Note {
     WaPermissionLost,
     /// Meta knows no such number, or will not show it to this token (Graph 100).
     WaWrongId,
+    /// The vendor's server could not be reached (the network's own words in `detail`).
+    VendorUnreachable {
+        detail: String,
+    },
     /// A vendor's rate limit: tried again by itself after a pause.
     RateLimited {
         seconds: u64,

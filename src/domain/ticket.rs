@@ -168,13 +168,17 @@ pub fn change_state(
     if to == TicketState::Open && role == Role::Agent {
         return Err(StateChangeError::ReopenNotAllowed);
     }
+    // The time was read before the writer ran this change; a customer's message committed
+    // in between may carry a later one. A close never reads as before a message it holds
+    // (security finding 13): it happens at the ticket's last change at the earliest.
+    let at = now.max(t.updated_at);
     t.state = to;
     t.closed_at = if to == TicketState::Open {
         None
     } else {
-        Some(now)
+        Some(at)
     };
-    t.updated_at = now;
+    t.updated_at = at;
     Ok(true)
 }
 
@@ -257,6 +261,19 @@ pub fn sla_breached(t: &Ticket, sla_minutes: Option<i64>, now: Millis) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_close_never_reads_as_before_a_message_it_holds() {
+        let mut t = ticket(1, TicketState::Open);
+        // The close read the clock at 5,000; a message committed first, stamped 6,000.
+        apply_inbound(&mut t, true, "¿sigue abierto?", 6_000);
+        assert_eq!(
+            change_state(&mut t, TicketState::Closed, Role::Agent, 5_000),
+            Ok(true)
+        );
+        assert!(t.closed_at >= t.last_inbound_at, "{t:?}");
+        assert_eq!(t.closed_at, Some(6_000));
+    }
 
     fn ticket(number: u64, state: TicketState) -> Ticket {
         let mut t = new_ticket(NewTicket {
@@ -341,25 +358,25 @@ mod tests {
     fn state_changes_and_reopen_rights() {
         let mut t = ticket(1, TicketState::Open);
         assert_eq!(
-            change_state(&mut t, TicketState::Closed, Role::Agent, 10),
+            change_state(&mut t, TicketState::Closed, Role::Agent, 10_000),
             Ok(true)
         );
-        assert_eq!(t.closed_at, Some(10));
+        assert_eq!(t.closed_at, Some(10_000));
         assert_eq!(
-            change_state(&mut t, TicketState::Open, Role::Agent, 11),
+            change_state(&mut t, TicketState::Open, Role::Agent, 11_000),
             Err(StateChangeError::ReopenNotAllowed)
         );
         assert_eq!(
-            change_state(&mut t, TicketState::Open, Role::Admin, 12),
+            change_state(&mut t, TicketState::Open, Role::Admin, 12_000),
             Ok(true)
         );
         assert_eq!(t.closed_at, None);
         assert_eq!(
-            change_state(&mut t, TicketState::Open, Role::Admin, 13),
+            change_state(&mut t, TicketState::Open, Role::Admin, 13_000),
             Ok(false)
         );
         assert_eq!(
-            change_state(&mut t, TicketState::Ignored, Role::Agent, 14),
+            change_state(&mut t, TicketState::Ignored, Role::Agent, 14_000),
             Ok(true)
         );
     }

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod assets;
 pub mod proxy;
+pub mod serve;
 
 use std::sync::Arc;
 

@@ -366,3 +366,95 @@ async fn a_signed_out_session_loses_its_event_stream() {
         assert!(ended.is_ok(), "the {who}'s stream is still open");
     }
 }
+
+/// A connection from `source` (any 127.x address: Linux's loopback takes them all, so one
+/// machine plays several clients).
+async fn connect_from(source: &str, server: &str) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    socket.connect(server.parse().unwrap()).await.unwrap()
+}
+
+/// A whole request on a connection of its own: the status line's code, or None when the
+/// server closed it unanswered.
+async fn status_from(source: &str, server: &str) -> Option<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut c = connect_from(source, server).await;
+    let _ = c
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await;
+    let mut answer = Vec::new();
+    // A refused connection reads as closed (or reset): either way, no status line.
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        c.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the server answers or closes at once");
+    let text = String::from_utf8_lossy(&answer);
+    text.strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+}
+
+/// Finding 5: half-sent requests cannot hold the server. One address is capped (others are
+/// still served), the whole server is capped, a request's headers must come within the
+/// header timeout (then the places are given back), and /metrics counts the refusals.
+#[tokio::test]
+async fn slow_clients_cannot_hold_the_server() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    admin_create(dir.path(), ADMIN_EMAIL, "Admin", ADMIN_PASSWORD, "admin");
+    std::fs::write(
+        dir.path().join("atiende.toml"),
+        "[connections]\nheader_timeout_seconds = 2\nmax = 40\nmax_per_address = 20\n",
+    )
+    .unwrap();
+    let s = Server::start_in(dir.path(), &[]);
+    let server = s.base.trim_start_matches("http://").to_string();
+
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        let mut c = connect_from("127.0.0.2", &server).await;
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        held.push(c);
+    }
+    // That address is full; another is served.
+    assert_eq!(status_from("127.0.0.2", &server).await, None);
+    assert_eq!(status_from("127.0.0.3", &server).await, Some(200));
+    // A second slow address fills the server: a third is turned away too.
+    for _ in 0..20 {
+        let mut c = connect_from("127.0.0.4", &server).await;
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHo").await.unwrap();
+        held.push(c);
+    }
+    assert_eq!(status_from("127.0.0.3", &server).await, None);
+
+    // The headers never came: after the timeout each slow connection is closed, and its
+    // place is given back.
+    for c in &mut held {
+        let mut buf = Vec::new();
+        let ended =
+            tokio::time::timeout(std::time::Duration::from_secs(10), c.read_to_end(&mut buf)).await;
+        assert!(
+            ended.is_ok(),
+            "a slow connection is cut after the header timeout"
+        );
+    }
+    assert_eq!(status_from("127.0.0.2", &server).await, Some(200));
+    assert_eq!(status_from("127.0.0.3", &server).await, Some(200));
+
+    let metrics = text_of(reqwest::Client::new().get(format!("{}/metrics", s.base))).await;
+    let count = |reason: &str| -> u64 {
+        let line = format!("atiende_connections_refused_total{{reason=\"{reason}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(line.as_str()))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{line} in {metrics}"))
+    };
+    assert!(count("address_full") >= 1);
+    assert!(count("server_full") >= 1);
+}
