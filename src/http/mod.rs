@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod assets;
+mod drain;
 pub mod proxy;
 pub mod serve;
 
@@ -168,7 +169,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(api::status::metrics))
         .merge(assets::routes())
         .fallback(fallback)
-        .layer(axum::middleware::map_response(close_after_unread_body))
+        .layer(axum::middleware::from_fn(drain::drain_refused_body))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -217,16 +218,6 @@ pub fn escape_html(s: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
         .replace('\'', "&#39;")
-}
-
-/// A 413 is sent before the body was read; telling the client the connection closes keeps it
-/// from reusing a connection that still carries the rest of that body.
-async fn close_after_unread_body(mut res: axum::response::Response) -> axum::response::Response {
-    if res.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        res.headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    res
 }
 
 async fn fallback(req: Request) -> impl IntoResponse {

@@ -121,10 +121,13 @@ pub async fn serve<L>(
         let header_timeout = limits.header_timeout;
         tokio::spawn(async move {
             let mut builder = Builder::new(TokioExecutor::new());
+            // half_close: a client that shut its writing side after the body (as a plain
+            // client does once it sent everything) still gets the answer.
             builder
                 .http1()
                 .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout);
+                .header_read_timeout(header_timeout)
+                .half_close(true);
             builder
                 .http2()
                 .timer(TokioTimer::new())

@@ -377,11 +377,9 @@ pub struct Oversized {
     pub suffix: String,
 }
 
-/// POSTs an `Oversized` body over a raw connection and
-/// returns the status and the answer's body. The server answers 413 as soon as a body passes
-/// its limit and closes the connection; an HTTP client that is still writing then reports a
-/// broken pipe instead of the answer. This one writes in the background, ignores write errors
-/// and reads the answer.
+/// POSTs an `Oversized` body over a raw connection and returns the status and the answer's
+/// body. It writes in the background (shutting its writing side once done, as plain clients
+/// do), ignores write errors and reads the answer, whenever the server sends it.
 pub async fn oversized_post(
     api: &Api,
     path: &str,

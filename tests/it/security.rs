@@ -458,3 +458,32 @@ async fn slow_clients_cannot_hold_the_server() {
     assert!(count("address_full") >= 1);
     assert!(count("server_full") >= 1);
 }
+
+/// Finding 15: an ordinary HTTP client, which writes its whole body before it reads, gets the
+/// 413 for a body far past the limit (JSON and an upload) instead of a connection reset; the
+/// answer says the connection closes.
+#[tokio::test]
+async fn an_oversized_body_is_answered_413_not_reset() {
+    let s = Server::start();
+    let admin = s.admin().await;
+    let json = format!("{{\"text\": \"{}\"}}", "a".repeat(8 * 1024 * 1024));
+    let res = admin
+        .request(reqwest::Method::POST, "/api/v1/tickets/1/messages")
+        .header("content-type", "application/json")
+        .body(json)
+        .send()
+        .await
+        .expect("an answer, not a reset");
+    assert_eq!(res.status(), 413);
+    assert_eq!(res.headers()["connection"], "close");
+    let file = reqwest::multipart::Part::bytes(vec![7u8; 40 * 1024 * 1024]).file_name("grande.bin");
+    let res = admin
+        .request(reqwest::Method::POST, "/api/v1/uploads")
+        .multipart(reqwest::multipart::Form::new().part("file", file))
+        .send()
+        .await
+        .expect("an answer, not a reset");
+    assert_eq!(res.status(), 413);
+    // The server goes on serving.
+    assert_eq!(admin.get("/api/v1/tickets").await.0, 200);
+}
