@@ -376,6 +376,17 @@ pub fn read_file(path: Option<&Path>) -> AppResult<FileConfig> {
         .map_err(|e| AppError::internal(format!("configuration {}: {e}", path.display())))
 }
 
+/// An address people open Atiende at: http(s)://host[:port][/path], nothing else.
+pub fn is_public_url(u: &str) -> bool {
+    (u.starts_with("https://") || u.starts_with("http://"))
+        && u.split_once("://").is_some_and(|(_, rest)| {
+            let host = rest.split('/').next().unwrap_or("");
+            !host.is_empty()
+                && !rest.contains(|c: char| c.is_whitespace() || c.is_control())
+                && !rest.contains(['?', '#', '@', '"', '<', '>', '\\'])
+        })
+}
+
 /// A tracing filter that means what it says: a lone word must be a level ("warning" would
 /// otherwise be read as a target name and silence everything else).
 fn check_log(filter: &str) -> AppResult<()> {
@@ -435,10 +446,7 @@ impl Config {
             .or(https_url)
             .map(|u| u.trim_end_matches('/').to_string());
         if let Some(u) = &public_url {
-            let ok = (u.starts_with("https://") || u.starts_with("http://"))
-                && u.split_once("://")
-                    .is_some_and(|(_, h)| !h.is_empty() && !h.contains(' '));
-            if !ok {
+            if !is_public_url(u) {
                 return Err(AppError::internal(format!(
                     "public_url = `{u}` is not an address like https://soporte.tienda.cl"
                 )));

@@ -19,7 +19,35 @@ export function AdminAssignment({ me }) {
     ${isAdmin && html`<${States} />`}
     <${Why} me=${me} />
     ${isAdmin && html`<${Backups} />`}
+    ${isAdmin && html`<${PublicUrl} />`}
   </main>`;
+}
+
+/** Where links in mail point (invitations, password resets, notifications). */
+function PublicUrl() {
+  const [current, setCurrent] = useState(null);
+  const [value, setValue] = useState('');
+  const [status, ok, fail] = useStatus();
+  useEffect(() => {
+    api('GET', '/api/v1/settings/public_url')
+      .then((r) => { setCurrent(r); setValue(r.public_url ?? location.origin); })
+      .catch((e) => fail(e.message));
+  }, []);
+  const save = async (ev) => {
+    ev.preventDefault();
+    try { setCurrent(await api('PUT', '/api/v1/settings/public_url', { public_url: value })); ok(t('admin.saved')); } catch (e) { fail(e.message); }
+  };
+  return html`<${Section} id="public-url-title" title=${t('public_url.title')} hint=${t('public_url.hint')}>
+    ${current?.source === 'none' && html`<p class="notice">${t('public_url.missing')}</p>`}
+    <form class="inline-form" onSubmit=${save}>
+      <label for="admin-public-url">${t('public_url.label')}</label>
+      <input id="admin-public-url" type="url" required value=${value} disabled=${current?.source === 'config'}
+        onInput=${(e) => setValue(e.target.value)} />
+      <button type="submit" class="primary" disabled=${!current || current.source === 'config'}>${t('action.save')}</button>
+    </form>
+    ${current?.source === 'config' && html`<p class="hint">${t('public_url.from_config')}</p>`}
+    <${StatusLine} status=${status} />
+  <//>`;
 }
 
 /** The agent × account table, edited in bulk and saved at once. */

@@ -72,6 +72,9 @@ export function FirstRun({ onSignedIn }) {
         ['password', 'password', t('field.password_new')]]}>
       <p>${t('first_run.intro')}</p>
       <p class="hint">${t('first_run.cli')} <code>atiende admin create --email … --name …</code></p>
+      <label for="public_url">${t('public_url.label')}</label>
+      <input id="public_url" name="public_url" type="url" required value=${location.origin} />
+      <p class="hint">${t('public_url.hint')}</p>
     <//>
   </div></div>`;
 }

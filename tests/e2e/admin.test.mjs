@@ -150,6 +150,21 @@ test('channels still to come are listed, not connectable, and sample accounts wi
   assert.deepEqual(created.settings.allowed_origins, ['https://tienda.test']);
 });
 
+test('the administrator sets the public address links in mail point at', async () => {
+  const box = section('Dirección pública');
+  const field = box.getByLabel('Dirección pública de Atiende');
+  // The demo's administrator signed in first: the address they came through is the one known.
+  assert.equal(await field.inputValue(), server.url);
+  await field.fill('https://soporte.tienda.test/');
+  await box.getByRole('button', { name: 'Guardar' }).click();
+  await box.getByRole('status').getByText('Guardado').waitFor();
+  assert.equal((await admin('GET', '/api/v1/settings/public_url')).public_url, 'https://soporte.tienda.test');
+  await field.fill('soporte sin esquema');
+  await box.getByRole('button', { name: 'Guardar' }).click();
+  // The browser's own check refuses it before the server is asked.
+  assert.equal(await field.evaluate((el) => el.validity.valid), false);
+});
+
 test('no console errors in the administration', async () => {
   assert.deepEqual(page.errors, []);
 });

@@ -487,3 +487,81 @@ async fn an_oversized_body_is_answered_413_not_reset() {
     // The server goes on serving.
     assert_eq!(admin.get("/api/v1/tickets").await.0, 200);
 }
+
+/// Finding 10: links in mail point at the address set on the first-run page or in
+/// Administración (or learned from the first administrator's sign-in when nobody set one),
+/// never at the name a later sign-in came through.
+#[tokio::test]
+async fn links_in_mail_never_follow_a_later_sign_in() {
+    // The first-run page sets the address.
+    let fresh = tempfile::tempdir().unwrap();
+    let first = Server::start_in(fresh.path(), &[]);
+    let anon = first.anonymous();
+    let (st, _) = anon
+        .post(
+            "/api/v1/setup",
+            json!({"email": ADMIN_EMAIL, "name": "Admin", "password": ADMIN_PASSWORD,
+                "public_url": "https://soporte.example.cl/"}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let admin = first.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let set = admin.ok("/api/v1/settings/public_url").await;
+    assert_eq!(set["public_url"], "https://soporte.example.cl");
+    assert_eq!(set["source"], "stored");
+
+    // Without it, the first administrator's sign-in teaches it, once.
+    let s = Server::start();
+    let admin = s.admin().await;
+    let learned = admin.ok("/api/v1/settings/public_url").await;
+    assert_eq!(learned["public_url"], s.base.as_str());
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/v1/session", s.base))
+        .header("host", "atiende.atacante.example")
+        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    let after = admin.ok("/api/v1/settings/public_url").await;
+    assert_eq!(
+        after["public_url"],
+        s.base.as_str(),
+        "a later sign-in moves nothing"
+    );
+
+    // An administrator changes it from the browser; a wrong address or an agent is refused.
+    let (st, v) = admin
+        .put(
+            "/api/v1/settings/public_url",
+            json!({"public_url": "https://ayuda.example.cl"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["public_url"], "https://ayuda.example.cl");
+    let (st, v) = admin
+        .put(
+            "/api/v1/settings/public_url",
+            json!({"public_url": "javascript:alert(1)"}),
+        )
+        .await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_public_url"))
+    );
+    admin
+        .create_user("agente@example.cl", "Agente", "agent")
+        .await;
+    let agent = s.login("agente@example.cl", "clave-agente-1").await;
+    let (st, _) = agent
+        .put(
+            "/api/v1/settings/public_url",
+            json!({"public_url": "https://otra.example.cl"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    assert_eq!(
+        admin.ok("/api/v1/status").await["public_url_missing"],
+        false
+    );
+}

@@ -15,6 +15,7 @@ pub mod mail;
 pub mod messages;
 pub mod password_resets;
 pub mod session;
+pub mod settings;
 pub mod setup;
 pub mod status;
 pub mod templates;
@@ -57,6 +58,7 @@ pub fn routes(
         .routes(routes!(mail::resend))
         .routes(routes!(mail::escalate))
         .routes(routes!(status::json))
+        .routes(routes!(settings::get_public_url, settings::put_public_url))
         .routes(routes!(backups::list, backups::create))
         .routes(routes!(users::set_status))
         .routes(routes!(board::get, board::put))
@@ -199,9 +201,9 @@ pub fn request_base(state: &AppState, headers: &axum::http::HeaderMap) -> Option
 
 pub use crate::tls::request_host;
 
-/// Where people open Atiende, for links in mail: `--public-url`, else the address an
-/// administrator last signed in at (learned then), else — for signed-in callers only — this
-/// request's Host. None when an anonymous request would have to trust its own Host header
+/// Where people open Atiende, for links in mail: `--public-url` (or the HTTPS domain), else
+/// the stored address (first-run page, Administración, or the first administrator's sign-in),
+/// else — for signed-in callers only — this request's Host. None when an anonymous request would have to trust its own Host header
 /// (a forged Host would otherwise put a reset token in a link to someone else's site).
 pub async fn link_base(
     state: &AppState,
@@ -213,7 +215,7 @@ pub async fn link_base(
     }
     let learned = state
         .store
-        .read(crate::store::mail::learned_public_url)
+        .read(crate::store::mail::stored_public_url)
         .await?;
     Ok(learned.or_else(|| signed_in.then(|| request_base(state, headers)).flatten()))
 }

@@ -105,7 +105,8 @@ pub async fn sign_in(
     };
     let hash = auth::sha256_hex(&token);
     let uid = user.id;
-    // An administrator's sign-in tells where Atiende is reached (links in mail).
+    // The first administrator's sign-in tells where Atiende is reached (links in mail), when
+    // nobody said so; later sign-ins never move it.
     let base = (user.role == crate::domain::Role::Admin)
         .then(|| super::request_base(&state, &headers))
         .flatten();
@@ -114,7 +115,7 @@ pub async fn sign_in(
         .write(move |txn, fx| {
             users::create_session(txn, &hash, &session)?;
             if let Some(b) = &base {
-                crate::store::mail::learn_public_url(txn, b)?;
+                crate::store::mail::learn_public_url_once(txn, b)?;
             }
             let on_sign_in = assignment::settings_w(txn)?.on_sign_in;
             apply_configured_state(txn, fx, uid, on_sign_in, now)

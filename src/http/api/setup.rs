@@ -47,6 +47,9 @@ pub struct FirstAdmin {
     pub password: String,
     #[serde(default)]
     pub language: Option<String>,
+    /// The address people will open Atiende at (links in mail), as the browser shows it.
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 #[utoipa::path(post, path = "/api/v1/setup", tag = "setup", request_body = FirstAdmin,
@@ -75,6 +78,11 @@ pub async fn create_first_admin(
         _ => "es",
     }
     .to_string();
+    let public_url = b
+        .public_url
+        .as_deref()
+        .map(super::settings::public_url_field)
+        .transpose()?;
     let password = b.password.clone();
     let hash = auth::hash_password_limited(&state.password_checks, password).await?;
     let now = state.store.now();
@@ -91,6 +99,9 @@ pub async fn create_first_admin(
             // Checked inside the write so two racing first-run forms cannot both win.
             if users::count_w(txn)? > 0 {
                 return Err(already_set_up());
+            }
+            if let Some(u) = &public_url {
+                crate::store::mail::set_public_url(txn, u)?;
             }
             users::create(txn, fx, &new, now)
         })

@@ -54,6 +54,9 @@ pub struct Status {
     pub last_backup: Option<BackupRecord>,
     /// The certificate, when Atiende serves HTTPS itself (administrators only).
     pub tls: Option<crate::tls::TlsStatus>,
+    /// No public address is known: links in mail that anyone may ask for (a password reset)
+    /// are not sent until an administrator sets it (administrators only).
+    pub public_url_missing: bool,
     pub channels: Vec<ChannelStatus>,
 }
 
@@ -156,6 +159,15 @@ async fn gather(state: &AppState, details: bool, lang: &str) -> AppResult<Status
             None
         },
         tls: state.tls.as_ref().filter(|_| details).map(|t| t.status()),
+        public_url_missing: details
+            && state.config.public_url.is_none()
+            && state
+                .store
+                .read(crate::store::mail::stored_public_url)
+                .await
+                .ok()
+                .flatten()
+                .is_none(),
         channels,
     })
 }
@@ -296,10 +308,21 @@ pub async fn page(
     } else {
         String::new()
     };
+    let warning = if s.public_url_missing {
+        format!(
+            "<p class=\"error\" role=\"alert\">{}</p>",
+            tr(
+                "Falta la dirección pública de Atiende: los enlaces de los correos (invitaciones, cambio de contraseña) no se pueden enviar. Indícala en Administración › Dirección pública.",
+                "Atiende's public address is missing: links in mail (invitations, password resets) cannot be sent. Set it in Administration › Public address."
+            )
+        )
+    } else {
+        String::new()
+    };
     let html = format!(
         "<!doctype html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>Atiende · {title}</title><link rel=\"stylesheet\" href=\"{css}\"></head><body class=\"hosted\"><main>\
-<h1>{title}</h1><p class=\"status status-{code}\" role=\"status\">{state_text}</p>\
+<h1>{title}</h1><p class=\"status status-{code}\" role=\"status\">{state_text}</p>{warning}\
 <dl><dt>{v}</dt><dd>{version}</dd>{figures}</dl>\
 <h2>{channels}</h2><table><thead><tr><th>{name}</th><th>{kind}</th><th>{conn}</th><th></th></tr></thead><tbody>{rows}</tbody></table>\
 </main></body></html>",

@@ -50,8 +50,10 @@ fn secret_w(txn: &WriteTransaction) -> AppResult<Vec<u8>> {
     read_secret(&txn.open_table(META)?)
 }
 
-/// The address administrators use Atiende at (for links in mail when `--public-url` is unset).
-pub fn learned_public_url(txn: &ReadTransaction) -> AppResult<Option<String>> {
+/// The address people open Atiende at, as stored (for links in mail when `public_url` is not
+/// configured): set on the first-run page or in Administración, or learned from the first
+/// administrator's sign-in when neither happened.
+pub fn stored_public_url(txn: &ReadTransaction) -> AppResult<Option<String>> {
     let meta = txn.open_table(META)?;
     let url = meta
         .get(PUBLIC_URL_KEY)?
@@ -59,12 +61,19 @@ pub fn learned_public_url(txn: &ReadTransaction) -> AppResult<Option<String>> {
     Ok(url)
 }
 
-pub fn learn_public_url(txn: &WriteTransaction, url: &str) -> AppResult<()> {
+/// Stores the public address an administrator gave.
+pub fn set_public_url(txn: &WriteTransaction, url: &str) -> AppResult<()> {
+    txn.open_table(META)?
+        .insert(PUBLIC_URL_KEY, url.as_bytes())?;
+    Ok(())
+}
+
+/// Stores the address an administrator signed in at, only when none is stored: a later
+/// sign-in through another name (a look-alike domain pointing here) never moves the links in
+/// mail (security finding 10).
+pub fn learn_public_url_once(txn: &WriteTransaction, url: &str) -> AppResult<()> {
     let mut meta = txn.open_table(META)?;
-    let same = meta
-        .get(PUBLIC_URL_KEY)?
-        .is_some_and(|g| g.value() == url.as_bytes());
-    if !same {
+    if meta.get(PUBLIC_URL_KEY)?.is_none() {
         meta.insert(PUBLIC_URL_KEY, url.as_bytes())?;
     }
     Ok(())
