@@ -61,7 +61,7 @@ export function TemplatePicker({ ticket, onSent, onCancel }) {
         ${tpl.unsupported && html` <span class="muted">${t('templates.unsupported')}</span>`}
         <div class="muted small">${tpl.body.slice(0, 90)}</div></li>`)}</ul>`}
     ${chosen && html`<form class="template-form" onSubmit=${send}>
-      <p><strong>${chosen.name}</strong> <span class="muted">${chosen.language}</span>
+      <p class="template-chosen"><strong>${chosen.name}</strong><span class="muted">${chosen.language}</span>
         <button type="button" class="link small" onClick=${() => setChosen(null)}>${t('templates.other')}</button></p>
       ${chosen.variables.map((v) => html`<label class="field">
         <span>${t(v.part === 'header' ? 'templates.var_header' : 'templates.var_body', { name: v.name })}</span>
