@@ -565,3 +565,34 @@ async fn links_in_mail_never_follow_a_later_sign_in() {
         false
     );
 }
+
+/// Finding 19 (part): a change of role ends the user's sessions, so the new rights come with a
+/// new session; the administrator making the change stays signed in.
+#[tokio::test]
+async fn a_role_change_ends_the_users_sessions() {
+    let s = Server::start();
+    let admin = s.admin().await;
+    let id = admin.create_user("ana@example.cl", "Ana", "agent").await;
+    let ana = s.login("ana@example.cl", "clave-agente-1").await;
+    assert_eq!(ana.get("/api/v1/tickets").await.0, StatusCode::OK);
+    // A change that keeps the role signs nobody out.
+    let (st, _) = admin
+        .patch(&format!("/api/v1/users/{id}"), json!({"role": "agent"}))
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(ana.get("/api/v1/tickets").await.0, StatusCode::OK);
+    let (st, _) = admin
+        .patch(
+            &format!("/api/v1/users/{id}"),
+            json!({"role": "supervisor"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(ana.get("/api/v1/tickets").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(admin.get("/api/v1/tickets").await.0, StatusCode::OK);
+    let again = s.login("ana@example.cl", "clave-agente-1").await;
+    assert_eq!(
+        again.ok("/api/v1/session").await["me"]["role"],
+        "supervisor"
+    );
+}

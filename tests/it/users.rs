@@ -216,11 +216,14 @@ async fn sign_in_changes_apply_to_the_next_request() {
     let agent = s.login("ana@example.cl", "clave-agente-1").await;
     assert_eq!(agent.ok("/api/v1/me").await["role"], "agent");
     assert_eq!(agent.ok("/api/v1/me").await["role"], "agent");
-    // A new role counts at once, both ways.
+    // A new role ends the sessions it was given to (the next request is refused); the next
+    // sign-in has it.
     let (st, v) = admin
         .patch(&format!("/api/v1/users/{uid}"), json!({"role": "admin"}))
         .await;
     assert_eq!(st, 200, "{v}");
+    assert_eq!(agent.get("/api/v1/me").await.0, 401);
+    let agent = s.login("ana@example.cl", "clave-agente-1").await;
     assert_eq!(agent.ok("/api/v1/me").await["role"], "admin");
 
     // A token used a moment ago stops with its owner's deactivation.

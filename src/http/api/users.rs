@@ -289,7 +289,8 @@ pub async fn update(
         None => None,
     };
     let (signature, avatar, role) = (body.signature.clone(), body.avatar_url.clone(), body.role);
-    // A new password signs the user out everywhere else and ends their API tokens.
+    // A new password signs the user out everywhere else and ends their API tokens; a new
+    // role signs them out everywhere else.
     let keep_session = if id == user.user.id {
         user.session_hash.clone()
     } else {
@@ -320,8 +321,11 @@ pub async fn update(
                 users::end_sessions(txn, id, keep_session.as_deref())?;
                 users::end_tokens(txn, id)?;
             }
-            if let Some(r) = role {
+            if let Some(r) = role.filter(|r| *r != before.role) {
                 after.role = r;
+                // A privilege change ends the user's sessions (security finding 19): they sign
+                // in again and get a new session with the new rights.
+                users::end_sessions(txn, id, keep_session.as_deref())?;
             }
             users::update(txn, fx, &before, &after)?;
             Ok(after)
