@@ -253,11 +253,14 @@ pub fn parse(raw: &[u8], size: usize, max_bytes: usize) -> ParsedMail {
 
     let noise = classify(&m, from.as_ref().map(|(a, _)| a.as_str()));
     let bounce = bounce_of(&m);
-    let plain = m
-        .body_text(0)
-        .map(|t| t.into_owned())
-        .unwrap_or_default()
-        .replace("\r\n", "\n");
+    // Every inline text part, in order: a mail may carry its text in several sections (a
+    // second text part, a signature part) that belong to the body, not only the first.
+    let plain = (0..m.text_body_count())
+        .filter_map(|i| m.body_text(i))
+        .map(|t| t.replace("\r\n", "\n").trim_end().to_string())
+        .filter(|t| !t.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n");
     let (text, quoted) = split_quoted(&plain);
     let mut html = m
         .html_bodies()
@@ -353,6 +356,23 @@ fn find_header_end(raw: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn consecutive_text_parts_are_all_kept_in_order() {
+        let raw = "From: Cliente <cliente@example.com>\r\nTo: soporte@example.com\r\n\
+Subject: Pedido\r\nMessage-ID: <tres-partes@example.com>\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nPrimera parte: el pedido 4455.\r\n\
+--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSegunda parte: llegó roto.\r\n\
+--b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Disposition: inline\r\n\r\n-- \r\nAna Cliente\r\n\
+--b1--\r\n";
+        let p = parse(raw.as_bytes(), raw.len(), 1 << 20);
+        let first = p.text.find("Primera parte").unwrap();
+        let second = p.text.find("Segunda parte").unwrap();
+        let signature = p.text.find("Ana Cliente").unwrap();
+        assert!(first < second && second < signature, "{}", p.text);
+        assert!(p.attachments.is_empty());
+    }
 
     fn fixture(path: &str) -> Vec<u8> {
         std::fs::read(format!(
