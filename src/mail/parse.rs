@@ -197,13 +197,38 @@ fn part_name(part: &mail_parser::MessagePart, index: usize, content_type: &str) 
         .attachment_name()
         .map(clean_name)
         .filter(|n| !n.trim().is_empty());
-    name.unwrap_or_else(|| {
-        let ext = mime_guess::get_mime_extensions_str(content_type)
+    name.unwrap_or_else(|| format!("adjunto-{}.{}", index + 1, extension_of(content_type)))
+}
+
+/// The extension people expect for a type (mime_guess lists `.aaf` first for octet-stream
+/// and `.jfif` for JPEG): the common one, `.bin` when nothing fits.
+fn extension_of(content_type: &str) -> &'static str {
+    match content_type {
+        "application/octet-stream" => "bin",
+        "image/jpeg" | "image/pjpeg" => "jpg",
+        "image/png" => "png",
+        "image/gif" => "gif",
+        "image/webp" => "webp",
+        "image/tiff" => "tif",
+        "text/plain" => "txt",
+        "text/html" => "html",
+        "text/csv" => "csv",
+        "text/calendar" => "ics",
+        "application/pdf" => "pdf",
+        "application/zip" => "zip",
+        "application/msword" => "doc",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => "docx",
+        "application/vnd.ms-excel" => "xls",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => "xlsx",
+        "audio/mpeg" => "mp3",
+        "audio/ogg" => "ogg",
+        "video/mp4" => "mp4",
+        "message/rfc822" => "eml",
+        other => mime_guess::get_mime_extensions_str(other)
             .and_then(|e| e.first())
             .copied()
-            .unwrap_or("bin");
-        format!("adjunto-{}.{ext}", index + 1)
-    })
+            .unwrap_or("bin"),
+    }
 }
 
 /// Parses raw mail. `max_bytes` bounds what is read: a larger mail keeps its headers and a
@@ -356,6 +381,14 @@ fn find_header_end(raw: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unnamed_attachments_get_the_common_extension() {
+        assert_eq!(extension_of("application/octet-stream"), "bin");
+        assert_eq!(extension_of("image/jpeg"), "jpg");
+        assert_eq!(extension_of("application/pdf"), "pdf");
+        assert_eq!(extension_of("application/x-nothing-known"), "bin");
+    }
 
     #[test]
     fn consecutive_text_parts_are_all_kept_in_order() {
