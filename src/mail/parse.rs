@@ -53,8 +53,16 @@ fn header_text<'a>(m: &'a mail_parser::Message, name: &'static str) -> Option<&'
 
 /// RFC 3834 and the de-facto headers of auto-responders and list servers.
 fn classify(m: &mail_parser::Message, from: Option<&str>) -> Noise {
-    let auto_submitted = header_text(m, "Auto-Submitted")
-        .is_some_and(|v| !v.is_empty() && !v.eq_ignore_ascii_case("no"));
+    // RFC 3834: `auto-replied` answers a mail (kept out: loops); `auto-generated` is a robot's
+    // own notice (a monitoring alert, another help desk's ticket): it opens a ticket, and gets
+    // no automatic answer.
+    let auto_submitted = header_text(m, "Auto-Submitted").map(|v| v.to_ascii_lowercase());
+    let auto_replied = auto_submitted
+        .as_deref()
+        .is_some_and(|v| v.starts_with("auto-replied"));
+    let auto_generated = auto_submitted
+        .as_deref()
+        .is_some_and(|v| !v.is_empty() && v != "no" && !v.starts_with("auto-replied"));
     let autoreply_flag = ["X-Autoreply", "X-Autorespond", "X-Auto-Reply"]
         .iter()
         .any(|h| m.header_raw(*h).is_some());
@@ -65,7 +73,7 @@ fn classify(m: &mail_parser::Message, from: Option<&str>) -> Noise {
         let local = f.split('@').next().unwrap_or_default();
         local.eq_ignore_ascii_case("mailer-daemon") || local.eq_ignore_ascii_case("postmaster")
     });
-    if auto_submitted || autoreply_flag || empty_return_path || daemon {
+    if auto_replied || autoreply_flag || empty_return_path || daemon {
         return Noise::Automatic;
     }
     let precedence = header_text(m, "Precedence").is_some_and(|v| {
@@ -74,7 +82,7 @@ fn classify(m: &mail_parser::Message, from: Option<&str>) -> Noise {
     });
     let listed = m.header_raw("List-Id").is_some() || m.header_raw("List-Unsubscribe").is_some();
     let suppress = m.header_raw("X-Auto-Response-Suppress").is_some();
-    if precedence || listed || suppress {
+    if auto_generated || precedence || listed || suppress {
         Noise::Bulk
     } else {
         Noise::None
@@ -254,16 +262,21 @@ pub fn parse(raw: &[u8], size: usize, max_bytes: usize) -> ParsedMail {
         p.notes.splice(0..0, notes);
         return p;
     };
-    let from = m.from().and_then(|a| a.first()).and_then(|a| {
-        a.address().map(|addr| {
-            (
-                addr.trim().to_lowercase(),
-                a.name()
-                    .map(|n| n.trim().to_string())
-                    .filter(|n| !n.is_empty()),
-            )
-        })
-    });
+    // No From (a form or a script's mail): the Reply-To says whom to answer.
+    let from = m
+        .from()
+        .or_else(|| m.reply_to())
+        .and_then(|a| a.first())
+        .and_then(|a| {
+            a.address().map(|addr| {
+                (
+                    addr.trim().to_lowercase(),
+                    a.name()
+                        .map(|n| n.trim().to_string())
+                        .filter(|n| !n.is_empty()),
+                )
+            })
+        });
     let mut recipients = addresses(m.to());
     recipients.extend(addresses(m.cc()));
     for h in ["Delivered-To", "X-Original-To"] {
@@ -383,6 +396,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_mail_without_from_is_answered_at_its_reply_to() {
+        let raw = "Reply-To: Formulario Web <cliente@example.com>\r\nTo: soporte@example.com\r\nSubject: Contacto\r\n\r\nHola\r\n";
+        let p = parse(raw.as_bytes(), raw.len(), 1 << 20);
+        assert_eq!(
+            p.from,
+            Some((
+                "cliente@example.com".to_string(),
+                Some("Formulario Web".to_string())
+            ))
+        );
+    }
+
+    #[test]
     fn unnamed_attachments_get_the_common_extension() {
         assert_eq!(extension_of("application/octet-stream"), "bin");
         assert_eq!(extension_of("image/jpeg"), "jpg");
@@ -462,6 +488,8 @@ Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
         let cases = [
             ("Auto-Submitted: auto-replied\r\n", Noise::Automatic),
             ("Auto-Submitted: no\r\n", Noise::None),
+            ("Auto-Submitted: auto-generated\r\n", Noise::Bulk),
+            ("Auto-Submitted: auto-notified\r\n", Noise::Bulk),
             ("X-Autoreply: yes\r\n", Noise::Automatic),
             ("Return-Path: <>\r\n", Noise::Automatic),
             ("Precedence: bulk\r\n", Noise::Bulk),
