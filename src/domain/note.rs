@@ -178,6 +178,8 @@ pub enum Note {
     },
     HtmlTooLarge,
     NoText,
+    /// Its sender's address cannot be read: no answer can reach them by mail.
+    UnanswerableSender,
     Unreadable,
     /// Words from elsewhere, shown as they are: a vendor's or a mail server's answer, or an
     /// old sentence this version does not know.

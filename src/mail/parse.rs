@@ -239,6 +239,81 @@ fn extension_of(content_type: &str) -> &'static str {
     }
 }
 
+/// Whom to answer, and their name: the first valid address of From (else Reply-To — a form's or
+/// a script's mail may have no From). When the parsed header gives no valid address (an encoded
+/// word inside the local part, two name-address pairs without a comma, a bare `Name
+/// addr@host`), the raw header is read again the way mail clients do.
+fn sender(m: &mail_parser::Message) -> Option<(String, Option<String>)> {
+    let clean = |n: Option<&str>| {
+        n.map(|n| crate::domain::one_line(n.trim().trim_matches('"')))
+            .filter(|n| !n.is_empty())
+    };
+    let parsed = m.from().or_else(|| m.reply_to()).and_then(|a| a.first());
+    if let Some(a) = parsed {
+        if let Some(addr) = a.address().and_then(answerable) {
+            return Some((addr, clean(a.name())));
+        }
+    }
+    let raw = m.header_raw("From").or_else(|| m.header_raw("Reply-To"))?;
+    raw_sender(raw).map(|(addr, name)| (addr, clean(name.as_deref())))
+}
+
+/// The first valid address in a raw From header, and the words before it as the name.
+fn raw_sender(raw: &str) -> Option<(String, Option<String>)> {
+    let raw = raw.replace(['\r', '\n'], " ");
+    // <addr> first: the address of a name-address pair.
+    let mut rest = raw.as_str();
+    while let Some(open) = rest.find('<') {
+        let Some(close) = rest[open..].find('>') else {
+            break;
+        };
+        let inside = &rest[open + 1..open + close];
+        if let Some(addr) = address_in(inside) {
+            let name = decode_words(rest[..open].trim());
+            return Some((addr, Some(name).filter(|n| !n.is_empty())));
+        }
+        rest = &rest[open + close + 1..];
+    }
+    // Then a bare word with an @ (`Test test@example.com`, `=?utf-8?Q?agent?=@example.com`).
+    let words: Vec<&str> = raw.split_whitespace().collect();
+    for (i, w) in words.iter().enumerate() {
+        let w = w.trim_matches(|c| c == ',' || c == ';' || c == '"');
+        if !w.contains('@') {
+            continue;
+        }
+        if let Some(addr) = address_in(w) {
+            let name = decode_words(&words[..i].join(" "));
+            return Some((addr, Some(name).filter(|n| !n.is_empty())));
+        }
+    }
+    None
+}
+
+/// An address a reply can go to: one `@`, a local part, a dotted domain, no spaces.
+fn answerable(addr: &str) -> Option<String> {
+    crate::domain::validate_email(addr)
+        .ok()
+        .filter(|a| a.matches('@').count() == 1)
+}
+
+/// `local@domain` as a valid address, its local part decoded when it is an encoded word.
+fn address_in(word: &str) -> Option<String> {
+    let (local, domain) = word.trim().rsplit_once('@')?;
+    answerable(&format!("{}@{domain}", decode_words(local).trim()))
+}
+
+/// RFC 2047 encoded words (`=?utf-8?Q?…?=`) decoded by the mail parser itself.
+fn decode_words(text: &str) -> String {
+    if !text.contains("=?") {
+        return text.to_string();
+    }
+    let header = format!("Subject: {text}\r\n\r\n");
+    MessageParser::default()
+        .parse(header.as_bytes())
+        .and_then(|m| m.subject().map(str::to_string))
+        .unwrap_or_else(|| text.to_string())
+}
+
 /// Parses raw mail. `max_bytes` bounds what is read: a larger mail keeps its headers and a
 /// note, so it still threads and reaches an agent. `size` is the mail's full size when `raw`
 /// holds only its headers (the IMAP poller fetches no more of an oversize mail).
@@ -262,21 +337,10 @@ pub fn parse(raw: &[u8], size: usize, max_bytes: usize) -> ParsedMail {
         p.notes.splice(0..0, notes);
         return p;
     };
-    // No From (a form or a script's mail): the Reply-To says whom to answer.
-    let from = m
-        .from()
-        .or_else(|| m.reply_to())
-        .and_then(|a| a.first())
-        .and_then(|a| {
-            a.address().map(|addr| {
-                (
-                    addr.trim().to_lowercase(),
-                    a.name()
-                        .map(|n| n.trim().to_string())
-                        .filter(|n| !n.is_empty()),
-                )
-            })
-        });
+    let from = sender(&m);
+    if from.is_none() && (m.header_raw("From").is_some() || m.header_raw("Reply-To").is_some()) {
+        notes.push(Note::UnanswerableSender);
+    }
     let mut recipients = addresses(m.to());
     recipients.extend(addresses(m.cc()));
     for h in ["Delivered-To", "X-Original-To"] {
@@ -394,6 +458,32 @@ fn find_header_end(raw: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mangled_senders_are_read_as_mail_clients_read_them() {
+        let from = |header: &str| {
+            let raw =
+                format!("From: {header}\r\nTo: soporte@example.com\r\nSubject: x\r\n\r\nhola\r\n");
+            parse(raw.as_bytes(), raw.len(), 1 << 20)
+        };
+        let encoded = from("=?utf-8?Q?agent?=@example.com");
+        assert_eq!(encoded.from.unwrap().0, "agent@example.com");
+        let bare = from("Test test@example.com");
+        assert_eq!(
+            bare.from,
+            Some(("test@example.com".into(), Some("Test".into())))
+        );
+        let glued = from("\"Ana\" <ana@example.com> \"Beto\" <beto@example.org>");
+        assert_eq!(glued.from.unwrap().0, "ana@example.com");
+        let plain = from("\"Ana Pérez\" <Ana@Example.com>");
+        assert_eq!(
+            plain.from,
+            Some(("ana@example.com".into(), Some("Ana Pérez".into())))
+        );
+        let nobody = from("undisclosed-recipients:;");
+        assert!(nobody.from.is_none());
+        assert!(nobody.notes.contains(&Note::UnanswerableSender));
+    }
 
     #[test]
     fn a_mail_without_from_is_answered_at_its_reply_to() {
