@@ -486,6 +486,29 @@ mod tests {
     }
 
     #[test]
+    fn outlooks_related_alternative_keeps_its_html_body() {
+        let raw = "From: Cliente <cliente@example.com>\r\nTo: soporte@example.com\r\nSubject: Foto\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/related; boundary=\"rel\"; type=\"multipart/alternative\"\r\n\r\n\
+--rel\r\nContent-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n\
+--alt\r\nContent-Type: text/plain; charset=\"utf-8\"\r\n\r\nAdjunto la foto del producto.\r\n\
+--alt\r\nContent-Type: text/html; charset=\"utf-8\"\r\n\r\n<html><body><p>Adjunto la <b>foto</b> del producto.</p><img src=\"cid:image001.png@01D9\"></body></html>\r\n\
+--alt--\r\n\
+--rel\r\nContent-Type: image/png; name=\"image001.png\"\r\nContent-Transfer-Encoding: base64\r\nContent-ID: <image001.png@01D9>\r\n\r\niVBORw0KGgo=\r\n\
+--rel--\r\n";
+        let p = parse(raw.as_bytes(), raw.len(), 1 << 20);
+        let html = p.html.expect("the HTML body is the body");
+        assert!(html.contains("<b>foto</b>"), "{html}");
+        assert!(p.text.contains("Adjunto la foto"));
+        assert!(
+            p.attachments
+                .iter()
+                .all(|a| !a.content_type.starts_with("text/")),
+            "{:?}",
+            p.attachments.iter().map(|a| &a.name).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
     fn a_mail_without_from_is_answered_at_its_reply_to() {
         let raw = "Reply-To: Formulario Web <cliente@example.com>\r\nTo: soporte@example.com\r\nSubject: Contacto\r\n\r\nHola\r\n";
         let p = parse(raw.as_bytes(), raw.len(), 1 << 20);
