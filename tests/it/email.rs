@@ -1142,3 +1142,62 @@ async fn chat_answers_reach_gone_visitors_by_mail() {
     .await;
     assert!(m["status_detail"].as_str().unwrap().contains("por correo"));
 }
+
+/// Issue "Email fidelity", classes 1, 3, 6 and 7 through the real IMAP path: mails written to
+/// have each shape are delivered by Dovecot, and the stored sender, text and attachments are
+/// what a mail client shows.
+#[tokio::test]
+async fn odd_mails_read_as_mail_clients_read_them() {
+    let support = "soportefid";
+    servers().add_user(support);
+    let mails = [
+        // 1: three text sections in a row.
+        "From: Ana <ana@cliente.test>\nTo: soportefid@atiende.test\nSubject: Tres partes\nMessage-ID: <fid-1@cliente.test>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain; charset=utf-8\n\nPrimera parte.\n--b\nContent-Type: text/plain; charset=utf-8\n\nSegunda parte.\n--b\nContent-Type: text/plain; charset=utf-8\nContent-Disposition: inline\n\n-- \nAna Cliente\n--b--\n",
+        // 3: an encoded word glued to the address; a bare name and address.
+        "From: =?utf-8?Q?beto?=@cliente.test\nTo: soportefid@atiende.test\nSubject: Codificado\nMessage-ID: <fid-2@cliente.test>\n\nHola desde beto.\n",
+        "From: Carla carla@cliente.test\nTo: soportefid@atiende.test\nSubject: Sin corchetes\nMessage-ID: <fid-3@cliente.test>\n\nHola desde carla.\n",
+        // 6: a monitoring system's own notice.
+        "From: Monitor <alertas@monitor.test>\nTo: soportefid@atiende.test\nSubject: Servidor caido\nMessage-ID: <fid-4@monitor.test>\nAuto-Submitted: auto-generated\n\nEl servidor no responde.\n",
+        // 7: an attachment without a name.
+        "From: Dora <dora@cliente.test>\nTo: soportefid@atiende.test\nSubject: Archivo\nMessage-ID: <fid-5@cliente.test>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nVa el archivo.\n--b\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\nAAECAwQ=\n--b--\n",
+    ];
+    for raw in mails {
+        servers().deliver_file(support, raw.as_bytes());
+    }
+    let s = Server::start();
+    let api = s.admin().await;
+    let acc = email_account(&api, support, json!({"initial_import": 100})).await;
+    let tickets = wait_tickets(&api, &acc, mails.len()).await;
+    let mut by_subject = std::collections::HashMap::new();
+    for t in &tickets {
+        let number = t["number"].as_u64().unwrap();
+        let m = messages(&api, number).await.remove(0);
+        let contact = api
+            .ok(&format!(
+                "/api/v1/contacts/{}",
+                t["contact"]["id"].as_str().unwrap()
+            ))
+            .await;
+        by_subject.insert(
+            m["mail"]["subject"].as_str().unwrap().to_string(),
+            (m, contact),
+        );
+    }
+    let (three, _) = &by_subject["Tres partes"];
+    let text = three["text"].as_str().unwrap();
+    let (a, b) = (
+        text.find("Primera parte").unwrap(),
+        text.find("Segunda parte").unwrap(),
+    );
+    assert!(a < b && text.contains("Ana Cliente"), "{text}");
+    assert_eq!(by_subject["Codificado"].1["email"], "beto@cliente.test");
+    let (_, carla) = &by_subject["Sin corchetes"];
+    assert_eq!(carla["email"], "carla@cliente.test");
+    assert_eq!(carla["name"], "Carla");
+    assert!(
+        by_subject.contains_key("Servidor caido"),
+        "a robot's notice opens a ticket"
+    );
+    let (file, _) = &by_subject["Archivo"];
+    assert_eq!(file["attachments"][0]["name"], "adjunto-1.bin");
+}
