@@ -250,6 +250,8 @@ async fn bind(addr: &str) -> AppResult<TcpListener> {
 struct Listeners {
     main: Main,
     connections: crate::config::ConnectionLimits,
+    /// Trusted proxies: held only to the overall connection cap.
+    proxies: Arc<Vec<crate::config::IpNet>>,
     main_addr: std::net::SocketAddr,
     redirect: Option<TcpListener>,
     tls: Option<Arc<Tls>>,
@@ -266,6 +268,7 @@ impl Listeners {
             let plain = bind(&config.listen).await?;
             return Ok(Listeners {
                 connections: config.connections,
+                proxies: Arc::new(config.trusted_proxies.clone()),
                 main_addr: plain.local_addr()?,
                 main: Main::Plain(plain),
                 redirect: None,
@@ -281,6 +284,7 @@ impl Listeners {
         let listener = TlsListener::new(tcp, crate::tls::server_config(tls.clone())?)?;
         Ok(Listeners {
             connections: config.connections,
+            proxies: Arc::new(config.trusted_proxies.clone()),
             main: Main::Tls(listener),
             main_addr,
             redirect,
@@ -304,15 +308,24 @@ impl Listeners {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> AppResult<()> {
         let limits = self.connections;
+        let proxies = self.proxies.clone();
         let redirect = match (self.redirect, &self.tls) {
             (Some(listener), Some(tls)) => {
                 let router = crate::tls::http_router(tls.clone(), self.main_addr.port());
                 let mut stopping = stopping.clone();
                 let metrics = metrics.clone();
+                let proxies = proxies.clone();
                 Some(tokio::spawn(async move {
-                    crate::http::serve::serve(listener, router, limits, metrics, async move {
-                        let _ = stopping.wait_for(|s| *s).await;
-                    })
+                    crate::http::serve::serve(
+                        listener,
+                        router,
+                        limits,
+                        proxies,
+                        metrics,
+                        async move {
+                            let _ = stopping.wait_for(|s| *s).await;
+                        },
+                    )
                     .await
                 }))
             }
@@ -320,7 +333,7 @@ impl Listeners {
         };
         match self.main {
             Main::Plain(listener) => {
-                crate::http::serve::serve(listener, app, limits, metrics, shutdown).await
+                crate::http::serve::serve(listener, app, limits, proxies, metrics, shutdown).await
             }
             Main::Tls(listener) => {
                 let app = app.layer(
@@ -329,7 +342,7 @@ impl Listeners {
                         axum::http::HeaderValue::from_static("max-age=31536000"),
                     ),
                 );
-                crate::http::serve::serve(listener, app, limits, metrics, shutdown).await
+                crate::http::serve::serve(listener, app, limits, proxies, metrics, shutdown).await
             }
         }
         if let Some(task) = redirect {

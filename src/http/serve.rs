@@ -56,9 +56,12 @@ pub enum Refusal {
 }
 
 impl Open {
+    /// `shared`: the address speaks for many clients (a trusted proxy): only the overall cap
+    /// applies to it.
     fn admit(
         self: &Arc<Self>,
         address: IpAddr,
+        shared: bool,
         limits: &ConnectionLimits,
     ) -> Result<Slot, Refusal> {
         let mut map = self.by_address.lock().map_err(|_| Refusal::Full)?;
@@ -67,7 +70,7 @@ impl Open {
             return Err(Refusal::Full);
         }
         let mine = map.entry(address).or_insert(0);
-        if *mine >= limits.per_address {
+        if *mine >= limits.per_address && !shared {
             return Err(Refusal::AddressFull);
         }
         *mine += 1;
@@ -79,11 +82,13 @@ impl Open {
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets open connections end
-/// their requests (at most 10 s).
+/// their requests (at most 10 s). Connections from `proxies` (the trusted ones) count only
+/// toward the overall cap: a proxy carries every client's connections.
 pub async fn serve<L>(
     mut listener: L,
     router: axum::Router,
     limits: ConnectionLimits,
+    proxies: Arc<Vec<crate::config::IpNet>>,
     metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) where
@@ -100,7 +105,9 @@ pub async fn serve<L>(
             accepted = listener.accept() => accepted,
             _ = &mut shutdown => break,
         };
-        let slot = match open.admit(peer.ip(), &limits) {
+        let ip = peer.ip().to_canonical();
+        let shared = proxies.iter().any(|p| p.contains(ip));
+        let slot = match open.admit(ip, shared, &limits) {
             Ok(slot) => slot,
             Err(refusal) => {
                 metrics.refused_connection(refusal);
@@ -170,12 +177,19 @@ mod tests {
         let open = Arc::new(Open::default());
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
-        let a1 = open.admit(a, &limits).unwrap();
-        let _a2 = open.admit(a, &limits).unwrap();
-        assert_eq!(open.admit(a, &limits).err(), Some(Refusal::AddressFull));
-        let _b1 = open.admit(b, &limits).unwrap();
-        assert_eq!(open.admit(b, &limits).err(), Some(Refusal::Full));
+        let a1 = open.admit(a, false, &limits).unwrap();
+        let _a2 = open.admit(a, false, &limits).unwrap();
+        assert_eq!(
+            open.admit(a, false, &limits).err(),
+            Some(Refusal::AddressFull)
+        );
+        // A trusted proxy is held only to the overall cap.
+        let proxied = open.admit(a, true, &limits).unwrap();
+        assert_eq!(open.admit(b, false, &limits).err(), Some(Refusal::Full));
+        drop(proxied);
+        let _b1 = open.admit(b, false, &limits).unwrap();
+        assert_eq!(open.admit(b, false, &limits).err(), Some(Refusal::Full));
         drop(a1);
-        assert!(open.admit(b, &limits).is_ok());
+        assert!(open.admit(b, false, &limits).is_ok());
     }
 }
