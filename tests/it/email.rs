@@ -1156,6 +1156,7 @@ async fn odd_mails_read_as_mail_clients_read_them() {
         // 3: an encoded word glued to the address; a bare name and address.
         "From: =?utf-8?Q?beto?=@cliente.test\nTo: soportefid@atiende.test\nSubject: Codificado\nMessage-ID: <fid-2@cliente.test>\n\nHola desde beto.\n",
         "From: Carla carla@cliente.test\nTo: soportefid@atiende.test\nSubject: Sin corchetes\nMessage-ID: <fid-3@cliente.test>\n\nHola desde carla.\n",
+        "From: \"Eva\" <eva@cliente.test> \"Fito\" <fito@otro.test>\nTo: soportefid@atiende.test\nSubject: Dos remitentes\nMessage-ID: <fid-6@cliente.test>\n\nHola desde eva.\n",
         // 6: a monitoring system's own notice.
         "From: Monitor <alertas@monitor.test>\nTo: soportefid@atiende.test\nSubject: Servidor caido\nMessage-ID: <fid-4@monitor.test>\nAuto-Submitted: auto-generated\n\nEl servidor no responde.\n",
         // 7: an attachment without a name.
@@ -1191,6 +1192,7 @@ async fn odd_mails_read_as_mail_clients_read_them() {
     );
     assert!(a < b && text.contains("Ana Cliente"), "{text}");
     assert_eq!(by_subject["Codificado"].1["email"], "beto@cliente.test");
+    assert_eq!(by_subject["Dos remitentes"].1["email"], "eva@cliente.test");
     let (_, carla) = &by_subject["Sin corchetes"];
     assert_eq!(carla["email"], "carla@cliente.test");
     assert_eq!(carla["name"], "Carla");
