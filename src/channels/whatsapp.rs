@@ -151,20 +151,11 @@ impl ChannelDriver for WhatsApp {
                 "{}?fields=display_phone_number,verified_name,quality_rating,messaging_limit_tier",
                 s.phone_number_id
             ));
-            let r = reqwest::Client::new()
+            let v = ask(reqwest::Client::new()
                 .get(url)
                 .bearer_auth(s.access_token.expose())
-                .timeout(Duration::from_secs(15))
-                .send()
-                .await
-                .map_err(unreachable)?;
-            let status = r.status();
-            let text = r.text().await.unwrap_or_default();
-            if !status.is_success() {
-                let (code, title) = graph_error(&text);
-                return Err(problem(code, title));
-            }
-            let v: Value = serde_json::from_str(&text).unwrap_or_default();
+                .timeout(Duration::from_secs(15)))
+            .await?;
             Ok([
                 "display_phone_number",
                 "verified_name",
@@ -627,7 +618,7 @@ fn interactive(i: &Value) -> String {
 
 /// One template as Graph lists it (`GET /{waba-id}/message_templates`): its text parts and
 /// variables; a header with a file or a button with a variable is beyond what Atiende sends.
-pub fn template_of(t: &Value) -> Option<Template> {
+fn template_of(t: &Value) -> Option<Template> {
     let name = str_of(t, "name")?.to_string();
     let language = str_of(t, "language")?.to_string();
     let named = str_of(t, "parameter_format") == Some("NAMED");
@@ -731,10 +722,7 @@ async fn fetch_templates(account: &Account) -> Result<Vec<Template>, Note> {
         if let Some(cursor) = &after {
             request = request.query(&[("after", cursor)]);
         }
-        let page = call(request).await.map_err(|o| match o {
-            Outcome::Failed { error } | Outcome::Retry { error } => error,
-            _ => Note::raw("Meta did not list the templates"),
-        })?;
+        let page = ask(request).await?;
         out.extend(
             page["data"]
                 .as_array()
@@ -902,6 +890,15 @@ async fn call(request: reqwest::RequestBuilder) -> Result<Value, Outcome> {
         return Err(outcome_of(status, &text));
     }
     Ok(serde_json::from_str(&text).unwrap_or_default())
+}
+
+/// A Graph read for an administrator (the check, the templates): the answer, or the refusal
+/// as a note saying what to do.
+async fn ask(request: reqwest::RequestBuilder) -> Result<Value, Note> {
+    call(request).await.map_err(|outcome| match outcome {
+        Outcome::Failed { error } | Outcome::Retry { error } => error,
+        _ => Note::raw("Meta gave no answer"),
+    })
 }
 
 /// POSTs to the number's messages endpoint.
@@ -1113,23 +1110,16 @@ async fn fetch(
         Err(outcome) => return outcome,
     };
     let client = reqwest::Client::new();
-    let info = client
-        .get(s.url(file_id))
-        .bearer_auth(s.access_token.expose())
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await;
+    let info = call(
+        client
+            .get(s.url(file_id))
+            .bearer_auth(s.access_token.expose())
+            .timeout(Duration::from_secs(30)),
+    )
+    .await;
     let info = match info {
-        Ok(r) if r.status().is_success() => r.json::<Value>().await.unwrap_or_default(),
-        Ok(r) => {
-            let status = r.status();
-            return outcome_of(status, &r.text().await.unwrap_or_default());
-        }
-        Err(e) => {
-            return Outcome::Retry {
-                error: unreachable(e),
-            }
-        }
+        Ok(info) => info,
+        Err(outcome) => return outcome,
     };
     let too_big = |n: u64| n > ctx.max_upload as u64;
     if info["file_size"].as_u64().is_some_and(too_big) {

@@ -45,6 +45,19 @@ pub struct Graph {
 }
 
 impl Graph {
+    /// Meta's check of the bearer token: a wrong or revoked one is refused with code 190.
+    fn authorise(&self, headers: &HeaderMap) -> Result<(), (StatusCode, Json<Value>)> {
+        let bearer = format!("Bearer {}", self.token.lock().unwrap());
+        if headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(bearer.as_str()) {
+            Ok(())
+        } else {
+            Err((
+                StatusCode::UNAUTHORIZED,
+                Json(graph_error(190, "Error validating access token")),
+            ))
+        }
+    }
+
     pub fn answer(&self, a: Answer) {
         *self.answer.lock().unwrap() = a;
     }
@@ -92,16 +105,8 @@ async fn messages(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> (StatusCode, Json<Value>) {
-    let bearer = format!("Bearer {}", g.token.lock().unwrap());
-    let authorised = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == bearer);
-    if !authorised {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(graph_error(190, "Error validating access token")),
-        );
+    if let Err(refused) = g.authorise(&headers) {
+        return refused;
     }
     if !version.starts_with('v') || phone != g.phone_number_id {
         return (
@@ -196,12 +201,8 @@ async fn list_templates(
     axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
     headers: HeaderMap,
 ) -> (StatusCode, Json<Value>) {
-    let bearer = format!("Bearer {}", g.token.lock().unwrap());
-    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(bearer.as_str()) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(graph_error(190, "Error validating access token")),
-        );
+    if let Err(refused) = g.authorise(&headers) {
+        return refused;
     }
     if waba != WABA_ID {
         return (
@@ -274,12 +275,8 @@ async fn upload(
     headers: HeaderMap,
     mut form: axum::extract::Multipart,
 ) -> (StatusCode, Json<Value>) {
-    let bearer = format!("Bearer {}", g.token.lock().unwrap());
-    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(bearer.as_str()) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(graph_error(190, "Error validating access token")),
-        );
+    if let Err(refused) = g.authorise(&headers) {
+        return refused;
     }
     if phone != g.phone_number_id {
         return (
@@ -321,12 +318,8 @@ async fn number(
     Path((_version, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> (StatusCode, Json<Value>) {
-    let bearer = format!("Bearer {}", g.token.lock().unwrap());
-    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(bearer.as_str()) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(graph_error(190, "Error validating access token")),
-        );
+    if let Err(refused) = g.authorise(&headers) {
+        return refused;
     }
     if let Some((mime, bytes)) = g.media.lock().unwrap().get(&id).cloned() {
         use sha2::Digest;
@@ -360,8 +353,7 @@ async fn download(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> (StatusCode, Vec<u8>) {
-    let bearer = format!("Bearer {}", g.token.lock().unwrap());
-    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(bearer.as_str()) {
+    if g.authorise(&headers).is_err() {
         return (StatusCode::UNAUTHORIZED, Vec::new());
     }
     if g.expire_next.swap(false, Ordering::SeqCst) {

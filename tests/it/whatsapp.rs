@@ -437,6 +437,12 @@ async fn connected(admin: &Api, s: &Server, fake: &FakeGraph) -> (String, String
     (acc, hook, number)
 }
 
+/// An agent's answer on ticket `number` (the API's view of it).
+async fn answer(api: &Api, number: u64, body: Value) -> Value {
+    api.created(&format!("/api/v1/tickets/{number}/messages"), body)
+        .await
+}
+
 async fn wait_status(api: &Api, number: u64, id: &str, status: &str) -> Value {
     eventually(30, &format!("message {id} {status}"), || async {
         messages(api, number)
@@ -476,12 +482,12 @@ async fn whatsapp_files_templates_rate_limits_and_quality() {
     // as its caption.
     let photo: Vec<u8> = (0..20_000u32).map(|i| (i % 241) as u8).collect();
     let file = upload(&admin, "boleta.png", "image/png", &photo).await;
-    let reply = admin
-        .created(
-            &format!("/api/v1/tickets/{number}/messages"),
-            json!({"text": "Aquí va la boleta", "attachment_ids": [file["id"]]}),
-        )
-        .await;
+    let reply = answer(
+        &admin,
+        number,
+        json!({"text": "Aquí va la boleta", "attachment_ids": [file["id"]]}),
+    )
+    .await;
     let sent = wait_status(&admin, number, reply["id"].as_str().unwrap(), "sent").await;
     let sends = fake.graph.sends();
     assert_eq!(sends.len(), 1, "{sends:?}");
@@ -503,12 +509,12 @@ async fn whatsapp_files_templates_rate_limits_and_quality() {
     )
     .await;
     let voice = upload(&admin, "nota.ogg", "audio/ogg", b"OggS nota de voz").await;
-    let two = admin
-        .created(
-            &format!("/api/v1/tickets/{number}/messages"),
-            json!({"text": "El contrato y una nota", "attachment_ids": [pdf["id"], voice["id"]]}),
-        )
-        .await;
+    let two = answer(
+        &admin,
+        number,
+        json!({"text": "El contrato y una nota", "attachment_ids": [pdf["id"], voice["id"]]}),
+    )
+    .await;
     let two_id = two["id"].as_str().unwrap().to_string();
     let out = wait_status(&admin, number, &two_id, "sent").await;
     let sends = fake.graph.sends();
@@ -528,12 +534,7 @@ async fn whatsapp_files_templates_rate_limits_and_quality() {
     // Meta says the customer is getting messages too fast (131056): the answer waits
     // without an attempt spent, and the next answer to the same customer waits its turn.
     fake.graph.answer(Answer::ErrorOnce(400, 131056));
-    let slow = admin
-        .created(
-            &format!("/api/v1/tickets/{number}/messages"),
-            json!({"text": "uno"}),
-        )
-        .await;
+    let slow = answer(&admin, number, json!({"text": "uno"})).await;
     let slow_id = slow["id"].as_str().unwrap().to_string();
     let waiting = eventually(20, "the answer waiting", || async {
         messages(&admin, number)
@@ -547,12 +548,7 @@ async fn whatsapp_files_templates_rate_limits_and_quality() {
         .as_str()
         .unwrap()
         .contains("WhatsApp"));
-    let after = admin
-        .created(
-            &format!("/api/v1/tickets/{number}/messages"),
-            json!({"text": "dos"}),
-        )
-        .await;
+    let after = answer(&admin, number, json!({"text": "dos"})).await;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert_eq!(
         fake.graph.sends().len(),
@@ -632,15 +628,15 @@ async fn whatsapp_files_templates_rate_limits_and_quality() {
         (st.as_u16(), err["error"]["code"].as_str()),
         (422, Some("template_unsupported"))
     );
-    let templated = admin
-        .created(
-            &format!("/api/v1/tickets/{late}/messages"),
-            choice(json!([
+    let templated = answer(
+        &admin,
+        late,
+        choice(json!([
                 {"part": "header", "name": "1", "value": "#889"},
                 {"part": "body", "name": "1", "value": "Ana"},
                 {"part": "body", "name": "2", "value": "#889"}])),
-        )
-        .await;
+    )
+    .await;
     assert_eq!(
         templated["text"],
         "Pedido #889\n\nHola Ana, tu pedido #889 va en camino.\n\nTienda Ejemplo"
@@ -657,14 +653,14 @@ async fn whatsapp_files_templates_rate_limits_and_quality() {
         "#889"
     );
     // A named template sends its parameters by name.
-    let named = admin
-        .created(
-            &format!("/api/v1/tickets/{late}/messages"),
-            json!({"template": {"name": "reserva_confirmada", "language": "en_US", "values": [
+    let named = answer(
+        &admin,
+        late,
+        json!({"template": {"name": "reserva_confirmada", "language": "en_US", "values": [
                 {"part": "body", "name": "guests", "value": "4"},
                 {"part": "body", "name": "day", "value": "sábado"}]}}),
-        )
-        .await;
+    )
+    .await;
     wait_status(&admin, late, named["id"].as_str().unwrap(), "sent").await;
     let sent = fake.graph.sends().last().unwrap().clone();
     assert_eq!(
@@ -698,12 +694,7 @@ async fn whatsapp_files_templates_rate_limits_and_quality() {
     assert_eq!(err["error"]["code"], "templates_unavailable");
     assert!(err["error"]["message"].as_str().unwrap().contains("token"));
     for text in ["tres", "cuatro"] {
-        let m = admin
-            .created(
-                &format!("/api/v1/tickets/{number}/messages"),
-                json!({ "text": text }),
-            )
-            .await;
+        let m = answer(&admin, number, json!({ "text": text })).await;
         wait_status(&admin, number, m["id"].as_str().unwrap(), "failed").await;
     }
     let health = admin.ok(&format!("/api/v1/accounts/{acc}")).await["health"].clone();
