@@ -103,6 +103,7 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
         spawn_certificate_keeper(&mut jobs, tls.clone(), tls_config, &state);
     }
     jobs.spawn("idle sweeper", idle_sweeper(state.clone()));
+    jobs.spawn("disk watch", crate::disk_watch::run(state.clone()));
     jobs.spawn(
         "backup schedule",
         crate::backup::service::schedule(state.clone()),

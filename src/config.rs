@@ -28,6 +28,9 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// How many connections, and how long a request's headers may take.
     pub connections: ConnectionLimits,
+    /// Free space on the data dir's disk below which the administrators are warned (None: a
+    /// tenth of the disk, at most 1 GiB).
+    pub low_space_bytes: Option<u64>,
 }
 
 /// What one client may hold: slow or idle clients must not use up the server.
@@ -173,8 +176,18 @@ impl Default for Config {
             tls: None,
             trusted_proxies: Vec::new(),
             connections: ConnectionLimits::default(),
+            low_space_bytes: None,
         }
     }
+}
+
+/// The `[storage]` table of `atiende.toml`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageFile {
+    /// Warn the administrators when the data dir's disk has less than this many MB free
+    /// (default: a tenth of the disk, at most 1024).
+    pub low_space_mb: Option<u64>,
 }
 
 /// What `atiende.toml` may set (unknown keys are refused, so a typo is not silently ignored).
@@ -192,6 +205,7 @@ pub struct FileConfig {
     pub backup: Option<BackupFile>,
     pub https: Option<Https>,
     pub connections: Option<ConnectionsFile>,
+    pub storage: Option<StorageFile>,
 }
 
 /// The HTTPS and proxy settings: the `[https]` table of the file, and flags/variables.
@@ -503,11 +517,17 @@ impl Config {
                 "[connections]: header_timeout_seconds, max and max_per_address must be above 0, and max_per_address at most max",
             ));
         }
+        let low_space_bytes = file
+            .storage
+            .as_ref()
+            .and_then(|s| s.low_space_mb)
+            .map(|mb| mb * 1024 * 1024);
         Ok(Config {
             listen,
             data_dir,
             backup,
             connections,
+            low_space_bytes,
             secure_cookies: o
                 .secure_cookies
                 .or(file.secure_cookies)
@@ -574,6 +594,9 @@ impl Config {
                 header_timeout_seconds: Some(self.connections.header_timeout.as_secs()),
                 max: Some(self.connections.max),
                 max_per_address: Some(self.connections.per_address),
+            }),
+            storage: self.low_space_bytes.map(|b| StorageFile {
+                low_space_mb: Some(b / (1024 * 1024)),
             }),
         };
         let body = toml::to_string(&effective).unwrap_or_default();

@@ -79,6 +79,32 @@ impl AppError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
 
+    /// The disk holding the data is full: nothing was saved (vendors retry a 503).
+    pub fn disk_full() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "disk_full",
+            "the server's disk is full: nothing was saved; try again once an administrator frees space",
+        )
+    }
+
+    /// The store is being opened again after a failed write; it answers again in seconds.
+    pub fn storage_unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            "the server could not save to its disk and is recovering: try again shortly",
+        )
+    }
+
+    /// An I/O failure: a full disk (or quota) is its own answer, anything else a 500.
+    pub fn from_io(e: &std::io::Error, what: &str) -> Self {
+        match e.raw_os_error() {
+            Some(libc::ENOSPC) | Some(libc::EDQUOT) => Self::disk_full(),
+            _ => Self::internal(format!("{what}: {e}")),
+        }
+    }
+
     /// Work the server gave up because it is stopping (a backup).
     pub fn stopping() -> Self {
         Self::conflict("stopping", "the server is stopping")
@@ -115,16 +141,11 @@ impl IntoResponse for AppError {
     }
 }
 
-macro_rules! storage_error {
-    ($($ty:ty),*) => {$(
-        impl From<$ty> for AppError {
-            fn from(e: $ty) -> Self {
-                AppError::internal(format!("storage: {e}"))
-            }
-        }
-    )*};
+impl From<std::io::Error> for AppError {
+    fn from(e: std::io::Error) -> Self {
+        AppError::from_io(&e, "storage")
+    }
 }
-storage_error!(std::io::Error);
 
 impl From<tantivy::TantivyError> for AppError {
     fn from(e: tantivy::TantivyError) -> Self {

@@ -15,6 +15,7 @@ mod cli;
 mod config;
 mod demo;
 mod desk;
+mod disk_watch;
 mod domain;
 mod error;
 mod health;

@@ -64,6 +64,30 @@ function useShortcuts(setHelp) {
   }, []);
 }
 
+/** What everyone must know about the server (its disk is full) and what administrators must
+ * act on (the disk runs low, no public address): from /api/v1/status, asked every minute. */
+function ServiceBanner({ me }) {
+  const [status, setStatus] = useState(null);
+  useEffect(() => {
+    let live = true;
+    const ask = () => fetch('/api/v1/status', { credentials: 'same-origin' })
+      .then((r) => r.json()).then((s) => live && setStatus(s)).catch(() => {});
+    ask();
+    const timer = setInterval(ask, 60_000);
+    return () => { live = false; clearInterval(timer); };
+  }, []);
+  if (!status) return null;
+  const notes = [];
+  if (status.disk === 'full') notes.push(t('service.disk_full'));
+  else if (status.disk === 'low') notes.push(t('service.disk_low'));
+  if (status.public_url_missing && me.role === 'admin') notes.push(t('service.public_url_missing'));
+  if (!notes.length) return null;
+  return html`<div class="service-banner notice" role="alert">
+    ${notes.map((n) => html`<p>${n}</p>`)}
+    <a href="/status" target="_blank" rel="noopener">${t('service.status_link')}</a>
+  </div>`;
+}
+
 function Shell({ me, onSignOut, onLanguage }) {
   const { ticket: open, admin } = useHashRoute();
   const [help, setHelp] = useState(false);
@@ -84,6 +108,7 @@ function Shell({ me, onSignOut, onLanguage }) {
         <button type="button" class="ghost" onClick=${onSignOut}>${t('menu.sign_out')}</button>
       </div>
     </header>
+    <${ServiceBanner} me=${me} />
     <div class=${open ? 'workspace with-ticket' : 'workspace'}>
       ${admin ? html`<${AdminAssignment} me=${me} />` : html`<${Board} me=${me} openNumber=${open} />`}
       ${open && html`<${TicketView} key=${open} number=${open} me=${me} />`}

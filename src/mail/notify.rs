@@ -1,6 +1,7 @@
 //! OPS-6 notifications by mail, queued in the transaction of the change that causes them:
 //! an agent mentioned in a comment, a ticket assigned to an agent by someone else, an account
-//! whose vendor refuses it or reports trouble (CHAN-12: to the administrators).
+//! whose vendor refuses it or reports trouble (CHAN-12: to the administrators), the disk
+//! running out of space (to the administrators).
 
 use crate::store::WriteTransaction;
 
@@ -80,6 +81,59 @@ pub fn assigned(
     super::queue_system(txn, mail, now).map(|_| ())
 }
 
+/// Mails every active administrator template `name`, with the values each one's language needs.
+fn to_admins(
+    txn: &WriteTransaction,
+    name: &str,
+    values: &dyn Fn(&str) -> Vec<(&'static str, String)>,
+    now: Millis,
+) -> AppResult<()> {
+    let admins = users::list_w(txn)?
+        .into_iter()
+        .filter(|u| u.active && u.role == crate::domain::Role::Admin);
+    for u in admins {
+        let mut filled: Vec<(&str, &str)> = vec![("name", &u.name)];
+        let values = values(&u.language);
+        filled.extend(values.iter().map(|(k, v)| (*k, v.as_str())));
+        let mail = super::templates::render(name, &u.language, &u.email, &filled)?;
+        super::queue_system(txn, mail, now)?;
+    }
+    Ok(())
+}
+
+/// The disk holding the data dir is nearly full (`free` bytes left), before writes fail.
+pub fn disk_low(txn: &WriteTransaction, dir: &str, free: u64, now: Millis) -> AppResult<()> {
+    let free = format!("{:.0} MB", free as f64 / 1e6);
+    to_admins(
+        txn,
+        "disk_low",
+        &|_| vec![("dir", dir.to_string()), ("free", free.clone())],
+        now,
+    )
+}
+
+/// The disk was full from `from` to `to`: the writes of that time were refused (the
+/// channels' vendors retry theirs), and it may fill again.
+pub fn disk_full(
+    txn: &WriteTransaction,
+    dir: &str,
+    from: Millis,
+    to: Millis,
+    now: Millis,
+) -> AppResult<()> {
+    let at = |ms: Millis| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_default()
+    };
+    to_admins(
+        txn,
+        "disk_full",
+        &|_| vec![("dir", dir.to_string()), ("from", at(from)), ("to", at(to))],
+        now,
+    )
+}
+
 /// Mails every active administrator what an account's vendor said (a revoked token, the
 /// number's quality flagged), in each one's language.
 pub fn channel_alert(
@@ -91,22 +145,16 @@ pub fn channel_alert(
     let Some(account) = accounts::get_w(txn, account_id)? else {
         return Ok(());
     };
-    let admins = users::list_w(txn)?
-        .into_iter()
-        .filter(|u| u.active && u.role == crate::domain::Role::Admin);
-    for u in admins {
-        let mail = super::templates::render(
-            "channel_alert",
-            &u.language,
-            &u.email,
-            &[
-                ("name", &u.name),
-                ("account", &account.name),
-                ("channel", account.kind.as_str()),
-                ("problem", &crate::locale::render(&u.language, problem)),
-            ],
-        )?;
-        super::queue_system(txn, mail, now)?;
-    }
-    Ok(())
+    to_admins(
+        txn,
+        "channel_alert",
+        &|lang| {
+            vec![
+                ("account", account.name.clone()),
+                ("channel", account.kind.as_str().to_string()),
+                ("problem", crate::locale::render(lang, problem)),
+            ]
+        },
+        now,
+    )
 }

@@ -6,7 +6,7 @@ use crate::error::{AppError, AppResult};
 use crate::locale::Assets;
 
 #[cfg(test)]
-pub const NAMES: [&str; 9] = [
+pub const NAMES: [&str; 11] = [
     "form_received",
     "form_reply",
     "chat_reply",
@@ -16,6 +16,8 @@ pub const NAMES: [&str; 9] = [
     "assigned",
     "mention",
     "channel_alert",
+    "disk_low",
+    "disk_full",
 ];
 
 /// Renders template `name` in `language` (Spanish when the language has no template).

@@ -179,9 +179,12 @@ impl Search {
                     search: worker,
                     writer,
                     store,
+                    covered,
+                    behind: false,
                 };
                 if let Err(e) = indexer.catch_up(covered) {
-                    tracing::error!(error = %e, "search catch-up failed");
+                    tracing::error!(error = %e, "search catch-up failed; trying again");
+                    indexer.fell_behind();
                 }
                 indexer.follow(events, stop);
             })
@@ -207,6 +210,8 @@ impl Search {
             },
             writer,
             store,
+            covered: None,
+            behind: false,
         };
         indexer.rebuild()
     }
@@ -320,6 +325,11 @@ struct Indexer {
     search: Search,
     writer: IndexWriter,
     store: Store,
+    /// The last event the index's last commit covers.
+    covered: Option<u64>,
+    /// A commit failed (a full disk): what came since is indexed again from the events table
+    /// once a catch-up succeeds, not only at the next start.
+    behind: bool,
 }
 
 impl Indexer {
@@ -351,6 +361,7 @@ impl Indexer {
         let mut prepared = self.writer.prepare_commit()?;
         prepared.set_payload(&payload(last_event));
         prepared.commit()?;
+        self.covered = Some(last_event);
         self.search.reader.reload()?;
         Ok(())
     }
@@ -465,8 +476,26 @@ impl Indexer {
         Ok(count)
     }
 
+    /// Drops what the failed commit held; the events since the last commit are indexed again.
+    fn fell_behind(&mut self) {
+        if let Err(e) = self.writer.rollback() {
+            tracing::error!(error = %e, "search index rollback failed");
+        }
+        self.behind = true;
+    }
+
     fn follow(&mut self, events: mpsc::Receiver<Arc<Event>>, stop: Arc<AtomicBool>) {
+        let mut last_try = Instant::now();
         loop {
+            if self.behind && last_try.elapsed() >= Duration::from_secs(2) {
+                last_try = Instant::now();
+                // What arrived meanwhile is in the events table: catching up covers it.
+                while events.try_recv().is_ok() {}
+                match self.catch_up(self.covered) {
+                    Ok(()) => self.behind = false,
+                    Err(_) => self.fell_behind(),
+                }
+            }
             let first = match events.recv_timeout(Duration::from_millis(250)) {
                 Ok(e) => e,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -477,6 +506,9 @@ impl Indexer {
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             };
+            if self.behind {
+                continue;
+            }
             // A backlog (a burst of writes just before the stop) would hold the stop for as
             // long as it takes to index it, and this thread's store handle with it, so the
             // database could not close cleanly in time. What is left is indexed from the
@@ -499,7 +531,8 @@ impl Indexer {
             let last = batch.iter().map(|e| e.id).max().unwrap_or(0);
             let outcome = self.apply(&batch).and_then(|_| self.commit(last));
             if let Err(e) = outcome {
-                tracing::error!(error = %e, "indexing failed; the next start catches up");
+                tracing::error!(error = %e, "indexing failed; catching up once it can");
+                self.fell_behind();
             }
         }
     }

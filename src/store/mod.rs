@@ -8,11 +8,13 @@ pub mod catalog;
 pub mod chat;
 pub mod codec;
 pub mod contacts;
+pub mod disk;
 pub mod index;
 pub mod lookup;
 pub mod mail;
 pub mod migrate;
 pub mod outbox;
+pub mod slot;
 mod tables;
 pub mod tickets;
 pub mod upgrade;
@@ -35,7 +37,7 @@ use tables::*;
 
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<Database>,
+    slot: Arc<slot::Slot>,
     writer: writer::Writer,
     pub blobs: blobs::Blobs,
     pub clock: Arc<dyn Clock>,
@@ -89,12 +91,12 @@ impl Store {
         // page cache still holds the file).
         let db = upgrade::open(&path, CACHE_BYTES).map_err(|e| e.for_path(&path))?;
         migrate::migrate(&db)?;
-        let db = Arc::new(db);
-        let (writer, handle) = writer::Writer::start(db.clone(), sink, clock.clone())?;
+        let slot = Arc::new(slot::Slot::new(db, &path, CACHE_BYTES));
+        let (writer, handle) = writer::Writer::start(slot.clone(), sink, clock.clone())?;
         let blobs = blobs::Blobs::new(data_dir.join("attachments"))?;
         Ok((
             Store {
-                db,
+                slot,
                 writer,
                 blobs,
                 clock,
@@ -119,6 +121,16 @@ impl Store {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Whether the store takes writes (a full disk closes it until space is back).
+    pub fn disk_state(&self) -> slot::DiskState {
+        self.slot.state()
+    }
+
+    /// The last time the disk was full, from when to when.
+    pub fn last_full_spell(&self) -> Option<slot::FullSpell> {
+        self.slot.last_full_spell()
+    }
+
     pub fn now(&self) -> crate::domain::Millis {
         self.clock.now_ms()
     }
@@ -130,7 +142,7 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&ReadTransaction) -> AppResult<R> + Send + 'static,
     {
-        let db = self.db.clone();
+        let db = self.slot.get()?;
         tokio::task::spawn_blocking(move || {
             let txn = db.begin_read()?;
             f(&txn)
@@ -144,7 +156,7 @@ impl Store {
         &self,
         f: impl FnOnce(&ReadTransaction) -> AppResult<R>,
     ) -> AppResult<R> {
-        let txn = self.db.begin_read()?;
+        let txn = self.slot.get()?.begin_read()?;
         f(&txn)
     }
 
@@ -191,7 +203,8 @@ impl Store {
     /// Copies the database as of one read transaction into a new file at `dest`, while
     /// writes go on; returns the snapshot's schema version. Gives up as soon as `stop` says so.
     pub fn snapshot_to(&self, dest: &Path, stop: &dyn Fn() -> bool) -> AppResult<u64> {
-        snapshot_database(&self.db, dest, stop)
+        let db = self.slot.get()?;
+        snapshot_database(&db, dest, stop)
     }
 
     /// Compacts the redb file (needs exclusive access: the CLI runs it with the server off).
@@ -475,13 +488,30 @@ macro_rules! storage_error {
     ($($ty:ty),*) => {$(
         impl From<$ty> for AppError {
             fn from(e: $ty) -> Self {
-                AppError::internal(format!("storage: {e}"))
+                storage_failure(redb::Error::from(e))
             }
         }
     )*};
 }
+/// A full disk and a store refusing work after a failed write are 503s with their own codes
+/// (the writer opens the store again); anything else is a 500.
+fn storage_failure(e: redb::Error) -> AppError {
+    match e {
+        redb::Error::Io(io) => AppError::from_io(&io, "storage"),
+        redb::Error::PreviousIo
+        | redb::Error::DatabaseClosed
+        | redb::Error::TransactionPoisoned => AppError::storage_unavailable(),
+        e => AppError::internal(format!("storage: {e}")),
+    }
+}
+
+impl From<redb::Error> for AppError {
+    fn from(e: redb::Error) -> Self {
+        storage_failure(e)
+    }
+}
+
 storage_error!(
-    redb::Error,
     redb::DatabaseError,
     redb::TransactionError,
     redb::TableError,

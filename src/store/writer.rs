@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use redb::{Database, ReadableTable, WriteTransaction};
+
+use super::slot::Slot;
 use tokio::sync::{mpsc, oneshot};
 
 use super::codec;
@@ -74,6 +76,7 @@ pub trait EventSink: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct Writer {
     queue: mpsc::Sender<Box<dyn Op>>,
+    slot: Arc<Slot>,
     pub counters: Arc<Counters>,
 }
 
@@ -93,24 +96,31 @@ const QUEUE_DEPTH: usize = 8192;
 
 impl Writer {
     pub fn start(
-        db: Arc<Database>,
+        slot: Arc<Slot>,
         sink: Arc<dyn EventSink>,
         clock: Arc<dyn crate::domain::Clock>,
     ) -> AppResult<(Writer, std::thread::JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel::<Box<dyn Op>>(QUEUE_DEPTH);
         let counters = Arc::new(Counters::default());
         let shared = counters.clone();
+        let slot_for_callers = slot.clone();
         let handle = std::thread::Builder::new()
             .name("atiende-writer".into())
-            .spawn(move || writer_loop(db, rx, sink, clock, shared))
+            .spawn(move || writer_loop(slot, rx, sink, clock, shared))
             .map_err(|e| AppError::internal(format!("cannot start the writer thread: {e}")))?;
         Ok((
             Writer {
                 queue: tx,
+                slot: slot_for_callers,
                 counters,
             },
             handle,
         ))
+    }
+
+    /// A closed store (full disk) refuses at once rather than queue.
+    fn refusal(&self) -> Option<AppError> {
+        self.slot.refusal()
     }
 
     pub async fn write<R, F>(&self, f: F) -> AppResult<R>
@@ -118,6 +128,9 @@ impl Writer {
         R: Send + 'static,
         F: FnMut(&WriteTransaction, &mut Effects) -> AppResult<R> + Send + 'static,
     {
+        if let Some(refusal) = self.refusal() {
+            return Err(refusal);
+        }
         let (reply, answer) = oneshot::channel();
         let op: Box<dyn Op> = Box::new(TypedOp {
             f,
@@ -139,6 +152,9 @@ impl Writer {
         R: Send + 'static,
         F: FnMut(&WriteTransaction, &mut Effects) -> AppResult<R> + Send + 'static,
     {
+        if let Some(refusal) = self.refusal() {
+            return Err(refusal);
+        }
         let (reply, answer) = oneshot::channel();
         let op: Box<dyn Op> = Box::new(TypedOp {
             f,
@@ -155,17 +171,24 @@ impl Writer {
 }
 
 fn writer_loop(
-    db: Arc<Database>,
+    slot: Arc<Slot>,
     mut rx: mpsc::Receiver<Box<dyn Op>>,
     sink: Arc<dyn EventSink>,
     clock: Arc<dyn crate::domain::Clock>,
     counters: Arc<Counters>,
 ) {
     while let Some(first) = rx.blocking_recv() {
+        let db = match slot.get() {
+            Ok(db) => db,
+            Err(e) => {
+                first.finish(Err(e));
+                continue;
+            }
+        };
         // Whatever is queued, and what arrives while the group runs, joins its commit: the
         // sync is the larger half of a commit's cost, so the more it carries the better.
         let mut more = || rx.try_recv().ok();
-        commit_group(
+        let failure = commit_group(
             &db,
             vec![first],
             &mut more,
@@ -173,8 +196,33 @@ fn writer_loop(
             clock.now_ms(),
             &counters,
         );
+        drop(db);
+        if let Some(cause) = failure {
+            // Until the store is open again, what arrives is refused at once (not queued).
+            let mut open = true;
+            slot.reopen(&cause, &|| clock.now_ms(), &mut || {
+                loop {
+                    match rx.try_recv() {
+                        Ok(op) => op.finish(Err(slot
+                            .refusal()
+                            .unwrap_or_else(AppError::storage_unavailable))),
+                        Err(mpsc::error::TryRecvError::Empty) => break,
+                        Err(mpsc::error::TryRecvError::Disconnected) => {
+                            open = false;
+                            break;
+                        }
+                    }
+                }
+                open
+            });
+        }
     }
     tracing::debug!("writer stopped: queue closed");
+}
+
+/// Errors after which redb refuses everything until it is opened again.
+fn is_storage_failure(e: &AppError) -> bool {
+    matches!(e.code, "disk_full" | "storage_unavailable")
 }
 
 #[allow(clippy::disallowed_methods)] // this is the writer
@@ -185,16 +233,23 @@ fn commit_group(
     sink: &dyn EventSink,
     now: Millis,
     counters: &Counters,
-) {
+) -> Option<AppError> {
+    let mut storage_failure = None;
+    let mut seen = |e: &AppError| {
+        if storage_failure.is_none() && is_storage_failure(e) {
+            storage_failure = Some(e.clone());
+        }
+    };
     while !pending.is_empty() {
         let txn = match db.begin_write() {
             Ok(t) => t,
             Err(e) => {
                 let err = AppError::from(e);
+                seen(&err);
                 for op in pending.drain(..) {
                     op.finish(Err(err.clone()));
                 }
-                return;
+                return storage_failure;
             }
         };
         super::sequences::begin();
@@ -235,20 +290,23 @@ fn commit_group(
             super::sequences::discard();
             super::auth_writes::take();
             let _ = txn.abort();
+            seen(&err);
             let failed = pending.remove(i);
             failed.finish(Err(err));
             if i == 0 {
                 continue;
             }
             let rest = pending.split_off(i);
-            commit_group(
+            if let Some(e) = commit_group(
                 db,
                 std::mem::take(&mut pending),
                 &mut || None,
                 sink,
                 now,
                 counters,
-            );
+            ) {
+                seen(&e);
+            }
             pending = rest;
             continue;
         }
@@ -277,12 +335,14 @@ fn commit_group(
             }
             Err(e) => {
                 tracing::error!(error = %e, "group commit failed");
+                seen(&e);
                 for op in pending.drain(..) {
                     op.finish(Err(e.clone()));
                 }
             }
         }
     }
+    storage_failure
 }
 
 /// Gives each event its id and stores it, pruning the oldest beyond `EVENTS_KEPT`.
@@ -340,21 +400,25 @@ mod tests {
         }
     }
 
-    fn setup() -> (tempfile::TempDir, Arc<Database>, Writer, Arc<Collect>) {
+    fn setup() -> (tempfile::TempDir, Arc<Slot>, Writer, Arc<Collect>) {
         let dir = tempfile::tempdir().unwrap();
-        let db = Arc::new(Database::create(dir.path().join("db")).unwrap());
+        let path = dir.path().join("db");
+        let db = Database::create(&path).unwrap();
         let txn = db.begin_write().unwrap();
         create_all(&txn).unwrap();
         txn.open_table(T).unwrap();
         txn.commit().unwrap();
+        let slot = Arc::new(Slot::new(db, &path, 1 << 20));
         let sink = Arc::new(Collect(Default::default()));
-        let (w, _) = Writer::start(db.clone(), sink.clone(), Arc::new(SystemClock)).unwrap();
-        (dir, db, w, sink)
+        let (w, _) = Writer::start(slot.clone(), sink.clone(), Arc::new(SystemClock)).unwrap();
+        (dir, slot, w, sink)
     }
 
-    fn count(db: &Database) -> u64 {
+    fn count(slot: &Slot) -> u64 {
         use redb::ReadableTableMetadata;
-        db.begin_read()
+        slot.get()
+            .unwrap()
+            .begin_read()
             .unwrap()
             .open_table(T)
             .unwrap()
@@ -425,7 +489,7 @@ mod tests {
             }
         }
         assert_eq!(count(&db), ok);
-        let r = db.begin_read().unwrap();
+        let r = db.get().unwrap().begin_read().unwrap();
         let t = r.open_table(T).unwrap();
         assert!(t.get(3).unwrap().is_none() && t.get(31).unwrap().is_none());
         // Ids handed out by failed ops are taken back: the committed ones have no gaps.

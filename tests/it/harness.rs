@@ -42,13 +42,19 @@ impl Server {
         let mut cmd = Command::new(bin());
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
-            .args(args)
-            .env("ATIENDE_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .args(args);
         for (k, v) in env {
             cmd.env(k, v);
         }
+        Server::start_command(cmd, data)
+    }
+
+    /// Runs `cmd`, which ends by running `atiende serve` on `data` (a wrapper may set up a
+    /// file system first), and waits for it to listen.
+    pub fn start_command(mut cmd: Command, data: &Path) -> Server {
+        cmd.env("ATIENDE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
         let mut child = cmd.spawn().expect("spawn atiende");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
@@ -71,6 +77,10 @@ impl Server {
             data: data.to_path_buf(),
             _dir: None,
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGKILL: no chance to flush anything.

@@ -12,6 +12,7 @@ mod bad_input;
 mod bench;
 mod channels;
 mod crash;
+mod disk;
 mod email;
 mod events;
 mod fake_graph;

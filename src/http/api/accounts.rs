@@ -420,7 +420,8 @@ fn opt_clean(v: &Option<String>, field: &str, max: usize) -> AppResult<Option<St
 pub const MAX_MESSAGE_CHARS: usize = 100_000;
 
 #[utoipa::path(post, path = "/api/v1/accounts/{id}/inbound", tag = "accounts", params(("id" = String, Path)), request_body = InboundBody,
-    responses((status = 200, body = InboundAnswer), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = InboundAnswer), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody, description = "`disk_full`: nothing was stored; send it again later")))]
 pub async fn inbound(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -50,6 +50,9 @@ pub struct Status {
     pub chat_visitors: u64,
     /// Free space where the data dir lives.
     pub disk_free_bytes: Option<u64>,
+    /// ok, low (below the warning threshold; administrators only) or full (writes are refused
+    /// until space is freed, then resume by themselves).
+    pub disk: String,
     /// The last backup, successful or not (administrators only).
     pub last_backup: Option<BackupRecord>,
     /// The certificate, when Atiende serves HTTPS itself (administrators only).
@@ -60,21 +63,12 @@ pub struct Status {
     pub channels: Vec<ChannelStatus>,
 }
 
-fn disk_free(path: &std::path::Path) -> Option<u64> {
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
-    let mut s = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: statvfs fills the struct for a valid NUL-terminated path and returns 0.
-    let ok = unsafe { libc::statvfs(c.as_ptr(), s.as_mut_ptr()) } == 0;
-    // SAFETY: initialised by the successful call above.
-    // The field types differ between platforms (u32 on some): widen them all.
-    #[allow(clippy::unnecessary_cast)]
-    ok.then(|| unsafe { s.assume_init() })
-        .map(|s| s.f_bavail as u64 * s.f_frsize as u64)
-}
-
 /// Whether the store takes writes, probed with an empty commit at most every 15 s (a status
 /// page anyone may open must not make the disk work on every hit).
 async fn writable(state: &AppState) -> bool {
+    if state.store.disk_state() != crate::store::slot::DiskState::Ok {
+        return false;
+    }
     static LAST: std::sync::Mutex<Option<(std::time::Instant, bool)>> = std::sync::Mutex::new(None);
     let cached = LAST
         .lock()
@@ -94,9 +88,15 @@ async fn writable(state: &AppState) -> bool {
 async fn gather(state: &AppState, details: bool, lang: &str) -> AppResult<Status> {
     let writable = writable(state).await;
     let store: Store = state.store.clone();
+    // A closed store (a full disk) must not take the status page down: it is what it reports.
     let (depths, list) = store
         .read(|txn| Ok((crate::store::outbox::depths(txn)?, accounts::list(txn)?)))
-        .await?;
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e.message, "status: store unreadable");
+            ((0, 0), Vec::new())
+        });
+    let (disk, space) = crate::disk_watch::level(state);
     let health = state.health.all();
     let channels: Vec<ChannelStatus> = list
         .iter()
@@ -146,7 +146,13 @@ async fn gather(state: &AppState, details: bool, lang: &str) -> AppResult<Status
         mail_outbox: shown(depths.0),
         outbox: shown(depths.1),
         chat_visitors: shown(state.chat_online.count()),
-        disk_free_bytes: disk_free(&state.config.data_dir).filter(|_| details),
+        disk_free_bytes: space.map(|s| s.free).filter(|_| details),
+        disk: match disk {
+            crate::disk_watch::Level::Full => "full",
+            crate::disk_watch::Level::Low if details => "low",
+            _ => "ok",
+        }
+        .into(),
         // An unreadable record must not take the status page down with it.
         last_backup: if details {
             crate::backup::service::last(&state.store)
@@ -308,17 +314,27 @@ pub async fn page(
     } else {
         String::new()
     };
-    let warning = if s.public_url_missing {
-        format!(
-            "<p class=\"error\" role=\"alert\">{}</p>",
-            tr(
-                "Falta la dirección pública de Atiende: los enlaces de los correos (invitaciones, cambio de contraseña) no se pueden enviar. Indícala en Administración › Dirección pública.",
-                "Atiende's public address is missing: links in mail (invitations, password resets) cannot be sent. Set it in Administration › Public address."
-            )
-        )
-    } else {
-        String::new()
+    let mut warning = String::new();
+    let mut warn = |text: &str| {
+        warning.push_str(&format!("<p class=\"error\" role=\"alert\">{text}</p>"));
     };
+    match s.disk.as_str() {
+        "full" => warn(tr(
+            "El disco del servidor está lleno: Atiende no guarda nada nuevo (los canales reintentan) y vuelve a funcionar solo cuando se libere espacio.",
+            "The server's disk is full: Atiende saves nothing new (the channels retry) and works again by itself once space is freed.",
+        )),
+        "low" => warn(tr(
+            "Queda poco espacio en el disco del servidor: libéralo o amplía el disco antes de que se llene.",
+            "The server's disk is running out of space: free some or grow the disk before it fills up.",
+        )),
+        _ => {}
+    }
+    if s.public_url_missing {
+        warn(tr(
+            "Falta la dirección pública de Atiende: los enlaces de los correos (invitaciones, cambio de contraseña) no se pueden enviar. Indícala en Administración › Dirección pública.",
+            "Atiende's public address is missing: links in mail (invitations, password resets) cannot be sent. Set it in Administration › Public address.",
+        ));
+    }
     let html = format!(
         "<!doctype html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>Atiende · {title}</title><link rel=\"stylesheet\" href=\"{css}\"></head><body class=\"hosted\"><main>\

@@ -42,7 +42,8 @@ async fn account_of(
         ("account" = u64, Path)),
     request_body(content = String, description = "the vendor's payload, as the vendor sends it"),
     responses((status = 200, description = "stored (or already stored)"), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody, description = "`disk_full`: nothing was stored; the vendor retries")))]
 pub async fn receive(
     State(state): State<AppState>,
     ApiPath((kind, account_id)): ApiPath<(String, u64)>,

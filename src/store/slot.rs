@@ -1,0 +1,162 @@
+//! The open database, which the writer closes and opens again after a write failed on the
+//! disk (it was full). redb refuses every later operation once a write failed ("previous I/O
+//! error"), so the only way back is a fresh `Database` on the same file: what was committed
+//! before is intact, and opening repairs the rest. Meanwhile every caller hears a 503 with a
+//! stable code, and the channels withhold their acknowledgements (the vendors retry).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use redb::Database;
+
+use crate::domain::Millis;
+use crate::error::{AppError, AppResult};
+
+/// Why the store takes no writes, or that it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiskState {
+    Ok,
+    /// A write found no space left: writes resume by themselves once space is back.
+    Full,
+    /// Another I/O failure: the store is opened again as soon as it can be.
+    Failed,
+}
+
+/// A time the disk was full, from when to when (the administrators hear of it once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FullSpell {
+    pub from: Millis,
+    pub to: Option<Millis>,
+}
+
+pub struct Slot {
+    db: RwLock<Option<Arc<Database>>>,
+    path: PathBuf,
+    cache_bytes: usize,
+    state: AtomicU8,
+    spell: Mutex<Option<FullSpell>>,
+}
+
+/// Free space the disk must have again before the store is opened (repairing writes a little).
+const RESUME_FREE_BYTES: u64 = 2 * 1024 * 1024;
+
+impl Slot {
+    pub fn new(db: Database, path: &Path, cache_bytes: usize) -> Slot {
+        Slot {
+            db: RwLock::new(Some(Arc::new(db))),
+            path: path.to_path_buf(),
+            cache_bytes,
+            state: AtomicU8::new(0),
+            spell: Mutex::new(None),
+        }
+    }
+
+    pub fn state(&self) -> DiskState {
+        match self.state.load(Ordering::Acquire) {
+            0 => DiskState::Ok,
+            1 => DiskState::Full,
+            _ => DiskState::Failed,
+        }
+    }
+
+    fn set_state(&self, state: DiskState) {
+        let n = match state {
+            DiskState::Ok => 0,
+            DiskState::Full => 1,
+            DiskState::Failed => 2,
+        };
+        self.state.store(n, Ordering::Release);
+    }
+
+    /// The last time the disk was full (`to` is None while it still is).
+    pub fn last_full_spell(&self) -> Option<FullSpell> {
+        self.spell.lock().ok().and_then(|s| *s)
+    }
+
+    /// What a caller hears while the store is closed.
+    pub fn refusal(&self) -> Option<AppError> {
+        match self.state() {
+            DiskState::Ok => None,
+            DiskState::Full => Some(AppError::disk_full()),
+            DiskState::Failed => Some(AppError::storage_unavailable()),
+        }
+    }
+
+    /// The database, unless the writer has it closed.
+    pub fn get(&self) -> AppResult<Arc<Database>> {
+        let held = self.db.read().ok().and_then(|db| db.clone());
+        held.ok_or_else(|| self.refusal().unwrap_or_else(AppError::storage_unavailable))
+    }
+
+    /// Closes the database after `cause` and opens it again once it can: the disk has room,
+    /// every reader has let go of the old one. `waiting` is called on every round (the writer
+    /// answers its queue from it) and stops the attempt by answering false (the server stops).
+    pub fn reopen(
+        &self,
+        cause: &AppError,
+        now: &dyn Fn() -> Millis,
+        waiting: &mut dyn FnMut() -> bool,
+    ) {
+        let full = cause.code == "disk_full";
+        self.set_state(if full {
+            DiskState::Full
+        } else {
+            DiskState::Failed
+        });
+        if full {
+            if let Ok(mut spell) = self.spell.lock() {
+                *spell = Some(FullSpell {
+                    from: now(),
+                    to: None,
+                });
+            }
+            tracing::error!(
+                "the disk holding {} is full: writes are refused until space is freed",
+                self.path.display()
+            );
+        } else {
+            tracing::error!(error = %cause.message, "a write failed on the disk: the store is opened again");
+        }
+        let mut old = self.db.write().ok().and_then(|mut db| db.take());
+        let mut logged = false;
+        loop {
+            if !waiting() {
+                return;
+            }
+            // Readers in progress fail fast (redb refuses them too) and let go.
+            if let Some(db) = old.take() {
+                if let Err(still) = Arc::try_unwrap(db) {
+                    old = Some(still);
+                }
+            }
+            let room = super::disk::space(&self.path)
+                .map(|s| s.free)
+                .is_none_or(|f| f >= RESUME_FREE_BYTES);
+            if old.is_none() && room {
+                match super::upgrade::open(&self.path, self.cache_bytes) {
+                    Ok(db) => {
+                        if let Ok(mut slot) = self.db.write() {
+                            *slot = Some(Arc::new(db));
+                        }
+                        if let Ok(mut spell) = self.spell.lock() {
+                            if let Some(s) = spell.as_mut().filter(|s| s.to.is_none()) {
+                                s.to = Some(now());
+                            }
+                        }
+                        self.set_state(DiskState::Ok);
+                        tracing::warn!("the store takes writes again");
+                        return;
+                    }
+                    Err(e) if !logged => {
+                        logged = true;
+                        tracing::warn!(error = %e, "the store cannot be opened yet; trying again");
+                    }
+                    Err(_) => {}
+                }
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
