@@ -104,6 +104,7 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
     }
     jobs.spawn("idle sweeper", idle_sweeper(state.clone()));
     jobs.spawn("disk watch", crate::disk_watch::run(state.clone()));
+    jobs.spawn("audit retention", audit_retention(state.clone()));
     jobs.spawn(
         "backup schedule",
         crate::backup::service::schedule(state.clone()),
@@ -355,6 +356,35 @@ impl Listeners {
 
 /// Every 30 s: agents in an assignable state who made no request for the configured minutes
 /// move to the configured idle state (ASSIGN-4).
+/// Drops audit entries older than the retention, every hour, a bounded number per commit.
+async fn audit_retention(state: AppState) {
+    let mut shutdown = state.shutdown.clone();
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    let months = i64::try_from(state.config.audit_retention_months).unwrap_or(i64::MAX / 2);
+    let keep = months.saturating_mul(30 * crate::domain::DAY_MS);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        let cutoff = state.store.now().saturating_sub(keep);
+        loop {
+            match state
+                .store
+                .write(move |txn, _| crate::store::audit::prune(txn, cutoff, 5_000))
+                .await
+            {
+                Ok(5_000) => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e.message, "audit retention failed");
+                    break;
+                }
+            }
+        }
+    }
+}
+
 async fn idle_sweeper(state: AppState) {
     let started_at = state.store.now();
     let mut shutdown = state.shutdown.clone();

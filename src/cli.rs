@@ -236,6 +236,7 @@ fn admin_create(
         role,
         password_hash: crate::auth::hash_password(&password)?,
         language: "es".into(),
+        invited: false,
     };
     let now = store.now();
     let user = store.write_blocking(move |txn, fx| users::create(txn, fx, &new, now))?;

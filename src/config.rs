@@ -31,6 +31,8 @@ pub struct Config {
     /// Free space on the data dir's disk below which the administrators are warned (None: a
     /// tenth of the disk, at most 1 GiB).
     pub low_space_bytes: Option<u64>,
+    /// How long the audit log keeps an entry.
+    pub audit_retention_months: u64,
 }
 
 /// What one client may hold: slow or idle clients must not use up the server.
@@ -177,8 +179,17 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             connections: ConnectionLimits::default(),
             low_space_bytes: None,
+            audit_retention_months: 12,
         }
     }
+}
+
+/// The `[audit]` table of `atiende.toml`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditFile {
+    /// Months the audit log keeps an entry (default 12).
+    pub retention_months: Option<u64>,
 }
 
 /// The `[storage]` table of `atiende.toml`.
@@ -206,6 +217,7 @@ pub struct FileConfig {
     pub https: Option<Https>,
     pub connections: Option<ConnectionsFile>,
     pub storage: Option<StorageFile>,
+    pub audit: Option<AuditFile>,
 }
 
 /// The HTTPS and proxy settings: the `[https]` table of the file, and flags/variables.
@@ -522,12 +534,23 @@ impl Config {
             .as_ref()
             .and_then(|s| s.low_space_mb)
             .map(|mb| mb * 1024 * 1024);
+        let audit_retention_months = file
+            .audit
+            .as_ref()
+            .and_then(|a| a.retention_months)
+            .unwrap_or(d.audit_retention_months);
+        if audit_retention_months == 0 {
+            return Err(AppError::internal(
+                "[audit] retention_months = 0 would delete the audit log as it is written; keep at least 1",
+            ));
+        }
         Ok(Config {
             listen,
             data_dir,
             backup,
             connections,
             low_space_bytes,
+            audit_retention_months,
             secure_cookies: o
                 .secure_cookies
                 .or(file.secure_cookies)
@@ -597,6 +620,9 @@ impl Config {
             }),
             storage: self.low_space_bytes.map(|b| StorageFile {
                 low_space_mb: Some(b / (1024 * 1024)),
+            }),
+            audit: Some(AuditFile {
+                retention_months: Some(self.audit_retention_months),
             }),
         };
         let body = toml::to_string(&effective).unwrap_or_default();

@@ -155,6 +155,7 @@ pub fn fill(store: &Store) -> AppResult<()> {
             role: l.role,
             password_hash: crate::auth::hash_password(l.password)?,
             language: "es".into(),
+            invited: false,
         };
         let u =
             store.write_blocking(move |txn, fx| users::create(txn, fx, &new, now - 60 * day))?;

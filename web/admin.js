@@ -1,26 +1,53 @@
-// Administration of assignment (ASSIGN-1..6): who works which account and how, each account's
-// mode, the connection states and their automatic changes, and "why is this agent not
-// receiving tickets?".
+// The Administración area: one section per URL (#/admin/<section>), each shown to the roles
+// that may use it. Assignment (ASSIGN-1..6) lives here too: who works which account and how,
+// each account's mode, the connection states and their automatic changes, and "why is this
+// agent not receiving tickets?".
 import { html, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
 import { api, loadRefs, refs, t, useLoad, when } from './lib.js';
 import { Section, StatusLine, useStatus } from './admin-kit.js';
 import { Accounts } from './accounts.js';
 import { Backups } from './backups.js';
+import { Users } from './users.js';
+import { Audit } from './audit.js';
 
 const MODES = ['disabled', 'enabled', 'auto'];
 
-export function AdminAssignment({ me }) {
+/** Every section: its URL name, its title key, who may open it, and what it shows. */
+const SECTIONS = [
+  { id: 'usuarios', title: 'admin.nav.users', may: 'users.manage', view: Users },
+  { id: 'canales', title: 'admin.nav.channels', may: 'accounts.manage', view: Accounts },
+  { id: 'asignacion', title: 'admin.nav.assignment', may: 'tickets.all_accounts', view: Assignment },
+  { id: 'estados', title: 'admin.nav.states', may: 'accounts.manage', view: States },
+  { id: 'respaldos', title: 'admin.nav.backups', may: 'settings.manage', view: Backups },
+  { id: 'direccion', title: 'admin.nav.public_url', may: 'settings.manage', view: PublicUrl },
+  { id: 'auditoria', title: 'admin.nav.audit', may: 'settings.manage', view: Audit },
+];
+
+/** The sections this user may open (none for agents). */
+export const adminSections = (me) => SECTIONS.filter((s) => me.permissions?.includes(s.may));
+
+export function Admin({ me, section }) {
+  const mine = adminSections(me);
+  const current = mine.find((s) => s.id === section) ?? mine[0];
+  if (!current) return html`<main class="admin"><p class="error" role="alert">${t('error.forbidden')}</p></main>`;
+  const View = current.view;
+  return html`<div class="admin-area">
+    <nav class="admin-nav" aria-label=${t('admin.nav.title')}>
+      <h1 id="admin-title">${t('admin.nav.title')}</h1>
+      <ul>${mine.map((s) => html`<li><a href=${`#/admin/${s.id}`} aria-current=${s === current ? 'page' : undefined}>${t(s.title)}</a></li>`)}</ul>
+    </nav>
+    <main class="admin" aria-labelledby="admin-title">
+      <${View} key=${current.id} me=${me} />
+    </main>
+  </div>`;
+}
+
+/** Asignación: the matrix and each account's policy (administrators), and "why". */
+function Assignment({ me }) {
   const isAdmin = me.permissions?.includes('accounts.manage');
-  return html`<main class="admin" aria-labelledby="admin-title">
-    <h1 id="admin-title">${t('admin.title')}</h1>
-    ${isAdmin && html`<${Accounts} />`}
-    ${isAdmin && html`<${Matrix} />`}
+  return html`${isAdmin && html`<${Matrix} />`}
     ${isAdmin && html`<${Policies} />`}
-    ${isAdmin && html`<${States} />`}
-    <${Why} me=${me} />
-    ${isAdmin && html`<${Backups} />`}
-    ${isAdmin && html`<${PublicUrl} />`}
-  </main>`;
+    <${Why} me=${me} />`;
 }
 
 /** Where links in mail point (invitations, password resets, notifications). */
@@ -37,6 +64,7 @@ function PublicUrl() {
     ev.preventDefault();
     try { setCurrent(await api('PUT', '/api/v1/settings/public_url', { public_url: value })); ok(t('admin.saved')); } catch (e) { fail(e.message); }
   };
+  if (!current) return html`<p class="loading">${t('loading')}</p><${StatusLine} status=${status} />`;
   return html`<${Section} id="public-url-title" title=${t('public_url.title')} hint=${t('public_url.hint')}>
     ${current?.source === 'none' && html`<p class="notice">${t('public_url.missing')}</p>`}
     <form class="inline-form" onSubmit=${save}>

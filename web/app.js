@@ -6,7 +6,7 @@ import { Board } from './board.js';
 import { TicketView } from './ticket.js';
 import { SearchBox } from './search.js';
 import { Dialog } from './dialog.js';
-import { AdminAssignment } from './admin.js';
+import { Admin, adminSections } from './admin.js';
 import { StateSelector } from './presence.js';
 
 const root = document.getElementById('app');
@@ -19,7 +19,8 @@ function useHashRoute() {
     return () => removeEventListener('hashchange', on);
   }, []);
   const m = hash.match(/^#\/t\/(\d+)/);
-  return { ticket: m ? Number(m[1]) : null, admin: hash.startsWith('#/admin') };
+  const admin = hash.match(/^#\/admin(?:\/([\w-]+))?/);
+  return { ticket: m ? Number(m[1]) : null, admin: Boolean(admin), section: admin?.[1] };
 }
 
 const SHORTCUTS = [['j / k', 'keys.move'], ['Enter', 'keys.open'], ['r', 'keys.reply'], ['c', 'keys.comment'],
@@ -89,7 +90,8 @@ function ServiceBanner({ me }) {
 }
 
 function Shell({ me, onSignOut, onLanguage }) {
-  const { ticket: open, admin } = useHashRoute();
+  const { ticket: open, admin, section } = useHashRoute();
+  const mayAdminister = adminSections(me).length > 0;
   const [help, setHelp] = useState(false);
   useShortcuts(setHelp);
   return html`<div class="shell">
@@ -102,7 +104,7 @@ function Shell({ me, onSignOut, onLanguage }) {
           <option value="es">Español</option><option value="en">English</option>
         </select>
         <${StateSelector} me=${me} />
-        <a class="ghost-link" href=${admin ? '#/' : '#/admin'}>${t(admin ? 'menu.board' : 'menu.assignment')}</a>
+        ${(admin || mayAdminister) && html`<a class="ghost-link" href=${admin ? '#/' : '#/admin'}>${t(admin ? 'menu.board' : 'menu.admin')}</a>`}
         <button type="button" class="ghost" title=${t('keys.help')} onClick=${() => setHelp(!help)}>?</button>
         <span class="who" title=${me.email}>${me.name}</span>
         <button type="button" class="ghost" onClick=${onSignOut}>${t('menu.sign_out')}</button>
@@ -110,7 +112,7 @@ function Shell({ me, onSignOut, onLanguage }) {
     </header>
     <${ServiceBanner} me=${me} />
     <div class=${open ? 'workspace with-ticket' : 'workspace'}>
-      ${admin ? html`<${AdminAssignment} me=${me} />` : html`<${Board} me=${me} openNumber=${open} />`}
+      ${admin ? html`<${Admin} me=${me} section=${section} />` : html`<${Board} me=${me} openNumber=${open} />`}
       ${open && html`<${TicketView} key=${open} number=${open} me=${me} />`}
     </div>
     ${help && html`<${Dialog} labelledBy="keys-title" onClose=${() => setHelp(false)}>

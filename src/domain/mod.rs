@@ -1,6 +1,7 @@
 //! Pure domain types and rules: no IO, no clock reads (time comes in as a parameter).
 
 pub mod assign;
+pub mod audit;
 pub mod clock;
 pub mod events;
 pub mod hours;

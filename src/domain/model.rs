@@ -60,6 +60,11 @@ pub struct User {
     pub created_at: Millis,
     #[serde(default)]
     pub deactivated_at: Option<Millis>,
+    /// Invited by mail and has not chosen a password through the link yet.
+    #[serde(default)]
+    pub invited: bool,
+    #[serde(default)]
+    pub last_sign_in_at: Option<Millis>,
 }
 
 pub fn default_language() -> String {

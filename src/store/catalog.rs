@@ -55,6 +55,10 @@ pub fn list<T: Listed>(txn: &ReadTransaction) -> AppResult<Vec<T>> {
     codec::all(&txn.open_table(T::TABLE)?)
 }
 
+pub fn list_w<T: Listed>(txn: &WriteTransaction) -> AppResult<Vec<T>> {
+    codec::all(&txn.open_table(T::TABLE)?)
+}
+
 pub fn get<T: Listed>(txn: &ReadTransaction, id: u64) -> AppResult<Option<T>> {
     codec::get(&txn.open_table(T::TABLE)?, id)
 }
@@ -84,6 +88,40 @@ pub fn put<T: Listed>(
 pub fn insert<T: Listed>(txn: &WriteTransaction, id: u64, record: &T) -> AppResult<()> {
     txn.open_table(T::TABLE)?
         .insert(id, codec::encode(record)?.as_slice())?;
+    Ok(())
+}
+
+/// Puts a user in exactly these teams (and out of the others). An unknown team is refused.
+pub fn set_teams_of(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    user_id: u64,
+    team_ids: &[u64],
+) -> AppResult<()> {
+    for id in team_ids {
+        if get_w::<Team>(txn, *id)?.is_none() {
+            return Err(AppError::invalid(
+                "teams",
+                "unknown_team",
+                format!("no team {id}"),
+            ));
+        }
+    }
+    let teams: Vec<Team> = list_w(txn)?;
+    for mut team in teams {
+        let wanted = team_ids.contains(&team.id);
+        let member = team.members.contains(&user_id);
+        if wanted == member {
+            continue;
+        }
+        if wanted {
+            team.members.push(user_id);
+            team.members.sort_unstable();
+        } else {
+            team.members.retain(|m| *m != user_id);
+        }
+        put(txn, fx, team.id, &team)?;
+    }
     Ok(())
 }
 

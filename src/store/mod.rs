@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod assignment;
+pub mod audit;
 pub mod blobs;
 pub mod catalog;
 pub mod chat;

@@ -120,6 +120,9 @@ pub trait TableVisitor {
     ) -> crate::error::AppResult<()>;
 }
 
+/// Audit entry id (in time order) → AuditEntry. Appended, never edited; pruned by age.
+pub const AUDIT_ID_TO_ENTRY: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_log");
+
 /// Every table of the schema, once: what `create_all` creates and a backup copies.
 pub fn for_each_table(visitor: &mut impl TableVisitor) -> crate::error::AppResult<()> {
     visitor.visit(META)?;
@@ -159,6 +162,7 @@ pub fn for_each_table(visitor: &mut impl TableVisitor) -> crate::error::AppResul
     visitor.visit(ACCOUNT_DAY_SENDER_AUTO_REPLIED)?;
     visitor.visit(CHAT_TOKEN_TO_SESSION)?;
     visitor.visit(ACCOUNT_TO_TEMPLATES)?;
+    visitor.visit(AUDIT_ID_TO_ENTRY)?;
     Ok(())
 }
 

@@ -49,6 +49,8 @@ pub struct NewUser {
     pub role: Role,
     pub password_hash: String,
     pub language: String,
+    /// Mailed an invitation (their password is random until they use the link).
+    pub invited: bool,
 }
 
 pub fn create(
@@ -82,6 +84,8 @@ pub fn create(
         connection_state: None,
         created_at: now,
         deactivated_at: None,
+        invited: u.invited,
+        last_sign_in_at: None,
     };
     put(txn, &user)?;
     txn.open_table(EMAIL_TO_USER_ID)?
@@ -200,6 +204,27 @@ pub fn deactivate(
     e.user_id = Some(user_id);
     fx.emit(e);
     Ok(released)
+}
+
+/// Records a sign-in (the users screen shows the last one).
+pub fn signed_in(txn: &WriteTransaction, user_id: u64, now: Millis) -> AppResult<()> {
+    if let Some(mut user) = get_w(txn, user_id)? {
+        user.last_sign_in_at = Some(now);
+        put(txn, &user)?;
+    }
+    Ok(())
+}
+
+/// Lets a deactivated user sign in and be assigned again (their tickets stay where they went).
+pub fn reactivate(txn: &WriteTransaction, fx: &mut Effects, user_id: u64) -> AppResult<User> {
+    let mut user = get_w(txn, user_id)?.ok_or_else(|| AppError::not_found("user"))?;
+    user.active = true;
+    user.deactivated_at = None;
+    put(txn, &user)?;
+    let mut e = event(EventKind::UserUpdated);
+    e.user_id = Some(user_id);
+    fx.emit(e);
+    Ok(user)
 }
 
 /// Signs a user out of every session but `keep` (a session token hash).
@@ -378,6 +403,7 @@ pub fn use_password_token(
     };
     let mut after = before.clone();
     after.password_hash = password_hash.to_string();
+    after.invited = false;
     update(txn, fx, &before, &after)?;
     end_sessions(txn, after.id, None)?;
     end_tokens(txn, after.id)?;

@@ -30,11 +30,14 @@ after(async () => {
 });
 
 const section = (name) => page.getByRole('region', { name });
+/** Opens a section of Administración from its menu. */
+const go = (name) => page.getByRole('navigation', { name: 'Administración' }).getByRole('link', { name, exact: true }).click();
 
 test('the administrator edits who works which account, in bulk', async () => {
   await page.goto(server.url);
   await signIn(page, 'admin@demo.atiende.cl', 'demo-admin');
-  await page.getByRole('link', { name: 'Asignación' }).click();
+  await page.getByRole('link', { name: 'Administración' }).click();
+  await go('Asignación');
   const matrix = section('Ejecutivos por cuenta');
   await matrix.getByRole('table').waitFor();
   await matrix.getByLabel(`Ana Castillo en ${whatsapp.name}`).selectOption('enabled');
@@ -57,6 +60,7 @@ test('the administrator sets an account to least-pending with a cap', async () =
 });
 
 test('the administrator adds a connection state and the idle change', async () => {
+  await go('Estados de conexión');
   const states = section('Estados de conexión');
   await states.getByLabel('Nuevo estado').fill('Capacitación');
   await states.getByRole('button', { name: 'Agregar' }).click();
@@ -75,6 +79,7 @@ test('the administrator adds a connection state and the idle change', async () =
 });
 
 test('"why" explains an agent who is not available, then one who is', async () => {
+  await go('Asignación');
   const why = section('¿Por qué no me llegan tickets?');
   await why.getByLabel('Ejecutivo').selectOption(ana.id);
   await why.getByText('Su estado «—» no es asignable.').waitFor();
@@ -106,6 +111,7 @@ test('"why" explains an agent who is not available, then one who is', async () =
 });
 
 test('the administrator backs up now and sees it listed as the last backup', async () => {
+  await go('Respaldos');
   const backups = section('Respaldos');
   await backups.getByText('Aún ninguno').waitFor();
   await backups.getByText('La carpeta aún no tiene respaldos.').waitFor();
@@ -121,6 +127,7 @@ test('the administrator backs up now and sees it listed as the last backup', asy
 });
 
 test('channels still to come are listed, not connectable, and sample accounts without credentials show as not connected', async () => {
+  await go('Canales y cuentas');
   const channels = section('Canales y cuentas');
   const row = channels.locator(`tr[data-account="${whatsapp.id}"]`);
   await row.getByText('Sin conectar').waitFor();
@@ -151,6 +158,7 @@ test('channels still to come are listed, not connectable, and sample accounts wi
 });
 
 test('the administrator sets the public address links in mail point at', async () => {
+  await go('Dirección pública');
   const box = section('Dirección pública');
   const field = box.getByLabel('Dirección pública de Atiende');
   // The demo's administrator signed in first: the address they came through is the one known.

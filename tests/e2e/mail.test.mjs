@@ -111,11 +111,89 @@ test('a forgotten password comes back by mail and the link signs the user in', a
   await page.context().close();
 });
 
+test('the administrator invites an agent with a team, who accepts and is then deactivated and reactivated', async () => {
+  const page = await newPage(browser);
+  await page.goto(server.url);
+  await signIn(page, 'admin@demo.atiende.cl', 'demo-admin');
+  await page.getByRole('link', { name: 'Administración' }).click();
+  // Administración opens on its first section, Usuarios, with its own address.
+  const users = page.getByRole('region', { name: 'Usuarios' });
+  await users.getByRole('table').waitFor();
+  assert.match(page.url(), /#\/admin/);
+  await users.getByRole('button', { name: 'Invitar usuario' }).click();
+  const form = users.getByRole('form', { name: 'Invitar usuario' });
+  await form.getByLabel('Nombre').fill('Tomás Fuentes');
+  await form.getByLabel('Correo').fill('tomas@tienda.test');
+  await form.getByLabel('Rol').selectOption('agent');
+  await form.getByLabel('Postventa').check();
+  await form.getByRole('button', { name: 'Enviar invitación' }).click();
+  await users.getByRole('status').getByText('Invitación enviada a tomas@tienda.test.').waitFor();
+  const row = users.locator('tr', { hasText: 'tomas@tienda.test' });
+  await row.getByText('Invitado').waitFor();
+  await row.getByText('Postventa').waitFor();
+  await row.getByText('Nunca').waitFor();
+  // Sent again from the row: a second mail, a second link.
+  await row.getByRole('button', { name: 'Reenviar invitación a Tomás Fuentes' }).click();
+  await users.getByRole('status').getByText('Invitación enviada de nuevo').waitFor();
+  const mails = await waitFor('two invitations', () => {
+    const m = smtp.sink.mails.filter((x) => x.to.includes('tomas@tienda.test'));
+    return m.length >= 2 && m;
+  });
+  const link = bodyOf(mails[1].data).match(/http\S+#\/password\/[\w-]+/)[0];
+  // Tomás accepts in his own browser: he is in, active, and assignable at once.
+  const his = await newPage(browser);
+  await his.goto(link);
+  await his.getByLabel(/Contraseña/).fill('tomas-clave-1');
+  await his.getByRole('button', { name: 'Guardar y entrar' }).click();
+  await his.locator('section.column').first().waitFor();
+  assert.equal(await his.getByRole('link', { name: 'Administración' }).count(), 0, 'agents see no administration');
+  await page.reload();
+  await row.getByText('Activo').waitFor();
+  const tomas = (await admin('GET', '/api/v1/users')).items.find((u) => u.email === 'tomas@tienda.test');
+  assert.equal(tomas.invited, false);
+  assert.ok(tomas.last_sign_in_at);
+  const why = await admin('GET', `/api/v1/assignment/why?user_id=${tomas.id}`);
+  assert.equal(why.user_id, tomas.id);
+  // Deactivation says the 5-day rule before it happens.
+  await row.getByRole('button', { name: 'Desactivar a Tomás Fuentes' }).click();
+  const dialog = page.getByRole('dialog', { name: '¿Desactivar a Tomás Fuentes?' });
+  await dialog.getByText(/últimos 5 días vuelven a la cola/).waitFor();
+  await dialog.getByRole('button', { name: 'Desactivar' }).click();
+  await users.getByRole('status').getByText(/Tomás Fuentes quedó desactivado; 0 tickets volvieron a la cola/).waitFor();
+  await row.getByText('Desactivado').waitFor();
+  await his.reload();
+  await his.getByRole('button', { name: 'Entrar' }).waitFor();
+  await row.getByRole('button', { name: 'Reactivar a Tomás Fuentes' }).click();
+  await row.getByText('Activo').waitFor();
+  // The role and teams are edited from the row.
+  await row.getByRole('button', { name: 'Editar a Tomás Fuentes' }).click();
+  const edit = users.getByRole('form', { name: 'Editar a Tomás Fuentes' });
+  await edit.getByLabel('Rol').selectOption('supervisor');
+  await edit.getByLabel('Postventa').uncheck();
+  await edit.getByRole('button', { name: 'Guardar' }).click();
+  await row.getByText('Supervisor').waitFor();
+  const teams = (await admin('GET', '/api/v1/teams')).items;
+  assert.ok(!teams.find((t) => t.name === 'Postventa').members.includes(tomas.id));
+  // The audit log shows the role change, who made it and from where.
+  await page.getByRole('navigation', { name: 'Administración' }).getByRole('link', { name: 'Auditoría' }).click();
+  const audit = page.getByRole('region', { name: 'Auditoría' });
+  await audit.getByLabel('Acción').selectOption('role_changed');
+  const entry = audit.locator('tr[data-action="role_changed"]').first();
+  await entry.getByText(/Tomás Fuentes/).waitFor();
+  await entry.getByText('Antes: Ejecutivo · Después: Supervisor').waitFor();
+  await entry.getByRole('cell', { name: 'Carolina Reyes' }).waitFor();
+  assert.deepEqual(page.errors, []);
+  assert.deepEqual(his.errors, []);
+  await his.context().close();
+  await page.context().close();
+});
+
 test('the channels page connects a mailbox and shows its health', async () => {
   const page = await newPage(browser);
   await page.goto(server.url);
   await signIn(page, 'admin@demo.atiende.cl', 'demo-admin');
-  await page.getByRole('link', { name: 'Asignación' }).click();
+  await page.getByRole('link', { name: 'Administración' }).click();
+  await page.getByRole('navigation', { name: 'Administración' }).getByRole('link', { name: 'Canales y cuentas' }).click();
   const channels = page.getByRole('region', { name: 'Canales y cuentas' });
   const row = channels.locator(`tr[data-account="${emailAccount.id}"]`);
   await row.getByRole('button', { name: 'Editar' }).click();

@@ -254,3 +254,151 @@ async fn sign_in_changes_apply_to_the_next_request() {
     assert_eq!(other.get("/api/v1/me").await.0, 401);
     assert_eq!(admin.get("/api/v1/me").await.0, 200, "other sessions stay");
 }
+
+/// The users screen's API: teams set with the user, last sign-in, reactivation; and the audit
+/// log that records it all (security issue, finding 18), filtered and as CSV, admins only.
+#[tokio::test]
+async fn users_teams_reactivation_and_the_audit_log() {
+    let s = Server::start();
+    let api = s.admin().await;
+    let team = api
+        .created("/api/v1/teams", json!({"name": "Postventa"}))
+        .await;
+    let team_id = team["id"].as_str().unwrap().to_string();
+    let ana = api
+        .created(
+            "/api/v1/users",
+            json!({"email": "ana@example.cl", "name": "Ana", "password": "clave-agente-1",
+                   "role": "agent", "teams": [team_id]}),
+        )
+        .await;
+    let ana_id = ana["id"].as_str().unwrap().to_string();
+    assert_eq!(ana["invited"], false);
+    assert!(ana["last_sign_in_at"].is_null());
+    let teams = api.ok("/api/v1/teams").await;
+    assert_eq!(teams["items"][0]["members"], json!([ana_id]));
+    // An unknown team is refused and nothing is created.
+    let (st, v) = api
+        .post(
+            "/api/v1/users",
+            json!({"email": "x@example.cl", "name": "X", "password": "clave-agente-1", "teams": ["999"]}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), v["error"]["code"].as_str()),
+        (422, Some("unknown_team"))
+    );
+    assert!(api.ok("/api/v1/users").await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|u| u["email"] != "x@example.cl"));
+
+    // Ana signs in (and once with a wrong password); her last sign-in shows.
+    let (st, _) = s
+        .anonymous()
+        .post(
+            "/api/v1/session",
+            json!({"email": "ana@example.cl", "password": "mala-clave-123"}),
+        )
+        .await;
+    assert_eq!(st, 401);
+    let agent = s.login("ana@example.cl", "clave-agente-1").await;
+    let me = api.ok(&format!("/api/v1/users/{ana_id}")).await;
+    assert!(me["last_sign_in_at"].is_string());
+    // Agents see no audit log.
+    assert_eq!(agent.get("/api/v1/audit").await.0, 403);
+
+    // Role and teams change; deactivate; reactivate.
+    api.patch(
+        &format!("/api/v1/users/{ana_id}"),
+        json!({"role": "supervisor", "teams": []}),
+    )
+    .await;
+    assert_eq!(
+        api.ok("/api/v1/teams").await["items"][0]["members"],
+        json!([])
+    );
+    api.post(&format!("/api/v1/users/{ana_id}/deactivate"), json!({}))
+        .await;
+    let (st, v) = api
+        .post(&format!("/api/v1/users/{ana_id}/reactivate"), json!({}))
+        .await;
+    assert_eq!((st.as_u16(), v["active"].as_bool()), (200, Some(true)));
+    s.login("ana@example.cl", "clave-agente-1").await;
+    // Ana has no invitation to resend.
+    let (st, v) = api
+        .post(&format!("/api/v1/users/{ana_id}/invitation"), json!({}))
+        .await;
+    assert_eq!(
+        (st.as_u16(), v["error"]["code"].as_str()),
+        (409, Some("not_invited"))
+    );
+
+    let log = api.ok("/api/v1/audit?limit=200").await;
+    let actions: Vec<&str> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for wanted in [
+        "sign_in",
+        "sign_in_failed",
+        "user_created",
+        "role_changed",
+        "teams_changed",
+        "user_deactivated",
+        "user_reactivated",
+    ] {
+        assert!(
+            actions.contains(&wanted),
+            "{wanted} missing from {actions:?}"
+        );
+    }
+    let role = api.ok("/api/v1/audit?action=role_changed").await;
+    let entry = &role["items"][0];
+    assert_eq!(entry["actor"], "Admin Prueba");
+    assert_eq!(entry["target"], format!("user {ana_id} (Ana)"));
+    assert_eq!(
+        entry["details"],
+        json!({"from": "agent", "to": "supervisor"})
+    );
+    assert_eq!(entry["ip"], "127.0.0.1");
+    let failed = api.ok("/api/v1/audit?action=sign_in_failed").await;
+    assert_eq!(failed["items"][0]["actor"], "ana@example.cl");
+    // Newest first, paged by cursor.
+    let page = api.ok("/api/v1/audit?limit=2").await;
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let next = api
+        .ok(&format!("/api/v1/audit?limit=2&cursor={cursor}"))
+        .await;
+    let ids = |p: &serde_json::Value| -> Vec<u64> {
+        p["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().parse().unwrap())
+            .collect()
+    };
+    let (a, b) = (ids(&page), ids(&next));
+    assert!(a[0] > a[1] && a[1] > b[0] && b[0] > b[1], "{a:?} {b:?}");
+    // The CSV has every entry of the filter.
+    let csv = text_of(api.request(
+        reqwest::Method::GET,
+        "/api/v1/audit/export?action=role_changed",
+    ))
+    .await;
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "at,action,actor_id,actor,target,ip,user_agent,details"
+    );
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(lines[1].contains("role_changed") && lines[1].contains("from=agent; to=supervisor"));
+    let (st, v) = api.get("/api/v1/audit?action=nada").await;
+    assert_eq!(
+        (st.as_u16(), v["error"]["code"].as_str()),
+        (422, Some("invalid_action"))
+    );
+}

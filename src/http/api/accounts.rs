@@ -6,8 +6,10 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::audit::RequestOrigin;
 use super::{id_str, name_field, parse_id, parse_time, text_field, ts};
 use crate::auth::CurrentUser;
+use crate::domain::audit::{AuditAction, AuditEntry};
 use crate::domain::rut::Rut;
 use crate::domain::{Account, AssignMode, Channel};
 use crate::error::{AppError, AppResult, ErrorBody};
@@ -200,6 +202,7 @@ pub struct NewAccount {
 pub async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
+    RequestOrigin(origin): RequestOrigin,
     ApiJson(body): ApiJson<NewAccount>,
 ) -> AppResult<(StatusCode, Json<AccountView>)> {
     user.require_admin()?;
@@ -209,9 +212,22 @@ pub async fn create(
     channels::prepare(body.kind, &mut settings)?;
     let now = state.store.now();
     let kind = body.kind;
+    let actor = (Some(user.user.id), user.user.name.clone());
     let created = state
         .store
-        .write(move |txn, fx| accounts::create(txn, fx, kind, &name, settings.clone(), now))
+        .write(move |txn, fx| {
+            let a = accounts::create(txn, fx, kind, &name, settings.clone(), now)?;
+            let entry = AuditEntry::new(
+                AuditAction::AccountCreated,
+                (actor.0, &actor.1),
+                &origin,
+                now,
+            )
+            .target("account", a.id, &a.name)
+            .detail("kind", a.kind.as_str());
+            crate::store::audit::record(txn, entry)?;
+            Ok(a)
+        })
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -258,6 +274,7 @@ pub struct AccountPatch {
 pub async fn update(
     State(state): State<AppState>,
     user: CurrentUser,
+    RequestOrigin(origin): RequestOrigin,
     ApiPath(id): ApiPath<u64>,
     ApiJson(body): ApiJson<AccountPatch>,
 ) -> AppResult<Json<AccountView>> {
@@ -268,19 +285,34 @@ pub async fn update(
         .map(|n| name_field(n, "name", 120))
         .transpose()?;
     let settings = body.settings;
+    let actor = (Some(user.user.id), user.user.name.clone());
+    let now = state.store.now();
     let updated = state
         .store
         .write(move |txn, fx| {
             let mut a = accounts::require_w(txn, id)?;
-            if let Some(n) = &name {
+            // What changed, by name only: a secret's value never reaches the log.
+            let mut changed = Vec::new();
+            if let Some(n) = name.as_ref().filter(|n| **n != a.name) {
+                changed.push("name".to_string());
                 a.name = n.clone();
             }
             if let Some(s) = &settings {
                 check_masked_secrets(&a.settings, s)?;
+                changed.extend(setting_names(s));
                 merge_settings(&mut a.settings, s);
                 channels::prepare_change(a.kind, &mut a.settings, s)?;
             }
             accounts::put(txn, fx, &a)?;
+            let entry = AuditEntry::new(
+                AuditAction::AccountUpdated,
+                (actor.0, &actor.1),
+                &origin,
+                now,
+            )
+            .target("account", a.id, &a.name)
+            .detail("changed", changed.join(", "));
+            crate::store::audit::record(txn, entry)?;
             Ok(a)
         })
         .await?;
@@ -292,20 +324,44 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     user: CurrentUser,
+    RequestOrigin(origin): RequestOrigin,
     ApiPath(id): ApiPath<u64>,
 ) -> AppResult<StatusCode> {
     user.require_admin()?;
     let now = state.store.now();
+    let actor = (Some(user.user.id), user.user.name.clone());
     state
         .store
         .write(move |txn, fx| {
             // Soft delete: its tickets stay readable and reportable.
             let mut a = accounts::require_w(txn, id)?;
             a.deleted_at = Some(now);
-            accounts::put(txn, fx, &a)
+            accounts::put(txn, fx, &a)?;
+            let entry = AuditEntry::new(
+                AuditAction::AccountDeleted,
+                (actor.0, &actor.1),
+                &origin,
+                now,
+            )
+            .target("account", a.id, &a.name);
+            crate::store::audit::record(txn, entry)
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The names of the settings a change touches, one level deep ("imap.host"), never values.
+fn setting_names(s: &Settings) -> Vec<String> {
+    let mut out = Vec::new();
+    for (k, v) in s {
+        match v.as_object() {
+            Some(inner) if !inner.is_empty() => {
+                out.extend(inner.keys().map(|i| format!("{k}.{i}")))
+            }
+            _ => out.push(k.clone()),
+        }
+    }
+    out
 }
 
 #[derive(Serialize, ToSchema)]
@@ -551,6 +607,7 @@ pub async fn get_assignment(
 pub async fn put_assignment(
     State(state): State<AppState>,
     user: CurrentUser,
+    RequestOrigin(origin): RequestOrigin,
     ApiJson(body): ApiJson<AssignmentTable>,
 ) -> AppResult<Json<AssignmentTable>> {
     user.require_admin()?;
@@ -563,6 +620,14 @@ pub async fn put_assignment(
         ));
     }
     let now = state.store.now();
+    let entry = AuditEntry::new(
+        AuditAction::SettingChanged,
+        (Some(user.user.id), &user.user.name),
+        &origin,
+        now,
+    )
+    .detail("setting", "assignment")
+    .detail("rows", rows.len().to_string());
     state
         .store
         .write(move |txn, fx| {
@@ -579,6 +644,7 @@ pub async fn put_assignment(
                 })?;
                 accounts::set_mode(txn, *u, *a, *m)?;
             }
+            crate::store::audit::record(txn, entry.clone())?;
             fx.emit(crate::store::event(
                 crate::domain::EventKind::AssignmentUpdated,
             ));

@@ -209,6 +209,7 @@ pub async fn get_settings(
 pub async fn put_settings(
     State(state): State<AppState>,
     user: CurrentUser,
+    super::audit::RequestOrigin(origin): super::audit::RequestOrigin,
     ApiJson(body): ApiJson<ConnectionSettings>,
 ) -> AppResult<Json<ConnectionSettings>> {
     user.require_admin()?;
@@ -226,6 +227,13 @@ pub async fn put_settings(
             "idle_minutes and idle_state go together",
         ));
     }
+    let entry = crate::domain::audit::AuditEntry::new(
+        crate::domain::audit::AuditAction::SettingChanged,
+        (Some(user.user.id), &user.user.name),
+        &origin,
+        state.store.now(),
+    )
+    .detail("setting", "connection_settings");
     let saved = state
         .store
         .write(move |txn, _| {
@@ -248,6 +256,7 @@ pub async fn put_settings(
                 }
             }
             assignment::put_settings(txn, &clean)?;
+            crate::store::audit::record(txn, entry.clone())?;
             Ok(clean)
         })
         .await?;

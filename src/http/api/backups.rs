@@ -61,8 +61,21 @@ pub async fn list(State(state): State<AppState>, user: CurrentUser) -> AppResult
 pub async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
+    super::audit::RequestOrigin(origin): super::audit::RequestOrigin,
 ) -> AppResult<(StatusCode, Json<BackupRecord>)> {
     user.require_admin()?;
     let record = service::run(&state, "admin").await?;
+    let entry = crate::domain::audit::AuditEntry::new(
+        crate::domain::audit::AuditAction::BackupMade,
+        (Some(user.user.id), &user.user.name),
+        &origin,
+        state.store.now(),
+    )
+    .detail("file", &record.file)
+    .detail("bytes", record.bytes.to_string());
+    state
+        .store
+        .write(move |txn, _| crate::store::audit::record(txn, entry.clone()))
+        .await?;
     Ok((StatusCode::CREATED, Json(record)))
 }

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod assignment;
+pub mod audit;
 pub mod backups;
 pub mod board;
 pub mod catalog;
@@ -53,6 +54,8 @@ pub fn routes(
         .routes(routes!(session::revoke_token))
         .routes(routes!(setup::status, setup::create_first_admin))
         .routes(routes!(users::me))
+        .routes(routes!(audit::list))
+        .routes(routes!(audit::export))
         .routes(routes!(password_resets::request))
         .routes(routes!(password_resets::check, password_resets::complete))
         .routes(routes!(mail::resend))
@@ -66,6 +69,8 @@ pub fn routes(
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update))
         .routes(routes!(users::deactivate))
+        .routes(routes!(users::reactivate))
+        .routes(routes!(users::resend_invitation))
         .routes(routes!(accounts::list, accounts::create))
         .routes(routes!(accounts::get, accounts::update, accounts::delete))
         .routes(routes!(accounts::inbound))

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth;
+use crate::domain::audit::{AuditAction, AuditEntry};
 use crate::domain::{Millis, PasswordToken, User};
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::{ApiJson, ApiPath};
@@ -77,6 +78,7 @@ pub struct ResetRequest {
     responses((status = 202, description = "always, whether or not the email belongs to a user"), (status = 429, body = ErrorBody)))]
 pub async fn request(
     State(state): State<AppState>,
+    super::audit::RequestOrigin(origin): super::audit::RequestOrigin,
     headers: HeaderMap,
     ApiJson(body): ApiJson<ResetRequest>,
 ) -> AppResult<StatusCode> {
@@ -102,8 +104,18 @@ pub async fn request(
         let store = state.store.clone();
         tokio::spawn(async move {
             let now = store.now();
+            let entry = AuditEntry::new(
+                AuditAction::PasswordResetRequested,
+                (None, &user.email),
+                &origin,
+                now,
+            )
+            .target("user", user.id, &user.name);
             match store
-                .write(move |txn, _| mail_link(txn, &user, "reset", &base, "", now))
+                .write(move |txn, _| {
+                    mail_link(txn, &user, "reset", &base, "", now)?;
+                    crate::store::audit::record(txn, entry.clone())
+                })
                 .await
             {
                 Ok(()) => tracing::info!("password reset link mailed"),
@@ -168,9 +180,11 @@ pub struct NewPassword {
 pub async fn complete(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ApiPath(token): ApiPath<String>,
     ApiJson(body): ApiJson<NewPassword>,
 ) -> AppResult<StatusCode> {
+    let origin = super::audit::origin_of(Some(peer), &headers);
     auth::validate_password(&body.password)?;
     // The link is checked before the password is hashed, and failures count against the
     // address like failed sign-ins: hashing costs ~19 MiB and tens of ms, and nobody signed in.
@@ -199,7 +213,20 @@ pub async fn complete(
     let hash = auth::hash_password_limited(&state.password_checks, password).await?;
     let user = state
         .store
-        .write(move |txn, fx| users::use_password_token(txn, fx, &token_hash, &hash, now))
+        .write(move |txn, fx| {
+            let user = users::use_password_token(txn, fx, &token_hash, &hash, now)?;
+            if let Some(u) = &user {
+                let entry = AuditEntry::new(
+                    AuditAction::PasswordReset,
+                    (Some(u.id), &u.name),
+                    &origin,
+                    now,
+                )
+                .target("user", u.id, &u.name);
+                crate::store::audit::record(txn, entry)?;
+            }
+            Ok(user)
+        })
         .await?
         .ok_or_else(expired)?;
     state.ip_limiter.forgive(&ip_key);

@@ -9,8 +9,10 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::audit::RequestOrigin;
 use super::users::{Me, UserView};
 use crate::auth::{self, CurrentUser, SESSION_COOKIE, SESSION_DAYS};
+use crate::domain::audit::{AuditAction, AuditEntry};
 use crate::domain::{Session, DAY_MS};
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::{ApiJson, ApiPath};
@@ -67,6 +69,7 @@ pub async fn sign_in(
     headers: axum::http::HeaderMap,
     ApiJson(body): ApiJson<SignIn>,
 ) -> AppResult<Response> {
+    let origin = super::audit::origin_of(Some(peer), &headers);
     let email = body.email.trim().to_lowercase();
     let (email_key, ip_key) = (format!("email:{email}"), format!("ip:{}", peer.ip()));
     let too_many = || AppError::too_many("too many failed sign-in attempts; wait a few minutes");
@@ -90,7 +93,20 @@ pub async fn sign_in(
         auth::verify_password_limited(&state.password_checks, body.password.clone(), hash).await?;
     let user = match user {
         Some(u) if ok && u.active => u,
-        _ => return Err(AppError::unauthorized("wrong email or password")),
+        other => {
+            let now = state.store.now();
+            let entry = AuditEntry::new(
+                AuditAction::SignInFailed,
+                (other.map(|u| u.id), &email),
+                &origin,
+                now,
+            );
+            state
+                .store
+                .write(move |txn, _| crate::store::audit::record(txn, entry.clone()))
+                .await?;
+            return Err(AppError::unauthorized("wrong email or password"));
+        }
     };
     state.login_limiter.forgive(&email_key);
     state.ip_limiter.forgive(&ip_key);
@@ -105,6 +121,7 @@ pub async fn sign_in(
     };
     let hash = auth::sha256_hex(&token);
     let uid = user.id;
+    let signed_in = AuditEntry::new(AuditAction::SignIn, (Some(uid), &user.name), &origin, now);
     // The first administrator's sign-in tells where Atiende is reached (links in mail), when
     // nobody said so; later sign-ins never move it.
     let base = (user.role == crate::domain::Role::Admin)
@@ -114,6 +131,8 @@ pub async fn sign_in(
         .store
         .write(move |txn, fx| {
             users::create_session(txn, &hash, &session)?;
+            users::signed_in(txn, uid, now)?;
+            crate::store::audit::record(txn, signed_in.clone())?;
             if let Some(b) = &base {
                 crate::store::mail::learn_public_url_once(txn, b)?;
             }
@@ -146,13 +165,24 @@ pub async fn current(user: Option<CurrentUser>) -> Json<CurrentSession> {
 
 #[utoipa::path(delete, path = "/api/v1/session", tag = "session",
     responses((status = 204), (status = 401, body = ErrorBody)))]
-pub async fn sign_out(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
+pub async fn sign_out(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    RequestOrigin(origin): RequestOrigin,
+) -> AppResult<Response> {
     if let Some(hash) = user.session_hash.clone() {
         let (uid, now) = (user.user.id, state.store.now());
+        let entry = AuditEntry::new(
+            AuditAction::SignOut,
+            (Some(uid), &user.user.name),
+            &origin,
+            now,
+        );
         state
             .store
             .write(move |txn, fx| {
                 users::delete_session(txn, &hash)?;
+                crate::store::audit::record(txn, entry.clone())?;
                 let on_sign_out = assignment::settings_w(txn)?.on_sign_out;
                 apply_configured_state(txn, fx, uid, on_sign_out, now)
             })
@@ -184,6 +214,7 @@ pub struct CreatedToken {
 pub async fn create_token(
     State(state): State<AppState>,
     user: CurrentUser,
+    RequestOrigin(origin): RequestOrigin,
     ApiJson(body): ApiJson<NewToken>,
 ) -> AppResult<(StatusCode, Json<CreatedToken>)> {
     let name = super::name_field(&body.name, "name", 100)?;
@@ -192,9 +223,17 @@ pub async fn create_token(
     let now = state.store.now();
     let uid = user.user.id;
     let n2 = name.clone();
+    let actor = user.user.name.clone();
     let created = state
         .store
-        .write(move |txn, _| users::create_token(txn, &hash, uid, &n2, now))
+        .write(move |txn, _| {
+            let t = users::create_token(txn, &hash, uid, &n2, now)?;
+            let entry =
+                AuditEntry::new(AuditAction::TokenCreated, (Some(uid), &actor), &origin, now)
+                    .target("token", t.id, &n2);
+            crate::store::audit::record(txn, entry)?;
+            Ok(t)
+        })
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -248,12 +287,27 @@ pub async fn list_tokens(
 pub async fn revoke_token(
     State(state): State<AppState>,
     user: CurrentUser,
+    RequestOrigin(origin): RequestOrigin,
     ApiPath(id): ApiPath<u64>,
 ) -> AppResult<StatusCode> {
     let uid = user.user.id;
+    let now = state.store.now();
+    let entry = AuditEntry::new(
+        AuditAction::TokenRevoked,
+        (Some(uid), &user.user.name),
+        &origin,
+        now,
+    )
+    .target("token", id, "");
     let found = state
         .store
-        .write(move |txn, _| users::revoke_token(txn, uid, id))
+        .write(move |txn, _| {
+            let found = users::revoke_token(txn, uid, id)?;
+            if found {
+                crate::store::audit::record(txn, entry.clone())?;
+            }
+            Ok(found)
+        })
         .await?;
     if found {
         Ok(StatusCode::NO_CONTENT)

@@ -74,6 +74,7 @@ pub async fn get_public_url(
 pub async fn put_public_url(
     State(state): State<AppState>,
     user: CurrentUser,
+    super::audit::RequestOrigin(origin): super::audit::RequestOrigin,
     ApiJson(body): ApiJson<PublicUrlBody>,
 ) -> AppResult<Json<PublicUrl>> {
     user.require_admin()?;
@@ -84,9 +85,20 @@ pub async fn put_public_url(
         ));
     }
     let u = public_url_field(&body.public_url)?;
+    let entry = crate::domain::audit::AuditEntry::new(
+        crate::domain::audit::AuditAction::SettingChanged,
+        (Some(user.user.id), &user.user.name),
+        &origin,
+        state.store.now(),
+    )
+    .detail("setting", "public_url")
+    .detail("to", &u);
     state
         .store
-        .write(move |txn, _| crate::store::mail::set_public_url(txn, &u))
+        .write(move |txn, _| {
+            crate::store::mail::set_public_url(txn, &u)?;
+            crate::store::audit::record(txn, entry.clone())
+        })
         .await?;
     tracing::info!(user = user.user.id, "public address changed");
     Ok(Json(current(&state).await?))

@@ -92,6 +92,7 @@ pub async fn create_first_admin(
         role: Role::Admin,
         password_hash: hash,
         language,
+        invited: false,
     };
     let user = state
         .store

@@ -6,8 +6,10 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::audit::RequestOrigin;
 use super::{id_str, name_field, opt_ts, text_field, ts};
 use crate::auth::{self, CurrentUser};
+use crate::domain::audit::{AuditAction, AuditEntry};
 use crate::domain::{Role, User};
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::{ApiJson, ApiPath};
@@ -27,6 +29,9 @@ pub struct UserView {
     pub connection_state: Option<String>,
     pub created_at: String,
     pub deactivated_at: Option<String>,
+    /// Invited by mail, and has not chosen a password through the link yet.
+    pub invited: bool,
+    pub last_sign_in_at: Option<String>,
 }
 
 impl From<&User> for UserView {
@@ -43,6 +48,8 @@ impl From<&User> for UserView {
             connection_state: u.connection_state.clone(),
             created_at: ts(u.created_at),
             deactivated_at: opt_ts(u.deactivated_at),
+            invited: u.invited,
+            last_sign_in_at: opt_ts(u.last_sign_in_at),
         }
     }
 }
@@ -147,6 +154,19 @@ pub struct NewUserBody {
     pub role: Role,
     #[serde(default)]
     pub language: Option<String>,
+    /// The teams the user joins (ids).
+    #[serde(default)]
+    pub teams: Vec<String>,
+}
+
+fn team_ids(ids: &[String]) -> AppResult<Vec<u64>> {
+    let mut out = ids
+        .iter()
+        .map(|s| super::parse_id(s, "teams"))
+        .collect::<AppResult<Vec<u64>>>()?;
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
 }
 
 fn agent() -> Role {
@@ -158,6 +178,7 @@ fn agent() -> Role {
 pub async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
+    RequestOrigin(origin): RequestOrigin,
     headers: axum::http::HeaderMap,
     ApiJson(body): ApiJson<NewUserBody>,
 ) -> AppResult<(StatusCode, Json<UserView>)> {
@@ -168,6 +189,7 @@ pub async fn create(
         auth::validate_password(p)?;
     }
     let language = validate_language(body.language.as_deref().unwrap_or("es"))?;
+    let teams = team_ids(&body.teams)?;
     let invite = body.password.is_none();
     // An invited user's password is random and never told: only the mailed link opens it.
     let password = body
@@ -181,18 +203,35 @@ pub async fn create(
         role: body.role,
         password_hash: hash,
         language,
+        invited: invite,
     };
     let now = state.store.now();
     let base = super::link_base(&state, &headers, true)
         .await?
         .unwrap_or_default();
     let inviter = user.user.name.clone();
+    let actor = (Some(user.user.id), user.user.name.clone());
     let created = state
         .store
         .write(move |txn, fx| {
             let u = users::create(txn, fx, &new, now)?;
+            crate::store::catalog::set_teams_of(txn, fx, u.id, &teams)?;
+            let entry =
+                AuditEntry::new(AuditAction::UserCreated, (actor.0, &actor.1), &origin, now)
+                    .target("user", u.id, &u.name)
+                    .detail("email", &u.email)
+                    .detail("role", u.role.as_str());
+            crate::store::audit::record(txn, entry)?;
             if invite {
                 super::password_resets::mail_link(txn, &u, "invitation", &base, &inviter, now)?;
+                let entry = AuditEntry::new(
+                    AuditAction::InvitationSent,
+                    (actor.0, &actor.1),
+                    &origin,
+                    now,
+                )
+                .target("user", u.id, &u.name);
+                crate::store::audit::record(txn, entry)?;
             }
             Ok(u)
         })
@@ -228,6 +267,8 @@ pub struct UserPatch {
     pub current_password: Option<String>,
     /// Admins only.
     pub role: Option<Role>,
+    /// Admins only: the teams the user is in (ids), all of them.
+    pub teams: Option<Vec<String>>,
 }
 
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)), request_body = UserPatch,
@@ -235,6 +276,7 @@ pub struct UserPatch {
 pub async fn update(
     State(state): State<AppState>,
     user: CurrentUser,
+    RequestOrigin(origin): RequestOrigin,
     ApiPath(id): ApiPath<u64>,
     ApiJson(body): ApiJson<UserPatch>,
 ) -> AppResult<Json<UserView>> {
@@ -242,9 +284,12 @@ pub async fn update(
     if !is_admin && user.user.id != id {
         return Err(AppError::forbidden("you can only edit your own profile"));
     }
-    if body.role.is_some() && !is_admin {
-        return Err(AppError::forbidden("only administrators change roles"));
+    if (body.role.is_some() || body.teams.is_some()) && !is_admin {
+        return Err(AppError::forbidden(
+            "only administrators change roles and teams",
+        ));
     }
+    let teams = body.teams.as_deref().map(team_ids).transpose()?;
     let name = body
         .name
         .as_deref()
@@ -296,10 +341,19 @@ pub async fn update(
     } else {
         None
     };
+    let actor = (Some(user.user.id), user.user.name.clone());
+    let now = state.store.now();
     let updated = state
         .store
         .write(move |txn, fx| {
             let before = users::get_w(txn, id)?.ok_or_else(|| AppError::not_found("user"))?;
+            let audit = |action| {
+                AuditEntry::new(action, (actor.0, &actor.1), &origin, now).target(
+                    "user",
+                    id,
+                    &before.name,
+                )
+            };
             let mut after = before.clone();
             if let Some(n) = &name {
                 after.name = n.clone();
@@ -316,12 +370,50 @@ pub async fn update(
             if let Some(a) = &avatar {
                 after.avatar_url = Some(a.clone()).filter(|s| !s.is_empty());
             }
+            if email.as_ref().is_some_and(|e| *e != before.email) {
+                crate::store::audit::record(
+                    txn,
+                    audit(AuditAction::EmailChanged)
+                        .detail("from", &before.email)
+                        .detail("to", &after.email),
+                )?;
+            }
             if let Some(h) = &password_hash {
+                crate::store::audit::record(txn, audit(AuditAction::PasswordChanged))?;
                 after.password_hash = h.clone();
                 users::end_sessions(txn, id, keep_session.as_deref())?;
                 users::end_tokens(txn, id)?;
             }
+            if let Some(t) = &teams {
+                let names = |ids: &[u64]| -> AppResult<String> {
+                    let all: Vec<crate::domain::Team> = crate::store::catalog::list_w(txn)?;
+                    Ok(all
+                        .iter()
+                        .filter(|team| ids.contains(&team.id))
+                        .map(|team| team.name.clone())
+                        .collect::<Vec<_>>()
+                        .join(", "))
+                };
+                let was: Vec<u64> = crate::store::catalog::list_w::<crate::domain::Team>(txn)?
+                    .iter()
+                    .filter(|team| team.members.contains(&id))
+                    .map(|team| team.id)
+                    .collect();
+                if was != *t {
+                    let entry = audit(AuditAction::TeamsChanged)
+                        .detail("from", names(&was)?)
+                        .detail("to", names(t)?);
+                    crate::store::catalog::set_teams_of(txn, fx, id, t)?;
+                    crate::store::audit::record(txn, entry)?;
+                }
+            }
             if let Some(r) = role.filter(|r| *r != before.role) {
+                crate::store::audit::record(
+                    txn,
+                    audit(AuditAction::RoleChanged)
+                        .detail("from", before.role.as_str())
+                        .detail("to", r.as_str()),
+                )?;
                 after.role = r;
                 // A privilege change ends the user's sessions (security finding 19): they sign
                 // in again and get a new session with the new rights.
@@ -341,11 +433,78 @@ pub struct Deactivated {
     pub unassigned_tickets: Vec<u64>,
 }
 
+#[utoipa::path(post, path = "/api/v1/users/{id}/reactivate", tag = "users", params(("id" = String, Path)),
+    responses((status = 200, body = UserView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn reactivate(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    RequestOrigin(origin): RequestOrigin,
+    ApiPath(id): ApiPath<u64>,
+) -> AppResult<Json<UserView>> {
+    user.require_admin()?;
+    let now = state.store.now();
+    let actor = (Some(user.user.id), user.user.name.clone());
+    let u = state
+        .store
+        .write(move |txn, fx| {
+            let u = users::reactivate(txn, fx, id)?;
+            let entry = AuditEntry::new(
+                AuditAction::UserReactivated,
+                (actor.0, &actor.1),
+                &origin,
+                now,
+            )
+            .target("user", id, &u.name);
+            crate::store::audit::record(txn, entry)?;
+            Ok(u)
+        })
+        .await?;
+    Ok(Json(UserView::from(&u)))
+}
+
+/// Mails an invited user a fresh link (the earlier ones stay valid until they expire).
+#[utoipa::path(post, path = "/api/v1/users/{id}/invitation", tag = "users", params(("id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`not_invited`: the user already chose a password; `no_mail_account`")))]
+pub async fn resend_invitation(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    RequestOrigin(origin): RequestOrigin,
+    headers: axum::http::HeaderMap,
+    ApiPath(id): ApiPath<u64>,
+) -> AppResult<StatusCode> {
+    user.require_admin()?;
+    let actor = (Some(user.user.id), user.user.name.clone());
+    let now = state.store.now();
+    let base = super::link_base(&state, &headers, true)
+        .await?
+        .unwrap_or_default();
+    let inviter = user.user.name.clone();
+    state
+        .store
+        .write(move |txn, _fx| {
+            let u = users::get_w(txn, id)?.ok_or_else(|| AppError::not_found("user"))?;
+            if !u.invited || !u.active {
+                return Err(AppError::conflict(
+                    "not_invited",
+                    "this user already chose a password (or is deactivated): there is no invitation to send",
+                ));
+            }
+            super::password_resets::mail_link(txn, &u, "invitation", &base, &inviter, now)?;
+            let entry = AuditEntry::new(AuditAction::InvitationSent, (actor.0, &actor.1), &origin, now)
+                .target("user", id, &u.name);
+            crate::store::audit::record(txn, entry)
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[utoipa::path(post, path = "/api/v1/users/{id}/deactivate", tag = "users", params(("id" = String, Path)),
     responses((status = 200, body = Deactivated), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn deactivate(
     State(state): State<AppState>,
     user: CurrentUser,
+    RequestOrigin(origin): RequestOrigin,
     ApiPath(id): ApiPath<u64>,
 ) -> AppResult<Json<Deactivated>> {
     user.require_admin()?;
@@ -357,11 +516,21 @@ pub async fn deactivate(
     }
     let now = state.store.now();
     let actor = user.user.id;
+    let actor_name = user.user.name.clone();
     let (u, released) = state
         .store
         .write(move |txn, fx| {
             let released = users::deactivate(txn, fx, id, actor, now)?;
             let u = users::get_w(txn, id)?.ok_or_else(|| AppError::not_found("user"))?;
+            let entry = AuditEntry::new(
+                AuditAction::UserDeactivated,
+                (Some(actor), &actor_name),
+                &origin,
+                now,
+            )
+            .target("user", id, &u.name)
+            .detail("unassigned_tickets", released.len().to_string());
+            crate::store::audit::record(txn, entry)?;
             Ok((u, released))
         })
         .await?;
