@@ -88,6 +88,8 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
         chat_limiter: Arc::new(RateLimiter::new(30, Duration::from_secs(60))),
         confirm_limiter: Arc::new(RateLimiter::new(3, Duration::from_secs(86_400))),
         sign_ins: crate::auth::SignInCache::default(),
+        session_seen: Default::default(),
+        two_factor_roles: Default::default(),
         accounts: Default::default(),
         password_checks: Arc::new(tokio::sync::Semaphore::new(4)),
         started,
@@ -138,6 +140,9 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
         ),
     );
 
+    state
+        .two_factor_roles
+        .set(&store.read(users::two_factor_roles).await?);
     let user_count = store.read(users::count).await?;
     // Tests and scripts read this line to learn the port (`--listen 127.0.0.1:0`).
     let addr = listeners.main_addr;

@@ -99,7 +99,6 @@ async fn known(state: &AppState, hash: &str, session: bool) -> AppResult<Option<
 
 pub const SESSION_COOKIE: &str = "atiende_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
-pub const SESSION_DAYS: i64 = 14;
 
 pub fn hash_password(password: &str) -> AppResult<String> {
     let salt = SaltString::generate(&mut OsRng);
@@ -239,6 +238,17 @@ impl CurrentUser {
     }
 }
 
+/// Their role must use a second factor and they have not enrolled yet.
+pub fn must_enrol(user: &User, state: &AppState) -> bool {
+    user.totp_secret.is_none() && state.two_factor_roles.requires(user.role)
+}
+
+/// What a user who must enrol may still reach: their own profile and two-factor enrolment, the
+/// session (to sign out).
+fn open_before_enrolment(path: &str) -> bool {
+    path == "/api/v1/me" || path.starts_with("/api/v1/me/") || path == "/api/v1/session"
+}
+
 pub fn cookie_value(parts: &Parts, name: &str) -> Option<String> {
     for h in parts.headers.get_all(header::COOKIE) {
         let Ok(s) = h.to_str() else { continue };
@@ -264,6 +274,7 @@ impl OptionalFromRequestParts<AppState> for CurrentUser {
         match <CurrentUser as FromRequestParts<AppState>>::from_request_parts(parts, state).await {
             Ok(user) => Ok(Some(user)),
             Err(e) if e.status == axum::http::StatusCode::UNAUTHORIZED => Ok(None),
+            Err(e) if e.code == "two_factor_setup_required" => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -306,6 +317,28 @@ impl FromRequestParts<AppState> for CurrentUser {
         if session.expires_at < now || !user.active {
             return Err(AppError::unauthorized("the session ended; sign in again"));
         }
+        // The idle timeout: from the last use this process saw, else the one stored.
+        let stored = session.last_seen_at.unwrap_or(session.created_at);
+        let last = state.session_seen.last(&hash).unwrap_or(stored).max(stored);
+        let idle_ms = i64::try_from(state.config.sessions.idle_minutes)
+            .unwrap_or(i64::MAX / 120_000)
+            .saturating_mul(60_000);
+        if now.saturating_sub(last) > idle_ms {
+            return Err(AppError::unauthorized(
+                "the session ended after a time without use; sign in again",
+            ));
+        }
+        if state.session_seen.touch(&hash, now, stored) {
+            let (store, key) = (state.store.clone(), hash.clone());
+            tokio::spawn(async move {
+                if let Err(e) = store
+                    .write(move |txn, _| users::touch_session(txn, &key, now))
+                    .await
+                {
+                    tracing::debug!(error = %e.message, "session last use not written");
+                }
+            });
+        }
         state.activity.touch(user.id, now);
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if !safe {
@@ -327,6 +360,13 @@ impl FromRequestParts<AppState> for CurrentUser {
                 }
                 Some(_) => {}
             }
+        }
+        if must_enrol(&user, state) && !open_before_enrolment(parts.uri.path()) {
+            return Err(AppError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "two_factor_setup_required",
+                "your role signs in with a second factor: set it up in your profile first",
+            ));
         }
         Ok(CurrentUser {
             user,

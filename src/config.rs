@@ -33,6 +33,35 @@ pub struct Config {
     pub low_space_bytes: Option<u64>,
     /// How long the audit log keeps an entry.
     pub audit_retention_months: u64,
+    pub sessions: SessionPolicy,
+}
+
+/// How long a signed-in browser stays signed in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SessionPolicy {
+    /// Unused this long, a session ends (default 12 hours: an agent's shift).
+    pub idle_minutes: u64,
+    /// Used or not, a session ends this long after sign-in (default 14 days).
+    pub absolute_days: u64,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        SessionPolicy {
+            idle_minutes: 12 * 60,
+            absolute_days: 14,
+        }
+    }
+}
+
+/// The `[sessions]` table of `atiende.toml`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionsFile {
+    /// Minutes a session may go unused (default 720).
+    pub idle_minutes: Option<u64>,
+    /// Days a session lasts at most (default 14).
+    pub absolute_days: Option<u64>,
 }
 
 /// What one client may hold: slow or idle clients must not use up the server.
@@ -180,6 +209,7 @@ impl Default for Config {
             connections: ConnectionLimits::default(),
             low_space_bytes: None,
             audit_retention_months: 12,
+            sessions: SessionPolicy::default(),
         }
     }
 }
@@ -218,6 +248,7 @@ pub struct FileConfig {
     pub connections: Option<ConnectionsFile>,
     pub storage: Option<StorageFile>,
     pub audit: Option<AuditFile>,
+    pub sessions: Option<SessionsFile>,
 }
 
 /// The HTTPS and proxy settings: the `[https]` table of the file, and flags/variables.
@@ -544,6 +575,17 @@ impl Config {
                 "[audit] retention_months = 0 would delete the audit log as it is written; keep at least 1",
             ));
         }
+        let s = file.sessions.clone().unwrap_or_default();
+        let sessions = SessionPolicy {
+            idle_minutes: s.idle_minutes.unwrap_or(d.sessions.idle_minutes),
+            absolute_days: s.absolute_days.unwrap_or(d.sessions.absolute_days),
+        };
+        if sessions.idle_minutes == 0 || sessions.absolute_days == 0 || sessions.absolute_days > 366
+        {
+            return Err(AppError::internal(
+                "[sessions]: idle_minutes must be above 0, and absolute_days between 1 and 366",
+            ));
+        }
         Ok(Config {
             listen,
             data_dir,
@@ -551,6 +593,7 @@ impl Config {
             connections,
             low_space_bytes,
             audit_retention_months,
+            sessions,
             secure_cookies: o
                 .secure_cookies
                 .or(file.secure_cookies)
@@ -623,6 +666,10 @@ impl Config {
             }),
             audit: Some(AuditFile {
                 retention_months: Some(self.audit_retention_months),
+            }),
+            sessions: Some(SessionsFile {
+                idle_minutes: Some(self.sessions.idle_minutes),
+                absolute_days: Some(self.sessions.absolute_days),
             }),
         };
         let body = toml::to_string(&effective).unwrap_or_default();

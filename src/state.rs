@@ -1,5 +1,6 @@
 //! The shared state handed to every handler: one Arc, so a clone is one counter increment.
 
+use crate::domain::Millis;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -47,6 +48,11 @@ pub struct Shared {
     pub confirm_limiter: Arc<RateLimiter>,
     /// Who each recently seen token or session cookie belongs to.
     pub sign_ins: crate::auth::SignInCache,
+    /// When each session was last used (the idle timeout).
+    pub session_seen: Arc<SessionSeen>,
+    /// The roles that must use a second factor, as the stored setting says (kept here so a
+    /// request needs no read to know).
+    pub two_factor_roles: Arc<TwoFactorRoles>,
     /// The live accounts, as of the last credentials write (webhooks read them on every post).
     pub accounts: AccountsCache,
     /// Concurrent argon2 verifications allowed (memory-hard: ~19 MiB each).
@@ -91,6 +97,61 @@ impl AccountsCache {
             *cached = Some((generation, list.clone()));
         }
         Ok(list)
+    }
+}
+
+#[derive(Default)]
+pub struct TwoFactorRoles(std::sync::atomic::AtomicU8);
+
+impl TwoFactorRoles {
+    fn bit(role: crate::domain::Role) -> u8 {
+        match role {
+            crate::domain::Role::Admin => 1,
+            crate::domain::Role::Supervisor => 2,
+            crate::domain::Role::Agent => 4,
+        }
+    }
+
+    pub fn set(&self, roles: &[crate::domain::Role]) {
+        let bits = roles.iter().fold(0, |acc, r| acc | Self::bit(*r));
+        self.0.store(bits, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn requires(&self, role: crate::domain::Role) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst) & Self::bit(role) != 0
+    }
+}
+
+/// When each session was last used, in memory; written to the session every few minutes (so
+/// a restart keeps the idle clock within that much).
+#[derive(Default)]
+pub struct SessionSeen {
+    /// token hash → (last use, last written).
+    seen: std::sync::Mutex<std::collections::HashMap<String, (Millis, Millis)>>,
+}
+
+impl SessionSeen {
+    const PERSIST_EVERY: Millis = 5 * 60 * 1000;
+
+    /// Records a use (`stored`: what the session record says); answers whether to write it.
+    pub fn touch(&self, hash: &str, now: Millis, stored: Millis) -> bool {
+        let Ok(mut m) = self.seen.lock() else {
+            return false;
+        };
+        if m.len() > 100_000 {
+            m.clear();
+        }
+        let e = m.entry(hash.to_string()).or_insert((stored, stored));
+        e.0 = e.0.max(now);
+        if e.1 + Self::PERSIST_EVERY <= now {
+            e.1 = now;
+            return true;
+        }
+        false
+    }
+
+    pub fn last(&self, hash: &str) -> Option<Millis> {
+        self.seen.lock().ok()?.get(hash).map(|e| e.0)
     }
 }
 

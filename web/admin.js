@@ -9,6 +9,7 @@ import { Accounts } from './accounts.js';
 import { Backups } from './backups.js';
 import { Users } from './users.js';
 import { Audit } from './audit.js';
+import { Security } from './two-factor.js';
 
 const MODES = ['disabled', 'enabled', 'auto'];
 
@@ -20,6 +21,7 @@ const SECTIONS = [
   { id: 'estados', title: 'admin.nav.states', may: 'accounts.manage', view: States },
   { id: 'respaldos', title: 'admin.nav.backups', may: 'settings.manage', view: Backups },
   { id: 'direccion', title: 'admin.nav.public_url', may: 'settings.manage', view: PublicUrl },
+  { id: 'seguridad', title: 'admin.nav.security', may: 'settings.manage', view: Security },
   { id: 'auditoria', title: 'admin.nav.audit', may: 'settings.manage', view: Audit },
 ];
 

@@ -8,6 +8,8 @@ import { SearchBox } from './search.js';
 import { Dialog } from './dialog.js';
 import { Admin, adminSections } from './admin.js';
 import { StateSelector } from './presence.js';
+import { Profile } from './profile.js';
+import { TwoFactor } from './two-factor.js';
 
 const root = document.getElementById('app');
 
@@ -20,7 +22,7 @@ function useHashRoute() {
   }, []);
   const m = hash.match(/^#\/t\/(\d+)/);
   const admin = hash.match(/^#\/admin(?:\/([\w-]+))?/);
-  return { ticket: m ? Number(m[1]) : null, admin: Boolean(admin), section: admin?.[1] };
+  return { ticket: m ? Number(m[1]) : null, admin: Boolean(admin), section: admin?.[1], profile: hash.startsWith('#/perfil') };
 }
 
 const SHORTCUTS = [['j / k', 'keys.move'], ['Enter', 'keys.open'], ['r', 'keys.reply'], ['c', 'keys.comment'],
@@ -89,8 +91,8 @@ function ServiceBanner({ me }) {
   </div>`;
 }
 
-function Shell({ me, onSignOut, onLanguage }) {
-  const { ticket: open, admin, section } = useHashRoute();
+function Shell({ me, onSignOut, onLanguage, onProfile }) {
+  const { ticket: open, admin, section, profile } = useHashRoute();
   const mayAdminister = adminSections(me).length > 0;
   const [help, setHelp] = useState(false);
   useShortcuts(setHelp);
@@ -106,13 +108,14 @@ function Shell({ me, onSignOut, onLanguage }) {
         <${StateSelector} me=${me} />
         ${(admin || mayAdminister) && html`<a class="ghost-link" href=${admin ? '#/' : '#/admin'}>${t(admin ? 'menu.board' : 'menu.admin')}</a>`}
         <button type="button" class="ghost" title=${t('keys.help')} onClick=${() => setHelp(!help)}>?</button>
-        <span class="who" title=${me.email}>${me.name}</span>
+        <a class="who" href="#/perfil" title=${t('profile.title')}>${me.name}</a>
         <button type="button" class="ghost" onClick=${onSignOut}>${t('menu.sign_out')}</button>
       </div>
     </header>
     <${ServiceBanner} me=${me} />
     <div class=${open ? 'workspace with-ticket' : 'workspace'}>
-      ${admin ? html`<${Admin} me=${me} section=${section} />` : html`<${Board} me=${me} openNumber=${open} />`}
+      ${profile ? html`<${Profile} me=${me} onSaved=${onProfile} />`
+        : admin ? html`<${Admin} me=${me} section=${section} />` : html`<${Board} me=${me} openNumber=${open} />`}
       ${open && html`<${TicketView} key=${open} number=${open} me=${me} />`}
     </div>
     ${help && html`<${Dialog} labelledBy="keys-title" onClose=${() => setHelp(false)}>
@@ -134,6 +137,8 @@ function App({ initial }) {
     // The sign-in answer has no permissions; /me has them.
     if (!user.permissions) user = await api('GET', '/api/v1/me');
     await loadLocale(user.language);
+    // The role signs in with a second factor and this user has none: that comes first.
+    if (user.two_factor_setup_required) { setMe(user); setScreen('enrol'); return; }
     await loadRefs();
     startEvents();
     setMe(user);
@@ -172,8 +177,14 @@ function App({ initial }) {
   if (screen === 'first-run') return html`<${FirstRun} onSignedIn=${enter} />`;
   if (screen === 'login') return html`<${Login} onSignedIn=${enter} />`;
   if (screen === 'password') return html`<${SetPassword} key=${token} token=${token} onSignedIn=${enter} />`;
+  if (screen === 'enrol' && me) {
+    return html`<main class="auth enrol-required"><div class="auth-side">
+      <${TwoFactor} me=${me} required=${true} onEnrolled=${async () => enter(await api('GET', '/api/v1/me'), me.csrf_token)} />
+      <p><button type="button" class="link" onClick=${signOut}>${t('menu.sign_out')}</button></p></div></main>`;
+  }
   if (screen !== 'app' || !me) return html`<p class="loading">${t('loading')}</p>`;
-  return html`<${Shell} key=${lang} me=${me} onSignOut=${signOut} onLanguage=${changeLanguage} />`;
+  return html`<${Shell} key=${lang} me=${me} onSignOut=${signOut} onLanguage=${changeLanguage}
+    onProfile=${(user) => setMe({ ...me, ...user })} />`;
 }
 
 function Fatal({ message }) {

@@ -36,10 +36,32 @@ function Updates() {
 export function Login({ onSignedIn }) {
   const [forgot, setForgot] = useState(false);
   const [sent, setSent] = useState(false);
+  // Email and password were right and the user has a second factor: its code comes next.
+  const [pending, setPending] = useState(null);
   const signIn = async (v) => {
-    const r = await api('POST', '/api/v1/session', { email: v.email, password: v.password });
+    try {
+      const r = await api('POST', '/api/v1/session', { email: v.email, password: v.password });
+      await onSignedIn(r.user, r.csrf_token);
+    } catch (e) {
+      if (e.code !== 'two_factor_required') throw e;
+      setPending({ email: v.email, password: v.password });
+    }
+  };
+  const withCode = async (v) => {
+    const r = await api('POST', '/api/v1/session', { ...pending, totp: v.totp });
     await onSignedIn(r.user, r.csrf_token);
   };
+  if (pending) {
+    return html`<div class="auth">
+      <${Updates} />
+      <div class="auth-side">
+        <${Form} title=${t('login.code_title')} submit=${t('login.submit')} onSubmit=${withCode}
+          fields=${[['totp', 'text', t('login.code')]]} autocomplete=${{ totp: 'one-time-code' }}>
+          <p class="hint">${t('login.code_help')}</p><//>
+        <p><button type="button" class="link" onClick=${() => setPending(null)}>${t('login.code_back')}</button></p>
+      </div>
+    </div>`;
+  }
   const requestLink = async (v) => {
     await api('POST', '/api/v1/password_resets', { email: v.reset_email });
     setSent(true);

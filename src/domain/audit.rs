@@ -33,12 +33,16 @@ pub enum AuditAction {
     AccountDeleted,
     SettingChanged,
     BackupMade,
+    TwoFactorEnabled,
+    TwoFactorDisabled,
+    RecoveryCodeUsed,
+    RecoveryCodesRenewed,
     #[serde(other)]
     Unknown,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 20] = [
+    pub const ALL: [AuditAction; 24] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -59,6 +63,10 @@ impl AuditAction {
         AuditAction::AccountDeleted,
         AuditAction::SettingChanged,
         AuditAction::BackupMade,
+        AuditAction::TwoFactorEnabled,
+        AuditAction::TwoFactorDisabled,
+        AuditAction::RecoveryCodeUsed,
+        AuditAction::RecoveryCodesRenewed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -83,6 +91,10 @@ impl AuditAction {
             AuditAction::AccountDeleted => "account_deleted",
             AuditAction::SettingChanged => "setting_changed",
             AuditAction::BackupMade => "backup_made",
+            AuditAction::TwoFactorEnabled => "two_factor_enabled",
+            AuditAction::TwoFactorDisabled => "two_factor_disabled",
+            AuditAction::RecoveryCodeUsed => "recovery_code_used",
+            AuditAction::RecoveryCodesRenewed => "recovery_codes_renewed",
             AuditAction::Unknown => "unknown",
         }
     }

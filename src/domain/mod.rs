@@ -13,6 +13,7 @@ pub mod rut;
 pub mod secret;
 pub mod template;
 pub mod ticket;
+pub mod two_factor;
 
 use crate::error::{AppError, AppResult};
 

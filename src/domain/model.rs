@@ -65,6 +65,18 @@ pub struct User {
     pub invited: bool,
     #[serde(default)]
     pub last_sign_in_at: Option<Millis>,
+    /// The second factor's shared secret (base32), once enrolment is confirmed.
+    #[serde(default)]
+    pub totp_secret: Option<String>,
+    /// A secret shown for enrolment, not confirmed with a code yet.
+    #[serde(default)]
+    pub totp_pending: Option<String>,
+    /// The last TOTP time step accepted (a code works once).
+    #[serde(default)]
+    pub totp_last_step: u64,
+    /// Hashes of the unused recovery codes.
+    #[serde(default)]
+    pub recovery_codes: Vec<String>,
 }
 
 pub fn default_language() -> String {
@@ -467,6 +479,14 @@ pub struct Session {
     pub csrf_token: String,
     pub created_at: Millis,
     pub expires_at: Millis,
+    /// Where it was opened from ("my sessions" shows it).
+    #[serde(default)]
+    pub ip: Option<String>,
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    /// Last use, kept to within a few minutes (the idle timeout counts from it).
+    #[serde(default)]
+    pub last_seen_at: Option<Millis>,
 }
 
 /// A one-time link that lets its holder choose a password (AUTH-2 reset, or an invitation).

@@ -86,6 +86,10 @@ pub fn create(
         deactivated_at: None,
         invited: u.invited,
         last_sign_in_at: None,
+        totp_secret: None,
+        totp_pending: None,
+        totp_last_step: 0,
+        recovery_codes: Vec::new(),
     };
     put(txn, &user)?;
     txn.open_table(EMAIL_TO_USER_ID)?
@@ -206,6 +210,25 @@ pub fn deactivate(
     Ok(released)
 }
 
+const TWO_FACTOR_ROLES: &str = "two_factor_roles";
+
+/// The roles whose users must use a second factor (an administrator's setting).
+pub fn two_factor_roles(txn: &ReadTransaction) -> AppResult<Vec<Role>> {
+    Ok(super::meta_get(txn, TWO_FACTOR_ROLES)?
+        .map(|v| {
+            String::from_utf8_lossy(&v)
+                .split(',')
+                .filter_map(Role::parse)
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+pub fn set_two_factor_roles(txn: &WriteTransaction, roles: &[Role]) -> AppResult<()> {
+    let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    super::meta_put(txn, TWO_FACTOR_ROLES, names.join(",").as_bytes())
+}
+
 /// Records a sign-in (the users screen shows the last one).
 pub fn signed_in(txn: &WriteTransaction, user_id: u64, now: Millis) -> AppResult<()> {
     if let Some(mut user) = get_w(txn, user_id)? {
@@ -237,6 +260,48 @@ pub fn end_sessions(txn: &WriteTransaction, user_id: u64, keep: Option<&str>) ->
                 .map(|s| s.user_id != user_id)
                 .unwrap_or(true)
     })?;
+    Ok(())
+}
+
+/// A user's sessions, by their token hash.
+pub fn sessions_of(txn: &ReadTransaction, user_id: u64) -> AppResult<Vec<(String, Session)>> {
+    let table = txn.open_table(SESSION_HASH_TO_SESSION)?;
+    let mut out = Vec::new();
+    for row in table.iter()? {
+        let (k, v) = row?;
+        let s: Session = codec::decode(v.value())?;
+        if s.user_id == user_id {
+            out.push((k.value().to_string(), s));
+        }
+    }
+    Ok(out)
+}
+
+/// The same, inside the writer's transaction.
+pub fn sessions_of_w(txn: &WriteTransaction, user_id: u64) -> AppResult<Vec<(String, Session)>> {
+    let table = txn.open_table(SESSION_HASH_TO_SESSION)?;
+    let mut out = Vec::new();
+    for row in table.iter()? {
+        let (k, v) = row?;
+        let s: Session = codec::decode(v.value())?;
+        if s.user_id == user_id {
+            out.push((k.value().to_string(), s));
+        }
+    }
+    Ok(out)
+}
+
+/// Records a session's last use. No sign-in changes, so what is cached about it stays valid.
+pub fn touch_session(txn: &WriteTransaction, token_hash: &str, at: Millis) -> AppResult<()> {
+    let mut table = txn.open_table(SESSION_HASH_TO_SESSION)?;
+    let found: Option<Session> = match table.get(token_hash)? {
+        Some(g) => Some(codec::decode(g.value())?),
+        None => None,
+    };
+    if let Some(mut s) = found {
+        s.last_seen_at = Some(at);
+        table.insert(token_hash, codec::encode(&s)?.as_slice())?;
+    }
     Ok(())
 }
 

@@ -245,6 +245,9 @@ impl Api {
     pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
         self.send(Method::DELETE, path, None).await
     }
+    pub async fn delete_with(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(Method::DELETE, path, Some(body)).await
+    }
     pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.send(Method::PUT, path, Some(body)).await
     }

@@ -402,3 +402,270 @@ async fn users_teams_reactivation_and_the_audit_log() {
         (422, Some("invalid_action"))
     );
 }
+
+/// "Mis sesiones" (security issue, finding 19): where one is signed in, from which device and
+/// address; one ended, or all the others; the idle and absolute timeouts hold across a restart.
+#[tokio::test]
+async fn my_sessions_end_others_and_time_out() {
+    let mut s = Server::start();
+    let dir = s.take_dir();
+    let office = s.admin().await;
+    let home = s.admin().await;
+    let list = office.ok("/api/v1/me/sessions").await;
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{list}");
+    assert_eq!(items.iter().filter(|i| i["current"] == true).count(), 1);
+    assert!(items.iter().all(|i| i["ip"] == "127.0.0.1"));
+    // One ended by id: that browser is signed out; ids that are not theirs are 404.
+    let other = items.iter().find(|i| i["current"] == false).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        office
+            .delete("/api/v1/me/sessions/0000000000000000")
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        office
+            .delete(&format!("/api/v1/me/sessions/{other}"))
+            .await
+            .0,
+        204
+    );
+    assert_eq!(home.get("/api/v1/me").await.0, 401);
+    // «Cerrar las demás» ends the rest and keeps this one.
+    let phone = s.admin().await;
+    let laptop = s.admin().await;
+    let (st, v) = office
+        .post("/api/v1/me/sessions/end_others", json!({}))
+        .await;
+    assert_eq!((st.as_u16(), v["ended"].as_u64()), (200, Some(2)));
+    assert_eq!(phone.get("/api/v1/me").await.0, 401);
+    assert_eq!(laptop.get("/api/v1/me").await.0, 401);
+    assert_eq!(office.get("/api/v1/me").await.0, 200);
+    assert_eq!(
+        office.ok("/api/v1/me/sessions").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let log = office.ok("/api/v1/audit?action=sign_out").await;
+    assert_eq!(log["items"][0]["details"]["sessions"], "2");
+
+    // Eleven hours later (the server restarted) the session still works; thirteen hours
+    // without use and it has ended.
+    s.stop();
+    let data = s.data.clone();
+    let hours = |h: i64| (h * 3_600_000).to_string();
+    let mut later = Server::start_in(&data, &[("ATIENDE_CLOCK_OFFSET_MS", &hours(11))]);
+    let mut again = office.clone();
+    again.base = later.base.clone();
+    assert_eq!(again.get("/api/v1/me").await.0, 200);
+    later.stop();
+    let much_later = Server::start_in(&data, &[("ATIENDE_CLOCK_OFFSET_MS", &hours(11 + 13))]);
+    again.base = much_later.base.clone();
+    let (st, v) = again.get("/api/v1/me").await;
+    assert_eq!(st, 401, "{v}");
+    drop(dir);
+}
+
+fn totp_code(secret: &str, offset_steps: i64) -> String {
+    let totp = totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        totp_rs::Secret::Encoded(secret.to_string())
+            .to_bytes()
+            .unwrap(),
+        None,
+        String::new(),
+    )
+    .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    totp.generate((now + offset_steps * 30) as u64)
+}
+
+async fn sign_in_with(
+    s: &Server,
+    email: &str,
+    password: &str,
+    code: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let mut body = json!({"email": email, "password": password});
+    if let Some(c) = code {
+        body["totp"] = json!(c);
+    }
+    let (st, v) = s.anonymous().post("/api/v1/session", body).await;
+    (st.as_u16(), v)
+}
+
+/// The second factor (security issue, finding 17): enrolment confirmed by a code, sign-in with
+/// a code (once) or a recovery code (once), required for a role by the administrator.
+#[tokio::test]
+async fn two_factor_enrolment_sign_in_recovery_and_policy() {
+    let s = Server::start();
+    let admin = s.admin().await;
+    let (st, v) = admin
+        .post(
+            "/api/v1/me/two_factor",
+            json!({"current_password": "no-es-la-clave"}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), v["error"]["code"].as_str()),
+        (422, Some("wrong_password"))
+    );
+    let enrol = admin
+        .created(
+            "/api/v1/me/two_factor",
+            json!({"current_password": ADMIN_PASSWORD}),
+        )
+        .await;
+    let secret = enrol["secret"].as_str().unwrap().to_string();
+    assert!(enrol["otpauth_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("otpauth://totp/Atiende:"));
+    assert!(enrol["qr_svg"].as_str().unwrap().contains("<svg"));
+    // Not in force until confirmed: the password alone still signs in.
+    assert_eq!(
+        sign_in_with(&s, ADMIN_EMAIL, ADMIN_PASSWORD, None).await.0,
+        200
+    );
+    let (st, v) = admin
+        .post("/api/v1/me/two_factor/confirm", json!({"code": "000000"}))
+        .await;
+    assert_eq!(
+        (st.as_u16(), v["error"]["code"].as_str()),
+        (422, Some("two_factor_invalid"))
+    );
+    let codes = admin
+        .created(
+            "/api/v1/me/two_factor/confirm",
+            json!({"code": totp_code(&secret, 0)}),
+        )
+        .await;
+    let recovery: Vec<String> = codes["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(recovery.len(), 10);
+    assert_eq!(admin.ok("/api/v1/me").await["two_factor"], true);
+
+    // Sign-in: the code is asked for, checked, and good once.
+    let (st, v) = sign_in_with(&s, ADMIN_EMAIL, ADMIN_PASSWORD, None).await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (401, Some("two_factor_required"))
+    );
+    let (st, v) = sign_in_with(&s, ADMIN_EMAIL, ADMIN_PASSWORD, Some("123456")).await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (401, Some("two_factor_invalid"))
+    );
+    let next = totp_code(&secret, 1);
+    assert_eq!(
+        sign_in_with(&s, ADMIN_EMAIL, ADMIN_PASSWORD, Some(&next))
+            .await
+            .0,
+        200
+    );
+    let (st, v) = sign_in_with(&s, ADMIN_EMAIL, ADMIN_PASSWORD, Some(&next)).await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (401, Some("two_factor_invalid")),
+        "a code works once"
+    );
+    // A wrong password with a right code is still a wrong password.
+    assert_eq!(
+        sign_in_with(&s, ADMIN_EMAIL, "mala-clave-999", Some(&recovery[0]))
+            .await
+            .0,
+        401
+    );
+    // A recovery code, typed loosely, works once.
+    let loose = recovery[0].to_uppercase().replace('-', " ");
+    assert_eq!(
+        sign_in_with(&s, ADMIN_EMAIL, ADMIN_PASSWORD, Some(&loose))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        sign_in_with(&s, ADMIN_EMAIL, ADMIN_PASSWORD, Some(&recovery[0]))
+            .await
+            .0,
+        401
+    );
+
+    // The administrator requires it of agents: an agent without it may reach only their profile
+    // until they enrol.
+    admin.create_user("ana@example.cl", "Ana", "agent").await;
+    let policy = admin
+        .put(
+            "/api/v1/settings/two_factor",
+            json!({"required_roles": ["agent"]}),
+        )
+        .await;
+    assert_eq!(policy.1["required_roles"], json!(["agent"]));
+    let ana = s.login("ana@example.cl", "clave-agente-1").await;
+    let me = ana.ok("/api/v1/me").await;
+    assert_eq!(me["two_factor_setup_required"], true);
+    let (st, v) = ana.get("/api/v1/tickets").await;
+    assert_eq!(
+        (st.as_u16(), v["error"]["code"].as_str()),
+        (403, Some("two_factor_setup_required"))
+    );
+    let enrol = ana
+        .created(
+            "/api/v1/me/two_factor",
+            json!({"current_password": "clave-agente-1"}),
+        )
+        .await;
+    let ana_secret = enrol["secret"].as_str().unwrap().to_string();
+    ana.created(
+        "/api/v1/me/two_factor/confirm",
+        json!({"code": totp_code(&ana_secret, 0)}),
+    )
+    .await;
+    assert_eq!(ana.get("/api/v1/tickets").await.0, 200);
+    let (st, v) = ana
+        .delete_with(
+            "/api/v1/me/two_factor",
+            json!({"current_password": "clave-agente-1"}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), v["error"]["code"].as_str()),
+        (409, Some("two_factor_required"))
+    );
+
+    let log = admin.ok("/api/v1/audit?limit=200").await;
+    let actions: Vec<&str> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for wanted in [
+        "two_factor_enabled",
+        "recovery_code_used",
+        "sign_in_failed",
+        "setting_changed",
+    ] {
+        assert!(
+            actions.contains(&wanted),
+            "{wanted} missing from {actions:?}"
+        );
+    }
+}

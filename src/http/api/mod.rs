@@ -21,6 +21,7 @@ pub mod setup;
 pub mod status;
 pub mod templates;
 pub mod tickets;
+pub mod two_factor;
 pub mod uploads;
 pub mod users;
 pub mod webhooks;
@@ -54,6 +55,13 @@ pub fn routes(
         .routes(routes!(session::revoke_token))
         .routes(routes!(setup::status, setup::create_first_admin))
         .routes(routes!(users::me))
+        .routes(routes!(session::my_sessions))
+        .routes(routes!(two_factor::start, two_factor::disable))
+        .routes(routes!(two_factor::confirm))
+        .routes(routes!(two_factor::renew_codes))
+        .routes(routes!(two_factor::get_policy, two_factor::put_policy))
+        .routes(routes!(session::end_session))
+        .routes(routes!(session::end_other_sessions))
         .routes(routes!(audit::list))
         .routes(routes!(audit::export))
         .routes(routes!(password_resets::request))

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::audit::RequestOrigin;
 use super::users::{Me, UserView};
-use crate::auth::{self, CurrentUser, SESSION_COOKIE, SESSION_DAYS};
+use crate::auth::{self, CurrentUser, SESSION_COOKIE};
 use crate::domain::audit::{AuditAction, AuditEntry};
 use crate::domain::{Session, DAY_MS};
 use crate::error::{AppError, AppResult, ErrorBody};
@@ -24,9 +24,9 @@ use crate::store::{assignment, users};
 pub struct SignIn {
     pub email: String,
     pub password: String,
-    /// Accepted for the TOTP second factor (AUTH-3), which is not enforced yet.
+    /// The second factor, for users who have one (AUTH-3): the authenticator app's six-digit
+    /// code, or one of the recovery codes.
     #[serde(default)]
-    #[allow(dead_code)]
     pub totp: Option<String>,
 }
 
@@ -108,16 +108,31 @@ pub async fn sign_in(
             return Err(AppError::unauthorized("wrong email or password"));
         }
     };
-    state.login_limiter.forgive(&email_key);
-    state.ip_limiter.forgive(&ip_key);
+    // A user with a second factor: the password alone is not enough (and the attempt stays
+    // counted until the code is right).
+    let code = body.totp.clone().filter(|c| !c.trim().is_empty());
+    if user.totp_secret.is_some() && code.is_none() {
+        return Err(AppError::new(
+            StatusCode::UNAUTHORIZED,
+            "two_factor_required",
+            "type the code your authenticator app shows (or a recovery code)",
+        ));
+    }
     let token = auth::random_token(32);
     let csrf = auth::random_token(24);
     let now = state.store.now();
+    let absolute_days = i64::try_from(state.config.sessions.absolute_days).unwrap_or(14);
     let session = Session {
         user_id: user.id,
         csrf_token: csrf.clone(),
         created_at: now,
-        expires_at: now + SESSION_DAYS * DAY_MS,
+        expires_at: now + absolute_days * DAY_MS,
+        ip: origin.ip.clone(),
+        user_agent: origin
+            .user_agent
+            .as_deref()
+            .map(|u| u.chars().take(300).collect()),
+        last_seen_at: Some(now),
     };
     let hash = auth::sha256_hex(&token);
     let uid = user.id;
@@ -127,9 +142,29 @@ pub async fn sign_in(
     let base = (user.role == crate::domain::Role::Admin)
         .then(|| super::request_base(&state, &headers))
         .flatten();
-    state
+    let failed = AuditEntry::new(AuditAction::SignInFailed, (Some(uid), &email), &origin, now)
+        .detail("reason", "two_factor");
+    let origin2 = origin.clone();
+    let passed = state
         .store
         .write(move |txn, fx| {
+            // The code is checked against the record in the writer, so one code signs in once
+            // even when two sign-ins race with it.
+            if let Some(code) = &code {
+                let current = users::get_w(txn, uid)?.ok_or_else(|| AppError::not_found("user"))?;
+                match super::two_factor::second_factor(&current, code, now, &origin2) {
+                    Some((after, used)) => {
+                        users::put(txn, &after)?;
+                        if let Some(e) = used {
+                            crate::store::audit::record(txn, e)?;
+                        }
+                    }
+                    None => {
+                        crate::store::audit::record(txn, failed.clone())?;
+                        return Ok(false);
+                    }
+                }
+            }
             users::create_session(txn, &hash, &session)?;
             users::signed_in(txn, uid, now)?;
             crate::store::audit::record(txn, signed_in.clone())?;
@@ -137,11 +172,21 @@ pub async fn sign_in(
                 crate::store::mail::learn_public_url_once(txn, b)?;
             }
             let on_sign_in = assignment::settings_w(txn)?.on_sign_in;
-            apply_configured_state(txn, fx, uid, on_sign_in, now)
+            apply_configured_state(txn, fx, uid, on_sign_in, now)?;
+            Ok(true)
         })
         .await?;
+    if !passed {
+        return Err(AppError::new(
+            StatusCode::UNAUTHORIZED,
+            "two_factor_invalid",
+            "that code is not right (or was already used): type the one the app shows now",
+        ));
+    }
+    state.login_limiter.forgive(&email_key);
+    state.ip_limiter.forgive(&ip_key);
     tracing::info!(user = user.id, "signed in");
-    let cookie = session_cookie(&state, &token, SESSION_DAYS * 86_400);
+    let cookie = session_cookie(&state, &token, absolute_days * 86_400);
     let body = SignedIn {
         user: UserView::from(&user),
         csrf_token: csrf,
@@ -157,9 +202,12 @@ pub struct CurrentSession {
 
 #[utoipa::path(get, path = "/api/v1/session", tag = "session",
     responses((status = 200, body = CurrentSession)))]
-pub async fn current(user: Option<CurrentUser>) -> Json<CurrentSession> {
+pub async fn current(
+    State(state): State<AppState>,
+    user: Option<CurrentUser>,
+) -> Json<CurrentSession> {
     Json(CurrentSession {
-        me: user.as_ref().map(Me::of),
+        me: user.as_ref().map(|u| Me::of(u, &state)),
     })
 }
 
@@ -313,5 +361,196 @@ pub async fn revoke_token(
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::not_found("token"))
+    }
+}
+
+/// A browser's name and system, from its user agent ("Firefox · Linux"), for "my sessions".
+fn device_of(user_agent: &str) -> String {
+    let browser = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("Chromium/", "Chromium"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+    ]
+    .iter()
+    .find(|(mark, _)| user_agent.contains(mark))
+    .map(|(_, name)| *name);
+    let system = [
+        ("Android", "Android"),
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(mark, _)| user_agent.contains(mark))
+    .map(|(_, name)| *name);
+    match (browser, system) {
+        (Some(b), Some(s)) => format!("{b} · {s}"),
+        (Some(b), None) => b.to_string(),
+        (None, Some(s)) => s.to_string(),
+        (None, None) => user_agent.chars().take(60).collect(),
+    }
+}
+
+/// How a session is named in the API: the start of its token's hash (never the hash itself,
+/// which is the session's key).
+fn session_id(hash: &str) -> String {
+    hash.get(..16).unwrap_or(hash).to_string()
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionView {
+    pub id: String,
+    pub created_at: String,
+    pub last_seen_at: Option<String>,
+    pub ip: Option<String>,
+    /// Browser and system, from the user agent.
+    pub device: Option<String>,
+    pub user_agent: Option<String>,
+    /// The session this request came with.
+    pub current: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionList {
+    pub items: Vec<SessionView>,
+}
+
+/// "Mis sesiones": where the signed-in user is signed in, newest use first.
+#[utoipa::path(get, path = "/api/v1/me/sessions", tag = "session",
+    responses((status = 200, body = SessionList), (status = 401, body = ErrorBody)))]
+pub async fn my_sessions(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> AppResult<Json<SessionList>> {
+    let uid = user.user.id;
+    let now = state.store.now();
+    let mut all = state
+        .store
+        .read(move |txn| users::sessions_of(txn, uid))
+        .await?;
+    all.retain(|(_, s)| s.expires_at >= now);
+    let seen = |h: &str, s: &Session| {
+        state
+            .session_seen
+            .last(h)
+            .unwrap_or(0)
+            .max(s.last_seen_at.unwrap_or(s.created_at))
+    };
+    all.sort_by_key(|(h, s)| std::cmp::Reverse(seen(h, s)));
+    Ok(Json(SessionList {
+        items: all
+            .iter()
+            .map(|(h, s)| SessionView {
+                id: session_id(h),
+                created_at: super::ts(s.created_at),
+                last_seen_at: Some(super::ts(seen(h, s))),
+                ip: s.ip.clone(),
+                device: s.user_agent.as_deref().map(device_of),
+                user_agent: s.user_agent.clone(),
+                current: user.session_hash.as_deref() == Some(h.as_str()),
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionsEnded {
+    pub ended: usize,
+}
+
+/// Ends one of the signed-in user's sessions (its browser is signed out, its live stream ends).
+#[utoipa::path(delete, path = "/api/v1/me/sessions/{id}", tag = "session", params(("id" = String, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn end_session(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    RequestOrigin(origin): RequestOrigin,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<StatusCode> {
+    let ended = end_sessions_where(&state, &user, origin, move |h| session_id(h) == id).await?;
+    if ended == 0 {
+        return Err(AppError::not_found("session"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// «Cerrar las demás»: ends every session of the signed-in user but this one.
+#[utoipa::path(post, path = "/api/v1/me/sessions/end_others", tag = "session",
+    responses((status = 200, body = SessionsEnded), (status = 401, body = ErrorBody)))]
+pub async fn end_other_sessions(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    RequestOrigin(origin): RequestOrigin,
+) -> AppResult<Json<SessionsEnded>> {
+    let mine = user.session_hash.clone();
+    let ended =
+        end_sessions_where(&state, &user, origin, move |h| mine.as_deref() != Some(h)).await?;
+    Ok(Json(SessionsEnded { ended }))
+}
+
+async fn end_sessions_where(
+    state: &AppState,
+    user: &CurrentUser,
+    origin: crate::domain::audit::Origin,
+    which: impl Fn(&str) -> bool + Send + 'static,
+) -> AppResult<usize> {
+    let uid = user.user.id;
+    let now = state.store.now();
+    let entry = AuditEntry::new(
+        AuditAction::SignOut,
+        (Some(uid), &user.user.name),
+        &origin,
+        now,
+    );
+    state
+        .store
+        .write(move |txn, _| {
+            let hashes: Vec<String> = users::sessions_of_w(txn, uid)?
+                .into_iter()
+                .map(|(h, _)| h)
+                .filter(|h| which(h))
+                .collect();
+            for h in &hashes {
+                users::delete_session(txn, h)?;
+            }
+            if !hashes.is_empty() {
+                crate::store::audit::record(
+                    txn,
+                    entry.clone().detail("sessions", hashes.len().to_string()),
+                )?;
+            }
+            Ok(hashes.len())
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::device_of;
+
+    #[test]
+    fn devices_read_from_user_agents() {
+        assert_eq!(
+            device_of("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36"),
+            "Chrome · Linux"
+        );
+        assert_eq!(
+            device_of(
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
+            ),
+            "Firefox · Windows"
+        );
+        assert_eq!(
+            device_of("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"),
+            "Safari · iPhone"
+        );
+        assert_eq!(device_of("curl/8.5.0"), "curl");
     }
 }

@@ -32,6 +32,8 @@ pub struct UserView {
     /// Invited by mail, and has not chosen a password through the link yet.
     pub invited: bool,
     pub last_sign_in_at: Option<String>,
+    /// Signs in with a second factor (an authenticator app's code).
+    pub two_factor: bool,
 }
 
 impl From<&User> for UserView {
@@ -50,6 +52,7 @@ impl From<&User> for UserView {
             deactivated_at: opt_ts(u.deactivated_at),
             invited: u.invited,
             last_sign_in_at: opt_ts(u.last_sign_in_at),
+            two_factor: u.totp_secret.is_some(),
         }
     }
 }
@@ -75,6 +78,9 @@ pub struct Me {
     pub permissions: Vec<String>,
     /// Present when signed in with a cookie: send it as X-CSRF-Token.
     pub csrf_token: Option<String>,
+    /// Their role must use a second factor and they have none yet: until they enrol, only
+    /// `/api/v1/me…` and the session answer (403 `two_factor_setup_required` elsewhere).
+    pub two_factor_setup_required: bool,
 }
 
 fn permissions(role: Role) -> Vec<String> {
@@ -90,16 +96,17 @@ fn permissions(role: Role) -> Vec<String> {
 
 #[utoipa::path(get, path = "/api/v1/me", tag = "users",
     responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
-pub async fn me(user: CurrentUser) -> Json<Me> {
-    Json(Me::of(&user))
+pub async fn me(State(state): State<AppState>, user: CurrentUser) -> Json<Me> {
+    Json(Me::of(&user, &state))
 }
 
 impl Me {
-    pub fn of(user: &CurrentUser) -> Me {
+    pub fn of(user: &CurrentUser, state: &AppState) -> Me {
         Me {
             user: UserView::from(&user.user),
             permissions: permissions(user.user.role),
             csrf_token: user.csrf_token.clone(),
+            two_factor_setup_required: crate::auth::must_enrol(&user.user, state),
         }
     }
 }

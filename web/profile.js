@@ -1,0 +1,131 @@
+// Mi perfil (#/perfil), for everyone: name, language and signature; the password and the email
+// (each asks for the current password); where one is signed in («Cerrar las demás»); API
+// tokens; the second factor.
+import { html, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
+import { api, t, when } from './lib.js';
+import { Section, StatusLine, useStatus } from './admin-kit.js';
+import { TwoFactor } from './two-factor.js';
+
+export function Profile({ me, onSaved }) {
+  return html`<main class="admin my-profile" aria-labelledby="profile-title">
+    <h1 id="profile-title">${t('profile.title')}</h1>
+    <${Details} me=${me} onSaved=${onSaved} />
+    <${Password} me=${me} />
+    <${Email} me=${me} onSaved=${onSaved} />
+    <${TwoFactor} me=${me} />
+    <${Sessions} />
+    <${Tokens} />
+  </main>`;
+}
+
+function Details({ me, onSaved }) {
+  const [form, setForm] = useState({ name: me.name, signature: me.signature ?? '' });
+  const [status, ok, fail] = useStatus();
+  const save = async (ev) => {
+    ev.preventDefault();
+    try { onSaved(await api('PATCH', `/api/v1/users/${me.id}`, form)); ok(t('admin.saved')); } catch (e) { fail(e.message); }
+  };
+  return html`<${Section} id="profile-details" title=${t('profile.details')}>
+    <form class="user-form" aria-label=${t('profile.details')} onSubmit=${save}>
+      <label>${t('users.name')} <input value=${form.name} required maxlength="120" onInput=${(e) => setForm({ ...form, name: e.target.value })} /></label>
+      <label>${t('profile.signature')} <textarea rows="3" value=${form.signature} onInput=${(e) => setForm({ ...form, signature: e.target.value })}></textarea></label>
+      <div class="dialog-actions"><button type="submit" class="primary">${t('action.save')}</button></div>
+      <${StatusLine} status=${status} />
+    </form>
+  <//>`;
+}
+
+function Password({ me }) {
+  const [current, setCurrent] = useState('');
+  const [next, setNext] = useState('');
+  const [status, ok, fail] = useStatus();
+  const save = async (ev) => {
+    ev.preventDefault();
+    try {
+      await api('PATCH', `/api/v1/users/${me.id}`, { password: next, current_password: current });
+      setCurrent(''); setNext('');
+      ok(t('profile.password_changed'));
+    } catch (e) { fail(e.message); }
+  };
+  return html`<${Section} id="profile-password" title=${t('profile.password')} hint=${t('profile.password_hint')}>
+    <form class="user-form" aria-label=${t('profile.password')} onSubmit=${save}>
+      <label>${t('profile.current_password')} <input type="password" autocomplete="current-password" required value=${current} onInput=${(e) => setCurrent(e.target.value)} /></label>
+      <label>${t('profile.new_password')} <input type="password" autocomplete="new-password" required minlength="8" value=${next} onInput=${(e) => setNext(e.target.value)} /></label>
+      <div class="dialog-actions"><button type="submit" class="primary">${t('profile.change_password')}</button></div>
+      <${StatusLine} status=${status} />
+    </form>
+  <//>`;
+}
+
+function Email({ me, onSaved }) {
+  const [email, setEmail] = useState(me.email);
+  const [current, setCurrent] = useState('');
+  const [status, ok, fail] = useStatus();
+  const save = async (ev) => {
+    ev.preventDefault();
+    try {
+      onSaved(await api('PATCH', `/api/v1/users/${me.id}`, { email, current_password: current }));
+      setCurrent('');
+      ok(t('admin.saved'));
+    } catch (e) { fail(e.message); }
+  };
+  return html`<${Section} id="profile-email" title=${t('profile.email')}>
+    <form class="user-form" aria-label=${t('profile.email')} onSubmit=${save}>
+      <label>${t('users.email')} <input type="email" required value=${email} onInput=${(e) => setEmail(e.target.value)} /></label>
+      <label>${t('profile.current_password')} <input type="password" autocomplete="current-password" required value=${current} onInput=${(e) => setCurrent(e.target.value)} /></label>
+      <div class="dialog-actions"><button type="submit" class="primary">${t('profile.change_email')}</button></div>
+      <${StatusLine} status=${status} />
+    </form>
+  <//>`;
+}
+
+function Sessions() {
+  const [items, setItems] = useState(null);
+  const [status, ok, fail] = useStatus();
+  const load = () => api('GET', '/api/v1/me/sessions').then((r) => setItems(r.items)).catch((e) => fail(e.message));
+  useEffect(() => { load(); }, []);
+  const run = async (f, done) => { try { const r = await f(); await load(); ok(done(r)); } catch (e) { fail(e.message); } };
+  return html`<${Section} id="profile-sessions" title=${t('profile.sessions')} hint=${t('profile.sessions_hint')}>
+    ${!items ? html`<p class="loading">${t('loading')}</p>` : html`<table class="sessions"><thead><tr>
+        <th scope="col">${t('profile.device')}</th><th scope="col">${t('audit.origin')}</th>
+        <th scope="col">${t('profile.signed_in_at')}</th><th scope="col">${t('profile.last_use')}</th><th></th></tr></thead>
+      <tbody>${items.map((s) => html`<tr data-session=${s.id} class=${s.current ? 'current' : ''}>
+        <td title=${s.user_agent ?? ''}>${s.device ?? '—'}${s.current ? html` <strong>(${t('profile.this_session')})</strong>` : ''}</td>
+        <td>${s.ip ?? '—'}</td><td>${when(s.created_at)}</td><td>${s.last_seen_at ? when(s.last_seen_at) : '—'}</td>
+        <td>${!s.current && html`<button type="button" class="small" aria-label=${t('profile.end_session_of', { device: s.device ?? s.id })}
+          onClick=${() => run(() => api('DELETE', `/api/v1/me/sessions/${s.id}`), () => t('profile.session_ended'))}>${t('profile.end_session')}</button>`}</td>
+      </tr>`)}</tbody></table>
+      ${items.length > 1 && html`<button type="button" class="small danger"
+        onClick=${() => run(() => api('POST', '/api/v1/me/sessions/end_others'), (r) => t('profile.others_ended', { n: r.ended }))}>${t('profile.end_others')}</button>`}`}
+    <${StatusLine} status=${status} />
+  <//>`;
+}
+
+function Tokens() {
+  const [items, setItems] = useState(null);
+  const [name, setName] = useState('');
+  const [shown, setShown] = useState(null); // the token just created, shown once
+  const [status, ok, fail] = useStatus();
+  const load = () => api('GET', '/api/v1/tokens').then((r) => setItems(r.items)).catch((e) => fail(e.message));
+  useEffect(() => { load(); }, []);
+  const create = async (ev) => {
+    ev.preventDefault();
+    try { setShown(await api('POST', '/api/v1/tokens', { name })); setName(''); await load(); } catch (e) { fail(e.message); }
+  };
+  const revoke = async (tok) => {
+    try { await api('DELETE', `/api/v1/tokens/${tok.id}`); await load(); ok(t('profile.token_revoked', { name: tok.name })); } catch (e) { fail(e.message); }
+  };
+  return html`<${Section} id="profile-tokens" title=${t('profile.tokens')} hint=${t('profile.tokens_hint')}>
+    ${items && (items.length === 0 ? html`<p class="hint">${t('profile.no_tokens')}</p>` : html`<table class="tokens"><tbody>
+      ${items.map((tok) => html`<tr><td>${tok.name}</td><td>${when(tok.created_at)}</td>
+        <td><button type="button" class="small danger" aria-label=${t('profile.revoke_of', { name: tok.name })} onClick=${() => revoke(tok)}>${t('profile.revoke')}</button></td></tr>`)}
+    </tbody></table>`)}
+    ${shown && html`<p class="notice" role="status">${t('profile.token_once')} <code class="token">${shown.token}</code></p>`}
+    <form class="inline-form" onSubmit=${create}>
+      <label for="token-name">${t('profile.token_name')}</label>
+      <input id="token-name" required maxlength="100" value=${name} onInput=${(e) => setName(e.target.value)} />
+      <button type="submit" class="small">${t('profile.create_token')}</button>
+    </form>
+    <${StatusLine} status=${status} />
+  <//>`;
+}
