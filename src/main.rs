@@ -18,6 +18,8 @@ mod desk;
 mod disk_watch;
 mod domain;
 mod error;
+#[cfg(test)]
+mod fuzz;
 mod health;
 mod http;
 mod jobs;

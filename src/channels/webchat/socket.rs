@@ -126,9 +126,14 @@ pub async fn widget() -> Response {
     }
 }
 
+/// A frame from the widget (what a stranger's browser sends).
+pub(crate) fn read_frame(text: &str) -> Result<ClientFrame, serde_json::Error> {
+    serde_json::from_str(text)
+}
+
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-enum ClientFrame {
+pub(crate) enum ClientFrame {
     Hello {
         token: String,
     },
@@ -287,7 +292,7 @@ impl Visitor {
         peer: SocketAddr,
         first: &str,
     ) -> AppResult<(VisitorSession, Option<String>)> {
-        let frame: ClientFrame = serde_json::from_str(first).map_err(|e| {
+        let frame: ClientFrame = read_frame(first).map_err(|e| {
             AppError::bad_request("invalid_frame", format!("start with hello or start: {e}"))
         })?;
         let account_id = account.id;
@@ -554,7 +559,7 @@ impl Visitor {
     }
 
     async fn on_frame(&mut self, text: &str) -> AppResult<Vec<String>> {
-        let frame: ClientFrame = serde_json::from_str(text)
+        let frame: ClientFrame = read_frame(text)
             .map_err(|e| AppError::bad_request("invalid_frame", format!("unknown frame: {e}")))?;
         match frame {
             ClientFrame::Message { client_id, text } => {

@@ -238,12 +238,27 @@ pub async fn to_query(
     access: &Access,
     f: &TicketFilter,
 ) -> AppResult<TicketQuery> {
+    let mut query = query_of(f, user.user.id, access.visible.clone())?;
+    query.numbers = match f.q.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(q) => Some(super::contacts::ticket_numbers_for(state, q).await?),
+    };
+    Ok(query)
+}
+
+/// The filter's parameters, checked, as a store query (all but the text search): what a
+/// stranger's query string becomes, so it is fuzzed (`crate::fuzz`).
+pub fn query_of(
+    f: &TicketFilter,
+    me: u64,
+    visible: Option<std::collections::HashSet<u64>>,
+) -> AppResult<TicketQuery> {
     let states = list_of(&f.state, "state", TicketState::parse)?.unwrap_or_default();
     let channels = list_of(&f.channel, "channel", Channel::parse)?;
     let accounts = list_of(&f.account, "account", |s| s.parse::<u64>().ok())?;
     let assignee = match f.assignee.as_deref().map(str::trim) {
         None | Some("") | Some("any") => None,
-        Some("me") => Some(Some(user.user.id)),
+        Some("me") => Some(Some(me)),
         Some("none") => Some(None),
         Some(id) => Some(Some(id.parse::<u64>().map_err(|_| {
             bad(
@@ -280,10 +295,6 @@ pub async fn to_query(
         .filter(|c| !c.is_empty())
         .map(|c| decode_cursor(sort, c))
         .transpose()?;
-    let numbers = match f.q.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(q) => Some(super::contacts::ticket_numbers_for(state, q).await?),
-    };
     Ok(TicketQuery {
         states,
         accounts,
@@ -298,8 +309,8 @@ pub async fn to_query(
         created_to: time(&f.created_to, "created_to")?,
         updated_from: time(&f.updated_from, "updated_from")?,
         updated_to: time(&f.updated_to, "updated_to")?,
-        numbers,
-        visible_accounts: access.visible.clone(),
+        numbers: None,
+        visible_accounts: visible,
         sort: Some(sort),
         after,
         limit: limit_of(f.limit)?,
