@@ -669,3 +669,50 @@ async fn two_factor_enrolment_sign_in_recovery_and_policy() {
         );
     }
 }
+
+/// Team and connection-state changes reach the audit log with what changed.
+#[tokio::test]
+async fn team_and_state_changes_are_audited() {
+    let s = Server::start();
+    let api = s.admin().await;
+    let ana = api.create_user("ana@example.cl", "Ana", "agent").await;
+    let team = api
+        .created("/api/v1/teams", json!({"name": "Ventas"}))
+        .await;
+    let id = team["id"].as_str().unwrap();
+    api.patch(
+        &format!("/api/v1/teams/{id}"),
+        json!({"name": "Ventas B2B", "members": [ana]}),
+    )
+    .await;
+    api.delete(&format!("/api/v1/teams/{id}")).await;
+    let state = api
+        .created("/api/v1/connection_states", json!({"name": "Capacitación"}))
+        .await;
+    api.delete(&format!(
+        "/api/v1/connection_states/{}",
+        state["id"].as_str().unwrap()
+    ))
+    .await;
+    let teams = api.ok("/api/v1/audit?action=teams_changed").await;
+    let details: Vec<&serde_json::Value> = teams["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["details"])
+        .collect();
+    assert_eq!(details.len(), 3, "{teams}");
+    assert_eq!(details[0]["removed"], "Ventas B2B");
+    assert_eq!(details[1]["name"], "Ventas → Ventas B2B");
+    assert_eq!(details[1]["to"], "Ana");
+    assert_eq!(details[2]["added"], "Ventas");
+    let states = api.ok("/api/v1/audit?action=setting_changed").await;
+    let d: Vec<&serde_json::Value> = states["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["details"])
+        .collect();
+    assert_eq!(d[0]["removed"], "Capacitación");
+    assert_eq!(d[1]["added"], "Capacitación");
+}

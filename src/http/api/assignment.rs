@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{id_str, opt_ts, parse_id, text_field, ts, Page};
 use crate::auth::CurrentUser;
 use crate::domain::assign::Policy;
+use crate::domain::audit::AuditAction::SettingChanged;
 use crate::domain::{AssignMode, ConnectionSettings, ConnectionState};
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::{ApiJson, ApiPath, ApiQuery};
@@ -73,10 +74,14 @@ fn unique_name(all: &[ConnectionState], name: &str, except: Option<u64>) -> AppR
 pub async fn create_state(
     State(state): State<AppState>,
     user: CurrentUser,
+    super::audit::RequestOrigin(origin): super::audit::RequestOrigin,
     ApiJson(body): ApiJson<StateBody>,
 ) -> AppResult<(StatusCode, Json<StateView>)> {
     user.require_admin()?;
     let name = text_field(body.name.as_deref().unwrap_or(""), "name", 40)?;
+    let entry = super::audit::by(&user, &origin, SettingChanged, state.store.now())
+        .detail("setting", "connection_states")
+        .detail("added", &name);
     let assignable = body.assignable.unwrap_or(false);
     let created = state
         .store
@@ -88,6 +93,7 @@ pub async fn create_state(
                 assignable,
             };
             assignment::put_state(txn, &s)?;
+            crate::store::audit::record(txn, entry.clone())?;
             // Users still holding this name from before (a state deleted and made again).
             for u in assignment::holders(txn, &s.name)? {
                 crate::store::users::put(txn, &u)?;
@@ -103,6 +109,7 @@ pub async fn create_state(
 pub async fn update_state(
     State(state): State<AppState>,
     user: CurrentUser,
+    super::audit::RequestOrigin(origin): super::audit::RequestOrigin,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<StateBody>,
 ) -> AppResult<Json<StateView>> {
@@ -114,6 +121,8 @@ pub async fn update_state(
         .map(|n| text_field(n, "name", 40))
         .transpose()?;
     let now = state.store.now();
+    let entry = super::audit::by(&user, &origin, SettingChanged, now)
+        .detail("setting", "connection_states");
     let updated = state
         .store
         .write(move |txn, fx| {
@@ -133,6 +142,21 @@ pub async fn update_state(
             }
             assignment::put_state(txn, &after)?;
             assignment::rename_state(txn, fx, &before, &after, now)?;
+            crate::store::audit::record(
+                txn,
+                entry.clone().detail("changed", &before.name).detail(
+                    "to",
+                    format!(
+                        "{} ({})",
+                        after.name,
+                        if after.assignable {
+                            "assignable"
+                        } else {
+                            "not assignable"
+                        }
+                    ),
+                ),
+            )?;
             Ok(after)
         })
         .await?;
@@ -144,10 +168,13 @@ pub async fn update_state(
 pub async fn delete_state(
     State(state): State<AppState>,
     user: CurrentUser,
+    super::audit::RequestOrigin(origin): super::audit::RequestOrigin,
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<StatusCode> {
     user.require_admin()?;
     let id = parse_id(&id, "id")?;
+    let entry = super::audit::by(&user, &origin, SettingChanged, state.store.now())
+        .detail("setting", "connection_states");
     state
         .store
         .write(move |txn, _| {
@@ -189,6 +216,7 @@ pub async fn delete_state(
                     ),
                 ));
             }
+            crate::store::audit::record(txn, entry.clone().detail("removed", &s.name))?;
             assignment::delete_state(txn, id)
         })
         .await?;

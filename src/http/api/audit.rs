@@ -46,6 +46,16 @@ pub fn origin_of(peer: Option<SocketAddr>, headers: &HeaderMap) -> Origin {
     }
 }
 
+/// An entry for `user` changing `action` from this request (the caller adds target and details).
+pub fn by(
+    user: &CurrentUser,
+    origin: &Origin,
+    action: AuditAction,
+    now: crate::domain::Millis,
+) -> AuditEntry {
+    AuditEntry::new(action, (Some(user.user.id), &user.user.name), origin, now)
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct AuditView {
     pub id: String,

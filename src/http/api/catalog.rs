@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use super::{id_str, parse_id, text_field, Page};
 use crate::auth::CurrentUser;
+use crate::domain::audit::AuditAction::TeamsChanged;
 use crate::domain::{CannedResponse, Label, Team};
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::{ApiJson, ApiPath};
@@ -185,6 +186,17 @@ fn member_ids(m: &Option<Vec<String>>) -> AppResult<Option<Vec<u64>>> {
         .transpose()
 }
 
+/// Members' names, for the audit log.
+fn member_names(txn: &crate::store::WriteTransaction, ids: &[u64]) -> AppResult<String> {
+    let mut names = Vec::new();
+    for id in ids {
+        if let Some(u) = crate::store::users::get_w(txn, *id)? {
+            names.push(u.name);
+        }
+    }
+    Ok(names.join(", "))
+}
+
 fn check_members(txn: &crate::store::WriteTransaction, ids: &[u64]) -> AppResult<()> {
     for id in ids {
         if crate::store::users::get_w(txn, *id)?.is_none() {
@@ -215,9 +227,11 @@ pub async fn list_teams(
 pub async fn create_team(
     State(state): State<AppState>,
     user: CurrentUser,
+    super::audit::RequestOrigin(origin): super::audit::RequestOrigin,
     ApiJson(b): ApiJson<TeamBody>,
 ) -> AppResult<(StatusCode, Json<TeamView>)> {
     user.require_admin()?;
+    let entry = super::audit::by(&user, &origin, TeamsChanged, state.store.now());
     let name = text_field(b.name.as_deref().unwrap_or(""), "name", 80)?;
     let members = member_ids(&b.members)?.unwrap_or_default();
     let team = state
@@ -230,6 +244,11 @@ pub async fn create_team(
                 members: members.clone(),
             };
             catalog::put(txn, fx, t.id, &t)?;
+            let e = entry
+                .clone()
+                .target("team", t.id, &t.name)
+                .detail("added", &t.name);
+            crate::store::audit::record(txn, e.detail("members", member_names(txn, &t.members)?))?;
             Ok(t)
         })
         .await?;
@@ -241,10 +260,12 @@ pub async fn create_team(
 pub async fn update_team(
     State(state): State<AppState>,
     user: CurrentUser,
+    super::audit::RequestOrigin(origin): super::audit::RequestOrigin,
     ApiPath(id): ApiPath<u64>,
     ApiJson(b): ApiJson<TeamBody>,
 ) -> AppResult<Json<TeamView>> {
     user.require_admin()?;
+    let entry = super::audit::by(&user, &origin, TeamsChanged, state.store.now());
     let name = b
         .name
         .as_deref()
@@ -256,6 +277,7 @@ pub async fn update_team(
         .write(move |txn, fx| {
             let mut t: Team =
                 catalog::get_w::<Team>(txn, id)?.ok_or_else(|| AppError::not_found("team"))?;
+            let before = t.clone();
             if let Some(n) = &name {
                 t.name = n.clone();
             }
@@ -264,6 +286,16 @@ pub async fn update_team(
                 t.members = m.clone();
             }
             catalog::put(txn, fx, id, &t)?;
+            let mut e = entry.clone().target("team", id, &before.name);
+            if before.name != t.name {
+                e = e.detail("name", format!("{} → {}", before.name, t.name));
+            }
+            if before.members != t.members {
+                e = e
+                    .detail("from", member_names(txn, &before.members)?)
+                    .detail("to", member_names(txn, &t.members)?);
+            }
+            crate::store::audit::record(txn, e)?;
             Ok(t)
         })
         .await?;
@@ -275,12 +307,24 @@ pub async fn update_team(
 pub async fn delete_team(
     State(state): State<AppState>,
     user: CurrentUser,
+    super::audit::RequestOrigin(origin): super::audit::RequestOrigin,
     ApiPath(id): ApiPath<u64>,
 ) -> AppResult<StatusCode> {
     user.require_admin()?;
+    let entry = super::audit::by(&user, &origin, TeamsChanged, state.store.now());
     state
         .store
-        .write(move |txn, fx| catalog::remove::<Team>(txn, fx, id))
+        .write(move |txn, fx| {
+            let t: Team = catalog::get_w(txn, id)?.ok_or_else(|| AppError::not_found("team"))?;
+            catalog::remove::<Team>(txn, fx, id)?;
+            crate::store::audit::record(
+                txn,
+                entry
+                    .clone()
+                    .target("team", id, &t.name)
+                    .detail("removed", &t.name),
+            )
+        })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
