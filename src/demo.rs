@@ -208,7 +208,7 @@ pub fn fill(store: &Store) -> AppResult<()> {
             ("Seguimiento de envío", "envio", "Hola {{customer.name}}, tu pedido está en camino. Puedes seguirlo con el número de seguimiento que te enviamos por correo."),
             ("Despedida", "chao", "¡Que tengas un excelente día, {{customer.name}}! Cualquier otra consulta, aquí estamos."),
         ] {
-            let c = CannedResponse { id: catalog::new_id::<CannedResponse>(txn)?, title: title.into(), shortcut: Some(shortcut.into()), text: text.into() };
+            let c = CannedResponse { id: catalog::new_id::<CannedResponse>(txn)?, title: title.into(), shortcut: Some(shortcut.into()), text: text.into(), owner_id: None };
             catalog::put(txn, fx, c.id, &c)?;
         }
         Ok(ids)

@@ -10,12 +10,16 @@ import { Backups } from './backups.js';
 import { Users } from './users.js';
 import { Audit } from './audit.js';
 import { Security } from './two-factor.js';
+import { Canned, Labels, Teams } from './catalog.js';
 
 const MODES = ['disabled', 'enabled', 'auto'];
 
 /** Every section: its URL name, its title key, who may open it, and what it shows. */
 const SECTIONS = [
   { id: 'usuarios', title: 'admin.nav.users', may: 'users.manage', view: Users },
+  { id: 'equipos', title: 'admin.nav.teams', may: 'users.manage', view: Teams },
+  { id: 'etiquetas', title: 'admin.nav.labels', may: 'settings.manage', view: Labels },
+  { id: 'respuestas', title: 'admin.nav.canned', may: 'settings.manage', view: Canned },
   { id: 'canales', title: 'admin.nav.channels', may: 'accounts.manage', view: Accounts },
   { id: 'asignacion', title: 'admin.nav.assignment', may: 'tickets.all_accounts', view: Assignment },
   { id: 'estados', title: 'admin.nav.states', may: 'accounts.manage', view: States },

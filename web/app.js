@@ -1,6 +1,6 @@
 // The agent app: sign-in, then the board of columns with the ticket view beside it.
 import { html, render, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
-import { api, loadLocale, loadRefs, setCsrf, startEvents, stopEvents, t, whenSignedOut, lang } from './lib.js';
+import { api, loadLocale, loadRefs, setCsrf, startEvents, stopEvents, t, useEvents, whenSignedOut, lang } from './lib.js';
 import { Login, FirstRun, SetPassword } from './login.js';
 import { Board } from './board.js';
 import { TicketView } from './ticket.js';
@@ -94,6 +94,9 @@ function ServiceBanner({ me }) {
 function Shell({ me, onSignOut, onLanguage, onProfile }) {
   const { ticket: open, admin, section, profile } = useHashRoute();
   const mayAdminister = adminSections(me).length > 0;
+  // The shared lists changed (someone added a label, a team…): draw again with them.
+  const [, setRefsSeen] = useState(0);
+  useEvents((kind) => { if (kind === 'refs') setRefsSeen((n) => n + 1); }, []);
   const [help, setHelp] = useState(false);
   useShortcuts(setHelp);
   return html`<div class="shell">

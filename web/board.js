@@ -174,6 +174,14 @@ function Column({ col, first, last, openNumber, onChange, onEdit, onRemove, onMo
     // (closed, reassigned…) are changes too.
     const horizon = shown.current.slice(0, Math.max(0, fresh.items.length - changed));
     const gone = horizon.filter((x) => !freshKeys.has(key(x))).length;
+    // A card whose ticket is still in the column shows what it now holds (a label, a team, an
+    // assignee) where it is; moving cards and new ones wait for the «nuevos» banner.
+    const freshByKey = new Map(fresh.items.map((x) => [key(x), x]));
+    const same = (x) => freshByKey.get(key(x)) ?? null;
+    if (shown.current.some((x) => { const f = same(x); return f && JSON.stringify(f) !== JSON.stringify(x); })) {
+      shown.current = shown.current.map((x) => same(x) ?? x);
+      setItems(shown.current);
+    }
     if (changed + gone === 0) return;
     // Sound and notification once per new interaction, not again for ones already announced.
     if (changed > announced.current) notifyNew(col, changed - announced.current);
@@ -282,6 +290,7 @@ export function Card({ ticket, active }) {
       ${ticket.state !== 'open' ? html`<span class=${`state state-${ticket.state}`}>${t(`state.${ticket.state}`)}</span>`
         : ticket.waiting_since ? html`<span class=${`wait sla-${sla}`} title=${t('ticket.waiting')}>⏱ ${since(ticket.waiting_since)}</span>`
         : html`<span class="wait sla-none">${t('ticket.answered')}</span>`}
+      ${ticket.team_id && byId(refs.teams, ticket.team_id) && html`<span class="team" title=${t('ticket.team')}>👥 ${byId(refs.teams, ticket.team_id).name}</span>`}
       ${ticket.labels.map((id) => { const l = byId(refs.labels, id); return l && html`<span class="label" style=${l.color ? { '--label': l.color } : null}>${l.name}</span>`; })}
       ${assignee ? html`<span class="avatar" title=${assignee.name}>${initials(assignee.name)}</span>`
         : html`<span class="avatar none" title=${t('ticket.unassigned')}>–</span>`}

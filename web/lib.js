@@ -162,6 +162,10 @@ export const LIVE_KINDS = [EVENT.TICKET_CREATED, EVENT.TICKET_UPDATED, EVENT.MES
   EVENT.TICKET_LEFT, EVENT.VISITOR_TYPING, STREAM.RESET];
 export const PRESENCE_KINDS = new Set([EVENT.TICKET_VIEWING, EVENT.TICKET_TYPING, EVENT.TICKET_LEFT, EVENT.VISITOR_TYPING]);
 
+const REFS_KINDS = [EVENT.LABEL_UPDATED, EVENT.LABEL_DELETED, EVENT.TEAM_UPDATED, EVENT.TEAM_DELETED,
+  EVENT.CANNED_RESPONSE_UPDATED, EVENT.CANNED_RESPONSE_DELETED, EVENT.USER_CREATED, EVENT.USER_UPDATED,
+  EVENT.ACCOUNT_UPDATED];
+let refsTimer = null;
 let lastEventId = null;
 let retry = null;
 const dispatch = (kind, data) => { for (const f of listeners) f(kind, data); };
@@ -178,6 +182,12 @@ export function startEvents() {
       dispatch(kind, JSON.parse(ev.data));
     });
   }
+  // Someone changed the shared lists (labels, teams, canned answers, users, accounts): fetch
+  // them again, once for a burst, and tell the app to draw with them ('refs').
+  for (const kind of REFS_KINDS) source.addEventListener(kind, () => {
+    clearTimeout(refsTimer);
+    refsTimer = setTimeout(() => loadRefs().then(() => dispatch('refs', {})).catch(() => {}), 250);
+  });
   // The server dropped events for this slow stream: reconnect and have them replayed.
   source.addEventListener(STREAM.LAGGED, () => { stopStream(); startEvents(); });
   source.onerror = () => {

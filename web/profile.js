@@ -5,6 +5,7 @@ import { html, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.
 import { api, t, when } from './lib.js';
 import { Section, StatusLine, useStatus } from './admin-kit.js';
 import { TwoFactor } from './two-factor.js';
+import { Canned } from './catalog.js';
 
 export function Profile({ me, onSaved }) {
   return html`<main class="admin my-profile" aria-labelledby="profile-title">
@@ -13,6 +14,7 @@ export function Profile({ me, onSaved }) {
     <${Password} me=${me} />
     <${Email} me=${me} onSaved=${onSaved} />
     <${TwoFactor} me=${me} />
+    <${Canned} me=${me} personalOnly=${true} />
     <${Sessions} />
     <${Tokens} />
   </main>`;

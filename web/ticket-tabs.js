@@ -2,6 +2,7 @@
 // escalation, previous tickets and history. Tabs whose data arrives later say so plainly.
 import { html, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
 import { api, byId, CHANNEL_ICONS, refs, t, useLoad, when } from './lib.js';
+import { LabelPicker } from './catalog.js';
 import { StatusLine, useStatus } from './admin-kit.js';
 
 const TABS = ['customer', 'data', 'omnichannel', 'comments', 'context', 'escalation', 'previous', 'history'];
@@ -34,6 +35,9 @@ function Customer({ contactId }) {
   const flip = async () => {
     try { setC(await api('PATCH', `/api/v1/contacts/${contactId}`, { influencer: !c.influencer })); setSaveError(''); } catch (e) { setSaveError(e.message); setC({ ...c }); }
   };
+  const setLabels = async (labels) => {
+    try { setC(await api('PATCH', `/api/v1/contacts/${contactId}`, { labels })); setSaveError(''); } catch (e) { setSaveError(e.message); }
+  };
   return html`<p class="error" role="alert">${saveError}</p><dl class="profile">
     <dt>${t('customer.name')}</dt><dd>${c.name}</dd>
     <dt>RUT</dt><dd>${c.rut_formatted ?? '—'}</dd>
@@ -41,6 +45,8 @@ function Customer({ contactId }) {
     <dt>${t('customer.phone')}</dt><dd>${c.phone ?? '—'}</dd>
     <dt>${t('customer.influencer')}</dt>
     <dd><label class="check"><input type="checkbox" checked=${c.influencer} onChange=${flip} /> ${t(c.influencer ? 'filter.yes' : 'filter.no')}</label></dd>
+    <dt>${t('ticket.labels')}</dt>
+    <dd><${LabelPicker} label=${t('customer.labels')} value=${c.labels} onChange=${setLabels} /></dd>
     ${Object.entries(c.fields).map(([k, v]) => html`<dt>${k}</dt><dd>${String(v)}</dd>`)}
     <dt>${t('customer.identities')}</dt>
     <dd><ul>${c.identities.map((i) => html`<li>${byId(refs.accounts, i.account_id)?.name ?? i.account_id}: ${i.username || i.external_id}</li>`)}</ul></dd>

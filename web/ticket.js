@@ -1,6 +1,7 @@
 // The ticket view (TICK-*): conversation, reply box, actions and the side tabs.
 import { html, useEffect, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
 import { api, byId, CHANNEL_ICONS, EVENT, note, PRESENCE_KINDS, refs, STREAM, t, useEvents, useTick, when } from './lib.js';
+import { LabelPicker } from './catalog.js';
 import { Composer } from './composer.js';
 import { SidePanel } from './ticket-tabs.js';
 import { Dialog } from './dialog.js';
@@ -85,6 +86,12 @@ export function TicketView({ number, me }) {
             ${refs.users.filter((u) => u.active !== false).map((u) => html`<option value=${u.id}>${u.name}</option>`)}
           </select></label>
         ${ticket.assignee_id !== me.id && html`<button type="button" class="small" onClick=${() => patch({ assignee_id: me.id })}>${t('ticket.assign_me')}</button>`}
+        ${refs.teams.length > 0 && html`<label>${t('ticket.team')}
+          <select aria-label=${t('ticket.team')} value=${ticket.team_id ?? ''} onChange=${(e) => patch({ team_id: e.target.value || null })}>
+            <option value="">${t('ticket.no_team')}</option>
+            ${refs.teams.map((team) => html`<option value=${team.id}>${team.name}</option>`)}
+          </select></label>`}
+        <${LabelPicker} label=${t('ticket.labels')} value=${ticket.labels} onChange=${(labels) => patch({ labels })} />
         <button type="button" class=${ticket.important ? 'small on' : 'small'} aria-pressed=${ticket.important}
           onClick=${() => patch({ important: !ticket.important })}>📌 ${t(ticket.important ? 'ticket.unmark_important' : 'ticket.mark_important')}</button>
         <label>${t('ticket.sentiment_initial')}

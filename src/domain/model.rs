@@ -457,6 +457,9 @@ pub struct CannedResponse {
     #[serde(default)]
     pub shortcut: Option<String>,
     pub text: String,
+    /// Whose personal answer it is; none: shared with everyone (administrators manage those).
+    #[serde(default)]
+    pub owner_id: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -2,7 +2,7 @@
 //! metadata: the same operations over different tables. Each record type names its table and
 //! event kind (`Listed`), so callers speak in domain types and never see a table.
 
-use redb::{ReadTransaction, TableDefinition, WriteTransaction};
+use redb::{ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -89,6 +89,54 @@ pub fn insert<T: Listed>(txn: &WriteTransaction, id: u64, record: &T) -> AppResu
     txn.open_table(T::TABLE)?
         .insert(id, codec::encode(record)?.as_slice())?;
     Ok(())
+}
+
+/// Takes `label` off every ticket and contact that has it, putting `into` there instead (a
+/// merge) or nothing (a delete); returns how many tickets changed. The label record itself is
+/// the caller's.
+pub fn replace_label(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    label: u64,
+    into: Option<u64>,
+) -> AppResult<u64> {
+    let numbers = super::index::label_tickets(txn, label)?;
+    for n in &numbers {
+        let Some(before) = super::tickets::get_w(txn, *n)? else {
+            continue;
+        };
+        let mut after = before.clone();
+        after.labels.retain(|l| *l != label);
+        if let Some(i) = into.filter(|i| !after.labels.contains(i)) {
+            after.labels.push(i);
+        }
+        super::tickets::save(txn, Some(&before), &after)?;
+        let mut e = event(EventKind::TicketUpdated);
+        e.ticket_number = Some(after.number);
+        e.account_id = Some(after.account_id);
+        fx.emit(e);
+    }
+    // Contacts carry labels too, with no index by label: one pass over them.
+    let changed: Vec<crate::domain::Contact> = {
+        let table = txn.open_table(CONTACT_ID_TO_CONTACT)?;
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let (_, v) = row?;
+            let c: crate::domain::Contact = codec::decode(v.value())?;
+            if c.labels.contains(&label) {
+                out.push(c);
+            }
+        }
+        out
+    };
+    for mut c in changed {
+        c.labels.retain(|l| *l != label);
+        if let Some(i) = into.filter(|i| !c.labels.contains(i)) {
+            c.labels.push(i);
+        }
+        super::contacts::put(txn, fx, &c, EventKind::ContactUpdated)?;
+    }
+    Ok(numbers.len() as u64)
 }
 
 /// Puts a user in exactly these teams (and out of the others). An unknown team is refused.

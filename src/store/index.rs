@@ -165,6 +165,46 @@ impl Dim {
     }
 }
 
+/// The key range of a label's tickets in one state (by update time): `prefix` + time + number.
+fn label_range(state: TicketState, label: u64) -> (Vec<u8>, Vec<u8>) {
+    let p = prefix(state, 1, &Dim::Label(label));
+    let (mut low, mut high) = (p.clone(), p);
+    low.extend_from_slice(&[0; 16]);
+    high.extend_from_slice(&[0xff; 16]);
+    (low, high)
+}
+
+/// How many tickets carry `label`, in any state: its index keys counted, no record read.
+pub fn label_count(txn: &redb::ReadTransaction, label: u64) -> AppResult<u64> {
+    let table = txn.open_table(TICKET_INDEX)?;
+    let mut n = 0u64;
+    for state in TicketState::ALL {
+        let (low, high) = label_range(state, label);
+        n += table.range(low.as_slice()..=high.as_slice())?.count() as u64;
+    }
+    Ok(n)
+}
+
+/// The numbers of the tickets that carry `label`.
+pub fn label_tickets(txn: &redb::WriteTransaction, label: u64) -> AppResult<Vec<u64>> {
+    let table = txn.open_table(TICKET_INDEX)?;
+    let mut out = Vec::new();
+    for state in TicketState::ALL {
+        let (low, high) = label_range(state, label);
+        for row in table.range(low.as_slice()..=high.as_slice())? {
+            let (k, _) = row?;
+            let key = k.value();
+            if let Some(n) = key
+                .get(key.len().saturating_sub(8)..)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            {
+                out.push(u64::from_be_bytes(n));
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn prefix(state: TicketState, sort_code: u8, dim: &Dim) -> Vec<u8> {
     let mut k = Vec::with_capacity(36);
     k.push(state.code());

@@ -716,3 +716,143 @@ async fn team_and_state_changes_are_audited() {
     assert_eq!(d[0]["removed"], "Capacitación");
     assert_eq!(d[1]["added"], "Capacitación");
 }
+
+/// Labels merged and deleted leave no ticket or contact with a label that is gone; canned
+/// answers are shared (administrators) or personal (their owner's alone).
+#[tokio::test]
+async fn labels_merge_and_delete_and_personal_canned_answers() {
+    let s = Server::start();
+    let api = s.admin().await;
+    let acc = api.account("api", "API").await;
+    let a = api
+        .created("/api/v1/labels", json!({"name": "Reclamo"}))
+        .await;
+    let b = api
+        .created("/api/v1/labels", json!({"name": "reclamo"}))
+        .await;
+    let (a, b) = (
+        a["id"].as_str().unwrap().to_string(),
+        b["id"].as_str().unwrap().to_string(),
+    );
+    let t1 = api.inbound(&acc, "m1", "c1", "hola").await;
+    let t2 = api.inbound(&acc, "m2", "c2", "hola").await;
+    let n1 = t1["ticket_number"].as_u64().unwrap();
+    let n2 = t2["ticket_number"].as_u64().unwrap();
+    api.patch(&format!("/api/v1/tickets/{n1}"), json!({"labels": [b]}))
+        .await;
+    api.patch(&format!("/api/v1/tickets/{n2}"), json!({"labels": [a, b]}))
+        .await;
+    let ticket = api.ok(&format!("/api/v1/tickets/{n1}")).await;
+    let contact = ticket["contact"]["id"].as_str().unwrap().to_string();
+    api.patch(
+        &format!("/api/v1/contacts/{contact}"),
+        json!({"labels": [b]}),
+    )
+    .await;
+    let usage = api.ok("/api/v1/labels/usage").await;
+    let count = |u: &serde_json::Value, id: &str| {
+        u["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == id)
+            .map(|x| x["tickets"].as_u64().unwrap())
+    };
+    assert_eq!((count(&usage, &a), count(&usage, &b)), (Some(1), Some(2)));
+    let (st, v) = api
+        .post(&format!("/api/v1/labels/{b}/merge"), json!({"into": b}))
+        .await;
+    assert_eq!(
+        (st.as_u16(), v["error"]["code"].as_str()),
+        (422, Some("same_label"))
+    );
+    let merged = api
+        .created(&format!("/api/v1/labels/{b}/merge"), json!({"into": a}))
+        .await;
+    assert_eq!(merged["tickets"], 2);
+    assert_eq!(
+        api.ok(&format!("/api/v1/tickets/{n1}")).await["labels"],
+        json!([a])
+    );
+    assert_eq!(
+        api.ok(&format!("/api/v1/tickets/{n2}")).await["labels"],
+        json!([a]),
+        "no label twice"
+    );
+    assert_eq!(
+        api.ok(&format!("/api/v1/contacts/{contact}")).await["labels"],
+        json!([a])
+    );
+    assert_eq!(count(&api.ok("/api/v1/labels/usage").await, &a), Some(2));
+    assert_eq!(api.delete(&format!("/api/v1/labels/{a}")).await.0, 204);
+    assert_eq!(
+        api.ok(&format!("/api/v1/tickets/{n2}")).await["labels"],
+        json!([])
+    );
+    assert_eq!(
+        api.ok(&format!("/api/v1/contacts/{contact}")).await["labels"],
+        json!([])
+    );
+    // The list index follows: no ticket is listed under the deleted label.
+    let listed = api
+        .ok(&format!("/api/v1/tickets?label={a}&state=open"))
+        .await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 0);
+
+    // Canned answers: an agent keeps personal ones; shared ones are the administrators'.
+    api.create_user("ana@example.cl", "Ana", "agent").await;
+    let ana = s.login("ana@example.cl", "clave-agente-1").await;
+    let (st, _) = ana
+        .post(
+            "/api/v1/canned_responses",
+            json!({"title": "Todos", "text": "hola"}),
+        )
+        .await;
+    assert_eq!(st, 403);
+    let mine = ana
+        .created(
+            "/api/v1/canned_responses",
+            json!({"title": "Mía", "text": "Hola {{customer.first_name}}", "personal": true}),
+        )
+        .await;
+    assert_eq!(mine["personal"], true);
+    let shared = api
+        .created(
+            "/api/v1/canned_responses",
+            json!({"title": "Del equipo", "text": "hola"}),
+        )
+        .await;
+    let titles = |v: serde_json::Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["title"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(titles(ana.ok("/api/v1/canned_responses").await).contains(&"Mía".to_string()));
+    assert!(
+        !titles(api.ok("/api/v1/canned_responses").await).contains(&"Mía".to_string()),
+        "personal is personal"
+    );
+    let mine_id = mine["id"].as_str().unwrap();
+    assert_eq!(
+        api.delete(&format!("/api/v1/canned_responses/{mine_id}"))
+            .await
+            .0,
+        404
+    );
+    let shared_id = shared["id"].as_str().unwrap();
+    assert_eq!(
+        ana.delete(&format!("/api/v1/canned_responses/{shared_id}"))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        ana.delete(&format!("/api/v1/canned_responses/{mine_id}"))
+            .await
+            .0,
+        204
+    );
+}

@@ -143,9 +143,96 @@ pub async fn delete_label(
     user.require_admin()?;
     state
         .store
-        .write(move |txn, fx| catalog::remove::<Label>(txn, fx, id))
+        .write(move |txn, fx| {
+            catalog::get_w::<Label>(txn, id)?.ok_or_else(|| AppError::not_found("label"))?;
+            // No ticket or contact keeps a label that is gone.
+            catalog::replace_label(txn, fx, id, None)?;
+            catalog::remove::<Label>(txn, fx, id)
+        })
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LabelUsage {
+    pub id: String,
+    /// Tickets that carry it, in any state.
+    pub tickets: u64,
+}
+
+/// How many tickets carry each label (Administración › Etiquetas shows it before a delete).
+#[utoipa::path(get, path = "/api/v1/labels/usage", tag = "labels",
+    responses((status = 200, body = Page<LabelUsage>), (status = 403, body = ErrorBody)))]
+pub async fn label_usage(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> AppResult<Json<Page<LabelUsage>>> {
+    user.require_admin()?;
+    let items = state
+        .store
+        .read(|txn| {
+            let labels: Vec<Label> = catalog::list(txn)?;
+            labels
+                .iter()
+                .map(|l| {
+                    Ok(LabelUsage {
+                        id: id_str(l.id),
+                        tickets: crate::store::index::label_count(txn, l.id)?,
+                    })
+                })
+                .collect::<AppResult<Vec<_>>>()
+        })
+        .await?;
+    Ok(Json(Page {
+        items,
+        next_cursor: None,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeLabel {
+    /// The label that stays.
+    pub into: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Merged {
+    /// Tickets that carried the merged label.
+    pub tickets: u64,
+}
+
+/// Merges a label into another: every ticket and contact with it gets the other, and it goes.
+#[utoipa::path(post, path = "/api/v1/labels/{id}/merge", tag = "labels", params(("id" = String, Path)), request_body = MergeLabel,
+    responses((status = 200, body = Merged), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn merge_label(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<u64>,
+    ApiJson(b): ApiJson<MergeLabel>,
+) -> AppResult<Json<Merged>> {
+    user.require_admin()?;
+    let into = super::parse_id(&b.into, "into")?;
+    if into == id {
+        return Err(AppError::invalid(
+            "into",
+            "same_label",
+            "a label cannot be merged into itself",
+        ));
+    }
+    let tickets = state
+        .store
+        .write(move |txn, fx| {
+            catalog::get_w::<Label>(txn, id)?.ok_or_else(|| AppError::not_found("label"))?;
+            catalog::get_w::<Label>(txn, into)?.ok_or_else(|| {
+                AppError::invalid("into", "unknown_label", format!("no label {into}"))
+            })?;
+            let n = catalog::replace_label(txn, fx, id, Some(into))?;
+            catalog::remove::<Label>(txn, fx, id)?;
+            Ok(n)
+        })
+        .await?;
+    Ok(Json(Merged { tickets }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -336,6 +423,8 @@ pub struct CannedView {
     pub shortcut: Option<String>,
     /// May hold variables such as {{customer.name}}.
     pub text: String,
+    /// Only its owner sees and uses it.
+    pub personal: bool,
 }
 
 impl From<&CannedResponse> for CannedView {
@@ -345,7 +434,17 @@ impl From<&CannedResponse> for CannedView {
             title: c.title.clone(),
             shortcut: c.shortcut.clone(),
             text: c.text.clone(),
+            personal: c.owner_id.is_some(),
         }
+    }
+}
+
+/// Shared answers are the administrators'; a personal one is its owner's alone.
+fn may_edit_canned(user: &CurrentUser, c: &CannedResponse) -> AppResult<()> {
+    match c.owner_id {
+        Some(owner) if owner == user.user.id => Ok(()),
+        Some(_) => Err(AppError::not_found("canned_response")),
+        None => user.require_admin(),
     }
 }
 
@@ -355,16 +454,25 @@ pub struct CannedBody {
     pub title: Option<String>,
     pub shortcut: Option<String>,
     pub text: Option<String>,
+    /// On creation: for the creator alone (anyone may have personal answers; shared ones are
+    /// created by administrators).
+    #[serde(default)]
+    pub personal: bool,
 }
 
 #[utoipa::path(get, path = "/api/v1/canned_responses", tag = "canned_responses", responses((status = 200, body = Page<CannedView>)))]
 pub async fn list_canned(
     State(state): State<AppState>,
-    _user: CurrentUser,
+    user: CurrentUser,
 ) -> AppResult<Json<Page<CannedView>>> {
     let all: Vec<CannedResponse> = state.store.read(catalog::list::<CannedResponse>).await?;
+    let me = user.user.id;
     Ok(Json(Page {
-        items: all.iter().map(CannedView::from).collect(),
+        items: all
+            .iter()
+            .filter(|c| c.owner_id.is_none_or(|o| o == me))
+            .map(CannedView::from)
+            .collect(),
         next_cursor: None,
     }))
 }
@@ -376,7 +484,10 @@ pub async fn create_canned(
     user: CurrentUser,
     ApiJson(b): ApiJson<CannedBody>,
 ) -> AppResult<(StatusCode, Json<CannedView>)> {
-    user.require_admin()?;
+    if !b.personal {
+        user.require_admin()?;
+    }
+    let owner_id = b.personal.then_some(user.user.id);
     let title = text_field(b.title.as_deref().unwrap_or(""), "title", 120)?;
     let text = text_field(b.text.as_deref().unwrap_or(""), "text", 10_000)?;
     let shortcut = b
@@ -392,6 +503,7 @@ pub async fn create_canned(
                 title: title.clone(),
                 shortcut: shortcut.clone(),
                 text: text.clone(),
+                owner_id,
             };
             catalog::put(txn, fx, c.id, &c)?;
             Ok(c)
@@ -408,7 +520,6 @@ pub async fn update_canned(
     ApiPath(id): ApiPath<u64>,
     ApiJson(b): ApiJson<CannedBody>,
 ) -> AppResult<Json<CannedView>> {
-    user.require_admin()?;
     let title = b
         .title
         .as_deref()
@@ -425,6 +536,7 @@ pub async fn update_canned(
         .write(move |txn, fx| {
             let mut c: CannedResponse = catalog::get_w::<CannedResponse>(txn, id)?
                 .ok_or_else(|| AppError::not_found("canned_response"))?;
+            may_edit_canned(&user, &c)?;
             if let Some(t) = &title {
                 c.title = t.clone();
             }
@@ -448,10 +560,14 @@ pub async fn delete_canned(
     user: CurrentUser,
     ApiPath(id): ApiPath<u64>,
 ) -> AppResult<StatusCode> {
-    user.require_admin()?;
     state
         .store
-        .write(move |txn, fx| catalog::remove::<CannedResponse>(txn, fx, id))
+        .write(move |txn, fx| {
+            let c: CannedResponse =
+                catalog::get_w(txn, id)?.ok_or_else(|| AppError::not_found("canned_response"))?;
+            may_edit_canned(&user, &c)?;
+            catalog::remove::<CannedResponse>(txn, fx, id)
+        })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

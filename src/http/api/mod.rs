@@ -107,6 +107,8 @@ pub fn routes(
         .routes(routes!(contacts::search))
         .routes(routes!(catalog::list_labels, catalog::create_label))
         .routes(routes!(catalog::update_label, catalog::delete_label))
+        .routes(routes!(catalog::label_usage))
+        .routes(routes!(catalog::merge_label))
         .routes(routes!(catalog::list_teams, catalog::create_team))
         .routes(routes!(catalog::update_team, catalog::delete_team))
         .routes(routes!(catalog::list_canned, catalog::create_canned))

@@ -1,0 +1,115 @@
+// Teams, labels and canned responses in a real browser: the administrator creates them in
+// Administración, sets a team and a label on a ticket (both show on its card), merges and
+// deletes labels (with how many tickets carry them), and a canned answer's variables are
+// previewed and filled in the reply box. No console errors.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { apiAs, launchBrowser, newPage, signIn, startServer } from './server.mjs';
+
+let server;
+let browser;
+let page;
+let admin;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+  page = await newPage(browser);
+  admin = await apiAs(server.url, 'admin@demo.atiende.cl', 'demo-admin');
+  await page.goto(server.url);
+  await signIn(page, 'admin@demo.atiende.cl', 'demo-admin');
+  await page.getByRole('link', { name: 'Administración' }).click();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const go = (name) => page.getByRole('navigation', { name: 'Administración' }).getByRole('link', { name, exact: true }).click();
+
+test('the administrator creates a team, a label and a shared canned response with its preview', async () => {
+  await go('Equipos');
+  const teams = page.getByRole('region', { name: 'Equipos' });
+  await teams.getByRole('button', { name: 'Nuevo equipo' }).click();
+  const form = teams.getByRole('form', { name: 'Nuevo equipo' });
+  await form.getByLabel('Nombre').fill('Mayoristas');
+  await form.getByLabel('Ana Castillo').check();
+  await form.getByRole('button', { name: 'Guardar' }).click();
+  await teams.getByRole('row', { name: /Mayoristas.*Ana Castillo/ }).waitFor();
+
+  await go('Etiquetas');
+  const labels = page.getByRole('region', { name: 'Etiquetas' });
+  await labels.getByRole('button', { name: 'Nueva etiqueta' }).click();
+  const lform = labels.getByRole('form', { name: 'Nueva etiqueta' });
+  await lform.getByLabel('Nombre').fill('Urgente');
+  await lform.getByLabel('Color').fill('#c0392b');
+  await lform.getByRole('button', { name: 'Guardar' }).click();
+  await labels.getByRole('row', { name: /Urgente/ }).waitFor();
+  const created = (await admin('GET', '/api/v1/labels')).items.find((l) => l.name === 'Urgente');
+  assert.equal(created.color, '#c0392b');
+
+  await go('Respuestas rápidas');
+  const canned = page.getByRole('region', { name: 'Respuestas rápidas' });
+  await canned.getByRole('button', { name: 'Nueva respuesta rápida' }).click();
+  const cform = canned.getByRole('form', { name: 'Nueva respuesta rápida' });
+  await cform.getByLabel('Título').fill('Saludo cordial');
+  await cform.getByLabel('Atajo').fill('cordial');
+  await cform.getByLabel('Texto').fill('Hola {{customer.first_name}}, te escribe {{agent.first_name}}.');
+  await cform.getByText('Hola Josefa, te escribe Carolina.').waitFor();
+  await cform.getByRole('button', { name: 'Guardar' }).click();
+  await canned.getByRole('row', { name: /Saludo cordial.*\/cordial.*Todo el equipo/ }).waitFor();
+});
+
+test('a team and a label set on a ticket show on its card; the canned answer fills the first name', async () => {
+  const ticket = (await admin('GET', '/api/v1/tickets?state=open&limit=1')).items[0];
+  await page.goto(`${server.url}/#/t/${ticket.number}`);
+  const view = page.getByRole('complementary', { name: new RegExp(`#${ticket.number}`) });
+  await view.getByLabel('Equipo').selectOption({ label: 'Mayoristas' });
+  await view.getByRole('group', { name: 'Etiquetas', exact: true }).getByLabel('+ Etiqueta').selectOption({ label: 'Urgente' });
+  const card = page.locator(`.card[data-number="${ticket.number}"]`).first();
+  await card.getByText('Urgente').waitFor();
+  await card.getByText('Mayoristas').waitFor();
+  const stored = await admin('GET', `/api/v1/tickets/${ticket.number}`);
+  const team = (await admin('GET', '/api/v1/teams')).items.find((t) => t.name === 'Mayoristas');
+  assert.equal(stored.team_id, team.id);
+  assert.equal(stored.labels.length, 1);
+  // Taken off again from its chip.
+  await view.getByRole('button', { name: 'Quitar la etiqueta Urgente' }).click();
+  await card.getByText('Urgente').waitFor({ state: 'detached' });
+  await view.getByRole('group', { name: 'Etiquetas', exact: true }).getByLabel('+ Etiqueta').selectOption({ label: 'Urgente' });
+  await card.getByText('Urgente').waitFor();
+
+  const box = view.locator('#reply-text');
+  await box.fill('/cordial');
+  await view.getByRole('option', { name: /Saludo cordial/ }).waitFor();
+  await box.press('Enter');
+  const first = ticket.contact.name.split(/\s+/)[0];
+  assert.equal(await box.inputValue(), `Hola ${first}, te escribe Carolina.`);
+});
+
+test('labels merge into another and are deleted with their ticket counts said first', async () => {
+  const urgent = (await admin('GET', '/api/v1/labels')).items.find((l) => l.name === 'Urgente');
+  const dup = await admin('POST', '/api/v1/labels', { name: 'urgente!!' });
+  const open = (await admin('GET', '/api/v1/tickets?state=open&limit=3')).items;
+  for (const tk of open.slice(1)) await admin('PATCH', `/api/v1/tickets/${tk.number}`, { labels: [dup.id] });
+  await page.goto(`${server.url}/#/admin/etiquetas`);
+  const labels = page.getByRole('region', { name: 'Etiquetas' });
+  await labels.locator(`tr[data-label="${dup.id}"]`).getByRole('cell', { name: '2', exact: true }).waitFor();
+  await labels.getByRole('button', { name: 'Fusionar la etiqueta urgente!!' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Fusionar «urgente!!»' });
+  await dialog.getByLabel('En la etiqueta').selectOption(urgent.id);
+  await dialog.getByRole('button', { name: 'Fusionar' }).click();
+  await labels.getByRole('status').getByText('«urgente!!» se fusionó en «Urgente» (2 tickets).').waitFor();
+  await labels.locator(`tr[data-label="${urgent.id}"]`).getByRole('cell', { name: '3', exact: true }).waitFor();
+  for (const tk of open.slice(1)) {
+    assert.deepEqual((await admin('GET', `/api/v1/tickets/${tk.number}`)).labels, [urgent.id]);
+  }
+  await labels.getByRole('button', { name: 'Eliminar la etiqueta Urgente' }).click();
+  const confirm = page.getByRole('dialog', { name: '¿Eliminar «Urgente»?' });
+  await confirm.getByText('3 tickets la tienen').waitFor();
+  await confirm.getByRole('button', { name: 'Eliminar' }).click();
+  await labels.getByRole('status').getByText('Etiqueta Urgente eliminada.').waitFor();
+  assert.deepEqual((await admin('GET', `/api/v1/tickets/${open[1].number}`)).labels, []);
+  assert.deepEqual(page.errors, []);
+});
