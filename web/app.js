@@ -9,6 +9,7 @@ import { Dialog } from './dialog.js';
 import { Admin, adminSections } from './admin.js';
 import { StateSelector } from './presence.js';
 import { Profile } from './profile.js';
+import { Bell } from './bell.js';
 import { TwoFactor } from './two-factor.js';
 
 const root = document.getElementById('app');
@@ -109,6 +110,7 @@ function Shell({ me, onSignOut, onLanguage, onProfile }) {
           <option value="es">Español</option><option value="en">English</option>
         </select>
         <${StateSelector} me=${me} />
+        <${Bell} />
         ${(admin || mayAdminister) && html`<a class="ghost-link" href=${admin ? '#/' : '#/admin'}>${t(admin ? 'menu.board' : 'menu.admin')}</a>`}
         <button type="button" class="ghost" title=${t('keys.help')} onClick=${() => setHelp(!help)}>?</button>
         <a class="who" href="#/perfil" title=${t('profile.title')}>${me.name}</a>

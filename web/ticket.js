@@ -2,6 +2,7 @@
 import { html, useEffect, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
 import { api, byId, CHANNEL_ICONS, EVENT, note, PRESENCE_KINDS, refs, STREAM, t, useEvents, useTick, when } from './lib.js';
 import { LabelPicker } from './catalog.js';
+import { ticketSeen } from './bell.js';
 import { Composer } from './composer.js';
 import { SidePanel } from './ticket-tabs.js';
 import { Dialog } from './dialog.js';
@@ -33,7 +34,7 @@ export function TicketView({ number, me }) {
     } catch (e) { if (seq === loads.current) setError(e.message); }
   };
   useEffect(() => () => clearTimeout(later.current), []);
-  useEffect(() => { load(); }, [number]);
+  useEffect(() => { load(); ticketSeen(number); }, [number]);
   useEffect(() => { if (convo.current) convo.current.scrollTop = convo.current.scrollHeight; }, [messages.length]);
   const others = usePresence(number, me);
   useEvents((kind, ev) => {

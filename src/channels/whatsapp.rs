@@ -822,7 +822,7 @@ async fn account_failing(ctx: &SendContext, account_id: u64, error: &Note) {
     let note = error.clone();
     let alerted = ctx
         .store
-        .write(move |txn, _fx| crate::mail::notify::channel_alert(txn, account_id, &note, now))
+        .write(move |txn, fx| crate::mail::notify::channel_alert(txn, fx, account_id, &note, now))
         .await;
     if let Err(e) = alerted {
         tracing::warn!(account_id, error = %e.message, "the administrators could not be told");

@@ -32,7 +32,7 @@ pub async fn delivery(store: &Store, batch: VendorBatch) -> AppResult<Vec<Ingest
                 crate::store::outbox::apply_status(txn, fx, s)?;
             }
             for n in batch.notices.iter().filter(|n| n.alert) {
-                crate::mail::notify::channel_alert(txn, n.account_id, &n.note, now)?;
+                crate::mail::notify::channel_alert(txn, fx, n.account_id, &n.note, now)?;
             }
             Ok(ingested)
         })

@@ -133,6 +133,7 @@ pub async fn change(
             let after = tickets::patch(txn, fx, number, &access, &patch, now)?;
             notify::assigned(
                 txn,
+                fx,
                 &link_base,
                 before.as_ref(),
                 &after,
@@ -196,6 +197,7 @@ pub async fn comment(
             let c = tickets::comment(txn, fx, number, &access, &text, &picked, now)?;
             notify::mentioned(
                 txn,
+                fx,
                 &link_base,
                 number,
                 (access.user_id, &access.name),

@@ -43,6 +43,8 @@ event_kinds! {
     MessageUpdated = "message.updated", MESSAGE_UPDATED;
     CommentCreated = "comment.created", COMMENT_CREATED;
     MentionCreated = "mention.created", MENTION_CREATED;
+    /// Something for one user's bell (only that user hears it).
+    NotificationCreated = "notification.created", NOTIFICATION_CREATED;
     ContactCreated = "contact.created", CONTACT_CREATED;
     ContactUpdated = "contact.updated", CONTACT_UPDATED;
     UserCreated = "user.created", USER_CREATED;

@@ -553,6 +553,38 @@ pub struct Event {
     pub user_id: Option<u64>,
 }
 
+/// Something a user should see in the app's bell (issue 16, item 8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    /// A colleague mentioned them in an internal comment.
+    Mention,
+    /// Someone else assigned them a ticket.
+    Assigned,
+    /// A channel account the administrators run needs attention.
+    ChannelAlert,
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Notification {
+    pub id: u64,
+    pub user_id: u64,
+    pub at: Millis,
+    pub kind: NotificationKind,
+    #[serde(default)]
+    pub ticket_number: Option<u64>,
+    /// Who caused it (a colleague's name), or the account's name for a channel alert.
+    #[serde(default)]
+    pub actor: String,
+    /// A short excerpt: the comment, the customer's last words, the problem.
+    #[serde(default)]
+    pub text: String,
+    #[serde(default)]
+    pub read: bool,
+}
+
 /// One column of an agent's board (BOARD-1): a saved ticket list.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct BoardColumn {

@@ -1,9 +1,12 @@
-//! OPS-6 notifications by mail, queued in the transaction of the change that causes them:
+//! OPS-6 notifications, in the app's bell (`store::notifications`) and by mail, both written in
+//! the transaction of the change that causes them:
 //! an agent mentioned in a comment, a ticket assigned to an agent by someone else, an account
 //! whose vendor refuses it or reports trouble (CHAN-12: to the administrators), the disk
 //! running out of space (to the administrators).
 
-use crate::store::WriteTransaction;
+use crate::domain::NotificationKind;
+use crate::store::notifications::{self, New};
+use crate::store::{Effects, WriteTransaction};
 
 use crate::domain::{Millis, Ticket};
 use crate::error::AppResult;
@@ -13,9 +16,11 @@ fn ticket_link(base: &str, number: u64) -> String {
     format!("{base}/#/t/{number}")
 }
 
-/// Mails each mentioned colleague (not the author, only active users).
+/// Tells each mentioned colleague (not the author, only active users).
+#[allow(clippy::too_many_arguments)] // the comment's facts, as the caller has them
 pub fn mentioned(
     txn: &WriteTransaction,
+    fx: &mut Effects,
     base: &str,
     number: u64,
     actor: (u64, &str),
@@ -27,6 +32,18 @@ pub fn mentioned(
         let Some(u) = users::get_w(txn, *id)?.filter(|u| u.active) else {
             continue;
         };
+        notifications::add(
+            txn,
+            fx,
+            New {
+                user_id: u.id,
+                kind: NotificationKind::Mention,
+                ticket_number: Some(number),
+                actor: actor.1,
+                text: comment,
+            },
+            now,
+        )?;
         let mail = super::templates::render(
             "mention",
             &u.language,
@@ -44,9 +61,10 @@ pub fn mentioned(
     Ok(())
 }
 
-/// Mails the new assignee when someone else assigned them the ticket.
+/// Tells the new assignee when someone else assigned them the ticket.
 pub fn assigned(
     txn: &WriteTransaction,
+    fx: &mut Effects,
     base: &str,
     before: Option<&Ticket>,
     after: &Ticket,
@@ -65,6 +83,18 @@ pub fn assigned(
     let customer = contacts::get_w(txn, after.contact_id)?
         .map(|c| c.name)
         .unwrap_or_default();
+    notifications::add(
+        txn,
+        fx,
+        New {
+            user_id: u.id,
+            kind: NotificationKind::Assigned,
+            ticket_number: Some(after.number),
+            actor: actor.1,
+            text: &format!("{customer}: {}", after.last_message_excerpt),
+        },
+        now,
+    )?;
     let mail = super::templates::render(
         "assigned",
         &u.language,
@@ -138,6 +168,7 @@ pub fn disk_full(
 /// number's quality flagged), in each one's language.
 pub fn channel_alert(
     txn: &WriteTransaction,
+    fx: &mut Effects,
     account_id: u64,
     problem: &crate::domain::Note,
     now: Millis,
@@ -145,6 +176,24 @@ pub fn channel_alert(
     let Some(account) = accounts::get_w(txn, account_id)? else {
         return Ok(());
     };
+    let admins = users::list_w(txn)?
+        .into_iter()
+        .filter(|u| u.active && u.role == crate::domain::Role::Admin);
+    for u in admins {
+        let problem = crate::locale::render(&u.language, problem);
+        notifications::add(
+            txn,
+            fx,
+            New {
+                user_id: u.id,
+                kind: NotificationKind::ChannelAlert,
+                ticket_number: None,
+                actor: &account.name,
+                text: &problem,
+            },
+            now,
+        )?;
+    }
     to_admins(
         txn,
         "channel_alert",

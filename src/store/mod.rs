@@ -14,6 +14,7 @@ pub mod index;
 pub mod lookup;
 pub mod mail;
 pub mod migrate;
+pub mod notifications;
 pub mod outbox;
 pub mod slot;
 mod tables;

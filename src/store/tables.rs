@@ -123,6 +123,10 @@ pub trait TableVisitor {
 /// Audit entry id (in time order) → AuditEntry. Appended, never edited; pruned by age.
 pub const AUDIT_ID_TO_ENTRY: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_log");
 
+/// (user id, notification id) → Notification: the bell's items, the last 200 per user.
+pub const USER_NOTIFICATION: TableDefinition<(u64, u64), &[u8]> =
+    TableDefinition::new("notifications");
+
 /// Every table of the schema, once: what `create_all` creates and a backup copies.
 pub fn for_each_table(visitor: &mut impl TableVisitor) -> crate::error::AppResult<()> {
     visitor.visit(META)?;
@@ -163,6 +167,7 @@ pub fn for_each_table(visitor: &mut impl TableVisitor) -> crate::error::AppResul
     visitor.visit(CHAT_TOKEN_TO_SESSION)?;
     visitor.visit(ACCOUNT_TO_TEMPLATES)?;
     visitor.visit(AUDIT_ID_TO_ENTRY)?;
+    visitor.visit(USER_NOTIFICATION)?;
     Ok(())
 }
 

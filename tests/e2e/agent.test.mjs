@@ -155,7 +155,11 @@ test('shows who else is viewing and typing in the ticket', async () => {
   await paula.context().close();
 });
 
-test('adds an internal comment with an @mention', async () => {
+test('adds an internal comment with an @mention, which lights the colleague\'s bell live', async () => {
+  const luisPage = await newPage(browser);
+  await luisPage.goto(server.url);
+  await signIn(luisPage, 'luis@demo.atiende.cl', 'demo-agente');
+  await luisPage.locator('.bell-button').waitFor();
   const view = page.locator('aside.ticket');
   await view.getByRole('tab', { name: 'Comentarios' }).click();
   const box = view.getByLabel('Comentario interno');
@@ -168,6 +172,17 @@ test('adds an internal comment with an @mention', async () => {
   const luis = users.items.find((u) => u.name === 'Luis Navarro');
   const comments = await admin('GET', `/api/v1/tickets/${ticketNumber}/comments`);
   assert.deepEqual(comments.items.at(-1).mentions, [luis.id]);
+  // Luis did nothing: his bell counts it, says who and where, and opens the ticket.
+  const bell = luisPage.getByRole('button', { name: /^Notificaciones: \d+ sin leer/ });
+  await bell.click();
+  const item = luisPage.getByRole('region', { name: 'Notificaciones' }).getByRole('button', { name: new RegExp(`te mencionó en #${ticketNumber}`) });
+  await item.getByText('revisa el pedido').waitFor();
+  await item.click();
+  await luisPage.locator('aside.ticket').waitFor();
+  const mine = await (await apiAs(server.url, 'luis@demo.atiende.cl', 'demo-agente'))('GET', '/api/v1/me/notifications');
+  assert.equal(mine.items.find((n) => n.ticket_number === ticketNumber && n.kind === 'mention').read, true);
+  assert.deepEqual(luisPage.errors, []);
+  await luisPage.context().close();
 });
 
 test('marks the ticket important and closes it with a final sentiment', async () => {

@@ -856,3 +856,52 @@ async fn labels_merge_and_delete_and_personal_canned_answers() {
         204
     );
 }
+
+/// The bell: a mention and an assignment by someone else reach their user alone; read when
+/// the ticket is opened, or all at once.
+#[tokio::test]
+async fn notifications_for_mentions_and_assignments() {
+    let s = Server::start();
+    let api = s.admin().await;
+    let acc = api.account("api", "API").await;
+    let luis = api
+        .create_user("luis@example.cl", "Luis", "supervisor")
+        .await;
+    api.create_user("ana@example.cl", "Ana", "supervisor").await;
+    let t = api.inbound(&acc, "m1", "c1", "necesito ayuda").await;
+    let n = t["ticket_number"].as_u64().unwrap();
+    api.created(
+        &format!("/api/v1/tickets/{n}/comments"),
+        json!({"text": "Luis, mira esto", "mentions": [luis]}),
+    )
+    .await;
+    api.patch(
+        &format!("/api/v1/tickets/{n}"),
+        json!({"assignee_id": luis}),
+    )
+    .await;
+    let luis_api = s.login("luis@example.cl", "clave-agente-1").await;
+    let ana_api = s.login("ana@example.cl", "clave-agente-1").await;
+    let bell = luis_api.ok("/api/v1/me/notifications").await;
+    assert_eq!(bell["unread"], 2, "{bell}");
+    let kinds: Vec<&str> = bell["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["assigned", "mention"]);
+    assert_eq!(bell["items"][1]["actor"], "Admin Prueba");
+    assert_eq!(bell["items"][1]["text"], "Luis, mira esto");
+    assert_eq!(ana_api.ok("/api/v1/me/notifications").await["unread"], 0);
+    // Opening the ticket reads both.
+    let marked = luis_api
+        .created("/api/v1/me/notifications/read", json!({"ticket_number": n}))
+        .await;
+    assert_eq!(marked["marked"], 2);
+    assert_eq!(luis_api.ok("/api/v1/me/notifications").await["unread"], 0);
+    let (st, _) = luis_api
+        .post("/api/v1/me/notifications/read", json!({}))
+        .await;
+    assert_eq!(st, 422);
+}

@@ -143,6 +143,8 @@ impl Follower {
 fn visible(access: &Access, e: &Event) -> bool {
     match (e.kind, e.account_id) {
         (EventKind::Unknown, _) => false,
+        // A bell's item is its user's alone.
+        (EventKind::NotificationCreated, _) => e.user_id == Some(access.user_id),
         // A contact belongs to no one account: agents who see only some accounts do not
         // hear of contacts (the app does not follow them; a hidden one must not show).
         (EventKind::ContactCreated | EventKind::ContactUpdated, _) => access.visible.is_none(),

@@ -14,6 +14,7 @@ pub mod events;
 pub mod health;
 pub mod mail;
 pub mod messages;
+pub mod notifications;
 pub mod password_resets;
 pub mod session;
 pub mod settings;
@@ -56,6 +57,8 @@ pub fn routes(
         .routes(routes!(setup::status, setup::create_first_admin))
         .routes(routes!(users::me))
         .routes(routes!(session::my_sessions))
+        .routes(routes!(notifications::list))
+        .routes(routes!(notifications::mark_read))
         .routes(routes!(two_factor::start, two_factor::disable))
         .routes(routes!(two_factor::confirm))
         .routes(routes!(two_factor::renew_codes))
