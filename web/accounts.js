@@ -5,10 +5,11 @@ import { html, useEffect, useRef, useState } from './vendor/htm-preact-standalon
 import { api, CHANNEL_ICONS, loadRefs, t, when } from './lib.js';
 import { Section, StatusLine, useStatus } from './admin-kit.js';
 
-export function Accounts() {
+export function Accounts({ params = {} }) {
   const [accounts, setAccounts] = useState(null);
   const [kinds, setKinds] = useState(null);
-  const [editing, setEditing] = useState(null); // an account, or { kind } for a new one
+  // An account, or { kind } for a new one (the first-steps guide opens one: ?nuevo=<kind>).
+  const [editing, setEditing] = useState(params.nuevo ? { kind: params.nuevo, name: '', settings: {} } : null);
   const [status, , fail] = useStatus();
   const load = () => api('GET', '/api/v1/accounts').then((r) => setAccounts(r.items)).catch((e) => fail(e.message));
   // While a form is open nothing re-renders it (a refresh would put back the stored values

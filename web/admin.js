@@ -32,7 +32,7 @@ const SECTIONS = [
 /** The sections this user may open (none for agents). */
 export const adminSections = (me) => SECTIONS.filter((s) => me.permissions?.includes(s.may));
 
-export function Admin({ me, section }) {
+export function Admin({ me, section, params = {} }) {
   const mine = adminSections(me);
   const current = mine.find((s) => s.id === section) ?? mine[0];
   if (!current) return html`<main class="admin"><p class="error" role="alert">${t('error.forbidden')}</p></main>`;
@@ -43,7 +43,7 @@ export function Admin({ me, section }) {
       <ul>${mine.map((s) => html`<li><a href=${`#/admin/${s.id}`} aria-current=${s === current ? 'page' : undefined}>${t(s.title)}</a></li>`)}</ul>
     </nav>
     <main class="admin" aria-labelledby="admin-title">
-      <${View} key=${current.id} me=${me} />
+      <${View} key=${current.id} me=${me} params=${params} />
     </main>
   </div>`;
 }

@@ -10,6 +10,7 @@ import { Admin, adminSections } from './admin.js';
 import { StateSelector } from './presence.js';
 import { Profile } from './profile.js';
 import { Bell } from './bell.js';
+import { Guide } from './guide.js';
 import { TwoFactor } from './two-factor.js';
 
 const root = document.getElementById('app');
@@ -22,8 +23,9 @@ function useHashRoute() {
     return () => removeEventListener('hashchange', on);
   }, []);
   const m = hash.match(/^#\/t\/(\d+)/);
-  const admin = hash.match(/^#\/admin(?:\/([\w-]+))?/);
-  return { ticket: m ? Number(m[1]) : null, admin: Boolean(admin), section: admin?.[1], profile: hash.startsWith('#/perfil') };
+  const admin = hash.match(/^#\/admin(?:\/([\w-]+))?(?:\?(.*))?/);
+  return { ticket: m ? Number(m[1]) : null, admin: Boolean(admin), section: admin?.[1],
+    params: Object.fromEntries(new URLSearchParams(admin?.[2] ?? '')), profile: hash.startsWith('#/perfil') };
 }
 
 const SHORTCUTS = [['j / k', 'keys.move'], ['Enter', 'keys.open'], ['r', 'keys.reply'], ['c', 'keys.comment'],
@@ -93,7 +95,7 @@ function ServiceBanner({ me }) {
 }
 
 function Shell({ me, onSignOut, onLanguage, onProfile }) {
-  const { ticket: open, admin, section, profile } = useHashRoute();
+  const { ticket: open, admin, section, params, profile } = useHashRoute();
   const mayAdminister = adminSections(me).length > 0;
   // The shared lists changed (someone added a label, a team…): draw again with them.
   const [, setRefsSeen] = useState(0);
@@ -120,7 +122,8 @@ function Shell({ me, onSignOut, onLanguage, onProfile }) {
     <${ServiceBanner} me=${me} />
     <div class=${open ? 'workspace with-ticket' : 'workspace'}>
       ${profile ? html`<${Profile} me=${me} onSaved=${onProfile} />`
-        : admin ? html`<${Admin} me=${me} section=${section} />` : html`<${Board} me=${me} openNumber=${open} />`}
+        : admin ? html`<${Admin} me=${me} section=${section} params=${params} />`
+        : html`<div class="board-area"><${Guide} me=${me} onHidden=${onProfile} /><${Board} me=${me} openNumber=${open} /></div>`}
       ${open && html`<${TicketView} key=${open} number=${open} me=${me} />`}
     </div>
     ${help && html`<${Dialog} labelledBy="keys-title" onClose=${() => setHelp(false)}>

@@ -10,9 +10,9 @@ const ROLES = ['agent', 'supervisor', 'admin'];
 
 const stateOf = (u) => (!u.active ? 'inactive' : u.invited ? 'invited' : 'active');
 
-export function Users({ me }) {
+export function Users({ me, params = {} }) {
   const [users, setUsers] = useState(null);
-  const [editing, setEditing] = useState(null); // a user, or {} to invite one
+  const [editing, setEditing] = useState(params.invitar ? {} : null); // a user, or {} to invite one
   const [leaving, setLeaving] = useState(null); // the user whose deactivation is being confirmed
   const [status, ok, fail] = useStatus();
   const load = async () => {

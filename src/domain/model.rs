@@ -77,6 +77,9 @@ pub struct User {
     /// Hashes of the unused recovery codes.
     #[serde(default)]
     pub recovery_codes: Vec<String>,
+    /// The first-steps guide was hidden by this (administrator) user.
+    #[serde(default)]
+    pub guide_dismissed: bool,
 }
 
 pub fn default_language() -> String {

@@ -90,6 +90,7 @@ pub fn create(
         totp_pending: None,
         totp_last_step: 0,
         recovery_codes: Vec::new(),
+        guide_dismissed: false,
     };
     put(txn, &user)?;
     txn.open_table(EMAIL_TO_USER_ID)?

@@ -10,11 +10,12 @@ const ROOT = resolve(import.meta.dirname, '../..');
 export const BIN = process.env.ATIENDE_BIN ?? join(ROOT, 'target/debug/atiende');
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
-/** Starts `atiende serve --demo` on a fresh data dir and port 0; resolves with its base URL. */
-export async function startServer() {
+/** Starts `atiende serve --demo` (or, with `demo: false`, an empty Atiende) on a fresh data dir
+ * and port 0; resolves with its base URL. */
+export async function startServer({ demo = true } = {}) {
   if (!existsSync(BIN)) throw new Error(`missing ${BIN}: run cargo build first`);
   const dir = mkdtempSync(join(tmpdir(), 'atiende-e2e-'));
-  const child = spawn(BIN, ['serve', '--demo', '--data', dir, '--listen', '127.0.0.1:0'],
+  const child = spawn(BIN, ['serve', ...(demo ? ['--demo'] : []), '--data', dir, '--listen', '127.0.0.1:0'],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
   const stderr = [];
   child.stderr.on('data', (d) => stderr.push(d.toString()));

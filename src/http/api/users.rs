@@ -34,6 +34,8 @@ pub struct UserView {
     pub last_sign_in_at: Option<String>,
     /// Signs in with a second factor (an authenticator app's code).
     pub two_factor: bool,
+    /// Hid the first-steps guide.
+    pub guide_dismissed: bool,
 }
 
 impl From<&User> for UserView {
@@ -53,6 +55,7 @@ impl From<&User> for UserView {
             invited: u.invited,
             last_sign_in_at: opt_ts(u.last_sign_in_at),
             two_factor: u.totp_secret.is_some(),
+            guide_dismissed: u.guide_dismissed,
         }
     }
 }
@@ -276,6 +279,8 @@ pub struct UserPatch {
     pub role: Option<Role>,
     /// Admins only: the teams the user is in (ids), all of them.
     pub teams: Option<Vec<String>>,
+    /// Hides (or shows again) one's own first-steps guide.
+    pub guide_dismissed: Option<bool>,
 }
 
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)), request_body = UserPatch,
@@ -341,6 +346,7 @@ pub async fn update(
         None => None,
     };
     let (signature, avatar, role) = (body.signature.clone(), body.avatar_url.clone(), body.role);
+    let guide = body.guide_dismissed;
     // A new password signs the user out everywhere else and ends their API tokens; a new
     // role signs them out everywhere else.
     let keep_session = if id == user.user.id {
@@ -376,6 +382,9 @@ pub async fn update(
             }
             if let Some(a) = &avatar {
                 after.avatar_url = Some(a.clone()).filter(|s| !s.is_empty());
+            }
+            if let Some(g) = guide {
+                after.guide_dismissed = g;
             }
             if email.as_ref().is_some_and(|e| *e != before.email) {
                 crate::store::audit::record(
