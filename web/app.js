@@ -129,6 +129,7 @@ function Shell({ me, onSignOut, onLanguage, onProfile }) {
     ${help && html`<${Dialog} labelledBy="keys-title" onClose=${() => setHelp(false)}>
         <h2 id="keys-title">${t('keys.title')}</h2>
         <dl class="keys">${SHORTCUTS.map(([k, label]) => html`<dt><kbd>${k}</kbd></dt><dd>${t(label)}</dd>`)}</dl>
+        <p><a href=${`/ayuda?lang=${lang}`} target="_blank" rel="noopener">${t('login.help')}</a></p>
         <button type="button" onClick=${() => setHelp(false)}>${t('action.close_dialog')}</button>
       <//>`}
   </div>`;

@@ -1,6 +1,6 @@
 // Sign-in (AUTH-2) and first-run pages. The left side shows the latest CHANGELOG entries.
 import { html, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
-import { api, t } from './lib.js';
+import { api, lang, t } from './lib.js';
 
 function Form({ title, fields, submit, onSubmit, children, autocomplete = {} }) {
   const [error, setError] = useState('');
@@ -25,7 +25,7 @@ function Form({ title, fields, submit, onSubmit, children, autocomplete = {} }) 
 
 function Updates() {
   const [releases, setReleases] = useState([]);
-  useEffect(() => { api('GET', '/api/v1/changelog').then((r) => setReleases(r.releases)).catch(() => {}); }, []);
+  useEffect(() => { api('GET', `/api/v1/changelog?lang=${lang}`).then((r) => setReleases(r.releases)).catch(() => {}); }, []);
   return html`<section class="updates" aria-labelledby="updates-title">
     <h2 id="updates-title">${t('login.updates')}</h2>
     ${releases.map((r) => html`<article><h3>${r.title}</h3>
@@ -77,7 +77,7 @@ export function Login({ onSignedIn }) {
             fields=${[['reset_email', 'email', t('field.email')]]} autocomplete=${{ reset_email: 'email' }}>
             <p class="hint">${t('login.forgot_help')}</p><//>`)}
       <nav class="auth-links">
-        <a href="/api/openapi.json">${t('login.api')}</a> · <a href="/status">${t('login.status')}</a></nav>
+        <a href=${`/ayuda?lang=${lang}`}>${t('login.help')}</a> · <a href="/api/openapi.json">${t('login.api')}</a> · <a href="/status">${t('login.status')}</a></nav>
     </div>
   </div>`;
 }

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod assets;
 mod drain;
+mod help;
 pub mod proxy;
 pub mod serve;
 
@@ -166,6 +167,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(api::health::healthz))
         .merge(crate::channels::pages(state.config.max_upload_bytes))
         .route("/status", get(api::status::page))
+        .route("/ayuda", get(help::page))
         .route("/metrics", get(api::status::metrics))
         .merge(assets::routes())
         .fallback(fallback)

@@ -274,6 +274,10 @@ async fn hosted_embedded_and_raw_submissions() {
     assert!(
         page.contains(">Mi pedido &lt;b&gt;123&lt;/b&gt; llegó roto</textarea>"),
         "{page}"
+    ); // The customer reads why in their language, never the server's English.
+    assert!(
+        page.contains("El formulario caducó. Recarga la página"),
+        "{page}"
     );
 }
 
@@ -379,4 +383,47 @@ async fn a_trusted_proxy_names_the_client() {
     };
     assert_eq!(metrics(true).await.unwrap().status(), 403);
     assert_eq!(metrics(false).await.unwrap().status(), 200);
+}
+
+/// A refusal on the hosted page is said in the customer's language (item 10 of the
+/// administration issue).
+#[tokio::test]
+async fn a_refused_form_speaks_the_customers_language() {
+    let s = Server::start();
+    let api = s.admin().await;
+    let acc = api
+        .created(
+            "/api/v1/accounts",
+            json!({"kind": "form", "name": "Contacto", "settings": {}}),
+        )
+        .await;
+    let acc = acc["id"].as_str().unwrap().to_string();
+    let http = reqwest::Client::new();
+    // Sent as fast as a script would, from the hosted page: refused, in Spanish (or English
+    // for a browser that asks for it).
+    for (lang, words) in [
+        ("es-CL,es;q=0.9", "demasiado rápido"),
+        ("en-US,en;q=0.9", "sent too fast"),
+    ] {
+        let form = text_of(
+            http.get(format!("{}/f/{acc}", s.base))
+                .header("accept-language", lang),
+        )
+        .await;
+        let started = hidden(&form, "_started");
+        let res = http
+            .post(format!("{}/f/{acc}", s.base))
+            .header("accept-language", lang)
+            .form(&[
+                ("email", "x@cliente.test"),
+                ("message", "hola"),
+                ("_started", started.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 422);
+        let page = res.text().await.unwrap();
+        assert!(page.contains(words), "{lang}: {page}");
+    }
 }

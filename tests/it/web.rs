@@ -81,6 +81,30 @@ async fn session_probe_and_changelog_need_no_sign_in() {
     let first = &log["releases"][0];
     assert!(first["title"].as_str().unwrap().starts_with("0."));
     assert!(!first["items"].as_array().unwrap().is_empty());
+    // The login page shows user-level notes in the reader's language, not the technical log.
+    assert!(
+        first["title"].as_str().unwrap().contains("en preparación"),
+        "{log}"
+    );
+    let en = anon.ok("/api/v1/changelog?lang=en").await;
+    assert!(
+        en["releases"][0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("in the works"),
+        "{en}"
+    );
+    // «Ayuda» is a page for people, in their language.
+    let help = text_of(anon.request(reqwest::Method::GET, "/ayuda")).await;
+    assert!(
+        help.contains("<h1>Ayuda de Atiende</h1>") && help.contains("Atajos de teclado"),
+        "{help}"
+    );
+    let help = text_of(anon.request(reqwest::Method::GET, "/ayuda?lang=en")).await;
+    assert!(
+        help.contains("<h1>Atiende help</h1>") && help.contains("/api/openapi.json"),
+        "{help}"
+    );
 }
 
 #[tokio::test]

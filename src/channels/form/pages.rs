@@ -52,6 +52,32 @@ fn lang_of(headers: &HeaderMap, settings: &FormSettings) -> &'static str {
     }
 }
 
+/// A refusal as the customer reads it, in their language: the sentence for its code (naming
+/// the field), else a general one. The server's own words stay in the log.
+fn refusal_text(lang: &str, e: &AppError) -> String {
+    let field = e
+        .field
+        .as_deref()
+        .map(|f| {
+            let key = format!("form.{f}");
+            let label = crate::locale::text(lang, &key, &[]);
+            if label == key {
+                f.to_string()
+            } else {
+                label
+            }
+        })
+        .unwrap_or_default();
+    let key = format!("form.error.{}", e.code);
+    let sentence = crate::locale::text(lang, &key, &[("field", field)]);
+    if sentence == key {
+        tracing::info!(code = e.code, message = %e.message, "form submission refused");
+        crate::locale::text(lang, "form.error.other", &[])
+    } else {
+        sentence
+    }
+}
+
 /// UI text from the shared locale files.
 struct Text(&'static str);
 
@@ -636,15 +662,11 @@ pub async fn submit_page(
         Err(e) if e.status == StatusCode::NOT_FOUND => e.into_response(),
         Err(e) => {
             let status = e.status;
-            let message = match e.code {
-                "spam_suspected" | "too_fast" | "form_expired" | "rate_limited" => {
-                    e.message.clone()
-                }
-                _ => match &e.field {
-                    Some(f) => format!("{f}: {}", e.message),
-                    None => e.message.clone(),
-                },
+            let lang = match form_account(&state, id).await {
+                Ok((_, settings)) => lang_of(&headers, &settings),
+                Err(_) => "es",
             };
+            let message = refusal_text(lang, &e);
             let refill = typed.as_ref().filter(|_| e.code != "spam_suspected");
             match render_page(&state, &headers, id, embed, Some(&message), refill).await {
                 Ok(mut page) => {

@@ -1,10 +1,15 @@
-//! The latest CHANGELOG.md entries, embedded in the binary, for the login page (AUTH-2).
+//! The latest release notes, embedded in the binary, for the login page (AUTH-2): the
+//! user-level notes in the reader's language (docs/release-notes/), not CHANGELOG.md, which
+//! is the technical log.
 
 use axum::Json;
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-const CHANGELOG: &str = include_str!("../../../CHANGELOG.md");
+use crate::http::ApiQuery;
+
+const NOTES_ES: &str = include_str!("../../../docs/release-notes/es.md");
+const NOTES_EN: &str = include_str!("../../../docs/release-notes/en.md");
 
 #[derive(Serialize, ToSchema, Debug, PartialEq)]
 pub struct Release {
@@ -45,11 +50,22 @@ fn parse(markdown: &str, max_releases: usize) -> Vec<Release> {
     out
 }
 
-#[utoipa::path(get, path = "/api/v1/changelog", tag = "service",
+#[derive(Deserialize, IntoParams)]
+pub struct NotesQuery {
+    /// `es` (default) or `en`.
+    pub lang: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/changelog", tag = "service", params(NotesQuery),
     responses((status = 200, body = Changelog)))]
-pub async fn latest() -> Json<Changelog> {
+pub async fn latest(ApiQuery(q): ApiQuery<NotesQuery>) -> Json<Changelog> {
+    let notes = if q.lang.as_deref() == Some("en") {
+        NOTES_EN
+    } else {
+        NOTES_ES
+    };
     Json(Changelog {
-        releases: parse(CHANGELOG, 3),
+        releases: parse(notes, 3),
     })
 }
 
@@ -68,8 +84,15 @@ mod tests {
     }
 
     #[test]
-    fn the_embedded_changelog_has_entries() {
-        let r = parse(CHANGELOG, 3);
-        assert!(!r.is_empty() && !r[0].items.is_empty());
+    fn the_release_notes_have_entries_in_both_languages() {
+        for notes in [NOTES_ES, NOTES_EN] {
+            let r = parse(notes, 3);
+            assert!(!r.is_empty() && !r[0].items.is_empty());
+        }
+        assert_eq!(
+            parse(NOTES_ES, 3)[0].items.len(),
+            parse(NOTES_EN, 3)[0].items.len(),
+            "the same notes in both languages"
+        );
     }
 }
