@@ -104,6 +104,11 @@ function Column({ col, first, last, openNumber, onChange, onEdit, onRemove, onMo
   const [pending, setPending] = useState(null); // a fresh first page, shown on click
   const [newCount, setNewCount] = useState(0);
   const [error, setError] = useState('');
+  // Mass actions (TICK-11): cards picked in this column, or every ticket it matches.
+  const [selecting, setSelecting] = useState(false);
+  const [picked, setPicked] = useState(new Set());
+  const [allMatching, setAllMatching] = useState(false);
+  const lastPicked = useRef(null);
   const list = useRef(null);
   const hovered = useRef(false);
   const loadingMore = useRef(false);
@@ -214,16 +219,35 @@ function Column({ col, first, last, openNumber, onChange, onEdit, onRemove, onMo
   const flipSort = () => onChange({ ...col, sort: col.sort.replace(newest ? '_desc' : '_asc', newest ? '_asc' : '_desc') });
 
   const name = columnName(col);
+  const pick = (number, range) => {
+    const next = new Set(picked);
+    if (range && lastPicked.current !== null && items) {
+      const keys = items.map((x) => x.number);
+      const [a, b] = [keys.indexOf(lastPicked.current), keys.indexOf(number)].sort((x, y) => x - y);
+      if (a >= 0) for (const n of keys.slice(a, b + 1)) next.add(n);
+    } else if (next.has(number)) next.delete(number);
+    else next.add(number);
+    lastPicked.current = number;
+    setAllMatching(false);
+    setPicked(next);
+  };
+  const stopSelecting = () => { setSelecting(false); setPicked(new Set()); setAllMatching(false); };
   return html`<section class="column" aria-label=${name} data-column=${col.id}>
     <header class="column-head">
       <h2>${name}</h2>
       <div class="column-tools">
         <button type="button" class="icon" title=${t('column.move_left')} aria-label=${t('column.move_left')} disabled=${first} onClick=${() => onMove(-1)}>‹</button>
         <button type="button" class="icon" title=${t('column.move_right')} aria-label=${t('column.move_right')} disabled=${last} onClick=${() => onMove(1)}>›</button>
+        ${!messages && html`<button type="button" class=${selecting ? 'icon on' : 'icon'} aria-pressed=${selecting} title=${t('bulk.select')} aria-label=${t('bulk.select')}
+          onClick=${() => (selecting ? stopSelecting() : setSelecting(true))}>☑</button>`}
         <button type="button" class="icon" title=${t('column.edit')} aria-label=${t('column.edit')} onClick=${onEdit}>✎</button>
         <button type="button" class="icon" title=${t('column.remove')} aria-label=${t('column.remove')} onClick=${onRemove}>×</button>
       </div>
     </header>
+    ${selecting && html`<${BulkBar} col=${col} picked=${picked} allMatching=${allMatching} shown=${items?.length ?? 0}
+      onAll=${() => { setAllMatching(true); setPicked(new Set(items?.map((x) => x.number) ?? [])); }}
+      onDone=${() => { setPicked(new Set()); setAllMatching(false); fetchPage().then(apply).catch(() => {}); }}
+      onCancel=${stopSelecting} />`}
     ${newCount > 0 && html`<button type="button" class="new-bar" onClick=${() => apply(pending)}>
       ${t(newCount === 1 ? 'column.new_one' : 'column.new_many', { n: newCount })}</button>`}
     <div class="cards" ref=${list} onScroll=${onScroll}
@@ -232,7 +256,8 @@ function Column({ col, first, last, openNumber, onChange, onEdit, onRemove, onMo
       ${items === null ? html`<p class="loading">${t('loading')}</p>`
         : items.length === 0 && !cursorRef.current ? html`<p class="empty">${t('column.empty')}</p>`
         : messages ? items.map((m) => html`<${MessageCard} key=${m.id} m=${m} active=${m.ticket_number === openNumber} />`)
-        : items.map((tk) => html`<${Card} key=${tk.number} ticket=${tk} active=${tk.number === openNumber} />`)}
+        : items.map((tk) => html`<${Card} key=${tk.number} ticket=${tk} active=${tk.number === openNumber}
+            selecting=${selecting} picked=${allMatching || picked.has(tk.number)} onPick=${pick} />`)}
     </div>
     <footer class="column-foot">
       <button type="button" class=${col.sound ? 'icon on' : 'icon'} aria-pressed=${col.sound} title=${t('column.sound')} aria-label=${t('column.sound')} onClick=${toggle('sound')}>${col.sound ? '🔔' : '🔕'}</button>
@@ -271,13 +296,70 @@ function MessageCard({ m, active }) {
   </a>`;
 }
 
-export function Card({ ticket, active }) {
+const SENTIMENTS = ['positive', 'neutral', 'negative'];
+
+/** What to do with the picked cards (or every ticket the column matches): one bulk call. */
+function BulkBar({ col, picked, allMatching, shown, onAll, onDone, onCancel }) {
+  const [sentiment, setSentiment] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [status, setStatus] = useState({ ok: '', error: '', undo: null });
+  const count = picked.size;
+  const run = async (action, extra = {}, undo = null) => {
+    setBusy(true);
+    const target = allMatching ? { filter: { ...col.filters, sort: col.sort } } : { numbers: [...picked] };
+    try {
+      const r = await api('POST', '/api/v1/tickets/bulk', { ...target, action, ...extra });
+      setStatus({ ok: t(`bulk.done_${action}`, { n: r.updated.length }), error: '', undo: undo && { ...undo, numbers: r.updated } });
+      onDone();
+    } catch (e) { setStatus({ ok: '', error: e.message, undo: null }); }
+    setBusy(false);
+  };
+  const undo = async () => {
+    const u = status.undo;
+    try {
+      await api('POST', '/api/v1/tickets/bulk', { numbers: u.numbers, action: u.action, label_id: u.label_id });
+      setStatus({ ok: t('bulk.undone'), error: '', undo: null });
+      onDone();
+    } catch (e) { setStatus({ ok: '', error: e.message, undo: null }); }
+  };
+  const pickOne = (label, options, f) => html`<select aria-label=${label} value="" disabled=${busy || (!count && !allMatching)}
+    onChange=${(e) => { const v = e.target.value; e.target.value = ''; if (v) f(v === '-' ? null : v); }}>
+    <option value="">${label}</option>${options.map(([v, name]) => html`<option value=${v}>${name}</option>`)}</select>`;
+  const final = sentiment ? { sentiment_final: sentiment } : {};
+  return html`<div class="bulk-bar" role="toolbar" aria-label=${t('bulk.title')}>
+    <div class="bulk-count">${allMatching ? t('bulk.all_matching') : t('bulk.picked', { n: count })}
+      ${!allMatching && shown > 0 && html` · <button type="button" class="link" onClick=${onAll}>${t('bulk.pick_all')}</button>`}</div>
+    <div class="bulk-actions">
+      <select aria-label=${t('bulk.sentiment')} value=${sentiment} onChange=${(e) => setSentiment(e.target.value)}>
+        <option value="">${t('bulk.sentiment')}</option>${SENTIMENTS.map((s) => html`<option value=${s}>${t(`sentiment.${s}`)}</option>`)}</select>
+      <button type="button" class="small primary" disabled=${busy || (!count && !allMatching)} onClick=${() => run('close', final)}>${t('ticket.close')}</button>
+      <button type="button" class="small" disabled=${busy || (!count && !allMatching)} onClick=${() => run('ignore', final)}>${t('ticket.ignore')}</button>
+      ${pickOne(t('bulk.assign'), [['-', t('ticket.unassigned')], ...refs.users.filter((u) => u.active !== false).map((u) => [u.id, u.name])],
+        (id) => run('assign', { assignee_id: id }))}
+      ${refs.teams.length > 0 && pickOne(t('bulk.team'), [['-', t('ticket.no_team')], ...refs.teams.map((x) => [x.id, x.name])],
+        (id) => run('team', { team_id: id }))}
+      ${refs.labels.length > 0 && pickOne(t('bulk.add_label'), refs.labels.map((l) => [l.id, l.name]),
+        (id) => run('label', { label_id: id }, { action: 'unlabel', label_id: id }))}
+      ${refs.labels.length > 0 && pickOne(t('bulk.remove_label'), refs.labels.map((l) => [l.id, l.name]),
+        (id) => run('unlabel', { label_id: id }, { action: 'label', label_id: id }))}
+      <button type="button" class="small" onClick=${onCancel}>${t('action.cancel')}</button>
+    </div>
+    ${busy && html`<p class="muted" role="status">${t('bulk.working')}</p>`}
+    ${status.ok && html`<p class="ok" role="status">${status.ok}
+      ${status.undo && html` <button type="button" class="link" onClick=${undo}>${t('bulk.undo')}</button>`}</p>`}
+    <p class="error" role="alert">${status.error}</p>
+  </div>`;
+}
+
+export function Card({ ticket, active, selecting = false, picked = false, onPick }) {
   const account = byId(refs.accounts, ticket.account_id);
   const assignee = ticket.assignee_id && byId(refs.users, ticket.assignee_id);
   const sla = slaLevel(ticket);
-  return html`<a class=${`card${active ? ' active' : ''}${ticket.reply_status === 'pending' ? ' pending' : ''}`}
-      href=${`#/t/${ticket.number}`} data-number=${ticket.number}>
+  const onClick = selecting ? (e) => { e.preventDefault(); onPick(ticket.number, e.shiftKey); } : undefined;
+  return html`<a class=${`card${active ? ' active' : ''}${ticket.reply_status === 'pending' ? ' pending' : ''}${picked ? ' picked' : ''}`}
+      href=${`#/t/${ticket.number}`} data-number=${ticket.number} onClick=${onClick} aria-pressed=${selecting ? picked : undefined}>
     <div class="card-top">
+      ${selecting && html`<span class="pick" aria-hidden="true">${picked ? '☑' : '☐'}</span>`}
       <span class="channel" title=${t(`channel.${ticket.channel}`)} aria-label=${t(`channel.${ticket.channel}`)}>${CHANNEL_ICONS[ticket.channel] || '•'}</span>
       <span class="account">${account?.name ?? ''}</span>
       ${ticket.kind === 'private' && html`<span class="lock" title=${t('ticket.private')} aria-label=${t('ticket.private')}>🔒</span>`}

@@ -220,13 +220,24 @@ pub async fn merge(store: &Store, access: Access, number: u64, into: u64) -> App
 
 /// One change for many tickets: each gets `patch` (and `add_label`, when given), all in
 /// one transaction — every ticket changes, or none does.
+/// What a bulk change does to each ticket's labels.
+#[derive(Clone, Copy)]
+pub enum LabelChange {
+    Add(Option<u64>),
+    Remove(Option<u64>),
+}
+
 pub async fn bulk(
     store: &Store,
     access: Access,
     numbers: Vec<u64>,
     patch: TicketPatch,
-    add_label: Option<u64>,
+    labels: LabelChange,
 ) -> AppResult<Vec<u64>> {
+    let (add_label, remove_label) = match labels {
+        LabelChange::Add(l) => (l, None),
+        LabelChange::Remove(l) => (None, l),
+    };
     if numbers.len() > BULK_MAX {
         return Err(AppError::invalid(
             "numbers",
@@ -241,7 +252,7 @@ pub async fn bulk(
     let now = store.now();
     store
         .write(move |txn, fx| {
-            if let Some(l) = add_label {
+            if let Some(l) = add_label.or(remove_label) {
                 if catalog::get_w::<Label>(txn, l)?.is_none() {
                     return Err(AppError::invalid(
                         "label_id",
@@ -260,6 +271,11 @@ pub async fn bulk(
                         labels.push(l);
                     }
                     p.labels = Some(labels);
+                }
+                if let Some(l) = remove_label {
+                    let t = tickets::require_w(txn, *n, &access)
+                        .map_err(|e| e.with_field("numbers"))?;
+                    p.labels = Some(t.labels.iter().copied().filter(|x| *x != l).collect());
                 }
                 tickets::patch(txn, fx, *n, &access, &p, now).map_err(|mut e| {
                     e.message = format!("#{n}: {}", e.message);

@@ -113,3 +113,44 @@ test('labels merge into another and are deleted with their ticket counts said fi
   assert.deepEqual((await admin('GET', `/api/v1/tickets/${open[1].number}`)).labels, []);
   assert.deepEqual(page.errors, []);
 });
+
+test('mass actions: picked cards get a label (undone), then every ticket of the column is closed at once', async () => {
+  const acc = await admin('POST', '/api/v1/accounts', { kind: 'api', name: 'Concurso' });
+  for (let i = 0; i < 6; i++) {
+    await admin('POST', `/api/v1/accounts/${acc.id}/inbound`, { external_id: `concurso-${i}`, contact: { external_id: `p${i}`, name: `Participante ${i}` }, text: 'participo' });
+  }
+  const label = await admin('POST', '/api/v1/labels', { name: 'Concurso', color: '#8e44ad' });
+  await admin('PUT', '/api/v1/me/board', { columns: [{ id: 'concurso', name: 'Concurso', filters: { state: 'open', account: acc.id } }] });
+  await page.goto(`${server.url}/#/`);
+  await page.reload();
+  const column = page.getByRole('region', { name: 'Concurso' });
+  const cards = column.locator('.card');
+  await cards.nth(5).waitFor();
+  await column.getByRole('button', { name: 'Seleccionar tarjetas' }).click();
+  // A click picks a card (it does not open it); a shift-click picks the range.
+  await cards.nth(0).click();
+  await cards.nth(2).click({ modifiers: ['Shift'] });
+  const bar = column.getByRole('toolbar', { name: 'Acciones masivas' });
+  await bar.getByText('3 seleccionados').waitFor();
+  assert.equal(page.url().includes('#/t/'), false, 'no ticket opened');
+  await bar.getByLabel('+ Etiqueta…').selectOption({ label: 'Concurso' });
+  await bar.getByRole('status').getByText('Etiqueta agregada a 3 tickets.').waitFor();
+  await column.locator('.card', { hasText: 'Concurso' }).nth(2).waitFor();
+  assert.equal(await column.locator('.card .label', { hasText: 'Concurso' }).count(), 3);
+  await bar.getByRole('button', { name: 'Deshacer' }).click();
+  await bar.getByRole('status').getByText('Deshecho.').waitFor();
+  await column.locator('.card .label').first().waitFor({ state: 'detached' });
+  // Every ticket the column matches, in one call, with a final sentiment.
+  await bar.getByRole('button', { name: 'Seleccionar todos los de esta columna' }).click();
+  await bar.getByText('Todos los tickets de esta columna').waitFor();
+  await bar.getByLabel('Sentimiento final…').selectOption('neutral');
+  await bar.getByRole('button', { name: 'Cerrar' }).click();
+  await bar.getByRole('status').getByText('6 tickets cerrados.').waitFor();
+  await column.getByText('No hay tickets aquí.').or(column.locator('.empty')).first().waitFor();
+  const left = await admin('GET', `/api/v1/tickets?state=open&account=${acc.id}`);
+  assert.equal(left.items.length, 0);
+  const closed = await admin('GET', `/api/v1/tickets?state=closed&account=${acc.id}`);
+  assert.ok(closed.items.every((tk) => tk.sentiment_final === 'neutral'));
+  assert.equal(label.name, 'Concurso');
+  assert.deepEqual(page.errors, []);
+});

@@ -434,6 +434,40 @@ async fn lists_filter_sort_and_paginate_with_cursors() {
     assert_eq!(
         api.ok(&format!("/api/v1/tickets/{}", numbers[0])).await["state"],
         "open"
+    ); // Team and label taken off in bulk.
+    let team = api
+        .created("/api/v1/teams", json!({"name": "Soporte"}))
+        .await;
+    let label = api
+        .created("/api/v1/labels", json!({"name": "Revisar"}))
+        .await;
+    let (tid, lid) = (team["id"].as_str().unwrap(), label["id"].as_str().unwrap());
+    let two = json!([numbers[0], numbers[1]]);
+    for body in [
+        json!({"numbers": two, "action": "team", "team_id": tid}),
+        json!({"numbers": two, "action": "label", "label_id": lid}),
+        json!({"numbers": [numbers[0]], "action": "unlabel", "label_id": lid}),
+    ] {
+        let (st, v) = api.post("/api/v1/tickets/bulk", body).await;
+        assert_eq!(st, 200, "{v}");
+    }
+    let first = api.ok(&format!("/api/v1/tickets/{}", numbers[0])).await;
+    let second = api.ok(&format!("/api/v1/tickets/{}", numbers[1])).await;
+    assert_eq!(
+        (first["team_id"].as_str(), second["team_id"].as_str()),
+        (Some(tid), Some(tid))
+    );
+    let has = |t: &serde_json::Value| t["labels"].as_array().unwrap().iter().any(|l| l == lid);
+    assert_eq!((has(&first), has(&second)), (false, true));
+    let (st, v) = api
+        .post(
+            "/api/v1/tickets/bulk",
+            json!({"numbers": two, "action": "team"}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), v["error"]["code"].as_str()),
+        (422, Some("required"))
     );
 }
 

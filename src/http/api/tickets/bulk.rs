@@ -48,7 +48,11 @@ pub enum BulkAction {
     Close,
     Ignore,
     Assign,
+    /// Puts the tickets in a team (`team_id`, or null for none).
+    Team,
     Label,
+    /// Takes `label_id` off the tickets.
+    Unlabel,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -62,7 +66,11 @@ pub struct BulkBody {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub assignee_id: Option<Option<String>>,
-    /// For `label`: the label to add.
+    /// For `team`: a team id, or null for no team.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub team_id: Option<Option<String>>,
+    /// For `label` and `unlabel`: the label to add or take off.
     pub label_id: Option<String>,
     /// For `close`/`ignore`: the final sentiment.
     pub sentiment_final: Option<Sentiment>,
@@ -141,10 +149,23 @@ pub async fn bulk(
                 }
             });
         }
-        BulkAction::Label => {}
+        BulkAction::Team => {
+            patch.team_id = Some(match &body.team_id {
+                Some(Some(id)) => Some(parse_id(id, "team_id")?),
+                Some(None) => None,
+                None => {
+                    return Err(AppError::invalid(
+                        "team_id",
+                        "required",
+                        "team needs team_id (or null)",
+                    ))
+                }
+            });
+        }
+        BulkAction::Label | BulkAction::Unlabel => {}
     }
     let label = match body.action {
-        BulkAction::Label => Some(parse_id(
+        BulkAction::Label | BulkAction::Unlabel => Some(parse_id(
             body.label_id
                 .as_deref()
                 .ok_or_else(|| AppError::invalid("label_id", "required", "label needs label_id"))?,
@@ -152,6 +173,10 @@ pub async fn bulk(
         )?),
         _ => None,
     };
-    let updated = desk::tickets::bulk(&state.store, access, numbers, patch, label).await?;
+    let labels = match body.action {
+        BulkAction::Unlabel => desk::tickets::LabelChange::Remove(label),
+        _ => desk::tickets::LabelChange::Add(label),
+    };
+    let updated = desk::tickets::bulk(&state.store, access, numbers, patch, labels).await?;
     Ok(Json(BulkResult { updated }))
 }
