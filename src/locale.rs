@@ -149,6 +149,55 @@ mod tests {
         }
     }
 
+    /// Both languages have the same keys, and every key the web app names literally
+    /// (`t('…')`) is in them: nothing a person reads falls back to a bare key.
+    #[test]
+    fn both_locales_have_the_same_keys_and_every_key_the_app_names() {
+        let es: std::collections::BTreeSet<&String> = strings("es").keys().collect();
+        let en: std::collections::BTreeSet<&String> = strings("en").keys().collect();
+        let only_es: Vec<_> = es.difference(&en).collect();
+        let only_en: Vec<_> = en.difference(&es).collect();
+        assert!(
+            only_es.is_empty() && only_en.is_empty(),
+            "only es: {only_es:?}; only en: {only_en:?}"
+        );
+        let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+        let mut missing = Vec::new();
+        for entry in std::fs::read_dir(&web).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "js") {
+                continue;
+            }
+            let src = std::fs::read_to_string(&path).unwrap();
+            for (i, _) in src.match_indices("t('") {
+                // Only the app's own t( — not part of a longer name (`split('`, `at('`).
+                if src[..i]
+                    .chars()
+                    .last()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.')
+                {
+                    continue;
+                }
+                let rest = &src[i + 3..];
+                let Some(end) = rest.find('\'') else { continue };
+                let key = &rest[..end];
+                if key.contains(['$', ' ', '{']) || !key.contains('.') {
+                    continue;
+                }
+                if !strings("es").contains_key(key) {
+                    missing.push(format!(
+                        "{}: {key}",
+                        path.file_name().unwrap().to_string_lossy()
+                    ));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "keys the app uses that the locale files lack: {missing:?}"
+        );
+    }
+
     fn snake(s: &str) -> String {
         let mut out = String::new();
         for (i, c) in s.chars().enumerate() {
