@@ -35,6 +35,8 @@ struct Known {
     generation: u64,
     user: User,
     session: Option<crate::domain::Session>,
+    /// An API token's end, when it has one.
+    token_expires_at: Option<crate::domain::Millis>,
 }
 
 /// Entries kept at most; past that the cache starts over (tokens are few, sessions last days).
@@ -73,14 +75,14 @@ async fn known(state: &AppState, hash: &str, session: bool) -> AppResult<Option<
     let found = state
         .store
         .read(move |txn| {
-            let (user_id, session) = if session {
+            let (user_id, session, token_expires_at) = if session {
                 match users::session(txn, &key)? {
-                    Some(s) => (s.user_id, Some(s)),
+                    Some(s) => (s.user_id, Some(s), None),
                     None => return Ok(None),
                 }
             } else {
                 match users::token(txn, &key)? {
-                    Some(t) => (t.user_id, None),
+                    Some(t) => (t.user_id, None, t.expires_at),
                     None => return Ok(None),
                 }
             };
@@ -88,6 +90,7 @@ async fn known(state: &AppState, hash: &str, session: bool) -> AppResult<Option<
                 generation,
                 user,
                 session,
+                token_expires_at,
             }))
         })
         .await?;
@@ -203,7 +206,9 @@ impl CurrentUser {
                 .is_some_and(|k| k.user.active && k.session.is_some_and(|s| s.expires_at >= now)));
         }
         if let Some(h) = &self.token_hash {
-            return Ok(known(state, h, false).await?.is_some_and(|k| k.user.active));
+            return Ok(known(state, h, false)
+                .await?
+                .is_some_and(|k| k.user.active && k.token_expires_at.is_none_or(|at| at > now)));
         }
         Ok(false)
     }
@@ -296,9 +301,10 @@ impl FromRequestParts<AppState> for CurrentUser {
             let hash = sha256_hex(token.trim());
             let user = known(state, &hash, false)
                 .await?
+                .filter(|k| k.token_expires_at.is_none_or(|at| at > now))
                 .map(|k| k.user)
                 .filter(|u| u.active)
-                .ok_or_else(|| AppError::unauthorized("unknown or revoked API token"))?;
+                .ok_or_else(|| AppError::unauthorized("unknown, revoked or expired API token"))?;
             state.activity.touch(user.id, now);
             return Ok(CurrentUser {
                 user,

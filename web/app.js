@@ -112,7 +112,7 @@ function Shell({ me, onSignOut, onLanguage, onProfile }) {
           <option value="es">Español</option><option value="en">English</option>
         </select>
         <${StateSelector} me=${me} />
-        <${Bell} />
+        <${Bell} me=${me} />
         ${(admin || mayAdminister) && html`<a class="ghost-link" href=${admin ? '#/' : '#/admin'}>${t(admin ? 'menu.board' : 'menu.admin')}</a>`}
         <button type="button" class="ghost" title=${t('keys.help')} onClick=${() => setHelp(!help)}>?</button>
         <a class="who" href="#/perfil" title=${t('profile.title')}>${me.name}</a>

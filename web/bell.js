@@ -1,7 +1,7 @@
 // The bell (issue 16, item 8): @mentions, tickets assigned to me and (administrators) channels
 // that fail, live from the event stream; each opens its ticket and is then read.
 import { html, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
-import { api, EVENT, since, t, useEvents } from './lib.js';
+import { api, beep, EVENT, since, t, useEvents } from './lib.js';
 
 const ICONS = { mention: '@', assigned: '👤', channel_alert: '⚠' };
 
@@ -11,7 +11,7 @@ export async function ticketSeen(number) {
   if (r?.marked) document.dispatchEvent(new CustomEvent('atiende:bell'));
 }
 
-export function Bell() {
+export function Bell({ me }) {
   const [bell, setBell] = useState({ items: [], unread: 0 });
   const [open, setOpen] = useState(false);
   const load = () => api('GET', '/api/v1/me/notifications').then(setBell).catch(() => {});
@@ -21,7 +21,11 @@ export function Bell() {
     document.addEventListener('atiende:bell', again);
     return () => document.removeEventListener('atiende:bell', again);
   }, []);
-  useEvents((kind) => { if (kind === EVENT.NOTIFICATION_CREATED) load(); }, []);
+  useEvents((kind) => {
+    if (kind !== EVENT.NOTIFICATION_CREATED) return;
+    if (me?.notify?.sound !== false) beep();
+    load();
+  }, [me?.notify?.sound]);
   const pick = async (n) => {
     setOpen(false);
     if (!n.read) await api('POST', '/api/v1/me/notifications/read', { id: n.id }).catch(() => {});

@@ -13,6 +13,7 @@ export function Profile({ me, onSaved }) {
     <${Details} me=${me} onSaved=${onSaved} />
     <${Password} me=${me} />
     <${Email} me=${me} onSaved=${onSaved} />
+    <${Notify} me=${me} onSaved=${onSaved} />
     <${TwoFactor} me=${me} />
     <${Canned} me=${me} personalOnly=${true} />
     <${Sessions} />
@@ -81,6 +82,22 @@ function Email({ me, onSaved }) {
   <//>`;
 }
 
+/** How one hears of things: mail for mentions and assignments, a sound for the bell. */
+function Notify({ me, onSaved }) {
+  const [prefs, setPrefs] = useState(me.notify ?? { mention_email: true, assigned_email: true, sound: true });
+  const [status, ok, fail] = useStatus();
+  const flip = async (key, value) => {
+    const next = { ...prefs, [key]: value };
+    setPrefs(next);
+    try { onSaved(await api('PATCH', `/api/v1/users/${me.id}`, { notify: next })); ok(t('admin.saved')); } catch (e) { fail(e.message); }
+  };
+  return html`<${Section} id="profile-notify" title=${t('profile.notify')} hint=${t('profile.notify_hint')}>
+    ${['mention_email', 'assigned_email', 'sound'].map((k) => html`<label class="check block"><input type="checkbox" checked=${prefs[k]}
+      onChange=${(e) => flip(k, e.target.checked)} /> ${t(`profile.notify_${k}`)}</label>`)}
+    <${StatusLine} status=${status} />
+  <//>`;
+}
+
 function Sessions() {
   const [items, setItems] = useState(null);
   const [status, ok, fail] = useStatus();
@@ -106,13 +123,15 @@ function Sessions() {
 function Tokens() {
   const [items, setItems] = useState(null);
   const [name, setName] = useState('');
+  const [days, setDays] = useState('90');
   const [shown, setShown] = useState(null); // the token just created, shown once
   const [status, ok, fail] = useStatus();
   const load = () => api('GET', '/api/v1/tokens').then((r) => setItems(r.items)).catch((e) => fail(e.message));
   useEffect(() => { load(); }, []);
   const create = async (ev) => {
     ev.preventDefault();
-    try { setShown(await api('POST', '/api/v1/tokens', { name })); setName(''); await load(); } catch (e) { fail(e.message); }
+    const expiry = days ? { expires_in_days: Number(days) } : {};
+    try { setShown(await api('POST', '/api/v1/tokens', { name, ...expiry })); setName(''); await load(); } catch (e) { fail(e.message); }
   };
   const revoke = async (tok) => {
     try { await api('DELETE', `/api/v1/tokens/${tok.id}`); await load(); ok(t('profile.token_revoked', { name: tok.name })); } catch (e) { fail(e.message); }
@@ -120,12 +139,17 @@ function Tokens() {
   return html`<${Section} id="profile-tokens" title=${t('profile.tokens')} hint=${t('profile.tokens_hint')}>
     ${items && (items.length === 0 ? html`<p class="hint">${t('profile.no_tokens')}</p>` : html`<table class="tokens"><tbody>
       ${items.map((tok) => html`<tr><td>${tok.name}</td><td>${when(tok.created_at)}</td>
+        <td>${tok.expires_at ? t('profile.token_expires', { at: when(tok.expires_at) }) : t('profile.token_never')}</td>
         <td><button type="button" class="small danger" aria-label=${t('profile.revoke_of', { name: tok.name })} onClick=${() => revoke(tok)}>${t('profile.revoke')}</button></td></tr>`)}
     </tbody></table>`)}
     ${shown && html`<p class="notice" role="status">${t('profile.token_once')} <code class="token">${shown.token}</code></p>`}
     <form class="inline-form" onSubmit=${create}>
       <label for="token-name">${t('profile.token_name')}</label>
       <input id="token-name" required maxlength="100" value=${name} onInput=${(e) => setName(e.target.value)} />
+      <label for="token-days">${t('profile.token_expiry')}</label>
+      <select id="token-days" value=${days} onChange=${(e) => setDays(e.target.value)}>
+        ${[['30', 'profile.days_30'], ['90', 'profile.days_90'], ['365', 'profile.days_365'], ['', 'profile.token_never']].map(([v, k]) => html`<option value=${v}>${t(k)}</option>`)}
+      </select>
       <button type="submit" class="small">${t('profile.create_token')}</button>
     </form>
     <${StatusLine} status=${status} />

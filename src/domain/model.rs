@@ -80,6 +80,35 @@ pub struct User {
     /// The first-steps guide was hidden by this (administrator) user.
     #[serde(default)]
     pub guide_dismissed: bool,
+    /// How they want to hear of things (the bell always shows them).
+    #[serde(default)]
+    pub notify: NotifyPrefs,
+}
+
+/// A user's notification preferences (AUTH-5): mail for mentions and assignments, and a sound
+/// when the bell gets something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct NotifyPrefs {
+    #[serde(default = "yes")]
+    pub mention_email: bool,
+    #[serde(default = "yes")]
+    pub assigned_email: bool,
+    #[serde(default = "yes")]
+    pub sound: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for NotifyPrefs {
+    fn default() -> Self {
+        NotifyPrefs {
+            mention_email: true,
+            assigned_email: true,
+            sound: true,
+        }
+    }
 }
 
 pub fn default_language() -> String {
@@ -510,6 +539,9 @@ pub struct ApiToken {
     pub user_id: u64,
     pub name: String,
     pub created_at: Millis,
+    /// After this it signs nobody in (None: until revoked).
+    #[serde(default)]
+    pub expires_at: Option<Millis>,
 }
 
 /// Per agent × account (ASSIGN-1).

@@ -44,6 +44,9 @@ pub fn mentioned(
             },
             now,
         )?;
+        if !u.notify.mention_email {
+            continue;
+        }
         let mail = super::templates::render(
             "mention",
             &u.language,
@@ -95,6 +98,9 @@ pub fn assigned(
         },
         now,
     )?;
+    if !u.notify.assigned_email {
+        return Ok(());
+    }
     let mail = super::templates::render(
         "assigned",
         &u.language,

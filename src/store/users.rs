@@ -91,6 +91,7 @@ pub fn create(
         totp_last_step: 0,
         recovery_codes: Vec::new(),
         guide_dismissed: false,
+        notify: Default::default(),
     };
     put(txn, &user)?;
     txn.open_table(EMAIL_TO_USER_ID)?
@@ -339,6 +340,7 @@ pub fn create_token(
     user_id: u64,
     name: &str,
     now: Millis,
+    expires_at: Option<Millis>,
 ) -> AppResult<ApiToken> {
     super::auth_writes::mark();
     let token = ApiToken {
@@ -346,6 +348,7 @@ pub fn create_token(
         user_id,
         name: name.to_string(),
         created_at: now,
+        expires_at,
     };
     txn.open_table(TOKEN_HASH_TO_TOKEN)?
         .insert(token_hash, codec::encode(&token)?.as_slice())?;

@@ -905,3 +905,68 @@ async fn notifications_for_mentions_and_assignments() {
         .await;
     assert_eq!(st, 422);
 }
+
+/// API tokens with an expiry stop working after it; notification preferences are one's own.
+#[tokio::test]
+async fn token_expiry_and_notification_preferences() {
+    let mut s = Server::start();
+    let dir = s.take_dir();
+    let api = s.admin().await;
+    let (st, v) = api
+        .post("/api/v1/tokens", json!({"name": "x", "expires_in_days": 0}))
+        .await;
+    assert_eq!(
+        (st.as_u16(), v["error"]["code"].as_str()),
+        (422, Some("invalid_expiry"))
+    );
+    let short = api
+        .created(
+            "/api/v1/tokens",
+            json!({"name": "corto", "expires_in_days": 1}),
+        )
+        .await;
+    let forever = api
+        .created("/api/v1/tokens", json!({"name": "largo"}))
+        .await;
+    let listed = api.ok("/api/v1/tokens").await;
+    assert!(listed["items"][0]["expires_at"].is_string());
+    assert!(listed["items"][1]["expires_at"].is_null());
+    let me = api.ok("/api/v1/me").await;
+    assert_eq!(
+        me["notify"],
+        json!({"mention_email": true, "assigned_email": true, "sound": true})
+    );
+    let uid = me["id"].as_str().unwrap().to_string();
+    let (st, v) = api
+        .patch(
+            &format!("/api/v1/users/{uid}"),
+            json!({"notify": {"mention_email": false, "assigned_email": true, "sound": false}}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), v["notify"]["mention_email"].as_bool()),
+        (200, Some(false))
+    );
+    let other = api.create_user("ana@example.cl", "Ana", "agent").await;
+    let (st, _) = api
+        .patch(
+            &format!("/api/v1/users/{other}"),
+            json!({"notify": {"sound": false}}),
+        )
+        .await;
+    assert_eq!(st, 403, "preferences are each person's own");
+
+    // Two days later the one-day token is refused; the other still works.
+    s.stop();
+    let data = s.data.clone();
+    let later = Server::start_in(
+        &data,
+        &[("ATIENDE_CLOCK_OFFSET_MS", &(2 * 86_400_000i64).to_string())],
+    );
+    let mut a = later.anonymous();
+    a.bearer = short["token"].as_str().map(str::to_string);
+    assert_eq!(a.get("/api/v1/me").await.0, 401);
+    a.bearer = forever["token"].as_str().map(str::to_string);
+    assert_eq!(a.get("/api/v1/me").await.0, 200);
+    drop(dir);
+}

@@ -247,6 +247,9 @@ pub async fn sign_out(
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     pub name: String,
+    /// Days until it stops working (1 to 3650); none: until revoked.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -272,10 +275,21 @@ pub async fn create_token(
     let uid = user.user.id;
     let n2 = name.clone();
     let actor = user.user.name.clone();
+    let expires_at = match body.expires_in_days {
+        None => None,
+        Some(d @ 1..=3650) => Some(now + i64::from(d) * DAY_MS),
+        Some(_) => {
+            return Err(AppError::invalid(
+                "expires_in_days",
+                "invalid_expiry",
+                "expires_in_days must be between 1 and 3650",
+            ))
+        }
+    };
     let created = state
         .store
         .write(move |txn, _| {
-            let t = users::create_token(txn, &hash, uid, &n2, now)?;
+            let t = users::create_token(txn, &hash, uid, &n2, now, expires_at)?;
             let entry =
                 AuditEntry::new(AuditAction::TokenCreated, (Some(uid), &actor), &origin, now)
                     .target("token", t.id, &n2);
@@ -298,6 +312,7 @@ pub struct TokenView {
     pub id: String,
     pub name: String,
     pub created_at: String,
+    pub expires_at: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -324,6 +339,7 @@ pub async fn list_tokens(
                 id: t.id.to_string(),
                 name: t.name.clone(),
                 created_at: super::ts(t.created_at),
+                expires_at: super::opt_ts(t.expires_at),
             })
             .collect(),
     }))

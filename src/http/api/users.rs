@@ -36,6 +36,7 @@ pub struct UserView {
     pub two_factor: bool,
     /// Hid the first-steps guide.
     pub guide_dismissed: bool,
+    pub notify: crate::domain::NotifyPrefs,
 }
 
 impl From<&User> for UserView {
@@ -56,6 +57,7 @@ impl From<&User> for UserView {
             last_sign_in_at: opt_ts(u.last_sign_in_at),
             two_factor: u.totp_secret.is_some(),
             guide_dismissed: u.guide_dismissed,
+            notify: u.notify,
         }
     }
 }
@@ -281,6 +283,8 @@ pub struct UserPatch {
     pub teams: Option<Vec<String>>,
     /// Hides (or shows again) one's own first-steps guide.
     pub guide_dismissed: Option<bool>,
+    /// One's own notification preferences.
+    pub notify: Option<crate::domain::NotifyPrefs>,
 }
 
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)), request_body = UserPatch,
@@ -347,6 +351,12 @@ pub async fn update(
     };
     let (signature, avatar, role) = (body.signature.clone(), body.avatar_url.clone(), body.role);
     let guide = body.guide_dismissed;
+    let notify = body.notify;
+    if notify.is_some() && id != user.user.id {
+        return Err(AppError::forbidden(
+            "notification preferences are each person's own",
+        ));
+    }
     // A new password signs the user out everywhere else and ends their API tokens; a new
     // role signs them out everywhere else.
     let keep_session = if id == user.user.id {
@@ -385,6 +395,9 @@ pub async fn update(
             }
             if let Some(g) = guide {
                 after.guide_dismissed = g;
+            }
+            if let Some(n) = notify {
+                after.notify = n;
             }
             if email.as_ref().is_some_and(|e| *e != before.email) {
                 crate::store::audit::record(
