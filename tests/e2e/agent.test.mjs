@@ -177,6 +177,7 @@ test('adds an internal comment with an @mention, which lights the colleague\'s b
   await bell.click();
   const item = luisPage.getByRole('region', { name: 'Notificaciones' }).getByRole('button', { name: new RegExp(`te mencionó en #${ticketNumber}`) });
   await item.getByText('revisa el pedido').waitFor();
+  if (SHOTS) await luisPage.screenshot({ path: join(SHOTS, 'bell-es.png') });
   await item.click();
   await luisPage.locator('aside.ticket').waitFor();
   const mine = await (await apiAs(server.url, 'luis@demo.atiende.cl', 'demo-agente'))('GET', '/api/v1/me/notifications');

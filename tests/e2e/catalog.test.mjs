@@ -4,7 +4,10 @@
 // previewed and filled in the reply box. No console errors.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { apiAs, launchBrowser, newPage, signIn, startServer } from './server.mjs';
+
+const SHOTS = process.env.ATIENDE_SCREENSHOTS; // a directory: also save the README screenshots
 
 let server;
 let browser;
@@ -59,6 +62,11 @@ test('the administrator creates a team, a label and a shared canned response wit
   await cform.getByText('Hola Josefa, te escribe Carolina.').waitFor();
   await cform.getByRole('button', { name: 'Guardar' }).click();
   await canned.getByRole('row', { name: /Saludo cordial.*\/cordial.*Todo el equipo/ }).waitFor();
+  if (SHOTS) {
+    await go('Usuarios');
+    await page.getByRole('region', { name: 'Usuarios' }).getByRole('table').waitFor();
+    await page.screenshot({ path: join(SHOTS, 'admin-users-es.png') });
+  }
 });
 
 test('a team and a label set on a ticket show on its card; the canned answer fills the first name', async () => {
