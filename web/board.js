@@ -374,7 +374,8 @@ export function Card({ ticket, active, selecting = false, picked = false, onPick
         : html`<span class="wait sla-none">${t('ticket.answered')}</span>`}
       ${ticket.team_id && byId(refs.teams, ticket.team_id) && html`<span class="team" title=${t('ticket.team')}>👥 ${byId(refs.teams, ticket.team_id).name}</span>`}
       ${ticket.labels.map((id) => { const l = byId(refs.labels, id); return l && html`<span class="label" style=${l.color ? { '--label': l.color } : null}>${l.name}</span>`; })}
-      ${assignee ? html`<span class="avatar" title=${assignee.name}>${initials(assignee.name)}</span>`
+      ${assignee?.avatar_url ? html`<img class="avatar" src=${assignee.avatar_url} alt="" title=${assignee.name} />`
+        : assignee ? html`<span class="avatar" title=${assignee.name}>${initials(assignee.name)}</span>`
         : html`<span class="avatar none" title=${t('ticket.unassigned')}>–</span>`}
     </div>
   </a>`;

@@ -2,7 +2,7 @@
 // (each asks for the current password); where one is signed in («Cerrar las demás»); API
 // tokens; the second factor.
 import { html, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
-import { api, t, when } from './lib.js';
+import { api, initials, t, when } from './lib.js';
 import { Section, StatusLine, useStatus } from './admin-kit.js';
 import { TwoFactor } from './two-factor.js';
 import { Canned } from './catalog.js';
@@ -10,6 +10,7 @@ import { Canned } from './catalog.js';
 export function Profile({ me, onSaved }) {
   return html`<main class="admin my-profile" aria-labelledby="profile-title">
     <h1 id="profile-title">${t('profile.title')}</h1>
+    <${Photo} me=${me} onSaved=${onSaved} />
     <${Details} me=${me} onSaved=${onSaved} />
     <${Password} me=${me} />
     <${Email} me=${me} onSaved=${onSaved} />
@@ -19,6 +20,32 @@ export function Profile({ me, onSaved }) {
     <${Sessions} />
     <${Tokens} />
   </main>`;
+}
+
+/** The profile photo: any PNG, JPEG or WebP; the server keeps a small square of it. */
+function Photo({ me, onSaved }) {
+  const [status, ok, fail] = useStatus();
+  const send = async (file) => {
+    if (!file) return;
+    try {
+      const res = await fetch('/api/v1/me/avatar', { method: 'PUT', body: file, credentials: 'same-origin',
+        headers: { 'content-type': file.type || 'application/octet-stream', 'x-csrf-token': me.csrf_token ?? '' } });
+      const body = await res.json();
+      if (!res.ok) throw new Error(body?.error?.code ? t(`error.${body.error.code}`) : t('error.generic'));
+      onSaved(body); ok(t('admin.saved'));
+    } catch (e) { fail(e.message); }
+  };
+  const remove = async () => { try { onSaved(await api('DELETE', '/api/v1/me/avatar')); ok(t('admin.saved')); } catch (e) { fail(e.message); } };
+  return html`<${Section} id="profile-photo" title=${t('profile.photo')} hint=${t('profile.photo_hint')}>
+    <div class="photo-row">
+      ${me.avatar_url ? html`<img class="avatar-big" src=${me.avatar_url} alt=${t('profile.photo_of', { name: me.name })} />`
+        : html`<span class="avatar avatar-big">${initials(me.name)}</span>`}
+      <label class="button small">${t('profile.photo_choose')}
+        <input type="file" accept="image/png,image/jpeg,image/webp" class="visually-hidden" onChange=${(e) => send(e.target.files[0])} /></label>
+      ${me.avatar_url && html`<button type="button" class="small" onClick=${remove}>${t('profile.photo_remove')}</button>`}
+    </div>
+    <${StatusLine} status=${status} />
+  <//>`;
 }
 
 function Details({ me, onSaved }) {

@@ -55,6 +55,9 @@ pub struct User {
     pub signature: Option<String>,
     #[serde(default)]
     pub avatar_url: Option<String>,
+    /// The stored photo (a blob), when the user uploaded one.
+    #[serde(default)]
+    pub avatar_sha: Option<String>,
     #[serde(default)]
     pub connection_state: Option<String>,
     pub created_at: Millis,

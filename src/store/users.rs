@@ -81,6 +81,7 @@ pub fn create(
         language: u.language.clone(),
         signature: None,
         avatar_url: None,
+        avatar_sha: None,
         connection_state: None,
         created_at: now,
         deactivated_at: None,

@@ -140,3 +140,21 @@ test('a role that must use it enrols before anything else', async () => {
   await his.context().close();
   await page.context().close();
 });
+
+test('a profile photo is uploaded from Mi perfil, kept as a small square, and shown', async () => {
+  const page = await newPage(browser);
+  await page.goto(server.url);
+  await signIn(page, 'sofia@demo.atiende.cl', 'demo-agente');
+  await page.getByRole('link', { name: 'Sofía Ibáñez' }).click();
+  const photo = page.getByRole('region', { name: 'Foto' });
+  // A 2×1 red PNG.
+  const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAIAAAABCAIAAAB7QOjdAAAADUlEQVR4nGP4z8AARAAI/gH/xp559wAAAABJRU5ErkJggg==', 'base64');
+  await photo.locator('input[type=file]').setInputFiles({ name: 'yo.png', mimeType: 'image/png', buffer: png });
+  const img = photo.getByRole('img', { name: 'Foto de Sofía Ibáñez' });
+  await img.waitFor();
+  assert.equal(await img.evaluate((el) => el.naturalWidth), 128);
+  await photo.locator('input[type=file]').setInputFiles({ name: 'nota.txt', mimeType: 'text/plain', buffer: Buffer.from('hola') });
+  await photo.getByRole('alert').getByText('Esa imagen no sirve').waitFor();
+  assert.deepEqual(page.errors.filter((e) => !/status of 415/.test(e)), []);
+  await page.context().close();
+});

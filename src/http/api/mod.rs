@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod assignment;
 pub mod audit;
+pub mod avatar;
 pub mod backups;
 pub mod board;
 pub mod catalog;
@@ -45,6 +46,7 @@ pub fn routes(
 ) -> OpenApiRouter<AppState> {
     let uploads = OpenApiRouter::new()
         .routes(routes!(uploads::upload))
+        .routes(routes!(avatar::put, avatar::delete))
         .layer(DefaultBodyLimit::max(max_upload + 64 * 1024));
     let api = OpenApiRouter::new()
         .routes(routes!(
@@ -56,6 +58,7 @@ pub fn routes(
         .routes(routes!(session::revoke_token))
         .routes(routes!(setup::status, setup::create_first_admin))
         .routes(routes!(users::me))
+        .routes(routes!(avatar::get))
         .routes(routes!(session::my_sessions))
         .routes(routes!(notifications::list))
         .routes(routes!(notifications::mark_read))
