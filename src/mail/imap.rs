@@ -2,6 +2,7 @@
 //! past the cursor with BODY.PEEK (the mailbox is never changed), store each mail together
 //! with the cursor, then IDLE (re-issued before the 29-minute limit) or poll.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +26,11 @@ const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 /// UIDs fetched per round trip (bounds memory: whole mails are held until stored).
-const BATCH: usize = 20;
+/// Mails per batch: sizes fetched together, then the bodies; the stop signal is looked at
+/// between batches.
+const BATCH: usize = 200;
+/// At most this many bytes of mail bodies asked for in one FETCH.
+const FETCH_BYTES: usize = 16 * 1024 * 1024;
 
 fn err(what: &str, e: impl std::fmt::Display) -> AppError {
     AppError::unavailable(format!("{what}: {e}"))
@@ -212,7 +217,10 @@ async fn run_session(poller: &Poller, settings: &EmailSettings) -> AppResult<()>
     }
 }
 
-/// Fetches and stores every mail past `last_uid`, one at a time in UID order.
+/// Fetches and stores every mail past `last_uid`, in UID order: one search per pass (a
+/// backlog of 100,000 is listed once, not once per batch), sizes and bodies fetched a batch at
+/// a time (bodies grouped up to `FETCH_BYTES`), each stored as it comes. The stop signal is
+/// looked at between batches, so a stop during a long import is prompt and clean.
 async fn fetch_new(
     poller: &Poller,
     settings: &EmailSettings,
@@ -234,53 +242,83 @@ async fn fetch_new(
             return Ok(last_uid);
         }
         uids.sort_unstable();
-        uids.truncate(BATCH);
-        // Sizes first, so an oversize mail is fetched as headers only.
-        let set = uids
-            .iter()
-            .map(|u| u.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
-        let sizes: Vec<(u32, u32)> = timed("UID FETCH size", async {
-            session
-                .uid_fetch(&set, "(UID RFC822.SIZE)")
-                .await?
-                .try_collect::<Vec<_>>()
-                .await
-        })
-        .await?
-        .iter()
-        .filter_map(|f| Some((f.uid?, f.size.unwrap_or(0))))
-        .collect();
-        for uid in uids {
-            let size = sizes
-                .iter()
-                .find(|(u, _)| *u == uid)
-                .map(|(_, s)| *s)
-                .unwrap_or(0);
-            let query = if size as usize > max {
-                "(UID BODY.PEEK[HEADER])"
-            } else {
-                "(UID BODY.PEEK[])"
-            };
-            let fetched = timed("UID FETCH", async {
+        for batch in uids.chunks(BATCH) {
+            if *poller.stop.borrow() {
+                return Ok(last_uid);
+            }
+            // Sizes first, so an oversize mail is fetched as headers only.
+            let sizes: HashMap<u32, u32> = timed("UID FETCH size", async {
                 session
-                    .uid_fetch(uid.to_string(), query)
+                    .uid_fetch(uid_set(batch), "(UID RFC822.SIZE)")
                     .await?
                     .try_collect::<Vec<_>>()
                     .await
             })
-            .await?;
-            let raw = fetched
+            .await?
+            .iter()
+            .filter_map(|f| Some((f.uid?, f.size.unwrap_or(0))))
+            .collect();
+            let size_of = |uid: &u32| sizes.get(uid).copied().unwrap_or(0) as usize;
+            let mut raws: HashMap<u32, Vec<u8>> = HashMap::new();
+            // Whole mails in groups of at most FETCH_BYTES (one round trip each); an oversize
+            // one alone, headers only.
+            let mut group: Vec<u32> = Vec::new();
+            let mut group_bytes = 0usize;
+            let whole: Vec<u32> = batch
                 .iter()
-                .find(|f| f.uid == Some(uid))
-                .and_then(|f| f.body().or_else(|| f.header()))
-                .map(|b| b.to_vec())
-                .unwrap_or_default();
-            store_one(poller, uid, validity, raw, size as usize, max).await?;
-            last_uid = uid;
+                .copied()
+                .filter(|u| size_of(u) <= max)
+                .collect();
+            for (i, uid) in whole.iter().enumerate() {
+                group.push(*uid);
+                group_bytes += size_of(uid);
+                let last = i + 1 == whole.len();
+                if group_bytes >= FETCH_BYTES || last {
+                    fetch_into(session, &group, "(UID BODY.PEEK[])", &mut raws).await?;
+                    group.clear();
+                    group_bytes = 0;
+                }
+            }
+            for uid in batch.iter().filter(|u| size_of(u) > max) {
+                fetch_into(session, &[*uid], "(UID BODY.PEEK[HEADER])", &mut raws).await?;
+            }
+            for uid in batch {
+                let raw = raws.remove(uid).unwrap_or_default();
+                store_one(poller, *uid, validity, raw, size_of(uid), max).await?;
+                last_uid = *uid;
+            }
         }
     }
+}
+
+fn uid_set(uids: &[u32]) -> String {
+    uids.iter()
+        .map(|u| u.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// One UID FETCH of `uids` with `query`, each answer's bytes put in `into` by UID.
+async fn fetch_into(
+    session: &mut Session,
+    uids: &[u32],
+    query: &str,
+    into: &mut HashMap<u32, Vec<u8>>,
+) -> AppResult<()> {
+    let fetched = timed("UID FETCH", async {
+        session
+            .uid_fetch(uid_set(uids), query)
+            .await?
+            .try_collect::<Vec<_>>()
+            .await
+    })
+    .await?;
+    for f in &fetched {
+        if let (Some(uid), Some(bytes)) = (f.uid, f.body().or_else(|| f.header())) {
+            into.insert(uid, bytes.to_vec());
+        }
+    }
+    Ok(())
 }
 
 async fn store_one(

@@ -1203,3 +1203,69 @@ async fn odd_mails_read_as_mail_clients_read_them() {
     let (file, _) = &by_subject["Archivo"];
     assert_eq!(file["attachments"][0]["name"], "adjunto-1.bin");
 }
+
+/// Counts an account's tickets, page by page.
+async fn ticket_count(api: &Api, acc: &str) -> usize {
+    let mut n = 0;
+    let mut cursor = String::new();
+    loop {
+        let page = api
+            .ok(&format!("/api/v1/tickets?account={acc}&limit=200{cursor}"))
+            .await;
+        n += page["items"].as_array().unwrap().len();
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => return n,
+        }
+    }
+}
+
+/// A backlog (issue 20, items 8 and 9): listed once, fetched in batches; a stop during the
+/// import is prompt, and the next start goes on from where it stopped, every mail once.
+#[tokio::test]
+async fn a_backlog_imports_in_batches_and_a_stop_during_it_is_prompt() {
+    const MAILS: usize = 3_000;
+    let (support, _) = users("atraso");
+    let to = format!("{support}@atiende.test");
+    for i in 0..MAILS {
+        let raw = mail(
+            &format!("cliente{i}@cliente.test"),
+            &to,
+            &format!("Pedido {i}"),
+            "",
+            "hola",
+        );
+        servers().deliver_file(&support, raw.replace('\n', "\r\n").as_bytes());
+    }
+    let mut s = Server::start();
+    let dir = s.take_dir();
+    let api = s.admin().await;
+    let acc = email_account(&api, &support, json!({"initial_import": MAILS})).await;
+    let api2 = api.clone();
+    let acc2 = acc.clone();
+    eventually(120, "the import to be under way", move || {
+        let (api, acc) = (api2.clone(), acc2.clone());
+        async move { (ticket_count(&api, &acc).await >= 100).then_some(()) }
+    })
+    .await;
+    let started = std::time::Instant::now();
+    s.stop();
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "the stop took {took:?}"
+    );
+
+    let data = s.data.clone();
+    let again = Server::start_in(&data, &[]);
+    let api = again.admin().await;
+    let api2 = api.clone();
+    let acc2 = acc.clone();
+    eventually(180, "every mail of the backlog", move || {
+        let (api, acc) = (api2.clone(), acc2.clone());
+        async move { (ticket_count(&api, &acc).await >= MAILS).then_some(()) }
+    })
+    .await;
+    assert_eq!(ticket_count(&api, &acc).await, MAILS, "each mail once");
+    drop(dir);
+}
