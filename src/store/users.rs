@@ -266,9 +266,10 @@ pub fn end_sessions(txn: &WriteTransaction, user_id: u64, keep: Option<&str>) ->
     Ok(())
 }
 
-/// A user's sessions, by their token hash.
-pub fn sessions_of(txn: &ReadTransaction, user_id: u64) -> AppResult<Vec<(String, Session)>> {
-    let table = txn.open_table(SESSION_HASH_TO_SESSION)?;
+fn sessions_in(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    user_id: u64,
+) -> AppResult<Vec<(String, Session)>> {
     let mut out = Vec::new();
     for row in table.iter()? {
         let (k, v) = row?;
@@ -280,18 +281,14 @@ pub fn sessions_of(txn: &ReadTransaction, user_id: u64) -> AppResult<Vec<(String
     Ok(out)
 }
 
+/// A user's sessions, by their token hash.
+pub fn sessions_of(txn: &ReadTransaction, user_id: u64) -> AppResult<Vec<(String, Session)>> {
+    sessions_in(&txn.open_table(SESSION_HASH_TO_SESSION)?, user_id)
+}
+
 /// The same, inside the writer's transaction.
 pub fn sessions_of_w(txn: &WriteTransaction, user_id: u64) -> AppResult<Vec<(String, Session)>> {
-    let table = txn.open_table(SESSION_HASH_TO_SESSION)?;
-    let mut out = Vec::new();
-    for row in table.iter()? {
-        let (k, v) = row?;
-        let s: Session = codec::decode(v.value())?;
-        if s.user_id == user_id {
-            out.push((k.value().to_string(), s));
-        }
-    }
-    Ok(out)
+    sessions_in(&txn.open_table(SESSION_HASH_TO_SESSION)?, user_id)
 }
 
 /// Records a session's last use. No sign-in changes, so what is cached about it stays valid.

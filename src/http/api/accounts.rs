@@ -620,14 +620,9 @@ pub async fn put_assignment(
         ));
     }
     let now = state.store.now();
-    let entry = AuditEntry::new(
-        AuditAction::SettingChanged,
-        (Some(user.user.id), &user.user.name),
-        &origin,
-        now,
-    )
-    .detail("setting", "assignment")
-    .detail("rows", rows.len().to_string());
+    let entry = super::audit::by(&user, &origin, AuditAction::SettingChanged, now)
+        .detail("setting", "assignment")
+        .detail("rows", rows.len().to_string());
     state
         .store
         .write(move |txn, fx| {

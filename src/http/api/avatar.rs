@@ -66,14 +66,20 @@ pub async fn put(
     let sha = tokio::task::spawn_blocking(move || blobs.put(&png))
         .await
         .map_err(|e| AppError::internal(format!("avatar: {e}")))??;
-    let uid = user.user.id;
+    set(&state, user.user.id, Some(sha)).await
+}
+
+/// Stores (or clears) the user's photo; the URL carries the photo's hash, so caches renew.
+async fn set(state: &AppState, uid: u64, sha: Option<String>) -> AppResult<Json<UserView>> {
     let updated = state
         .store
         .write(move |txn, fx| {
             let before = users::get_w(txn, uid)?.ok_or_else(|| AppError::not_found("user"))?;
             let mut after = before.clone();
-            after.avatar_url = Some(format!("/api/v1/users/{uid}/avatar?v={}", &sha[..12]));
-            after.avatar_sha = Some(sha.clone());
+            after.avatar_url = sha
+                .as_ref()
+                .map(|s| format!("/api/v1/users/{uid}/avatar?v={}", s.get(..12).unwrap_or(s)));
+            after.avatar_sha = sha.clone();
             users::update(txn, fx, &before, &after)?;
             Ok(after)
         })
@@ -84,19 +90,7 @@ pub async fn put(
 #[utoipa::path(delete, path = "/api/v1/me/avatar", tag = "users",
     responses((status = 200, body = UserView), (status = 401, body = ErrorBody)))]
 pub async fn delete(State(state): State<AppState>, user: CurrentUser) -> AppResult<Json<UserView>> {
-    let uid = user.user.id;
-    let updated = state
-        .store
-        .write(move |txn, fx| {
-            let before = users::get_w(txn, uid)?.ok_or_else(|| AppError::not_found("user"))?;
-            let mut after = before.clone();
-            after.avatar_url = None;
-            after.avatar_sha = None;
-            users::update(txn, fx, &before, &after)?;
-            Ok(after)
-        })
-        .await?;
-    Ok(Json(UserView::from(&updated)))
+    set(&state, user.user.id, None).await
 }
 
 /// A colleague's photo (signed-in users only; the URL changes with the photo, so it is cached).

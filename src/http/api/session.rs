@@ -220,12 +220,7 @@ pub async fn sign_out(
 ) -> AppResult<Response> {
     if let Some(hash) = user.session_hash.clone() {
         let (uid, now) = (user.user.id, state.store.now());
-        let entry = AuditEntry::new(
-            AuditAction::SignOut,
-            (Some(uid), &user.user.name),
-            &origin,
-            now,
-        );
+        let entry = super::audit::by(&user, &origin, AuditAction::SignOut, now);
         state
             .store
             .write(move |txn, fx| {
@@ -356,13 +351,8 @@ pub async fn revoke_token(
 ) -> AppResult<StatusCode> {
     let uid = user.user.id;
     let now = state.store.now();
-    let entry = AuditEntry::new(
-        AuditAction::TokenRevoked,
-        (Some(uid), &user.user.name),
-        &origin,
-        now,
-    )
-    .target("token", id, "");
+    let entry =
+        super::audit::by(&user, &origin, AuditAction::TokenRevoked, now).target("token", id, "");
     let found = state
         .store
         .write(move |txn, _| {
@@ -519,12 +509,7 @@ async fn end_sessions_where(
 ) -> AppResult<usize> {
     let uid = user.user.id;
     let now = state.store.now();
-    let entry = AuditEntry::new(
-        AuditAction::SignOut,
-        (Some(uid), &user.user.name),
-        &origin,
-        now,
-    );
+    let entry = super::audit::by(user, &origin, AuditAction::SignOut, now);
     state
         .store
         .write(move |txn, _| {

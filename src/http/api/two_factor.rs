@@ -122,13 +122,11 @@ pub async fn confirm(
     }
     let now = state.store.now();
     let (codes, hashes) = two_factor::new_recovery_codes(uid);
-    let entry = AuditEntry::new(
-        AuditAction::TwoFactorEnabled,
-        (Some(uid), &user.user.name),
-        &origin,
-        now,
-    )
-    .target("user", uid, &user.user.name);
+    let entry = super::audit::by(&user, &origin, AuditAction::TwoFactorEnabled, now).target(
+        "user",
+        uid,
+        &user.user.name,
+    );
     let code = body.code;
     state
         .store
@@ -174,10 +172,10 @@ pub async fn disable(
     }
     check_password(&state, &user, &body.current_password).await?;
     let uid = user.user.id;
-    let entry = AuditEntry::new(
-        AuditAction::TwoFactorDisabled,
-        (Some(uid), &user.user.name),
+    let entry = super::audit::by(
+        &user,
         &origin,
+        AuditAction::TwoFactorDisabled,
         state.store.now(),
     )
     .target("user", uid, &user.user.name);
@@ -208,10 +206,10 @@ pub async fn renew_codes(
     check_password(&state, &user, &body.current_password).await?;
     let uid = user.user.id;
     let (codes, hashes) = two_factor::new_recovery_codes(uid);
-    let entry = AuditEntry::new(
-        AuditAction::RecoveryCodesRenewed,
-        (Some(uid), &user.user.name),
+    let entry = super::audit::by(
+        &user,
         &origin,
+        AuditAction::RecoveryCodesRenewed,
         state.store.now(),
     )
     .target("user", uid, &user.user.name);
@@ -267,10 +265,10 @@ pub async fn put_policy(
     roles.sort_by_key(|r| r.as_str());
     roles.dedup();
     let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-    let entry = AuditEntry::new(
-        AuditAction::SettingChanged,
-        (Some(user.user.id), &user.user.name),
+    let entry = super::audit::by(
+        &user,
         &origin,
+        AuditAction::SettingChanged,
         state.store.now(),
     )
     .detail("setting", "two_factor_roles")
