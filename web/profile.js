@@ -2,7 +2,7 @@
 // (each asks for the current password); where one is signed in («Cerrar las demás»); API
 // tokens; the second factor.
 import { html, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
-import { api, initials, t, when } from './lib.js';
+import { api, initials, refs, t, when } from './lib.js';
 import { Section, StatusLine, useStatus } from './admin-kit.js';
 import { TwoFactor } from './two-factor.js';
 import { Canned } from './catalog.js';
@@ -49,7 +49,8 @@ function Photo({ me, onSaved }) {
 }
 
 function Details({ me, onSaved }) {
-  const [form, setForm] = useState({ name: me.name, signature: me.signature ?? '' });
+  const [form, setForm] = useState({ name: me.name, signature: me.signature ?? '', signatures: { ...(me.signatures ?? {}) } });
+  const mailAccounts = refs.accounts.filter((a) => a.kind === 'email');
   const [status, ok, fail] = useStatus();
   const save = async (ev) => {
     ev.preventDefault();
@@ -59,6 +60,9 @@ function Details({ me, onSaved }) {
     <form class="user-form" aria-label=${t('profile.details')} onSubmit=${save}>
       <label>${t('users.name')} <input value=${form.name} required maxlength="120" onInput=${(e) => setForm({ ...form, name: e.target.value })} /></label>
       <label>${t('profile.signature')} <textarea rows="3" value=${form.signature} onInput=${(e) => setForm({ ...form, signature: e.target.value })}></textarea></label>
+      ${mailAccounts.map((a) => html`<label>${t('profile.signature_for', { account: a.name })}
+        <textarea rows="3" placeholder=${t('profile.signature_same')} value=${form.signatures[a.id] ?? ''}
+          onInput=${(e) => setForm({ ...form, signatures: { ...form.signatures, [a.id]: e.target.value } })}></textarea></label>`)}
       <div class="dialog-actions"><button type="submit" class="primary">${t('action.save')}</button></div>
       <${StatusLine} status=${status} />
     </form>

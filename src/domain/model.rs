@@ -53,6 +53,9 @@ pub struct User {
     pub language: String,
     #[serde(default)]
     pub signature: Option<String>,
+    /// The signature for one account's mail instead of `signature` (account id → text).
+    #[serde(default)]
+    pub signatures: std::collections::BTreeMap<u64, String>,
     #[serde(default)]
     pub avatar_url: Option<String>,
     /// The stored photo (a blob), when the user uploaded one.

@@ -80,6 +80,7 @@ pub fn create(
         active: true,
         language: u.language.clone(),
         signature: None,
+        signatures: Default::default(),
         avatar_url: None,
         avatar_sha: None,
         connection_state: None,

@@ -1269,3 +1269,57 @@ async fn a_backlog_imports_in_batches_and_a_stop_during_it_is_prompt() {
     assert_eq!(ticket_count(&api, &acc).await, MAILS, "each mail once");
     drop(dir);
 }
+
+/// The agent's signature (per account when set) goes under their reply, before the account's.
+#[tokio::test]
+async fn replies_carry_the_agents_signature_then_the_accounts() {
+    let (support, customer) = users("firma");
+    let s = Server::start();
+    let api = s.admin().await;
+    let acc = email_account(
+        &api,
+        &support,
+        json!({"signature": "Tienda Prueba · soporte"}),
+    )
+    .await;
+    let me = api.ok("/api/v1/me").await;
+    let uid = me["id"].as_str().unwrap().to_string();
+    api.patch(
+        &format!("/api/v1/users/{uid}"),
+        json!({"signature": "Admin, en general", "signatures": {acc.clone(): "Admin — Tienda Prueba"}}),
+    )
+    .await;
+    assert_eq!(
+        api.ok("/api/v1/me").await["signatures"][&acc],
+        "Admin — Tienda Prueba"
+    );
+    let from = format!("{customer}@atiende.test");
+    let to = format!("{support}@atiende.test");
+    customer_writes(&from, &to, "Consulta", "", "Hola, ¿tienen talla M?").await;
+    let number = eventually(30, "the ticket", || async {
+        tickets_of(&api, &acc)
+            .await
+            .first()
+            .and_then(|t| t["number"].as_u64())
+    })
+    .await;
+    api.created(
+        &format!("/api/v1/tickets/{number}/messages"),
+        json!({"text": "Sí, nos queda talla M."}),
+    )
+    .await;
+    let got = &wait_mailbox(&customer, 1).await[0];
+    let text = body_text(got);
+    let reply = text.find("Sí, nos queda talla M.").expect("the reply");
+    let mine = text
+        .find("Admin — Tienda Prueba")
+        .expect("the per-account signature");
+    let shop = text
+        .find("Tienda Prueba · soporte")
+        .expect("the account's signature");
+    assert!(reply < mine && mine < shop, "{text}");
+    assert!(
+        !text.contains("Admin, en general"),
+        "the override wins: {text}"
+    );
+}

@@ -25,6 +25,8 @@ pub struct UserView {
     pub active: bool,
     pub language: String,
     pub signature: Option<String>,
+    /// Per account (id → text), instead of `signature` on that account's mail.
+    pub signatures: std::collections::BTreeMap<String, String>,
     pub avatar_url: Option<String>,
     pub connection_state: Option<String>,
     pub created_at: String,
@@ -49,6 +51,11 @@ impl From<&User> for UserView {
             active: u.active,
             language: u.language.clone(),
             signature: u.signature.clone(),
+            signatures: u
+                .signatures
+                .iter()
+                .map(|(k, v)| (id_str(*k), v.clone()))
+                .collect(),
             avatar_url: u.avatar_url.clone(),
             connection_state: u.connection_state.clone(),
             created_at: ts(u.created_at),
@@ -285,6 +292,8 @@ pub struct UserPatch {
     pub guide_dismissed: Option<bool>,
     /// One's own notification preferences.
     pub notify: Option<crate::domain::NotifyPrefs>,
+    /// Per-account signatures, all of them (account id → text; empty text: none for it).
+    pub signatures: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)), request_body = UserPatch,
@@ -351,6 +360,21 @@ pub async fn update(
     };
     let (signature, avatar, role) = (body.signature.clone(), body.avatar_url.clone(), body.role);
     let guide = body.guide_dismissed;
+    let signatures = body
+        .signatures
+        .as_ref()
+        .map(|m| {
+            m.iter()
+                .filter(|(_, v)| !v.trim().is_empty())
+                .map(|(k, v)| {
+                    Ok((
+                        super::parse_id(k, "signatures")?,
+                        text_field(v, "signatures", 2_000)?,
+                    ))
+                })
+                .collect::<AppResult<std::collections::BTreeMap<u64, String>>>()
+        })
+        .transpose()?;
     let notify = body.notify;
     if notify.is_some() && id != user.user.id {
         return Err(AppError::forbidden(
@@ -398,6 +422,9 @@ pub async fn update(
             }
             if let Some(n) = notify {
                 after.notify = n;
+            }
+            if let Some(s) = &signatures {
+                after.signatures = s.clone();
             }
             if email.as_ref().is_some_and(|e| *e != before.email) {
                 crate::store::audit::record(

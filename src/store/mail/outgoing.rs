@@ -145,8 +145,19 @@ pub fn prepare(
                 references.drain(..references.len() - MAX_REFERENCES);
             }
             let mut text = message.text.clone();
-            if let Some(sig) = settings.signature.as_ref().filter(|s| !s.trim().is_empty()) {
-                text = format!("{text}\n\n-- \n{sig}");
+            // The agent's signature (for this account, else their own), then the account's.
+            let agent = match message.user_id.filter(|_| !automatic) {
+                Some(uid) => super::super::users::get_w(txn, uid)?
+                    .and_then(|u| u.signatures.get(&account.id).cloned().or(u.signature)),
+                None => None,
+            };
+            let lines: Vec<&str> = [agent.as_deref(), settings.signature.as_deref()]
+                .into_iter()
+                .flatten()
+                .filter(|s| !s.trim().is_empty())
+                .collect();
+            if !lines.is_empty() {
+                text = format!("{text}\n\n-- \n{}", lines.join("\n"));
             }
             let subject = thread::reply_subject(
                 &subject_base,
