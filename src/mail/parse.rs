@@ -358,7 +358,14 @@ pub fn parse(raw: &[u8], size: usize, max_bytes: usize) -> ParsedMail {
     // Every inline text part, in order: a mail may carry its text in several sections (a
     // second text part, a signature part) that belong to the body, not only the first.
     let plain = (0..m.text_body_count())
-        .filter_map(|i| m.body_text(i))
+        .filter_map(|i| {
+            let text = m.body_text(i)?;
+            let part = m.text_body.get(i).and_then(|id| m.parts.get(*id as usize));
+            Some(match part.filter(|p| matches!(p.body, PartType::Text(_))) {
+                Some(p) => reread(&m, p, &text).map(Cow::Owned).unwrap_or(text),
+                None => text,
+            })
+        })
         .map(|t| t.replace("\r\n", "\n").trim_end().to_string())
         .filter(|t| !t.trim().is_empty())
         .collect::<Vec<_>>()
@@ -416,7 +423,7 @@ pub fn parse(raw: &[u8], size: usize, max_bytes: usize) -> ParsedMail {
         message_id: m.message_id().and_then(strip_id),
         in_reply_to: text_list(m.in_reply_to()),
         references: text_list(m.references()),
-        subject: m.subject().unwrap_or_default().trim().to_string(),
+        subject: subject_of(&m),
         from,
         recipients,
         text,
@@ -426,6 +433,85 @@ pub fn parse(raw: &[u8], size: usize, max_bytes: usize) -> ParsedMail {
         noise,
         bounce,
         notes,
+    }
+}
+
+/// A text part whose declared charset or transfer encoding does not fit its bytes, read
+/// again as mail clients do: ISO-2022-JP by its escapes, else UTF-8 when the bytes are, else
+/// what chardetng guesses; a part "in base64" that is plain text is read as it is. None: what
+/// mail-parser decoded stands (the common case, checked first and cheaply).
+fn reread(
+    m: &mail_parser::Message,
+    part: &mail_parser::MessagePart,
+    decoded: &str,
+) -> Option<String> {
+    use mail_parser::decoders::{base64::base64_decode, quoted_printable::quoted_printable_decode};
+    use mail_parser::Encoding;
+    let raw = m
+        .raw_message
+        .get(part.offset_body as usize..part.offset_end as usize)?;
+    let declared = part
+        .content_type()
+        .and_then(|ct| ct.attribute("charset"))
+        .map(|c| c.to_ascii_lowercase());
+    let not_base64 = part.encoding == Encoding::Base64
+        && !raw
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"+/=\r\n\t ".contains(b));
+    let suspicious = decoded.contains('\u{FFFD}')
+        || decoded.contains('\u{1b}')
+        || not_base64
+        || part.is_encoding_problem
+        || (declared.as_deref().is_none_or(|c| c == "us-ascii") && !raw.is_ascii());
+    if !suspicious {
+        return None;
+    }
+    let bytes: Cow<[u8]> = match part.encoding {
+        Encoding::Base64 if !not_base64 => Cow::Owned(base64_decode(raw)?),
+        Encoding::QuotedPrintable => Cow::Owned(quoted_printable_decode(raw)?),
+        _ => Cow::Borrowed(raw),
+    };
+    Some(guess_decode(&bytes))
+}
+
+/// Bytes of an unknown or wrongly declared charset, as text.
+fn guess_decode(bytes: &[u8]) -> String {
+    let escapes = bytes
+        .windows(3)
+        .any(|w| w == b"\x1b$B" || w == b"\x1b$@" || w == b"\x1b(J");
+    if escapes && bytes.is_ascii() {
+        return encoding_rs::ISO_2022_JP.decode(bytes).0.into_owned();
+    }
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return s.to_string();
+    }
+    let mut detector = chardetng::EncodingDetector::new();
+    detector.feed(bytes, true);
+    detector.guess(None, true).decode(bytes).0.into_owned()
+}
+
+/// The subject; raw 8-bit bytes in it (GBK, Shift_JIS … unlabelled) are guessed, not shown as
+/// replacement characters.
+fn subject_of(m: &mail_parser::Message) -> String {
+    let decoded = m.subject().unwrap_or_default().trim().to_string();
+    if !decoded.contains('\u{FFFD}') {
+        return decoded;
+    }
+    let raw = m.parts.first().and_then(|p| {
+        p.headers
+            .iter()
+            .find(|h| h.name.as_str().eq_ignore_ascii_case("subject"))
+            .and_then(|h| {
+                m.raw_message
+                    .get(h.offset_start as usize..h.offset_end as usize)
+            })
+    });
+    match raw {
+        Some(bytes) if !bytes.windows(2).any(|w| w == b"=?") => {
+            let text = guess_decode(bytes);
+            crate::domain::one_line(&text).trim().to_string()
+        }
+        _ => decoded,
     }
 }
 
@@ -571,6 +657,78 @@ Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
             assert!(p.text.starts_with(text), "{path}: {:?}", p.text);
             assert_eq!(p.subject, subject, "{path}");
         }
+    }
+
+    /// A mail with `headers` and a body of raw `body` bytes.
+    fn raw_mail(headers: &[u8], body: &[u8]) -> Vec<u8> {
+        let mut raw = b"From: Cliente <c@cliente.test>\r\nTo: s@tienda.test\r\nMessage-ID: <x@y>\r\nMIME-Version: 1.0\r\n".to_vec();
+        raw.extend_from_slice(headers);
+        raw.extend_from_slice(b"\r\n");
+        raw.extend_from_slice(body);
+        raw.extend_from_slice(b"\r\n");
+        raw
+    }
+
+    /// Issue 20, item 4: what the declared charset or encoding gets wrong is read as a mail
+    /// client reads it.
+    #[test]
+    fn wrong_or_missing_charsets_are_detected() {
+        let jp = "お問い合わせありがとうございます。注文番号を確認しています。";
+        // No charset, ISO-2022-JP escapes.
+        let (iso, _, _) = encoding_rs::ISO_2022_JP.encode(jp);
+        let p = parse(
+            &raw_mail(b"Subject: x\r\nContent-Type: text/plain\r\n", &iso),
+            0,
+            1 << 20,
+        );
+        assert_eq!(p.text, jp);
+        // Shift_JIS bytes labelled ISO-2022-JP.
+        let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(jp);
+        let p = parse(
+            &raw_mail(b"Subject: x\r\nContent-Type: text/plain; charset=iso-2022-jp\r\nContent-Transfer-Encoding: 8bit\r\n", &sjis),
+            0,
+            1 << 20,
+        );
+        assert_eq!(p.text, jp);
+        // UTF-8 labelled us-ascii.
+        let es = "Hola, ¿cómo están? Necesito cambiar la dirección de envío.";
+        let p = parse(
+            &raw_mail(
+                b"Subject: x\r\nContent-Type: text/plain; charset=us-ascii\r\n",
+                es.as_bytes(),
+            ),
+            0,
+            1 << 20,
+        );
+        assert_eq!(p.text, es);
+        // "base64" that is plain text.
+        let p = parse(
+            &raw_mail(
+                b"Subject: x\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n",
+                "Hola, necesito ayuda con mi pedido número 4411.".as_bytes(),
+            ),
+            0,
+            1 << 20,
+        );
+        assert_eq!(p.text, "Hola, necesito ayuda con mi pedido número 4411.");
+        // Raw GBK in the subject.
+        let zh = "你好，我的订单还没有到，请帮我查一下物流信息";
+        let (gbk, _, _) = encoding_rs::GBK.encode(zh);
+        let mut head = b"Subject: ".to_vec();
+        head.extend_from_slice(&gbk);
+        head.extend_from_slice(b"\r\nContent-Type: text/plain; charset=utf-8\r\n");
+        let p = parse(&raw_mail(&head, b"hola"), 0, 1 << 20);
+        assert_eq!(p.subject, zh);
+        // A well-declared mail is left as mail-parser read it.
+        let p = parse(
+            &raw_mail(
+                b"Subject: x\r\nContent-Type: text/plain; charset=utf-8\r\n",
+                es.as_bytes(),
+            ),
+            0,
+            1 << 20,
+        );
+        assert_eq!(p.text, es);
     }
 
     #[test]

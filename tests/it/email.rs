@@ -1162,13 +1162,27 @@ async fn odd_mails_read_as_mail_clients_read_them() {
         // 7: an attachment without a name.
         "From: Dora <dora@cliente.test>\nTo: soportefid@atiende.test\nSubject: Archivo\nMessage-ID: <fid-5@cliente.test>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nVa el archivo.\n--b\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\nAAECAwQ=\n--b--\n",
     ];
-    for raw in mails {
-        servers().deliver_file(support, raw.as_bytes());
+    // 4: charsets the headers get wrong or leave out.
+    let jp = "お問い合わせありがとうございます。注文番号を確認しています。";
+    let zh = "你好，我的订单还没有到，请帮我查一下物流信息";
+    let es = "Hola, ¿cómo están? Necesito cambiar la dirección de envío.";
+    let mut raws: Vec<Vec<u8>> = mails.iter().map(|m| m.as_bytes().to_vec()).collect();
+    let mut iso = b"From: Eri <eri@cliente.test>\nTo: soportefid@atiende.test\nSubject: Sin charset\nMessage-ID: <fid-7@cliente.test>\nMIME-Version: 1.0\nContent-Type: text/plain\n\n".to_vec();
+    iso.extend_from_slice(&encoding_rs::ISO_2022_JP.encode(jp).0);
+    raws.push(iso);
+    let mut gbk = b"From: Li <li@cliente.test>\nTo: soportefid@atiende.test\nSubject: ".to_vec();
+    gbk.extend_from_slice(&encoding_rs::GBK.encode(zh).0);
+    gbk.extend_from_slice(b"\nMessage-ID: <fid-8@cliente.test>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\nhola\n");
+    raws.push(gbk);
+    raws.push(format!("From: Ines <ines@cliente.test>\nTo: soportefid@atiende.test\nSubject: Mal declarado\nMessage-ID: <fid-9@cliente.test>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n\n{es}\n").into_bytes());
+    raws.push("From: Olga <olga@cliente.test>\nTo: soportefid@atiende.test\nSubject: Falso base64\nMessage-ID: <fid-10@cliente.test>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\nHola, necesito ayuda con mi pedido.\n".as_bytes().to_vec());
+    for raw in &raws {
+        servers().deliver_file(support, raw);
     }
     let s = Server::start();
     let api = s.admin().await;
     let acc = email_account(&api, support, json!({"initial_import": 100})).await;
-    let tickets = wait_tickets(&api, &acc, mails.len()).await;
+    let tickets = wait_tickets(&api, &acc, raws.len()).await;
     let mut by_subject = std::collections::HashMap::new();
     for t in &tickets {
         let number = t["number"].as_u64().unwrap();
@@ -1202,6 +1216,13 @@ async fn odd_mails_read_as_mail_clients_read_them() {
     );
     let (file, _) = &by_subject["Archivo"];
     assert_eq!(file["attachments"][0]["name"], "adjunto-1.bin");
+    assert_eq!(by_subject["Sin charset"].0["text"], jp);
+    assert!(by_subject.contains_key(zh), "{:?}", by_subject.keys());
+    assert_eq!(by_subject["Mal declarado"].0["text"], es);
+    assert_eq!(
+        by_subject["Falso base64"].0["text"],
+        "Hola, necesito ayuda con mi pedido."
+    );
 }
 
 /// Counts an account's tickets, page by page.
