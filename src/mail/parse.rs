@@ -330,7 +330,7 @@ pub fn parse(raw: &[u8], size: usize, max_bytes: usize) -> ParsedMail {
         let end = find_header_end(raw).unwrap_or(raw.len().min(64 * 1024));
         Cow::Owned(raw[..end].to_vec())
     } else {
-        Cow::Borrowed(raw)
+        close_unclosed_multiparts(raw)
     };
     let Some(m) = MessageParser::default().parse(input.as_ref()) else {
         let mut p = unreadable(&input);
@@ -433,6 +433,78 @@ pub fn parse(raw: &[u8], size: usize, max_bytes: usize) -> ParsedMail {
         noise,
         bounce,
         notes,
+    }
+}
+
+/// The boundary a `Content-Type` line (or its folded continuation) declares.
+fn boundary_in(line: &[u8]) -> Option<Vec<u8>> {
+    let lower = line.to_ascii_lowercase();
+    let header_line = lower.starts_with(b"content-type:")
+        || line.first().is_some_and(|b| *b == b' ' || *b == b'\t');
+    if !header_line {
+        return None;
+    }
+    let at = lower.windows(9).position(|w| w == b"boundary=")? + 9;
+    let rest = &line[at..];
+    let value: Vec<u8> = if rest.first() == Some(&b'"') {
+        rest[1..]
+            .iter()
+            .take_while(|b| **b != b'"')
+            .copied()
+            .collect()
+    } else {
+        rest.iter()
+            .take_while(|b| !b";\r\n \t".contains(b))
+            .copied()
+            .collect()
+    };
+    (!value.is_empty()).then_some(value)
+}
+
+/// Issue 20, item 2: a nested multipart that is never closed (Gmail does this) would swallow
+/// every part after it. As mail clients do, the enclosing multipart's next boundary closes it:
+/// the missing `--inner--` lines are put in. Mails with one multipart are returned as they are.
+fn close_unclosed_multiparts(raw: &[u8]) -> Cow<'_, [u8]> {
+    let declared = raw
+        .windows(9)
+        .filter(|w| w.eq_ignore_ascii_case(b"boundary="))
+        .count();
+    if declared < 2 {
+        return Cow::Borrowed(raw);
+    }
+    let mut open: Vec<Vec<u8>> = Vec::new();
+    let mut out = Vec::with_capacity(raw.len() + 64);
+    let mut changed = false;
+    for line in raw.split_inclusive(|b| *b == b'\n') {
+        let t = line.strip_suffix(b"\n").unwrap_or(line);
+        let t = t.strip_suffix(b"\r").unwrap_or(t);
+        if let Some(name) = t.strip_prefix(b"--") {
+            let (name, closing) = match name.strip_suffix(b"--") {
+                Some(n) => (n, true),
+                None => (name, false),
+            };
+            if let Some(at) = open.iter().rposition(|b| b.as_slice() == name) {
+                for inner in open[at + 1..].iter().rev() {
+                    out.extend_from_slice(b"--");
+                    out.extend_from_slice(inner);
+                    out.extend_from_slice(b"--\r\n");
+                    changed = true;
+                }
+                open.truncate(at + 1);
+                if closing {
+                    open.pop();
+                }
+            }
+        }
+        if let Some(b) = boundary_in(line) {
+            open.push(b);
+        }
+        out.extend_from_slice(line);
+    }
+    if changed {
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(raw)
     }
 }
 
@@ -833,5 +905,21 @@ Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
         ] {
             let _ = parse(raw, 0, 1 << 20);
         }
+    }
+}
+
+#[cfg(test)]
+mod unclosed {
+    use super::*;
+
+    /// Issue 20, item 2: an inner multipart/alternative that is never closed; the outer
+    /// boundary ends it, and the images after it are kept.
+    #[test]
+    fn an_unclosed_inner_multipart_keeps_what_follows() {
+        let raw = "From: G <g@gmail.test>\r\nTo: s@tienda.test\r\nSubject: Fotos\r\nMessage-ID: <u@x>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n--outer\r\nContent-Type: multipart/alternative; boundary=\"inner\"\r\n\r\n--inner\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nVan las fotos.\r\n\r\n--inner\r\nContent-Type: text/html; charset=UTF-8\r\n\r\n<div>Van las fotos.</div>\r\n\r\n--outer\r\nContent-Type: image/png; name=\"a.png\"\r\nContent-Disposition: attachment; filename=\"a.png\"\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--outer\r\nContent-Type: image/png; name=\"b.png\"\r\nContent-Disposition: attachment; filename=\"b.png\"\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--outer\r\nContent-Type: image/png; name=\"c.png\"\r\nContent-Disposition: attachment; filename=\"c.png\"\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--outer--\r\n";
+        let p = parse(raw.as_bytes(), 0, 1 << 20);
+        assert_eq!(p.text, "Van las fotos.");
+        let names: Vec<&str> = p.attachments.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["a.png", "b.png", "c.png"], "{:?}", p.html);
     }
 }

@@ -1176,6 +1176,14 @@ async fn odd_mails_read_as_mail_clients_read_them() {
     raws.push(gbk);
     raws.push(format!("From: Ines <ines@cliente.test>\nTo: soportefid@atiende.test\nSubject: Mal declarado\nMessage-ID: <fid-9@cliente.test>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n\n{es}\n").into_bytes());
     raws.push("From: Olga <olga@cliente.test>\nTo: soportefid@atiende.test\nSubject: Falso base64\nMessage-ID: <fid-10@cliente.test>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\nHola, necesito ayuda con mi pedido.\n".as_bytes().to_vec());
+    // 2: an inner multipart/alternative never closed, then three images.
+    let image = "--outer\nContent-Type: image/png; name=\"{n}.png\"\nContent-Disposition: attachment; filename=\"{n}.png\"\nContent-Transfer-Encoding: base64\n\niVBORw0KGgo=\n";
+    let mut gmail = "From: Gabi <gabi@cliente.test>\nTo: soportefid@atiende.test\nSubject: Fotos\nMessage-ID: <fid-11@cliente.test>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"outer\"\n\n--outer\nContent-Type: multipart/alternative; boundary=\"inner\"\n\n--inner\nContent-Type: text/plain; charset=UTF-8\n\nVan las fotos.\n\n--inner\nContent-Type: text/html; charset=UTF-8\n\n<div>Van las fotos.</div>\n\n".to_string();
+    for n in ["a", "b", "c"] {
+        gmail.push_str(&image.replace("{n}", n));
+    }
+    gmail.push_str("--outer--\n");
+    raws.push(gmail.into_bytes());
     for raw in &raws {
         servers().deliver_file(support, raw);
     }
@@ -1223,6 +1231,13 @@ async fn odd_mails_read_as_mail_clients_read_them() {
         by_subject["Falso base64"].0["text"],
         "Hola, necesito ayuda con mi pedido."
     );
+    let photos: Vec<&str> = by_subject["Fotos"].0["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(photos, ["a.png", "b.png", "c.png"]);
 }
 
 /// Counts an account's tickets, page by page.
