@@ -25,6 +25,9 @@ pub struct Health {
     pub status: HealthStatus,
     /// The last error, kept after recovery until the next failure replaces it.
     pub last_error: Option<String>,
+    /// Its technical words (the network's or the server's), behind «Detalles» in the app.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error_detail: Option<String>,
     /// The same as a note (what happened and what to do), when the channel said it as one:
     /// `last_error` is then its rendering in the reader's language.
     pub last_error_note: Option<Note>,
@@ -69,6 +72,37 @@ impl Health {
     }
 }
 
+/// The kind of a connection failure, from the words of the OS, the TLS library or the server.
+fn kind_of(error: &str) -> Note {
+    let e = error.to_ascii_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| e.contains(w));
+    // TLS first: a certificate's words ("DnsName", "authority") would read as other kinds.
+    if has(&["certificate", "tls", "ssl", "handshake"]) {
+        Note::ServerTlsFailed
+    } else if has(&[
+        "authenticationfailed",
+        "authentication failed",
+        "login as",
+        "invalid credentials",
+        "535 ",
+    ]) {
+        Note::ServerLoginRefused
+    } else if has(&["connection refused", "os error 111"]) {
+        Note::ServerRefused
+    } else if has(&["timed out", "timeout", "os error 110"]) {
+        Note::ServerTimeout
+    } else if has(&[
+        "failed to lookup",
+        "name or service not known",
+        "no address associated",
+        "nodename nor servname",
+    ]) {
+        Note::ServerNotFound
+    } else {
+        Note::ServerFailed
+    }
+}
+
 pub struct HealthBoard {
     clock: Arc<dyn Clock>,
     accounts: Mutex<HashMap<u64, Health>>,
@@ -87,6 +121,7 @@ impl HealthBoard {
         let h = map.entry(account_id).or_insert(Health {
             status: HealthStatus::NotConfigured,
             last_error: None,
+            last_error_detail: None,
             last_error_note: None,
             notice: None,
             notice_note: None,
@@ -135,9 +170,21 @@ impl HealthBoard {
         });
     }
 
-    /// Records a failure; answers how many in a row.
+    /// Records a failure in the server's or the network's words: said to people as the
+    /// sentence of its kind, the words kept as details. Answers how many in a row.
     pub fn failing(&self, account_id: u64, error: &str) -> u32 {
-        self.failed(account_id, error.to_string(), None)
+        let now = self.clock.now_ms();
+        let note = kind_of(error);
+        self.update(account_id, |h| {
+            h.status = HealthStatus::Failing;
+            h.failures += 1;
+            h.last_error = Some(error.to_string());
+            h.last_error_detail = Some(error.to_string());
+            h.last_error_note = Some(note.clone());
+            h.last_error_at = Some(now);
+        })
+        .map(|h| h.failures)
+        .unwrap_or(1)
     }
 
     /// Records a failure the channel can say as a note (rendered for each reader); answers
@@ -152,6 +199,7 @@ impl HealthBoard {
             h.status = HealthStatus::Failing;
             h.failures += 1;
             h.last_error = Some(error);
+            h.last_error_detail = None;
             h.last_error_note = note;
             h.last_error_at = Some(now);
         })
@@ -182,6 +230,27 @@ impl HealthBoard {
     pub fn retain(&self, keep: impl Fn(u64) -> bool) {
         if let Ok(mut map) = self.accounts.lock() {
             map.retain(|id, _| keep(*id));
+        }
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::*;
+
+    #[test]
+    fn failures_read_as_their_kind() {
+        let cases = [
+            ("connect to 127.0.0.1:993: Connection refused (os error 111)", Note::ServerRefused),
+            ("TLS handshake (certificate expired or not trusted?): certificate is only valid for DnsName(\"localhost\")", Note::ServerTlsFailed),
+            ("invalid peer certificate: UnknownIssuer (unknown certificate authority)", Note::ServerTlsFailed),
+            ("login as tardio refused (wrong user or password?): [AUTHENTICATIONFAILED]", Note::ServerLoginRefused),
+            ("connect to mail.tienda.cl:993: failed to lookup address information: Name or service not known", Note::ServerNotFound),
+            ("IMAP greeting timed out after 30 s", Note::ServerTimeout),
+            ("unexpected answer: * BYE", Note::ServerFailed),
+        ];
+        for (words, kind) in cases {
+            assert_eq!(kind_of(words), kind, "{words}");
         }
     }
 }

@@ -78,6 +78,8 @@ function Health({ health }) {
   if (!health) return html`<span class="muted">—</span>`;
   return html`<span class=${`health health-${health.status}`}>${t(`health.${health.status}`)}</span>
     ${health.status === 'failing' && health.last_error && html`<span class="health-error">${health.last_error}</span>`}
+    ${health.status === 'failing' && health.last_error_detail && html`<details class="health-detail"><summary>${t('health.details')}</summary>
+      <code>${health.last_error_detail}</code></details>`}
     ${health.fetched > 0 && html`<span class="muted"> · ${t('health.fetched', { n: health.fetched })}</span>`}
     ${health.last_error_at && health.status !== 'failing' && html`<span class="muted"> · ${t('health.last_error_at', { when: when(health.last_error_at) })}</span>`}
     ${health.notice && html`<p class="health-notice" data-testid="health-notice">${health.notice}

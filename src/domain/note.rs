@@ -142,6 +142,18 @@ pub enum Note {
     VendorUnreachable {
         detail: String,
     },
+    /// A mail server (or another a channel talks to) turned the connection away.
+    ServerRefused,
+    /// It did not answer in time.
+    ServerTimeout,
+    /// Its name is not known (a typo in the server's name, or no network).
+    ServerNotFound,
+    /// The secure connection failed (a certificate, or the wrong security setting).
+    ServerTlsFailed,
+    /// It refused the user name or the password.
+    ServerLoginRefused,
+    /// Anything else went wrong with it (the server's own words in the details).
+    ServerFailed,
     /// A vendor's rate limit: tried again by itself after a pause.
     RateLimited {
         seconds: u64,

@@ -210,6 +210,9 @@ test('the channels page connects a mailbox and shows its health', async () => {
   await imap.getByLabel('Contraseña').fill('secreto');
   await form.getByRole('button', { name: 'Guardar' }).click();
   await row.getByText('Con errores').waitFor({ timeout: 20000 });
+  // A sentence in Spanish; the network's own words behind «Detalles».
+  await row.getByText('El servidor rechazó la conexión').waitFor();
+  await row.getByText('Detalles').click();
   await row.getByText(/connect to 127\.0\.0\.1/).waitFor();
   const stored = await admin('GET', `/api/v1/accounts/${emailAccount.id}`);
   assert.equal(stored.settings.signature, 'Equipo Tienda');

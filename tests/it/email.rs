@@ -989,8 +989,14 @@ async fn health_recovery_and_content() {
         (a["health"]["status"] == "failing").then_some(a["health"].clone())
     })
     .await;
+    // Said as a sentence in the reader's language, the server's words kept as details.
     let error = failing["last_error"].as_str().unwrap();
-    assert!(error.contains("login as tardio refused"), "{error}");
+    assert!(
+        error.contains("rechazó el usuario o la contraseña"),
+        "{error}"
+    );
+    let detail = failing["last_error_detail"].as_str().unwrap();
+    assert!(detail.contains("login as tardio refused"), "{detail}");
     // The mailbox appears (the admin fixed it on the mail server): no restart, no edit.
     servers().add_user(support);
     eventually(40, "the poller to recover by itself", || async {

@@ -395,6 +395,10 @@ async fn status_page_and_metrics() {
     assert!(channel["health"]["last_error"]
         .as_str()
         .unwrap()
+        .contains("conexión"));
+    assert!(channel["health"]["last_error_detail"]
+        .as_str()
+        .unwrap()
         .contains("connect"));
     assert_eq!(admin_view["store_writable"], true);
     assert!(admin_view["disk_free_bytes"].as_u64().unwrap() > 0);

@@ -113,6 +113,7 @@ async fn gather(state: &AppState, details: bool, lang: &str) -> AppResult<Status
                     h.notice_at = None;
                     // Anyone sees up or down; the rest is for administrators.
                     h.last_error = None;
+                    h.last_error_detail = None;
                     h.last_error_at = None;
                     h.connected_at = None;
                     h.fetched = 0;
