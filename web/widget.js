@@ -19,7 +19,9 @@
       typing: '{name} está escribiendo…', agent: 'Ejecutivo', you: 'Tú', read: 'Leído',
       bad_rut: 'El RUT no es válido.', bad_email: 'El correo no es válido.', need_name: 'Escribe tu nombre.',
       too_large: 'El archivo pesa más de {kb} KB y no se puede enviar.', offline: 'Sin conexión; reintentando…',
-      error: 'No se pudo enviar. Inténtalo de nuevo.'
+      error: 'No se pudo enviar. Inténtalo de nuevo.', rate_limited: 'Vas muy rápido: espera un momento y vuelve a intentarlo.',
+      invalid_text: 'El mensaje está vacío o es demasiado largo.', invalid_rut: 'El RUT no es válido.',
+      required: 'Escribe tu nombre.', invalid_file: 'No se pudo leer el archivo.'
     },
     en: {
       open: 'Open chat', close: 'Close chat', title: 'Chat', intro: 'Tell us who you are and we will help you.',
@@ -28,7 +30,9 @@
       typing: '{name} is typing…', agent: 'Agent', you: 'You', read: 'Read',
       bad_rut: 'The RUT is not valid.', bad_email: 'The email is not valid.', need_name: 'Type your name.',
       too_large: 'The file is larger than {kb} KB and cannot be sent.', offline: 'Offline; retrying…',
-      error: 'Could not send. Try again.'
+      error: 'Could not send. Try again.', rate_limited: 'You are going fast: wait a moment and try again.',
+      invalid_text: 'The message is empty or too long.', invalid_rut: 'The RUT is not valid.',
+      required: 'Type your name.', invalid_file: 'The file could not be read.'
     }
   }[lang];
   var t = function (k, v) { return TEXT[k].replace(/\{(\w+)\}/g, function (_, n) { return v && v[n] != null ? v[n] : ''; }); };
@@ -285,7 +289,9 @@
           try { localStorage.removeItem(KEY); } catch (e) { /* ignore */ }
           showChat(false);
         }
-        error.textContent = f.code === 'file_too_large' ? t('too_large', { kb: maxKb }) : (f.message || t('error'));
+        // The visitor reads their language, never the server's English words.
+        error.textContent = f.code === 'file_too_large' ? t('too_large', { kb: maxKb })
+          : Object.prototype.hasOwnProperty.call(TEXT, f.code) ? t(f.code) : t('error');
       }
     };
     ws.onclose = function () {
