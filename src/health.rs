@@ -173,13 +173,17 @@ impl HealthBoard {
     /// Records a failure in the server's or the network's words: said to people as the
     /// sentence of its kind, the words kept as details. Answers how many in a row.
     pub fn failing(&self, account_id: u64, error: &str) -> u32 {
+        self.failing_with(account_id, kind_of(error), error)
+    }
+
+    /// Records a failure said as `note`, with the technical words `detail` behind it.
+    pub fn failing_with(&self, account_id: u64, note: Note, detail: &str) -> u32 {
         let now = self.clock.now_ms();
-        let note = kind_of(error);
         self.update(account_id, |h| {
             h.status = HealthStatus::Failing;
             h.failures += 1;
-            h.last_error = Some(error.to_string());
-            h.last_error_detail = Some(error.to_string());
+            h.last_error = Some(detail.to_string());
+            h.last_error_detail = Some(detail.to_string());
             h.last_error_note = Some(note.clone());
             h.last_error_at = Some(now);
         })
@@ -252,5 +256,25 @@ mod kind_tests {
         for (words, kind) in cases {
             assert_eq!(kind_of(words), kind, "{words}");
         }
+    }
+
+    #[test]
+    fn a_failure_reads_as_a_sentence_with_its_words_as_details() {
+        let board = HealthBoard::new(std::sync::Arc::new(crate::domain::SystemClock));
+        board.failing_with(7, Note::SettingsInvalid, "settings: missing field `host`");
+        let (_, h) = board.all().into_iter().find(|(id, _)| *id == 7).unwrap();
+        let h = h.in_lang("es");
+        assert!(h.last_error.unwrap().starts_with("Los datos de la cuenta"));
+        assert_eq!(
+            h.last_error_detail.as_deref(),
+            Some("settings: missing field `host`")
+        );
+        board.failing(8, "connect to x:993: Connection refused (os error 111)");
+        let (_, h) = board.all().into_iter().find(|(id, _)| *id == 8).unwrap();
+        assert!(h
+            .in_lang("en")
+            .last_error
+            .unwrap()
+            .starts_with("The server refused"));
     }
 }

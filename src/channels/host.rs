@@ -123,7 +123,7 @@ pub async fn supervise(
                 Polling::No => {}
                 Polling::NotConfigured => health.not_configured(a.id),
                 Polling::Invalid(why) => {
-                    health.failing(a.id, &why);
+                    health.failing_with(a.id, crate::domain::Note::SettingsInvalid, &why);
                 }
             }
         }

@@ -142,6 +142,8 @@ pub enum Note {
     VendorUnreachable {
         detail: String,
     },
+    /// The account's settings cannot be read (incomplete, or written by hand wrongly).
+    SettingsInvalid,
     /// A mail server (or another a channel talks to) turned the connection away.
     ServerRefused,
     /// It did not answer in time.
