@@ -154,12 +154,21 @@ test('the administrator invites an agent with a team, who accepts and is then de
   assert.ok(tomas.last_sign_in_at);
   const why = await admin('GET', `/api/v1/assignment/why?user_id=${tomas.id}`);
   assert.equal(why.user_id, tomas.id);
+  // Assignable at once: on auto on an account of his own, he gets its next ticket by round-robin.
+  const desk = await admin('POST', '/api/v1/accounts', { kind: 'api', name: 'Mesa de Tomás' });
+  await admin('PUT', '/api/v1/assignment', { items: [{ user_id: tomas.id, account_id: desk.id, mode: 'auto' }] });
+  const first = await admin('POST', `/api/v1/accounts/${desk.id}/inbound`, { external_id: 'tomas-1', contact: { external_id: 'cliente-tomas' }, text: 'hola' });
+  const assigned = await waitFor('the round-robin to assign it', async () => {
+    const tk = await admin('GET', `/api/v1/tickets/${first.ticket_number}`);
+    return tk.assignee_id === tomas.id && tk;
+  });
+  assert.equal(assigned.assignee_id, tomas.id);
   // Deactivation says the 5-day rule before it happens.
   await row.getByRole('button', { name: 'Desactivar a Tomás Fuentes' }).click();
   const dialog = page.getByRole('dialog', { name: '¿Desactivar a Tomás Fuentes?' });
   await dialog.getByText(/últimos 5 días vuelven a la cola/).waitFor();
   await dialog.getByRole('button', { name: 'Desactivar' }).click();
-  await users.getByRole('status').getByText(/Tomás Fuentes quedó desactivado; 0 tickets volvieron a la cola/).waitFor();
+  await users.getByRole('status').getByText(/Tomás Fuentes quedó desactivado; 1 tickets volvieron a la cola/).waitFor();
   await row.getByText('Desactivado').waitFor();
   await his.reload();
   await his.getByRole('button', { name: 'Entrar' }).waitFor();
