@@ -190,6 +190,26 @@ pub struct CurrentUser {
 }
 
 impl CurrentUser {
+    /// Sensitive changes ask for the password again (a stolen session must not become a
+    /// takeover): `password` must be this user's current one.
+    pub async fn confirm_password(&self, state: &AppState, password: &str) -> AppResult<()> {
+        let ok = verify_password_limited(
+            &state.password_checks,
+            password.to_string(),
+            self.user.password_hash.clone(),
+        )
+        .await?;
+        if ok {
+            Ok(())
+        } else {
+            Err(AppError::invalid(
+                "current_password",
+                "wrong_password",
+                "the current password is not right",
+            ))
+        }
+    }
+
     /// The language this user reads (locale files): `es` or `en`.
     pub fn lang(&self) -> &'static str {
         crate::locale::lang(&self.user.language)

@@ -141,7 +141,12 @@ impl SessionSeen {
         if m.len() > 100_000 {
             m.clear();
         }
-        let e = m.entry(hash.to_string()).or_insert((stored, stored));
+        if !m.contains_key(hash) {
+            m.insert(hash.to_string(), (stored, stored));
+        }
+        let Some(e) = m.get_mut(hash) else {
+            return false;
+        };
         e.0 = e.0.max(now);
         if e.1 + Self::PERSIST_EVERY <= now {
             e.1 = now;

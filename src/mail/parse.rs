@@ -803,6 +803,17 @@ Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
         assert_eq!(p.text, es);
     }
 
+    /// Issue 20, item 2: an inner multipart/alternative that is never closed; the outer
+    /// boundary ends it, and the images after it are kept.
+    #[test]
+    fn an_unclosed_inner_multipart_keeps_what_follows() {
+        let raw = "From: G <g@gmail.test>\r\nTo: s@tienda.test\r\nSubject: Fotos\r\nMessage-ID: <u@x>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n--outer\r\nContent-Type: multipart/alternative; boundary=\"inner\"\r\n\r\n--inner\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nVan las fotos.\r\n\r\n--inner\r\nContent-Type: text/html; charset=UTF-8\r\n\r\n<div>Van las fotos.</div>\r\n\r\n--outer\r\nContent-Type: image/png; name=\"a.png\"\r\nContent-Disposition: attachment; filename=\"a.png\"\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--outer\r\nContent-Type: image/png; name=\"b.png\"\r\nContent-Disposition: attachment; filename=\"b.png\"\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--outer\r\nContent-Type: image/png; name=\"c.png\"\r\nContent-Disposition: attachment; filename=\"c.png\"\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--outer--\r\n";
+        let p = parse(raw.as_bytes(), 0, 1 << 20);
+        assert_eq!(p.text, "Van las fotos.");
+        let names: Vec<&str> = p.attachments.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["a.png", "b.png", "c.png"], "{:?}", p.html);
+    }
+
     #[test]
     fn quoted_history_is_cut() {
         let (new, old) = split_quoted(
@@ -905,21 +916,5 @@ Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
         ] {
             let _ = parse(raw, 0, 1 << 20);
         }
-    }
-}
-
-#[cfg(test)]
-mod unclosed {
-    use super::*;
-
-    /// Issue 20, item 2: an inner multipart/alternative that is never closed; the outer
-    /// boundary ends it, and the images after it are kept.
-    #[test]
-    fn an_unclosed_inner_multipart_keeps_what_follows() {
-        let raw = "From: G <g@gmail.test>\r\nTo: s@tienda.test\r\nSubject: Fotos\r\nMessage-ID: <u@x>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n--outer\r\nContent-Type: multipart/alternative; boundary=\"inner\"\r\n\r\n--inner\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nVan las fotos.\r\n\r\n--inner\r\nContent-Type: text/html; charset=UTF-8\r\n\r\n<div>Van las fotos.</div>\r\n\r\n--outer\r\nContent-Type: image/png; name=\"a.png\"\r\nContent-Disposition: attachment; filename=\"a.png\"\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--outer\r\nContent-Type: image/png; name=\"b.png\"\r\nContent-Disposition: attachment; filename=\"b.png\"\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--outer\r\nContent-Type: image/png; name=\"c.png\"\r\nContent-Disposition: attachment; filename=\"c.png\"\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--outer--\r\n";
-        let p = parse(raw.as_bytes(), 0, 1 << 20);
-        assert_eq!(p.text, "Van las fotos.");
-        let names: Vec<&str> = p.attachments.iter().map(|a| a.name.as_str()).collect();
-        assert_eq!(names, ["a.png", "b.png", "c.png"], "{:?}", p.html);
     }
 }

@@ -76,6 +76,31 @@ pub enum Which {
     All,
 }
 
+/// How many unread items `which` names (the app asks on every ticket it opens: most answers
+/// are 0, and need no write).
+pub fn unread(txn: &ReadTransaction, user_id: u64, which: &Which) -> AppResult<u64> {
+    let table = txn.open_table(USER_NOTIFICATION)?;
+    let mut n = 0;
+    for row in table.range((user_id, 0)..=(user_id, u64::MAX))? {
+        let (_, v) = row?;
+        let item: Notification = codec::decode(v.value())?;
+        if !item.read && which.names(&item) {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+impl Which {
+    fn names(&self, n: &Notification) -> bool {
+        match self {
+            Which::One(id) => n.id == *id,
+            Which::Ticket(t) => n.ticket_number == Some(*t),
+            Which::All => true,
+        }
+    }
+}
+
 /// Marks items read; answers how many were unread before.
 pub fn mark_read(txn: &WriteTransaction, user_id: u64, which: &Which) -> AppResult<u64> {
     let mut table = txn.open_table(USER_NOTIFICATION)?;
@@ -83,12 +108,7 @@ pub fn mark_read(txn: &WriteTransaction, user_id: u64, which: &Which) -> AppResu
     for row in table.range((user_id, 0)..=(user_id, u64::MAX))? {
         let (_, v) = row?;
         let n: Notification = codec::decode(v.value())?;
-        let hit = match which {
-            Which::One(id) => n.id == *id,
-            Which::Ticket(t) => n.ticket_number == Some(*t),
-            Which::All => true,
-        };
-        if hit && !n.read {
+        if which.names(&n) && !n.read {
             changed.push(n);
         }
     }

@@ -98,6 +98,16 @@ pub async fn mark_read(
         }
     };
     let uid = user.user.id;
+    let which = std::sync::Arc::new(which);
+    let asked = which.clone();
+    if state
+        .store
+        .read(move |txn| notifications::unread(txn, uid, &asked))
+        .await?
+        == 0
+    {
+        return Ok(Json(Marked { marked: 0 }));
+    }
     let marked = state
         .store
         .write(move |txn, _| notifications::mark_read(txn, uid, &which))

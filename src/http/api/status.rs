@@ -319,21 +319,18 @@ pub async fn page(
     let mut warn = |text: &str| {
         warning.push_str(&format!("<p class=\"error\" role=\"alert\">{text}</p>"));
     };
+    // The same words as the app's banner, from the locale files.
+    let lang = if en { "en" } else { "es" };
     match s.disk.as_str() {
-        "full" => warn(tr(
-            "El disco del servidor está lleno: Atiende no guarda nada nuevo (los canales reintentan) y vuelve a funcionar solo cuando se libere espacio.",
-            "The server's disk is full: Atiende saves nothing new (the channels retry) and works again by itself once space is freed.",
-        )),
-        "low" => warn(tr(
-            "Queda poco espacio en el disco del servidor: libéralo o amplía el disco antes de que se llene.",
-            "The server's disk is running out of space: free some or grow the disk before it fills up.",
-        )),
+        "full" => warn(&crate::locale::text(lang, "service.disk_full", &[])),
+        "low" => warn(&crate::locale::text(lang, "service.disk_low", &[])),
         _ => {}
     }
     if s.public_url_missing {
-        warn(tr(
-            "Falta la dirección pública de Atiende: los enlaces de los correos (invitaciones, cambio de contraseña) no se pueden enviar. Indícala en Administración › Dirección pública.",
-            "Atiende's public address is missing: links in mail (invitations, password resets) cannot be sent. Set it in Administration › Public address.",
+        warn(&crate::locale::text(
+            lang,
+            "service.public_url_missing",
+            &[],
         ));
     }
     let html = format!(

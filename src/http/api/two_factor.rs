@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::audit::RequestOrigin;
-use crate::auth::{self, CurrentUser};
+use crate::auth::CurrentUser;
 use crate::domain::audit::{AuditAction, AuditEntry, Origin};
 use crate::domain::two_factor;
 use crate::domain::Role;
@@ -25,23 +25,25 @@ pub struct PasswordCheck {
     pub current_password: String,
 }
 
-/// Sensitive changes ask for the password again (a stolen session must not turn it off).
-async fn check_password(state: &AppState, user: &CurrentUser, password: &str) -> AppResult<()> {
-    let ok = auth::verify_password_limited(
-        &state.password_checks,
-        password.to_string(),
-        user.user.password_hash.clone(),
-    )
-    .await?;
-    if ok {
-        Ok(())
-    } else {
-        Err(AppError::invalid(
-            "current_password",
-            "wrong_password",
-            "the current password is not right",
-        ))
-    }
+/// Changes the signed-in user's own record in one write, with its audit entry when given.
+async fn change_me(
+    state: &AppState,
+    uid: u64,
+    entry: Option<AuditEntry>,
+    mut change: impl FnMut(&mut crate::domain::User) -> AppResult<()> + Send + 'static,
+) -> AppResult<()> {
+    state
+        .store
+        .write(move |txn, _| {
+            let mut u = users::get_w(txn, uid)?.ok_or_else(|| AppError::not_found("user"))?;
+            change(&mut u)?;
+            users::put(txn, &u)?;
+            match &entry {
+                Some(e) => crate::store::audit::record(txn, e.clone()),
+                None => Ok(()),
+            }
+        })
+        .await
 }
 
 #[derive(Serialize, ToSchema)]
@@ -61,19 +63,17 @@ pub async fn start(
     user: CurrentUser,
     ApiJson(body): ApiJson<PasswordCheck>,
 ) -> AppResult<Json<Enrolment>> {
-    check_password(&state, &user, &body.current_password).await?;
+    user.confirm_password(&state, &body.current_password)
+        .await?;
     let secret = two_factor::new_secret();
     let url = two_factor::otpauth_url(&secret, &user.user.email)?;
     let qr_svg = two_factor::qr_svg(&url)?;
     let (uid, pending) = (user.user.id, secret.clone());
-    state
-        .store
-        .write(move |txn, _| {
-            let mut u = users::get_w(txn, uid)?.ok_or_else(|| AppError::not_found("user"))?;
-            u.totp_pending = Some(pending.clone());
-            users::put(txn, &u)
-        })
-        .await?;
+    change_me(&state, uid, None, move |u| {
+        u.totp_pending = Some(pending.clone());
+        Ok(())
+    })
+    .await?;
     Ok(Json(Enrolment {
         secret,
         otpauth_url: url,
@@ -128,25 +128,21 @@ pub async fn confirm(
         &user.user.name,
     );
     let code = body.code;
-    state
-        .store
-        .write(move |txn, _| {
-            let mut u = users::get_w(txn, uid)?.ok_or_else(|| AppError::not_found("user"))?;
-            let secret = u.totp_pending.clone().ok_or_else(|| {
-                AppError::conflict(
-                    "no_enrolment",
-                    "start the set-up first: there is no code to confirm",
-                )
-            })?;
-            let step = two_factor::accepted_step(&secret, &code, now, 0).ok_or_else(wrong_code)?;
-            u.totp_secret = Some(secret);
-            u.totp_pending = None;
-            u.totp_last_step = step;
-            u.recovery_codes = hashes.clone();
-            users::put(txn, &u)?;
-            crate::store::audit::record(txn, entry.clone())
-        })
-        .await?;
+    change_me(&state, uid, Some(entry), move |u| {
+        let secret = u.totp_pending.clone().ok_or_else(|| {
+            AppError::conflict(
+                "no_enrolment",
+                "start the set-up first: there is no code to confirm",
+            )
+        })?;
+        let step = two_factor::accepted_step(&secret, &code, now, 0).ok_or_else(wrong_code)?;
+        u.totp_secret = Some(secret);
+        u.totp_pending = None;
+        u.totp_last_step = step;
+        u.recovery_codes = hashes.clone();
+        Ok(())
+    })
+    .await?;
     state.login_limiter.forgive(&key);
     Ok(Json(RecoveryCodes {
         recovery_codes: codes,
@@ -170,7 +166,8 @@ pub async fn disable(
             "your role must sign in with a second factor: it cannot be turned off",
         ));
     }
-    check_password(&state, &user, &body.current_password).await?;
+    user.confirm_password(&state, &body.current_password)
+        .await?;
     let uid = user.user.id;
     let entry = super::audit::by(
         &user,
@@ -179,17 +176,13 @@ pub async fn disable(
         state.store.now(),
     )
     .target("user", uid, &user.user.name);
-    state
-        .store
-        .write(move |txn, _| {
-            let mut u = users::get_w(txn, uid)?.ok_or_else(|| AppError::not_found("user"))?;
-            u.totp_secret = None;
-            u.totp_pending = None;
-            u.recovery_codes.clear();
-            users::put(txn, &u)?;
-            crate::store::audit::record(txn, entry.clone())
-        })
-        .await?;
+    change_me(&state, uid, Some(entry), |u| {
+        u.totp_secret = None;
+        u.totp_pending = None;
+        u.recovery_codes.clear();
+        Ok(())
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -203,7 +196,8 @@ pub async fn renew_codes(
     RequestOrigin(origin): RequestOrigin,
     ApiJson(body): ApiJson<PasswordCheck>,
 ) -> AppResult<Json<RecoveryCodes>> {
-    check_password(&state, &user, &body.current_password).await?;
+    user.confirm_password(&state, &body.current_password)
+        .await?;
     let uid = user.user.id;
     let (codes, hashes) = two_factor::new_recovery_codes(uid);
     let entry = super::audit::by(
@@ -213,21 +207,17 @@ pub async fn renew_codes(
         state.store.now(),
     )
     .target("user", uid, &user.user.name);
-    state
-        .store
-        .write(move |txn, _| {
-            let mut u = users::get_w(txn, uid)?.ok_or_else(|| AppError::not_found("user"))?;
-            if u.totp_secret.is_none() {
-                return Err(AppError::conflict(
-                    "no_two_factor",
-                    "the second factor is off",
-                ));
-            }
-            u.recovery_codes = hashes.clone();
-            users::put(txn, &u)?;
-            crate::store::audit::record(txn, entry.clone())
-        })
-        .await?;
+    change_me(&state, uid, Some(entry), move |u| {
+        if u.totp_secret.is_none() {
+            return Err(AppError::conflict(
+                "no_two_factor",
+                "the second factor is off",
+            ));
+        }
+        u.recovery_codes = hashes.clone();
+        Ok(())
+    })
+    .await?;
     Ok(Json(RecoveryCodes {
         recovery_codes: codes,
     }))

@@ -337,19 +337,7 @@ pub async fn update(
                 "changing your email or password needs your current password",
             )
         })?;
-        let ok = auth::verify_password_limited(
-            &state.password_checks,
-            current,
-            user.user.password_hash.clone(),
-        )
-        .await?;
-        if !ok {
-            return Err(AppError::invalid(
-                "current_password",
-                "wrong_password",
-                "the current password is not right",
-            ));
-        }
+        user.confirm_password(&state, &current).await?;
     }
     let password_hash = match body.password.clone() {
         Some(p) => {
