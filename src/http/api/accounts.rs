@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::audit::RequestOrigin;
 use super::{id_str, name_field, parse_id, parse_time, text_field, ts};
 use crate::auth::CurrentUser;
-use crate::domain::audit::{AuditAction, AuditEntry};
+use crate::domain::audit::AuditAction;
 use crate::domain::rut::Rut;
 use crate::domain::{Account, AssignMode, Channel};
 use crate::error::{AppError, AppResult, ErrorBody};
@@ -212,19 +212,15 @@ pub async fn create(
     channels::prepare(body.kind, &mut settings)?;
     let now = state.store.now();
     let kind = body.kind;
-    let actor = (Some(user.user.id), user.user.name.clone());
+    let created_entry = super::audit::by(&user, &origin, AuditAction::AccountCreated, now);
     let created = state
         .store
         .write(move |txn, fx| {
             let a = accounts::create(txn, fx, kind, &name, settings.clone(), now)?;
-            let entry = AuditEntry::new(
-                AuditAction::AccountCreated,
-                (actor.0, &actor.1),
-                &origin,
-                now,
-            )
-            .target("account", a.id, &a.name)
-            .detail("kind", a.kind.as_str());
+            let entry = created_entry
+                .clone()
+                .target("account", a.id, &a.name)
+                .detail("kind", a.kind.as_str());
             crate::store::audit::record(txn, entry)?;
             Ok(a)
         })
@@ -285,8 +281,8 @@ pub async fn update(
         .map(|n| name_field(n, "name", 120))
         .transpose()?;
     let settings = body.settings;
-    let actor = (Some(user.user.id), user.user.name.clone());
     let now = state.store.now();
+    let updated_entry = super::audit::by(&user, &origin, AuditAction::AccountUpdated, now);
     let updated = state
         .store
         .write(move |txn, fx| {
@@ -304,14 +300,10 @@ pub async fn update(
                 channels::prepare_change(a.kind, &mut a.settings, s)?;
             }
             accounts::put(txn, fx, &a)?;
-            let entry = AuditEntry::new(
-                AuditAction::AccountUpdated,
-                (actor.0, &actor.1),
-                &origin,
-                now,
-            )
-            .target("account", a.id, &a.name)
-            .detail("changed", changed.join(", "));
+            let entry = updated_entry
+                .clone()
+                .target("account", a.id, &a.name)
+                .detail("changed", changed.join(", "));
             crate::store::audit::record(txn, entry)?;
             Ok(a)
         })
@@ -329,7 +321,7 @@ pub async fn delete(
 ) -> AppResult<StatusCode> {
     user.require_admin()?;
     let now = state.store.now();
-    let actor = (Some(user.user.id), user.user.name.clone());
+    let deleted_entry = super::audit::by(&user, &origin, AuditAction::AccountDeleted, now);
     state
         .store
         .write(move |txn, fx| {
@@ -337,13 +329,7 @@ pub async fn delete(
             let mut a = accounts::require_w(txn, id)?;
             a.deleted_at = Some(now);
             accounts::put(txn, fx, &a)?;
-            let entry = AuditEntry::new(
-                AuditAction::AccountDeleted,
-                (actor.0, &actor.1),
-                &origin,
-                now,
-            )
-            .target("account", a.id, &a.name);
+            let entry = deleted_entry.clone().target("account", a.id, &a.name);
             crate::store::audit::record(txn, entry)
         })
         .await?;

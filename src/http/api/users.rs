@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::audit::RequestOrigin;
 use super::{id_str, name_field, opt_ts, text_field, ts};
 use crate::auth::{self, CurrentUser};
-use crate::domain::audit::{AuditAction, AuditEntry};
+use crate::domain::audit::AuditAction;
 use crate::domain::{Role, User};
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::{ApiJson, ApiPath};
@@ -229,27 +229,25 @@ pub async fn create(
         .await?
         .unwrap_or_default();
     let inviter = user.user.name.clone();
-    let actor = (Some(user.user.id), user.user.name.clone());
+    let by_me = |action| super::audit::by(&user, &origin, action, now);
+    let (created_entry, invited_entry) = (
+        by_me(AuditAction::UserCreated),
+        by_me(AuditAction::InvitationSent),
+    );
     let created = state
         .store
         .write(move |txn, fx| {
             let u = users::create(txn, fx, &new, now)?;
             crate::store::catalog::set_teams_of(txn, fx, u.id, &teams)?;
-            let entry =
-                AuditEntry::new(AuditAction::UserCreated, (actor.0, &actor.1), &origin, now)
-                    .target("user", u.id, &u.name)
-                    .detail("email", &u.email)
-                    .detail("role", u.role.as_str());
+            let entry = created_entry
+                .clone()
+                .target("user", u.id, &u.name)
+                .detail("email", &u.email)
+                .detail("role", u.role.as_str());
             crate::store::audit::record(txn, entry)?;
             if invite {
                 super::password_resets::mail_link(txn, &u, "invitation", &base, &inviter, now)?;
-                let entry = AuditEntry::new(
-                    AuditAction::InvitationSent,
-                    (actor.0, &actor.1),
-                    &origin,
-                    now,
-                )
-                .target("user", u.id, &u.name);
+                let entry = invited_entry.clone().target("user", u.id, &u.name);
                 crate::store::audit::record(txn, entry)?;
             }
             Ok(u)
@@ -376,18 +374,17 @@ pub async fn update(
     } else {
         None
     };
-    let actor = (Some(user.user.id), user.user.name.clone());
     let now = state.store.now();
+    // Who changed it, from where; each change below names its own action.
+    let by_me = super::audit::by(&user, &origin, AuditAction::Unknown, now);
     let updated = state
         .store
         .write(move |txn, fx| {
             let before = users::get_w(txn, id)?.ok_or_else(|| AppError::not_found("user"))?;
             let audit = |action| {
-                AuditEntry::new(action, (actor.0, &actor.1), &origin, now).target(
-                    "user",
-                    id,
-                    &before.name,
-                )
+                let mut e = by_me.clone().target("user", id, &before.name);
+                e.action = action;
+                e
             };
             let mut after = before.clone();
             if let Some(n) = &name {
@@ -487,18 +484,12 @@ pub async fn reactivate(
 ) -> AppResult<Json<UserView>> {
     user.require_admin()?;
     let now = state.store.now();
-    let actor = (Some(user.user.id), user.user.name.clone());
+    let reactivated_entry = super::audit::by(&user, &origin, AuditAction::UserReactivated, now);
     let u = state
         .store
         .write(move |txn, fx| {
             let u = users::reactivate(txn, fx, id)?;
-            let entry = AuditEntry::new(
-                AuditAction::UserReactivated,
-                (actor.0, &actor.1),
-                &origin,
-                now,
-            )
-            .target("user", id, &u.name);
+            let entry = reactivated_entry.clone().target("user", id, &u.name);
             crate::store::audit::record(txn, entry)?;
             Ok(u)
         })
@@ -518,8 +509,8 @@ pub async fn resend_invitation(
     ApiPath(id): ApiPath<u64>,
 ) -> AppResult<StatusCode> {
     user.require_admin()?;
-    let actor = (Some(user.user.id), user.user.name.clone());
     let now = state.store.now();
+    let invited_entry = super::audit::by(&user, &origin, AuditAction::InvitationSent, now);
     let base = super::link_base(&state, &headers, true)
         .await?
         .unwrap_or_default();
@@ -535,8 +526,7 @@ pub async fn resend_invitation(
                 ));
             }
             super::password_resets::mail_link(txn, &u, "invitation", &base, &inviter, now)?;
-            let entry = AuditEntry::new(AuditAction::InvitationSent, (actor.0, &actor.1), &origin, now)
-                .target("user", id, &u.name);
+            let entry = invited_entry.clone().target("user", id, &u.name);
             crate::store::audit::record(txn, entry)
         })
         .await?;
@@ -560,20 +550,16 @@ pub async fn deactivate(
     }
     let now = state.store.now();
     let actor = user.user.id;
-    let actor_name = user.user.name.clone();
+    let deactivated_entry = super::audit::by(&user, &origin, AuditAction::UserDeactivated, now);
     let (u, released) = state
         .store
         .write(move |txn, fx| {
             let released = users::deactivate(txn, fx, id, actor, now)?;
             let u = users::get_w(txn, id)?.ok_or_else(|| AppError::not_found("user"))?;
-            let entry = AuditEntry::new(
-                AuditAction::UserDeactivated,
-                (Some(actor), &actor_name),
-                &origin,
-                now,
-            )
-            .target("user", id, &u.name)
-            .detail("unassigned_tickets", released.len().to_string());
+            let entry = deactivated_entry
+                .clone()
+                .target("user", id, &u.name)
+                .detail("unassigned_tickets", released.len().to_string());
             crate::store::audit::record(txn, entry)?;
             Ok((u, released))
         })
