@@ -44,9 +44,29 @@ fn strings(lang: &str) -> &'static HashMap<String, String> {
     })
 }
 
-/// The text for `key` in `lang` (the key itself when missing), `{name}` filled from `vars`.
+/// Every string under `prefix` (`widget.`), without it, per language: `{"es": {…}, "en": {…}}`.
+/// For scripts the server serves to other sites (the chat widget), which carry their words.
+pub fn section(prefix: &str) -> serde_json::Value {
+    let of = |lang: &str| -> serde_json::Map<String, serde_json::Value> {
+        strings(lang)
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix(prefix)?.to_string(), v.clone().into())))
+            .collect()
+    };
+    serde_json::json!({ "es": of("es"), "en": of("en") })
+}
+
+/// The text for `key` in `lang` (the key itself when missing), `{name}` filled from `vars`;
+/// a count `n` of 1 reads the key's `.one` form when it has one, as the web app's `t()` does.
 pub fn text(lang: &str, key: &str, vars: &[(&str, String)]) -> String {
-    let template = strings(lang).get(key).map(String::as_str).unwrap_or(key);
+    let table = strings(lang);
+    let one = vars.iter().any(|(k, v)| *k == "n" && v == "1");
+    let template = one
+        .then(|| table.get(&format!("{key}.one")))
+        .flatten()
+        .or_else(|| table.get(key))
+        .map(String::as_str)
+        .unwrap_or(key);
     fill(template, |name| {
         vars.iter()
             .find(|(k, _)| *k == name)
@@ -126,6 +146,12 @@ mod tests {
             "550 no {such} user"
         );
         assert_eq!(text("es", "no.such.key", &[]), "no.such.key");
+        let n = |v: &str| [("n", v.to_string())];
+        assert_eq!(text("en", "bulk.done_close", &n("1")), "1 ticket closed.");
+        assert_eq!(
+            text("es", "bulk.done_close", &n("2")),
+            "2 tickets cerrados."
+        );
     }
 
     /// Every code has a sentence in both locale files, with the same parameters.
@@ -195,6 +221,46 @@ mod tests {
         assert!(
             missing.is_empty(),
             "keys the app uses that the locale files lack: {missing:?}"
+        );
+    }
+
+    /// No word a person reads is written into the code: the web app's modules (the chat
+    /// widget included) and the pages the server writes take their words from the locale files.
+    #[test]
+    fn no_user_facing_words_outside_the_locale_files() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(root.join("web")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "js") {
+                let src = std::fs::read_to_string(&path).unwrap();
+                for (line, words) in crate::locale_lint::javascript(&src) {
+                    found.push(format!("{}:{line}: {words}", path.display()));
+                }
+            }
+        }
+        let mut dirs = vec![root.join("src")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs")
+                    && !path.ends_with("locale_lint.rs")
+                {
+                    let src = std::fs::read_to_string(&path).unwrap();
+                    // Test code writes sample pages; only the shipped part counts.
+                    let shipped = src.split("#[cfg(test)]").next().unwrap_or_default();
+                    for (line, words) in crate::locale_lint::rust_markup(shipped) {
+                        found.push(format!("{}:{line}: {words}", path.display()));
+                    }
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "words outside the locale files:\n{}",
+            found.join("\n")
         );
     }
 

@@ -24,6 +24,8 @@ mod health;
 mod http;
 mod jobs;
 mod locale;
+#[cfg(test)]
+mod locale_lint;
 mod mail;
 mod metrics;
 mod outbox;

@@ -1,6 +1,6 @@
 // The agent app: sign-in, then the board of columns with the ticket view beside it.
 import { html, render, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
-import { api, loadLocale, loadRefs, setCsrf, startEvents, stopEvents, t, useEvents, whenSignedOut, lang } from './lib.js';
+import { api, LANGUAGES, loadLocale, loadRefs, setCsrf, startEvents, stopEvents, t, useEvents, whenSignedOut, lang } from './lib.js';
 import { Login, FirstRun, SetPassword } from './login.js';
 import { Board } from './board.js';
 import { TicketView } from './ticket.js';
@@ -109,7 +109,7 @@ function Shell({ me, onSignOut, onLanguage, onProfile }) {
       <div class="me">
         <label class="visually-hidden" for="language">${t('menu.language')}</label>
         <select id="language" value=${lang} onChange=${(e) => onLanguage(e.target.value)}>
-          <option value="es">Español</option><option value="en">English</option>
+          ${Object.entries(LANGUAGES).map(([code, name]) => html`<option value=${code}>${name}</option>`)}
         </select>
         <${StateSelector} me=${me} />
         <${Bell} me=${me} />

@@ -249,7 +249,7 @@ function Column({ col, first, last, openNumber, onChange, onEdit, onRemove, onMo
       onDone=${() => { setPicked(new Set()); setAllMatching(false); fetchPage().then(apply).catch(() => {}); }}
       onCancel=${stopSelecting} />`}
     ${newCount > 0 && html`<button type="button" class="new-bar" onClick=${() => apply(pending)}>
-      ${t(newCount === 1 ? 'column.new_one' : 'column.new_many', { n: newCount })}</button>`}
+      ${t('column.new', { n: newCount })}</button>`}
     <div class="cards" ref=${list} onScroll=${onScroll}
       onMouseEnter=${() => { hovered.current = true; }} onMouseLeave=${() => { hovered.current = false; }}>
       ${error && html`<p class="error" role="alert">${error}</p>`}
@@ -272,7 +272,7 @@ function Column({ col, first, last, openNumber, onChange, onEdit, onRemove, onMo
 function notifyNew(col, n) {
   if (col.sound) beep();
   if (col.notify && 'Notification' in window && Notification.permission === 'granted') {
-    new Notification(columnName(col), { body: t(n === 1 ? 'column.new_one' : 'column.new_many', { n }), tag: `atiende-${col.id}` });
+    new Notification(columnName(col), { body: t('column.new', { n }), tag: `atiende-${col.id}` });
   }
 }
 

@@ -119,7 +119,8 @@ function MergeLabel({ label, onMerge, onCancel }) {
 }
 
 /** A sample ticket for the preview: what the variables become. */
-const SAMPLE = { number: 1234, contact: { name: 'Josefa Muñoz Rojas' } };
+const VARIABLES = ['customer.first_name', 'customer.name', 'agent.name', 'agent.first_name', 'ticket.number'];
+const SAMPLE = { number: 1234, contact: { name: 'Josefa Muñoz Rojas' } }; // i18n-ok: a sample customer's name
 
 /** Canned answers: administrators manage the shared ones; everyone their personal ones. */
 export function Canned({ me, personalOnly = !me.permissions?.includes('settings.manage') }) {
@@ -156,9 +157,9 @@ function CannedForm({ canned, me, personalOnly, onSave, onCancel }) {
   return html`<form class="user-form" aria-label=${title} onSubmit=${(e) => { e.preventDefault(); onSave(form); }}>
     <h3>${title}</h3>
     <label>${t('canned.title')} <input value=${form.title} required maxlength="120" onInput=${set('title')} /></label>
-    <label>${t('canned.shortcut')} <input value=${form.shortcut} maxlength="40" placeholder="hola" onInput=${set('shortcut')} /></label>
+    <label>${t('canned.shortcut')} <input value=${form.shortcut} maxlength="40" placeholder=${t('canned.shortcut_example')} onInput=${set('shortcut')} /></label>
     <label class="wide">${t('canned.text')} <textarea rows="4" required value=${form.text} onInput=${set('text')}></textarea></label>
-    <p class="hint">${t('canned.variables')} <code>{{customer.first_name}}</code> <code>{{customer.name}}</code> <code>{{agent.name}}</code> <code>{{agent.first_name}}</code> <code>{{ticket.number}}</code></p>
+    <p class="hint">${t('canned.variables')} ${VARIABLES.map((v) => html` <code>{{${v}}}</code>`)}</p>
     <div class="canned-preview" aria-label=${t('canned.preview')}><strong>${t('canned.preview')}:</strong> ${fillVariables(form.text, SAMPLE, me)}</div>
     ${!canned.id && !personalOnly && html`<label class="check"><input type="checkbox" checked=${form.personal}
       onChange=${(e) => setForm({ ...form, personal: e.target.checked })} /> ${t('canned.only_me')}</label>`}

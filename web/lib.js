@@ -13,9 +13,10 @@ export async function loadLocale(wanted) {
   document.documentElement.lang = lang;
 }
 
-/** A translated string; `{name}` placeholders are filled from `vars`. */
+/** A translated string; `{name}` placeholders are filled from `vars`. A count `n` of 1 reads
+ *  the key's `.one` form when it has one ("1 ticket", not "1 tickets"). */
 export const t = (key, vars = {}) =>
-  (strings[key] ?? key).replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ''));
+  ((Number(vars.n) === 1 && strings[`${key}.one`]) || strings[key] || key).replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ''));
 
 /** A stored note ({code, params}: history, delivery details, reading notes) in the user's language. */
 export function note(n) {
@@ -82,6 +83,9 @@ export async function loadRefs() {
 export const byId = (list, id) => list.find((x) => x.id === id);
 
 // ---------- small helpers ----------
+/** The languages Atiende speaks, each named in itself (the same in every locale). */
+export const LANGUAGES = { es: 'Español', en: 'English' };
+
 export const CHANNEL_ICONS = {
   email: '✉', webchat: '💬', form: '📝', whatsapp: '🟢', facebook: '📘', instagram: '📷', x: '𝕏',
   x_search: '𝕏', appstore: '🍎', playstore: '▶', api: '⚙',

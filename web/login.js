@@ -2,6 +2,8 @@
 import { html, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
 import { api, lang, t } from './lib.js';
 
+const CREATE_ADMIN = 'atiende admin create --email … --name …';
+
 function Form({ title, fields, submit, onSubmit, children, autocomplete = {} }) {
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
@@ -93,7 +95,7 @@ export function FirstRun({ onSignedIn }) {
       fields=${[['name', 'text', t('field.name')], ['email', 'email', t('field.email')],
         ['password', 'password', t('field.password_new')]]}>
       <p>${t('first_run.intro')}</p>
-      <p class="hint">${t('first_run.cli')} <code>atiende admin create --email … --name …</code></p>
+      <p class="hint">${t('first_run.cli')} <code>${CREATE_ADMIN}</code></p>
       <label for="public_url">${t('public_url.label')}</label>
       <input id="public_url" name="public_url" type="url" required value=${location.origin} />
       <p class="hint">${t('public_url.hint')}</p>

@@ -43,7 +43,7 @@ export function SearchBox() {
       ${result && result.tickets.length === 0 && result.contacts.length === 0 && html`<p class="empty">${t('search.nothing')}</p>`}
       ${result?.contacts.length > 0 && html`<h3>${t('search.contacts')}</h3>`}
       ${result?.contacts.map((c) => html`<div class="result contact-result" role="option">
-        <strong>${c.name}</strong> ${c.rut_formatted && html`<span class="rut">RUT ${c.rut_formatted}</span>`}
+        <strong>${c.name}</strong> ${c.rut_formatted && html`<span class="rut">${t('form.rut')} ${c.rut_formatted}</span>`}
         <span class="muted">${[c.email, c.phone].filter(Boolean).join(' · ')}</span></div>`)}
       ${result?.tickets.length > 0 && html`<h3>${t('search.tickets')}</h3>`}
       ${result?.tickets.map((tk) => html`<a class="result" role="option" href=${`#/t/${tk.number}`} onClick=${close}>

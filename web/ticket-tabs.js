@@ -40,7 +40,7 @@ function Customer({ contactId }) {
   };
   return html`<p class="error" role="alert">${saveError}</p><dl class="profile">
     <dt>${t('customer.name')}</dt><dd>${c.name}</dd>
-    <dt>RUT</dt><dd>${c.rut_formatted ?? '—'}</dd>
+    <dt>${t('form.rut')}</dt><dd>${c.rut_formatted ?? '—'}</dd>
     <dt>${t('customer.email')}</dt><dd>${c.email ?? '—'}</dd>
     <dt>${t('customer.phone')}</dt><dd>${c.phone ?? '—'}</dd>
     <dt>${t('customer.influencer')}</dt>

@@ -2,7 +2,7 @@
 // last sign-in; invite by mail with a role and teams; edit; deactivate (the 5-day rule said
 // before confirming) and reactivate; send an invitation again.
 import { html, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
-import { api, loadRefs, refs, t, when } from './lib.js';
+import { api, LANGUAGES, loadRefs, refs, t, when } from './lib.js';
 import { Section, StatusLine, useStatus } from './admin-kit.js';
 import { Dialog } from './dialog.js';
 
@@ -92,7 +92,7 @@ function UserForm({ user, onDone, onCancel }) {
     <label>${t('users.role')} <select value=${form.role} onChange=${set('role')}>
       ${ROLES.map((r) => html`<option value=${r}>${t(`role.${r}`)}</option>`)}</select></label>
     <label>${t('menu.language')} <select value=${form.language} onChange=${set('language')}>
-      <option value="es">Español</option><option value="en">English</option></select></label>
+      ${Object.entries(LANGUAGES).map(([code, name]) => html`<option value=${code}>${name}</option>`)}</select></label>
     ${refs.teams.length > 0 && html`<fieldset><legend>${t('users.teams')}</legend>
       ${refs.teams.map((team) => html`<label class="check"><input type="checkbox" checked=${form.teams.includes(team.id)}
         onChange=${(e) => toggleTeam(team.id, e.target.checked)} /> ${team.name}</label>`)}</fieldset>`}

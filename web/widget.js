@@ -11,31 +11,10 @@
   var account = script.dataset.account;
   var base = new URL(script.src, location.href).origin;
   var lang = (script.dataset.lang || navigator.language || 'es').slice(0, 2) === 'en' ? 'en' : 'es';
-  var TEXT = {
-    es: {
-      open: 'Abrir chat', close: 'Cerrar chat', title: 'Chat', intro: 'Cuéntanos quién eres y te atendemos.',
-      name: 'Nombre', email: 'Correo (para responderte si te vas)', rut: 'RUT (opcional)', start: 'Comenzar',
-      placeholder: 'Escribe tu mensaje…', send: 'Enviar', file: 'Adjuntar archivo', emoji: 'Emojis',
-      typing: '{name} está escribiendo…', agent: 'Ejecutivo', you: 'Tú', read: 'Leído',
-      bad_rut: 'El RUT no es válido.', bad_email: 'El correo no es válido.', need_name: 'Escribe tu nombre.',
-      too_large: 'El archivo pesa más de {kb} KB y no se puede enviar.', offline: 'Sin conexión; reintentando…',
-      error: 'No se pudo enviar. Inténtalo de nuevo.', rate_limited: 'Vas muy rápido: espera un momento y vuelve a intentarlo.',
-      invalid_text: 'El mensaje está vacío o es demasiado largo.', invalid_rut: 'El RUT no es válido.',
-      required: 'Escribe tu nombre.', invalid_file: 'No se pudo leer el archivo.'
-    },
-    en: {
-      open: 'Open chat', close: 'Close chat', title: 'Chat', intro: 'Tell us who you are and we will help you.',
-      name: 'Name', email: 'Email (to answer you if you leave)', rut: 'RUT (optional)', start: 'Start',
-      placeholder: 'Type your message…', send: 'Send', file: 'Attach a file', emoji: 'Emoji',
-      typing: '{name} is typing…', agent: 'Agent', you: 'You', read: 'Read',
-      bad_rut: 'The RUT is not valid.', bad_email: 'The email is not valid.', need_name: 'Type your name.',
-      too_large: 'The file is larger than {kb} KB and cannot be sent.', offline: 'Offline; retrying…',
-      error: 'Could not send. Try again.', rate_limited: 'You are going fast: wait a moment and try again.',
-      invalid_text: 'The message is empty or too long.', invalid_rut: 'The RUT is not valid.',
-      required: 'Type your name.', invalid_file: 'The file could not be read.'
-    }
-  }[lang];
-  var t = function (k, v) { return TEXT[k].replace(/\{(\w+)\}/g, function (_, n) { return v && v[n] != null ? v[n] : ''; }); };
+  // The strings come from the locale files: the server writes them in when it serves /widget.js.
+  var TEXTS = /*locale*/ {};
+  var TEXT = TEXTS[lang] || {};
+  var t = function (k, v) { return (TEXT[k] || k).replace(/\{(\w+)\}/g, function (_, n) { return v && v[n] != null ? v[n] : ''; }); };
   var KEY = 'atiende-chat:' + base + ':' + account;
   var EMOJI = ['😀', '🙂', '😉', '😍', '🙏', '👍', '👋', '🎉', '😢', '😡', '❤️', '✅'];
   var CSS = [

@@ -160,6 +160,24 @@ test('adds an internal comment with an @mention, which lights the colleague\'s b
   await luisPage.goto(server.url);
   await signIn(luisPage, 'luis@demo.atiende.cl', 'demo-agente');
   await luisPage.locator('.bell-button').waitFor();
+  // His preferences, in Mi perfil: no mail for mentions and no sound; the bell still lights.
+  await luisPage.goto(`${server.url}/#/perfil`);
+  const prefs = luisPage.getByRole('region', { name: 'Notificaciones' });
+  await prefs.getByLabel('Recibir un correo cuando me mencionan').uncheck();
+  await prefs.getByText('Guardado.').waitFor();
+  await prefs.getByLabel('Sonar cuando llega una notificación').uncheck();
+  const luisApi = await apiAs(server.url, 'luis@demo.atiende.cl', 'demo-agente');
+  const wanted = { mention_email: false, assigned_email: true, sound: false };
+  for (let i = 0; i < 50 && JSON.stringify((await luisApi('GET', '/api/v1/me')).notify) !== JSON.stringify(wanted); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.deepEqual((await luisApi('GET', '/api/v1/me')).notify, wanted);
+  // Kept: a reload shows them as chosen.
+  await luisPage.reload();
+  assert.equal(await prefs.getByLabel('Recibir un correo cuando me mencionan').isChecked(), false);
+  assert.equal(await prefs.getByLabel('Recibir un correo cuando alguien me asigna un ticket').isChecked(), true);
+  await luisPage.goto(server.url);
+  await luisPage.locator('.bell-button').waitFor();
   const view = page.locator('aside.ticket');
   await view.getByRole('tab', { name: 'Comentarios' }).click();
   const box = view.getByLabel('Comentario interno');
@@ -180,7 +198,7 @@ test('adds an internal comment with an @mention, which lights the colleague\'s b
   if (SHOTS) await luisPage.screenshot({ path: join(SHOTS, 'bell-es.png') });
   await item.click();
   await luisPage.locator('aside.ticket').waitFor();
-  const mine = await (await apiAs(server.url, 'luis@demo.atiende.cl', 'demo-agente'))('GET', '/api/v1/me/notifications');
+  const mine = await luisApi('GET', '/api/v1/me/notifications');
   assert.equal(mine.items.find((n) => n.ticket_number === ticketNumber && n.kind === 'mention').read, true);
   assert.deepEqual(luisPage.errors, []);
   await luisPage.context().close();

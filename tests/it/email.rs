@@ -774,6 +774,35 @@ async fn system_mail_reaches_people() {
         4,
         "no mail for mentioning oneself"
     );
+
+    // Mail for mentions turned off (Mi perfil): the next mention only lights the bell; the
+    // assignment after it still mails, and is the next mail.
+    let (st, _) = agent_api
+        .patch(
+            &format!("/api/v1/users/{agent_id}"),
+            json!({"notify": {"mention_email": false, "assigned_email": true, "sound": true}}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    api.created(
+        &format!("/api/v1/tickets/{number}/comments"),
+        json!({"text": "@Ana Agente otra vez", "mentions": [agent_id]}),
+    )
+    .await;
+    for assignee in [Value::Null, json!(agent_id)] {
+        let (st, v) = api
+            .patch(
+                &format!("/api/v1/tickets/{number}"),
+                json!({"assignee_id": assignee}),
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+    }
+    let again = &wait_mailbox(agent, 5).await[4];
+    assert_eq!(
+        decoded_subject(again),
+        format!("Ticket #{number} was assigned to you")
+    );
 }
 
 /// An SMTP server that takes a mail's DATA and never answers it: Atiende is "sending" when it

@@ -119,11 +119,20 @@ pub async fn widget() -> Response {
                 (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
                 (header::CACHE_CONTROL, "public, max-age=300"),
             ],
-            f.data.into_owned(),
+            with_locale(&String::from_utf8_lossy(&f.data)),
         )
             .into_response(),
         None => AppError::not_found("file").into_response(),
     }
+}
+
+/// The widget's words, from the locale files, written where the script leaves room for them.
+fn with_locale(script: &str) -> String {
+    script.replacen(
+        "/*locale*/ {}",
+        &crate::locale::section("widget.").to_string(),
+        1,
+    )
 }
 
 /// A frame from the widget (what a stranger's browser sends).
@@ -722,5 +731,17 @@ impl Visitor {
             "ticket.viewing" => Ok(vec![json!({"type": "read"}).to_string()]),
             _ => Ok(Vec::new()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_widget_carries_its_words_from_the_locale_files() {
+        let file = crate::http::assets::file("widget.js").unwrap();
+        let served = super::with_locale(&String::from_utf8_lossy(&file.data));
+        assert!(!served.contains("/*locale*/"));
+        assert!(served.contains("\"open\":\"Abrir chat\""), "Spanish words");
+        assert!(served.contains("\"open\":\"Open chat\""), "English words");
     }
 }
