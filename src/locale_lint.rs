@@ -10,6 +10,8 @@ const READ_ATTRIBUTES: [&str; 5] = ["title", "placeholder", "aria-label", "alt",
 /// A hit: the line and the words found there.
 pub type Hit = (usize, String);
 
+const SPANISH_LETTERS: [char; 8] = ['á', 'é', 'í', 'ó', 'ú', 'ñ', '¿', '¡'];
+
 /// Marks where an interpolation (`${…}`, `{…}`) stood in a piece of text.
 const HOLE: char = '\u{1}';
 
@@ -212,6 +214,10 @@ pub fn rust_markup(src: &str) -> Vec<Hit> {
             i += 1;
         }
         i += 1;
+        // Spanish in the code is a sentence a person reads that the locale files should hold.
+        if s.contains(SPANISH_LETTERS) {
+            hits.push((line_of(&chars, start), s.clone()));
+        }
         if !(s.contains("</") || s.contains("<!doctype")) {
             continue;
         }
@@ -346,7 +352,7 @@ fn reads_as_sentence(s: &str) -> bool {
     let capitalised = words[0].chars().next().is_some_and(|c| c.is_uppercase())
         && words[0].chars().skip(1).all(|c| c.is_lowercase())
         && words[1].chars().all(|c| c.is_alphabetic());
-    let spanish = s.contains(['á', 'é', 'í', 'ó', 'ú', 'ñ', '¿', '¡']);
+    let spanish = s.contains(SPANISH_LETTERS);
     // Three plain words or more ending in a full stop, or four or more: a phrase, not a list
     // of classes.
     let plain = words.iter().all(|w| {

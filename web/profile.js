@@ -15,6 +15,7 @@ export function Profile({ me, onSaved }) {
     <${Password} me=${me} />
     <${Email} me=${me} onSaved=${onSaved} />
     <${Notify} me=${me} onSaved=${onSaved} />
+    ${me.role === 'admin' && me.guide_dismissed && html`<${GuideAgain} me=${me} onSaved=${onSaved} />`}
     <${TwoFactor} me=${me} />
     <${Canned} me=${me} personalOnly=${true} />
     <${Sessions} />
@@ -110,6 +111,18 @@ function Email({ me, onSaved }) {
       <div class="dialog-actions"><button type="submit" class="primary">${t('profile.change_email')}</button></div>
       <${StatusLine} status=${status} />
     </form>
+  <//>`;
+}
+
+/** The first steps' guide, hidden once, can come back to the board. */
+function GuideAgain({ me, onSaved }) {
+  const [status, , fail] = useStatus();
+  const show = async () => {
+    try { onSaved(await api('PATCH', `/api/v1/users/${me.id}`, { guide_dismissed: false })); location.hash = '#/'; } catch (e) { fail(e.message); }
+  };
+  return html`<${Section} id="profile-guide" title=${t('guide.title')} hint=${t('guide.hidden_hint')}>
+    <button type="button" onClick=${show}>${t('guide.show')}</button>
+    <${StatusLine} status=${status} />
   <//>`;
 }
 

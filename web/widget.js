@@ -15,6 +15,8 @@
   var TEXTS = /*locale*/ {};
   var TEXT = TEXTS[lang] || {};
   var t = function (k, v) { return (TEXT[k] || k).replace(/\{(\w+)\}/g, function (_, n) { return v && v[n] != null ? v[n] : ''; }); };
+  // The account's own words for "closed" or "nobody there", else ours in the visitor's language.
+  var noticeOf = function (f) { return f.notice || (f.notice_code ? t('notice_' + f.notice_code) : ''); };
   var KEY = 'atiende-chat:' + base + ':' + account;
   var EMOJI = ['😀', '🙂', '😉', '😍', '🙏', '👍', '👋', '🎉', '😢', '😡', '❤️', '✅'];
   var CSS = [
@@ -243,7 +245,7 @@
         if (f.token) { token = f.token; try { localStorage.setItem(KEY, token); } catch (e) { /* session only */ } }
         maxKb = f.max_file_kb || maxKb;
         titleEl.textContent = f.title || t('title');
-        notice.textContent = f.notice || '';
+        notice.textContent = noticeOf(f);
         welcome.textContent = f.welcome || '';
         messages = f.messages || [];
         error.textContent = '';
@@ -261,7 +263,7 @@
         messages.forEach(function (m) { if (m.direction === 'inbound') m.read = true; });
         render();
       } else if (f.type === 'status') {
-        notice.textContent = f.notice || '';
+        notice.textContent = noticeOf(f);
       } else if (f.type === 'error') {
         if (f.code === 'session_expired') {
           token = null;

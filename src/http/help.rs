@@ -68,7 +68,7 @@ pub async fn page(headers: HeaderMap, Query(q): Query<HelpQuery>) -> Html<String
     let other = if lang == "es" {
         ("en", "English")
     } else {
-        ("es", "Español")
+        ("es", "Español") // i18n-ok: a language named in itself
     };
     Html(format!(
         "<!doctype html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\

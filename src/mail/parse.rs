@@ -173,8 +173,8 @@ pub fn split_quoted(text: &str) -> (String, Option<String>) {
         let t = line.trim();
         let lower = t.to_lowercase();
         let attribution = (lower.starts_with("on ") && lower.ends_with("wrote:"))
-            || (lower.starts_with("el ") && lower.ends_with("escribió:"))
-            || (lower.starts_with("le ") && lower.ends_with("a écrit :"));
+            || (lower.starts_with("el ") && lower.ends_with("escribió:")) // i18n-ok: mail clients' words
+            || (lower.starts_with("le ") && lower.ends_with("a écrit :")); // i18n-ok: as above
         let separator = lower.starts_with("-----original message-----")
             || lower.starts_with("-----mensaje original-----")
             || lower.starts_with("________________________________");

@@ -150,8 +150,8 @@ pub fn load(txn: &ReadTransaction, user: u64) -> AppResult<(u32, u32)> {
 
 pub const DEFAULT_STATES: [(&str, bool); 4] = [
     ("Conectado", true),
-    ("Colación", false),
-    ("Reunión", false),
+    ("Colación", false), // i18n-ok: seed 001's state names, data the admin renames
+    ("Reunión", false),  // i18n-ok: as above
     ("Desconectado", false),
 ];
 

@@ -172,6 +172,20 @@ test('another visitor reads nothing of it', async () => {
   await other.context().close();
 });
 
+test('out of hours, a visitor whose browser speaks English reads the notice in English', async () => {
+  // Without the account's own words the widget says its own, in the visitor's language.
+  await admin('PATCH', `/api/v1/accounts/${chatAccount.id}`, { settings: { out_of_hours_message: null } });
+  const en = await newPage(browser, { locale: 'en-US' });
+  await en.goto(shop.url);
+  const w = widget(en);
+  await w.getByRole('button', { name: 'Open chat' }).click();
+  await w.getByLabel('Name').fill('Jane Doe');
+  await w.getByRole('button', { name: 'Start' }).click();
+  await w.getByRole('status').filter({ hasText: 'We are outside our opening hours.' }).waitFor();
+  assert.deepEqual(en.errors, []);
+  await en.context().close();
+});
+
 test('a site that is not allowed cannot open the chat', async () => {
   const page = await newPage(browser);
   await page.goto(shop.otherOrigin);

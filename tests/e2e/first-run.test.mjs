@@ -44,5 +44,9 @@ test('the first administrator is guided from the first-run page to a channel and
   await page.reload();
   await page.locator('section.column').first().waitFor();
   assert.equal(await page.getByRole('region', { name: 'Primeros pasos' }).count(), 0);
+  // Mi perfil brings it back.
+  await page.goto(`${page.url().split('#')[0]}#/perfil`);
+  await page.getByRole('button', { name: 'Mostrar la guía en el tablero' }).click();
+  await guide.getByText('Invita a tu equipo').waitFor();
   assert.deepEqual(page.errors, []);
 });

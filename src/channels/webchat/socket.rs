@@ -126,6 +126,11 @@ pub async fn widget() -> Response {
     }
 }
 
+/// The visitor's notice: the account's text when it has one, else the widget's words for `code`.
+fn notice(code: &str, custom: &Option<String>) -> serde_json::Value {
+    json!({"notice": custom, "notice_code": code})
+}
+
 /// The widget's words, from the locale files, written where the script leaves room for them.
 fn with_locale(script: &str) -> String {
     script.replacen(
@@ -379,7 +384,9 @@ impl Visitor {
         }
     }
 
-    async fn available_notice(&self) -> AppResult<(bool, Option<String>)> {
+    /// Whether an agent can answer now, and if not what the visitor reads: the account's own
+    /// words, or a code the widget says in the visitor's language.
+    async fn available_notice(&self) -> AppResult<(bool, serde_json::Value)> {
         let id = self.account.id;
         let now = self.state.store.now();
         if self
@@ -388,24 +395,21 @@ impl Visitor {
             .as_ref()
             .is_some_and(|h| !h.is_open(now))
         {
-            let notice = self.settings.out_of_hours_message.clone().unwrap_or_else(|| {
-                "Estamos fuera del horario de atención. Déjanos tu mensaje y te responderemos en cuanto volvamos.".into()
-            });
-            return Ok((false, Some(notice)));
+            return Ok((
+                false,
+                notice("out_of_hours", &self.settings.out_of_hours_message),
+            ));
         }
         let available = self
             .state
             .store
             .read(move |txn| chat::agents_available(txn, id))
             .await?;
-        let notice = if available {
-            None
+        Ok(if available {
+            (true, json!({"notice": null, "notice_code": null}))
         } else {
-            Some(self.settings.no_agent_message.clone().unwrap_or_else(|| {
-                "En este momento no hay ejecutivos disponibles. Déjanos tu mensaje y te responderemos apenas podamos.".into()
-            }))
-        };
-        Ok((available, notice))
+            (false, notice("no_agent", &self.settings.no_agent_message))
+        })
     }
 
     /// The conversation so far.
@@ -438,7 +442,8 @@ impl Visitor {
             "max_file_kb": self.settings.max_file_kb.unwrap_or(1024),
             "messages": messages,
             "agents_available": available,
-            "notice": notice,
+            "notice": notice["notice"],
+            "notice_code": notice["notice_code"],
         })
         .to_string())
     }
@@ -689,8 +694,9 @@ impl Visitor {
             // Someone's state or accounts changed: is anybody there now?
             let (available, notice) = self.available_notice().await?;
             return Ok(vec![
-                json!({"type": "status", "agents_available": available, "notice": notice})
-                    .to_string(),
+                json!({"type": "status", "agents_available": available,
+                    "notice": notice["notice"], "notice_code": notice["notice_code"]})
+                .to_string(),
             ]);
         }
         let mine = e.contact_id == Some(self.session.contact_id)

@@ -98,7 +98,7 @@ pub async fn request(
     // an account. The link is made and mailed after answering.
     if let Some(user) = user.filter(|u| u.active) {
         let Some(base) = super::link_base(&state, &headers, false).await? else {
-            tracing::warn!("password reset not mailed: set Atiende's public address (Administración › Dirección pública, or public_url in atiende.toml) so links point at a known address");
+            tracing::warn!("password reset not mailed: set Atiende's public address (Administración › Dirección pública, or public_url in atiende.toml) so links point at a known address"); // i18n-ok: names the screen
             return Ok(StatusCode::ACCEPTED);
         };
         let store = state.store.clone();

@@ -225,37 +225,43 @@ pub async fn page(
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };
-    let tr = |es: &'static str, en_text: &'static str| if en { en_text } else { es };
-    let state_text = match s.status.as_str() {
-        "ok" => tr("Todo funciona", "All systems working"),
-        "degraded" => tr(
-            "Funciona, con canales fallando",
-            "Working, with failing channels",
-        ),
-        _ => tr("No guarda datos", "Not saving data"),
+    let lang = if en { "en" } else { "es" };
+    // The page's words, from the locale files.
+    let tr = |key: &str| crate::locale::text(lang, &format!("status_page.{key}"), &[]);
+    let tr_with = |key: &str, vars: &[(&str, String)]| {
+        crate::locale::text(lang, &format!("status_page.{key}"), vars)
     };
+    let state_text = tr(match s.status.as_str() {
+        "ok" => "ok",
+        "degraded" => "degraded",
+        _ => "not_saving",
+    });
     let mut rows = String::new();
     for c in &s.channels {
         let (health, error) = match &c.health {
             Some(h) => (
-                match h.status {
-                    HealthStatus::Connected => tr("conectada", "connected"),
-                    HealthStatus::Connecting => tr("conectando", "connecting"),
-                    HealthStatus::Failing => tr("con errores", "failing"),
-                    HealthStatus::NotConfigured => tr("sin configurar", "not configured"),
-                },
+                crate::locale::text(
+                    lang,
+                    match h.status {
+                        HealthStatus::Connected => "health.connected",
+                        HealthStatus::Connecting => "health.connecting",
+                        HealthStatus::Failing => "health.failing",
+                        HealthStatus::NotConfigured => "health.not_configured",
+                    },
+                    &[],
+                ),
                 [h.last_error.as_deref(), h.notice.as_deref()]
                     .into_iter()
                     .flatten()
                     .collect::<Vec<_>>()
                     .join(" · "),
             ),
-            None => ("—", String::new()),
+            None => ("—".to_string(), String::new()),
         };
         rows.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{health}</td><td>{}</td></tr>",
             escape_html(&c.name),
-            c.kind.as_str(),
+            crate::locale::text(lang, &format!("channel.{}", c.kind.as_str()), &[]),
             escape_html(&error)
         ));
     }
@@ -265,36 +271,39 @@ pub async fn page(
         format!(
             "<dt>{up}</dt><dd>{uptime} s</dd><dt>{mail}</dt><dd>{mail_outbox}</dd><dt>{other}</dt><dd>{outbox}</dd>\
 <dt>{chats}</dt><dd>{chat}</dd><dt>{disk}</dt><dd>{free}</dd><dt>{backup}</dt><dd class=\"last-backup\">{last_backup}</dd>{certificate}",
-            up = tr("En marcha desde hace", "Up for"),
+            up = tr("up"),
             uptime = s.uptime_seconds,
-            mail = tr("Correos en cola", "Mails queued"),
+            mail = tr("mail_queued"),
             mail_outbox = s.mail_outbox,
-            other = tr("Respuestas de otros canales en espera", "Other channels' answers waiting"),
+            other = tr("other_waiting"),
             outbox = s.outbox,
-            chats = tr("Visitantes con el chat abierto", "Visitors with the chat open"),
+            chats = tr("chat_visitors"),
             chat = s.chat_visitors,
-            disk = tr("Espacio libre", "Free disk"),
+            disk = tr("disk_free"),
             free = s.disk_free_bytes.map(gib).unwrap_or_else(|| "—".into()),
-            backup = tr("Último respaldo", "Last backup"),
+            backup = tr("last_backup"),
             certificate = s.tls.as_ref().map_or(String::new(), |t| format!(
                 "<dt>{}</dt><dd class=\"certificate\">{}</dd>",
-                tr("Certificado HTTPS", "HTTPS certificate"),
+                tr("certificate"),
                 escape_html(&format!(
                     "{} {}{}",
                     t.names.join(", "),
                     t.not_after.as_deref().map_or_else(
-                        || tr("aún sin certificado", "no certificate yet").to_string(),
-                        |at| format!("{} {at}", tr("válido hasta", "valid until"))
+                        || tr("no_certificate"),
+                        |at| tr_with("valid_until", &[("at", at.to_string())])
                     ),
                     t.last_error.as_deref().map_or(String::new(), |e| format!(
-                        " — {}: {e}",
-                        tr("la última renovación falló", "the last renewal failed")
+                        " — {}",
+                        tr_with("renewal_failed", &[("error", e.to_string())])
                     ))
                 ))
             )),
             last_backup = escape_html(&match &s.last_backup {
                 Some(b) => match &b.error {
-                    Some(e) => format!("{} {}: {e}", tr("falló el", "failed on"), b.at),
+                    Some(e) => tr_with(
+                        "backup_failed",
+                        &[("at", b.at.to_string()), ("error", e.to_string())]
+                    ),
                     None => format!(
                         "{} — {} ({:.1} MB)",
                         b.at,
@@ -303,12 +312,11 @@ pub async fn page(
                     ),
                 },
                 None if state.config.backup.every_hours == 0 => {
-                    tr("nunca (los respaldos programados están apagados)", "never (scheduled backups are off)").to_string()
+                    tr("backups_off")
                 }
-                None => format!(
-                    "{} {} h",
-                    tr("aún ninguno; se respalda cada", "none yet; backups run every"),
-                    state.config.backup.every_hours
+                None => tr_with(
+                    "backup_none_yet",
+                    &[("hours", state.config.backup.every_hours.to_string())]
                 ),
             }),
         )
@@ -319,8 +327,7 @@ pub async fn page(
     let mut warn = |text: &str| {
         warning.push_str(&format!("<p class=\"error\" role=\"alert\">{text}</p>"));
     };
-    // The same words as the app's banner, from the locale files.
-    let lang = if en { "en" } else { "es" };
+    // The same words as the app's banner.
     match s.disk.as_str() {
         "full" => warn(&crate::locale::text(lang, "service.disk_full", &[])),
         "low" => warn(&crate::locale::text(lang, "service.disk_low", &[])),
@@ -340,16 +347,15 @@ pub async fn page(
 <dl><dt>{v}</dt><dd>{version}</dd>{figures}</dl>\
 <h2>{channels}</h2><table><thead><tr><th>{name}</th><th>{kind}</th><th>{conn}</th><th></th></tr></thead><tbody>{rows}</tbody></table>\
 </main></body></html>",
-        lang = if en { "en" } else { "es" },
-        title = tr("Estado del servicio", "Service status"),
+        title = tr("title"),
         css = crate::http::assets::url("form.css"),
         code = s.status,
-        v = tr("Versión", "Version"),
+        v = tr("version"),
         version = s.version,
-        channels = tr("Canales", "Channels"),
-        name = tr("Cuenta", "Account"),
-        kind = tr("Canal", "Channel"),
-        conn = tr("Conexión", "Connection"),
+        channels = tr("channels"),
+        name = tr("account"),
+        kind = tr("channel"),
+        conn = tr("connection"),
     );
     let code = if s.store_writable {
         StatusCode::OK
