@@ -11,8 +11,10 @@ import { Users } from './users.js';
 import { Audit } from './audit.js';
 import { Security } from './two-factor.js';
 import { Canned, Labels, Teams } from './catalog.js';
+import { Tokens } from './profile.js';
 
 const MODES = ['disabled', 'enabled', 'auto'];
+const AllTokens = () => html`<${Tokens} all=${true} />`;
 
 /** Every section: its URL name, its title key, who may open it, and what it shows. */
 const SECTIONS = [
@@ -26,6 +28,7 @@ const SECTIONS = [
   { id: 'respaldos', title: 'admin.nav.backups', may: 'settings.manage', view: Backups },
   { id: 'direccion', title: 'admin.nav.public_url', may: 'settings.manage', view: PublicUrl },
   { id: 'seguridad', title: 'admin.nav.security', may: 'settings.manage', view: Security },
+  { id: 'tokens', title: 'admin.nav.tokens', may: 'settings.manage', view: AllTokens },
   { id: 'auditoria', title: 'admin.nav.audit', may: 'settings.manage', view: Audit },
 ];
 

@@ -164,13 +164,15 @@ function Sessions() {
   <//>`;
 }
 
-function Tokens() {
+/** API tokens: one's own (Mi perfil, where they are made), or with `all` everyone's, for an
+ *  administrator to see and revoke (Administración › Tokens de API). */
+export function Tokens({ all = false }) {
   const [items, setItems] = useState(null);
   const [name, setName] = useState('');
   const [days, setDays] = useState('90');
   const [shown, setShown] = useState(null); // the token just created, shown once
   const [status, ok, fail] = useStatus();
-  const load = () => api('GET', '/api/v1/tokens').then((r) => setItems(r.items)).catch((e) => fail(e.message));
+  const load = () => api('GET', `/api/v1/tokens${all ? '?all=true' : ''}`).then((r) => setItems(r.items)).catch((e) => fail(e.message));
   useEffect(() => { load(); }, []);
   const create = async (ev) => {
     ev.preventDefault();
@@ -180,14 +182,14 @@ function Tokens() {
   const revoke = async (tok) => {
     try { await api('DELETE', `/api/v1/tokens/${tok.id}`); await load(); ok(t('profile.token_revoked', { name: tok.name })); } catch (e) { fail(e.message); }
   };
-  return html`<${Section} id="profile-tokens" title=${t('profile.tokens')} hint=${t('profile.tokens_hint')}>
-    ${items && (items.length === 0 ? html`<p class="hint">${t('profile.no_tokens')}</p>` : html`<table class="tokens"><tbody>
-      ${items.map((tok) => html`<tr><td>${tok.name}</td><td>${when(tok.created_at)}</td>
+  return html`<${Section} id=${all ? 'all-tokens' : 'profile-tokens'} title=${t(all ? 'admin.nav.tokens' : 'profile.tokens')} hint=${t(all ? 'tokens.all_hint' : 'profile.tokens_hint')}>
+    ${items && (items.length === 0 ? html`<p class="hint">${t(all ? 'tokens.none' : 'profile.no_tokens')}</p>` : html`<table class="tokens"><tbody>
+      ${items.map((tok) => html`<tr><td>${tok.name}</td>${all && html`<td>${tok.user_name}</td>`}<td>${when(tok.created_at)}</td>
         <td>${tok.expires_at ? t('profile.token_expires', { at: when(tok.expires_at) }) : t('profile.token_never')}</td>
         <td><button type="button" class="small danger" aria-label=${t('profile.revoke_of', { name: tok.name })} onClick=${() => revoke(tok)}>${t('profile.revoke')}</button></td></tr>`)}
     </tbody></table>`)}
     ${shown && html`<p class="notice" role="status">${t('profile.token_once')} <code class="token">${shown.token}</code></p>`}
-    <form class="inline-form" onSubmit=${create}>
+    ${!all && html`<form class="inline-form" onSubmit=${create}>
       <label for="token-name">${t('profile.token_name')}</label>
       <input id="token-name" required maxlength="100" value=${name} onInput=${(e) => setName(e.target.value)} />
       <label for="token-days">${t('profile.token_expiry')}</label>
@@ -195,7 +197,7 @@ function Tokens() {
         ${[['30', 'profile.days_30'], ['90', 'profile.days_90'], ['365', 'profile.days_365'], ['', 'profile.token_never']].map(([v, k]) => html`<option value=${v}>${t(k)}</option>`)}
       </select>
       <button type="submit" class="small">${t('profile.create_token')}</button>
-    </form>
+    </form>`}
     <${StatusLine} status=${status} />
   <//>`;
 }

@@ -354,12 +354,12 @@ pub fn create_token(
     Ok(token)
 }
 
-/// A user's API tokens, oldest first (their hashes stay here).
-pub fn tokens_of(txn: &ReadTransaction, user_id: u64) -> AppResult<Vec<ApiToken>> {
+/// A user's API tokens (every user's with None), oldest first (their hashes stay here).
+pub fn tokens_of(txn: &ReadTransaction, user_id: Option<u64>) -> AppResult<Vec<ApiToken>> {
     let mut out: Vec<ApiToken> = Vec::new();
     for row in txn.open_table(TOKEN_HASH_TO_TOKEN)?.iter()? {
         let t: ApiToken = codec::decode(row?.1.value())?;
-        if t.user_id == user_id {
+        if user_id.is_none_or(|u| t.user_id == u) {
             out.push(t);
         }
     }
@@ -367,15 +367,22 @@ pub fn tokens_of(txn: &ReadTransaction, user_id: u64) -> AppResult<Vec<ApiToken>
     Ok(out)
 }
 
-/// Revokes one of a user's tokens; false when they have none with that id.
-pub fn revoke_token(txn: &WriteTransaction, user_id: u64, id: u64) -> AppResult<bool> {
+/// Revokes token `id` of a user (of anyone with None: an administrator); the token revoked,
+/// or None when there is no such token.
+pub fn revoke_token(
+    txn: &WriteTransaction,
+    user_id: Option<u64>,
+    id: u64,
+) -> AppResult<Option<ApiToken>> {
     super::auth_writes::mark();
     let mut table = txn.open_table(TOKEN_HASH_TO_TOKEN)?;
-    let mut found = false;
-    table.retain(|_, v| {
-        let mine = codec::decode::<ApiToken>(v).is_ok_and(|t| t.user_id == user_id && t.id == id);
-        found |= mine;
-        !mine
+    let mut found = None;
+    table.retain(|_, v| match codec::decode::<ApiToken>(v) {
+        Ok(t) if t.id == id && user_id.is_none_or(|u| t.user_id == u) => {
+            found = Some(t);
+            false
+        }
+        _ => true,
     })?;
     Ok(found)
 }

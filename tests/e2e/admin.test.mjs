@@ -173,6 +173,20 @@ test('the administrator sets the public address links in mail point at', async (
   assert.equal(await field.evaluate((el) => el.validity.valid), false);
 });
 
+test('the administrator sees every API token and revokes one of an agent', async () => {
+  const anaApi = await apiAs(server.url, 'ana@demo.atiende.cl', 'demo-agente');
+  const made = await anaApi('POST', '/api/v1/tokens', { name: 'Planilla de ventas' });
+  await go('Tokens de API');
+  const box = section('Tokens de API');
+  const row = box.getByRole('row').filter({ hasText: 'Planilla de ventas' });
+  await row.getByText('Ana Castillo').waitFor();
+  await row.getByRole('button', { name: 'Revocar el token Planilla de ventas' }).click();
+  await box.getByRole('status').getByText(/Planilla de ventas/).waitFor();
+  await row.waitFor({ state: 'detached' });
+  const res = await fetch(`${server.url}/api/v1/me`, { headers: { authorization: `Bearer ${made.token}` } });
+  assert.equal(res.status, 401);
+});
+
 test('no console errors in the administration', async () => {
   assert.deepEqual(page.errors, []);
 });

@@ -913,6 +913,70 @@ async fn notifications_for_mentions_and_assignments() {
     assert_eq!(st, 422);
 }
 
+/// Administración › Tokens de API: an administrator sees everyone's tokens and revokes any;
+/// others see and revoke only their own.
+#[tokio::test]
+async fn administrators_see_and_revoke_everyones_tokens() {
+    let s = Server::start();
+    let api = s.admin().await;
+    api.create_user("ana@example.cl", "Ana", "agent").await;
+    let ana = s.login("ana@example.cl", "clave-agente-1").await;
+    let tok = ana
+        .created("/api/v1/tokens", json!({"name": "integración ERP"}))
+        .await;
+    api.created("/api/v1/tokens", json!({"name": "mío"})).await;
+    let mut erp = s.anonymous();
+    erp.bearer = Some(tok["token"].as_str().unwrap().to_string());
+    assert_eq!(erp.get("/api/v1/me").await.0, 200);
+
+    assert_eq!(
+        ana.ok("/api/v1/tokens").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let (st, _) = ana.get("/api/v1/tokens?all=true").await;
+    assert_eq!(st, 403, "only administrators see everyone's");
+    let all = api.ok("/api/v1/tokens?all=true").await;
+    let names: Vec<(&str, &str)> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap(),
+                t["user_name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(names, [("integración ERP", "Ana"), ("mío", "Admin Prueba")]);
+    let mine = api.ok("/api/v1/tokens").await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 1);
+
+    // Ana cannot revoke the administrator's; the administrator revokes hers.
+    let admins = all["items"][1]["id"].as_str().unwrap();
+    let (st, _) = ana.delete(&format!("/api/v1/tokens/{admins}")).await;
+    assert_eq!(st, 404);
+    let (st, _) = api
+        .delete(&format!("/api/v1/tokens/{}", tok["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(st, 204);
+    assert_eq!(
+        erp.get("/api/v1/me").await.0,
+        401,
+        "a revoked token signs nobody in"
+    );
+    let audit = api.ok("/api/v1/audit?action=token_revoked").await;
+    assert!(
+        audit["items"][0]["target"]
+            .as_str()
+            .unwrap()
+            .contains("integración ERP · Ana"),
+        "{audit}"
+    );
+}
+
 /// API tokens with an expiry stop working after it; notification preferences are one's own.
 #[tokio::test]
 async fn token_expiry_and_notification_preferences() {

@@ -7,15 +7,15 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::audit::RequestOrigin;
 use super::users::{Me, UserView};
 use crate::auth::{self, CurrentUser, SESSION_COOKIE};
 use crate::domain::audit::{AuditAction, AuditEntry};
-use crate::domain::{Session, DAY_MS};
+use crate::domain::{Role, Session, DAY_MS};
 use crate::error::{AppError, AppResult, ErrorBody};
-use crate::http::{ApiJson, ApiPath};
+use crate::http::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 use crate::store::{assignment, users};
 
@@ -313,6 +313,16 @@ pub struct TokenView {
     pub name: String,
     pub created_at: String,
     pub expires_at: Option<String>,
+    /// Whose token it is.
+    pub user_id: String,
+    pub user_name: String,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TokenQuery {
+    /// Every user's tokens (administrators: Administración › Tokens de API).
+    pub all: Option<bool>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -320,32 +330,51 @@ pub struct TokenList {
     pub items: Vec<TokenView>,
 }
 
-/// The signed-in user's API tokens (never the tokens themselves: only their hashes are kept).
-#[utoipa::path(get, path = "/api/v1/tokens", tag = "session",
-    responses((status = 200, body = TokenList), (status = 401, body = ErrorBody)))]
+/// The signed-in user's API tokens, or with `all=true` everyone's (administrators); never the
+/// tokens themselves: only their hashes are kept.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "session", params(TokenQuery),
+    responses((status = 200, body = TokenList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list_tokens(
     State(state): State<AppState>,
     user: CurrentUser,
+    ApiQuery(q): ApiQuery<TokenQuery>,
 ) -> AppResult<Json<TokenList>> {
-    let uid = user.user.id;
-    let tokens = state
+    let whose = if q.all == Some(true) {
+        user.require_admin()?;
+        None
+    } else {
+        Some(user.user.id)
+    };
+    let items = state
         .store
-        .read(move |txn| users::tokens_of(txn, uid))
+        .read(move |txn| {
+            let mut names = std::collections::HashMap::new();
+            let mut items = Vec::new();
+            for t in users::tokens_of(txn, whose)? {
+                if let std::collections::hash_map::Entry::Vacant(e) = names.entry(t.user_id) {
+                    e.insert(
+                        users::get(txn, t.user_id)?
+                            .map(|u| u.name)
+                            .unwrap_or_default(),
+                    );
+                }
+                items.push(TokenView {
+                    id: t.id.to_string(),
+                    name: t.name.clone(),
+                    created_at: super::ts(t.created_at),
+                    expires_at: super::opt_ts(t.expires_at),
+                    user_id: t.user_id.to_string(),
+                    user_name: names.get(&t.user_id).cloned().unwrap_or_default(),
+                });
+            }
+            Ok(items)
+        })
         .await?;
-    Ok(Json(TokenList {
-        items: tokens
-            .iter()
-            .map(|t| TokenView {
-                id: t.id.to_string(),
-                name: t.name.clone(),
-                created_at: super::ts(t.created_at),
-                expires_at: super::opt_ts(t.expires_at),
-            })
-            .collect(),
-    }))
+    Ok(Json(TokenList { items }))
 }
 
-/// Revokes one of the signed-in user's API tokens: the next request with it is refused.
+/// Revokes an API token: the next request with it is refused. One's own; an administrator's,
+/// anyone's (someone who left, a token that leaked).
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "session", params(("id" = String, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn revoke_token(
@@ -355,17 +384,22 @@ pub async fn revoke_token(
     ApiPath(id): ApiPath<u64>,
 ) -> AppResult<StatusCode> {
     let uid = user.user.id;
+    let whose = (user.user.role != Role::Admin).then_some(uid);
     let now = state.store.now();
-    let entry =
-        super::audit::by(&user, &origin, AuditAction::TokenRevoked, now).target("token", id, "");
+    let entry = super::audit::by(&user, &origin, AuditAction::TokenRevoked, now);
     let found = state
         .store
         .write(move |txn, _| {
-            let found = users::revoke_token(txn, uid, id)?;
-            if found {
-                crate::store::audit::record(txn, entry.clone())?;
-            }
-            Ok(found)
+            let Some(token) = users::revoke_token(txn, whose, id)? else {
+                return Ok(false);
+            };
+            // Someone else's token says whose it was.
+            let name = match users::get_w(txn, token.user_id)? {
+                Some(owner) if owner.id != uid => format!("{} · {}", token.name, owner.name),
+                _ => token.name,
+            };
+            crate::store::audit::record(txn, entry.clone().target("token", id, &name))?;
+            Ok(true)
         })
         .await?;
     if found {
