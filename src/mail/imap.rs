@@ -31,6 +31,9 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 const BATCH: usize = 200;
 /// At most this many bytes of mail bodies asked for in one FETCH.
 const FETCH_BYTES: usize = 16 * 1024 * 1024;
+/// Mails stored per transaction: one commit (one fsync) for them and their cursor, short
+/// enough that the writer is not held from other work for long.
+const COMMIT: usize = 50;
 
 fn err(what: &str, e: impl std::fmt::Display) -> AppError {
     AppError::unavailable(format!("{what}: {e}"))
@@ -282,9 +285,15 @@ async fn fetch_new(
             for uid in batch.iter().filter(|u| size_of(u) > max) {
                 fetch_into(session, &[*uid], "(UID BODY.PEEK[HEADER])", &mut raws).await?;
             }
-            for uid in batch {
-                let raw = raws.remove(uid).unwrap_or_default();
-                store_one(poller, *uid, validity, raw, size_of(uid), max).await?;
+            let fetched: Vec<(u32, Vec<u8>, usize)> = batch
+                .iter()
+                .map(|uid| (*uid, raws.remove(uid).unwrap_or_default(), size_of(uid)))
+                .collect();
+            let mails = read_all(poller, validity, fetched, max).await?;
+            for chunk in mails.chunks(COMMIT) {
+                store_chunk(poller, chunk.to_vec()).await?;
+            }
+            if let Some(uid) = batch.last() {
                 last_uid = *uid;
             }
         }
@@ -321,15 +330,56 @@ async fn fetch_into(
     Ok(())
 }
 
-async fn store_one(
+/// Reads a batch of fetched mails (parsing, attachments into the blob store) on the blocking
+/// pool, a share per core, and gives them back in UID order.
+async fn read_all(
     poller: &Poller,
-    uid: u32,
     validity: u32,
+    fetched: Vec<(u32, Vec<u8>, usize)>,
+    max: usize,
+) -> AppResult<Vec<MailIn>> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let share = fetched.len().div_ceil(cores).max(1);
+    let mut shares = Vec::new();
+    let mut rest = fetched.into_iter();
+    loop {
+        let part: Vec<_> = rest.by_ref().take(share).collect();
+        if part.is_empty() {
+            break;
+        }
+        shares.push(part);
+    }
+    let account_id = poller.account_id;
+    let reads = shares.into_iter().map(|part| {
+        let blobs = poller.store.blobs.clone();
+        async move {
+            let mut out = Vec::with_capacity(part.len());
+            for (uid, raw, size) in part {
+                out.push(read_one(blobs.clone(), account_id, validity, uid, raw, size, max).await?);
+            }
+            Ok::<_, AppError>(out)
+        }
+    });
+    let mut mails = Vec::new();
+    for share in futures_util::future::join_all(reads).await {
+        mails.extend(share?);
+    }
+    Ok(mails)
+}
+
+/// One mail read on the blocking pool; a reader that crashes on it keeps it as raw text with a
+/// note (rather than fetching it again forever). Attachments that cannot be stored (a full
+/// disk) are an error: the mail is fetched again later.
+#[allow(clippy::too_many_arguments)] // one mail's facts, as the batch has them
+async fn read_one(
+    blobs: crate::store::blobs::Blobs,
+    account_id: u64,
+    validity: u32,
+    uid: u32,
     raw: Vec<u8>,
     size: usize,
     max: usize,
-) -> AppResult<()> {
-    let blobs = poller.store.blobs.clone();
+) -> AppResult<MailIn> {
     let header_bytes = raw[..raw.len().min(64 * 1024)].to_vec();
     let read = tokio::task::spawn_blocking(move || -> AppResult<_> {
         let mut parsed = parse::parse(&raw, size, max);
@@ -349,34 +399,78 @@ async fn store_one(
     .await;
     let (parsed, parts) = match read {
         Ok(r) => r?,
-        // The reader crashed on this mail: keep it as raw text with a note and move on, rather
-        // than fetching it again forever.
         Err(e) => {
-            tracing::error!(account = poller.account_id, uid, error = %e, "mail reader failed; stored raw");
+            tracing::error!(account = account_id, uid, error = %e, "mail reader failed; stored raw");
             (parse::unreadable(&header_bytes), Vec::new())
         }
     };
-    let mail = MailIn {
-        account_id: poller.account_id,
+    Ok(MailIn {
+        account_id,
         cursor: Some((validity, uid)),
         fallback_id: format!("imap:{validity}:{uid}"),
         parsed,
         parts,
-    };
+    })
+}
+
+/// Stores mails (in UID order) and the cursor past the last in one transaction; if that fails,
+/// one at a time, so a mail that cannot be stored is refused alone.
+async fn store_chunk(poller: &Poller, mails: Vec<MailIn>) -> AppResult<()> {
     let now = poller.store.now();
+    let all = Arc::new(mails);
+    let together = all.clone();
     let outcome = poller
         .store
-        .write(move |txn, fx| mail_store::ingest(txn, fx, &mail, now))
+        .write(move |txn, fx| {
+            together
+                .iter()
+                .map(|m| mail_store::ingest(txn, fx, m, now))
+                .collect::<AppResult<Vec<_>>>()
+        })
         .await;
     match outcome {
-        Ok(MailOutcome::Skipped(why)) => {
+        Ok(outcomes) => {
+            for (mail, o) in all.iter().zip(outcomes) {
+                noted(poller, mail, &o);
+            }
+            Ok(())
+        }
+        // The store cannot take it now (full disk …): the session ends, the batch comes again.
+        Err(e) if !e.status.is_client_error() => Err(e),
+        // One of them is refused: store them one by one, so it is refused alone.
+        Err(_) => {
+            for mail in all.iter() {
+                store_one(poller, mail.clone()).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn noted(poller: &Poller, mail: &MailIn, outcome: &MailOutcome) {
+    let uid = mail.cursor.map(|c| c.1);
+    match outcome {
+        MailOutcome::Skipped(why) => {
             poller.health.fetched(poller.account_id, false);
             tracing::info!(account = poller.account_id, uid, reason = %why, "mail not stored as a message");
         }
-        Ok(o) => {
+        o => {
             poller.health.fetched(poller.account_id, true);
             tracing::debug!(account = poller.account_id, uid, ?o, "mail stored");
         }
+    }
+}
+
+async fn store_one(poller: &Poller, mail: MailIn) -> AppResult<()> {
+    let now = poller.store.now();
+    let (validity, uid) = mail.cursor.unwrap_or_default();
+    let stored = mail.clone();
+    let outcome = poller
+        .store
+        .write(move |txn, fx| mail_store::ingest(txn, fx, &stored, now))
+        .await;
+    match outcome {
+        Ok(o) => noted(poller, &mail, &o),
         Err(e) if e.status.is_client_error() => {
             poller.health.fetched(poller.account_id, false);
             // The mail itself is unusable (e.g. a reference to something gone): record the
