@@ -363,6 +363,7 @@ impl Plan {
             _ => self.username.clone(),
         };
         let inbound = |text: &str, n: u64, at: Millis| Inbound {
+            subject: None,
             files: Vec::new(),
             reply_to_external: None,
             notes: Vec::new(),

@@ -367,6 +367,7 @@ export function Card({ ticket, active, selecting = false, picked = false, onPick
       <span class="number">#${ticket.number}</span>
     </div>
     <div class="customer">${ticket.contact.name}</div>
+    ${ticket.subject && html`<div class="subject">${ticket.subject}</div>`}
     <div class="excerpt">${ticket.excerpt}</div>
     <div class="card-bottom">
       ${ticket.state !== 'open' ? html`<span class=${`state state-${ticket.state}`}>${t(`state.${ticket.state}`)}</span>`

@@ -79,6 +79,7 @@ export function TicketView({ number, me }) {
         ${ticket.kind === 'private' && html`<span class="lock" title=${t('ticket.private')}>🔒</span>`}
         <a class="close-view" href="#/" aria-label=${t('action.close_view')}>×</a>
       </div>
+      ${ticket.subject && html`<p class="ticket-subject"><span class="visually-hidden">${t('form.subject')}: </span>${ticket.subject}</p>`}
       <div class="ticket-meta">
         <span title=${t('ticket.answers_from')}>${CHANNEL_ICONS[ticket.channel] || '•'} ${t(`channel.${ticket.channel}`)} · ${account?.name ?? ''}</span>
         <label>${t('ticket.assignee')}

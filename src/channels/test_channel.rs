@@ -133,6 +133,7 @@ fn parse(account_id: u64, body: &[u8]) -> Vec<Inbound> {
     p.messages
         .into_iter()
         .map(|m| Inbound {
+            subject: None,
             files: Vec::new(),
             reply_to_external: None,
             account_id,

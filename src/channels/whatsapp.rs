@@ -536,6 +536,7 @@ fn message(account_id: u64, contacts: &[Value], m: &Value) -> Option<Inbound> {
         });
     }
     Some(Inbound {
+        subject: None,
         account_id,
         external_id: id.to_string(),
         contact_external_id: from.to_string(),

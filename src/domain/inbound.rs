@@ -21,6 +21,9 @@ pub struct Inbound {
     pub external_id: String,
     pub contact_external_id: String,
     pub contact: ContactFacts,
+    /// What the conversation is about, when the channel has a subject line (email, the
+    /// contact form): it names a ticket the message opens.
+    pub subject: Option<String>,
     pub text: String,
     pub public: bool,
     pub reply_to: Option<u64>,

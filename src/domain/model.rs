@@ -349,6 +349,9 @@ pub struct Ticket {
     pub first_response_at: Option<Millis>,
     #[serde(default)]
     pub last_message_excerpt: String,
+    /// The subject of the mail or form that opened it (shown on the card and in the ticket).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
     #[serde(default)]
     pub message_count: u32,
     /// Set when this ticket was merged into another one (TICK-7).

@@ -78,6 +78,7 @@ pub fn new_ticket(n: NewTicket) -> Ticket {
         last_inbound_at: None,
         first_response_at: None,
         last_message_excerpt: String::new(),
+        subject: None,
         message_count: 0,
         merged_into: None,
         previous_number: n.previous,

@@ -18,18 +18,60 @@ use crate::error::{AppError, AppResult};
 /// `outbox` move there, and those two tables go.
 /// Version 8: history entries, assignment reasons, delivery details and mail reading notes are
 /// notes (a code and its parameters) instead of Spanish sentences: rewritten.
-pub const CURRENT: u64 = 8;
+/// Version 9: tickets keep the subject of the mail that opened them: filled in from that mail.
+pub const CURRENT: u64 = 9;
 
 type Step = fn(&WriteTransaction) -> AppResult<()>;
 
 /// `STEPS[i]` migrates from version `i + 1` to `i + 2`.
-const STEPS: [Step; 7] = [
-    v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5, v5_to_v6, v6_to_v7, v7_to_v8,
+const STEPS: [Step; 8] = [
+    v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5, v5_to_v6, v6_to_v7, v7_to_v8, v8_to_v9,
 ];
 
 /// Rows rewritten per pass: a table is read in key order in slices so that memory stays flat
 /// on a large store.
 const SLICE: usize = 10_000;
+
+fn v8_to_v9(txn: &WriteTransaction) -> AppResult<()> {
+    use crate::domain::{Message, Ticket};
+    use std::ops::Bound;
+    let mut filled = 0usize;
+    let mut after: Option<u64> = None;
+    loop {
+        // The mails that opened a ticket, a slice of the messages at a time.
+        let (last, openers) = {
+            let t = txn.open_table(MESSAGE_ID_TO_MESSAGE)?;
+            let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+            let mut last = None;
+            let mut openers = Vec::new();
+            for row in t.range::<u64>((lower, Bound::Unbounded))?.take(SLICE) {
+                let (k, v) = row?;
+                last = Some(k.value());
+                let m: Message = super::codec::decode(v.value())?;
+                match m.mail {
+                    Some(mail) if m.opened_ticket && !mail.subject.trim().is_empty() => {
+                        openers.push((m.ticket_number, mail.subject.trim().to_string()));
+                    }
+                    _ => {}
+                }
+            }
+            (last, openers)
+        };
+        let Some(last) = last else { break };
+        let mut tickets = txn.open_table(NUMBER_TO_TICKET)?;
+        for (number, subject) in openers {
+            let ticket: Option<Ticket> = super::codec::get(&tickets, number)?;
+            if let Some(mut ticket) = ticket.filter(|t| t.subject.is_none()) {
+                ticket.subject = Some(subject);
+                tickets.insert(number, super::codec::encode(&ticket)?.as_slice())?;
+                filled += 1;
+            }
+        }
+        after = Some(last);
+    }
+    tracing::info!(tickets = filled, "mail subjects kept on their tickets");
+    Ok(())
+}
 
 fn v7_to_v8(txn: &WriteTransaction) -> AppResult<()> {
     use crate::domain::{HistoryEntry, Message};
@@ -678,6 +720,81 @@ mod tests {
             crate::locale::render("en", &entry.detail),
             "ticket created by a customer's message (follows #2)"
         );
+    }
+
+    #[test]
+    fn tickets_of_schema_8_get_the_subject_of_the_mail_that_opened_them() {
+        use crate::domain::ticket::{new_ticket, NewTicket};
+        use crate::domain::{Channel, MailMeta};
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::create(dir.path().join("atiende.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        create_all(&txn).unwrap();
+        set_version(&txn, 8).unwrap();
+        for number in [1, 2] {
+            let t = new_ticket(NewTicket {
+                number,
+                account: (1, Channel::Email),
+                contact_id: 1,
+                public: false,
+                influencer: false,
+                previous: None,
+                now: 1_000,
+            });
+            txn.open_table(NUMBER_TO_TICKET)
+                .unwrap()
+                .insert(number, codec::encode(&t).unwrap().as_slice())
+                .unwrap();
+        }
+        // Ticket 1 was opened by a mail with a subject; its reply has another. Ticket 2's
+        // mail had none.
+        let mail = |id: u64, ticket: u64, opened: bool, subject: &str| Message {
+            reaction: None,
+            receipt_sent: false,
+            template: None,
+            notes: Vec::new(),
+            id,
+            ticket_number: ticket,
+            direction: Direction::Inbound,
+            public: false,
+            contact_id: Some(1),
+            user_id: None,
+            text: "hola".into(),
+            attachments: vec![],
+            reply_to: None,
+            external_id: None,
+            status: DeliveryStatus::Received,
+            created_at: 1_000,
+            opened_ticket: opened,
+            status_detail: None,
+            mail: Some(Box::new(MailMeta {
+                subject: subject.into(),
+                ..Default::default()
+            })),
+        };
+        for m in [
+            mail(1, 1, true, "Factura de octubre"),
+            mail(2, 1, false, "Re: Factura de octubre"),
+            mail(3, 2, true, " "),
+        ] {
+            txn.open_table(MESSAGE_ID_TO_MESSAGE)
+                .unwrap()
+                .insert(m.id, codec::encode(&m).unwrap().as_slice())
+                .unwrap();
+        }
+        txn.commit().unwrap();
+
+        migrate(&db).unwrap();
+        let r = db.begin_read().unwrap();
+        let tickets = r.open_table(NUMBER_TO_TICKET).unwrap();
+        let subject = |n: u64| {
+            codec::get::<crate::domain::Ticket>(&tickets, n)
+                .unwrap()
+                .unwrap()
+                .subject
+        };
+        assert_eq!(subject(1).as_deref(), Some("Factura de octubre"));
+        assert_eq!(subject(2), None);
     }
 
     #[test]

@@ -226,6 +226,10 @@ test('searches by RUT written with dots', async () => {
   const results = page.getByRole('listbox', { name: 'Resultados de búsqueda' });
   await results.getByRole('option', { name: new RegExp(`#${ticketNumber} Rut Prueba`) }).waitFor();
   await results.getByText('RUT 12.345.678-5').waitFor();
+  // What is typed can be read: dark text on the white box (it once was white on white).
+  const [ink, paper] = await page.locator('#search').evaluate((el) => [getComputedStyle(el).color, getComputedStyle(el).backgroundColor]);
+  assert.notEqual(ink, paper);
+  assert.equal(paper, 'rgb(255, 255, 255)');
   await page.keyboard.press('Escape');
 });
 

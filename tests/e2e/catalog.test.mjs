@@ -162,3 +162,17 @@ test('mass actions: picked cards get a label (undone), then every ticket of the 
   assert.equal(label.name, 'Concurso');
   assert.deepEqual(page.errors, []);
 });
+
+test('a contact form\'s subject names its ticket, on the card and in the ticket', async () => {
+  const form = (await admin('GET', '/api/v1/accounts')).items.find((a) => a.kind === 'form');
+  const sent = await (await fetch(`${server.url}/api/v1/forms/${form.id}/submissions`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'Marta Soto', email: 'marta@cliente.test', subject: 'Cambio de talla', message: 'Quiero una talla M.' }),
+  })).json();
+  await admin('PUT', '/api/v1/me/board', { columns: [{ id: 'formulario', name: 'Formulario', filters: { state: 'open', account: form.id } }] });
+  await page.goto(`${server.url}/#/t/${sent.ticket_number}`);
+  await page.reload();
+  const view = page.getByRole('complementary', { name: new RegExp(`#${sent.ticket_number}`) });
+  await view.locator('.ticket-subject', { hasText: 'Cambio de talla' }).waitFor();
+  await page.locator(`.card[data-number="${sent.ticket_number}"]`).first().locator('.subject', { hasText: 'Cambio de talla' }).waitFor();
+});

@@ -141,6 +141,10 @@ async fn a_full_exchange_threads_both_ways() {
     let first = &wait_messages(&api, number, 1).await[0];
     assert!(first["text"].as_str().unwrap().contains("mi pedido 123"));
     assert_eq!(first["mail"]["subject"], "Pedido atrasado");
+    assert_eq!(
+        t[0]["subject"], "Pedido atrasado",
+        "the mail's subject names its ticket"
+    );
     assert_eq!(first["mail"]["from"], customer_addr.as_str());
 
     // 2. An agent answers; the customer's mailbox receives it with threading headers.

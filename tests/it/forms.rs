@@ -105,6 +105,10 @@ async fn hosted_embedded_and_raw_submissions() {
     let t = tickets_of(&api, &acc).await;
     assert_eq!(t.len(), 1);
     let number = t[0]["number"].as_u64().unwrap();
+    assert_eq!(
+        t[0]["subject"], "Cambio de talla",
+        "the subject names the ticket"
+    );
     let m = &api.ok(&format!("/api/v1/tickets/{number}/messages")).await["items"][0];
     assert!(m["text"]
         .as_str()

@@ -360,6 +360,7 @@ fn too_large(max: usize) -> AppError {
 /// The checked contents of a submission.
 struct Clean {
     facts: ContactFacts,
+    subject: Option<String>,
     text: String,
     contact_key: String,
 }
@@ -411,6 +412,7 @@ fn clean(settings: &FormSettings, sub: &Submission) -> AppResult<Clean> {
         ),
         None => None,
     };
+    let subject = subject.filter(|s| !s.trim().is_empty());
     let text = match (&subject, &message) {
         (Some(s), Some(m)) => format!("{s}\n\n{m}"),
         (Some(s), None) => s.clone(),
@@ -442,6 +444,7 @@ fn clean(settings: &FormSettings, sub: &Submission) -> AppResult<Clean> {
             rut,
             username: None,
         },
+        subject,
         text,
         contact_key,
     })
@@ -566,6 +569,7 @@ async fn accept(
         .write(move |txn, fx| {
             let parts = crate::store::mail::insert_parts(txn, &stored, now)?;
             let inbound = Inbound {
+                subject: c.subject.clone(),
                 files: Vec::new(),
                 reply_to_external: None,
                 notes: Vec::new(),

@@ -549,6 +549,7 @@ impl Visitor {
             .write(move |txn, fx| {
                 let ids = crate::store::mail::insert_parts(txn, &parts, now)?;
                 let inbound = Inbound {
+                    subject: None,
                     files: Vec::new(),
                     reply_to_external: None,
                     notes: Vec::new(),

@@ -529,6 +529,7 @@ pub async fn inbound(
         .map(|s| parse_time(s, "sent_at"))
         .transpose()?;
     let msg = Inbound {
+        subject: None,
         files: Vec::new(),
         reply_to_external: None,
         notes: Vec::new(),

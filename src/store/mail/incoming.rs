@@ -187,6 +187,7 @@ pub fn ingest(
         };
     }
     let inbound = Inbound {
+        subject: Some(p.subject.trim().to_string()).filter(|s| !s.is_empty()),
         files: Vec::new(),
         reply_to_external: None,
         notes: Vec::new(),

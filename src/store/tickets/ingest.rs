@@ -104,6 +104,7 @@ pub fn ingest_with(
                 previous,
                 now: at,
             });
+            t.subject = inbound.subject.clone();
             txn.open_table(CONTACT_ACCOUNT_TO_LAST_TICKET)?
                 .insert((contact.id, account.id), number)?;
             txn.open_table(CONTACT_TICKET)?

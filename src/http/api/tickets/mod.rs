@@ -64,6 +64,8 @@ pub struct TicketView {
     pub sla_minutes: Option<i64>,
     pub sla_breached: bool,
     pub excerpt: String,
+    /// The subject of the mail or form that opened it.
+    pub subject: Option<String>,
     pub message_count: u32,
     pub merged_into: Option<u64>,
     pub previous_number: Option<u64>,
@@ -119,6 +121,7 @@ pub async fn views(state: &AppState, list: Vec<Ticket>) -> AppResult<Vec<TicketV
                     sla_minutes: target,
                     sla_breached: sla_breached(&t, target, now),
                     excerpt: t.last_message_excerpt.clone(),
+                    subject: t.subject.clone(),
                     message_count: t.message_count,
                     merged_into: t.merged_into,
                     previous_number: t.previous_number,
