@@ -2,6 +2,20 @@
 import { html, useEffect, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
 import { api, CHANNEL_ICONS, query, t } from './lib.js';
 
+/** The words around what matched, the matching words marked; else the ticket's last message. */
+function Excerpt({ ticket, match }) {
+  if (!match) return html`<span class="muted excerpt">${ticket.excerpt}</span>`;
+  const chars = Array.from(match.text);
+  const parts = [];
+  let at = 0;
+  for (const [from, to] of match.marks) {
+    parts.push(chars.slice(at, from).join(''), html`<mark>${chars.slice(from, to).join('')}</mark>`);
+    at = to;
+  }
+  parts.push(chars.slice(at).join(''));
+  return html`<span class="excerpt match">${parts}</span>`;
+}
+
 export function SearchBox() {
   const [q, setQ] = useState('');
   const [result, setResult] = useState(null);
@@ -28,10 +42,11 @@ export function SearchBox() {
   const onKey = (ev) => {
     if (ev.key === 'Escape') { close(); ev.target.blur(); }
     if (ev.key === 'Enter') {
-      // A ticket number opens that ticket; otherwise the first ticket found.
+      // The server's best match: the number typed, the newest ticket of the RUT or email
+      // typed, else the newest open ticket found.
       const typed = q.trim().match(/^#?(\d+)$/);
-      const first = result?.tickets?.[0];
-      if (typed || first) { location.hash = `#/t/${typed ? typed[1] : first.number}`; close(); }
+      const best = result?.best ?? (typed && typed[1]);
+      if (best) { location.hash = `#/t/${best}`; close(); }
     }
   };
   return html`<div class="search" role="search">
@@ -49,7 +64,8 @@ export function SearchBox() {
       ${result?.tickets.map((tk) => html`<a class="result" role="option" href=${`#/t/${tk.number}`} onClick=${close}>
         <span>${CHANNEL_ICONS[tk.channel] || '•'}</span> <strong>#${tk.number}</strong> ${tk.contact.name}
         <span class=${`state state-${tk.state}`}>${t(`state.${tk.state}`)}</span>
-        <span class="muted excerpt">${tk.excerpt}</span></a>`)}
+        ${tk.subject && html`<span class="result-subject">${tk.subject}</span>`}
+        <${Excerpt} ticket=${tk} match=${result.matches?.find((m) => m.number === tk.number)} /></a>`)}
     </div>`}
   </div>`;
 }

@@ -10,7 +10,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermQuery};
+use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RegexQuery, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, INDEXED, STORED,
     STRING,
@@ -28,7 +28,8 @@ use crate::error::{AppError, AppResult};
 use crate::store::Store;
 
 /// Bump when the schema or analysis changes: the index is then rebuilt at start.
-const LAYOUT: u32 = 1;
+/// 2: contact names also as whole words, unstemmed (`name_words`), for prefix search.
+const LAYOUT: u32 = 2;
 const COMMIT_EVERY: Duration = Duration::from_millis(200);
 /// At most this many events per commit, so one commit (and a stop waiting for it) stays short
 /// when the indexer catches up on a backlog.
@@ -44,6 +45,9 @@ struct Fields {
     name: Field,
     body: Field,
     exact: Field,
+    /// Contact names, lower case and accents folded but not stemmed: what is typed so far
+    /// ("Gonz", "Roja") matches as the start of a word.
+    name_words: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -60,6 +64,14 @@ fn schema() -> (Schema, Fields) {
         name: b.add_text_field("name", text.clone()),
         body: b.add_text_field("body", text),
         exact: b.add_text_field("exact", STRING),
+        name_words: b.add_text_field(
+            "name_words",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer("words")
+                    .set_index_option(IndexRecordOption::Basic),
+            ),
+        ),
     };
     (b.build(), fields)
 }
@@ -76,6 +88,172 @@ fn register_analyzer(index: &Index) {
             .filter(Stemmer::new(Language::Spanish))
             .build(),
     );
+    index.tokenizers().register("words", words_analyzer());
+}
+
+/// Words as typed: lower case, accents folded, not stemmed.
+fn words_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .build()
+}
+
+/// The folded words of `text` ("González Rojas" → gonzalez, rojas).
+pub fn folded_words(text: &str) -> Vec<String> {
+    let mut analyzer = words_analyzer();
+    let mut stream = analyzer.token_stream(text);
+    let mut out = Vec::new();
+    while stream.advance() {
+        out.push(stream.token().text.clone());
+    }
+    out
+}
+
+/// A piece of a message around what a query matched, and where the matching words are in it
+/// (character offsets, start inclusive and end exclusive), for the results to mark.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snippet {
+    pub text: String,
+    pub marks: Vec<(usize, usize)>,
+}
+
+/// Characters of context before the first match.
+const SNIPPET_BEFORE: usize = 60;
+const SNIPPET_LENGTH: usize = 180;
+
+/// One character lower-cased and without its accent, so offsets in the folded text are the
+/// original's.
+fn fold_char(c: char) -> char {
+    let lower = c.to_lowercase().next().unwrap_or(c);
+    match lower {
+        'á' | 'à' | 'ä' | 'â' | 'ã' => 'a',
+        'é' | 'è' | 'ë' | 'ê' => 'e',
+        'í' | 'ì' | 'ï' | 'î' => 'i',
+        'ó' | 'ò' | 'ö' | 'ô' | 'õ' => 'o',
+        'ú' | 'ù' | 'ü' | 'û' => 'u',
+        'ñ' => 'n',
+        'ç' => 'c',
+        other => other,
+    }
+}
+
+/// The part of `text` around the first word the query names, with every such word marked.
+/// A word matches when it starts with a query word's stem ("envíos" marks "envío"), or with
+/// the query's last word as typed.
+pub fn snippet(text: &str, q: &str) -> Snippet {
+    let mut needles: Vec<String> = Vec::new();
+    let mut es = TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .filter(Stemmer::new(Language::Spanish))
+        .build();
+    let mut stream = es.token_stream(q);
+    while stream.advance() {
+        needles.push(stream.token().text.clone());
+    }
+    needles.extend(folded_words(q).into_iter().last());
+    needles.retain(|n| n.chars().count() >= 2);
+    let chars: Vec<char> = text.chars().collect();
+    let folded: Vec<char> = chars.iter().map(|c| fold_char(*c)).collect();
+    let mut marks = Vec::new();
+    let mut i = 0;
+    while i < folded.len() {
+        let word_start =
+            folded[i].is_alphanumeric() && (i == 0 || !folded[i - 1].is_alphanumeric());
+        if word_start {
+            let end = (i..folded.len())
+                .find(|&j| !folded[j].is_alphanumeric())
+                .unwrap_or(folded.len());
+            let word: String = folded[i..end].iter().collect();
+            if needles.iter().any(|n| word.starts_with(n.as_str())) {
+                marks.push((i, end));
+            }
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+    let from = marks
+        .first()
+        .map_or(0, |(s, _)| s.saturating_sub(SNIPPET_BEFORE));
+    // Start at a word.
+    let from = if from == 0 {
+        0
+    } else {
+        (from..chars.len())
+            .find(|&j| j > 0 && !chars[j - 1].is_alphanumeric() && chars[j].is_alphanumeric())
+            .unwrap_or(from)
+    };
+    let to = (from + SNIPPET_LENGTH).min(chars.len());
+    let lead = if from > 0 { "…" } else { "" };
+    let tail = if to < chars.len() { "…" } else { "" };
+    let shift = lead.chars().count();
+    let body: String = chars[from..to].iter().collect();
+    Snippet {
+        text: format!("{lead}{}{tail}", body.replace(['\n', '\r'], " ")),
+        marks: marks
+            .into_iter()
+            .filter(|(s, e)| *s >= from && *e <= to)
+            .map(|(s, e)| (s - from + shift, e - from + shift))
+            .collect(),
+    }
+}
+
+/// A pattern that matches terms starting with `prefix` (every other character escaped).
+fn starts_with(prefix: &str) -> String {
+    let mut p = String::with_capacity(prefix.len() * 2 + 2);
+    for c in prefix.chars() {
+        if !c.is_alphanumeric() {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push_str(".*");
+    p
+}
+
+/// Clauses that match what is typed so far as the start of a name, an email or a phone
+/// ("Gonz" finds González, "ana.so" ana.soto@…, "9 1234" +56 9 1234 5678). Only the
+/// query's last word is a prefix; the words before it must be whole.
+fn prefix_clauses(f: &Fields, q: &str) -> Vec<(Occur, Box<dyn Query>)> {
+    let mut out: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let words = folded_words(q);
+    if let Some((last, before)) = words.split_last() {
+        if last.chars().count() >= 2 {
+            let mut all: Vec<(Occur, Box<dyn Query>)> = before
+                .iter()
+                .map(|w| {
+                    let q: Box<dyn Query> = Box::new(TermQuery::new(
+                        Term::from_field_text(f.name_words, w),
+                        IndexRecordOption::Basic,
+                    ));
+                    (Occur::Must, q)
+                })
+                .collect();
+            if let Ok(p) = RegexQuery::from_pattern(&starts_with(last), f.name_words) {
+                all.push((Occur::Must, Box::new(p)));
+                out.push((Occur::Should, Box::new(BooleanQuery::new(all))));
+            }
+        }
+    }
+    let lower = q.trim().to_lowercase();
+    if lower.contains('@') && lower.chars().count() >= 3 && !lower.contains(char::is_whitespace) {
+        if let Ok(p) = RegexQuery::from_pattern(&starts_with(&lower), f.exact) {
+            out.push((Occur::Should, Box::new(p)));
+        }
+    }
+    let digits: String = q.chars().filter(|c| c.is_ascii_digit()).collect();
+    if digits.len() >= 4
+        && q.chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+    {
+        if let Ok(p) = RegexQuery::from_pattern(&starts_with(&format!("tel:{digits}")), f.exact) {
+            out.push((Occur::Should, Box::new(p)));
+        }
+    }
+    out
 }
 
 #[derive(Clone)]
@@ -247,6 +425,7 @@ impl Search {
             .collect();
         let (text_query, _) = parser.parse_query_lenient(&cleaned);
         clauses.push((Occur::Should, text_query));
+        clauses.extend(prefix_clauses(&f, q));
         let query = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
         let top = searcher.search(&query, &TopDocs::with_limit(limit * 2))?;
@@ -337,8 +516,8 @@ impl Indexer {
         let f = self.search.fields;
         let key = format!("c{}", c.id);
         self.writer.delete_term(Term::from_field_text(f.key, &key));
-        let mut d =
-            doc!(f.kind => KIND_CONTACT, f.id => c.id, f.key => key, f.name => c.name.clone());
+        let mut d = doc!(f.kind => KIND_CONTACT, f.id => c.id, f.key => key,
+            f.name => c.name.clone(), f.name_words => c.name.clone());
         for t in contact_terms(c) {
             d.add_text(f.exact, t);
         }
@@ -541,6 +720,31 @@ impl Indexer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_snippet_marks_the_words_the_query_names() {
+        let s = snippet(
+            "Hola, ¿hacen envíos a regiones? Vivo en Punta Arenas.",
+            "envio regiones",
+        );
+        let marked: Vec<String> = s
+            .marks
+            .iter()
+            .map(|(a, b)| s.text.chars().skip(*a).take(b - a).collect())
+            .collect();
+        assert_eq!(marked, ["envíos", "regiones"]);
+        // Far into a long text: the snippet starts near the match, at a word.
+        let long = format!("{} el pedido 4411 no llegó", "palabra ".repeat(60));
+        let s = snippet(&long, "pedid");
+        assert!(s.text.starts_with('…'), "{}", s.text);
+        let (a, b) = s.marks[0];
+        assert_eq!(
+            s.text.chars().skip(a).take(b - a).collect::<String>(),
+            "pedido"
+        );
+        // Nothing matched: the start of the text.
+        assert_eq!(snippet("corto", "zzz").text, "corto");
+    }
 
     #[test]
     fn payload_round_trip_and_layout_check() {

@@ -230,6 +230,19 @@ test('searches by RUT written with dots', async () => {
   const [ink, paper] = await page.locator('#search').evaluate((el) => [getComputedStyle(el).color, getComputedStyle(el).backgroundColor]);
   assert.notEqual(ink, paper);
   assert.equal(paper, 'rgb(255, 255, 255)');
+  // Enter opens the newest ticket of the RUT typed.
+  await page.keyboard.press('Enter');
+  await page.getByRole('complementary', { name: new RegExp(`#${ticketNumber}`) }).waitFor();
+  await page.evaluate(() => document.activeElement?.blur());
+  await page.keyboard.press('Escape');
+  await page.locator('aside.ticket').waitFor({ state: 'detached' });
+  // Part of a name, as one types, finds the customer; text shows the matching words marked.
+  await page.keyboard.press('/');
+  await page.keyboard.type('Rut Prue');
+  await results.getByRole('option', { name: new RegExp(`#${ticketNumber} Rut Prueba`) }).waitFor();
+  await page.locator('#search').fill('');
+  await page.keyboard.type('pedido');
+  await results.locator('mark', { hasText: /pedido/i }).first().waitFor();
   await page.keyboard.press('Escape');
 });
 

@@ -123,6 +123,103 @@ async fn finds_by_rut_in_any_format_number_name_email_phone_and_spanish_text() {
     assert!(r["tickets"].as_array().unwrap().is_empty());
 }
 
+/// As the agent types: names, emails and phones match from the start of what is typed; the
+/// results run newest first with the matching words of the message that matched; Enter's
+/// best match is the exact RUT's newest ticket.
+#[tokio::test]
+async fn finds_as_one_types_newest_first_with_the_matching_words() {
+    let s = Server::start();
+    let api = s.admin().await;
+    let acc = api.account("api", "API").await;
+    let inbound = |id: &str, contact: Value, text: &str| json!({"external_id": id, "contact": contact, "text": text});
+    let gonzalez = json!({"external_id": "c-1", "name": "María González Rojas",
+        "email": "maria.gonzalez@correo.cl", "phone": "+56 9 5555 1234", "rut": "12.345.678-5"});
+    let first = api
+        .inbound_with(
+            &acc,
+            inbound("g1", gonzalez.clone(), "Consulta por la factura de octubre"),
+        )
+        .await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    // Closed, so the next message opens a second (newer) ticket of hers.
+    api.patch(
+        &format!("/api/v1/tickets/{first}"),
+        json!({"state": "closed"}),
+    )
+    .await;
+    let second = api
+        .inbound_with(
+            &acc,
+            inbound("g2", gonzalez, "Otra consulta, ahora por el despacho"),
+        )
+        .await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    assert_ne!(first, second);
+    let other = api
+        .inbound_with(
+            &acc,
+            inbound(
+                "o1",
+                json!({"external_id": "c-2", "name": "Pedro Pérez"}),
+                "Buenas tardes. Quiero saber si hacen envíos a regiones, vivo en Punta Arenas.",
+            ),
+        )
+        .await["ticket_number"]
+        .as_u64()
+        .unwrap();
+
+    for q in [
+        "Gonz",
+        "gonzá",
+        "Roja",
+        "María Gonz",
+        "maria.gon",
+        "9 5555 12",
+    ] {
+        finds_ticket(&api, q, second).await;
+    }
+    let r = search(&api, "Gonz").await;
+    let numbers: Vec<u64> = r["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, [second, first], "newest first");
+    assert_eq!(r["best"], second, "the newest open ticket");
+
+    // Text: the message's words around the match, marked.
+    finds_ticket(&api, "envios regiones", other).await;
+    let r = search(&api, "envios regiones").await;
+    let m = &r["matches"][0];
+    assert_eq!(m["number"], other);
+    let text: Vec<char> = m["text"].as_str().unwrap().chars().collect();
+    let marked: Vec<String> = m["marks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let (a, b) = (
+                r[0].as_u64().unwrap() as usize,
+                r[1].as_u64().unwrap() as usize,
+            );
+            text[a..b].iter().collect()
+        })
+        .collect();
+    assert_eq!(marked, ["envíos", "regiones"]);
+
+    // The exact RUT: her newest ticket, whatever its state.
+    api.patch(
+        &format!("/api/v1/tickets/{second}"),
+        json!({"state": "closed"}),
+    )
+    .await;
+    assert_eq!(search(&api, "12.345.678-5").await["best"], second);
+    assert_eq!(search(&api, &format!("#{first}")).await["best"], first);
+}
+
 #[tokio::test]
 async fn the_index_is_derived_rebuilt_by_reindex_and_when_corrupt() {
     let mut s = Server::start();

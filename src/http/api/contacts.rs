@@ -385,8 +385,46 @@ pub struct SearchParams {
 
 #[derive(Serialize, ToSchema)]
 pub struct SearchResult {
+    /// Newest first (an exact ticket number before all).
     pub tickets: Vec<TicketView>,
     pub contacts: Vec<ContactView>,
+    /// For tickets found by a message's text: that message's words around the match.
+    pub matches: Vec<SearchMatch>,
+    /// The ticket Enter opens: the number typed; else the newest ticket of the customer whose
+    /// RUT, email or phone was typed whole; else the newest open ticket found; else the newest.
+    pub best: Option<u64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SearchMatch {
+    pub number: u64,
+    pub text: String,
+    /// Character ranges of `text` (start inclusive, end exclusive) that the query named.
+    pub marks: Vec<[usize; 2]>,
+}
+
+/// Whether `c` is the one the query names by a whole identifier (RUT, email, phone).
+fn named_exactly(c: &Contact, q: &str) -> bool {
+    let q = q.trim();
+    if let Ok(rut) = Rut::parse(q) {
+        if c.rut.as_deref() == Some(rut.normalized().as_str()) {
+            return true;
+        }
+    }
+    if c.email
+        .as_deref()
+        .is_some_and(|e| e.eq_ignore_ascii_case(q))
+    {
+        return true;
+    }
+    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+    let typed = digits(q);
+    typed.len() >= 8
+        && q.chars()
+            .all(|ch| ch.is_ascii_digit() || " +-().".contains(ch))
+        && c.phone
+            .as_deref()
+            .is_some_and(|p| digits(p).ends_with(&typed))
 }
 
 #[utoipa::path(get, path = "/api/v1/search", tag = "search", params(SearchParams),
@@ -409,25 +447,87 @@ pub async fn search(
     }
     let access = user.access(&state).await?;
     let hits = run_search(&state, &q, limit).await?;
-    let contact_ids = hits.contacts.clone();
-    let numbers = ranked_ticket_numbers(&state, &q, hits).await?;
-    let (ts_found, cs) = state
+    let number = q.trim_start_matches('#').parse::<u64>().ok();
+    let query = q.clone();
+    let (found, cs, matches, best) = state
         .store
         .read(move |txn| {
-            let mut ts = Vec::new();
-            for n in numbers {
-                if let Some(t) = tickets::get(txn, n)? {
-                    if access.may_see(t.account_id) && ts.len() < limit {
-                        ts.push(t);
+            let mut seen = HashSet::new();
+            let mut found = Vec::new();
+            let mut matched: Vec<(u64, u64)> = Vec::new(); // ticket, message
+            let mut keep = |t: crate::domain::Ticket, found: &mut Vec<crate::domain::Ticket>| {
+                if access.may_see(t.account_id) && seen.insert(t.number) {
+                    found.push(t);
+                }
+            };
+            let exact = match number {
+                Some(n) => tickets::get(txn, n)?.filter(|t| access.may_see(t.account_id)),
+                None => None,
+            };
+            for cid in &hits.contacts {
+                for t in tickets::of_contacts(txn, &[*cid], 5)? {
+                    keep(t, &mut found);
+                }
+            }
+            for mid in &hits.messages {
+                if let Some(m) = tickets::message(txn, *mid)? {
+                    if !matched.iter().any(|(n, _)| *n == m.ticket_number) {
+                        matched.push((m.ticket_number, m.id));
+                    }
+                    if let Some(t) = tickets::get(txn, m.ticket_number)? {
+                        keep(t, &mut found);
                     }
                 }
             }
-            let cs = contacts::visible_among(txn, contact_ids, &access)?;
-            Ok((ts, cs))
+            found.sort_by(|a, b| {
+                b.updated_at
+                    .cmp(&a.updated_at)
+                    .then(b.number.cmp(&a.number))
+            });
+            if let Some(t) = &exact {
+                found.retain(|f| f.number != t.number);
+                found.insert(0, t.clone());
+            }
+            found.truncate(limit);
+            let cs = contacts::visible_among(txn, hits.contacts.clone(), &access)?;
+            let named = cs.iter().find(|c| named_exactly(c, &query));
+            let newest_of_named = match named {
+                Some(c) => tickets::of_contacts(txn, &[c.id], 1)?
+                    .into_iter()
+                    .find(|t| access.may_see(t.account_id)),
+                None => None,
+            };
+            let best = exact
+                .map(|t| t.number)
+                .or(newest_of_named.map(|t| t.number))
+                .or_else(|| {
+                    found
+                        .iter()
+                        .find(|t| t.state == crate::domain::TicketState::Open)
+                        .map(|t| t.number)
+                })
+                .or(found.first().map(|t| t.number));
+            let mut matches = Vec::new();
+            for t in &found {
+                let Some((_, mid)) = matched.iter().find(|(n, _)| *n == t.number) else {
+                    continue;
+                };
+                if let Some(m) = tickets::message(txn, *mid)? {
+                    let s = crate::search::snippet(&m.text, &query);
+                    matches.push(SearchMatch {
+                        number: t.number,
+                        text: s.text,
+                        marks: s.marks.into_iter().map(|(a, b)| [a, b]).collect(),
+                    });
+                }
+            }
+            Ok((found, cs, matches, best))
         })
         .await?;
     Ok(Json(SearchResult {
-        tickets: views(&state, ts_found).await?,
+        tickets: views(&state, found).await?,
         contacts: cs.iter().map(ContactView::from).collect(),
+        matches,
+        best,
     }))
 }
