@@ -52,11 +52,15 @@ function useShortcuts(setHelp) {
       if (ev.key === '?') { setHelp((h) => !h); return; }
       if (ev.key === '/') { ev.preventDefault(); document.getElementById('search')?.focus(); return; }
       if (ev.key === 'j' || ev.key === 'k') {
-        const cards = [...document.querySelectorAll('.card')];
+        // Down and up the column one is in: the focused card's, else the open ticket's.
+        const from = document.activeElement?.closest?.('.card') ?? document.querySelector('.card.active');
+        const column = from?.closest('.column') ?? document.querySelector('.column');
+        const cards = column ? [...column.querySelectorAll('.card')] : [];
         if (!cards.length) return;
-        const at = cards.indexOf(document.activeElement);
-        const next = ev.key === 'j' ? Math.min(cards.length - 1, at + 1) : Math.max(0, at - 1);
+        const at = cards.indexOf(from);
+        const next = at < 0 ? 0 : ev.key === 'j' ? Math.min(cards.length - 1, at + 1) : Math.max(0, at - 1);
         cards[next].focus();
+        cards[next].scrollIntoView({ block: 'nearest', inline: 'nearest' });
         ev.preventDefault();
         return;
       }

@@ -38,6 +38,14 @@ export function Board({ me, openNumber }) {
       .catch((e) => setError(e.message));
   }, []);
 
+  // The ticket panel takes the right of the screen: the column of the card opened slides
+  // into what is left of the board, so the agent keeps seeing where they are.
+  useEffect(() => {
+    if (!openNumber) return;
+    const card = document.querySelector(`.card.active[data-number="${openNumber}"]`) ?? document.querySelector('.card.active');
+    card?.closest('.column')?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+  }, [openNumber]);
+
   // Saves go to the server one at a time, in order; the screen shows the latest wish at once
   // and falls back to what the server last confirmed if a save fails.
   const latest = useRef(null);

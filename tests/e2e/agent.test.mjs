@@ -281,6 +281,35 @@ test('keyboard: ? lists the shortcuts, j moves between cards, Enter opens, Esc g
   await page.locator('aside.ticket').waitFor({ state: 'detached' });
 });
 
+test('at 1280 px the column of the card opened stays in sight beside the ticket, and j moves within it', async () => {
+  await page.setViewportSize({ width: 1280, height: 1024 });
+  await page.goto(`${server.url}/#/`);
+  const columns = page.locator('section.column');
+  await columns.first().locator('.card').first().waitFor();
+  const last = columns.nth((await columns.count()) - 1);
+  await last.locator('.card').first().waitFor();
+  const number = await last.locator('.card').first().getAttribute('data-number');
+  await last.locator('.card').first().click();
+  const panel = page.locator('aside.ticket');
+  await panel.getByRole('heading', { name: new RegExp(`^#${number} `) }).waitFor();
+  await page.waitForFunction(() => {
+    const col = document.querySelector('.card.active')?.closest('.column')?.getBoundingClientRect();
+    const aside = document.querySelector('aside.ticket')?.getBoundingClientRect();
+    return col && aside && col.left >= 0 && col.right <= aside.left + 1;
+  });
+  await page.evaluate(() => document.activeElement?.blur());
+  await page.keyboard.press('j');
+  const moved = await page.evaluate(() => {
+    const card = document.activeElement;
+    const aside = document.querySelector('aside.ticket').getBoundingClientRect();
+    const r = card.getBoundingClientRect();
+    return { inColumn: card.closest('.column') === document.querySelector('.card.active').closest('.column'), visible: r.left >= 0 && r.right <= aside.left + 1 };
+  });
+  assert.deepEqual(moved, { inColumn: true, visible: true });
+  await page.keyboard.press('Escape');
+  await page.setViewportSize({ width: 1440, height: 900 });
+});
+
 test('no console errors in the whole run', async () => {
   if (SHOTS) {
     const login = await newPage(browser, { locale: 'en-US' });
