@@ -2,6 +2,7 @@
 import { html, useEffect, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
 import { api, beep, byId, CHANNEL_ICONS, EVENT, initials, query, refs, since, slaLevel, STREAM, t, useEvents, useTick } from './lib.js';
 import { ColumnEditor } from './column-editor.js';
+import { hasDraft } from './drafts.js';
 
 const PAGE = 30;
 const LIVE = new Set([EVENT.TICKET_CREATED, EVENT.TICKET_UPDATED, EVENT.MESSAGE_CREATED, STREAM.RESET]);
@@ -106,7 +107,7 @@ export function Board({ me, openNumber }) {
   </main>`;
 }
 
-function Column({ col, first, last, openNumber, onChange, onEdit, onRemove, onMove }) {
+function Column({ col, first, last, openNumber, me, onChange, onEdit, onRemove, onMove }) {
   const [items, setItems] = useState(null);
   const [cursor, setCursor] = useState(null);
   const [pending, setPending] = useState(null); // a fresh first page, shown on click
@@ -264,7 +265,7 @@ function Column({ col, first, last, openNumber, onChange, onEdit, onRemove, onMo
       ${items === null ? html`<p class="loading">${t('loading')}</p>`
         : items.length === 0 && !cursorRef.current ? html`<p class="empty">${t('column.empty')}</p>`
         : messages ? items.map((m) => html`<${MessageCard} key=${m.id} m=${m} active=${m.ticket_number === openNumber} />`)
-        : items.map((tk) => html`<${Card} key=${tk.number} ticket=${tk} active=${tk.number === openNumber}
+        : items.map((tk) => html`<${Card} key=${tk.number} ticket=${tk} me=${me} active=${tk.number === openNumber}
             selecting=${selecting} picked=${allMatching || picked.has(tk.number)} onPick=${pick} />`)}
     </div>
     <footer class="column-foot">
@@ -359,7 +360,7 @@ function BulkBar({ col, picked, allMatching, shown, onAll, onDone, onCancel }) {
   </div>`;
 }
 
-export function Card({ ticket, active, selecting = false, picked = false, onPick }) {
+export function Card({ ticket, me, active, selecting = false, picked = false, onPick }) {
   const account = byId(refs.accounts, ticket.account_id);
   const assignee = ticket.assignee_id && byId(refs.users, ticket.assignee_id);
   const sla = slaLevel(ticket);
@@ -372,6 +373,7 @@ export function Card({ ticket, active, selecting = false, picked = false, onPick
       <span class="account">${account?.name ?? ''}</span>
       ${ticket.kind === 'private' && html`<span class="lock" title=${t('ticket.private')} aria-label=${t('ticket.private')}>🔒</span>`}
       ${ticket.important && html`<span class="pin" title=${t('ticket.important')} aria-label=${t('ticket.important')}>📌</span>`}
+      ${me && hasDraft(me, ticket.number) && html`<span class="draft-mark" title=${t('draft.on_card')}>✎ ${t('draft.on_card')}</span>`}
       <span class="number">#${ticket.number}</span>
     </div>
     <div class="customer">${ticket.contact.name}</div>

@@ -1,7 +1,9 @@
 // The reply box: text, emoji, attachments, and canned responses by the book icon or by `/`.
-import { html, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
+import { html, useEffect, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
 import { api, refs, t } from './lib.js';
 import { TemplatePicker } from './templates.js';
+import { Dialog } from './dialog.js';
+import { isEmpty, loadDraft, replyRef, saveDraft } from './drafts.js';
 
 const EMOJI = ['🙂', '😊', '😀', '🙏', '👍', '👋', '🎉', '❤️', '😅', '😔', '🤔', '✅', '📦', '🚚', '💳', '📞'];
 
@@ -24,8 +26,12 @@ function slashWord(text, caret) {
 }
 
 export function Composer({ ticket, me, replyTo, onClearReply, onSent, onTyping }) {
-  const [text, setText] = useState('');
-  const [files, setFiles] = useState([]);
+  const [text, setText] = useState(() => loadDraft(me, ticket.number)?.text ?? '');
+  const [files, setFiles] = useState(() => loadDraft(me, ticket.number)?.files ?? []);
+  const [discarding, setDiscarding] = useState(false);
+  const draft = { text, files, replyTo: replyRef(replyTo) };
+  useEffect(() => { saveDraft(me, ticket.number, draft); }, [text, files, replyTo]);
+  const discard = () => { setText(''); setFiles([]); onClearReply(); setDiscarding(false); saveDraft(me, ticket.number, null); };
   const [picker, setPicker] = useState(null); // 'emoji' | 'canned'
   const [slash, setSlash] = useState(null);
   const [active, setActive] = useState(0);
@@ -138,8 +144,17 @@ export function Composer({ ticket, me, replyTo, onClearReply, onSent, onTyping }
       <button type="button" class="icon" title=${t('composer.canned')} aria-label=${t('composer.canned')} onClick=${() => setPicker(picker === 'canned' ? null : 'canned')}>📖</button>
       <span class="hint">${t('composer.hint')}</span>
       ${uploading > 0 && html`<span class="muted" role="status">${t('composer.uploading', { n: uploading })}</span>`}
+      ${!isEmpty(draft) && html`<button type="button" class="small link" onClick=${() => setDiscarding(true)}>${t('draft.discard')}</button>`}
       <button type="submit" class="primary" disabled=${busy || uploading > 0 || (!text.trim() && files.length === 0)}>${t('composer.send')}</button>
     </div>
     <p class="error" role="alert">${error}</p>
+    ${discarding && html`<${Dialog} labelledBy="discard-title" onClose=${() => setDiscarding(false)}>
+      <h2 id="discard-title">${t('draft.discard_title')}</h2>
+      <p>${t(files.length ? 'draft.discard_body' : 'draft.discard_body_text', { n: files.length })}</p>
+      <div class="dialog-actions">
+        <button type="button" onClick=${() => setDiscarding(false)}>${t('draft.keep')}</button>
+        <button type="button" class="danger" onClick=${discard}>${t('draft.discard')}</button>
+      </div>
+    <//>`}
   </form>`;
 }

@@ -6,6 +6,7 @@ import { ticketSeen } from './bell.js';
 import { Composer } from './composer.js';
 import { SidePanel } from './ticket-tabs.js';
 import { Dialog } from './dialog.js';
+import { loadDraft } from './drafts.js';
 
 const FACES = { positive: '🙂', neutral: '😐', negative: '🙁' };
 
@@ -13,7 +14,8 @@ export function TicketView({ number, me }) {
   const [ticket, setTicket] = useState(null);
   const [messages, setMessages] = useState([]);
   const [error, setError] = useState('');
-  const [replyTo, setReplyTo] = useState(null);
+  // The message being answered comes back with the ticket's draft.
+  const [replyTo, setReplyTo] = useState(() => loadDraft(me, number)?.replyTo ?? null);
   const [closing, setClosing] = useState(null); // 'closed' | 'ignored' while asking the final sentiment
   const [merging, setMerging] = useState(false);
   const [tab, setTab] = useState('customer');

@@ -310,6 +310,63 @@ test('at 1280 px the column of the card opened stays in sight beside the ticket,
   await page.setViewportSize({ width: 1440, height: 900 });
 });
 
+// The app speaks English since the language test.
+test('a draft reply keeps its text, file and reply-to across tickets and reloads, and goes only when discarded', async () => {
+  const write = async (id, name, text) => (await admin('POST', `/api/v1/accounts/${chat.id}/inbound`, {
+    external_id: `draft-${id}-${Date.now()}`, contact: { external_id: `draft-${id}`, name }, text,
+  })).ticket_number;
+  const a = await write('a', 'Borrador Uno', 'Necesito cambiar la dirección de despacho');
+  const b = await write('b', 'Borrador Dos', 'Consulta por stock');
+  // A column that holds both, to see the draft's mark on the card.
+  const ana = await apiAs(server.url, 'ana@demo.atiende.cl', 'demo-agente');
+  await ana('PUT', '/api/v1/me/board', { columns: [{ id: 'borradores', name: 'Borradores', filters: { state: 'open', q: 'Borrador' } }] });
+  await page.goto(`${server.url}/#/t/${a}`);
+  await page.reload();
+  const viewOf = (n) => page.getByRole('complementary', { name: new RegExp(`#${n}`) });
+  let view = viewOf(a);
+  await view.getByText('Necesito cambiar la dirección').waitFor();
+  await view.getByRole('button', { name: 'Reply to this' }).first().click();
+  const box = view.locator('#reply-text');
+  await box.fill('Hola, ¿a qué dirección la cambiamos?');
+  await view.locator('[data-testid="attach-input"]').setInputFiles({ name: 'mapa.txt', mimeType: 'text/plain', buffer: Buffer.from('Av. Siempre Viva 742') });
+  await view.getByText('📎 mapa.txt').waitFor();
+  // Another ticket, then back: all of it is there.
+  await page.goto(`${server.url}/#/t/${b}`);
+  await viewOf(b).getByText('Consulta por stock').waitFor();
+  assert.equal(await viewOf(b).locator('#reply-text').inputValue(), '');
+  await page.goto(`${server.url}/#/t/${a}`);
+  view = viewOf(a);
+  assert.equal(await view.locator('#reply-text').inputValue(), 'Hola, ¿a qué dirección la cambiamos?');
+  await view.getByText('📎 mapa.txt').waitFor();
+  await view.locator('.replying').getByText('Necesito cambiar la dirección').waitFor();
+  // A reload keeps it too; Esc leaves it, and its card says there is a draft.
+  await page.reload();
+  view = viewOf(a);
+  assert.equal(await view.locator('#reply-text').inputValue(), 'Hola, ¿a qué dirección la cambiamos?');
+  await view.getByText('📎 mapa.txt').waitFor();
+  await page.evaluate(() => document.activeElement?.blur());
+  await page.keyboard.press('Escape');
+  await view.waitFor({ state: 'detached' });
+  await page.locator(`.card[data-number="${a}"]`).first().locator('.draft-mark').waitFor();
+  // Discarding asks first; keeping writing keeps it.
+  await page.goto(`${server.url}/#/t/${a}`);
+  view = viewOf(a);
+  await view.getByRole('button', { name: 'Discard draft' }).click();
+  const ask = page.getByRole('dialog', { name: 'Discard the draft?' });
+  await ask.getByText('the attached file').waitFor();
+  await ask.getByRole('button', { name: 'Keep writing' }).click();
+  assert.equal(await view.locator('#reply-text').inputValue(), 'Hola, ¿a qué dirección la cambiamos?');
+  await view.getByRole('button', { name: 'Discard draft' }).click();
+  await ask.getByRole('button', { name: 'Discard draft' }).click();
+  assert.equal(await view.locator('#reply-text').inputValue(), '');
+  assert.equal(await view.getByText('📎 mapa.txt').count(), 0);
+  assert.equal(await view.locator('.replying').count(), 0);
+  await page.reload();
+  assert.equal(await viewOf(a).locator('#reply-text').inputValue(), '');
+  await page.evaluate(() => document.activeElement?.blur());
+  await page.keyboard.press('Escape');
+});
+
 test('no console errors in the whole run', async () => {
   if (SHOTS) {
     const login = await newPage(browser, { locale: 'en-US' });

@@ -1,0 +1,23 @@
+// Reply drafts (TICK-7), per user and ticket, kept in this browser: the text, the files already
+// uploaded for it and the message it answers survive switching tickets, Esc and reloads, and
+// leave only when sent or discarded (after a question).
+const PREFIX = 'atiende-draft:';
+const key = (me, number) => `${PREFIX}${me.id}:${number}`;
+
+export function loadDraft(me, number) {
+  try { return JSON.parse(localStorage.getItem(key(me, number)) ?? 'null'); } catch { return null; }
+}
+
+export const isEmpty = (d) => !d || (!d.text?.trim() && !(d.files?.length) && !d.replyTo);
+
+export function saveDraft(me, number, draft) {
+  try {
+    if (isEmpty(draft)) localStorage.removeItem(key(me, number));
+    else localStorage.setItem(key(me, number), JSON.stringify(draft));
+  } catch { /* storage full or off: the draft lives as long as the page */ }
+}
+
+export const hasDraft = (me, number) => !isEmpty(loadDraft(me, number));
+
+/** What a draft keeps of the message it answers (enough to show "answering …"). */
+export const replyRef = (m) => m && { id: m.id, author: { name: m.author?.name ?? '' }, text: (m.text ?? '').slice(0, 200) };
