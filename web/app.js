@@ -4,6 +4,7 @@ import { api, LANGUAGES, loadLocale, loadRefs, setCsrf, startEvents, stopEvents,
 import { Login, FirstRun, SetPassword } from './login.js';
 import { Board } from './board.js';
 import { TicketView } from './ticket.js';
+import { MergeNotice } from './merge.js';
 import { SearchBox } from './search.js';
 import { Dialog } from './dialog.js';
 import { Admin, adminSections } from './admin.js';
@@ -124,6 +125,7 @@ function Shell({ me, onSignOut, onLanguage, onProfile }) {
       </div>
     </header>
     <${ServiceBanner} me=${me} />
+    <${MergeNotice} />
     <div class=${open ? 'workspace with-ticket' : 'workspace'}>
       ${profile ? html`<${Profile} me=${me} onSaved=${onProfile} />`
         : admin ? html`<${Admin} me=${me} section=${section} params=${params} />`

@@ -7,6 +7,7 @@ import { Composer } from './composer.js';
 import { SidePanel } from './ticket-tabs.js';
 import { Dialog } from './dialog.js';
 import { loadDraft } from './drafts.js';
+import { scheduleMerge } from './merge.js';
 
 const FACES = { positive: '🙂', neutral: '😐', negative: '🙁' };
 
@@ -71,6 +72,19 @@ export function TicketView({ number, me }) {
       <a class="close-view" href="#/" aria-label=${t('action.close_view')}>×</a>
       <p class=${error ? 'error' : 'loading'}>${error || t('loading')}</p></aside>`;
   }
+  // A merged ticket is read-only: what it said lives in the one it went into.
+  if (ticket.merged_into) {
+    return html`<aside class="ticket merged" aria-label=${t('ticket.title', { number })}>
+      <header class="ticket-head">
+        <div class="ticket-title">
+          <h2>#${ticket.number} · ${ticket.contact.name}</h2>
+          <span class="state state-closed">${t('merge.merged')}</span>
+          <a class="close-view" href="#/" aria-label=${t('action.close_view')}>×</a>
+        </div>
+        <p class="notice merged-into">${t('ticket.merged_into')} <a href=${`#/t/${ticket.merged_into}`}>#${ticket.merged_into}</a>.</p>
+      </header>
+    </aside>`;
+  }
   const account = byId(refs.accounts, ticket.account_id);
   const canReopen = me.permissions?.includes('tickets.reopen') ?? ['admin', 'supervisor'].includes(me.role);
   return html`<aside class="ticket" aria-label=${t('ticket.title', { number })}>
@@ -111,7 +125,6 @@ export function TicketView({ number, me }) {
           : canReopen && html`<button type="button" class="small" onClick=${() => patch({ state: 'open' })}>${t('ticket.reopen')}</button>`}
         <button type="button" class="small" onClick=${() => setMerging(true)}>${t('ticket.merge')}</button>
       </div>
-      ${ticket.merged_into && html`<p class="notice">${t('ticket.merged_into')} <a href=${`#/t/${ticket.merged_into}`}>#${ticket.merged_into}</a></p>`}
       ${others.length > 0 && html`<p class="presence" aria-live="polite">${others.map((o) => html`<span class=${o.typing ? 'typing' : ''}>
         ${o.customer ? t('presence.customer_typing') : t(o.typing ? 'presence.typing' : 'presence.viewing', { name: byId(refs.users, o.id)?.name ?? o.id })}</span>`)}</p>`}
       ${error && html`<p class="error" role="alert">${error}</p>`}
@@ -223,16 +236,44 @@ function FinalSentiment({ state, onDone, onCancel }) {
 
 function MergeDialog({ ticket, onCancel }) {
   const [previous, setPrevious] = useState(null);
+  const [into, setInto] = useState(null); // the ticket picked: asked about before anything happens
+  const [assignee, setAssignee] = useState(ticket.assignee_id ?? '');
   const [error, setError] = useState('');
   useEffect(() => { api('GET', `/api/v1/tickets/${ticket.number}/previous`).then((r) => setPrevious(r.items.filter((x) => x.number !== ticket.number))).catch((e) => setError(e.message)); }, []);
-  const merge = async (into) => {
-    try { await api('POST', `/api/v1/tickets/${ticket.number}/merge`, { into }); location.hash = `#/t/${into}`; } catch (e) { setError(e.message); }
+  const confirm = (ev) => {
+    ev.preventDefault();
+    // The current assignee stays unless another was chosen.
+    const chosen = assignee === (ticket.assignee_id ?? '') ? undefined : (assignee || null);
+    scheduleMerge(ticket.number, into.number, chosen);
+    onCancel();
   };
+  const side = (tk, label) => html`<div class="merge-side">
+    <h3>${label}</h3>
+    <p><strong>#${tk.number}</strong> · ${t(`state.${tk.state}`)} · ${when(tk.updated_at)}</p>
+    ${tk.subject && html`<p class="ticket-subject">${tk.subject}</p>`}
+    <p class="muted">${tk.excerpt}</p>
+    <p class="muted">${t('merge.messages', { n: tk.message_count })} · ${tk.assignee_id ? byId(refs.users, tk.assignee_id)?.name ?? '' : t('ticket.unassigned')}</p></div>`;
+  if (into) {
+    return html`<${Dialog} labelledBy="merge-title" onClose=${onCancel} onSubmit=${confirm}>
+      <h2 id="merge-title">${t('merge.confirm_title', { number: ticket.number, into: into.number })}</h2>
+      <p>${t('merge.confirm_body', { number: ticket.number, into: into.number })}</p>
+      <div class="merge-sides">${side(ticket, t('merge.this'))}<span aria-hidden="true">→</span>${side(into, t('merge.into'))}</div>
+      <label>${t('merge.assignee')}
+        <select value=${assignee} onChange=${(e) => setAssignee(e.target.value)}>
+          <option value="">${t('ticket.unassigned')}</option>
+          ${refs.users.filter((u) => u.active !== false).map((u) => html`<option value=${u.id}>${u.name}</option>`)}
+        </select></label>
+      <div class="dialog-actions">
+        <button type="button" onClick=${() => setInto(null)}>${t('merge.back')}</button>
+        <button type="submit" class="primary">${t('merge.do', { into: into.number })}</button>
+      </div>
+    <//>`;
+  }
   return html`<${Dialog} labelledBy="merge-title" onClose=${onCancel}>
       <h2 id="merge-title">${t('ticket.merge_title', { number: ticket.number })}</h2>
       ${previous === null ? html`<p class="loading">${t('loading')}</p>`
         : previous.length === 0 ? html`<p class="empty">${t('ticket.no_previous')}</p>`
-        : html`<ul class="pick">${previous.map((p) => html`<li><button type="button" onClick=${() => merge(p.number)}>
+        : html`<ul class="pick">${previous.map((p) => html`<li><button type="button" onClick=${() => setInto(p)}>
             #${p.number} · ${t(`state.${p.state}`)} · ${when(p.updated_at)} — ${p.excerpt}</button></li>`)}</ul>`}
       <p class="error" role="alert">${error}</p>
       <div class="dialog-actions"><button type="button" onClick=${onCancel}>${t('action.cancel')}</button></div>

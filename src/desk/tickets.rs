@@ -210,11 +210,17 @@ pub async fn comment(
         .await
 }
 
-/// Merges ticket `number` into `into` (same customer).
-pub async fn merge(store: &Store, access: Access, number: u64, into: u64) -> AppResult<Ticket> {
+/// Merges ticket `number` into `into` (same customer); `assignee` answers the survivor.
+pub async fn merge(
+    store: &Store,
+    access: Access,
+    number: u64,
+    into: u64,
+    assignee: tickets::MergeAssignee,
+) -> AppResult<Ticket> {
     let now = store.now();
     store
-        .write(move |txn, fx| tickets::merge(txn, fx, number, into, &access, now))
+        .write(move |txn, fx| tickets::merge(txn, fx, number, into, assignee, &access, now))
         .await
 }
 

@@ -176,3 +176,50 @@ test('a contact form\'s subject names its ticket, on the card and in the ticket'
   await view.locator('.ticket-subject', { hasText: 'Cambio de talla' }).waitFor();
   await page.locator(`.card[data-number="${sent.ticket_number}"]`).first().locator('.subject', { hasText: 'Cambio de talla' }).waitFor();
 });
+
+test('a merge asks first with both tickets, keeps the current assignee, can be undone, and leaves the merged ticket read-only', async () => {
+  const chat = (await admin('GET', '/api/v1/accounts')).items.find((a) => a.kind === 'webchat');
+  const write = async (id, text) => (await admin('POST', `/api/v1/accounts/${chat.id}/inbound`, {
+    external_id: `fusion-${id}`, contact: { external_id: 'fusion-cliente', name: 'Fusión Prueba' }, text,
+  })).ticket_number;
+  const old = await write(1, 'Mi pedido no llega');
+  await admin('PATCH', `/api/v1/tickets/${old}`, { state: 'closed' });
+  const current = await write(2, 'Sigue sin llegar el pedido');
+  const users = (await admin('GET', '/api/v1/users')).items;
+  const luis = users.find((u) => u.name === 'Luis Navarro');
+  const carolina = users.find((u) => u.name === 'Carolina Reyes');
+  await admin('PATCH', `/api/v1/tickets/${old}`, { assignee_id: luis.id });
+  await admin('PATCH', `/api/v1/tickets/${current}`, { assignee_id: carolina.id });
+  await page.goto(`${server.url}/#/t/${current}`);
+  const view = page.getByRole('complementary', { name: new RegExp(`#${current}`) });
+  const merge = async () => {
+    await view.getByRole('button', { name: 'Fusionar', exact: true }).click();
+    await page.getByRole('dialog').getByRole('button', { name: new RegExp(`#${old}`) }).click();
+    const ask = page.getByRole('dialog', { name: `¿Fusionar #${current} en #${old}?` });
+    await ask.getByText('Sigue sin llegar el pedido').waitFor();
+    await ask.getByText('Mi pedido no llega').waitFor();
+    assert.equal(await ask.getByLabel('Queda asignado a').inputValue(), carolina.id);
+    await ask.getByRole('button', { name: `Fusionar en #${old}` }).click();
+  };
+  // Undone within its seconds: nothing happens.
+  await merge();
+  const notice = page.getByRole('status').filter({ hasText: `#${current} se fusionará en #${old}` });
+  await notice.getByRole('button', { name: 'Deshacer' }).click();
+  await notice.waitFor({ state: 'detached' });
+  await new Promise((r) => setTimeout(r, 6500));
+  assert.equal((await admin('GET', `/api/v1/tickets/${current}`)).merged_into, null);
+  // Done: the conversation goes on in the survivor, with the agent who had it.
+  await merge();
+  const survivor = page.getByRole('complementary', { name: new RegExp(`#${old}`) });
+  await survivor.getByText('Sigue sin llegar el pedido').waitFor({ timeout: 15000 });
+  await survivor.getByText('Mi pedido no llega').waitFor();
+  assert.equal((await admin('GET', `/api/v1/tickets/${old}`)).assignee_id, carolina.id);
+  assert.equal((await admin('GET', `/api/v1/tickets/${current}`)).merged_into, old);
+  // The merged ticket: read-only, pointing to the survivor.
+  await page.goto(`${server.url}/#/t/${current}`);
+  const merged = page.getByRole('complementary', { name: new RegExp(`#${current}`) });
+  await merged.getByRole('link', { name: `#${old}` }).waitFor();
+  assert.equal(await merged.locator('#reply-text').count(), 0);
+  assert.equal(await merged.getByRole('button', { name: 'Fusionar', exact: true }).count(), 0);
+  assert.deepEqual(page.errors, []);
+});

@@ -1,4 +1,4 @@
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::harness::*;
 
@@ -214,6 +214,25 @@ async fn merge_moves_the_conversation_and_points_to_the_survivor() {
         .await;
     assert_eq!(st, 422);
 
+    // The old ticket was Luis's; the agent works the new one: after the merge they go on
+    // answering (the old assignee does not take it back).
+    let luis = api
+        .create_user("luis@example.cl", "Luis", "supervisor")
+        .await;
+    let me = api.ok("/api/v1/me").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    api.patch(
+        &format!("/api/v1/tickets/{old}"),
+        json!({"assignee_id": luis}),
+    )
+    .await;
+    api.patch(
+        &format!("/api/v1/tickets/{new}"),
+        json!({"assignee_id": me}),
+    )
+    .await;
     let (st, survivor) = api
         .post(
             &format!("/api/v1/tickets/{new}/merge"),
@@ -222,6 +241,11 @@ async fn merge_moves_the_conversation_and_points_to_the_survivor() {
         .await;
     assert_eq!(st, 200, "{survivor}");
     assert_eq!(survivor["number"].as_u64(), Some(old));
+    assert_eq!(
+        survivor["assignee_id"],
+        me.as_str(),
+        "the current assignee stays"
+    );
     assert_eq!(
         survivor["state"], "open",
         "the open conversation continues on the survivor"
@@ -270,6 +294,44 @@ async fn merge_moves_the_conversation_and_points_to_the_survivor() {
         .await;
     assert_eq!(st, 409);
     assert_eq!(v["error"]["code"], "ticket_merged");
+
+    // Chosen otherwise: the survivor goes to whom the agent picks (here nobody).
+    let c1 = api.inbound(&acc, "d1", "dora", "uno").await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    api.patch(&format!("/api/v1/tickets/{c1}"), json!({"state": "closed"}))
+        .await;
+    let c2 = api.inbound(&acc, "d2", "dora", "dos").await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    api.patch(&format!("/api/v1/tickets/{c2}"), json!({"assignee_id": me}))
+        .await;
+    let (st, v) = api
+        .post(
+            &format!("/api/v1/tickets/{c2}/merge"),
+            json!({"into": c1, "assignee_id": null}),
+        )
+        .await;
+    assert_eq!((st.as_u16(), &v["assignee_id"]), (200, &Value::Null), "{v}");
+    // A chosen assignee who cannot be refuses the merge, which leaves nothing half done.
+    api.patch(&format!("/api/v1/tickets/{c1}"), json!({"state": "closed"}))
+        .await;
+    let c3 = api.inbound(&acc, "d3", "dora", "tres").await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    let (st, v) = api
+        .post(
+            &format!("/api/v1/tickets/{c3}/merge"),
+            json!({"into": c1, "assignee_id": "999"}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), v["error"]["code"].as_str()),
+        (422, Some("unknown_user"))
+    );
+    let c3_after = api.ok(&format!("/api/v1/tickets/{c3}")).await;
+    assert!(c3_after["merged_into"].is_null());
+    assert_eq!(c3_after["message_count"], 1);
 
     // The customer's next message joins the survivor.
     let next = api.inbound(&acc, "a3", "ana", "¿Novedades?").await;

@@ -216,12 +216,24 @@ fn route_to_reopened(txn: &WriteTransaction, t: &Ticket) -> AppResult<()> {
     Ok(())
 }
 
+/// Who answers the ticket that survives a merge.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum MergeAssignee {
+    /// The merged ticket's assignee goes on answering (the one the agent was working on),
+    /// when it may; else the survivor keeps its own.
+    #[default]
+    Current,
+    /// This one (None: nobody).
+    Chosen(Option<u64>),
+}
+
 /// TICK-7: move `source`'s messages, comments and history into `into`.
 pub fn merge(
     txn: &WriteTransaction,
     fx: &mut Effects,
     source: u64,
     into: u64,
+    assignee: MergeAssignee,
     access: &Access,
     now: Millis,
 ) -> AppResult<Ticket> {
@@ -329,8 +341,27 @@ pub fn merge(
     save(txn, Some(&src_before), &src)?;
     save(txn, Some(&dst_before), &dst)?;
     fx.emit(ticket_event(EventKind::TicketUpdated, &src));
-    fx.emit(ticket_event(EventKind::TicketUpdated, &dst));
-    Ok(dst)
+    let who = match assignee {
+        MergeAssignee::Chosen(who) => who,
+        MergeAssignee::Current => src_before.assignee_id.or(dst.assignee_id),
+    };
+    if who == dst.assignee_id {
+        fx.emit(ticket_event(EventKind::TicketUpdated, &dst));
+        return Ok(dst);
+    }
+    let reassign = TicketPatch {
+        assignee_id: Some(who),
+        ..Default::default()
+    };
+    // `patch` checks the assignee before it writes anything, so a refusal leaves the merge
+    // whole: a chosen assignee that cannot be is an error, the current one the survivor's own.
+    match patch(txn, fx, into, access, &reassign, now) {
+        Err(e) if e.status.is_client_error() && matches!(assignee, MergeAssignee::Current) => {
+            fx.emit(ticket_event(EventKind::TicketUpdated, &dst));
+            Ok(dst)
+        }
+        other => other,
+    }
 }
 
 /// Re-keys a ticket's rows of a (ticket, id) table to another ticket, fixing their records.

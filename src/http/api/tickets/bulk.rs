@@ -2,6 +2,7 @@
 
 #[allow(unused_imports)]
 use super::*;
+use crate::store::tickets::MergeAssignee;
 
 /// Ticket numbers are integers; clients that send every id as a string are accepted too.
 #[derive(Deserialize, Clone)]
@@ -26,6 +27,11 @@ pub struct MergeBody {
     /// The ticket that survives (a ticket of the same customer).
     #[schema(value_type = u64)]
     pub into: NumberInput,
+    /// Who answers the survivor: absent, the merged ticket's assignee (the one being worked
+    /// on) when it may, else the survivor's own; a user id, or null for nobody.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub assignee_id: Option<Option<String>>,
 }
 
 #[utoipa::path(post, path = "/api/v1/tickets/{number}/merge", tag = "tickets", params(("number" = u64, Path)), request_body = MergeBody,
@@ -38,7 +44,12 @@ pub async fn merge(
 ) -> AppResult<Json<TicketView>> {
     let access = user.access(&state).await?;
     let into = body.into.get("into")?;
-    let t = desk::tickets::merge(&state.store, access, number, into).await?;
+    let assignee = match &body.assignee_id {
+        None => MergeAssignee::Current,
+        Some(None) => MergeAssignee::Chosen(None),
+        Some(Some(id)) => MergeAssignee::Chosen(Some(parse_id(id, "assignee_id")?)),
+    };
+    let t = desk::tickets::merge(&state.store, access, number, into, assignee).await?;
     Ok(Json(one_view(&state, t).await?))
 }
 
