@@ -69,15 +69,37 @@ function TicketData({ ticket }) {
   </div>`;
 }
 
+/** ORG-4: the customer's other profiles (the same person elsewhere), to unlink one linked by
+ *  mistake; and "Posibles duplicados" (the same email or phone), to link or dismiss. */
 function Omnichannel({ contactId }) {
-  const [linked, error] = useLoad(async () => {
+  const [data, error, reload] = useLoad(async () => {
     const c = await api('GET', `/api/v1/contacts/${contactId}`);
-    return Promise.all(c.linked.filter((id) => id !== contactId).map((id) => api('GET', `/api/v1/contacts/${id}`)));
+    const linked = await Promise.all(c.linked.filter((id) => id !== contactId).map((id) => api('GET', `/api/v1/contacts/${id}`)));
+    const dups = await api('GET', `/api/v1/contacts/${contactId}/duplicates`);
+    return { linked, dups: dups.items };
   }, [contactId]);
-  if (!linked) return html`<${Loading} error=${error} />`;
-  if (linked.length === 0) return html`<p class="notice">${t('omnichannel.none')}</p>`;
-  return html`<ul class="linked">${linked.map((c) => html`<li><strong>${c.name}</strong>
-    ${c.identities.map((i) => { const a = byId(refs.accounts, i.account_id); return html` <span class="chip">${CHANNEL_ICONS[a?.kind] ?? ''} ${i.username || i.external_id}</span>`; })}</li>`)}</ul>`;
+  const [status, ok, fail] = useStatus();
+  const act = async (method, path, body, done) => {
+    try { await api(method, path, body); await reload(); ok(done); } catch (e) { fail(e.message); }
+  };
+  if (!data) return html`<${Loading} error=${error} />`;
+  const profile = (c) => html`<strong>${c.name}</strong>
+    ${c.identities.map((i) => { const a = byId(refs.accounts, i.account_id); return html` <span class="chip">${CHANNEL_ICONS[a?.kind] ?? ''} ${i.username || i.external_id}</span>`; })}`;
+  return html`<div class="omnichannel">
+    ${data.linked.length === 0 ? html`<p class="notice">${t('omnichannel.none')}</p>`
+      : html`<ul class="linked">${data.linked.map((c) => html`<li>${profile(c)}
+        <button type="button" class="small link" aria-label=${t('omnichannel.unlink_of', { name: c.name })}
+          onClick=${() => act('DELETE', `/api/v1/contacts/${c.id}/link`, undefined, t('omnichannel.unlinked', { name: c.name }))}>${t('omnichannel.unlink')}</button></li>`)}</ul>`}
+    ${data.dups.length > 0 && html`<section class="duplicates" aria-labelledby="dups-title">
+      <h3 id="dups-title">${t('omnichannel.duplicates')}</h3>
+      <ul class="linked">${data.dups.map((d) => html`<li>${profile(d.contact)}
+        <span class="muted"> · ${d.shared.map((s) => t(`omnichannel.shared_${s}`)).join(', ')}</span>
+        <div class="row-actions">
+          <button type="button" class="small" onClick=${() => act('POST', `/api/v1/contacts/${contactId}/link`, { contact_id: d.contact.id }, t('omnichannel.linked', { name: d.contact.name }))}>${t('omnichannel.link')}</button>
+          <button type="button" class="small link" onClick=${() => act('POST', `/api/v1/contacts/${contactId}/not_same`, { contact_id: d.contact.id }, t('omnichannel.dismissed'))}>${t('omnichannel.not_same')}</button>
+        </div></li>`)}</ul></section>`}
+    <${StatusLine} status=${status} />
+  </div>`;
 }
 
 /** The `@name` being typed just before the caret, if any. */

@@ -262,6 +262,10 @@ pub struct Contact {
     /// Omnichannel: contacts linked as the same person share one group id (the smallest id).
     #[serde(default)]
     pub linked: Vec<u64>,
+    /// Contacts an agent said are another person (a proposed duplicate dismissed, or a link
+    /// undone): never proposed or linked automatically again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_same: Vec<u64>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }

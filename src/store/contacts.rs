@@ -23,8 +23,24 @@ pub fn put(
     c: &Contact,
     kind: EventKind,
 ) -> AppResult<()> {
-    txn.open_table(CONTACT_ID_TO_CONTACT)?
-        .insert(c.id, codec::encode(c)?.as_slice())?;
+    let before: Option<Contact> = {
+        let mut table = txn.open_table(CONTACT_ID_TO_CONTACT)?;
+        let old = table
+            .insert(c.id, codec::encode(c)?.as_slice())?
+            .map(|g| codec::decode(g.value()))
+            .transpose()?;
+        old
+    };
+    let (old_keys, new_keys) = (before.as_ref().map(keys_of).unwrap_or_default(), keys_of(c));
+    if old_keys != new_keys {
+        let mut table = txn.open_table(CONTACT_KEY)?;
+        for k in old_keys.iter().filter(|k| !new_keys.contains(k)) {
+            table.remove((k.as_str(), c.id))?;
+        }
+        for k in new_keys.iter().filter(|k| !old_keys.contains(k)) {
+            table.insert((k.as_str(), c.id), ())?;
+        }
+    }
     let mut e = event(kind);
     e.contact_id = Some(c.id);
     fx.emit(e);
@@ -178,6 +194,9 @@ pub fn for_identity(
         if before != (c.email.clone(), c.phone.clone(), c.rut.clone()) {
             c.updated_at = now;
             put(txn, fx, &c, EventKind::ContactUpdated)?;
+            if c.rut != before.2 {
+                return identify(txn, fx, c.id, now);
+            }
         }
         return Ok(c);
     }
@@ -189,6 +208,10 @@ pub fn for_identity(
     let c = create_with(txn, fx, facts, vec![identity], now)?;
     txn.open_table(IDENTITY_TO_CONTACT_ID)?
         .insert(key.as_str(), c.id)?;
+    // Someone who arrives with a known RUT is that customer, on one more channel.
+    if c.rut.is_some() {
+        return identify(txn, fx, c.id, now);
+    }
     Ok(c)
 }
 
@@ -220,6 +243,8 @@ pub fn link(
             continue;
         };
         c.linked = group.iter().copied().filter(|x| x != id).collect();
+        // Linked by hand: what was said before about these being different is undone.
+        c.not_same.retain(|x| !group.contains(x));
         c.updated_at = now;
         put(txn, fx, &c, EventKind::ContactUpdated)?;
         if *id == a {
@@ -227,6 +252,142 @@ pub fn link(
         }
     }
     result.ok_or_else(|| AppError::not_found("contact"))
+}
+
+/// What identifies a contact (its RUT) or suggests the same person (email, phone's last 8
+/// digits), as `CONTACT_KEY` holds them.
+pub fn keys_of(c: &Contact) -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Some(r) = &c.rut {
+        keys.push(format!("rut:{r}"));
+    }
+    if let Some(e) = c.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+        keys.push(format!("email:{}", e.to_lowercase()));
+    }
+    if let Some(p) = &c.phone {
+        let digits: String = p.chars().filter(char::is_ascii_digit).collect();
+        if digits.len() >= 8 {
+            keys.push(format!("tel:{}", &digits[digits.len() - 8..]));
+        }
+    }
+    keys
+}
+
+/// The other contacts that share `key`.
+fn sharing(
+    table: &impl ReadableTable<(&'static str, u64), ()>,
+    key: &str,
+    not: u64,
+) -> AppResult<Vec<u64>> {
+    let mut out = Vec::new();
+    for row in table.range((key, 0)..=(key, u64::MAX))? {
+        let id = row?.0.value().1;
+        if id != not {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+/// ORG-4: a valid RUT identifies one person. Links `id` to every other contact with its RUT
+/// (unless an agent said they are not the same); the contact as it is afterwards.
+pub fn identify(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    id: u64,
+    now: Millis,
+) -> AppResult<Contact> {
+    let c = get_w(txn, id)?.ok_or_else(|| AppError::not_found("contact"))?;
+    let Some(rut) = &c.rut else { return Ok(c) };
+    let others = sharing(&txn.open_table(CONTACT_KEY)?, &format!("rut:{rut}"), id)?;
+    let mut changed = false;
+    for other in others {
+        let current = get_w(txn, id)?.ok_or_else(|| AppError::not_found("contact"))?;
+        if !current.linked.contains(&other) && !current.not_same.contains(&other) {
+            link(txn, fx, id, other, now)?;
+            changed = true;
+        }
+    }
+    if changed {
+        get_w(txn, id)?.ok_or_else(|| AppError::not_found("contact"))
+    } else {
+        Ok(c)
+    }
+}
+
+/// ORG-4: contacts with the same email or phone that are not linked to `c` and were not said
+/// to be someone else: "Posibles duplicados", with what they share.
+pub fn duplicates(txn: &ReadTransaction, c: &Contact) -> AppResult<Vec<(Contact, Vec<String>)>> {
+    let table = txn.open_table(CONTACT_KEY)?;
+    let mut found: Vec<(Contact, Vec<String>)> = Vec::new();
+    for key in keys_of(c) {
+        for other in sharing(&table, &key, c.id)? {
+            if c.linked.contains(&other) || c.not_same.contains(&other) {
+                continue;
+            }
+            let what = key.split(':').next().unwrap_or_default().to_string();
+            match found.iter_mut().find(|(x, _)| x.id == other) {
+                Some((_, shared)) => shared.push(what),
+                None => {
+                    if let Some(o) = get(txn, other)? {
+                        found.push((o, vec![what]));
+                    }
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// An agent says `a` and `b` are not the same person: neither is proposed for the other nor
+/// linked to it automatically again.
+pub fn not_same(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    a: u64,
+    b: u64,
+    now: Millis,
+) -> AppResult<Contact> {
+    let mut result = None;
+    for (me, other) in [(a, b), (b, a)] {
+        let mut c = get_w(txn, me)?.ok_or_else(|| AppError::not_found("contact"))?;
+        if !c.not_same.contains(&other) {
+            c.not_same.push(other);
+            c.updated_at = now;
+            put(txn, fx, &c, EventKind::ContactUpdated)?;
+        }
+        if me == a {
+            result = Some(c);
+        }
+    }
+    result.ok_or_else(|| AppError::not_found("contact"))
+}
+
+/// Takes `id` out of its group of linked contacts (the others stay linked to each other);
+/// they are not linked again automatically.
+pub fn unlink(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    id: u64,
+    now: Millis,
+) -> AppResult<Contact> {
+    let mut c = get_w(txn, id)?.ok_or_else(|| AppError::not_found("contact"))?;
+    for other in std::mem::take(&mut c.linked) {
+        if let Some(mut o) = get_w(txn, other)? {
+            o.linked.retain(|x| *x != id);
+            if !o.not_same.contains(&id) {
+                o.not_same.push(id);
+            }
+            o.updated_at = now;
+            put(txn, fx, &o, EventKind::ContactUpdated)?;
+        }
+        if !c.not_same.contains(&other) {
+            c.not_same.push(other);
+        }
+    }
+    c.updated_at = now;
+    put(txn, fx, &c, EventKind::ContactUpdated)?;
+    Ok(c)
 }
 
 /// The contact and everyone linked to it.

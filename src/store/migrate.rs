@@ -19,18 +19,67 @@ use crate::error::{AppError, AppResult};
 /// Version 8: history entries, assignment reasons, delivery details and mail reading notes are
 /// notes (a code and its parameters) instead of Spanish sentences: rewritten.
 /// Version 9: tickets keep the subject of the mail that opened them: filled in from that mail.
-pub const CURRENT: u64 = 9;
+/// Version 10: `contact_keys` (RUT, email, phone of each contact) filled in; contacts that
+/// share a RUT are linked as one person (ORG-4).
+pub const CURRENT: u64 = 10;
 
 type Step = fn(&WriteTransaction) -> AppResult<()>;
 
 /// `STEPS[i]` migrates from version `i + 1` to `i + 2`.
-const STEPS: [Step; 8] = [
-    v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5, v5_to_v6, v6_to_v7, v7_to_v8, v8_to_v9,
+const STEPS: [Step; 9] = [
+    v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5, v5_to_v6, v6_to_v7, v7_to_v8, v8_to_v9, v9_to_v10,
 ];
 
 /// Rows rewritten per pass: a table is read in key order in slices so that memory stays flat
 /// on a large store.
 const SLICE: usize = 10_000;
+
+fn v9_to_v10(txn: &WriteTransaction) -> AppResult<()> {
+    use crate::domain::Contact;
+    use std::collections::BTreeMap;
+    use std::ops::Bound;
+    let mut by_rut: BTreeMap<String, Vec<(u64, i64)>> = BTreeMap::new();
+    let mut after: Option<u64> = None;
+    loop {
+        let slice: Vec<Contact> = {
+            let t = txn.open_table(CONTACT_ID_TO_CONTACT)?;
+            let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+            let mut out = Vec::new();
+            for row in t.range::<u64>((lower, Bound::Unbounded))?.take(SLICE) {
+                out.push(super::codec::decode(row?.1.value())?);
+            }
+            out
+        };
+        let Some(last) = slice.last().map(|c| c.id) else {
+            break;
+        };
+        let mut keys = txn.open_table(CONTACT_KEY)?;
+        for c in &slice {
+            for k in super::contacts::keys_of(c) {
+                keys.insert((k.as_str(), c.id), ())?;
+            }
+            if let Some(r) = &c.rut {
+                by_rut
+                    .entry(r.clone())
+                    .or_default()
+                    .push((c.id, c.updated_at));
+            }
+        }
+        after = Some(last);
+    }
+    // The same RUT is the same person: linked, as new arrivals will be.
+    let mut fx = super::Effects::default();
+    let mut linked = 0usize;
+    for group in by_rut.values().filter(|g| g.len() > 1) {
+        let at = group.iter().map(|(_, at)| *at).max().unwrap_or_default();
+        for (other, _) in &group[1..] {
+            super::contacts::link(txn, &mut fx, group[0].0, *other, at)?;
+            linked += 1;
+        }
+    }
+    tracing::info!(linked, "contacts with the same RUT linked");
+    Ok(())
+}
 
 fn v8_to_v9(txn: &WriteTransaction) -> AppResult<()> {
     use crate::domain::{Message, Ticket};
@@ -795,6 +844,45 @@ mod tests {
         };
         assert_eq!(subject(1).as_deref(), Some("Factura de octubre"));
         assert_eq!(subject(2), None);
+    }
+
+    #[test]
+    fn contacts_of_schema_9_get_their_keys_and_the_same_rut_is_linked() {
+        use crate::domain::Contact;
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::create(dir.path().join("atiende.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        create_all(&txn).unwrap();
+        set_version(&txn, 9).unwrap();
+        let contact = |id: u64, rut: Option<&str>, email: Option<&str>| Contact {
+            id,
+            name: format!("Cliente {id}"),
+            rut: rut.map(str::to_string),
+            email: email.map(str::to_string),
+            ..Default::default()
+        };
+        for c in [
+            contact(1, Some("12345678-5"), None),
+            contact(2, None, Some("Ana@Correo.cl")),
+            contact(3, Some("12345678-5"), Some("ana@correo.cl")),
+        ] {
+            txn.open_table(CONTACT_ID_TO_CONTACT)
+                .unwrap()
+                .insert(c.id, codec::encode(&c).unwrap().as_slice())
+                .unwrap();
+        }
+        txn.commit().unwrap();
+
+        migrate(&db).unwrap();
+        let r = db.begin_read().unwrap();
+        let contacts = r.open_table(CONTACT_ID_TO_CONTACT).unwrap();
+        let get = |id: u64| codec::get::<Contact>(&contacts, id).unwrap().unwrap();
+        assert_eq!(get(1).linked, vec![3]);
+        assert_eq!(get(3).linked, vec![1]);
+        assert!(get(2).linked.is_empty(), "the same email is only proposed");
+        let keys = r.open_table(CONTACT_KEY).unwrap();
+        assert!(keys.get(("email:ana@correo.cl", 2)).unwrap().is_some());
+        assert!(keys.get(("rut:12345678-5", 3)).unwrap().is_some());
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub const CONTACT_ID_TO_CONTACT: TableDefinition<u64, &[u8]> = TableDefinition::
 /// "{account id}\u{1f}{external id}" → contact id.
 pub const IDENTITY_TO_CONTACT_ID: TableDefinition<&str, u64> =
     TableDefinition::new("contact_identities");
+/// ("rut:12345678-5" | "email:ana@x.cl" | "tel:<last 8 digits>", contact id) → (): who has a
+/// RUT (the same person, linked automatically), an email or a phone (proposed duplicates).
+pub const CONTACT_KEY: TableDefinition<(&str, u64), ()> = TableDefinition::new("contact_keys");
 /// (contact id, account id) → number of the contact's latest ticket on that account.
 pub const CONTACT_ACCOUNT_TO_LAST_TICKET: TableDefinition<(u64, u64), u64> =
     TableDefinition::new("contact_last_ticket");
@@ -145,6 +148,7 @@ pub fn for_each_table(visitor: &mut impl TableVisitor) -> crate::error::AppResul
     visitor.visit(STATE_ID_TO_STATE)?;
     visitor.visit(CONTACT_ID_TO_CONTACT)?;
     visitor.visit(IDENTITY_TO_CONTACT_ID)?;
+    visitor.visit(CONTACT_KEY)?;
     visitor.visit(CONTACT_ACCOUNT_TO_LAST_TICKET)?;
     visitor.visit(CONTACT_TICKET)?;
     visitor.visit(NUMBER_TO_TICKET)?;

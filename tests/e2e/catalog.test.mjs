@@ -223,3 +223,38 @@ test('a merge asks first with both tickets, keeps the current assignee, can be u
   assert.equal(await merged.getByRole('button', { name: 'Fusionar', exact: true }).count(), 0);
   assert.deepEqual(page.errors, []);
 });
+
+test('a customer with a known RUT arrives on another channel and is linked; the same email is proposed and linked in Omnicanal', async () => {
+  const chat = (await admin('GET', '/api/v1/accounts')).items.find((a) => a.kind === 'webchat');
+  const other = await admin('POST', '/api/v1/accounts', { kind: 'api', name: 'Tienda en línea' });
+  const third = await admin('POST', '/api/v1/accounts', { kind: 'api', name: 'Marketplace' });
+  const write = async (acc, id, contact, text) => (await admin('POST', `/api/v1/accounts/${acc.id}/inbound`, { external_id: id, contact, text })).ticket_number;
+  const first = await write(chat, 'iden-1', { external_id: 'iden-chat', name: 'Identidad Uno', rut: '11.111.111-1', email: 'iden@cliente.test' }, 'Hola desde el chat');
+  const second = await write(other, 'iden-2', { external_id: 'iden-tienda', name: 'I. Uno', rut: '111111111' }, 'Hola desde la tienda');
+  const thirdTicket = await write(third, 'iden-3', { external_id: 'iden-mkt', name: 'Identidad', email: 'IDEN@cliente.test' }, 'Hola desde el marketplace');
+  // The RUT made them one person at once.
+  await page.goto(`${server.url}/#/t/${second}`);
+  let view = page.getByRole('complementary', { name: new RegExp(`#${second}`) });
+  await view.getByRole('tab', { name: 'Omnicanal' }).click();
+  await view.locator('.linked').getByText('Identidad Uno').waitFor();
+  await view.getByRole('tab', { name: 'Anteriores' }).click();
+  await view.locator('.previous').getByRole('link', { name: `#${first}` }).waitFor();
+  // The same email: proposed, linked with one click.
+  await page.goto(`${server.url}/#/t/${thirdTicket}`);
+  view = page.getByRole('complementary', { name: new RegExp(`#${thirdTicket}`) });
+  await view.getByRole('tab', { name: 'Omnicanal' }).click();
+  const dups = view.getByRole('region', { name: 'Posibles duplicados' });
+  await dups.getByText('mismo correo').waitFor();
+  await dups.getByRole('button', { name: 'Vincular' }).click();
+  await view.getByText('quedó vinculado').waitFor();
+  await dups.waitFor({ state: 'detached' });
+  await view.locator('.linked').getByText('I. Uno').waitFor();
+  await view.getByRole('tab', { name: 'Anteriores' }).click();
+  await view.locator('.previous').getByRole('link', { name: `#${second}` }).waitFor();
+  // One linked by mistake is taken out.
+  await view.getByRole('tab', { name: 'Omnicanal' }).click();
+  await view.getByRole('button', { name: 'Desvincular a I. Uno' }).click();
+  await view.getByText('I. Uno ya no está vinculado.').waitFor();
+  assert.equal(await view.locator('.linked').getByText('I. Uno').count(), 0);
+  assert.deepEqual(page.errors, []);
+});

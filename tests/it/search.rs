@@ -220,6 +220,101 @@ async fn finds_as_one_types_newest_first_with_the_matching_words() {
     assert_eq!(search(&api, &format!("#{first}")).await["best"], first);
 }
 
+/// ORG-4: the same RUT on another channel is the same person, linked at once; the same email
+/// is proposed ("Posibles duplicados"), linked or dismissed by an agent; a link undone stays
+/// undone; previous tickets and search cover every linked profile.
+#[tokio::test]
+async fn a_known_rut_links_the_same_person_across_channels() {
+    let s = Server::start();
+    let api = s.admin().await;
+    let wa = api.account("api", "WhatsApp").await;
+    let mail = api.account("api", "Correo").await;
+    let chat = api.account("api", "Chat").await;
+    let first = api
+        .inbound_with(
+            &wa,
+            json!({"external_id": "w1", "text": "hola por WhatsApp",
+            "contact": {"external_id": "wa-1", "name": "Josefa Muñoz", "rut": "12.345.678-5",
+                        "email": "josefa@correo.cl"}}),
+        )
+        .await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    let second = api
+        .inbound_with(&mail, json!({"external_id": "m1", "text": "hola por correo",
+            "contact": {"external_id": "josefa.m@otro.cl", "name": "J. Muñoz", "rut": "123456785"}}))
+        .await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    let contact_of = |t: &Value| t["contact"]["id"].as_str().unwrap().to_string();
+    let wa_c = contact_of(&api.ok(&format!("/api/v1/tickets/{first}")).await);
+    let mail_c = contact_of(&api.ok(&format!("/api/v1/tickets/{second}")).await);
+    assert_ne!(wa_c, mail_c);
+    let c = api.ok(&format!("/api/v1/contacts/{mail_c}")).await;
+    assert_eq!(c["linked"], json!([wa_c.clone()]), "linked by the RUT: {c}");
+    let previous = api.ok(&format!("/api/v1/tickets/{second}/previous")).await;
+    assert_eq!(previous["items"][0]["number"], first);
+    finds_ticket(&api, "J. Muñoz", first).await;
+
+    // The same email on the chat: proposed, not linked.
+    let third = api
+        .inbound_with(
+            &chat,
+            json!({"external_id": "c1", "text": "hola por chat",
+            "contact": {"external_id": "chat-1", "name": "Josefa", "email": "JOSEFA@correo.cl"}}),
+        )
+        .await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    let chat_c = contact_of(&api.ok(&format!("/api/v1/tickets/{third}")).await);
+    let dups = api
+        .ok(&format!("/api/v1/contacts/{chat_c}/duplicates"))
+        .await;
+    assert_eq!(dups["items"][0]["contact"]["id"], wa_c.as_str(), "{dups}");
+    assert_eq!(dups["items"][0]["shared"], json!(["email"]));
+    // Dismissed: no longer proposed (from either side).
+    let (st, _) = api
+        .post(
+            &format!("/api/v1/contacts/{chat_c}/not_same"),
+            json!({"contact_id": wa_c}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        api.ok(&format!("/api/v1/contacts/{chat_c}/duplicates"))
+            .await["items"],
+        json!([])
+    );
+    assert_eq!(
+        api.ok(&format!("/api/v1/contacts/{wa_c}/duplicates")).await["items"],
+        json!([])
+    );
+    // Linked by hand after all, then unlinked: it stays apart even with the RUT.
+    let (st, v) = api
+        .post(
+            &format!("/api/v1/contacts/{chat_c}/link"),
+            json!({"contact_id": wa_c}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["linked"].as_array().unwrap().len(), 2);
+    let (st, v) = api.delete(&format!("/api/v1/contacts/{mail_c}/link")).await;
+    assert_eq!((st.as_u16(), &v["linked"]), (200, &json!([])));
+    let (st, _) = api
+        .patch(
+            &format!("/api/v1/contacts/{mail_c}"),
+            json!({"rut": "12.345.678-5"}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        api.ok(&format!("/api/v1/contacts/{mail_c}")).await["linked"],
+        json!([])
+    );
+    let wa_now = api.ok(&format!("/api/v1/contacts/{wa_c}")).await;
+    assert_eq!(wa_now["linked"], json!([chat_c]));
+}
+
 #[tokio::test]
 async fn the_index_is_derived_rebuilt_by_reindex_and_when_corrupt() {
     let mut s = Server::start();

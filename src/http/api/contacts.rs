@@ -248,7 +248,7 @@ pub async fn create(
             )?;
             apply(&mut c, &p);
             contacts::put(txn, fx, &c, crate::domain::EventKind::ContactUpdated)?;
-            Ok(c)
+            contacts::identify(txn, fx, c.id, now)
         })
         .await?;
     Ok((StatusCode::CREATED, Json(ContactView::from(&c))))
@@ -287,10 +287,111 @@ pub async fn update(
         .store
         .write(move |txn, fx| {
             let mut c = contacts::require_visible_w(txn, id, &access)?;
+            let rut_before = c.rut.clone();
             apply(&mut c, &p);
             c.updated_at = now;
             contacts::put(txn, fx, &c, crate::domain::EventKind::ContactUpdated)?;
-            Ok(c)
+            // A RUT typed in makes this the person who has it.
+            if c.rut != rut_before {
+                contacts::identify(txn, fx, c.id, now)
+            } else {
+                Ok(c)
+            }
+        })
+        .await?;
+    Ok(Json(ContactView::from(&c)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DuplicateView {
+    pub contact: ContactView,
+    /// What they share: `email`, `tel`.
+    pub shared: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DuplicateList {
+    pub items: Vec<DuplicateView>,
+}
+
+/// ORG-4 "Posibles duplicados": contacts with the same email or phone, not linked and not said
+/// to be someone else.
+#[utoipa::path(get, path = "/api/v1/contacts/{id}/duplicates", tag = "contacts", params(("id" = String, Path)),
+    responses((status = 200, body = DuplicateList), (status = 404, body = ErrorBody)))]
+pub async fn duplicates(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<u64>,
+) -> AppResult<Json<DuplicateList>> {
+    let access = user.access(&state).await?;
+    let found = state
+        .store
+        .read(move |txn| {
+            let c = match contacts::get(txn, id)? {
+                Some(c) if contacts::may_see(txn, &c, &access)? => c,
+                _ => return Err(AppError::not_found("contact")),
+            };
+            let mut out = Vec::new();
+            for (other, shared) in contacts::duplicates(txn, &c)? {
+                if contacts::may_see(txn, &other, &access)? {
+                    out.push(DuplicateView {
+                        contact: ContactView::from(&other),
+                        shared,
+                    });
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(Json(DuplicateList { items: found }))
+}
+
+/// An agent says the two are different people: not proposed nor linked automatically again.
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/not_same", tag = "contacts", params(("id" = String, Path)), request_body = LinkBody,
+    responses((status = 200, body = ContactView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn not_same(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<u64>,
+    ApiJson(body): ApiJson<LinkBody>,
+) -> AppResult<Json<ContactView>> {
+    let other = parse_id(&body.contact_id, "contact_id")?;
+    if other == id {
+        return Err(AppError::invalid(
+            "contact_id",
+            "same_contact",
+            "a contact is always the same as itself",
+        ));
+    }
+    let access = user.access(&state).await?;
+    let now = state.store.now();
+    let c = state
+        .store
+        .write(move |txn, fx| {
+            contacts::require_visible_w(txn, id, &access)?;
+            contacts::require_visible_w(txn, other, &access)?;
+            contacts::not_same(txn, fx, id, other, now)
+        })
+        .await?;
+    Ok(Json(ContactView::from(&c)))
+}
+
+/// Takes the contact out of its linked group (a link made by mistake); it is not linked again
+/// automatically.
+#[utoipa::path(delete, path = "/api/v1/contacts/{id}/link", tag = "contacts", params(("id" = String, Path)),
+    responses((status = 200, body = ContactView), (status = 404, body = ErrorBody)))]
+pub async fn unlink(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<u64>,
+) -> AppResult<Json<ContactView>> {
+    let access = user.access(&state).await?;
+    let now = state.store.now();
+    let c = state
+        .store
+        .write(move |txn, fx| {
+            contacts::require_visible_w(txn, id, &access)?;
+            contacts::unlink(txn, fx, id, now)
         })
         .await?;
     Ok(Json(ContactView::from(&c)))
@@ -464,8 +565,12 @@ pub async fn search(
                 Some(n) => tickets::get(txn, n)?.filter(|t| access.may_see(t.account_id)),
                 None => None,
             };
+            // A customer found brings their tickets on every linked profile (ORG-4).
             for cid in &hits.contacts {
-                for t in tickets::of_contacts(txn, &[*cid], 5)? {
+                let group = contacts::get(txn, *cid)?
+                    .map(|c| contacts::group_of(&c))
+                    .unwrap_or_else(|| vec![*cid]);
+                for t in tickets::of_contacts(txn, &group, 5)? {
                     keep(t, &mut found);
                 }
             }
