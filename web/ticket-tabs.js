@@ -31,6 +31,7 @@ export function SidePanel({ ticket, tab, setTab, bump, me }) {
 function Customer({ contactId }) {
   const [c, error, , setC] = useLoad(() => api('GET', `/api/v1/contacts/${contactId}`), [contactId]);
   const [saveError, setSaveError] = useState('');
+  const [editing, setEditing] = useState(false);
   if (!c) return html`<${Loading} error=${error} />`;
   const flip = async () => {
     try { setC(await api('PATCH', `/api/v1/contacts/${contactId}`, { influencer: !c.influencer })); setSaveError(''); } catch (e) { setSaveError(e.message); setC({ ...c }); }
@@ -38,13 +39,17 @@ function Customer({ contactId }) {
   const setLabels = async (labels) => {
     try { setC(await api('PATCH', `/api/v1/contacts/${contactId}`, { labels })); setSaveError(''); } catch (e) { setSaveError(e.message); }
   };
-  return html`<p class="error" role="alert">${saveError}</p><dl class="profile">
+  if (editing) return html`<${CustomerForm} c=${c} onCancel=${() => setEditing(false)} onSaved=${(next) => { setC(next); setEditing(false); }} />`;
+  return html`<p class="error" role="alert">${saveError}</p>
+  <button type="button" class="small" onClick=${() => setEditing(true)}>${t('customer.edit')}</button>
+  <dl class="profile">
     <dt>${t('customer.name')}</dt><dd>${c.name}</dd>
     <dt>${t('form.rut')}</dt><dd>${c.rut_formatted ?? '—'}</dd>
     <dt>${t('customer.email')}</dt><dd>${c.email ?? '—'}</dd>
     <dt>${t('customer.phone')}</dt><dd>${c.phone ?? '—'}</dd>
+    ${c.notes && html`<dt>${t('customer.notes')}</dt><dd class="notes">${c.notes}</dd>`}
     <dt>${t('customer.influencer')}</dt>
-    <dd><label class="check"><input type="checkbox" checked=${c.influencer} onChange=${flip} /> ${t(c.influencer ? 'filter.yes' : 'filter.no')}</label></dd>
+    <dd><label class="check"><input type="checkbox" aria-label=${t('customer.influencer')} checked=${c.influencer} onChange=${flip} /> ${t(c.influencer ? 'filter.yes' : 'filter.no')}</label></dd>
     <dt>${t('ticket.labels')}</dt>
     <dd><${LabelPicker} label=${t('customer.labels')} value=${c.labels} onChange=${setLabels} /></dd>
     ${Object.entries(c.fields).map(([k, v]) => html`<dt>${k}</dt><dd>${String(v)}</dd>`)}
@@ -67,6 +72,30 @@ function TicketData({ ticket }) {
       ${ticket.previous_number && html`<dt>${t('data.follows')}</dt><dd><a href=${`#/t/${ticket.previous_number}`}>#${ticket.previous_number}</a></dd>`}
     </dl>
   </div>`;
+}
+
+/** The customer's facts, editable by any agent: the RUT is checked (its check digit) by the
+ *  server, which says what is wrong in the agent's language. */
+function CustomerForm({ c, onCancel, onSaved }) {
+  const [form, setForm] = useState({ name: c.name, rut: c.rut_formatted ?? '', email: c.email ?? '', phone: c.phone ?? '', notes: c.notes ?? '' });
+  const [status, , fail] = useStatus();
+  const set = (k) => (e) => setForm({ ...form, [k]: e.target.value });
+  const save = async (ev) => {
+    ev.preventDefault();
+    try { onSaved(await api('PATCH', `/api/v1/contacts/${c.id}`, form)); } catch (e) { fail(e.message); }
+  };
+  return html`<form class="customer-form" aria-label=${t('customer.edit')} onSubmit=${save}>
+    <label>${t('customer.name')} <input required maxlength="200" value=${form.name} onInput=${set('name')} /></label>
+    <label>${t('form.rut')} <input maxlength="20" placeholder="12.345.678-5" value=${form.rut} onInput=${set('rut')} /></label>
+    <label>${t('customer.email')} <input type="email" maxlength="254" value=${form.email} onInput=${set('email')} /></label>
+    <label>${t('customer.phone')} <input type="tel" maxlength="40" value=${form.phone} onInput=${set('phone')} /></label>
+    <label>${t('customer.notes')} <textarea rows="3" maxlength="5000" value=${form.notes} onInput=${set('notes')}></textarea></label>
+    <div class="dialog-actions">
+      <button type="button" onClick=${onCancel}>${t('action.cancel')}</button>
+      <button type="submit" class="primary">${t('action.save')}</button>
+    </div>
+    <${StatusLine} status=${status} />
+  </form>`;
 }
 
 /** ORG-4: the customer's other profiles (the same person elsewhere), to unlink one linked by

@@ -266,6 +266,9 @@ pub struct Contact {
     /// undone): never proposed or linked automatically again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_same: Vec<u64>,
+    /// What the team should know about the customer (free text, by agents).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub notes: String,
     pub created_at: Millis,
     pub updated_at: Millis,
 }

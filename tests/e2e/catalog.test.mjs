@@ -258,3 +258,33 @@ test('a customer with a known RUT arrives on another channel and is linked; the 
   assert.equal(await view.locator('.linked').getByText('I. Uno').count(), 0);
   assert.deepEqual(page.errors, []);
 });
+
+test('an agent edits the customer: a wrong RUT is refused in Spanish, notes are kept, an influencer\'s open ticket becomes important', async () => {
+  const chat = (await admin('GET', '/api/v1/accounts')).items.find((a) => a.kind === 'webchat');
+  const n = (await admin('POST', `/api/v1/accounts/${chat.id}/inbound`, {
+    external_id: 'editar-1', contact: { external_id: 'editar-cliente', name: 'cliente sin nombre' }, text: 'Hola',
+  })).ticket_number;
+  await page.goto(`${server.url}/#/t/${n}`);
+  const view = page.getByRole('complementary', { name: new RegExp(`#${n}`) });
+  await view.getByRole('tab', { name: 'Cliente' }).click();
+  await view.getByRole('button', { name: 'Editar cliente' }).click();
+  const form = view.getByRole('form', { name: 'Editar cliente' });
+  await form.getByLabel('Nombre').fill('Valentina Rojas');
+  await form.getByLabel('RUT').fill('15.555.555-5');
+  await form.getByRole('button', { name: 'Guardar' }).click();
+  await form.getByRole('alert').getByText('El RUT no es válido').waitFor();
+  await form.getByLabel('RUT').fill('15.555.555-6');
+  await form.getByLabel('Notas').fill('Prefiere que la llamen en la tarde.');
+  await form.getByRole('button', { name: 'Guardar' }).click();
+  await view.getByText('15.555.555-6').waitFor();
+  await view.getByText('Prefiere que la llamen en la tarde.').waitFor();
+  const contact = (await admin('GET', `/api/v1/tickets/${n}`)).contact;
+  const stored = await admin('GET', `/api/v1/contacts/${contact.id}`);
+  assert.equal(stored.rut, '15555555-6');
+  assert.equal(stored.name, 'Valentina Rojas');
+  // Influencer: her open ticket is important from now on.
+  await view.getByLabel('Influenciador').check();
+  await view.getByRole('button', { name: /Quitar importante/ }).waitFor();
+  assert.equal((await admin('GET', `/api/v1/tickets/${n}`)).important, true);
+  assert.deepEqual(page.errors.filter((e) => !e.includes('422')), []);
+});

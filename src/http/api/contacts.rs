@@ -39,6 +39,7 @@ pub struct ContactView {
     pub rut_formatted: Option<String>,
     pub identities: Vec<IdentityView>,
     pub influencer: bool,
+    pub notes: String,
     pub labels: Vec<String>,
     #[schema(value_type = Object)]
     pub fields: BTreeMap<String, serde_json::Value>,
@@ -71,6 +72,7 @@ impl From<&Contact> for ContactView {
                 })
                 .collect(),
             influencer: c.influencer,
+            notes: c.notes.clone(),
             labels: c.labels.iter().map(|l| id_str(*l)).collect(),
             fields: c.fields.clone(),
             linked: c.linked.iter().map(|l| id_str(*l)).collect(),
@@ -132,6 +134,8 @@ pub struct ContactBody {
     pub phone: Option<String>,
     pub rut: Option<String>,
     pub influencer: Option<bool>,
+    /// What the team should know about the customer ("" clears).
+    pub notes: Option<String>,
     pub labels: Option<Vec<String>>,
     #[schema(value_type = Option<Object>)]
     pub fields: Option<BTreeMap<String, serde_json::Value>>,
@@ -144,6 +148,7 @@ struct CleanContact {
     phone: Option<Option<String>>,
     rut: Option<Option<String>>,
     influencer: Option<bool>,
+    notes: Option<String>,
     labels: Option<Vec<u64>>,
     fields: Option<BTreeMap<String, serde_json::Value>>,
 }
@@ -175,6 +180,16 @@ fn clean(b: &ContactBody) -> AppResult<CleanContact> {
         phone: clearable(&b.phone),
         rut,
         influencer: b.influencer,
+        notes: match b.notes.as_deref().map(str::trim) {
+            Some(n) if n.chars().count() > 5_000 => {
+                return Err(AppError::invalid(
+                    "notes",
+                    "too_long",
+                    "notes are longer than 5,000 characters",
+                ))
+            }
+            other => other.map(str::to_string),
+        },
         labels: b
             .labels
             .as_ref()
@@ -203,6 +218,9 @@ fn apply(c: &mut Contact, p: &CleanContact) {
     }
     if let Some(i) = p.influencer {
         c.influencer = i;
+    }
+    if let Some(n) = &p.notes {
+        c.notes = n.clone();
     }
     if let Some(l) = &p.labels {
         c.labels = l.clone();
@@ -287,10 +305,25 @@ pub async fn update(
         .store
         .write(move |txn, fx| {
             let mut c = contacts::require_visible_w(txn, id, &access)?;
-            let rut_before = c.rut.clone();
+            let (rut_before, influencer_before) = (c.rut.clone(), c.influencer);
             apply(&mut c, &p);
             c.updated_at = now;
             contacts::put(txn, fx, &c, crate::domain::EventKind::ContactUpdated)?;
+            // TICK-6: an influencer's open tickets are important (new ones are from the start).
+            if c.influencer && !influencer_before {
+                let important = tickets::TicketPatch {
+                    important: Some(true),
+                    ..Default::default()
+                };
+                for t in tickets::of_contacts_w(txn, &[c.id])? {
+                    if t.state == crate::domain::TicketState::Open
+                        && !t.important
+                        && access.may_see(t.account_id)
+                    {
+                        tickets::patch(txn, fx, t.number, &access, &important, now)?;
+                    }
+                }
+            }
             // A RUT typed in makes this the person who has it.
             if c.rut != rut_before {
                 contacts::identify(txn, fx, c.id, now)

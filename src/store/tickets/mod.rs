@@ -250,7 +250,30 @@ pub fn of_contacts(
     contact_ids: &[u64],
     limit: usize,
 ) -> AppResult<Vec<Ticket>> {
-    let ct = txn.open_table(CONTACT_TICKET)?;
+    tickets_of(
+        &txn.open_table(CONTACT_TICKET)?,
+        &txn.open_table(NUMBER_TO_TICKET)?,
+        contact_ids,
+        limit,
+    )
+}
+
+/// Every ticket of the contacts, newest first, inside a change.
+pub fn of_contacts_w(txn: &WriteTransaction, contact_ids: &[u64]) -> AppResult<Vec<Ticket>> {
+    tickets_of(
+        &txn.open_table(CONTACT_TICKET)?,
+        &txn.open_table(NUMBER_TO_TICKET)?,
+        contact_ids,
+        usize::MAX,
+    )
+}
+
+fn tickets_of(
+    ct: &impl ReadableTable<(u64, u64), ()>,
+    tickets: &impl ReadableTable<u64, &'static [u8]>,
+    contact_ids: &[u64],
+    limit: usize,
+) -> AppResult<Vec<Ticket>> {
     let mut numbers = Vec::new();
     for c in contact_ids {
         for row in ct.range((*c, 0)..=(*c, u64::MAX))?.rev().take(limit) {
@@ -260,10 +283,9 @@ pub fn of_contacts(
     numbers.sort_unstable_by(|a, b| b.cmp(a));
     numbers.dedup();
     numbers.truncate(limit);
-    let tickets = txn.open_table(NUMBER_TO_TICKET)?;
     let mut out = Vec::new();
     for n in numbers {
-        if let Some(t) = codec::get(&tickets, n)? {
+        if let Some(t) = codec::get(tickets, n)? {
             out.push(t);
         }
     }
