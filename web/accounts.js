@@ -3,7 +3,7 @@
 // (GET /api/v1/channels); kinds still to come are listed but cannot be created.
 import { html, useEffect, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
 import { api, CHANNEL_ICONS, loadRefs, t, when } from './lib.js';
-import { Section, StatusLine, useStatus } from './admin-kit.js';
+import { SaveCancel, Section, StatusLine, useStatus } from './admin-kit.js';
 
 export function Accounts({ params = {} }) {
   const [accounts, setAccounts] = useState(null);
@@ -178,10 +178,7 @@ function AccountForm({ account, kinds, onDone, onCancel }) {
     <label for="account-name">${t('accounts.name')}</label><input id="account-name" name="name" required maxlength="120" defaultValue=${account.name} />
     <label for="account-sla">${t('accounts.sla')}</label><input id="account-sla" name="sla_minutes" type="number" min="0" defaultValue=${account.settings?.sla_minutes ?? ''} />
     <${Inputs} key=${kind} fields=${fields} values=${account.settings ?? {}} />
-    <div class="dialog-actions">
-      <button type="button" onClick=${onCancel}>${t('action.cancel')}</button>
-      <button type="submit" class="primary">${t('action.save')}</button>
-    </div>
+    <${SaveCancel} onCancel=${onCancel} />
     <${StatusLine} status=${status} />
   </form>`;
 }

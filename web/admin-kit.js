@@ -1,5 +1,12 @@
 // Pieces the administration pages share: a titled section and a save-status line.
 import { html, useState } from './vendor/htm-preact-standalone-3.1.1.js';
+import { t } from './lib.js';
+
+/** A form's Cancel and Save buttons. */
+export const SaveCancel = ({ onCancel }) => html`<div class="dialog-actions">
+  <button type="button" onClick=${onCancel}>${t('action.cancel')}</button>
+  <button type="submit" class="primary">${t('action.save')}</button>
+</div>`;
 
 export function Section({ id, title, hint, children }) {
   return html`<section class="admin-section" aria-labelledby=${id}>

@@ -3,6 +3,7 @@ import { html, useState } from './vendor/htm-preact-standalone-3.1.1.js';
 import { refs, t } from './lib.js';
 import { columnName } from './board.js';
 import { Dialog } from './dialog.js';
+import { SaveCancel } from './admin-kit.js';
 
 const STATES = ['open', 'closed', 'ignored'];
 const CHANNELS = ['email', 'webchat', 'form', 'whatsapp', 'facebook', 'instagram', 'x', 'x_search', 'appstore', 'playstore', 'api'];
@@ -101,9 +102,6 @@ export function ColumnEditor({ col, onSave, onCancel }) {
         </select>
       </div>`}
       <p class="error" role="alert">${error}</p>
-      <div class="dialog-actions">
-        <button type="button" onClick=${onCancel}>${t('action.cancel')}</button>
-        <button type="submit" class="primary">${t('action.save')}</button>
-      </div>
+      <${SaveCancel} onCancel=${onCancel} />
   <//>`;
 }

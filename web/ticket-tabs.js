@@ -3,7 +3,7 @@
 import { html, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
 import { api, byId, CHANNEL_ICONS, refs, t, useLoad, when } from './lib.js';
 import { LabelPicker } from './catalog.js';
-import { StatusLine, useStatus } from './admin-kit.js';
+import { SaveCancel, StatusLine, useStatus } from './admin-kit.js';
 
 const TABS = ['customer', 'data', 'omnichannel', 'comments', 'context', 'escalation', 'previous', 'history'];
 
@@ -90,10 +90,7 @@ function CustomerForm({ c, onCancel, onSaved }) {
     <label>${t('customer.email')} <input type="email" maxlength="254" value=${form.email} onInput=${set('email')} /></label>
     <label>${t('customer.phone')} <input type="tel" maxlength="40" value=${form.phone} onInput=${set('phone')} /></label>
     <label>${t('customer.notes')} <textarea rows="3" maxlength="5000" value=${form.notes} onInput=${set('notes')}></textarea></label>
-    <div class="dialog-actions">
-      <button type="button" onClick=${onCancel}>${t('action.cancel')}</button>
-      <button type="submit" class="primary">${t('action.save')}</button>
-    </div>
+    <${SaveCancel} onCancel=${onCancel} />
     <${StatusLine} status=${status} />
   </form>`;
 }

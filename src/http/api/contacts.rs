@@ -388,22 +388,40 @@ pub async fn not_same(
     ApiPath(id): ApiPath<u64>,
     ApiJson(body): ApiJson<LinkBody>,
 ) -> AppResult<Json<ContactView>> {
+    between_two(&state, &user, id, &body, contacts::not_same).await
+}
+
+/// Says something of two contacts (the same person, or not), both visible to the caller: a
+/// link would show each one's tickets beside the other.
+async fn between_two(
+    state: &AppState,
+    user: &CurrentUser,
+    id: u64,
+    body: &LinkBody,
+    say: fn(
+        &crate::store::WriteTransaction,
+        &mut crate::store::Effects,
+        u64,
+        u64,
+        crate::domain::Millis,
+    ) -> AppResult<Contact>,
+) -> AppResult<Json<ContactView>> {
     let other = parse_id(&body.contact_id, "contact_id")?;
     if other == id {
         return Err(AppError::invalid(
             "contact_id",
             "same_contact",
-            "a contact is always the same as itself",
+            "that is the same contact",
         ));
     }
-    let access = user.access(&state).await?;
+    let access = user.access(state).await?;
     let now = state.store.now();
     let c = state
         .store
         .write(move |txn, fx| {
             contacts::require_visible_w(txn, id, &access)?;
             contacts::require_visible_w(txn, other, &access)?;
-            contacts::not_same(txn, fx, id, other, now)
+            say(txn, fx, id, other, now)
         })
         .await?;
     Ok(Json(ContactView::from(&c)))
@@ -444,19 +462,7 @@ pub async fn link(
     ApiPath(id): ApiPath<u64>,
     ApiJson(body): ApiJson<LinkBody>,
 ) -> AppResult<Json<ContactView>> {
-    let other = parse_id(&body.contact_id, "contact_id")?;
-    let access = user.access(&state).await?;
-    let now = state.store.now();
-    let c = state
-        .store
-        .write(move |txn, fx| {
-            // Both people must be visible: a link would show each one's tickets beside the other.
-            contacts::require_visible_w(txn, id, &access)?;
-            contacts::require_visible_w(txn, other, &access)?;
-            contacts::link(txn, fx, id, other, now)
-        })
-        .await?;
-    Ok(Json(ContactView::from(&c)))
+    between_two(&state, &user, id, &body, contacts::link).await
 }
 
 /// Runs the full-text query off the async runtime.
