@@ -75,6 +75,21 @@ const OPENERS: [&str; 12] = [
     "¿Cuándo termina el concurso de Instagram? Ya compartí la publicación.",
     "Necesito la factura de mi compra a nombre de la empresa, ¿a qué correo la pido?",
 ];
+/// The subject line of each opener, when it comes by mail or the contact form.
+const SUBJECTS: [&str; 12] = [
+    "Envío de mi parka",
+    "Cambio de talla",
+    "Stock del polerón azul",
+    "Pedido incompleto",
+    "Anular compra",
+    "Horario de la tienda de Providencia",
+    "Pago rechazado con cargo",
+    "Envíos a regiones",
+    "No puedo ingresar a mi cuenta",
+    "Felicitaciones",
+    "Concurso de Instagram",
+    "Factura a nombre de empresa",
+];
 const FOLLOWUPS: [&str; 6] = [
     "¿Hay alguna novedad? Sigo esperando.",
     "Gracias, quedo atenta.",
@@ -283,7 +298,7 @@ pub fn fill(store: &Store) -> AppResult<()> {
             username: c.4.clone(),
             account: account.clone(),
             started,
-            opener: OPENERS[rng.gen_range(0..OPENERS.len())],
+            opener: rng.gen_range(0..OPENERS.len()),
             followup: (rng.gen_bool(0.4)).then(|| FOLLOWUPS[rng.gen_range(0..FOLLOWUPS.len())]),
             reply: (outcome != 1 || rng.gen_bool(0.5))
                 .then(|| REPLIES[rng.gen_range(0..REPLIES.len())]),
@@ -335,7 +350,8 @@ struct Plan {
     username: String,
     account: Account,
     started: Millis,
-    opener: &'static str,
+    /// Index into OPENERS (and SUBJECTS).
+    opener: usize,
     followup: Option<&'static str>,
     reply: Option<&'static str>,
     agent: u64,
@@ -362,8 +378,10 @@ impl Plan {
             Channel::Whatsapp => self.phone.clone(),
             _ => self.username.clone(),
         };
+        let subject = matches!(self.account.kind, Channel::Email | Channel::Form)
+            .then(|| SUBJECTS[self.opener].to_string());
         let inbound = |text: &str, n: u64, at: Millis| Inbound {
-            subject: None,
+            subject: subject.clone(),
             files: Vec::new(),
             reply_to_external: None,
             notes: Vec::new(),
@@ -388,7 +406,7 @@ impl Plan {
         let got = tickets::ingest(
             txn,
             fx,
-            &inbound(self.opener, 0, self.started),
+            &inbound(OPENERS[self.opener], 0, self.started),
             self.started,
         )?;
         let number = got.ticket_number;
