@@ -246,14 +246,17 @@ async fn tokens_are_listed_revoked_and_end_with_the_password() {
         listed["items"][0].get("token").is_none(),
         "never shown again"
     );
-    // Nobody else's tokens: the admin lists none, and cannot revoke Ana's.
+    // One's own list holds one's own tokens only; another agent cannot revoke Ana's (an
+    // administrator can, from Administración › Tokens de API: `users.rs`).
     assert!(admin.ok("/api/v1/tokens").await["items"]
         .as_array()
         .unwrap()
         .is_empty());
+    admin.create_user("beto@example.cl", "Beto", "agent").await;
+    let beto = s.login("beto@example.cl", "clave-agente-1").await;
     let (first_id, first) = &tokens[0];
     assert_eq!(
-        admin.delete(&format!("/api/v1/tokens/{first_id}")).await.0,
+        beto.delete(&format!("/api/v1/tokens/{first_id}")).await.0,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
