@@ -168,7 +168,7 @@ test('the administrator invites an agent with a team, who accepts and is then de
   const dialog = page.getByRole('dialog', { name: '¿Desactivar a Tomás Fuentes?' });
   await dialog.getByText(/últimos 5 días vuelven a la cola/).waitFor();
   await dialog.getByRole('button', { name: 'Desactivar' }).click();
-  await users.getByRole('status').getByText(/Tomás Fuentes quedó desactivado; 1 tickets volvieron a la cola/).waitFor();
+  await users.getByRole('status').getByText(/Tomás Fuentes quedó desactivado; 1 ticket volvió a la cola/).waitFor();
   await row.getByText('Desactivado').waitFor();
   await his.reload();
   await his.getByRole('button', { name: 'Entrar' }).waitFor();

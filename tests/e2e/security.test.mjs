@@ -96,7 +96,7 @@ test('«Cerrar las demás» signs the other browser out, and its live stream end
   await sessions.getByRole('cell', { name: 'Firefox · Windows', exact: true }).waitFor();
   await sessions.getByText('(esta sesión)').waitFor();
   await sessions.getByRole('button', { name: 'Cerrar las demás' }).click();
-  await sessions.getByRole('status').getByText('Se cerraron 1 sesiones.').waitFor();
+  await sessions.getByRole('status').getByText('Se cerró 1 sesión.').waitFor();
   // The other browser did nothing: its event stream ended and the app went to the sign-in page.
   await home.getByRole('button', { name: 'Entrar' }).waitFor({ timeout: 20000 });
   assert.equal(await sessions.locator('tbody tr').count(), 1);
