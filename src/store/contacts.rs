@@ -215,12 +215,44 @@ pub fn for_identity(
     Ok(c)
 }
 
-/// ORG-4: the two contacts (and everyone already linked to either) become one person.
+/// ORG-4: the two contacts (and everyone already linked to either) become one person, as an
+/// agent says: what was said before about them being different people is undone.
 pub fn link(
     txn: &WriteTransaction,
     fx: &mut Effects,
     a: u64,
     b: u64,
+    now: Millis,
+) -> AppResult<Contact> {
+    join(txn, fx, a, b, true, now)
+}
+
+/// Whether an agent said someone of `c`'s group and someone of `other`'s are different people
+/// (automatic linking then leaves them apart).
+fn said_apart(txn: &WriteTransaction, c: &Contact, other: u64) -> AppResult<bool> {
+    let Some(o) = get_w(txn, other)? else {
+        return Ok(true);
+    };
+    let theirs = group_of(&o);
+    for member in group_of(c) {
+        let m = if member == c.id {
+            Some(c.clone())
+        } else {
+            get_w(txn, member)?
+        };
+        if m.is_some_and(|m| m.not_same.iter().any(|x| theirs.contains(x))) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn join(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    a: u64,
+    b: u64,
+    by_hand: bool,
     now: Millis,
 ) -> AppResult<Contact> {
     if a == b {
@@ -243,8 +275,9 @@ pub fn link(
             continue;
         };
         c.linked = group.iter().copied().filter(|x| x != id).collect();
-        // Linked by hand: what was said before about these being different is undone.
-        c.not_same.retain(|x| !group.contains(x));
+        if by_hand {
+            c.not_same.retain(|x| !group.contains(x));
+        }
         c.updated_at = now;
         put(txn, fx, &c, EventKind::ContactUpdated)?;
         if *id == a {
@@ -303,10 +336,11 @@ pub fn identify(
     let mut changed = false;
     for other in others {
         let current = get_w(txn, id)?.ok_or_else(|| AppError::not_found("contact"))?;
-        if !current.linked.contains(&other) && !current.not_same.contains(&other) {
-            link(txn, fx, id, other, now)?;
-            changed = true;
+        if current.linked.contains(&other) || said_apart(txn, &current, other)? {
+            continue;
         }
+        join(txn, fx, id, other, false, now)?;
+        changed = true;
     }
     if changed {
         get_w(txn, id)?.ok_or_else(|| AppError::not_found("contact"))

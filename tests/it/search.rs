@@ -313,6 +313,31 @@ async fn a_known_rut_links_the_same_person_across_channels() {
     );
     let wa_now = api.ok(&format!("/api/v1/contacts/{wa_c}")).await;
     assert_eq!(wa_now["linked"], json!([chat_c]));
+    // Someone new with that RUT joins the person, not the profile taken out of it.
+    let fourth = api
+        .inbound_with(
+            &chat,
+            json!({"external_id": "c2", "text": "hola otra vez",
+            "contact": {"external_id": "chat-2", "name": "Josefa M.", "rut": "12.345.678-5"}}),
+        )
+        .await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    let new_c = contact_of(&api.ok(&format!("/api/v1/tickets/{fourth}")).await);
+    let mut linked: Vec<String> = api.ok(&format!("/api/v1/contacts/{new_c}")).await["linked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    linked.sort();
+    let mut expected = vec![wa_c.clone(), chat_c.clone()];
+    expected.sort();
+    assert_eq!(linked, expected);
+    assert_eq!(
+        api.ok(&format!("/api/v1/contacts/{mail_c}")).await["linked"],
+        json!([])
+    );
 }
 
 #[tokio::test]
