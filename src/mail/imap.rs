@@ -289,9 +289,13 @@ async fn fetch_new(
                 .iter()
                 .map(|uid| (*uid, raws.remove(uid).unwrap_or_default(), size_of(uid)))
                 .collect();
-            let mails = read_all(poller, validity, fetched, max).await?;
-            for chunk in mails.chunks(COMMIT) {
-                store_chunk(poller, chunk.to_vec()).await?;
+            let mut mails = read_all(poller, validity, fetched, max).await?.into_iter();
+            loop {
+                let chunk: Vec<MailIn> = mails.by_ref().take(COMMIT).collect();
+                if chunk.is_empty() {
+                    break;
+                }
+                store_chunk(poller, chunk).await?;
             }
             if let Some(uid) = batch.last() {
                 last_uid = *uid;
