@@ -5,6 +5,7 @@ import { Login, FirstRun, SetPassword } from './login.js';
 import { Board } from './board.js';
 import { TicketView } from './ticket.js';
 import { MergeNotice } from './merge.js';
+import { Contacts } from './contacts.js';
 import { SearchBox } from './search.js';
 import { Dialog } from './dialog.js';
 import { Admin, adminSections } from './admin.js';
@@ -25,8 +26,10 @@ function useHashRoute() {
   }, []);
   const m = hash.match(/^#\/t\/(\d+)/);
   const admin = hash.match(/^#\/admin(?:\/([\w-]+))?(?:\?(.*))?/);
+  const contacts = hash.match(/^#\/contactos(?:\/(\d+))?/);
   return { ticket: m ? Number(m[1]) : null, admin: Boolean(admin), section: admin?.[1],
-    params: Object.fromEntries(new URLSearchParams(admin?.[2] ?? '')), profile: hash.startsWith('#/perfil') };
+    params: Object.fromEntries(new URLSearchParams(admin?.[2] ?? '')), profile: hash.startsWith('#/perfil'),
+    contacts: contacts ? { id: contacts[1] ?? null } : null };
 }
 
 const SHORTCUTS = [['j / k', 'keys.move'], ['Enter', 'keys.open'], ['r', 'keys.reply'], ['c', 'keys.comment'],
@@ -100,7 +103,7 @@ function ServiceBanner({ me }) {
 }
 
 function Shell({ me, onSignOut, onLanguage, onProfile }) {
-  const { ticket: open, admin, section, params, profile } = useHashRoute();
+  const { ticket: open, admin, section, params, profile, contacts } = useHashRoute();
   const mayAdminister = adminSections(me).length > 0;
   // The shared lists changed (someone added a label, a team…): draw again with them.
   const [, setRefsSeen] = useState(0);
@@ -118,6 +121,7 @@ function Shell({ me, onSignOut, onLanguage, onProfile }) {
         </select>
         <${StateSelector} me=${me} />
         <${Bell} me=${me} />
+        <a class="ghost-link" href=${contacts ? '#/' : '#/contactos'}>${t(contacts ? 'menu.board' : 'menu.contacts')}</a>
         ${(admin || mayAdminister) && html`<a class="ghost-link" href=${admin ? '#/' : '#/admin'}>${t(admin ? 'menu.board' : 'menu.admin')}</a>`}
         <button type="button" class="ghost" title=${t('keys.help')} onClick=${() => setHelp(!help)}>?</button>
         <a class="who" href="#/perfil" title=${t('profile.title')}>${me.name}</a>
@@ -128,6 +132,7 @@ function Shell({ me, onSignOut, onLanguage, onProfile }) {
     <${MergeNotice} />
     <div class=${open ? 'workspace with-ticket' : 'workspace'}>
       ${profile ? html`<${Profile} me=${me} onSaved=${onProfile} />`
+        : contacts ? html`<${Contacts} id=${contacts.id} />`
         : admin ? html`<${Admin} me=${me} section=${section} params=${params} />`
         : html`<div class="board-area"><${Guide} me=${me} onHidden=${onProfile} /><${Board} me=${me} openNumber=${open} /></div>`}
       ${open && html`<${TicketView} key=${open} number=${open} me=${me} />`}

@@ -28,7 +28,7 @@ export function SidePanel({ ticket, tab, setTab, bump, me }) {
   </section>`;
 }
 
-function Customer({ contactId }) {
+export function Customer({ contactId }) {
   const [c, error, , setC] = useLoad(() => api('GET', `/api/v1/contacts/${contactId}`), [contactId]);
   const [saveError, setSaveError] = useState('');
   const [editing, setEditing] = useState(false);
@@ -97,7 +97,7 @@ function CustomerForm({ c, onCancel, onSaved }) {
 
 /** ORG-4: the customer's other profiles (the same person elsewhere), to unlink one linked by
  *  mistake; and "Posibles duplicados" (the same email or phone), to link or dismiss. */
-function Omnichannel({ contactId }) {
+export function Omnichannel({ contactId }) {
   const [data, error, reload] = useLoad(async () => {
     const c = await api('GET', `/api/v1/contacts/${contactId}`);
     const linked = await Promise.all(c.linked.filter((id) => id !== contactId).map((id) => api('GET', `/api/v1/contacts/${id}`)));

@@ -288,3 +288,22 @@ test('an agent edits the customer: a wrong RUT is refused in Spanish, notes are 
   assert.equal((await admin('GET', `/api/v1/tickets/${n}`)).important, true);
   assert.deepEqual(page.errors.filter((e) => !e.includes('422')), []);
 });
+
+test('Contactos lists and finds customers; a customer\'s page shows their profile and tickets', async () => {
+  await page.goto(`${server.url}/#/`);
+  await page.getByRole('link', { name: 'Contactos' }).click();
+  const main = page.getByRole('main', { name: 'Contactos' });
+  await main.locator('tbody tr').first().waitFor();
+  await main.getByLabel('Buscar clientes').fill('Valentina');
+  await main.getByRole('button', { name: 'Buscar' }).click();
+  await main.getByRole('link', { name: 'Valentina Rojas' }).click();
+  const customer = page.getByRole('main', { name: 'Cliente' });
+  await customer.getByText('15.555.555-6').waitFor();
+  await customer.getByText('Prefiere que la llamen en la tarde.').waitFor();
+  const tickets = customer.getByRole('region', { name: 'Tickets' });
+  const link = tickets.getByRole('link').first();
+  const number = (await link.textContent()).replace('#', '');
+  await link.click();
+  await page.getByRole('complementary', { name: new RegExp(`#${number}`) }).waitFor();
+  assert.deepEqual(page.errors.filter((e) => !e.includes('422')), []);
+});

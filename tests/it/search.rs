@@ -254,6 +254,15 @@ async fn a_known_rut_links_the_same_person_across_channels() {
     assert_eq!(c["linked"], json!([wa_c.clone()]), "linked by the RUT: {c}");
     let previous = api.ok(&format!("/api/v1/tickets/{second}/previous")).await;
     assert_eq!(previous["items"][0]["number"], first);
+    // The customer's page lists the tickets of every profile, newest first.
+    let theirs = api.ok(&format!("/api/v1/contacts/{mail_c}/tickets")).await;
+    let numbers: Vec<u64> = theirs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, [second, first]);
     finds_ticket(&api, "J. Muñoz", first).await;
 
     // The same email on the chat: proposed, not linked.

@@ -335,6 +335,36 @@ pub async fn update(
     Ok(Json(ContactView::from(&c)))
 }
 
+/// The customer's tickets on every linked profile, newest first (the contact page).
+#[utoipa::path(get, path = "/api/v1/contacts/{id}/tickets", tag = "contacts", params(("id" = String, Path)),
+    responses((status = 200, body = Page<TicketView>), (status = 404, body = ErrorBody)))]
+pub async fn tickets_of(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<u64>,
+) -> AppResult<Json<Page<TicketView>>> {
+    let access = user.access(&state).await?;
+    let list = state
+        .store
+        .read(move |txn| {
+            let c = match contacts::get(txn, id)? {
+                Some(c) if contacts::may_see(txn, &c, &access)? => c,
+                _ => return Err(AppError::not_found("contact")),
+            };
+            // Hidden accounts' tickets are skipped, so look further than shown.
+            Ok(tickets::of_contacts(txn, &contacts::group_of(&c), 500)?
+                .into_iter()
+                .filter(|t| access.may_see(t.account_id))
+                .take(100)
+                .collect::<Vec<_>>())
+        })
+        .await?;
+    Ok(Json(Page {
+        items: views(&state, list).await?,
+        next_cursor: None,
+    }))
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct DuplicateView {
     pub contact: ContactView,

@@ -57,6 +57,7 @@ pub fn routes(
         .routes(routes!(session::create_token, session::list_tokens))
         .routes(routes!(session::revoke_token))
         .routes(routes!(contacts::duplicates))
+        .routes(routes!(contacts::tickets_of))
         .routes(routes!(contacts::not_same))
         .routes(routes!(setup::status, setup::create_first_admin))
         .routes(routes!(users::me))
