@@ -294,9 +294,10 @@ test('Contactos lists and finds customers; a customer\'s page shows their profil
   await page.getByRole('link', { name: 'Contactos' }).click();
   const main = page.getByRole('main', { name: 'Contactos' });
   await main.locator('tbody tr').first().waitFor();
-  await main.getByLabel('Buscar clientes').fill('Valentina');
+  // The demo has other people of that name: her RUT is hers alone.
+  await main.getByLabel('Buscar clientes').fill('15.555.555-6');
   await main.getByRole('button', { name: 'Buscar' }).click();
-  await main.getByRole('link', { name: 'Valentina Rojas' }).click();
+  await main.locator('tbody tr').filter({ hasText: '15.555.555-6' }).getByRole('link', { name: 'Valentina Rojas' }).click();
   const customer = page.getByRole('main', { name: 'Cliente' });
   await customer.getByText('15.555.555-6').waitFor();
   await customer.getByText('Prefiere que la llamen en la tarde.').waitFor();
