@@ -43,7 +43,7 @@ export function Board({ me, openNumber }) {
   // into what is left of the board, so the agent keeps seeing where they are.
   useEffect(() => {
     if (!openNumber) return;
-    const card = document.querySelector(`.card.active[data-number="${openNumber}"]`) ?? document.querySelector('.card.active');
+    const card = document.querySelector(`.card.active[data-number="${openNumber}"]`);
     card?.closest('.column')?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
   }, [openNumber]);
 

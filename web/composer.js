@@ -26,12 +26,14 @@ function slashWord(text, caret) {
 }
 
 export function Composer({ ticket, me, replyTo, onClearReply, onSent, onTyping }) {
-  const [text, setText] = useState(() => loadDraft(me, ticket.number)?.text ?? '');
-  const [files, setFiles] = useState(() => loadDraft(me, ticket.number)?.files ?? []);
+  const [saved] = useState(() => loadDraft(me, ticket.number));
+  const [text, setText] = useState(saved?.text ?? '');
+  const [files, setFiles] = useState(saved?.files ?? []);
   const [discarding, setDiscarding] = useState(false);
   const draft = { text, files, replyTo: replyRef(replyTo) };
   useEffect(() => { saveDraft(me, ticket.number, draft); }, [text, files, replyTo]);
-  const discard = () => { setText(''); setFiles([]); onClearReply(); setDiscarding(false); saveDraft(me, ticket.number, null); };
+  // The effect above removes the emptied draft.
+  const discard = () => { setText(''); setFiles([]); onClearReply(); setDiscarding(false); };
   const [picker, setPicker] = useState(null); // 'emoji' | 'canned'
   const [slash, setSlash] = useState(null);
   const [active, setActive] = useState(0);

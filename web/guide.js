@@ -8,8 +8,11 @@ const KINDS = ['email', 'whatsapp', 'webchat', 'form'];
 
 export function Guide({ me, onHidden }) {
   const [assigned, setAssigned] = useState(null);
-  useEffect(() => { api('GET', '/api/v1/assignment').then((r) => setAssigned(r.items.length > 0)).catch(() => setAssigned(false)); }, []);
-  if (me.role !== 'admin' || me.guide_dismissed || assigned === null) return null;
+  const shown = me.role === 'admin' && !me.guide_dismissed;
+  useEffect(() => {
+    if (shown) api('GET', '/api/v1/assignment').then((r) => setAssigned(r.items.length > 0)).catch(() => setAssigned(false));
+  }, [shown]);
+  if (!shown || assigned === null) return null;
   const channel = refs.accounts.some((a) => a.connected && !a.deleted_at && a.kind !== 'api');
   const team = refs.users.length > 1;
   const steps = [channel, team, assigned];

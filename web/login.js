@@ -1,4 +1,5 @@
-// Sign-in (AUTH-2) and first-run pages. The left side shows the latest CHANGELOG entries.
+// Sign-in (AUTH-2) and first-run pages. The left side shows the latest release notes
+// (docs/release-notes/, in the reader's language).
 import { html, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
 import { api, lang, t } from './lib.js';
 

@@ -4,7 +4,7 @@
 import { html, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
 import { api, t, useTick } from './lib.js';
 
-export const UNDO_MS = 6000;
+const UNDO_MS = 6000;
 let pending = null; // { number, into, body, ends, timer }
 let failed = null; // { number, into, error }
 const listeners = new Set();
@@ -36,7 +36,7 @@ export function scheduleMerge(number, into, assigneeId) {
   tell();
 }
 
-export function undoMerge() {
+function undoMerge() {
   if (!pending) return;
   clearTimeout(pending.timer);
   pending = null;
@@ -46,22 +46,25 @@ export function undoMerge() {
 addEventListener('pagehide', () => { if (pending) send({ leaving: true }); });
 
 /** The waiting merge (number, into) or null, kept up to date. */
-export function usePendingMerge() {
+function usePendingMerge() {
   const [state, setState] = useState({ pending, failed });
   useEffect(() => { listeners.add(setState); return () => listeners.delete(setState); }, []);
   return state;
 }
 
+/** A waiting merge with its seconds left (the only part that ticks). */
+function Pending({ p }) {
+  useTick(500);
+  const left = Math.max(0, Math.ceil((p.ends - Date.now()) / 1000));
+  return html`<div class="merge-notice notice" role="status">
+    <span>${t('merge.pending', { number: p.number, into: p.into, n: left })}</span>
+    <button type="button" class="small" onClick=${undoMerge}>${t('merge.undo')}</button></div>`;
+}
+
 /** The notice of a waiting (or failed) merge, wherever the agent is. */
 export function MergeNotice() {
   const { pending: p, failed: f } = usePendingMerge();
-  useTick(500);
-  if (p) {
-    const left = Math.max(0, Math.ceil((p.ends - Date.now()) / 1000));
-    return html`<div class="merge-notice notice" role="status">
-      <span>${t('merge.pending', { number: p.number, into: p.into, n: left })}</span>
-      <button type="button" class="small" onClick=${undoMerge}>${t('merge.undo')}</button></div>`;
-  }
+  if (p) return html`<${Pending} p=${p} />`;
   if (f) {
     return html`<div class="merge-notice notice error" role="alert">
       <span>${t('merge.failed', { number: f.number, into: f.into })} ${f.error}</span>

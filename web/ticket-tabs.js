@@ -99,9 +99,8 @@ function CustomerForm({ c, onCancel, onSaved }) {
  *  mistake; and "Posibles duplicados" (the same email or phone), to link or dismiss. */
 export function Omnichannel({ contactId }) {
   const [data, error, reload] = useLoad(async () => {
-    const c = await api('GET', `/api/v1/contacts/${contactId}`);
+    const [c, dups] = await Promise.all([api('GET', `/api/v1/contacts/${contactId}`), api('GET', `/api/v1/contacts/${contactId}/duplicates`)]);
     const linked = await Promise.all(c.linked.filter((id) => id !== contactId).map((id) => api('GET', `/api/v1/contacts/${id}`)));
-    const dups = await api('GET', `/api/v1/contacts/${contactId}/duplicates`);
     return { linked, dups: dups.items };
   }, [contactId]);
   const [status, ok, fail] = useStatus();

@@ -26,11 +26,7 @@ pub async fn page(headers: HeaderMap, Query(q): Query<HelpQuery>) -> Html<String
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
     });
-    let lang = if asked.trim_start().starts_with("en") {
-        "en"
-    } else {
-        "es"
-    };
+    let lang = crate::locale::lang(asked.trim_start());
     let t = |key: &str| crate::locale::text(lang, key, &[]);
     let mut body = String::new();
     let mut toc = String::new();

@@ -25,8 +25,7 @@ type Session = async_imap::Session<Box<dyn Io>>;
 const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
-/// UIDs fetched per round trip (bounds memory: whole mails are held until stored).
-/// Mails per batch: sizes fetched together, then the bodies; the stop signal is looked at
+/// Mails per batch (whole mails are held until the batch is stored, as before batching): sizes fetched together, then the bodies; the stop signal is looked at
 /// between batches.
 const BATCH: usize = 200;
 /// At most this many bytes of mail bodies asked for in one FETCH.

@@ -227,6 +227,18 @@ pub fn link(
     join(txn, fx, a, b, true, now)
 }
 
+/// A contact is always the same as itself: nothing to say of the pair.
+fn same_contact_refused(a: u64, b: u64) -> AppResult<()> {
+    if a == b {
+        return Err(AppError::invalid(
+            "contact_id",
+            "same_contact",
+            "that is the same contact",
+        ));
+    }
+    Ok(())
+}
+
 /// Whether an agent said someone of `c`'s group and someone of `other`'s are different people
 /// (automatic linking then leaves them apart).
 fn said_apart(txn: &WriteTransaction, c: &Contact, other: u64) -> AppResult<bool> {
@@ -255,13 +267,7 @@ fn join(
     by_hand: bool,
     now: Millis,
 ) -> AppResult<Contact> {
-    if a == b {
-        return Err(AppError::invalid(
-            "contact_id",
-            "same_contact",
-            "a contact cannot be linked to itself",
-        ));
-    }
+    same_contact_refused(a, b)?;
     let ca = get_w(txn, a)?.ok_or_else(|| AppError::not_found("contact"))?;
     let cb = get_w(txn, b)?.ok_or_else(|| AppError::not_found("contact"))?;
     let mut group: Vec<u64> = vec![a, b];
@@ -382,6 +388,7 @@ pub fn not_same(
     b: u64,
     now: Millis,
 ) -> AppResult<Contact> {
+    same_contact_refused(a, b)?;
     let mut result = None;
     for (me, other) in [(a, b), (b, a)] {
         let mut c = get_w(txn, me)?.ok_or_else(|| AppError::not_found("contact"))?;

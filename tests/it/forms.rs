@@ -289,13 +289,7 @@ async fn hosted_embedded_and_raw_submissions() {
 async fn a_flood_from_one_address_is_stopped() {
     let s = Server::start();
     let api = s.admin().await;
-    let acc = api
-        .created(
-            "/api/v1/accounts",
-            json!({"kind": "form", "name": "Contacto", "settings": {}}),
-        )
-        .await;
-    let acc = acc["id"].as_str().unwrap().to_string();
+    let acc = api.account("form", "Contacto").await;
     let http = reqwest::Client::new();
     let mut statuses = Vec::new();
     for i in 0..12 {
@@ -355,13 +349,7 @@ async fn a_trusted_proxy_names_the_client() {
         &[("ATIENDE_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8")],
     );
     let api = s.admin().await;
-    let acc = api
-        .created(
-            "/api/v1/accounts",
-            json!({"kind": "form", "name": "Contacto", "settings": {}}),
-        )
-        .await;
-    let acc = acc["id"].as_str().unwrap().to_string();
+    let acc = api.account("form", "Contacto").await;
     let http = reqwest::Client::new();
     let submit = |client: &'static str, i: usize| {
         http.post(format!("{}/api/v1/forms/{acc}/submissions", s.base))
@@ -395,13 +383,7 @@ async fn a_trusted_proxy_names_the_client() {
 async fn a_refused_form_speaks_the_customers_language() {
     let s = Server::start();
     let api = s.admin().await;
-    let acc = api
-        .created(
-            "/api/v1/accounts",
-            json!({"kind": "form", "name": "Contacto", "settings": {}}),
-        )
-        .await;
-    let acc = acc["id"].as_str().unwrap().to_string();
+    let acc = api.account("form", "Contacto").await;
     let http = reqwest::Client::new();
     // Sent as fast as a script would, from the hosted page: refused, in Spanish (or English
     // for a browser that asks for it).

@@ -113,13 +113,13 @@ pub async fn file(
 
 /// GET /widget.js: the embeddable chat (a stable URL for the host page's script tag).
 pub async fn widget() -> Response {
-    match crate::http::assets::file("widget.js") {
-        Some(f) => (
+    match widget_script() {
+        Some(script) => (
             [
                 (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
                 (header::CACHE_CONTROL, "public, max-age=300"),
             ],
-            with_locale(&String::from_utf8_lossy(&f.data)),
+            script,
         )
             .into_response(),
         None => AppError::not_found("file").into_response(),
@@ -131,7 +131,20 @@ fn notice(code: &str, custom: &Option<String>) -> serde_json::Value {
     json!({"notice": custom, "notice_code": code})
 }
 
-/// The widget's words, from the locale files, written where the script leaves room for them.
+/// The widget's words, from the locale files, written where the script leaves room for them
+/// (once in a release build; debug builds read the files from disk, so edits show).
+fn widget_script() -> Option<String> {
+    static SERVED: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let make = || {
+        crate::http::assets::file("widget.js")
+            .map(|f| with_locale(&String::from_utf8_lossy(&f.data)))
+    };
+    if cfg!(debug_assertions) {
+        return make();
+    }
+    SERVED.get_or_init(make).clone()
+}
+
 fn with_locale(script: &str) -> String {
     script.replacen(
         "/*locale*/ {}",

@@ -437,13 +437,6 @@ async fn between_two(
     ) -> AppResult<Contact>,
 ) -> AppResult<Json<ContactView>> {
     let other = parse_id(&body.contact_id, "contact_id")?;
-    if other == id {
-        return Err(AppError::invalid(
-            "contact_id",
-            "same_contact",
-            "that is the same contact",
-        ));
-    }
     let access = user.access(state).await?;
     let now = state.store.now();
     let c = state
@@ -495,6 +488,13 @@ pub async fn link(
     between_two(&state, &user, id, &body, contacts::link).await
 }
 
+/// The contact and everyone linked to it (ORG-4): a customer found brings every profile.
+fn group_of_id(txn: &crate::store::ReadTransaction, id: u64) -> AppResult<Vec<u64>> {
+    Ok(contacts::get(txn, id)?
+        .map(|c| contacts::group_of(&c))
+        .unwrap_or_else(|| vec![id]))
+}
+
 /// Runs the full-text query off the async runtime.
 async fn run_search(state: &AppState, q: &str, limit: usize) -> AppResult<Hits> {
     let search = state.search.clone();
@@ -527,7 +527,7 @@ async fn ranked_ticket_numbers(state: &AppState, q: &str, hits: Hits) -> AppResu
                 }
             }
             for cid in &hits.contacts {
-                for t in tickets::of_contacts(txn, &[*cid], 5)? {
+                for t in tickets::of_contacts(txn, &group_of_id(txn, *cid)?, 5)? {
                     if seen.insert(t.number) {
                         out.push(t.number);
                     }
@@ -624,7 +624,7 @@ pub async fn search(
         .read(move |txn| {
             let mut seen = HashSet::new();
             let mut found = Vec::new();
-            let mut matched: Vec<(u64, u64)> = Vec::new(); // ticket, message
+            let mut matched: Vec<(u64, String)> = Vec::new(); // ticket, the message that matched
             let mut keep = |t: crate::domain::Ticket, found: &mut Vec<crate::domain::Ticket>| {
                 if access.may_see(t.account_id) && seen.insert(t.number) {
                     found.push(t);
@@ -636,21 +636,19 @@ pub async fn search(
             };
             // A customer found brings their tickets on every linked profile (ORG-4).
             for cid in &hits.contacts {
-                let group = contacts::get(txn, *cid)?
-                    .map(|c| contacts::group_of(&c))
-                    .unwrap_or_else(|| vec![*cid]);
-                for t in tickets::of_contacts(txn, &group, 5)? {
+                for t in tickets::of_contacts(txn, &group_of_id(txn, *cid)?, 5)? {
                     keep(t, &mut found);
                 }
             }
             for mid in &hits.messages {
                 if let Some(m) = tickets::message(txn, *mid)? {
-                    if !matched.iter().any(|(n, _)| *n == m.ticket_number) {
-                        matched.push((m.ticket_number, m.id));
+                    if matched.iter().any(|(n, _)| *n == m.ticket_number) {
+                        continue;
                     }
                     if let Some(t) = tickets::get(txn, m.ticket_number)? {
                         keep(t, &mut found);
                     }
+                    matched.push((m.ticket_number, m.text));
                 }
             }
             found.sort_by(|a, b| {
@@ -681,20 +679,18 @@ pub async fn search(
                         .map(|t| t.number)
                 })
                 .or(found.first().map(|t| t.number));
-            let mut matches = Vec::new();
-            for t in &found {
-                let Some((_, mid)) = matched.iter().find(|(n, _)| *n == t.number) else {
-                    continue;
-                };
-                if let Some(m) = tickets::message(txn, *mid)? {
-                    let s = crate::search::snippet(&m.text, &query);
-                    matches.push(SearchMatch {
+            let matches = found
+                .iter()
+                .filter_map(|t| {
+                    let (_, text) = matched.iter().find(|(n, _)| *n == t.number)?;
+                    let s = crate::search::snippet(text, &query);
+                    Some(SearchMatch {
                         number: t.number,
                         text: s.text,
                         marks: s.marks.into_iter().map(|(a, b)| [a, b]).collect(),
-                    });
-                }
-            }
+                    })
+                })
+                .collect();
             Ok((found, cs, matches, best))
         })
         .await?;

@@ -274,7 +274,6 @@ pub async fn create_token(
     let now = state.store.now();
     let uid = user.user.id;
     let n2 = name.clone();
-    let actor = user.user.name.clone();
     let expires_at = match body.expires_in_days {
         None => None,
         Some(d @ 1..=3650) => Some(now + i64::from(d) * DAY_MS),
@@ -286,14 +285,12 @@ pub async fn create_token(
             ))
         }
     };
+    let entry = super::audit::by(&user, &origin, AuditAction::TokenCreated, now);
     let created = state
         .store
         .write(move |txn, _| {
             let t = users::create_token(txn, &hash, uid, &n2, now, expires_at)?;
-            let entry =
-                AuditEntry::new(AuditAction::TokenCreated, (Some(uid), &actor), &origin, now)
-                    .target("token", t.id, &n2);
-            crate::store::audit::record(txn, entry)?;
+            crate::store::audit::record(txn, entry.clone().target("token", t.id, &n2))?;
             Ok(t)
         })
         .await?;

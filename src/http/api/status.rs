@@ -217,15 +217,17 @@ pub async fn page(
     headers: HeaderMap,
     user: Option<CurrentUser>,
 ) -> Response {
-    let en = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().starts_with("en"));
-    let s = match gather(&state, is_admin(&user), if en { "en" } else { "es" }).await {
+    let lang = crate::locale::lang(
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .trim_start(),
+    );
+    let s = match gather(&state, is_admin(&user), lang).await {
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };
-    let lang = if en { "en" } else { "es" };
     // The page's words, from the locale files.
     let tr = |key: &str| crate::locale::text(lang, &format!("status_page.{key}"), &[]);
     let tr_with = |key: &str, vars: &[(&str, String)]| {
