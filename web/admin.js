@@ -12,6 +12,7 @@ import { Audit } from './audit.js';
 import { Security } from './two-factor.js';
 import { Canned, Labels, Teams } from './catalog.js';
 import { Tokens } from './profile.js';
+import { Fields } from './fields.js';
 
 const MODES = ['disabled', 'enabled', 'auto'];
 const AllTokens = () => html`<${Tokens} all=${true} />`;
@@ -22,6 +23,7 @@ const SECTIONS = [
   { id: 'equipos', title: 'admin.nav.teams', may: 'users.manage', view: Teams },
   { id: 'etiquetas', title: 'admin.nav.labels', may: 'settings.manage', view: Labels },
   { id: 'respuestas', title: 'admin.nav.canned', may: 'settings.manage', view: Canned },
+  { id: 'campos', title: 'admin.nav.fields', may: 'settings.manage', view: Fields },
   { id: 'canales', title: 'admin.nav.channels', may: 'accounts.manage', view: Accounts },
   { id: 'asignacion', title: 'admin.nav.assignment', may: 'tickets.all_accounts', view: Assignment },
   { id: 'estados', title: 'admin.nav.states', may: 'accounts.manage', view: States },

@@ -318,7 +318,9 @@ function BulkBar({ col, picked, allMatching, shown, onAll, onDone, onCancel }) {
     const target = allMatching ? { filter: { ...col.filters, sort: col.sort } } : { numbers: [...picked] };
     try {
       const r = await api('POST', '/api/v1/tickets/bulk', { ...target, action, ...extra });
-      setStatus({ ok: t(`bulk.done_${action}`, { n: r.updated.length }), error: '', undo: undo && { ...undo, numbers: r.updated } });
+      // TICK-9: tickets still missing a mandatory typification stay open, and are named.
+      const skipped = r.skipped.length > 0 ? t('bulk.skipped', { n: r.skipped.length, numbers: r.skipped.map((x) => `#${x.number}`).join(', ') }) : '';
+      setStatus({ ok: t(`bulk.done_${action}`, { n: r.updated.length }), error: skipped, undo: undo && { ...undo, numbers: r.updated } });
       onDone();
     } catch (e) { setStatus({ ok: '', error: e.message, undo: null }); }
     setBusy(false);

@@ -69,16 +69,16 @@ export const query = (params) => {
   return q.toString();
 };
 
-// ---------- reference data (accounts, users, labels, teams, canned responses) ----------
-export const refs = { accounts: [], users: [], labels: [], teams: [], canned: [] };
+// ---------- reference data (accounts, users, labels, teams, canned responses, fields) ----------
+export const refs = { accounts: [], users: [], labels: [], teams: [], canned: [], fields: [] };
 
 export async function loadRefs() {
-  const [accounts, users, labels, teams, canned] = await Promise.all([
+  const [accounts, users, labels, teams, canned, fields] = await Promise.all([
     api('GET', '/api/v1/accounts'), api('GET', '/api/v1/users'), api('GET', '/api/v1/labels'),
-    api('GET', '/api/v1/teams'), api('GET', '/api/v1/canned_responses'),
+    api('GET', '/api/v1/teams'), api('GET', '/api/v1/canned_responses'), api('GET', '/api/v1/fields'),
   ]);
   Object.assign(refs, { accounts: accounts.items, users: users.items, labels: labels.items,
-    teams: teams.items, canned: canned.items });
+    teams: teams.items, canned: canned.items, fields: fields.items });
 }
 export const byId = (list, id) => list.find((x) => x.id === id);
 
@@ -168,7 +168,7 @@ export const PRESENCE_KINDS = new Set([EVENT.TICKET_VIEWING, EVENT.TICKET_TYPING
 
 const REFS_KINDS = [EVENT.LABEL_UPDATED, EVENT.LABEL_DELETED, EVENT.TEAM_UPDATED, EVENT.TEAM_DELETED,
   EVENT.CANNED_RESPONSE_UPDATED, EVENT.CANNED_RESPONSE_DELETED, EVENT.USER_CREATED, EVENT.USER_UPDATED,
-  EVENT.ACCOUNT_UPDATED];
+  EVENT.ACCOUNT_UPDATED, EVENT.FIELD_UPDATED, EVENT.FIELD_DELETED];
 let refsTimer = null;
 let lastEventId = null;
 let retry = null;

@@ -4,6 +4,10 @@ import { html, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js'
 import { api, byId, CHANNEL_ICONS, refs, t, useLoad, when } from './lib.js';
 import { LabelPicker } from './catalog.js';
 import { SaveCancel, StatusLine, useStatus } from './admin-kit.js';
+import { FieldInputs, FieldRows, fieldsFor, TicketFields, toPatch } from './fields.js';
+
+/** The accounts a customer wrote to (profile fields may apply to some only). */
+const accountsOf = (c) => c.identities.map((i) => i.account_id);
 
 const TABS = ['customer', 'data', 'omnichannel', 'comments', 'context', 'escalation', 'previous', 'history'];
 
@@ -52,7 +56,7 @@ export function Customer({ contactId }) {
     <dd><label class="check"><input type="checkbox" aria-label=${t('customer.influencer')} checked=${c.influencer} onChange=${flip} /> ${t(c.influencer ? 'filter.yes' : 'filter.no')}</label></dd>
     <dt>${t('ticket.labels')}</dt>
     <dd><${LabelPicker} label=${t('customer.labels')} value=${c.labels} onChange=${setLabels} /></dd>
-    ${Object.entries(c.fields).map(([k, v]) => html`<dt>${k}</dt><dd>${String(v)}</dd>`)}
+    <${FieldRows} target="contact" accounts=${accountsOf(c)} values=${c.fields} />
     <dt>${t('customer.identities')}</dt>
     <dd><ul>${c.identities.map((i) => html`<li>${byId(refs.accounts, i.account_id)?.name ?? i.account_id}: ${i.username || i.external_id}</li>`)}</ul></dd>
     <dt>${t('customer.since')}</dt><dd>${when(c.created_at)}</dd>
@@ -60,10 +64,8 @@ export function Customer({ contactId }) {
 }
 
 function TicketData({ ticket }) {
-  const entries = Object.entries(ticket.fields);
   return html`<div>
-    ${entries.length === 0 ? html`<p class="notice">${t('data.no_fields')}</p>`
-      : html`<dl class="profile">${entries.map(([k, v]) => html`<dt>${k}</dt><dd>${String(v)}</dd>`)}</dl>`}
+    <${TicketFields} key=${ticket.number} ticket=${ticket} />
     <dl class="profile">
       <dt>${t('data.created')}</dt><dd>${when(ticket.created_at)}</dd>
       <dt>${t('data.first_response')}</dt><dd>${ticket.first_response_at ? when(ticket.first_response_at) : '—'}</dd>
@@ -78,11 +80,14 @@ function TicketData({ ticket }) {
  *  server, which says what is wrong in the agent's language. */
 function CustomerForm({ c, onCancel, onSaved }) {
   const [form, setForm] = useState({ name: c.name, rut: c.rut_formatted ?? '', email: c.email ?? '', phone: c.phone ?? '', notes: c.notes ?? '' });
+  const defs = fieldsFor('contact', accountsOf(c));
+  const [values, setValues] = useState(c.fields);
   const [status, , fail] = useStatus();
   const set = (k) => (e) => setForm({ ...form, [k]: e.target.value });
   const save = async (ev) => {
     ev.preventDefault();
-    try { onSaved(await api('PATCH', `/api/v1/contacts/${c.id}`, form)); } catch (e) { fail(e.message); }
+    const body = defs.length > 0 ? { ...form, fields: toPatch(defs, values) } : form;
+    try { onSaved(await api('PATCH', `/api/v1/contacts/${c.id}`, body)); } catch (e) { fail(e.message); }
   };
   return html`<form class="customer-form" aria-label=${t('customer.edit')} onSubmit=${save}>
     <label>${t('customer.name')} <input required maxlength="200" value=${form.name} onInput=${set('name')} /></label>
@@ -90,6 +95,7 @@ function CustomerForm({ c, onCancel, onSaved }) {
     <label>${t('customer.email')} <input type="email" maxlength="254" value=${form.email} onInput=${set('email')} /></label>
     <label>${t('customer.phone')} <input type="tel" maxlength="40" value=${form.phone} onInput=${set('phone')} /></label>
     <label>${t('customer.notes')} <textarea rows="3" maxlength="5000" value=${form.notes} onInput=${set('notes')}></textarea></label>
+    <${FieldInputs} defs=${defs} form=${values} setForm=${setValues} required=${true} />
     <${SaveCancel} onCancel=${onCancel} />
     <${StatusLine} status=${status} />
   </form>`;

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use crate::domain::template::Choice;
 use crate::domain::ticket::BULK_MAX;
-use crate::domain::{Comment, Direction, Label, Message, Ticket, User};
+use crate::domain::{Comment, Direction, Label, Message, Ticket, TicketState, User};
 use crate::error::{AppError, AppResult};
 use crate::mail::notify;
 use crate::store::tickets::{self, Access, Reply, TicketPatch};
@@ -233,13 +233,20 @@ pub enum LabelChange {
     Remove(Option<u64>),
 }
 
+/// What a mass change did: the tickets changed, and those left as they were with why.
+#[derive(Debug, Default)]
+pub struct BulkOutcome {
+    pub updated: Vec<u64>,
+    pub skipped: Vec<(u64, String)>,
+}
+
 pub async fn bulk(
     store: &Store,
     access: Access,
     numbers: Vec<u64>,
     patch: TicketPatch,
     labels: LabelChange,
-) -> AppResult<Vec<u64>> {
+) -> AppResult<BulkOutcome> {
     let (add_label, remove_label) = match labels {
         LabelChange::Add(l) => (l, None),
         LabelChange::Remove(l) => (None, l),
@@ -267,7 +274,20 @@ pub async fn bulk(
                     ));
                 }
             }
+            let mut outcome = BulkOutcome::default();
+            let closing = patch.state == Some(TicketState::Closed);
             for n in &unique {
+                if closing {
+                    // TICK-9: a ticket waiting for its typification stays open; the rest close.
+                    let t = tickets::require_w(txn, *n, &access)
+                        .map_err(|e| e.with_field("numbers"))?;
+                    if t.state != TicketState::Closed {
+                        if let Err(e) = tickets::require_typified(txn, &t) {
+                            outcome.skipped.push((*n, e.message));
+                            continue;
+                        }
+                    }
+                }
                 let mut p = patch.clone();
                 if let Some(l) = add_label {
                     let t = tickets::require_w(txn, *n, &access)
@@ -287,8 +307,9 @@ pub async fn bulk(
                     e.message = format!("#{n}: {}", e.message);
                     e
                 })?;
+                outcome.updated.push(*n);
             }
-            Ok(unique.clone())
+            Ok(outcome)
         })
         .await
 }

@@ -59,6 +59,11 @@ event_kinds! {
     TeamDeleted = "team.deleted", TEAM_DELETED;
     CannedResponseUpdated = "canned_response.updated", CANNED_RESPONSE_UPDATED;
     CannedResponseDeleted = "canned_response.deleted", CANNED_RESPONSE_DELETED;
+    /// An administrator changed a profile field or a typification.
+    FieldUpdated = "field.updated", FIELD_UPDATED;
+    FieldDeleted = "field.deleted", FIELD_DELETED;
+    /// Someone saved, changed or deleted a contact segment.
+    SegmentUpdated = "segment.updated", SEGMENT_UPDATED;
     AttachmentUpdated = "attachment.updated", ATTACHMENT_UPDATED;
     AttachmentDeleted = "attachment.deleted", ATTACHMENT_DELETED;
     /// Live only (never stored): an agent has the ticket open.

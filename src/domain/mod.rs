@@ -4,6 +4,7 @@ pub mod assign;
 pub mod audit;
 pub mod clock;
 pub mod events;
+pub mod fields;
 pub mod hours;
 pub mod inbound;
 pub mod mail;

@@ -273,6 +273,19 @@ pub struct Contact {
     pub updated_at: Millis,
 }
 
+/// A saved contact filter ("segmento", seed 002): the Contactos screen's query as it was.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Segment {
+    pub id: u64,
+    pub name: String,
+    /// The list's query parameters (`q`, `label`, `channel`, …).
+    pub query: BTreeMap<String, String>,
+    /// Who saved it; everyone sees shared segments, only their owner the others.
+    pub owner_id: u64,
+    #[serde(default)]
+    pub shared: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum TicketState {

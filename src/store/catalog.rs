@@ -1,4 +1,5 @@
-//! Small admin-managed lists keyed by id (labels, teams, canned responses) and attachment
+//! Small admin-managed lists keyed by id (labels, teams, canned responses, profile fields and
+//! typifications, saved contact segments) and attachment
 //! metadata: the same operations over different tables. Each record type names its table and
 //! event kind (`Listed`), so callers speak in domain types and never see a table.
 
@@ -8,7 +9,8 @@ use serde::Serialize;
 
 use super::tables::*;
 use super::{codec, event, next_id, Effects};
-use crate::domain::{Attachment, CannedResponse, EventKind, Label, Team};
+use crate::domain::fields::FieldDef;
+use crate::domain::{Attachment, CannedResponse, EventKind, Label, Segment, Team};
 use crate::error::{AppError, AppResult};
 
 type RecordTable = TableDefinition<'static, u64, &'static [u8]>;
@@ -42,6 +44,27 @@ impl Listed for CannedResponse {
     const KIND: &'static str = "canned_response";
     const UPDATED: EventKind = EventKind::CannedResponseUpdated;
     const DELETED: EventKind = EventKind::CannedResponseDeleted;
+}
+
+impl Listed for FieldDef {
+    const TABLE: RecordTable = FIELD_ID_TO_FIELD;
+    const KIND: &'static str = "field";
+    const UPDATED: EventKind = EventKind::FieldUpdated;
+    const DELETED: EventKind = EventKind::FieldDeleted;
+}
+
+impl Listed for Segment {
+    const TABLE: RecordTable = SEGMENT_ID_TO_SEGMENT;
+    const KIND: &'static str = "segment";
+    const UPDATED: EventKind = EventKind::SegmentUpdated;
+    const DELETED: EventKind = EventKind::SegmentUpdated;
+}
+
+/// The field definitions, in their order on the forms.
+pub fn fields_w(txn: &WriteTransaction) -> AppResult<Vec<FieldDef>> {
+    let mut all: Vec<FieldDef> = list_w(txn)?;
+    all.sort_by_key(|f| (f.position, f.id));
+    Ok(all)
 }
 
 impl Listed for Attachment {

@@ -29,6 +29,11 @@ pub const USER_ACCOUNT_TO_MODE: TableDefinition<(u64, u64), u8> =
 pub const ACCOUNT_USER_TO_MODE: TableDefinition<(u64, u64), u8> =
     TableDefinition::new("assignment_by_account");
 
+/// Field id → FieldDef: profile fields and typifications (seed 003).
+pub const FIELD_ID_TO_FIELD: TableDefinition<u64, &[u8]> = TableDefinition::new("fields");
+/// Segment id → Segment: saved contact filters.
+pub const SEGMENT_ID_TO_SEGMENT: TableDefinition<u64, &[u8]> = TableDefinition::new("segments");
+
 pub const CONTACT_ID_TO_CONTACT: TableDefinition<u64, &[u8]> = TableDefinition::new("contacts");
 /// "{account id}\u{1f}{external id}" → contact id.
 pub const IDENTITY_TO_CONTACT_ID: TableDefinition<&str, u64> =
@@ -161,6 +166,8 @@ pub fn for_each_table(visitor: &mut impl TableVisitor) -> crate::error::AppResul
     visitor.visit(LABEL_ID_TO_LABEL)?;
     visitor.visit(TEAM_ID_TO_TEAM)?;
     visitor.visit(CANNED_ID_TO_CANNED)?;
+    visitor.visit(FIELD_ID_TO_FIELD)?;
+    visitor.visit(SEGMENT_ID_TO_SEGMENT)?;
     visitor.visit(ATTACHMENT_ID_TO_ATTACHMENT)?;
     visitor.visit(EVENT_ID_TO_EVENT)?;
     visitor.visit(OUTBOX_DUE_TO_ROW)?;

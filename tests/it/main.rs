@@ -17,6 +17,7 @@ mod email;
 mod events;
 mod fake_graph;
 mod fake_vendor;
+mod fields;
 mod forms;
 mod misc;
 mod search;

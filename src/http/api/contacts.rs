@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::tickets::{views, TicketView};
 use super::{id_str, limit_of, name_field, parse_id, ts, Page};
 use crate::auth::CurrentUser;
+use crate::domain::fields::{self, FieldTarget};
 use crate::domain::rut::Rut;
 use crate::domain::Contact;
 use crate::error::{AppError, AppResult, ErrorBody};
@@ -203,7 +204,7 @@ fn clean(b: &ContactBody) -> AppResult<CleanContact> {
     })
 }
 
-fn apply(c: &mut Contact, p: &CleanContact) {
+fn apply(txn: &redb::WriteTransaction, c: &mut Contact, p: &CleanContact) -> AppResult<()> {
     if let Some(n) = &p.name {
         c.name = n.clone();
     }
@@ -225,15 +226,23 @@ fn apply(c: &mut Contact, p: &CleanContact) {
     if let Some(l) = &p.labels {
         c.labels = l.clone();
     }
-    if let Some(f) = &p.fields {
-        for (k, v) in f {
-            if v.is_null() {
-                c.fields.remove(k);
-            } else {
-                c.fields.insert(k.clone(), v.clone());
-            }
+    if let Some(changes) = &p.fields {
+        // Seed 003 "Datos de perfil": values checked against their definitions, and a
+        // profile saved with its fields has every mandatory one that applies to it.
+        let defs = crate::store::catalog::fields_w(txn)?;
+        fields::apply(&defs, FieldTarget::Contact, &mut c.fields, changes)
+            .map_err(|(key, e)| AppError::invalid(&format!("fields.{key}"), e.code, e.message))?;
+        let accounts: Vec<u64> = c.identities.iter().map(|i| i.account_id).collect();
+        if let Some(d) = fields::missing(&defs, FieldTarget::Contact, &accounts, &c.fields).first()
+        {
+            return Err(AppError::invalid(
+                &format!("fields.{}", d.key()),
+                "profile_field_required",
+                format!("«{}» is required", d.name),
+            ));
         }
     }
+    Ok(())
 }
 
 #[utoipa::path(post, path = "/api/v1/contacts", tag = "contacts", request_body = ContactBody,
@@ -264,7 +273,7 @@ pub async fn create(
                 },
                 now,
             )?;
-            apply(&mut c, &p);
+            apply(txn, &mut c, &p)?;
             contacts::put(txn, fx, &c, crate::domain::EventKind::ContactUpdated)?;
             contacts::identify(txn, fx, c.id, now)
         })
@@ -306,7 +315,7 @@ pub async fn update(
         .write(move |txn, fx| {
             let mut c = contacts::require_visible_w(txn, id, &access)?;
             let (rut_before, influencer_before) = (c.rut.clone(), c.influencer);
-            apply(&mut c, &p);
+            apply(txn, &mut c, &p)?;
             c.updated_at = now;
             contacts::put(txn, fx, &c, crate::domain::EventKind::ContactUpdated)?;
             // TICK-6: an influencer's open tickets are important (new ones are from the start).

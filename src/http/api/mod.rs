@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod changelog;
 pub mod contacts;
 pub mod events;
+pub mod fields;
 pub mod health;
 pub mod mail;
 pub mod messages;
@@ -122,6 +123,8 @@ pub fn routes(
         .routes(routes!(catalog::update_team, catalog::delete_team))
         .routes(routes!(catalog::list_canned, catalog::create_canned))
         .routes(routes!(catalog::update_canned, catalog::delete_canned))
+        .routes(routes!(fields::list, fields::create))
+        .routes(routes!(fields::update, fields::delete))
         .routes(routes!(uploads::download))
         .routes(routes!(events::stream))
         .routes(routes!(webhooks::receive, webhooks::verify))

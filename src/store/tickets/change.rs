@@ -2,6 +2,7 @@
 
 #[allow(unused_imports)]
 use super::*;
+use crate::domain::fields::{self, FieldTarget};
 
 /// PATCH /tickets/{number}: each field is optional; `Some(None)` clears.
 #[derive(Debug, Clone, Default)]
@@ -27,6 +28,18 @@ pub fn patch(
     let before = require_w(txn, number, access)?;
     let mut t = before.clone();
     let mut history: Vec<(&str, Note)> = Vec::new();
+    // Typified first: a close in the same change counts the values it brings.
+    if let Some(changes) = &p.fields {
+        let defs = crate::store::catalog::fields_w(txn)?;
+        if fields::apply(&defs, FieldTarget::Ticket, &mut t.fields, changes)
+            .map_err(|(key, e)| AppError::invalid(&format!("fields.{key}"), e.code, e.message))?
+        {
+            history.push(("typified", Note::FieldsUpdated));
+        }
+    }
+    if p.state == Some(TicketState::Closed) && before.state != TicketState::Closed {
+        require_typified(txn, &t)?;
+    }
     if let Some(to) = p.state {
         match rules::change_state(&mut t, to, access.role, now) {
             Ok(true) => history.push(("state", {
@@ -163,16 +176,6 @@ pub fn patch(
     if let Some(s) = p.sentiment_final {
         t.sentiment_final = s;
     }
-    if let Some(fields) = &p.fields {
-        for (k, v) in fields {
-            if v.is_null() {
-                t.fields.remove(k);
-            } else {
-                t.fields.insert(k.clone(), v.clone());
-            }
-        }
-        history.push(("typified", Note::FieldsUpdated));
-    }
     let changed = !history.is_empty()
         || t.sentiment_initial != before.sentiment_initial
         || t.sentiment_final != before.sentiment_final;
@@ -193,6 +196,22 @@ pub fn patch(
         }
     }
     Ok(t)
+}
+
+/// TICK-9: a ticket is closed only once every mandatory typification of its account has a
+/// value; the error names the empty ones.
+pub fn require_typified(txn: &WriteTransaction, t: &Ticket) -> AppResult<()> {
+    let defs = crate::store::catalog::fields_w(txn)?;
+    let empty = fields::missing(&defs, FieldTarget::Ticket, &[t.account_id], &t.fields);
+    if empty.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = empty.iter().map(|d| d.name.as_str()).collect();
+    Err(AppError::invalid(
+        &format!("fields.{}", empty[0].key()),
+        "typification_required",
+        format!("fill in {} before closing the ticket", names.join(", ")),
+    ))
 }
 
 /// A reopened ticket receives the customer's next message on its account, unless another

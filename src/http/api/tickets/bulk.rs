@@ -90,6 +90,15 @@ pub struct BulkBody {
 #[derive(Serialize, ToSchema)]
 pub struct BulkResult {
     pub updated: Vec<u64>,
+    /// Tickets a close left open (a mandatory typification is empty), each with why.
+    pub skipped: Vec<BulkSkipped>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BulkSkipped {
+    pub number: u64,
+    pub code: String,
+    pub message: String,
 }
 
 pub use crate::domain::ticket::BULK_MAX;
@@ -188,6 +197,17 @@ pub async fn bulk(
         BulkAction::Unlabel => desk::tickets::LabelChange::Remove(label),
         _ => desk::tickets::LabelChange::Add(label),
     };
-    let updated = desk::tickets::bulk(&state.store, access, numbers, patch, labels).await?;
-    Ok(Json(BulkResult { updated }))
+    let outcome = desk::tickets::bulk(&state.store, access, numbers, patch, labels).await?;
+    Ok(Json(BulkResult {
+        updated: outcome.updated,
+        skipped: outcome
+            .skipped
+            .into_iter()
+            .map(|(number, message)| BulkSkipped {
+                number,
+                code: "typification_required".into(),
+                message,
+            })
+            .collect(),
+    }))
 }
