@@ -6,6 +6,7 @@
 //! Each use case is one store write (one transaction, group-committed by the writer): the
 //! record changes, the history, the outbox rows and the events commit together or not at all.
 
+pub mod contacts;
 pub mod ingest;
 pub mod templates;
 pub mod tickets;

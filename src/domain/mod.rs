@@ -24,6 +24,27 @@ pub use model::*;
 pub use note::Note;
 pub use secret::Secret;
 
+/// One character lower-cased and without its accent (so offsets in a folded text are the
+/// original's): search marks and name order compare this way.
+pub fn fold_char(c: char) -> char {
+    let lower = c.to_lowercase().next().unwrap_or(c);
+    match lower {
+        'á' | 'à' | 'ä' | 'â' | 'ã' => 'a',
+        'é' | 'è' | 'ë' | 'ê' => 'e',
+        'í' | 'ì' | 'ï' | 'î' => 'i',
+        'ó' | 'ò' | 'ö' | 'ô' | 'õ' => 'o',
+        'ú' | 'ù' | 'ü' | 'û' => 'u',
+        'ñ' => 'n',
+        'ç' => 'c',
+        other => other,
+    }
+}
+
+/// `s` lower-cased and without accents ("Álvaro" → "alvaro").
+pub fn fold(s: &str) -> String {
+    s.chars().map(fold_char).collect()
+}
+
 /// A name or a header value on one line: every run of control characters (CR, LF, tab …)
 /// and spaces becomes one space. A name reaches mail headers, where a line break would end the header.
 pub fn one_line(s: &str) -> String {

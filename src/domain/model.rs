@@ -240,7 +240,7 @@ pub struct Identity {
     pub username: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
 pub struct Contact {
     pub id: u64,
     pub name: String,
@@ -271,6 +271,9 @@ pub struct Contact {
     pub notes: String,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// When the customer last wrote, to the hour (0: never since created).
+    #[serde(default)]
+    pub last_contact_at: Millis,
 }
 
 /// A saved contact filter ("segmento", seed 002): the Contactos screen's query as it was.

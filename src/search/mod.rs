@@ -123,21 +123,7 @@ pub struct Snippet {
 const SNIPPET_BEFORE: usize = 60;
 const SNIPPET_LENGTH: usize = 180;
 
-/// One character lower-cased and without its accent, so offsets in the folded text are the
-/// original's.
-fn fold_char(c: char) -> char {
-    let lower = c.to_lowercase().next().unwrap_or(c);
-    match lower {
-        'á' | 'à' | 'ä' | 'â' | 'ã' => 'a',
-        'é' | 'è' | 'ë' | 'ê' => 'e',
-        'í' | 'ì' | 'ï' | 'î' => 'i',
-        'ó' | 'ò' | 'ö' | 'ô' | 'õ' => 'o',
-        'ú' | 'ù' | 'ü' | 'û' => 'u',
-        'ñ' => 'n',
-        'ç' => 'c',
-        other => other,
-    }
-}
+use crate::domain::fold_char;
 
 /// The part of `text` around the first word the query names, with every such word marked.
 /// A word matches when it starts with a query word's stem ("envíos" marks "envío"), or with

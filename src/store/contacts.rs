@@ -31,6 +31,7 @@ pub fn put(
             .transpose()?;
         old
     };
+    super::contact_index::update(txn, before.as_ref(), c)?;
     let (old_keys, new_keys) = (before.as_ref().map(keys_of).unwrap_or_default(), keys_of(c));
     if old_keys != new_keys {
         let mut table = txn.open_table(CONTACT_KEY)?;
@@ -104,33 +105,6 @@ pub fn require_visible_w(txn: &WriteTransaction, id: u64, access: &Access) -> Ap
     }
 }
 
-/// Newest first, `before` = the cursor of the previous page (exclusive); only contacts `access` may see.
-/// An agent's page reads at most `MAX_SCAN` rows: past that the page ends early with a cursor
-/// (`more`), so a page never walks the whole table.
-pub fn list_visible(
-    txn: &ReadTransaction,
-    before: Option<u64>,
-    limit: usize,
-    access: &Access,
-) -> AppResult<(Vec<Contact>, Option<u64>)> {
-    const MAX_SCAN: usize = 20_000;
-    let t = txn.open_table(CONTACT_ID_TO_CONTACT)?;
-    let last = txn.open_table(CONTACT_ACCOUNT_TO_LAST_TICKET)?;
-    let mut out = Vec::new();
-    for (scanned, row) in t.range(..before.unwrap_or(u64::MAX))?.rev().enumerate() {
-        let (id, v) = row?;
-        if out.len() == limit || scanned == MAX_SCAN {
-            // Something is left to read: the next page starts at this row.
-            return Ok((out, Some(id.value() + 1)));
-        }
-        let c: Contact = codec::decode(v.value())?;
-        if may_see_in(&last, &c, access)? {
-            out.push(c);
-        }
-    }
-    Ok((out, None))
-}
-
 pub fn create(
     txn: &WriteTransaction,
     fx: &mut Effects,
@@ -148,6 +122,8 @@ fn create_with(
     now: Millis,
 ) -> AppResult<Contact> {
     let id = next_id(txn, "contact")?;
+    // Someone who wrote to us (typed-in and imported contacts never did).
+    let wrote = if identities.is_empty() { 0 } else { now };
     let c = Contact {
         id,
         // Names arrive from every channel; on one line, as mail headers need them.
@@ -163,11 +139,15 @@ fn create_with(
         identities,
         created_at: now,
         updated_at: now,
+        last_contact_at: wrote,
         ..Default::default()
     };
     put(txn, fx, &c, EventKind::ContactCreated)?;
     Ok(c)
 }
+
+/// How finely the last contact time is kept.
+const LAST_CONTACT_STEP: Millis = 3_600_000;
 
 /// The contact behind (account, external id), created on first contact; known contacts get
 /// missing facts filled in (never overwritten: agents may have corrected them).
@@ -191,7 +171,13 @@ pub fn for_identity(
         c.email = c.email.or_else(|| facts.email.clone());
         c.phone = c.phone.or_else(|| facts.phone.clone());
         c.rut = c.rut.or_else(|| facts.rut.clone());
-        if before != (c.email.clone(), c.phone.clone(), c.rut.clone()) {
+        // The last contact is kept to the hour: a chat of fifty messages rewrites the
+        // contact once, not fifty times.
+        let wrote_again = now - super::contact_index::last_contact(&c) >= LAST_CONTACT_STEP;
+        if wrote_again {
+            c.last_contact_at = now;
+        }
+        if wrote_again || before != (c.email.clone(), c.phone.clone(), c.rut.clone()) {
             c.updated_at = now;
             put(txn, fx, &c, EventKind::ContactUpdated)?;
             if c.rut != before.2 {
@@ -436,4 +422,164 @@ pub fn group_of(c: &Contact) -> Vec<u64> {
     let mut g = vec![c.id];
     g.extend(c.linked.iter().copied());
     g
+}
+
+/// TICK-6: an influencer's open tickets (those `access` may see) are important at once; new
+/// ones are from the start.
+pub fn influencer_tickets_important(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    c: &Contact,
+    access: &Access,
+    now: Millis,
+) -> AppResult<()> {
+    let important = super::tickets::TicketPatch {
+        important: Some(true),
+        ..Default::default()
+    };
+    for t in super::tickets::of_contacts_w(txn, &[c.id])? {
+        if t.state == TicketState::Open && !t.important && access.may_see(t.account_id) {
+            super::tickets::patch(txn, fx, t.number, access, &important, now)?;
+        }
+    }
+    Ok(())
+}
+
+/// One checked row of an imported spreadsheet (see `desk::contacts`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImportRow {
+    pub name: Option<String>,
+    pub rut: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub notes: Option<String>,
+    pub influencer: Option<bool>,
+    pub labels: Vec<u64>,
+    pub fields: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+impl ImportRow {
+    /// The row as a preview shows it (what each target gets).
+    pub fn preview(&self) -> std::collections::BTreeMap<String, serde_json::Value> {
+        use serde_json::Value;
+        let mut out = std::collections::BTreeMap::new();
+        for (k, v) in [
+            ("name", &self.name),
+            ("rut", &self.rut),
+            ("email", &self.email),
+            ("phone", &self.phone),
+            ("notes", &self.notes),
+        ] {
+            if let Some(v) = v {
+                out.insert(k.to_string(), Value::String(v.clone()));
+            }
+        }
+        if let Some(i) = self.influencer {
+            out.insert("influencer".into(), Value::Bool(i));
+        }
+        if !self.labels.is_empty() {
+            out.insert(
+                "labels".into(),
+                self.labels
+                    .iter()
+                    .map(|l| Value::String(l.to_string()))
+                    .collect(),
+            );
+        }
+        for (k, v) in &self.fields {
+            out.insert(format!("field:{k}"), v.clone());
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Imported {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Writes one imported row: the customer known by its RUT, else by its email, gets the row's
+/// values; someone unknown is created. A row equal to what is stored writes nothing.
+pub fn import_row(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    row: &ImportRow,
+    access: &Access,
+    now: Millis,
+) -> AppResult<Imported> {
+    let existing = {
+        let keys = txn.open_table(CONTACT_KEY)?;
+        let mut found = None;
+        for key in [
+            row.rut.as_ref().map(|r| format!("rut:{r}")),
+            row.email.as_ref().map(|e| format!("email:{e}")),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if let Some(id) = sharing(&keys, &key, 0)?.into_iter().next() {
+                found = Some(id);
+                break;
+            }
+        }
+        found
+    };
+    let (before, mut c) = match existing
+        .and_then(|id| get_w(txn, id).transpose())
+        .transpose()?
+    {
+        Some(c) => (Some(c.clone()), c),
+        None => {
+            let facts = ContactFacts {
+                name: row.name.clone(),
+                email: row.email.clone(),
+                phone: row.phone.clone(),
+                rut: row.rut.clone(),
+                ..Default::default()
+            };
+            (None, create(txn, fx, &facts, now)?)
+        }
+    };
+    let influencer_before = c.influencer;
+    if let Some(n) = &row.name {
+        c.name = n.clone();
+    }
+    c.rut = row.rut.clone().or(c.rut);
+    c.email = row.email.clone().or(c.email);
+    c.phone = row.phone.clone().or(c.phone);
+    if let Some(n) = &row.notes {
+        c.notes = n.clone();
+    }
+    if let Some(i) = row.influencer {
+        c.influencer = i;
+    }
+    for l in &row.labels {
+        if !c.labels.contains(l) {
+            c.labels.push(*l);
+        }
+    }
+    for (k, v) in &row.fields {
+        c.fields.insert(k.clone(), v.clone());
+    }
+    let fresh = before.is_none();
+    if let Some(b) = &before {
+        if *b == c {
+            return Ok(Imported::Unchanged);
+        }
+    }
+    c.updated_at = now;
+    put(txn, fx, &c, EventKind::ContactUpdated)?;
+    if c.influencer && !influencer_before {
+        influencer_tickets_important(txn, fx, &c, access, now)?;
+    }
+    if fresh || before.as_ref().is_some_and(|b| b.rut != c.rut) {
+        identify(txn, fx, c.id, now)?;
+    }
+    Ok(if fresh {
+        Imported::Created
+    } else {
+        Imported::Updated
+    })
 }

@@ -21,18 +21,62 @@ use crate::error::{AppError, AppResult};
 /// Version 9: tickets keep the subject of the mail that opened them: filled in from that mail.
 /// Version 10: `contact_keys` (RUT, email, phone of each contact) filled in; contacts that
 /// share a RUT are linked as one person (ORG-4).
-pub const CURRENT: u64 = 10;
+/// Version 11: contacts keep when they last wrote (`last_contact_at`, from their latest
+/// tickets) and the Contactos list has its index (`contact_index`).
+pub const CURRENT: u64 = 11;
 
 type Step = fn(&WriteTransaction) -> AppResult<()>;
 
 /// `STEPS[i]` migrates from version `i + 1` to `i + 2`.
-const STEPS: [Step; 9] = [
+const STEPS: [Step; 10] = [
     v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5, v5_to_v6, v6_to_v7, v7_to_v8, v8_to_v9, v9_to_v10,
+    v10_to_v11,
 ];
 
 /// Rows rewritten per pass: a table is read in key order in slices so that memory stays flat
 /// on a large store.
 const SLICE: usize = 10_000;
+
+fn v10_to_v11(txn: &WriteTransaction) -> AppResult<()> {
+    use crate::domain::{Contact, Ticket};
+    use std::ops::Bound;
+    let mut after: Option<u64> = None;
+    loop {
+        let slice: Vec<Contact> = {
+            let t = txn.open_table(CONTACT_ID_TO_CONTACT)?;
+            let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+            let mut out = Vec::new();
+            for row in t.range::<u64>((lower, Bound::Unbounded))?.take(SLICE) {
+                out.push(super::codec::decode(row?.1.value())?);
+            }
+            out
+        };
+        let Some(last) = slice.last().map(|c| c.id) else {
+            break;
+        };
+        let latest = txn.open_table(CONTACT_ACCOUNT_TO_LAST_TICKET)?;
+        let tickets = txn.open_table(NUMBER_TO_TICKET)?;
+        let mut records = txn.open_table(CONTACT_ID_TO_CONTACT)?;
+        for mut c in slice {
+            let mut wrote: Option<i64> = None;
+            for row in latest.range((c.id, 0)..=(c.id, u64::MAX))? {
+                let number = row?.1.value();
+                if let Some(t) = super::codec::get::<Ticket>(&tickets, number)? {
+                    let at = t.last_inbound_at.unwrap_or(t.created_at);
+                    wrote = Some(wrote.map_or(at, |w| w.max(at)));
+                }
+            }
+            if let Some(at) = wrote {
+                c.last_contact_at = at;
+                records.insert(c.id, super::codec::encode(&c)?.as_slice())?;
+            }
+        }
+        after = Some(last);
+    }
+    let n = super::contact_index::rebuild(txn)?;
+    tracing::info!(contacts = n, "contacts list index built");
+    Ok(())
+}
 
 fn v9_to_v10(txn: &WriteTransaction) -> AppResult<()> {
     use crate::domain::Contact;
@@ -883,6 +927,9 @@ mod tests {
         let keys = r.open_table(CONTACT_KEY).unwrap();
         assert!(keys.get(("email:ana@correo.cl", 2)).unwrap().is_some());
         assert!(keys.get(("rut:12345678-5", 3)).unwrap().is_some());
+        // Schema 11: each contact is in the Contactos index, under each of its three sorts.
+        use redb::ReadableTableMetadata as _;
+        assert_eq!(r.open_table(CONTACT_INDEX).unwrap().len().unwrap(), 9);
     }
 
     #[test]

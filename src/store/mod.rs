@@ -8,6 +8,7 @@ pub mod blobs;
 pub mod catalog;
 pub mod chat;
 pub mod codec;
+pub mod contact_index;
 pub mod contacts;
 pub mod disk;
 pub mod index;

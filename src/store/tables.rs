@@ -41,6 +41,9 @@ pub const IDENTITY_TO_CONTACT_ID: TableDefinition<&str, u64> =
 /// ("rut:12345678-5" | "email:ana@x.cl" | "tel:<last 8 digits>", contact id) → (): who has a
 /// RUT (the same person, linked automatically), an email or a phone (proposed duplicates).
 pub const CONTACT_KEY: TableDefinition<(&str, u64), ()> = TableDefinition::new("contact_keys");
+/// The contacts list index: `sort | dimension | value | order | contact id` (26 bytes; see
+/// `contact_index`).
+pub const CONTACT_INDEX: TableDefinition<&[u8], ()> = TableDefinition::new("contact_index");
 /// (contact id, account id) → number of the contact's latest ticket on that account.
 pub const CONTACT_ACCOUNT_TO_LAST_TICKET: TableDefinition<(u64, u64), u64> =
     TableDefinition::new("contact_last_ticket");
@@ -154,6 +157,7 @@ pub fn for_each_table(visitor: &mut impl TableVisitor) -> crate::error::AppResul
     visitor.visit(CONTACT_ID_TO_CONTACT)?;
     visitor.visit(IDENTITY_TO_CONTACT_ID)?;
     visitor.visit(CONTACT_KEY)?;
+    visitor.visit(CONTACT_INDEX)?;
     visitor.visit(CONTACT_ACCOUNT_TO_LAST_TICKET)?;
     visitor.visit(CONTACT_TICKET)?;
     visitor.visit(NUMBER_TO_TICKET)?;

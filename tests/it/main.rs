@@ -11,6 +11,7 @@ mod backup;
 mod bad_input;
 mod bench;
 mod channels;
+mod contacts;
 mod crash;
 mod disk;
 mod email;

@@ -11,6 +11,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::contact_files::csv_line;
 use super::{id_str, parse_id, parse_time, ts, Page};
 use crate::auth::CurrentUser;
 use crate::domain::audit::{AuditAction, AuditEntry, Origin};
@@ -155,20 +156,6 @@ pub async fn list(
     Ok(Json(Page { items, next_cursor }))
 }
 
-/// One CSV field, quoted when it must be (and never read as a formula by a spreadsheet).
-fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
-
 #[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(AuditQuery),
     responses((status = 200, description = "the filtered entries as CSV, newest first", content_type = "text/csv", body = String),
         (status = 403, body = ErrorBody)))]
@@ -207,13 +194,7 @@ pub async fn export(
                 e.user_agent.unwrap_or_default(),
                 details,
             ];
-            out.push_str(
-                &row.iter()
-                    .map(|f| csv_field(f))
-                    .collect::<Vec<_>>()
-                    .join(","),
-            );
-            out.push_str("\r\n");
+            out.push_str(&csv_line(&row));
         }
         filter.before = Some(last);
     }
@@ -228,17 +209,4 @@ pub async fn export(
         ],
         out,
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::csv_field;
-
-    #[test]
-    fn csv_fields_are_quoted_and_never_formulas() {
-        assert_eq!(csv_field("Ana"), "Ana");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("di \"hola\""), "\"di \"\"hola\"\"\"");
-        assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
-    }
 }

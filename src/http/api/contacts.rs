@@ -9,15 +9,16 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::tickets::{views, TicketView};
-use super::{id_str, limit_of, name_field, parse_id, ts, Page};
+use super::{id_str, limit_of, name_field, parse_id, parse_time, ts, Page};
 use crate::auth::CurrentUser;
 use crate::domain::fields::{self, FieldTarget};
 use crate::domain::rut::Rut;
-use crate::domain::Contact;
+use crate::domain::{Channel, Contact};
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::{ApiJson, ApiPath, ApiQuery};
 use crate::search::Hits;
 use crate::state::AppState;
+use crate::store::contact_index::{self, ContactQuery, ContactSort};
 use crate::store::contacts::{self, ContactFacts};
 use crate::store::tickets;
 
@@ -46,6 +47,8 @@ pub struct ContactView {
     pub fields: BTreeMap<String, serde_json::Value>,
     /// Profiles of the same person on other networks (omnichannel).
     pub linked: Vec<String>,
+    /// When the customer last wrote (to the hour; creation for those who never did).
+    pub last_contact_at: String,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -77,19 +80,95 @@ impl From<&Contact> for ContactView {
             labels: c.labels.iter().map(|l| id_str(*l)).collect(),
             fields: c.fields.clone(),
             linked: c.linked.iter().map(|l| id_str(*l)).collect(),
+            last_contact_at: ts(contact_index::last_contact(c)),
             created_at: ts(c.created_at),
             updated_at: ts(c.updated_at),
         }
     }
 }
 
-#[derive(Deserialize, IntoParams)]
+#[derive(Deserialize, IntoParams, Default, Clone)]
 #[into_params(parameter_in = Query)]
 pub struct ContactListParams {
     /// Name, email, phone, RUT (any format) or username.
     pub q: Option<String>,
+    /// A label id.
+    pub label: Option<String>,
+    /// A channel kind (`email`, `whatsapp`, …): customers with a profile there.
+    pub channel: Option<String>,
+    pub influencer: Option<bool>,
+    /// A profile field and the value wanted: `{field id}:{value}` (an option, `true`/`false`,
+    /// a date, or words of a text).
+    pub field: Option<String>,
+    pub created_from: Option<String>,
+    pub created_to: Option<String>,
+    /// When they last wrote.
+    pub last_contact_from: Option<String>,
+    pub last_contact_to: Option<String>,
+    /// `created_desc` (default), `created_asc`, `last_contact_desc`, `last_contact_asc`,
+    /// `name_asc`, `name_desc`.
+    pub sort: Option<String>,
     pub limit: Option<usize>,
     pub cursor: Option<String>,
+}
+
+impl ContactListParams {
+    fn has_q(&self) -> Option<&str> {
+        self.q.as_deref().map(str::trim).filter(|q| !q.is_empty())
+    }
+}
+
+/// The list's filters as the store reads them.
+pub fn to_query(p: &ContactListParams, limit: usize) -> AppResult<ContactQuery> {
+    let time = |v: &Option<String>, field: &str| {
+        v.as_deref()
+            .filter(|s| !s.is_empty())
+            .map(|s| parse_time(s, field))
+            .transpose()
+    };
+    let bad = |field: &str, msg: &str| {
+        AppError::bad_request("invalid_query", msg.to_string()).with_field(field)
+    };
+    Ok(ContactQuery {
+        label: p
+            .label
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(|l| parse_id(l, "label"))
+            .transpose()?,
+        channel: match p.channel.as_deref().filter(|s| !s.is_empty()) {
+            Some(c) => Some(Channel::parse(c).ok_or_else(|| bad("channel", "unknown channel"))?),
+            None => None,
+        },
+        influencer: p.influencer,
+        field: match p.field.as_deref().filter(|s| !s.is_empty()) {
+            Some(f) => {
+                let (id, value) = f
+                    .split_once(':')
+                    .filter(|(id, v)| !id.is_empty() && !v.is_empty())
+                    .ok_or_else(|| bad("field", "field is `{field id}:{value}`"))?;
+                Some((parse_id(id, "field")?.to_string(), value.to_string()))
+            }
+            None => None,
+        },
+        created_from: time(&p.created_from, "created_from")?,
+        created_to: time(&p.created_to, "created_to")?,
+        last_from: time(&p.last_contact_from, "last_contact_from")?,
+        last_to: time(&p.last_contact_to, "last_contact_to")?,
+        sort: match p.sort.as_deref().filter(|s| !s.is_empty()) {
+            Some(s) => ContactSort::parse(s).ok_or_else(|| bad("sort", "unknown sort"))?,
+            None => ContactSort::default(),
+        },
+        after: match p.cursor.as_deref().filter(|s| !s.is_empty()) {
+            Some(c) => Some(
+                c.split_once('.')
+                    .and_then(|(o, i)| Some((o.parse().ok()?, i.parse().ok()?)))
+                    .ok_or_else(|| bad("cursor", "that cursor is not one this list gave"))?,
+            ),
+            None => None,
+        },
+        limit,
+    })
 }
 
 #[utoipa::path(get, path = "/api/v1/contacts", tag = "contacts", params(ContactListParams),
@@ -101,29 +180,33 @@ pub async fn list(
 ) -> AppResult<Json<Page<ContactView>>> {
     let limit = limit_of(p.limit)?;
     let access = user.access(&state).await?;
-    if let Some(q) = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let ids = run_search(&state, q, limit).await?.contacts;
+    let query = to_query(&p, limit)?;
+    if let Some(q) = p.has_q() {
+        // Words typed: the search index finds them, the other filters narrow the hits.
+        let ids = run_search(&state, q, 500).await?.contacts;
         let found = state
             .store
-            .read(move |txn| contacts::visible_among(txn, ids, &access))
+            .read(move |txn| {
+                let kinds = contact_index::channels(&crate::store::accounts::list(txn)?);
+                Ok(contacts::visible_among(txn, ids, &access)?
+                    .into_iter()
+                    .filter(|c| query.matches(c, &kinds))
+                    .take(limit)
+                    .collect::<Vec<_>>())
+            })
             .await?;
         return Ok(Json(Page {
             items: found.iter().map(ContactView::from).collect(),
             next_cursor: None,
         }));
     }
-    let before = p
-        .cursor
-        .as_deref()
-        .map(|c| parse_id(c, "cursor"))
-        .transpose()?;
     let (items, next) = state
         .store
-        .read(move |txn| contacts::list_visible(txn, before, limit, &access))
+        .read(move |txn| contact_index::list(txn, &query, &access))
         .await?;
     Ok(Json(Page {
         items: items.iter().map(ContactView::from).collect(),
-        next_cursor: next.map(id_str),
+        next_cursor: next.map(|(order, id)| format!("{order}.{id}")),
     }))
 }
 
@@ -320,18 +403,7 @@ pub async fn update(
             contacts::put(txn, fx, &c, crate::domain::EventKind::ContactUpdated)?;
             // TICK-6: an influencer's open tickets are important (new ones are from the start).
             if c.influencer && !influencer_before {
-                let important = tickets::TicketPatch {
-                    important: Some(true),
-                    ..Default::default()
-                };
-                for t in tickets::of_contacts_w(txn, &[c.id])? {
-                    if t.state == crate::domain::TicketState::Open
-                        && !t.important
-                        && access.may_see(t.account_id)
-                    {
-                        tickets::patch(txn, fx, t.number, &access, &important, now)?;
-                    }
-                }
+                contacts::influencer_tickets_important(txn, fx, &c, &access, now)?;
             }
             // A RUT typed in makes this the person who has it.
             if c.rut != rut_before {
@@ -505,7 +577,7 @@ fn group_of_id(txn: &crate::store::ReadTransaction, id: u64) -> AppResult<Vec<u6
 }
 
 /// Runs the full-text query off the async runtime.
-async fn run_search(state: &AppState, q: &str, limit: usize) -> AppResult<Hits> {
+pub async fn run_search(state: &AppState, q: &str, limit: usize) -> AppResult<Hits> {
     let search = state.search.clone();
     let q = q.to_string();
     tokio::task::spawn_blocking(move || search.query(&q, limit))

@@ -10,6 +10,7 @@ pub mod backups;
 pub mod board;
 pub mod catalog;
 pub mod changelog;
+pub mod contact_files;
 pub mod contacts;
 pub mod events;
 pub mod fields;
@@ -18,6 +19,7 @@ pub mod mail;
 pub mod messages;
 pub mod notifications;
 pub mod password_resets;
+pub mod segments;
 pub mod session;
 pub mod settings;
 pub mod setup;
@@ -48,6 +50,7 @@ pub fn routes(
     let uploads = OpenApiRouter::new()
         .routes(routes!(uploads::upload))
         .routes(routes!(avatar::put, avatar::delete))
+        .routes(routes!(contact_files::import_csv))
         .layer(DefaultBodyLimit::max(max_upload + 64 * 1024));
     let api = OpenApiRouter::new()
         .routes(routes!(
@@ -58,6 +61,7 @@ pub fn routes(
         .routes(routes!(session::create_token, session::list_tokens))
         .routes(routes!(session::revoke_token))
         .routes(routes!(contacts::duplicates))
+        .routes(routes!(contact_files::export_csv))
         .routes(routes!(contacts::tickets_of))
         .routes(routes!(contacts::not_same))
         .routes(routes!(setup::status, setup::create_first_admin))
@@ -123,6 +127,8 @@ pub fn routes(
         .routes(routes!(catalog::update_team, catalog::delete_team))
         .routes(routes!(catalog::list_canned, catalog::create_canned))
         .routes(routes!(catalog::update_canned, catalog::delete_canned))
+        .routes(routes!(segments::list, segments::create))
+        .routes(routes!(segments::update, segments::delete))
         .routes(routes!(fields::list, fields::create))
         .routes(routes!(fields::update, fields::delete))
         .routes(routes!(uploads::download))

@@ -1,0 +1,277 @@
+//! Contacts in and out as spreadsheets (ORG-3, seed 002): a CSV import with a preview and a
+//! per-row error report, and a CSV export of any Contactos filter, streamed page by page.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Multipart, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use super::contacts::{to_query, ContactListParams};
+use super::{id_str, ts};
+use crate::auth::CurrentUser;
+use crate::desk::contacts::{self as import, ImportReport, Mapping};
+use crate::domain::fields::FieldDef;
+use crate::domain::{Contact, Label};
+use crate::error::{AppError, AppResult, ErrorBody};
+use crate::http::ApiQuery;
+use crate::locale;
+use crate::state::AppState;
+use crate::store::{accounts, catalog, contact_index};
+
+/// Spreadsheets saved by Excel in Chile are often Windows-1252: read as Latin-1 when the bytes
+/// are not UTF-8 (every byte is then one character).
+fn text_of(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => bytes.iter().map(|b| char::from(*b)).collect(),
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/contacts/import", tag = "contacts",
+    request_body(content_type = "multipart/form-data", description = "`file` (CSV with a header row); `mapping` (JSON: column header → `name`, `rut`, `email`, `phone`, `notes`, `influencer`, `labels`, `field:{id}` or `` to leave it out; guessed from the headers when absent); `dry_run` (`true`: a preview, nothing written)"),
+    responses((status = 200, body = ImportReport), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn import_csv(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    mut form: Multipart,
+) -> AppResult<Json<ImportReport>> {
+    let access = user.access(&state).await?;
+    let (mut file, mut mapping, mut dry_run) = (None, Mapping::new(), false);
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(AppError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the file is too large",
+                ))
+            }
+            Err(e) => return Err(AppError::bad_request("invalid_multipart", e.body_text())),
+        };
+        let name = field.name().unwrap_or_default().to_string();
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| AppError::bad_request("invalid_multipart", e.body_text()))?;
+        match name.as_str() {
+            "file" => file = Some(text_of(&bytes)),
+            "mapping" if !bytes.is_empty() => {
+                mapping = serde_json::from_slice(&bytes).map_err(|e| {
+                    AppError::invalid("mapping", "invalid_mapping", format!("mapping: {e}"))
+                })?
+            }
+            "dry_run" => dry_run = bytes.as_ref() == b"true",
+            _ => {}
+        }
+    }
+    let text = file.ok_or_else(|| {
+        AppError::invalid("file", "required", "send the CSV in a part named `file`")
+    })?;
+    Ok(Json(
+        import::import(&state.store, access, text, mapping, dry_run).await?,
+    ))
+}
+
+/// One CSV field, quoted when it must be (and never read as a formula by a spreadsheet).
+pub fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\n', '\r', ';']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+pub fn csv_line(fields: &[String]) -> String {
+    let mut line = fields
+        .iter()
+        .map(|f| csv_field(f))
+        .collect::<Vec<_>>()
+        .join(",");
+    line.push_str("\r\n");
+    line
+}
+
+fn row_of(
+    c: &Contact,
+    labels: &[Label],
+    kinds: &std::collections::HashMap<u64, crate::domain::Channel>,
+    defs: &[FieldDef],
+) -> Vec<String> {
+    let mut channels: Vec<&str> = c
+        .identities
+        .iter()
+        .filter_map(|i| kinds.get(&i.account_id).map(|k| k.as_str()))
+        .collect();
+    channels.dedup();
+    let mut row = vec![
+        id_str(c.id),
+        c.name.clone(),
+        c.rut
+            .as_deref()
+            .and_then(|r| crate::domain::rut::Rut::parse(r).ok())
+            .map(|r| r.formatted())
+            .unwrap_or_default(),
+        c.email.clone().unwrap_or_default(),
+        c.phone.clone().unwrap_or_default(),
+        if c.influencer { "1" } else { "0" }.to_string(),
+        c.labels
+            .iter()
+            .filter_map(|l| labels.iter().find(|x| x.id == *l).map(|x| x.name.clone()))
+            .collect::<Vec<_>>()
+            .join("|"),
+        channels.join("|"),
+        ts(c.created_at),
+        ts(contact_index::last_contact(c)),
+        c.notes.clone(),
+    ];
+    for d in defs {
+        row.push(match c.fields.get(&d.key()) {
+            None => String::new(),
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .filter_map(|i| i.as_str())
+                .collect::<Vec<_>>()
+                .join("|"),
+            Some(v) => v.to_string(),
+        });
+    }
+    row
+}
+
+/// Every contact the filter matches (no page limit), as CSV in the user's language's headers;
+/// read a page at a time, so memory stays flat however many there are.
+#[utoipa::path(get, path = "/api/v1/contacts/export", tag = "contacts", params(ContactListParams),
+    responses((status = 200, description = "the contacts as CSV", content_type = "text/csv", body = String), (status = 400, body = ErrorBody)))]
+pub async fn export_csv(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiQuery(p): ApiQuery<ContactListParams>,
+) -> AppResult<Response> {
+    let access = user.access(&state).await?;
+    let mut query = to_query(&p, 500)?;
+    let q = p.q.clone().filter(|q| !q.trim().is_empty());
+    let (labels, defs, kinds) = state
+        .store
+        .read(|txn| {
+            let mut defs: Vec<FieldDef> = catalog::list::<FieldDef>(txn)?;
+            defs.retain(|d| d.target == crate::domain::fields::FieldTarget::Contact);
+            defs.sort_by_key(|d| (d.position, d.id));
+            Ok((
+                catalog::list::<Label>(txn)?,
+                defs,
+                contact_index::channels(&accounts::list(txn)?),
+            ))
+        })
+        .await?;
+    let lang = locale::lang(&user.user.language);
+    let mut header: Vec<String> = [
+        "id",
+        "name",
+        "rut",
+        "email",
+        "phone",
+        "influencer",
+        "labels",
+        "channels",
+        "created",
+        "last_contact",
+        "notes",
+    ]
+    .iter()
+    .map(|k| locale::text(lang, &format!("contacts.export.{k}"), &[]))
+    .collect();
+    header.extend(defs.iter().map(|d| d.name.clone()));
+    let hits = match &q {
+        Some(q) => Some(
+            super::contacts::run_search(&state, q, 5_000)
+                .await?
+                .contacts,
+        ),
+        None => None,
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let store = state.store.clone();
+    tokio::spawn(async move {
+        let mut out = String::from("\u{feff}");
+        out.push_str(&csv_line(&header));
+        if tx.send(Ok(Bytes::from(out))).await.is_err() {
+            return;
+        }
+        if let Some(ids) = hits {
+            let access = access.clone();
+            let found = store
+                .read(move |txn| crate::store::contacts::visible_among(txn, ids, &access))
+                .await;
+            let mut chunk = String::new();
+            for c in found
+                .unwrap_or_default()
+                .iter()
+                .filter(|c| query.matches(c, &kinds))
+            {
+                chunk.push_str(&csv_line(&row_of(c, &labels, &kinds, &defs)));
+            }
+            let _ = tx.send(Ok(Bytes::from(chunk))).await;
+            return;
+        }
+        loop {
+            let (q2, a2) = (query.clone(), access.clone());
+            let page = store
+                .read(move |txn| contact_index::list(txn, &q2, &a2))
+                .await;
+            let (items, next) = match page {
+                Ok(p) => p,
+                Err(e) => {
+                    let _ = tx.send(Err(std::io::Error::other(e.message))).await;
+                    return;
+                }
+            };
+            let mut chunk = String::new();
+            for c in &items {
+                chunk.push_str(&csv_line(&row_of(c, &labels, &kinds, &defs)));
+            }
+            if tx.send(Ok(Bytes::from(chunk))).await.is_err() {
+                return;
+            }
+            match next {
+                Some(after) => query.after = Some(after),
+                None => return,
+            }
+        }
+    });
+    let name = format!(
+        "attachment; filename=\"contactos-{}.csv\"",
+        ts(state.store.now()).get(..10).unwrap_or("hoy")
+    );
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, name),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_never_formulas() {
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(csv_field("Ana"), "Ana");
+        assert_eq!(csv_field("di \"hola\""), "\"di \"\"hola\"\"\"");
+        assert_eq!(text_of(&[0x4e, 0xfa, 0xf1]), "Núñ");
+    }
+}
