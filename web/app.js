@@ -132,7 +132,7 @@ function Shell({ me, onSignOut, onLanguage, onProfile }) {
     <${MergeNotice} />
     <div class=${open ? 'workspace with-ticket' : 'workspace'}>
       ${profile ? html`<${Profile} me=${me} onSaved=${onProfile} />`
-        : contacts ? html`<${Contacts} id=${contacts.id} />`
+        : contacts ? html`<${Contacts} id=${contacts.id} me=${me} />`
         : admin ? html`<${Admin} me=${me} section=${section} params=${params} />`
         : html`<div class="board-area"><${Guide} me=${me} onHidden=${onProfile} /><${Board} me=${me} openNumber=${open} /></div>`}
       ${open && html`<${TicketView} key=${open} number=${open} me=${me} />`}

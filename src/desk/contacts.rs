@@ -35,6 +35,9 @@ pub struct RowError {
     pub column: Option<String>,
     pub code: String,
     pub message: String,
+    /// What the cell held (for a duplicate: the line of the first row of that customer), so
+    /// the report can say it in the user's language.
+    pub value: String,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema, Default)]
@@ -193,6 +196,7 @@ pub fn parse(
                     column: None,
                     code: "invalid_csv".into(),
                     message: e.to_string(),
+                    value: String::new(),
                 });
                 continue;
             }
@@ -216,6 +220,7 @@ pub fn parse(
                         column: None,
                         code: "duplicate".into(),
                         message: format!("the same customer as line {first}"),
+                        value: first.to_string(),
                     });
                     continue;
                 }
@@ -227,18 +232,19 @@ pub fn parse(
                 }
                 good.push((line, row));
             }
-            Err((column, code, message)) => report.errors.push(RowError {
+            Err((column, code, message, value)) => report.errors.push(RowError {
                 line,
                 column,
                 code: code.into(),
                 message,
+                value,
             }),
         }
     }
     Ok((report, good))
 }
 
-type CellError = (Option<String>, &'static str, String);
+type CellError = (Option<String>, &'static str, String, String);
 
 fn check_row(
     columns: &[String],
@@ -254,7 +260,7 @@ fn check_row(
         if target.is_empty() || raw.is_empty() {
             continue;
         }
-        let at = |code: &'static str, msg: String| (Some(col.clone()), code, msg);
+        let at = |code: &'static str, msg: String| (Some(col.clone()), code, msg, raw.to_string());
         match target {
             "name" => row.name = Some(one_line(raw).chars().take(200).collect()),
             "rut" => {
@@ -284,7 +290,7 @@ fn check_row(
             "influencer" => {
                 row.influencer = Some(
                     yes(raw)
-                        .ok_or_else(|| at("invalid_value", format!("«{raw}»: write sí or no")))?,
+                        .ok_or_else(|| at("invalid_value", format!("«{raw}»: write yes or no")))?,
                 )
             }
             "labels" => {
@@ -312,7 +318,7 @@ fn check_row(
                 let value =
                     match def.kind {
                         fields::FieldKind::YesNo => Value::Bool(yes(raw).ok_or_else(|| {
-                            at("invalid_value", format!("«{raw}»: write sí or no"))
+                            at("invalid_value", format!("«{raw}»: write yes or no"))
                         })?),
                         fields::FieldKind::Multi => Value::Array(
                             raw.split('|')
@@ -336,6 +342,7 @@ fn check_row(
             None,
             "row_without_identity",
             "the row has no name, RUT, email or phone".into(),
+            String::new(),
         ));
     }
     Ok(row)

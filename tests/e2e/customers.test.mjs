@@ -65,3 +65,76 @@ test('a mandatory typification blocks the close until the Datos tab fills it in'
   assert.equal(closed.state, 'closed');
   assert.equal(closed.fields[field.id], 'Derivado a terreno');
 });
+
+test('filters saved as a segment open again after a reload', async () => {
+  await admin('POST', '/api/v1/contacts', { name: 'Inés Influyente', influencer: true });
+  await admin('POST', '/api/v1/contacts', { name: 'Bruno Influyente', influencer: true });
+  await page.goto(`${server.url}/#/contactos`);
+  const filters = page.getByRole('search', { name: 'Filtros de contactos' });
+  await filters.getByLabel('Influenciador').selectOption('true');
+  await filters.getByLabel('Orden').selectOption('name_asc');
+  await filters.getByRole('button', { name: 'Buscar' }).click();
+  const rows = page.locator('.contacts-table tbody tr');
+  await rows.first().filter({ hasText: 'Bruno Influyente' }).waitFor();
+  assert.deepEqual(await rows.locator('td:first-child a').allTextContents(), ['Bruno Influyente', 'Inés Influyente']);
+  await filters.getByRole('button', { name: 'Guardar como segmento' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Guardar como segmento' });
+  await dialog.getByLabel('Nombre del segmento').fill('Influenciadores');
+  await dialog.getByRole('button', { name: 'Guardar' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  const saved = (await admin('GET', '/api/v1/segments')).items.find((s) => s.name === 'Influenciadores');
+  assert.deepEqual(saved.query, { influencer: 'true', sort: 'name_asc' });
+
+  await page.reload();
+  await page.getByRole('heading', { name: 'Contactos' }).waitFor();
+  await page.getByLabel('Segmento').selectOption({ label: 'Influenciadores' });
+  await rows.first().filter({ hasText: 'Bruno Influyente' }).waitFor();
+  assert.equal(await rows.count(), 2);
+  assert.equal(await filters.getByLabel('Influenciador').inputValue(), 'true');
+  assert.equal(await filters.getByLabel('Orden').inputValue(), 'name_asc');
+  // The export link carries the same filter.
+  const href = await page.getByRole('link', { name: 'Exportar CSV' }).getAttribute('href');
+  assert.match(href, /influencer=true/);
+});
+
+test('a CSV import shows its preview and bad rows, imports the good ones and gives the error report', async () => {
+  await page.goto(`${server.url}/#/contactos`);
+  await page.reload(); // no segment chosen
+  await page.getByRole('button', { name: 'Importar CSV' }).click();
+  const panel = page.getByRole('region', { name: 'Importar contactos' });
+  const csv = 'Nombre;RUT;Correo;Celular;Comentario\n'
+    + 'Rosa Importada;15.555.555-6;rosa@importada.cl;+56 9 8765 4321;cliente antigua\n'
+    + 'Rut Malo;12.345.678-0;malo@importada.cl;;\n'
+    + 'Correo Malo;;correo@;;\n'
+    + 'Tomás Importado;;tomas@importada.cl;;\n';
+  await panel.getByLabel('Archivo CSV').setInputFiles({ name: 'clientes.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+  await panel.getByText('4 filas: 2 listas para importar, 2 con errores.').waitFor();
+  await panel.getByRole('cell', { name: 'RUT no válido: «12.345.678-0»' }).waitFor();
+  await panel.getByRole('cell', { name: 'Correo no válido: «correo@»' }).waitFor();
+  // The unknown column is left out until the agent says what it is.
+  assert.equal(await panel.getByLabel('A qué corresponde «Comentario»').inputValue(), '');
+  await panel.getByLabel('A qué corresponde «Comentario»').selectOption('notes');
+  await panel.getByRole('button', { name: 'Revisar de nuevo' }).click();
+  await panel.getByRole('cell', { name: 'Rosa Importada' }).waitFor();
+
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    panel.getByRole('button', { name: 'Descargar informe de errores' }).click(),
+  ]);
+  const report = await (await download.createReadStream()).toArray();
+  const text = Buffer.concat(report).toString('utf8');
+  assert.match(text, /3,RUT,RUT no válido: «12\.345\.678-0»/);
+  assert.match(text, /4,Correo,Correo no válido: «correo@»/);
+
+  await panel.getByRole('button', { name: 'Importar 2 filas' }).click();
+  await panel.getByText('Importación terminada: 2 creados, 0 actualizados, 0 sin cambios, 2 filas con errores.').waitFor();
+  // The search index takes what was written a moment later.
+  let rosa = [];
+  for (let i = 0; i < 50 && rosa.length === 0; i += 1) {
+    rosa = (await admin('GET', '/api/v1/contacts?q=15.555.555-6')).items;
+    if (rosa.length === 0) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(rosa.length, 1);
+  assert.equal(rosa[0].notes, 'cliente antigua');
+  await page.locator('.contacts-table').getByRole('link', { name: 'Tomás Importado' }).waitFor();
+});
