@@ -6,6 +6,9 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use std::collections::BTreeMap;
+
+use crate::domain::fields::{FieldDef, FieldKind, FieldTarget};
 use crate::domain::rut::Rut;
 use crate::domain::*;
 use crate::error::AppResult;
@@ -229,6 +232,45 @@ pub fn fill(store: &Store) -> AppResult<()> {
         Ok(ids)
     })?;
 
+    // Seed 003: typifications on every ticket, and a few profile fields.
+    let demo_fields: DemoFields = store.write_blocking(move |txn, fx| {
+        let mut add = |target, name: &str, kind, options: &[&str]| -> AppResult<String> {
+            let id = catalog::new_id::<FieldDef>(txn)?;
+            let f = FieldDef {
+                id,
+                target,
+                name: name.into(),
+                kind,
+                options: options.iter().map(|o| o.to_string()).collect(),
+                position: id as u32,
+                ..Default::default()
+            };
+            catalog::put(txn, fx, id, &f)?;
+            Ok(f.key())
+        };
+        Ok(DemoFields {
+            motive: add(
+                FieldTarget::Ticket,
+                "Motivo de contacto",
+                FieldKind::Choice,
+                &MOTIVES,
+            )?,
+            first_contact: add(
+                FieldTarget::Ticket,
+                "Resuelto en el primer contacto",
+                FieldKind::YesNo,
+                &[],
+            )?,
+            commune: add(FieldTarget::Contact, "Comuna", FieldKind::Choice, &COMMUNES)?,
+            frequent: add(
+                FieldTarget::Contact,
+                "Cliente frecuente",
+                FieldKind::YesNo,
+                &[],
+            )?,
+        })
+    })?;
+
     // Customers: (name, rut, email, phone, instagram username).
     let mut customers = Vec::new();
     for i in 0..CUSTOMERS {
@@ -312,6 +354,9 @@ pub fn fill(store: &Store) -> AppResult<()> {
             sentiment: [Sentiment::Positive, Sentiment::Neutral, Sentiment::Negative]
                 [rng.gen_range(0..3)],
             seq: msg_seq,
+            motive: MOTIVES[rng.gen_range(0..MOTIVES.len())],
+            commune: COMMUNES[rng.gen_range(0..COMMUNES.len())],
+            fields: demo_fields.clone(),
         });
     }
     plans.sort_by_key(|p| p.started);
@@ -362,7 +407,35 @@ struct Plan {
     label: Option<u64>,
     sentiment: Sentiment,
     seq: u64,
+    motive: &'static str,
+    commune: &'static str,
+    fields: DemoFields,
 }
+
+/// The demo's field ids (their keys in `fields`).
+#[derive(Clone)]
+struct DemoFields {
+    motive: String,
+    first_contact: String,
+    commune: String,
+    frequent: String,
+}
+
+const MOTIVES: [&str; 5] = [
+    "Consulta",
+    "Reclamo",
+    "Seguimiento de pedido",
+    "Cambio o devolución",
+    "Otro",
+];
+const COMMUNES: [&str; 6] = [
+    "Santiago",
+    "Providencia",
+    "Concepción",
+    "Viña del Mar",
+    "Temuco",
+    "Antofagasta",
+];
 
 impl Plan {
     fn apply(
@@ -451,6 +524,35 @@ impl Plan {
             } else {
                 Some(self.agent)
             });
+        }
+        // Closed and ignored conversations were typified; open ones mostly not yet.
+        if self.outcome != 1 || self.seq % 4 == 0 {
+            patch.fields = Some(BTreeMap::from([
+                (self.fields.motive.clone(), serde_json::json!(self.motive)),
+                (
+                    self.fields.first_contact.clone(),
+                    serde_json::json!(self.followup.is_none()),
+                ),
+            ]));
+        }
+        // Some customers told us where they live.
+        if self.seq % 3 == 0 {
+            let contact = tickets::get_w(txn, number)?.map(|t| t.contact_id);
+            if let Some(mut c) = contact
+                .map(|id| crate::store::contacts::get_w(txn, id))
+                .transpose()?
+                .flatten()
+            {
+                if c.fields.is_empty() {
+                    c.fields
+                        .insert(self.fields.commune.clone(), serde_json::json!(self.commune));
+                    c.fields.insert(
+                        self.fields.frequent.clone(),
+                        serde_json::json!(self.seq % 2 == 0),
+                    );
+                    crate::store::contacts::put(txn, fx, &c, EventKind::ContactUpdated)?;
+                }
+            }
         }
         match self.outcome {
             2 => {

@@ -44,11 +44,18 @@ export function ColumnEditor({ col, onSave, onCancel }) {
     setError('');
     const id = col?.id ?? `c${Date.now().toString(36)}`;
     try {
-      await onSave({ sound: false, notify: false, auto_refresh: false, ...col, id, name, kind, filters,
+      const clean = { ...filters };
+      if (clean.field && clean.field.endsWith(':')) delete clean.field;
+      await onSave({ sound: false, notify: false, auto_refresh: false, ...col, id, name, kind, filters: clean,
         sort: kind === 'messages' ? 'updated_desc' : sort });
     } catch (e) { setError(e.message); }
   };
   const kinds = new Set(refs.accounts.map((a) => a.kind));
+  // TICK-9: a typification's value (`{field id}:{value}`).
+  const typifications = refs.fields.filter((f) => f.target === 'ticket');
+  const [fieldId, ...rest] = (filters.field ?? '').split(':');
+  const fieldValue = rest.join(':');
+  const field = typifications.find((f) => f.id === fieldId);
   const select = (key, options) => html`<select id=${`f-${key}`} name=${key} value=${filters[key] ?? ''} onChange=${input(key)}>
     ${options.map(([v, label]) => html`<option value=${v}>${label}</option>`)}</select>`;
   const dates = (key) => html`<div class="range">
@@ -86,6 +93,13 @@ export function ColumnEditor({ col, onSave, onCancel }) {
         ${select('team', [['', t('filter.any')], ['none', t('filter.no_team')], ...refs.teams.map((x) => [x.id, x.name])])}
         <label for="f-label">${t('filter.label')}</label>
         ${select('label', [['', t('filter.any')], ...refs.labels.map((x) => [x.id, x.name])])}
+        ${typifications.length > 0 && html`<label for="f-field">${t('filter.field')}</label>
+        <div class="range"><select id="f-field" value=${fieldId} onChange=${(e) => set('field')(e.target.value ? `${e.target.value}:` : '')}>
+            <option value="">${t('filter.any')}</option>${typifications.map((f) => html`<option value=${f.id}>${f.name}</option>`)}</select>
+          ${field && (field.options.length > 0 || field.kind === 'yes_no'
+            ? html`<select aria-label=${t('filter.field_value')} value=${fieldValue} onChange=${(e) => set('field')(`${field.id}:${e.target.value}`)}>
+                <option value=""></option>${(field.kind === 'yes_no' ? [['true', t('filter.yes')], ['false', t('filter.no')]] : field.options.map((o) => [o, o])).map(([v, label]) => html`<option value=${v}>${label}</option>`)}</select>`
+            : html`<input aria-label=${t('filter.field_value')} value=${fieldValue} onInput=${(e) => set('field')(`${field.id}:${e.target.value}`)} />`)}</div>`}
         <label for="f-answered">${t('filter.answered')}</label>
         ${select('answered', [['', t('filter.any')], ['false', t('filter.not_answered')], ['true', t('filter.answered_yes')]])}
         <label for="f-important">${t('filter.important')}</label>

@@ -213,18 +213,61 @@ pub fn missing<'a>(
         .collect()
 }
 
-/// Whether a stored value matches what a filter asks for (`want` as typed in a query: an
-/// option, `true`/`false`, a number, a date, or words of a text).
-pub fn value_matches(stored: &Value, want: &str) -> bool {
-    match stored {
-        Value::String(s) => {
-            s.eq_ignore_ascii_case(want) || s.to_lowercase().contains(&want.to_lowercase())
-        }
-        Value::Array(items) => items.iter().any(|i| i.as_str() == Some(want)),
-        Value::Bool(b) => want == if *b { "true" } else { "false" },
-        Value::Number(n) => want.replace(',', ".").parse::<f64>().ok() == n.as_f64(),
-        _ => false,
+/// The values of a stored field a filter can ask for, lower-cased without accents: each chosen
+/// option, yes/no as `true`/`false`, a number, a date, a short text whole (longer texts are
+/// not filter values).
+pub fn filter_values(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) if s.chars().count() <= 80 => vec![crate::domain::fold(s)],
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(crate::domain::fold))
+            .collect(),
+        Value::Bool(b) => vec![b.to_string()],
+        Value::Number(n) => vec![n.to_string()],
+        _ => Vec::new(),
     }
+}
+
+/// What a filter typed means, in the form `filter_values` keeps ("12,5" is 12.5).
+fn wanted(want: &str) -> String {
+    let w = crate::domain::fold(want.trim());
+    match w
+        .replace(',', ".")
+        .parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+    {
+        Some(n) if !w.contains('-') || w.starts_with('-') => n.to_string(),
+        _ => w,
+    }
+}
+
+/// One field value as an index dimension (FNV-1a of the field id and the folded value).
+pub fn value_hash(field: &str, want: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in field.bytes().chain([0x1f]).chain(wanted(want).bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The index dimension values of every filterable value in `values`.
+pub fn value_hashes(values: &BTreeMap<String, Value>) -> Vec<u64> {
+    let mut out: Vec<u64> = values
+        .iter()
+        .flat_map(|(k, v)| filter_values(v).into_iter().map(move |x| value_hash(k, &x)))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Whether a stored value is what a filter asks for (an option, `true`/`false`, a number, a
+/// date or a short text, without regard to case or accents).
+pub fn value_matches(stored: &Value, want: &str) -> bool {
+    filter_values(stored).contains(&wanted(want))
 }
 
 #[cfg(test)]
@@ -319,5 +362,17 @@ mod tests {
             "unknown_field"
         );
         assert!(apply(&defs, FieldTarget::Contact, &mut values, &change).is_err());
+    }
+
+    #[test]
+    fn filters_match_values_without_regard_to_case_accents_or_decimal_commas() {
+        assert!(value_matches(&json!("Biobío"), "biobio"));
+        assert!(value_matches(&json!(["Reclamo", "Consulta"]), "consulta"));
+        assert!(value_matches(&json!(true), "true"));
+        assert!(value_matches(&json!(12.5), "12,5"));
+        assert!(value_matches(&json!("2026-12-02"), "2026-12-02"));
+        assert!(!value_matches(&json!("Reclamo grave"), "reclamo"));
+        assert_eq!(value_hash("3", "Ñuble"), value_hash("3", "ñuble"));
+        assert_ne!(value_hash("3", "Ñuble"), value_hash("4", "Ñuble"));
     }
 }

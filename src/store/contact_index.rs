@@ -85,29 +85,6 @@ fn name_order(name: &str) -> u64 {
     u64::from_be_bytes(bytes)
 }
 
-/// A field value as one index dimension value (FNV-1a of the field id and the value).
-fn field_hash(field: &str, value: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in field.bytes().chain([0x1f]).chain(value.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
-/// The indexable values of a field: options (one per chosen option), yes/no, and dates.
-fn field_values(v: &serde_json::Value) -> Vec<String> {
-    match v {
-        serde_json::Value::String(s) if s.chars().count() <= 80 => vec![s.clone()],
-        serde_json::Value::Array(items) => items
-            .iter()
-            .filter_map(|i| i.as_str().map(str::to_string))
-            .collect(),
-        serde_json::Value::Bool(b) => vec![b.to_string()],
-        _ => Vec::new(),
-    }
-}
-
 fn key(sort: u8, dim: u8, value: u64, order: u64, id: u64) -> [u8; KEY_LEN] {
     let mut k = [0u8; KEY_LEN];
     k[0] = sort;
@@ -135,10 +112,8 @@ pub fn keys_of(c: &Contact, channel_of: &impl Fn(u64) -> Option<Channel>) -> Vec
     if c.influencer {
         dims.push((DIM_INFLUENCER, 1));
     }
-    for (field, v) in &c.fields {
-        for value in field_values(v) {
-            dims.push((DIM_FIELD, field_hash(field, &value)));
-        }
+    for h in fields::value_hashes(&c.fields) {
+        dims.push((DIM_FIELD, h));
     }
     let mut keys = vec![
         key(1, DIM_ALL, 0, c.created_at as u64, c.id),
@@ -241,7 +216,7 @@ impl ContactQuery {
             return (DIM_ALL, 0);
         }
         if let Some((f, v)) = &self.field {
-            return (DIM_FIELD, field_hash(f, v));
+            return (DIM_FIELD, fields::value_hash(f, v));
         }
         if let Some(l) = self.label {
             return (DIM_LABEL, l);

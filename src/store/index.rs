@@ -81,6 +81,8 @@ enum Dim {
     /// Open, unanswered tickets of an account by the time their customer started waiting
     /// (sort code 3): the SLA-breached filter reads it.
     Waiting(u64),
+    /// A typification value (`fields::value_hash`), by update time only.
+    Field(u64),
 }
 
 /// Sort code of the waiting-time keys.
@@ -118,6 +120,10 @@ impl Dim {
                 out.push(9);
                 out.extend_from_slice(&a.to_be_bytes());
             }
+            Dim::Field(h) => {
+                out.push(10);
+                out.extend_from_slice(&h.to_be_bytes());
+            }
         }
     }
 }
@@ -141,6 +147,11 @@ fn dims(t: &Ticket) -> Vec<Dim> {
     }
     let labels: BTreeSet<u64> = t.labels.iter().copied().collect();
     d.extend(labels.into_iter().map(Dim::Label));
+    d.extend(
+        crate::domain::fields::value_hashes(&t.fields)
+            .into_iter()
+            .map(Dim::Field),
+    );
     d
 }
 
@@ -315,6 +326,8 @@ pub struct TicketQuery {
     pub assignee: Option<Option<u64>>,
     pub team: Option<Option<u64>>,
     pub label: Option<u64>,
+    /// A typification and the value wanted (field id, value).
+    pub field: Option<(String, String)>,
     pub important: Option<bool>,
     pub answered: Option<bool>,
     pub sla_breached: Option<bool>,
@@ -369,7 +382,9 @@ impl TicketQuery {
                 .map(|a| Dim::AccountAssignee(*a, who.unwrap_or(0)))
                 .collect(),
             _ => {
-                if let Some(l) = self.label {
+                if let Some((f, v)) = &self.field {
+                    vec![Dim::Field(crate::domain::fields::value_hash(f, v))]
+                } else if let Some(l) = self.label {
                     vec![Dim::Label(l)]
                 } else if let Some(Some(t)) = self.team {
                     vec![Dim::Team(t)]
@@ -471,6 +486,15 @@ impl TicketQuery {
         }
         if let Some(b) = self.important {
             if t.important != b {
+                return false;
+            }
+        }
+        if let Some((f, want)) = &self.field {
+            if !t
+                .fields
+                .get(f)
+                .is_some_and(|v| crate::domain::fields::value_matches(v, want))
+            {
                 return false;
             }
         }

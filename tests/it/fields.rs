@@ -83,6 +83,27 @@ async fn typifications_are_checked_and_a_mandatory_one_blocks_the_close() {
         .await;
     assert_eq!(st, 200, "{t}");
     assert_eq!(t["fields"][&motivo], "Consulta");
+    // The board filters by it (any case, any state, by creation or update time).
+    for sort in ["updated_desc", "created_asc"] {
+        let found = api
+            .ok(&format!(
+                "/api/v1/tickets?field={motivo}:consulta&sort={sort}"
+            ))
+            .await;
+        let numbers: Vec<u64> = found["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["number"].as_u64().unwrap())
+            .collect();
+        assert_eq!(numbers, [n], "{sort}");
+    }
+    assert!(api
+        .ok(&format!("/api/v1/tickets?field={motivo}:Reclamo"))
+        .await["items"]
+        .as_array()
+        .unwrap()
+        .is_empty());
 
     // A mass close closes what it may and names what it left open; another account's ticket
     // is not bound by this account's field.

@@ -28,6 +28,7 @@ const FILTER_KEYS: &[&str] = &[
     "assignee",
     "team",
     "label",
+    "field",
     "important",
     "answered",
     "sla_breached",

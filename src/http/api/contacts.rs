@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::tickets::{views, TicketView};
-use super::{id_str, limit_of, name_field, parse_id, parse_time, ts, Page};
+use super::{field_filter, id_str, limit_of, name_field, parse_id, parse_time, ts, Page};
 use crate::auth::CurrentUser;
 use crate::domain::fields::{self, FieldTarget};
 use crate::domain::rut::Rut;
@@ -141,16 +141,7 @@ pub fn to_query(p: &ContactListParams, limit: usize) -> AppResult<ContactQuery> 
             None => None,
         },
         influencer: p.influencer,
-        field: match p.field.as_deref().filter(|s| !s.is_empty()) {
-            Some(f) => {
-                let (id, value) = f
-                    .split_once(':')
-                    .filter(|(id, v)| !id.is_empty() && !v.is_empty())
-                    .ok_or_else(|| bad("field", "field is `{field id}:{value}`"))?;
-                Some((parse_id(id, "field")?.to_string(), value.to_string()))
-            }
-            None => None,
-        },
+        field: field_filter(&p.field)?,
         created_from: time(&p.created_from, "created_from")?,
         created_to: time(&p.created_to, "created_to")?,
         last_from: time(&p.last_contact_from, "last_contact_from")?,

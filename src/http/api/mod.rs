@@ -181,6 +181,27 @@ pub fn parse_time(s: &str, field: &str) -> AppResult<Millis> {
     })
 }
 
+/// A list's `field` filter, `{field id}:{value}` (profile fields on contacts, typifications
+/// on tickets).
+pub fn field_filter(v: &Option<String>) -> AppResult<Option<(String, String)>> {
+    match v.as_deref().filter(|s| !s.is_empty()) {
+        Some(f) => {
+            let (id, value) = f
+                .split_once(':')
+                .filter(|(id, v)| !id.is_empty() && !v.is_empty())
+                .ok_or_else(|| {
+                    AppError::bad_request("invalid_query", "field is `{field id}:{value}`")
+                        .with_field("field")
+                })?;
+            Ok(Some((
+                parse_id(id, "field")?.to_string(),
+                value.to_string(),
+            )))
+        }
+        None => Ok(None),
+    }
+}
+
 pub fn limit_of(limit: Option<usize>) -> AppResult<usize> {
     match limit {
         None => Ok(50),

@@ -150,6 +150,8 @@ pub struct TicketFilter {
     /// `none` or a team id.
     pub team: Option<String>,
     pub label: Option<String>,
+    /// A typification and the value wanted: `{field id}:{value}`.
+    pub field: Option<String>,
     pub important: Option<String>,
     pub answered: Option<String>,
     pub sla_breached: Option<String>,
@@ -305,6 +307,7 @@ pub fn query_of(
         assignee,
         team,
         label,
+        field: super::field_filter(&f.field)?,
         important: parse_bool(&f.important, "important")?,
         answered: parse_bool(&f.answered, "answered")?,
         sla_breached: parse_bool(&f.sla_breached, "sla_breached")?,
