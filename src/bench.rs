@@ -1027,6 +1027,9 @@ async fn run_in(
         false,
     ));
 
+    step("contacts: list and filters");
+    figures.extend(contact_figures(&client, contacts).await?);
+
     step(&format!("live events: {} SSE clients", args.sse_clients));
     let sse = sse_latency(&client, args.sse_clients, &accounts[4]).await?;
     figures.push(fig(
@@ -1145,6 +1148,159 @@ async fn run_in(
         false,
     ));
     drop(demo);
+    Ok(figures)
+}
+
+/// Contactos at the loaded store's size: every 100th customer gets a label, the influencer
+/// flag and a profile field; then the list under each filter and sort (p99), and a spreadsheet
+/// import of 20,000 rows with 3% bad ones (time, checked for an exact error report).
+#[allow(clippy::disallowed_methods)] // "today" for the date filters, as the server sees it
+async fn contact_figures(client: &Client, contacts: u64) -> AppResult<Vec<Figure>> {
+    let mut figures = Vec::new();
+    let label = client
+        .post("/api/v1/labels", json!({"name": "VIP contactos"}))
+        .await?["id"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let field = client
+        .post(
+            "/api/v1/fields",
+            json!({"target": "contact", "name": "Región", "kind": "choice", "options": ["Biobío", "Ñuble", "Maule"]}),
+        )
+        .await?["id"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    for id in (1..=contacts).step_by(100) {
+        client
+            .send(
+                reqwest::Method::PATCH,
+                &format!("/api/v1/contacts/{id}"),
+                Some(&json!({"labels": [label], "influencer": true, "fields": {field.clone(): "Ñuble"}})),
+            )
+            .await?;
+    }
+    let first = client.get("/api/v1/contacts?limit=50").await?;
+    let cursor = first["next_cursor"].as_str().unwrap_or("").to_string();
+    let today = chrono::Utc::now().format("%Y-%m-%dT00:00:00Z");
+    let queries: Vec<String> = [
+        String::new(),
+        format!("cursor={cursor}"),
+        "channel=webchat".into(),
+        format!("label={label}"),
+        "influencer=true".into(),
+        format!("field={field}:%C3%91uble"),
+        format!("created_from={today}"),
+        format!("last_contact_from={today}&sort=last_contact_desc"),
+        "sort=name_asc".into(),
+        "sort=created_asc&channel=form".into(),
+        format!("label={label}&channel=api"),
+        "influencer=false&sort=name_desc".into(),
+        // 1% match and the name order has no field keys: a page reads its 5,000 rows and
+        // ends with a cursor.
+        format!("field={field}:%C3%91uble&sort=name_asc"),
+    ]
+    .into_iter()
+    .map(|q| format!("/api/v1/contacts?{q}&limit=50"))
+    .collect();
+    let mut lat = timed_queries(client, &queries[..1], 300).await?;
+    figures.push(fig(
+        &format!("contacts: list page at {contacts} contacts, p99"),
+        percentile(&mut lat, 0.99),
+        "ms",
+        Some(50.0),
+        false,
+    ));
+    let mut worst = 0.0f64;
+    for q in &queries {
+        let mut l = timed_queries(client, std::slice::from_ref(q), 60).await?;
+        worst = worst.max(percentile(&mut l, 0.99));
+    }
+    figures.push(fig(
+        "contacts: every filter and sort, worst p99",
+        worst,
+        "ms",
+        Some(50.0),
+        false,
+    ));
+
+    // 20,000 new customers, every 33rd with a RUT whose check digit is wrong.
+    const ROWS: u32 = 20_000;
+    let mut csv = String::from("Nombre;RUT;Correo;Teléfono;Región\n");
+    let mut bad = 0usize;
+    for i in 0..ROWS {
+        let rut = Rut::from_body(40_000_000 + i);
+        let rut_text = if i % 33 == 0 {
+            bad += 1;
+            let wrong = if rut.formatted().ends_with('1') {
+                '2'
+            } else {
+                '1'
+            };
+            let mut f = rut.formatted();
+            f.pop();
+            f.push(wrong);
+            f
+        } else {
+            rut.formatted()
+        };
+        let (name, ..) = contact_of(u64::from(i));
+        csv.push_str(&format!(
+            "{name};{rut_text};importado{i}@empresa.example;+56 9 {:08};Biobío\n",
+            10_000_000 + i
+        ));
+    }
+    let import = |text: String| async move {
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::text(text).file_name("clientes.csv"),
+            )
+            .text("dry_run", "false");
+        let started = Instant::now();
+        let res = client
+            .http
+            .post(format!("{}/api/v1/contacts/import", client.base))
+            .bearer_auth(&client.token)
+            .multipart(form)
+            .send()
+            .await
+            .map_err(err)?;
+        let status = res.status();
+        let v: Value = res.json().await.map_err(err)?;
+        if !status.is_success() {
+            return Err(err(format!("import: {status} {v}")));
+        }
+        Ok::<_, AppError>((started.elapsed().as_secs_f64(), v))
+    };
+    let (seconds, report) = import(csv.clone()).await?;
+    let good = ROWS as usize - bad;
+    let errors = report["errors"].as_array().map(Vec::len).unwrap_or(0);
+    let created = report["created"].as_u64().unwrap_or(0) as usize;
+    if errors != bad || created != good {
+        return Err(err(format!(
+            "import report: {errors} errors (expected {bad}), {created} created (expected {good})"
+        )));
+    }
+    figures.push(fig(
+        "contacts: import 20,000 rows (3% bad), exact report",
+        seconds,
+        "s",
+        Some(10.0),
+        false,
+    ));
+    let (again, report) = import(csv).await?;
+    if report["unchanged"].as_u64() != Some(good as u64) {
+        return Err(err(format!("re-import changed something: {report}")));
+    }
+    figures.push(fig(
+        "contacts: the same import again (nothing changes)",
+        again,
+        "s",
+        Some(10.0),
+        false,
+    ));
     Ok(figures)
 }
 

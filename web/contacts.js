@@ -54,6 +54,7 @@ function ContactList({ me }) {
   const [segment, setSegment] = useState('');
   const [saving, setSaving] = useState(false);
   const [importing, setImporting] = useState(false);
+  const [creating, setCreating] = useState(false);
   const [pages, setPages] = useState([]); // extra pages, after the first
   const key = JSON.stringify(applied);
   const [first, error, reload] = useLoad(() => { setPages([]); return api('GET', `/api/v1/contacts?${query({ ...applied, limit: 50 })}`); }, [key]);
@@ -82,7 +83,9 @@ function ContactList({ me }) {
       ${chosen && (chosen.owner_id === me?.id || me?.role === 'admin') && html`<button type="button" class="small danger" onClick=${remove}>${t('segments.delete')}</button>`}
       <a class="button small" href=${`/api/v1/contacts/export?${query(applied)}`} download>${t('contacts.export')}</a>
       <button type="button" class="small" onClick=${() => setImporting(!importing)} aria-expanded=${importing}>${t('import.open')}</button>
+      <button type="button" class="small" onClick=${() => setCreating(true)}>${t('contacts.new')}</button>
     </div>
+    ${creating && html`<${NewContact} onCancel=${() => setCreating(false)} />`}
     ${importing && html`<${ContactImport} onDone=${reload} />`}
     <form class="contact-filters" role="search" aria-label=${t('contacts.filters')} onSubmit=${(e) => { e.preventDefault(); setSegment(''); apply(draft); }}>
       <label>${t('contacts.search')} <input type="search" value=${draft.q} placeholder=${t('contacts.search_hint')} onInput=${set('q')} /></label>
@@ -122,6 +125,27 @@ function ContactList({ me }) {
         <td>${when(c.last_contact_at)}</td><td>${when(c.created_at)}</td></tr>`)}</tbody></table>`}
     ${last?.next_cursor && html`<button type="button" class="small" onClick=${more}>${t('contacts.more')}</button>`}
   </main>`;
+}
+
+/** Someone who never wrote, typed in by hand: created, then opened on their page. */
+function NewContact({ onCancel }) {
+  const [form, setForm] = useState({ name: '', rut: '', email: '', phone: '' });
+  const [error, setError] = useState('');
+  const set = (k) => (e) => setForm({ ...form, [k]: e.target.value });
+  const submit = async (e) => {
+    e.preventDefault();
+    try { const c = await api('POST', '/api/v1/contacts', form); location.hash = `#/contactos/${c.id}`; } catch (err) { setError(err.message); }
+  };
+  return html`<${Dialog} labelledBy="new-contact-title" onClose=${onCancel} onSubmit=${submit}>
+    <h2 id="new-contact-title">${t('contacts.new')}</h2>
+    <label>${t('customer.name')} <input required maxlength="200" value=${form.name} onInput=${set('name')} /></label>
+    <label>${t('form.rut')} <input maxlength="20" placeholder="12.345.678-5" value=${form.rut} onInput=${set('rut')} /></label>
+    <label>${t('customer.email')} <input type="email" maxlength="254" value=${form.email} onInput=${set('email')} /></label>
+    <label>${t('customer.phone')} <input type="tel" maxlength="40" value=${form.phone} onInput=${set('phone')} /></label>
+    ${error && html`<p class="error" role="alert">${error}</p>`}
+    <div class="dialog-actions"><button type="button" onClick=${onCancel}>${t('action.cancel')}</button>
+      <button type="submit" class="primary">${t('action.save')}</button></div>
+  <//>`;
 }
 
 function SaveSegment({ q, onSaved, onCancel }) {

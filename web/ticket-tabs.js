@@ -49,8 +49,8 @@ export function Customer({ contactId }) {
   <dl class="profile">
     <dt>${t('customer.name')}</dt><dd>${c.name}</dd>
     <dt>${t('form.rut')}</dt><dd>${c.rut_formatted ?? '—'}</dd>
-    <dt>${t('customer.email')}</dt><dd>${c.email ?? '—'}</dd>
-    <dt>${t('customer.phone')}</dt><dd>${c.phone ?? '—'}</dd>
+    <dt>${t('customer.email')}</dt><dd>${[c.email, ...c.more_emails].filter(Boolean).join(', ') || '—'}</dd>
+    <dt>${t('customer.phone')}</dt><dd>${[c.phone, ...c.more_phones].filter(Boolean).join(', ') || '—'}</dd>
     ${c.notes && html`<dt>${t('customer.notes')}</dt><dd class="notes">${c.notes}</dd>`}
     <dt>${t('customer.influencer')}</dt>
     <dd><label class="check"><input type="checkbox" aria-label=${t('customer.influencer')} checked=${c.influencer} onChange=${flip} /> ${t(c.influencer ? 'filter.yes' : 'filter.no')}</label></dd>
@@ -79,14 +79,17 @@ function TicketData({ ticket }) {
 /** The customer's facts, editable by any agent: the RUT is checked (its check digit) by the
  *  server, which says what is wrong in the agent's language. */
 function CustomerForm({ c, onCancel, onSaved }) {
-  const [form, setForm] = useState({ name: c.name, rut: c.rut_formatted ?? '', email: c.email ?? '', phone: c.phone ?? '', notes: c.notes ?? '' });
+  const [form, setForm] = useState({ name: c.name, rut: c.rut_formatted ?? '', email: c.email ?? '', phone: c.phone ?? '', notes: c.notes ?? '',
+    more_emails: c.more_emails.join(', '), more_phones: c.more_phones.join(', ') });
   const defs = fieldsFor('contact', accountsOf(c));
   const [values, setValues] = useState(c.fields);
   const [status, , fail] = useStatus();
   const set = (k) => (e) => setForm({ ...form, [k]: e.target.value });
   const save = async (ev) => {
     ev.preventDefault();
-    const body = defs.length > 0 ? { ...form, fields: toPatch(defs, values) } : form;
+    const split = (v) => v.split(/[,;\n]/).map((x) => x.trim()).filter(Boolean);
+    const body = { ...form, more_emails: split(form.more_emails), more_phones: split(form.more_phones) };
+    if (defs.length > 0) body.fields = toPatch(defs, values);
     try { onSaved(await api('PATCH', `/api/v1/contacts/${c.id}`, body)); } catch (e) { fail(e.message); }
   };
   return html`<form class="customer-form" aria-label=${t('customer.edit')} onSubmit=${save}>
@@ -94,6 +97,9 @@ function CustomerForm({ c, onCancel, onSaved }) {
     <label>${t('form.rut')} <input maxlength="20" placeholder="12.345.678-5" value=${form.rut} onInput=${set('rut')} /></label>
     <label>${t('customer.email')} <input type="email" maxlength="254" value=${form.email} onInput=${set('email')} /></label>
     <label>${t('customer.phone')} <input type="tel" maxlength="40" value=${form.phone} onInput=${set('phone')} /></label>
+    <label>${t('customer.more_emails')} <input maxlength="1000" value=${form.more_emails} onInput=${set('more_emails')} /></label>
+    <label>${t('customer.more_phones')} <input maxlength="500" value=${form.more_phones} onInput=${set('more_phones')} /></label>
+    <p class="hint">${t('customer.more_hint')}</p>
     <label>${t('customer.notes')} <textarea rows="3" maxlength="5000" value=${form.notes} onInput=${set('notes')}></textarea></label>
     <${FieldInputs} defs=${defs} form=${values} setForm=${setValues} required=${true} />
     <${SaveCancel} onCancel=${onCancel} />

@@ -274,6 +274,29 @@ pub struct Contact {
     /// When the customer last wrote, to the hour (0: never since created).
     #[serde(default)]
     pub last_contact_at: Millis,
+    /// Other addresses and numbers of the same customer (ORG-3), after `email` and `phone`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_emails: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_phones: Vec<String>,
+}
+
+impl Contact {
+    /// Every email of the customer, the main one first.
+    pub fn emails(&self) -> impl Iterator<Item = &str> {
+        self.email
+            .iter()
+            .chain(self.more_emails.iter())
+            .map(String::as_str)
+    }
+
+    /// Every phone of the customer, the main one first.
+    pub fn phones(&self) -> impl Iterator<Item = &str> {
+        self.phone
+            .iter()
+            .chain(self.more_phones.iter())
+            .map(String::as_str)
+    }
 }
 
 /// A saved contact filter ("segmento", seed 002): the Contactos screen's query as it was.

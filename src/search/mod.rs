@@ -458,13 +458,13 @@ fn exact_terms(q: &str) -> Vec<String> {
 /// Exact terms of a contact: what `exact_terms` may produce for a query that names them.
 fn contact_terms(c: &Contact) -> Vec<String> {
     let mut out = Vec::new();
-    if let Some(e) = &c.email {
+    for e in c.emails() {
         out.push(e.to_lowercase());
     }
     if let Some(r) = &c.rut {
         out.push(format!("rut:{r}"));
     }
-    if let Some(p) = &c.phone {
+    for p in c.phones() {
         let digits: String = p.chars().filter(|c| c.is_ascii_digit()).collect();
         if digits.len() >= 6 {
             // "+56 9 1234 5678" is found by "912345678" and "12345678" too.

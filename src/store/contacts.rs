@@ -286,15 +286,17 @@ pub fn keys_of(c: &Contact) -> Vec<String> {
     if let Some(r) = &c.rut {
         keys.push(format!("rut:{r}"));
     }
-    if let Some(e) = c.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+    for e in c.emails().map(str::trim).filter(|e| !e.is_empty()) {
         keys.push(format!("email:{}", e.to_lowercase()));
     }
-    if let Some(p) = &c.phone {
+    for p in c.phones() {
         let digits: String = p.chars().filter(char::is_ascii_digit).collect();
         if digits.len() >= 8 {
             keys.push(format!("tel:{}", &digits[digits.len() - 8..]));
         }
     }
+    keys.sort();
+    keys.dedup();
     keys
 }
 

@@ -153,3 +153,27 @@ test('a CSV import shows its preview and bad rows, imports the good ones and giv
   assert.equal(rosa[0].notes, 'cliente antigua');
   await page.locator('.contacts-table').getByRole('link', { name: 'Tomás Importado' }).waitFor();
 });
+
+test('a contact typed in by hand gets a second email and a profile field from its page', async () => {
+  await admin('POST', '/api/v1/fields', { target: 'contact', name: 'Comuna de despacho', kind: 'text' });
+  await page.goto(`${server.url}/#/contactos`);
+  await page.reload();
+  await page.getByRole('button', { name: 'Nuevo contacto' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Nuevo contacto' });
+  await dialog.getByLabel('Nombre').fill('Marta Manual');
+  await dialog.getByLabel('RUT').fill('11.111.111-1');
+  await dialog.getByRole('button', { name: 'Guardar' }).click();
+  await page.getByRole('heading', { name: 'Cliente' }).waitFor();
+  await page.getByRole('button', { name: 'Editar cliente' }).click();
+  const form = page.getByRole('form', { name: 'Editar cliente' });
+  await form.getByLabel('Correo', { exact: true }).fill('marta@casa.cl');
+  await form.getByLabel('Otros correos').fill('marta@trabajo.cl, marta@club.cl');
+  await form.getByLabel('Comuna de despacho').fill('Ñuñoa');
+  await form.getByRole('button', { name: 'Guardar' }).click();
+  await page.getByText('marta@casa.cl, marta@trabajo.cl, marta@club.cl').waitFor();
+  await page.locator('dd[data-field]').filter({ hasText: 'Ñuñoa' }).waitFor();
+  const id = location => location.split('/').pop();
+  const c = await admin('GET', `/api/v1/contacts/${id(page.url())}`);
+  assert.deepEqual(c.more_emails, ['marta@trabajo.cl', 'marta@club.cl']);
+  assert.equal(c.rut, '11111111-1');
+});

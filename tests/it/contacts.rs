@@ -322,3 +322,54 @@ async fn a_csv_import_previews_reports_each_bad_row_and_is_idempotent() {
         .unwrap();
     assert_eq!(all.lines().count(), 3, "{all}");
 }
+
+#[tokio::test]
+async fn a_customer_has_several_emails_and_phones() {
+    let s = Server::start();
+    let api = s.admin().await;
+    let c = api
+        .created(
+            "/api/v1/contacts",
+            json!({"name": "Ana", "email": "ana@x.cl"}),
+        )
+        .await;
+    let id = c["id"].as_str().unwrap();
+    let (st, c) = api
+        .patch(
+            &format!("/api/v1/contacts/{id}"),
+            json!({"more_emails": ["Ana@Trabajo.cl", " ", "ana@trabajo.cl"], "more_phones": ["+56 9 1111 2222"]}),
+        )
+        .await;
+    assert_eq!(st, 200, "{c}");
+    assert_eq!(c["more_emails"], json!(["ana@trabajo.cl"]));
+    let (st, e) = api
+        .patch(
+            &format!("/api/v1/contacts/{id}"),
+            json!({"more_emails": ["no-es-correo"]}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), e["error"]["field"].as_str()),
+        (422, Some("more_emails"))
+    );
+    // Found by any of them; someone else with the work email is a possible duplicate.
+    let found = eventually(10, "the search index", || async {
+        let v = api.ok("/api/v1/contacts?q=ana@trabajo.cl").await;
+        (!v["items"].as_array().unwrap().is_empty()).then_some(v)
+    })
+    .await;
+    assert_eq!(found["items"][0]["id"], id);
+    let other = api
+        .created(
+            "/api/v1/contacts",
+            json!({"name": "A. Pérez", "phone": "22221111 2222"}),
+        )
+        .await;
+    let dups = api
+        .ok(&format!(
+            "/api/v1/contacts/{}/duplicates",
+            other["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(dups["items"][0]["contact"]["id"], id);
+}

@@ -35,6 +35,9 @@ pub struct ContactView {
     pub name: String,
     pub email: Option<String>,
     pub phone: Option<String>,
+    /// Other emails and phones of the customer, after the main ones.
+    pub more_emails: Vec<String>,
+    pub more_phones: Vec<String>,
     /// Normalised `12345678-5`.
     pub rut: Option<String>,
     /// For people: `12.345.678-5`.
@@ -60,6 +63,8 @@ impl From<&Contact> for ContactView {
             name: c.name.clone(),
             email: c.email.clone(),
             phone: c.phone.clone(),
+            more_emails: c.more_emails.clone(),
+            more_phones: c.more_phones.clone(),
             rut: c.rut.clone(),
             rut_formatted: c
                 .rut
@@ -207,6 +212,10 @@ pub struct ContactBody {
     pub name: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
+    /// Replaces the other emails (at most 10).
+    pub more_emails: Option<Vec<String>>,
+    /// Replaces the other phones (at most 10).
+    pub more_phones: Option<Vec<String>>,
     pub rut: Option<String>,
     pub influencer: Option<bool>,
     /// What the team should know about the customer ("" clears).
@@ -221,6 +230,8 @@ struct CleanContact {
     /// Some("") clears.
     email: Option<Option<String>>,
     phone: Option<Option<String>>,
+    more_emails: Option<Vec<String>>,
+    more_phones: Option<Vec<String>>,
     rut: Option<Option<String>>,
     influencer: Option<bool>,
     notes: Option<String>,
@@ -245,7 +256,39 @@ fn clean(b: &ContactBody) -> AppResult<CleanContact> {
         )),
         other => other,
     };
+    let list = |v: &Option<Vec<String>>, field: &str, check: &dyn Fn(&str) -> AppResult<String>| {
+        v.as_ref()
+            .map(|items| {
+                let mut out: Vec<String> = Vec::new();
+                for item in items.iter().map(|i| i.trim()).filter(|i| !i.is_empty()) {
+                    let clean = check(item).map_err(|e| e.with_field(field))?;
+                    if !out.contains(&clean) {
+                        out.push(clean);
+                    }
+                }
+                if out.len() > 10 {
+                    return Err(AppError::invalid(field, "too_many_values", "at most 10"));
+                }
+                Ok(out)
+            })
+            .transpose()
+    };
+    let more_emails = list(&b.more_emails, "more_emails", &|e| {
+        crate::domain::validate_email(e)
+    })?;
+    let more_phones = list(&b.more_phones, "more_phones", &|p| {
+        if p.chars().filter(char::is_ascii_digit).count() < 6 || p.chars().count() > 40 {
+            return Err(AppError::invalid(
+                "more_phones",
+                "invalid_phone",
+                format!("`{p}` is not a phone number"),
+            ));
+        }
+        Ok(p.to_string())
+    })?;
     Ok(CleanContact {
+        more_emails,
+        more_phones,
         name: b
             .name
             .as_deref()
@@ -287,6 +330,12 @@ fn apply(txn: &redb::WriteTransaction, c: &mut Contact, p: &CleanContact) -> App
     }
     if let Some(ph) = &p.phone {
         c.phone = ph.clone();
+    }
+    if let Some(e) = &p.more_emails {
+        c.more_emails = e.clone();
+    }
+    if let Some(ph) = &p.more_phones {
+        c.more_phones = ph.clone();
     }
     if let Some(r) = &p.rut {
         c.rut = r.clone();
