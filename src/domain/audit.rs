@@ -37,12 +37,15 @@ pub enum AuditAction {
     TwoFactorDisabled,
     RecoveryCodeUsed,
     RecoveryCodesRenewed,
+    /// Customer data left in a spreadsheet, or came in from one.
+    ContactsExported,
+    ContactsImported,
     #[serde(other)]
     Unknown,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 24] = [
+    pub const ALL: [AuditAction; 26] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -67,6 +70,8 @@ impl AuditAction {
         AuditAction::TwoFactorDisabled,
         AuditAction::RecoveryCodeUsed,
         AuditAction::RecoveryCodesRenewed,
+        AuditAction::ContactsExported,
+        AuditAction::ContactsImported,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -95,6 +100,8 @@ impl AuditAction {
             AuditAction::TwoFactorDisabled => "two_factor_disabled",
             AuditAction::RecoveryCodeUsed => "recovery_code_used",
             AuditAction::RecoveryCodesRenewed => "recovery_codes_renewed",
+            AuditAction::ContactsExported => "contacts_exported",
+            AuditAction::ContactsImported => "contacts_imported",
             AuditAction::Unknown => "unknown",
         }
     }

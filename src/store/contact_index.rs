@@ -132,6 +132,12 @@ pub fn channels(accounts: &[Account]) -> HashMap<u64, Channel> {
     accounts.iter().map(|a| (a.id, a.kind)).collect()
 }
 
+/// An account record as far as the index needs it.
+#[derive(serde::Deserialize)]
+struct KindOf {
+    kind: Channel,
+}
+
 /// Keeps the index of one contact: `before` (None for a new one) → `after`.
 pub fn update(txn: &WriteTransaction, before: Option<&Contact>, after: &Contact) -> AppResult<()> {
     let accounts_touched: Vec<u64> = after
@@ -145,7 +151,8 @@ pub fn update(txn: &WriteTransaction, before: Option<&Contact>, after: &Contact)
         let t = txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?;
         for id in accounts_touched {
             if let std::collections::hash_map::Entry::Vacant(e) = kinds.entry(id) {
-                if let Some(a) = codec::get::<Account>(&t, id)? {
+                // Only the kind is read: an account's settings are skipped, not built.
+                if let Some(a) = codec::get::<KindOf>(&t, id)? {
                     e.insert(a.kind);
                 }
             }

@@ -321,6 +321,15 @@ async fn a_csv_import_previews_reports_each_bad_row_and_is_idempotent() {
         .await
         .unwrap();
     assert_eq!(all.lines().count(), 3, "{all}");
+    // Customer data in and out is in the audit log (previews are not); newest first.
+    let imported = api.ok("/api/v1/audit?action=contacts_imported").await;
+    assert_eq!(imported["items"].as_array().unwrap().len(), 2);
+    assert_eq!(imported["items"][1]["details"]["created"], "1");
+    let exported = api.ok("/api/v1/audit?action=contacts_exported").await;
+    assert_eq!(
+        exported["items"][1]["details"]["filter"],
+        r#"{"influencer":"true"}"#
+    );
 }
 
 #[tokio::test]

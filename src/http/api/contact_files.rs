@@ -7,10 +7,12 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use super::audit::{self, RequestOrigin};
 use super::contacts::{to_query, ContactListParams};
 use super::{id_str, ts};
 use crate::auth::CurrentUser;
 use crate::desk::contacts::{self as import, ImportReport, Mapping};
+use crate::domain::audit::AuditAction;
 use crate::domain::fields::FieldDef;
 use crate::domain::{Contact, Label};
 use crate::error::{AppError, AppResult, ErrorBody};
@@ -34,6 +36,7 @@ fn text_of(bytes: &[u8]) -> String {
 pub async fn import_csv(
     State(state): State<AppState>,
     user: CurrentUser,
+    RequestOrigin(origin): RequestOrigin,
     mut form: Multipart,
 ) -> AppResult<Json<ImportReport>> {
     let access = user.access(&state).await?;
@@ -70,9 +73,24 @@ pub async fn import_csv(
     let text = file.ok_or_else(|| {
         AppError::invalid("file", "required", "send the CSV in a part named `file`")
     })?;
-    Ok(Json(
-        import::import(&state.store, access, text, mapping, dry_run).await?,
-    ))
+    let report = import::import(&state.store, access, text, mapping, dry_run).await?;
+    if !dry_run {
+        let entry = audit::by(
+            &user,
+            &origin,
+            AuditAction::ContactsImported,
+            state.store.now(),
+        )
+        .detail("rows", report.rows.to_string())
+        .detail("created", report.created.to_string())
+        .detail("updated", report.updated.to_string())
+        .detail("errors", report.errors.len().to_string());
+        state
+            .store
+            .write(move |txn, _| crate::store::audit::record(txn, entry.clone()))
+            .await?;
+    }
+    Ok(Json(report))
 }
 
 /// One CSV field, quoted when it must be (and never read as a formula by a spreadsheet).
@@ -154,10 +172,24 @@ fn row_of(
 pub async fn export_csv(
     State(state): State<AppState>,
     user: CurrentUser,
+    RequestOrigin(origin): RequestOrigin,
     ApiQuery(p): ApiQuery<ContactListParams>,
 ) -> AppResult<Response> {
     let access = user.access(&state).await?;
     let mut query = to_query(&p, 500)?;
+    // Who took customer data out, and with which filter (the rows leave as a stream).
+    let filter = serde_json::to_string(&p.query_map()).unwrap_or_default();
+    let entry = audit::by(
+        &user,
+        &origin,
+        AuditAction::ContactsExported,
+        state.store.now(),
+    )
+    .detail("filter", filter);
+    state
+        .store
+        .write(move |txn, _| crate::store::audit::record(txn, entry.clone()))
+        .await?;
     let q = p.q.clone().filter(|q| !q.trim().is_empty());
     let (labels, defs, kinds) = state
         .store

@@ -121,6 +121,30 @@ impl ContactListParams {
     fn has_q(&self) -> Option<&str> {
         self.q.as_deref().map(str::trim).filter(|q| !q.is_empty())
     }
+
+    /// The filters given, by name (the audit log's record of an export).
+    pub fn query_map(&self) -> BTreeMap<&'static str, String> {
+        let mut out = BTreeMap::new();
+        for (k, v) in [
+            ("q", &self.q),
+            ("label", &self.label),
+            ("channel", &self.channel),
+            ("field", &self.field),
+            ("created_from", &self.created_from),
+            ("created_to", &self.created_to),
+            ("last_contact_from", &self.last_contact_from),
+            ("last_contact_to", &self.last_contact_to),
+            ("sort", &self.sort),
+        ] {
+            if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+                out.insert(k, v.to_string());
+            }
+        }
+        if let Some(i) = self.influencer {
+            out.insert("influencer", i.to_string());
+        }
+        out
+    }
 }
 
 /// The list's filters as the store reads them.
