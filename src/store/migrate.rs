@@ -37,20 +37,26 @@ const STEPS: [Step; 10] = [
 /// on a large store.
 const SLICE: usize = 10_000;
 
-fn v10_to_v11(txn: &WriteTransaction) -> AppResult<()> {
-    use crate::domain::{Contact, Ticket};
+/// The next `SLICE` contacts after id `after` (from the first when None).
+fn contacts_after(
+    txn: &WriteTransaction,
+    after: Option<u64>,
+) -> AppResult<Vec<crate::domain::Contact>> {
     use std::ops::Bound;
+    let t = txn.open_table(CONTACT_ID_TO_CONTACT)?;
+    let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+    let mut out = Vec::new();
+    for row in t.range::<u64>((lower, Bound::Unbounded))?.take(SLICE) {
+        out.push(super::codec::decode(row?.1.value())?);
+    }
+    Ok(out)
+}
+
+fn v10_to_v11(txn: &WriteTransaction) -> AppResult<()> {
+    use crate::domain::Ticket;
     let mut after: Option<u64> = None;
     loop {
-        let slice: Vec<Contact> = {
-            let t = txn.open_table(CONTACT_ID_TO_CONTACT)?;
-            let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
-            let mut out = Vec::new();
-            for row in t.range::<u64>((lower, Bound::Unbounded))?.take(SLICE) {
-                out.push(super::codec::decode(row?.1.value())?);
-            }
-            out
-        };
+        let slice = contacts_after(txn, after)?;
         let Some(last) = slice.last().map(|c| c.id) else {
             break;
         };
@@ -79,21 +85,11 @@ fn v10_to_v11(txn: &WriteTransaction) -> AppResult<()> {
 }
 
 fn v9_to_v10(txn: &WriteTransaction) -> AppResult<()> {
-    use crate::domain::Contact;
     use std::collections::BTreeMap;
-    use std::ops::Bound;
     let mut by_rut: BTreeMap<String, Vec<(u64, i64)>> = BTreeMap::new();
     let mut after: Option<u64> = None;
     loop {
-        let slice: Vec<Contact> = {
-            let t = txn.open_table(CONTACT_ID_TO_CONTACT)?;
-            let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
-            let mut out = Vec::new();
-            for row in t.range::<u64>((lower, Bound::Unbounded))?.take(SLICE) {
-                out.push(super::codec::decode(row?.1.value())?);
-            }
-            out
-        };
+        let slice = contacts_after(txn, after)?;
         let Some(last) = slice.last().map(|c| c.id) else {
             break;
         };

@@ -3,12 +3,13 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Multipart, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::audit::{self, RequestOrigin};
 use super::contacts::{to_query, ContactListParams};
+use super::uploads::multipart_error;
 use super::{id_str, ts};
 use crate::auth::CurrentUser;
 use crate::desk::contacts::{self as import, ImportReport, Mapping};
@@ -40,25 +41,18 @@ pub async fn import_csv(
     mut form: Multipart,
 ) -> AppResult<Json<ImportReport>> {
     let access = user.access(&state).await?;
+    let max = state.config.max_upload_bytes;
     let (mut file, mut mapping, mut dry_run) = (None, Mapping::new(), false);
     loop {
-        let field = match form.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(AppError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "the file is too large",
-                ))
-            }
-            Err(e) => return Err(AppError::bad_request("invalid_multipart", e.body_text())),
+        let Some(field) = form
+            .next_field()
+            .await
+            .map_err(|e| multipart_error(e, max))?
+        else {
+            break;
         };
         let name = field.name().unwrap_or_default().to_string();
-        let bytes = field
-            .bytes()
-            .await
-            .map_err(|e| AppError::bad_request("invalid_multipart", e.body_text()))?;
+        let bytes = field.bytes().await.map_err(|e| multipart_error(e, max))?;
         match name.as_str() {
             "file" => file = Some(text_of(&bytes)),
             "mapping" if !bytes.is_empty() => {

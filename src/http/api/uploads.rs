@@ -34,6 +34,15 @@ fn too_large(max: usize) -> AppError {
     )
 }
 
+/// What a broken or oversized multipart body answers.
+pub fn multipart_error(e: axum::extract::multipart::MultipartError, max: usize) -> AppError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        too_large(max)
+    } else {
+        AppError::bad_request("invalid_multipart", e.body_text())
+    }
+}
+
 #[utoipa::path(post, path = "/api/v1/uploads", tag = "files",
     request_body(content_type = "multipart/form-data", description = "one part named `file`"),
     responses((status = 201, body = AttachmentView), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
@@ -45,11 +54,12 @@ pub async fn upload(
     let max = state.config.max_upload_bytes;
     let mut file: Option<(String, String, Vec<u8>)> = None;
     loop {
-        let field = match form.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large(max)),
-            Err(e) => return Err(AppError::bad_request("invalid_multipart", e.body_text())),
+        let Some(field) = form
+            .next_field()
+            .await
+            .map_err(|e| multipart_error(e, max))?
+        else {
+            break;
         };
         if field.name() != Some("file") {
             continue;
@@ -60,11 +70,7 @@ pub async fn upload(
                 .first_or_octet_stream()
                 .to_string()
         });
-        let bytes = match field.bytes().await {
-            Ok(b) => b,
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large(max)),
-            Err(e) => return Err(AppError::bad_request("invalid_multipart", e.body_text())),
-        };
+        let bytes = field.bytes().await.map_err(|e| multipart_error(e, max))?;
         if bytes.len() > max {
             return Err(too_large(max));
         }
