@@ -13,6 +13,7 @@ import { Security } from './two-factor.js';
 import { Canned, Labels, Teams } from './catalog.js';
 import { Tokens } from './profile.js';
 import { Fields } from './fields.js';
+import { Calendars } from './calendars.js';
 
 const MODES = ['disabled', 'enabled', 'auto'];
 const AllTokens = () => html`<${Tokens} all=${true} />`;
@@ -24,6 +25,7 @@ const SECTIONS = [
   { id: 'etiquetas', title: 'admin.nav.labels', may: 'settings.manage', view: Labels },
   { id: 'respuestas', title: 'admin.nav.canned', may: 'settings.manage', view: Canned },
   { id: 'campos', title: 'admin.nav.fields', may: 'settings.manage', view: Fields },
+  { id: 'horarios', title: 'admin.nav.calendars', may: 'settings.manage', view: Calendars },
   { id: 'canales', title: 'admin.nav.channels', may: 'accounts.manage', view: Accounts },
   { id: 'asignacion', title: 'admin.nav.assignment', may: 'tickets.all_accounts', view: Assignment },
   { id: 'estados', title: 'admin.nav.states', may: 'accounts.manage', view: States },

@@ -91,7 +91,7 @@ export function Fields() {
         <tbody>${list.map((f) => html`<tr data-field=${f.id}><td>${f.name}</td><td>${t(`fields.kind.${f.kind}`)}${f.options.length > 0 && html` <span class="muted">(${f.options.join(', ')})</span>`}</td>
           <td>${f.accounts.length === 0 ? t('fields.all_accounts') : f.accounts.map((a) => refs.accounts.find((x) => x.id === a)?.name ?? a).join(', ')}</td>
           <td>${t(f.mandatory ? 'filter.yes' : 'filter.no')}</td>
-          <td class="actions"><button type="button" class="small" aria-label=${t('users.edit_of', { name: f.name })} onClick=${() => setEditing(f)}>${t('accounts.edit')}</button>
+          <td class="actions"><button type="button" class="small" aria-label=${t('admin.edit_of', { name: f.name })} onClick=${() => setEditing(f)}>${t('accounts.edit')}</button>
             <button type="button" class="small danger" aria-label=${t('fields.delete_of', { name: f.name })}
               onClick=${() => confirm(t('fields.delete_confirm', { name: f.name })) && run(() => api('DELETE', `/api/v1/fields/${f.id}`), t('fields.deleted', { name: f.name }))}>${t('admin.delete')}</button></td></tr>`)}</tbody></table>`}
       ${!editing && html`<button type="button" class="small" onClick=${() => setEditing({ target, kind: 'choice', name: '', options: [], accounts: [], mandatory: false })}>${t(`fields.add.${target}`)}</button>`}`;
@@ -107,7 +107,7 @@ export function Fields() {
 function FieldForm({ field, onSave, onCancel }) {
   const [form, setForm] = useState({ name: field.name, kind: field.kind, options: field.options.join('\n'), accounts: field.accounts, mandatory: field.mandatory });
   const set = (k, v) => setForm({ ...form, [k]: v });
-  const title = field.id ? t('users.edit_of', { name: field.name }) : t(`fields.add.${field.target}`);
+  const title = field.id ? t('admin.edit_of', { name: field.name }) : t(`fields.add.${field.target}`);
   const submit = (e) => {
     e.preventDefault();
     const body = { name: form.name, options: form.options.split('\n').map((o) => o.trim()).filter(Boolean), accounts: form.accounts, mandatory: form.mandatory };

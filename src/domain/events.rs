@@ -62,6 +62,9 @@ event_kinds! {
     /// An administrator changed a profile field or a typification.
     FieldUpdated = "field.updated", FIELD_UPDATED;
     FieldDeleted = "field.deleted", FIELD_DELETED;
+    /// An administrator changed business hours.
+    CalendarUpdated = "calendar.updated", CALENDAR_UPDATED;
+    CalendarDeleted = "calendar.deleted", CALENDAR_DELETED;
     /// Someone saved, changed or deleted a contact segment.
     SegmentUpdated = "segment.updated", SEGMENT_UPDATED;
     AttachmentUpdated = "attachment.updated", ATTACHMENT_UPDATED;

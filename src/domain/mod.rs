@@ -2,6 +2,7 @@
 
 pub mod assign;
 pub mod audit;
+pub mod calendar;
 pub mod clock;
 pub mod events;
 pub mod fields;

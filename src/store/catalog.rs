@@ -1,5 +1,5 @@
 //! Small admin-managed lists keyed by id (labels, teams, canned responses, profile fields and
-//! typifications, saved contact segments) and attachment
+//! typifications, saved contact segments, business-hours calendars) and attachment
 //! metadata: the same operations over different tables. Each record type names its table and
 //! event kind (`Listed`), so callers speak in domain types and never see a table.
 
@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::tables::*;
 use super::{codec, event, next_id, Effects};
+use crate::domain::calendar::Calendar;
 use crate::domain::fields::FieldDef;
 use crate::domain::{Attachment, CannedResponse, EventKind, Label, Segment, Team};
 use crate::error::{AppError, AppResult};
@@ -51,6 +52,13 @@ impl Listed for FieldDef {
     const KIND: &'static str = "field";
     const UPDATED: EventKind = EventKind::FieldUpdated;
     const DELETED: EventKind = EventKind::FieldDeleted;
+}
+
+impl Listed for Calendar {
+    const TABLE: RecordTable = CALENDAR_ID_TO_CALENDAR;
+    const KIND: &'static str = "calendar";
+    const UPDATED: EventKind = EventKind::CalendarUpdated;
+    const DELETED: EventKind = EventKind::CalendarDeleted;
 }
 
 impl Listed for Segment {

@@ -31,6 +31,8 @@ pub const ACCOUNT_USER_TO_MODE: TableDefinition<(u64, u64), u8> =
 
 /// Field id → FieldDef: profile fields and typifications (seed 003).
 pub const FIELD_ID_TO_FIELD: TableDefinition<u64, &[u8]> = TableDefinition::new("fields");
+/// Calendar id → Calendar: business hours and holidays (SLA-2).
+pub const CALENDAR_ID_TO_CALENDAR: TableDefinition<u64, &[u8]> = TableDefinition::new("calendars");
 /// Segment id → Segment: saved contact filters.
 pub const SEGMENT_ID_TO_SEGMENT: TableDefinition<u64, &[u8]> = TableDefinition::new("segments");
 
@@ -172,6 +174,7 @@ pub fn for_each_table(visitor: &mut impl TableVisitor) -> crate::error::AppResul
     visitor.visit(CANNED_ID_TO_CANNED)?;
     visitor.visit(FIELD_ID_TO_FIELD)?;
     visitor.visit(SEGMENT_ID_TO_SEGMENT)?;
+    visitor.visit(CALENDAR_ID_TO_CALENDAR)?;
     visitor.visit(ATTACHMENT_ID_TO_ATTACHMENT)?;
     visitor.visit(EVENT_ID_TO_EVENT)?;
     visitor.visit(OUTBOX_DUE_TO_ROW)?;

@@ -177,3 +177,30 @@ test('a contact typed in by hand gets a second email and a profile field from it
   assert.deepEqual(c.more_emails, ['marta@trabajo.cl', 'marta@club.cl']);
   assert.equal(c.rut, '11111111-1');
 });
+
+test('the administrator sets business hours with Chile\'s holidays in Administración › Horarios', async () => {
+  await page.goto(`${server.url}/#/admin/horarios`);
+  const section = page.getByRole('region', { name: 'Horarios' });
+  await section.getByRole('button', { name: 'Nuevo horario' }).click();
+  const form = section.getByRole('form', { name: 'Nuevo horario' });
+  await form.getByLabel('Nombre', { exact: true }).fill('Oficina Santiago');
+  assert.equal(await form.getByLabel('Zona horaria').inputValue(), 'America/Santiago');
+  await form.getByLabel('Lunes').fill('09:00-13:00, 14:00-18:00');
+  await form.getByLabel('Sábado').fill('10:00-13:00');
+  await form.getByRole('button', { name: 'Agregar feriados de Chile' }).click();
+  await form.getByRole('button', { name: 'Quitar Navidad' }).waitFor();
+  await form.getByRole('button', { name: 'Guardar' }).click();
+  await section.getByRole('row', { name: /Oficina Santiago.*America\/Santiago/ }).waitFor();
+  const cal = (await admin('GET', '/api/v1/calendars')).items.find((c) => c.name === 'Oficina Santiago');
+  assert.deepEqual(cal.week.mon, [['09:00', '13:00'], ['14:00', '18:00']]);
+  assert.deepEqual(cal.week.sat, [['10:00', '13:00']]);
+  assert.equal(cal.week.sun, undefined);
+  assert.ok(cal.holidays.some((h) => h.date === '09-18'));
+  // A period written backwards is refused in Spanish, and nothing changes.
+  await section.getByRole('button', { name: 'Editar Oficina Santiago' }).click();
+  const edit = section.getByRole('form', { name: 'Editar Oficina Santiago' });
+  await edit.getByLabel('Martes').fill('18:00-09:00');
+  await edit.getByRole('button', { name: 'Guardar' }).click();
+  await section.getByRole('alert').filter({ hasText: 'El horario no es válido' }).waitFor();
+  assert.deepEqual((await admin('GET', '/api/v1/calendars')).items[0].week.tue, [['09:00', '18:00']]);
+});

@@ -10,6 +10,7 @@ mod assignment;
 mod backup;
 mod bad_input;
 mod bench;
+mod calendars;
 mod channels;
 mod contacts;
 mod crash;

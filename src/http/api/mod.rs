@@ -8,6 +8,7 @@ pub mod audit;
 pub mod avatar;
 pub mod backups;
 pub mod board;
+pub mod calendars;
 pub mod catalog;
 pub mod changelog;
 pub mod contact_files;
@@ -127,6 +128,9 @@ pub fn routes(
         .routes(routes!(catalog::update_team, catalog::delete_team))
         .routes(routes!(catalog::list_canned, catalog::create_canned))
         .routes(routes!(catalog::update_canned, catalog::delete_canned))
+        .routes(routes!(calendars::list, calendars::create))
+        .routes(routes!(calendars::update, calendars::delete))
+        .routes(routes!(calendars::chile))
         .routes(routes!(segments::list, segments::create))
         .routes(routes!(segments::update, segments::delete))
         .routes(routes!(fields::list, fields::create))
