@@ -2,7 +2,7 @@
 // and one account form for every kind, drawn from the fields the server lists per channel
 // (GET /api/v1/channels); kinds still to come are listed but cannot be created.
 import { html, useEffect, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
-import { api, CHANNEL_ICONS, loadRefs, t, when } from './lib.js';
+import { api, CHANNEL_ICONS, loadRefs, t, useLoad, when } from './lib.js';
 import { SaveCancel, Section, StatusLine, useStatus } from './admin-kit.js';
 
 export function Accounts({ params = {} }) {
@@ -115,7 +115,7 @@ function collectFields(fields, f, prefix = '') {
 function collect(form, fields) {
   const f = Object.fromEntries(new FormData(form));
   const num = (v) => (v === '' || v === undefined ? null : Number(v));
-  return { name: f.name.trim(), settings: { sla_minutes: num(f.sla_minutes), ...collectFields(fields, f) } };
+  return { name: f.name.trim(), settings: { sla_minutes: num(f.sla_minutes), calendar_id: f.calendar_id || null, ...collectFields(fields, f) } };
 }
 
 /** The inputs of a channel's settings, drawn from the field list the server describes
@@ -158,6 +158,7 @@ function Inputs({ fields, values, prefix = '', grouped = false }) {
 function AccountForm({ account, kinds, onDone, onCancel }) {
   const [kind, setKind] = useState(account.kind);
   const [status, , fail] = useStatus();
+  const [calendars] = useLoad(() => api('GET', '/api/v1/calendars'), []);
   const channel = kinds.find((k) => k.kind === kind);
   const fields = channel?.fields ?? [];
   const save = async (ev) => {
@@ -177,6 +178,9 @@ function AccountForm({ account, kinds, onDone, onCancel }) {
     ${channel?.availability === 'coming' && html`<p class="hint">${t('accounts.coming_hint')}</p>`}
     <label for="account-name">${t('accounts.name')}</label><input id="account-name" name="name" required maxlength="120" defaultValue=${account.name} />
     <label for="account-sla">${t('accounts.sla')}</label><input id="account-sla" name="sla_minutes" type="number" min="0" defaultValue=${account.settings?.sla_minutes ?? ''} />
+    ${calendars && html`<label for="account-calendar">${t('accounts.calendar')}</label>
+      <select id="account-calendar" name="calendar_id" defaultValue=${account.settings?.calendar_id ?? ''}>
+        <option value="">${t('accounts.calendar_none')}</option>${calendars.items.map((c) => html`<option value=${c.id} selected=${account.settings?.calendar_id === c.id}>${c.name}</option>`)}</select>`}
     <${Inputs} key=${kind} fields=${fields} values=${account.settings ?? {}} />
     <${SaveCancel} onCancel=${onCancel} />
     <${StatusLine} status=${status} />

@@ -16,7 +16,14 @@
   var TEXT = TEXTS[lang] || {};
   var t = function (k, v) { return (TEXT[k] || k).replace(/\{(\w+)\}/g, function (_, n) { return v && v[n] != null ? v[n] : ''; }); };
   // The account's own words for "closed" or "nobody there", else ours in the visitor's language.
-  var noticeOf = function (f) { return f.notice || (f.notice_code ? t('notice_' + f.notice_code) : ''); };
+  // When the chat is closed and the server knows when it opens, the visitor reads that too.
+  var opensAt = function (iso) {
+    return new Date(iso).toLocaleString(lang === 'en' ? 'en-GB' : 'es-CL', { weekday: 'long', day: 'numeric', month: 'long', hour: '2-digit', minute: '2-digit' });
+  };
+  var noticeOf = function (f) {
+    var text = f.notice || (f.notice_code ? t('notice_' + f.notice_code) : '');
+    return f.next_open ? text + ' ' + t('opens_at', { when: opensAt(f.next_open) }) : text;
+  };
   var KEY = 'atiende-chat:' + base + ':' + account;
   var EMOJI = ['😀', '🙂', '😉', '😍', '🙏', '👍', '👋', '🎉', '😢', '😡', '❤️', '✅'];
   var CSS = [

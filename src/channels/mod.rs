@@ -370,7 +370,7 @@ pub fn require_can_send(account: &Account) -> AppResult<()> {
 }
 
 /// The settings every account has, whatever its channel.
-pub const SHARED_KEYS: [&str; 2] = ["sla_minutes", "assignment"];
+pub const SHARED_KEYS: [&str; 3] = ["sla_minutes", "assignment", "calendar_id"];
 
 /// Readies `settings` for an account of `kind`: what Atiende makes itself filled in, then the
 /// keys every channel shares checked, then the channel's own.
@@ -394,8 +394,8 @@ pub fn prepare_change(kind: Channel, settings: &mut Settings, patch: &Settings) 
 
 const MAX_SLA_MINUTES: i64 = 525_600;
 
-/// The settings every account has, whatever its channel: the SLA target and the assignment
-/// policy.
+/// The settings every account has, whatever its channel: the SLA target, the assignment
+/// policy and the business-hours calendar.
 fn validate_shared(s: &Settings) -> AppResult<()> {
     if let Some(v) = s.get("sla_minutes") {
         if !v.is_null()
@@ -406,6 +406,15 @@ fn validate_shared(s: &Settings) -> AppResult<()> {
                 "settings.sla_minutes",
                 "invalid_setting",
                 "sla_minutes must be a whole number of minutes between 0 and 525600 (one year)",
+            ));
+        }
+    }
+    if let Some(v) = s.get("calendar_id") {
+        if !v.is_null() && v.as_str().and_then(|id| id.parse::<u64>().ok()).is_none() {
+            return Err(AppError::invalid(
+                "settings.calendar_id",
+                "invalid_setting",
+                "calendar_id is the id of a calendar (business hours), or null",
             ));
         }
     }

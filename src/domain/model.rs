@@ -228,6 +228,14 @@ impl Account {
             .and_then(|v| v.as_i64())
             .filter(|m| *m > 0)
     }
+
+    /// The business-hours calendar the account follows (SLA-2), when it names one.
+    pub fn calendar_id(&self) -> Option<u64> {
+        self.settings
+            .get("calendar_id")
+            .and_then(|v| v.as_str())
+            .and_then(|s| s.parse().ok())
+    }
 }
 
 /// One identity of a contact on one account (an email address on a mailbox, a WhatsApp

@@ -186,6 +186,25 @@ test('out of hours, a visitor whose browser speaks English reads the notice in E
   await en.context().close();
 });
 
+test("with business hours set on the account, a visitor out of hours reads when the chat opens next", async () => {
+  // Open one minute a day (00:00–00:01 in Santiago): closed now, opening next at a midnight.
+  const week = Object.fromEntries(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((d) => [d, [['00:00', '00:01']]]));
+  const cal = await admin('POST', '/api/v1/calendars', { name: 'Medianoche', time_zone: 'America/Santiago', week });
+  await admin('PATCH', `/api/v1/accounts/${chatAccount.id}`, { settings: { calendar_id: cal.id } });
+  const page = await newPage(browser);
+  await page.goto(shop.url);
+  const w = widget(page);
+  await w.getByRole('button', { name: 'Abrir chat' }).click();
+  await w.getByLabel('Nombre').fill('Noctámbula');
+  await w.getByRole('button', { name: 'Comenzar' }).click();
+  const notice = w.getByRole('status').filter({ hasText: 'Volvemos a atender el' });
+  await notice.waitFor();
+  assert.match(await notice.textContent(), /fuera del horario.* Volvemos a atender el \S+, \d+ de \S+, \d\d:\d\d/);
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+  await admin('PATCH', `/api/v1/accounts/${chatAccount.id}`, { settings: { calendar_id: null } });
+});
+
 test('a site that is not allowed cannot open the chat', async () => {
   const page = await newPage(browser);
   await page.goto(shop.otherOrigin);

@@ -66,6 +66,34 @@ async fn calendars_are_checked_and_say_when_they_open() {
         (c["open_now"].as_bool(), c["next_open"].is_null()),
         (Some(false), true)
     );
+    // An account follows a calendar that exists.
+    let acc = api.account("api", "Soporte").await;
+    for (value, code) in [
+        (json!("999"), "unknown_calendar"),
+        (json!("lunes"), "invalid_setting"),
+    ] {
+        let (st, e) = api
+            .patch(
+                &format!("/api/v1/accounts/{acc}"),
+                json!({"settings": {"calendar_id": value}}),
+            )
+            .await;
+        assert_eq!(
+            (st.as_u16(), e["error"]["code"].as_str()),
+            (422, Some(code)),
+            "{e}"
+        );
+    }
+    let (st, a) = api
+        .patch(
+            &format!("/api/v1/accounts/{acc}"),
+            json!({"settings": {"calendar_id": id}}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), a["settings"]["calendar_id"].as_str()),
+        (200, Some(id))
+    );
     api.create_user("agente@x.cl", "Agente", "agent").await;
     let agent = s.login("agente@x.cl", "clave-agente-1").await;
     assert_eq!(

@@ -14,6 +14,8 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
+
+use crate::domain::calendar::Calendar;
 use serde_json::{json, Value};
 
 use crate::channels::webchat::ChatSettings;
@@ -402,16 +404,32 @@ impl Visitor {
     async fn available_notice(&self) -> AppResult<(bool, serde_json::Value)> {
         let id = self.account.id;
         let now = self.state.store.now();
-        if self
-            .settings
-            .hours
-            .as_ref()
-            .is_some_and(|h| !h.is_open(now))
-        {
-            return Ok((
-                false,
-                notice("out_of_hours", &self.settings.out_of_hours_message),
-            ));
+        // The account's business hours (a calendar) when it names one; else the chat's own
+        // weekly table (settings written before calendars).
+        let calendar = match self.account.calendar_id() {
+            Some(cid) => {
+                self.state
+                    .store
+                    .read(move |txn| crate::store::catalog::get::<Calendar>(txn, cid))
+                    .await?
+            }
+            None => None,
+        };
+        let closed = match &calendar {
+            Some(c) => !c.is_open(now),
+            None => self
+                .settings
+                .hours
+                .as_ref()
+                .is_some_and(|h| !h.is_open(now)),
+        };
+        if closed {
+            let mut n = notice("out_of_hours", &self.settings.out_of_hours_message);
+            // The widget says when someone will be there.
+            n["next_open"] = json!(calendar
+                .and_then(|c| c.next_open(now))
+                .map(crate::domain::clock::to_rfc3339));
+            return Ok((false, n));
         }
         let available = self
             .state
@@ -457,6 +475,7 @@ impl Visitor {
             "agents_available": available,
             "notice": notice["notice"],
             "notice_code": notice["notice_code"],
+            "next_open": notice["next_open"],
         })
         .to_string())
     }
@@ -709,7 +728,8 @@ impl Visitor {
             let (available, notice) = self.available_notice().await?;
             return Ok(vec![
                 json!({"type": "status", "agents_available": available,
-                    "notice": notice["notice"], "notice_code": notice["notice_code"]})
+                    "notice": notice["notice"], "notice_code": notice["notice_code"],
+                    "next_open": notice["next_open"]})
                 .to_string(),
             ]);
         }

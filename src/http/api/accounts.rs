@@ -197,6 +197,23 @@ pub struct NewAccount {
     pub settings: Settings,
 }
 
+/// The calendar an account names exists (SLA-2).
+fn require_calendar(txn: &redb::WriteTransaction, a: &crate::domain::Account) -> AppResult<()> {
+    match a.calendar_id() {
+        Some(id)
+            if crate::store::catalog::get_w::<crate::domain::calendar::Calendar>(txn, id)?
+                .is_none() =>
+        {
+            Err(AppError::invalid(
+                "settings.calendar_id",
+                "unknown_calendar",
+                format!("no calendar {id}"),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 #[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = NewAccount,
     responses((status = 201, body = AccountView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(
@@ -217,6 +234,7 @@ pub async fn create(
         .store
         .write(move |txn, fx| {
             let a = accounts::create(txn, fx, kind, &name, settings.clone(), now)?;
+            require_calendar(txn, &a)?;
             let entry = created_entry
                 .clone()
                 .target("account", a.id, &a.name)
@@ -299,6 +317,7 @@ pub async fn update(
                 merge_settings(&mut a.settings, s);
                 channels::prepare_change(a.kind, &mut a.settings, s)?;
             }
+            require_calendar(txn, &a)?;
             accounts::put(txn, fx, &a)?;
             let entry = updated_entry
                 .clone()
