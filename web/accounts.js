@@ -115,7 +115,8 @@ function collectFields(fields, f, prefix = '') {
 function collect(form, fields) {
   const f = Object.fromEntries(new FormData(form));
   const num = (v) => (v === '' || v === undefined ? null : Number(v));
-  return { name: f.name.trim(), settings: { sla_minutes: num(f.sla_minutes), calendar_id: f.calendar_id || null, ...collectFields(fields, f) } };
+  return { name: f.name.trim(), settings: { sla_minutes: num(f.sla_minutes), sla_business_hours: f.sla_business_hours === 'on',
+    calendar_id: f.calendar_id || null, ...collectFields(fields, f) } };
 }
 
 /** The inputs of a channel's settings, drawn from the field list the server describes
@@ -178,6 +179,7 @@ function AccountForm({ account, kinds, onDone, onCancel }) {
     ${channel?.availability === 'coming' && html`<p class="hint">${t('accounts.coming_hint')}</p>`}
     <label for="account-name">${t('accounts.name')}</label><input id="account-name" name="name" required maxlength="120" defaultValue=${account.name} />
     <label for="account-sla">${t('accounts.sla')}</label><input id="account-sla" name="sla_minutes" type="number" min="0" defaultValue=${account.settings?.sla_minutes ?? ''} />
+    <label class="check"><input type="checkbox" name="sla_business_hours" defaultChecked=${account.settings?.sla_business_hours === true} /> ${t('accounts.sla_business_hours')}</label>
     ${calendars && html`<label for="account-calendar">${t('accounts.calendar')}</label>
       <select id="account-calendar" name="calendar_id" defaultValue=${account.settings?.calendar_id ?? ''}>
         <option value="">${t('accounts.calendar_none')}</option>${calendars.items.map((c) => html`<option value=${c.id} selected=${account.settings?.calendar_id === c.id}>${c.name}</option>`)}</select>`}

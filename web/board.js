@@ -1,6 +1,6 @@
 // The board (BOARD-1..4): the user's own columns of tickets, saved on the server, updated live.
 import { html, useEffect, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
-import { api, beep, byId, CHANNEL_ICONS, EVENT, initials, query, refs, since, slaLevel, STREAM, t, useEvents, useTick } from './lib.js';
+import { api, beep, byId, CHANNEL_ICONS, EVENT, initials, query, refs, since, slaLevel, slaTitle, STREAM, t, useEvents, useTick } from './lib.js';
 import { ColumnEditor } from './column-editor.js';
 import { hasDraft } from './drafts.js';
 
@@ -383,7 +383,7 @@ export function Card({ ticket, me, active, selecting = false, picked = false, on
     <div class="excerpt">${ticket.excerpt}</div>
     <div class="card-bottom">
       ${ticket.state !== 'open' ? html`<span class=${`state state-${ticket.state}`}>${t(`state.${ticket.state}`)}</span>`
-        : ticket.waiting_since ? html`<span class=${`wait sla-${sla}`} title=${t('ticket.waiting')}>⏱ ${since(ticket.waiting_since)}</span>`
+        : ticket.waiting_since ? html`<span class=${`wait sla-${sla}`} title=${slaTitle(ticket)}>⏱ ${since(ticket.waiting_since)}</span>`
         : html`<span class="wait sla-none">${t('ticket.answered')}</span>`}
       ${ticket.team_id && byId(refs.teams, ticket.team_id) && html`<span class="team" title=${t('ticket.team')}>👥 ${byId(refs.teams, ticket.team_id).name}</span>`}
       ${ticket.labels.map((id) => { const l = byId(refs.labels, id); return l && html`<span class="label" style=${l.color ? { '--label': l.color } : null}>${l.name}</span>`; })}

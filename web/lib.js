@@ -111,6 +111,12 @@ export function slaLevel(ticket, now = Date.now()) {
   if (!ticket.waiting_since || ticket.state !== 'open') return 'none';
   if (ticket.sla_breached) return 'late';
   if (!ticket.sla_minutes) return 'ok';
+  // The server's due time counts business hours when the account says so.
+  if (ticket.sla_due_at) {
+    const left = Date.parse(ticket.sla_due_at) - now;
+    if (left < 0) return 'late';
+    return left <= ticket.sla_minutes * 30000 ? 'warn' : 'ok';
+  }
   const mins = (now - Date.parse(ticket.waiting_since)) / 60000;
   if (mins >= ticket.sla_minutes) return 'late';
   return mins >= ticket.sla_minutes / 2 ? 'warn' : 'ok';
@@ -213,4 +219,15 @@ export function useEvents(handler, deps = []) {
     listeners.add(handler);
     return () => listeners.delete(handler);
   }, deps);
+}
+
+/** Seed 004's SLA tooltip: how long the customer has waited, the target, and the time left
+ *  (or how late it is), said against the business hours when the SLA counts them. */
+export function slaTitle(ticket, now = Date.now()) {
+  const waited = since(ticket.waiting_since, now);
+  if (!ticket.sla_minutes || !ticket.sla_due_at) return t('ticket.waiting_for', { waited });
+  const left = Date.parse(ticket.sla_due_at) - now;
+  const span = (ms) => since(new Date(now - Math.abs(ms)).toISOString(), now);
+  const target = t(ticket.sla_business_hours ? 'sla.target_business' : 'sla.target', { n: ticket.sla_minutes });
+  return `${t('ticket.waiting_for', { waited })} · ${target} · ${left >= 0 ? t('sla.left', { left: span(left) }) : t('sla.late', { late: span(left) })}`;
 }

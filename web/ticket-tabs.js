@@ -69,7 +69,8 @@ function TicketData({ ticket }) {
     <dl class="profile">
       <dt>${t('data.created')}</dt><dd>${when(ticket.created_at)}</dd>
       <dt>${t('data.first_response')}</dt><dd>${ticket.first_response_at ? when(ticket.first_response_at) : '—'}</dd>
-      <dt>${t('data.sla')}</dt><dd>${ticket.sla_minutes ? t('data.sla_minutes', { n: ticket.sla_minutes }) : t('data.no_sla')}</dd>
+      <dt>${t('data.sla')}</dt><dd>${ticket.sla_minutes ? t(ticket.sla_business_hours ? 'sla.target_business' : 'sla.target', { n: ticket.sla_minutes }) : t('data.no_sla')}
+        ${ticket.sla_due_at && html`<div class="muted">${t('sla.due', { when: when(ticket.sla_due_at) })}</div>`}</dd>
       <dt>${t('data.messages')}</dt><dd>${ticket.message_count}</dd>
       ${ticket.previous_number && html`<dt>${t('data.follows')}</dt><dd><a href=${`#/t/${ticket.previous_number}`}>#${ticket.previous_number}</a></dd>`}
     </dl>

@@ -370,7 +370,12 @@ pub fn require_can_send(account: &Account) -> AppResult<()> {
 }
 
 /// The settings every account has, whatever its channel.
-pub const SHARED_KEYS: [&str; 3] = ["sla_minutes", "assignment", "calendar_id"];
+pub const SHARED_KEYS: [&str; 4] = [
+    "sla_minutes",
+    "assignment",
+    "calendar_id",
+    "sla_business_hours",
+];
 
 /// Readies `settings` for an account of `kind`: what Atiende makes itself filled in, then the
 /// keys every channel shares checked, then the channel's own.
@@ -408,6 +413,15 @@ fn validate_shared(s: &Settings) -> AppResult<()> {
                 "sla_minutes must be a whole number of minutes between 0 and 525600 (one year)",
             ));
         }
+    }
+    if s.get("sla_business_hours")
+        .is_some_and(|v| !v.is_null() && !v.is_boolean())
+    {
+        return Err(AppError::invalid(
+            "settings.sla_business_hours",
+            "invalid_setting",
+            "sla_business_hours is true or false",
+        ));
     }
     if let Some(v) = s.get("calendar_id") {
         if !v.is_null() && v.as_str().and_then(|id| id.parse::<u64>().ok()).is_none() {

@@ -148,7 +148,7 @@ impl Calendar {
 
     /// Milliseconds of open time between `from` and `to` (0 when `to` ≤ `from`). Walks the
     /// local days in between: an SLA spans days, not years.
-    // SLA policies counted in business hours call it (issue 18's next step).
+    // Reports of business time call it (the analytics issue); SLA clocks use add/sub.
     #[cfg_attr(not(test), allow(dead_code))]
     pub fn business_ms(&self, from: Millis, to: Millis) -> Millis {
         let Some(tz) = self.zone() else { return 0 };
@@ -168,6 +168,54 @@ impl Calendar {
             day += Duration::days(1);
         }
         total
+    }
+}
+
+impl Calendar {
+    /// The instant `ms` of open time after `from` (None when the calendar never opens within
+    /// a year of it).
+    pub fn add_business(&self, from: Millis, ms: Millis) -> Option<Millis> {
+        let tz = self.zone()?;
+        let mut left = ms.max(0);
+        let first = local_day(tz, from);
+        for offset in 0..=370 {
+            for (a, b) in self.periods_of(tz, first + Duration::days(offset)) {
+                if b <= from {
+                    continue;
+                }
+                let start = a.max(from);
+                if left <= b - start {
+                    return Some(start + left);
+                }
+                left -= b - start;
+            }
+        }
+        None
+    }
+
+    /// The instant `ms` of open time before `to` (None when it was not open that long within
+    /// a year before it).
+    pub fn sub_business(&self, to: Millis, ms: Millis) -> Option<Millis> {
+        let tz = self.zone()?;
+        let mut left = ms.max(0);
+        let last = local_day(tz, to);
+        for offset in 0..=370 {
+            for (a, b) in self
+                .periods_of(tz, last - Duration::days(offset))
+                .into_iter()
+                .rev()
+            {
+                if a >= to {
+                    continue;
+                }
+                let end = b.min(to);
+                if left <= end - a {
+                    return Some(end - left);
+                }
+                left -= end - a;
+            }
+        }
+        None
     }
 }
 
@@ -331,6 +379,34 @@ mod tests {
             2 * 3_600_000
         );
         assert_eq!(c.business_ms(to, from), 0);
+    }
+
+    #[test]
+    fn business_time_is_added_and_taken_across_closed_hours() {
+        let c = office();
+        // Friday 27 March 17:30 local + 2 h of business time = Monday 30 March 10:30 local.
+        let from = at("2026-03-27T20:30:00Z");
+        let due = c.add_business(from, 2 * 3_600_000).unwrap();
+        assert_eq!(due, at("2026-03-30T13:30:00Z"));
+        assert_eq!(c.business_ms(from, due), 2 * 3_600_000);
+        assert_eq!(
+            c.sub_business(due, 2 * 3_600_000),
+            Some(at("2026-03-27T20:30:00Z"))
+        );
+        // Inside a period: plain arithmetic; at a period's end, the next one starts.
+        assert_eq!(
+            c.add_business(at("2026-03-31T12:00:00Z"), 60_000),
+            Some(at("2026-03-31T12:01:00Z"))
+        );
+        assert_eq!(
+            c.add_business(at("2026-03-31T15:30:00Z"), 60 * 60_000),
+            Some(at("2026-03-31T17:30:00Z"))
+        );
+        let closed = Calendar {
+            week: BTreeMap::new(),
+            ..office()
+        };
+        assert_eq!(closed.add_business(from, 1), None);
     }
 
     #[test]

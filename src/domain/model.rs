@@ -229,6 +229,14 @@ impl Account {
             .filter(|m| *m > 0)
     }
 
+    /// Whether the SLA counts only the calendar's open time (SLA-2).
+    pub fn sla_business_hours(&self) -> bool {
+        self.settings
+            .get("sla_business_hours")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false)
+    }
+
     /// The business-hours calendar the account follows (SLA-2), when it names one.
     pub fn calendar_id(&self) -> Option<u64> {
         self.settings

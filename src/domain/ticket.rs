@@ -250,13 +250,46 @@ pub fn merge(
 }
 
 /// SLA-1: the customer has waited longer than the account's target.
-pub fn sla_breached(t: &Ticket, sla_minutes: Option<i64>, now: Millis) -> bool {
-    match (t.state, t.waiting_since, sla_minutes) {
-        (TicketState::Open, Some(since), Some(m)) => {
-            now.saturating_sub(since) > m.saturating_mul(60_000)
+/// An account's answer target (SLA-1/SLA-2): minutes of waiting, counted on the clock or, when
+/// the account says so, in its business hours (the clock then stops while it is closed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlaClock {
+    pub minutes: i64,
+    pub calendar: Option<super::calendar::Calendar>,
+}
+
+impl SlaClock {
+    /// When a customer waiting since `since` should have had an answer (None: never, a
+    /// calendar that does not open).
+    pub fn due(&self, since: Millis) -> Option<Millis> {
+        let ms = self.minutes.saturating_mul(60_000);
+        match &self.calendar {
+            Some(c) => c.add_business(since, ms),
+            None => Some(since.saturating_add(ms)),
         }
-        _ => false,
     }
+
+    /// The latest waiting start that can be past its target at `now`: a list of breached
+    /// tickets reads the waiting keys up to here and checks each.
+    pub fn cutoff(&self, now: Millis) -> Option<Millis> {
+        let ms = self.minutes.saturating_mul(60_000);
+        match &self.calendar {
+            Some(c) => c.sub_business(now, ms),
+            None => Some(now.saturating_sub(ms)),
+        }
+    }
+
+    /// When the open ticket `t`, waiting for an answer, is due.
+    pub fn due_of(&self, t: &Ticket) -> Option<Millis> {
+        match (t.state, t.waiting_since) {
+            (TicketState::Open, Some(since)) => self.due(since),
+            _ => None,
+        }
+    }
+}
+
+pub fn sla_breached(t: &Ticket, sla: Option<&SlaClock>, now: Millis) -> bool {
+    sla.and_then(|s| s.due_of(t)).is_some_and(|due| now > due)
 }
 
 #[cfg(test)]
@@ -429,8 +462,12 @@ mod tests {
     fn sla_breach() {
         let mut t = ticket(1, TicketState::Open);
         apply_inbound(&mut t, false, "x", 0);
-        assert!(!sla_breached(&t, Some(1), 60_000));
-        assert!(sla_breached(&t, Some(1), 60_001));
+        let one_minute = SlaClock {
+            minutes: 1,
+            calendar: None,
+        };
+        assert!(!sla_breached(&t, Some(&one_minute), 60_000));
+        assert!(sla_breached(&t, Some(&one_minute), 60_001));
         assert!(!sla_breached(&t, None, 10_000_000));
     }
 

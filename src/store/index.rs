@@ -22,7 +22,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use redb::{ReadableTable, Table};
 
-use crate::domain::ticket::sla_breached;
+use crate::domain::ticket::{sla_breached, SlaClock};
 use crate::domain::*;
 use crate::error::AppResult;
 
@@ -275,18 +275,20 @@ const BREACHED_CANDIDATES_MAX: usize = 2_000;
 /// when there are too many to be worth listing this way.
 fn breached_candidates(
     index: &impl ReadableTable<&'static [u8], ()>,
-    accounts: &[(u64, Option<i64>)],
+    accounts: &[(u64, Option<&SlaClock>)],
     now: Millis,
 ) -> AppResult<Option<HashSet<u64>>> {
     let mut out = HashSet::new();
     for (account, sla) in accounts {
-        let Some(minutes) = sla else { continue };
-        let cutoff = now.saturating_sub(minutes.saturating_mul(60_000));
+        // Waiting since at most the cutoff may be past the target (each is checked after).
+        let Some(cutoff) = sla.and_then(|s| s.cutoff(now)) else {
+            continue;
+        };
         let p = prefix(TicketState::Open, WAITING, &Dim::Waiting(*account));
         let mut lo = p.clone();
         lo.extend_from_slice(&ts_bytes(0));
         let mut hi = p;
-        hi.extend_from_slice(&ts_bytes(cutoff));
+        hi.extend_from_slice(&ts_bytes(cutoff.saturating_add(1)));
         for row in index.range(lo.as_slice()..hi.as_slice())? {
             let (k, _) = row?;
             out.insert(number_of(k.value()));
@@ -450,7 +452,7 @@ impl TicketQuery {
 
     /// Checks every filter on a loaded record (the scan's dimension is re-checked too, which
     /// is cheap and keeps this the single source of truth).
-    pub fn matches(&self, t: &Ticket, sla: &HashMap<u64, Option<i64>>, now: Millis) -> bool {
+    pub fn matches(&self, t: &Ticket, sla: &HashMap<u64, Option<SlaClock>>, now: Millis) -> bool {
         if !self.states.is_empty() && !self.states.contains(&t.state) {
             return false;
         }
@@ -504,7 +506,7 @@ impl TicketQuery {
             }
         }
         if let Some(b) = self.sla_breached {
-            let target = sla.get(&t.account_id).copied().flatten();
+            let target = sla.get(&t.account_id).and_then(Option::as_ref);
             if sla_breached(t, target, now) != b {
                 return false;
             }
@@ -543,7 +545,10 @@ pub fn list(
     list_in(
         &txn.open_table(NUMBER_TO_TICKET)?,
         &txn.open_table(TICKET_INDEX)?,
-        &txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?,
+        (
+            &txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?,
+            &txn.open_table(CALENDAR_ID_TO_CALENDAR)?,
+        ),
         q,
         now,
     )
@@ -553,15 +558,19 @@ pub fn list(
 pub fn list_in(
     tickets: &impl ReadableTable<u64, &'static [u8]>,
     index: &impl ReadableTable<&'static [u8], ()>,
-    accounts: &impl ReadableTable<u64, &'static [u8]>,
+    (accounts, calendars): (
+        &impl ReadableTable<u64, &'static [u8]>,
+        &impl ReadableTable<u64, &'static [u8]>,
+    ),
     q: &TicketQuery,
     now: Millis,
 ) -> AppResult<(Vec<Ticket>, bool)> {
-    let sla: HashMap<u64, Option<i64>> = if q.sla_breached.is_some() {
-        codec::all::<Account>(accounts)?
-            .into_iter()
-            .map(|a| (a.id, a.sla_minutes()))
-            .collect()
+    let sla: HashMap<u64, Option<SlaClock>> = if q.sla_breached.is_some() {
+        let mut m = HashMap::new();
+        for a in codec::all::<Account>(accounts)? {
+            m.insert(a.id, super::accounts::sla_clock(&a, calendars)?);
+        }
+        m
     } else {
         HashMap::new()
     };
@@ -571,12 +580,12 @@ pub fn list_in(
     // open ticket to find none).
     let breached = match (q.sla_breached, &q.numbers) {
         (Some(true), None) => {
-            let accs: Vec<(u64, Option<i64>)> = match q.effective_accounts() {
+            let accs: Vec<(u64, Option<&SlaClock>)> = match q.effective_accounts() {
                 Some(list) => list
                     .iter()
-                    .map(|a| (*a, sla.get(a).copied().flatten()))
+                    .map(|a| (*a, sla.get(a).and_then(Option::as_ref)))
                     .collect(),
-                None => sla.iter().map(|(a, m)| (*a, *m)).collect(),
+                None => sla.iter().map(|(a, m)| (*a, m.as_ref())).collect(),
             };
             breached_candidates(index, &accs, now)?
         }

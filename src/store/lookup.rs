@@ -14,6 +14,7 @@ pub struct Lookup {
     accounts: ReadOnlyTable<u64, &'static [u8]>,
     attachments: ReadOnlyTable<u64, &'static [u8]>,
     messages: ReadOnlyTable<u64, &'static [u8]>,
+    calendars: ReadOnlyTable<u64, &'static [u8]>,
 }
 
 impl Lookup {
@@ -24,6 +25,7 @@ impl Lookup {
             accounts: txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?,
             attachments: txn.open_table(ATTACHMENT_ID_TO_ATTACHMENT)?,
             messages: txn.open_table(MESSAGE_ID_TO_MESSAGE)?,
+            calendars: txn.open_table(CALENDAR_ID_TO_CALENDAR)?,
         })
     }
 
@@ -37,6 +39,11 @@ impl Lookup {
 
     pub fn account(&self, id: u64) -> AppResult<Option<Account>> {
         codec::get(&self.accounts, id)
+    }
+
+    /// The account's SLA clock (its calendar read when it counts business hours).
+    pub fn sla_clock(&self, a: &Account) -> AppResult<Option<crate::domain::ticket::SlaClock>> {
+        super::accounts::sla_clock(a, &self.calendars)
     }
 
     pub fn attachment(&self, id: u64) -> AppResult<Option<Attachment>> {

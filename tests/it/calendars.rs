@@ -108,3 +108,92 @@ async fn calendars_are_checked_and_say_when_they_open() {
         .await;
     assert_eq!(st, 403);
 }
+
+#[tokio::test]
+async fn an_sla_in_business_hours_stops_while_closed() {
+    let mut s = Server::start();
+    let dir = s.take_dir();
+    let api = s.admin().await;
+    let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let always: serde_json::Map<String, serde_json::Value> = days
+        .iter()
+        .map(|d| (d.to_string(), json!([["00:00", "24:00"]])))
+        .collect();
+    let open = api
+        .created(
+            "/api/v1/calendars",
+            json!({"name": "Siempre", "week": always}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let closed = api
+        .created("/api/v1/calendars", json!({"name": "Nunca", "week": {}}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut numbers = Vec::new();
+    for (name, settings) in [
+        ("Reloj", json!({"sla_minutes": 60})),
+        (
+            "Hábil abierto",
+            json!({"sla_minutes": 60, "sla_business_hours": true, "calendar_id": open}),
+        ),
+        (
+            "Hábil cerrado",
+            json!({"sla_minutes": 60, "sla_business_hours": true, "calendar_id": closed}),
+        ),
+    ] {
+        let acc = api
+            .created(
+                "/api/v1/accounts",
+                json!({"kind": "api", "name": name, "settings": settings}),
+            )
+            .await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = api
+            .inbound(&acc, &format!("m-{name}"), &format!("c-{name}"), "Hola")
+            .await;
+        numbers.push(r["ticket_number"].as_u64().unwrap());
+    }
+    let t = api.ok(&format!("/api/v1/tickets/{}", numbers[2])).await;
+    assert_eq!(
+        (t["sla_business_hours"].as_bool(), t["sla_due_at"].is_null()),
+        (Some(true), true),
+        "{t}"
+    );
+    let t = api.ok(&format!("/api/v1/tickets/{}", numbers[0])).await;
+    assert!(
+        t["sla_due_at"].is_string() && t["sla_business_hours"] == false,
+        "{t}"
+    );
+
+    // Two hours later: the clock SLA and the always-open one are breached; the closed
+    // calendar's has not started counting.
+    s.stop();
+    let data = s.data.clone();
+    let later = Server::start_in(
+        &data,
+        &[("ATIENDE_CLOCK_OFFSET_MS", &(2 * 3_600_000i64).to_string())],
+    );
+    let mut again = api.clone();
+    again.base = later.base.clone();
+    let breached = again
+        .ok("/api/v1/tickets?state=open&sla_breached=true")
+        .await;
+    let mut found: Vec<u64> = breached["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["number"].as_u64().unwrap())
+        .collect();
+    found.sort_unstable();
+    assert_eq!(found, [numbers[0], numbers[1]]);
+    let t = again.ok(&format!("/api/v1/tickets/{}", numbers[2])).await;
+    assert_eq!(t["sla_breached"], false);
+    drop(dir);
+}

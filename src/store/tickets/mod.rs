@@ -76,7 +76,10 @@ pub fn query_in_write(
     let (items, _) = index::list_in(
         &txn.open_table(NUMBER_TO_TICKET)?,
         &txn.open_table(TICKET_INDEX)?,
-        &txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?,
+        (
+            &txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?,
+            &txn.open_table(CALENDAR_ID_TO_CALENDAR)?,
+        ),
         q,
         now,
     )?;

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{id_str, limit_of, opt_id, opt_ts, parse_id, parse_time, text_field, ts, Page};
 use crate::auth::CurrentUser;
 use crate::desk;
-use crate::domain::ticket::sla_breached;
+use crate::domain::ticket::{sla_breached, SlaClock};
 use crate::domain::*;
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::{ApiJson, ApiPath, ApiQuery};
@@ -62,6 +62,10 @@ pub struct TicketView {
     pub waiting_since: Option<String>,
     pub first_response_at: Option<String>,
     pub sla_minutes: Option<i64>,
+    /// The SLA counts only the account's business hours (its clock stops while closed).
+    pub sla_business_hours: bool,
+    /// When the waiting customer should have an answer by (open tickets waiting only).
+    pub sla_due_at: Option<String>,
     pub sla_breached: bool,
     pub excerpt: String,
     /// The subject of the mail or form that opened it.
@@ -82,7 +86,7 @@ pub async fn views(state: &AppState, list: Vec<Ticket>) -> AppResult<Vec<TicketV
         .read(move |txn| {
             let look = Lookup::new(txn)?;
             let mut names: HashMap<u64, String> = HashMap::new();
-            let mut sla: HashMap<u64, Option<i64>> = HashMap::new();
+            let mut sla: HashMap<u64, Option<SlaClock>> = HashMap::new();
             let mut out = Vec::with_capacity(list.len());
             for t in list {
                 if let std::collections::hash_map::Entry::Vacant(e) = names.entry(t.contact_id) {
@@ -90,10 +94,13 @@ pub async fn views(state: &AppState, list: Vec<Ticket>) -> AppResult<Vec<TicketV
                     e.insert(c.map(|c| c.name).unwrap_or_default());
                 }
                 if let std::collections::hash_map::Entry::Vacant(e) = sla.entry(t.account_id) {
-                    let a = look.account(t.account_id)?;
-                    e.insert(a.and_then(|a| a.sla_minutes()));
+                    let clock = match look.account(t.account_id)? {
+                        Some(a) => look.sla_clock(&a)?,
+                        None => None,
+                    };
+                    e.insert(clock);
                 }
-                let target = sla.get(&t.account_id).copied().flatten();
+                let clock = sla.get(&t.account_id).and_then(Option::as_ref);
                 out.push(TicketView {
                     number: t.number,
                     account_id: id_str(t.account_id),
@@ -118,8 +125,10 @@ pub async fn views(state: &AppState, list: Vec<Ticket>) -> AppResult<Vec<TicketV
                     closed_at: opt_ts(t.closed_at),
                     waiting_since: opt_ts(t.waiting_since),
                     first_response_at: opt_ts(t.first_response_at),
-                    sla_minutes: target,
-                    sla_breached: sla_breached(&t, target, now),
+                    sla_minutes: clock.map(|c| c.minutes),
+                    sla_business_hours: clock.is_some_and(|c| c.calendar.is_some()),
+                    sla_due_at: opt_ts(clock.and_then(|c| c.due_of(&t))),
+                    sla_breached: sla_breached(&t, clock, now),
                     excerpt: t.last_message_excerpt.clone(),
                     subject: t.subject.clone(),
                     message_count: t.message_count,
