@@ -94,6 +94,12 @@ async fn calendars_are_checked_and_say_when_they_open() {
         (st.as_u16(), a["settings"]["calendar_id"].as_str()),
         (200, Some(id))
     );
+    // A calendar an account follows is not deleted from under it.
+    let (st, e) = api.delete(&format!("/api/v1/calendars/{id}")).await;
+    assert_eq!(
+        (st.as_u16(), e["error"]["code"].as_str()),
+        (409, Some("calendar_in_use"))
+    );
     api.create_user("agente@x.cl", "Agente", "agent").await;
     let agent = s.login("agente@x.cl", "clave-agente-1").await;
     assert_eq!(

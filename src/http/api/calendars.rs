@@ -163,7 +163,7 @@ pub async fn update(
 }
 
 #[utoipa::path(delete, path = "/api/v1/calendars/{id}", tag = "calendars", params(("id" = String, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -172,7 +172,22 @@ pub async fn delete(
     user.require_admin()?;
     state
         .store
-        .write(move |txn, fx| catalog::remove::<Calendar>(txn, fx, id))
+        .write(move |txn, fx| {
+            // An account following it would be left pointing at nothing (and refused on its
+            // next save): it is moved to other hours first.
+            let users: Vec<String> = crate::store::accounts::list_w(txn)?
+                .into_iter()
+                .filter(|a| a.calendar_id() == Some(id))
+                .map(|a| a.name)
+                .collect();
+            if !users.is_empty() {
+                return Err(AppError::conflict(
+                    "calendar_in_use",
+                    format!("these accounts follow it: {}", users.join(", ")),
+                ));
+            }
+            catalog::remove::<Calendar>(txn, fx, id)
+        })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
