@@ -107,6 +107,7 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
     jobs.spawn("idle sweeper", idle_sweeper(state.clone()));
     jobs.spawn("disk watch", crate::disk_watch::run(state.clone()));
     jobs.spawn("audit retention", audit_retention(state.clone()));
+    jobs.spawn("sla timers", sla_timers(state.clone()));
     jobs.spawn(
         "backup schedule",
         crate::backup::service::schedule(state.clone()),
@@ -362,6 +363,29 @@ impl Listeners {
 /// Every 30 s: agents in an assignable state who made no request for the configured minutes
 /// move to the configured idle state (ASSIGN-4).
 /// Drops audit entries older than the retention, every hour, a bounded number per commit.
+/// Rings the SLA notifications that came due (at the start too: a stop does not lose them).
+async fn sla_timers(state: AppState) {
+    let mut shutdown = state.shutdown.clone();
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        let base = match &state.config.public_url {
+            Some(u) => Some(u.clone()),
+            None => state
+                .store
+                .read(crate::store::mail::stored_public_url)
+                .await
+                .unwrap_or_default(),
+        };
+        if let Err(e) = crate::desk::sla::ring_due(&state.store, base.unwrap_or_default()).await {
+            tracing::warn!(error = %e.message, "SLA notifications failed");
+        }
+    }
+}
+
 async fn audit_retention(state: AppState) {
     let mut shutdown = state.shutdown.clone();
     let mut tick = tokio::time::interval(Duration::from_secs(3600));

@@ -775,6 +775,13 @@ async fn run_in(
         token: tok["token"].as_str().unwrap_or("").to_string(),
     };
 
+    let policy = client
+        .post(
+            "/api/v1/sla_policies",
+            json!({"name": "1 h", "first_response_minutes": 60}),
+        )
+        .await?;
+    let policy = policy["id"].as_str().unwrap_or("").to_string();
     let mut accounts = Vec::new();
     for (kind, name) in [
         // Five accounts on four channels (WhatsApp and Facebook accounts stood in the first
@@ -788,7 +795,7 @@ async fn run_in(
         let a = client
             .post(
                 "/api/v1/accounts",
-                json!({"kind": kind, "name": name, "settings": {"sla_minutes": 60}}),
+                json!({"kind": kind, "name": name, "settings": {"sla_policy_id": policy}}),
             )
             .await?;
         accounts.push(a["id"].as_str().unwrap_or("").to_string());

@@ -181,20 +181,39 @@ pub fn fill(store: &Store) -> AppResult<()> {
     }
     let agents: Vec<u64> = user_ids[2..].to_vec();
 
-    let account_specs: [(Channel, &str, i64); 6] = [
-        (Channel::Email, "Soporte (correo)", 240),
-        (Channel::Whatsapp, "WhatsApp Ventas", 30),
-        (Channel::Webchat, "Chat web", 15),
-        (Channel::Facebook, "Facebook Tienda", 120),
-        (Channel::Instagram, "Instagram @tienda", 120),
-        (Channel::Form, "Formulario de contacto", 480),
+    // SLA policies (SLA-1): the accounts below follow them by index.
+    let policy_specs: [(&str, i64, Option<i64>); 4] = [
+        ("Correo y formulario (4 h)", 240, Some(480)),
+        ("Mensajería (30 min)", 30, Some(60)),
+        ("Chat en vivo (15 min)", 15, None),
+        ("Redes sociales (2 h)", 120, None),
+    ];
+    let account_specs: [(Channel, &str, usize); 6] = [
+        (Channel::Email, "Soporte (correo)", 0),
+        (Channel::Whatsapp, "WhatsApp Ventas", 1),
+        (Channel::Webchat, "Chat web", 2),
+        (Channel::Facebook, "Facebook Tienda", 3),
+        (Channel::Instagram, "Instagram @tienda", 3),
+        (Channel::Form, "Formulario de contacto", 0),
     ];
     let agent_ids = agents.clone();
     let account_list: Vec<Account> = store.write_blocking(move |txn, fx| {
+        let mut policies = Vec::new();
+        for (name, first, next) in policy_specs {
+            let p = crate::domain::sla::SlaPolicy {
+                id: catalog::new_id::<crate::domain::sla::SlaPolicy>(txn)?,
+                name: name.into(),
+                first_response_minutes: first,
+                next_response_minutes: next,
+                business_hours: false,
+            };
+            catalog::put(txn, fx, p.id, &p)?;
+            policies.push(p.id);
+        }
         let mut out = Vec::new();
-        for (kind, name, sla) in account_specs {
+        for (kind, name, policy) in account_specs {
             let mut settings = serde_json::Map::new();
-            settings.insert("sla_minutes".into(), sla.into());
+            settings.insert("sla_policy_id".into(), policies[policy].to_string().into());
             let a = accounts::create(txn, fx, kind, name, settings, now - 59 * day)?;
             for (i, agent) in agent_ids.iter().enumerate() {
                 // Each agent works on most accounts; one is off Instagram.

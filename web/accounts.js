@@ -114,8 +114,7 @@ function collectFields(fields, f, prefix = '') {
 
 function collect(form, fields) {
   const f = Object.fromEntries(new FormData(form));
-  const num = (v) => (v === '' || v === undefined ? null : Number(v));
-  return { name: f.name.trim(), settings: { sla_minutes: num(f.sla_minutes), sla_business_hours: f.sla_business_hours === 'on',
+  return { name: f.name.trim(), settings: { sla_policy_id: f.sla_policy_id || null,
     calendar_id: f.calendar_id || null, ...collectFields(fields, f) } };
 }
 
@@ -160,6 +159,7 @@ function AccountForm({ account, kinds, onDone, onCancel }) {
   const [kind, setKind] = useState(account.kind);
   const [status, , fail] = useStatus();
   const [calendars] = useLoad(() => api('GET', '/api/v1/calendars'), []);
+  const [policies] = useLoad(() => api('GET', '/api/v1/sla_policies'), []);
   const channel = kinds.find((k) => k.kind === kind);
   const fields = channel?.fields ?? [];
   const save = async (ev) => {
@@ -178,8 +178,9 @@ function AccountForm({ account, kinds, onDone, onCancel }) {
         ${k.availability === 'coming' ? t('accounts.coming', { name: t(`channel.${k.kind}`) }) : t(`channel.${k.kind}`)}</option>`)}</select>
     ${channel?.availability === 'coming' && html`<p class="hint">${t('accounts.coming_hint')}</p>`}
     <label for="account-name">${t('accounts.name')}</label><input id="account-name" name="name" required maxlength="120" defaultValue=${account.name} />
-    <label for="account-sla">${t('accounts.sla')}</label><input id="account-sla" name="sla_minutes" type="number" min="0" defaultValue=${account.settings?.sla_minutes ?? ''} />
-    <label class="check"><input type="checkbox" name="sla_business_hours" defaultChecked=${account.settings?.sla_business_hours === true} /> ${t('accounts.sla_business_hours')}</label>
+    ${policies && html`<label for="account-sla">${t('accounts.sla')}</label>
+      <select id="account-sla" name="sla_policy_id">
+        <option value="">${t('accounts.sla_none')}</option>${policies.items.map((p) => html`<option value=${p.id} selected=${account.settings?.sla_policy_id === p.id}>${p.name}</option>`)}</select>`}
     ${calendars && html`<label for="account-calendar">${t('accounts.calendar')}</label>
       <select id="account-calendar" name="calendar_id" defaultValue=${account.settings?.calendar_id ?? ''}>
         <option value="">${t('accounts.calendar_none')}</option>${calendars.items.map((c) => html`<option value=${c.id} selected=${account.settings?.calendar_id === c.id}>${c.name}</option>`)}</select>`}

@@ -14,6 +14,7 @@ import { Canned, Labels, Teams } from './catalog.js';
 import { Tokens } from './profile.js';
 import { Fields } from './fields.js';
 import { Calendars } from './calendars.js';
+import { SlaPolicies } from './sla.js';
 
 const MODES = ['disabled', 'enabled', 'auto'];
 const AllTokens = () => html`<${Tokens} all=${true} />`;
@@ -26,6 +27,7 @@ const SECTIONS = [
   { id: 'respuestas', title: 'admin.nav.canned', may: 'settings.manage', view: Canned },
   { id: 'campos', title: 'admin.nav.fields', may: 'settings.manage', view: Fields },
   { id: 'horarios', title: 'admin.nav.calendars', may: 'settings.manage', view: Calendars },
+  { id: 'sla', title: 'admin.nav.sla', may: 'settings.manage', view: SlaPolicies },
   { id: 'canales', title: 'admin.nav.channels', may: 'accounts.manage', view: Accounts },
   { id: 'asignacion', title: 'admin.nav.assignment', may: 'tickets.all_accounts', view: Assignment },
   { id: 'estados', title: 'admin.nav.states', may: 'accounts.manage', view: States },

@@ -3,7 +3,7 @@
 import { html, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
 import { api, beep, EVENT, since, t, useEvents } from './lib.js';
 
-const ICONS = { mention: '@', assigned: '👤', channel_alert: '⚠' };
+const ICONS = { mention: '@', assigned: '👤', channel_alert: '⚠', sla_warning: '⏳', sla_breached: '⏰' };
 
 /** Marks a ticket's notifications read (the ticket view calls it when it opens). */
 export async function ticketSeen(number) {

@@ -128,7 +128,7 @@ function GuideAgain({ me, onSaved }) {
 
 /** How one hears of things: mail for mentions and assignments, a sound for the bell. */
 function Notify({ me, onSaved }) {
-  const [prefs, setPrefs] = useState(me.notify ?? { mention_email: true, assigned_email: true, sound: true });
+  const [prefs, setPrefs] = useState(me.notify ?? { mention_email: true, assigned_email: true, sla_email: true, sound: true });
   const [status, ok, fail] = useStatus();
   const flip = async (key, value) => {
     const next = { ...prefs, [key]: value };
@@ -136,7 +136,7 @@ function Notify({ me, onSaved }) {
     try { onSaved(await api('PATCH', `/api/v1/users/${me.id}`, { notify: next })); ok(t('admin.saved')); } catch (e) { fail(e.message); }
   };
   return html`<${Section} id="profile-notify" title=${t('profile.notify')} hint=${t('profile.notify_hint')}>
-    ${['mention_email', 'assigned_email', 'sound'].map((k) => html`<label class="check block"><input type="checkbox" checked=${prefs[k]}
+    ${['mention_email', 'assigned_email', 'sla_email', 'sound'].map((k) => html`<label class="check block"><input type="checkbox" checked=${prefs[k]}
       onChange=${(e) => flip(k, e.target.checked)} /> ${t(`profile.notify_${k}`)}</label>`)}
     <${StatusLine} status=${status} />
   <//>`;

@@ -370,11 +370,13 @@ pub fn require_can_send(account: &Account) -> AppResult<()> {
 }
 
 /// The settings every account has, whatever its channel.
-pub const SHARED_KEYS: [&str; 4] = [
-    "sla_minutes",
-    "assignment",
-    "calendar_id",
-    "sla_business_hours",
+pub const SHARED_KEYS: [&str; 3] = ["sla_policy_id", "assignment", "calendar_id"];
+
+/// Settings an older Atiende took and this one moved elsewhere, with where they went.
+const MOVED_KEYS: [(&str, &str); 3] = [
+    ("sla_minutes", "an SLA policy (settings.sla_policy_id)"),
+    ("sla_business_hours", "the SLA policy's business_hours"),
+    ("hours", "a business-hours calendar (settings.calendar_id)"),
 ];
 
 /// Readies `settings` for an account of `kind`: what Atiende makes itself filled in, then the
@@ -397,39 +399,25 @@ pub fn prepare_change(kind: Channel, settings: &mut Settings, patch: &Settings) 
     }
 }
 
-const MAX_SLA_MINUTES: i64 = 525_600;
-
-/// The settings every account has, whatever its channel: the SLA target, the assignment
+/// The settings every account has, whatever its channel: the SLA policy, the assignment
 /// policy and the business-hours calendar.
 fn validate_shared(s: &Settings) -> AppResult<()> {
-    if let Some(v) = s.get("sla_minutes") {
-        if !v.is_null()
-            && v.as_i64()
-                .is_none_or(|m| !(0..=MAX_SLA_MINUTES).contains(&m))
-        {
-            return Err(AppError::invalid(
-                "settings.sla_minutes",
-                "invalid_setting",
-                "sla_minutes must be a whole number of minutes between 0 and 525600 (one year)",
-            ));
-        }
-    }
-    if s.get("sla_business_hours")
-        .is_some_and(|v| !v.is_null() && !v.is_boolean())
-    {
+    if let Some((key, moved)) = MOVED_KEYS.iter().find(|(k, _)| s.contains_key(*k)) {
         return Err(AppError::invalid(
-            "settings.sla_business_hours",
-            "invalid_setting",
-            "sla_business_hours is true or false",
+            &format!("settings.{key}"),
+            "setting_moved",
+            format!("{key} is no longer an account setting: use {moved}"),
         ));
     }
-    if let Some(v) = s.get("calendar_id") {
-        if !v.is_null() && v.as_str().and_then(|id| id.parse::<u64>().ok()).is_none() {
-            return Err(AppError::invalid(
-                "settings.calendar_id",
-                "invalid_setting",
-                "calendar_id is the id of a calendar (business hours), or null",
-            ));
+    for key in ["sla_policy_id", "calendar_id"] {
+        if let Some(v) = s.get(key) {
+            if !v.is_null() && v.as_str().and_then(|id| id.parse::<u64>().ok()).is_none() {
+                return Err(AppError::invalid(
+                    &format!("settings.{key}"),
+                    "invalid_setting",
+                    format!("{key} is the id of a record (a string), or null"),
+                ));
+            }
         }
     }
     if let Some(v) = s.get("assignment") {
@@ -533,15 +521,18 @@ mod tests {
 
     #[test]
     fn shared_settings_are_checked_for_every_kind() {
-        let bad = json!({"sla_minutes": -1});
+        let bad = json!({"sla_policy_id": 7});
         for &kind in Channel::ALL {
             assert!(
                 prepare(kind, &mut bad.as_object().unwrap().clone()).is_err(),
                 "{kind:?}"
             );
         }
-        let ok = json!({"sla_minutes": 30, "assignment": {"mode": "round_robin"}});
+        let ok = json!({"sla_policy_id": "7", "assignment": {"mode": "round_robin"}});
         assert!(prepare(Channel::Api, &mut ok.as_object().unwrap().clone()).is_ok());
+        let moved = json!({"sla_minutes": 30});
+        let err = prepare(Channel::Api, &mut moved.as_object().unwrap().clone()).unwrap_err();
+        assert_eq!(err.code, "setting_moved");
     }
 
     #[test]

@@ -8,5 +8,6 @@
 
 pub mod contacts;
 pub mod ingest;
+pub mod sla;
 pub mod templates;
 pub mod tickets;

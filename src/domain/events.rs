@@ -65,6 +65,9 @@ event_kinds! {
     /// An administrator changed business hours.
     CalendarUpdated = "calendar.updated", CALENDAR_UPDATED;
     CalendarDeleted = "calendar.deleted", CALENDAR_DELETED;
+    /// An administrator changed an SLA policy.
+    SlaPolicyUpdated = "sla_policy.updated", SLA_POLICY_UPDATED;
+    SlaPolicyDeleted = "sla_policy.deleted", SLA_POLICY_DELETED;
     /// Someone saved, changed or deleted a contact segment.
     SegmentUpdated = "segment.updated", SEGMENT_UPDATED;
     AttachmentUpdated = "attachment.updated", ATTACHMENT_UPDATED;

@@ -99,6 +99,9 @@ pub struct NotifyPrefs {
     pub mention_email: bool,
     #[serde(default = "yes")]
     pub assigned_email: bool,
+    /// Mail when a ticket they hold (or, for supervisors, any ticket) nears or passes its SLA.
+    #[serde(default = "yes")]
+    pub sla_email: bool,
     #[serde(default = "yes")]
     pub sound: bool,
 }
@@ -112,6 +115,7 @@ impl Default for NotifyPrefs {
         NotifyPrefs {
             mention_email: true,
             assigned_email: true,
+            sla_email: true,
             sound: true,
         }
     }
@@ -221,26 +225,20 @@ pub fn settings_as<T: serde::de::DeserializeOwned>(
 }
 
 impl Account {
-    /// First-response target in minutes (SLA-1), when the account sets one.
-    pub fn sla_minutes(&self) -> Option<i64> {
-        self.settings
-            .get("sla_minutes")
-            .and_then(|v| v.as_i64())
-            .filter(|m| *m > 0)
-    }
-
-    /// Whether the SLA counts only the calendar's open time (SLA-2).
-    pub fn sla_business_hours(&self) -> bool {
-        self.settings
-            .get("sla_business_hours")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false)
+    /// The SLA policy the account's tickets follow (SLA-1), when it names one.
+    pub fn sla_policy_id(&self) -> Option<u64> {
+        self.id_setting("sla_policy_id")
     }
 
     /// The business-hours calendar the account follows (SLA-2), when it names one.
     pub fn calendar_id(&self) -> Option<u64> {
+        self.id_setting("calendar_id")
+    }
+
+    /// A setting holding a record's id (a string, as ids are in the API).
+    fn id_setting(&self, key: &str) -> Option<u64> {
         self.settings
-            .get("calendar_id")
+            .get(key)
             .and_then(|v| v.as_str())
             .and_then(|s| s.parse().ok())
     }
@@ -669,6 +667,10 @@ pub enum NotificationKind {
     Assigned,
     /// A channel account the administrators run needs attention.
     ChannelAlert,
+    /// A waiting customer's answer is nearly due (most of the SLA target has run).
+    SlaWarning,
+    /// A waiting customer's answer is past its SLA target.
+    SlaBreached,
     #[serde(other)]
     Other,
 }

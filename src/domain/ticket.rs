@@ -249,49 +249,6 @@ pub fn merge(
     Ok(())
 }
 
-/// SLA-1: the customer has waited longer than the account's target.
-/// An account's answer target (SLA-1/SLA-2): minutes of waiting, counted on the clock or, when
-/// the account says so, in its business hours (the clock then stops while it is closed).
-#[derive(Debug, Clone, PartialEq)]
-pub struct SlaClock {
-    pub minutes: i64,
-    pub calendar: Option<super::calendar::Calendar>,
-}
-
-impl SlaClock {
-    /// When a customer waiting since `since` should have had an answer (None: never, a
-    /// calendar that does not open).
-    pub fn due(&self, since: Millis) -> Option<Millis> {
-        let ms = self.minutes.saturating_mul(60_000);
-        match &self.calendar {
-            Some(c) => c.add_business(since, ms),
-            None => Some(since.saturating_add(ms)),
-        }
-    }
-
-    /// The latest waiting start that can be past its target at `now`: a list of breached
-    /// tickets reads the waiting keys up to here and checks each.
-    pub fn cutoff(&self, now: Millis) -> Option<Millis> {
-        let ms = self.minutes.saturating_mul(60_000);
-        match &self.calendar {
-            Some(c) => c.sub_business(now, ms),
-            None => Some(now.saturating_sub(ms)),
-        }
-    }
-
-    /// When the open ticket `t`, waiting for an answer, is due.
-    pub fn due_of(&self, t: &Ticket) -> Option<Millis> {
-        match (t.state, t.waiting_since) {
-            (TicketState::Open, Some(since)) => self.due(since),
-            _ => None,
-        }
-    }
-}
-
-pub fn sla_breached(t: &Ticket, sla: Option<&SlaClock>, now: Millis) -> bool {
-    sla.and_then(|s| s.due_of(t)).is_some_and(|due| now > due)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -456,19 +413,6 @@ mod tests {
         );
         let mut c = ticket(3, TicketState::Open);
         assert_eq!(merge(&mut a, &mut c, true, 1), Err(MergeError::SameTicket));
-    }
-
-    #[test]
-    fn sla_breach() {
-        let mut t = ticket(1, TicketState::Open);
-        apply_inbound(&mut t, false, "x", 0);
-        let one_minute = SlaClock {
-            minutes: 1,
-            calendar: None,
-        };
-        assert!(!sla_breached(&t, Some(&one_minute), 60_000));
-        assert!(sla_breached(&t, Some(&one_minute), 60_001));
-        assert!(!sla_breached(&t, None, 10_000_000));
     }
 
     #[test]

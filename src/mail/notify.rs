@@ -117,6 +117,60 @@ pub fn assigned(
     super::queue_system(txn, mail, now).map(|_| ())
 }
 
+/// A waiting customer's answer is nearly due or past due (SLA-1, OPS-6): the assignee and the
+/// supervisors hear of it in the bell, and by mail when they chose to.
+pub fn sla(
+    txn: &WriteTransaction,
+    fx: &mut Effects,
+    base: &str,
+    t: &Ticket,
+    breached: bool,
+    now: Millis,
+) -> AppResult<()> {
+    let customer = contacts::get_w(txn, t.contact_id)?
+        .map(|c| c.name)
+        .unwrap_or_default();
+    let to = users::list_w(txn)?.into_iter().filter(|u| {
+        u.active && (Some(u.id) == t.assignee_id || u.role == crate::domain::Role::Supervisor)
+    });
+    let (kind, template) = if breached {
+        (NotificationKind::SlaBreached, "sla_breached")
+    } else {
+        (NotificationKind::SlaWarning, "sla_warning")
+    };
+    for u in to {
+        notifications::add(
+            txn,
+            fx,
+            New {
+                user_id: u.id,
+                kind,
+                ticket_number: Some(t.number),
+                actor: &customer,
+                text: &t.last_message_excerpt,
+            },
+            now,
+        )?;
+        if !u.notify.sla_email {
+            continue;
+        }
+        let mail = super::templates::render(
+            template,
+            &u.language,
+            &u.email,
+            &[
+                ("name", &u.name),
+                ("number", &t.number.to_string()),
+                ("customer", &customer),
+                ("excerpt", &t.last_message_excerpt),
+                ("link", &ticket_link(base, t.number)),
+            ],
+        )?;
+        super::queue_system(txn, mail, now)?;
+    }
+    Ok(())
+}
+
 /// Mails every active administrator template `name`, with the values each one's language needs.
 fn to_admins(
     txn: &WriteTransaction,

@@ -6,7 +6,7 @@ use crate::error::{AppError, AppResult};
 use crate::locale::Assets;
 
 #[cfg(test)]
-pub const NAMES: [&str; 11] = [
+pub const NAMES: [&str; 13] = [
     "form_received",
     "form_reply",
     "chat_reply",
@@ -18,6 +18,8 @@ pub const NAMES: [&str; 11] = [
     "channel_alert",
     "disk_low",
     "disk_full",
+    "sla_warning",
+    "sla_breached",
 ];
 
 /// Renders template `name` in `language` (Spanish when the language has no template).

@@ -148,19 +148,3 @@ pub fn set_templates(
         .insert(account_id, codec::encode(set)?.as_slice())?;
     Ok(())
 }
-
-/// The account's answer target as a clock (SLA-2): its minutes, and its calendar when the SLA
-/// counts business hours only (a missing calendar counts every hour).
-pub fn sla_clock(
-    a: &Account,
-    calendars: &impl redb::ReadableTable<u64, &'static [u8]>,
-) -> AppResult<Option<crate::domain::ticket::SlaClock>> {
-    let Some(minutes) = a.sla_minutes() else {
-        return Ok(None);
-    };
-    let calendar = match (a.sla_business_hours(), a.calendar_id()) {
-        (true, Some(id)) => codec::get(calendars, id)?,
-        _ => None,
-    };
-    Ok(Some(crate::domain::ticket::SlaClock { minutes, calendar }))
-}

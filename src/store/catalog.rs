@@ -11,6 +11,7 @@ use super::tables::*;
 use super::{codec, event, next_id, Effects};
 use crate::domain::calendar::Calendar;
 use crate::domain::fields::FieldDef;
+use crate::domain::sla::SlaPolicy;
 use crate::domain::{Attachment, CannedResponse, EventKind, Label, Segment, Team};
 use crate::error::{AppError, AppResult};
 
@@ -59,6 +60,13 @@ impl Listed for Calendar {
     const KIND: &'static str = "calendar";
     const UPDATED: EventKind = EventKind::CalendarUpdated;
     const DELETED: EventKind = EventKind::CalendarDeleted;
+}
+
+impl Listed for SlaPolicy {
+    const TABLE: RecordTable = SLA_POLICY_ID_TO_POLICY;
+    const KIND: &'static str = "sla_policy";
+    const UPDATED: EventKind = EventKind::SlaPolicyUpdated;
+    const DELETED: EventKind = EventKind::SlaPolicyDeleted;
 }
 
 impl Listed for Segment {

@@ -22,7 +22,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use redb::{ReadableTable, Table};
 
-use crate::domain::ticket::{sla_breached, SlaClock};
+use crate::domain::sla::{sla_breached, SlaClock};
 use crate::domain::*;
 use crate::error::AppResult;
 
@@ -300,6 +300,25 @@ fn breached_candidates(
     Ok(Some(out))
 }
 
+/// The open tickets of `account` that wait for an answer (its waiting-time keys), to arm their
+/// SLA timers again when its policy changes.
+pub fn waiting_on_account(txn: &redb::WriteTransaction, account: u64) -> AppResult<Vec<Ticket>> {
+    let index = txn.open_table(super::tables::TICKET_INDEX)?;
+    let tickets = txn.open_table(super::tables::NUMBER_TO_TICKET)?;
+    let p = prefix(TicketState::Open, WAITING, &Dim::Waiting(account));
+    let mut out = Vec::new();
+    for row in index.range(p.as_slice()..)? {
+        let (k, _) = row?;
+        if !k.value().starts_with(&p) {
+            break;
+        }
+        if let Some(t) = codec::get::<Ticket>(&tickets, number_of(k.value()))? {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
 /// Brings the index from `old` to `new` (either may be absent), touching only changed keys.
 pub fn update(
     index: &mut Table<&[u8], ()>,
@@ -548,6 +567,7 @@ pub fn list(
         (
             &txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?,
             &txn.open_table(CALENDAR_ID_TO_CALENDAR)?,
+            &txn.open_table(SLA_POLICY_ID_TO_POLICY)?,
         ),
         q,
         now,
@@ -558,7 +578,8 @@ pub fn list(
 pub fn list_in(
     tickets: &impl ReadableTable<u64, &'static [u8]>,
     index: &impl ReadableTable<&'static [u8], ()>,
-    (accounts, calendars): (
+    (accounts, calendars, policies): (
+        &impl ReadableTable<u64, &'static [u8]>,
         &impl ReadableTable<u64, &'static [u8]>,
         &impl ReadableTable<u64, &'static [u8]>,
     ),
@@ -568,7 +589,7 @@ pub fn list_in(
     let sla: HashMap<u64, Option<SlaClock>> = if q.sla_breached.is_some() {
         let mut m = HashMap::new();
         for a in codec::all::<Account>(accounts)? {
-            m.insert(a.id, super::accounts::sla_clock(&a, calendars)?);
+            m.insert(a.id, super::sla::clock(&a, calendars, policies)?);
         }
         m
     } else {

@@ -15,6 +15,7 @@ pub struct Lookup {
     attachments: ReadOnlyTable<u64, &'static [u8]>,
     messages: ReadOnlyTable<u64, &'static [u8]>,
     calendars: ReadOnlyTable<u64, &'static [u8]>,
+    policies: ReadOnlyTable<u64, &'static [u8]>,
 }
 
 impl Lookup {
@@ -26,6 +27,7 @@ impl Lookup {
             attachments: txn.open_table(ATTACHMENT_ID_TO_ATTACHMENT)?,
             messages: txn.open_table(MESSAGE_ID_TO_MESSAGE)?,
             calendars: txn.open_table(CALENDAR_ID_TO_CALENDAR)?,
+            policies: txn.open_table(SLA_POLICY_ID_TO_POLICY)?,
         })
     }
 
@@ -41,9 +43,9 @@ impl Lookup {
         codec::get(&self.accounts, id)
     }
 
-    /// The account's SLA clock (its calendar read when it counts business hours).
-    pub fn sla_clock(&self, a: &Account) -> AppResult<Option<crate::domain::ticket::SlaClock>> {
-        super::accounts::sla_clock(a, &self.calendars)
+    /// The account's SLA clock (its policy, and its calendar when that counts business hours).
+    pub fn sla_clock(&self, a: &Account) -> AppResult<Option<crate::domain::sla::SlaClock>> {
+        super::sla::clock(a, &self.calendars, &self.policies)
     }
 
     pub fn attachment(&self, id: u64) -> AppResult<Option<Attachment>> {

@@ -23,14 +23,17 @@ use crate::error::{AppError, AppResult};
 /// share a RUT are linked as one person (ORG-4).
 /// Version 11: contacts keep when they last wrote (`last_contact_at`, from their latest
 /// tickets) and the Contactos list has its index (`contact_index`).
-pub const CURRENT: u64 = 11;
+/// Version 12: an account's `sla_minutes` and `sla_business_hours` become an SLA policy it
+/// follows (`sla_policy_id`), and a web chat's `hours` (one UTC offset) a calendar
+/// (`calendar_id`, zone `Etc/GMT±N`).
+pub const CURRENT: u64 = 12;
 
 type Step = fn(&WriteTransaction) -> AppResult<()>;
 
 /// `STEPS[i]` migrates from version `i + 1` to `i + 2`.
-const STEPS: [Step; 10] = [
+const STEPS: [Step; 11] = [
     v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5, v5_to_v6, v6_to_v7, v7_to_v8, v8_to_v9, v9_to_v10,
-    v10_to_v11,
+    v10_to_v11, v11_to_v12,
 ];
 
 /// Rows rewritten per pass: a table is read in key order in slices so that memory stays flat
@@ -50,6 +53,88 @@ fn contacts_after(
         out.push(super::codec::decode(row?.1.value())?);
     }
     Ok(out)
+}
+
+/// The zone of a fixed UTC offset in minutes (east positive), to the nearest hour: the tz
+/// database's `Etc/GMT` zones count the other way (UTC−3 is `Etc/GMT+3`).
+fn fixed_zone(offset_minutes: i64) -> String {
+    let hours = (offset_minutes as f64 / 60.0).round() as i64;
+    match hours {
+        0 => "Etc/GMT".into(),
+        h if h < 0 => format!("Etc/GMT+{}", -h),
+        h => format!("Etc/GMT-{h}"),
+    }
+}
+
+fn v11_to_v12(txn: &WriteTransaction) -> AppResult<()> {
+    use crate::domain::calendar::Calendar;
+    use crate::domain::sla::SlaPolicy;
+    use crate::domain::Account;
+    use serde_json::Value;
+    let accounts: Vec<Account> = super::codec::all(&txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?)?;
+    // One policy per distinct (minutes, business hours) pair.
+    let mut policies: Vec<SlaPolicy> = Vec::new();
+    for mut a in accounts {
+        let minutes = a.settings.remove("sla_minutes").and_then(|v| v.as_i64());
+        let business = a.settings.remove("sla_business_hours") == Some(Value::Bool(true));
+        let hours = a.settings.remove("hours");
+        if let Some(m) = minutes.filter(|m| (1..=crate::domain::sla::MAX_MINUTES).contains(m)) {
+            let id = match policies
+                .iter()
+                .find(|p| p.first_response_minutes == m && p.business_hours == business)
+            {
+                Some(p) => p.id,
+                None => {
+                    let p = SlaPolicy {
+                        id: super::catalog::new_id::<SlaPolicy>(txn)?,
+                        name: format!("SLA {m} min{}", if business { " (h)" } else { "" }),
+                        first_response_minutes: m,
+                        next_response_minutes: None,
+                        business_hours: business,
+                    };
+                    txn.open_table(SLA_POLICY_ID_TO_POLICY)?
+                        .insert(p.id, super::codec::encode(&p)?.as_slice())?;
+                    policies.push(p);
+                    policies[policies.len() - 1].id
+                }
+            };
+            a.settings
+                .insert("sla_policy_id".into(), Value::String(id.to_string()));
+        }
+        // The chat's own weekly table, when the account follows no calendar yet.
+        if let (Some(h), None) = (hours.as_ref().and_then(Value::as_object), a.calendar_id()) {
+            let offset = h
+                .get("utc_offset_minutes")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            let week = h
+                .get("week")
+                .cloned()
+                .and_then(|w| serde_json::from_value(w).ok())
+                .unwrap_or_default();
+            let c = Calendar {
+                id: super::catalog::new_id::<Calendar>(txn)?,
+                name: a.name.clone(),
+                time_zone: fixed_zone(offset),
+                week,
+                holidays: Vec::new(),
+            };
+            if c.check().is_ok() {
+                txn.open_table(CALENDAR_ID_TO_CALENDAR)?
+                    .insert(c.id, super::codec::encode(&c)?.as_slice())?;
+                a.settings
+                    .insert("calendar_id".into(), Value::String(c.id.to_string()));
+            } else {
+                tracing::warn!(
+                    account = a.id,
+                    "a chat's opening hours could not be read; dropped"
+                );
+            }
+        }
+        txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?
+            .insert(a.id, super::codec::encode(&a)?.as_slice())?;
+    }
+    Ok(())
 }
 
 fn v10_to_v11(txn: &WriteTransaction) -> AppResult<()> {
@@ -926,6 +1011,82 @@ mod tests {
         // Schema 11: each contact is in the Contactos index, under each of its three sorts.
         use redb::ReadableTableMetadata as _;
         assert_eq!(r.open_table(CONTACT_INDEX).unwrap().len().unwrap(), 9);
+    }
+
+    #[test]
+    fn sla_minutes_and_chat_hours_of_schema_11_become_a_policy_and_a_calendar() {
+        use crate::domain::calendar::Calendar;
+        use crate::domain::sla::SlaPolicy;
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::create(dir.path().join("atiende.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        create_all(&txn).unwrap();
+        set_version(&txn, 11).unwrap();
+        let account = |id: u64, kind: Channel, settings: serde_json::Value| Account {
+            id,
+            kind,
+            name: format!("Cuenta {id}"),
+            settings: settings.as_object().unwrap().clone(),
+            created_at: 0,
+            deleted_at: None,
+        };
+        for a in [
+            account(1, Channel::Email, serde_json::json!({"sla_minutes": 60})),
+            account(
+                2,
+                Channel::Webchat,
+                serde_json::json!({"sla_minutes": 60, "hours": {"utc_offset_minutes": -180,
+                    "week": {"mon": [["09:00", "18:00"]]}}}),
+            ),
+            account(
+                3,
+                Channel::Api,
+                serde_json::json!({"sla_minutes": 30, "sla_business_hours": true}),
+            ),
+            account(4, Channel::Api, serde_json::json!({})),
+        ] {
+            txn.open_table(ACCOUNT_ID_TO_ACCOUNT)
+                .unwrap()
+                .insert(a.id, codec::encode(&a).unwrap().as_slice())
+                .unwrap();
+        }
+        txn.commit().unwrap();
+
+        migrate(&db).unwrap();
+        let r = db.begin_read().unwrap();
+        let accounts = r.open_table(ACCOUNT_ID_TO_ACCOUNT).unwrap();
+        let get = |id: u64| codec::get::<Account>(&accounts, id).unwrap().unwrap();
+        let policies: Vec<SlaPolicy> =
+            codec::all(&r.open_table(SLA_POLICY_ID_TO_POLICY).unwrap()).unwrap();
+        assert_eq!(policies.len(), 2, "{policies:?}");
+        let policy = |id: u64| {
+            let pid = get(id).sla_policy_id().unwrap();
+            policies.iter().find(|p| p.id == pid).unwrap().clone()
+        };
+        assert_eq!(get(1).sla_policy_id(), get(2).sla_policy_id());
+        assert_eq!(policy(1).first_response_minutes, 60);
+        assert!(!policy(1).business_hours);
+        assert_eq!(policy(3).first_response_minutes, 30);
+        assert!(policy(3).business_hours);
+        assert_eq!(get(4).sla_policy_id(), None);
+        for id in 1..=4 {
+            let s = get(id).settings;
+            assert!(
+                !s.contains_key("sla_minutes") && !s.contains_key("hours"),
+                "{s:?}"
+            );
+        }
+        let calendar: Calendar = codec::get(
+            &r.open_table(CALENDAR_ID_TO_CALENDAR).unwrap(),
+            get(2).calendar_id().unwrap(),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(calendar.time_zone, "Etc/GMT+3");
+        // Monday 2026-11-23 10:00 at UTC−3 is 13:00 UTC, as the old table read it.
+        let at = crate::domain::clock::parse_rfc3339;
+        assert!(calendar.is_open(at("2026-11-23T13:00:00Z").unwrap()));
+        assert!(!calendar.is_open(at("2026-11-23T21:30:00Z").unwrap()));
     }
 
     #[test]

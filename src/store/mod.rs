@@ -17,6 +17,7 @@ pub mod mail;
 pub mod migrate;
 pub mod notifications;
 pub mod outbox;
+pub mod sla;
 pub mod slot;
 mod tables;
 pub mod tickets;

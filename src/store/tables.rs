@@ -33,6 +33,12 @@ pub const ACCOUNT_USER_TO_MODE: TableDefinition<(u64, u64), u8> =
 pub const FIELD_ID_TO_FIELD: TableDefinition<u64, &[u8]> = TableDefinition::new("fields");
 /// Calendar id → Calendar: business hours and holidays (SLA-2).
 pub const CALENDAR_ID_TO_CALENDAR: TableDefinition<u64, &[u8]> = TableDefinition::new("calendars");
+/// SLA policy id → SlaPolicy: first- and next-response targets (SLA-1).
+pub const SLA_POLICY_ID_TO_POLICY: TableDefinition<u64, &[u8]> =
+    TableDefinition::new("sla_policies");
+/// (due ms, ticket number, 1 warn | 2 breach) → (): the SLA notifications to send, read by
+/// due time (no scan of open tickets); each is checked against the ticket when it comes due.
+pub const SLA_TIMER: TableDefinition<(u64, u64, u8), ()> = TableDefinition::new("sla_timers");
 /// Segment id → Segment: saved contact filters.
 pub const SEGMENT_ID_TO_SEGMENT: TableDefinition<u64, &[u8]> = TableDefinition::new("segments");
 
@@ -175,6 +181,8 @@ pub fn for_each_table(visitor: &mut impl TableVisitor) -> crate::error::AppResul
     visitor.visit(FIELD_ID_TO_FIELD)?;
     visitor.visit(SEGMENT_ID_TO_SEGMENT)?;
     visitor.visit(CALENDAR_ID_TO_CALENDAR)?;
+    visitor.visit(SLA_POLICY_ID_TO_POLICY)?;
+    visitor.visit(SLA_TIMER)?;
     visitor.visit(ATTACHMENT_ID_TO_ATTACHMENT)?;
     visitor.visit(EVENT_ID_TO_EVENT)?;
     visitor.visit(OUTBOX_DUE_TO_ROW)?;

@@ -129,8 +129,9 @@ test('a reload keeps the conversation', async () => {
   visitorToken = await visitor.evaluate(() => Object.entries(localStorage).find(([k]) => k.startsWith('atiende-chat:'))?.[1]);
   assert.ok(visitorToken);
   // Meanwhile the chat closed for the day (SLA-3): the widget says so.
+  const closed = await admin('POST', '/api/v1/calendars', { name: 'Cerrado hoy', week: {} });
   await admin('PATCH', `/api/v1/accounts/${chatAccount.id}`, {
-    settings: { hours: { utc_offset_minutes: -180, week: {} }, out_of_hours_message: 'Volvemos mañana a las 9:00.' },
+    settings: { calendar_id: closed.id, out_of_hours_message: 'Volvemos mañana a las 9:00.' },
   });
   await visitor.reload();
   const w = widget(visitor);

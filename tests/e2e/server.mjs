@@ -11,30 +11,43 @@ export const BIN = process.env.ATIENDE_BIN ?? join(ROOT, 'target/debug/atiende')
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 /** Starts `atiende serve --demo` (or, with `demo: false`, an empty Atiende) on a fresh data dir
- * and port 0; resolves with its base URL. */
+ * and port 0; resolves with its base URL. `restart(env)` stops it and starts it again on the same
+ * data dir with extra environment (e.g. `ATIENDE_CLOCK_OFFSET_MS`, to move its clock). */
 export async function startServer({ demo = true } = {}) {
   if (!existsSync(BIN)) throw new Error(`missing ${BIN}: run cargo build first`);
   const dir = mkdtempSync(join(tmpdir(), 'atiende-e2e-'));
-  const child = spawn(BIN, ['serve', ...(demo ? ['--demo'] : []), '--data', dir, '--listen', '127.0.0.1:0'],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
-  const stderr = [];
-  child.stderr.on('data', (d) => stderr.push(d.toString()));
-  const url = await new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`server did not start:\n${stderr.join('')}`)), 60000);
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const m = line.match(/Atiende listening on (http:\/\/\S+)/);
-      if (m) { clearTimeout(timer); ok(m[1]); }
+  let child = null;
+  const spawnOn = async (args, env) => {
+    child = spawn(BIN, ['serve', ...args, '--data', dir, '--listen', '127.0.0.1:0'],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn', ...env } });
+    const stderr = [];
+    child.stderr.on('data', (d) => stderr.push(d.toString()));
+    return new Promise((ok, fail) => {
+      const timer = setTimeout(() => fail(new Error(`server did not start:\n${stderr.join('')}`)), 60000);
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const m = line.match(/Atiende listening on (http:\/\/\S+)/);
+        if (m) { clearTimeout(timer); ok(m[1]); }
+      });
+      child.on('exit', (code) => { clearTimeout(timer); fail(new Error(`server exited with ${code}:\n${stderr.join('')}`)); });
     });
-    child.on('exit', (code) => { clearTimeout(timer); fail(new Error(`server exited with ${code}:\n${stderr.join('')}`)); });
-  });
-  return {
-    url,
+  };
+  const halt = async () => {
+    child.kill('SIGTERM');
+    await new Promise((ok) => { if (child.exitCode !== null) ok(); else child.on('exit', ok); });
+  };
+  const server = {
+    url: await spawnOn(demo ? ['--demo'] : [], {}),
+    async restart(env = {}) {
+      await halt();
+      server.url = await spawnOn([], env);
+      return server.url;
+    },
     async stop() {
-      child.kill('SIGTERM');
-      await new Promise((ok) => { if (child.exitCode !== null) ok(); else child.on('exit', ok); });
+      await halt();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return server;
 }
 
 export async function launchBrowser() {

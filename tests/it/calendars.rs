@@ -140,16 +140,18 @@ async fn an_sla_in_business_hours_stops_while_closed() {
         .as_str()
         .unwrap()
         .to_string();
+    let clock = api.sla_policy(60, None, false).await;
+    let business = api.sla_policy(60, None, true).await;
     let mut numbers = Vec::new();
     for (name, settings) in [
-        ("Reloj", json!({"sla_minutes": 60})),
+        ("Reloj", json!({"sla_policy_id": clock})),
         (
             "Hábil abierto",
-            json!({"sla_minutes": 60, "sla_business_hours": true, "calendar_id": open}),
+            json!({"sla_policy_id": business, "calendar_id": open}),
         ),
         (
             "Hábil cerrado",
-            json!({"sla_minutes": 60, "sla_business_hours": true, "calendar_id": closed}),
+            json!({"sla_policy_id": business, "calendar_id": closed}),
         ),
     ] {
         let acc = api
@@ -201,5 +203,155 @@ async fn an_sla_in_business_hours_stops_while_closed() {
     assert_eq!(found, [numbers[0], numbers[1]]);
     let t = again.ok(&format!("/api/v1/tickets/{}", numbers[2])).await;
     assert_eq!(t["sla_breached"], false);
+    drop(dir);
+}
+
+/// SLA policies (SLA-1, BEYOND-1): first and next response; the clock pauses while the ticket
+/// waits on the customer; a policy changed mid-ticket moves its due time; the assignee's bell
+/// rings once when a ticket passes its target.
+#[tokio::test]
+async fn sla_policies_pause_on_the_customer_follow_changes_and_ring_once() {
+    let mut s = Server::start();
+    let dir = s.take_dir();
+    let api = s.admin().await;
+    let me = api.ok("/api/v1/me").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Checked like any input.
+    let (st, e) = api
+        .post(
+            "/api/v1/sla_policies",
+            json!({"name": "X", "first_response_minutes": 0}),
+        )
+        .await;
+    assert_eq!(
+        (
+            st.as_u16(),
+            e["error"]["code"].as_str(),
+            e["error"]["field"].as_str()
+        ),
+        (
+            422,
+            Some("invalid_sla_policy"),
+            Some("first_response_minutes")
+        )
+    );
+    let hour_then_four = api.sla_policy(60, Some(240), false).await;
+    let loose = api.sla_policy(240, None, false).await;
+    let account = |name: &'static str, policy: String| {
+        let api = api.clone();
+        async move {
+            api.created(
+                "/api/v1/accounts",
+                json!({"kind": "api", "name": name, "settings": {"sla_policy_id": policy}}),
+            )
+            .await["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let main = account("Principal", hour_then_four.clone()).await;
+    let changed = account("Cambio", loose.clone()).await;
+    let number = |v: serde_json::Value| v["ticket_number"].as_u64().unwrap();
+    // A: waits; assigned to me. B: answered, so it waits on the customer. C: on the loose
+    // policy, tightened below while it waits.
+    let a = number(api.inbound(&main, "a1", "ca", "Hola").await);
+    let b = number(api.inbound(&main, "b1", "cb", "Hola").await);
+    let c = number(api.inbound(&changed, "c1", "cc", "Hola").await);
+    for n in [a, c] {
+        api.patch(&format!("/api/v1/tickets/{n}"), json!({"assignee_id": me}))
+            .await;
+    }
+    let (st, _) = api
+        .post(
+            &format!("/api/v1/tickets/{b}/messages"),
+            json!({"text": "¿Nos da su RUT?"}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let t = api.ok(&format!("/api/v1/tickets/{a}")).await;
+    assert_eq!(t["sla_minutes"], 60, "{t}");
+    let t = api.ok(&format!("/api/v1/tickets/{b}")).await;
+    assert!(t["sla_due_at"].is_null(), "waiting on the customer: {t}");
+    // Tightened mid-ticket: C is now due an hour after it arrived.
+    let p = api
+        .patch(
+            &format!("/api/v1/sla_policies/{loose}"),
+            json!({"first_response_minutes": 60}),
+        )
+        .await;
+    assert_eq!(p.0, 200, "{}", p.1);
+    assert_eq!(p.1["accounts"], json!([changed]));
+
+    // Two hours later.
+    s.stop();
+    let data = s.data.clone();
+    let two_hours = (2 * 3_600_000i64).to_string();
+    let mut later = Server::start_in(&data, &[("ATIENDE_CLOCK_OFFSET_MS", &two_hours)]);
+    let mut again = api.clone();
+    again.base = later.base.clone();
+    let breached = again
+        .ok("/api/v1/tickets?state=open&sla_breached=true")
+        .await;
+    let mut found: Vec<u64> = breached["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["number"].as_u64().unwrap())
+        .collect();
+    found.sort_unstable();
+    assert_eq!(found, [a, c], "B waits on the customer: {breached}");
+    // The bell: A and C passed their targets (and were nearly due before).
+    let rung = |api: Api| async move {
+        let mut kinds = Vec::new();
+        for _ in 0..100 {
+            let items = api.ok("/api/v1/me/notifications").await["items"].clone();
+            kinds = items
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| {
+                    (
+                        n["kind"].as_str().unwrap().to_string(),
+                        n["ticket_number"].as_u64(),
+                    )
+                })
+                .collect::<Vec<_>>();
+            if kinds.iter().filter(|(k, _)| k == "sla_breached").count() >= 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        kinds.sort();
+        kinds
+    };
+    let kinds = rung(again.clone()).await;
+    assert_eq!(
+        kinds,
+        [
+            ("sla_breached".to_string(), Some(a)),
+            ("sla_breached".to_string(), Some(c)),
+            ("sla_warning".to_string(), Some(a)),
+            ("sla_warning".to_string(), Some(c)),
+        ],
+        "{kinds:?}"
+    );
+    // B's customer writes back: the next-response target (4 h) counts from now.
+    again.inbound(&main, "b2", "cb", "12.345.678-5").await;
+    let t = again.ok(&format!("/api/v1/tickets/{b}")).await;
+    assert_eq!(
+        (t["sla_minutes"].as_i64(), t["sla_breached"].as_bool()),
+        (Some(240), Some(false)),
+        "{t}"
+    );
+
+    // A restart at the same hour rings nothing again.
+    later.stop();
+    let last = Server::start_in(&data, &[("ATIENDE_CLOCK_OFFSET_MS", &two_hours)]);
+    again.base = last.base.clone();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(rung(again.clone()).await.len(), 4);
     drop(dir);
 }

@@ -275,6 +275,18 @@ impl Api {
         v["id"].as_str().expect("account id").to_string()
     }
 
+    /// A new SLA policy (first response in minutes, optional next response, business hours).
+    pub async fn sla_policy(&self, first: i64, next: Option<i64>, business_hours: bool) -> String {
+        let v = self
+            .created(
+                "/api/v1/sla_policies",
+                json!({"name": format!("SLA {first}"), "first_response_minutes": first,
+                    "next_response_minutes": next, "business_hours": business_hours}),
+            )
+            .await;
+        v["id"].as_str().expect("policy id").to_string()
+    }
+
     /// One customer message through the inbound API.
     pub async fn inbound(
         &self,

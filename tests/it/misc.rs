@@ -134,31 +134,49 @@ async fn openapi_health_uploads_catalog_and_contacts() {
     assert_eq!(oversized_upload(&api, 26 * 1024 * 1024).await, 413);
 
     // Account secrets are write-only; a masked value sent back keeps the stored one.
+    let ninety = api.sla_policy(90, None, false).await;
+    let thirty = api.sla_policy(30, None, false).await;
     let mail = api
         .created(
             "/api/v1/accounts",
-            json!({"kind": "email", "name": "Soporte", "settings": {"imap_password": "s3creta", "sla_minutes": 90}}),
+            json!({"kind": "email", "name": "Soporte", "settings": {"imap_password": "s3creta", "sla_policy_id": ninety}}),
         )
         .await;
     assert_eq!(mail["settings"]["imap_password"], "********");
-    assert_eq!(mail["settings"]["sla_minutes"], 90);
+    assert_eq!(mail["settings"]["sla_policy_id"], ninety.as_str());
     let mid = mail["id"].as_str().unwrap();
     let (st, v) = api
         .patch(
             &format!("/api/v1/accounts/{mid}"),
-            json!({"settings": {"imap_password": "********", "sla_minutes": 30}}),
+            json!({"settings": {"imap_password": "********", "sla_policy_id": thirty}}),
         )
         .await;
     assert_eq!(st, 200, "{v}");
-    assert_eq!(v["settings"]["sla_minutes"], 30);
+    assert_eq!(v["settings"]["sla_policy_id"], thirty.as_str());
     assert!(!v.to_string().contains("s3creta"));
-    let (st, _) = api
-        .patch(
-            &format!("/api/v1/accounts/{mid}"),
-            json!({"settings": {"sla_minutes": -5}}),
-        )
-        .await;
-    assert_eq!(st, 422);
+    for (settings, code) in [
+        (json!({"sla_policy_id": "999999"}), "unknown_sla_policy"),
+        (json!({"sla_policy_id": 5}), "invalid_setting"),
+        // Moved to SLA policies in schema 12: said so, not silently kept.
+        (json!({"sla_minutes": 30}), "setting_moved"),
+    ] {
+        let (st, e) = api
+            .patch(
+                &format!("/api/v1/accounts/{mid}"),
+                json!({ "settings": settings }),
+            )
+            .await;
+        assert_eq!(
+            (st.as_u16(), e["error"]["code"].as_str()),
+            (422, Some(code))
+        );
+    }
+    // A policy an account follows is not deleted.
+    let (st, e) = api.delete(&format!("/api/v1/sla_policies/{thirty}")).await;
+    assert_eq!(
+        (st.as_u16(), e["error"]["code"].as_str()),
+        (409, Some("sla_policy_in_use"))
+    );
     assert_eq!(api.delete(&format!("/api/v1/accounts/{mid}")).await.0, 204);
     assert_eq!(api.get(&format!("/api/v1/accounts/{mid}")).await.0, 404);
 

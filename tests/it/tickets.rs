@@ -619,10 +619,11 @@ async fn agents_see_only_their_accounts() {
 async fn sla_breached_filter_uses_the_waiting_time() {
     let s = Server::start();
     let api = s.admin().await;
+    let policy = api.sla_policy(30, None, false).await;
     let acc = api
         .created(
             "/api/v1/accounts",
-            json!({"kind": "webchat", "name": "Ventas", "settings": {"sla_minutes": 30}}),
+            json!({"kind": "webchat", "name": "Ventas", "settings": {"sla_policy_id": policy}}),
         )
         .await["id"]
         .as_str()

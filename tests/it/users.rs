@@ -1005,18 +1005,22 @@ async fn token_expiry_and_notification_preferences() {
     let me = api.ok("/api/v1/me").await;
     assert_eq!(
         me["notify"],
-        json!({"mention_email": true, "assigned_email": true, "sound": true})
+        json!({"mention_email": true, "assigned_email": true, "sla_email": true, "sound": true})
     );
     let uid = me["id"].as_str().unwrap().to_string();
     let (st, v) = api
         .patch(
             &format!("/api/v1/users/{uid}"),
-            json!({"notify": {"mention_email": false, "assigned_email": true, "sound": false}}),
+            json!({"notify": {"mention_email": false, "assigned_email": true, "sla_email": false, "sound": false}}),
         )
         .await;
     assert_eq!(
-        (st.as_u16(), v["notify"]["mention_email"].as_bool()),
-        (200, Some(false))
+        (
+            st.as_u16(),
+            v["notify"]["mention_email"].as_bool(),
+            v["notify"]["sla_email"].as_bool()
+        ),
+        (200, Some(false), Some(false))
     );
     let other = api.create_user("ana@example.cl", "Ana", "agent").await;
     let (st, _) = api

@@ -34,9 +34,7 @@ pub struct ChatSettings {
     /// Largest file a visitor may send (default 1024 KB).
     #[serde(default)]
     pub max_file_kb: Option<u32>,
-    /// SLA-3: when the chat is attended; outside, `out_of_hours_message` is shown.
-    #[serde(default)]
-    pub hours: Option<crate::domain::hours::Hours>,
+    /// SLA-3: shown outside the account's business hours (its calendar).
     #[serde(default)]
     pub out_of_hours_message: Option<String>,
     /// An answer the visitor did not see (widget closed) goes to their email after this many
@@ -62,10 +60,6 @@ fn check(settings: &Settings) -> AppResult<()> {
             format!("web chat settings: {e}"),
         )
     })?;
-    if let Some(h) = &s.hours {
-        h.check()
-            .map_err(|e| AppError::invalid("settings.hours", "invalid_setting", e))?;
-    }
     super::validate_origins(&s.allowed_origins)?;
     Ok(())
 }

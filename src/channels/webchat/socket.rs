@@ -404,8 +404,7 @@ impl Visitor {
     async fn available_notice(&self) -> AppResult<(bool, serde_json::Value)> {
         let id = self.account.id;
         let now = self.state.store.now();
-        // The account's business hours (a calendar) when it names one; else the chat's own
-        // weekly table (settings written before calendars).
+        // The account's business hours (a calendar) when it names one; else always open.
         let calendar = match self.account.calendar_id() {
             Some(cid) => {
                 self.state
@@ -415,15 +414,7 @@ impl Visitor {
             }
             None => None,
         };
-        let closed = match &calendar {
-            Some(c) => !c.is_open(now),
-            None => self
-                .settings
-                .hours
-                .as_ref()
-                .is_some_and(|h| !h.is_open(now)),
-        };
-        if closed {
+        if calendar.as_ref().is_some_and(|c| !c.is_open(now)) {
             let mut n = notice("out_of_hours", &self.settings.out_of_hours_message);
             // The widget says when someone will be there.
             n["next_open"] = json!(calendar

@@ -197,21 +197,29 @@ pub struct NewAccount {
     pub settings: Settings,
 }
 
-/// The calendar an account names exists (SLA-2).
-fn require_calendar(txn: &redb::WriteTransaction, a: &crate::domain::Account) -> AppResult<()> {
-    match a.calendar_id() {
-        Some(id)
-            if crate::store::catalog::get_w::<crate::domain::calendar::Calendar>(txn, id)?
-                .is_none() =>
-        {
-            Err(AppError::invalid(
+/// The calendar and the SLA policy an account names exist (SLA-1/SLA-2).
+fn require_references(txn: &redb::WriteTransaction, a: &crate::domain::Account) -> AppResult<()> {
+    use crate::domain::{calendar::Calendar, sla::SlaPolicy};
+    use crate::store::catalog::get_w;
+    if let Some(id) = a.calendar_id() {
+        if get_w::<Calendar>(txn, id)?.is_none() {
+            return Err(AppError::invalid(
                 "settings.calendar_id",
                 "unknown_calendar",
                 format!("no calendar {id}"),
-            ))
+            ));
         }
-        _ => Ok(()),
     }
+    if let Some(id) = a.sla_policy_id() {
+        if get_w::<SlaPolicy>(txn, id)?.is_none() {
+            return Err(AppError::invalid(
+                "settings.sla_policy_id",
+                "unknown_sla_policy",
+                format!("no SLA policy {id}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = NewAccount,
@@ -234,7 +242,7 @@ pub async fn create(
         .store
         .write(move |txn, fx| {
             let a = accounts::create(txn, fx, kind, &name, settings.clone(), now)?;
-            require_calendar(txn, &a)?;
+            require_references(txn, &a)?;
             let entry = created_entry
                 .clone()
                 .target("account", a.id, &a.name)
@@ -305,6 +313,7 @@ pub async fn update(
         .store
         .write(move |txn, fx| {
             let mut a = accounts::require_w(txn, id)?;
+            let clock_before = (a.sla_policy_id(), a.calendar_id());
             // What changed, by name only: a secret's value never reaches the log.
             let mut changed = Vec::new();
             if let Some(n) = name.as_ref().filter(|n| **n != a.name) {
@@ -317,8 +326,11 @@ pub async fn update(
                 merge_settings(&mut a.settings, s);
                 channels::prepare_change(a.kind, &mut a.settings, s)?;
             }
-            require_calendar(txn, &a)?;
+            require_references(txn, &a)?;
             accounts::put(txn, fx, &a)?;
+            if (a.sla_policy_id(), a.calendar_id()) != clock_before {
+                crate::store::sla::rearm(txn, &[a.id], now)?;
+            }
             let entry = updated_entry
                 .clone()
                 .target("account", a.id, &a.name)

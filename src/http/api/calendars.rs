@@ -148,6 +148,7 @@ pub async fn update(
     ApiJson(b): ApiJson<CalendarBody>,
 ) -> AppResult<Json<CalendarView>> {
     user.require_admin()?;
+    let now = state.store.now();
     let saved = state
         .store
         .write(move |txn, fx| {
@@ -156,6 +157,13 @@ pub async fn update(
             apply(&mut c, &b)?;
             let c = checked(c)?;
             catalog::put(txn, fx, id, &c)?;
+            // The SLA timers of the accounts that count these hours move with them.
+            let following: Vec<u64> = crate::store::accounts::list_w(txn)?
+                .into_iter()
+                .filter(|a| a.calendar_id() == Some(id))
+                .map(|a| a.id)
+                .collect();
+            crate::store::sla::rearm(txn, &following, now)?;
             Ok(c)
         })
         .await?;

@@ -24,6 +24,7 @@ pub mod segments;
 pub mod session;
 pub mod settings;
 pub mod setup;
+pub mod sla_policies;
 pub mod status;
 pub mod templates;
 pub mod tickets;
@@ -131,6 +132,8 @@ pub fn routes(
         .routes(routes!(calendars::list, calendars::create))
         .routes(routes!(calendars::update, calendars::delete))
         .routes(routes!(calendars::chile))
+        .routes(routes!(sla_policies::list, sla_policies::create))
+        .routes(routes!(sla_policies::update, sla_policies::delete))
         .routes(routes!(segments::list, segments::create))
         .routes(routes!(segments::update, segments::delete))
         .routes(routes!(fields::list, fields::create))
@@ -258,6 +261,15 @@ pub fn request_base(state: &AppState, headers: &axum::http::HeaderMap) -> Option
 }
 
 pub use crate::tls::request_host;
+
+/// `null` clears a field; an absent field is left as it is.
+pub fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
 
 /// Where people open Atiende, for links in mail: `--public-url` (or the HTTPS domain), else
 /// the stored address (first-run page, Administración, or the first administrator's sign-in),

@@ -64,6 +64,7 @@ pub fn save(txn: &WriteTransaction, old: Option<&Ticket>, new: &Ticket) -> AppRe
     txn.open_table(NUMBER_TO_TICKET)?
         .insert(new.number, codec::encode(new)?.as_slice())?;
     super::assignment::update_load(txn, old, new)?;
+    super::sla::update_timers(txn, old, new)?;
     let mut idx = txn.open_table(TICKET_INDEX)?;
     index::update(&mut idx, old, Some(new))
 }
@@ -79,6 +80,7 @@ pub fn query_in_write(
         (
             &txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?,
             &txn.open_table(CALENDAR_ID_TO_CALENDAR)?,
+            &txn.open_table(SLA_POLICY_ID_TO_POLICY)?,
         ),
         q,
         now,

@@ -29,7 +29,7 @@ pub struct MergeBody {
     pub into: NumberInput,
     /// Who answers the survivor: absent, the merged ticket's assignee (the one being worked
     /// on) when it may, else the survivor's own; a user id, or null for nobody.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "crate::http::api::double_option")]
     #[schema(value_type = Option<String>)]
     pub assignee_id: Option<Option<String>>,
 }
@@ -74,11 +74,11 @@ pub struct BulkBody {
     pub filter: Option<TicketFilter>,
     pub action: BulkAction,
     /// For `assign`: a user id, or null to un-assign.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "crate::http::api::double_option")]
     #[schema(value_type = Option<String>)]
     pub assignee_id: Option<Option<String>>,
     /// For `team`: a team id, or null for no team.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "crate::http::api::double_option")]
     #[schema(value_type = Option<String>)]
     pub team_id: Option<Option<String>>,
     /// For `label` and `unlabel`: the label to add or take off.

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{id_str, limit_of, opt_id, opt_ts, parse_id, parse_time, text_field, ts, Page};
 use crate::auth::CurrentUser;
 use crate::desk;
-use crate::domain::ticket::{sla_breached, SlaClock};
+use crate::domain::sla::{sla_breached, SlaClock};
 use crate::domain::*;
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::{ApiJson, ApiPath, ApiQuery};
@@ -61,6 +61,8 @@ pub struct TicketView {
     /// Since when the customer waits for an answer.
     pub waiting_since: Option<String>,
     pub first_response_at: Option<String>,
+    /// The target that applies now (minutes): the policy's first response until there is
+    /// one, then its next response.
     pub sla_minutes: Option<i64>,
     /// The SLA counts only the account's business hours (its clock stops while closed).
     pub sla_business_hours: bool,
@@ -125,7 +127,7 @@ pub async fn views(state: &AppState, list: Vec<Ticket>) -> AppResult<Vec<TicketV
                     closed_at: opt_ts(t.closed_at),
                     waiting_since: opt_ts(t.waiting_since),
                     first_response_at: opt_ts(t.first_response_at),
-                    sla_minutes: clock.map(|c| c.minutes),
+                    sla_minutes: clock.map(|c| c.minutes_for(&t)),
                     sla_business_hours: clock.is_some_and(|c| c.calendar.is_some()),
                     sla_due_at: opt_ts(clock.and_then(|c| c.due_of(&t))),
                     sla_breached: sla_breached(&t, clock, now),
@@ -386,31 +388,22 @@ pub async fn get(
     Ok(Json(one_view(&state, t).await?))
 }
 
-/// `null` clears a field; an absent field is left as it is.
-fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
-
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct TicketPatchBody {
     pub state: Option<TicketState>,
     pub important: Option<bool>,
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "crate::http::api::double_option")]
     #[schema(value_type = Option<String>)]
     pub assignee_id: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "crate::http::api::double_option")]
     #[schema(value_type = Option<String>)]
     pub team_id: Option<Option<String>>,
     pub labels: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "crate::http::api::double_option")]
     #[schema(value_type = Option<Sentiment>)]
     pub sentiment_initial: Option<Option<Sentiment>>,
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "crate::http::api::double_option")]
     #[schema(value_type = Option<Sentiment>)]
     pub sentiment_final: Option<Option<Sentiment>>,
     #[schema(value_type = Option<Object>)]
