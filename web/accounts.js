@@ -2,7 +2,7 @@
 // and one account form for every kind, drawn from the fields the server lists per channel
 // (GET /api/v1/channels); kinds still to come are listed but cannot be created.
 import { html, useEffect, useRef, useState } from './vendor/htm-preact-standalone-3.1.1.js';
-import { api, CHANNEL_ICONS, loadRefs, t, useLoad, when } from './lib.js';
+import { api, CHANNEL_ICONS, LANGUAGES, loadRefs, t, useLoad, when } from './lib.js';
 import { SaveCancel, Section, StatusLine, useStatus } from './admin-kit.js';
 
 export function Accounts({ params = {} }) {
@@ -115,7 +115,36 @@ function collectFields(fields, f, prefix = '') {
 function collect(form, fields) {
   const f = Object.fromEntries(new FormData(form));
   return { name: f.name.trim(), settings: { sla_policy_id: f.sla_policy_id || null,
-    calendar_id: f.calendar_id || null, ...collectFields(fields, f) } };
+    calendar_id: f.calendar_id || null, auto_messages: collectAuto(f), ...collectFields(fields, f) } };
+}
+
+const AUTO_KINDS = ['welcome', 'no_agent', 'out_of_hours'];
+const AUTO_LANGS = ['es', 'en'];
+
+/** The automatic messages typed in the form (SLA-3), or null when none is. */
+function collectAuto(f) {
+  const out = { language: f['auto.language'] || 'es' };
+  let any = false;
+  for (const kind of AUTO_KINDS) {
+    const texts = Object.fromEntries(AUTO_LANGS.map((l) => [l, (f[`auto.${kind}.${l}`] ?? '').trim()]).filter(([, v]) => v));
+    if (Object.keys(texts).length) { out[kind] = texts; any = true; }
+  }
+  return any ? out : null;
+}
+
+/** Welcome, nobody available, out of hours: each in Spanish and English, with placeholders. */
+function AutoMessages({ values }) {
+  const v = values ?? {};
+  return html`<details class="auto-messages" open=${Object.keys(v).length > 0}>
+    <summary>${t('accounts.auto')}</summary>
+    <p class="hint">${t('accounts.auto_hint', { name: '{name}', account: '{account}', number: '{number}', next_open: '{next_open}' })}</p>
+    <label>${t('accounts.auto_language')} <select name="auto.language" defaultValue=${v.language ?? 'es'}>
+      ${AUTO_LANGS.map((l) => html`<option value=${l} selected=${(v.language ?? 'es') === l}>${LANGUAGES[l]}</option>`)}</select></label>
+    ${AUTO_KINDS.map((kind) => html`<fieldset><legend>${t(`accounts.auto_${kind}`)}</legend>
+      ${AUTO_LANGS.map((l) => html`<label>${LANGUAGES[l]}
+        <textarea name=${`auto.${kind}.${l}`} rows="2" maxlength="2000" defaultValue=${v[kind]?.[l] ?? ''}></textarea></label>`)}
+    </fieldset>`)}
+  </details>`;
 }
 
 /** The inputs of a channel's settings, drawn from the field list the server describes
@@ -184,6 +213,7 @@ function AccountForm({ account, kinds, onDone, onCancel }) {
     ${calendars && html`<label for="account-calendar">${t('accounts.calendar')}</label>
       <select id="account-calendar" name="calendar_id" defaultValue=${account.settings?.calendar_id ?? ''}>
         <option value="">${t('accounts.calendar_none')}</option>${calendars.items.map((c) => html`<option value=${c.id} selected=${account.settings?.calendar_id === c.id}>${c.name}</option>`)}</select>`}
+    <${AutoMessages} values=${account.settings?.auto_messages} />
     <${Inputs} key=${kind} fields=${fields} values=${account.settings ?? {}} />
     <${SaveCancel} onCancel=${onCancel} />
     <${StatusLine} status=${status} />

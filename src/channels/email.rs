@@ -49,13 +49,12 @@ static SMTP: [Field; 5] = [
     Field::new("password", "accounts.password", Input::Secret),
 ];
 
-static FIELDS: [Field; 7] = [
+static FIELDS: [Field; 6] = [
     Field::new("address", "accounts.address", Input::Email)
         .required()
         .placeholder("soporte@tienda.cl"),
     Field::new("from_name", "accounts.from_name", Input::Text),
     Field::new("signature", "accounts.signature", Input::Textarea),
-    Field::new("auto_reply", "accounts.auto_reply", Input::Textarea),
     Field::new("imap", "accounts.imap", Input::Group { fields: &IMAP }),
     Field::new("smtp", "accounts.smtp", Input::Group { fields: &SMTP }),
     Field::new("system_mail", "accounts.system_mail", Input::Checkbox),

@@ -370,10 +370,16 @@ pub fn require_can_send(account: &Account) -> AppResult<()> {
 }
 
 /// The settings every account has, whatever its channel.
-pub const SHARED_KEYS: [&str; 3] = ["sla_policy_id", "assignment", "calendar_id"];
+pub const SHARED_KEYS: [&str; 4] = [
+    "sla_policy_id",
+    "assignment",
+    "calendar_id",
+    crate::domain::auto_message::SETTING,
+];
 
 /// Settings an older Atiende took and this one moved elsewhere, with where they went.
-const MOVED_KEYS: [(&str, &str); 3] = [
+const MOVED_KEYS: [(&str, &str); 4] = [
+    ("auto_reply", "settings.auto_messages.welcome"),
     ("sla_minutes", "an SLA policy (settings.sla_policy_id)"),
     ("sla_business_hours", "the SLA policy's business_hours"),
     ("hours", "a business-hours calendar (settings.calendar_id)"),
@@ -408,6 +414,24 @@ fn validate_shared(s: &Settings) -> AppResult<()> {
             "setting_moved",
             format!("{key} is no longer an account setting: use {moved}"),
         ));
+    }
+    if let Some(v) = s
+        .get(crate::domain::auto_message::SETTING)
+        .filter(|v| !v.is_null())
+    {
+        let field = |f: &str| format!("settings.{f}");
+        serde_json::from_value::<crate::domain::auto_message::AutoMessages>(v.clone())
+            .map_err(|e| {
+                AppError::invalid(
+                    &field(crate::domain::auto_message::SETTING),
+                    "invalid_setting",
+                    format!(
+                        "auto_messages is {{language?, welcome?, no_agent?, out_of_hours?}}, each {{es?, en?}}: {e}"
+                    ),
+                )
+            })?
+            .check()
+            .map_err(|(f, m)| AppError::invalid(&field(&f), "invalid_setting", m))?;
     }
     for key in ["sla_policy_id", "calendar_id"] {
         if let Some(v) = s.get(key) {

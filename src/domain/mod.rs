@@ -2,6 +2,7 @@
 
 pub mod assign;
 pub mod audit;
+pub mod auto_message;
 pub mod calendar;
 pub mod clock;
 pub mod events;

@@ -187,7 +187,6 @@ mod tests {
             signature: None,
             imap: None,
             smtp: None,
-            auto_reply: None,
             max_message_kb: None,
             poll_seconds: None,
             use_idle: None,

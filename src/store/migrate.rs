@@ -25,7 +25,8 @@ use crate::error::{AppError, AppResult};
 /// tickets) and the Contactos list has its index (`contact_index`).
 /// Version 12: an account's `sla_minutes` and `sla_business_hours` become an SLA policy it
 /// follows (`sla_policy_id`), and a web chat's `hours` (one UTC offset) a calendar
-/// (`calendar_id`, zone `Etc/GMT±N`).
+/// (`calendar_id`, zone `Etc/GMT±N`); an email account's `auto_reply` its welcome message
+/// (`auto_messages.welcome.es`).
 pub const CURRENT: u64 = 12;
 
 type Step = fn(&WriteTransaction) -> AppResult<()>;
@@ -78,6 +79,15 @@ fn v11_to_v12(txn: &WriteTransaction) -> AppResult<()> {
         let minutes = a.settings.remove("sla_minutes").and_then(|v| v.as_i64());
         let business = a.settings.remove("sla_business_hours") == Some(Value::Bool(true));
         let hours = a.settings.remove("hours");
+        // An email account's one automatic answer becomes its welcome (SLA-3).
+        if let Some(Value::String(text)) = a.settings.remove("auto_reply") {
+            if !text.trim().is_empty() && !a.settings.contains_key("auto_messages") {
+                a.settings.insert(
+                    "auto_messages".into(),
+                    serde_json::json!({"welcome": {"es": text}}),
+                );
+            }
+        }
         if let Some(m) = minutes.filter(|m| (1..=crate::domain::sla::MAX_MINUTES).contains(m)) {
             let id = match policies
                 .iter()
@@ -1031,7 +1041,11 @@ mod tests {
             deleted_at: None,
         };
         for a in [
-            account(1, Channel::Email, serde_json::json!({"sla_minutes": 60})),
+            account(
+                1,
+                Channel::Email,
+                serde_json::json!({"sla_minutes": 60, "auto_reply": "Recibimos tu correo."}),
+            ),
             account(
                 2,
                 Channel::Webchat,
@@ -1069,6 +1083,10 @@ mod tests {
         assert_eq!(policy(3).first_response_minutes, 30);
         assert!(policy(3).business_hours);
         assert_eq!(get(4).sla_policy_id(), None);
+        assert_eq!(
+            get(1).settings["auto_messages"],
+            serde_json::json!({"welcome": {"es": "Recibimos tu correo."}})
+        );
         for id in 1..=4 {
             let s = get(id).settings;
             assert!(

@@ -67,6 +67,10 @@ test('the administrator sets hours with holidays and an SLA policy, and an accou
   const accountForm = channels.getByRole('form', { name: 'Tienda API' });
   await accountForm.getByLabel('Política de SLA').selectOption({ label: 'Urgente' });
   await accountForm.getByLabel('Horario de atención').selectOption({ label: 'Tienda' });
+  // Its automatic message out of hours, with the next opening (SLA-3).
+  await accountForm.getByText('Mensajes automáticos', { exact: true }).click();
+  const outOfHours = accountForm.getByRole('group', { name: /Fuera de horario/ });
+  await outOfHours.getByLabel('Español').fill('Hola {name}: estamos fuera de horario. Volvemos {next_open}.');
   await accountForm.getByRole('button', { name: 'Guardar' }).click();
   await accountForm.waitFor({ state: 'detached' });
   const policies = await admin('GET', '/api/v1/sla_policies');
@@ -75,6 +79,8 @@ test('the administrator sets hours with holidays and an SLA policy, and an accou
   const saved = await admin('GET', `/api/v1/accounts/${account.id}`);
   assert.equal(saved.settings.sla_policy_id, urgent.id);
   assert.ok(saved.settings.calendar_id);
+  assert.deepEqual(saved.settings.auto_messages,
+    { language: 'es', out_of_hours: { es: 'Hola {name}: estamos fuera de horario. Volvemos {next_open}.' } });
   assert.deepEqual(page.errors, []);
 });
 
@@ -84,10 +90,16 @@ test('past the target the card turns red and the assignee\'s bell shows the brea
     external_id: 'sla-1', contact: { external_id: 'cli-sla', name: 'Rosa Espera' }, text: '¿Dónde está mi pedido?',
   });
   number = r.ticket_number;
+  // Closed now (nights, Sundays, holidays): the customer was told when it opens.
+  const hours = (await admin('GET', '/api/v1/calendars')).items.find((c) => c.name === 'Tienda');
+  if (!hours.open_now) {
+    await page.goto(`${server.url}/#/t/${number}`);
+    await page.getByText(/Hola Rosa Espera: estamos fuera de horario\. Volvemos el \S+ \d\d\/\d\d a las \d\d:\d\d\./).waitFor();
+  }
   await admin('PATCH', `/api/v1/tickets/${number}`, { assignee_id: me.id });
   await admin('PUT', '/api/v1/me/board', { columns: [{ id: 'mios', name: 'Míos', filters: { state: 'open', assignee: 'me' } }] });
   await page.goto(`${server.url}/#/`);
-  const card = page.locator(`a.card[data-number="${number}"]`);
+  const card = page.locator(`section.column a.card[data-number="${number}"]`).first();
   await card.locator('.wait.sla-ok').waitFor();
   assert.match(await card.locator('.wait').getAttribute('title'), /SLA 30 min/);
 
@@ -97,7 +109,7 @@ test('past the target the card turns red and the assignee\'s bell shows the brea
   // The old page's live stream failed while the server was down: expected.
   page.errors = [];
   if (await page.getByLabel('Contraseña').isVisible()) await signIn(page, ...ADMIN);
-  const late = page.locator(`a.card[data-number="${number}"] .wait.sla-late`);
+  const late = page.locator(`section.column a.card[data-number="${number}"] .wait.sla-late`).first();
   await late.waitFor();
   const bell = page.locator('.bell-button');
   await bell.filter({ hasText: /\d/ }).waitFor();

@@ -355,3 +355,104 @@ async fn sla_policies_pause_on_the_customer_follow_changes_and_ring_once() {
     assert_eq!(rung(again.clone()).await.len(), 4);
     drop(dir);
 }
+
+/// Automatic messages (SLA-3): "nobody available", a welcome, and "closed" with the next
+/// opening, each once per customer per period, on the ticket's own channel; the SLA clock is
+/// not stopped by them.
+#[tokio::test]
+async fn automatic_messages_go_once_per_customer_and_period() {
+    let s = Server::start();
+    let api = s.admin().await;
+    let acc = api
+        .created(
+            "/api/v1/accounts",
+            json!({"kind": "api", "name": "Tienda", "settings": {"auto_messages": {
+                "welcome": {"es": "Hola {name}, gracias por escribir a {account} (#{number})."},
+                "no_agent": {"es": "Ahora no hay ejecutivos disponibles; te respondemos pronto.",
+                             "en": "Nobody is available right now."},
+                "out_of_hours": {"es": "Estamos fuera de horario. Volvemos {next_open}."}
+            }}}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Bad settings are refused, naming the template.
+    let (st, e) = api
+        .patch(
+            &format!("/api/v1/accounts/{acc}"),
+            json!({"settings": {"auto_messages": {"welcome": {"pt": "Olá"}}}}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), e["error"]["field"].as_str()),
+        (422, Some("settings.auto_messages.welcome.pt"))
+    );
+    let automatic = |n: u64| {
+        let api = api.clone();
+        async move {
+            api.ok(&format!("/api/v1/tickets/{n}/messages")).await["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|m| m["direction"] == "outbound")
+                .map(|m| m["text"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    let number = |v: serde_json::Value| v["ticket_number"].as_u64().unwrap();
+
+    // Nobody works this account yet: "nobody available", once, and the ticket still waits.
+    let a = number(api.inbound(&acc, "a1", "Ana", "Hola").await);
+    api.inbound(&acc, "a2", "Ana", "¿Hay alguien?").await;
+    assert_eq!(
+        automatic(a).await,
+        ["Ahora no hay ejecutivos disponibles; te respondemos pronto."]
+    );
+    let t = api.ok(&format!("/api/v1/tickets/{a}")).await;
+    assert_eq!(
+        (t["reply_status"].as_str(), t["first_response_at"].is_null()),
+        (Some("pending"), true),
+        "{t}"
+    );
+
+    // An agent on the account signs in: a new customer gets the welcome, once a day.
+    let agent = api.create_user("rosa@x.cl", "Rosa", "agent").await;
+    api.enable(&agent, &acc, "auto").await;
+    let _rosa = s.login("rosa@x.cl", "clave-agente-1").await;
+    let b = number(api.inbound(&acc, "b1", "Beto", "Buenas").await);
+    assert_eq!(
+        automatic(b).await,
+        [format!("Hola Beto, gracias por escribir a Tienda (#{b}).")]
+    );
+    api.patch(&format!("/api/v1/tickets/{b}"), json!({"state": "closed"}))
+        .await;
+    let b2 = number(api.inbound(&acc, "b2", "Beto", "Otra cosa").await);
+    assert_ne!(b, b2);
+    assert!(automatic(b2).await.is_empty(), "one welcome a day");
+
+    // Closed (a calendar that never opens… but on Mondays at 09:00 in Santiago).
+    let cal = api
+        .created(
+            "/api/v1/calendars",
+            json!({"name": "Lunes", "week": {"mon": [["09:00", "09:01"]]}}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    api.patch(
+        &format!("/api/v1/accounts/{acc}"),
+        json!({"settings": {"calendar_id": cal}}),
+    )
+    .await;
+    let c = number(api.inbound(&acc, "c1", "Carla", "Hola").await);
+    api.inbound(&acc, "c2", "Carla", "¿Están?").await;
+    let said = automatic(c).await;
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].starts_with("Estamos fuera de horario. Volvemos el lunes ")
+            && said[0].ends_with(" a las 09:00."),
+        "{said:?}"
+    );
+}

@@ -371,7 +371,7 @@ async fn loops_and_bounces() {
     let acc = email_account(
         &api,
         &support,
-        json!({"auto_reply": "Recibimos tu mensaje; te respondemos pronto."}),
+        json!({"auto_messages": {"welcome": {"es": "Recibimos tu mensaje; te respondemos pronto."}}}),
     )
     .await;
     let support_addr = format!("{support}@atiende.test");

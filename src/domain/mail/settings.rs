@@ -58,9 +58,6 @@ pub struct EmailSettings {
     pub imap: Option<Server>,
     #[serde(default)]
     pub smtp: Option<Server>,
-    /// CHAN-11: sent once per sender per day when a mail opens a new ticket.
-    #[serde(default)]
-    pub auto_reply: Option<String>,
     /// Mails larger than this keep only their headers (default 25 MB).
     #[serde(default)]
     pub max_message_kb: Option<u32>,
@@ -101,7 +98,7 @@ impl EmailSettings {
                     invalid(
                         "address",
                         format!(
-                            "an email account needs {{address, from_name?, signature?, imap?: {{host, port?, security?: tls|starttls|plain, username, password, mailbox?}}, smtp?: {{…}}, auto_reply?}}: {e}"
+                            "an email account needs {{address, from_name?, signature?, imap?: {{host, port?, security?: tls|starttls|plain, username, password, mailbox?}}, smtp?: {{…}}}}: {e}"
                         ),
                     )
                 },

@@ -215,83 +215,19 @@ pub fn ingest(
         thread,
     };
     let meta = meta_of(p, html);
-    let ingested = tickets::ingest_with(txn, fx, &inbound, now, |m| m.mail = Some(Box::new(meta)))?;
+    // Automatic and bulk mail is never answered by a robot (RFC 3834 §2).
+    let answer = if p.noise == Noise::None {
+        tickets::Answer::Automatic
+    } else {
+        tickets::Answer::Never
+    };
+    let ingested = tickets::ingest_with(txn, fx, &inbound, now, answer, |m| {
+        m.mail = Some(Box::new(meta))
+    })?;
     if let Some(id) = &p.message_id {
         remember_mail_id(txn, id, ingested.message_id)?;
     }
-    if ingested.created_ticket && p.noise == Noise::None {
-        if let Some(text) = settings
-            .auto_reply
-            .as_ref()
-            .filter(|t| !t.trim().is_empty())
-        {
-            auto_reply(
-                txn,
-                fx,
-                &account,
-                &sender,
-                ingested.ticket_number,
-                text,
-                now,
-            )?;
-        }
-    }
     Ok(MailOutcome::Message(ingested))
-}
-
-/// CHAN-11 auto-reply, at most once per sender per day (RFC 3834 §2).
-fn auto_reply(
-    txn: &WriteTransaction,
-    fx: &mut Effects,
-    account: &Account,
-    sender: &str,
-    number: u64,
-    text: &str,
-    now: Millis,
-) -> AppResult<()> {
-    let key = format!("{}\u{1f}{}", now / DAY_MS, sender.to_lowercase());
-    let mut sent = txn.open_table(ACCOUNT_DAY_SENDER_AUTO_REPLIED)?;
-    if sent.get((account.id, key.as_str()))?.is_some() {
-        return Ok(());
-    }
-    sent.insert((account.id, key.as_str()), ())?;
-    drop(sent);
-    let message = Message {
-        reaction: None,
-        receipt_sent: false,
-        template: None,
-        notes: Vec::new(),
-        id: next_id(txn, "message")?,
-        ticket_number: number,
-        direction: Direction::Outbound,
-        public: false,
-        contact_id: None,
-        user_id: None,
-        text: text.to_string(),
-        attachments: Vec::new(),
-        reply_to: None,
-        external_id: None,
-        status: DeliveryStatus::Queued,
-        created_at: now,
-        opened_ticket: false,
-        status_detail: None,
-        mail: None,
-    };
-    let ticket = tickets::get_w(txn, number)?
-        .ok_or_else(|| AppError::internal("auto-reply for a missing ticket"))?;
-    append_system_message(txn, fx, &ticket, &message)?;
-    crate::store::outbox::enqueue(
-        txn,
-        Channel::Email,
-        Some(account.id),
-        OutboxWork::Message {
-            message_id: message.id,
-            ticket_number: number,
-            automatic: true,
-        },
-        now,
-    )?;
-    Ok(())
 }
 
 fn attach_bounce(
@@ -366,7 +302,7 @@ fn attach_bounce(
         status_detail: None,
         mail: Some(Box::new(meta_of(p, None))),
     };
-    append_system_message(txn, fx, &ticket, &report)?;
+    tickets::append_automatic(txn, fx, &ticket, &report)?;
     if let Some(id) = &p.message_id {
         // The same report read again is recognised (and skipped) by its Message-ID.
         remember_mail_id(txn, id, report.id)?;
@@ -380,26 +316,4 @@ fn attach_bounce(
         ticket_number: ticket.number,
         failed: bounce.failed,
     })
-}
-
-/// Adds a message Atiende itself wrote (an auto-reply, a delivery report) to a ticket: counted
-/// and shown, without touching its reply status or SLA clock.
-fn append_system_message(
-    txn: &WriteTransaction,
-    fx: &mut Effects,
-    ticket: &Ticket,
-    message: &Message,
-) -> AppResult<()> {
-    tickets::insert_message(txn, message)?;
-    let mut updated = ticket.clone();
-    updated.message_count += 1;
-    updated.updated_at = updated.updated_at.max(message.created_at);
-    tickets::save(txn, Some(ticket), &updated)?;
-    let mut e = event(EventKind::MessageCreated);
-    e.ticket_number = Some(ticket.number);
-    e.account_id = Some(ticket.account_id);
-    e.contact_id = Some(ticket.contact_id);
-    e.message_id = Some(message.id);
-    fx.emit(e);
-    Ok(())
 }

@@ -19,8 +19,6 @@ pub use outgoing::*;
 
 const SECRET_KEY: &str = "mail_secret";
 const PUBLIC_URL_KEY: &str = "public_url";
-/// A day in ms, for "one automatic answer per sender per day".
-const DAY_MS: i64 = 86_400_000;
 /// References carried on an outgoing mail (the newest ones).
 const MAX_REFERENCES: usize = 20;
 

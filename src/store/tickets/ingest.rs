@@ -4,6 +4,10 @@
 use super::*;
 use crate::domain::inbound::{Amend, MessageChange};
 
+/// A message older than this when it arrives (an import, a vendor's late redelivery) gets no
+/// automatic answer.
+const AUTO_LATE_MS: Millis = 10 * 60_000;
+
 /// TICK-2: a customer message joins their open ticket on the account or opens a new one.
 pub fn ingest(
     txn: &WriteTransaction,
@@ -11,16 +15,27 @@ pub fn ingest(
     inbound: &Inbound,
     now: Millis,
 ) -> AppResult<Ingested> {
-    ingest_with(txn, fx, inbound, now, |_| {})
+    ingest_with(txn, fx, inbound, now, Answer::Automatic, |_| {})
+}
+
+/// Whether the account's automatic messages may answer a customer's message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Automatic,
+    /// The message is itself automatic or bulk (email loop rules, RFC 3834): never answered
+    /// by a robot.
+    Never,
 }
 
 /// `ingest`, letting the channel add what only it knows to the new message before it is
-/// stored (email: subject, Message-ID, sanitised HTML).
+/// stored (email: subject, Message-ID, sanitised HTML) and say whether it may be answered
+/// automatically.
 pub fn ingest_with(
     txn: &WriteTransaction,
     fx: &mut Effects,
     inbound: &Inbound,
     now: Millis,
+    answer: Answer,
     decorate: impl FnOnce(&mut Message),
 ) -> AppResult<Ingested> {
     let account = crate::store::accounts::require_w(txn, inbound.account_id)?;
@@ -161,6 +176,9 @@ pub fn ingest_with(
         .insert(ext_key.as_str(), message.id)?;
     rules::apply_inbound(&mut ticket, inbound.public, &inbound.text, at);
     save(txn, before.as_ref(), &ticket)?;
+    if answer == Answer::Automatic && inbound.sent_at.is_none_or(|s| s >= now - AUTO_LATE_MS) {
+        super::auto::after_inbound(txn, fx, &account, &contact, &ticket, created, now)?;
+    }
     fx.emit(ticket_event(
         if created {
             EventKind::TicketCreated

@@ -15,9 +15,11 @@ use crate::domain::*;
 use crate::error::{AppError, AppResult};
 
 mod answer;
+mod auto;
 mod change;
 mod ingest;
 pub use answer::*;
+pub(crate) use auto::append_automatic;
 pub use change::*;
 pub use ingest::*;
 
