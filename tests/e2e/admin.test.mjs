@@ -144,10 +144,10 @@ test('channels still to come are listed, not connectable, and sample accounts wi
   await form.getByLabel('Clave secreta de la app').waitFor();
   // The form is drawn from the channel's fields: the web chat's sites, then the form's.
   await kind.selectOption('webchat');
-  await form.getByLabel('Mensaje de bienvenida').waitFor();
+  await form.getByLabel('Saludo en el chat (lo que ve el visitante antes de escribir)').waitFor();
   await kind.selectOption('form');
   await form.getByLabel('Sitios permitidos (uno por línea)').waitFor();
-  assert.equal(await form.getByLabel('Mensaje de bienvenida').count(), 0);
+  assert.equal(await form.getByLabel('Saludo en el chat (lo que ve el visitante antes de escribir)').count(), 0);
   await form.getByLabel('Nombre', { exact: true }).fill('Formulario de reclamos');
   await form.getByLabel('Sitios permitidos (uno por línea)').fill('https://tienda.test/');
   await form.getByRole('button', { name: 'Guardar' }).click();

@@ -456,3 +456,109 @@ async fn automatic_messages_go_once_per_customer_and_period() {
         "{said:?}"
     );
 }
+
+/// The server's clock offset that makes its "now" the instant `rfc3339`.
+fn clock_at(rfc3339: &str) -> String {
+    let target = chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap();
+    (target.timestamp_millis() - chrono::Utc::now().timestamp_millis()).to_string()
+}
+
+/// SLA-2 through the binary: a business-hours SLA counted across a holiday (Good Friday), a
+/// weekend and Santiago's clock change (the night of 4–5 April 2026, UTC−3 → UTC−4); the
+/// warning and the breach ring at their business-time instants.
+#[tokio::test]
+async fn a_business_hours_sla_crosses_a_holiday_a_weekend_and_the_clock_change() {
+    let mut s = Server::start();
+    let dir = s.take_dir();
+    s.stop();
+    let data = s.data.clone();
+    // Thursday 2 April 2026, 17:30 in Santiago (UTC−3): half an hour before closing.
+    let thursday = Server::start_in(
+        &data,
+        &[(
+            "ATIENDE_CLOCK_OFFSET_MS",
+            &clock_at("2026-04-02T17:30:00-03:00"),
+        )],
+    );
+    let api = thursday.admin().await;
+    let me = api.ok("/api/v1/me").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let weekdays: serde_json::Map<String, serde_json::Value> = ["mon", "tue", "wed", "thu", "fri"]
+        .iter()
+        .map(|d| (d.to_string(), json!([["09:00", "18:00"]])))
+        .collect();
+    let cal = api
+        .created(
+            "/api/v1/calendars",
+            json!({"name": "Oficina", "time_zone": "America/Santiago", "week": weekdays,
+                "holidays": [{"date": "2026-04-03", "name": "Viernes Santo"}]}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let policy = api.sla_policy(60, None, true).await;
+    let acc = api
+        .created(
+            "/api/v1/accounts",
+            json!({"kind": "api", "name": "Oficina", "settings": {"sla_policy_id": policy, "calendar_id": cal}}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let n = api.inbound(&acc, "m1", "cli", "Hola").await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    api.patch(&format!("/api/v1/tickets/{n}"), json!({"assignee_id": me}))
+        .await;
+    // 30 minutes on Thursday; Friday is a holiday; the weekend is closed; the clocks go back
+    // an hour on Sunday; the other 30 minutes run from 09:00 on Monday at UTC−4.
+    let t = api.ok(&format!("/api/v1/tickets/{n}")).await;
+    let due = chrono::DateTime::parse_from_rfc3339(t["sla_due_at"].as_str().unwrap()).unwrap();
+    let expected = chrono::DateTime::parse_from_rfc3339("2026-04-06T13:30:00Z").unwrap();
+    // (The clock started a few milliseconds past 17:30.)
+    assert!(
+        (due.timestamp_millis() - expected.timestamp_millis()).abs() < 5_000,
+        "{t}"
+    );
+    drop(thursday);
+
+    let bell = |at: &'static str, want: &'static str| {
+        let data = data.clone();
+        async move {
+            let server = Server::start_in(&data, &[("ATIENDE_CLOCK_OFFSET_MS", &clock_at(at))]);
+            let api = server.admin().await;
+            let mut kinds = Vec::new();
+            for _ in 0..50 {
+                kinds = api.ok("/api/v1/me/notifications").await["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|n| n["kind"].as_str().unwrap().to_string())
+                    .collect::<Vec<_>>();
+                if kinds.iter().any(|k| k == want) {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            let breached = api.ok("/api/v1/tickets?state=open&sla_breached=true").await["items"]
+                .as_array()
+                .unwrap()
+                .len();
+            (kinds, breached)
+        }
+    };
+    // Monday 09:20 (UTC−4): 48 of the 60 minutes have run — warned, not breached.
+    assert_eq!(
+        bell("2026-04-06T09:20:00-04:00", "sla_warning").await,
+        (vec!["sla_warning".to_string()], 0)
+    );
+    // Monday 09:31: past it.
+    let (kinds, breached) = bell("2026-04-06T09:31:00-04:00", "sla_breached").await;
+    assert_eq!(breached, 1);
+    assert!(kinds.contains(&"sla_breached".to_string()), "{kinds:?}");
+    drop(dir);
+}
