@@ -238,7 +238,7 @@ pub fn fill(store: &Store) -> AppResult<()> {
             catalog::put(txn, fx, id, &l)?;
             ids.push(id);
         }
-        let team = Team { id: catalog::new_id::<Team>(txn)?, name: "Postventa".into(), members: team_members.clone() };
+        let team = Team { id: catalog::new_id::<Team>(txn)?, name: "Postventa".into(), members: team_members.clone(), calendar_id: None };
         catalog::put(txn, fx, team.id, &team)?;
         for (title, shortcut, text) in [
             ("Saludo", "hola", "¡Hola {{customer.name}}! Gracias por escribirnos, ¿en qué te podemos ayudar?"),

@@ -2,7 +2,7 @@
 // their members; labels with a colour, renamed, merged and deleted (with how many tickets carry
 // them); canned answers, shared or personal, with their variables previewed.
 import { html, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
-import { api, loadRefs, refs, t, useEvents } from './lib.js';
+import { api, loadRefs, refs, t, useEvents, useLoad } from './lib.js';
 import { Section, StatusLine, useStatus } from './admin-kit.js';
 import { Dialog } from './dialog.js';
 import { fillVariables } from './composer.js';
@@ -38,10 +38,14 @@ export function Teams() {
 function TeamForm({ team, onSave, onCancel }) {
   const [name, setName] = useState(team.name);
   const [members, setMembers] = useState(team.members);
+  const [calendar, setCalendar] = useState(team.calendar_id ?? '');
+  const [calendars] = useLoad(() => api('GET', '/api/v1/calendars'), []);
   const title = team.id ? t('users.edit_of', { name: team.name }) : t('teams.add');
-  return html`<form class="user-form" aria-label=${title} onSubmit=${(e) => { e.preventDefault(); onSave({ name, members }); }}>
+  return html`<form class="user-form" aria-label=${title} onSubmit=${(e) => { e.preventDefault(); onSave({ name, members, calendar_id: calendar || null }); }}>
     <h3>${title}</h3>
     <label>${t('teams.name')} <input value=${name} required maxlength="80" onInput=${(e) => setName(e.target.value)} /></label>
+    ${calendars && html`<label>${t('teams.calendar')} <select value=${calendar} onChange=${(e) => setCalendar(e.target.value)}>
+      <option value="">${t('teams.calendar_accounts')}</option>${calendars.items.map((c) => html`<option value=${c.id}>${c.name}</option>`)}</select></label>`}
     <fieldset><legend>${t('teams.members')}</legend>
       ${refs.users.filter((u) => u.active !== false).map((u) => html`<label class="check"><input type="checkbox" checked=${members.includes(u.id)}
         onChange=${(e) => setMembers(e.target.checked ? [...members, u.id] : members.filter((x) => x !== u.id))} /> ${u.name}</label>`)}

@@ -548,6 +548,9 @@ pub struct Team {
     pub name: String,
     #[serde(default)]
     pub members: Vec<u64>,
+    /// The team keeps its own business hours (SLA-2): its tickets' SLA counts in them.
+    #[serde(default)]
+    pub calendar_id: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -4,6 +4,9 @@
 //! customer and the clock is paused until they write again (then the next-response target
 //! applies, counted from that message).
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -51,26 +54,34 @@ impl SlaPolicy {
         Ok(())
     }
 
-    /// The policy as a clock over `calendar` (the account's, read only when the policy counts
-    /// business hours; without one every hour counts).
-    pub fn clock(&self, calendar: Option<Calendar>) -> SlaClock {
+    /// The policy as a clock over `calendar` (the account's) and `teams` (the calendars of
+    /// teams that keep their own hours: a ticket in such a team counts those), read only when
+    /// the policy counts business hours; without a calendar every hour counts.
+    pub fn clock(&self, calendar: Option<Calendar>, teams: BTreeMap<u64, Calendar>) -> SlaClock {
+        let business = self.business_hours;
         SlaClock {
             first_minutes: self.first_response_minutes,
             next_minutes: self
                 .next_response_minutes
                 .unwrap_or(self.first_response_minutes),
-            calendar: calendar.filter(|_| self.business_hours),
+            calendar: calendar.filter(|_| business).map(Arc::new),
+            teams: if business {
+                Arc::new(teams.into_iter().map(|(k, c)| (k, Arc::new(c))).collect())
+            } else {
+                Arc::default()
+            },
         }
     }
 }
 
 /// An account's answer targets as a clock: minutes of waiting, counted on the clock or in a
-/// calendar's open time.
+/// calendar's open time (the account's, or the ticket's team's when it keeps its own).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SlaClock {
     pub first_minutes: i64,
     pub next_minutes: i64,
-    pub calendar: Option<Calendar>,
+    pub calendar: Option<Arc<Calendar>>,
+    pub teams: Arc<BTreeMap<u64, Arc<Calendar>>>,
 }
 
 impl SlaClock {
@@ -83,38 +94,51 @@ impl SlaClock {
         }
     }
 
+    /// The calendar `t` is counted in (None: every hour counts).
+    pub fn calendar_for(&self, t: &Ticket) -> Option<&Calendar> {
+        t.team_id
+            .and_then(|team| self.teams.get(&team))
+            .or(self.calendar.as_ref())
+            .map(|c| c.as_ref())
+    }
+
     /// `ms` of counted time after `since` (None: never, a calendar that does not open).
-    fn after(&self, since: Millis, ms: Millis) -> Option<Millis> {
-        match &self.calendar {
+    fn after(&self, t: &Ticket, since: Millis, ms: Millis) -> Option<Millis> {
+        match self.calendar_for(t) {
             Some(c) => c.add_business(since, ms),
             None => Some(since.saturating_add(ms)),
         }
     }
 
-    /// The latest waiting start that can be past a target at `now`: a list of breached
-    /// tickets reads the waiting keys up to here and checks each.
+    /// The latest waiting start that can be past a target at `now`, whatever calendar a
+    /// ticket counts in: a list of breached tickets reads the waiting keys up to here and
+    /// checks each.
     pub fn cutoff(&self, now: Millis) -> Option<Millis> {
         let ms = self
             .first_minutes
             .min(self.next_minutes)
             .saturating_mul(60_000);
-        match &self.calendar {
+        let of = |c: Option<&Calendar>| match c {
             Some(c) => c.sub_business(now, ms),
             None => Some(now.saturating_sub(ms)),
-        }
+        };
+        std::iter::once(of(self.calendar.as_deref()))
+            .chain(self.teams.values().map(|c| of(Some(c))))
+            .flatten()
+            .max()
     }
 
     /// When the open ticket `t`, waiting for an answer, is due.
     pub fn due_of(&self, t: &Ticket) -> Option<Millis> {
         let since = waiting(t)?;
-        self.after(since, self.minutes_for(t).saturating_mul(60_000))
+        self.after(t, since, self.minutes_for(t).saturating_mul(60_000))
     }
 
     /// When the assignee of `t` is warned that its target is near (most of it has run).
     pub fn warn_of(&self, t: &Ticket) -> Option<Millis> {
         let since = waiting(t)?;
         let ms = self.minutes_for(t).saturating_mul(60_000) / 100 * WARN_AT_PERCENT;
-        self.after(since, ms)
+        self.after(t, since, ms)
     }
 }
 
@@ -180,7 +204,7 @@ mod tests {
 
     #[test]
     fn the_clock_pauses_while_the_ticket_waits_on_the_customer() {
-        let clock = policy(60, Some(240), false).clock(None);
+        let clock = policy(60, Some(240), false).clock(None, BTreeMap::new());
         let mut t = ticket(0);
         apply_inbound(&mut t, false, "hola", 0);
         assert_eq!(clock.due_of(&t), Some(HOUR));
@@ -204,10 +228,10 @@ mod tests {
     fn a_policy_changed_mid_ticket_applies_from_then_on() {
         let mut t = ticket(0);
         apply_inbound(&mut t, false, "hola", 0);
-        let before = policy(240, None, false).clock(None);
+        let before = policy(240, None, false).clock(None, BTreeMap::new());
         assert!(!sla_breached(&t, Some(&before), 2 * HOUR));
         // Tightened to one hour: the same ticket, waiting two hours, is now past it.
-        let after = policy(60, None, false).clock(None);
+        let after = policy(60, None, false).clock(None, BTreeMap::new());
         assert!(sla_breached(&t, Some(&after), 2 * HOUR));
     }
 
@@ -217,10 +241,35 @@ mod tests {
             time_zone: "America/Santiago".into(),
             ..Default::default()
         };
-        assert!(policy(60, None, false)
-            .clock(Some(cal.clone()))
+        let teams = || BTreeMap::from([(5, cal.clone())]);
+        let clock = policy(60, None, false).clock(Some(cal.clone()), teams());
+        assert!(clock.calendar.is_none() && clock.teams.is_empty());
+        assert!(policy(60, None, true)
+            .clock(Some(cal.clone()), teams())
             .calendar
-            .is_none());
-        assert!(policy(60, None, true).clock(Some(cal)).calendar.is_some());
+            .is_some());
+    }
+
+    #[test]
+    fn a_team_with_its_own_hours_counts_in_them() {
+        // The account never opens; the night team is always open.
+        let closed = Calendar {
+            time_zone: "America/Santiago".into(),
+            ..Default::default()
+        };
+        let mut always = closed.clone();
+        for d in crate::domain::calendar::DAYS {
+            always
+                .week
+                .insert(d.into(), vec![["00:00".into(), "24:00".into()]]);
+        }
+        let clock = policy(60, None, true).clock(Some(closed), BTreeMap::from([(7, always)]));
+        let mut t = ticket(0);
+        apply_inbound(&mut t, false, "hola", 0);
+        assert_eq!(clock.due_of(&t), None, "the account's calendar never opens");
+        t.team_id = Some(7);
+        assert_eq!(clock.due_of(&t), Some(HOUR));
+        // The breached list reads up to the latest cutoff of the two.
+        assert_eq!(clock.cutoff(2 * HOUR), Some(HOUR));
     }
 }

@@ -564,11 +564,12 @@ pub fn list(
     list_in(
         &txn.open_table(NUMBER_TO_TICKET)?,
         &txn.open_table(TICKET_INDEX)?,
-        (
-            &txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?,
-            &txn.open_table(CALENDAR_ID_TO_CALENDAR)?,
-            &txn.open_table(SLA_POLICY_ID_TO_POLICY)?,
-        ),
+        &txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?,
+        super::sla::ClockTables {
+            calendars: &txn.open_table(CALENDAR_ID_TO_CALENDAR)?,
+            policies: &txn.open_table(SLA_POLICY_ID_TO_POLICY)?,
+            teams: &txn.open_table(TEAM_ID_TO_TEAM)?,
+        },
         q,
         now,
     )
@@ -578,18 +579,15 @@ pub fn list(
 pub fn list_in(
     tickets: &impl ReadableTable<u64, &'static [u8]>,
     index: &impl ReadableTable<&'static [u8], ()>,
-    (accounts, calendars, policies): (
-        &impl ReadableTable<u64, &'static [u8]>,
-        &impl ReadableTable<u64, &'static [u8]>,
-        &impl ReadableTable<u64, &'static [u8]>,
-    ),
+    accounts: &impl ReadableTable<u64, &'static [u8]>,
+    clocks: super::sla::ClockTables<'_, impl ReadableTable<u64, &'static [u8]>>,
     q: &TicketQuery,
     now: Millis,
 ) -> AppResult<(Vec<Ticket>, bool)> {
     let sla: HashMap<u64, Option<SlaClock>> = if q.sla_breached.is_some() {
         let mut m = HashMap::new();
         for a in codec::all::<Account>(accounts)? {
-            m.insert(a.id, super::sla::clock(&a, calendars, policies)?);
+            m.insert(a.id, super::sla::clock(&a, clocks)?);
         }
         m
     } else {

@@ -16,6 +16,7 @@ pub struct Lookup {
     messages: ReadOnlyTable<u64, &'static [u8]>,
     calendars: ReadOnlyTable<u64, &'static [u8]>,
     policies: ReadOnlyTable<u64, &'static [u8]>,
+    teams: ReadOnlyTable<u64, &'static [u8]>,
 }
 
 impl Lookup {
@@ -28,6 +29,7 @@ impl Lookup {
             messages: txn.open_table(MESSAGE_ID_TO_MESSAGE)?,
             calendars: txn.open_table(CALENDAR_ID_TO_CALENDAR)?,
             policies: txn.open_table(SLA_POLICY_ID_TO_POLICY)?,
+            teams: txn.open_table(TEAM_ID_TO_TEAM)?,
         })
     }
 
@@ -45,7 +47,14 @@ impl Lookup {
 
     /// The account's SLA clock (its policy, and its calendar when that counts business hours).
     pub fn sla_clock(&self, a: &Account) -> AppResult<Option<crate::domain::sla::SlaClock>> {
-        super::sla::clock(a, &self.calendars, &self.policies)
+        super::sla::clock(
+            a,
+            super::sla::ClockTables {
+                calendars: &self.calendars,
+                policies: &self.policies,
+                teams: &self.teams,
+            },
+        )
     }
 
     pub fn attachment(&self, id: u64) -> AppResult<Option<Attachment>> {

@@ -6,8 +6,9 @@ use redb::{ReadableTable, WriteTransaction};
 
 use super::codec;
 use super::tables::*;
+use crate::domain::calendar::Calendar;
 use crate::domain::sla::{SlaClock, SlaPolicy};
-use crate::domain::{Account, Millis, Ticket};
+use crate::domain::{Account, Millis, Team, Ticket};
 use crate::error::AppResult;
 
 /// A timer's kind (the last part of its key).
@@ -27,12 +28,31 @@ impl Alarm {
     }
 }
 
-/// The account's answer targets as a clock (SLA-1/SLA-2): its policy, over its calendar when
-/// the policy counts business hours (a missing calendar counts every hour).
-pub fn clock(
+/// The tables an SLA clock is read from.
+pub struct ClockTables<'a, T> {
+    pub calendars: &'a T,
+    pub policies: &'a T,
+    pub teams: &'a T,
+}
+
+impl<T> Clone for ClockTables<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for ClockTables<'_, T> {}
+
+/// The account's answer targets as a clock (SLA-1/SLA-2): its policy, over its calendar (and
+/// the calendars of teams with their own hours) when the policy counts business hours (a
+/// missing calendar counts every hour).
+pub fn clock<T: ReadableTable<u64, &'static [u8]>>(
     a: &Account,
-    calendars: &impl ReadableTable<u64, &'static [u8]>,
-    policies: &impl ReadableTable<u64, &'static [u8]>,
+    ClockTables {
+        calendars,
+        policies,
+        teams,
+    }: ClockTables<'_, T>,
 ) -> AppResult<Option<SlaClock>> {
     let Some(policy) = a
         .sla_policy_id()
@@ -42,11 +62,22 @@ pub fn clock(
     else {
         return Ok(None);
     };
-    let calendar = match (policy.business_hours, a.calendar_id()) {
-        (true, Some(id)) => codec::get(calendars, id)?,
-        _ => None,
+    if !policy.business_hours {
+        return Ok(Some(policy.clock(None, Default::default())));
+    }
+    let calendar = match a.calendar_id() {
+        Some(id) => codec::get(calendars, id)?,
+        None => None,
     };
-    Ok(Some(policy.clock(calendar)))
+    let mut own = std::collections::BTreeMap::new();
+    for team in codec::all::<Team>(teams)? {
+        if let Some(c) = team.calendar_id {
+            if let Some(c) = codec::get::<Calendar>(calendars, c)? {
+                own.insert(team.id, c);
+            }
+        }
+    }
+    Ok(Some(policy.clock(calendar, own)))
 }
 
 /// The clock of account `account_id`, read in a write transaction.
@@ -56,15 +87,19 @@ pub fn clock_w(txn: &WriteTransaction, account_id: u64) -> AppResult<Option<SlaC
     };
     clock(
         &a,
-        &txn.open_table(CALENDAR_ID_TO_CALENDAR)?,
-        &txn.open_table(SLA_POLICY_ID_TO_POLICY)?,
+        ClockTables {
+            calendars: &txn.open_table(CALENDAR_ID_TO_CALENDAR)?,
+            policies: &txn.open_table(SLA_POLICY_ID_TO_POLICY)?,
+            teams: &txn.open_table(TEAM_ID_TO_TEAM)?,
+        },
     )
 }
 
 /// What decides a ticket's timers: changes elsewhere (labels, an excerpt) leave them be.
-fn timing(t: &Ticket) -> (u64, Option<Millis>, bool, bool) {
+fn timing(t: &Ticket) -> (u64, Option<u64>, Option<Millis>, bool, bool) {
     (
         t.account_id,
+        t.team_id,
         t.waiting_since,
         t.first_response_at.is_some(),
         t.state == crate::domain::TicketState::Open && t.merged_into.is_none(),

@@ -174,6 +174,44 @@ async fn an_sla_in_business_hours_stops_while_closed() {
         (Some(true), true),
         "{t}"
     );
+    // A team that keeps its own (always open) hours: its ticket on the closed account counts.
+    let team = api
+        .created(
+            "/api/v1/teams",
+            json!({"name": "Turno noche", "calendar_id": open}),
+        )
+        .await;
+    assert_eq!(team["calendar_id"], open.as_str());
+    let (st, e) = api
+        .post(
+            "/api/v1/teams",
+            json!({"name": "X", "calendar_id": "999999"}),
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), e["error"]["code"].as_str()),
+        (422, Some("unknown_calendar"))
+    );
+    let closed_acc = {
+        let t = api.ok(&format!("/api/v1/tickets/{}", numbers[2])).await;
+        t["account_id"].as_str().unwrap().to_string()
+    };
+    let night = api
+        .inbound(&closed_acc, "m-noche", "c-noche", "Hola de noche")
+        .await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    let (st, t) = api
+        .patch(
+            &format!("/api/v1/tickets/{night}"),
+            json!({"team_id": team["id"]}),
+        )
+        .await;
+    assert_eq!(st, 200, "{t}");
+    assert!(t["sla_due_at"].is_string(), "{t}");
+    // Those hours are in use: not deleted.
+    let (st, _) = api.delete(&format!("/api/v1/calendars/{open}")).await;
+    assert_eq!(st, 409);
     let t = api.ok(&format!("/api/v1/tickets/{}", numbers[0])).await;
     assert!(
         t["sla_due_at"].is_string() && t["sla_business_hours"] == false,
@@ -200,7 +238,7 @@ async fn an_sla_in_business_hours_stops_while_closed() {
         .map(|t| t["number"].as_u64().unwrap())
         .collect();
     found.sort_unstable();
-    assert_eq!(found, [numbers[0], numbers[1]]);
+    assert_eq!(found, [numbers[0], numbers[1], night]);
     let t = again.ok(&format!("/api/v1/tickets/{}", numbers[2])).await;
     assert_eq!(t["sla_breached"], false);
     drop(dir);

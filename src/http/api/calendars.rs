@@ -157,10 +157,14 @@ pub async fn update(
             apply(&mut c, &b)?;
             let c = checked(c)?;
             catalog::put(txn, fx, id, &c)?;
-            // The SLA timers of the accounts that count these hours move with them.
+            // The SLA timers of the accounts that count these hours move with them (all
+            // accounts' when a team keeps them: its tickets come from any).
+            let team_hours = catalog::list_w::<crate::domain::Team>(txn)?
+                .iter()
+                .any(|t| t.calendar_id == Some(id));
             let following: Vec<u64> = crate::store::accounts::list_w(txn)?
                 .into_iter()
-                .filter(|a| a.calendar_id() == Some(id))
+                .filter(|a| team_hours || a.calendar_id() == Some(id))
                 .map(|a| a.id)
                 .collect();
             crate::store::sla::rearm(txn, &following, now)?;
@@ -183,15 +187,21 @@ pub async fn delete(
         .write(move |txn, fx| {
             // An account following it would be left pointing at nothing (and refused on its
             // next save): it is moved to other hours first.
-            let users: Vec<String> = crate::store::accounts::list_w(txn)?
+            let mut users: Vec<String> = crate::store::accounts::list_w(txn)?
                 .into_iter()
                 .filter(|a| a.calendar_id() == Some(id))
                 .map(|a| a.name)
                 .collect();
+            users.extend(
+                catalog::list_w::<crate::domain::Team>(txn)?
+                    .into_iter()
+                    .filter(|t| t.calendar_id == Some(id))
+                    .map(|t| t.name),
+            );
             if !users.is_empty() {
                 return Err(AppError::conflict(
                     "calendar_in_use",
-                    format!("these accounts follow it: {}", users.join(", ")),
+                    format!("these accounts and teams follow it: {}", users.join(", ")),
                 ));
             }
             catalog::remove::<Calendar>(txn, fx, id)

@@ -240,6 +240,8 @@ pub struct TeamView {
     pub id: String,
     pub name: String,
     pub members: Vec<String>,
+    /// The team's own business hours (its tickets' SLA counts in them), if it keeps any.
+    pub calendar_id: Option<String>,
 }
 
 impl From<&Team> for TeamView {
@@ -248,6 +250,7 @@ impl From<&Team> for TeamView {
             id: id_str(t.id),
             name: t.name.clone(),
             members: t.members.iter().map(|m| id_str(*m)).collect(),
+            calendar_id: t.calendar_id.map(id_str),
         }
     }
 }
@@ -257,6 +260,37 @@ impl From<&Team> for TeamView {
 pub struct TeamBody {
     pub name: Option<String>,
     pub members: Option<Vec<String>>,
+    /// null: the team follows each account's hours.
+    #[serde(default, deserialize_with = "super::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub calendar_id: Option<Option<String>>,
+}
+
+/// The calendar a team names, checked to exist.
+fn team_calendar(
+    txn: &redb::WriteTransaction,
+    id: &Option<Option<String>>,
+) -> AppResult<Option<Option<u64>>> {
+    let Some(id) = id else { return Ok(None) };
+    let Some(id) = id else { return Ok(Some(None)) };
+    let id = parse_id(id, "calendar_id")?;
+    if catalog::get_w::<crate::domain::calendar::Calendar>(txn, id)?.is_none() {
+        return Err(AppError::invalid(
+            "calendar_id",
+            "unknown_calendar",
+            format!("no calendar {id}"),
+        ));
+    }
+    Ok(Some(Some(id)))
+}
+
+/// Every account's waiting tickets get their SLA timers again (a team's hours changed).
+fn rearm_all(txn: &redb::WriteTransaction, now: crate::domain::Millis) -> AppResult<()> {
+    let all: Vec<u64> = crate::store::accounts::list_w(txn)?
+        .iter()
+        .map(|a| a.id)
+        .collect();
+    crate::store::sla::rearm(txn, &all, now).map(|_| ())
 }
 
 fn member_ids(m: &Option<Vec<String>>) -> AppResult<Option<Vec<u64>>> {
@@ -329,6 +363,7 @@ pub async fn create_team(
                 id: catalog::new_id::<Team>(txn)?,
                 name: name.clone(),
                 members: members.clone(),
+                calendar_id: team_calendar(txn, &b.calendar_id)?.flatten(),
             };
             catalog::put(txn, fx, t.id, &t)?;
             let e = entry
@@ -352,7 +387,8 @@ pub async fn update_team(
     ApiJson(b): ApiJson<TeamBody>,
 ) -> AppResult<Json<TeamView>> {
     user.require_admin()?;
-    let entry = super::audit::by(&user, &origin, TeamsChanged, state.store.now());
+    let now = state.store.now();
+    let entry = super::audit::by(&user, &origin, TeamsChanged, now);
     let name = b
         .name
         .as_deref()
@@ -372,7 +408,13 @@ pub async fn update_team(
                 check_members(txn, m)?;
                 t.members = m.clone();
             }
+            if let Some(c) = team_calendar(txn, &b.calendar_id)? {
+                t.calendar_id = c;
+            }
             catalog::put(txn, fx, id, &t)?;
+            if t.calendar_id != before.calendar_id {
+                rearm_all(txn, now)?;
+            }
             let mut e = entry.clone().target("team", id, &before.name);
             if before.name != t.name {
                 e = e.detail("name", format!("{} → {}", before.name, t.name));

@@ -79,11 +79,12 @@ pub fn query_in_write(
     let (items, _) = index::list_in(
         &txn.open_table(NUMBER_TO_TICKET)?,
         &txn.open_table(TICKET_INDEX)?,
-        (
-            &txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?,
-            &txn.open_table(CALENDAR_ID_TO_CALENDAR)?,
-            &txn.open_table(SLA_POLICY_ID_TO_POLICY)?,
-        ),
+        &txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?,
+        super::sla::ClockTables {
+            calendars: &txn.open_table(CALENDAR_ID_TO_CALENDAR)?,
+            policies: &txn.open_table(SLA_POLICY_ID_TO_POLICY)?,
+            teams: &txn.open_table(TEAM_ID_TO_TEAM)?,
+        },
         q,
         now,
     )?;

@@ -128,7 +128,7 @@ pub async fn views(state: &AppState, list: Vec<Ticket>) -> AppResult<Vec<TicketV
                     waiting_since: opt_ts(t.waiting_since),
                     first_response_at: opt_ts(t.first_response_at),
                     sla_minutes: clock.map(|c| c.minutes_for(&t)),
-                    sla_business_hours: clock.is_some_and(|c| c.calendar.is_some()),
+                    sla_business_hours: clock.is_some_and(|c| c.calendar_for(&t).is_some()),
                     sla_due_at: opt_ts(clock.and_then(|c| c.due_of(&t))),
                     sla_breached: sla_breached(&t, clock, now),
                     excerpt: t.last_message_excerpt.clone(),
