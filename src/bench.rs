@@ -714,7 +714,13 @@ async fn run_in(
     // The server's first scheduled backup falls ten minutes after its start, inside a long
     // run; a copy of the whole store would then compete with the workloads it measures.
     std::fs::create_dir_all(&data).map_err(err)?;
-    std::fs::write(data.join("atiende.toml"), "[backup]\nevery_hours = 0\n").map_err(err)?;
+    // Every simulated client comes from 127.0.0.1: the per-address cap (256 by default, a
+    // whole office behind one NAT) would refuse the SSE workload's 500 connections.
+    std::fs::write(
+        data.join("atiende.toml"),
+        "[backup]\nevery_hours = 0\n\n[connections]\nmax_per_address = 4096\nmax = 8192\n",
+    )
+    .map_err(err)?;
     let exe = std::env::current_exe().map_err(err)?;
     let out = Command::new(&exe)
         .args([
@@ -1092,6 +1098,10 @@ async fn run_in(
     step("restart");
     server.stop();
     let redb_bytes = dir_size(&data.join(crate::store::DB_FILE));
+    // What each table holds (issue 21), read while the server is down.
+    if let Some(db) = crate::store::open_for_snapshot(&data)? {
+        eprintln!("{}", crate::store::usage::of_database(&db)?.render());
+    }
     let search_bytes = dir_size(&data.join("search"));
     let started = Instant::now();
     let server = ServerProc::start(&data, &[])?;

@@ -40,12 +40,14 @@ pub enum AuditAction {
     /// Customer data left in a spreadsheet, or came in from one.
     ContactsExported,
     ContactsImported,
+    /// Tickets left in a spreadsheet (REPORT-4).
+    TicketsExported,
     #[serde(other)]
     Unknown,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 26] = [
+    pub const ALL: [AuditAction; 27] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -72,6 +74,7 @@ impl AuditAction {
         AuditAction::RecoveryCodesRenewed,
         AuditAction::ContactsExported,
         AuditAction::ContactsImported,
+        AuditAction::TicketsExported,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -102,6 +105,7 @@ impl AuditAction {
             AuditAction::RecoveryCodesRenewed => "recovery_codes_renewed",
             AuditAction::ContactsExported => "contacts_exported",
             AuditAction::ContactsImported => "contacts_imported",
+            AuditAction::TicketsExported => "tickets_exported",
             AuditAction::Unknown => "unknown",
         }
     }

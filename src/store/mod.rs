@@ -22,6 +22,7 @@ pub mod slot;
 mod tables;
 pub mod tickets;
 pub mod upgrade;
+pub mod usage;
 pub mod users;
 pub mod writer;
 

@@ -686,3 +686,87 @@ async fn sla_breached_filter_uses_the_waiting_time() {
     .await;
     assert!(numbers(api.ok("/api/v1/tickets?sla_breached=true").await).is_empty());
 }
+
+/// REPORT-4: every ticket a board filter matches, past the page size, as CSV with Spanish
+/// headers and a column per typification; the export is in the audit log.
+#[tokio::test]
+async fn tickets_export_as_csv_for_any_filter() {
+    let s = Server::start();
+    let api = s.admin().await;
+    let acc = api.account("api", "Tienda").await;
+    let other = api.account("api", "Otra").await;
+    let field = api
+        .created(
+            "/api/v1/fields",
+            json!({"target": "ticket", "name": "Motivo", "kind": "choice", "options": ["Despacho", "Cambio"]}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // More than one page of the export (500).
+    for i in 0..520 {
+        api.inbound(
+            &acc,
+            &format!("m{i}"),
+            &format!("c{i}"),
+            "hola, ¿y mi pedido?",
+        )
+        .await;
+    }
+    let first = api.inbound(&other, "o1", "Ana", "Otra cuenta").await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    api.patch(
+        &format!("/api/v1/tickets/{first}"),
+        json!({"fields": {field.clone(): "Cambio"}}),
+    )
+    .await;
+    let csv = |path: String| {
+        let api = api.clone();
+        async move {
+            let res = api
+                .request(reqwest::Method::GET, &path)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            assert!(res.headers()["content-disposition"]
+                .to_str()
+                .unwrap()
+                .contains("tickets-"));
+            res.text().await.unwrap()
+        }
+    };
+    let all = csv(format!("/api/v1/tickets/export?account={acc}")).await;
+    let lines: Vec<&str> = all.trim_start_matches('\u{feff}').lines().collect();
+    assert!(
+        lines[0].starts_with("Número,Estado,Canal,Cuenta,Cliente") && lines[0].ends_with(",Motivo"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(
+        lines.len(),
+        521,
+        "every ticket of the account, past one page"
+    );
+    let numbers: std::collections::HashSet<&str> = lines[1..]
+        .iter()
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(numbers.len(), 520, "no ticket twice");
+    let one = csv(format!("/api/v1/tickets/export?account={other}")).await;
+    let row = one.lines().nth(1).unwrap();
+    assert!(
+        row.starts_with(&format!("{first},Abierto,API,Otra,Ana")) && row.ends_with(",Cambio"),
+        "{row}"
+    );
+    let (st, _) = api.get("/api/v1/tickets/export?state=perdido").await;
+    assert_eq!(st, 400);
+    let audit = api.ok("/api/v1/audit?action=tickets_exported").await;
+    assert_eq!(audit["items"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        audit["items"][0]["details"]["filter"],
+        format!("{{\"account\":\"{other}\"}}")
+    );
+}

@@ -108,6 +108,7 @@ pub fn routes(
         .routes(routes!(assignment::update_state, assignment::delete_state))
         .routes(routes!(assignment::get_settings, assignment::put_settings))
         .routes(routes!(tickets::list))
+        .routes(routes!(tickets::export_csv))
         .routes(routes!(messages::list))
         .routes(routes!(tickets::bulk))
         .routes(routes!(tickets::get, tickets::update))

@@ -25,6 +25,8 @@ use crate::store::tickets::{self, Access, Reply, TicketPatch};
 
 mod bulk;
 mod conversation;
+mod export;
+pub use export::*;
 mod notes;
 pub use bulk::*;
 pub use conversation::*;
@@ -147,7 +149,7 @@ pub async fn views(state: &AppState, list: Vec<Ticket>) -> AppResult<Vec<TicketV
 }
 
 /// The filters of `GET /api/v1/tickets` (also the `filter` of a bulk action).
-#[derive(Deserialize, IntoParams, ToSchema, Default, Clone)]
+#[derive(Deserialize, Serialize, IntoParams, ToSchema, Default, Clone)]
 #[into_params(parameter_in = Query)]
 pub struct TicketFilter {
     /// open, closed, ignored; comma-separated.

@@ -1,0 +1,238 @@
+//! Tickets as a spreadsheet (REPORT-4, first part of issue 19): every ticket a board filter
+//! matches — no page limit — as CSV with headers in the user's language and one column per
+//! typification; read a page at a time and streamed, so memory stays flat however many.
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use super::super::audit::{self, RequestOrigin};
+use super::super::contact_files::csv_line;
+use super::super::ts;
+use super::{to_query, views, TicketFilter, TicketView};
+use crate::auth::CurrentUser;
+use crate::domain::audit::AuditAction;
+use crate::domain::fields::{FieldDef, FieldTarget};
+use crate::domain::{Label, Team, User};
+use crate::error::{AppResult, ErrorBody};
+use crate::http::ApiQuery;
+use crate::locale;
+use crate::state::AppState;
+use crate::store::catalog;
+use crate::store::index::Sort;
+
+/// Tickets read per page while streaming.
+const PAGE: usize = 500;
+
+const COLUMNS: [&str; 17] = [
+    "number",
+    "state",
+    "channel",
+    "account",
+    "customer",
+    "assignee",
+    "team",
+    "labels",
+    "subject",
+    "excerpt",
+    "messages",
+    "created",
+    "updated",
+    "closed",
+    "first_response",
+    "sla_breached",
+    "important",
+];
+
+/// What the rows name by id, read once.
+struct Names {
+    accounts: Vec<crate::domain::Account>,
+    users: Vec<User>,
+    teams: Vec<Team>,
+    labels: Vec<Label>,
+    typifications: Vec<FieldDef>,
+}
+
+fn row(t: &TicketView, n: &Names, lang: &str) -> Vec<String> {
+    let name_of = |id: &Option<String>, list: &[(u64, String)]| {
+        id.as_ref()
+            .and_then(|id| id.parse::<u64>().ok())
+            .and_then(|id| list.iter().find(|(i, _)| *i == id).map(|(_, n)| n.clone()))
+            .unwrap_or_default()
+    };
+    let users: Vec<(u64, String)> = n.users.iter().map(|u| (u.id, u.name.clone())).collect();
+    let teams: Vec<(u64, String)> = n.teams.iter().map(|x| (x.id, x.name.clone())).collect();
+    let yes_no = |b: bool| locale::text(lang, if b { "export.yes" } else { "export.no" }, &[]);
+    let mut out = vec![
+        t.number.to_string(),
+        locale::text(lang, &format!("state.{}", enum_name(t.state)), &[]),
+        locale::text(lang, &format!("channel.{}", t.channel.as_str()), &[]),
+        n.accounts
+            .iter()
+            .find(|a| a.id.to_string() == t.account_id)
+            .map(|a| a.name.clone())
+            .unwrap_or_default(),
+        t.contact.name.clone(),
+        name_of(&t.assignee_id, &users),
+        name_of(&t.team_id, &teams),
+        t.labels
+            .iter()
+            .filter_map(|id| {
+                n.labels
+                    .iter()
+                    .find(|l| l.id.to_string() == *id)
+                    .map(|l| l.name.clone())
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        t.subject.clone().unwrap_or_default(),
+        t.excerpt.clone(),
+        t.message_count.to_string(),
+        t.created_at.clone(),
+        t.updated_at.clone(),
+        t.closed_at.clone().unwrap_or_default(),
+        t.first_response_at.clone().unwrap_or_default(),
+        yes_no(t.sla_breached),
+        yes_no(t.important),
+    ];
+    for f in &n.typifications {
+        let text = match t.fields.get(&f.id.to_string()) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::Bool(b)) => yes_no(*b),
+            Some(serde_json::Value::Number(x)) => x.to_string(),
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .filter_map(|i| i.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+            _ => String::new(),
+        };
+        out.push(text);
+    }
+    out
+}
+
+/// A unit enum's name as the API writes it.
+fn enum_name(v: impl serde::Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The filter's given parameters (for the audit log).
+fn given(f: &TicketFilter) -> String {
+    let mut v = serde_json::to_value(f).unwrap_or_default();
+    if let Some(m) = v.as_object_mut() {
+        m.retain(|_, x| !x.is_null());
+    }
+    v.to_string()
+}
+
+/// Every ticket the filter matches (no page limit), as CSV, in the list's order.
+#[utoipa::path(get, path = "/api/v1/tickets/export", tag = "tickets", params(TicketFilter),
+    responses((status = 200, description = "the tickets as CSV", content_type = "text/csv", body = String), (status = 400, body = ErrorBody)))]
+pub async fn export_csv(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    RequestOrigin(origin): RequestOrigin,
+    ApiQuery(f): ApiQuery<TicketFilter>,
+) -> AppResult<Response> {
+    let access = user.access(&state).await?;
+    let mut query = to_query(&state, &user, &access, &f).await?;
+    query.limit = PAGE;
+    query.after = None;
+    let sort = query.sort.unwrap_or(Sort::UpdatedDesc);
+    // Who took tickets out, and with which filter (the rows leave as a stream).
+    let filter = given(&f);
+    let entry = audit::by(
+        &user,
+        &origin,
+        AuditAction::TicketsExported,
+        state.store.now(),
+    )
+    .detail("filter", filter);
+    state
+        .store
+        .write(move |txn, _| crate::store::audit::record(txn, entry.clone()))
+        .await?;
+    let names = state
+        .store
+        .read(|txn| {
+            let mut typifications: Vec<FieldDef> = catalog::list::<FieldDef>(txn)?;
+            typifications.retain(|d| d.target == FieldTarget::Ticket);
+            typifications.sort_by_key(|d| (d.position, d.id));
+            Ok(Names {
+                accounts: crate::store::accounts::list(txn)?,
+                users: crate::store::users::list(txn)?,
+                teams: catalog::list::<Team>(txn)?,
+                labels: catalog::list::<Label>(txn)?,
+                typifications,
+            })
+        })
+        .await?;
+    let lang = locale::lang(&user.user.language);
+    let mut header: Vec<String> = COLUMNS
+        .iter()
+        .map(|k| locale::text(lang, &format!("tickets.export.{k}"), &[]))
+        .collect();
+    header.extend(names.typifications.iter().map(|d| d.name.clone()));
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let now = state.store.now();
+    let task_state = state.clone();
+    tokio::spawn(async move {
+        let state = task_state;
+        let mut out = String::from("\u{feff}");
+        out.push_str(&csv_line(&header));
+        if tx.send(Ok(Bytes::from(out))).await.is_err() {
+            return;
+        }
+        loop {
+            let q = query.clone();
+            let page = state
+                .store
+                .read(move |txn| crate::store::index::list(txn, &q, now))
+                .await;
+            let (items, more) = match page {
+                Ok(p) => p,
+                Err(e) => {
+                    let _ = tx.send(Err(std::io::Error::other(e.message))).await;
+                    return;
+                }
+            };
+            let last = items.last().map(|t| (sort.time_of(t), t.number));
+            let rendered = match views(&state, items).await {
+                Ok(v) => v,
+                Err(e) => {
+                    let _ = tx.send(Err(std::io::Error::other(e.message))).await;
+                    return;
+                }
+            };
+            let mut chunk = String::new();
+            for t in &rendered {
+                chunk.push_str(&csv_line(&row(t, &names, lang)));
+            }
+            if tx.send(Ok(Bytes::from(chunk))).await.is_err() {
+                return;
+            }
+            match (more, last) {
+                (true, Some(after)) => query.after = Some(after),
+                _ => return,
+            }
+        }
+    });
+    let name = format!(
+        "attachment; filename=\"tickets-{}.csv\"",
+        ts(now).get(..10).unwrap_or("hoy")
+    );
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, name),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
