@@ -40,14 +40,15 @@ pub enum AuditAction {
     /// Customer data left in a spreadsheet, or came in from one.
     ContactsExported,
     ContactsImported,
-    /// Tickets left in a spreadsheet (REPORT-4).
+    /// Tickets or messages left in a spreadsheet (REPORT-4).
     TicketsExported,
+    MessagesExported,
     #[serde(other)]
     Unknown,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 27] = [
+    pub const ALL: [AuditAction; 28] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -75,6 +76,7 @@ impl AuditAction {
         AuditAction::ContactsExported,
         AuditAction::ContactsImported,
         AuditAction::TicketsExported,
+        AuditAction::MessagesExported,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -106,6 +108,7 @@ impl AuditAction {
             AuditAction::ContactsExported => "contacts_exported",
             AuditAction::ContactsImported => "contacts_imported",
             AuditAction::TicketsExported => "tickets_exported",
+            AuditAction::MessagesExported => "messages_exported",
             AuditAction::Unknown => "unknown",
         }
     }

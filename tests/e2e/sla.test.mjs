@@ -4,6 +4,7 @@
 // its assignee's bell says so. No console errors.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { apiAs, launchBrowser, newPage, signIn, startServer } from './server.mjs';
 
 let server;
@@ -102,6 +103,14 @@ test('past the target the card turns red and the assignee\'s bell shows the brea
   const card = page.locator(`section.column a.card[data-number="${number}"]`).first();
   await card.locator('.wait.sla-ok').waitFor();
   assert.match(await card.locator('.wait').getAttribute('title'), /SLA 30 min/);
+  // The column downloads as a spreadsheet with its tickets (REPORT-4).
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('link', { name: 'Exportar la columna Míos a CSV' }).click(),
+  ]);
+  const csv = readFileSync(await download.path(), 'utf8');
+  assert.match(csv, /^\uFEFFNúmero,Estado,Canal,Cuenta,Cliente/);
+  assert.match(csv, new RegExp(`\\r\\n${number},Abierto,API,Tienda API,Rosa Espera,`));
 
   // Forty minutes later (the server restarted with its clock moved on).
   const url = await server.restart({ ATIENDE_CLOCK_OFFSET_MS: String(40 * 60_000) });

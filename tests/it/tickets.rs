@@ -770,3 +770,66 @@ async fn tickets_export_as_csv_for_any_filter() {
         format!("{{\"account\":\"{other}\"}}")
     );
 }
+
+/// REPORT-4 / seed 004: messages as CSV for a message filter and a period, with the
+/// customer's influencer flag and who wrote each one.
+#[tokio::test]
+async fn messages_export_with_the_influencer_flag() {
+    let s = Server::start();
+    let api = s.admin().await;
+    let acc = api.account("api", "Tienda").await;
+    let other = api.account("api", "Otra").await;
+    let v = api.inbound(&acc, "m1", "ana", "Hola, soy Ana").await;
+    let n = v["ticket_number"].as_u64().unwrap();
+    api.inbound(&other, "x1", "luis", "Otra cuenta").await;
+    let t = api.ok(&format!("/api/v1/tickets/{n}")).await;
+    let contact = t["contact"]["id"].as_str().unwrap().to_string();
+    let (st, _) = api
+        .patch(
+            &format!("/api/v1/contacts/{contact}"),
+            json!({"influencer": true}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    api.post(
+        &format!("/api/v1/tickets/{n}/messages"),
+        json!({"text": "¡Hola Ana! Te ayudamos."}),
+    )
+    .await;
+    let csv = |path: String| {
+        let api = api.clone();
+        async move {
+            let res = api
+                .request(reqwest::Method::GET, &path)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            res.text().await.unwrap()
+        }
+    };
+    let body = csv(format!("/api/v1/messages/export?account={acc}")).await;
+    let lines: Vec<&str> = body.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(
+        lines[0],
+        "Id,Ticket,Fecha,Sentido,Canal,Cuenta,Cliente,Influenciador,Escrito por,Público,Texto"
+    );
+    assert_eq!(lines.len(), 3, "{body}");
+    assert!(
+        lines[1].contains(",Saliente,API,Tienda,ana,Sí,Admin Prueba,No,¡Hola Ana! Te ayudamos."),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].contains(",Entrante,API,Tienda,ana,Sí,ana,No,\"Hola, soy Ana\""),
+        "{}",
+        lines[2]
+    );
+    // A period after everything: only the header.
+    let later = csv("/api/v1/messages/export?created_from=2099-01-01T00:00:00Z".into()).await;
+    assert_eq!(later.lines().count(), 1, "{later}");
+    let (st, _) = api.get("/api/v1/messages/export?created_to=ayer").await;
+    assert_eq!(st, 400);
+    let audit = api.ok("/api/v1/audit?action=messages_exported").await;
+    assert_eq!(audit["items"].as_array().unwrap().len(), 2);
+}

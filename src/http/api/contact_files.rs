@@ -273,19 +273,27 @@ pub async fn export_csv(
             }
         }
     });
+    Ok(csv_download("contactos", state.store.now(), rx))
+}
+
+/// Chunks of CSV rows as they are read.
+pub type CsvChunks = tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>;
+
+/// A CSV download streamed from `rows`, saved as `{stem}-{date}.csv`.
+pub fn csv_download(stem: &str, now: crate::domain::Millis, rows: CsvChunks) -> Response {
     let name = format!(
-        "attachment; filename=\"contactos-{}.csv\"",
-        ts(state.store.now()).get(..10).unwrap_or("hoy")
+        "attachment; filename=\"{stem}-{}.csv\"",
+        ts(now).get(..10).unwrap_or("hoy")
     );
-    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
-    Ok((
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rows);
+    (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
             (header::CONTENT_DISPOSITION, name),
         ],
         Body::from_stream(stream),
     )
-        .into_response())
+        .into_response()
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use crate::state::AppState;
 use crate::store::tickets::{self, MessageQuery};
 
 /// The filters of a message list (also the filters of a message column).
-#[derive(Deserialize, IntoParams, Default)]
+#[derive(Deserialize, Serialize, IntoParams, Default, Clone)]
 #[into_params(parameter_in = Query)]
 pub struct MessageFilter {
     /// Account ids, comma-separated.
@@ -27,6 +27,10 @@ pub struct MessageFilter {
     pub direction: Option<String>,
     /// `true` for public messages (comments, reviews), `false` for private ones.
     pub public: Option<String>,
+    /// Written at or after this instant (RFC 3339).
+    pub created_from: Option<String>,
+    /// Written at or before this instant (RFC 3339).
+    pub created_to: Option<String>,
     pub limit: Option<usize>,
     /// From `next_cursor`.
     pub cursor: Option<String>,
@@ -69,6 +73,16 @@ pub fn to_query(f: &MessageFilter) -> AppResult<MessageQuery> {
         direction,
         public: parse_bool(&f.public, "public")?,
         before,
+        from: f
+            .created_from
+            .as_deref()
+            .map(|s| super::parse_time(s, "created_from"))
+            .transpose()?,
+        to: f
+            .created_to
+            .as_deref()
+            .map(|s| super::parse_time(s, "created_to"))
+            .transpose()?,
         limit: limit_of(f.limit)?,
     })
 }
@@ -119,4 +133,123 @@ pub async fn list(
         items,
         next_cursor: next.map(|n| n.to_string()),
     }))
+}
+
+const EXPORT_COLUMNS: [&str; 11] = [
+    "id",
+    "ticket",
+    "date",
+    "direction",
+    "channel",
+    "account",
+    "customer",
+    "influencer",
+    "author",
+    "public",
+    "text",
+];
+
+/// Every message the filter matches in its period (no page limit), newest first, as CSV: with
+/// the customer's influencer flag (seed 004) and who wrote it; streamed a page at a time.
+#[utoipa::path(get, path = "/api/v1/messages/export", tag = "tickets", params(MessageFilter),
+    responses((status = 200, description = "the messages as CSV", content_type = "text/csv", body = String), (status = 400, body = ErrorBody)))]
+pub async fn export_csv(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    super::audit::RequestOrigin(origin): super::audit::RequestOrigin,
+    ApiQuery(f): ApiQuery<MessageFilter>,
+) -> AppResult<axum::response::Response> {
+    use axum::body::Bytes;
+    let mut q = to_query(&f)?;
+    q.limit = 500;
+    q.before = None;
+    let access = user.access(&state).await?;
+    let filter = super::tickets::given_filter(&f);
+    let entry = super::audit::by(
+        &user,
+        &origin,
+        crate::domain::audit::AuditAction::MessagesExported,
+        state.store.now(),
+    )
+    .detail("filter", filter);
+    state
+        .store
+        .write(move |txn, _| crate::store::audit::record(txn, entry.clone()))
+        .await?;
+    let lang = crate::locale::lang(&user.user.language);
+    let text = move |key: &str| crate::locale::text(lang, key, &[]);
+    let header: Vec<String> = EXPORT_COLUMNS
+        .iter()
+        .map(|k| text(&format!("messages.export.{k}")))
+        .collect();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let store = state.store.clone();
+    tokio::spawn(async move {
+        let mut out = String::from("\u{feff}");
+        out.push_str(&super::contact_files::csv_line(&header));
+        if tx.send(Ok(Bytes::from(out))).await.is_err() {
+            return;
+        }
+        loop {
+            let (page_q, a) = (q.clone(), access.clone());
+            let page = store
+                .read(move |txn| {
+                    let (found, next) = tickets::recent_messages(txn, &page_q, &a)?;
+                    let look = crate::store::lookup::Lookup::new(txn)?;
+                    let mut rows = String::new();
+                    for (m, t) in found {
+                        let contact = look.contact(t.contact_id)?;
+                        let author = match (m.direction, m.user_id) {
+                            (Direction::Inbound, _) => {
+                                contact.as_ref().map(|c| c.name.clone()).unwrap_or_default()
+                            }
+                            (Direction::Outbound, Some(u)) => {
+                                look.user(u)?.map(|u| u.name).unwrap_or_default()
+                            }
+                            (Direction::Outbound, None) => text("messages.export.automatic"),
+                        };
+                        let yes_no = |b: bool| text(if b { "export.yes" } else { "export.no" });
+                        rows.push_str(&super::contact_files::csv_line(&[
+                            m.id.to_string(),
+                            m.ticket_number.to_string(),
+                            super::ts(m.created_at),
+                            text(match m.direction {
+                                Direction::Inbound => "messages.export.inbound",
+                                Direction::Outbound => "messages.export.outbound",
+                            }),
+                            text(&format!("channel.{}", t.channel.as_str())),
+                            look.account(t.account_id)?
+                                .map(|a| a.name)
+                                .unwrap_or_default(),
+                            contact.as_ref().map(|c| c.name.clone()).unwrap_or_default(),
+                            yes_no(contact.as_ref().is_some_and(|c| c.influencer)),
+                            author,
+                            yes_no(m.public),
+                            m.text,
+                        ]));
+                    }
+                    Ok((rows, next))
+                })
+                .await;
+            let (rows, next) = match page {
+                Ok(p) => p,
+                Err(e) => {
+                    let _ = tx.send(Err(std::io::Error::other(e.message))).await;
+                    return;
+                }
+            };
+            if tx.send(Ok(Bytes::from(rows))).await.is_err() {
+                return;
+            }
+            match next {
+                Some(before) => q.before = Some(before),
+                None => return,
+            }
+        }
+    });
+    Ok(super::contact_files::csv_download(
+        "mensajes",
+        state.store.now(),
+        rx,
+    ))
 }

@@ -109,6 +109,7 @@ pub fn routes(
         .routes(routes!(assignment::get_settings, assignment::put_settings))
         .routes(routes!(tickets::list))
         .routes(routes!(tickets::export_csv))
+        .routes(routes!(messages::export_csv))
         .routes(routes!(messages::list))
         .routes(routes!(tickets::bulk))
         .routes(routes!(tickets::get, tickets::update))

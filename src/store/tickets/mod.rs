@@ -309,6 +309,10 @@ pub struct MessageQuery {
     pub public: Option<bool>,
     /// Only messages with a smaller id (the cursor).
     pub before: Option<u64>,
+    /// Only messages written in this period (ms, inclusive); the newest are read first, so
+    /// the walk ends at the first one before `from`.
+    pub from: Option<Millis>,
+    pub to: Option<Millis>,
     pub limit: usize,
 }
 
@@ -339,8 +343,12 @@ pub fn recent_messages(
         let id = id.value();
         scanned += 1;
         let m: Message = codec::decode(bytes.value())?;
-        let wanted =
-            q.direction.is_none_or(|d| d == m.direction) && q.public.is_none_or(|p| p == m.public);
+        if q.from.is_some_and(|from| m.created_at < from) {
+            return Ok((out, None));
+        }
+        let wanted = q.direction.is_none_or(|d| d == m.direction)
+            && q.public.is_none_or(|p| p == m.public)
+            && q.to.is_none_or(|to| m.created_at <= to);
         if wanted {
             let ticket = match cache.get(&m.ticket_number) {
                 Some(t) => t.clone(),

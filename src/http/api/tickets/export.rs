@@ -2,14 +2,12 @@
 //! matches — no page limit — as CSV with headers in the user's language and one column per
 //! typification; read a page at a time and streamed, so memory stays flat however many.
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::super::audit::{self, RequestOrigin};
-use super::super::contact_files::csv_line;
-use super::super::ts;
+use super::super::contact_files::{csv_download, csv_line};
 use super::{to_query, views, TicketFilter, TicketView};
 use crate::auth::CurrentUser;
 use crate::domain::audit::AuditAction;
@@ -122,7 +120,7 @@ fn enum_name(v: impl serde::Serialize) -> String {
 }
 
 /// The filter's given parameters (for the audit log).
-fn given(f: &TicketFilter) -> String {
+pub fn given_filter(f: &impl serde::Serialize) -> String {
     let mut v = serde_json::to_value(f).unwrap_or_default();
     if let Some(m) = v.as_object_mut() {
         m.retain(|_, x| !x.is_null());
@@ -145,7 +143,7 @@ pub async fn export_csv(
     query.after = None;
     let sort = query.sort.unwrap_or(Sort::UpdatedDesc);
     // Who took tickets out, and with which filter (the rows leave as a stream).
-    let filter = given(&f);
+    let filter = given_filter(&f);
     let entry = audit::by(
         &user,
         &origin,
@@ -222,17 +220,5 @@ pub async fn export_csv(
             }
         }
     });
-    let name = format!(
-        "attachment; filename=\"tickets-{}.csv\"",
-        ts(now).get(..10).unwrap_or("hoy")
-    );
-    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (header::CONTENT_DISPOSITION, name),
-        ],
-        Body::from_stream(stream),
-    )
-        .into_response())
+    Ok(csv_download("tickets", now, rx))
 }
