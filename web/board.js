@@ -249,8 +249,8 @@ function Column({ col, first, last, openNumber, me, onChange, onEdit, onRemove, 
         <button type="button" class="icon" title=${t('column.move_right')} aria-label=${t('column.move_right')} disabled=${last} onClick=${() => onMove(1)}>›</button>
         ${!messages && html`<button type="button" class=${selecting ? 'icon on' : 'icon'} aria-pressed=${selecting} title=${t('bulk.select')} aria-label=${t('bulk.select')}
           onClick=${() => (selecting ? stopSelecting() : setSelecting(true))}>☑</button>`}
-        <a class="icon" download title=${t('board.export')} aria-label=${t('board.export_of', { name })}
-          href=${messages ? `/api/v1/messages/export?${query(col.filters)}` : `/api/v1/tickets/export?${query({ ...col.filters, sort: col.sort })}`}>⤓</a>
+        ${['csv', 'xlsx'].map((format) => html`<a class="icon" download title=${t(`board.export_${format}`)} aria-label=${t(`board.export_${format}_of`, { name })}
+          href=${messages ? `/api/v1/messages/export?${query({ ...col.filters, format })}` : `/api/v1/tickets/export?${query({ ...col.filters, sort: col.sort, format })}`}>${format === 'csv' ? '⤓' : '⊞'}</a>`)}
         <button type="button" class="icon" title=${t('column.edit')} aria-label=${t('column.edit')} onClick=${onEdit}>✎</button>
         <button type="button" class="icon" title=${t('column.remove')} aria-label=${t('column.remove')} onClick=${onRemove}>×</button>
       </div>

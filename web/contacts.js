@@ -82,6 +82,7 @@ function ContactList({ me }) {
         ${(segments?.items ?? []).map((s) => html`<option value=${s.id}>${s.name}${s.shared ? ` (${t('segments.shared')})` : ''}</option>`)}</select></label>
       ${chosen && (chosen.owner_id === me?.id || me?.role === 'admin') && html`<button type="button" class="small danger" onClick=${remove}>${t('segments.delete')}</button>`}
       <a class="button small" href=${`/api/v1/contacts/export?${query(applied)}`} download>${t('contacts.export')}</a>
+      <a class="button small" href=${`/api/v1/contacts/export?${query({ ...applied, format: 'xlsx' })}`} download>${t('contacts.export_xlsx')}</a>
       <button type="button" class="small" onClick=${() => setImporting(!importing)} aria-expanded=${importing}>${t('import.open')}</button>
       <button type="button" class="small" onClick=${() => setCreating(true)}>${t('contacts.new')}</button>
     </div>

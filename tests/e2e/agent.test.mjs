@@ -167,7 +167,7 @@ test('adds an internal comment with an @mention, which lights the colleague\'s b
   await prefs.getByText('Guardado.').waitFor();
   await prefs.getByLabel('Sonar cuando llega una notificación').uncheck();
   const luisApi = await apiAs(server.url, 'luis@demo.atiende.cl', 'demo-agente');
-  const wanted = { mention_email: false, assigned_email: true, sound: false };
+  const wanted = { mention_email: false, assigned_email: true, sla_email: true, sound: false };
   for (let i = 0; i < 50 && JSON.stringify((await luisApi('GET', '/api/v1/me')).notify) !== JSON.stringify(wanted); i++) {
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -5,6 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import XLSX from 'xlsx';
 import { apiAs, launchBrowser, newPage, signIn, startServer } from './server.mjs';
 
 let server;
@@ -100,6 +101,7 @@ test('past the target the card turns red and the assignee\'s bell shows the brea
   await admin('PATCH', `/api/v1/tickets/${number}`, { assignee_id: me.id });
   await admin('PUT', '/api/v1/me/board', { columns: [{ id: 'mios', name: 'Míos', filters: { state: 'open', assignee: 'me' } }] });
   await page.goto(`${server.url}/#/`);
+  await page.reload(); // the board just saved by the API
   const card = page.locator(`section.column a.card[data-number="${number}"]`).first();
   await card.locator('.wait.sla-ok').waitFor();
   assert.match(await card.locator('.wait').getAttribute('title'), /SLA 30 min/);
@@ -111,6 +113,16 @@ test('past the target the card turns red and the assignee\'s bell shows the brea
   const csv = readFileSync(await download.path(), 'utf8');
   assert.match(csv, /^\uFEFFNúmero,Estado,Canal,Cuenta,Cliente/);
   assert.match(csv, new RegExp(`\\r\\n${number},Abierto,API,Tienda API,Rosa Espera,`));
+  // And as a real Excel workbook, opened with a reader library.
+  const [book] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('link', { name: 'Exportar la columna Míos a Excel' }).click(),
+  ]);
+  assert.match(book.suggestedFilename(), /^tickets-\d{4}-\d\d-\d\d\.xlsx$/);
+  const sheet = XLSX.readFile(await book.path()).Sheets.Sheet1;
+  const rows = XLSX.utils.sheet_to_json(sheet, { header: 1 });
+  assert.deepEqual(rows[0].slice(0, 5), ['Número', 'Estado', 'Canal', 'Cuenta', 'Cliente']);
+  assert.deepEqual(rows[1].slice(0, 5), [number, 'Abierto', 'API', 'Tienda API', 'Rosa Espera']);
 
   // Forty minutes later (the server restarted with its clock moved on).
   const url = await server.restart({ ATIENDE_CLOCK_OFFSET_MS: String(40 * 60_000) });

@@ -833,3 +833,64 @@ async fn messages_export_with_the_influencer_flag() {
     let audit = api.ok("/api/v1/audit?action=messages_exported").await;
     assert_eq!(audit["items"].as_array().unwrap().len(), 2);
 }
+
+/// The same exports as real XLSX workbooks: a zip whose sheet holds the header and the rows.
+#[tokio::test]
+async fn exports_as_xlsx_workbooks() {
+    use std::io::Read;
+    let s = Server::start();
+    let api = s.admin().await;
+    let acc = api.account("api", "Tienda").await;
+    for i in 0..3 {
+        api.inbound(
+            &acc,
+            &format!("m{i}"),
+            &format!("Cliente {i}"),
+            "¿Y mi pedido?",
+        )
+        .await;
+    }
+    let sheet_of = |path: &'static str| {
+        let api = api.clone();
+        async move {
+            let res = api
+                .request(reqwest::Method::GET, path)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            assert!(res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .contains("spreadsheetml"));
+            assert!(res.headers()["content-disposition"]
+                .to_str()
+                .unwrap()
+                .ends_with(".xlsx\""));
+            let bytes = res.bytes().await.unwrap();
+            let mut book = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+            let mut xml = String::new();
+            book.by_name("xl/worksheets/sheet1.xml")
+                .unwrap()
+                .read_to_string(&mut xml)
+                .unwrap();
+            xml
+        }
+    };
+    let tickets = sheet_of("/api/v1/tickets/export?format=xlsx").await;
+    for text in ["Número", "Cliente", "Cliente 2", "¿Y mi pedido?"] {
+        assert!(tickets.contains(text), "{text} in {tickets}");
+    }
+    assert_eq!(
+        tickets.matches("<row ").count(),
+        4,
+        "header and three tickets"
+    );
+    let messages = sheet_of("/api/v1/messages/export?format=xlsx").await;
+    assert!(messages.contains("Influenciador") && messages.contains("Entrante"));
+    let (st, e) = api.get("/api/v1/tickets/export?format=pdf").await;
+    assert_eq!(
+        (st.as_u16(), e["error"]["field"].as_str()),
+        (400, Some("format"))
+    );
+}

@@ -1,10 +1,8 @@
 //! Contacts in and out as spreadsheets (ORG-3, seed 002): a CSV import with a preview and a
-//! per-row error report, and a CSV export of any Contactos filter, streamed page by page.
+//! per-row error report, and a CSV or XLSX export of any Contactos filter, read page by page.
 
-use axum::body::{Body, Bytes};
 use axum::extract::{Multipart, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 
 use super::audit::{self, RequestOrigin};
@@ -159,16 +157,18 @@ fn row_of(
     row
 }
 
-/// Every contact the filter matches (no page limit), as CSV in the user's language's headers;
-/// read a page at a time, so memory stays flat however many there are.
-#[utoipa::path(get, path = "/api/v1/contacts/export", tag = "contacts", params(ContactListParams),
-    responses((status = 200, description = "the contacts as CSV", content_type = "text/csv", body = String), (status = 400, body = ErrorBody)))]
+/// Every contact the filter matches (no page limit), as CSV or XLSX in the user's language's
+/// headers; read a page at a time, so memory stays flat however many there are.
+#[utoipa::path(get, path = "/api/v1/contacts/export", tag = "contacts", params(ContactListParams, super::exports::ExportParams),
+    responses((status = 200, description = "the contacts as CSV or XLSX", content_type = "text/csv", body = String), (status = 400, body = ErrorBody)))]
 pub async fn export_csv(
     State(state): State<AppState>,
     user: CurrentUser,
     RequestOrigin(origin): RequestOrigin,
     ApiQuery(p): ApiQuery<ContactListParams>,
+    ApiQuery(how): ApiQuery<super::exports::ExportParams>,
 ) -> AppResult<Response> {
+    let format = how.format()?;
     let access = user.access(&state).await?;
     let mut query = to_query(&p, 500)?;
     // Who took customer data out, and with which filter (the rows leave as a stream).
@@ -224,76 +224,55 @@ pub async fn export_csv(
         ),
         None => None,
     };
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let store = state.store.clone();
-    tokio::spawn(async move {
-        let mut out = String::from("\u{feff}");
-        out.push_str(&csv_line(&header));
-        if tx.send(Ok(Bytes::from(out))).await.is_err() {
-            return;
-        }
-        if let Some(ids) = hits {
-            let access = access.clone();
-            let found = store
-                .read(move |txn| crate::store::contacts::visible_among(txn, ids, &access))
-                .await;
-            let mut chunk = String::new();
-            for c in found
-                .unwrap_or_default()
-                .iter()
-                .filter(|c| query.matches(c, &kinds))
-            {
-                chunk.push_str(&csv_line(&row_of(c, &labels, &kinds, &defs)));
-            }
-            let _ = tx.send(Ok(Bytes::from(chunk))).await;
-            return;
-        }
-        loop {
-            let (q2, a2) = (query.clone(), access.clone());
-            let page = store
-                .read(move |txn| contact_index::list(txn, &q2, &a2))
-                .await;
-            let (items, next) = match page {
-                Ok(p) => p,
-                Err(e) => {
-                    let _ = tx.send(Err(std::io::Error::other(e.message))).await;
-                    return;
-                }
-            };
-            let mut chunk = String::new();
-            for c in &items {
-                chunk.push_str(&csv_line(&row_of(c, &labels, &kinds, &defs)));
-            }
-            if tx.send(Ok(Bytes::from(chunk))).await.is_err() {
+    super::exports::deliver(
+        format,
+        "contactos",
+        state.store.now(),
+        state.config.data_dir.join("tmp"),
+        header,
+        move |tx| async move {
+            if let Some(ids) = hits {
+                let access = access.clone();
+                let found = store
+                    .read(move |txn| crate::store::contacts::visible_among(txn, ids, &access))
+                    .await;
+                let rows = found
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|c| query.matches(c, &kinds))
+                    .map(|c| row_of(c, &labels, &kinds, &defs))
+                    .collect();
+                let _ = tx.send(Ok(rows)).await;
                 return;
             }
-            match next {
-                Some(after) => query.after = Some(after),
-                None => return,
+            loop {
+                let (q2, a2) = (query.clone(), access.clone());
+                let page = store
+                    .read(move |txn| contact_index::list(txn, &q2, &a2))
+                    .await;
+                let (items, next) = match page {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let _ = tx.send(Err(e.message)).await;
+                        return;
+                    }
+                };
+                let rows = items
+                    .iter()
+                    .map(|c| row_of(c, &labels, &kinds, &defs))
+                    .collect();
+                if tx.send(Ok(rows)).await.is_err() {
+                    return;
+                }
+                match next {
+                    Some(after) => query.after = Some(after),
+                    None => return,
+                }
             }
-        }
-    });
-    Ok(csv_download("contactos", state.store.now(), rx))
-}
-
-/// Chunks of CSV rows as they are read.
-pub type CsvChunks = tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>;
-
-/// A CSV download streamed from `rows`, saved as `{stem}-{date}.csv`.
-pub fn csv_download(stem: &str, now: crate::domain::Millis, rows: CsvChunks) -> Response {
-    let name = format!(
-        "attachment; filename=\"{stem}-{}.csv\"",
-        ts(now).get(..10).unwrap_or("hoy")
-    );
-    let stream = tokio_stream::wrappers::ReceiverStream::new(rows);
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (header::CONTENT_DISPOSITION, name),
-        ],
-        Body::from_stream(stream),
+        },
     )
-        .into_response()
+    .await
 }
 
 #[cfg(test)]

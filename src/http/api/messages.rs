@@ -149,17 +149,18 @@ const EXPORT_COLUMNS: [&str; 11] = [
     "text",
 ];
 
-/// Every message the filter matches in its period (no page limit), newest first, as CSV: with
-/// the customer's influencer flag (seed 004) and who wrote it; streamed a page at a time.
-#[utoipa::path(get, path = "/api/v1/messages/export", tag = "tickets", params(MessageFilter),
-    responses((status = 200, description = "the messages as CSV", content_type = "text/csv", body = String), (status = 400, body = ErrorBody)))]
-pub async fn export_csv(
+/// Every message the filter matches in its period (no page limit), newest first, as CSV or
+/// XLSX: with the customer's influencer flag (seed 004) and who wrote it; read a page at a time.
+#[utoipa::path(get, path = "/api/v1/messages/export", tag = "tickets", params(MessageFilter, super::exports::ExportParams),
+    responses((status = 200, description = "the messages as CSV or XLSX", content_type = "text/csv", body = String), (status = 400, body = ErrorBody)))]
+pub async fn export_messages(
     State(state): State<AppState>,
     user: CurrentUser,
     super::audit::RequestOrigin(origin): super::audit::RequestOrigin,
     ApiQuery(f): ApiQuery<MessageFilter>,
+    ApiQuery(how): ApiQuery<super::exports::ExportParams>,
 ) -> AppResult<axum::response::Response> {
-    use axum::body::Bytes;
+    let format = how.format()?;
     let mut q = to_query(&f)?;
     q.limit = 500;
     q.before = None;
@@ -177,79 +178,81 @@ pub async fn export_csv(
         .write(move |txn, _| crate::store::audit::record(txn, entry.clone()))
         .await?;
     let lang = crate::locale::lang(&user.user.language);
-    let text = move |key: &str| crate::locale::text(lang, key, &[]);
     let header: Vec<String> = EXPORT_COLUMNS
         .iter()
-        .map(|k| text(&format!("messages.export.{k}")))
+        .map(|k| crate::locale::text(lang, &format!("messages.export.{k}"), &[]))
         .collect();
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let store = state.store.clone();
-    tokio::spawn(async move {
-        let mut out = String::from("\u{feff}");
-        out.push_str(&super::contact_files::csv_line(&header));
-        if tx.send(Ok(Bytes::from(out))).await.is_err() {
-            return;
-        }
-        loop {
-            let (page_q, a) = (q.clone(), access.clone());
-            let page = store
-                .read(move |txn| {
-                    let (found, next) = tickets::recent_messages(txn, &page_q, &a)?;
-                    let look = crate::store::lookup::Lookup::new(txn)?;
-                    let mut rows = String::new();
-                    for (m, t) in found {
-                        let contact = look.contact(t.contact_id)?;
-                        let author = match (m.direction, m.user_id) {
-                            (Direction::Inbound, _) => {
-                                contact.as_ref().map(|c| c.name.clone()).unwrap_or_default()
-                            }
-                            (Direction::Outbound, Some(u)) => {
-                                look.user(u)?.map(|u| u.name).unwrap_or_default()
-                            }
-                            (Direction::Outbound, None) => text("messages.export.automatic"),
-                        };
-                        let yes_no = |b: bool| text(if b { "export.yes" } else { "export.no" });
-                        rows.push_str(&super::contact_files::csv_line(&[
-                            m.id.to_string(),
-                            m.ticket_number.to_string(),
-                            super::ts(m.created_at),
-                            text(match m.direction {
-                                Direction::Inbound => "messages.export.inbound",
-                                Direction::Outbound => "messages.export.outbound",
-                            }),
-                            text(&format!("channel.{}", t.channel.as_str())),
-                            look.account(t.account_id)?
-                                .map(|a| a.name)
-                                .unwrap_or_default(),
-                            contact.as_ref().map(|c| c.name.clone()).unwrap_or_default(),
-                            yes_no(contact.as_ref().is_some_and(|c| c.influencer)),
-                            author,
-                            yes_no(m.public),
-                            m.text,
-                        ]));
-                    }
-                    Ok((rows, next))
-                })
-                .await;
-            let (rows, next) = match page {
-                Ok(p) => p,
-                Err(e) => {
-                    let _ = tx.send(Err(std::io::Error::other(e.message))).await;
-                    return;
-                }
-            };
-            if tx.send(Ok(Bytes::from(rows))).await.is_err() {
-                return;
-            }
-            match next {
-                Some(before) => q.before = Some(before),
-                None => return,
-            }
-        }
-    });
-    Ok(super::contact_files::csv_download(
+    super::exports::deliver(
+        format,
         "mensajes",
         state.store.now(),
-        rx,
-    ))
+        state.config.data_dir.join("tmp"),
+        header,
+        move |tx| async move {
+            loop {
+                let (page_q, a) = (q.clone(), access.clone());
+                let page = store
+                    .read(move |txn| export_page(txn, &page_q, &a, lang))
+                    .await;
+                let (rows, next) = match page {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let _ = tx.send(Err(e.message)).await;
+                        return;
+                    }
+                };
+                if tx.send(Ok(rows)).await.is_err() {
+                    return;
+                }
+                match next {
+                    Some(before) => q.before = Some(before),
+                    None => return,
+                }
+            }
+        },
+    )
+    .await
+}
+
+/// One page of the export's rows, and where the next starts.
+fn export_page(
+    txn: &redb::ReadTransaction,
+    q: &MessageQuery,
+    access: &crate::store::tickets::Access,
+    lang: &'static str,
+) -> AppResult<(Vec<Vec<String>>, Option<u64>)> {
+    let text = |key: &str| crate::locale::text(lang, key, &[]);
+    let yes_no = |b: bool| text(if b { "export.yes" } else { "export.no" });
+    let (found, next) = tickets::recent_messages(txn, q, access)?;
+    let look = crate::store::lookup::Lookup::new(txn)?;
+    let mut rows = Vec::with_capacity(found.len());
+    for (m, t) in found {
+        let contact = look.contact(t.contact_id)?;
+        let customer = contact.as_ref().map(|c| c.name.clone()).unwrap_or_default();
+        let author = match (m.direction, m.user_id) {
+            (Direction::Inbound, _) => customer.clone(),
+            (Direction::Outbound, Some(u)) => look.user(u)?.map(|u| u.name).unwrap_or_default(),
+            (Direction::Outbound, None) => text("messages.export.automatic"),
+        };
+        rows.push(vec![
+            m.id.to_string(),
+            m.ticket_number.to_string(),
+            super::ts(m.created_at),
+            text(match m.direction {
+                Direction::Inbound => "messages.export.inbound",
+                Direction::Outbound => "messages.export.outbound",
+            }),
+            text(&format!("channel.{}", t.channel.as_str())),
+            look.account(t.account_id)?
+                .map(|a| a.name)
+                .unwrap_or_default(),
+            customer,
+            yes_no(contact.as_ref().is_some_and(|c| c.influencer)),
+            author,
+            yes_no(m.public),
+            m.text,
+        ]);
+    }
+    Ok((rows, next))
 }

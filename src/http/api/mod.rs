@@ -14,6 +14,7 @@ pub mod changelog;
 pub mod contact_files;
 pub mod contacts;
 pub mod events;
+pub mod exports;
 pub mod fields;
 pub mod health;
 pub mod mail;
@@ -108,8 +109,8 @@ pub fn routes(
         .routes(routes!(assignment::update_state, assignment::delete_state))
         .routes(routes!(assignment::get_settings, assignment::put_settings))
         .routes(routes!(tickets::list))
-        .routes(routes!(tickets::export_csv))
-        .routes(routes!(messages::export_csv))
+        .routes(routes!(tickets::export_tickets))
+        .routes(routes!(messages::export_messages))
         .routes(routes!(messages::list))
         .routes(routes!(tickets::bulk))
         .routes(routes!(tickets::get, tickets::update))

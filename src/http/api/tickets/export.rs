@@ -1,13 +1,12 @@
 //! Tickets as a spreadsheet (REPORT-4, first part of issue 19): every ticket a board filter
-//! matches — no page limit — as CSV with headers in the user's language and one column per
-//! typification; read a page at a time and streamed, so memory stays flat however many.
+//! matches — no page limit — as CSV or XLSX with headers in the user's language and one column
+//! per typification; read a page at a time (`exports::deliver`), so memory stays flat.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
 
 use super::super::audit::{self, RequestOrigin};
-use super::super::contact_files::{csv_download, csv_line};
+use super::super::exports::ExportParams;
 use super::{to_query, views, TicketFilter, TicketView};
 use crate::auth::CurrentUser;
 use crate::domain::audit::AuditAction;
@@ -128,15 +127,17 @@ pub fn given_filter(f: &impl serde::Serialize) -> String {
     v.to_string()
 }
 
-/// Every ticket the filter matches (no page limit), as CSV, in the list's order.
-#[utoipa::path(get, path = "/api/v1/tickets/export", tag = "tickets", params(TicketFilter),
-    responses((status = 200, description = "the tickets as CSV", content_type = "text/csv", body = String), (status = 400, body = ErrorBody)))]
-pub async fn export_csv(
+/// Every ticket the filter matches (no page limit), as CSV or XLSX, in the list's order.
+#[utoipa::path(get, path = "/api/v1/tickets/export", tag = "tickets", params(TicketFilter, ExportParams),
+    responses((status = 200, description = "the tickets as CSV or XLSX", content_type = "text/csv", body = String), (status = 400, body = ErrorBody)))]
+pub async fn export_tickets(
     State(state): State<AppState>,
     user: CurrentUser,
     RequestOrigin(origin): RequestOrigin,
     ApiQuery(f): ApiQuery<TicketFilter>,
+    ApiQuery(how): ApiQuery<ExportParams>,
 ) -> AppResult<Response> {
+    let format = how.format()?;
     let access = user.access(&state).await?;
     let mut query = to_query(&state, &user, &access, &f).await?;
     query.limit = PAGE;
@@ -176,49 +177,45 @@ pub async fn export_csv(
         .map(|k| locale::text(lang, &format!("tickets.export.{k}"), &[]))
         .collect();
     header.extend(names.typifications.iter().map(|d| d.name.clone()));
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let now = state.store.now();
-    let task_state = state.clone();
-    tokio::spawn(async move {
-        let state = task_state;
-        let mut out = String::from("\u{feff}");
-        out.push_str(&csv_line(&header));
-        if tx.send(Ok(Bytes::from(out))).await.is_err() {
-            return;
-        }
-        loop {
-            let q = query.clone();
-            let page = state
-                .store
-                .read(move |txn| crate::store::index::list(txn, &q, now))
-                .await;
-            let (items, more) = match page {
-                Ok(p) => p,
-                Err(e) => {
-                    let _ = tx.send(Err(std::io::Error::other(e.message))).await;
+    let reader = state.clone();
+    super::super::exports::deliver(
+        format,
+        "tickets",
+        now,
+        state.config.data_dir.join("tmp"),
+        header,
+        move |tx| async move {
+            loop {
+                let q = query.clone();
+                let page = reader
+                    .store
+                    .read(move |txn| crate::store::index::list(txn, &q, now))
+                    .await;
+                let (items, more) = match page {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let _ = tx.send(Err(e.message)).await;
+                        return;
+                    }
+                };
+                let last = items.last().map(|t| (sort.time_of(t), t.number));
+                let rows = match views(&reader, items).await {
+                    Ok(v) => v.iter().map(|t| row(t, &names, lang)).collect(),
+                    Err(e) => {
+                        let _ = tx.send(Err(e.message)).await;
+                        return;
+                    }
+                };
+                if tx.send(Ok(rows)).await.is_err() {
                     return;
                 }
-            };
-            let last = items.last().map(|t| (sort.time_of(t), t.number));
-            let rendered = match views(&state, items).await {
-                Ok(v) => v,
-                Err(e) => {
-                    let _ = tx.send(Err(std::io::Error::other(e.message))).await;
-                    return;
+                match (more, last) {
+                    (true, Some(after)) => query.after = Some(after),
+                    _ => return,
                 }
-            };
-            let mut chunk = String::new();
-            for t in &rendered {
-                chunk.push_str(&csv_line(&row(t, &names, lang)));
             }
-            if tx.send(Ok(Bytes::from(chunk))).await.is_err() {
-                return;
-            }
-            match (more, last) {
-                (true, Some(after)) => query.after = Some(after),
-                _ => return,
-            }
-        }
-    });
-    Ok(csv_download("tickets", now, rx))
+        },
+    )
+    .await
 }

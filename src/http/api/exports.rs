@@ -1,0 +1,238 @@
+//! One way out for every export (REPORT-4): a reader task sends rows a page at a time, and they
+//! leave as CSV (streamed as they come) or as a real XLSX workbook (written in constant memory
+//! to a file in the data dir, then streamed), so memory stays flat however many rows.
+
+use std::path::PathBuf;
+
+use axum::body::{Body, Bytes};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::contact_files::csv_line;
+use super::ts;
+use crate::domain::Millis;
+use crate::error::{AppError, AppResult};
+
+/// A page of rows, or why the reading stopped.
+pub type Batch = Result<Vec<Vec<String>>, String>;
+
+/// Where the reader sends its pages.
+pub type RowSender = tokio::sync::mpsc::Sender<Batch>;
+
+/// Excel's last row (1,048,576 per sheet): a larger export continues on another sheet.
+const SHEET_ROWS: u32 = 1_048_576;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Xlsx,
+}
+
+/// `?format=csv` (default) or `xlsx`.
+#[derive(Deserialize, IntoParams, Default)]
+#[into_params(parameter_in = Query)]
+pub struct ExportParams {
+    /// `csv` (default) or `xlsx`.
+    pub format: Option<String>,
+}
+
+impl ExportParams {
+    pub fn format(&self) -> AppResult<Format> {
+        match self.format.as_deref().map(str::trim) {
+            None | Some("") | Some("csv") => Ok(Format::Csv),
+            Some("xlsx") => Ok(Format::Xlsx),
+            Some(other) => Err(AppError::bad_request(
+                "invalid_query",
+                format!("format is csv or xlsx, not `{other}`"),
+            )
+            .with_field("format")),
+        }
+    }
+}
+
+/// The export's rows, read by `produce` (which sends pages until it is done), delivered in
+/// `format` and saved as `{stem}-{date}.{csv|xlsx}`.
+pub async fn deliver<F, Fut>(
+    format: Format,
+    stem: &str,
+    now: Millis,
+    work_dir: PathBuf,
+    header: Vec<String>,
+    produce: F,
+) -> AppResult<Response>
+where
+    F: FnOnce(RowSender) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel::<Batch>(4);
+    tokio::spawn(produce(tx));
+    let date = ts(now).get(..10).unwrap_or("hoy").to_string();
+    match format {
+        Format::Csv => Ok(csv(stem, &date, header, rx)),
+        Format::Xlsx => xlsx(stem, &date, work_dir, header, rx).await,
+    }
+}
+
+fn disposition(stem: &str, date: &str, ext: &str) -> String {
+    format!("attachment; filename=\"{stem}-{date}.{ext}\"")
+}
+
+fn csv(
+    stem: &str,
+    date: &str,
+    header: Vec<String>,
+    mut rx: tokio::sync::mpsc::Receiver<Batch>,
+) -> Response {
+    let (tx, out) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    tokio::spawn(async move {
+        // A byte-order mark: spreadsheets then read the accents right.
+        let mut first = String::from("\u{feff}");
+        first.push_str(&csv_line(&header));
+        if tx.send(Ok(Bytes::from(first))).await.is_err() {
+            return;
+        }
+        while let Some(batch) = rx.recv().await {
+            let chunk = match batch {
+                Ok(rows) => Ok(Bytes::from(
+                    rows.iter().map(|r| csv_line(r)).collect::<String>(),
+                )),
+                Err(e) => Err(std::io::Error::other(e)),
+            };
+            let failed = chunk.is_err();
+            if tx.send(chunk).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, disposition(stem, date, "csv")),
+        ],
+        Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(out)),
+    )
+        .into_response()
+}
+
+/// Writes the workbook in a blocking task (one sheet after another, constant memory), then
+/// streams the file; it is unlinked as soon as it is open, so nothing is left behind.
+async fn xlsx(
+    stem: &str,
+    date: &str,
+    work_dir: PathBuf,
+    header: Vec<String>,
+    mut rx: tokio::sync::mpsc::Receiver<Batch>,
+) -> AppResult<Response> {
+    let written = tokio::task::spawn_blocking(move || -> AppResult<PathBuf> {
+        let xl = |e: rust_xlsxwriter::XlsxError| AppError::internal(format!("xlsx: {e}"));
+        std::fs::create_dir_all(&work_dir)
+            .map_err(|e| AppError::internal(format!("{}: {e}", work_dir.display())))?;
+        let mut book = rust_xlsxwriter::Workbook::new();
+        book.set_tempdir(&work_dir).map_err(xl)?;
+        let bold = rust_xlsxwriter::Format::new().set_bold();
+        let new_sheet = |book: &mut rust_xlsxwriter::Workbook| -> AppResult<()> {
+            let sheet = book.add_worksheet_with_constant_memory().map_err(xl)?;
+            sheet
+                .write_row_with_format(0, 0, header.iter().map(String::as_str), &bold)
+                .map_err(xl)?;
+            sheet.set_freeze_panes(1, 0).map_err(xl)?;
+            Ok(())
+        };
+        new_sheet(&mut book)?;
+        let mut row: u32 = 1;
+        let mut sheet_index = 0;
+        while let Some(batch) = rx.blocking_recv() {
+            for r in batch.map_err(AppError::internal)? {
+                if row == SHEET_ROWS {
+                    new_sheet(&mut book)?;
+                    sheet_index += 1;
+                    row = 1;
+                }
+                let sheet = book.worksheet_from_index(sheet_index).map_err(xl)?;
+                for (col, cell) in (0u16..).zip(&r) {
+                    // Whole numbers (ticket numbers, counts) are numbers in the workbook; a
+                    // leading zero or plus (a phone) keeps the text as written.
+                    match whole_number(cell) {
+                        Some(n) => sheet.write_number(row, col, n as f64),
+                        None => sheet.write_string(row, col, cell.as_str()),
+                    }
+                    .map_err(xl)?;
+                }
+                row += 1;
+            }
+        }
+        let path = work_dir.join(format!(
+            "export-{}-{}.xlsx",
+            std::process::id(),
+            crate::auth::random_token(12)
+        ));
+        book.save(&path).map_err(xl)?;
+        Ok(path)
+    })
+    .await
+    .map_err(|e| AppError::internal(format!("xlsx writer: {e}")))??;
+    let file = tokio::fs::File::open(&written)
+        .await
+        .map_err(|e| AppError::internal(format!("{}: {e}", written.display())));
+    let _ = tokio::fs::remove_file(&written).await;
+    let file = file?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+            ),
+            (header::CONTENT_DISPOSITION, disposition(stem, date, "xlsx")),
+        ],
+        Body::from_stream(file_chunks(file)),
+    )
+        .into_response())
+}
+
+/// `cell` as a whole number, when it is written as one (no sign, no leading zero, exact in a
+/// spreadsheet's floating point).
+fn whole_number(cell: &str) -> Option<i64> {
+    let n: i64 = cell.parse().ok()?;
+    ((0..1_000_000_000_000_000).contains(&n) && n.to_string() == cell).then_some(n)
+}
+
+/// A file as a stream of chunks.
+fn file_chunks(
+    file: tokio::fs::File,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+    futures_util::stream::unfold(file, |mut file| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 64 * 1024];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(Bytes::from(buf)), file))
+            }
+            Err(e) => Some((Err(e), file)),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_whole_numbers_become_numbers() {
+        assert_eq!(whole_number("975"), Some(975));
+        assert_eq!(whole_number("0"), Some(0));
+        for text in [
+            "0912345678",
+            "+56912345678",
+            "-3",
+            "12.345.678-5",
+            "1e3",
+            "",
+        ] {
+            assert_eq!(whole_number(text), None, "{text}");
+        }
+    }
+}
