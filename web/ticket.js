@@ -124,6 +124,7 @@ export function TicketView({ number, me }) {
           <button type="button" class="small" onClick=${() => setClosing('ignored')}>${t('ticket.ignore')}</button>`
           : canReopen && html`<button type="button" class="small" onClick=${() => patch({ state: 'open' })}>${t('ticket.reopen')}</button>`}
         <button type="button" class="small" onClick=${() => setMerging(true)}>${t('ticket.merge')}</button>
+        <a class="button small" href=${`/api/v1/tickets/${ticket.number}/transcript`} target="_blank" rel="noopener">${t('ticket.transcript')}</a>
       </div>
       ${others.length > 0 && html`<p class="presence" aria-live="polite">${others.map((o) => html`<span class=${o.typing ? 'typing' : ''}>
         ${o.customer ? t('presence.customer_typing') : t(o.typing ? 'presence.typing' : 'presence.viewing', { name: byId(refs.users, o.id)?.name ?? o.id })}</span>`)}</p>`}

@@ -124,6 +124,20 @@ test('past the target the card turns red and the assignee\'s bell shows the brea
   assert.deepEqual(rows[0].slice(0, 5), ['Número', 'Estado', 'Canal', 'Cuenta', 'Cliente']);
   assert.deepEqual(rows[1].slice(0, 5), [number, 'Abierto', 'API', 'Tienda API', 'Rosa Espera']);
 
+  // The conversation opens as a printable page in a tab of its own, styled, without errors.
+  await page.goto(`${server.url}/#/t/${number}`);
+  const [tab] = await Promise.all([
+    page.context().waitForEvent('page'),
+    page.getByRole('link', { name: 'Imprimir conversación' }).click(),
+  ]);
+  const tabErrors = [];
+  tab.on('console', (m) => { if (m.type() === 'error') tabErrors.push(m.text()); });
+  await tab.getByRole('heading', { name: `Conversación del ticket #${number}` }).waitFor();
+  await tab.getByText('¿Dónde está mi pedido?').waitFor();
+  assert.equal(await tab.locator('article').first().evaluate((el) => getComputedStyle(el).borderLeftStyle), 'solid');
+  assert.deepEqual(tabErrors, []);
+  await tab.close();
+
   // Forty minutes later (the server restarted with its clock moved on).
   const url = await server.restart({ ATIENDE_CLOCK_OFFSET_MS: String(40 * 60_000) });
   await page.goto(`${url}/`);

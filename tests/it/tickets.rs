@@ -894,3 +894,52 @@ async fn exports_as_xlsx_workbooks() {
         (400, Some("format"))
     );
 }
+
+/// The conversation as a printable page: the customer's and the agent's messages in order,
+/// escaped, in the reader's language; a hidden ticket is not found.
+#[tokio::test]
+async fn a_ticket_transcript_prints_the_conversation() {
+    let s = Server::start();
+    let api = s.admin().await;
+    let acc = api.account("api", "Tienda").await;
+    let n = api
+        .inbound(&acc, "t1", "Rosa", "Hola <b>¿llegó</b> mi pedido?")
+        .await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    api.post(
+        &format!("/api/v1/tickets/{n}/messages"),
+        json!({"text": "Sí, llega mañana."}),
+    )
+    .await;
+    let res = api
+        .request(
+            reqwest::Method::GET,
+            &format!("/api/v1/tickets/{n}/transcript"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains(&format!("Conversación del ticket #{n}")),
+        "{page}"
+    );
+    assert!(
+        page.contains("Hola &lt;b&gt;¿llegó&lt;/b&gt; mi pedido?"),
+        "escaped: {page}"
+    );
+    let (customer, agent) = (
+        page.find("¿llegó").unwrap(),
+        page.find("Sí, llega mañana.").unwrap(),
+    );
+    assert!(customer < agent, "in order");
+    assert!(page.contains("Admin Prueba") && page.contains("Tienda"));
+    let (st, _) = api.get("/api/v1/tickets/999999/transcript").await;
+    assert_eq!(st, 404);
+}

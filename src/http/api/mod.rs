@@ -117,6 +117,7 @@ pub fn routes(
         .routes(routes!(tickets::messages, tickets::reply))
         .routes(routes!(tickets::comments, tickets::add_comment))
         .routes(routes!(tickets::history))
+        .routes(routes!(tickets::transcript))
         .routes(routes!(tickets::previous))
         .routes(routes!(tickets::presence))
         .routes(routes!(tickets::merge))

@@ -28,9 +28,11 @@ mod conversation;
 mod export;
 pub use export::*;
 mod notes;
+mod transcript;
 pub use bulk::*;
 pub use conversation::*;
 pub use notes::*;
+pub use transcript::*;
 
 #[derive(Serialize, ToSchema)]
 pub struct ContactRef {
