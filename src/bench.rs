@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -122,14 +123,7 @@ impl ServerProc {
     }
 
     fn rss_mb(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-            .map(|kb| kb / 1024.0)
-            .unwrap_or(0.0)
+        rss_mb_of(self.child.id())
     }
 
     /// CPU time used so far (user + system, in seconds) by the whole server and by its
@@ -1043,6 +1037,9 @@ async fn run_in(
     step("contacts: list and filters");
     figures.extend(contact_figures(&client, contacts).await?);
 
+    step("exports: the open tickets as CSV and as XLSX");
+    figures.extend(export_figures(&client, &server).await?);
+
     step(&format!("live events: {} SSE clients", args.sse_clients));
     let sse = sse_latency(&client, args.sse_clients, &accounts[4]).await?;
     figures.push(fig(
@@ -1319,6 +1316,109 @@ async fn contact_figures(client: &Client, contacts: u64) -> AppResult<Vec<Figure
         false,
     ));
     Ok(figures)
+}
+
+/// Exports every open ticket (10% of the load) as CSV and as XLSX: rows per second, and how
+/// much the server's memory grows while it streams (sampled every 20 ms; flat means the rows
+/// are read a page at a time, not gathered).
+async fn export_figures(client: &Client, server: &ServerProc) -> AppResult<Vec<Figure>> {
+    let (csv, csv_secs, csv_growth) = timed_export(client, server, "csv").await?;
+    // The header and one line per ticket (a field's own line breaks are quoted as \r\n-free
+    // text: the bench's messages have none).
+    let rows = csv
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        .saturating_sub(1) as f64;
+    let (_, xlsx_secs, xlsx_growth) = timed_export(client, server, "xlsx").await?;
+    Ok(vec![
+        fig(
+            "export: open tickets as CSV, rows/s",
+            rows / csv_secs,
+            "/s",
+            Some(50_000.0),
+            true,
+        ),
+        fig(
+            "export: server RSS growth during the CSV export",
+            csv_growth,
+            "MB",
+            None,
+            false,
+        ),
+        fig(
+            "export: open tickets as XLSX, rows/s",
+            rows / xlsx_secs,
+            "/s",
+            None,
+            true,
+        ),
+        fig(
+            "export: server RSS growth during the XLSX export",
+            xlsx_growth,
+            "MB",
+            None,
+            false,
+        ),
+    ])
+}
+
+/// One export of the open tickets: its bytes, seconds, and the server's RSS growth meanwhile.
+async fn timed_export(
+    client: &Client,
+    server: &ServerProc,
+    format: &str,
+) -> AppResult<(Bytes, f64, f64)> {
+    let before = server.rss_mb();
+    let peak = Arc::new(Mutex::new(before));
+    let sampling = Arc::new(AtomicUsize::new(1));
+    let sampler = {
+        let (peak, sampling) = (peak.clone(), sampling.clone());
+        let pid = server.child.id();
+        tokio::spawn(async move {
+            while sampling.load(Ordering::SeqCst) == 1 {
+                let rss = rss_mb_of(pid);
+                if let Ok(mut p) = peak.lock() {
+                    *p = p.max(rss);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let started = Instant::now();
+    let res = client
+        .http
+        .get(format!(
+            "{}/api/v1/tickets/export?state=open&format={format}",
+            client.base
+        ))
+        .bearer_auth(&client.token)
+        .send()
+        .await
+        .map_err(err)?;
+    if !res.status().is_success() {
+        return Err(err(format!("export {format}: {}", res.status())));
+    }
+    let bytes = res.bytes().await.map_err(err)?;
+    let secs = started.elapsed().as_secs_f64();
+    sampling.store(0, Ordering::SeqCst);
+    let _ = sampler.await;
+    let growth = peak.lock().map(|p| *p - before).unwrap_or(0.0);
+    eprintln!(
+        "  {format}: {} bytes in {secs:.2} s, server RSS +{growth:.1} MB",
+        bytes.len()
+    );
+    Ok((bytes, secs, growth))
+}
+
+fn rss_mb_of(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
 }
 
 /// Connects `n` SSE clients, posts inbound messages, and measures for every client the time

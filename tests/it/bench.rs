@@ -41,6 +41,8 @@ fn bench_quick_runs_every_workload() {
         "disk: redb",
         "disk: search",
         "memory: RSS idle",
+        "export: open tickets as CSV",
+        "export: open tickets as XLSX",
     ] {
         let f = figures
             .iter()
