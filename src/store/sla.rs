@@ -127,23 +127,41 @@ pub fn update_timers(txn: &WriteTransaction, old: Option<&Ticket>, new: &Ticket)
     if !waits {
         return Ok(());
     }
+    let before: Vec<(u64, u64, u8)> = match old {
+        Some(old) => match clock_w(txn, old.account_id)? {
+            Some(clock) => timers(old, &clock).into_iter().flatten().collect(),
+            None => Vec::new(),
+        },
+        None => Vec::new(),
+    };
+    let after: Vec<(u64, u64, u8)> = match clock_w(txn, new.account_id)? {
+        Some(clock) => timers(new, &clock).into_iter().flatten().collect(),
+        None => Vec::new(),
+    };
+    // Only what moved: a timer that stays (a change of team under the same hours) is left
+    // as it is — pending still, or already rung and not rung again.
     let mut table = txn.open_table(SLA_TIMER)?;
-    if let Some(old) = old {
-        if let Some(clock) = clock_w(txn, old.account_id)? {
-            for k in timers(old, &clock).into_iter().flatten() {
-                table.remove(k)?;
-            }
-        }
+    for k in before.iter().filter(|k| !after.contains(k)) {
+        table.remove(*k)?;
     }
-    if let Some(clock) = clock_w(txn, new.account_id)? {
-        put(&mut table, new, &clock)?;
+    for k in after.iter().filter(|k| !before.contains(k)) {
+        table.insert(*k, ())?;
     }
     Ok(())
 }
 
-fn put(table: &mut redb::Table<(u64, u64, u8), ()>, t: &Ticket, clock: &SlaClock) -> AppResult<()> {
-    for k in timers(t, clock).into_iter().flatten() {
-        table.insert(k, ())?;
+/// A message that arrived late (an import, a vendor's late redelivery, the demo's history)
+/// started a waiting period in the past: the timers already due then are not rung — the board
+/// shows the ticket late; a bell for every old ticket at once would only be noise.
+pub fn drop_past(txn: &WriteTransaction, t: &Ticket, now: Millis) -> AppResult<()> {
+    let Some(clock) = clock_w(txn, t.account_id)? else {
+        return Ok(());
+    };
+    let mut table = txn.open_table(SLA_TIMER)?;
+    for k in timers(t, &clock).into_iter().flatten() {
+        if k.0 as Millis <= now {
+            table.remove(k)?;
+        }
     }
     Ok(())
 }

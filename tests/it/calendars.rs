@@ -600,3 +600,74 @@ async fn a_business_hours_sla_crosses_a_holiday_a_weekend_and_the_clock_change()
     assert!(kinds.contains(&"sla_breached".to_string()), "{kinds:?}");
     drop(dir);
 }
+
+/// A message that arrives late (an import with its own time) starts a waiting period in the
+/// past: the warnings and breaches already due then do not ring; a live one does.
+#[tokio::test]
+async fn late_imports_do_not_ring_old_breaches() {
+    let mut s = Server::start();
+    let dir = s.take_dir();
+    let api = s.admin().await;
+    let me = api.ok("/api/v1/me").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let policy = api.sla_policy(60, None, false).await;
+    let acc = api
+        .created(
+            "/api/v1/accounts",
+            json!({"kind": "api", "name": "Importada", "settings": {"sla_policy_id": policy}}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let three_hours_ago = (chrono::Utc::now() - chrono::Duration::hours(3)).to_rfc3339();
+    let old = api
+        .inbound_with(
+            &acc,
+            json!({"external_id": "old", "contact": {"external_id": "antiguo"}, "text": "de antes",
+                "sent_at": three_hours_ago}),
+        )
+        .await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    let live = api.inbound(&acc, "live", "actual", "de ahora").await["ticket_number"]
+        .as_u64()
+        .unwrap();
+    for n in [old, live] {
+        api.patch(&format!("/api/v1/tickets/{n}"), json!({"assignee_id": me}))
+            .await;
+    }
+    s.stop();
+    let later = Server::start_in(
+        &s.data,
+        &[("ATIENDE_CLOCK_OFFSET_MS", &(2 * 3_600_000i64).to_string())],
+    );
+    let mut again = api.clone();
+    again.base = later.base.clone();
+    let mut rung = Vec::new();
+    for _ in 0..50 {
+        rung = again.ok("/api/v1/me/notifications").await["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["kind"] == "sla_breached")
+            .map(|n| n["ticket_number"].as_u64().unwrap())
+            .collect::<Vec<_>>();
+        if !rung.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(rung, [live], "only the live ticket rings");
+    // Both are late on the board all the same.
+    let breached = again
+        .ok("/api/v1/tickets?state=open&sla_breached=true")
+        .await["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(breached, 2);
+    drop(dir);
+}

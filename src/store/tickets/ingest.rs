@@ -5,7 +5,7 @@ use super::*;
 use crate::domain::inbound::{Amend, MessageChange};
 
 /// A message older than this when it arrives (an import, a vendor's late redelivery) gets no
-/// automatic answer.
+/// automatic answer, and the SLA notifications already due for it are not rung.
 const AUTO_LATE_MS: Millis = 10 * 60_000;
 
 /// TICK-2: a customer message joins their open ticket on the account or opens a new one.
@@ -176,7 +176,11 @@ pub fn ingest_with(
         .insert(ext_key.as_str(), message.id)?;
     rules::apply_inbound(&mut ticket, inbound.public, &inbound.text, at);
     save(txn, before.as_ref(), &ticket)?;
-    if answer == Answer::Automatic && inbound.sent_at.is_none_or(|s| s >= now - AUTO_LATE_MS) {
+    let live = inbound.sent_at.is_none_or(|s| s >= now - AUTO_LATE_MS);
+    if !live {
+        crate::store::sla::drop_past(txn, &ticket, now)?;
+    }
+    if answer == Answer::Automatic && live {
         super::auto::after_inbound(txn, fx, &account, &contact, &ticket, created, now)?;
     }
     fx.emit(ticket_event(
