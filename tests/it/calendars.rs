@@ -228,17 +228,10 @@ async fn an_sla_in_business_hours_stops_while_closed() {
     );
     let mut again = api.clone();
     again.base = later.base.clone();
-    let breached = again
-        .ok("/api/v1/tickets?state=open&sla_breached=true")
-        .await;
-    let mut found: Vec<u64> = breached["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["number"].as_u64().unwrap())
-        .collect();
-    found.sort_unstable();
-    assert_eq!(found, [numbers[0], numbers[1], night]);
+    assert_eq!(
+        again.breached_numbers().await,
+        [numbers[0], numbers[1], night]
+    );
     let t = again.ok(&format!("/api/v1/tickets/{}", numbers[2])).await;
     assert_eq!(t["sla_breached"], false);
     drop(dir);
@@ -330,49 +323,21 @@ async fn sla_policies_pause_on_the_customer_follow_changes_and_ring_once() {
     let mut later = Server::start_in(&data, &[("ATIENDE_CLOCK_OFFSET_MS", &two_hours)]);
     let mut again = api.clone();
     again.base = later.base.clone();
-    let breached = again
-        .ok("/api/v1/tickets?state=open&sla_breached=true")
-        .await;
-    let mut found: Vec<u64> = breached["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["number"].as_u64().unwrap())
-        .collect();
-    found.sort_unstable();
-    assert_eq!(found, [a, c], "B waits on the customer: {breached}");
+    assert_eq!(
+        again.breached_numbers().await,
+        [a, c],
+        "B waits on the customer"
+    );
     // The bell: A and C passed their targets (and were nearly due before).
-    let rung = |api: Api| async move {
-        let mut kinds = Vec::new();
-        for _ in 0..100 {
-            let items = api.ok("/api/v1/me/notifications").await["items"].clone();
-            kinds = items
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|n| {
-                    (
-                        n["kind"].as_str().unwrap().to_string(),
-                        n["ticket_number"].as_u64(),
-                    )
-                })
-                .collect::<Vec<_>>();
-            if kinds.iter().filter(|(k, _)| k == "sla_breached").count() >= 2 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        kinds.sort();
-        kinds
-    };
-    let kinds = rung(again.clone()).await;
+    let all_four = |r: &[(String, u64)]| r.len() >= 4;
+    let kinds = again.sla_bell_until(all_four).await;
     assert_eq!(
         kinds,
         [
-            ("sla_breached".to_string(), Some(a)),
-            ("sla_breached".to_string(), Some(c)),
-            ("sla_warning".to_string(), Some(a)),
-            ("sla_warning".to_string(), Some(c)),
+            ("sla_breached".to_string(), a),
+            ("sla_breached".to_string(), c),
+            ("sla_warning".to_string(), a),
+            ("sla_warning".to_string(), c),
         ],
         "{kinds:?}"
     );
@@ -390,7 +355,7 @@ async fn sla_policies_pause_on_the_customer_follow_changes_and_ring_once() {
     let last = Server::start_in(&data, &[("ATIENDE_CLOCK_OFFSET_MS", &two_hours)]);
     again.base = last.base.clone();
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert_eq!(rung(again.clone()).await.len(), 4);
+    assert_eq!(again.sla_bell_until(all_four).await.len(), 4);
     drop(dir);
 }
 
@@ -564,38 +529,25 @@ async fn a_business_hours_sla_crosses_a_holiday_a_weekend_and_the_clock_change()
     );
     drop(thursday);
 
-    let bell = |at: &'static str, want: &'static str| {
+    let at = |when: &'static str, want: &'static str| {
         let data = data.clone();
         async move {
-            let server = Server::start_in(&data, &[("ATIENDE_CLOCK_OFFSET_MS", &clock_at(at))]);
+            let server = Server::start_in(&data, &[("ATIENDE_CLOCK_OFFSET_MS", &clock_at(when))]);
             let api = server.admin().await;
-            let mut kinds = Vec::new();
-            for _ in 0..50 {
-                kinds = api.ok("/api/v1/me/notifications").await["items"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|n| n["kind"].as_str().unwrap().to_string())
-                    .collect::<Vec<_>>();
-                if kinds.iter().any(|k| k == want) {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-            let breached = api.ok("/api/v1/tickets?state=open&sla_breached=true").await["items"]
-                .as_array()
-                .unwrap()
-                .len();
-            (kinds, breached)
+            let rung = api
+                .sla_bell_until(|r| r.iter().any(|(k, _)| k == want))
+                .await;
+            let kinds: Vec<String> = rung.into_iter().map(|(k, _)| k).collect();
+            (kinds, api.breached_numbers().await.len())
         }
     };
     // Monday 09:20 (UTC−4): 48 of the 60 minutes have run — warned, not breached.
     assert_eq!(
-        bell("2026-04-06T09:20:00-04:00", "sla_warning").await,
+        at("2026-04-06T09:20:00-04:00", "sla_warning").await,
         (vec!["sla_warning".to_string()], 0)
     );
     // Monday 09:31: past it.
-    let (kinds, breached) = bell("2026-04-06T09:31:00-04:00", "sla_breached").await;
+    let (kinds, breached) = at("2026-04-06T09:31:00-04:00", "sla_breached").await;
     assert_eq!(breached, 1);
     assert!(kinds.contains(&"sla_breached".to_string()), "{kinds:?}");
     drop(dir);
@@ -646,28 +598,16 @@ async fn late_imports_do_not_ring_old_breaches() {
     );
     let mut again = api.clone();
     again.base = later.base.clone();
-    let mut rung = Vec::new();
-    for _ in 0..50 {
-        rung = again.ok("/api/v1/me/notifications").await["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|n| n["kind"] == "sla_breached")
-            .map(|n| n["ticket_number"].as_u64().unwrap())
-            .collect::<Vec<_>>();
-        if !rung.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(rung, [live], "only the live ticket rings");
+    let rung = again
+        .sla_bell_until(|r| r.iter().any(|(k, _)| k == "sla_breached"))
+        .await;
+    let breaches: Vec<u64> = rung
+        .iter()
+        .filter(|(k, _)| k == "sla_breached")
+        .map(|(_, n)| *n)
+        .collect();
+    assert_eq!(breaches, [live], "only the live ticket rings");
     // Both are late on the board all the same.
-    let breached = again
-        .ok("/api/v1/tickets?state=open&sla_breached=true")
-        .await["items"]
-        .as_array()
-        .unwrap()
-        .len();
-    assert_eq!(breached, 2);
+    assert_eq!(again.breached_numbers().await, [old, live]);
     drop(dir);
 }

@@ -275,6 +275,61 @@ impl Api {
         v["id"].as_str().expect("account id").to_string()
     }
 
+    /// The numbers of the open tickets past their SLA, in order.
+    pub async fn breached_numbers(&self) -> Vec<u64> {
+        let v = self
+            .ok("/api/v1/tickets?state=open&sla_breached=true")
+            .await;
+        let mut numbers: Vec<u64> = v["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|t| t["number"].as_u64().expect("number"))
+            .collect();
+        numbers.sort_unstable();
+        numbers
+    }
+
+    /// This user's SLA bell items as (kind, ticket), sorted, once `done` holds for them (the
+    /// SLA job rings at start and every 10 s) or after 5 s.
+    pub async fn sla_bell_until(
+        &self,
+        done: impl Fn(&[(String, u64)]) -> bool,
+    ) -> Vec<(String, u64)> {
+        let mut rung = Vec::new();
+        for _ in 0..50 {
+            rung = self.ok("/api/v1/me/notifications").await["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .filter(|n| n["kind"].as_str().is_some_and(|k| k.starts_with("sla_")))
+                .map(|n| {
+                    (
+                        n["kind"].as_str().unwrap_or("").to_string(),
+                        n["ticket_number"].as_u64().unwrap_or(0),
+                    )
+                })
+                .collect::<Vec<_>>();
+            rung.sort();
+            if done(&rung) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        rung
+    }
+
+    /// A download (an export, a transcript): the response, checked to be 200.
+    pub async fn download(&self, path: &str) -> reqwest::Response {
+        let res = self
+            .request(Method::GET, path)
+            .send()
+            .await
+            .expect("download");
+        assert_eq!(res.status(), 200, "GET {path}");
+        res
+    }
+
     /// A new SLA policy (first response in minutes, optional next response, business hours).
     pub async fn sla_policy(&self, first: i64, next: Option<i64>, business_hours: bool) -> String {
         let v = self

@@ -725,12 +725,7 @@ async fn tickets_export_as_csv_for_any_filter() {
     let csv = |path: String| {
         let api = api.clone();
         async move {
-            let res = api
-                .request(reqwest::Method::GET, &path)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(res.status(), 200);
+            let res = api.download(&path).await;
             assert!(res.headers()["content-disposition"]
                 .to_str()
                 .unwrap()
@@ -798,15 +793,7 @@ async fn messages_export_with_the_influencer_flag() {
     .await;
     let csv = |path: String| {
         let api = api.clone();
-        async move {
-            let res = api
-                .request(reqwest::Method::GET, &path)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(res.status(), 200);
-            res.text().await.unwrap()
-        }
+        async move { api.download(&path).await.text().await.unwrap() }
     };
     let body = csv(format!("/api/v1/messages/export?account={acc}")).await;
     let lines: Vec<&str> = body.trim_start_matches('\u{feff}').lines().collect();
@@ -853,12 +840,7 @@ async fn exports_as_xlsx_workbooks() {
     let sheet_of = |path: &'static str| {
         let api = api.clone();
         async move {
-            let res = api
-                .request(reqwest::Method::GET, path)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(res.status(), 200);
+            let res = api.download(path).await;
             assert!(res.headers()["content-type"]
                 .to_str()
                 .unwrap()
@@ -913,14 +895,8 @@ async fn a_ticket_transcript_prints_the_conversation() {
     )
     .await;
     let res = api
-        .request(
-            reqwest::Method::GET,
-            &format!("/api/v1/tickets/{n}/transcript"),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+        .download(&format!("/api/v1/tickets/{n}/transcript"))
+        .await;
     assert!(res.headers()["content-type"]
         .to_str()
         .unwrap()

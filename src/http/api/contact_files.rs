@@ -171,19 +171,15 @@ pub async fn export_csv(
     let format = how.format()?;
     let access = user.access(&state).await?;
     let mut query = to_query(&p, 500)?;
-    // Who took customer data out, and with which filter (the rows leave as a stream).
     let filter = serde_json::to_string(&p.query_map()).unwrap_or_default();
-    let entry = audit::by(
+    super::exports::record(
+        &state,
         &user,
         &origin,
         AuditAction::ContactsExported,
-        state.store.now(),
+        filter,
     )
-    .detail("filter", filter);
-    state
-        .store
-        .write(move |txn, _| crate::store::audit::record(txn, entry.clone()))
-        .await?;
+    .await?;
     let q = p.q.clone().filter(|q| !q.trim().is_empty());
     let (labels, defs, kinds) = state
         .store

@@ -52,6 +52,21 @@ impl ExportParams {
     }
 }
 
+/// Who took data out, and with which filter, in the audit log before the rows leave.
+pub async fn record(
+    state: &crate::state::AppState,
+    user: &crate::auth::CurrentUser,
+    origin: &crate::domain::audit::Origin,
+    action: crate::domain::audit::AuditAction,
+    filter: String,
+) -> AppResult<()> {
+    let entry = super::audit::by(user, origin, action, state.store.now()).detail("filter", filter);
+    state
+        .store
+        .write(move |txn, _| crate::store::audit::record(txn, entry.clone()))
+        .await
+}
+
 /// The export's rows, read by `produce` (which sends pages until it is done), delivered in
 /// `format` and saved as `{stem}-{date}.{csv|xlsx}`.
 pub async fn deliver<F, Fut>(

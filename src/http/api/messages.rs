@@ -166,17 +166,14 @@ pub async fn export_messages(
     q.before = None;
     let access = user.access(&state).await?;
     let filter = super::tickets::given_filter(&f);
-    let entry = super::audit::by(
+    super::exports::record(
+        &state,
         &user,
         &origin,
         crate::domain::audit::AuditAction::MessagesExported,
-        state.store.now(),
+        filter,
     )
-    .detail("filter", filter);
-    state
-        .store
-        .write(move |txn, _| crate::store::audit::record(txn, entry.clone()))
-        .await?;
+    .await?;
     let lang = crate::locale::lang(&user.user.language);
     let header: Vec<String> = EXPORT_COLUMNS
         .iter()

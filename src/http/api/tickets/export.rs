@@ -5,7 +5,7 @@
 use axum::extract::State;
 use axum::response::Response;
 
-use super::super::audit::{self, RequestOrigin};
+use super::super::audit::RequestOrigin;
 use super::super::exports::ExportParams;
 use super::{to_query, views, TicketFilter, TicketView};
 use crate::auth::CurrentUser;
@@ -143,18 +143,8 @@ pub async fn export_tickets(
     query.limit = PAGE;
     query.after = None;
     let sort = query.sort.unwrap_or(Sort::UpdatedDesc);
-    // Who took tickets out, and with which filter (the rows leave as a stream).
     let filter = given_filter(&f);
-    let entry = audit::by(
-        &user,
-        &origin,
-        AuditAction::TicketsExported,
-        state.store.now(),
-    )
-    .detail("filter", filter);
-    state
-        .store
-        .write(move |txn, _| crate::store::audit::record(txn, entry.clone()))
+    super::super::exports::record(&state, &user, &origin, AuditAction::TicketsExported, filter)
         .await?;
     let names = state
         .store
