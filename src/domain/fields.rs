@@ -270,6 +270,22 @@ pub fn value_matches(stored: &Value, want: &str) -> bool {
     filter_values(stored).contains(&wanted(want))
 }
 
+/// A stored value as a spreadsheet cell: a choice's text, the options of a multiple choice
+/// joined with `sep`, yes/no as `yes_no` says, a number or date as written.
+pub fn value_text(v: &Value, sep: &str, yes_no: impl Fn(bool) -> String) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => yes_no(*b),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|i| i.as_str())
+            .collect::<Vec<_>>()
+            .join(sep),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

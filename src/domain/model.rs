@@ -344,6 +344,14 @@ impl TicketState {
             TicketState::Ignored => 3,
         }
     }
+    /// The name the API writes (`open`, `closed`, `ignored`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketState::Open => "open",
+            TicketState::Closed => "closed",
+            TicketState::Ignored => "ignored",
+        }
+    }
     pub fn parse(s: &str) -> Option<TicketState> {
         match s {
             "open" => Some(TicketState::Open),

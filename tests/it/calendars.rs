@@ -245,10 +245,7 @@ async fn sla_policies_pause_on_the_customer_follow_changes_and_ring_once() {
     let mut s = Server::start();
     let dir = s.take_dir();
     let api = s.admin().await;
-    let me = api.ok("/api/v1/me").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let me = api.my_id().await;
     // Checked like any input.
     let (st, e) = api
         .post(
@@ -484,10 +481,7 @@ async fn a_business_hours_sla_crosses_a_holiday_a_weekend_and_the_clock_change()
         )],
     );
     let api = thursday.admin().await;
-    let me = api.ok("/api/v1/me").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let me = api.my_id().await;
     let weekdays: serde_json::Map<String, serde_json::Value> = ["mon", "tue", "wed", "thu", "fri"]
         .iter()
         .map(|d| (d.to_string(), json!([["09:00", "18:00"]])))
@@ -560,10 +554,7 @@ async fn late_imports_do_not_ring_old_breaches() {
     let mut s = Server::start();
     let dir = s.take_dir();
     let api = s.admin().await;
-    let me = api.ok("/api/v1/me").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let me = api.my_id().await;
     let policy = api.sla_policy(60, None, false).await;
     let acc = api
         .created(

@@ -275,6 +275,14 @@ impl Api {
         v["id"].as_str().expect("account id").to_string()
     }
 
+    /// The signed-in user's id.
+    pub async fn my_id(&self) -> String {
+        self.ok("/api/v1/me").await["id"]
+            .as_str()
+            .expect("id")
+            .to_string()
+    }
+
     /// The numbers of the open tickets past their SLA, in order.
     pub async fn breached_numbers(&self) -> Vec<u64> {
         let v = self

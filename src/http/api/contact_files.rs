@@ -143,16 +143,12 @@ fn row_of(
         c.notes.clone(),
     ];
     for d in defs {
-        row.push(match c.fields.get(&d.key()) {
-            None => String::new(),
-            Some(serde_json::Value::String(s)) => s.clone(),
-            Some(serde_json::Value::Array(items)) => items
-                .iter()
-                .filter_map(|i| i.as_str())
-                .collect::<Vec<_>>()
-                .join("|"),
-            Some(v) => v.to_string(),
-        });
+        row.push(
+            c.fields
+                .get(&d.key())
+                .map(|v| crate::domain::fields::value_text(v, "|", |b| b.to_string()))
+                .unwrap_or_default(),
+        );
     }
     row
 }
@@ -170,7 +166,7 @@ pub async fn export_csv(
 ) -> AppResult<Response> {
     let format = how.format()?;
     let access = user.access(&state).await?;
-    let mut query = to_query(&p, 500)?;
+    let query = to_query(&p, 500)?;
     let filter = serde_json::to_string(&p.query_map()).unwrap_or_default();
     super::exports::record(
         &state,
@@ -242,30 +238,23 @@ pub async fn export_csv(
                 let _ = tx.send(Ok(rows)).await;
                 return;
             }
-            loop {
-                let (q2, a2) = (query.clone(), access.clone());
-                let page = store
-                    .read(move |txn| contact_index::list(txn, &q2, &a2))
-                    .await;
-                let (items, next) = match page {
-                    Ok(p) => p,
-                    Err(e) => {
-                        let _ = tx.send(Err(e.message)).await;
-                        return;
-                    }
-                };
-                let rows = items
-                    .iter()
-                    .map(|c| row_of(c, &labels, &kinds, &defs))
-                    .collect();
-                if tx.send(Ok(rows)).await.is_err() {
-                    return;
+            super::exports::send_pages(tx, move |after| {
+                let (store, access, kinds) = (store.clone(), access.clone(), kinds.clone());
+                let (labels, defs) = (labels.clone(), defs.clone());
+                let mut q = query.clone();
+                q.after = after;
+                async move {
+                    let (items, next) = store
+                        .read(move |txn| contact_index::list(txn, &q, &access))
+                        .await?;
+                    let rows = items
+                        .iter()
+                        .map(|c| row_of(c, &labels, &kinds, &defs))
+                        .collect();
+                    Ok((rows, next))
                 }
-                match next {
-                    Some(after) => query.after = Some(after),
-                    None => return,
-                }
-            }
+            })
+            .await
         },
     )
     .await

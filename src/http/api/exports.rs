@@ -52,6 +52,15 @@ impl ExportParams {
     }
 }
 
+/// The filter's given parameters, for the audit log.
+pub fn given_filter(f: &impl serde::Serialize) -> String {
+    let mut v = serde_json::to_value(f).unwrap_or_default();
+    if let Some(m) = v.as_object_mut() {
+        m.retain(|_, x| !x.is_null());
+    }
+    v.to_string()
+}
+
 /// Who took data out, and with which filter, in the audit log before the rows leave.
 pub async fn record(
     state: &crate::state::AppState,
@@ -65,6 +74,29 @@ pub async fn record(
         .store
         .write(move |txn, _| crate::store::audit::record(txn, entry.clone()))
         .await
+}
+
+/// Sends the pages `fetch` reads — each with where the next starts (None: the first page;
+/// answered None: the last) — until the last, a failed read, or a reader that went away.
+pub async fn send_pages<C, F, Fut>(tx: RowSender, mut fetch: F)
+where
+    F: FnMut(Option<C>) -> Fut,
+    Fut: std::future::Future<Output = AppResult<(Vec<Vec<String>>, Option<C>)>>,
+{
+    let mut cursor = None;
+    loop {
+        let (rows, next) = match fetch(cursor.take()).await {
+            Ok(page) => page,
+            Err(e) => {
+                let _ = tx.send(Err(e.message)).await;
+                return;
+            }
+        };
+        if tx.send(Ok(rows)).await.is_err() || next.is_none() {
+            return;
+        }
+        cursor = next;
+    }
 }
 
 /// The export's rows, read by `produce` (which sends pages until it is done), delivered in
@@ -201,7 +233,7 @@ async fn xlsx(
             ),
             (header::CONTENT_DISPOSITION, disposition(stem, date, "xlsx")),
         ],
-        Body::from_stream(file_chunks(file)),
+        Body::from_stream(tokio_util::io::ReaderStream::new(file)),
     )
         .into_response())
 }
@@ -211,24 +243,6 @@ async fn xlsx(
 fn whole_number(cell: &str) -> Option<i64> {
     let n: i64 = cell.parse().ok()?;
     ((0..1_000_000_000_000_000).contains(&n) && n.to_string() == cell).then_some(n)
-}
-
-/// A file as a stream of chunks.
-fn file_chunks(
-    file: tokio::fs::File,
-) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
-    futures_util::stream::unfold(file, |mut file| async move {
-        use tokio::io::AsyncReadExt;
-        let mut buf = vec![0u8; 64 * 1024];
-        match file.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok(Bytes::from(buf)), file))
-            }
-            Err(e) => Some((Err(e), file)),
-        }
-    })
 }
 
 #[cfg(test)]

@@ -165,7 +165,7 @@ pub async fn export_messages(
     q.limit = 500;
     q.before = None;
     let access = user.access(&state).await?;
-    let filter = super::tickets::given_filter(&f);
+    let filter = super::exports::given_filter(&f);
     super::exports::record(
         &state,
         &user,
@@ -186,27 +186,17 @@ pub async fn export_messages(
         state.store.now(),
         state.config.data_dir.join("tmp"),
         header,
-        move |tx| async move {
-            loop {
-                let (page_q, a) = (q.clone(), access.clone());
-                let page = store
-                    .read(move |txn| export_page(txn, &page_q, &a, lang))
-                    .await;
-                let (rows, next) = match page {
-                    Ok(p) => p,
-                    Err(e) => {
-                        let _ = tx.send(Err(e.message)).await;
-                        return;
-                    }
-                };
-                if tx.send(Ok(rows)).await.is_err() {
-                    return;
+        move |tx| {
+            super::exports::send_pages(tx, move |before| {
+                let (store, access) = (store.clone(), access.clone());
+                let mut page = q.clone();
+                page.before = before;
+                async move {
+                    store
+                        .read(move |txn| export_page(txn, &page, &access, lang))
+                        .await
                 }
-                match next {
-                    Some(before) => q.before = Some(before),
-                    None => return,
-                }
-            }
+            })
         },
     )
     .await

@@ -63,7 +63,7 @@ fn row(t: &TicketView, n: &Names, lang: &str) -> Vec<String> {
     let yes_no = |b: bool| locale::text(lang, if b { "export.yes" } else { "export.no" }, &[]);
     let mut out = vec![
         t.number.to_string(),
-        locale::text(lang, &format!("state.{}", enum_name(t.state)), &[]),
+        locale::text(lang, &format!("state.{}", t.state.as_str()), &[]),
         locale::text(lang, &format!("channel.{}", t.channel.as_str()), &[]),
         n.accounts
             .iter()
@@ -94,37 +94,14 @@ fn row(t: &TicketView, n: &Names, lang: &str) -> Vec<String> {
         yes_no(t.important),
     ];
     for f in &n.typifications {
-        let text = match t.fields.get(&f.id.to_string()) {
-            Some(serde_json::Value::String(s)) => s.clone(),
-            Some(serde_json::Value::Bool(b)) => yes_no(*b),
-            Some(serde_json::Value::Number(x)) => x.to_string(),
-            Some(serde_json::Value::Array(items)) => items
-                .iter()
-                .filter_map(|i| i.as_str())
-                .collect::<Vec<_>>()
-                .join("; "),
-            _ => String::new(),
-        };
-        out.push(text);
+        out.push(
+            t.fields
+                .get(&f.id.to_string())
+                .map(|v| crate::domain::fields::value_text(v, "; ", yes_no))
+                .unwrap_or_default(),
+        );
     }
     out
-}
-
-/// A unit enum's name as the API writes it.
-fn enum_name(v: impl serde::Serialize) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
-/// The filter's given parameters (for the audit log).
-pub fn given_filter(f: &impl serde::Serialize) -> String {
-    let mut v = serde_json::to_value(f).unwrap_or_default();
-    if let Some(m) = v.as_object_mut() {
-        m.retain(|_, x| !x.is_null());
-    }
-    v.to_string()
 }
 
 /// Every ticket the filter matches (no page limit), as CSV or XLSX, in the list's order.
@@ -143,7 +120,7 @@ pub async fn export_tickets(
     query.limit = PAGE;
     query.after = None;
     let sort = query.sort.unwrap_or(Sort::UpdatedDesc);
-    let filter = given_filter(&f);
+    let filter = super::super::exports::given_filter(&f);
     super::super::exports::record(&state, &user, &origin, AuditAction::TicketsExported, filter)
         .await?;
     let names = state
@@ -175,36 +152,29 @@ pub async fn export_tickets(
         now,
         state.config.data_dir.join("tmp"),
         header,
-        move |tx| async move {
-            loop {
-                let q = query.clone();
-                let page = reader
-                    .store
-                    .read(move |txn| crate::store::index::list(txn, &q, now))
-                    .await;
-                let (items, more) = match page {
-                    Ok(p) => p,
-                    Err(e) => {
-                        let _ = tx.send(Err(e.message)).await;
-                        return;
-                    }
-                };
-                let last = items.last().map(|t| (sort.time_of(t), t.number));
-                let rows = match views(&reader, items).await {
-                    Ok(v) => v.iter().map(|t| row(t, &names, lang)).collect(),
-                    Err(e) => {
-                        let _ = tx.send(Err(e.message)).await;
-                        return;
-                    }
-                };
-                if tx.send(Ok(rows)).await.is_err() {
-                    return;
+        move |tx| {
+            let names = std::sync::Arc::new(names);
+            super::super::exports::send_pages(tx, move |after| {
+                let (reader, names) = (reader.clone(), names.clone());
+                let mut q = query.clone();
+                q.after = after;
+                async move {
+                    let (items, more) = reader
+                        .store
+                        .read(move |txn| crate::store::index::list(txn, &q, now))
+                        .await?;
+                    let next = items
+                        .last()
+                        .filter(|_| more)
+                        .map(|t| (sort.time_of(t), t.number));
+                    let rows = views(&reader, items)
+                        .await?
+                        .iter()
+                        .map(|t| row(t, &names, lang))
+                        .collect();
+                    Ok((rows, next))
                 }
-                match (more, last) {
-                    (true, Some(after)) => query.after = Some(after),
-                    _ => return,
-                }
-            }
+            })
         },
     )
     .await

@@ -82,13 +82,7 @@ pub async fn transcript(
         ("transcript.created", when(&view.created_at)),
         (
             "transcript.state",
-            t(&format!(
-                "state.{}",
-                serde_json::to_value(view.state)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
-            )),
+            t(&format!("state.{}", view.state.as_str())),
         ),
     ];
     let facts: String = facts
