@@ -6,6 +6,7 @@ import { Board } from './board.js';
 import { TicketView } from './ticket.js';
 import { MergeNotice } from './merge.js';
 import { Contacts } from './contacts.js';
+import { Analytics } from './analytics.js';
 import { SearchBox } from './search.js';
 import { Dialog } from './dialog.js';
 import { Admin, adminSections } from './admin.js';
@@ -29,7 +30,7 @@ function useHashRoute() {
   const contacts = hash.match(/^#\/contactos(?:\/(\d+))?/);
   return { ticket: m ? Number(m[1]) : null, admin: Boolean(admin), section: admin?.[1],
     params: Object.fromEntries(new URLSearchParams(admin?.[2] ?? '')), profile: hash.startsWith('#/perfil'),
-    contacts: contacts ? { id: contacts[1] ?? null } : null };
+    contacts: contacts ? { id: contacts[1] ?? null } : null, analytics: hash.startsWith('#/analitica') };
 }
 
 const SHORTCUTS = [['j / k', 'keys.move'], ['Enter', 'keys.open'], ['r', 'keys.reply'], ['c', 'keys.comment'],
@@ -103,7 +104,7 @@ function ServiceBanner({ me }) {
 }
 
 function Shell({ me, onSignOut, onLanguage, onProfile }) {
-  const { ticket: open, admin, section, params, profile, contacts } = useHashRoute();
+  const { ticket: open, admin, section, params, profile, contacts, analytics } = useHashRoute();
   const mayAdminister = adminSections(me).length > 0;
   // The shared lists changed (someone added a label, a team…): draw again with them.
   const [, setRefsSeen] = useState(0);
@@ -122,6 +123,7 @@ function Shell({ me, onSignOut, onLanguage, onProfile }) {
         <${StateSelector} me=${me} />
         <${Bell} me=${me} />
         <a class="ghost-link" href=${contacts ? '#/' : '#/contactos'}>${t(contacts ? 'menu.board' : 'menu.contacts')}</a>
+        <a class="ghost-link" href=${analytics ? '#/' : '#/analitica'}>${t(analytics ? 'menu.board' : 'menu.analytics')}</a>
         ${(admin || mayAdminister) && html`<a class="ghost-link" href=${admin ? '#/' : '#/admin'}>${t(admin ? 'menu.board' : 'menu.admin')}</a>`}
         <button type="button" class="ghost" title=${t('keys.help')} onClick=${() => setHelp(!help)}>?</button>
         <a class="who" href="#/perfil" title=${t('profile.title')}>${me.name}</a>
@@ -133,6 +135,7 @@ function Shell({ me, onSignOut, onLanguage, onProfile }) {
     <div class=${open ? 'workspace with-ticket' : 'workspace'}>
       ${profile ? html`<${Profile} me=${me} onSaved=${onProfile} />`
         : contacts ? html`<${Contacts} id=${contacts.id} me=${me} />`
+        : analytics ? html`<${Analytics} me=${me} />`
         : admin ? html`<${Admin} me=${me} section=${section} params=${params} />`
         : html`<div class="board-area"><${Guide} me=${me} onHidden=${onProfile} /><${Board} me=${me} openNumber=${open} /></div>`}
       ${open && html`<${TicketView} key=${open} number=${open} me=${me} />`}

@@ -148,8 +148,6 @@ impl Calendar {
 
     /// Milliseconds of open time between `from` and `to` (0 when `to` ≤ `from`). Walks the
     /// local days in between: an SLA spans days, not years.
-    // Reports of business time call it (the analytics issue); SLA clocks use add/sub.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub fn business_ms(&self, from: Millis, to: Millis) -> Millis {
         let Some(tz) = self.zone() else { return 0 };
         if to <= from {
@@ -235,7 +233,7 @@ fn holiday_date(s: &str) -> Option<HolidayDate> {
     NaiveDate::from_ymd_opt(2024, m, d).map(|_| HolidayDate::Yearly(m, d))
 }
 
-fn local_day(tz: Tz, at: Millis) -> NaiveDate {
+pub(crate) fn local_day(tz: Tz, at: Millis) -> NaiveDate {
     tz.timestamp_millis_opt(at)
         .single()
         .map(|t| t.date_naive())
@@ -244,7 +242,7 @@ fn local_day(tz: Tz, at: Millis) -> NaiveDate {
 
 /// The instant a local day's minute falls on; in a DST gap, the first valid instant after it;
 /// in a repeated hour, the first of the two.
-fn instant(tz: Tz, day: NaiveDate, minute: u32) -> Millis {
+pub(crate) fn instant(tz: Tz, day: NaiveDate, minute: u32) -> Millis {
     let naive: NaiveDateTime = if minute >= 1440 {
         (day + Duration::days(1)).and_time(NaiveTime::MIN)
     } else {

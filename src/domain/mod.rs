@@ -11,6 +11,7 @@ pub mod inbound;
 pub mod mail;
 pub mod model;
 pub mod note;
+pub mod report;
 pub mod rut;
 pub mod secret;
 pub mod sla;

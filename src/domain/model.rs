@@ -422,6 +422,9 @@ pub struct Ticket {
     pub subject: Option<String>,
     #[serde(default)]
     pub message_count: u32,
+    /// Agents' replies (reports: replies per ticket).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub replies: u32,
     /// Set when this ticket was merged into another one (TICK-7).
     #[serde(default)]
     pub merged_into: Option<u64>,
@@ -894,4 +897,8 @@ pub struct VisitorSession {
     /// The contact's identity on the account (`chat:<random>`).
     pub external_id: String,
     pub created_at: Millis,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

@@ -80,6 +80,7 @@ pub fn new_ticket(n: NewTicket) -> Ticket {
         last_message_excerpt: String::new(),
         subject: None,
         message_count: 0,
+        replies: 0,
         merged_into: None,
         previous_number: n.previous,
     }
@@ -129,6 +130,7 @@ pub fn apply_reply(
 ) -> ReplyEffect {
     t.kind = mix_kind(t.kind, public, t.message_count == 0);
     t.message_count += 1;
+    t.replies += 1;
     t.answered = true;
     t.waiting_since = None;
     if t.first_response_at.is_none() {
@@ -228,6 +230,7 @@ pub fn merge(
     target.last_inbound_at = target.last_inbound_at.max(source.last_inbound_at);
     target.answered = target.answered && source.answered;
     target.important |= source.important;
+    target.replies += source.replies;
     for l in &source.labels {
         if !target.labels.contains(l) {
             target.labels.push(*l);

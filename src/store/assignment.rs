@@ -261,6 +261,7 @@ pub fn set_user_state(
         return Ok((after, 0));
     }
     super::users::update(txn, fx, &before, &after)?;
+    super::report::state_changed(txn, user_id, Some(&state.name), now)?;
     let mut e = event(EventKind::PresenceChanged);
     e.user_id = Some(user_id);
     fx.emit(e);

@@ -17,6 +17,7 @@ pub mod mail;
 pub mod migrate;
 pub mod notifications;
 pub mod outbox;
+pub mod report;
 pub mod sla;
 pub mod slot;
 mod tables;

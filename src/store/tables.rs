@@ -194,6 +194,10 @@ pub fn for_each_table(visitor: &mut impl TableVisitor) -> crate::error::AppResul
     visitor.visit(ACCOUNT_TO_TEMPLATES)?;
     visitor.visit(AUDIT_ID_TO_ENTRY)?;
     visitor.visit(USER_NOTIFICATION)?;
+    visitor.visit(REPORT_ROW)?;
+    visitor.visit(TICKET_FACT)?;
+    visitor.visit(REPORT_MESSAGES)?;
+    visitor.visit(AGENT_STATE_CHANGE)?;
     Ok(())
 }
 
@@ -216,3 +220,16 @@ pub fn create_all(txn: &redb::WriteTransaction) -> crate::error::AppResult<()> {
 pub fn identity_key(account_id: u64, external_id: &str) -> String {
     format!("{account_id}\u{1f}{external_id}")
 }
+
+/// (date base, dimension, local day, value) → the sum of the report facts of the tickets
+/// counted there (`domain::report::Agg`, positional MessagePack). Kept by `tickets::save`.
+pub const REPORT_ROW: TableDefinition<(u8, u8, u32, &str), &[u8]> =
+    TableDefinition::new("report_rows");
+/// Ticket number → what it adds to `report_rows` (`domain::report::Fact`).
+pub const TICKET_FACT: TableDefinition<u64, &[u8]> = TableDefinition::new("report_facts");
+/// (dimension: account or agent, local day, value) → (messages received, sent).
+pub const REPORT_MESSAGES: TableDefinition<(u8, u32, &str), (u64, u64)> =
+    TableDefinition::new("report_messages");
+/// (user id, time) → the connection state chosen then ("" = none): the agent-status report.
+pub const AGENT_STATE_CHANGE: TableDefinition<(u64, u64), &str> =
+    TableDefinition::new("agent_states");

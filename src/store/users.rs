@@ -149,8 +149,11 @@ pub fn deactivate(
     let mut user = get_w(txn, user_id)?.ok_or_else(|| AppError::not_found("user"))?;
     user.active = false;
     user.deactivated_at = Some(now);
-    user.connection_state = None;
+    let had_state = user.connection_state.take().is_some();
     put(txn, &user)?;
+    if had_state {
+        super::report::state_changed(txn, user_id, None, now)?;
+    }
     end_sessions(txn, user_id, None)?;
     {
         super::auth_writes::mark();

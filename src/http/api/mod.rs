@@ -21,6 +21,7 @@ pub mod mail;
 pub mod messages;
 pub mod notifications;
 pub mod password_resets;
+pub mod reports;
 pub mod segments;
 pub mod session;
 pub mod settings;
@@ -138,6 +139,10 @@ pub fn routes(
         .routes(routes!(calendars::chile))
         .routes(routes!(sla_policies::list, sla_policies::create))
         .routes(routes!(sla_policies::update, sla_policies::delete))
+        .routes(routes!(reports::tickets))
+        .routes(routes!(reports::typifications))
+        .routes(routes!(reports::agent_states))
+        .routes(routes!(reports::get_settings, reports::put_settings))
         .routes(routes!(segments::list, segments::create))
         .routes(routes!(segments::update, segments::delete))
         .routes(routes!(fields::list, fields::create))

@@ -67,7 +67,7 @@ pub fn reply(
         status_detail: None,
         mail: None,
     };
-    insert_message(txn, &message)?;
+    insert_message(txn, &message, &before)?;
     // Every channel's answer leaves through the one outbox, sent by the channel's sender.
     crate::store::outbox::enqueue(
         txn,

@@ -131,7 +131,7 @@ pub(crate) fn append_automatic(
     ticket: &Ticket,
     message: &Message,
 ) -> AppResult<()> {
-    insert_message(txn, message)?;
+    insert_message(txn, message, ticket)?;
     let mut updated = ticket.clone();
     updated.message_count += 1;
     updated.updated_at = updated.updated_at.max(message.created_at);

@@ -157,7 +157,7 @@ pub fn ingest_with(
         notes: inbound.notes.clone(),
     };
     decorate(&mut message);
-    insert_message(txn, &message)?;
+    insert_message(txn, &message, &ticket)?;
     for f in &inbound.files {
         crate::store::outbox::enqueue(
             txn,

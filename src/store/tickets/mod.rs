@@ -67,6 +67,7 @@ pub fn save(txn: &WriteTransaction, old: Option<&Ticket>, new: &Ticket) -> AppRe
         .insert(new.number, codec::encode(new)?.as_slice())?;
     super::assignment::update_load(txn, old, new)?;
     super::sla::update_timers(txn, old, new)?;
+    super::report::update(txn, new)?;
     let mut idx = txn.open_table(TICKET_INDEX)?;
     index::update(&mut idx, old, Some(new))
 }
@@ -178,7 +179,9 @@ fn check_attachments(
     Ok(())
 }
 
-pub(crate) fn insert_message(txn: &WriteTransaction, m: &Message) -> AppResult<()> {
+/// Stores a new message of ticket `t` (as it was when the message came) and counts it.
+pub(crate) fn insert_message(txn: &WriteTransaction, m: &Message, t: &Ticket) -> AppResult<()> {
+    super::report::message(txn, m, t)?;
     txn.open_table(MESSAGE_ID_TO_MESSAGE)?
         .insert(m.id, codec::encode(m)?.as_slice())?;
     txn.open_table(TICKET_MESSAGE)?

@@ -1,0 +1,506 @@
+//! The report aggregates (REPORT-1..3, 5), kept in the writer's transaction as tickets,
+//! messages and connection states change, so a dashboard reads a few rows per day of its
+//! period — never the tickets.
+//!
+//! Each ticket's `Fact` (what it adds) is kept beside the rows it is counted in: a change
+//! takes the old fact out and puts the new one in, whatever the caller believed the old
+//! ticket to be, and durations computed in a calendar stay as they were counted.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono_tz::Tz;
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+use super::codec;
+use super::tables::*;
+use crate::domain::calendar::Calendar;
+use crate::domain::fields::{FieldDef, FieldTarget};
+use crate::domain::report::{
+    self, day_of, needs_timing, next_fact, options_of, Agg, Base, Day, Dim, Fact, MessageCounts,
+    Targets, Timing,
+};
+use crate::domain::sla::SlaPolicy;
+use crate::domain::{Direction, Message, Millis, Team, Ticket};
+use crate::error::{AppError, AppResult};
+
+const SETTINGS_KEY: &str = "report_settings";
+
+/// How reports count days.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportSettings {
+    /// A tz database name: the day a ticket counts on is the local day there.
+    pub time_zone: String,
+}
+
+impl Default for ReportSettings {
+    fn default() -> Self {
+        ReportSettings {
+            time_zone: report::DEFAULT_TIME_ZONE.into(),
+        }
+    }
+}
+
+impl ReportSettings {
+    pub fn zone(&self) -> Tz {
+        self.time_zone
+            .parse()
+            .unwrap_or(chrono_tz::America::Santiago)
+    }
+}
+
+fn settings_in(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> AppResult<ReportSettings> {
+    match meta.get(SETTINGS_KEY)? {
+        Some(g) => codec::decode(g.value()),
+        None => Ok(ReportSettings::default()),
+    }
+}
+
+pub fn settings(txn: &ReadTransaction) -> AppResult<ReportSettings> {
+    settings_in(&txn.open_table(META)?)
+}
+
+pub fn settings_w(txn: &WriteTransaction) -> AppResult<ReportSettings> {
+    settings_in(&txn.open_table(META)?)
+}
+
+/// Saves the settings; a new time zone moves every ticket to its local days (a rebuild).
+pub fn put_settings(txn: &WriteTransaction, s: &ReportSettings) -> AppResult<usize> {
+    let before = settings_w(txn)?;
+    txn.open_table(META)?
+        .insert(SETTINGS_KEY, codec::encode(s)?.as_slice())?;
+    if before.zone() == s.zone() {
+        return Ok(0);
+    }
+    rebuild(txn)
+}
+
+/// Facts and rows are positional MessagePack (no field names): one per ticket.
+fn encode<T: Serialize>(v: &T) -> AppResult<Vec<u8>> {
+    rmp_serde::to_vec(v).map_err(|e| AppError::internal(format!("encode: {e}")))
+}
+
+fn fact_of(table: &impl ReadableTable<u64, &'static [u8]>, number: u64) -> AppResult<Option<Fact>> {
+    match table.get(number)? {
+        Some(g) => Ok(Some(codec::decode(g.value())?)),
+        None => Ok(None),
+    }
+}
+
+/// What a ticket's durations are counted in: its team's calendar, else its account's; and its
+/// account's SLA targets.
+fn timing(txn: &WriteTransaction, t: &Ticket) -> AppResult<Timing> {
+    let Some(account) = super::accounts::get_w(txn, t.account_id)? else {
+        return Ok(Timing::default());
+    };
+    let calendars = txn.open_table(CALENDAR_ID_TO_CALENDAR)?;
+    let team_calendar = match t.team_id {
+        Some(id) => codec::get::<Team>(&txn.open_table(TEAM_ID_TO_TEAM)?, id)?
+            .and_then(|team| team.calendar_id),
+        None => None,
+    };
+    let calendar = match team_calendar.or(account.calendar_id()) {
+        Some(id) => codec::get::<Calendar>(&calendars, id)?,
+        None => None,
+    };
+    let targets =
+        match account.sla_policy_id() {
+            Some(id) => codec::get::<SlaPolicy>(&txn.open_table(SLA_POLICY_ID_TO_POLICY)?, id)?
+                .map(|p| Targets {
+                    first_minutes: p.first_response_minutes,
+                    next_minutes: p.next_response_minutes.unwrap_or(p.first_response_minutes),
+                    business_hours: p.business_hours,
+                }),
+            None => None,
+        };
+    Ok(Timing { calendar, targets })
+}
+
+fn options(txn: &WriteTransaction, t: &Ticket) -> AppResult<Vec<(u64, String)>> {
+    if t.fields.is_empty() {
+        return Ok(Vec::new());
+    }
+    let table = txn.open_table(FIELD_ID_TO_FIELD)?;
+    let mut kinds = HashMap::new();
+    for id in t.fields.keys() {
+        if let Ok(n) = id.parse::<u64>() {
+            if let Some(def) = codec::get::<FieldDef>(&table, n)? {
+                if def.target == FieldTarget::Ticket {
+                    kinds.insert(id.clone(), def.kind);
+                }
+            }
+        }
+    }
+    Ok(options_of(t, |id| kinds.get(id).copied()))
+}
+
+/// Counts `t` as it is now (from `tickets::save`, in the same transaction).
+pub fn update(txn: &WriteTransaction, t: &Ticket) -> AppResult<()> {
+    let tz = settings_w(txn)?.zone();
+    update_in(txn, t, tz)
+}
+
+fn update_in(txn: &WriteTransaction, t: &Ticket, tz: Tz) -> AppResult<()> {
+    let mut facts = txn.open_table(TICKET_FACT)?;
+    let prev = fact_of(&facts, t.number)?;
+    let timing = if needs_timing(prev.as_ref(), t) {
+        Some(timing(txn, t)?)
+    } else {
+        None
+    };
+    let next = next_fact(prev.as_ref(), t, tz, options(txn, t)?, timing.as_ref());
+    if prev == next {
+        return Ok(());
+    }
+    match &next {
+        Some(f) => facts.insert(t.number, encode(f)?.as_slice())?,
+        None => facts.remove(t.number)?,
+    };
+    let counted_alike = match (&prev, &next) {
+        (Some(a), Some(b)) => a.counts_as(b),
+        _ => false,
+    };
+    if !counted_alike {
+        move_rows(txn, prev.as_ref(), next.as_ref())?;
+    }
+    Ok(())
+}
+
+type RowKey = (u8, u8, Day, String);
+
+/// Takes `old` out of the rows it was counted in and puts `new` in its rows.
+fn move_rows(txn: &WriteTransaction, old: Option<&Fact>, new: Option<&Fact>) -> AppResult<()> {
+    let mut changes: BTreeMap<RowKey, Vec<(&Fact, i64)>> = BTreeMap::new();
+    for (f, sign) in old.map(|f| (f, -1)).into_iter().chain(new.map(|f| (f, 1))) {
+        for base in Base::ALL {
+            for (dim, value) in f.rows() {
+                changes
+                    .entry((base.code(), dim.code(), f.day(base), value))
+                    .or_default()
+                    .push((f, sign));
+            }
+        }
+    }
+    let mut rows = txn.open_table(REPORT_ROW)?;
+    for ((base, dim, day, value), list) in changes {
+        let key = (base, dim, day, value.as_str());
+        let before: Agg = match rows.get(key)? {
+            Some(g) => codec::decode(g.value())?,
+            None => Agg::default(),
+        };
+        let mut agg = before.clone();
+        for (f, sign) in list {
+            agg.apply(f, sign);
+        }
+        if agg == before {
+            continue;
+        }
+        if agg.is_empty() {
+            rows.remove(key)?;
+        } else {
+            rows.insert(key, encode(&agg)?.as_slice())?;
+        }
+    }
+    Ok(())
+}
+
+/// Counts a new message: received or sent, per account and per agent (the writer of a reply;
+/// for a customer's message, the ticket's assignee when it came).
+pub fn message(txn: &WriteTransaction, m: &Message, t: &Ticket) -> AppResult<()> {
+    let tz = settings_w(txn)?.zone();
+    count_message(txn, m, t, tz)
+}
+
+fn count_message(txn: &WriteTransaction, m: &Message, t: &Ticket, tz: Tz) -> AppResult<()> {
+    let day = day_of(m.created_at, tz);
+    let inbound = m.direction == Direction::Inbound;
+    let agent = if inbound { t.assignee_id } else { m.user_id };
+    let agent = agent.map(|a| a.to_string()).unwrap_or_default();
+    let account = t.account_id.to_string();
+    let mut table = txn.open_table(REPORT_MESSAGES)?;
+    for (dim, value) in [
+        (Dim::Account, account.as_str()),
+        (Dim::Agent, agent.as_str()),
+    ] {
+        let key = (dim.code(), day, value);
+        let (r, s) = table.get(key)?.map(|g| g.value()).unwrap_or((0, 0));
+        let counts = if inbound { (r + 1, s) } else { (r, s + 1) };
+        table.insert(key, counts)?;
+    }
+    Ok(())
+}
+
+/// An agent's connection state changed (None: no state — deactivated).
+pub fn state_changed(
+    txn: &WriteTransaction,
+    user_id: u64,
+    state: Option<&str>,
+    now: Millis,
+) -> AppResult<()> {
+    txn.open_table(AGENT_STATE_CHANGE)?.insert(
+        (user_id, u64::try_from(now).unwrap_or(0)),
+        state.unwrap_or(""),
+    )?;
+    Ok(())
+}
+
+/// Counts every ticket and message again from the records (a new time zone, or a store from
+/// before the reports): facts first in business hours and SLA targets as configured now.
+/// Returns the tickets counted.
+pub fn rebuild(txn: &WriteTransaction) -> AppResult<usize> {
+    let tz = settings_w(txn)?.zone();
+    txn.delete_table(REPORT_ROW)?;
+    txn.delete_table(TICKET_FACT)?;
+    txn.delete_table(REPORT_MESSAGES)?;
+    let mut after: Option<u64> = None;
+    let mut counted = 0;
+    loop {
+        let page: Vec<Ticket> = {
+            use std::ops::Bound;
+            let table = txn.open_table(NUMBER_TO_TICKET)?;
+            let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+            let mut out = Vec::new();
+            for row in table.range::<u64>((lower, Bound::Unbounded))?.take(5_000) {
+                out.push(codec::decode(row?.1.value())?);
+            }
+            out
+        };
+        let Some(last) = page.last() else { break };
+        after = Some(last.number);
+        for t in page {
+            let messages = messages_of(txn, t.number)?;
+            let replies = messages
+                .iter()
+                .filter(|m| m.direction == Direction::Outbound && m.user_id.is_some())
+                .count();
+            let mut t = t;
+            // Stores from before the reports did not count replies on the ticket.
+            if usize::try_from(t.replies).ok() != Some(replies) {
+                t.replies = u32::try_from(replies).unwrap_or(u32::MAX);
+                txn.open_table(NUMBER_TO_TICKET)?
+                    .insert(t.number, codec::encode(&t)?.as_slice())?;
+            }
+            update_in(txn, &t, tz)?;
+            for m in &messages {
+                count_message(txn, m, &t, tz)?;
+            }
+            counted += 1;
+        }
+    }
+    Ok(counted)
+}
+
+fn messages_of(txn: &WriteTransaction, number: u64) -> AppResult<Vec<Message>> {
+    let tm = txn.open_table(TICKET_MESSAGE)?;
+    let messages = txn.open_table(MESSAGE_ID_TO_MESSAGE)?;
+    let mut out = Vec::new();
+    for row in tm.range((number, 0)..=(number, u64::MAX))? {
+        if let Some(m) = codec::get::<Message>(&messages, row?.0.value().1)? {
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
+/// The rows of one base and dimension over days `from..=to`, summed per value, and (for the
+/// value `only`, or every value) per day.
+pub struct Slice {
+    pub by_value: BTreeMap<String, Agg>,
+    pub by_day: BTreeMap<Day, Agg>,
+    pub total: Agg,
+}
+
+fn read_rows(
+    txn: &ReadTransaction,
+    base: Base,
+    dim: Dim,
+    from: Day,
+    to: Day,
+    only: Option<&str>,
+) -> AppResult<Slice> {
+    let table = txn.open_table(REPORT_ROW)?;
+    let mut s = Slice {
+        by_value: BTreeMap::new(),
+        by_day: BTreeMap::new(),
+        total: Agg::default(),
+    };
+    let (b, d) = (base.code(), dim.code());
+    for row in table.range((b, d, from, "")..(b, d, to.saturating_add(1), ""))? {
+        let (k, v) = row?;
+        let (_, _, day, value) = k.value();
+        let agg: Agg = codec::decode(v.value())?;
+        if only.is_none_or(|o| o == value) {
+            s.by_day.entry(day).or_default().merge(&agg);
+            s.total.merge(&agg);
+        }
+        s.by_value.entry(value.to_string()).or_default().merge(&agg);
+    }
+    Ok(s)
+}
+
+/// A report's rows: `by` per value over days `from..=to`, and the set `value` of `by` selects
+/// (every ticket when None) in total and per day. Channels are summed from account rows.
+pub fn read(
+    txn: &ReadTransaction,
+    base: Base,
+    by: Dim,
+    value: Option<&str>,
+    from: Day,
+    to: Day,
+) -> AppResult<Slice> {
+    let accounts = read_rows(txn, base, Dim::Account, from, to, None)?;
+    if by.kept() {
+        let mut s = read_rows(txn, base, by, from, to, value)?;
+        if value.is_none() {
+            s.by_day = accounts.by_day;
+            s.total = accounts.total;
+        }
+        return Ok(s);
+    }
+    // Channels: each account's rows under its channel.
+    let channel_of = channels_of_accounts(txn)?;
+    let table = txn.open_table(REPORT_ROW)?;
+    let mut s = Slice {
+        by_value: BTreeMap::new(),
+        by_day: BTreeMap::new(),
+        total: Agg::default(),
+    };
+    let (b, d) = (base.code(), Dim::Account.code());
+    for row in table.range((b, d, from, "")..(b, d, to.saturating_add(1), ""))? {
+        let (k, v) = row?;
+        let (_, _, day, account) = k.value();
+        let channel = channel_of.get(account).cloned().unwrap_or_default();
+        let agg: Agg = codec::decode(v.value())?;
+        if value.is_none_or(|o| o == channel) {
+            s.by_day.entry(day).or_default().merge(&agg);
+            s.total.merge(&agg);
+        }
+        s.by_value.entry(channel).or_default().merge(&agg);
+    }
+    Ok(s)
+}
+
+fn channels_of_accounts(txn: &ReadTransaction) -> AppResult<HashMap<String, String>> {
+    Ok(super::accounts::list(txn)?
+        .into_iter()
+        .map(|a| (a.id.to_string(), a.kind.as_str().to_string()))
+        .collect())
+}
+
+/// Messages received and sent over days `from..=to`: per value of `by` (account, agent or
+/// channel; other dimensions keep none), and for the value `value` selects per day.
+pub struct MessageSlice {
+    pub by_value: BTreeMap<String, MessageCounts>,
+    pub by_day: BTreeMap<Day, MessageCounts>,
+    pub total: MessageCounts,
+}
+
+pub fn read_messages(
+    txn: &ReadTransaction,
+    by: Dim,
+    value: Option<&str>,
+    from: Day,
+    to: Day,
+) -> AppResult<Option<MessageSlice>> {
+    let kept = matches!(by, Dim::Account | Dim::Agent | Dim::Channel);
+    if value.is_some() && !kept {
+        return Ok(None);
+    }
+    let source = if by == Dim::Agent {
+        Dim::Agent
+    } else {
+        Dim::Account
+    };
+    let channel_of = if by == Dim::Channel {
+        channels_of_accounts(txn)?
+    } else {
+        HashMap::new()
+    };
+    let table = txn.open_table(REPORT_MESSAGES)?;
+    let mut s = MessageSlice {
+        by_value: BTreeMap::new(),
+        by_day: BTreeMap::new(),
+        total: MessageCounts::default(),
+    };
+    let d = source.code();
+    for row in table.range((d, from, "")..(d, to.saturating_add(1), ""))? {
+        let (k, v) = row?;
+        let (_, day, raw) = k.value();
+        let (received, sent) = v.value();
+        let key = if by == Dim::Channel {
+            channel_of.get(raw).cloned().unwrap_or_default()
+        } else {
+            raw.to_string()
+        };
+        if value.is_none_or(|o| o == key) {
+            let e = s.by_day.entry(day).or_default();
+            e.received += received;
+            e.sent += sent;
+            s.total.received += received;
+            s.total.sent += sent;
+        }
+        if kept {
+            let e = s.by_value.entry(key).or_default();
+            e.received += received;
+            e.sent += sent;
+        }
+    }
+    if !kept {
+        s.by_value.clear();
+    }
+    Ok(Some(s))
+}
+
+/// Each agent's connection-state changes that matter for [from, to): the state held at
+/// `from` and the changes within.
+pub type StateLog = BTreeMap<u64, (Option<String>, Vec<(Millis, Option<String>)>)>;
+
+pub fn state_log(txn: &ReadTransaction, from: Millis, to: Millis) -> AppResult<StateLog> {
+    let table = txn.open_table(AGENT_STATE_CHANGE)?;
+    let state = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    let (from_u, to_u) = (
+        u64::try_from(from).unwrap_or(0),
+        u64::try_from(to).unwrap_or(0),
+    );
+    let mut out = StateLog::new();
+    let users: Vec<u64> = super::users::list(txn)?.iter().map(|u| u.id).collect();
+    for user in users {
+        let before = table
+            .range((user, 0)..(user, from_u))?
+            .next_back()
+            .transpose()?
+            .and_then(|(_, v)| state(v.value()));
+        let mut changes = Vec::new();
+        for row in table.range((user, from_u)..(user, to_u))? {
+            let (k, v) = row?;
+            changes.push((i64::try_from(k.value().1).unwrap_or(0), state(v.value())));
+        }
+        if before.is_some() || !changes.is_empty() {
+            out.insert(user, (before, changes));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+#[path = "report_model.rs"]
+mod model;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_default_to_santiago() {
+        assert_eq!(
+            ReportSettings::default().zone(),
+            chrono_tz::America::Santiago
+        );
+        let bad = ReportSettings {
+            time_zone: "Marte/Olympus".into(),
+        };
+        assert_eq!(bad.zone(), chrono_tz::America::Santiago);
+    }
+}
