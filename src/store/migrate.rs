@@ -654,6 +654,19 @@ mod tests {
             vec![3, 1],
             "newest update first, closed #2 left out"
         );
+        // Schema 13: the reports count the tickets of before (day 0: 1970 in Santiago).
+        let counted = crate::store::report::read(
+            &r,
+            crate::domain::report::Base::Created,
+            crate::domain::report::Dim::Agent,
+            None,
+            0,
+            0,
+        )
+        .unwrap();
+        assert_eq!(counted.total.tickets, 3);
+        assert_eq!(counted.by_value["7"].tickets, 2);
+        assert_eq!(counted.by_value["7"].open, 1);
         // Schema 4: the agent's load was counted, and the default states exist.
         assert_eq!(crate::store::assignment::load(&r, 7).unwrap(), (1, 1));
         let by_account = r.open_table(ACCOUNT_USER_TO_MODE).unwrap();

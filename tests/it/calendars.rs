@@ -457,12 +457,6 @@ async fn automatic_messages_go_once_per_customer_and_period() {
     );
 }
 
-/// The server's clock offset that makes its "now" the instant `rfc3339`.
-fn clock_at(rfc3339: &str) -> String {
-    let target = chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap();
-    (target.timestamp_millis() - chrono::Utc::now().timestamp_millis()).to_string()
-}
-
 /// SLA-2 through the binary: a business-hours SLA counted across a holiday (Good Friday), a
 /// weekend and Santiago's clock change (the night of 4–5 April 2026, UTC−3 → UTC−4); the
 /// warning and the breach ring at their business-time instants.

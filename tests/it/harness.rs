@@ -531,3 +531,9 @@ pub async fn oversized_post(
         serde_json::from_str(body).unwrap_or(Value::String(body.into())),
     )
 }
+
+/// `ATIENDE_CLOCK_OFFSET_MS` that puts the server's clock at `rfc3339`.
+pub fn clock_at(rfc3339: &str) -> String {
+    let target = chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap();
+    (target.timestamp_millis() - chrono::Utc::now().timestamp_millis()).to_string()
+}

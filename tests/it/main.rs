@@ -22,6 +22,7 @@ mod fake_vendor;
 mod fields;
 mod forms;
 mod misc;
+mod reports;
 mod search;
 mod security;
 mod tickets;
