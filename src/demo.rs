@@ -502,7 +502,9 @@ impl Plan {
             self.started,
         )?;
         let number = got.ticket_number;
-        let mut at = self.started + 20 * 60_000;
+        // Answers take from a few minutes to a couple of hours, as a real team's do.
+        let wait_minutes = [4, 9, 14, 20, 27, 41, 63, 118][(self.seq % 8) as usize];
+        let mut at = self.started + wait_minutes * 60_000;
         let agent = Access {
             user_id: self.agent,
             name: self.agent_name.into(),
@@ -525,7 +527,7 @@ impl Plan {
             )?;
             // Demo history: these answers went out long ago; nothing is left to send.
             crate::store::mail::settle_demo(txn, &m)?;
-            at += 35 * 60_000;
+            at += (10 + (self.seq * 7) % 50) as i64 * 60_000;
         }
         if let Some(f) = self.followup {
             tickets::ingest(txn, fx, &inbound(f, 1, at), at)?;

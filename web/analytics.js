@@ -50,7 +50,7 @@ export function DayChart({ days, metric }) {
   const [key, get, kind] = METRICS.find((m) => m[0] === metric) ?? METRICS[0];
   const values = days.map((d) => get(d.figures));
   const max = Math.max(1, ...values.filter((v) => v != null));
-  const w = Math.max(240, days.length * 22);
+  const w = 600;
   const h = 140;
   const step = w / Math.max(1, days.length);
   const y = (v) => h - 16 - ((v ?? 0) / max) * (h - 30);
@@ -58,7 +58,7 @@ export function DayChart({ days, metric }) {
   const line = kind !== 'count';
   const points = values.map((v, i) => (v == null ? null : `${(i + 0.5) * step},${y(v)}`)).filter(Boolean).join(' ');
   return html`<figure class="chart-with-table">
-    <svg class="chart" role="img" aria-label=${t('reports.chart_of', { metric: label })} viewBox=${`0 0 ${w} ${h}`} preserveAspectRatio="none">
+    <svg class="chart" role="img" aria-label=${t('reports.chart_of', { metric: label })} viewBox=${`0 0 ${w} ${h}`}>
       <line x1="0" x2=${w} y1=${h - 16} y2=${h - 16} class="axis" />
       ${line ? html`<polyline class="line" points=${points} />` : null}
       ${values.map((v, i) => (line
@@ -71,14 +71,17 @@ export function DayChart({ days, metric }) {
   </figure>`;
 }
 
-/** Horizontal bars: tickets per row of the breakdown. */
+/** Horizontal bars: tickets per row of the breakdown, each named. */
 function RowBars({ rows }) {
   if (!rows.length) return null;
   const max = Math.max(1, ...rows.map((r) => r.figures.tickets));
   const h = rows.length * 22 + 4;
-  return html`<svg class="chart rows-chart" role="img" aria-label=${t('reports.tickets_per_row')} viewBox=${`0 0 300 ${h}`}>
-    ${rows.map((r, i) => html`<g><rect class="bar" x="0" y=${i * 22 + 4} height="16" width=${Math.max(1, (r.figures.tickets / max) * 220)}><title>${r.name}: ${r.figures.tickets}</title></rect>
-      <text x=${Math.max(1, (r.figures.tickets / max) * 220) + 4} y=${i * 22 + 16}>${r.figures.tickets}</text></g>`)}
+  const width = (r) => Math.max(1, (r.figures.tickets / max) * 180);
+  const short = (name) => (name.length > 22 ? `${name.slice(0, 21)}…` : name);
+  return html`<svg class="chart rows-chart" role="img" aria-label=${t('reports.tickets_per_row')} viewBox=${`0 0 360 ${h}`}>
+    ${rows.map((r, i) => html`<g><text x="0" y=${i * 22 + 16}>${short(r.name)}</text>
+      <rect class="bar" x="140" y=${i * 22 + 4} height="16" width=${width(r)}><title>${r.name}: ${r.figures.tickets}</title></rect>
+      <text x=${144 + width(r)} y=${i * 22 + 16}>${r.figures.tickets}</text></g>`)}
   </svg>`;
 }
 
