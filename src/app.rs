@@ -98,6 +98,7 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
         health: Arc::new(crate::health::HealthBoard::new(store.clock.clone())),
         chat_online: Arc::new(crate::channels::webchat::Online::default()),
         metrics: Arc::new(crate::metrics::Metrics::default()),
+        exports: Arc::new(crate::state::ExportProgress::default()),
         tls: tls.clone(),
     });
     let mut jobs = Jobs::default();

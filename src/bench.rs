@@ -967,6 +967,38 @@ async fn run_in(
         false,
     ));
 
+    step("analytics dashboards");
+    // The longest period a report reads: a year back from today.
+    let year_ago = (chrono::Utc::now() - chrono::Duration::days(365)).format("%Y-%m-%d");
+    let longest = format!("tickets?period=custom&from={year_ago}&by=channel");
+    let dashboards: Vec<String> = [
+        "tickets?period=30d&by=channel",
+        "tickets?period=30d&by=account",
+        "tickets?period=30d&by=agent",
+        "tickets?period=30d&by=team",
+        "tickets?period=30d&by=label",
+        "tickets?period=30d&by=option",
+        "tickets?period=30d&by=agent&base=updated&business_hours=true",
+        longest.as_str(),
+        "typifications?period=30d",
+        "agent_states?period=30d",
+    ]
+    .iter()
+    .map(|q| format!("/api/v1/reports/{q}"))
+    .collect();
+    let mut worst = 0.0f64;
+    for q in &dashboards {
+        let mut l = timed_queries(&client, std::slice::from_ref(q), 40).await?;
+        worst = worst.max(percentile(&mut l, 0.99));
+    }
+    figures.push(fig(
+        "analytics: every dashboard, worst p99",
+        worst,
+        "ms",
+        Some(200.0),
+        false,
+    ));
+
     step("waiting for the search index to catch up");
     let probe_number = sample_numbers.last().copied().unwrap_or(1);
     let (probe_name, probe_rut, _, _) = contact_of(0);

@@ -70,6 +70,38 @@ pub struct Shared {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The certificate served, when Atiende serves HTTPS itself.
     pub tls: Option<Arc<crate::tls::Tls>>,
+    /// Rows written so far by each background export still running.
+    pub exports: Arc<ExportProgress>,
+}
+
+/// The background exports running in this process, each with its count of rows written: a
+/// job stored as running but missing here was cut short by a restart.
+#[derive(Default)]
+pub struct ExportProgress(
+    std::sync::Mutex<std::collections::HashMap<u64, Arc<std::sync::atomic::AtomicU64>>>,
+);
+
+impl ExportProgress {
+    pub fn start(&self, id: u64) -> Arc<std::sync::atomic::AtomicU64> {
+        let rows = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(id, rows.clone());
+        }
+        rows
+    }
+
+    pub fn finish(&self, id: u64) {
+        if let Ok(mut m) = self.0.lock() {
+            m.remove(&id);
+        }
+    }
+
+    /// Rows written so far, when the job runs in this process.
+    pub fn rows(&self, id: u64) -> Option<u64> {
+        let m = self.0.lock().ok()?;
+        m.get(&id)
+            .map(|r| r.load(std::sync::atomic::Ordering::Relaxed))
+    }
 }
 
 /// The live accounts, read again only after a write that changed users, sessions, tokens or

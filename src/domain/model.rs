@@ -902,3 +902,38 @@ pub struct VisitorSession {
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
+
+/// Where a background export stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportState {
+    Running,
+    Done,
+    Failed,
+}
+
+/// A large export written to a file in the background (REPORT-4, Administración ›
+/// Exportaciones); the file lives in the data dir's `exports/` for `EXPORT_KEPT_DAYS`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportJob {
+    pub id: u64,
+    pub user_id: u64,
+    /// `tickets`, `messages` or `contacts`.
+    pub kind: String,
+    /// `csv` or `xlsx`.
+    pub format: String,
+    /// The filter, as the list's query string.
+    pub filter: String,
+    pub state: ExportState,
+    pub rows: u64,
+    pub bytes: u64,
+    /// What the download is called.
+    pub file_name: String,
+    #[serde(default)]
+    pub error: Option<String>,
+    pub created_at: Millis,
+    #[serde(default)]
+    pub finished_at: Option<Millis>,
+}
+
+pub const EXPORT_KEPT_DAYS: i64 = 7;

@@ -83,11 +83,6 @@ impl Dim {
     pub fn code(self) -> u8 {
         self as u8
     }
-
-    /// Whether rows of this dimension are kept (the others are summed from account rows).
-    pub fn kept(self) -> bool {
-        !matches!(self, Dim::Channel)
-    }
 }
 
 /// The value of an option row: field id, option and channel, apart by a unit separator.
@@ -213,14 +208,12 @@ impl Fact {
         }
     }
 
-    /// The rows (dimension, value) this ticket counts in, for one base's day.
+    /// The rows (dimension, value) this ticket counts in, for one base's day. No agent and no
+    /// team are no rows: they are the account rows less the others (`Slice::with_none`).
     pub fn rows(&self) -> Vec<(Dim, String)> {
-        let id = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
-        let mut out = vec![
-            (Dim::Account, self.account.to_string()),
-            (Dim::Agent, id(self.agent)),
-            (Dim::Team, id(self.team)),
-        ];
+        let mut out = vec![(Dim::Account, self.account.to_string())];
+        out.extend(self.agent.map(|a| (Dim::Agent, a.to_string())));
+        out.extend(self.team.map(|t| (Dim::Team, t.to_string())));
         out.extend(self.labels.iter().map(|l| (Dim::Label, l.to_string())));
         out.extend(
             self.options
@@ -409,6 +402,12 @@ pub const SENTIMENTS: [Option<Sentiment>; 4] = [
     Some(Sentiment::Positive),
 ];
 
+/// Counters an `Agg` keeps beside its histograms.
+pub const COUNTS: usize = 27;
+
+/// Histograms an `Agg` keeps.
+pub const METRICS: usize = 6;
+
 /// The sum of the facts counted in one row (a base, a dimension's value, a day).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Agg {
@@ -431,7 +430,7 @@ pub struct Agg {
     pub sla_missed: i64,
     /// Tickets by initial × final sentiment (4 × 4, see `SENTIMENTS`).
     #[serde(default)]
-    pub sentiment: Vec<i64>,
+    pub sentiment: [i64; 16],
     /// Seconds in all: first response, next responses, resolution, each [clock, business].
     #[serde(default)]
     pub sums: [[i64; 2]; 3],
@@ -445,14 +444,6 @@ fn add_span(h: &mut [Hist; 2], sum: &mut [i64; 2], span: Span, sign: i64) {
         *c += sign;
         if *c == 0 {
             h[i].remove(&b);
-        }
-    }
-}
-
-fn merge_hist(into: &mut [Hist; 2], from: &[Hist; 2]) {
-    for i in 0..2 {
-        for (b, c) in &from[i] {
-            *into[i].entry(*b).or_default() += c;
         }
     }
 }
@@ -474,32 +465,81 @@ impl Agg {
         }
         self.sla_met += sign * i64::from(f.sla_met);
         self.sla_missed += sign * i64::from(f.sla_missed);
-        if self.sentiment.len() != 16 {
-            self.sentiment.resize(16, 0);
-        }
         let i = sentiment_index(f.sentiment.0) * 4 + sentiment_index(f.sentiment.1);
         self.sentiment[i] += sign;
     }
 
     pub fn merge(&mut self, o: &Agg) {
-        self.tickets += o.tickets;
-        self.open += o.open;
-        self.replies += o.replies;
-        merge_hist(&mut self.first, &o.first);
-        merge_hist(&mut self.next, &o.next);
-        merge_hist(&mut self.resolution, &o.resolution);
-        for (mine, theirs) in self.sums.iter_mut().zip(&o.sums) {
-            mine[0] += theirs[0];
-            mine[1] += theirs[1];
+        self.merge_signed(o, 1);
+    }
+
+    /// Adds `o` (`sign` 1) or takes it away (-1).
+    pub fn merge_signed(&mut self, o: &Agg, sign: i64) {
+        self.add_counts(&o.counts(), sign);
+        for m in 0..METRICS {
+            let from = o.hist(m).clone();
+            let into = self.hist_mut(m);
+            for (b, c) in from {
+                let e = into.entry(b).or_default();
+                *e += sign * c;
+                if *e == 0 {
+                    into.remove(&b);
+                }
+            }
         }
-        self.sla_met += o.sla_met;
-        self.sla_missed += o.sla_missed;
-        if self.sentiment.len() < o.sentiment.len() {
-            self.sentiment.resize(o.sentiment.len(), 0);
+    }
+
+    /// The counters, in their stored order: tickets, open, replies, SLA met and missed, the
+    /// six duration sums, the sixteen sentiment flows.
+    pub fn counts(&self) -> [i64; COUNTS] {
+        let mut c = [0; COUNTS];
+        c[..5].copy_from_slice(&[
+            self.tickets,
+            self.open,
+            self.replies,
+            self.sla_met,
+            self.sla_missed,
+        ]);
+        for (i, pair) in self.sums.iter().enumerate() {
+            c[5 + 2 * i] = pair[0];
+            c[6 + 2 * i] = pair[1];
         }
-        for (i, c) in o.sentiment.iter().enumerate() {
-            self.sentiment[i] += c;
+        c[11..].copy_from_slice(&self.sentiment);
+        c
+    }
+
+    pub fn add_counts(&mut self, c: &[i64; COUNTS], sign: i64) {
+        self.tickets += sign * c[0];
+        self.open += sign * c[1];
+        self.replies += sign * c[2];
+        self.sla_met += sign * c[3];
+        self.sla_missed += sign * c[4];
+        for (i, pair) in self.sums.iter_mut().enumerate() {
+            pair[0] += sign * c[5 + 2 * i];
+            pair[1] += sign * c[6 + 2 * i];
         }
+        for (s, x) in self.sentiment.iter_mut().zip(&c[11..]) {
+            *s += sign * x;
+        }
+    }
+
+    /// Histogram `m`: first response, next response, resolution, each clock then business.
+    pub fn hist(&self, m: usize) -> &Hist {
+        let pair = match m / 2 {
+            0 => &self.first,
+            1 => &self.next,
+            _ => &self.resolution,
+        };
+        &pair[m % 2]
+    }
+
+    pub fn hist_mut(&mut self, m: usize) -> &mut Hist {
+        let pair = match m / 2 {
+            0 => &mut self.first,
+            1 => &mut self.next,
+            _ => &mut self.resolution,
+        };
+        &mut pair[m % 2]
     }
 
     pub fn is_empty(&self) -> bool {
@@ -731,15 +771,15 @@ mod tests {
         assert_eq!(fig.sla_compliance, Some(0.5));
         assert_eq!(fig.first_response.average, Some(300));
         agg.apply(&f4, -1);
-        assert!(
-            agg.is_empty()
-                && agg.first[0].is_empty()
-                && agg
-                    == Agg {
-                        sentiment: vec![0; 16],
-                        ..Default::default()
-                    }
-        );
+        assert!(agg.is_empty() && agg.first[0].is_empty() && agg == Agg::default());
+        let mut twice = Agg::default();
+        twice.apply(&f4, 1);
+        twice.apply(&f4, 1);
+        let mut back = Agg::default();
+        back.add_counts(&twice.counts(), 1);
+        assert_eq!(back.counts(), twice.counts());
+        twice.merge_signed(&twice.clone(), -1);
+        assert_eq!(twice, Agg::default());
     }
 
     #[test]

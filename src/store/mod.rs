@@ -11,6 +11,7 @@ pub mod codec;
 pub mod contact_index;
 pub mod contacts;
 pub mod disk;
+pub mod export_jobs;
 pub mod index;
 pub mod lookup;
 pub mod mail;

@@ -18,7 +18,7 @@ use crate::domain::calendar::Calendar;
 use crate::domain::fields::{FieldDef, FieldTarget};
 use crate::domain::report::{
     self, day_of, needs_timing, next_fact, options_of, Agg, Base, Day, Dim, Fact, MessageCounts,
-    Targets, Timing,
+    Targets, Timing, COUNTS, METRICS,
 };
 use crate::domain::sla::SlaPolicy;
 use crate::domain::{Direction, Message, Millis, Team, Ticket};
@@ -170,37 +170,63 @@ fn update_in(txn: &WriteTransaction, t: &Ticket, tz: Tz) -> AppResult<()> {
 
 type RowKey = (u8, u8, Day, String);
 
-/// Takes `old` out of the rows it was counted in and puts `new` in its rows.
+fn counts_of(bytes: &[u8]) -> [i64; COUNTS] {
+    let mut c = [0; COUNTS];
+    for (x, chunk) in c.iter_mut().zip(bytes.chunks_exact(8)) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(chunk);
+        *x = i64::from_le_bytes(b);
+    }
+    c
+}
+
+fn counts_bytes(c: &[i64; COUNTS]) -> Vec<u8> {
+    c.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Takes `old` out of the rows it was counted in and puts `new` in its rows: per row, the
+/// counters change once, and only the histogram buckets that moved are written.
 fn move_rows(txn: &WriteTransaction, old: Option<&Fact>, new: Option<&Fact>) -> AppResult<()> {
-    let mut changes: BTreeMap<RowKey, Vec<(&Fact, i64)>> = BTreeMap::new();
+    let mut deltas: BTreeMap<RowKey, Agg> = BTreeMap::new();
     for (f, sign) in old.map(|f| (f, -1)).into_iter().chain(new.map(|f| (f, 1))) {
         for base in Base::ALL {
             for (dim, value) in f.rows() {
-                changes
+                deltas
                     .entry((base.code(), dim.code(), f.day(base), value))
                     .or_default()
-                    .push((f, sign));
+                    .apply(f, sign);
             }
         }
     }
     let mut rows = txn.open_table(REPORT_ROW)?;
-    for ((base, dim, day, value), list) in changes {
+    let mut hists = txn.open_table(REPORT_HIST)?;
+    for ((base, dim, day, value), delta) in deltas {
         let key = (base, dim, day, value.as_str());
-        let before: Agg = match rows.get(key)? {
-            Some(g) => codec::decode(g.value())?,
-            None => Agg::default(),
-        };
-        let mut agg = before.clone();
-        for (f, sign) in list {
-            agg.apply(f, sign);
+        let change = delta.counts();
+        if change.iter().any(|c| *c != 0) {
+            let mut now = match rows.get(key)? {
+                Some(g) => counts_of(g.value()),
+                None => [0; COUNTS],
+            };
+            for (x, d) in now.iter_mut().zip(change) {
+                *x += d;
+            }
+            if now.iter().all(|c| *c == 0) {
+                rows.remove(key)?;
+            } else {
+                rows.insert(key, counts_bytes(&now).as_slice())?;
+            }
         }
-        if agg == before {
-            continue;
-        }
-        if agg.is_empty() {
-            rows.remove(key)?;
-        } else {
-            rows.insert(key, encode(&agg)?.as_slice())?;
+        for m in 0..METRICS {
+            for (bucket, d) in delta.hist(m) {
+                let k = (base, dim, day, value.as_str(), m as u8, *bucket);
+                let n = hists.get(k)?.map(|g| g.value()).unwrap_or(0) + d;
+                if n == 0 {
+                    hists.remove(k)?;
+                } else {
+                    hists.insert(k, n)?;
+                }
+            }
         }
     }
     Ok(())
@@ -217,13 +243,13 @@ fn count_message(txn: &WriteTransaction, m: &Message, t: &Ticket, tz: Tz) -> App
     let day = day_of(m.created_at, tz);
     let inbound = m.direction == Direction::Inbound;
     let agent = if inbound { t.assignee_id } else { m.user_id };
-    let agent = agent.map(|a| a.to_string()).unwrap_or_default();
+    let agent = agent.map(|a| a.to_string());
     let account = t.account_id.to_string();
     let mut table = txn.open_table(REPORT_MESSAGES)?;
-    for (dim, value) in [
-        (Dim::Account, account.as_str()),
-        (Dim::Agent, agent.as_str()),
-    ] {
+    // No agent is no row: the accounts' count less the agents'.
+    let rows = std::iter::once((Dim::Account, account.as_str()))
+        .chain(agent.as_deref().map(|a| (Dim::Agent, a)));
+    for (dim, value) in rows {
         let key = (dim.code(), day, value);
         let (r, s) = table.get(key)?.map(|g| g.value()).unwrap_or((0, 0));
         let counts = if inbound { (r + 1, s) } else { (r, s + 1) };
@@ -252,6 +278,7 @@ pub fn state_changed(
 pub fn rebuild(txn: &WriteTransaction) -> AppResult<usize> {
     let tz = settings_w(txn)?.zone();
     txn.delete_table(REPORT_ROW)?;
+    txn.delete_table(REPORT_HIST)?;
     txn.delete_table(TICKET_FACT)?;
     txn.delete_table(REPORT_MESSAGES)?;
     let mut after: Option<u64> = None;
@@ -312,36 +339,52 @@ pub struct Slice {
     pub total: Agg,
 }
 
-fn read_rows(
-    txn: &ReadTransaction,
-    base: Base,
-    dim: Dim,
-    from: Day,
-    to: Day,
-    only: Option<&str>,
-) -> AppResult<Slice> {
-    let table = txn.open_table(REPORT_ROW)?;
-    let mut s = Slice {
-        by_value: BTreeMap::new(),
-        by_day: BTreeMap::new(),
-        total: Agg::default(),
-    };
+type Cells = BTreeMap<(String, Day), Agg>;
+
+/// The rows of one base and dimension over days `from..=to`, per value and day.
+fn scan(txn: &ReadTransaction, base: Base, dim: Dim, from: Day, to: Day) -> AppResult<Cells> {
     let (b, d) = (base.code(), dim.code());
-    for row in table.range((b, d, from, "")..(b, d, to.saturating_add(1), ""))? {
+    let end = to.saturating_add(1);
+    let mut cells = Cells::new();
+    for row in txn
+        .open_table(REPORT_ROW)?
+        .range((b, d, from, "")..(b, d, end, ""))?
+    {
         let (k, v) = row?;
         let (_, _, day, value) = k.value();
-        let agg: Agg = codec::decode(v.value())?;
-        if only.is_none_or(|o| o == value) {
-            s.by_day.entry(day).or_default().merge(&agg);
-            s.total.merge(&agg);
-        }
-        s.by_value.entry(value.to_string()).or_default().merge(&agg);
+        cells
+            .entry((value.to_string(), day))
+            .or_default()
+            .add_counts(&counts_of(v.value()), 1);
     }
-    Ok(s)
+    for row in txn
+        .open_table(REPORT_HIST)?
+        .range((b, d, from, "", 0, 0)..(b, d, end, "", 0, 0))?
+    {
+        let (k, v) = row?;
+        let (_, _, day, value, m, bucket) = k.value();
+        *cells
+            .entry((value.to_string(), day))
+            .or_default()
+            .hist_mut(usize::from(m).min(METRICS - 1))
+            .entry(bucket)
+            .or_default() += v.value();
+    }
+    Ok(cells)
+}
+
+/// The sum of every value's cells per day.
+fn per_day(cells: &Cells) -> BTreeMap<Day, Agg> {
+    let mut days: BTreeMap<Day, Agg> = BTreeMap::new();
+    for ((_, day), agg) in cells {
+        days.entry(*day).or_default().merge(agg);
+    }
+    days
 }
 
 /// A report's rows: `by` per value over days `from..=to`, and the set `value` of `by` selects
-/// (every ticket when None) in total and per day. Channels are summed from account rows.
+/// (every ticket when None) in total and per day. Channels are summed from account rows; no
+/// agent and no team ("") are the whole less the agents' or the teams' rows.
 pub fn read(
     txn: &ReadTransaction,
     base: Base,
@@ -350,34 +393,52 @@ pub fn read(
     from: Day,
     to: Day,
 ) -> AppResult<Slice> {
-    let accounts = read_rows(txn, base, Dim::Account, from, to, None)?;
-    if by.kept() {
-        let mut s = read_rows(txn, base, by, from, to, value)?;
-        if value.is_none() {
-            s.by_day = accounts.by_day;
-            s.total = accounts.total;
+    let accounts = scan(txn, base, Dim::Account, from, to)?;
+    let whole = per_day(&accounts);
+    let cells = match by {
+        Dim::Account => accounts,
+        Dim::Channel => {
+            let channel_of = channels_of_accounts(txn)?;
+            let mut cells = Cells::new();
+            for ((account, day), agg) in accounts {
+                let channel = channel_of.get(&account).cloned().unwrap_or_default();
+                cells.entry((channel, day)).or_default().merge(&agg);
+            }
+            cells
         }
-        return Ok(s);
-    }
-    // Channels: each account's rows under its channel.
-    let channel_of = channels_of_accounts(txn)?;
-    let table = txn.open_table(REPORT_ROW)?;
+        Dim::Agent | Dim::Team => {
+            let mut cells = scan(txn, base, by, from, to)?;
+            let mut none = whole.clone();
+            for ((_, day), agg) in &cells {
+                if let Some(n) = none.get_mut(day) {
+                    n.merge_signed(agg, -1);
+                }
+            }
+            for (day, agg) in none {
+                if !agg.is_empty() {
+                    cells.insert((String::new(), day), agg);
+                }
+            }
+            cells
+        }
+        Dim::Label | Dim::Option => scan(txn, base, by, from, to)?,
+    };
     let mut s = Slice {
         by_value: BTreeMap::new(),
         by_day: BTreeMap::new(),
         total: Agg::default(),
     };
-    let (b, d) = (base.code(), Dim::Account.code());
-    for row in table.range((b, d, from, "")..(b, d, to.saturating_add(1), ""))? {
-        let (k, v) = row?;
-        let (_, _, day, account) = k.value();
-        let channel = channel_of.get(account).cloned().unwrap_or_default();
-        let agg: Agg = codec::decode(v.value())?;
-        if value.is_none_or(|o| o == channel) {
-            s.by_day.entry(day).or_default().merge(&agg);
-            s.total.merge(&agg);
+    for ((v, day), agg) in &cells {
+        s.by_value.entry(v.clone()).or_default().merge(agg);
+        if value == Some(v.as_str()) {
+            s.by_day.entry(*day).or_default().merge(agg);
         }
-        s.by_value.entry(channel).or_default().merge(&agg);
+    }
+    if value.is_none() {
+        s.by_day = whole;
+    }
+    for agg in s.by_day.values() {
+        s.total.merge(agg);
     }
     Ok(s)
 }
@@ -408,47 +469,75 @@ pub fn read_messages(
     if value.is_some() && !kept {
         return Ok(None);
     }
-    let source = if by == Dim::Agent {
-        Dim::Agent
-    } else {
-        Dim::Account
-    };
-    let channel_of = if by == Dim::Channel {
-        channels_of_accounts(txn)?
-    } else {
-        HashMap::new()
-    };
     let table = txn.open_table(REPORT_MESSAGES)?;
+    let read = |dim: Dim| -> AppResult<BTreeMap<(String, Day), MessageCounts>> {
+        let mut cells: BTreeMap<(String, Day), MessageCounts> = BTreeMap::new();
+        let d = dim.code();
+        for row in table.range((d, from, "")..(d, to.saturating_add(1), ""))? {
+            let (k, v) = row?;
+            let (_, day, raw) = k.value();
+            let (received, sent) = v.value();
+            let e = cells.entry((raw.to_string(), day)).or_default();
+            e.received += received;
+            e.sent += sent;
+        }
+        Ok(cells)
+    };
+    let add = |a: &mut MessageCounts, b: &MessageCounts| {
+        a.received += b.received;
+        a.sent += b.sent;
+    };
+    let accounts = read(Dim::Account)?;
+    let mut whole: BTreeMap<Day, MessageCounts> = BTreeMap::new();
+    for ((_, day), c) in &accounts {
+        add(whole.entry(*day).or_default(), c);
+    }
+    let cells = match by {
+        Dim::Account => accounts,
+        Dim::Channel => {
+            let channel_of = channels_of_accounts(txn)?;
+            let mut cells: BTreeMap<(String, Day), MessageCounts> = BTreeMap::new();
+            for ((account, day), c) in &accounts {
+                let channel = channel_of.get(account).cloned().unwrap_or_default();
+                add(cells.entry((channel, *day)).or_default(), c);
+            }
+            cells
+        }
+        Dim::Agent => {
+            // Messages with no agent: the accounts' count less the agents'.
+            let mut cells = read(Dim::Agent)?;
+            let mut none = whole.clone();
+            for ((_, day), c) in &cells {
+                if let Some(n) = none.get_mut(day) {
+                    n.received = n.received.saturating_sub(c.received);
+                    n.sent = n.sent.saturating_sub(c.sent);
+                }
+            }
+            for (day, n) in none {
+                if n != MessageCounts::default() {
+                    cells.insert((String::new(), day), n);
+                }
+            }
+            cells
+        }
+        _ => BTreeMap::new(),
+    };
     let mut s = MessageSlice {
         by_value: BTreeMap::new(),
         by_day: BTreeMap::new(),
         total: MessageCounts::default(),
     };
-    let d = source.code();
-    for row in table.range((d, from, "")..(d, to.saturating_add(1), ""))? {
-        let (k, v) = row?;
-        let (_, day, raw) = k.value();
-        let (received, sent) = v.value();
-        let key = if by == Dim::Channel {
-            channel_of.get(raw).cloned().unwrap_or_default()
-        } else {
-            raw.to_string()
-        };
-        if value.is_none_or(|o| o == key) {
-            let e = s.by_day.entry(day).or_default();
-            e.received += received;
-            e.sent += sent;
-            s.total.received += received;
-            s.total.sent += sent;
-        }
-        if kept {
-            let e = s.by_value.entry(key).or_default();
-            e.received += received;
-            e.sent += sent;
+    for ((v, day), c) in &cells {
+        add(s.by_value.entry(v.clone()).or_default(), c);
+        if value == Some(v.as_str()) {
+            add(s.by_day.entry(*day).or_default(), c);
         }
     }
-    if !kept {
-        s.by_value.clear();
+    if value.is_none() {
+        s.by_day = whole;
+    }
+    for c in s.by_day.values() {
+        add(&mut s.total, c);
     }
     Ok(Some(s))
 }

@@ -195,9 +195,11 @@ pub fn for_each_table(visitor: &mut impl TableVisitor) -> crate::error::AppResul
     visitor.visit(AUDIT_ID_TO_ENTRY)?;
     visitor.visit(USER_NOTIFICATION)?;
     visitor.visit(REPORT_ROW)?;
+    visitor.visit(REPORT_HIST)?;
     visitor.visit(TICKET_FACT)?;
     visitor.visit(REPORT_MESSAGES)?;
     visitor.visit(AGENT_STATE_CHANGE)?;
+    visitor.visit(EXPORT_ID_TO_JOB)?;
     Ok(())
 }
 
@@ -221,10 +223,14 @@ pub fn identity_key(account_id: u64, external_id: &str) -> String {
     format!("{account_id}\u{1f}{external_id}")
 }
 
-/// (date base, dimension, local day, value) → the sum of the report facts of the tickets
-/// counted there (`domain::report::Agg`, positional MessagePack). Kept by `tickets::save`.
+/// (date base, dimension, local day, value) → the counters of the report facts of the tickets
+/// counted there (`Agg::counts`: 27 little-endian i64). Kept by `tickets::save`.
 pub const REPORT_ROW: TableDefinition<(u8, u8, u32, &str), &[u8]> =
     TableDefinition::new("report_rows");
+/// (date base, dimension, local day, value, histogram, bucket) → durations counted there: the
+/// histograms beside `report_rows`, written only when a duration starts or stops counting.
+pub const REPORT_HIST: TableDefinition<(u8, u8, u32, &str, u8, u16), i64> =
+    TableDefinition::new("report_histograms");
 /// Ticket number → what it adds to `report_rows` (`domain::report::Fact`).
 pub const TICKET_FACT: TableDefinition<u64, &[u8]> = TableDefinition::new("report_facts");
 /// (dimension: account or agent, local day, value) → (messages received, sent).
@@ -233,3 +239,5 @@ pub const REPORT_MESSAGES: TableDefinition<(u8, u32, &str), (u64, u64)> =
 /// (user id, time) → the connection state chosen then ("" = none): the agent-status report.
 pub const AGENT_STATE_CHANGE: TableDefinition<(u64, u64), &str> =
     TableDefinition::new("agent_states");
+/// Export job id → ExportJob: the background exports (their files in `exports/`).
+pub const EXPORT_ID_TO_JOB: TableDefinition<u64, &[u8]> = TableDefinition::new("export_jobs");

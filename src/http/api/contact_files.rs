@@ -165,8 +165,7 @@ pub async fn export_csv(
     ApiQuery(how): ApiQuery<super::exports::ExportParams>,
 ) -> AppResult<Response> {
     let format = how.format()?;
-    let access = user.access(&state).await?;
-    let query = to_query(&p, 500)?;
+    let plan = export_plan(&state, &user, &p).await?;
     let filter = serde_json::to_string(&p.query_map()).unwrap_or_default();
     super::exports::record(
         &state,
@@ -176,6 +175,17 @@ pub async fn export_csv(
         filter,
     )
     .await?;
+    plan.respond(&state, format).await
+}
+
+/// The contacts export of filter `p`, as `user` may see it.
+pub async fn export_plan(
+    state: &AppState,
+    user: &CurrentUser,
+    p: &ContactListParams,
+) -> AppResult<super::exports::Plan> {
+    let access = user.access(state).await?;
+    let query = to_query(p, 500)?;
     let q = p.q.clone().filter(|q| !q.trim().is_empty());
     let (labels, defs, kinds) = state
         .store
@@ -209,19 +219,12 @@ pub async fn export_csv(
     .collect();
     header.extend(defs.iter().map(|d| d.name.clone()));
     let hits = match &q {
-        Some(q) => Some(
-            super::contacts::run_search(&state, q, 5_000)
-                .await?
-                .contacts,
-        ),
+        Some(q) => Some(super::contacts::run_search(state, q, 5_000).await?.contacts),
         None => None,
     };
     let store = state.store.clone();
-    super::exports::deliver(
-        format,
+    Ok(super::exports::Plan::new(
         "contactos",
-        state.store.now(),
-        state.config.data_dir.join("tmp"),
         header,
         move |tx| async move {
             if let Some(ids) = hits {
@@ -256,8 +259,7 @@ pub async fn export_csv(
             })
             .await
         },
-    )
-    .await
+    ))
 }
 
 #[cfg(test)]

@@ -99,6 +99,51 @@ where
     }
 }
 
+/// The reader of an export: given where to send its rows, sends them all.
+pub type Producer = Box<
+    dyn FnOnce(RowSender) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send,
+>;
+
+/// An export ready to run: answered at once (`respond`) or written to a file in the
+/// background (`http::api::export_jobs`).
+pub struct Plan {
+    /// The file's name before the date (`tickets`, `mensajes`, `contactos`).
+    pub stem: &'static str,
+    pub header: Vec<String>,
+    pub produce: Producer,
+}
+
+impl Plan {
+    pub fn new<F, Fut>(stem: &'static str, header: Vec<String>, produce: F) -> Plan
+    where
+        F: FnOnce(RowSender) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        Plan {
+            stem,
+            header,
+            produce: Box::new(move |tx| Box::pin(produce(tx))),
+        }
+    }
+
+    /// The rows as the answer to this request, CSV streamed or XLSX.
+    pub async fn respond(
+        self,
+        state: &crate::state::AppState,
+        format: Format,
+    ) -> AppResult<Response> {
+        deliver(
+            format,
+            self.stem,
+            state.store.now(),
+            state.config.data_dir.join("tmp"),
+            self.header,
+            self.produce,
+        )
+        .await
+    }
+}
+
 /// The export's rows, read by `produce` (which sends pages until it is done), delivered in
 /// `format` and saved as `{stem}-{date}.{csv|xlsx}`.
 pub async fn deliver<F, Fut>(
@@ -155,7 +200,7 @@ fn csv(
     });
     (
         [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_TYPE, content_type(Format::Csv).to_string()),
             (header::CONTENT_DISPOSITION, disposition(stem, date, "csv")),
         ],
         Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(out)),
@@ -170,12 +215,83 @@ async fn xlsx(
     date: &str,
     work_dir: PathBuf,
     header: Vec<String>,
-    mut rx: tokio::sync::mpsc::Receiver<Batch>,
+    rx: tokio::sync::mpsc::Receiver<Batch>,
 ) -> AppResult<Response> {
-    let written = tokio::task::spawn_blocking(move || -> AppResult<PathBuf> {
-        let xl = |e: rust_xlsxwriter::XlsxError| AppError::internal(format!("xlsx: {e}"));
+    let written = work_dir.join(format!(
+        "export-{}-{}.xlsx",
+        std::process::id(),
+        crate::auth::random_token(12)
+    ));
+    write_file(
+        Format::Xlsx,
+        written.clone(),
+        work_dir,
+        header,
+        rx,
+        Default::default(),
+    )
+    .await?;
+    let file = tokio::fs::File::open(&written)
+        .await
+        .map_err(|e| AppError::internal(format!("{}: {e}", written.display())));
+    let _ = tokio::fs::remove_file(&written).await;
+    let file = file?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type(Format::Xlsx).to_string()),
+            (header::CONTENT_DISPOSITION, disposition(stem, date, "xlsx")),
+        ],
+        Body::from_stream(tokio_util::io::ReaderStream::new(file)),
+    )
+        .into_response())
+}
+
+pub fn content_type(format: Format) -> &'static str {
+    match format {
+        Format::Csv => "text/csv; charset=utf-8",
+        Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    }
+}
+
+pub fn extension(format: Format) -> &'static str {
+    match format {
+        Format::Csv => "csv",
+        Format::Xlsx => "xlsx",
+    }
+}
+
+/// Writes the rows `rx` brings to the file `path` as CSV or XLSX in a blocking task (the
+/// workbook's scratch files in `work_dir`), counting them in `rows` as they are written;
+/// returns how many. A failed read fails the file.
+pub async fn write_file(
+    format: Format,
+    path: PathBuf,
+    work_dir: PathBuf,
+    header: Vec<String>,
+    mut rx: tokio::sync::mpsc::Receiver<Batch>,
+    rows: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> AppResult<u64> {
+    use std::sync::atomic::Ordering;
+    tokio::task::spawn_blocking(move || -> AppResult<u64> {
+        let io = |e: std::io::Error| AppError::internal(format!("{}: {e}", path.display()));
         std::fs::create_dir_all(&work_dir)
             .map_err(|e| AppError::internal(format!("{}: {e}", work_dir.display())))?;
+        if format == Format::Csv {
+            use std::io::Write;
+            let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io)?);
+            out.write_all(format!("\u{feff}{}", csv_line(&header)).as_bytes())
+                .map_err(io)?;
+            while let Some(batch) = rx.blocking_recv() {
+                let batch = batch.map_err(AppError::internal)?;
+                for r in &batch {
+                    out.write_all(csv_line(r).as_bytes()).map_err(io)?;
+                }
+                rows.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            }
+            out.flush().map_err(io)?;
+            return Ok(rows.load(Ordering::Relaxed));
+        }
+        let xl = |e: rust_xlsxwriter::XlsxError| AppError::internal(format!("xlsx: {e}"));
         let mut book = rust_xlsxwriter::Workbook::new();
         book.set_tempdir(&work_dir).map_err(xl)?;
         let bold = rust_xlsxwriter::Format::new().set_bold();
@@ -191,7 +307,9 @@ async fn xlsx(
         let mut row: u32 = 1;
         let mut sheet_index = 0;
         while let Some(batch) = rx.blocking_recv() {
-            for r in batch.map_err(AppError::internal)? {
+            let batch = batch.map_err(AppError::internal)?;
+            let count = batch.len() as u64;
+            for r in batch {
                 if row == SHEET_ROWS {
                     new_sheet(&mut book)?;
                     sheet_index += 1;
@@ -209,33 +327,13 @@ async fn xlsx(
                 }
                 row += 1;
             }
+            rows.fetch_add(count, Ordering::Relaxed);
         }
-        let path = work_dir.join(format!(
-            "export-{}-{}.xlsx",
-            std::process::id(),
-            crate::auth::random_token(12)
-        ));
         book.save(&path).map_err(xl)?;
-        Ok(path)
+        Ok(rows.load(Ordering::Relaxed))
     })
     .await
-    .map_err(|e| AppError::internal(format!("xlsx writer: {e}")))??;
-    let file = tokio::fs::File::open(&written)
-        .await
-        .map_err(|e| AppError::internal(format!("{}: {e}", written.display())));
-    let _ = tokio::fs::remove_file(&written).await;
-    let file = file?;
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
-            ),
-            (header::CONTENT_DISPOSITION, disposition(stem, date, "xlsx")),
-        ],
-        Body::from_stream(tokio_util::io::ReaderStream::new(file)),
-    )
-        .into_response())
+    .map_err(|e| AppError::internal(format!("export writer: {e}")))?
 }
 
 /// `cell` as a whole number, when it is written as one (no sign, no leading zero, exact in a

@@ -161,10 +161,7 @@ pub async fn export_messages(
     ApiQuery(how): ApiQuery<super::exports::ExportParams>,
 ) -> AppResult<axum::response::Response> {
     let format = how.format()?;
-    let mut q = to_query(&f)?;
-    q.limit = 500;
-    q.before = None;
-    let access = user.access(&state).await?;
+    let plan = export_plan(&state, &user, &f).await?;
     let filter = super::exports::given_filter(&f);
     super::exports::record(
         &state,
@@ -174,32 +171,37 @@ pub async fn export_messages(
         filter,
     )
     .await?;
+    plan.respond(&state, format).await
+}
+
+/// The messages export of filter `f`, as `user` may see it.
+pub async fn export_plan(
+    state: &AppState,
+    user: &CurrentUser,
+    f: &MessageFilter,
+) -> AppResult<super::exports::Plan> {
+    let mut q = to_query(f)?;
+    q.limit = 500;
+    q.before = None;
+    let access = user.access(state).await?;
     let lang = crate::locale::lang(&user.user.language);
     let header: Vec<String> = EXPORT_COLUMNS
         .iter()
         .map(|k| crate::locale::text(lang, &format!("messages.export.{k}"), &[]))
         .collect();
     let store = state.store.clone();
-    super::exports::deliver(
-        format,
-        "mensajes",
-        state.store.now(),
-        state.config.data_dir.join("tmp"),
-        header,
-        move |tx| {
-            super::exports::send_pages(tx, move |before| {
-                let (store, access) = (store.clone(), access.clone());
-                let mut page = q.clone();
-                page.before = before;
-                async move {
-                    store
-                        .read(move |txn| export_page(txn, &page, &access, lang))
-                        .await
-                }
-            })
-        },
-    )
-    .await
+    Ok(super::exports::Plan::new("mensajes", header, move |tx| {
+        super::exports::send_pages(tx, move |before| {
+            let (store, access) = (store.clone(), access.clone());
+            let mut page = q.clone();
+            page.before = before;
+            async move {
+                store
+                    .read(move |txn| export_page(txn, &page, &access, lang))
+                    .await
+            }
+        })
+    }))
 }
 
 /// One page of the export's rows, and where the next starts.

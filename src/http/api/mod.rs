@@ -14,6 +14,7 @@ pub mod changelog;
 pub mod contact_files;
 pub mod contacts;
 pub mod events;
+pub mod export_jobs;
 pub mod exports;
 pub mod fields;
 pub mod health;
@@ -139,6 +140,9 @@ pub fn routes(
         .routes(routes!(calendars::chile))
         .routes(routes!(sla_policies::list, sla_policies::create))
         .routes(routes!(sla_policies::update, sla_policies::delete))
+        .routes(routes!(export_jobs::list, export_jobs::create))
+        .routes(routes!(export_jobs::download))
+        .routes(routes!(export_jobs::delete))
         .routes(routes!(reports::tickets))
         .routes(routes!(reports::typifications))
         .routes(routes!(reports::agent_states))

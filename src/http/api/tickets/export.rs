@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::Response;
 
 use super::super::audit::RequestOrigin;
-use super::super::exports::ExportParams;
+use super::super::exports::{ExportParams, Plan};
 use super::{to_query, views, TicketFilter, TicketView};
 use crate::auth::CurrentUser;
 use crate::domain::audit::AuditAction;
@@ -115,14 +115,20 @@ pub async fn export_tickets(
     ApiQuery(how): ApiQuery<ExportParams>,
 ) -> AppResult<Response> {
     let format = how.format()?;
-    let access = user.access(&state).await?;
-    let mut query = to_query(&state, &user, &access, &f).await?;
-    query.limit = PAGE;
-    query.after = None;
-    let sort = query.sort.unwrap_or(Sort::UpdatedDesc);
+    let plan = plan(&state, &user, &f).await?;
     let filter = super::super::exports::given_filter(&f);
     super::super::exports::record(&state, &user, &origin, AuditAction::TicketsExported, filter)
         .await?;
+    plan.respond(&state, format).await
+}
+
+/// The tickets export of filter `f`, as `user` may see it.
+pub async fn plan(state: &AppState, user: &CurrentUser, f: &TicketFilter) -> AppResult<Plan> {
+    let access = user.access(state).await?;
+    let mut query = to_query(state, user, &access, f).await?;
+    query.limit = PAGE;
+    query.after = None;
+    let sort = query.sort.unwrap_or(Sort::UpdatedDesc);
     let names = state
         .store
         .read(|txn| {
@@ -146,36 +152,28 @@ pub async fn export_tickets(
     header.extend(names.typifications.iter().map(|d| d.name.clone()));
     let now = state.store.now();
     let reader = state.clone();
-    super::super::exports::deliver(
-        format,
-        "tickets",
-        now,
-        state.config.data_dir.join("tmp"),
-        header,
-        move |tx| {
-            let names = std::sync::Arc::new(names);
-            super::super::exports::send_pages(tx, move |after| {
-                let (reader, names) = (reader.clone(), names.clone());
-                let mut q = query.clone();
-                q.after = after;
-                async move {
-                    let (items, more) = reader
-                        .store
-                        .read(move |txn| crate::store::index::list(txn, &q, now))
-                        .await?;
-                    let next = items
-                        .last()
-                        .filter(|_| more)
-                        .map(|t| (sort.time_of(t), t.number));
-                    let rows = views(&reader, items)
-                        .await?
-                        .iter()
-                        .map(|t| row(t, &names, lang))
-                        .collect();
-                    Ok((rows, next))
-                }
-            })
-        },
-    )
-    .await
+    Ok(Plan::new("tickets", header, move |tx| {
+        let names = std::sync::Arc::new(names);
+        super::super::exports::send_pages(tx, move |after| {
+            let (reader, names) = (reader.clone(), names.clone());
+            let mut q = query.clone();
+            q.after = after;
+            async move {
+                let (items, more) = reader
+                    .store
+                    .read(move |txn| crate::store::index::list(txn, &q, now))
+                    .await?;
+                let next = items
+                    .last()
+                    .filter(|_| more)
+                    .map(|t| (sort.time_of(t), t.number));
+                let rows = views(&reader, items)
+                    .await?
+                    .iter()
+                    .map(|t| row(t, &names, lang))
+                    .collect();
+                Ok((rows, next))
+            }
+        })
+    }))
 }

@@ -25,7 +25,7 @@ use crate::store::tickets::{self, Access, Reply, TicketPatch};
 
 mod bulk;
 mod conversation;
-mod export;
+pub mod export;
 pub use export::*;
 mod notes;
 mod transcript;
