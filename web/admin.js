@@ -15,6 +15,7 @@ import { Tokens } from './profile.js';
 import { Fields } from './fields.js';
 import { Calendars } from './calendars.js';
 import { SlaPolicies } from './sla.js';
+import { Exports } from './exports.js';
 
 const MODES = ['disabled', 'enabled', 'auto'];
 const AllTokens = () => html`<${Tokens} all=${true} />`;
@@ -31,6 +32,7 @@ const SECTIONS = [
   { id: 'canales', title: 'admin.nav.channels', may: 'accounts.manage', view: Accounts },
   { id: 'asignacion', title: 'admin.nav.assignment', may: 'tickets.all_accounts', view: Assignment },
   { id: 'estados', title: 'admin.nav.states', may: 'accounts.manage', view: States },
+  { id: 'exportaciones', title: 'admin.nav.exports', may: 'tickets.all_accounts', view: Exports },
   { id: 'respaldos', title: 'admin.nav.backups', may: 'settings.manage', view: Backups },
   { id: 'direccion', title: 'admin.nav.public_url', may: 'settings.manage', view: PublicUrl },
   { id: 'seguridad', title: 'admin.nav.security', may: 'settings.manage', view: Security },

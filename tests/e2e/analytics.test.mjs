@@ -117,3 +117,22 @@ test('an agent sees their own figures only', async () => {
   assert.deepEqual(agentPage.errors, []);
   await agentPage.close();
 });
+
+test('a large export runs in the background under Administración › Exportaciones and downloads', async () => {
+  await page.goto(`${server.url}/#/admin/exportaciones`);
+  const section = page.getByRole('region', { name: 'Exportaciones' });
+  const form = section.getByRole('form', { name: 'Nueva exportación' });
+  await form.getByLabel('Qué exportar').selectOption('messages');
+  await form.getByRole('button', { name: 'Exportar' }).click();
+  await section.getByRole('status').filter({ hasText: 'La exportación empezó' }).waitFor();
+  const link = section.getByRole('link', { name: /^mensajes-\d{4}-\d{2}-\d{2}\.xlsx$/ });
+  await link.waitFor({ timeout: 30_000 });
+  const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+  const book = XLSX.read(readFileSync(await download.path()));
+  const rows = XLSX.utils.sheet_to_json(book.Sheets[book.SheetNames[0]], { header: 1 });
+  assert.ok(rows[0].includes('Influenciador'), rows[0].join(', '));
+  const all = await admin('GET', '/api/v1/exports');
+  assert.equal(rows.length - 1, all.items[0].rows);
+  assert.ok(all.items[0].rows > 100, 'the demo has many messages');
+  assert.deepEqual(page.errors, []);
+});

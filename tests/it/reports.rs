@@ -387,3 +387,110 @@ async fn reports_break_down_drill_down_scope_and_export() {
     assert_eq!(again["totals"]["tickets"], 4);
     assert_eq!(row(&again, &luis)["figures"]["replies"], 1);
 }
+
+/// Administración › Exportaciones: a large export runs in the background, shows its rows, and
+/// its file downloads until it is deleted; only its owner (or an administrator) sees it.
+#[tokio::test]
+async fn background_exports_run_report_progress_and_download() {
+    let s = Server::start();
+    let admin = s.admin().await;
+    let acc = admin.account("api", "Tienda").await;
+    for i in 0..30 {
+        admin
+            .inbound(
+                &acc,
+                &format!("m{i}"),
+                &format!("Cliente {i}"),
+                "¿Y mi pedido?",
+            )
+            .await;
+    }
+    let (st, job) = admin
+        .post(
+            "/api/v1/exports",
+            json!({"kind": "tickets", "format": "xlsx", "filter": "state=open,closed,ignored"}),
+        )
+        .await;
+    assert_eq!(st.as_u16(), 202, "{job}");
+    assert_eq!(
+        job["file_name"].as_str().unwrap().split('-').next(),
+        Some("tickets")
+    );
+    let id = job["id"].as_str().unwrap().to_string();
+    let done = eventually(30, "the export to finish", || {
+        let (admin, id) = (admin.clone(), id.clone());
+        async move {
+            let list = admin.ok("/api/v1/exports").await;
+            list["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|j| j["id"] == id.as_str() && j["state"] == "done")
+                .cloned()
+        }
+    })
+    .await;
+    assert_eq!(done["rows"], 30);
+    assert!(done["bytes"].as_u64().unwrap() > 0);
+    let url = done["download_url"].as_str().unwrap().to_string();
+    let xml = sheet(&admin, &url).await;
+    assert!(xml.contains("Cliente 29") && xml.contains("Número"));
+
+    // Messages as CSV, for a period.
+    let (st, job) = admin
+        .post(
+            "/api/v1/exports",
+            json!({"kind": "messages", "filter": "?created_from=2020-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(st.as_u16(), 202, "{job}");
+    let mid = job["id"].as_str().unwrap().to_string();
+    let csv_url = eventually(30, "the messages export", || {
+        let (admin, mid) = (admin.clone(), mid.clone());
+        async move {
+            let list = admin.ok("/api/v1/exports").await;
+            list["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|j| j["id"] == mid.as_str() && j["state"] == "done")
+                .and_then(|j| j["download_url"].as_str().map(String::from))
+        }
+    })
+    .await;
+    let csv = admin.download(&csv_url).await.text().await.unwrap();
+    assert_eq!(csv.lines().count(), 31, "header and 30 messages");
+    assert!(csv.contains("Influenciador"));
+
+    // Bad input.
+    for (body, code) in [
+        (json!({"kind": "planets"}), "invalid_export_kind"),
+        (
+            json!({"kind": "tickets", "filter": "limit=muchos"}),
+            "invalid_filter",
+        ),
+        (json!({"kind": "tickets", "format": "pdf"}), "invalid_query"),
+    ] {
+        let (st, e) = admin.post("/api/v1/exports", body.clone()).await;
+        assert!(
+            st.is_client_error() && e["error"]["code"] == code,
+            "{body}: {st} {e}"
+        );
+    }
+
+    // Someone else's export is not theirs to see.
+    admin
+        .create_user("luis@prueba.cl", "Luis Agente", "supervisor")
+        .await;
+    let luis = s.login("luis@prueba.cl", "clave-agente-1").await;
+    assert_eq!(luis.ok("/api/v1/exports").await["items"], json!([]));
+    let (st, _) = luis.get(&url).await;
+    assert_eq!(st.as_u16(), 404);
+
+    // Deleted: gone, file and all.
+    let (st, _) = admin.delete(&format!("/api/v1/exports/{id}")).await;
+    assert_eq!(st.as_u16(), 204);
+    let (st, _) = admin.get(&url).await;
+    assert_eq!(st.as_u16(), 404);
+    assert!(!s.data.join("exports").join(format!("{id}.xlsx")).exists());
+}
