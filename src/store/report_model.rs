@@ -278,6 +278,17 @@ fn brute(w: &World, tickets: &[&Ticket], business: bool) -> Figures {
     }
 }
 
+/// The day a ticket counts on under `base`.
+fn day_in(t: &Ticket, base: Base) -> Day {
+    day_of(
+        match base {
+            Base::Created => t.created_at,
+            Base::Updated => t.updated_at,
+        },
+        TZ,
+    )
+}
+
 /// The values of `by` a ticket counts under.
 fn values_of(t: &Ticket, by: Dim) -> Vec<String> {
     let id = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
@@ -504,13 +515,7 @@ fn kept_aggregates_equal_a_brute_force_count_of_the_same_tickets() {
                 let in_period: Vec<&Ticket> = live
                     .iter()
                     .copied()
-                    .filter(|t| {
-                        let at = match base {
-                            Base::Created => t.created_at,
-                            Base::Updated => t.updated_at,
-                        };
-                        (from..=to).contains(&day_of(at, TZ))
-                    })
+                    .filter(|t| (from..=to).contains(&day_in(t, base)))
                     .collect();
                 for by in [
                     Dim::Channel,
@@ -554,13 +559,7 @@ fn kept_aggregates_equal_a_brute_force_count_of_the_same_tickets() {
                             let of_day: Vec<&Ticket> = tickets
                                 .iter()
                                 .copied()
-                                .filter(|t| {
-                                    let at = match base {
-                                        Base::Created => t.created_at,
-                                        Base::Updated => t.updated_at,
-                                    };
-                                    day_of(at, TZ) == *day
-                                })
+                                .filter(|t| day_in(t, base) == *day)
                                 .collect();
                             assert_eq!(agg.figures(false), brute(&w, &of_day, false));
                         }

@@ -276,6 +276,14 @@ impl Api {
     }
 
     /// The signed-in user's id.
+    /// Creates a record and answers its id.
+    pub async fn created_id(&self, path: &str, body: Value) -> String {
+        self.created(path, body).await["id"]
+            .as_str()
+            .expect("id")
+            .to_string()
+    }
+
     pub async fn my_id(&self) -> String {
         self.ok("/api/v1/me").await["id"]
             .as_str()

@@ -124,23 +124,17 @@ async fn reports_break_down_drill_down_scope_and_export() {
     admin.enable(&luis, &acc, "enabled").await;
     let agent = s.login("luis@prueba.cl", "clave-agente-1").await;
     let motivo = admin
-        .created(
+        .created_id(
             "/api/v1/fields",
             json!({"target": "ticket", "name": "Motivo", "kind": "choice", "options": ["Reclamo", "Consulta"]}),
         )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .await;
     let resuelto = admin
-        .created(
+        .created_id(
             "/api/v1/fields",
             json!({"target": "ticket", "name": "¿Resuelto?", "kind": "yes_no"}),
         )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .await;
     let mut numbers = Vec::new();
     for (account, who) in [
         (&acc, "ana"),
@@ -388,6 +382,23 @@ async fn reports_break_down_drill_down_scope_and_export() {
     assert_eq!(row(&again, &luis)["figures"]["replies"], 1);
 }
 
+/// The background export `id` once done.
+async fn finished(api: &Api, id: &str) -> Value {
+    eventually(30, "the export to finish", || {
+        let (api, id) = (api.clone(), id.to_string());
+        async move {
+            let list = api.ok("/api/v1/exports").await;
+            list["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|j| j["id"] == id.as_str() && j["state"] == "done")
+                .cloned()
+        }
+    })
+    .await
+}
+
 /// Administración › Exportaciones: a large export runs in the background, shows its rows, and
 /// its file downloads until it is deleted; only its owner (or an administrator) sees it.
 #[tokio::test]
@@ -417,19 +428,7 @@ async fn background_exports_run_report_progress_and_download() {
         Some("tickets")
     );
     let id = job["id"].as_str().unwrap().to_string();
-    let done = eventually(30, "the export to finish", || {
-        let (admin, id) = (admin.clone(), id.clone());
-        async move {
-            let list = admin.ok("/api/v1/exports").await;
-            list["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|j| j["id"] == id.as_str() && j["state"] == "done")
-                .cloned()
-        }
-    })
-    .await;
+    let done = finished(&admin, &id).await;
     assert_eq!(done["rows"], 30);
     assert!(done["bytes"].as_u64().unwrap() > 0);
     let url = done["download_url"].as_str().unwrap().to_string();
@@ -445,19 +444,10 @@ async fn background_exports_run_report_progress_and_download() {
         .await;
     assert_eq!(st.as_u16(), 202, "{job}");
     let mid = job["id"].as_str().unwrap().to_string();
-    let csv_url = eventually(30, "the messages export", || {
-        let (admin, mid) = (admin.clone(), mid.clone());
-        async move {
-            let list = admin.ok("/api/v1/exports").await;
-            list["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|j| j["id"] == mid.as_str() && j["state"] == "done")
-                .and_then(|j| j["download_url"].as_str().map(String::from))
-        }
-    })
-    .await;
+    let csv_url = finished(&admin, &mid).await["download_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let csv = admin.download(&csv_url).await.text().await.unwrap();
     assert_eq!(csv.lines().count(), 31, "header and 30 messages");
     assert!(csv.contains("Influenciador"));

@@ -696,14 +696,11 @@ async fn tickets_export_as_csv_for_any_filter() {
     let acc = api.account("api", "Tienda").await;
     let other = api.account("api", "Otra").await;
     let field = api
-        .created(
+        .created_id(
             "/api/v1/fields",
             json!({"target": "ticket", "name": "Motivo", "kind": "choice", "options": ["Despacho", "Cambio"]}),
         )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .await;
     // More than one page of the export (500).
     for i in 0..520 {
         api.inbound(
