@@ -140,7 +140,7 @@ function TicketsOf({ title, filter, onClose }) {
   return html`<${Dialog} labelledBy="drill-title" onClose=${onClose}>
     <h2 id="drill-title">${title}</h2>
     ${error && html`<p class="error" role="alert">${error}</p>`}
-    ${!data ? html`<p class="loading">${t('board.loading')}</p>` : data.items.length === 0 ? html`<p class="empty">${t('reports.no_tickets')}</p>`
+    ${!data ? html`<p class="loading">${t('loading')}</p>` : data.items.length === 0 ? html`<p class="empty">${t('reports.no_tickets')}</p>`
       : html`<ul class="drill-list">${data.items.map((x) => html`<li><a href=${`#/t/${x.number}`} onClick=${onClose}>#${x.number} · ${x.contact?.name ?? ''} — ${x.subject ?? x.last_message_excerpt ?? ''}</a></li>`)}</ul>`}
     ${data?.next_cursor && html`<p class="hint">${t('reports.first_hundred')}</p>`}
     <button type="button" onClick=${onClose}>${t('action.close_dialog')}</button>
@@ -151,7 +151,7 @@ function Typifications({ params }) {
   const [data, error] = useLoad(() => api('GET', `/api/v1/reports/typifications?${query(params)}`), [JSON.stringify(params)]);
   const [drill, setDrill] = useState(null);
   if (error) return html`<p class="error" role="alert">${error}</p>`;
-  if (!data) return html`<p class="loading">${t('board.loading')}</p>`;
+  if (!data) return html`<p class="loading">${t('loading')}</p>`;
   if (!data.fields.length) return html`<p class="empty">${t('reports.no_typifications')}</p>`;
   const range = params.base === 'updated' ? { updated_from: data.from_instant, updated_to: data.to_instant } : { created_from: data.from_instant, created_to: data.to_instant };
   const open = (f, o, channel) => setDrill({
@@ -179,7 +179,7 @@ function Typifications({ params }) {
 function AgentStatesReport({ params }) {
   const [data, error] = useLoad(() => api('GET', `/api/v1/reports/agent_states?${query(params)}`), [JSON.stringify(params)]);
   if (error) return html`<p class="error" role="alert">${error}</p>`;
-  if (!data) return html`<p class="loading">${t('board.loading')}</p>`;
+  if (!data) return html`<p class="loading">${t('loading')}</p>`;
   if (!data.agents.length) return html`<p class="empty">${t('reports.no_states')}</p>`;
   const ms = (list, s) => list.find((x) => x.state === s)?.ms ?? 0;
   return html`<table class="compact agent-states"><thead><tr><th scope="col">${t('reports.by.agent')}</th>
@@ -247,7 +247,7 @@ export function Analytics({ me }) {
     ${tab === 'summary' && html`
       ${drill && html`<p class="drill"><button type="button" class="link" onClick=${() => setDrill(null)}>${t('reports.all')}</button> › <strong>${t(`reports.by.${by}`)}: ${drill.name}</strong></p>`}
       ${error && html`<p class="error" role="alert">${error}</p>`}
-      ${!ready ? html`<p class="hint">${t('reports.choose_dates')}</p>` : !report ? html`<p class="loading">${t('board.loading')}</p>`
+      ${!ready ? html`<p class="hint">${t('reports.choose_dates')}</p>` : !report ? html`<p class="loading">${t('loading')}</p>`
         : html`<p class="hint period-note">${t('reports.period_note', { from: report.from, to: report.to, previous_from: report.previous_from, previous_to: report.previous_to, zone: report.time_zone })}</p>
           <${Summary} report=${report} metric=${metric} setMetric=${setMetric} onDrill=${supervisor && !drill ? (r) => setDrill(r) : null} />`}`}
     ${tab === 'typifications' && ready && html`<${Typifications} params=${periodParams} />`}

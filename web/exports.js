@@ -66,7 +66,7 @@ export function Exports() {
         ${['open', 'closed', 'ignored'].map((s) => html`<option value=${s}>${t(`state.${s}`)}</option>`)}</select></label>`}
       ${kind === 'contacts' && html`<label>${t('exports.label')} <select name="label"><option value="">${t('exports.any_label')}</option>
           ${refs.labels.map((l) => html`<option value=${l.id}>${l.name}</option>`)}</select></label>`}
-      <label>${t('exports.format')} <select name="format"><option value="xlsx">Excel (XLSX)</option><option value="csv">CSV</option></select></label>
+      <label>${t('exports.format')} <select name="format"><option value="xlsx">${t('exports.format.xlsx')}</option><option value="csv">${t('exports.format.csv')}</option></select></label>
       <button type="submit" class="primary">${t('exports.start')}</button>
     </form>
     <${StatusLine} status=${status} />

@@ -366,7 +366,7 @@ fn step(w: &mut World, rng: &mut StdRng, now: Millis) {
     let mut t = w.tickets[&n].clone();
     match roll {
         20..=34 => {
-            apply_inbound(&mut t, false, "¿y?", now);
+            apply_inbound(&mut t, false, "sigue", now);
             let seen = w.seen.get_mut(&n).unwrap();
             seen.waiting.get_or_insert(now);
         }
