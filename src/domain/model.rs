@@ -411,19 +411,19 @@ pub struct Ticket {
     #[serde(default)]
     pub waiting_since: Option<Millis>,
     /// When the customer last wrote (a vendor's reply window counts from it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub last_inbound_at: Option<Millis>,
     #[serde(default)]
     pub first_response_at: Option<Millis>,
     #[serde(default)]
     pub last_message_excerpt: String,
     /// The subject of the mail or form that opened it (shown on the card and in the ticket).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub subject: Option<String>,
     #[serde(default)]
     pub message_count: u32,
     /// Agents' replies (reports: replies per ticket).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default)]
     pub replies: u32,
     /// Set when this ticket was merged into another one (TICK-7).
     #[serde(default)]
@@ -897,10 +897,6 @@ pub struct VisitorSession {
     /// The contact's identity on the account (`chat:<random>`).
     pub external_id: String,
     pub created_at: Millis,
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
 }
 
 /// Where a background export stands.

@@ -1,5 +1,9 @@
-//! Record encoding: MessagePack with field names, so added fields with defaults need no
-//! migration and old records keep decoding.
+//! Record encoding: MessagePack. Most records keep their field names, so added fields with
+//! defaults need no migration and old records keep decoding. The records stored once per
+//! ticket (the ticket itself, its report fact) are positional (`encode_compact`): no field
+//! names, a third of a ticket's bytes. Decoding reads either form, so a record written with
+//! names (before, or by a migration) still opens; a positional record's type takes new fields
+//! only at its end, with `#[serde(default)]`, and never skips a field when serializing.
 
 use redb::ReadableTable;
 use serde::de::DeserializeOwned;
@@ -9,6 +13,11 @@ use crate::error::{AppError, AppResult};
 
 pub fn encode<T: Serialize>(value: &T) -> AppResult<Vec<u8>> {
     rmp_serde::to_vec_named(value).map_err(|e| AppError::internal(format!("encode: {e}")))
+}
+
+/// Positional MessagePack (see the module's note on which records, and the rules they keep).
+pub fn encode_compact<T: Serialize>(value: &T) -> AppResult<Vec<u8>> {
+    rmp_serde::to_vec(value).map_err(|e| AppError::internal(format!("encode: {e}")))
 }
 
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> AppResult<T> {
@@ -36,4 +45,49 @@ pub fn all<T: DeserializeOwned>(
         out.push(decode(v.value())?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ticket::{new_ticket, NewTicket};
+    use crate::domain::{Channel, Sentiment, Ticket};
+
+    #[test]
+    fn a_positional_ticket_round_trips_and_a_named_one_still_opens() {
+        let mut t = new_ticket(NewTicket {
+            number: 42,
+            account: (3, Channel::Whatsapp),
+            contact_id: 7,
+            public: false,
+            influencer: true,
+            previous: Some(41),
+            now: 1_700_000_000_000,
+        });
+        t.subject = Some("Pedido atrasado".into());
+        t.last_inbound_at = Some(1_700_000_100_000);
+        t.replies = 3;
+        t.labels = vec![1, 2];
+        t.sentiment_final = Some(Sentiment::Positive);
+        t.fields
+            .insert("5".into(), serde_json::json!(["Reclamo", "Otro"]));
+        t.last_message_excerpt = "¿Dónde está mi pedido?".into();
+        let compact = encode_compact(&t).unwrap();
+        let named = encode(&t).unwrap();
+        let back: Ticket = decode(&compact).unwrap();
+        assert_eq!(encode(&back).unwrap(), named);
+        let old: Ticket = decode(&named).unwrap();
+        assert_eq!(encode_compact(&old).unwrap(), compact);
+        assert!(
+            compact.len() * 2 < named.len(),
+            "{} vs {}",
+            compact.len(),
+            named.len()
+        );
+        // A record from before `replies` (and other later fields) opens with their defaults.
+        let mut v: serde_json::Value = serde_json::to_value(&t).unwrap();
+        v.as_object_mut().unwrap().remove("replies");
+        let earlier = rmp_serde::to_vec_named(&v).unwrap();
+        assert_eq!(decode::<Ticket>(&earlier).unwrap().replies, 0);
+    }
 }

@@ -22,7 +22,7 @@ use crate::domain::report::{
 };
 use crate::domain::sla::SlaPolicy;
 use crate::domain::{Direction, Message, Millis, Team, Ticket};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 
 const SETTINGS_KEY: &str = "report_settings";
 
@@ -75,11 +75,6 @@ pub fn put_settings(txn: &WriteTransaction, s: &ReportSettings) -> AppResult<usi
         return Ok(0);
     }
     rebuild(txn)
-}
-
-/// Facts and rows are positional MessagePack (no field names): one per ticket.
-fn encode<T: Serialize>(v: &T) -> AppResult<Vec<u8>> {
-    rmp_serde::to_vec(v).map_err(|e| AppError::internal(format!("encode: {e}")))
 }
 
 fn fact_of(table: &impl ReadableTable<u64, &'static [u8]>, number: u64) -> AppResult<Option<Fact>> {
@@ -155,7 +150,7 @@ fn update_in(txn: &WriteTransaction, t: &Ticket, tz: Tz) -> AppResult<()> {
         return Ok(());
     }
     match &next {
-        Some(f) => facts.insert(t.number, encode(f)?.as_slice())?,
+        Some(f) => facts.insert(t.number, codec::encode_compact(f)?.as_slice())?,
         None => facts.remove(t.number)?,
     };
     let counted_alike = match (&prev, &next) {
@@ -307,7 +302,7 @@ pub fn rebuild(txn: &WriteTransaction) -> AppResult<usize> {
             if usize::try_from(t.replies).ok() != Some(replies) {
                 t.replies = u32::try_from(replies).unwrap_or(u32::MAX);
                 txn.open_table(NUMBER_TO_TICKET)?
-                    .insert(t.number, codec::encode(&t)?.as_slice())?;
+                    .insert(t.number, codec::encode_compact(&t)?.as_slice())?;
             }
             update_in(txn, &t, tz)?;
             for m in &messages {

@@ -64,7 +64,7 @@ pub fn require(txn: &ReadTransaction, number: u64, access: &Access) -> AppResult
 /// Writes the record and brings the list index in step with the change.
 pub fn save(txn: &WriteTransaction, old: Option<&Ticket>, new: &Ticket) -> AppResult<()> {
     txn.open_table(NUMBER_TO_TICKET)?
-        .insert(new.number, codec::encode(new)?.as_slice())?;
+        .insert(new.number, codec::encode_compact(new)?.as_slice())?;
     super::assignment::update_load(txn, old, new)?;
     super::sla::update_timers(txn, old, new)?;
     super::report::update(txn, new)?;
