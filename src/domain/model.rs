@@ -451,7 +451,6 @@ pub enum DeliveryStatus {
     Failed,
 }
 
-/// Stored positionally (`codec::encode_compact`): new fields go at the end, with a default.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Message {
     pub id: u64,
@@ -482,17 +481,17 @@ pub struct Message {
     #[serde(default)]
     pub mail: Option<Box<MailMeta>>,
     /// What the agent should know about it (an unsupported kind, an ad referral …).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<Note>,
     /// The customer's reaction to it (an emoji).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reaction: Option<String>,
     /// Inbound: the vendor was told an agent read it (a read receipt is queued or sent).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub receipt_sent: bool,
     /// An answer sent as an approved template (outside WhatsApp's window): which one, with
     /// its values; `text` is what the customer reads.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<crate::domain::template::TemplateUse>,
 }
 

@@ -297,7 +297,7 @@ pub fn merge(
             let m: Option<Message> = codec::get(&msgs, *id)?;
             if let Some(mut m) = m {
                 m.ticket_number = into;
-                msgs.insert(*id, codec::encode_compact(&m)?.as_slice())?;
+                msgs.insert(*id, codec::encode(&m)?.as_slice())?;
                 attachments.extend(m.attachments);
             }
         }
