@@ -359,6 +359,7 @@ pub fn fill(store: &Store) -> AppResult<()> {
             username: c.4.clone(),
             account: account.clone(),
             started,
+            now,
             opener: rng.gen_range(0..OPENERS.len()),
             followup: (rng.gen_bool(0.4)).then(|| FOLLOWUPS[rng.gen_range(0..FOLLOWUPS.len())]),
             reply: (outcome != 1 || rng.gen_bool(0.5))
@@ -414,6 +415,8 @@ struct Plan {
     username: String,
     account: Account,
     started: Millis,
+    /// When the demo is made: nothing in its history happens later.
+    now: Millis,
     /// Index into OPENERS (and SUBJECTS).
     opener: usize,
     followup: Option<&'static str>,
@@ -504,7 +507,7 @@ impl Plan {
         let number = got.ticket_number;
         // Answers take from a few minutes to a couple of hours, as a real team's do.
         let wait_minutes = [4, 9, 14, 20, 27, 41, 63, 118][(self.seq % 8) as usize];
-        let mut at = self.started + wait_minutes * 60_000;
+        let mut at = (self.started + wait_minutes * 60_000).min(self.now);
         let agent = Access {
             user_id: self.agent,
             name: self.agent_name.into(),
@@ -527,11 +530,11 @@ impl Plan {
             )?;
             // Demo history: these answers went out long ago; nothing is left to send.
             crate::store::mail::settle_demo(txn, &m)?;
-            at += (10 + (self.seq * 7) % 50) as i64 * 60_000;
+            at = (at + (10 + (self.seq * 7) % 50) as i64 * 60_000).min(self.now);
         }
         if let Some(f) = self.followup {
             tickets::ingest(txn, fx, &inbound(f, 1, at), at)?;
-            at += 10 * 60_000;
+            at = (at + 10 * 60_000).min(self.now);
         }
         let mut patch = TicketPatch {
             important: self.important.then_some(true),
