@@ -77,7 +77,7 @@ export function Exports() {
         <td>${t(`exports.kind.${j.kind}`)} <span class="hint">${j.filter}</span></td>
         <td>${when(j.created_at)}</td>
         <td>${j.state === 'running' ? html`<progress aria-label=${t('exports.running')}></progress> ${t('exports.running')}`
-          : j.state === 'done' ? t('exports.done') : html`<span class="error">${t('exports.failed')}</span> <span class="hint">${j.error}</span>`}</td>
+          : j.state === 'done' ? t('exports.done') : html`<span class="error">${t('exports.failed')}</span> <span class="hint">${t(j.interrupted ? 'exports.interrupted' : 'exports.failed_hint')}</span>`}</td>
         <td>${count(j.rows)}</td>
         <td>${j.download_url ? html`<a href=${j.download_url} download=${j.file_name}>${j.file_name}</a> <span class="hint">${kb(j.bytes)} · ${t('exports.until', { date: when(j.expires_at) })}</span>` : '—'}</td>
         <td><button type="button" class="small danger" aria-label=${t('exports.delete_of', { name: j.file_name })} onClick=${() => remove(j)}>${t('admin.delete')}</button></td>

@@ -346,6 +346,28 @@ impl Api {
         res
     }
 
+    /// The first sheet's XML of the workbook `path` downloads (checked to be an XLSX file).
+    pub async fn xlsx_sheet(&self, path: &str) -> String {
+        use std::io::Read;
+        let res = self.download(path).await;
+        assert!(res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("spreadsheetml"));
+        assert!(res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .ends_with(".xlsx\""));
+        let bytes = res.bytes().await.unwrap();
+        let mut book = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+        let mut xml = String::new();
+        book.by_name("xl/worksheets/sheet1.xml")
+            .unwrap()
+            .read_to_string(&mut xml)
+            .unwrap();
+        xml
+    }
+
     /// A new SLA policy (first response in minutes, optional next response, business hours).
     pub async fn sla_policy(&self, first: i64, next: Option<i64>, business_hours: bool) -> String {
         let v = self

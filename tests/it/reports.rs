@@ -3,8 +3,6 @@
 //! typification statistics down to the tickets, time per connection state, the reports as
 //! XLSX and CSV, and bad input refused in the user's terms.
 
-use std::io::Read;
-
 use serde_json::{json, Value};
 
 use crate::harness::*;
@@ -98,18 +96,6 @@ async fn seed_004_counts_a_ticket_on_its_creation_day_and_on_its_update_day() {
     );
     drop(tuesday);
     drop(dir);
-}
-
-async fn sheet(api: &Api, path: &str) -> String {
-    let res = api.download(path).await;
-    let bytes = res.bytes().await.unwrap();
-    let mut book = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
-    let mut xml = String::new();
-    book.by_name("xl/worksheets/sheet1.xml")
-        .unwrap()
-        .read_to_string(&mut xml)
-        .unwrap();
-    xml
 }
 
 #[tokio::test]
@@ -284,11 +270,9 @@ async fn reports_break_down_drill_down_scope_and_export() {
         .contains(&json!("Colación")));
 
     // Every report as a file.
-    let xml = sheet(
-        &admin,
-        "/api/v1/reports/tickets?period=today&by=agent&format=xlsx",
-    )
-    .await;
+    let xml = admin
+        .xlsx_sheet("/api/v1/reports/tickets?period=today&by=agent&format=xlsx")
+        .await;
     for text in [
         "Luis Agente",
         "Primera respuesta, mediana (min)",
@@ -304,11 +288,9 @@ async fn reports_break_down_drill_down_scope_and_export() {
         .await
         .unwrap();
     assert!(csv.contains("Motivo,Reclamo,,1"), "{csv}");
-    let xml = sheet(
-        &admin,
-        "/api/v1/reports/agent_states?period=today&format=xlsx",
-    )
-    .await;
+    let xml = admin
+        .xlsx_sheet("/api/v1/reports/agent_states?period=today&format=xlsx")
+        .await;
     assert!(xml.contains("Colación"));
 
     // Bad input, in the user's terms.
@@ -432,7 +414,7 @@ async fn background_exports_run_report_progress_and_download() {
     assert_eq!(done["rows"], 30);
     assert!(done["bytes"].as_u64().unwrap() > 0);
     let url = done["download_url"].as_str().unwrap().to_string();
-    let xml = sheet(&admin, &url).await;
+    let xml = admin.xlsx_sheet(&url).await;
     assert!(xml.contains("Cliente 29") && xml.contains("Número"));
 
     // Messages as CSV, for a period.

@@ -821,7 +821,6 @@ async fn messages_export_with_the_influencer_flag() {
 /// The same exports as real XLSX workbooks: a zip whose sheet holds the header and the rows.
 #[tokio::test]
 async fn exports_as_xlsx_workbooks() {
-    use std::io::Read;
     let s = Server::start();
     let api = s.admin().await;
     let acc = api.account("api", "Tienda").await;
@@ -834,29 +833,7 @@ async fn exports_as_xlsx_workbooks() {
         )
         .await;
     }
-    let sheet_of = |path: &'static str| {
-        let api = api.clone();
-        async move {
-            let res = api.download(path).await;
-            assert!(res.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .contains("spreadsheetml"));
-            assert!(res.headers()["content-disposition"]
-                .to_str()
-                .unwrap()
-                .ends_with(".xlsx\""));
-            let bytes = res.bytes().await.unwrap();
-            let mut book = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
-            let mut xml = String::new();
-            book.by_name("xl/worksheets/sheet1.xml")
-                .unwrap()
-                .read_to_string(&mut xml)
-                .unwrap();
-            xml
-        }
-    };
-    let tickets = sheet_of("/api/v1/tickets/export?format=xlsx").await;
+    let tickets = api.xlsx_sheet("/api/v1/tickets/export?format=xlsx").await;
     for text in ["Número", "Cliente", "Cliente 2", "¿Y mi pedido?"] {
         assert!(tickets.contains(text), "{text} in {tickets}");
     }
@@ -865,7 +842,7 @@ async fn exports_as_xlsx_workbooks() {
         4,
         "header and three tickets"
     );
-    let messages = sheet_of("/api/v1/messages/export?format=xlsx").await;
+    let messages = api.xlsx_sheet("/api/v1/messages/export?format=xlsx").await;
     assert!(messages.contains("Influenciador") && messages.contains("Entrante"));
     let (st, e) = api.get("/api/v1/tickets/export?format=pdf").await;
     assert_eq!(

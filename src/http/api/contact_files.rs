@@ -165,17 +165,17 @@ pub async fn export_csv(
     ApiQuery(how): ApiQuery<super::exports::ExportParams>,
 ) -> AppResult<Response> {
     let format = how.format()?;
-    let plan = export_plan(&state, &user, &p).await?;
-    let filter = serde_json::to_string(&p.query_map()).unwrap_or_default();
-    super::exports::record(
-        &state,
-        &user,
-        &origin,
-        AuditAction::ContactsExported,
-        filter,
-    )
-    .await?;
-    plan.respond(&state, format).await
+    export_plan(&state, &user, &p)
+        .await?
+        .respond_recorded(
+            &state,
+            &user,
+            &origin,
+            AuditAction::ContactsExported,
+            serde_json::to_string(&p.query_map()).unwrap_or_default(),
+            format,
+        )
+        .await
 }
 
 /// The contacts export of filter `p`, as `user` may see it.

@@ -48,7 +48,10 @@ pub struct ExportJobView {
     pub rows: u64,
     pub bytes: u64,
     pub file_name: String,
+    /// Why it failed, in technical terms.
     pub error: Option<String>,
+    /// It failed because the server restarted while it ran (start it again).
+    pub interrupted: bool,
     pub created_at: String,
     pub finished_at: Option<String>,
     /// Where the file downloads from, once done.
@@ -67,6 +70,7 @@ fn view(state: &AppState, j: &ExportJob) -> ExportJobView {
         ),
         (s, _) => (s, j.rows, j.error.clone()),
     };
+    let interrupted = j.state == ExportState::Running && job_state == ExportState::Failed;
     ExportJobView {
         id: id_str(j.id),
         user_id: id_str(j.user_id),
@@ -78,6 +82,7 @@ fn view(state: &AppState, j: &ExportJob) -> ExportJobView {
         bytes: j.bytes,
         file_name: j.file_name.clone(),
         error,
+        interrupted,
         created_at: ts(j.created_at),
         finished_at: j.finished_at.map(ts),
         download_url: (job_state == ExportState::Done)

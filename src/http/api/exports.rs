@@ -126,6 +126,20 @@ impl Plan {
         }
     }
 
+    /// Records who takes the rows out, and with which filter, then answers with them.
+    pub async fn respond_recorded(
+        self,
+        state: &crate::state::AppState,
+        user: &crate::auth::CurrentUser,
+        origin: &crate::domain::audit::Origin,
+        action: crate::domain::audit::AuditAction,
+        filter: String,
+        format: Format,
+    ) -> AppResult<Response> {
+        record(state, user, origin, action, filter).await?;
+        self.respond(state, format).await
+    }
+
     /// The rows as the answer to this request, CSV streamed or XLSX.
     pub async fn respond(
         self,

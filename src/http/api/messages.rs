@@ -161,17 +161,17 @@ pub async fn export_messages(
     ApiQuery(how): ApiQuery<super::exports::ExportParams>,
 ) -> AppResult<axum::response::Response> {
     let format = how.format()?;
-    let plan = export_plan(&state, &user, &f).await?;
-    let filter = super::exports::given_filter(&f);
-    super::exports::record(
-        &state,
-        &user,
-        &origin,
-        crate::domain::audit::AuditAction::MessagesExported,
-        filter,
-    )
-    .await?;
-    plan.respond(&state, format).await
+    export_plan(&state, &user, &f)
+        .await?
+        .respond_recorded(
+            &state,
+            &user,
+            &origin,
+            crate::domain::audit::AuditAction::MessagesExported,
+            super::exports::given_filter(&f),
+            format,
+        )
+        .await
 }
 
 /// The messages export of filter `f`, as `user` may see it.

@@ -115,11 +115,17 @@ pub async fn export_tickets(
     ApiQuery(how): ApiQuery<ExportParams>,
 ) -> AppResult<Response> {
     let format = how.format()?;
-    let plan = plan(&state, &user, &f).await?;
-    let filter = super::super::exports::given_filter(&f);
-    super::super::exports::record(&state, &user, &origin, AuditAction::TicketsExported, filter)
-        .await?;
-    plan.respond(&state, format).await
+    plan(&state, &user, &f)
+        .await?
+        .respond_recorded(
+            &state,
+            &user,
+            &origin,
+            AuditAction::TicketsExported,
+            super::super::exports::given_filter(&f),
+            format,
+        )
+        .await
 }
 
 /// The tickets export of filter `f`, as `user` may see it.
