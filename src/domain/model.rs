@@ -379,6 +379,8 @@ pub enum TicketKind {
     Both,
 }
 
+/// Stored positionally (`codec::encode_compact`): new fields go at the end, with
+/// `#[serde(default)]`, and no field is skipped when serializing.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ticket {
     pub number: u64,
@@ -451,6 +453,8 @@ pub enum DeliveryStatus {
     Failed,
 }
 
+/// Stored positionally (`codec::encode_compact`): new fields go at the end, with
+/// `#[serde(default)]`, and no field is skipped when serializing.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Message {
     pub id: u64,
@@ -475,27 +479,37 @@ pub struct Message {
     #[serde(default)]
     pub opened_ticket: bool,
     /// Why delivery failed or is being retried (the server's answer), for the agent.
-    #[serde(default, deserialize_with = "super::note::stored::option")]
+    #[serde(
+        default,
+        serialize_with = "super::note::named::option",
+        deserialize_with = "super::note::stored::option"
+    )]
     pub status_detail: Option<Note>,
     /// Email only: headers and bodies beyond the text.
     #[serde(default)]
     pub mail: Option<Box<MailMeta>>,
     /// What the agent should know about it (an unsupported kind, an ad referral …).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        serialize_with = "super::note::named::list",
+        deserialize_with = "super::note::stored::list"
+    )]
     pub notes: Vec<Note>,
     /// The customer's reaction to it (an emoji).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub reaction: Option<String>,
     /// Inbound: the vendor was told an agent read it (a read receipt is queued or sent).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default)]
     pub receipt_sent: bool,
     /// An answer sent as an approved template (outside WhatsApp's window): which one, with
     /// its values; `text` is what the customer reads.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub template: Option<crate::domain::template::TemplateUse>,
 }
 
 /// What an email message carries beyond its text.
+/// Stored positionally (`codec::encode_compact`): new fields go at the end, with
+/// `#[serde(default)]`, and no field is skipped when serializing.
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, ToSchema)]
 pub struct MailMeta {
     /// RFC 5322 Message-ID without angle brackets (received, or the one Atiende sent).
@@ -510,13 +524,19 @@ pub struct MailMeta {
     #[serde(default)]
     pub quoted: Option<String>,
     /// Problems met while reading it (oversize, malformed), shown with the message.
-    #[serde(default, deserialize_with = "super::note::stored::list")]
+    #[serde(
+        default,
+        serialize_with = "super::note::named::list",
+        deserialize_with = "super::note::stored::list"
+    )]
     pub notes: Vec<Note>,
     /// Sender address of an inbound mail.
     #[serde(default)]
     pub from: Option<String>,
 }
 
+/// Stored positionally (`codec::encode_compact`): new fields go at the end, with
+/// `#[serde(default)]`, and no field is skipped when serializing.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Comment {
     pub id: u64,
@@ -529,6 +549,8 @@ pub struct Comment {
 }
 
 /// One line of a ticket's history tab (assignment and audit events, ASSIGN-6).
+/// Stored positionally (`codec::encode_compact`): new fields go at the end, with
+/// `#[serde(default)]`, and no field is skipped when serializing.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HistoryEntry {
     pub id: u64,
@@ -537,11 +559,18 @@ pub struct HistoryEntry {
     #[serde(default)]
     pub actor_id: Option<u64>,
     pub action: String,
-    #[serde(deserialize_with = "super::note::stored::one")]
+    #[serde(
+        serialize_with = "super::note::named::one",
+        deserialize_with = "super::note::stored::one"
+    )]
     pub detail: Note,
     /// On a ticket's creation: the assignment engine's decision and its reason (one entry
     /// instead of two keeps ingest fast).
-    #[serde(default, deserialize_with = "super::note::stored::option")]
+    #[serde(
+        default,
+        serialize_with = "super::note::named::option",
+        deserialize_with = "super::note::stored::option"
+    )]
     pub decision: Option<Note>,
 }
 

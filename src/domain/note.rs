@@ -467,6 +467,39 @@ pub mod stored {
     }
 }
 
+/// `#[serde(serialize_with)]` helpers for notes inside positional records: a note is written
+/// as its `{code, params}` map even when the record around it has no field names, because
+/// serde's reader of a variant's params takes a map, not a positional sequence. The `stored`
+/// readers read it back.
+pub mod named {
+    use serde::ser::Error;
+    use serde::{Serialize, Serializer};
+
+    use super::Note;
+
+    struct Named<'a>(&'a Note);
+
+    impl Serialize for Named<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            serde_json::to_value(self.0)
+                .map_err(S::Error::custom)?
+                .serialize(s)
+        }
+    }
+
+    pub fn one<S: Serializer>(note: &Note, s: S) -> Result<S::Ok, S::Error> {
+        Named(note).serialize(s)
+    }
+
+    pub fn option<S: Serializer>(note: &Option<Note>, s: S) -> Result<S::Ok, S::Error> {
+        note.as_ref().map(Named).serialize(s)
+    }
+
+    pub fn list<S: Serializer>(notes: &[Note], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(notes.iter().map(Named))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

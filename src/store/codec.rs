@@ -1,9 +1,10 @@
 //! Record encoding: MessagePack. Most records keep their field names, so added fields with
-//! defaults need no migration and old records keep decoding. The records stored once per
-//! ticket (the ticket itself, its report fact) are positional (`encode_compact`): no field
-//! names, a third of a ticket's bytes. Decoding reads either form, so a record written with
-//! names (before, or by a migration) still opens; a positional record's type takes new fields
-//! only at its end, with `#[serde(default)]`, and never skips a field when serializing.
+//! defaults need no migration and old records keep decoding. The records stored per ticket
+//! and per message (tickets, report facts, messages, comments, history) are positional
+//! (`encode_compact`): no field names, a third of a ticket's bytes. Decoding reads either
+//! form, so a record written with names (before, or by a migration) still opens; a positional
+//! record's type takes new fields only at its end, with `#[serde(default)]`, and never skips a
+//! field when serializing; the notes inside keep their names (`note::named`).
 
 use redb::ReadableTable;
 use serde::de::DeserializeOwned;
@@ -89,5 +90,87 @@ mod tests {
         v.as_object_mut().unwrap().remove("replies");
         let earlier = rmp_serde::to_vec_named(&v).unwrap();
         assert_eq!(decode::<Ticket>(&earlier).unwrap().replies, 0);
+    }
+
+    #[test]
+    fn positional_messages_and_history_keep_their_notes() {
+        use crate::domain::template::{Part, TemplateUse, Value};
+        use crate::domain::{DeliveryStatus, Direction, HistoryEntry, MailMeta, Message, Note};
+        let m = Message {
+            id: 9,
+            ticket_number: 42,
+            direction: Direction::Outbound,
+            public: true,
+            contact_id: None,
+            user_id: Some(3),
+            text: "Hola, ¿en qué te ayudo?".into(),
+            attachments: vec![1, 2],
+            reply_to: Some(8),
+            external_id: Some("wamid.X".into()),
+            status: DeliveryStatus::Failed,
+            created_at: 1_700_000_000_000,
+            opened_ticket: false,
+            status_detail: Some(Note::Retrying {
+                attempt: 2,
+                error: Box::new(Note::VendorError {
+                    code: 131047,
+                    title: "Re-engagement message".into(),
+                }),
+            }),
+            mail: Some(Box::new(MailMeta {
+                message_id: Some("a@b".into()),
+                subject: "Pedido".into(),
+                html: None,
+                quoted: Some("> antes".into()),
+                notes: vec![Note::NoText, Note::Unsupported { kind: "x".into() }],
+                from: None,
+            })),
+            notes: vec![Note::Referral {
+                headline: "Oferta".into(),
+                url: "https://x.cl".into(),
+            }],
+            reaction: Some("👍".into()),
+            receipt_sent: true,
+            template: Some(TemplateUse {
+                name: "hola".into(),
+                language: "es".into(),
+                named: true,
+                values: vec![Value {
+                    part: Part::Body,
+                    name: "1".into(),
+                    value: "Ana".into(),
+                }],
+            }),
+        };
+        let compact = encode_compact(&m).unwrap();
+        let named = encode(&m).unwrap();
+        let back: Message = decode(&compact).unwrap();
+        assert_eq!(encode(&back).unwrap(), named);
+        let old: Message = decode(&named).unwrap();
+        assert_eq!(encode_compact(&old).unwrap(), compact);
+        assert!(compact.len() < named.len());
+
+        let h = HistoryEntry {
+            id: 5,
+            ticket_number: 42,
+            at: 1_700_000_000_000,
+            actor_id: None,
+            action: "created".into(),
+            detail: Note::Created,
+            decision: Some(Note::AssignedRoundRobin {
+                agent: "Ana".into(),
+                candidates: 3,
+            }),
+        };
+        let back: HistoryEntry = decode(&encode_compact(&h).unwrap()).unwrap();
+        assert_eq!(back.detail, h.detail);
+        assert_eq!(back.decision, h.decision);
+        // A history entry from before schema 8, a Spanish sentence in place of the note.
+        let legacy = serde_json::json!({
+            "id": 1, "ticket_number": 2, "at": 3, "action": "closed",
+            "detail": "cerrado: Ana",
+        });
+        let old: HistoryEntry = decode(&rmp_serde::to_vec_named(&legacy).unwrap()).unwrap();
+        assert_eq!(old.detail, Note::StateClosed { by: "Ana".into() });
     }
 }

@@ -265,7 +265,7 @@ fn attach_bounce(
             detail: bounce.detail.clone(),
         });
         txn.open_table(MESSAGE_ID_TO_MESSAGE)?
-            .insert(original.id, codec::encode(&original)?.as_slice())?;
+            .insert(original.id, codec::encode_compact(&original)?.as_slice())?;
     }
     let parts = insert_parts(txn, &mail.parts, now)?;
     let p = &mail.parsed;

@@ -138,6 +138,6 @@ pub fn settle_demo(txn: &WriteTransaction, message: &Message) -> AppResult<()> {
     let mut m = message.clone();
     m.status = DeliveryStatus::Sent;
     txn.open_table(MESSAGE_ID_TO_MESSAGE)?
-        .insert(m.id, codec::encode(&m)?.as_slice())?;
+        .insert(m.id, codec::encode_compact(&m)?.as_slice())?;
     Ok(())
 }

@@ -121,7 +121,7 @@ pub fn comment(
         created_at: now,
     };
     txn.open_table(TICKET_COMMENT_TO_COMMENT)?
-        .insert((number, c.id), codec::encode(&c)?.as_slice())?;
+        .insert((number, c.id), codec::encode_compact(&c)?.as_slice())?;
     let mut e = ticket_event(EventKind::CommentCreated, &t);
     e.user_id = Some(access.user_id);
     fx.emit(e);

@@ -297,7 +297,7 @@ pub fn merge(
             let m: Option<Message> = codec::get(&msgs, *id)?;
             if let Some(mut m) = m {
                 m.ticket_number = into;
-                msgs.insert(*id, codec::encode(&m)?.as_slice())?;
+                msgs.insert(*id, codec::encode_compact(&m)?.as_slice())?;
                 attachments.extend(m.attachments);
             }
         }
@@ -400,7 +400,7 @@ fn move_rows<T: serde::Serialize + serde::de::DeserializeOwned>(
         let mut record: T = codec::decode(&bytes)?;
         fix(&mut record);
         t.remove((source, id))?;
-        t.insert((into, id), codec::encode(&record)?.as_slice())?;
+        t.insert((into, id), codec::encode_compact(&record)?.as_slice())?;
     }
     Ok(())
 }

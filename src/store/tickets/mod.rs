@@ -123,7 +123,7 @@ pub fn add_history_with(
         decision,
     };
     txn.open_table(TICKET_HISTORY_TO_ENTRY)?
-        .insert((number, id), codec::encode(&entry)?.as_slice())?;
+        .insert((number, id), codec::encode_compact(&entry)?.as_slice())?;
     Ok(())
 }
 
@@ -183,7 +183,7 @@ fn check_attachments(
 pub(crate) fn insert_message(txn: &WriteTransaction, m: &Message, t: &Ticket) -> AppResult<()> {
     super::report::message(txn, m, t)?;
     txn.open_table(MESSAGE_ID_TO_MESSAGE)?
-        .insert(m.id, codec::encode(m)?.as_slice())?;
+        .insert(m.id, codec::encode_compact(m)?.as_slice())?;
     txn.open_table(TICKET_MESSAGE)?
         .insert((m.ticket_number, m.id), ())?;
     if !m.attachments.is_empty() {
@@ -206,7 +206,7 @@ pub(crate) fn insert_message(txn: &WriteTransaction, m: &Message, t: &Ticket) ->
 /// ticket hear of it.
 pub fn update_message(txn: &WriteTransaction, fx: &mut Effects, m: &Message) -> AppResult<()> {
     txn.open_table(MESSAGE_ID_TO_MESSAGE)?
-        .insert(m.id, codec::encode(m)?.as_slice())?;
+        .insert(m.id, codec::encode_compact(m)?.as_slice())?;
     let mut e = event(EventKind::MessageUpdated);
     e.ticket_number = Some(m.ticket_number);
     e.message_id = Some(m.id);
