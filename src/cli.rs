@@ -199,14 +199,11 @@ pub fn main() -> ExitCode {
         Command::Backup { file, data } => backup(&data.data, &file),
         Command::Restore { file, data } => restore(&file, &data.data),
         Command::Usage { data, json } => usage(&data.data, json),
-        Command::Compact { data } => Store::compact_file(&data.data).map(|done| {
+        Command::Compact { data } => Store::compact_file(&data.data).map(|(before, after)| {
             println!(
-                "{}",
-                if done {
-                    "compacted"
-                } else {
-                    "nothing to compact"
-                }
+                "compacted: {:.1} MB → {:.1} MB",
+                before as f64 / 1e6,
+                after as f64 / 1e6
             );
         }),
     };

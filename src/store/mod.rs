@@ -18,6 +18,7 @@ pub mod mail;
 pub mod migrate;
 pub mod notifications;
 pub mod outbox;
+pub mod repack;
 pub mod report;
 pub mod sla;
 pub mod slot;
@@ -214,12 +215,24 @@ impl Store {
         snapshot_database(&db, dest, stop)
     }
 
-    /// Compacts the redb file (needs exclusive access: the CLI runs it with the server off).
-    pub fn compact_file(data_dir: &Path) -> AppResult<bool> {
+    /// Repacks every table with free space inside its pages, then compacts the redb file so
+    /// the file shrinks (needs exclusive access: the CLI runs it with the server off). Returns
+    /// the file's size before and after.
+    pub fn compact_file(data_dir: &Path) -> AppResult<(u64, u64)> {
         let path = data_dir.join(DB_FILE);
+        let size = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let before = size();
         let mut db = upgrade::open(&path, CACHE_BYTES).map_err(|e| e.for_path(&path))?;
-        db.compact()
-            .map_err(|e| AppError::internal(format!("compact: {e}")))
+        for r in repack::run(&db, repack::COMPACT, &|| false)? {
+            tracing::info!(table = %r.table, before = r.before, after = r.after, "repacked");
+        }
+        // redb moves pages toward the start a pass at a time.
+        while db
+            .compact()
+            .map_err(|e| AppError::internal(format!("compact: {e}")))?
+        {}
+        drop(db);
+        Ok((before, size()))
     }
 }
 

@@ -351,3 +351,44 @@ async fn a_backup_written_with_redb_2_restores_and_is_upgraded() {
     let v = api.ok("/api/v1/tickets?state=open&limit=200").await;
     assert_eq!(v["items"].as_array().map(Vec::len), Some(126));
 }
+
+/// `atiende compact` repacks and shrinks a store made by an earlier build (restored from the
+/// committed fixture, then migrated): the lists, a conversation, its history and a search
+/// answer the same after it.
+#[tokio::test]
+async fn compact_keeps_every_answer_of_an_upgraded_store() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("datos");
+    let archive = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v0.1.0-demo.tar.zst");
+    let (ok, out) = cli(&["restore", archive.to_str().unwrap()], &dir);
+    assert!(ok, "restore: {out}");
+    async fn answers(dir: &Path) -> Vec<Value> {
+        let server = Server::start_in(dir, &[]);
+        let api = server.login("admin@demo.atiende.cl", "demo-admin").await;
+        let search = eventually(60, "the search index answers", || async {
+            let v = api.ok("/api/v1/search?q=Francisca").await;
+            v["tickets"]
+                .as_array()
+                .is_some_and(|t| !t.is_empty())
+                .then_some(v)
+        })
+        .await;
+        let mut out = vec![search];
+        for path in [
+            "/api/v1/tickets?state=open&limit=200",
+            "/api/v1/tickets?state=ignored&sort=created_asc&limit=200",
+            "/api/v1/tickets?state=closed&limit=200",
+            "/api/v1/tickets/965/messages",
+            "/api/v1/tickets/965/history",
+            "/api/v1/contacts?limit=200",
+        ] {
+            out.push(api.ok(path).await);
+        }
+        out
+    }
+    let before = answers(&dir).await;
+    let (ok, out) = cli(&["compact"], &dir);
+    assert!(ok && out.contains("compacted:"), "compact: {out}");
+    let after = answers(&dir).await;
+    assert_eq!(before, after);
+}
