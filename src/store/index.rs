@@ -1,7 +1,8 @@
-//! The ticket list index. Every ticket has a few keys in `TICKET_INDEX`:
+//! The ticket list index. Every ticket has a few keys in `TICKET_KEYS`, 20 bytes each
+//! (schema 14; fixed width, so redb keeps no offsets beside them):
 //!
 //! ```text
-//! state:u8 | sort:u8 | dimension tag:u8 | dimension value (0, 1, 8 or 16 bytes) | ts:u64 BE | number:u64 BE
+//! state:2 bits sort:2 bits dimension tag:4 bits | dimension value:u64 BE | ts:48 bits BE | number:40 bits BE
 //! ```
 //!
 //! `sort` is 1 for "updated" and 2 for "created", `ts` that time in ms. One range scan over a
@@ -89,41 +90,21 @@ enum Dim {
 const WAITING: u8 = 3;
 
 impl Dim {
-    fn write(&self, out: &mut Vec<u8>) {
+    /// The dimension's tag (4 bits) and its value (8 bytes).
+    fn tag_value(&self) -> (u8, u64) {
         match self {
-            Dim::All => out.push(0),
-            Dim::Account(a) => {
-                out.push(1);
-                out.extend_from_slice(&a.to_be_bytes());
-            }
-            Dim::Channel(c) => out.extend_from_slice(&[2, *c]),
-            Dim::Assignee(u) => {
-                out.push(3);
-                out.extend_from_slice(&u.to_be_bytes());
-            }
-            Dim::Team(t) => {
-                out.push(4);
-                out.extend_from_slice(&t.to_be_bytes());
-            }
-            Dim::Label(l) => {
-                out.push(5);
-                out.extend_from_slice(&l.to_be_bytes());
-            }
-            Dim::Important(b) => out.extend_from_slice(&[6, *b as u8]),
-            Dim::Answered(b) => out.extend_from_slice(&[7, *b as u8]),
-            Dim::AccountAssignee(a, u) => {
-                out.push(8);
-                out.extend_from_slice(&a.to_be_bytes());
-                out.extend_from_slice(&u.to_be_bytes());
-            }
-            Dim::Waiting(a) => {
-                out.push(9);
-                out.extend_from_slice(&a.to_be_bytes());
-            }
-            Dim::Field(h) => {
-                out.push(10);
-                out.extend_from_slice(&h.to_be_bytes());
-            }
+            Dim::All => (0, 0),
+            Dim::Account(a) => (1, *a),
+            Dim::Channel(c) => (2, u64::from(*c)),
+            Dim::Assignee(u) => (3, *u),
+            Dim::Team(t) => (4, *t),
+            Dim::Label(l) => (5, *l),
+            Dim::Important(b) => (6, u64::from(*b)),
+            Dim::Answered(b) => (7, u64::from(*b)),
+            // Account and user ids are sequences: 32 bits each hold four billion of them.
+            Dim::AccountAssignee(a, u) => (8, (*a << 32) | (*u & 0xffff_ffff)),
+            Dim::Waiting(a) => (9, *a),
+            Dim::Field(h) => (10, *h),
         }
     }
 }
@@ -176,55 +157,72 @@ impl Dim {
     }
 }
 
-/// The key range of a label's tickets in one state (by update time): `prefix` + time + number.
-fn label_range(state: TicketState, label: u64) -> (Vec<u8>, Vec<u8>) {
-    let p = prefix(state, 1, &Dim::Label(label));
-    let (mut low, mut high) = (p.clone(), p);
-    low.extend_from_slice(&[0; 16]);
-    high.extend_from_slice(&[0xff; 16]);
-    (low, high)
+/// The key range of a label's tickets in one state (by update time).
+fn label_range(state: TicketState, label: u64) -> (Key, Key) {
+    prefix(state, 1, &Dim::Label(label)).range()
 }
 
 /// How many tickets carry `label`, in any state: its index keys counted, no record read.
 pub fn label_count(txn: &redb::ReadTransaction, label: u64) -> AppResult<u64> {
-    let table = txn.open_table(TICKET_INDEX)?;
+    let table = txn.open_table(TICKET_KEYS)?;
     let mut n = 0u64;
     for state in TicketState::ALL {
         let (low, high) = label_range(state, label);
-        n += table.range(low.as_slice()..=high.as_slice())?.count() as u64;
+        n += table.range(low..=high)?.count() as u64;
     }
     Ok(n)
 }
 
 /// The numbers of the tickets that carry `label`.
 pub fn label_tickets(txn: &redb::WriteTransaction, label: u64) -> AppResult<Vec<u64>> {
-    let table = txn.open_table(TICKET_INDEX)?;
+    let table = txn.open_table(TICKET_KEYS)?;
     let mut out = Vec::new();
     for state in TicketState::ALL {
         let (low, high) = label_range(state, label);
-        for row in table.range(low.as_slice()..=high.as_slice())? {
-            let (k, _) = row?;
-            let key = k.value();
-            if let Some(n) = key
-                .get(key.len().saturating_sub(8)..)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-            {
-                out.push(u64::from_be_bytes(n));
-            }
+        for row in table.range(low..=high)? {
+            out.push(number_of(&row?.0.value()));
         }
     }
     Ok(out)
 }
 
-fn prefix(state: TicketState, sort_code: u8, dim: &Dim) -> Vec<u8> {
-    let mut k = Vec::with_capacity(36);
-    k.push(state.code());
-    k.push(sort_code);
-    dim.write(&mut k);
-    k
+/// A key: see the module's note.
+type Key = [u8; 20];
+
+/// The first 9 bytes of a key: state, sort and dimension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Prefix([u8; 9]);
+
+/// Times beyond 48 bits of ms (the year 10889) and numbers beyond 40 bits are kept at the
+/// largest.
+const TS_MAX: u64 = (1 << 48) - 1;
+const NUMBER_MAX: u64 = (1 << 40) - 1;
+
+impl Prefix {
+    /// The key of the ticket `number` at time `ts` (ms) under this prefix.
+    fn key(self, ts: u64, number: u64) -> Key {
+        let mut k = [0u8; 20];
+        k[..9].copy_from_slice(&self.0);
+        k[9..15].copy_from_slice(&ts.min(TS_MAX).to_be_bytes()[2..]);
+        k[15..].copy_from_slice(&number.min(NUMBER_MAX).to_be_bytes()[3..]);
+        k
+    }
+
+    /// The first and last key this prefix can hold.
+    fn range(self) -> (Key, Key) {
+        (self.key(0, 0), self.key(TS_MAX, NUMBER_MAX))
+    }
 }
 
-fn prefixes(states: &[TicketState], sort_code: u8, dims: &[Dim]) -> Vec<Vec<u8>> {
+fn prefix(state: TicketState, sort_code: u8, dim: &Dim) -> Prefix {
+    let (tag, value) = dim.tag_value();
+    let mut p = [0u8; 9];
+    p[0] = (state.code() << 6) | (sort_code << 4) | tag;
+    p[1..].copy_from_slice(&value.to_be_bytes());
+    Prefix(p)
+}
+
+fn prefixes(states: &[TicketState], sort_code: u8, dims: &[Dim]) -> Vec<Prefix> {
     let mut out = Vec::new();
     for s in states {
         for d in dims {
@@ -235,34 +233,35 @@ fn prefixes(states: &[TicketState], sort_code: u8, dims: &[Dim]) -> Vec<Vec<u8>>
 }
 
 /// The ticket number at the end of a key.
-fn number_of(key: &[u8]) -> u64 {
+fn number_of(key: &Key) -> u64 {
     let mut num = [0u8; 8];
-    num.copy_from_slice(&key[key.len() - 8..]);
+    num[3..].copy_from_slice(&key[15..]);
     u64::from_be_bytes(num)
+}
+
+/// The time (ms) in a key.
+fn ts_of(key: &Key) -> u64 {
+    let mut ts = [0u8; 8];
+    ts[2..].copy_from_slice(&key[9..15]);
+    u64::from_be_bytes(ts)
 }
 
 /// Up to this many tickets of a dimension are loaded and sorted by creation time directly.
 const SMALL_DIMENSION_MAX: usize = 2_000;
 
-fn ts_bytes(ts: Millis) -> [u8; 8] {
-    (ts.max(0) as u64).to_be_bytes()
+fn ts(ms: Millis) -> u64 {
+    ms.max(0) as u64
 }
 
-fn keys(t: &Ticket) -> BTreeSet<Vec<u8>> {
+fn keys(t: &Ticket) -> BTreeSet<Key> {
     let mut out = BTreeSet::new();
     let updated = dims(t).into_iter().map(|d| (1u8, t.updated_at, d));
     let created = created_dims(t).into_iter().map(|d| (2u8, t.created_at, d));
-    for (sort_code, ts, dim) in updated.chain(created) {
-        let mut k = prefix(t.state, sort_code, &dim);
-        k.extend_from_slice(&ts_bytes(ts));
-        k.extend_from_slice(&t.number.to_be_bytes());
-        out.insert(k);
+    for (sort_code, at, dim) in updated.chain(created) {
+        out.insert(prefix(t.state, sort_code, &dim).key(ts(at), t.number));
     }
     if let (TicketState::Open, Some(since)) = (t.state, t.waiting_since) {
-        let mut k = prefix(t.state, WAITING, &Dim::Waiting(t.account_id));
-        k.extend_from_slice(&ts_bytes(since));
-        k.extend_from_slice(&t.number.to_be_bytes());
-        out.insert(k);
+        out.insert(prefix(t.state, WAITING, &Dim::Waiting(t.account_id)).key(ts(since), t.number));
     }
     out
 }
@@ -274,7 +273,7 @@ const BREACHED_CANDIDATES_MAX: usize = 2_000;
 /// Open tickets waiting longer than their account's SLA, from the waiting-time keys; None
 /// when there are too many to be worth listing this way.
 fn breached_candidates(
-    index: &impl ReadableTable<&'static [u8], ()>,
+    index: &impl ReadableTable<Key, ()>,
     accounts: &[(u64, Option<&SlaClock>)],
     now: Millis,
 ) -> AppResult<Option<HashSet<u64>>> {
@@ -285,13 +284,10 @@ fn breached_candidates(
             continue;
         };
         let p = prefix(TicketState::Open, WAITING, &Dim::Waiting(*account));
-        let mut lo = p.clone();
-        lo.extend_from_slice(&ts_bytes(0));
-        let mut hi = p;
-        hi.extend_from_slice(&ts_bytes(cutoff.saturating_add(1)));
-        for row in index.range(lo.as_slice()..hi.as_slice())? {
+        let (lo, hi) = (p.key(0, 0), p.key(ts(cutoff.saturating_add(1)), 0));
+        for row in index.range(lo..hi)? {
             let (k, _) = row?;
-            out.insert(number_of(k.value()));
+            out.insert(number_of(&k.value()));
             if out.len() > BREACHED_CANDIDATES_MAX {
                 return Ok(None);
             }
@@ -303,16 +299,13 @@ fn breached_candidates(
 /// The open tickets of `account` that wait for an answer (its waiting-time keys), to arm their
 /// SLA timers again when its policy changes.
 pub fn waiting_on_account(txn: &redb::WriteTransaction, account: u64) -> AppResult<Vec<Ticket>> {
-    let index = txn.open_table(super::tables::TICKET_INDEX)?;
+    let index = txn.open_table(super::tables::TICKET_KEYS)?;
     let tickets = txn.open_table(super::tables::NUMBER_TO_TICKET)?;
-    let p = prefix(TicketState::Open, WAITING, &Dim::Waiting(account));
+    let (lo, hi) = prefix(TicketState::Open, WAITING, &Dim::Waiting(account)).range();
     let mut out = Vec::new();
-    for row in index.range(p.as_slice()..)? {
+    for row in index.range(lo..=hi)? {
         let (k, _) = row?;
-        if !k.value().starts_with(&p) {
-            break;
-        }
-        if let Some(t) = codec::get::<Ticket>(&tickets, number_of(k.value()))? {
+        if let Some(t) = codec::get::<Ticket>(&tickets, number_of(&k.value()))? {
             out.push(t);
         }
     }
@@ -321,17 +314,17 @@ pub fn waiting_on_account(txn: &redb::WriteTransaction, account: u64) -> AppResu
 
 /// Brings the index from `old` to `new` (either may be absent), touching only changed keys.
 pub fn update(
-    index: &mut Table<&[u8], ()>,
+    index: &mut Table<Key, ()>,
     old: Option<&Ticket>,
     new: Option<&Ticket>,
 ) -> AppResult<()> {
     let old_keys = old.map(keys).unwrap_or_default();
     let new_keys = new.map(keys).unwrap_or_default();
     for k in old_keys.difference(&new_keys) {
-        index.remove(k.as_slice())?;
+        index.remove(k)?;
     }
     for k in new_keys.difference(&old_keys) {
-        index.insert(k.as_slice(), ())?;
+        index.insert(k, ())?;
     }
     Ok(())
 }
@@ -429,7 +422,7 @@ impl TicketQuery {
     /// Picks the scans, per state: the chosen dimensions in the requested order when they
     /// have keys in it; by creation time otherwise the assignee's, the account's (or all)
     /// keys, with the filters checked on each record.
-    fn plan(&self) -> Vec<Vec<u8>> {
+    fn plan(&self) -> Vec<Prefix> {
         let sort_code = self.sort().code();
         let mut dims = self.dims();
         if sort_code == 2 && !dims.iter().all(Dim::has_created_keys) {
@@ -447,7 +440,7 @@ impl TicketQuery {
     /// `SMALL_DIMENSION_MAX` (then `plan` walks the creation-time keys instead).
     fn small_dimension(
         &self,
-        index: &impl ReadableTable<&'static [u8], ()>,
+        index: &impl ReadableTable<Key, ()>,
     ) -> AppResult<Option<HashSet<u64>>> {
         let dims = self.dims();
         if self.sort().code() != 2 || dims.iter().all(Dim::has_created_keys) {
@@ -455,12 +448,10 @@ impl TicketQuery {
         }
         let mut out = HashSet::new();
         for p in prefixes(&self.states(), 1, &dims) {
-            // Every key of the prefix: the prefix, then time and number (16 bytes).
-            let mut last = p.clone();
-            last.extend_from_slice(&[0xff; 16]);
-            for row in index.range(p.as_slice()..=last.as_slice())? {
+            let (first, last) = p.range();
+            for row in index.range(first..=last)? {
                 let (k, _) = row?;
-                out.insert(number_of(k.value()));
+                out.insert(number_of(&k.value()));
                 if out.len() > SMALL_DIMENSION_MAX {
                     return Ok(None);
                 }
@@ -563,7 +554,7 @@ pub fn list(
 ) -> AppResult<(Vec<Ticket>, bool)> {
     list_in(
         &txn.open_table(NUMBER_TO_TICKET)?,
-        &txn.open_table(TICKET_INDEX)?,
+        &txn.open_table(TICKET_KEYS)?,
         &txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?,
         super::sla::ClockTables {
             calendars: &txn.open_table(CALENDAR_ID_TO_CALENDAR)?,
@@ -578,7 +569,7 @@ pub fn list(
 /// `list` over tables of either a read or a write transaction.
 pub fn list_in(
     tickets: &impl ReadableTable<u64, &'static [u8]>,
-    index: &impl ReadableTable<&'static [u8], ()>,
+    index: &impl ReadableTable<Key, ()>,
     accounts: &impl ReadableTable<u64, &'static [u8]>,
     clocks: super::sla::ClockTables<'_, impl ReadableTable<u64, &'static [u8]>>,
     q: &TicketQuery,
@@ -639,25 +630,16 @@ pub fn list_in(
     let (from, to) = q.sort_bounds();
     let mut streams = Vec::new();
     for p in q.plan() {
-        let mut lo = p.clone();
-        lo.extend_from_slice(&ts_bytes(from.unwrap_or(0)));
-        let mut hi = p.clone();
-        hi.extend_from_slice(&ts_bytes(to.map(|t| t + 1).unwrap_or(i64::MAX)));
-        if let Some((ts, n)) = q.after {
+        let mut lo = p.key(ts(from.unwrap_or(0)), 0);
+        let mut hi = p.key(to.map_or(TS_MAX, |t| ts(t.saturating_add(1))), 0);
+        if let Some((at, n)) = q.after {
             if desc {
-                hi = p.clone();
-                hi.extend_from_slice(&ts_bytes(ts));
-                hi.extend_from_slice(&n.to_be_bytes());
-                if let Some(t) = to {
-                    if t < ts {
-                        hi = p.clone();
-                        hi.extend_from_slice(&ts_bytes(t + 1));
-                    }
+                // Before the last item shown, unless `to` ends the range earlier.
+                if to.is_none_or(|t| t >= at) {
+                    hi = p.key(ts(at), n);
                 }
             } else {
-                let mut start = p.clone();
-                start.extend_from_slice(&ts_bytes(ts));
-                start.extend_from_slice(&(n.saturating_add(1)).to_be_bytes());
+                let start = p.key(ts(at), n.saturating_add(1));
                 if start > lo {
                     lo = start;
                 }
@@ -666,7 +648,7 @@ pub fn list_in(
         if lo >= hi {
             continue;
         }
-        let range = index.range(lo.as_slice()..hi.as_slice())?;
+        let range = index.range(lo..hi)?;
         let iter: Box<dyn Iterator<Item = _>> = if desc {
             Box::new(range.rev())
         } else {
@@ -675,10 +657,7 @@ pub fn list_in(
         streams.push(iter.map(|row| {
             row.map(|(k, _)| {
                 let k = k.value();
-                let n = k.len();
-                let mut ts = [0u8; 8];
-                ts.copy_from_slice(&k[n - 16..n - 8]);
-                (u64::from_be_bytes(ts), number_of(k))
+                (ts_of(&k), number_of(&k))
             })
         }));
     }
@@ -741,7 +720,7 @@ fn after_cursor(q: &TicketQuery, t: &Ticket) -> bool {
 /// Rebuilds the whole index from the ticket records (migration, repair).
 pub fn rebuild(txn: &redb::WriteTransaction) -> AppResult<u64> {
     let tickets = txn.open_table(NUMBER_TO_TICKET)?;
-    let mut index = txn.open_table(TICKET_INDEX)?;
+    let mut index = txn.open_table(TICKET_KEYS)?;
     index.retain(|_, _| false)?;
     let mut n = 0;
     for row in tickets.iter()? {
@@ -774,6 +753,16 @@ mod tests {
         let ka = keys(&a);
         a.updated_at = 200;
         let kb = keys(&a);
+        let p = prefix(TicketState::Open, 1, &Dim::Account(1));
+        assert!(p.key(100, 2) < p.key(100, 3) && p.key(100, 3) < p.key(200, 1));
+        assert!(p.range().1 < prefix(TicketState::Open, 1, &Dim::Account(2)).range().0);
+        assert!(
+            prefix(TicketState::Open, 3, &Dim::Waiting(9)).range().1
+                < prefix(TicketState::Closed, 1, &Dim::All).range().0,
+            "state first, then sort, then dimension"
+        );
+        let k = p.key(1_700_000_000_123, 987_654);
+        assert_eq!((ts_of(&k), number_of(&k)), (1_700_000_000_123, 987_654));
         assert_eq!(ka.len(), kb.len());
         assert_eq!(ka.len(), 10, "6 dimensions by update, 4 by creation");
         a.labels = vec![3, 3, 4];
@@ -805,7 +794,7 @@ mod tests {
         create_all(&txn).unwrap();
         {
             let mut tickets = txn.open_table(NUMBER_TO_TICKET).unwrap();
-            let mut index = txn.open_table(TICKET_INDEX).unwrap();
+            let mut index = txn.open_table(TICKET_KEYS).unwrap();
             for number in 1..=3_000u64 {
                 let account = rng.gen_range(1..=3u64);
                 let channel = Channel::ALL[account as usize];
@@ -1040,7 +1029,11 @@ mod tests {
         };
         let plan = q.plan();
         assert_eq!(plan.len(), 1);
-        assert_eq!(plan[0][2], 8, "account+assignee dimension");
+        assert_eq!(
+            plan[0],
+            prefix(TicketState::Open, 1, &Dim::AccountAssignee(7, 0)),
+            "account+assignee dimension"
+        );
         let agent = TicketQuery {
             visible_accounts: Some([1, 2].into_iter().collect()),
             ..Default::default()

@@ -27,14 +27,18 @@ use crate::error::{AppError, AppResult};
 /// follows (`sla_policy_id`), and a web chat's `hours` (one UTC offset) a calendar
 /// (`calendar_id`, zone `Etc/GMT±N`); an email account's `auto_reply` its welcome message
 /// (`auto_messages.welcome.es`).
-pub const CURRENT: u64 = 13;
+/// Version 13: the report aggregates (`report_rows`, `report_histograms`, `report_facts`,
+/// `report_messages`), counted from every ticket and message.
+/// Version 14: the ticket index's keys are 20 bytes of fixed width (`ticket_keys`): built
+/// packed, and `ticket_index` dropped.
+pub const CURRENT: u64 = 14;
 
 type Step = fn(&WriteTransaction) -> AppResult<()>;
 
 /// `STEPS[i]` migrates from version `i + 1` to `i + 2`.
-const STEPS: [Step; 12] = [
+const STEPS: [Step; 13] = [
     v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5, v5_to_v6, v6_to_v7, v7_to_v8, v8_to_v9, v9_to_v10,
-    v10_to_v11, v11_to_v12, v12_to_v13,
+    v10_to_v11, v11_to_v12, v12_to_v13, v13_to_v14,
 ];
 
 /// Rows rewritten per pass: a table is read in key order in slices so that memory stays flat
@@ -65,6 +69,29 @@ fn fixed_zone(offset_minutes: i64) -> String {
         h if h < 0 => format!("Etc/GMT+{}", -h),
         h => format!("Etc/GMT-{h}"),
     }
+}
+
+/// Schema 14: the ticket index in fixed-width keys, built from the ticket records and then
+/// repacked (built in ticket order, its leaves would stay half full); the old table goes.
+fn v13_to_v14(txn: &WriteTransaction) -> AppResult<()> {
+    match txn.delete_table(RETIRED_TICKET_INDEX) {
+        Ok(_) => {}
+        Err(redb::TableError::TableDoesNotExist(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let n = super::index::rebuild(txn)?;
+    let mut from = None;
+    loop {
+        from = super::repack::slice(txn, TICKET_KEYS, &from, 8 << 20)?;
+        if from.is_none() {
+            break;
+        }
+    }
+    tracing::info!(
+        tickets = n,
+        "migration 13→14: ticket index rebuilt with fixed-width keys"
+    );
+    Ok(())
 }
 
 /// Schema 13: the report aggregates, counted from every ticket and message (and the replies

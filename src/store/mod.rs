@@ -311,7 +311,9 @@ pub fn snapshot_database(db: &Database, dest: &Path, stop: &dyn Fn() -> bool) ->
     };
     for_each_table(&mut copy)?;
     for handle in from.list_tables()? {
-        if !copy.names.iter().any(|n| n == handle.name()) {
+        if !copy.names.iter().any(|n| n == handle.name())
+            && !RETIRED_TABLES.contains(&handle.name())
+        {
             return Err(AppError::internal(format!(
                 "table `{}` is unknown to this atiende; back up with the version that wrote it",
                 handle.name()

@@ -284,7 +284,7 @@ mod tests {
     /// The server's way: through the writer, every table with much slack, nothing else.
     #[test]
     fn the_store_repacks_its_slack_tables_through_the_writer() {
-        use super::super::tables::{CONTACT_TICKET, TICKET_INDEX};
+        use super::super::tables::{CONTACT_TICKET, TICKET_KEYS};
         let dir = tempfile::tempdir().unwrap();
         let (store, writer) = super::super::Store::open(
             dir.path(),
@@ -293,18 +293,18 @@ mod tests {
         )
         .unwrap();
         let key = |range: u8, n: u32| {
-            let mut k = vec![range];
-            k.extend_from_slice(&n.to_be_bytes());
-            k.extend_from_slice(&[7; 20]);
+            let mut k = [7u8; 20];
+            k[0] = range;
+            k[1..5].copy_from_slice(&n.to_be_bytes());
             k
         };
         store
             .write_blocking(move |txn, _| {
-                let mut index = txn.open_table(TICKET_INDEX)?;
+                let mut index = txn.open_table(TICKET_KEYS)?;
                 let mut links = txn.open_table(CONTACT_TICKET)?;
                 for n in 0..3_000u32 {
                     for range in 0..30u8 {
-                        index.insert(key(range, n).as_slice(), ())?;
+                        index.insert(key(range, n), ())?;
                     }
                     // Appended in key order: packed already, left alone.
                     links.insert((u64::from(n), 1), ())?;
@@ -314,22 +314,22 @@ mod tests {
             .unwrap();
         let done = run(&store, DAILY, &|| false).unwrap();
         let names: Vec<&str> = done.iter().map(|r| r.table.as_str()).collect();
-        assert_eq!(names, ["ticket_index"], "{done:?}");
+        assert_eq!(names, ["ticket_keys"], "{done:?}");
         assert!(
             done[0].after * 10 < done[0].before * 7,
             "{done:?}: a third smaller at least"
         );
-        let keys: Vec<Vec<u8>> = store
+        let keys: Vec<[u8; 20]> = store
             .read_blocking(|txn| {
-                let t = txn.open_table(TICKET_INDEX)?;
+                let t = txn.open_table(TICKET_KEYS)?;
                 let mut out = Vec::new();
                 for row in t.iter()? {
-                    out.push(row?.0.value().to_vec());
+                    out.push(row?.0.value());
                 }
                 Ok(out)
             })
             .unwrap();
-        let mut expected: Vec<Vec<u8>> = (0..30u8)
+        let mut expected: Vec<[u8; 20]> = (0..30u8)
             .flat_map(|r| (0..3_000u32).map(move |n| key(r, n)))
             .collect();
         expected.sort();

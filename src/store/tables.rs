@@ -59,8 +59,14 @@ pub const CONTACT_ACCOUNT_TO_LAST_TICKET: TableDefinition<(u64, u64), u64> =
 pub const CONTACT_TICKET: TableDefinition<(u64, u64), ()> = TableDefinition::new("contact_tickets");
 
 pub const NUMBER_TO_TICKET: TableDefinition<u64, &[u8]> = TableDefinition::new("tickets");
-/// Secondary index of tickets, see `store::index` for the key layout. Value is empty.
-pub const TICKET_INDEX: TableDefinition<&[u8], ()> = TableDefinition::new("ticket_index");
+/// Secondary index of tickets: 20-byte keys, see `store::index` for the layout (schema 14).
+/// Value is empty.
+pub const TICKET_KEYS: TableDefinition<[u8; 20], ()> = TableDefinition::new("ticket_keys");
+/// The ticket index before schema 14 (variable-width keys): dropped by the migration.
+pub const RETIRED_TICKET_INDEX: TableDefinition<&[u8], ()> = TableDefinition::new("ticket_index");
+/// Tables a store not yet migrated may still hold, which the migration drops and rebuilds
+/// from the rest: a copy of such a store may leave them out.
+pub const RETIRED_TABLES: &[&str] = &["ticket_index"];
 
 pub const MESSAGE_ID_TO_MESSAGE: TableDefinition<u64, &[u8]> = TableDefinition::new("messages");
 /// (ticket number, message id) → (): the conversation in order.
@@ -169,7 +175,7 @@ pub fn for_each_table(visitor: &mut impl TableVisitor) -> crate::error::AppResul
     visitor.visit(CONTACT_ACCOUNT_TO_LAST_TICKET)?;
     visitor.visit(CONTACT_TICKET)?;
     visitor.visit(NUMBER_TO_TICKET)?;
-    visitor.visit(TICKET_INDEX)?;
+    visitor.visit(TICKET_KEYS)?;
     visitor.visit(MESSAGE_ID_TO_MESSAGE)?;
     visitor.visit(TICKET_MESSAGE)?;
     visitor.visit(EXTERNAL_TO_MESSAGE_ID)?;

@@ -303,7 +303,7 @@ mod tests {
             |t: &redb::ReadOnlyTable<u64, &[u8]>, k| t.get(k).unwrap().unwrap().value().to_vec();
         assert_eq!(get(&r.open_table(NUMBER_TO_TICKET).unwrap(), 7), b"ticket");
         assert!(r
-            .open_table(TICKET_INDEX)
+            .open_table(RETIRED_TICKET_INDEX)
             .unwrap()
             .get(b"k1".as_slice())
             .unwrap()

@@ -68,7 +68,7 @@ pub fn save(txn: &WriteTransaction, old: Option<&Ticket>, new: &Ticket) -> AppRe
     super::assignment::update_load(txn, old, new)?;
     super::sla::update_timers(txn, old, new)?;
     super::report::update(txn, new)?;
-    let mut idx = txn.open_table(TICKET_INDEX)?;
+    let mut idx = txn.open_table(TICKET_KEYS)?;
     index::update(&mut idx, old, Some(new))
 }
 
@@ -79,7 +79,7 @@ pub fn query_in_write(
 ) -> AppResult<Vec<Ticket>> {
     let (items, _) = index::list_in(
         &txn.open_table(NUMBER_TO_TICKET)?,
-        &txn.open_table(TICKET_INDEX)?,
+        &txn.open_table(TICKET_KEYS)?,
         &txn.open_table(ACCOUNT_ID_TO_ACCOUNT)?,
         super::sla::ClockTables {
             calendars: &txn.open_table(CALENDAR_ID_TO_CALENDAR)?,
