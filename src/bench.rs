@@ -144,6 +144,17 @@ impl ServerProc {
         (process, writer)
     }
 
+    /// Bytes the server has had written to storage so far (`write_bytes` of /proc/<pid>/io:
+    /// what reached the disk, commits and their fsyncs included; 0 when unreadable).
+    fn written_bytes(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/io", self.child.id()))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("write_bytes:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
     fn stop(&mut self) {
         let _ = Command::new("kill")
             .arg("-TERM")
@@ -809,6 +820,7 @@ async fn run_in(
     let mut lat_all = Vec::new();
     let mut ingest_time = Duration::ZERO;
     let (mut ingest_cpu, mut writer_cpu) = (0.0, 0.0);
+    let mut ingest_written = 0u64;
     let mut commits = 0u64;
     let mut messages = 0u64;
     let mut sample_numbers = Vec::new();
@@ -832,8 +844,10 @@ async fn run_in(
         });
         let commits_before = client.get("/healthz").await?["commits"].as_u64();
         let cpu_before = server.cpu_seconds();
+        let written_before = server.written_bytes();
         let (lat, numbers, elapsed) = ingest(&client, args.clients, count, job).await?;
         let cpu_after = server.cpu_seconds();
+        ingest_written += server.written_bytes().saturating_sub(written_before);
         let commits_after = client.get("/healthz").await?["commits"].as_u64();
         commits += commits_after
             .unwrap_or(0)
@@ -886,6 +900,13 @@ async fn run_in(
         false,
     ));
 
+    figures.push(fig(
+        "ingest: bytes written to disk per message",
+        ingest_written as f64 / messages.max(1) as f64,
+        "B",
+        None,
+        false,
+    ));
     figures.push(fig(
         "ingest: messages per durable commit",
         messages as f64 / commits.max(1) as f64,
@@ -1126,13 +1147,33 @@ async fn run_in(
     ));
 
     step("restart");
+    let db_file = data.join(crate::store::DB_FILE);
+    let running_bytes = dir_size(&db_file);
     server.stop();
-    let redb_bytes = dir_size(&data.join(crate::store::DB_FILE));
+    let redb_bytes = dir_size(&db_file);
     // What each table holds (issue 21), read while the server is down.
-    if let Some(db) = crate::store::open_for_snapshot(&data)? {
-        eprintln!("{}", crate::store::usage::of_database(&db)?.render());
-    }
+    let print_usage = || -> AppResult<()> {
+        if let Some(db) = crate::store::open_for_snapshot(&data)? {
+            eprintln!("{}", crate::store::usage::of_database(&db)?.render());
+        }
+        Ok(())
+    };
+    print_usage()?;
     let search_bytes = dir_size(&data.join("search"));
+    step("atiende compact");
+    let compact_started = Instant::now();
+    let out = Command::new(&exe)
+        .args(["compact", "--data"])
+        .arg(&data)
+        .env("ATIENDE_LOG", "warn")
+        .output()
+        .map_err(err)?;
+    if !out.status.success() {
+        return Err(err(String::from_utf8_lossy(&out.stderr)));
+    }
+    let compact_seconds = compact_started.elapsed().as_secs_f64();
+    let compacted_bytes = dir_size(&db_file);
+    print_usage()?;
     let started = Instant::now();
     let server = ServerProc::start(&data, &[])?;
     loop {
@@ -1157,17 +1198,46 @@ async fn run_in(
     // The load, the SSE probe's five, and the eight phases each of the assignment and the
     // webhook comparisons (counted since the webhook phases were added).
     let total_messages = messages + 5 + 16 * per_phase;
+    let per = |bytes: u64| bytes as f64 / total_messages as f64;
+    figures.push(fig(
+        "disk: redb file while the server runs, per message",
+        per(running_bytes),
+        "B",
+        None,
+        false,
+    ));
     figures.push(fig(
         "disk: redb bytes per message",
-        redb_bytes as f64 / total_messages as f64,
+        per(redb_bytes),
         "B",
         None,
         false,
     ));
     figures.push(fig(
         "disk: search index bytes per message",
-        search_bytes as f64 / total_messages as f64,
+        per(search_bytes),
         "B",
+        None,
+        false,
+    ));
+    figures.push(fig(
+        "disk: data dir per message (redb + search index)",
+        per(redb_bytes + search_bytes),
+        "B",
+        Some(1000.0),
+        false,
+    ));
+    figures.push(fig(
+        "disk: the same after atiende compact",
+        per(compacted_bytes + search_bytes),
+        "B",
+        Some(1000.0),
+        false,
+    ));
+    figures.push(fig(
+        "atiende compact on the loaded store",
+        compact_seconds,
+        "s",
         None,
         false,
     ));
