@@ -555,6 +555,34 @@ async fn webhook_vs_api(
     ))
 }
 
+/// Agents' replies to `numbers` (8 at a time, as a team answering): the server's CPU time per
+/// reply in ms, with half a second after the last for the outbox's delivery attempts. The
+/// figure should not grow with the store (issue 21).
+async fn reply_cpu(client: &Client, server: &ServerProc, numbers: &[u64]) -> AppResult<f64> {
+    let before = server.cpu_seconds().0;
+    let replies = futures_util::stream::iter(numbers.iter().copied())
+        .map(|n| {
+            let client = client.clone();
+            async move {
+                client
+                    .post(
+                        &format!("/api/v1/tickets/{n}/messages"),
+                        json!({"text": format!("Hola, ya revisamos su caso {n}: el pedido sale mañana.")}),
+                    )
+                    .await
+            }
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await;
+    for r in replies {
+        r?;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let cpu = server.cpu_seconds().0 - before;
+    Ok(cpu * 1000.0 / numbers.len().max(1) as f64)
+}
+
 /// Closes tickets through bulk calls of at most 5,000.
 async fn close_all(client: &Client, numbers: &[u64]) -> AppResult<()> {
     for chunk in numbers.chunks(crate::domain::ticket::BULK_MAX) {
@@ -941,6 +969,21 @@ async fn run_in(
             json!({"numbers": few, "action": "label", "label_id": label_id}),
         )
         .await?;
+
+    step("agents' replies");
+    let to_answer: Vec<u64> = sample_numbers
+        .iter()
+        .copied()
+        .filter(|n| !few.contains(n))
+        .take(2_000)
+        .collect();
+    figures.push(fig(
+        "reply: server CPU per agent reply",
+        reply_cpu(&client, &server, &to_answer).await?,
+        "ms",
+        None,
+        false,
+    ));
 
     step("board column queries");
     let a0 = &accounts[0];

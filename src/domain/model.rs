@@ -254,6 +254,8 @@ pub struct Identity {
     pub username: Option<String>,
 }
 
+/// Stored positionally (`codec::encode_compact`): new fields go at the end, with
+/// `#[serde(default)]`, and no field is skipped when serializing.
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
 pub struct Contact {
     pub id: u64,
@@ -278,10 +280,10 @@ pub struct Contact {
     pub linked: Vec<u64>,
     /// Contacts an agent said are another person (a proposed duplicate dismissed, or a link
     /// undone): never proposed or linked automatically again.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub not_same: Vec<u64>,
     /// What the team should know about the customer (free text, by agents).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(default)]
     pub notes: String,
     pub created_at: Millis,
     pub updated_at: Millis,
@@ -289,9 +291,9 @@ pub struct Contact {
     #[serde(default)]
     pub last_contact_at: Millis,
     /// Other addresses and numbers of the same customer (ORG-3), after `email` and `phone`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub more_emails: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub more_phones: Vec<String>,
 }
 
@@ -549,8 +551,7 @@ pub struct Comment {
 }
 
 /// One line of a ticket's history tab (assignment and audit events, ASSIGN-6).
-/// Stored positionally (`codec::encode_compact`): new fields go at the end, with
-/// `#[serde(default)]`, and no field is skipped when serializing.
+/// Stored without its id and ticket (the key holds them) as `store::tickets::StoredEntry`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HistoryEntry {
     pub id: u64,

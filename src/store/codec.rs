@@ -1,6 +1,6 @@
 //! Record encoding: MessagePack. Most records keep their field names, so added fields with
-//! defaults need no migration and old records keep decoding. The records stored per ticket
-//! and per message (tickets, report facts, messages, comments, history) are positional
+//! defaults need no migration and old records keep decoding. The records stored per ticket,
+//! message and contact (tickets, report facts, messages, comments, history, contacts) are positional
 //! (`encode_compact`): no field names, a third of a ticket's bytes. Decoding reads either
 //! form, so a record written with names (before, or by a migration) still opens; a positional
 //! record's type takes new fields only at its end, with `#[serde(default)]`, and never skips a
@@ -93,7 +93,7 @@ mod tests {
     }
 
     #[test]
-    fn positional_messages_and_history_keep_their_notes() {
+    fn positional_messages_keep_their_notes_and_old_history_opens() {
         use crate::domain::template::{Part, TemplateUse, Value};
         use crate::domain::{DeliveryStatus, Direction, HistoryEntry, MailMeta, Message, Note};
         let m = Message {
@@ -150,21 +150,6 @@ mod tests {
         assert_eq!(encode_compact(&old).unwrap(), compact);
         assert!(compact.len() < named.len());
 
-        let h = HistoryEntry {
-            id: 5,
-            ticket_number: 42,
-            at: 1_700_000_000_000,
-            actor_id: None,
-            action: "created".into(),
-            detail: Note::Created,
-            decision: Some(Note::AssignedRoundRobin {
-                agent: "Ana".into(),
-                candidates: 3,
-            }),
-        };
-        let back: HistoryEntry = decode(&encode_compact(&h).unwrap()).unwrap();
-        assert_eq!(back.detail, h.detail);
-        assert_eq!(back.decision, h.decision);
         // A history entry from before schema 8, a Spanish sentence in place of the note.
         let legacy = serde_json::json!({
             "id": 1, "ticket_number": 2, "at": 3, "action": "closed",
@@ -172,5 +157,36 @@ mod tests {
         });
         let old: HistoryEntry = decode(&rmp_serde::to_vec_named(&legacy).unwrap()).unwrap();
         assert_eq!(old.detail, Note::StateClosed { by: "Ana".into() });
+    }
+
+    #[test]
+    fn a_positional_contact_round_trips_and_an_older_named_one_opens() {
+        use crate::domain::{Contact, Identity};
+        let c = Contact {
+            id: 7,
+            name: "Ana Pérez".into(),
+            email: Some("ana@x.cl".into()),
+            rut: Some("12345678-5".into()),
+            identities: vec![Identity {
+                account_id: 2,
+                external_id: "56911112222".into(),
+                username: None,
+            }],
+            labels: vec![3],
+            fields: [("5".to_string(), serde_json::json!("Sí"))].into(),
+            notes: "Prefiere WhatsApp".into(),
+            more_phones: vec!["+56 9 3333 4444".into()],
+            created_at: 1,
+            updated_at: 2,
+            last_contact_at: 3,
+            ..Default::default()
+        };
+        let compact = encode_compact(&c).unwrap();
+        assert_eq!(decode::<Contact>(&compact).unwrap(), c);
+        assert!(compact.len() < encode(&c).unwrap().len());
+        // Written with names and without the fields added since.
+        let old = serde_json::json!({"id": 7, "name": "Ana", "created_at": 1, "updated_at": 2});
+        let back: Contact = decode(&rmp_serde::to_vec_named(&old).unwrap()).unwrap();
+        assert_eq!((back.name.as_str(), back.more_emails.len()), ("Ana", 0));
     }
 }

@@ -26,7 +26,7 @@ pub fn put(
     let before: Option<Contact> = {
         let mut table = txn.open_table(CONTACT_ID_TO_CONTACT)?;
         let old = table
-            .insert(c.id, codec::encode(c)?.as_slice())?
+            .insert(c.id, codec::encode_compact(c)?.as_slice())?
             .map(|g| codec::decode(g.value()))
             .transpose()?;
         old

@@ -1,9 +1,13 @@
-//! The ticket list index. Every ticket has a few keys in `TICKET_KEYS`, 20 bytes each
+//! The ticket list index. Every ticket has a few keys in `TICKET_KEYS`, 16 bytes each
 //! (schema 14; fixed width, so redb keeps no offsets beside them):
 //!
 //! ```text
-//! state:2 bits sort:2 bits dimension tag:4 bits | dimension value:u64 BE | ts:48 bits BE | number:40 bits BE
+//! state:2 bits sort:2 bits dimension tag:4 bits | dimension value:u32 BE | ts:48 bits BE | number:40 bits BE
 //! ```
+//!
+//! The value is the id (account, assignee, team, label), 32 bits of a typification's hash, or
+//! account and assignee in 12 and 20 bits. Any value that two ids share only makes a scan load
+//! a ticket that `TicketQuery::matches` then leaves out: every filter is checked on the record.
 //!
 //! `sort` is 1 for "updated" and 2 for "created", `ts` that time in ms. One range scan over a
 //! (state, sort, dimension) prefix yields tickets already in order; a list with several states
@@ -69,7 +73,6 @@ impl Sort {
 enum Dim {
     All,
     Account(u64),
-    Channel(u8),
     /// 0 = unassigned.
     Assignee(u64),
     /// Only tickets with a team have a key (schema 6; 0 meant "no team" before).
@@ -90,21 +93,22 @@ enum Dim {
 const WAITING: u8 = 3;
 
 impl Dim {
-    /// The dimension's tag (4 bits) and its value (8 bytes).
-    fn tag_value(&self) -> (u8, u64) {
+    /// The dimension's tag (4 bits) and its value (32 bits; see the module's note). Tag 2 was
+    /// the channel's: a list by channel scans its accounts.
+    fn tag_value(&self) -> (u8, u32) {
+        // Ids are sequences: far below 2^32.
+        let low = |v: u64| (v & 0xffff_ffff) as u32;
         match self {
             Dim::All => (0, 0),
-            Dim::Account(a) => (1, *a),
-            Dim::Channel(c) => (2, u64::from(*c)),
-            Dim::Assignee(u) => (3, *u),
-            Dim::Team(t) => (4, *t),
-            Dim::Label(l) => (5, *l),
-            Dim::Important(b) => (6, u64::from(*b)),
-            Dim::Answered(b) => (7, u64::from(*b)),
-            // Account and user ids are sequences: 32 bits each hold four billion of them.
-            Dim::AccountAssignee(a, u) => (8, (*a << 32) | (*u & 0xffff_ffff)),
-            Dim::Waiting(a) => (9, *a),
-            Dim::Field(h) => (10, *h),
+            Dim::Account(a) => (1, low(*a)),
+            Dim::Assignee(u) => (3, low(*u)),
+            Dim::Team(t) => (4, low(*t)),
+            Dim::Label(l) => (5, low(*l)),
+            Dim::Important(b) => (6, u32::from(*b)),
+            Dim::Answered(b) => (7, u32::from(*b)),
+            Dim::AccountAssignee(a, u) => (8, low(((a & 0xfff) << 20) | (u & 0xf_ffff))),
+            Dim::Waiting(a) => (9, low(*a)),
+            Dim::Field(h) => (10, low(*h)),
         }
     }
 }
@@ -115,7 +119,6 @@ fn dims(t: &Ticket) -> Vec<Dim> {
     let mut d = vec![
         Dim::All,
         Dim::Account(t.account_id),
-        Dim::Channel(t.channel.code()),
         Dim::Assignee(assignee),
         Dim::Answered(t.answered),
         Dim::AccountAssignee(t.account_id, assignee),
@@ -187,11 +190,11 @@ pub fn label_tickets(txn: &redb::WriteTransaction, label: u64) -> AppResult<Vec<
 }
 
 /// A key: see the module's note.
-type Key = [u8; 20];
+type Key = [u8; 16];
 
-/// The first 9 bytes of a key: state, sort and dimension.
+/// The first 5 bytes of a key: state, sort and dimension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Prefix([u8; 9]);
+struct Prefix([u8; 5]);
 
 /// Times beyond 48 bits of ms (the year 10889) and numbers beyond 40 bits are kept at the
 /// largest.
@@ -201,10 +204,10 @@ const NUMBER_MAX: u64 = (1 << 40) - 1;
 impl Prefix {
     /// The key of the ticket `number` at time `ts` (ms) under this prefix.
     fn key(self, ts: u64, number: u64) -> Key {
-        let mut k = [0u8; 20];
-        k[..9].copy_from_slice(&self.0);
-        k[9..15].copy_from_slice(&ts.min(TS_MAX).to_be_bytes()[2..]);
-        k[15..].copy_from_slice(&number.min(NUMBER_MAX).to_be_bytes()[3..]);
+        let mut k = [0u8; 16];
+        k[..5].copy_from_slice(&self.0);
+        k[5..11].copy_from_slice(&ts.min(TS_MAX).to_be_bytes()[2..]);
+        k[11..].copy_from_slice(&number.min(NUMBER_MAX).to_be_bytes()[3..]);
         k
     }
 
@@ -216,7 +219,7 @@ impl Prefix {
 
 fn prefix(state: TicketState, sort_code: u8, dim: &Dim) -> Prefix {
     let (tag, value) = dim.tag_value();
-    let mut p = [0u8; 9];
+    let mut p = [0u8; 5];
     p[0] = (state.code() << 6) | (sort_code << 4) | tag;
     p[1..].copy_from_slice(&value.to_be_bytes());
     Prefix(p)
@@ -235,14 +238,14 @@ fn prefixes(states: &[TicketState], sort_code: u8, dims: &[Dim]) -> Vec<Prefix> 
 /// The ticket number at the end of a key.
 fn number_of(key: &Key) -> u64 {
     let mut num = [0u8; 8];
-    num[3..].copy_from_slice(&key[15..]);
+    num[3..].copy_from_slice(&key[11..]);
     u64::from_be_bytes(num)
 }
 
 /// The time (ms) in a key.
 fn ts_of(key: &Key) -> u64 {
     let mut ts = [0u8; 8];
-    ts[2..].copy_from_slice(&key[9..15]);
+    ts[2..].copy_from_slice(&key[5..11]);
     u64::from_be_bytes(ts)
 }
 
@@ -406,8 +409,6 @@ impl TicketQuery {
                     vec![Dim::Assignee(who.unwrap_or(0))]
                 } else if let Some(accs) = &accounts {
                     accs.iter().map(|a| Dim::Account(*a)).collect()
-                } else if let Some(chs) = &self.channels {
-                    chs.iter().map(|c| Dim::Channel(c.code())).collect()
                 } else if let Some(true) = self.important {
                     vec![Dim::Important(true)]
                 } else if let Some(b) = self.answered {
@@ -575,6 +576,24 @@ pub fn list_in(
     q: &TicketQuery,
     now: Millis,
 ) -> AppResult<(Vec<Ticket>, bool)> {
+    // The index has no channel keys: a list by channel scans the channel's accounts (an
+    // account keeps its channel, and deleted ones keep their tickets).
+    let by_channel;
+    let q = match (&q.channels, &q.accounts) {
+        (Some(channels), None) => {
+            let mut with_accounts = q.clone();
+            with_accounts.accounts = Some(
+                codec::all::<Account>(accounts)?
+                    .into_iter()
+                    .filter(|a| channels.contains(&a.kind))
+                    .map(|a| a.id)
+                    .collect(),
+            );
+            by_channel = with_accounts;
+            &by_channel
+        }
+        _ => q,
+    };
     let sla: HashMap<u64, Option<SlaClock>> = if q.sla_breached.is_some() {
         let mut m = HashMap::new();
         for a in codec::all::<Account>(accounts)? {
@@ -764,20 +783,20 @@ mod tests {
         let k = p.key(1_700_000_000_123, 987_654);
         assert_eq!((ts_of(&k), number_of(&k)), (1_700_000_000_123, 987_654));
         assert_eq!(ka.len(), kb.len());
-        assert_eq!(ka.len(), 10, "6 dimensions by update, 4 by creation");
+        assert_eq!(ka.len(), 9, "5 dimensions by update, 4 by creation");
         a.labels = vec![3, 3, 4];
-        assert_eq!(keys(&a).len(), 12, "duplicate labels index once");
+        assert_eq!(keys(&a).len(), 11, "duplicate labels index once");
         a.important = true;
         a.team_id = Some(5);
-        assert_eq!(keys(&a).len(), 14, "important and a team add a key each");
+        assert_eq!(keys(&a).len(), 13, "important and a team add a key each");
         a.waiting_since = Some(150);
         assert_eq!(
             keys(&a).len(),
-            15,
+            14,
             "an unanswered open ticket has a waiting-time key"
         );
         a.state = TicketState::Closed;
-        assert_eq!(keys(&a).len(), 14, "closed tickets wait for nobody");
+        assert_eq!(keys(&a).len(), 13, "closed tickets wait for nobody");
     }
 
     /// Every filter, alone and in pairs, in every order, against the same list computed
@@ -793,6 +812,21 @@ mod tests {
         let txn = db.begin_write().unwrap();
         create_all(&txn).unwrap();
         {
+            // Three accounts, each on its own channel: a list by channel scans its accounts.
+            let mut accounts = txn.open_table(ACCOUNT_ID_TO_ACCOUNT).unwrap();
+            for id in 1..=3u64 {
+                let a = Account {
+                    id,
+                    kind: Channel::ALL[id as usize],
+                    name: format!("Cuenta {id}"),
+                    settings: Default::default(),
+                    created_at: 0,
+                    deleted_at: None,
+                };
+                accounts
+                    .insert(id, codec::encode(&a).unwrap().as_slice())
+                    .unwrap();
+            }
             let mut tickets = txn.open_table(NUMBER_TO_TICKET).unwrap();
             let mut index = txn.open_table(TICKET_KEYS).unwrap();
             for number in 1..=3_000u64 {

@@ -293,7 +293,7 @@ mod tests {
         )
         .unwrap();
         let key = |range: u8, n: u32| {
-            let mut k = [7u8; 20];
+            let mut k = [7u8; 16];
             k[0] = range;
             k[1..5].copy_from_slice(&n.to_be_bytes());
             k
@@ -319,7 +319,7 @@ mod tests {
             done[0].after * 10 < done[0].before * 7,
             "{done:?}: a third smaller at least"
         );
-        let keys: Vec<[u8; 20]> = store
+        let keys: Vec<[u8; 16]> = store
             .read_blocking(|txn| {
                 let t = txn.open_table(TICKET_KEYS)?;
                 let mut out = Vec::new();
@@ -329,7 +329,7 @@ mod tests {
                 Ok(out)
             })
             .unwrap();
-        let mut expected: Vec<[u8; 20]> = (0..30u8)
+        let mut expected: Vec<[u8; 16]> = (0..30u8)
             .flat_map(|r| (0..3_000u32).map(move |n| key(r, n)))
             .collect();
         expected.sort();

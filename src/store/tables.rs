@@ -59,9 +59,9 @@ pub const CONTACT_ACCOUNT_TO_LAST_TICKET: TableDefinition<(u64, u64), u64> =
 pub const CONTACT_TICKET: TableDefinition<(u64, u64), ()> = TableDefinition::new("contact_tickets");
 
 pub const NUMBER_TO_TICKET: TableDefinition<u64, &[u8]> = TableDefinition::new("tickets");
-/// Secondary index of tickets: 20-byte keys, see `store::index` for the layout (schema 14).
+/// Secondary index of tickets: 16-byte keys, see `store::index` for the layout (schema 14).
 /// Value is empty.
-pub const TICKET_KEYS: TableDefinition<[u8; 20], ()> = TableDefinition::new("ticket_keys");
+pub const TICKET_KEYS: TableDefinition<[u8; 16], ()> = TableDefinition::new("ticket_keys");
 /// The ticket index before schema 14 (variable-width keys): dropped by the migration.
 pub const RETIRED_TICKET_INDEX: TableDefinition<&[u8], ()> = TableDefinition::new("ticket_index");
 /// Tables a store not yet migrated may still hold, which the migration drops and rebuilds

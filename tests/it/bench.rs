@@ -32,6 +32,7 @@ fn bench_quick_runs_every_workload() {
         "ingest: writer thread CPU",
         "ingest: messages per durable commit",
         "ingest: bytes written to disk per message",
+        "reply: server CPU per agent reply",
         "board: open + account",
         "board: every other",
         "search: number",

@@ -320,12 +320,13 @@ pub fn merge(
         into,
         |c: &mut Comment| c.ticket_number = into,
     )?;
+    // The ticket of a history entry is its key: rewritten as it is (and positionally).
     move_rows(
         txn,
         TICKET_HISTORY_TO_ENTRY,
         source,
         into,
-        |h: &mut HistoryEntry| h.ticket_number = into,
+        |_: &mut super::StoredEntry| {},
     )?;
     // New messages from this customer on this account now go to the survivor.
     {

@@ -113,9 +113,7 @@ pub fn add_history_with(
     now: Millis,
 ) -> AppResult<()> {
     let id = next_id(txn, "history")?;
-    let entry = HistoryEntry {
-        id,
-        ticket_number: number,
+    let entry = StoredEntry {
         at: now,
         actor_id,
         action: action.to_string(),
@@ -125,6 +123,41 @@ pub fn add_history_with(
     txn.open_table(TICKET_HISTORY_TO_ENTRY)?
         .insert((number, id), codec::encode_compact(&entry)?.as_slice())?;
     Ok(())
+}
+
+/// A history entry as stored, positionally: its ticket and id are the key. Entries written
+/// before (with names, ticket and id inside) read the same.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct StoredEntry {
+    at: Millis,
+    #[serde(default)]
+    actor_id: Option<u64>,
+    action: String,
+    #[serde(
+        serialize_with = "crate::domain::note::named::one",
+        deserialize_with = "crate::domain::note::stored::one"
+    )]
+    detail: Note,
+    #[serde(
+        default,
+        serialize_with = "crate::domain::note::named::option",
+        deserialize_with = "crate::domain::note::stored::option"
+    )]
+    decision: Option<Note>,
+}
+
+impl StoredEntry {
+    fn into_entry(self, (ticket_number, id): (u64, u64)) -> HistoryEntry {
+        HistoryEntry {
+            id,
+            ticket_number,
+            at: self.at,
+            actor_id: self.actor_id,
+            action: self.action,
+            detail: self.detail,
+            decision: self.decision,
+        }
+    }
 }
 
 fn ticket_event(kind: EventKind, t: &Ticket) -> Event {
@@ -249,7 +282,8 @@ pub fn history(txn: &ReadTransaction, number: u64) -> AppResult<Vec<HistoryEntry
     let t = txn.open_table(TICKET_HISTORY_TO_ENTRY)?;
     let mut out: Vec<HistoryEntry> = Vec::new();
     for row in t.range((number, 0)..=(number, u64::MAX))? {
-        out.push(codec::decode(row?.1.value())?);
+        let (k, v) = row?;
+        out.push(codec::decode::<StoredEntry>(v.value())?.into_entry(k.value()));
     }
     out.sort_by_key(|h| (h.at, h.id));
     Ok(out)
@@ -376,4 +410,46 @@ pub fn recent_messages(
         }
     }
     Ok((out, None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_is_stored_without_its_key_and_older_entries_read_the_same() {
+        let stored = StoredEntry {
+            at: 1_000,
+            actor_id: None,
+            action: "created".into(),
+            detail: Note::Created,
+            decision: Some(Note::AssignedRoundRobin {
+                agent: "Ana".into(),
+                candidates: 3,
+            }),
+        };
+        let bytes = codec::encode_compact(&stored).unwrap();
+        let entry = codec::decode::<StoredEntry>(&bytes)
+            .unwrap()
+            .into_entry((42, 7));
+        assert_eq!((entry.ticket_number, entry.id, entry.at), (42, 7, 1_000));
+        assert_eq!(entry.decision, stored.decision);
+        // As written before (with names, its id and ticket inside; a merge moved it to 42).
+        let named = codec::encode(&HistoryEntry {
+            id: 7,
+            ticket_number: 41,
+            ..entry.clone()
+        })
+        .unwrap();
+        assert!(
+            bytes.len() + 40 < named.len(),
+            "{} vs {}",
+            bytes.len(),
+            named.len()
+        );
+        let old = codec::decode::<StoredEntry>(&named)
+            .unwrap()
+            .into_entry((42, 7));
+        assert_eq!((old.ticket_number, old.detail), (42, Note::Created));
+    }
 }
