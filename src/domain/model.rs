@@ -372,6 +372,90 @@ pub enum Sentiment {
     Negative,
 }
 
+/// Enums kept inside positional records as a one-byte code (issue 21): a variant's code never
+/// changes (new variants take new codes); records written with the variant's name still read.
+pub trait StoredCode: Copy + serde::de::DeserializeOwned + 'static {
+    fn stored_code(self) -> u8;
+    fn from_stored_code(code: u8) -> Option<Self>;
+}
+
+impl StoredCode for Channel {
+    fn stored_code(self) -> u8 {
+        self.code()
+    }
+    fn from_stored_code(code: u8) -> Option<Self> {
+        Channel::ALL.iter().copied().find(|c| c.code() == code)
+    }
+}
+
+impl StoredCode for TicketState {
+    fn stored_code(self) -> u8 {
+        self.code()
+    }
+    fn from_stored_code(code: u8) -> Option<Self> {
+        TicketState::ALL.into_iter().find(|s| s.code() == code)
+    }
+}
+
+/// Implements `StoredCode` from `Variant = code` pairs (every variant: the match is exhaustive).
+macro_rules! stored_codes {
+    ($t:ident { $($v:ident = $c:literal),+ $(,)? }) => {
+        impl StoredCode for $t {
+            fn stored_code(self) -> u8 {
+                match self {
+                    $($t::$v => $c),+
+                }
+            }
+            fn from_stored_code(code: u8) -> Option<Self> {
+                match code {
+                    $($c => Some($t::$v),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+stored_codes!(TicketKind { Private = 1, Public = 2, Both = 3 });
+stored_codes!(Direction { Inbound = 1, Outbound = 2 });
+stored_codes!(DeliveryStatus { Received = 1, Queued = 2, Sent = 3, Delivered = 4, Read = 5, Failed = 6 });
+
+/// `#[serde(with)]` for a `StoredCode` field: written as its code, read from a code or a name.
+pub mod stored_code {
+    use std::marker::PhantomData;
+
+    use serde::de::{Error, IntoDeserializer, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    use super::StoredCode;
+
+    pub fn serialize<T: StoredCode, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u8(v.stored_code())
+    }
+
+    pub fn deserialize<'de, T: StoredCode, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
+        struct Code<T>(PhantomData<T>);
+        impl<T: StoredCode> Visitor<'_> for Code<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a code or a name")
+            }
+            fn visit_u64<E: Error>(self, v: u64) -> Result<T, E> {
+                u8::try_from(v)
+                    .ok()
+                    .and_then(T::from_stored_code)
+                    .ok_or_else(|| E::custom(format!("unknown code {v}")))
+            }
+            fn visit_i64<E: Error>(self, v: i64) -> Result<T, E> {
+                self.visit_u64(u64::try_from(v).map_err(E::custom)?)
+            }
+            fn visit_str<E: Error>(self, v: &str) -> Result<T, E> {
+                T::deserialize(v.into_deserializer())
+            }
+        }
+        d.deserialize_any(Code(PhantomData))
+    }
+}
+
 /// Whether the conversation is public (a comment, a review), private (DM, email) or both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -387,9 +471,12 @@ pub enum TicketKind {
 pub struct Ticket {
     pub number: u64,
     pub account_id: u64,
+    #[serde(with = "stored_code")]
     pub channel: Channel,
     pub contact_id: u64,
+    #[serde(with = "stored_code")]
     pub kind: TicketKind,
+    #[serde(with = "stored_code")]
     pub state: TicketState,
     #[serde(default)]
     pub assignee_id: Option<u64>,
@@ -461,6 +548,7 @@ pub enum DeliveryStatus {
 pub struct Message {
     pub id: u64,
     pub ticket_number: u64,
+    #[serde(with = "stored_code")]
     pub direction: Direction,
     pub public: bool,
     /// Author: the contact for inbound, the agent for outbound (None = system).
@@ -475,6 +563,7 @@ pub struct Message {
     pub reply_to: Option<u64>,
     #[serde(default)]
     pub external_id: Option<String>,
+    #[serde(with = "stored_code")]
     pub status: DeliveryStatus,
     pub created_at: Millis,
     /// True when this message opened its ticket (kept so idempotent replays answer the same).
@@ -683,7 +772,8 @@ impl AssignMode {
     }
 }
 
-/// A committed change, as persisted for SSE resumption and fed to the search indexer.
+/// A committed change, as persisted for SSE resumption and fed to the search indexer. Stored
+/// positionally: new fields go at the end, with `#[serde(default)]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Event {
     pub id: u64,

@@ -158,6 +158,7 @@ pub struct Fact {
     pub created: Day,
     pub updated: Day,
     pub account: u64,
+    #[serde(with = "crate::domain::model::stored_code")]
     pub channel: Channel,
     #[serde(default)]
     pub agent: Option<u64>,

@@ -52,7 +52,7 @@ pub fn all<T: DeserializeOwned>(
 mod tests {
     use super::*;
     use crate::domain::ticket::{new_ticket, NewTicket};
-    use crate::domain::{Channel, Sentiment, Ticket};
+    use crate::domain::{Channel, Sentiment, Ticket, TicketState};
 
     #[test]
     fn a_positional_ticket_round_trips_and_a_named_one_still_opens() {
@@ -90,6 +90,18 @@ mod tests {
         v.as_object_mut().unwrap().remove("replies");
         let earlier = rmp_serde::to_vec_named(&v).unwrap();
         assert_eq!(decode::<Ticket>(&earlier).unwrap().replies, 0);
+        // Enums are one-byte codes now; records with their names still read.
+        assert_eq!(v["channel"], 4);
+        v["channel"] = "whatsapp".into();
+        v["state"] = "closed".into();
+        v["kind"] = "both".into();
+        let named_enums: Ticket = decode(&rmp_serde::to_vec_named(&v).unwrap()).unwrap();
+        assert_eq!(
+            (named_enums.channel, named_enums.state, named_enums.kind),
+            (Channel::Whatsapp, TicketState::Closed, crate::domain::TicketKind::Both)
+        );
+        v["channel"] = 99.into();
+        assert!(decode::<Ticket>(&rmp_serde::to_vec_named(&v).unwrap()).is_err());
     }
 
     #[test]

@@ -363,7 +363,7 @@ fn persist_events(
         if event.at == 0 {
             event.at = now;
         }
-        table.insert(last, codec::encode(&event)?.as_slice())?;
+        table.insert(last, codec::encode_compact(&event)?.as_slice())?;
         out.push(Arc::new(event));
     }
     if last > EVENTS_KEPT {
