@@ -438,6 +438,7 @@ async fn repack_daily(state: AppState) {
                     tracing::info!(table = %r.table, before = r.before, after = r.after, "repacked");
                 }
             }
+            Ok(Err(e)) if e.code == "stopping" => return,
             Ok(Err(e)) => tracing::warn!(error = %e.message, "repacking stopped"),
             Err(e) => tracing::warn!(error = %e, "repacking failed"),
         }

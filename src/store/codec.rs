@@ -98,7 +98,11 @@ mod tests {
         let named_enums: Ticket = decode(&rmp_serde::to_vec_named(&v).unwrap()).unwrap();
         assert_eq!(
             (named_enums.channel, named_enums.state, named_enums.kind),
-            (Channel::Whatsapp, TicketState::Closed, crate::domain::TicketKind::Both)
+            (
+                Channel::Whatsapp,
+                TicketState::Closed,
+                crate::domain::TicketKind::Both
+            )
         );
         v["channel"] = 99.into();
         assert!(decode::<Ticket>(&rmp_serde::to_vec_named(&v).unwrap()).is_err());
