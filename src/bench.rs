@@ -383,10 +383,11 @@ async fn ingest(
 /// decision, in percent.
 async fn assignment_overhead(
     client: &Client,
-    base: &str,
+    server: &ServerProc,
     clients: usize,
     per_phase: u64,
 ) -> AppResult<f64> {
+    let base = server.base.as_str();
     let plain = client
         .post(
             "/api/v1/accounts",
@@ -447,17 +448,23 @@ async fn assignment_overhead(
                 body,
             }
         });
+        let cpu_before = server.cpu_seconds();
         let (_, numbers, elapsed) = ingest(client, clients, per_phase, job).await?;
+        let cpu_after = server.cpu_seconds();
         times[(phase % 2) as usize].push(elapsed.as_secs_f64());
+        // CPU per message tells the decision's own cost from the machine's drift.
+        let per_message = |s: f64| s * 1e6 / per_phase as f64;
         eprintln!(
-            "  phase {} ({}): {:.2} s",
+            "  phase {} ({}): {:.2} s, server CPU {:.0} µs/msg, writer {:.0} µs/msg",
             phase + 1,
             if phase % 2 == 0 {
                 "no agents"
             } else {
                 "auto-assignment"
             },
-            elapsed.as_secs_f64()
+            elapsed.as_secs_f64(),
+            per_message(cpu_after.0 - cpu_before.0),
+            per_message(cpu_after.1 - cpu_before.1),
         );
         if phase == 7 {
             // Proof the decisions happened: every ticket of the last phase has an agent.
@@ -1170,7 +1177,7 @@ async fn run_in(
     let per_phase = (tickets / 20).clamp(500, 20_000);
     figures.push(fig(
         "assignment: extra ingest time per message (5 agents)",
-        assignment_overhead(&client, &server.base, args.clients, per_phase).await?,
+        assignment_overhead(&client, &server, args.clients, per_phase).await?,
         "%",
         Some(10.0),
         false,

@@ -38,12 +38,18 @@ fn read_agent(
     }))
 }
 
-fn write_agent(txn: &WriteTransaction, user: u64, row: &AgentRow) -> AppResult<()> {
-    txn.open_table(USER_TO_AGENT)?.insert(
+type Agents<'t> = redb::Table<'t, u64, (u32, u32, bool, &'static str)>;
+
+fn put_agent(agents: &mut Agents, user: u64, row: &AgentRow) -> AppResult<()> {
+    agents.insert(
         user,
         (row.open, row.pending, row.available, row.name.as_str()),
     )?;
     Ok(())
+}
+
+fn write_agent(txn: &WriteTransaction, user: u64, row: &AgentRow) -> AppResult<()> {
+    put_agent(&mut txn.open_table(USER_TO_AGENT)?, user, row)
 }
 
 fn load_of(t: &Ticket) -> Option<(u64, u32, u32)> {
@@ -53,11 +59,13 @@ fn load_of(t: &Ticket) -> Option<(u64, u32, u32)> {
 }
 
 fn add_load(txn: &WriteTransaction, user: u64, open: i64, pending: i64) -> AppResult<()> {
-    let mut row = read_agent(&txn.open_table(USER_TO_AGENT)?, user)?.unwrap_or_default();
+    // One open for the read and the write: on the ingest path an open costs more than both.
+    let mut agents = txn.open_table(USER_TO_AGENT)?;
+    let mut row = read_agent(&agents, user)?.unwrap_or_default();
     let clamp = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
     row.open = clamp(i64::from(row.open) + open);
     row.pending = clamp(i64::from(row.pending) + pending);
-    write_agent(txn, user, &row)
+    put_agent(&mut agents, user, &row)
 }
 
 /// Keeps the agents' open/pending counts true as a ticket changes (called by `tickets::save`).
@@ -289,27 +297,43 @@ pub fn policy_of(account: &Account) -> Policy {
         .unwrap_or_default()
 }
 
+/// The rotation turns, open for one decision: read with the candidates, written by its
+/// outcome (each table is opened once per decision — an open costs the writer more than a
+/// row read).
+type Turns<'t> = redb::Table<'t, (u64, u64), u64>;
+
 /// Everyone enabled on the account (or, for a team, the team's members enabled on it).
 fn candidates(
     txn: &WriteTransaction,
+    turns: &Turns,
     rotation_key: u64,
     account_id: u64,
     members: Option<&[u64]>,
 ) -> AppResult<Vec<Candidate>> {
-    let modes = txn.open_table(ACCOUNT_USER_TO_MODE)?;
-    let agents = txn.open_table(USER_TO_AGENT)?;
-    let turns = txn.open_table(ACCOUNT_USER_TO_TURN)?;
-    let mut out = Vec::new();
-    for row in modes.range((account_id, 0)..=(account_id, u64::MAX))? {
+    let mut enabled = Vec::new();
+    for row in txn
+        .open_table(ACCOUNT_USER_TO_MODE)?
+        .range((account_id, 0)..=(account_id, u64::MAX))?
+    {
         let (key, mode) = row?;
         let (_, user_id) = key.value();
         let mode = AssignMode::from_code(mode.value());
-        if mode == AssignMode::Disabled {
-            continue;
+        if mode != AssignMode::Disabled && members.is_none_or(|m| m.contains(&user_id)) {
+            enabled.push((user_id, mode));
         }
-        if members.is_some_and(|m| !m.contains(&user_id)) {
-            continue;
-        }
+    }
+    if enabled.is_empty() {
+        return Ok(Vec::new());
+    }
+    // One scan for every turn of this rotation instead of a read per candidate.
+    let mut last_turns = std::collections::HashMap::new();
+    for row in turns.range((rotation_key, 0)..=(rotation_key, u64::MAX))? {
+        let (key, turn) = row?;
+        last_turns.insert(key.value().1, turn.value());
+    }
+    let agents = txn.open_table(USER_TO_AGENT)?;
+    let mut out = Vec::with_capacity(enabled.len());
+    for (user_id, mode) in enabled {
         let Some(agent) = read_agent(&agents, user_id)? else {
             continue;
         };
@@ -322,20 +346,16 @@ fn candidates(
             available: agent.available,
             open: agent.open,
             pending: agent.pending,
-            last_turn: turns
-                .get((rotation_key, user_id))?
-                .map(|g| g.value())
-                .unwrap_or(0),
+            last_turn: last_turns.get(&user_id).copied().unwrap_or(0),
         });
     }
     Ok(out)
 }
 
-/// Applies a decision to the ticket (not saved here) and records it.
 /// Applies a decision to the ticket (not saved here). Returns whether it was assigned, the
 /// history action and the reason; the caller writes the history entry.
 fn apply(
-    txn: &WriteTransaction,
+    turns: &mut Turns,
     ticket: &mut Ticket,
     rotation_key: u64,
     (decision, floor): (Decision, u64),
@@ -354,8 +374,7 @@ fn apply(
                 // ticket number wrapping its low bits) still takes turns.
                 let stamp = (u64::try_from(now).unwrap_or(0) << 16) | (ticket.number & 0xFFFF);
                 let turn = stamp.max(floor);
-                txn.open_table(ACCOUNT_USER_TO_TURN)?
-                    .insert((rotation_key, user_id), turn)?;
+                turns.insert((rotation_key, user_id), turn)?;
             }
             Ok((true, "assigned", reason))
         }
@@ -363,43 +382,63 @@ fn apply(
     }
 }
 
-/// Applies a decision and records it as its own history entry (when `always`, also a
-/// decision to leave the ticket unassigned).
-fn record(
-    txn: &WriteTransaction,
-    ticket: &mut Ticket,
-    rotation_key: u64,
-    decision: (Decision, u64),
-    always: bool,
-    now: Millis,
-) -> AppResult<bool> {
-    let (assigned, action, reason) = apply(txn, ticket, rotation_key, decision, now)?;
-    if assigned || always {
-        super::tickets::add_history(txn, ticket.number, None, action, reason, now)?;
-    }
-    Ok(assigned)
-}
-
 /// One more than the latest turn among the candidates.
 fn turn_floor(cands: &[Candidate]) -> u64 {
     cands.iter().map(|c| c.last_turn).max().unwrap_or(0) + 1
 }
 
-fn decide_for(
+/// Who may take a ticket: the account's agents, or a team's members on it (rotating on the
+/// team's own turns).
+struct Pool<'a> {
+    rotation_key: u64,
+    account: &'a Account,
+    name: &'a str,
+    policy: Policy,
+    members: Option<&'a [u64]>,
+}
+
+impl<'a> Pool<'a> {
+    fn account(account: &'a Account) -> Self {
+        Pool {
+            rotation_key: account.id,
+            account,
+            name: &account.name,
+            policy: policy_of(account),
+            members: None,
+        }
+    }
+}
+
+/// Decides who takes `ticket` from `pool` and applies it to the ticket (not saved here).
+fn decide_and_apply(
     txn: &WriteTransaction,
-    account: &Account,
+    ticket: &mut Ticket,
+    pool: &Pool,
     relation: Option<Relation>,
     now: Millis,
-) -> AppResult<(Decision, u64)> {
-    let cands = candidates(txn, account.id, account.id, None)?;
+) -> AppResult<(bool, &'static str, Note)> {
+    let mut turns = txn.open_table(ACCOUNT_USER_TO_TURN)?;
+    let cands = candidates(
+        txn,
+        &turns,
+        pool.rotation_key,
+        pool.account.id,
+        pool.members,
+    )?;
     let decision = assign::decide(&Snapshot {
-        account_name: &account.name,
-        policy: policy_of(account),
+        account_name: pool.name,
+        policy: pool.policy,
         candidates: &cands,
         relation,
         now,
     });
-    Ok((decision, turn_floor(&cands)))
+    apply(
+        &mut turns,
+        ticket,
+        pool.rotation_key,
+        (decision, turn_floor(&cands)),
+        now,
+    )
 }
 
 /// Chooses an agent for a new ticket of `account`. `relation` is who served this customer
@@ -412,8 +451,8 @@ pub fn assign_new(
     relation: Option<Relation>,
     now: Millis,
 ) -> AppResult<(bool, Note)> {
-    let decision = decide_for(txn, account, relation, now)?;
-    let (assigned, _, reason) = apply(txn, ticket, account.id, decision, now)?;
+    let (assigned, _, reason) =
+        decide_and_apply(txn, ticket, &Pool::account(account), relation, now)?;
     Ok((assigned, reason))
 }
 
@@ -425,11 +464,16 @@ fn assign_waiting(
     account: &Account,
     now: Millis,
 ) -> AppResult<bool> {
-    let decision = decide_for(txn, account, None, now)?;
-    record(txn, ticket, account.id, decision, false, now)
+    let (assigned, action, reason) =
+        decide_and_apply(txn, ticket, &Pool::account(account), None, now)?;
+    if assigned {
+        super::tickets::add_history(txn, ticket.number, None, action, reason, now)?;
+    }
+    Ok(assigned)
 }
 
-/// Round-robin among the members of the ticket's team (ORG-1). The caller saves the ticket.
+/// Round-robin among the members of the ticket's team (ORG-1), recording the decision either
+/// way. The caller saves the ticket.
 pub fn assign_in_team(
     txn: &WriteTransaction,
     ticket: &mut Ticket,
@@ -439,21 +483,20 @@ pub fn assign_in_team(
     let Some(account) = super::accounts::get_w(txn, ticket.account_id)? else {
         return Ok(false);
     };
-    let key = u64::MAX - team.id;
-    let cands = candidates(txn, key, account.id, Some(&team.members))?;
-    let policy = Policy {
-        sticky: false,
-        ..policy_of(&account)
-    };
     let name = format!("{} (equipo {})", account.name, team.name);
-    let decision = assign::decide(&Snapshot {
-        account_name: &name,
-        policy,
-        candidates: &cands,
-        relation: None,
-        now,
-    });
-    record(txn, ticket, key, (decision, turn_floor(&cands)), true, now)
+    let pool = Pool {
+        rotation_key: u64::MAX - team.id,
+        account: &account,
+        name: &name,
+        policy: Policy {
+            sticky: false,
+            ..policy_of(&account)
+        },
+        members: Some(&team.members),
+    };
+    let (assigned, action, reason) = decide_and_apply(txn, ticket, &pool, None, now)?;
+    super::tickets::add_history(txn, ticket.number, None, action, reason, now)?;
+    Ok(assigned)
 }
 
 /// Who served the customer of a new ticket last on its account, from their previous ticket.
