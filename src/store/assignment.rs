@@ -391,7 +391,7 @@ fn turn_floor(cands: &[Candidate]) -> u64 {
 /// team's own turns).
 struct Pool<'a> {
     rotation_key: u64,
-    account: &'a Account,
+    account_id: u64,
     name: &'a str,
     policy: Policy,
     members: Option<&'a [u64]>,
@@ -401,7 +401,7 @@ impl<'a> Pool<'a> {
     fn account(account: &'a Account) -> Self {
         Pool {
             rotation_key: account.id,
-            account,
+            account_id: account.id,
             name: &account.name,
             policy: policy_of(account),
             members: None,
@@ -422,7 +422,7 @@ fn decide_and_apply(
         txn,
         &turns,
         pool.rotation_key,
-        pool.account.id,
+        pool.account_id,
         pool.members,
     )?;
     let decision = assign::decide(&Snapshot {
@@ -486,7 +486,7 @@ pub fn assign_in_team(
     let name = format!("{} (equipo {})", account.name, team.name);
     let pool = Pool {
         rotation_key: u64::MAX - team.id,
-        account: &account,
+        account_id: account.id,
         name: &name,
         policy: Policy {
             sticky: false,

@@ -1,10 +1,10 @@
 //! Record encoding: MessagePack. Most records keep their field names, so added fields with
 //! defaults need no migration and old records keep decoding. The records stored per ticket,
-//! message and contact (tickets, report facts, messages, comments, history, contacts) are positional
-//! (`encode_compact`): no field names, a third of a ticket's bytes. Decoding reads either
-//! form, so a record written with names (before, or by a migration) still opens; a positional
-//! record's type takes new fields only at its end, with `#[serde(default)]`, and never skips a
-//! field when serializing; the notes inside keep their names (`note::named`).
+//! message and contact (tickets, report facts, messages, comments, history, contacts, events)
+//! are positional (`encode_compact`): no field names, a third of a ticket's bytes. Decoding
+//! reads either form, so a record written with names (before, or by a migration) still opens;
+//! a positional record's type takes new fields only at its end, with `#[serde(default)]`, and
+//! never skips a field when serializing; the notes inside keep their names (`note::named`).
 
 use redb::ReadableTable;
 use serde::de::DeserializeOwned;

@@ -29,8 +29,8 @@ use crate::error::{AppError, AppResult};
 /// (`auto_messages.welcome.es`).
 /// Version 13: the report aggregates (`report_rows`, `report_histograms`, `report_facts`,
 /// `report_messages`), counted from every ticket and message.
-/// Version 14: the ticket index's keys are 20 bytes of fixed width (`ticket_keys`): built
-/// packed, and `ticket_index` dropped.
+/// Version 14: the ticket index's keys are 16 bytes of fixed width (`ticket_keys`): built,
+/// repacked, and `ticket_index` dropped.
 pub const CURRENT: u64 = 14;
 
 type Step = fn(&WriteTransaction) -> AppResult<()>;
