@@ -636,15 +636,30 @@ async fn timed_queries(client: &Client, paths: &[String], rounds: usize) -> AppR
     Ok(lat)
 }
 
+/// Files' lengths under `p`.
 fn dir_size(p: &Path) -> u64 {
+    dir_bytes(p, &|meta| meta.len())
+}
+
+/// The disk's blocks under `p` (what `du` counts: a file grown but not written there is sparse).
+fn dir_blocks(p: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    dir_bytes(p, &|meta| meta.blocks() * 512)
+}
+
+fn dir_bytes(p: &Path, of_file: &dyn Fn(&std::fs::Metadata) -> u64) -> u64 {
     let Ok(meta) = std::fs::metadata(p) else {
         return 0;
     };
     if meta.is_file() {
-        return meta.len();
+        return of_file(&meta);
     }
     std::fs::read_dir(p)
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| dir_size(&e.path())).sum())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| dir_bytes(&e.path(), of_file))
+                .sum()
+        })
         .unwrap_or(0)
 }
 
@@ -1210,17 +1225,23 @@ async fn run_in(
     step("restart");
     let db_file = data.join(crate::store::DB_FILE);
     let running_bytes = dir_size(&db_file);
+    let running_blocks = dir_blocks(&db_file);
     server.stop();
     let redb_bytes = dir_size(&db_file);
+    let redb_blocks = dir_blocks(&db_file);
     // What each table holds (issue 21), read while the server is down.
     let print_usage = || -> AppResult<()> {
         if let Some(db) = crate::store::open_for_snapshot(&data)? {
-            eprintln!("{}", crate::store::usage::of_database(&db)?.render());
+            eprintln!(
+                "{}",
+                crate::store::usage::of_database(&db, Some(&db_file))?.render()
+            );
         }
         Ok(())
     };
     print_usage()?;
     let search_bytes = dir_size(&data.join("search"));
+    let search_blocks = dir_blocks(&data.join("search"));
     step("atiende compact");
     let compact_started = Instant::now();
     run_command(&["compact"], &data)?;
@@ -1260,6 +1281,13 @@ async fn run_in(
         false,
     ));
     figures.push(fig(
+        "disk: redb file on disk while the server runs (du)",
+        per(running_blocks),
+        "B",
+        None,
+        false,
+    ));
+    figures.push(fig(
         "disk: redb bytes per message",
         per(redb_bytes),
         "B",
@@ -1278,6 +1306,13 @@ async fn run_in(
         per(redb_bytes + search_bytes),
         "B",
         Some(1000.0),
+        false,
+    ));
+    figures.push(fig(
+        "disk: the same in blocks on disk (du)",
+        per(redb_blocks + search_blocks),
+        "B",
+        None,
         false,
     ));
     figures.push(fig(

@@ -30,15 +30,49 @@ pub struct Usage {
     pub messages: u64,
     /// Largest first.
     pub tables: Vec<TableUsage>,
+    /// The file around the tables, when read from a stopped server's data dir.
+    pub file: Option<FileUsage>,
 }
 
-/// The usage of an open database (a one-off command's).
-pub fn of_database(db: &redb::Database) -> AppResult<Usage> {
+/// What the file holds beyond the tables: its length, the pages redb counts as in use (tables,
+/// its own system tables, pages waiting to be freed) and the blocks the disk really gives it
+/// (a file grown but never written there is sparse).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct FileUsage {
+    pub length: u64,
+    pub allocated: u64,
+    pub on_disk: u64,
+}
+
+/// The usage of an open database (a one-off command's), with its file's when `path` is given.
+pub fn of_database(db: &redb::Database, path: Option<&std::path::Path>) -> AppResult<Usage> {
     use redb::ReadableDatabase;
     let txn = db
         .begin_read()
         .map_err(|e| crate::error::AppError::internal(format!("read: {e}")))?;
-    usage(&txn)
+    let mut usage = usage(&txn)?;
+    drop(txn);
+    if let Some(path) = path {
+        usage.file = Some(file_usage(db, path)?);
+    }
+    Ok(usage)
+}
+
+/// Asks redb for its allocated pages through a write transaction that is aborted: only a
+/// one-off command's database (the server is stopped) is read this way.
+#[allow(clippy::disallowed_methods)]
+fn file_usage(db: &redb::Database, path: &std::path::Path) -> AppResult<FileUsage> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| crate::error::AppError::internal(format!("{}: {e}", path.display())))?;
+    let txn = db.begin_write()?;
+    let stats = txn.stats()?;
+    txn.abort()?;
+    Ok(FileUsage {
+        length: meta.len(),
+        allocated: stats.allocated_pages() * stats.page_size() as u64,
+        on_disk: meta.blocks() * 512,
+    })
 }
 
 /// Every table's usage in one read transaction.
@@ -66,7 +100,11 @@ pub fn usage(txn: &ReadTransaction) -> AppResult<Usage> {
     let mut tables = read.1;
     tables.sort_by(|a, b| b.total().cmp(&a.total()).then(a.name.cmp(&b.name)));
     let messages = txn.open_table(MESSAGE_ID_TO_MESSAGE)?.len()?;
-    Ok(Usage { messages, tables })
+    Ok(Usage {
+        messages,
+        tables,
+        file: None,
+    })
 }
 
 impl Usage {
@@ -107,6 +145,24 @@ impl Usage {
             sum,
             per(sum)
         ));
+        if let Some(f) = self.file {
+            for (name, bytes) in [
+                ("file: length", f.length),
+                ("file: pages in use", f.allocated),
+                ("file: blocks on disk", f.on_disk),
+            ] {
+                out.push_str(&format!(
+                    "{:<28} {:>10} {:>12} {:>12} {:>12} {:>12} {:>9}\n",
+                    name,
+                    "",
+                    "",
+                    "",
+                    "",
+                    bytes,
+                    per(bytes)
+                ));
+            }
+        }
         out
     }
 }
@@ -137,5 +193,14 @@ mod tests {
         assert_eq!((messages.name.as_str(), messages.rows), ("messages", 100));
         assert!(messages.stored_bytes >= 100 * 208, "{messages:?}");
         assert!(u.render().contains("all tables"));
+
+        let path = dir.path().join("u.redb");
+        let f = of_database(&db, Some(&path)).unwrap().file.unwrap();
+        assert!(f.allocated >= messages.total(), "{f:?}");
+        assert!(f.length >= f.allocated, "{f:?}");
+        assert!(of_database(&db, Some(&path))
+            .unwrap()
+            .render()
+            .contains("file: pages in use"));
     }
 }
