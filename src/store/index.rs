@@ -578,26 +578,33 @@ pub fn list_in(
 ) -> AppResult<(Vec<Ticket>, bool)> {
     // The index has no channel keys: a list by channel scans the channel's accounts (an
     // account keeps its channel, and deleted ones keep their tickets).
-    let by_channel;
-    let q = match (&q.channels, &q.accounts) {
-        (Some(channels), None) => {
-            let mut with_accounts = q.clone();
-            with_accounts.accounts = Some(
-                codec::all::<Account>(accounts)?
-                    .into_iter()
+    let by_channel = matches!((&q.channels, &q.accounts), (Some(_), None));
+    // Decoded once for both uses (a small table).
+    let all_accounts = if by_channel || q.sla_breached.is_some() {
+        codec::all::<Account>(accounts)?
+    } else {
+        Vec::new()
+    };
+    let with_accounts;
+    let q = match &q.channels {
+        Some(channels) if by_channel => {
+            let mut with = q.clone();
+            with.accounts = Some(
+                all_accounts
+                    .iter()
                     .filter(|a| channels.contains(&a.kind))
                     .map(|a| a.id)
                     .collect(),
             );
-            by_channel = with_accounts;
-            &by_channel
+            with_accounts = with;
+            &with_accounts
         }
         _ => q,
     };
     let sla: HashMap<u64, Option<SlaClock>> = if q.sla_breached.is_some() {
         let mut m = HashMap::new();
-        for a in codec::all::<Account>(accounts)? {
-            m.insert(a.id, super::sla::clock(&a, clocks)?);
+        for a in &all_accounts {
+            m.insert(a.id, super::sla::clock(a, clocks)?);
         }
         m
     } else {

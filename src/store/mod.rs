@@ -223,14 +223,21 @@ impl Store {
         let size = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let before = size();
         let mut db = upgrade::open(&path, CACHE_BYTES).map_err(|e| e.for_path(&path))?;
+        let started = std::time::Instant::now();
         for r in repack::run(&db, repack::COMPACT, &|| false)? {
             tracing::info!(table = %r.table, before = r.before, after = r.after, "repacked");
         }
+        let repacked = started.elapsed();
         // redb moves pages toward the start a pass at a time.
         while db
             .compact()
             .map_err(|e| AppError::internal(format!("compact: {e}")))?
         {}
+        tracing::info!(
+            repack_s = repacked.as_secs_f64(),
+            compact_s = (started.elapsed() - repacked).as_secs_f64(),
+            "compacted"
+        );
         drop(db);
         Ok((before, size()))
     }
