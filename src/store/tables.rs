@@ -136,6 +136,9 @@ pub const CHAT_TOKEN_TO_SESSION: TableDefinition<&str, &[u8]> =
 pub const ACCOUNT_TO_TEMPLATES: TableDefinition<u64, &[u8]> = TableDefinition::new("templates");
 
 pub const EVENTS_KEPT: u64 = 200_000;
+/// Events older than this go too: SSE replays at most 10,000 of them and the search index
+/// commits every few seconds, so a week is plenty (and beyond the kept ones it is rebuilt).
+pub const EVENTS_KEPT_MS: crate::domain::Millis = 7 * crate::domain::clock::DAY_MS;
 
 /// Something done to every table, typed (creating them, copying them into a backup).
 pub trait TableVisitor {

@@ -345,7 +345,8 @@ fn commit_group(
     storage_failure
 }
 
-/// Gives each event its id and stores it, pruning the oldest beyond `EVENTS_KEPT`.
+/// Gives each event its id and stores it, pruning those beyond `EVENTS_KEPT` or older than
+/// `EVENTS_KEPT_MS` (issue 21: a quiet store keeps a week of them, not 200,000).
 fn persist_events(
     txn: &WriteTransaction,
     events: Vec<Event>,
@@ -366,17 +367,21 @@ fn persist_events(
         table.insert(last, codec::encode_compact(&event)?.as_slice())?;
         out.push(Arc::new(event));
     }
-    if last > EVENTS_KEPT {
-        let cutoff = last - EVENTS_KEPT;
-        // Prune a bounded number per commit so one commit never does unbounded work.
-        let old: Vec<u64> = table
-            .range(..=cutoff)?
-            .take(out.len() * 2 + 16)
-            .filter_map(|r| r.ok().map(|(k, _)| k.value()))
-            .collect();
-        for id in old {
-            table.remove(id)?;
+    let beyond_count = last.saturating_sub(EVENTS_KEPT);
+    let too_old = now.saturating_sub(EVENTS_KEPT_MS);
+    // A bounded number per commit, oldest first, so one commit never does unbounded work; the
+    // ids grow with time, so the first young event ends the look.
+    let mut old = Vec::new();
+    for row in table.range(..last)?.take(out.len() * 2 + 16) {
+        let (id, value) = row?;
+        let id = id.value();
+        if id > beyond_count && codec::decode::<Event>(value.value())?.at >= too_old {
+            break;
         }
+        old.push(id);
+    }
+    for id in old {
+        table.remove(id)?;
     }
     Ok(out)
 }
@@ -424,6 +429,51 @@ mod tests {
             .unwrap()
             .len()
             .unwrap()
+    }
+
+    #[test]
+    fn events_older_than_a_week_are_pruned_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::create(dir.path().join("db")).unwrap();
+        let day = crate::domain::clock::DAY_MS;
+        let commit = |at: Millis, n: usize| {
+            let txn = db.begin_write().unwrap();
+            let events = (0..n)
+                .map(|_| crate::store::event(crate::domain::EventKind::TicketUpdated))
+                .collect();
+            persist_events(&txn, events, at).unwrap();
+            txn.commit().unwrap();
+        };
+        let kept = || -> Vec<u64> {
+            db.begin_read()
+                .unwrap()
+                .open_table(EVENT_ID_TO_EVENT)
+                .unwrap()
+                .iter()
+                .unwrap()
+                .map(|r| r.unwrap().0.value())
+                .collect()
+        };
+        let start = 1_000 * day;
+        commit(start, 5);
+        commit(start + 2 * day, 3);
+        commit(start + 7 * day, 1);
+        assert_eq!(kept(), (1..=9).collect::<Vec<_>>(), "a week old is kept");
+        commit(start + 7 * day + 1, 1);
+        assert_eq!(
+            kept(),
+            (6..=10).collect::<Vec<_>>(),
+            "older than a week goes"
+        );
+        // A bounded number per commit: 40 old events leave over a few commits.
+        commit(start + 8 * day, 40);
+        commit(start + 20 * day, 1);
+        let left = kept();
+        assert!(left.len() > 1 && left.last() == Some(&51), "{left:?}");
+        for i in 0..4 {
+            commit(start + 20 * day + i, 1);
+        }
+        assert_eq!(kept(), (51..=55).collect::<Vec<_>>());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
