@@ -370,12 +370,14 @@ fn persist_events(
     let beyond_count = last.saturating_sub(EVENTS_KEPT);
     let too_old = now.saturating_sub(EVENTS_KEPT_MS);
     // A bounded number per commit, oldest first, so one commit never does unbounded work; the
-    // ids grow with time, so the first young event ends the look.
+    // ids grow with time, so the first young event ends the look. One that does not decode
+    // goes too (nothing could replay it): it must not stop every commit.
     let mut old = Vec::new();
     for row in table.range(..last)?.take(out.len() * 2 + 16) {
         let (id, value) = row?;
         let id = id.value();
-        if id > beyond_count && codec::decode::<Event>(value.value())?.at >= too_old {
+        let young = || matches!(codec::decode::<Event>(value.value()), Ok(e) if e.at >= too_old);
+        if id > beyond_count && young() {
             break;
         }
         old.push(id);
@@ -474,6 +476,16 @@ mod tests {
             commit(start + 20 * day + i, 1);
         }
         assert_eq!(kept(), (51..=55).collect::<Vec<_>>());
+
+        // A record that does not decode is pruned, not a reason to fail the commit.
+        let txn = db.begin_write().unwrap();
+        txn.open_table(EVENT_ID_TO_EVENT)
+            .unwrap()
+            .insert(50, [0xc1u8].as_slice())
+            .unwrap();
+        txn.commit().unwrap();
+        commit(start + 20 * day + 9, 1);
+        assert_eq!(kept(), (51..=56).collect::<Vec<_>>());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
