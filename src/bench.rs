@@ -172,7 +172,8 @@ impl ServerProc {
     }
 }
 
-/// Runs `atiende ARGS --data DATA` (this same binary) to its end.
+/// Runs `atiende ARGS --data DATA` (this same binary) to its end; what it printed goes to the
+/// bench's log.
 fn run_command(args: &[&str], data: &Path) -> AppResult<()> {
     let exe = std::env::current_exe().map_err(err)?;
     let out = Command::new(exe)
@@ -185,6 +186,7 @@ fn run_command(args: &[&str], data: &Path) -> AppResult<()> {
     if !out.status.success() {
         return Err(err(String::from_utf8_lossy(&out.stderr)));
     }
+    eprint!("{}", String::from_utf8_lossy(&out.stdout));
     Ok(())
 }
 

@@ -199,11 +199,13 @@ pub fn main() -> ExitCode {
         Command::Backup { file, data } => backup(&data.data, &file),
         Command::Restore { file, data } => restore(&file, &data.data),
         Command::Usage { data, json } => usage(&data.data, json),
-        Command::Compact { data } => Store::compact_file(&data.data).map(|(before, after)| {
+        Command::Compact { data } => Store::compact_file(&data.data).map(|c| {
             println!(
-                "compacted: {:.1} MB → {:.1} MB",
-                before as f64 / 1e6,
-                after as f64 / 1e6
+                "compacted: {:.1} MB → {:.1} MB (tables repacked in {:.1} s, pages moved in {:.1} s)",
+                c.before as f64 / 1e6,
+                c.after as f64 / 1e6,
+                c.repack_seconds,
+                c.compact_seconds
             );
         }),
     };

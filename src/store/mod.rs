@@ -216,9 +216,8 @@ impl Store {
     }
 
     /// Repacks every table with free space inside its pages, then compacts the redb file so
-    /// the file shrinks (needs exclusive access: the CLI runs it with the server off). Returns
-    /// the file's size before and after.
-    pub fn compact_file(data_dir: &Path) -> AppResult<(u64, u64)> {
+    /// the file shrinks (needs exclusive access: the CLI runs it with the server off).
+    pub fn compact_file(data_dir: &Path) -> AppResult<Compacted> {
         let path = data_dir.join(DB_FILE);
         let size = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let before = size();
@@ -233,14 +232,25 @@ impl Store {
             .compact()
             .map_err(|e| AppError::internal(format!("compact: {e}")))?
         {}
-        tracing::info!(
-            repack_s = repacked.as_secs_f64(),
-            compact_s = (started.elapsed() - repacked).as_secs_f64(),
-            "compacted"
-        );
+        let compacted = started.elapsed() - repacked;
         drop(db);
-        Ok((before, size()))
+        Ok(Compacted {
+            before,
+            after: size(),
+            repack_seconds: repacked.as_secs_f64(),
+            compact_seconds: compacted.as_secs_f64(),
+        })
     }
+}
+
+/// What `atiende compact` did: the file's length before and after, and how long the
+/// repacking and redb's own compaction (moving pages toward the start) each took.
+#[derive(Debug, Clone, Copy)]
+pub struct Compacted {
+    pub before: u64,
+    pub after: u64,
+    pub repack_seconds: f64,
+    pub compact_seconds: f64,
 }
 
 /// Opens a data dir's database for a one-off snapshot, untouched (no migration, no writer, no
