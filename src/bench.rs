@@ -1236,7 +1236,7 @@ async fn run_in(
         if let Some(db) = crate::store::open_for_snapshot(&data)? {
             eprintln!(
                 "{}",
-                crate::store::usage::of_database(&db, Some(&db_file))?.render()
+                crate::store::usage::of_database(&db, &db_file)?.render()
             );
         }
         Ok(())

@@ -226,7 +226,7 @@ fn usage(data: &std::path::Path, json: bool) -> AppResult<()> {
             "a running Atiende holds this data dir: stop it first",
         )
     })?;
-    let usage = crate::store::usage::of_database(&db, Some(&data.join(crate::store::DB_FILE)))?;
+    let usage = crate::store::usage::of_database(&db, &data.join(crate::store::DB_FILE))?;
     if json {
         let text =
             serde_json::to_string_pretty(&usage).map_err(|e| AppError::internal(e.to_string()))?;

@@ -30,7 +30,7 @@ pub struct Usage {
     pub messages: u64,
     /// Largest first.
     pub tables: Vec<TableUsage>,
-    /// The file around the tables, when read from a stopped server's data dir.
+    /// The file around the tables (`of_database`; None from `usage` alone).
     pub file: Option<FileUsage>,
 }
 
@@ -44,17 +44,15 @@ pub struct FileUsage {
     pub on_disk: u64,
 }
 
-/// The usage of an open database (a one-off command's), with its file's when `path` is given.
-pub fn of_database(db: &redb::Database, path: Option<&std::path::Path>) -> AppResult<Usage> {
+/// The usage of an open database (a one-off command's) and of its file at `path`.
+pub fn of_database(db: &redb::Database, path: &std::path::Path) -> AppResult<Usage> {
     use redb::ReadableDatabase;
     let txn = db
         .begin_read()
         .map_err(|e| crate::error::AppError::internal(format!("read: {e}")))?;
     let mut usage = usage(&txn)?;
     drop(txn);
-    if let Some(path) = path {
-        usage.file = Some(file_usage(db, path)?);
-    }
+    usage.file = Some(file_usage(db, path)?);
     Ok(usage)
 }
 
@@ -195,10 +193,10 @@ mod tests {
         assert!(u.render().contains("all tables"));
 
         let path = dir.path().join("u.redb");
-        let f = of_database(&db, Some(&path)).unwrap().file.unwrap();
+        let f = of_database(&db, &path).unwrap().file.unwrap();
         assert!(f.allocated >= messages.total(), "{f:?}");
         assert!(f.length >= f.allocated, "{f:?}");
-        assert!(of_database(&db, Some(&path))
+        assert!(of_database(&db, &path)
             .unwrap()
             .render()
             .contains("file: pages in use"));
