@@ -99,6 +99,7 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
         chat_online: Arc::new(crate::channels::webchat::Online::default()),
         metrics: Arc::new(crate::metrics::Metrics::default()),
         exports: Arc::new(crate::state::ExportProgress::default()),
+        compactions: Arc::new(crate::maintenance::Compactions::default()),
         tls: tls.clone(),
     });
     let mut jobs = Jobs::default();
@@ -108,7 +109,10 @@ async fn run(config: Config, demo: bool) -> AppResult<()> {
     jobs.spawn("idle sweeper", idle_sweeper(state.clone()));
     jobs.spawn("disk watch", crate::disk_watch::run(state.clone()));
     jobs.spawn("audit retention", audit_retention(state.clone()));
-    jobs.spawn("store repack", repack_daily(state.clone()));
+    jobs.spawn(
+        "store maintenance",
+        crate::maintenance::nightly(state.clone()),
+    );
     jobs.spawn("sla timers", sla_timers(state.clone()));
     jobs.spawn(
         "backup schedule",
@@ -412,35 +416,6 @@ async fn audit_retention(state: AppState) {
                     break;
                 }
             }
-        }
-    }
-}
-
-/// Once a day (the first a quarter of an hour after start), rewrites the tables whose pages
-/// have become mostly slack, a slice per write, so the file stops growing with it (issue 21).
-async fn repack_daily(state: AppState) {
-    let mut shutdown = state.shutdown.clone();
-    let first = tokio::time::Instant::now() + Duration::from_secs(15 * 60);
-    let mut tick = tokio::time::interval_at(first, Duration::from_secs(24 * 3600));
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.wait_for(|s| *s) => return,
-        }
-        let (store, stopping) = (state.store.clone(), state.shutdown.clone());
-        let pass = tokio::task::spawn_blocking(move || {
-            crate::store::repack::run(&store, crate::store::repack::DAILY, &|| *stopping.borrow())
-        })
-        .await;
-        match pass {
-            Ok(Ok(done)) => {
-                for r in done {
-                    tracing::info!(table = %r.table, before = r.before, after = r.after, "repacked");
-                }
-            }
-            Ok(Err(e)) if e.code == "stopping" => return,
-            Ok(Err(e)) => tracing::warn!(error = %e.message, "repacking stopped"),
-            Err(e) => tracing::warn!(error = %e, "repacking failed"),
         }
     }
 }

@@ -201,9 +201,11 @@ pub fn main() -> ExitCode {
         Command::Usage { data, json } => usage(&data.data, json),
         Command::Compact { data } => Store::compact_file(&data.data).map(|c| {
             println!(
-                "compacted: {:.1} MB → {:.1} MB (tables repacked in {:.1} s, pages moved in {:.1} s)",
-                c.before as f64 / 1e6,
-                c.after as f64 / 1e6,
+                "compacted: {:.1} MB → {:.1} MB, on disk {:.1} MB → {:.1} MB (tables repacked in {:.1} s, pages moved in {:.1} s)",
+                c.before.length as f64 / 1e6,
+                c.after.length as f64 / 1e6,
+                c.before.on_disk as f64 / 1e6,
+                c.after.on_disk as f64 / 1e6,
                 c.repack_seconds,
                 c.compact_seconds
             );

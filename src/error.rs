@@ -97,6 +97,16 @@ impl AppError {
         )
     }
 
+    /// The store was held alone for maintenance (online compaction) longer than a caller waits,
+    /// or a long reader kept the maintenance from starting.
+    pub fn storage_busy() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_busy",
+            "the server is compacting its database: try again in a minute",
+        )
+    }
+
     /// An I/O failure: a full disk (or quota) is its own answer, anything else a 500.
     pub fn from_io(e: &std::io::Error, what: &str) -> Self {
         match e.raw_os_error() {

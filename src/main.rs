@@ -27,6 +27,7 @@ mod locale;
 #[cfg(test)]
 mod locale_lint;
 mod mail;
+mod maintenance;
 mod metrics;
 mod outbox;
 mod process;

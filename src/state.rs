@@ -72,6 +72,8 @@ pub struct Shared {
     pub tls: Option<Arc<crate::tls::Tls>>,
     /// Rows written so far by each background export still running.
     pub exports: Arc<ExportProgress>,
+    /// The database compaction running, or the last one this process ran.
+    pub compactions: Arc<crate::maintenance::Compactions>,
 }
 
 /// The background exports running in this process, each with its count of rows written: a

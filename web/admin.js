@@ -7,6 +7,7 @@ import { api, loadRefs, refs, t, useLoad, when } from './lib.js';
 import { Section, StatusLine, useStatus } from './admin-kit.js';
 import { Accounts } from './accounts.js';
 import { Backups } from './backups.js';
+import { Storage } from './storage.js';
 import { Users } from './users.js';
 import { Audit } from './audit.js';
 import { Security } from './two-factor.js';
@@ -34,6 +35,7 @@ const SECTIONS = [
   { id: 'estados', title: 'admin.nav.states', may: 'accounts.manage', view: States },
   { id: 'exportaciones', title: 'admin.nav.exports', may: 'tickets.all_accounts', view: Exports },
   { id: 'respaldos', title: 'admin.nav.backups', may: 'settings.manage', view: Backups },
+  { id: 'almacenamiento', title: 'admin.nav.storage', may: 'settings.manage', view: Storage },
   { id: 'direccion', title: 'admin.nav.public_url', may: 'settings.manage', view: PublicUrl },
   { id: 'seguridad', title: 'admin.nav.security', may: 'settings.manage', view: Security },
   { id: 'tokens', title: 'admin.nav.tokens', may: 'settings.manage', view: AllTokens },

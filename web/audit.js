@@ -9,7 +9,7 @@ const ACTIONS = ['sign_in', 'sign_in_failed', 'sign_out', 'password_changed', 'e
   'teams_changed', 'user_deactivated', 'user_reactivated', 'token_created', 'token_revoked',
   'account_created', 'account_updated', 'account_deleted', 'setting_changed', 'backup_made',
   'two_factor_enabled', 'two_factor_disabled', 'recovery_code_used', 'recovery_codes_renewed',
-  'contacts_exported', 'contacts_imported'];
+  'contacts_exported', 'contacts_imported', 'tickets_exported', 'messages_exported', 'storage_compacted'];
 
 /** A day picked in a date field, as the RFC 3339 start of that day here. */
 const dayStart = (d, plus = 0) => {

@@ -33,6 +33,8 @@ pub enum AuditAction {
     AccountDeleted,
     SettingChanged,
     BackupMade,
+    /// The database compacted now, from Administración › Respaldos.
+    StorageCompacted,
     TwoFactorEnabled,
     TwoFactorDisabled,
     RecoveryCodeUsed,
@@ -48,7 +50,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 28] = [
+    pub const ALL: [AuditAction; 29] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -69,6 +71,7 @@ impl AuditAction {
         AuditAction::AccountDeleted,
         AuditAction::SettingChanged,
         AuditAction::BackupMade,
+        AuditAction::StorageCompacted,
         AuditAction::TwoFactorEnabled,
         AuditAction::TwoFactorDisabled,
         AuditAction::RecoveryCodeUsed,
@@ -101,6 +104,7 @@ impl AuditAction {
             AuditAction::AccountDeleted => "account_deleted",
             AuditAction::SettingChanged => "setting_changed",
             AuditAction::BackupMade => "backup_made",
+            AuditAction::StorageCompacted => "storage_compacted",
             AuditAction::TwoFactorEnabled => "two_factor_enabled",
             AuditAction::TwoFactorDisabled => "two_factor_disabled",
             AuditAction::RecoveryCodeUsed => "recovery_code_used",

@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use redb::Database;
 
@@ -37,7 +37,15 @@ pub struct Slot {
     cache_bytes: usize,
     state: AtomicU8,
     spell: Mutex<Option<FullSpell>>,
+    /// True while the writer holds the database alone (online compaction): callers wait on
+    /// `handed_back` instead of hearing a refusal.
+    held: Mutex<bool>,
+    handed_back: Condvar,
 }
+
+/// How long a caller waits for a database held alone before it hears a 503 (the compaction
+/// of a million-ticket store moves pages for about 20 s on a small VM).
+const HOLD_WAIT: Duration = Duration::from_secs(60);
 
 /// Free space the disk must have again before the store is opened (repairing writes a little).
 const RESUME_FREE_BYTES: u64 = 2 * 1024 * 1024;
@@ -50,7 +58,13 @@ impl Slot {
             cache_bytes,
             state: AtomicU8::new(0),
             spell: Mutex::new(None),
+            held: Mutex::new(false),
+            handed_back: Condvar::new(),
         }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     pub fn state(&self) -> DiskState {
@@ -84,10 +98,75 @@ impl Slot {
         }
     }
 
-    /// The database, unless the writer has it closed.
+    /// The database, unless the writer has it closed. While the writer holds it alone, this
+    /// waits (on a blocking thread) until it is handed back.
     pub fn get(&self) -> AppResult<Arc<Database>> {
-        let held = self.db.read().ok().and_then(|db| db.clone());
-        held.ok_or_else(|| self.refusal().unwrap_or_else(AppError::storage_unavailable))
+        if let Some(db) = self.db.read().ok().and_then(|db| db.clone()) {
+            return Ok(db);
+        }
+        if let Ok(mut held) = self.held.lock() {
+            let until = Instant::now() + HOLD_WAIT;
+            while *held {
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                match self.handed_back.wait_timeout(held, left) {
+                    Ok((h, _)) => held = h,
+                    Err(_) => break,
+                }
+            }
+        }
+        let db = self.db.read().ok().and_then(|db| db.clone());
+        db.ok_or_else(|| self.refusal().unwrap_or_else(AppError::storage_unavailable))
+    }
+
+    /// Runs `f` with the database to itself (redb's compaction needs that): new callers wait,
+    /// those in progress have `drain` to let go, or the database is handed back untouched and
+    /// this answers `storage_busy` (a long backup is reading). Called by the writer thread only,
+    /// so no write is in progress.
+    pub fn exclusive<R>(
+        &self,
+        drain: Duration,
+        f: impl FnOnce(&mut Database) -> AppResult<R>,
+    ) -> AppResult<R> {
+        if let Some(refusal) = self.refusal() {
+            return Err(refusal);
+        }
+        if let Ok(mut held) = self.held.lock() {
+            *held = true;
+        }
+        let mut shared = self.db.write().ok().and_then(|mut db| db.take());
+        let until = Instant::now() + drain;
+        let mut alone = None;
+        while let Some(db) = shared.take() {
+            match Arc::try_unwrap(db) {
+                Ok(db) => alone = Some(db),
+                Err(still) => {
+                    shared = Some(still);
+                    if Instant::now() >= until {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+        let (outcome, back) = match (alone, shared) {
+            (Some(mut db), _) => {
+                let outcome = f(&mut db);
+                (outcome, Some(Arc::new(db)))
+            }
+            (None, Some(still)) => (Err(AppError::storage_busy()), Some(still)),
+            (None, None) => (Err(AppError::storage_unavailable()), None),
+        };
+        if let Ok(mut slot) = self.db.write() {
+            *slot = back;
+        }
+        if let Ok(mut held) = self.held.lock() {
+            *held = false;
+        }
+        self.handed_back.notify_all();
+        outcome
     }
 
     /// Closes the database after `cause` and opens it again once it can: the disk has room,

@@ -68,6 +68,17 @@ where
     }
 }
 
+/// What the writer's queue carries: operations for the next group commit, or work that needs
+/// the database to itself between two commits (online compaction).
+enum Job {
+    Write(Box<dyn Op>),
+    Alone(Box<dyn FnOnce(&Slot) + Send>),
+}
+
+/// How long the writer waits for readers in progress to let go before it gives up holding the
+/// database alone (new readers wait meanwhile).
+const DRAIN_READERS: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Where committed events go: the live bus and the search indexer.
 pub trait EventSink: Send + Sync + 'static {
     fn committed(&self, events: Vec<Arc<Event>>);
@@ -75,7 +86,7 @@ pub trait EventSink: Send + Sync + 'static {
 
 #[derive(Clone)]
 pub struct Writer {
-    queue: mpsc::Sender<Box<dyn Op>>,
+    queue: mpsc::Sender<Job>,
     slot: Arc<Slot>,
     pub counters: Arc<Counters>,
 }
@@ -100,7 +111,7 @@ impl Writer {
         sink: Arc<dyn EventSink>,
         clock: Arc<dyn crate::domain::Clock>,
     ) -> AppResult<(Writer, std::thread::JoinHandle<()>)> {
-        let (tx, rx) = mpsc::channel::<Box<dyn Op>>(QUEUE_DEPTH);
+        let (tx, rx) = mpsc::channel::<Job>(QUEUE_DEPTH);
         let counters = Arc::new(Counters::default());
         let shared = counters.clone();
         let slot_for_callers = slot.clone();
@@ -138,7 +149,30 @@ impl Writer {
             reply,
         });
         self.queue
-            .send(op)
+            .send(Job::Write(op))
+            .await
+            .map_err(|_| AppError::unavailable("the server is shutting down"))?;
+        answer
+            .await
+            .map_err(|_| AppError::internal("the writer stopped before answering"))?
+    }
+
+    /// Runs `f` on the writer thread with the database to itself, between two group commits:
+    /// writes queue meanwhile, readers wait (see `Slot::exclusive`).
+    pub async fn alone<R, F>(&self, f: F) -> AppResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Database) -> AppResult<R> + Send + 'static,
+    {
+        if let Some(refusal) = self.refusal() {
+            return Err(refusal);
+        }
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Alone(Box::new(move |slot: &Slot| {
+            let _ = reply.send(slot.exclusive(DRAIN_READERS, f));
+        }));
+        self.queue
+            .send(job)
             .await
             .map_err(|_| AppError::unavailable("the server is shutting down"))?;
         answer
@@ -162,7 +196,7 @@ impl Writer {
             reply,
         });
         self.queue
-            .blocking_send(op)
+            .blocking_send(Job::Write(op))
             .map_err(|_| AppError::unavailable("the writer stopped"))?;
         answer
             .blocking_recv()
@@ -172,12 +206,29 @@ impl Writer {
 
 fn writer_loop(
     slot: Arc<Slot>,
-    mut rx: mpsc::Receiver<Box<dyn Op>>,
+    mut rx: mpsc::Receiver<Job>,
     sink: Arc<dyn EventSink>,
     clock: Arc<dyn crate::domain::Clock>,
     counters: Arc<Counters>,
 ) {
-    while let Some(first) = rx.blocking_recv() {
+    // Work for the database alone that arrived while a group was being gathered: it runs
+    // right after that group's commit.
+    let mut deferred: Option<Job> = None;
+    loop {
+        let first = match deferred.take() {
+            Some(job) => job,
+            None => match rx.blocking_recv() {
+                Some(job) => job,
+                None => break,
+            },
+        };
+        let first = match first {
+            Job::Write(op) => op,
+            Job::Alone(work) => {
+                work(&slot);
+                continue;
+            }
+        };
         let db = match slot.get() {
             Ok(db) => db,
             Err(e) => {
@@ -187,7 +238,19 @@ fn writer_loop(
         };
         // Whatever is queued, and what arrives while the group runs, joins its commit: the
         // sync is the larger half of a commit's cost, so the more it carries the better.
-        let mut more = || rx.try_recv().ok();
+        let mut more = || {
+            if deferred.is_some() {
+                return None;
+            }
+            match rx.try_recv() {
+                Ok(Job::Write(op)) => Some(op),
+                Ok(alone) => {
+                    deferred = Some(alone);
+                    None
+                }
+                Err(_) => None,
+            }
+        };
         let failure = commit_group(
             &db,
             vec![first],
@@ -200,12 +263,19 @@ fn writer_loop(
         if let Some(cause) = failure {
             // Until the store is open again, what arrives is refused at once (not queued).
             let mut open = true;
+            let refuse = |job: Job| match job {
+                Job::Write(op) => op.finish(Err(slot
+                    .refusal()
+                    .unwrap_or_else(AppError::storage_unavailable))),
+                Job::Alone(work) => work(&slot),
+            };
+            if let Some(job) = deferred.take() {
+                refuse(job);
+            }
             slot.reopen(&cause, &|| clock.now_ms(), &mut || {
                 loop {
                     match rx.try_recv() {
-                        Ok(op) => op.finish(Err(slot
-                            .refusal()
-                            .unwrap_or_else(AppError::storage_unavailable))),
+                        Ok(job) => refuse(job),
                         Err(mpsc::error::TryRecvError::Empty) => break,
                         Err(mpsc::error::TryRecvError::Disconnected) => {
                             open = false;
@@ -486,6 +556,96 @@ mod tests {
         txn.commit().unwrap();
         commit(start + 20 * day + 9, 1);
         assert_eq!(kept(), (51..=56).collect::<Vec<_>>());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn the_database_held_alone_shrinks_while_writes_queue_and_readers_wait() {
+        let (_d, slot, w, _) = setup();
+        // Rows with large values, then most of them removed: free pages inside the file.
+        w.write(|txn, _| {
+            let big = TableDefinition::<u64, &[u8]>::new("big");
+            let mut t = txn.open_table(big)?;
+            for i in 0..2_000u64 {
+                t.insert(i, [7u8; 4_000].as_slice())?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+        w.write(|txn, _| {
+            let big = TableDefinition::<u64, &[u8]>::new("big");
+            let mut t = txn.open_table(big)?;
+            for i in 0..1_990u64 {
+                t.remove(i)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let before = std::fs::metadata(slot.path()).unwrap().len();
+        // A reader in progress when the writer takes the database: it finishes first.
+        let reading = {
+            let db = slot.get().unwrap();
+            std::thread::spawn(move || {
+                let _txn = db.begin_read().unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(300));
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let started = std::time::Instant::now();
+        let compacting = tokio::spawn({
+            let w = w.clone();
+            async move {
+                w.alone(|db| {
+                    while db
+                        .compact()
+                        .map_err(|e| AppError::internal(e.to_string()))?
+                    {}
+                    Ok("compacted")
+                })
+                .await
+            }
+        });
+        // A write sent meanwhile queues and commits after; a reader waits and then reads.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let write = tokio::spawn({
+            let w = w.clone();
+            async move {
+                w.write(|txn, _| Ok(txn.open_table(T)?.insert(1, 1)?.is_none()))
+                    .await
+            }
+        });
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(
+            count(&slot) <= 1,
+            "a reader waits for the database and reads"
+        );
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(250),
+            "the reader waited for the compaction"
+        );
+        assert_eq!(compacting.await.unwrap().unwrap(), "compacted");
+        assert!(started.elapsed() >= std::time::Duration::from_millis(250));
+        assert!(write.await.unwrap().unwrap());
+        assert_eq!(count(&slot), 1);
+        reading.join().unwrap();
+        let after = std::fs::metadata(slot.path()).unwrap().len();
+        assert!(after < before, "the file shrank: {before} → {after}");
+    }
+
+    #[test]
+    fn a_reader_that_does_not_let_go_leaves_the_database_untouched_and_busy_is_answered() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let slot = Slot::new(Database::create(&path).unwrap(), &path, 1 << 20);
+        let held = slot.get().unwrap();
+        let outcome = slot.exclusive(std::time::Duration::from_millis(50), |_| Ok(()));
+        assert_eq!(outcome.unwrap_err().code, "storage_busy");
+        drop(held);
+        assert!(slot.get().is_ok(), "the database was handed back");
+        assert!(slot
+            .exclusive(std::time::Duration::from_millis(50), |_| Ok(()))
+            .is_ok());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

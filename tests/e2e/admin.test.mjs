@@ -126,6 +126,20 @@ test('the administrator backs up now and sees it listed as the last backup', asy
   assert.ok(listed.files[0].bytes > 0);
 });
 
+test('the administrator compacts the database now and sees how it went', async () => {
+  await go('Espacio en disco');
+  const storage = section('Espacio en disco');
+  await storage.getByText('Aún ninguna').waitFor();
+  await storage.locator('.database-size').getByText(/MB en disco/).waitFor();
+  await storage.getByRole('button', { name: 'Compactar ahora' }).click();
+  await storage.getByRole('status').getByText(/Base de datos compactada: .* MB → .* MB en disco\./).waitFor();
+  assert.match(await storage.locator('.last-compaction').textContent(), /MB → .*MB; reordenar .* s, pausa .* s/);
+  const shown = await admin('GET', '/api/v1/storage');
+  assert.equal(shown.compaction.state, 'done');
+  const logged = await admin('GET', '/api/v1/audit?action=storage_compacted');
+  assert.equal(logged.items.length, 1);
+});
+
 test('channels still to come are listed, not connectable, and sample accounts without credentials show as not connected', async () => {
   await go('Canales y cuentas');
   const channels = section('Canales y cuentas');

@@ -392,3 +392,86 @@ async fn compact_keeps_every_answer_of_an_upgraded_store() {
     let after = answers(&dir).await;
     assert_eq!(before, after);
 }
+
+/// Issue 21: an administrator compacts the database while the server works — customers'
+/// messages and agents' reads go on, the file does not grow, what was there is still there,
+/// and the outcome is kept across a restart.
+#[tokio::test]
+async fn an_administrator_compacts_the_database_while_the_server_works() {
+    let mut s = Server::start();
+    let api = s.admin().await;
+    let account = api.account("api", "Tienda").await;
+    let body = "Hola, necesito ayuda con mi pedido número 4411 que no ha llegado. ".repeat(20);
+    for i in 0..150 {
+        api.inbound(&account, &format!("m{i}"), &format!("c{}", i % 40), &body)
+            .await;
+    }
+    let tickets = api.ok("/api/v1/tickets?limit=200").await["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    let before = api.ok("/api/v1/storage").await;
+    assert!(before["compaction"].is_null(), "{before}");
+    assert!(
+        before["database"]["on_disk"].as_u64().unwrap() > 0,
+        "{before}"
+    );
+
+    let (st, started) = api.post("/api/v1/storage/compact", json!({})).await;
+    assert_eq!(st, 202, "{started}");
+    assert_eq!(started["state"], "running");
+    assert_eq!(started["by"], "Admin Prueba");
+    // Meanwhile messages keep arriving and lists keep answering.
+    for i in 150..170 {
+        api.inbound(
+            &account,
+            &format!("m{i}"),
+            &format!("c{}", i % 40),
+            "¿Novedades?",
+        )
+        .await;
+        let (st, v) = api.get("/api/v1/tickets?limit=5").await;
+        assert_eq!(st, 200, "{v}");
+    }
+    let done = eventually(60, "the compaction ends", || async {
+        let v = api.ok("/api/v1/storage").await;
+        (v["compaction"]["state"] != "running").then_some(v)
+    })
+    .await;
+    let c = &done["compaction"];
+    assert_eq!(c["state"], "done", "{done}");
+    assert!(
+        c["after"]["length"].as_u64().unwrap() <= c["before"]["length"].as_u64().unwrap(),
+        "{c}"
+    );
+    assert!(
+        c["pause_seconds"].as_f64().is_some() && c["finished_at"].as_i64().is_some(),
+        "{c}"
+    );
+    let listed = api.ok("/api/v1/tickets?limit=200").await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), tickets);
+    eventually(10, "the search answers", || async {
+        let v = api.ok("/api/v1/search?q=pedido").await;
+        v["tickets"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty())
+            .then_some(())
+    })
+    .await;
+    let audit = api.ok("/api/v1/audit?action=storage_compacted").await;
+    assert_eq!(audit["items"].as_array().unwrap().len(), 1, "{audit}");
+
+    api.create_user("ana@example.cl", "Ana", "agent").await;
+    let agent = s.login("ana@example.cl", "clave-agente-1").await;
+    let (st, _) = agent.post("/api/v1/storage/compact", json!({})).await;
+    assert_eq!(st, 403);
+    let (st, _) = agent.get("/api/v1/storage").await;
+    assert_eq!(st, 403);
+
+    s.stop();
+    let dir = s.take_dir().expect("data dir");
+    let again = Server::start_in(dir.path(), &[]);
+    let kept = again.admin().await.ok("/api/v1/storage").await;
+    assert_eq!(kept["compaction"]["state"], "done", "{kept}");
+    assert_eq!(kept["compaction"]["after"], c["after"]);
+}

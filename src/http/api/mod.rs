@@ -29,6 +29,7 @@ pub mod settings;
 pub mod setup;
 pub mod sla_policies;
 pub mod status;
+pub mod storage;
 pub mod templates;
 pub mod tickets;
 pub mod two_factor;
@@ -90,6 +91,8 @@ pub fn routes(
         .routes(routes!(status::json))
         .routes(routes!(settings::get_public_url, settings::put_public_url))
         .routes(routes!(backups::list, backups::create))
+        .routes(routes!(storage::show))
+        .routes(routes!(storage::compact))
         .routes(routes!(users::set_status))
         .routes(routes!(board::get, board::put))
         .routes(routes!(changelog::latest))

@@ -1,0 +1,65 @@
+// Espacio en disco (issue 21) for administrators: what the database takes on disk, the last
+// compaction (nightly or asked for) and "compact now". While one runs the screen follows it.
+import { html, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
+import { api, lang, t, when } from './lib.js';
+import { Section, StatusLine, useStatus } from './admin-kit.js';
+
+const mb = (bytes) => t('backups.size_mb', {
+  n: (bytes / 1e6).toLocaleString(lang === 'en' ? 'en-GB' : 'es-CL', { maximumFractionDigits: 1, minimumFractionDigits: 1 }),
+});
+
+const seconds = (s) => (s ?? 0).toLocaleString(lang === 'en' ? 'en-GB' : 'es-CL', { maximumFractionDigits: 1 });
+
+function Outcome({ c }) {
+  const by = c.by ?? t('storage.nightly');
+  if (c.state === 'running') return html`<span class="compaction-running">${t('storage.running', { at: when(c.started_at), by })}</span>`;
+  if (c.state === 'failed') return html`<span class="compaction-failed">${t('storage.failed', { at: when(c.finished_at ?? c.started_at), by, error: c.error ?? '' })}</span>`;
+  return html`<span class="compaction-done">${t('storage.result', {
+    at: when(c.finished_at ?? c.started_at), by, before: mb(c.before.on_disk), after: mb(c.after?.on_disk ?? 0),
+    repack: seconds(c.repack_seconds), pause: seconds(c.pause_seconds),
+  })}</span>`;
+}
+
+export function Storage() {
+  const [data, setData] = useState(null);
+  const [status, ok, fail] = useStatus();
+  const running = data?.compaction?.state === 'running';
+  const load = () => api('GET', '/api/v1/storage').then(setData).catch((e) => fail(e.message));
+  useEffect(() => { load(); }, []);
+  // Follows a compaction until it ends, then says how it went.
+  useEffect(() => {
+    if (!running) return undefined;
+    const timer = setInterval(async () => {
+      try {
+        const next = await api('GET', '/api/v1/storage');
+        setData(next);
+        const c = next.compaction;
+        if (c?.state === 'done') ok(t('storage.done', { before: mb(c.before.on_disk), after: mb(c.after?.on_disk ?? 0) }));
+        if (c?.state === 'failed') fail(c.error ?? '');
+      } catch (e) {
+        fail(e.message);
+      }
+    }, 2000);
+    return () => clearInterval(timer);
+  }, [running]);
+  const now = async () => {
+    try {
+      const started = await api('POST', '/api/v1/storage/compact', {});
+      ok('');
+      setData({ ...data, compaction: started });
+    } catch (e) {
+      fail(e.message);
+      await load();
+    }
+  };
+  return html`<${Section} id="storage-title" title=${t('storage.title')} hint=${t('storage.hint')}>
+    ${data && html`<dl class="storage-facts">
+      <dt>${t('storage.database')}</dt>
+      <dd class="database-size">${t('storage.size', { on_disk: mb(data.database.on_disk), length: mb(data.database.length) })}</dd>
+      <dt>${t('storage.last')}</dt>
+      <dd class="last-compaction">${data.compaction ? html`<${Outcome} c=${data.compaction} />` : t('storage.never')}</dd>
+    </dl>`}
+    <button type="button" class="compact-now" onClick=${now} disabled=${!data || running}>${t(running ? 'storage.compacting' : 'storage.now')}</button>
+    <${StatusLine} status=${status} />
+  </${Section}>`;
+}
