@@ -43,6 +43,8 @@ fn bench_quick_runs_every_workload() {
         "disk: redb",
         "disk: search",
         "disk: data dir per message",
+        "disk: data dir on disk after the server's online compaction",
+        "online compaction: the database held alone",
         "disk: the same after atiende compact",
         "atiende compact on the loaded store",
         "memory: RSS idle",
