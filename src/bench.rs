@@ -1357,11 +1357,13 @@ async fn run_in(
         None,
         false,
     ));
+    // By length: redb grows its file ahead and what it never wrote is a hole, so the
+    // target is judged on the blocks on disk (below).
     figures.push(fig(
         "disk: data dir per message (redb + search index)",
         per(redb_bytes + search_bytes),
         "B",
-        Some(1000.0),
+        None,
         false,
     ));
     figures.push(fig(

@@ -97,13 +97,20 @@ impl AppError {
         )
     }
 
-    /// The store was held alone for maintenance (online compaction) longer than a caller waits,
-    /// or a long reader kept the maintenance from starting.
+    /// The store was held alone for maintenance (online compaction) longer than a caller waits.
     pub fn storage_busy() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "storage_busy",
             "the server is compacting its database: try again in a minute",
+        )
+    }
+
+    /// The writer could not have the database alone: a long reader (a backup) holds it.
+    pub fn storage_in_use() -> Self {
+        Self::conflict(
+            "storage_in_use",
+            "a backup or another long read is in progress: try again once it ends",
         )
     }
 

@@ -51,6 +51,8 @@ pub struct Compaction {
     pub repack_seconds: Option<f64>,
     /// Seconds the database was held alone (writes queued, reads waited).
     pub pause_seconds: Option<f64>,
+    /// Why it failed: a stable code (`storage_in_use` …) and the server's message.
+    pub error_code: Option<String>,
     pub error: Option<String>,
 }
 
@@ -111,6 +113,7 @@ pub fn start(state: &AppState, by: Option<String>) -> AppResult<Compaction> {
         after: None,
         repack_seconds: None,
         pause_seconds: None,
+        error_code: None,
         error: None,
     };
     state.compactions.claim(running.clone())?;
@@ -141,6 +144,7 @@ async fn run(state: &AppState, mut c: Compaction) {
             tracing::warn!(error = %e.message, "compaction failed");
             c.state = CompactionState::Failed;
             c.after = Some(state.store.file_size());
+            c.error_code = Some(e.code.to_string());
             c.error = Some(e.message);
         }
     }

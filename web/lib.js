@@ -32,7 +32,7 @@ let csrf = null;
 export const setCsrf = (token) => { csrf = token; };
 
 /** The server's message, or ours in the user's language for the codes people meet. */
-function errorText(body) {
+export function errorText(body) {
   const code = body?.error?.code;
   const key = `error.${code}`;
   if (code && strings[key]) return strings[key];

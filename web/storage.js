@@ -1,7 +1,7 @@
 // Espacio en disco (issue 21) for administrators: what the database takes on disk, the last
 // compaction (nightly or asked for) and "compact now". While one runs the screen follows it.
 import { html, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
-import { api, lang, t, when } from './lib.js';
+import { api, errorText, lang, t, when } from './lib.js';
 import { Section, StatusLine, useStatus } from './admin-kit.js';
 
 const mb = (bytes) => t('backups.size_mb', {
@@ -10,10 +10,13 @@ const mb = (bytes) => t('backups.size_mb', {
 
 const seconds = (s) => (s ?? 0).toLocaleString(lang === 'en' ? 'en-GB' : 'es-CL', { maximumFractionDigits: 1 });
 
+/** Why a compaction failed, in the user's language when its code is one people meet. */
+const failure = (c) => errorText({ error: { code: c.error_code, message: c.error } });
+
 function Outcome({ c }) {
   const by = c.by ?? t('storage.nightly');
   if (c.state === 'running') return html`<span class="compaction-running">${t('storage.running', { at: when(c.started_at), by })}</span>`;
-  if (c.state === 'failed') return html`<span class="compaction-failed">${t('storage.failed', { at: when(c.finished_at ?? c.started_at), by, error: c.error ?? '' })}</span>`;
+  if (c.state === 'failed') return html`<span class="compaction-failed">${t('storage.failed', { at: when(c.finished_at ?? c.started_at), by, error: failure(c) })}</span>`;
   return html`<span class="compaction-done">${t('storage.result', {
     at: when(c.finished_at ?? c.started_at), by, before: mb(c.before.on_disk), after: mb(c.after?.on_disk ?? 0),
     repack: seconds(c.repack_seconds), pause: seconds(c.pause_seconds),
@@ -35,7 +38,7 @@ export function Storage() {
         setData(next);
         const c = next.compaction;
         if (c?.state === 'done') ok(t('storage.done', { before: mb(c.before.on_disk), after: mb(c.after?.on_disk ?? 0) }));
-        if (c?.state === 'failed') fail(c.error ?? '');
+        if (c?.state === 'failed') fail(failure(c));
       } catch (e) {
         fail(e.message);
       }

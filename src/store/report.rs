@@ -71,6 +71,7 @@ pub fn put_settings(txn: &WriteTransaction, s: &ReportSettings) -> AppResult<usi
     let before = settings_w(txn)?;
     txn.open_table(META)?
         .insert(SETTINGS_KEY, codec::encode(s)?.as_slice())?;
+    pending::with(|p| p.zone = None);
     if before.zone() == s.zone() {
         return Ok(0);
     }
@@ -133,7 +134,7 @@ fn options(txn: &WriteTransaction, t: &Ticket) -> AppResult<Vec<(u64, String)>> 
 
 /// Counts `t` as it is now (from `tickets::save`, in the same transaction).
 pub fn update(txn: &WriteTransaction, t: &Ticket) -> AppResult<()> {
-    let tz = settings_w(txn)?.zone();
+    let tz = zone_w(txn)?;
     update_in(txn, t, tz)
 }
 
@@ -180,9 +181,18 @@ fn counts_bytes(c: &[i64; COUNTS]) -> Vec<u8> {
 }
 
 /// Takes `old` out of the rows it was counted in and puts `new` in its rows: per row, the
-/// counters change once, and only the histogram buckets that moved are written.
+/// counters change once, and only the histogram buckets that moved are written. Inside the
+/// writer's group the changes add up in `pending` and are written once, before the commit.
 fn move_rows(txn: &WriteTransaction, old: Option<&Fact>, new: Option<&Fact>) -> AppResult<()> {
-    let mut deltas: BTreeMap<RowKey, Agg> = BTreeMap::new();
+    if pending::with(|p| add_deltas(&mut p.rows, old, new)).is_some() {
+        return Ok(());
+    }
+    let mut deltas = BTreeMap::new();
+    add_deltas(&mut deltas, old, new);
+    write_rows(txn, deltas)
+}
+
+fn add_deltas(deltas: &mut BTreeMap<RowKey, Agg>, old: Option<&Fact>, new: Option<&Fact>) {
     for (f, sign) in old.map(|f| (f, -1)).into_iter().chain(new.map(|f| (f, 1))) {
         for base in Base::ALL {
             for (dim, value) in f.rows() {
@@ -193,6 +203,9 @@ fn move_rows(txn: &WriteTransaction, old: Option<&Fact>, new: Option<&Fact>) -> 
             }
         }
     }
+}
+
+fn write_rows(txn: &WriteTransaction, deltas: BTreeMap<RowKey, Agg>) -> AppResult<()> {
     let mut rows = txn.open_table(REPORT_ROW)?;
     let mut hists = txn.open_table(REPORT_HIST)?;
     for ((base, dim, day, value), delta) in deltas {
@@ -214,6 +227,9 @@ fn move_rows(txn: &WriteTransaction, old: Option<&Fact>, new: Option<&Fact>) -> 
         }
         for m in 0..METRICS {
             for (bucket, d) in delta.hist(m) {
+                if *d == 0 {
+                    continue;
+                }
                 let k = (base, dim, day, value.as_str(), m as u8, *bucket);
                 let n = hists.get(k)?.map(|g| g.value()).unwrap_or(0) + d;
                 if n == 0 {
@@ -227,10 +243,13 @@ fn move_rows(txn: &WriteTransaction, old: Option<&Fact>, new: Option<&Fact>) -> 
     Ok(())
 }
 
+/// A message counted in one row: (dimension, day, value) → (received, sent).
+type MessageKey = (u8, Day, String);
+
 /// Counts a new message: received or sent, per account and per agent (the writer of a reply;
 /// for a customer's message, the ticket's assignee when it came).
 pub fn message(txn: &WriteTransaction, m: &Message, t: &Ticket) -> AppResult<()> {
-    let tz = settings_w(txn)?.zone();
+    let tz = zone_w(txn)?;
     count_message(txn, m, t, tz)
 }
 
@@ -238,19 +257,105 @@ fn count_message(txn: &WriteTransaction, m: &Message, t: &Ticket, tz: Tz) -> App
     let day = day_of(m.created_at, tz);
     let inbound = m.direction == Direction::Inbound;
     let agent = if inbound { t.assignee_id } else { m.user_id };
-    let agent = agent.map(|a| a.to_string());
-    let account = t.account_id.to_string();
-    let mut table = txn.open_table(REPORT_MESSAGES)?;
     // No agent is no row: the accounts' count less the agents'.
-    let rows = std::iter::once((Dim::Account, account.as_str()))
-        .chain(agent.as_deref().map(|a| (Dim::Agent, a)));
-    for (dim, value) in rows {
-        let key = (dim.code(), day, value);
-        let (r, s) = table.get(key)?.map(|g| g.value()).unwrap_or((0, 0));
-        let counts = if inbound { (r + 1, s) } else { (r, s + 1) };
-        table.insert(key, counts)?;
+    let keys = std::iter::once((Dim::Account, t.account_id))
+        .chain(agent.map(|a| (Dim::Agent, a)))
+        .map(|(dim, id)| (dim.code(), day, id.to_string()));
+    let mut counts: BTreeMap<MessageKey, (u64, u64)> = BTreeMap::new();
+    for key in keys {
+        let c = counts.entry(key).or_default();
+        if inbound {
+            c.0 += 1;
+        } else {
+            c.1 += 1;
+        }
+    }
+    let deferred = pending::with(|p| {
+        for (key, (r, s)) in std::mem::take(&mut counts) {
+            let c = p.messages.entry(key).or_default();
+            c.0 += r;
+            c.1 += s;
+        }
+    });
+    if deferred.is_some() {
+        return Ok(());
+    }
+    write_messages(txn, counts)
+}
+
+fn write_messages(
+    txn: &WriteTransaction,
+    counts: BTreeMap<MessageKey, (u64, u64)>,
+) -> AppResult<()> {
+    let mut table = txn.open_table(REPORT_MESSAGES)?;
+    for ((dim, day, value), (r, s)) in counts {
+        let key = (dim, day, value.as_str());
+        let (r0, s0) = table.get(key)?.map(|g| g.value()).unwrap_or((0, 0));
+        table.insert(key, (r0 + r, s0 + s))?;
     }
     Ok(())
+}
+
+/// The reports' time zone, read once per group transaction inside the writer.
+fn zone_w(txn: &WriteTransaction) -> AppResult<Tz> {
+    if let Some(Some(zone)) = pending::with(|p| p.zone) {
+        return Ok(zone);
+    }
+    let zone = settings_w(txn)?.zone();
+    pending::with(|p| p.zone = Some(zone));
+    Ok(zone)
+}
+
+/// The writer thread's report changes for its open transaction (issue 21): a group of fifty
+/// messages touches the same few rows (one day, a few accounts and agents) fifty times, so
+/// they are added up here and written once, before the commit — with auto-assignment the
+/// agents' rows had doubled the rows written per message. Like `super::super::sequences`, it
+/// lives only between `begin` and `flush`/`discard`, which the writer calls around every
+/// transaction it opens (an aborted one leaves nothing behind); elsewhere (migrations, tools)
+/// each change is written at once. Nothing reads these rows in a write transaction but
+/// `rebuild`, which counts everything again and so drops what is pending.
+pub(crate) mod pending {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+
+    use chrono_tz::Tz;
+    use redb::WriteTransaction;
+
+    use super::{Agg, MessageKey, RowKey};
+    use crate::error::AppResult;
+
+    #[derive(Default)]
+    pub(super) struct Pending {
+        pub rows: BTreeMap<RowKey, Agg>,
+        pub messages: BTreeMap<MessageKey, (u64, u64)>,
+        pub zone: Option<Tz>,
+    }
+
+    thread_local! {
+        static PENDING: RefCell<Option<Pending>> = const { RefCell::new(None) };
+    }
+
+    pub fn begin() {
+        PENDING.with(|p| *p.borrow_mut() = Some(Pending::default()));
+    }
+
+    pub fn discard() {
+        PENDING.with(|p| *p.borrow_mut() = None);
+    }
+
+    /// Runs `f` on the pending changes when the writer has them open (None otherwise).
+    pub(super) fn with<R>(f: impl FnOnce(&mut Pending) -> R) -> Option<R> {
+        PENDING.with(|p| p.borrow_mut().as_mut().map(f))
+    }
+
+    /// Writes what added up and ends the collection.
+    pub fn flush(txn: &WriteTransaction) -> AppResult<()> {
+        let Some(p) = PENDING.with(|p| p.borrow_mut().take()) else {
+            return Ok(());
+        };
+        super::write_rows(txn, p.rows)?;
+        super::write_messages(txn, p.messages)
+    }
 }
 
 /// An agent's connection state changed (None: no state — deactivated).
@@ -272,6 +377,12 @@ pub fn state_changed(
 /// Returns the tickets counted.
 pub fn rebuild(txn: &WriteTransaction) -> AppResult<usize> {
     let tz = settings_w(txn)?.zone();
+    // Everything is counted again from the records, which hold what is pending.
+    pending::with(|p| {
+        p.rows.clear();
+        p.messages.clear();
+        p.zone = Some(tz);
+    });
     txn.delete_table(REPORT_ROW)?;
     txn.delete_table(REPORT_HIST)?;
     txn.delete_table(TICKET_FACT)?;

@@ -104,26 +104,36 @@ impl Slot {
         if let Some(db) = self.db.read().ok().and_then(|db| db.clone()) {
             return Ok(db);
         }
-        if let Ok(mut held) = self.held.lock() {
-            let until = Instant::now() + HOLD_WAIT;
-            while *held {
-                let left = until.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
-                }
-                match self.handed_back.wait_timeout(held, left) {
-                    Ok((h, _)) => held = h,
-                    Err(_) => break,
+        let still_held = match self.held.lock() {
+            Ok(mut held) => {
+                let until = Instant::now() + HOLD_WAIT;
+                loop {
+                    if !*held {
+                        break false;
+                    }
+                    let left = until.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break true;
+                    }
+                    match self.handed_back.wait_timeout(held, left) {
+                        Ok((h, _)) => held = h,
+                        Err(_) => break true,
+                    }
                 }
             }
-        }
+            Err(_) => false,
+        };
         let db = self.db.read().ok().and_then(|db| db.clone());
-        db.ok_or_else(|| self.refusal().unwrap_or_else(AppError::storage_unavailable))
+        db.ok_or_else(|| match self.refusal() {
+            Some(refusal) => refusal,
+            None if still_held => AppError::storage_busy(),
+            None => AppError::storage_unavailable(),
+        })
     }
 
     /// Runs `f` with the database to itself (redb's compaction needs that): new callers wait,
     /// those in progress have `drain` to let go, or the database is handed back untouched and
-    /// this answers `storage_busy` (a long backup is reading). Called by the writer thread only,
+    /// this answers `storage_in_use` (a backup is reading). Called by the writer thread only,
     /// so no write is in progress.
     pub fn exclusive<R>(
         &self,
@@ -156,7 +166,7 @@ impl Slot {
                 let outcome = f(&mut db);
                 (outcome, Some(Arc::new(db)))
             }
-            (None, Some(still)) => (Err(AppError::storage_busy()), Some(still)),
+            (None, Some(still)) => (Err(AppError::storage_in_use()), Some(still)),
             (None, None) => (Err(AppError::storage_unavailable()), None),
         };
         if let Ok(mut slot) = self.db.write() {

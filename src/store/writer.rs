@@ -323,6 +323,7 @@ fn commit_group(
             }
         };
         super::sequences::begin();
+        super::report::pending::begin();
         super::auth_writes::take();
         let mut events = Vec::new();
         let mut failure: Option<(usize, AppError)> = None;
@@ -358,6 +359,7 @@ fn commit_group(
             // Undo everything this transaction did, answer the failed op, and run the ones
             // before it again; the ones after it follow in the next round.
             super::sequences::discard();
+            super::report::pending::discard();
             super::auth_writes::take();
             let _ = txn.abort();
             seen(&err);
@@ -383,11 +385,13 @@ fn commit_group(
         // Events take their ids from the same sequence cache, which is then written once.
         let persisted = persist_events(&txn, events, now);
         let outcome = persisted.and_then(|events| {
+            super::report::pending::flush(&txn)?;
             super::sequences::flush(&txn)?;
             txn.commit()?;
             Ok(events)
         });
         super::sequences::discard();
+        super::report::pending::discard();
         // Before anyone hears back: a sign-out answered is a session no longer accepted. A
         // failed commit bumps too (what it may have half-written costs only cache misses).
         if super::auth_writes::take() {
@@ -634,13 +638,13 @@ mod tests {
     }
 
     #[test]
-    fn a_reader_that_does_not_let_go_leaves_the_database_untouched_and_busy_is_answered() {
+    fn a_reader_that_does_not_let_go_leaves_the_database_untouched_and_in_use_is_answered() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
         let slot = Slot::new(Database::create(&path).unwrap(), &path, 1 << 20);
         let held = slot.get().unwrap();
         let outcome = slot.exclusive(std::time::Duration::from_millis(50), |_| Ok(()));
-        assert_eq!(outcome.unwrap_err().code, "storage_busy");
+        assert_eq!(outcome.unwrap_err().code, "storage_in_use");
         drop(held);
         assert!(slot.get().is_ok(), "the database was handed back");
         assert!(slot
