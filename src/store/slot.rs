@@ -163,7 +163,9 @@ impl Slot {
         }
         let (outcome, back) = match (alone, shared) {
             (Some(mut db), _) => {
-                let outcome = f(&mut db);
+                // A panic inside must not leave the database out of the slot for good.
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut db)))
+                    .unwrap_or_else(|_| Err(AppError::internal("maintenance panicked")));
                 (outcome, Some(Arc::new(db)))
             }
             (None, Some(still)) => (Err(AppError::storage_in_use()), Some(still)),

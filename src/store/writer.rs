@@ -650,6 +650,11 @@ mod tests {
         assert!(slot
             .exclusive(std::time::Duration::from_millis(50), |_| Ok(()))
             .is_ok());
+        let panicked: AppResult<()> = slot.exclusive(std::time::Duration::from_millis(50), |_| {
+            panic!("in maintenance")
+        });
+        assert_eq!(panicked.unwrap_err().code, "internal");
+        assert!(slot.get().is_ok(), "a panic hands the database back too");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
