@@ -176,11 +176,7 @@ pub async fn nightly(state: AppState) {
         })
         .await;
         match pass {
-            Ok(Ok(done)) => {
-                for r in done {
-                    tracing::info!(table = %r.table, before = r.before, after = r.after, "repacked");
-                }
-            }
+            Ok(Ok(done)) => crate::store::log_repacked(done),
             Ok(Err(e)) if e.code == "stopping" => return,
             Ok(Err(e)) => tracing::warn!(error = %e.message, "repacking stopped"),
             Err(e) => tracing::warn!(error = %e, "repacking failed"),

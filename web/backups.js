@@ -5,7 +5,8 @@ import { html, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.
 import { api, lang, t, when } from './lib.js';
 import { Section, StatusLine, useStatus } from './admin-kit.js';
 
-const mb = (bytes) => t('backups.size_mb', {
+/** Bytes as megabytes in the user's language (also the disk space screen's). */
+export const mb = (bytes) => t('backups.size_mb', {
   n: (bytes / 1e6).toLocaleString(lang === 'en' ? 'en-GB' : 'es-CL', { maximumFractionDigits: 1, minimumFractionDigits: 1 }),
 });
 

@@ -3,10 +3,7 @@
 import { html, useEffect, useState } from './vendor/htm-preact-standalone-3.1.1.js';
 import { api, errorText, lang, t, when } from './lib.js';
 import { Section, StatusLine, useStatus } from './admin-kit.js';
-
-const mb = (bytes) => t('backups.size_mb', {
-  n: (bytes / 1e6).toLocaleString(lang === 'en' ? 'en-GB' : 'es-CL', { maximumFractionDigits: 1, minimumFractionDigits: 1 }),
-});
+import { mb } from './backups.js';
 
 const seconds = (s) => (s ?? 0).toLocaleString(lang === 'en' ? 'en-GB' : 'es-CL', { maximumFractionDigits: 1 });
 

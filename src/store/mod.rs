@@ -276,7 +276,8 @@ impl Store {
     }
 }
 
-fn log_repacked(done: Vec<repack::Repacked>) {
+/// Logs what a repacking pass rewrote, table by table.
+pub fn log_repacked(done: Vec<repack::Repacked>) {
     for r in done {
         tracing::info!(table = %r.table, before = r.before, after = r.after, "repacked");
     }
