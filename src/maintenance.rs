@@ -3,7 +3,7 @@
 //! commit; when a quarter or more of the file's blocks are then free pages, the file is
 //! compacted too: redb moves pages toward the start and trims the file while the writer holds
 //! the database alone (writes queue, readers wait; seconds at 100,000 tickets, about 20 s at a
-//! million). An administrator can compact now from Administración › Respaldos.
+//! million). An administrator can compact now from Administración › Espacio en disco.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -170,16 +170,14 @@ pub async fn nightly(state: AppState) {
             _ = tokio::time::sleep(wait) => {}
             _ = shutdown.wait_for(|s| *s) => return,
         }
-        let (store, stopping) = (state.store.clone(), state.shutdown.clone());
-        let pass = tokio::task::spawn_blocking(move || {
-            crate::store::repack::run(&store, crate::store::repack::DAILY, &|| *stopping.borrow())
-        })
-        .await;
+        let pass = state
+            .store
+            .repack_online(crate::store::repack::DAILY, state.shutdown.clone())
+            .await;
         match pass {
-            Ok(Ok(done)) => crate::store::log_repacked(done),
-            Ok(Err(e)) if e.code == "stopping" => return,
-            Ok(Err(e)) => tracing::warn!(error = %e.message, "repacking stopped"),
-            Err(e) => tracing::warn!(error = %e, "repacking failed"),
+            Ok(()) => {}
+            Err(e) if e.code == "stopping" => return,
+            Err(e) => tracing::warn!(error = %e.message, "repacking stopped"),
         }
         match free_pages(&state).await {
             Ok(free) if worth_compacting(free, state.store.file_size().on_disk) => {

@@ -252,13 +252,7 @@ impl Store {
         let path = self.slot.path().to_path_buf();
         let before = FileSize::of(&path);
         let started = std::time::Instant::now();
-        let store = self.clone();
-        let done = tokio::task::spawn_blocking(move || {
-            repack::run(&store, repack::COMPACT, &|| *stop.borrow())
-        })
-        .await
-        .map_err(|e| AppError::internal(format!("repacking failed: {e}")))??;
-        log_repacked(done);
+        self.repack_online(repack::COMPACT, stop).await?;
         let repacked = started.elapsed();
         self.writer.alone(compact_pages).await?;
         let compacted = started.elapsed() - repacked;
@@ -270,6 +264,23 @@ impl Store {
         })
     }
 
+    /// Repacks the tables `policy` picks, a slice per commit through the writer (on the
+    /// blocking pool; ingest goes on between slices), and logs what it rewrote. `stop` ends it
+    /// between slices with `stopping`.
+    pub async fn repack_online(
+        &self,
+        policy: repack::Policy,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> AppResult<()> {
+        let store = self.clone();
+        let done =
+            tokio::task::spawn_blocking(move || repack::run(&store, policy, &|| *stop.borrow()))
+                .await
+                .map_err(|e| AppError::internal(format!("repacking failed: {e}")))??;
+        log_repacked(done);
+        Ok(())
+    }
+
     /// The redb file's length and the disk's blocks for it (cheap: the file's metadata).
     pub fn file_size(&self) -> FileSize {
         FileSize::of(self.slot.path())
@@ -277,7 +288,7 @@ impl Store {
 }
 
 /// Logs what a repacking pass rewrote, table by table.
-pub fn log_repacked(done: Vec<repack::Repacked>) {
+fn log_repacked(done: Vec<repack::Repacked>) {
     for r in done {
         tracing::info!(table = %r.table, before = r.before, after = r.after, "repacked");
     }
@@ -309,14 +320,17 @@ pub struct FileSize {
 }
 
 impl FileSize {
-    pub fn of(path: &Path) -> FileSize {
+    pub fn read(path: &Path) -> std::io::Result<FileSize> {
         use std::os::unix::fs::MetadataExt;
-        std::fs::metadata(path)
-            .map(|m| FileSize {
-                length: m.len(),
-                on_disk: m.blocks() * 512,
-            })
-            .unwrap_or_default()
+        std::fs::metadata(path).map(|m| FileSize {
+            length: m.len(),
+            on_disk: m.blocks() * 512,
+        })
+    }
+
+    /// Zero for a file that cannot be read (the figures are shown, never relied on).
+    pub fn of(path: &Path) -> FileSize {
+        FileSize::read(path).unwrap_or_default()
     }
 }
 

@@ -258,18 +258,12 @@ fn count_message(txn: &WriteTransaction, m: &Message, t: &Ticket, tz: Tz) -> App
     let inbound = m.direction == Direction::Inbound;
     let agent = if inbound { t.assignee_id } else { m.user_id };
     // No agent is no row: the accounts' count less the agents'.
-    let keys = std::iter::once((Dim::Account, t.account_id))
-        .chain(agent.map(|a| (Dim::Agent, a)))
-        .map(|(dim, id)| (dim.code(), day, id.to_string()));
-    let mut counts: BTreeMap<MessageKey, (u64, u64)> = BTreeMap::new();
-    for key in keys {
-        let c = counts.entry(key).or_default();
-        if inbound {
-            c.0 += 1;
-        } else {
-            c.1 += 1;
-        }
-    }
+    let one = if inbound { (1, 0) } else { (0, 1) };
+    let mut counts: BTreeMap<MessageKey, (u64, u64)> =
+        std::iter::once((Dim::Account, t.account_id))
+            .chain(agent.map(|a| (Dim::Agent, a)))
+            .map(|(dim, id)| ((dim.code(), day, id.to_string()), one))
+            .collect();
     let deferred = pending::with(|p| {
         for (key, (r, s)) in std::mem::take(&mut counts) {
             let c = p.messages.entry(key).or_default();

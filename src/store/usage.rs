@@ -60,16 +60,15 @@ pub fn of_database(db: &redb::Database, path: &std::path::Path) -> AppResult<Usa
 /// one-off command's database (the server is stopped) is read this way.
 #[allow(clippy::disallowed_methods)]
 fn file_usage(db: &redb::Database, path: &std::path::Path) -> AppResult<FileUsage> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(path)
+    let size = super::FileSize::read(path)
         .map_err(|e| crate::error::AppError::internal(format!("{}: {e}", path.display())))?;
     let txn = db.begin_write()?;
     let stats = txn.stats()?;
     txn.abort()?;
     Ok(FileUsage {
-        length: meta.len(),
+        length: size.length,
         allocated: stats.allocated_pages() * stats.page_size() as u64,
-        on_disk: meta.blocks() * 512,
+        on_disk: size.on_disk,
     })
 }
 
