@@ -126,6 +126,7 @@ pub fn set_mode(
         t.insert((user_id, account_id), mode.code())?;
         by_account.insert((account_id, user_id), mode.code())?;
     }
+    super::assignment::modes_changed(account_id);
     Ok(())
 }
 

@@ -48,8 +48,223 @@ fn put_agent(agents: &mut Agents, user: u64, row: &AgentRow) -> AppResult<()> {
     Ok(())
 }
 
+/// What the decisions of one group commit read and write — who is enabled on an account, a
+/// rotation's turns, the agents' rows — held in memory for the group and written once before
+/// its commit, like the sequence cache: a decision then opens no table, where it opened four
+/// (an open costs the writer more than the rows it reads). Outside the writer's group each
+/// call reads its rows and writes them back at once.
+pub(crate) mod group {
+    use std::cell::RefCell;
+    use std::collections::hash_map::Entry;
+    use std::collections::{BTreeSet, HashMap};
+
+    use redb::{ReadableTable, WriteTransaction};
+
+    use super::{put_agent, read_agent, AgentRow};
+    use crate::domain::AssignMode;
+    use crate::error::AppResult;
+    use crate::store::tables::{ACCOUNT_USER_TO_MODE, ACCOUNT_USER_TO_TURN, USER_TO_AGENT};
+
+    #[derive(Default)]
+    pub(super) struct Group {
+        /// Agent rows as read (None: the user has none) and whether this group changed them.
+        agents: HashMap<u64, (Option<AgentRow>, bool)>,
+        /// Every turn of each rotation read, with the turns this group gave.
+        turns: HashMap<u64, HashMap<u64, u64>>,
+        given: BTreeSet<(u64, u64)>,
+        /// Who is enabled on each account and how (`set_mode` forgets the account).
+        modes: HashMap<u64, Vec<(u64, AssignMode)>>,
+    }
+
+    thread_local! {
+        static GROUP: RefCell<Option<Group>> = const { RefCell::new(None) };
+    }
+
+    pub fn begin() {
+        GROUP.with(|g| *g.borrow_mut() = Some(Group::default()));
+    }
+
+    pub fn discard() {
+        GROUP.with(|g| *g.borrow_mut() = None);
+    }
+
+    /// Writes what the group changed and ends it.
+    pub fn flush(txn: &WriteTransaction) -> AppResult<()> {
+        match GROUP.with(|g| g.borrow_mut().take()) {
+            Some(group) => group.write(txn),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs `f` on the writer group's state or, outside a group, on state read for this call
+    /// and written back right after. `f` must not call back into this module's users.
+    pub(super) fn with<R>(
+        txn: &WriteTransaction,
+        f: impl FnOnce(&mut Group) -> AppResult<R>,
+    ) -> AppResult<R> {
+        GROUP.with(|cell| match cell.borrow_mut().as_mut() {
+            Some(group) => f(group),
+            None => {
+                let mut group = Group::default();
+                let out = f(&mut group)?;
+                group.write(txn)?;
+                Ok(out)
+            }
+        })
+    }
+
+    /// The account's enablement changed: read it again when next asked.
+    pub(super) fn forget_modes(account_id: Option<u64>) {
+        GROUP.with(|cell| {
+            if let Some(group) = cell.borrow_mut().as_mut() {
+                match account_id {
+                    Some(a) => {
+                        group.modes.remove(&a);
+                    }
+                    None => group.modes.clear(),
+                }
+            }
+        });
+    }
+
+    impl Group {
+        fn write(self, txn: &WriteTransaction) -> AppResult<()> {
+            let mut changed = self
+                .agents
+                .into_iter()
+                .filter_map(|(user, (row, dirty))| Some((user, row.filter(|_| dirty)?)))
+                .peekable();
+            if changed.peek().is_some() {
+                let mut table = txn.open_table(USER_TO_AGENT)?;
+                for (user, row) in changed {
+                    put_agent(&mut table, user, &row)?;
+                }
+            }
+            if !self.given.is_empty() {
+                let mut table = txn.open_table(ACCOUNT_USER_TO_TURN)?;
+                for (rotation, user) in self.given {
+                    if let Some(turn) = self.turns.get(&rotation).and_then(|t| t.get(&user)) {
+                        table.insert((rotation, user), *turn)?;
+                    }
+                }
+            }
+            Ok(())
+        }
+
+        /// Everyone with a mode on the account (disabled ones included).
+        pub(super) fn modes(
+            &mut self,
+            txn: &WriteTransaction,
+            account_id: u64,
+        ) -> AppResult<&[(u64, AssignMode)]> {
+            let rows = match self.modes.entry(account_id) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => {
+                    let mut rows = Vec::new();
+                    for row in txn
+                        .open_table(ACCOUNT_USER_TO_MODE)?
+                        .range((account_id, 0)..=(account_id, u64::MAX))?
+                    {
+                        let (key, mode) = row?;
+                        rows.push((key.value().1, AssignMode::from_code(mode.value())));
+                    }
+                    e.insert(rows)
+                }
+            };
+            Ok(rows)
+        }
+
+        /// Every turn of the rotation, by user.
+        pub(super) fn turns(
+            &mut self,
+            txn: &WriteTransaction,
+            rotation: u64,
+        ) -> AppResult<&HashMap<u64, u64>> {
+            Ok(match self.turns.entry(rotation) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => {
+                    // One scan for every turn of this rotation instead of a read per candidate.
+                    let mut turns = HashMap::new();
+                    for row in txn
+                        .open_table(ACCOUNT_USER_TO_TURN)?
+                        .range((rotation, 0)..=(rotation, u64::MAX))?
+                    {
+                        let (key, turn) = row?;
+                        turns.insert(key.value().1, turn.value());
+                    }
+                    e.insert(turns)
+                }
+            })
+        }
+
+        /// A user's turn in a rotation `turns` read (0: never had one).
+        pub(super) fn turn_read(&self, rotation: u64, user: u64) -> u64 {
+            self.turns
+                .get(&rotation)
+                .and_then(|t| t.get(&user))
+                .copied()
+                .unwrap_or(0)
+        }
+
+        pub(super) fn give_turn(
+            &mut self,
+            txn: &WriteTransaction,
+            rotation: u64,
+            user: u64,
+            turn: u64,
+        ) -> AppResult<()> {
+            self.turns(txn, rotation)?;
+            if let Some(turns) = self.turns.get_mut(&rotation) {
+                turns.insert(user, turn);
+                self.given.insert((rotation, user));
+            }
+            Ok(())
+        }
+
+        /// Reads the rows of these agents that the group does not hold yet (one table open).
+        pub(super) fn load_agents(
+            &mut self,
+            txn: &WriteTransaction,
+            users: impl IntoIterator<Item = u64>,
+        ) -> AppResult<()> {
+            let mut table = None;
+            for user in users {
+                if self.agents.contains_key(&user) {
+                    continue;
+                }
+                let table = match &mut table {
+                    Some(t) => t,
+                    None => table.insert(txn.open_table(USER_TO_AGENT)?),
+                };
+                self.agents.insert(user, (read_agent(table, user)?, false));
+            }
+            Ok(())
+        }
+
+        /// An agent's row as read (`load_agents` first).
+        pub(super) fn agent(&self, user: u64) -> Option<&AgentRow> {
+            self.agents.get(&user).and_then(|(row, _)| row.as_ref())
+        }
+
+        /// An agent's row to change (a new one when they have none); written at the end.
+        pub(super) fn agent_mut(
+            &mut self,
+            txn: &WriteTransaction,
+            user: u64,
+        ) -> AppResult<&mut AgentRow> {
+            self.load_agents(txn, [user])?;
+            let entry = self.agents.entry(user).or_default();
+            entry.1 = true;
+            Ok(entry.0.get_or_insert_with(AgentRow::default))
+        }
+    }
+}
+
 fn write_agent(txn: &WriteTransaction, user: u64, row: &AgentRow) -> AppResult<()> {
-    put_agent(&mut txn.open_table(USER_TO_AGENT)?, user, row)
+    group::with(txn, |g| {
+        *g.agent_mut(txn, user)? = row.clone();
+        Ok(())
+    })
 }
 
 fn load_of(t: &Ticket) -> Option<(u64, u32, u32)> {
@@ -59,13 +274,13 @@ fn load_of(t: &Ticket) -> Option<(u64, u32, u32)> {
 }
 
 fn add_load(txn: &WriteTransaction, user: u64, open: i64, pending: i64) -> AppResult<()> {
-    // One open for the read and the write: on the ingest path an open costs more than both.
-    let mut agents = txn.open_table(USER_TO_AGENT)?;
-    let mut row = read_agent(&agents, user)?.unwrap_or_default();
-    let clamp = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
-    row.open = clamp(i64::from(row.open) + open);
-    row.pending = clamp(i64::from(row.pending) + pending);
-    put_agent(&mut agents, user, &row)
+    group::with(txn, |g| {
+        let row = g.agent_mut(txn, user)?;
+        let clamp = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
+        row.open = clamp(i64::from(row.open) + open);
+        row.pending = clamp(i64::from(row.pending) + pending);
+        Ok(())
+    })
 }
 
 /// Keeps the agents' open/pending counts true as a ticket changes (called by `tickets::save`).
@@ -84,17 +299,39 @@ pub fn update_load(txn: &WriteTransaction, old: Option<&Ticket>, new: &Ticket) -
     Ok(())
 }
 
+/// Someone who takes this account's tickets (manual or auto) is in an assignable state now,
+/// as the writer's group sees it.
+pub fn anyone_available(txn: &WriteTransaction, account_id: u64) -> AppResult<bool> {
+    group::with(txn, |g| {
+        let enabled: Vec<u64> = g
+            .modes(txn, account_id)?
+            .iter()
+            .filter(|(_, mode)| *mode != AssignMode::Disabled)
+            .map(|(user, _)| *user)
+            .collect();
+        g.load_agents(txn, enabled.iter().copied())?;
+        Ok(enabled
+            .iter()
+            .any(|user| g.agent(*user).is_some_and(|a| a.available)))
+    })
+}
+
 /// Refreshes a user's availability and name in their agent row (called by `users::put`).
 pub fn refresh_agent(txn: &WriteTransaction, user: &User) -> AppResult<()> {
     let states = states_w(txn)?;
-    let mut row = read_agent(&txn.open_table(USER_TO_AGENT)?, user.id)?.unwrap_or_default();
     let available = user.active && assignable(&states, user.connection_state.as_deref());
-    if row.available == available && row.name == user.name {
-        return Ok(());
-    }
-    row.available = available;
-    row.name = user.name.clone();
-    write_agent(txn, user.id, &row)
+    group::with(txn, |g| {
+        g.load_agents(txn, [user.id])?;
+        if g.agent(user.id)
+            .is_some_and(|row| row.available == available && row.name == user.name)
+        {
+            return Ok(());
+        }
+        let row = g.agent_mut(txn, user.id)?;
+        row.available = available;
+        row.name = user.name.clone();
+        Ok(())
+    })
 }
 
 /// Fills `assignment_by_account` from `assignment` (migration 3→4).
@@ -108,7 +345,13 @@ pub fn rebuild_modes_by_account(txn: &WriteTransaction) -> AppResult<()> {
     for ((user, account), mode) in rows {
         by_account.insert((account, user), mode)?;
     }
+    group::forget_modes(None);
     Ok(())
+}
+
+/// Who is enabled on the account changed (`accounts::set_mode`): the group reads it again.
+pub fn modes_changed(account_id: u64) {
+    group::forget_modes(Some(account_id));
 }
 
 /// Builds every agent row from the users and tickets (migration 3→4). Returns how many.
@@ -297,56 +540,42 @@ pub fn policy_of(account: &Account) -> Policy {
         .unwrap_or_default()
 }
 
-/// The rotation turns, open for one decision: read with the candidates, written by its
-/// outcome (each table is opened once per decision — an open costs the writer more than a
-/// row read).
-type Turns<'t> = redb::Table<'t, (u64, u64), u64>;
-
 /// Everyone enabled on the account (or, for a team, the team's members enabled on it).
 fn candidates(
     txn: &WriteTransaction,
-    turns: &Turns,
+    g: &mut group::Group,
     rotation_key: u64,
     account_id: u64,
     members: Option<&[u64]>,
 ) -> AppResult<Vec<Candidate>> {
-    let mut enabled = Vec::new();
-    for row in txn
-        .open_table(ACCOUNT_USER_TO_MODE)?
-        .range((account_id, 0)..=(account_id, u64::MAX))?
-    {
-        let (key, mode) = row?;
-        let (_, user_id) = key.value();
-        let mode = AssignMode::from_code(mode.value());
-        if mode != AssignMode::Disabled && members.is_none_or(|m| m.contains(&user_id)) {
-            enabled.push((user_id, mode));
-        }
-    }
+    let enabled: Vec<(u64, AssignMode)> = g
+        .modes(txn, account_id)?
+        .iter()
+        .filter(|(user_id, mode)| {
+            *mode != AssignMode::Disabled && members.is_none_or(|m| m.contains(user_id))
+        })
+        .copied()
+        .collect();
     if enabled.is_empty() {
         return Ok(Vec::new());
     }
-    // One scan for every turn of this rotation instead of a read per candidate.
-    let mut last_turns = std::collections::HashMap::new();
-    for row in turns.range((rotation_key, 0)..=(rotation_key, u64::MAX))? {
-        let (key, turn) = row?;
-        last_turns.insert(key.value().1, turn.value());
-    }
-    let agents = txn.open_table(USER_TO_AGENT)?;
+    g.turns(txn, rotation_key)?;
+    g.load_agents(txn, enabled.iter().map(|(user_id, _)| *user_id))?;
     let mut out = Vec::with_capacity(enabled.len());
     for (user_id, mode) in enabled {
-        let Some(agent) = read_agent(&agents, user_id)? else {
+        let Some(agent) = g.agent(user_id) else {
             continue;
         };
         out.push(Candidate {
             user_id,
-            name: agent.name,
+            name: agent.name.clone(),
             // In a team every enabled member takes turns (the team is the choice).
             auto: mode == AssignMode::Auto || members.is_some(),
             enabled: true,
             available: agent.available,
             open: agent.open,
             pending: agent.pending,
-            last_turn: last_turns.get(&user_id).copied().unwrap_or(0),
+            last_turn: g.turn_read(rotation_key, user_id),
         });
     }
     Ok(out)
@@ -355,7 +584,8 @@ fn candidates(
 /// Applies a decision to the ticket (not saved here). Returns whether it was assigned, the
 /// history action and the reason; the caller writes the history entry.
 fn apply(
-    turns: &mut Turns,
+    txn: &WriteTransaction,
+    g: &mut group::Group,
     ticket: &mut Ticket,
     rotation_key: u64,
     (decision, floor): (Decision, u64),
@@ -374,7 +604,7 @@ fn apply(
                 // ticket number wrapping its low bits) still takes turns.
                 let stamp = (u64::try_from(now).unwrap_or(0) << 16) | (ticket.number & 0xFFFF);
                 let turn = stamp.max(floor);
-                turns.insert((rotation_key, user_id), turn)?;
+                g.give_turn(txn, rotation_key, user_id, turn)?;
             }
             Ok((true, "assigned", reason))
         }
@@ -417,28 +647,24 @@ fn decide_and_apply(
     relation: Option<Relation>,
     now: Millis,
 ) -> AppResult<(bool, &'static str, Note)> {
-    let mut turns = txn.open_table(ACCOUNT_USER_TO_TURN)?;
-    let cands = candidates(
-        txn,
-        &turns,
-        pool.rotation_key,
-        pool.account_id,
-        pool.members,
-    )?;
-    let decision = assign::decide(&Snapshot {
-        account_name: pool.name,
-        policy: pool.policy,
-        candidates: &cands,
-        relation,
-        now,
-    });
-    apply(
-        &mut turns,
-        ticket,
-        pool.rotation_key,
-        (decision, turn_floor(&cands)),
-        now,
-    )
+    group::with(txn, |g| {
+        let cands = candidates(txn, g, pool.rotation_key, pool.account_id, pool.members)?;
+        let decision = assign::decide(&Snapshot {
+            account_name: pool.name,
+            policy: pool.policy,
+            candidates: &cands,
+            relation,
+            now,
+        });
+        apply(
+            txn,
+            g,
+            ticket,
+            pool.rotation_key,
+            (decision, turn_floor(&cands)),
+            now,
+        )
+    })
 }
 
 /// Chooses an agent for a new ticket of `account`. `relation` is who served this customer
@@ -740,4 +966,118 @@ pub fn make_idle(
     }
     set_user_state(txn, fx, user_id, idle_state, now)?;
     Ok(true)
+}
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)] // the test writes in its own transactions
+mod tests {
+    use super::*;
+    use crate::domain::ticket::{new_ticket, NewTicket};
+    use redb::ReadableDatabase;
+
+    type AgentRows = Vec<(u64, (u32, u32, bool, String))>;
+    type TurnRows = Vec<((u64, u64), u64)>;
+
+    /// Three agents on auto-assignment; seven new tickets in one transaction, agent 2
+    /// disabled after the third, the first ticket closed at the end — inside a writer group
+    /// (state in memory, written once) or not. Returns who got each ticket and the tables.
+    fn decide_seven(in_group: bool) -> (Vec<Option<u64>>, AgentRows, TurnRows) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = redb::Database::create(dir.path().join("atiende.redb")).unwrap();
+        super::super::migrate::migrate(&db).unwrap();
+        let account = Account {
+            id: 1,
+            kind: Channel::Email,
+            name: "Ventas".into(),
+            settings: Default::default(),
+            created_at: 0,
+            deleted_at: None,
+        };
+        let txn = db.begin_write().unwrap();
+        txn.open_table(ACCOUNT_ID_TO_ACCOUNT)
+            .unwrap()
+            .insert(1, codec::encode(&account).unwrap().as_slice())
+            .unwrap();
+        for user in 1..=3 {
+            let row = AgentRow {
+                available: true,
+                name: format!("Agente {user}"),
+                ..AgentRow::default()
+            };
+            write_agent(&txn, user, &row).unwrap();
+            super::super::accounts::set_mode(&txn, user, 1, AssignMode::Auto).unwrap();
+        }
+        txn.commit().unwrap();
+
+        let txn = db.begin_write().unwrap();
+        if in_group {
+            group::begin();
+        }
+        let mut tickets = Vec::new();
+        for number in 1..=7u64 {
+            if number == 4 {
+                super::super::accounts::set_mode(&txn, 2, 1, AssignMode::Disabled).unwrap();
+            }
+            let now = 1_000 * number as i64;
+            let mut t = new_ticket(NewTicket {
+                number,
+                account: (1, Channel::Email),
+                contact_id: number,
+                public: false,
+                influencer: false,
+                previous: None,
+                now,
+            });
+            assert!(assign_new(&txn, &mut t, &account, None, now).unwrap().0);
+            super::super::tickets::save(&txn, None, &t).unwrap();
+            tickets.push(t);
+        }
+        assert!(anyone_available(&txn, 1).unwrap());
+        let mut closed = tickets[0].clone();
+        closed.state = TicketState::Closed;
+        super::super::tickets::save(&txn, Some(&tickets[0]), &closed).unwrap();
+        if in_group {
+            group::flush(&txn).unwrap();
+        }
+        txn.commit().unwrap();
+
+        let r = db.begin_read().unwrap();
+        let agents = r
+            .open_table(USER_TO_AGENT)
+            .unwrap()
+            .iter()
+            .unwrap()
+            .map(|row| {
+                let (k, v) = row.unwrap();
+                let (open, pending, available, name) = v.value();
+                (k.value(), (open, pending, available, name.to_string()))
+            })
+            .collect();
+        let turns = r
+            .open_table(ACCOUNT_USER_TO_TURN)
+            .unwrap()
+            .iter()
+            .unwrap()
+            .map(|row| {
+                let (k, v) = row.unwrap();
+                (k.value(), v.value())
+            })
+            .collect();
+        let assignees = tickets.iter().map(|t| t.assignee_id).collect();
+        (assignees, agents, turns)
+    }
+
+    #[test]
+    fn a_writer_group_decides_and_writes_as_one_transaction_without_it_does() {
+        let direct = decide_seven(false);
+        let grouped = decide_seven(true);
+        assert_eq!(grouped, direct);
+        // Round-robin over three, then over two once agent 2 is disabled mid-transaction.
+        let want: Vec<Option<u64>> = [1, 2, 3, 1, 3, 1, 3].into_iter().map(Some).collect();
+        assert_eq!(direct.0, want);
+        // Agent 1 took three and one of them closed; the loads were kept in memory and written.
+        let open: Vec<(u64, u32)> = direct.1.iter().map(|(u, r)| (*u, r.0)).collect();
+        assert_eq!(open, vec![(1, 2), (2, 1), (3, 3)]);
+        assert_eq!(direct.2.len(), 3);
+    }
 }

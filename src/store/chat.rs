@@ -84,11 +84,7 @@ pub fn agents_available(txn: &ReadTransaction, account_id: u64) -> AppResult<boo
 
 /// `agents_available`, in a write transaction (automatic messages decide as a message lands).
 pub fn agents_available_w(txn: &WriteTransaction, account_id: u64) -> AppResult<bool> {
-    any_available(
-        &txn.open_table(ACCOUNT_USER_TO_MODE)?,
-        &txn.open_table(USER_TO_AGENT)?,
-        account_id,
-    )
+    super::assignment::anyone_available(txn, account_id)
 }
 
 fn any_available(

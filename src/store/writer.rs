@@ -324,6 +324,7 @@ fn commit_group(
         };
         super::sequences::begin();
         super::report::pending::begin();
+        super::assignment::group::begin();
         super::auth_writes::take();
         let mut events = Vec::new();
         let mut failure: Option<(usize, AppError)> = None;
@@ -360,6 +361,7 @@ fn commit_group(
             // before it again; the ones after it follow in the next round.
             super::sequences::discard();
             super::report::pending::discard();
+            super::assignment::group::discard();
             super::auth_writes::take();
             let _ = txn.abort();
             seen(&err);
@@ -386,12 +388,14 @@ fn commit_group(
         let persisted = persist_events(&txn, events, now);
         let outcome = persisted.and_then(|events| {
             super::report::pending::flush(&txn)?;
+            super::assignment::group::flush(&txn)?;
             super::sequences::flush(&txn)?;
             txn.commit()?;
             Ok(events)
         });
         super::sequences::discard();
         super::report::pending::discard();
+        super::assignment::group::discard();
         // Before anyone hears back: a sign-out answered is a session no longer accepted. A
         // failed commit bumps too (what it may have half-written costs only cache misses).
         if super::auth_writes::take() {
