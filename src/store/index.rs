@@ -5,8 +5,8 @@
 //! state:2 bits sort:2 bits dimension tag:4 bits | dimension value:u32 BE | ts:48 bits BE | number:40 bits BE
 //! ```
 //!
-//! The value is the id (account, assignee, team, label), 32 bits of a typification's hash, or
-//! account and assignee in 12 and 20 bits. Any value that two ids share only makes a scan load
+//! The value is the id (account, team, label), 32 bits of a typification's hash, or account
+//! and assignee in 12 and 20 bits. Any value that two ids share only makes a scan load
 //! a ticket that `TicketQuery::matches` then leaves out: every filter is checked on the record.
 //!
 //! `sort` is 1 for "updated" and 2 for "created", `ts` that time in ms. One range scan over a
@@ -18,10 +18,15 @@
 //! ticket has only the keys lists need (schema 6): by update time every dimension, but
 //! "important" only when true and "team" only when it has one (the other values match most
 //! tickets, so a scan of the wider dimension finds them at once); by creation time only all,
-//! account, assignee and account + assignee. A list by creation time over another dimension
-//! reads that dimension's keys by update time when it holds few tickets and sorts them, or
-//! else walks the creation-time keys of the assignee, the account (or all tickets) and checks
+//! account and account + assignee. A list by creation time over another dimension reads that
+//! dimension's keys by update time when it holds few tickets and sorts them, or else walks
+//! the creation-time keys of the account + assignee, the account (or all tickets) and checks
 //! the filter on each.
+//!
+//! The assignee has no dimension of its own (schema 15): a list by assignee alone merges the
+//! account + assignee scans of every account, as an agent's list over their accounts always
+//! did. Its keys cost every ticket two inserts and, once tickets are spread over agents, two
+//! more leaves rewritten per agent in every commit.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -73,14 +78,13 @@ impl Sort {
 enum Dim {
     All,
     Account(u64),
-    /// 0 = unassigned.
-    Assignee(u64),
     /// Only tickets with a team have a key (schema 6; 0 meant "no team" before).
     Team(u64),
     Label(u64),
     /// Only `true` has keys (schema 6).
     Important(bool),
     Answered(bool),
+    /// Account and assignee (0 = unassigned).
     AccountAssignee(u64, u64),
     /// Open, unanswered tickets of an account by the time their customer started waiting
     /// (sort code 3): the SLA-breached filter reads it.
@@ -94,14 +98,13 @@ const WAITING: u8 = 3;
 
 impl Dim {
     /// The dimension's tag (4 bits) and its value (32 bits; see the module's note). Tag 2 was
-    /// the channel's: a list by channel scans its accounts.
+    /// the channel's (a list by channel scans its accounts), tag 3 the assignee's (schema 14).
     fn tag_value(&self) -> (u8, u32) {
         // Ids are sequences: far below 2^32.
         let low = |v: u64| (v & 0xffff_ffff) as u32;
         match self {
             Dim::All => (0, 0),
             Dim::Account(a) => (1, low(*a)),
-            Dim::Assignee(u) => (3, low(*u)),
             Dim::Team(t) => (4, low(*t)),
             Dim::Label(l) => (5, low(*l)),
             Dim::Important(b) => (6, u32::from(*b)),
@@ -119,7 +122,6 @@ fn dims(t: &Ticket) -> Vec<Dim> {
     let mut d = vec![
         Dim::All,
         Dim::Account(t.account_id),
-        Dim::Assignee(assignee),
         Dim::Answered(t.answered),
         Dim::AccountAssignee(t.account_id, assignee),
     ];
@@ -141,22 +143,33 @@ fn dims(t: &Ticket) -> Vec<Dim> {
 
 /// The dimensions that also have keys by creation time. Account + assignee is among them:
 /// the assignment engine drains an account's unassigned tickets oldest first on every close.
-fn created_dims(t: &Ticket) -> [Dim; 4] {
-    let assignee = t.assignee_id.unwrap_or(0);
+fn created_dims(t: &Ticket) -> [Dim; 3] {
     [
         Dim::All,
         Dim::Account(t.account_id),
-        Dim::Assignee(assignee),
-        Dim::AccountAssignee(t.account_id, assignee),
+        Dim::AccountAssignee(t.account_id, t.assignee_id.unwrap_or(0)),
     ]
+}
+
+/// The key ranges of the assignee's own dimension (tag 3, schema ≤ 14), by state and sort:
+/// the migration to schema 15 removes them.
+pub fn retired_assignee_key_ranges() -> Vec<(Key, Key)> {
+    let mut out = Vec::new();
+    for state in TicketState::ALL {
+        for sort_code in [1u8, 2] {
+            let mut lo = [0u8; 16];
+            lo[0] = (state.code() << 6) | (sort_code << 4) | 3;
+            let mut hi = [0xffu8; 16];
+            hi[0] = lo[0];
+            out.push((lo, hi));
+        }
+    }
+    out
 }
 
 impl Dim {
     fn has_created_keys(&self) -> bool {
-        matches!(
-            self,
-            Dim::All | Dim::Account(_) | Dim::Assignee(_) | Dim::AccountAssignee(..)
-        )
+        matches!(self, Dim::All | Dim::Account(_) | Dim::AccountAssignee(..))
     }
 }
 
@@ -390,14 +403,17 @@ impl TicketQuery {
     }
 
     /// The most selective dimension the filters name (several for several accounts or
-    /// channels).
-    fn dims(&self) -> Vec<Dim> {
+    /// channels, or for an assignee: theirs on each account). `every` is every account's id,
+    /// for a list by assignee that names no account.
+    fn dims(&self, every: &[u64]) -> Vec<Dim> {
         let accounts = self.effective_accounts();
-        match (&accounts, &self.assignee) {
-            (Some(accs), Some(who)) => accs
-                .iter()
+        let on_each = |accs: &[u64], who: Option<u64>| {
+            accs.iter()
                 .map(|a| Dim::AccountAssignee(*a, who.unwrap_or(0)))
-                .collect(),
+                .collect()
+        };
+        match (&accounts, &self.assignee) {
+            (Some(accs), Some(who)) => on_each(accs, *who),
             _ => {
                 if let Some((f, v)) = &self.field {
                     vec![Dim::Field(crate::domain::fields::value_hash(f, v))]
@@ -406,7 +422,7 @@ impl TicketQuery {
                 } else if let Some(Some(t)) = self.team {
                     vec![Dim::Team(t)]
                 } else if let Some(who) = self.assignee {
-                    vec![Dim::Assignee(who.unwrap_or(0))]
+                    on_each(every, who)
                 } else if let Some(accs) = &accounts {
                     accs.iter().map(|a| Dim::Account(*a)).collect()
                 } else if let Some(true) = self.important {
@@ -421,14 +437,20 @@ impl TicketQuery {
     }
 
     /// Picks the scans, per state: the chosen dimensions in the requested order when they
-    /// have keys in it; by creation time otherwise the assignee's, the account's (or all)
-    /// keys, with the filters checked on each record.
-    fn plan(&self) -> Vec<Prefix> {
+    /// have keys in it; by creation time otherwise the assignee's on each account, the
+    /// account's (or all) keys, with the filters checked on each record.
+    fn plan(&self, every: &[u64]) -> Vec<Prefix> {
         let sort_code = self.sort().code();
-        let mut dims = self.dims();
+        let mut dims = self.dims(every);
         if sort_code == 2 && !dims.iter().all(Dim::has_created_keys) {
-            dims = match (self.assignee, self.effective_accounts()) {
-                (Some(who), _) => vec![Dim::Assignee(who.unwrap_or(0))],
+            let accounts = self.effective_accounts();
+            dims = match (self.assignee, accounts) {
+                (Some(who), accs) => accs
+                    .as_deref()
+                    .unwrap_or(every)
+                    .iter()
+                    .map(|a| Dim::AccountAssignee(*a, who.unwrap_or(0)))
+                    .collect(),
                 (None, Some(accs)) => accs.into_iter().map(Dim::Account).collect(),
                 (None, None) => vec![Dim::All],
             };
@@ -442,8 +464,9 @@ impl TicketQuery {
     fn small_dimension(
         &self,
         index: &impl ReadableTable<Key, ()>,
+        every: &[u64],
     ) -> AppResult<Option<HashSet<u64>>> {
-        let dims = self.dims();
+        let dims = self.dims(every);
         if self.sort().code() != 2 || dims.iter().all(Dim::has_created_keys) {
             return Ok(None);
         }
@@ -611,6 +634,13 @@ pub fn list_in(
         HashMap::new()
     };
     let limit = q.limit.max(1);
+    // A list by assignee over no named account scans the assignee's keys on every account.
+    let mut every = Vec::new();
+    if q.assignee.is_some() && q.effective_accounts().is_none() {
+        for row in accounts.iter()? {
+            every.push(row?.0.value());
+        }
+    }
 
     // Few SLA-breached tickets: the waiting-time keys name them (a scan would walk every
     // open ticket to find none).
@@ -628,7 +658,7 @@ pub fn list_in(
         _ => None,
     };
     let small = match (&q.numbers, &breached) {
-        (None, None) => q.small_dimension(index)?,
+        (None, None) => q.small_dimension(index, &every)?,
         _ => None,
     };
     // A text search, the SLA keys or a small dimension already named the candidates: load,
@@ -655,7 +685,7 @@ pub fn list_in(
     let desc = q.sort().descending();
     let (from, to) = q.sort_bounds();
     let mut streams = Vec::new();
-    for p in q.plan() {
+    for p in q.plan(&every) {
         let mut lo = p.key(ts(from.unwrap_or(0)), 0);
         let mut hi = p.key(to.map_or(TS_MAX, |t| ts(t.saturating_add(1))), 0);
         if let Some((at, n)) = q.after {
@@ -790,20 +820,20 @@ mod tests {
         let k = p.key(1_700_000_000_123, 987_654);
         assert_eq!((ts_of(&k), number_of(&k)), (1_700_000_000_123, 987_654));
         assert_eq!(ka.len(), kb.len());
-        assert_eq!(ka.len(), 9, "5 dimensions by update, 4 by creation");
+        assert_eq!(ka.len(), 7, "4 dimensions by update, 3 by creation");
         a.labels = vec![3, 3, 4];
-        assert_eq!(keys(&a).len(), 11, "duplicate labels index once");
+        assert_eq!(keys(&a).len(), 9, "duplicate labels index once");
         a.important = true;
         a.team_id = Some(5);
-        assert_eq!(keys(&a).len(), 13, "important and a team add a key each");
+        assert_eq!(keys(&a).len(), 11, "important and a team add a key each");
         a.waiting_since = Some(150);
         assert_eq!(
             keys(&a).len(),
-            14,
+            12,
             "an unanswered open ticket has a waiting-time key"
         );
         a.state = TicketState::Closed;
-        assert_eq!(keys(&a).len(), 13, "closed tickets wait for nobody");
+        assert_eq!(keys(&a).len(), 11, "closed tickets wait for nobody");
     }
 
     /// Every filter, alone and in pairs, in every order, against the same list computed
@@ -1068,7 +1098,7 @@ mod tests {
             assignee: Some(None),
             ..Default::default()
         };
-        let plan = q.plan();
+        let plan = q.plan(&[7, 8]);
         assert_eq!(plan.len(), 1);
         assert_eq!(
             plan[0],
@@ -1079,6 +1109,20 @@ mod tests {
             visible_accounts: Some([1, 2].into_iter().collect()),
             ..Default::default()
         };
-        assert_eq!(agent.plan().len(), 6, "3 states × 2 visible accounts");
+        assert_eq!(agent.plan(&[]).len(), 6, "3 states × 2 visible accounts");
+        let mine = TicketQuery {
+            states: vec![TicketState::Open],
+            assignee: Some(Some(5)),
+            sort: Some(Sort::CreatedDesc),
+            ..Default::default()
+        };
+        assert_eq!(
+            mine.plan(&[7, 8]),
+            vec![
+                prefix(TicketState::Open, 2, &Dim::AccountAssignee(7, 5)),
+                prefix(TicketState::Open, 2, &Dim::AccountAssignee(8, 5)),
+            ],
+            "an assignee alone: theirs on every account"
+        );
     }
 }

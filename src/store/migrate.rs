@@ -2,7 +2,7 @@
 //! Each step runs in its own write transaction together with the version bump, so a crash
 //! mid-migration leaves the previous version intact.
 
-use redb::{Database, ReadableTable, WriteTransaction};
+use redb::{Database, ReadableTable, ReadableTableMetadata, WriteTransaction};
 
 use super::tables::*;
 use crate::error::{AppError, AppResult};
@@ -31,14 +31,16 @@ use crate::error::{AppError, AppResult};
 /// `report_messages`), counted from every ticket and message.
 /// Version 14: the ticket index's keys are 16 bytes of fixed width (`ticket_keys`): built,
 /// repacked, and `ticket_index` dropped.
-pub const CURRENT: u64 = 14;
+/// Version 15: the ticket index drops the assignee's own keys (tag 3; a list by assignee
+/// merges their account + assignee keys): removed.
+pub const CURRENT: u64 = 15;
 
 type Step = fn(&WriteTransaction) -> AppResult<()>;
 
 /// `STEPS[i]` migrates from version `i + 1` to `i + 2`.
-const STEPS: [Step; 13] = [
+const STEPS: [Step; 14] = [
     v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5, v5_to_v6, v6_to_v7, v7_to_v8, v8_to_v9, v9_to_v10,
-    v10_to_v11, v11_to_v12, v12_to_v13, v13_to_v14,
+    v10_to_v11, v11_to_v12, v12_to_v13, v13_to_v14, v14_to_v15,
 ];
 
 /// Rows rewritten per pass: a table is read in key order in slices so that memory stays flat
@@ -69,6 +71,21 @@ fn fixed_zone(offset_minutes: i64) -> String {
         h if h < 0 => format!("Etc/GMT+{}", -h),
         h => format!("Etc/GMT-{h}"),
     }
+}
+
+/// Schema 15: the assignee's own keys leave the ticket index (two per ticket; the nightly
+/// repacking or `atiende compact` gives their pages back).
+fn v14_to_v15(txn: &WriteTransaction) -> AppResult<()> {
+    let mut index = txn.open_table(TICKET_KEYS)?;
+    let before = index.len()?;
+    for (lo, hi) in super::index::retired_assignee_key_ranges() {
+        index.retain_in(lo..=hi, |_, _| false)?;
+    }
+    tracing::info!(
+        removed = before - index.len()?,
+        "migration 14→15: the assignee's own ticket index keys removed"
+    );
+    Ok(())
 }
 
 /// Schema 14: the ticket index in fixed-width keys, built from the ticket records and then
@@ -1153,6 +1170,71 @@ mod tests {
         let at = crate::domain::clock::parse_rfc3339;
         assert!(calendar.is_open(at("2026-11-23T13:00:00Z").unwrap()));
         assert!(!calendar.is_open(at("2026-11-23T21:30:00Z").unwrap()));
+    }
+
+    #[test]
+    fn the_assignees_own_index_keys_of_schema_14_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::create(dir.path().join("atiende.redb")).unwrap();
+        migrate(&db).unwrap();
+        let txn = db.begin_write().unwrap();
+        let mut t = new_ticket(NewTicket {
+            number: 1,
+            account: (1, Channel::Email),
+            contact_id: 1,
+            public: false,
+            influencer: false,
+            previous: None,
+            now: 100,
+        });
+        t.assignee_id = Some(4);
+        // Schema 14's two extra keys (tag 3: open, by update and by creation time).
+        let retired = [0b0101_0011u8, 0b0110_0011];
+        {
+            let account = Account {
+                id: 1,
+                kind: Channel::Email,
+                name: "Correo".into(),
+                settings: Default::default(),
+                created_at: 0,
+                deleted_at: None,
+            };
+            txn.open_table(ACCOUNT_ID_TO_ACCOUNT)
+                .unwrap()
+                .insert(1, codec::encode(&account).unwrap().as_slice())
+                .unwrap();
+            txn.open_table(NUMBER_TO_TICKET)
+                .unwrap()
+                .insert(1, codec::encode(&t).unwrap().as_slice())
+                .unwrap();
+            let mut index = txn.open_table(TICKET_KEYS).unwrap();
+            crate::store::index::update(&mut index, None, Some(&t)).unwrap();
+            for first in retired {
+                let mut k = [0u8; 16];
+                k[0] = first;
+                k[4] = 4;
+                k[15] = 1;
+                index.insert(k, ()).unwrap();
+            }
+        }
+        set_version(&txn, 14).unwrap();
+        txn.commit().unwrap();
+        migrate(&db).unwrap();
+        let r = db.begin_read().unwrap();
+        let index = r.open_table(TICKET_KEYS).unwrap();
+        let firsts: Vec<u8> = index
+            .iter()
+            .unwrap()
+            .map(|k| k.unwrap().0.value()[0])
+            .collect();
+        assert_eq!(firsts.len(), 7, "the ticket's seven keys stay");
+        assert!(firsts.iter().all(|f| !retired.contains(f)));
+        let mine = TicketQuery {
+            assignee: Some(Some(4)),
+            ..Default::default()
+        };
+        let found = list(&r, &mine, 0).unwrap().0;
+        assert_eq!(found.len(), 1, "listed through the account + assignee keys");
     }
 
     #[test]
