@@ -50,6 +50,20 @@ pub struct NewTicket {
     pub now: Millis,
 }
 
+/// A new private ticket from an ordinary customer, opening no thread before it (tests' fixture).
+#[cfg(test)]
+pub fn plain_ticket(number: u64, account: (u64, Channel), contact_id: u64, now: Millis) -> Ticket {
+    new_ticket(NewTicket {
+        number,
+        account,
+        contact_id,
+        public: false,
+        influencer: false,
+        previous: None,
+        now,
+    })
+}
+
 pub fn new_ticket(n: NewTicket) -> Ticket {
     Ticket {
         number: n.number,

@@ -972,7 +972,7 @@ pub fn make_idle(
 #[allow(clippy::disallowed_methods)] // the test writes in its own transactions
 mod tests {
     use super::*;
-    use crate::domain::ticket::{new_ticket, NewTicket};
+    use crate::domain::ticket::plain_ticket;
     use redb::ReadableDatabase;
 
     type AgentRows = Vec<(u64, (u32, u32, bool, String))>;
@@ -1019,15 +1019,7 @@ mod tests {
                 super::super::accounts::set_mode(&txn, 2, 1, AssignMode::Disabled).unwrap();
             }
             let now = 1_000 * number as i64;
-            let mut t = new_ticket(NewTicket {
-                number,
-                account: (1, Channel::Email),
-                contact_id: number,
-                public: false,
-                influencer: false,
-                previous: None,
-                now,
-            });
+            let mut t = plain_ticket(number, (1, Channel::Email), number, now);
             assert!(assign_new(&txn, &mut t, &account, None, now).unwrap().0);
             super::super::tickets::save(&txn, None, &t).unwrap();
             tickets.push(t);

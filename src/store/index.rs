@@ -802,15 +802,7 @@ mod tests {
 
     #[test]
     fn key_layout_orders_by_time_then_number() {
-        let mut a = crate::domain::ticket::new_ticket(crate::domain::ticket::NewTicket {
-            number: 2,
-            account: (1, Channel::Email),
-            contact_id: 1,
-            public: false,
-            influencer: false,
-            previous: None,
-            now: 100,
-        });
+        let mut a = crate::domain::ticket::plain_ticket(2, (1, Channel::Email), 1, 100);
         let ka = keys(&a);
         a.updated_at = 200;
         let kb = keys(&a);
@@ -874,15 +866,12 @@ mod tests {
             for number in 1..=3_000u64 {
                 let account = rng.gen_range(1..=3u64);
                 let channel = Channel::ALL[account as usize];
-                let mut t = crate::domain::ticket::new_ticket(crate::domain::ticket::NewTicket {
+                let mut t = crate::domain::ticket::plain_ticket(
                     number,
-                    account: (account, channel),
-                    contact_id: 1,
-                    public: false,
-                    influencer: false,
-                    previous: None,
-                    now: rng.gen_range(0..1_000_000),
-                });
+                    (account, channel),
+                    1,
+                    rng.gen_range(0..1_000_000),
+                );
                 t.updated_at = t.created_at + rng.gen_range(0..1_000_000);
                 t.state = TicketState::ALL[rng.gen_range(0..3)];
                 // Assignee 1 and label 1 are large; the others small.

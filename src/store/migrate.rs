@@ -632,7 +632,7 @@ pub fn migrate(db: &Database) -> AppResult<()> {
 #[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
-    use crate::domain::ticket::{new_ticket, NewTicket};
+    use crate::domain::ticket::plain_ticket;
     use crate::domain::*;
     use crate::store::codec;
     use crate::store::index::{list, TicketQuery};
@@ -652,15 +652,8 @@ mod tests {
                 .unwrap();
             let mut tickets = txn.open_table(NUMBER_TO_TICKET).unwrap();
             for number in 1..=3u64 {
-                let mut t = new_ticket(NewTicket {
-                    number,
-                    account: (1, Channel::Email),
-                    contact_id: number,
-                    public: false,
-                    influencer: false,
-                    previous: None,
-                    now: 1_000 * number as i64,
-                });
+                let mut t =
+                    plain_ticket(number, (1, Channel::Email), number, 1_000 * number as i64);
                 if number == 2 {
                     t.state = TicketState::Closed;
                 }
@@ -740,15 +733,7 @@ mod tests {
         let txn = db.begin_write().unwrap();
         create_all(&txn).unwrap();
         set_version(&txn, 6).unwrap();
-        let mut chat_ticket = new_ticket(NewTicket {
-            number: 9,
-            account: (4, Channel::Webchat),
-            contact_id: 1,
-            public: false,
-            influencer: false,
-            previous: None,
-            now: 1_000,
-        });
+        let mut chat_ticket = plain_ticket(9, (4, Channel::Webchat), 1, 1_000);
         chat_ticket.assignee_id = None;
         txn.open_table(NUMBER_TO_TICKET)
             .unwrap()
@@ -973,7 +958,6 @@ mod tests {
 
     #[test]
     fn tickets_of_schema_8_get_the_subject_of_the_mail_that_opened_them() {
-        use crate::domain::ticket::{new_ticket, NewTicket};
         use crate::domain::{Channel, MailMeta};
         let dir = tempfile::tempdir().unwrap();
         let db = Database::create(dir.path().join("atiende.redb")).unwrap();
@@ -981,15 +965,7 @@ mod tests {
         create_all(&txn).unwrap();
         set_version(&txn, 8).unwrap();
         for number in [1, 2] {
-            let t = new_ticket(NewTicket {
-                number,
-                account: (1, Channel::Email),
-                contact_id: 1,
-                public: false,
-                influencer: false,
-                previous: None,
-                now: 1_000,
-            });
+            let t = plain_ticket(number, (1, Channel::Email), 1, 1_000);
             txn.open_table(NUMBER_TO_TICKET)
                 .unwrap()
                 .insert(number, codec::encode(&t).unwrap().as_slice())
@@ -1178,15 +1154,7 @@ mod tests {
         let db = Database::create(dir.path().join("atiende.redb")).unwrap();
         migrate(&db).unwrap();
         let txn = db.begin_write().unwrap();
-        let mut t = new_ticket(NewTicket {
-            number: 1,
-            account: (1, Channel::Email),
-            contact_id: 1,
-            public: false,
-            influencer: false,
-            previous: None,
-            now: 100,
-        });
+        let mut t = plain_ticket(1, (1, Channel::Email), 1, 100);
         t.assignee_id = Some(4);
         // Schema 14's two extra keys (tag 3: open, by update and by creation time).
         let retired = [0b0101_0011u8, 0b0110_0011];
