@@ -303,17 +303,28 @@ pub fn update_load(txn: &WriteTransaction, old: Option<&Ticket>, new: &Ticket) -
 /// as the writer's group sees it.
 pub fn anyone_available(txn: &WriteTransaction, account_id: u64) -> AppResult<bool> {
     group::with(txn, |g| {
-        let enabled: Vec<u64> = g
-            .modes(txn, account_id)?
-            .iter()
-            .filter(|(_, mode)| *mode != AssignMode::Disabled)
-            .map(|(user, _)| *user)
-            .collect();
-        g.load_agents(txn, enabled.iter().copied())?;
-        Ok(enabled
-            .iter()
-            .any(|user| g.agent(*user).is_some_and(|a| a.available)))
+        let modes = g.modes(txn, account_id)?.to_vec();
+        g.load_agents(txn, modes.iter().map(|(user, _)| *user))?;
+        any_enabled_available(modes.into_iter().map(Ok), |user| {
+            Ok(g.agent(user).is_some_and(|a| a.available))
+        })
     })
+}
+
+/// The one predicate behind "is anyone available on this account": a user whose mode there is
+/// not Disabled and whose agent row says available. The writer asks it through its group, the
+/// widget's read transactions over the tables.
+pub(super) fn any_enabled_available(
+    modes: impl IntoIterator<Item = AppResult<(u64, AssignMode)>>,
+    mut available: impl FnMut(u64) -> AppResult<bool>,
+) -> AppResult<bool> {
+    for row in modes {
+        let (user, mode) = row?;
+        if mode != AssignMode::Disabled && available(user)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Refreshes a user's availability and name in their agent row (called by `users::put`).

@@ -75,35 +75,22 @@ pub fn history(
 
 /// Someone who takes this account's tickets is in an assignable state now.
 pub fn agents_available(txn: &ReadTransaction, account_id: u64) -> AppResult<bool> {
-    any_available(
-        &txn.open_table(ACCOUNT_USER_TO_MODE)?,
-        &txn.open_table(USER_TO_AGENT)?,
-        account_id,
+    let modes = txn.open_table(ACCOUNT_USER_TO_MODE)?;
+    let agents = txn.open_table(USER_TO_AGENT)?;
+    super::assignment::any_enabled_available(
+        modes
+            .range((account_id, 0)..=(account_id, u64::MAX))?
+            .map(|row| {
+                let (key, mode) = row?;
+                Ok((key.value().1, AssignMode::from_code(mode.value())))
+            }),
+        |user| Ok(agents.get(user)?.is_some_and(|a| a.value().2)),
     )
 }
 
 /// `agents_available`, in a write transaction (automatic messages decide as a message lands).
 pub fn agents_available_w(txn: &WriteTransaction, account_id: u64) -> AppResult<bool> {
     super::assignment::anyone_available(txn, account_id)
-}
-
-fn any_available(
-    modes: &impl redb::ReadableTable<(u64, u64), u8>,
-    agents: &impl redb::ReadableTable<u64, (u32, u32, bool, &'static str)>,
-    account_id: u64,
-) -> AppResult<bool> {
-    for row in modes.range((account_id, 0)..=(account_id, u64::MAX))? {
-        let (k, mode) = row?;
-        if AssignMode::from_code(mode.value()) == AssignMode::Disabled {
-            continue;
-        }
-        if let Some(a) = agents.get(k.value().1)? {
-            if a.value().2 {
-                return Ok(true);
-            }
-        }
-    }
-    Ok(false)
 }
 
 /// Answers reached the visitor (`Delivered`, shown in an open widget) or were read (`Read`).
