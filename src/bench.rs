@@ -1277,9 +1277,9 @@ async fn run_in(
         false,
     ));
 
-    // Read once the server is idle: right after the SSE clients leave, the reading moved by
-    // ±25 MB with how far their teardown and the search index's merges had got (1M runs of
-    // 2026-12-04 sampled every 2 s: 135–195 MB within the same minute, in both builds).
+    // Read once the server is idle, so the figure is what it keeps after the workloads and
+    // not a teardown in flight (the reading right after is printed beside it); the peak is a
+    // figure of its own.
     let right_after = server.rss_mb();
     settle(&server).await;
     let settled = server.rss_mb();
