@@ -304,8 +304,9 @@ pub fn update_load(txn: &WriteTransaction, old: Option<&Ticket>, new: &Ticket) -
 pub fn anyone_available(txn: &WriteTransaction, account_id: u64) -> AppResult<bool> {
     group::with(txn, |g| {
         let modes = g.modes(txn, account_id)?.to_vec();
-        g.load_agents(txn, modes.iter().map(|(user, _)| *user))?;
+        // Agent rows are read only for enabled users, and only until one is available.
         any_enabled_available(modes.into_iter().map(Ok), |user| {
+            g.load_agents(txn, [user])?;
             Ok(g.agent(user).is_some_and(|a| a.available))
         })
     })
